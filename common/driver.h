@@ -1,0 +1,65 @@
+#pragma once
+// The storage seam. The store (common/store.h) reaches storage only through this
+// interface, with driver paths from common/layout.h ("/docker/registry/v2/...").
+// The local file system is one implementation (FsDriver); an object store can be another.
+
+#include <time.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/unique_fd.h"
+
+namespace regfs {
+
+struct FileInfo {
+  uint64_t size = 0;
+  timespec mtime{};
+  bool isDirectory = false;
+};
+
+// Appends to one file. Nothing is durable until sync() returns.
+class FileWriter {
+ public:
+  virtual ~FileWriter() = default;
+  virtual void write(const void* data, size_t size) = 0;
+  virtual uint64_t size() const = 0;  // bytes in the file, including what was there before
+  virtual void sync() = 0;
+};
+
+class StorageDriver {
+ public:
+  virtual ~StorageDriver() = default;
+
+  // Metadata of a file or directory; nullopt if it does not exist.
+  virtual std::optional<FileInfo> stat(const std::string& path) const = 0;
+  // The whole file; throws Error(kNotFound) if it does not exist.
+  virtual std::string read(const std::string& path) const = 0;
+  // Up to `length` bytes from `offset`; fewer at the end of the file.
+  virtual std::string readRange(const std::string& path, uint64_t offset, uint64_t length) const = 0;
+  // Replaces the file with `bytes` atomically and durably: a crash leaves the old
+  // content or the new, never a torn file. Creates parent directories.
+  virtual void writeAtomic(const std::string& path, std::string_view bytes) = 0;
+  // Opens the file for appending, creating it (and its parents) if needed.
+  virtual std::unique_ptr<FileWriter> openAppend(const std::string& path) = 0;
+  // Names of a directory's entries, sorted bytewise; empty if it does not exist.
+  virtual std::vector<std::string> list(const std::string& path) const = 0;
+  // Moves a file over `to` (atomically where the storage allows), creating parents.
+  virtual void move(const std::string& from, const std::string& to) = 0;
+  // Removes a file or a whole directory tree; a missing path is not an error.
+  virtual void remove(const std::string& path) = 0;
+
+  // The local file behind a path, when there is one, for zero-copy reads
+  // (sendfile, splice); nullopt for remote storage.
+  virtual std::optional<std::filesystem::path> localPath(const std::string& path) const = 0;
+};
+
+// The local file system under `rootdirectory`; directories are created on first write.
+std::shared_ptr<StorageDriver> makeFsDriver(const std::filesystem::path& rootdirectory);
+
+}  // namespace regfs

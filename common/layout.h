@@ -1,0 +1,71 @@
+#pragma once
+// The on-disk format, in one place: distribution's storage layout, byte for byte.
+// Every path here is a storage-driver path ("/docker/registry/v2/..."), relative to
+// the store's rootdirectory. Nothing else in regfs composes a store path.
+//
+//   blobs/<alg>/<hh>/<hex>/data                                    every blob, manifests included
+//   repositories/<name>/_layers/<alg>/<hex>/link                   the repository may read this blob
+//   repositories/<name>/_manifests/revisions/<alg>/<hex>/link      the manifest belongs to it
+//   repositories/<name>/_manifests/tags/<tag>/current/link         tag -> manifest
+//   repositories/<name>/_manifests/tags/<tag>/index/<alg>/<hex>/link   tag history
+//   repositories/<name>/_uploads/<uuid>/{data,startedat}           uploads in progress
+//   repositories/<name>/_referrers/<alg>/<hex>/<alg>/<hex>/link    regfs only: subject -> referrer
+//
+// A link file holds exactly "<alg>:<hex>" with no newline; startedat is RFC 3339 UTC.
+// A directory under repositories/ is a repository iff it has a child "_manifests";
+// distribution skips every other "_"-prefixed directory, which is why regfs keeps its
+// own metadata (referrers) under one.
+
+#include <string>
+#include <string_view>
+
+#include "common/digest.h"
+#include "common/names.h"
+
+namespace regfs::layout {
+
+inline constexpr std::string_view kManifestsDir = "_manifests";
+inline constexpr std::string_view kLinkFile = "link";
+inline constexpr std::string_view kDataFile = "data";
+
+std::string v2Root();          // /docker/registry/v2
+std::string blobsRoot();       // .../blobs
+std::string blobAlgorithmDir(DigestAlgorithm algorithm);  // .../blobs/sha256
+std::string blobDir(const Digest& digest);                // .../blobs/sha256/<hh>/<hex>
+std::string blobData(const Digest& digest);               // .../blobs/sha256/<hh>/<hex>/data
+
+std::string repositoriesRoot();                           // .../repositories
+std::string repositoryDir(std::string_view name);         // .../repositories/<name>
+std::string repositoryDir(const RepoName& repo);
+std::string manifestsDir(const RepoName& repo);           // <repo>/_manifests
+
+std::string layersDir(const RepoName& repo, DigestAlgorithm algorithm);
+std::string layerLink(const RepoName& repo, const Digest& digest);
+std::string revisionsDir(const RepoName& repo, DigestAlgorithm algorithm);
+std::string revisionLink(const RepoName& repo, const Digest& digest);
+
+std::string tagsDir(const RepoName& repo);
+std::string tagDir(const RepoName& repo, const Tag& tag);
+std::string tagCurrentLink(const RepoName& repo, const Tag& tag);
+std::string tagIndexLink(const RepoName& repo, const Tag& tag, const Digest& digest);
+
+std::string uploadsDir(const RepoName& repo);
+std::string uploadDir(const RepoName& repo, std::string_view uuid);
+std::string uploadData(const RepoName& repo, std::string_view uuid);
+std::string uploadStartedAt(const RepoName& repo, std::string_view uuid);
+
+std::string referrersDir(const RepoName& repo, const Digest& subject, DigestAlgorithm algorithm);
+std::string referrerLink(const RepoName& repo, const Digest& subject, const Digest& referrer);
+
+// The parent of a driver path ("/a/b/c" -> "/a/b").
+std::string parentPath(std::string_view path);
+
+// True for an upload id regfs or distribution could have made: 1-128 of [A-Za-z0-9-],
+// which keeps it a single safe path component.
+bool isValidUploadId(std::string_view uuid);
+
+// The digest named by a "<alg>/<hex>" pair of directory names, as listed under _layers,
+// revisions, tag index and _referrers directories; nullopt for anything else.
+std::optional<Digest> digestFromDirNames(DigestAlgorithm algorithm, std::string_view hex);
+
+}  // namespace regfs::layout
