@@ -1,0 +1,213 @@
+#include "common/store.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <regex>
+#include <thread>
+
+#include "common/error.h"
+#include "common/layout.h"
+#include "support/process.h"
+
+namespace regfs {
+namespace {
+
+using testing::readFile;
+using testing::TempDir;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  Store store = Store::openLocal(dir.path());
+  Repository repo = store.repository(RepoName::parse("library/alpine"));
+
+  std::filesystem::path file(const std::string& driverPath) { return dir.path().string() + driverPath; }
+};
+
+template <typename F>
+ErrorKind kindOf(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.kind();
+  }
+  ADD_FAILURE() << "no error thrown";
+  return ErrorKind::kInternal;
+}
+
+TEST_F(StoreTest, PutBlobIsContentAddressedAndIdempotent) {
+  Digest d = store.putBlob("hello");
+  EXPECT_EQ(d, Digest::of("hello"));
+  EXPECT_EQ(readFile(file(layout::blobData(d))), "hello");
+  auto info = store.statBlob(d);
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->size, 5u);
+  struct stat before;
+  ASSERT_EQ(::stat(file(layout::blobData(d)).c_str(), &before), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  store.putBlob("hello");
+  struct stat after;
+  ASSERT_EQ(::stat(file(layout::blobData(d)).c_str(), &after), 0);
+  EXPECT_EQ(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec) << "an existing blob is not rewritten";
+  EXPECT_EQ(store.readBlob(d), "hello");
+  EXPECT_EQ(kindOf([&] { store.readBlob(Digest::of("nope")); }), ErrorKind::kBlobUnknown);
+  EXPECT_FALSE(store.statBlob(Digest::of("nope")));
+}
+
+TEST_F(StoreTest, LinkFilesHoldTheBareDigest) {
+  Digest layer = store.putBlob("layer");
+  repo.linkLayer(layer);
+  EXPECT_EQ(readFile(file(layout::layerLink(repo.name(), layer))), layer.str());
+  EXPECT_TRUE(repo.hasLayer(layer));
+  EXPECT_EQ(repo.listLayers(), std::vector<Digest>{layer});
+  ASSERT_TRUE(repo.statLayer(layer));
+  repo.unlinkLayer(layer);
+  EXPECT_FALSE(repo.hasLayer(layer));
+  EXPECT_FALSE(repo.statLayer(layer));
+  EXPECT_TRUE(store.statBlob(layer)) << "unlinking a layer keeps the blob";
+}
+
+TEST_F(StoreTest, ManifestsAndTags) {
+  EXPECT_FALSE(repo.exists());
+  Digest m = repo.putManifest("{\"schemaVersion\":2}");
+  EXPECT_TRUE(repo.exists());
+  EXPECT_TRUE(repo.hasManifest(m));
+  EXPECT_EQ(repo.getManifest(m), "{\"schemaVersion\":2}");
+  EXPECT_EQ(readFile(file(layout::revisionLink(repo.name(), m))), m.str());
+
+  Tag latest = Tag::parse("latest");
+  repo.putTag(latest, m);
+  EXPECT_EQ(repo.resolveTag(latest), m);
+  EXPECT_EQ(readFile(file(layout::tagCurrentLink(repo.name(), latest))), m.str());
+  EXPECT_EQ(readFile(file(layout::tagIndexLink(repo.name(), latest, m))), m.str());
+
+  Digest m2 = repo.putManifest("{\"schemaVersion\":2,\"x\":1}");
+  repo.putTag(Tag::parse("v2"), m2);
+  repo.putTag(latest, m2);
+  EXPECT_EQ(repo.resolveTag(latest), m2);
+  EXPECT_TRUE(std::filesystem::exists(file(layout::tagIndexLink(repo.name(), latest, m))))
+      << "tag history is kept";
+  EXPECT_EQ(repo.listTags(), (std::vector<Tag>{latest, Tag::parse("v2")}));
+  EXPECT_EQ(repo.tagsFor(m2).size(), 2u);
+  auto manifests = repo.listManifests();
+  EXPECT_EQ(manifests.size(), 2u);
+
+  EXPECT_EQ(kindOf([&] { repo.putTag(Tag::parse("x"), Digest::of("missing")); }),
+            ErrorKind::kManifestUnknown);
+  EXPECT_EQ(kindOf([&] { repo.getManifest(Digest::of("missing")); }), ErrorKind::kManifestUnknown);
+
+  repo.deleteManifest(m2);
+  EXPECT_FALSE(repo.hasManifest(m2));
+  EXPECT_FALSE(repo.resolveTag(latest)) << "deleting a manifest removes the tags pointing at it";
+  EXPECT_TRUE(repo.listTags().empty());
+  EXPECT_TRUE(store.statBlob(m2)) << "the blob stays for garbage collection";
+  EXPECT_TRUE(repo.deleteTag(latest) == false);
+  EXPECT_EQ(kindOf([&] { repo.deleteManifest(m2); }), ErrorKind::kManifestUnknown);
+}
+
+TEST_F(StoreTest, RevisionDirectoryWithoutLinkIsNotARevision) {
+  // distribution deletes only the link file; its bare directory must read as "gone".
+  Digest m = repo.putManifest("{}");
+  std::filesystem::remove(file(layout::revisionLink(repo.name(), m)));
+  EXPECT_FALSE(repo.hasManifest(m));
+  EXPECT_TRUE(repo.listManifests().empty());
+}
+
+TEST_F(StoreTest, UploadsLiveInTheStore) {
+  std::string uuid = repo.startUpload();
+  EXPECT_TRUE(layout::isValidUploadId(uuid));
+  auto info = repo.statUpload(uuid);
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->size, 0u);
+  EXPECT_TRUE(std::regex_match(readFile(file(layout::uploadStartedAt(repo.name(), uuid))),
+                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
+  {
+    UploadWriter w = repo.openUpload(uuid, 0);
+    w.write("hello ");
+  }
+  // A second store object on the same root (another process, say) continues the upload.
+  Repository other = Store::openLocal(dir.path()).repository(repo.name());
+  EXPECT_EQ(kindOf([&] { other.openUpload(uuid, 3); }), ErrorKind::kRangeInvalid);
+  other.openUpload(uuid, 6).write("world");
+  EXPECT_EQ(repo.statUpload(uuid)->size, 11u);
+  EXPECT_EQ(repo.listUploads().size(), 1u);
+
+  BlobInfo blob = repo.commitUpload(uuid, Digest::of("hello world"));
+  EXPECT_EQ(blob.size, 11u);
+  EXPECT_EQ(store.readBlob(blob.digest), "hello world");
+  EXPECT_TRUE(repo.hasLayer(blob.digest));
+  EXPECT_FALSE(repo.statUpload(uuid));
+  EXPECT_FALSE(std::filesystem::exists(file(layout::uploadDir(repo.name(), uuid))));
+}
+
+TEST_F(StoreTest, CommitRefusesWrongDigestAndLeavesNoBlob) {
+  std::string uuid = repo.startUpload();
+  repo.openUpload(uuid).write("data");
+  EXPECT_EQ(kindOf([&] { repo.commitUpload(uuid, Digest::of("other")); }), ErrorKind::kDigestInvalid);
+  EXPECT_FALSE(store.statBlob(Digest::of("other")));
+  EXPECT_FALSE(store.statBlob(Digest::of("data")));
+  EXPECT_FALSE(repo.statUpload(uuid));
+  EXPECT_EQ(kindOf([&] { repo.commitUpload(uuid, Digest::of("data")); }),
+            ErrorKind::kBlobUploadUnknown);
+}
+
+TEST_F(StoreTest, CommitOfAnExistingBlobKeepsIt) {
+  Digest d = store.putBlob("same");
+  std::string uuid = repo.startUpload();
+  repo.openUpload(uuid).write("same");
+  repo.commitUpload(uuid, d, Digest::of("same"));
+  EXPECT_EQ(store.readBlob(d), "same");
+  EXPECT_TRUE(repo.hasLayer(d));
+}
+
+TEST_F(StoreTest, UnknownAndHostileUploadIds) {
+  EXPECT_FALSE(repo.statUpload("nope"));
+  EXPECT_FALSE(repo.statUpload("../../../etc"));
+  EXPECT_FALSE(repo.statUpload(""));
+  EXPECT_EQ(kindOf([&] { repo.openUpload("../x"); }), ErrorKind::kBlobUploadUnknown);
+  repo.cancelUpload("../../..");  // must not remove anything
+  EXPECT_TRUE(std::filesystem::exists(dir.path()));
+}
+
+TEST_F(StoreTest, CatalogIsComponentOrderedAndResumable) {
+  for (const char* name : {"b", "a-b", "a/b", "a", "a/b/c", "z/y", "ab"}) {
+    store.repository(RepoName::parse(name)).putManifest("{}");
+  }
+  // A directory without _manifests is not a repository, but its children can be.
+  EXPECT_EQ(store.catalog(100), (std::vector<std::string>{"a", "a/b", "a/b/c", "a-b", "ab", "b", "z/y"}));
+  EXPECT_EQ(store.catalog(2), (std::vector<std::string>{"a", "a/b"}));
+  EXPECT_EQ(store.catalog(2, "a/b"), (std::vector<std::string>{"a/b/c", "a-b"}));
+  EXPECT_EQ(store.catalog(100, "ab"), (std::vector<std::string>{"b", "z/y"}));
+  EXPECT_EQ(store.catalog(100, "z/y"), std::vector<std::string>{});
+  EXPECT_EQ(store.catalog(0), std::vector<std::string>{});
+}
+
+TEST_F(StoreTest, ForEachBlobVisitsEveryBlob) {
+  std::set<Digest> put = {store.putBlob("1"), store.putBlob("2"), store.putBlob("3")};
+  std::set<Digest> seen;
+  store.forEachBlob([&](const Digest& d) { seen.insert(d); });
+  EXPECT_EQ(seen, put);
+}
+
+TEST_F(StoreTest, Referrers) {
+  Digest subject = repo.putManifest("{\"subject\":0}");
+  Digest sig = repo.putManifest("{\"sig\":1}");
+  repo.addReferrer(subject, sig);
+  EXPECT_EQ(repo.listReferrers(subject), std::vector<Digest>{sig});
+  repo.deleteManifest(sig);
+  EXPECT_TRUE(repo.listReferrers(subject).empty());
+  EXPECT_EQ(store.catalog(10), std::vector<std::string>{"library/alpine"})
+      << "_referrers is not a repository";
+}
+
+TEST_F(StoreTest, AtomicWritesLeaveNoTemporaryFiles) {
+  Digest m = repo.putManifest("{}");
+  repo.putTag(Tag::parse("t"), m);
+  for (auto& entry : std::filesystem::recursive_directory_iterator(dir.path())) {
+    EXPECT_EQ(entry.path().filename().string().find(".regfs-tmp"), std::string::npos) << entry.path();
+  }
+}
+
+}  // namespace
+}  // namespace regfs

@@ -1,0 +1,135 @@
+#include "support/image.h"
+
+#include <stdexcept>
+
+namespace regfs::testing {
+namespace {
+
+std::string descriptorJson(const Blob& b) {
+  return "{\"mediaType\":\"" + b.mediaType + "\",\"digest\":\"" + b.digest +
+         "\",\"size\":" + std::to_string(b.size) + "}";
+}
+
+std::string platformJson(const ImagePlatform& p) {
+  std::string s = "{\"architecture\":\"" + p.architecture + "\",\"os\":\"" + p.os + "\"";
+  if (!p.variant.empty()) s += ",\"variant\":\"" + p.variant + "\"";
+  return s + "}";
+}
+
+}  // namespace
+
+OciLayout::OciLayout(std::filesystem::path dir) : dir_(std::move(dir)) {
+  std::filesystem::create_directories(dir_ / "blobs" / "sha256");
+  writeFile(dir_ / "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}");
+  writeIndexJson();
+}
+
+Blob OciLayout::addBlob(const std::string& mediaType, const std::string& bytes) {
+  std::string hex = sha256Hex(bytes);
+  writeFile(dir_ / "blobs" / "sha256" / hex, bytes);
+  return Blob{mediaType, "sha256:" + hex, bytes.size(), bytes};
+}
+
+Blob OciLayout::addLayer(const std::map<std::string, std::string>& files) {
+  TempDir src;
+  for (const auto& [name, content] : files) writeFile(src / name, content);
+  auto r = sh("tar -C '" + src.path().string() +
+              "' --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - . | gzip -n");
+  if (r.status != 0) throw std::runtime_error("tar | gzip failed: " + r.err);
+  return addBlob("application/vnd.oci.image.layer.v1.tar+gzip", r.out);
+}
+
+Blob OciLayout::addImage(const std::vector<Blob>& layers, const ImagePlatform& platform,
+                         bool dockerMediaTypes) {
+  std::string diffIds;
+  for (const Blob& l : layers) {
+
+
+    TempDir t;
+    writeFile(t / "l.gz", l.bytes);
+    auto unz = sh("gzip -dc '" + (t / "l.gz").string() + "' | sha256sum | cut -d' ' -f1");
+    if (!diffIds.empty()) diffIds += ",";
+    diffIds += "\"sha256:" + unz.out.substr(0, 64) + "\"";
+  }
+  std::string config = "{\"architecture\":\"" + platform.architecture + "\",\"os\":\"" + platform.os +
+                       "\"," + (platform.variant.empty() ? "" : "\"variant\":\"" + platform.variant + "\",") +
+                       "\"config\":{\"Cmd\":[\"/bin/sh\"]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[" +
+                       diffIds + "]}}";
+  std::string configType = dockerMediaTypes ? "application/vnd.docker.container.image.v1+json"
+                                            : "application/vnd.oci.image.config.v1+json";
+  std::string layerType = dockerMediaTypes ? "application/vnd.docker.image.rootfs.diff.tar.gzip"
+                                           : "application/vnd.oci.image.layer.v1.tar+gzip";
+  std::string manifestType = dockerMediaTypes ? "application/vnd.docker.distribution.manifest.v2+json"
+                                              : "application/vnd.oci.image.manifest.v1+json";
+  Blob cfg = addBlob(configType, config);
+  std::string manifest = "{\"schemaVersion\":2,\"mediaType\":\"" + manifestType + "\",\"config\":" +
+                         descriptorJson(cfg) + ",\"layers\":[";
+  for (size_t i = 0; i < layers.size(); ++i) {
+    Blob l = layers[i];
+    l.mediaType = layerType;
+    manifest += (i ? "," : "") + descriptorJson(l);
+  }
+  manifest += "]}";
+  return addBlob(manifestType, manifest);
+}
+
+Blob OciLayout::addIndex(const std::vector<std::pair<Blob, ImagePlatform>>& images) {
+  std::string index = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[";
+  for (size_t i = 0; i < images.size(); ++i) {
+    std::string d = descriptorJson(images[i].first);
+    d.pop_back();
+    index += (i ? "," : "") + d + ",\"platform\":" + platformJson(images[i].second) + "}";
+  }
+  index += "]}";
+  return addBlob("application/vnd.oci.image.index.v1+json", index);
+}
+
+void OciLayout::tag(const std::string& tag, const Blob& manifest) {
+  tags_.emplace_back(tag, manifest);
+  writeIndexJson();
+}
+
+void OciLayout::writeIndexJson() {
+  std::string index = "{\"schemaVersion\":2,\"manifests\":[";
+  for (size_t i = 0; i < tags_.size(); ++i) {
+    std::string d = descriptorJson(tags_[i].second);
+    d.pop_back();
+    index += (i ? "," : "") + d + ",\"annotations\":{\"org.opencontainers.image.ref.name\":\"" +
+             tags_[i].first + "\"}}";
+  }
+  index += "]}";
+  writeFile(dir_ / "index.json", index);
+}
+
+CommandResult skopeoCopy(const std::string& src, const std::string& dst,
+                         const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {"skopeo", "--insecure-policy", "copy", "--quiet",
+                                    "--src-tls-verify=false", "--dest-tls-verify=false"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back(src);
+  argv.push_back(dst);
+  return run(argv);
+}
+
+ReferenceRegistry::ReferenceRegistry(const std::filesystem::path& root, bool deleteEnabled) {
+  port_ = freePort();
+  std::string config = "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: " +
+                       root.string() + "\n  delete:\n    enabled: " + (deleteEnabled ? "true" : "false") +
+                       "\nhttp:\n  addr: 127.0.0.1:" + std::to_string(port_) + "\n";
+  writeFile(dir_ / "config.yml", config);
+  std::string binary = haveProgram("docker-registry") ? "docker-registry" : "/usr/bin/docker-registry";
+  process_ = std::make_unique<Process>(
+      std::vector<std::string>{binary, "serve", (dir_ / "config.yml").string()},
+      std::map<std::string, std::string>{}, dir_ / "registry.log");
+  if (!waitForPort(port_)) {
+    throw std::runtime_error("docker-registry did not start: " + process_->log());
+  }
+}
+
+CommandResult curl(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"curl", "-sS"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv);
+}
+
+}  // namespace regfs::testing

@@ -1,0 +1,75 @@
+#pragma once
+// Test support: build OCI image layouts on disk (real gzip'd tar layers, configs,
+// manifests, indexes), push them with skopeo, and run the reference registry
+// (Debian's docker-registry) on a temp store.
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "support/process.h"
+
+namespace regfs::testing {
+
+struct Blob {
+  std::string mediaType;
+  std::string digest;  // "sha256:<hex>"
+  size_t size = 0;
+  std::string bytes;
+};
+
+struct ImagePlatform {
+  std::string os = "linux";
+  std::string architecture = "amd64";
+  std::string variant;
+};
+
+// An OCI image layout directory ("oci:DIR:TAG" for skopeo).
+class OciLayout {
+ public:
+  explicit OciLayout(std::filesystem::path dir);
+  const std::filesystem::path& dir() const { return dir_; }
+
+  Blob addBlob(const std::string& mediaType, const std::string& bytes);
+  // A gzip'd tar layer holding `files` (name -> content), reproducible byte for byte.
+  Blob addLayer(const std::map<std::string, std::string>& files);
+  // An image: config for `platform` + the layers, as an OCI manifest (or Docker schema 2).
+  Blob addImage(const std::vector<Blob>& layers, const ImagePlatform& platform = {},
+                bool dockerMediaTypes = false);
+  // An OCI index over images, each with its platform.
+  Blob addIndex(const std::vector<std::pair<Blob, ImagePlatform>>& images);
+  // Names `manifest` as `tag` in index.json (skopeo reads "oci:DIR:TAG").
+  void tag(const std::string& tag, const Blob& manifest);
+  std::string ref(const std::string& tag) const { return "oci:" + dir_.string() + ":" + tag; }
+
+ private:
+  void writeIndexJson();
+  std::filesystem::path dir_;
+  std::vector<std::pair<std::string, Blob>> tags_;
+};
+
+// skopeo copy SRC DST without TLS verification; fails the test with skopeo's message.
+CommandResult skopeoCopy(const std::string& src, const std::string& dst,
+                         const std::vector<std::string>& extra = {});
+
+// Debian's docker-registry serving `root` on a free loopback port.
+class ReferenceRegistry {
+ public:
+  explicit ReferenceRegistry(const std::filesystem::path& root, bool deleteEnabled = true);
+  int port() const { return port_; }
+  std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return "http://" + host(); }
+  std::string log() const { return process_->log(); }
+
+ private:
+  TempDir dir_;
+  int port_ = 0;
+  std::unique_ptr<Process> process_;
+};
+
+// curl with the given arguments; returns status/stdout/stderr.
+CommandResult curl(const std::vector<std::string>& args);
+
+}  // namespace regfs::testing

@@ -1,0 +1,76 @@
+#pragma once
+// Test support: real processes, temp directories and free ports. Every process a test
+// starts is stopped by PID when its Process object goes away.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace regfs::testing {
+
+// A fresh directory under $TMPDIR, removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct CommandResult {
+  int status = -1;  // exit status, or 128+signal
+  std::string out;
+  std::string err;
+};
+
+// Runs argv[0] (searched in PATH) to completion with stdin from /dev/null.
+CommandResult run(const std::vector<std::string>& argv,
+                  const std::map<std::string, std::string>& env = {});
+// Runs a /bin/sh command line.
+CommandResult sh(const std::string& command);
+
+// A background process; stdout and stderr go to `logFile` (or are discarded).
+class Process {
+ public:
+  Process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
+          const std::filesystem::path& logFile = {});
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool running();
+  // Sends `signal` and waits up to `timeout` for exit (then SIGKILL); returns the status.
+  int stop(int signal = 15, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  std::string log() const;
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+  std::filesystem::path logFile_;
+};
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int freePort();
+// Waits until something accepts TCP connections on 127.0.0.1:port; false on timeout.
+bool waitForPort(int port, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+// Directory of the built programs (regfs-server, regfs-mount, regfsctl).
+std::filesystem::path binDir();
+// True if `program` is on PATH.
+bool haveProgram(const std::string& program);
+
+std::string readFile(const std::filesystem::path& path);
+void writeFile(const std::filesystem::path& path, const std::string& content);
+std::string sha256Hex(const std::string& data);
+
+}  // namespace regfs::testing
