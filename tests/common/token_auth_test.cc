@@ -1,5 +1,7 @@
 #include "common/token_auth.h"
 
+#include "common/auth.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <openssl/bn.h>
@@ -533,6 +535,60 @@ TEST_F(TokenAuthTest, ConfigErrorsNameTheFile) {
     c.jwks = path("bad.json");
     EXPECT_THAT(configError(c), HasSubstr("auth.token.jwks")) << jwks;
   }
+}
+
+TEST_F(TokenAuthTest, AuthenticatorAnswersAsDistribution) {
+  AuthConfig config;
+  config.kind = AuthKind::kToken;
+  config.token = this->config();
+  std::unique_ptr<Authenticator> auth = makeAuthenticator(config);
+  RepoName repo = RepoName::parse("library/alpine");
+  std::string pull = token("ec.key", "ES256", kid("ec.crt"), claims());
+  std::string all = token("ec.key", "ES256", kid("ec.crt"),
+                          claims("", R"([{"type":"repository","name":"library/alpine","actions":["*"]},)"
+                                     R"({"type":"registry","name":"catalog","actions":["*"]}])"));
+  auto ask = [&](std::vector<Access> access, const std::string& authorization) {
+    return auth->authorize({std::move(access), authorization, "192.0.2.1", "registry.example.com:5000", ""});
+  };
+  const std::string realm = R"(Bearer realm="https://auth.example.com/token",service="registry.example.com")";
+
+  AuthDecision d = ask(repositoryAccess("GET", repo), "");
+  EXPECT_EQ(d.status, 401);
+  EXPECT_EQ(d.kind, ErrorKind::kUnauthorized);
+  EXPECT_EQ(d.wwwAuthenticate, realm + R"(,scope="repository:library/alpine:pull")");
+  EXPECT_EQ(ask({}, "").wwwAuthenticate, realm);
+
+  d = ask(repositoryAccess("GET", repo), "Bearer " + pull);
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(d.user, "alice");
+  EXPECT_TRUE(ask(repositoryAccess("HEAD", repo), "bearer  " + pull).allowed);
+  EXPECT_TRUE(ask({}, "Bearer " + pull).allowed);  // /v2/: any valid token
+
+  d = ask(repositoryAccess("PUT", repo), "Bearer " + pull);  // pull-only token asking for push
+  EXPECT_EQ(d.status, 401);
+  EXPECT_EQ(d.wwwAuthenticate, realm + R"(,scope="repository:library/alpine:pull,push",error="insufficient_scope")");
+  EXPECT_THAT(d.logDetail, HasSubstr("repository:library/alpine:push"));
+  EXPECT_FALSE(ask({catalogAccess()}, "Bearer " + pull).allowed);
+  EXPECT_FALSE(ask(repositoryAccess("GET", RepoName::parse("library/busybox")), "Bearer " + pull).allowed);
+
+  EXPECT_TRUE(ask(repositoryAccess("PATCH", repo), "Bearer " + all).allowed);
+  EXPECT_TRUE(ask(repositoryAccess("DELETE", repo), "Bearer " + all).allowed);
+  EXPECT_TRUE(ask({catalogAccess()}, "Bearer " + all).allowed);
+
+  std::string forged = pull.substr(0, pull.size() - 4) + "AAAA";
+  d = ask(repositoryAccess("GET", repo), "Bearer " + forged);
+  EXPECT_EQ(d.status, 401);
+  EXPECT_EQ(d.wwwAuthenticate, realm + R"(,scope="repository:library/alpine:pull",error="invalid_token")");
+  EXPECT_THAT(d.logDetail, Not(HasSubstr(forged.substr(forged.rfind('.') + 1, 16))));
+  d = ask(repositoryAccess("GET", repo), "Basic " + base64Encode("alice:apple"));
+  EXPECT_EQ(d.wwwAuthenticate, realm + R"(,scope="repository:library/alpine:pull")");
+
+  config.token.autoRedirect = true;
+  std::unique_ptr<Authenticator> redirecting = makeAuthenticator(config);
+  d = redirecting->authorize({{}, "", "", "registry.example.com:5000", ""});
+  EXPECT_EQ(d.wwwAuthenticate, R"(Bearer realm="https://registry.example.com:5000/auth/token",service="registry.example.com")");
+  d = redirecting->authorize({{}, "", "", "localhost:5000", "http"});
+  EXPECT_THAT(d.wwwAuthenticate, HasSubstr(R"(realm="http://localhost:5000/auth/token")"));
 }
 
 TEST(BearerChallenge, WritesWhatDistributionWrites) {
