@@ -5,7 +5,8 @@ namespace regfs {
 std::vector<Access> repositoryAccess(std::string_view method, const RepoName& repo) {
   auto access = [&](const char* action) { return Access{"repository", repo.str(), action}; };
   if (method == "GET" || method == "HEAD") return {access("pull")};
-  if (method == "POST" || method == "PUT" || method == "PATCH") return {access("pull"), access("push")};
+  if (method == "POST" || method == "PUT" || method == "PATCH")
+    return {access("pull"), access("push")};
   if (method == "DELETE") return {access("delete")};
   return {};
 }

@@ -94,8 +94,9 @@ class TokenAuthenticator : public Authenticator {
     }
     for (const Access& access : request.access) {
       if (!claims.allows(access)) {
-        return challenge(bearer(request, BearerError::kInsufficientScope),
-                         "token does not grant " + access.type + ":" + access.name + ":" + access.action);
+        return challenge(
+            bearer(request, BearerError::kInsufficientScope),
+            "token does not grant " + access.type + ":" + access.name + ":" + access.action);
       }
     }
     return allow(claims.subject);
@@ -122,8 +123,9 @@ class SillyAuthenticator : public Authenticator {
 
   AuthDecision authorize(const AuthRequest& request) override {
     if (request.authorization.empty()) {
-      return challenge(bearerChallenge(config_.realm, config_.service, request.access, BearerError::kNone),
-                       "no Authorization header");
+      return challenge(
+          bearerChallenge(config_.realm, config_.service, request.access, BearerError::kNone),
+          "no Authorization header");
     }
     return allow("silly");
   }
@@ -134,12 +136,17 @@ class SillyAuthenticator : public Authenticator {
 
 }  // namespace
 
-std::unique_ptr<Authenticator> makeAuthenticator(const AuthConfig& config, const AuthOptions& options) {
+std::unique_ptr<Authenticator> makeAuthenticator(const AuthConfig& config,
+                                                 const AuthOptions& options) {
   switch (config.kind) {
-    case AuthKind::kNone: return std::make_unique<NoAuthenticator>();
-    case AuthKind::kHtpasswd: return std::make_unique<HtpasswdAuthenticator>(config.htpasswd, options);
-    case AuthKind::kToken: return std::make_unique<TokenAuthenticator>(config.token);
-    case AuthKind::kSilly: return std::make_unique<SillyAuthenticator>(config.silly);
+    case AuthKind::kNone:
+      return std::make_unique<NoAuthenticator>();
+    case AuthKind::kHtpasswd:
+      return std::make_unique<HtpasswdAuthenticator>(config.htpasswd, options);
+    case AuthKind::kToken:
+      return std::make_unique<TokenAuthenticator>(config.token);
+    case AuthKind::kSilly:
+      return std::make_unique<SillyAuthenticator>(config.silly);
   }
   throw Error(ErrorKind::kConfigInvalid, "unknown auth provider");
 }

@@ -50,13 +50,13 @@ struct AuthRequest {
 
 struct AuthDecision {
   bool allowed = false;
-  int status = 200;                            // 401 or 429 when not allowed
-  ErrorKind kind = ErrorKind::kUnauthorized;   // kUnauthorized or kTooManyRequests
-  std::string wwwAuthenticate;                 // the challenge to send, when set
-  int retryAfterSeconds = 0;                   // for Retry-After, when > 0
-  std::string user;                            // who was authenticated, when allowed
-  std::string message;                         // for the error body
-  std::string logDetail;                       // why it was refused, for the server log
+  int status = 200;                           // 401 or 429 when not allowed
+  ErrorKind kind = ErrorKind::kUnauthorized;  // kUnauthorized or kTooManyRequests
+  std::string wwwAuthenticate;                // the challenge to send, when set
+  int retryAfterSeconds = 0;                  // for Retry-After, when > 0
+  std::string user;                           // who was authenticated, when allowed
+  std::string message;                        // for the error body
+  std::string logDetail;                      // why it was refused, for the server log
 };
 
 class Authenticator {
@@ -73,6 +73,7 @@ struct AuthOptions {
 
 // The authenticator for `config.kind`. Reads the htpasswd file or the token keys now;
 // throws Error(kConfigInvalid) if they cannot be used.
-std::unique_ptr<Authenticator> makeAuthenticator(const AuthConfig& config, const AuthOptions& options = {});
+std::unique_ptr<Authenticator> makeAuthenticator(const AuthConfig& config,
+                                                 const AuthOptions& options = {});
 
 }  // namespace regfs

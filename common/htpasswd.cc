@@ -33,11 +33,14 @@ std::string_view trim(std::string_view s) {
   return s.substr(begin, end - begin + 1);
 }
 
-bool startsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+bool startsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
 
 // "$2y$NN$" + 53 characters: the cost, or nullopt if this is not a bcrypt hash.
 std::optional<int> bcryptCost(std::string_view hash) {
-  if (!(startsWith(hash, "$2y$") || startsWith(hash, "$2b$") || startsWith(hash, "$2a$"))) return std::nullopt;
+  if (!(startsWith(hash, "$2y$") || startsWith(hash, "$2b$") || startsWith(hash, "$2a$")))
+    return std::nullopt;
   if (hash.size() != 60 || hash[6] != '$') return std::nullopt;
   if (hash[4] < '0' || hash[4] > '9' || hash[5] < '0' || hash[5] > '9') return std::nullopt;
   int cost = (hash[4] - '0') * 10 + (hash[5] - '0');
@@ -57,11 +60,14 @@ std::string hashKind(std::string_view hash) {
 
 std::string bcryptSetting(int cost) {
   unsigned char random[16];
-  if (RAND_bytes(random, sizeof random) != 1) throw Error(ErrorKind::kInternal, "no random bytes for a bcrypt salt");
+  if (RAND_bytes(random, sizeof random) != 1)
+    throw Error(ErrorKind::kInternal, "no random bytes for a bcrypt salt");
   char setting[CRYPT_GENSALT_OUTPUT_SIZE];
-  if (!crypt_gensalt_rn("$2y$", static_cast<unsigned long>(cost), reinterpret_cast<const char*>(random),
-                        sizeof random, setting, sizeof setting)) {
-    throw Error(ErrorKind::kInternal, "crypt_gensalt_rn failed for bcrypt cost " + std::to_string(cost));
+  if (!crypt_gensalt_rn("$2y$", static_cast<unsigned long>(cost),
+                        reinterpret_cast<const char*>(random), sizeof random, setting,
+                        sizeof setting)) {
+    throw Error(ErrorKind::kInternal,
+                "crypt_gensalt_rn failed for bcrypt cost " + std::to_string(cost));
   }
   return setting;
 }
@@ -109,7 +115,8 @@ HtpasswdTable parseHtpasswd(std::string_view content) {
     std::string where = "line " + std::to_string(lineNumber) + ": ";
     size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) {
-      table.warnings.push_back(where + (colon == 0 ? "empty user name" : "no ':' between user and hash") +
+      table.warnings.push_back(where +
+                               (colon == 0 ? "empty user name" : "no ':' between user and hash") +
                                "; line ignored");
       continue;
     }
@@ -122,7 +129,8 @@ HtpasswdTable parseHtpasswd(std::string_view content) {
       continue;
     }
     if (table.hashes.count(user)) {
-      table.warnings.push_back(where + "user \"" + user + "\" is listed again; this later line wins");
+      table.warnings.push_back(where + "user \"" + user +
+                               "\" is listed again; this later line wins");
     }
     table.hashes[user] = std::string(hash);
     ++costs[*cost];
@@ -200,8 +208,10 @@ std::shared_ptr<const HtpasswdFile::Snapshot> HtpasswdFile::load() {
   // A setting plus any 31 characters is a well-formed hash that no password matches
   // (crypt reads only the setting); checking it costs what checking a real one does.
   snapshot->dummyHash = bcryptSetting(snapshot->table.commonCost) + std::string(31, 'e');
-  for (const std::string& warning : snapshot->table.warnings) spdlog::warn("htpasswd {}: {}", path_.string(), warning);
-  if (snapshot->table.hashes.empty()) spdlog::warn("htpasswd {}: no usable users; every login fails", path_.string());
+  for (const std::string& warning : snapshot->table.warnings)
+    spdlog::warn("htpasswd {}: {}", path_.string(), warning);
+  if (snapshot->table.hashes.empty())
+    spdlog::warn("htpasswd {}: no usable users; every login fails", path_.string());
   spdlog::info("htpasswd {}: {} user(s) loaded", path_.string(), snapshot->table.hashes.size());
   return snapshot;
 }
@@ -211,7 +221,8 @@ std::shared_ptr<const HtpasswdFile::Snapshot> HtpasswdFile::current() {
   struct stat st {};
   if (::stat(path_.c_str(), &st) != 0) {
     if (!reportedUnreadable_) {
-      spdlog::warn("htpasswd {}: cannot stat ({}); keeping the users last read", path_.string(), std::strerror(errno));
+      spdlog::warn("htpasswd {}: cannot stat ({}); keeping the users last read", path_.string(),
+                   std::strerror(errno));
       reportedUnreadable_ = true;
     }
     return snapshot_;
@@ -221,7 +232,8 @@ std::shared_ptr<const HtpasswdFile::Snapshot> HtpasswdFile::current() {
   std::shared_ptr<const Snapshot> snapshot = load();
   if (!snapshot) {
     if (!reportedUnreadable_) {
-      spdlog::warn("htpasswd {}: cannot read ({}); keeping the users last read", path_.string(), std::strerror(errno));
+      spdlog::warn("htpasswd {}: cannot read ({}); keeping the users last read", path_.string(),
+                   std::strerror(errno));
       reportedUnreadable_ = true;
     }
     return snapshot_;
@@ -252,7 +264,9 @@ bool HtpasswdFile::verify(std::string_view user, std::string_view password) {
   if (it != snapshot->table.hashes.end()) {
     std::lock_guard lock(mutex_);
     auto cached = verified_.find(user);
-    if (cached != verified_.end() && snapshot == snapshot_ && constantTimeEquals(cached->second, proof)) return true;
+    if (cached != verified_.end() && snapshot == snapshot_ &&
+        constantTimeEquals(cached->second, proof))
+      return true;
   }
   bool ok = bcryptVerify(password, hash) && it != snapshot->table.hashes.end();
   if (ok) {
@@ -265,9 +279,7 @@ bool HtpasswdFile::verify(std::string_view user, std::string_view password) {
   return ok;
 }
 
-std::vector<std::string> HtpasswdFile::warnings() {
-  return current()->table.warnings;
-}
+std::vector<std::string> HtpasswdFile::warnings() { return current()->table.warnings; }
 
 std::optional<std::string> ensureHtpasswdFile(const std::filesystem::path& path) {
   struct stat st {};
@@ -279,8 +291,10 @@ std::optional<std::string> ensureHtpasswdFile(const std::filesystem::path& path)
   makeDirectories(dir);
 
   unsigned char secret[32];
-  if (RAND_bytes(secret, sizeof secret) != 1) throw Error(ErrorKind::kInternal, "no random bytes for a password");
-  std::string password = base64UrlEncode(std::string_view(reinterpret_cast<const char*>(secret), sizeof secret));
+  if (RAND_bytes(secret, sizeof secret) != 1)
+    throw Error(ErrorKind::kInternal, "no random bytes for a password");
+  std::string password =
+      base64UrlEncode(std::string_view(reinterpret_cast<const char*>(secret), sizeof secret));
   OPENSSL_cleanse(secret, sizeof secret);
   std::string content = "docker:" + bcryptHash(password, 10) + "\n";
 

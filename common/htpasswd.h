@@ -32,7 +32,7 @@ namespace regfs {
 
 struct HtpasswdTable {
   std::map<std::string, std::string, std::less<>> hashes;  // user -> bcrypt hash
-  std::vector<std::string> warnings;                        // "line 3: ..." (no secrets)
+  std::vector<std::string> warnings;                       // "line 3: ..." (no secrets)
   int commonCost = 10;  // the bcrypt cost most entries use; unknown users cost this much
 };
 
@@ -91,7 +91,7 @@ class HtpasswdFile {
   Identity identity_;
   std::shared_ptr<const Snapshot> snapshot_;
   bool reportedUnreadable_ = false;
-  std::string cacheKey_;                                        // random, per process
+  std::string cacheKey_;                                      // random, per process
   std::map<std::string, std::string, std::less<>> verified_;  // user -> HMAC(hash, password)
 };
 

@@ -53,9 +53,9 @@ void LoginThrottle::makeRoom(std::chrono::steady_clock::time_point now) {
   if (entries_.size() < options_.maxAddresses) return;
   std::erase_if(entries_, [&](const auto& e) { return drained(e.second, now) <= 0; });
   while (entries_.size() >= options_.maxAddresses) {
-    auto oldest = std::min_element(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) {
-      return a.second.updated < b.second.updated;
-    });
+    auto oldest = std::min_element(
+        entries_.begin(), entries_.end(),
+        [](const auto& a, const auto& b) { return a.second.updated < b.second.updated; });
     entries_.erase(oldest);
   }
 }

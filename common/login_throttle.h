@@ -32,7 +32,8 @@ class LoginThrottle {
  public:
   using Clock = std::function<std::chrono::steady_clock::time_point()>;
 
-  explicit LoginThrottle(LoginThrottleOptions options = {}, Clock clock = std::chrono::steady_clock::now);
+  explicit LoginThrottle(LoginThrottleOptions options = {},
+                         Clock clock = std::chrono::steady_clock::now);
 
   // Seconds (rounded up) until `address` may try again; 0 if it may try now.
   int retryAfterSeconds(std::string_view address);

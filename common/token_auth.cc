@@ -112,7 +112,8 @@ size_t curveBytes(const std::string& joseName) {
 }
 
 std::string rsaThumbprintInput(const std::string& n, const std::string& e) {
-  return "{\"e\":\"" + base64UrlEncode(e) + "\",\"kty\":\"RSA\",\"n\":\"" + base64UrlEncode(n) + "\"}";
+  return "{\"e\":\"" + base64UrlEncode(e) + "\",\"kty\":\"RSA\",\"n\":\"" + base64UrlEncode(n) +
+         "\"}";
 }
 
 std::string ecThumbprintInput(const std::string& crv, const std::string& x, const std::string& y) {
@@ -132,7 +133,8 @@ std::string thumbprintOf(EVP_PKEY* key) {
     BnPtr x = bnParam(key, OSSL_PKEY_PARAM_EC_PUB_X), y = bnParam(key, OSSL_PKEY_PARAM_EC_PUB_Y);
     if (crv.empty() || !x || !y) return "";
     int size = static_cast<int>(curveBytes(crv));
-    return base64UrlEncode(sha256(ecThumbprintInput(crv, bnBytes(x.get(), size), bnBytes(y.get(), size))));
+    return base64UrlEncode(
+        sha256(ecThumbprintInput(crv, bnBytes(x.get(), size), bnBytes(y.get(), size))));
   }
   return "";
 }
@@ -145,8 +147,8 @@ std::string distributionEcKeyId(EVP_PKEY* key) {
   EcGroupPtr group(EC_GROUP_new_by_curve_name(curveNid(crv)));
   BnPtr x(BN_new()), y(BN_new());
   if (!group || !x || !y ||
-      EC_POINT_get_affine_coordinates(group.get(), EC_GROUP_get0_generator(group.get()), x.get(), y.get(),
-                                      nullptr) != 1) {
+      EC_POINT_get_affine_coordinates(group.get(), EC_GROUP_get0_generator(group.get()), x.get(),
+                                      y.get(), nullptr) != 1) {
     return "";
   }
   return base64UrlEncode(sha256(ecThumbprintInput(crv, bnBytes(x.get()), bnBytes(y.get()))));
@@ -158,7 +160,8 @@ std::string libtrustIdOf(EVP_PKEY* key) {
   unsigned char* der = nullptr;
   int length = i2d_PUBKEY(key, &der);
   if (length <= 0) return "";
-  std::string digest = sha256(std::string_view(reinterpret_cast<const char*>(der), static_cast<size_t>(length)));
+  std::string digest =
+      sha256(std::string_view(reinterpret_cast<const char*>(der), static_cast<size_t>(length)));
   OPENSSL_free(der);
   constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
   std::string base32;
@@ -198,7 +201,8 @@ std::string readFileOrThrow(const std::string& path, const char* key) {
   std::ostringstream content;
   if (in) content << in.rdbuf();
   if (!in || in.bad()) {
-    throw Error(ErrorKind::kConfigInvalid, std::string(key) + ": cannot read " + path + ": " + std::strerror(errno));
+    throw Error(ErrorKind::kConfigInvalid,
+                std::string(key) + ": cannot read " + path + ": " + std::strerror(errno));
   }
   return content.str();
 }
@@ -212,9 +216,9 @@ struct Algorithm {
   std::string_view curve;  // for ECDSA
 };
 constexpr Algorithm kAlgorithms[] = {
-    {"RS256", Family::kRsaPkcs1, EVP_sha256, ""}, {"RS384", Family::kRsaPkcs1, EVP_sha384, ""},
-    {"RS512", Family::kRsaPkcs1, EVP_sha512, ""}, {"PS256", Family::kRsaPss, EVP_sha256, ""},
-    {"PS384", Family::kRsaPss, EVP_sha384, ""},   {"PS512", Family::kRsaPss, EVP_sha512, ""},
+    {"RS256", Family::kRsaPkcs1, EVP_sha256, ""},   {"RS384", Family::kRsaPkcs1, EVP_sha384, ""},
+    {"RS512", Family::kRsaPkcs1, EVP_sha512, ""},   {"PS256", Family::kRsaPss, EVP_sha256, ""},
+    {"PS384", Family::kRsaPss, EVP_sha384, ""},     {"PS512", Family::kRsaPss, EVP_sha512, ""},
     {"ES256", Family::kEcdsa, EVP_sha256, "P-256"}, {"ES384", Family::kEcdsa, EVP_sha384, "P-384"},
     {"ES512", Family::kEcdsa, EVP_sha512, "P-521"},
 };
@@ -245,11 +249,13 @@ bool keyFits(EVP_PKEY* key, const Algorithm& alg) {
          EVP_PKEY_get_bits(key) >= 1024;
 }
 
-bool signatureVerifies(EVP_PKEY* key, const Algorithm& alg, std::string_view input, std::string_view signature) {
+bool signatureVerifies(EVP_PKEY* key, const Algorithm& alg, std::string_view input,
+                       std::string_view signature) {
   if (!keyFits(key, alg)) return false;
   std::string der;
   if (alg.family == Family::kEcdsa) {
-    std::optional<std::string> converted = ecdsaRawToDer(signature, curveBytes(std::string(alg.curve)));
+    std::optional<std::string> converted =
+        ecdsaRawToDer(signature, curveBytes(std::string(alg.curve)));
     if (!converted) return false;
     der = std::move(*converted);
     signature = der;
@@ -257,14 +263,16 @@ bool signatureVerifies(EVP_PKEY* key, const Algorithm& alg, std::string_view inp
   MdCtxPtr ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
   if (!ctx || EVP_DigestVerifyInit(ctx.get(), &pctx, alg.md(), nullptr, key) != 1) return false;
-  if (alg.family == Family::kRsaPkcs1 && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) return false;
+  if (alg.family == Family::kRsaPkcs1 && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
+    return false;
   if (alg.family == Family::kRsaPss &&
       (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1)) {
     return false;
   }
-  int ok = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
-                            reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  int ok = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                            signature.size(), reinterpret_cast<const unsigned char*>(input.data()),
+                            input.size());
   ERR_clear_error();
   return ok == 1;
 }
@@ -274,19 +282,22 @@ const rapidjson::Value* member(const rapidjson::Value& object, const char* name)
   return it == object.MemberEnd() ? nullptr : &it->value;
 }
 
-std::string str(const rapidjson::Value& v) { return std::string(v.GetString(), v.GetStringLength()); }
+std::string str(const rapidjson::Value& v) {
+  return std::string(v.GetString(), v.GetStringLength());
+}
 
 // A NumericDate: an integer or a JSON number with a fraction (truncated).
 std::optional<int64_t> numericDate(const rapidjson::Value* v) {
   if (!v) return std::nullopt;
   if (v->IsInt64()) return v->GetInt64();
-  if (v->IsNumber() && v->GetDouble() > -9.2e18 && v->GetDouble() < 9.2e18) return static_cast<int64_t>(v->GetDouble());
+  if (v->IsNumber() && v->GetDouble() > -9.2e18 && v->GetDouble() < 9.2e18)
+    return static_cast<int64_t>(v->GetDouble());
   return std::nullopt;
 }
 
 rapidjson::Document parseJsonObject(std::string_view text, const char* what) {
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseStopWhenDoneFlag>(text.data(), text.size());
+  doc.Parse(text.data(), text.size());  // trailing bytes after the object are an error
   if (doc.HasParseError() || !doc.IsObject()) invalid(std::string(what) + " is not a JSON object");
   return doc;
 }
@@ -330,9 +341,9 @@ struct TokenVerifier::Keys {
       OPENSSL_free(data);
       if (type != "CERTIFICATE") continue;  // distribution skips other blocks too
       if (!cert) {
-        throw Error(ErrorKind::kConfigInvalid,
-                    std::string(key) + ": PEM block " + std::to_string(block) + " of " + path +
-                        " is not a valid certificate");
+        throw Error(ErrorKind::kConfigInvalid, std::string(key) + ": PEM block " +
+                                                   std::to_string(block) + " of " + path +
+                                                   " is not a valid certificate");
       }
       X509_STORE_add_cert(roots.get(), cert.get());
       EVP_PKEY* pub = X509_get_pubkey(cert.get());
@@ -347,9 +358,11 @@ struct TokenVerifier::Keys {
     std::string text = readFileOrThrow(path, key);
     rapidjson::Document doc;
     doc.Parse(text.data(), text.size());
-    const rapidjson::Value* keys = doc.HasParseError() || !doc.IsObject() ? nullptr : member(doc, "keys");
+    const rapidjson::Value* keys =
+        doc.HasParseError() || !doc.IsObject() ? nullptr : member(doc, "keys");
     if (!keys || !keys->IsArray()) {
-      throw Error(ErrorKind::kConfigInvalid, std::string(key) + ": " + path + " is not a JWK set ({\"keys\": [...]})");
+      throw Error(ErrorKind::kConfigInvalid,
+                  std::string(key) + ": " + path + " is not a JWK set ({\"keys\": [...]})");
     }
     for (rapidjson::SizeType i = 0; i < keys->Size(); ++i) {
       std::string where = std::string(key) + ": key " + std::to_string(i) + " of " + path + ": ";
@@ -362,12 +375,14 @@ struct TokenVerifier::Keys {
     }
   }
 
-  static std::string b64Member(const rapidjson::Value& jwk, const char* name, const std::string& where) {
+  static std::string b64Member(const rapidjson::Value& jwk, const char* name,
+                               const std::string& where) {
     const rapidjson::Value* v = member(jwk, name);
     std::optional<std::string> bytes;
     if (v && v->IsString()) bytes = base64UrlDecode(str(*v));
     if (!bytes || bytes->empty()) {
-      throw Error(ErrorKind::kConfigInvalid, where + "\"" + name + "\" is missing or not base64url");
+      throw Error(ErrorKind::kConfigInvalid,
+                  where + "\"" + name + "\" is missing or not base64url");
     }
     return *bytes;
   }
@@ -381,8 +396,10 @@ struct TokenVerifier::Keys {
     const char* algorithm = nullptr;
     if (type == "RSA") {
       std::string nb = b64Member(jwk, "n", where), eb = b64Member(jwk, "e", where);
-      n.reset(BN_bin2bn(reinterpret_cast<const unsigned char*>(nb.data()), static_cast<int>(nb.size()), nullptr));
-      e.reset(BN_bin2bn(reinterpret_cast<const unsigned char*>(eb.data()), static_cast<int>(eb.size()), nullptr));
+      n.reset(BN_bin2bn(reinterpret_cast<const unsigned char*>(nb.data()),
+                        static_cast<int>(nb.size()), nullptr));
+      e.reset(BN_bin2bn(reinterpret_cast<const unsigned char*>(eb.data()),
+                        static_cast<int>(eb.size()), nullptr));
       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get());
       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get());
       algorithm = "RSA";
@@ -390,15 +407,19 @@ struct TokenVerifier::Keys {
       const rapidjson::Value* crv = member(jwk, "crv");
       std::string curve = crv && crv->IsString() ? str(*crv) : "";
       size_t size = curveBytes(curve);
-      if (!size) throw Error(ErrorKind::kConfigInvalid, where + "unsupported curve (use P-256, P-384 or P-521)");
+      if (!size)
+        throw Error(ErrorKind::kConfigInvalid,
+                    where + "unsupported curve (use P-256, P-384 or P-521)");
       std::string x = b64Member(jwk, "x", where), y = b64Member(jwk, "y", where);
       if (x.size() != size || y.size() != size) {
-        throw Error(ErrorKind::kConfigInvalid, where + "x and y must be " + std::to_string(size) + " bytes");
+        throw Error(ErrorKind::kConfigInvalid,
+                    where + "x and y must be " + std::to_string(size) + " bytes");
       }
       point = "\x04" + x + y;
       group = OBJ_nid2sn(curveNid(curve));
       OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, group.c_str(), 0);
-      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());
+      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
+                                       point.size());
       algorithm = "EC";
     } else {
       throw Error(ErrorKind::kConfigInvalid, where + "unsupported key type (use RSA or EC)");
@@ -434,10 +455,12 @@ struct TokenVerifier::Keys {
       }
     }
     StoreCtxPtr ctx(X509_STORE_CTX_new());
-    if (!ctx || X509_STORE_CTX_init(ctx.get(), roots.get(), leaf.get(), chain.get()) != 1) invalid("x5c check failed");
+    if (!ctx || X509_STORE_CTX_init(ctx.get(), roots.get(), leaf.get(), chain.get()) != 1)
+      invalid("x5c check failed");
     X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
     X509_VERIFY_PARAM_set_time(param, now);
-    X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);  // any root is an anchor, as in Go
+    X509_VERIFY_PARAM_set_flags(param,
+                                X509_V_FLAG_PARTIAL_CHAIN);  // any root is an anchor, as in Go
     if (X509_verify_cert(ctx.get()) != 1) {
       invalid(std::string("x5c chain does not verify against auth.token.rootcertbundle: ") +
               X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get())));
@@ -463,8 +486,9 @@ TokenVerifier::TokenVerifier(const TokenAuthConfig& config)
   if (!config.rootCertBundle.empty()) keys_->loadBundle(config.rootCertBundle);
   if (!config.jwks.empty()) keys_->loadJwks(config.jwks);
   if (keys_->rootCount == 0 && keys_->byKid.empty()) {
-    throw Error(ErrorKind::kConfigInvalid,
-                "auth.token: no token signing key (rootcertbundle has no certificate and jwks no key)");
+    throw Error(
+        ErrorKind::kConfigInvalid,
+        "auth.token: no token signing key (rootcertbundle has no certificate and jwks no key)");
   }
 }
 
@@ -476,9 +500,11 @@ std::vector<std::string> TokenVerifier::trustedKeyIds() const {
   return ids;
 }
 
-TokenClaims TokenVerifier::verify(std::string_view token, std::chrono::system_clock::time_point now) const {
+TokenClaims TokenVerifier::verify(std::string_view token,
+                                  std::chrono::system_clock::time_point now) const {
   if (token.empty()) invalid("empty");
-  if (token.size() > kMaxTokenSize) invalid("longer than " + std::to_string(kMaxTokenSize) + " bytes");
+  if (token.size() > kMaxTokenSize)
+    invalid("longer than " + std::to_string(kMaxTokenSize) + " bytes");
   size_t dot1 = token.find('.');
   size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
   if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
@@ -515,8 +541,10 @@ TokenClaims TokenVerifier::verify(std::string_view token, std::chrono::system_cl
   }
   std::string_view signingInput = token.substr(0, dot2);
   bool verified = false;
-  for (const PkeyPtr& key : candidates) verified = verified || signatureVerifies(key.get(), *algorithm, signingInput, *signature);
-  if (!verified) invalid("signature does not verify with the " + std::string(algorithm->name) + " key");
+  for (const PkeyPtr& key : candidates)
+    verified = verified || signatureVerifies(key.get(), *algorithm, signingInput, *signature);
+  if (!verified)
+    invalid("signature does not verify with the " + std::string(algorithm->name) + " key");
 
   // Only now are the claims worth reading.
   rapidjson::Document doc = parseJsonObject(*claimsJson, "claim set");
@@ -569,19 +597,27 @@ TokenClaims TokenVerifier::verify(std::string_view token, std::chrono::system_cl
     }
   }
 
-  if (claims.issuer != issuer_) invalid("issuer " + printable(claims.issuer) + " is not auth.token.issuer");
-  if (std::find(claims.audience.begin(), claims.audience.end(), service_) == claims.audience.end()) {
+  if (claims.issuer != issuer_)
+    invalid("issuer " + printable(claims.issuer) + " is not auth.token.issuer");
+  if (std::find(claims.audience.begin(), claims.audience.end(), service_) ==
+      claims.audience.end()) {
     invalid("audience does not include auth.token.service");
   }
-  int64_t seconds = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  if (seconds > claims.expiresAt + kLeeway.count()) invalid("expired");
-  if (seconds < claims.notBefore - kLeeway.count()) invalid("not valid yet (nbf)");
+  int64_t seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  // Arranged so that no claim value, however extreme, can overflow.
+  if (seconds - kLeeway.count() > claims.expiresAt) invalid("expired");
+  if (seconds + kLeeway.count() < claims.notBefore) invalid("not valid yet (nbf)");
   return claims;
 }
 
-std::string libtrustKeyId(std::string_view pem) { return libtrustIdOf(publicKeyFromPem(pem).get()); }
+std::string libtrustKeyId(std::string_view pem) {
+  return libtrustIdOf(publicKeyFromPem(pem).get());
+}
 
-std::string jwkThumbprint(std::string_view pem) { return thumbprintOf(publicKeyFromPem(pem).get()); }
+std::string jwkThumbprint(std::string_view pem) {
+  return thumbprintOf(publicKeyFromPem(pem).get());
+}
 
 std::string quoteHeaderValue(std::string_view text) {
   std::string out = "\"";
@@ -593,9 +629,10 @@ std::string quoteHeaderValue(std::string_view text) {
   return out + "\"";
 }
 
-std::string bearerChallenge(std::string_view realm, std::string_view service, const std::vector<Access>& access,
-                            BearerError error) {
-  std::string out = "Bearer realm=" + quoteHeaderValue(realm) + ",service=" + quoteHeaderValue(service);
+std::string bearerChallenge(std::string_view realm, std::string_view service,
+                            const std::vector<Access>& access, BearerError error) {
+  std::string out =
+      "Bearer realm=" + quoteHeaderValue(realm) + ",service=" + quoteHeaderValue(service);
   if (!access.empty()) out += ",scope=" + quoteHeaderValue(scopeParam(access));
   if (error == BearerError::kInvalidToken) out += ",error=\"invalid_token\"";
   if (error == BearerError::kInsufficientScope) out += ",error=\"insufficient_scope\"";

@@ -66,8 +66,8 @@ class TokenVerifier {
   TokenVerifier& operator=(const TokenVerifier&) = delete;
 
   // The claims of a valid token; throws Error(kUnauthorized) otherwise. Thread-safe.
-  TokenClaims verify(std::string_view token,
-                     std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
+  TokenClaims verify(std::string_view token, std::chrono::system_clock::time_point now =
+                                                 std::chrono::system_clock::now()) const;
 
   // Every key id a "kid" header may name, for a startup log line.
   std::vector<std::string> trustedKeyIds() const;
@@ -90,8 +90,8 @@ std::string jwkThumbprint(std::string_view pem);  // RFC 7638, SHA-256, base64ur
 // presented but is not valid, "insufficient_scope" when it lacks an access, and left out
 // when no token was presented.
 enum class BearerError { kNone, kInvalidToken, kInsufficientScope };
-std::string bearerChallenge(std::string_view realm, std::string_view service, const std::vector<Access>& access,
-                            BearerError error);
+std::string bearerChallenge(std::string_view realm, std::string_view service,
+                            const std::vector<Access>& access, BearerError error);
 
 // `text` in double quotes with '"' and '\' escaped, as Go's %q writes printable ASCII.
 std::string quoteHeaderValue(std::string_view text);

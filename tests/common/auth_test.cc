@@ -59,7 +59,8 @@ TEST_F(HtpasswdAuthTest, AllowsValidUsersEverything) {
   EXPECT_EQ(d.user, "alice");
   RepoName repo = RepoName::parse("any/repo");
   for (const char* method : {"GET", "PUT", "DELETE"}) {
-    EXPECT_TRUE(authorize(basic("alice", "apple"), "192.0.2.1", repositoryAccess(method, repo)).allowed);
+    EXPECT_TRUE(
+        authorize(basic("alice", "apple"), "192.0.2.1", repositoryAccess(method, repo)).allowed);
   }
   EXPECT_TRUE(authorize(basic("alice", "apple"), "192.0.2.1", {catalogAccess()}).allowed);
 }
@@ -77,7 +78,8 @@ TEST_F(HtpasswdAuthTest, RefusesWrongPasswordsWithoutEchoingThem) {
 }
 
 TEST_F(HtpasswdAuthTest, ThrottlesOneAddressOnly) {
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(authorize(basic("alice", "guess" + std::to_string(i))).status, 401);
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(authorize(basic("alice", "guess" + std::to_string(i))).status, 401);
   AuthDecision d = authorize(basic("alice", "apple"));  // even the right password waits
   EXPECT_FALSE(d.allowed);
   EXPECT_EQ(d.status, 429);
@@ -85,12 +87,14 @@ TEST_F(HtpasswdAuthTest, ThrottlesOneAddressOnly) {
   EXPECT_EQ(d.retryAfterSeconds, 10);
   EXPECT_TRUE(d.wwwAuthenticate.empty());
 
-  EXPECT_TRUE(authorize(basic("alice", "apple"), "198.51.100.7").allowed);  // the real user elsewhere
+  EXPECT_TRUE(
+      authorize(basic("alice", "apple"), "198.51.100.7").allowed);  // the real user elsewhere
   EXPECT_EQ(authorize("", "192.0.2.1").status, 401);  // a credential-less probe is just challenged
 
   now_ += 10s;
   EXPECT_TRUE(authorize(basic("alice", "apple")).allowed);
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(authorize(basic("alice", "typo")).status, 401);  // cleared by success
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(authorize(basic("alice", "typo")).status, 401);  // cleared by success
 }
 
 TEST_F(HtpasswdAuthTest, PicksUpFileChanges) {
@@ -104,7 +108,9 @@ TEST_F(HtpasswdAuthTest, PicksUpFileChanges) {
 TEST(Authenticator, NoneAllowsEverything) {
   std::unique_ptr<Authenticator> auth = makeAuthenticator(AuthConfig{});
   EXPECT_TRUE(auth->authorize({{catalogAccess()}, "", "", "", ""}).allowed);
-  EXPECT_TRUE(auth->authorize({repositoryAccess("DELETE", RepoName::parse("a")), "Basic xx", "", "", ""}).allowed);
+  EXPECT_TRUE(
+      auth->authorize({repositoryAccess("DELETE", RepoName::parse("a")), "Basic xx", "", "", ""})
+          .allowed);
 }
 
 TEST(Authenticator, SillyWantsAnyAuthorizationHeader) {
@@ -112,11 +118,15 @@ TEST(Authenticator, SillyWantsAnyAuthorizationHeader) {
   config.kind = AuthKind::kSilly;
   config.silly = {"https://auth.example.com/token", "registry.example.com"};
   std::unique_ptr<Authenticator> auth = makeAuthenticator(config);
-  AuthDecision d = auth->authorize({repositoryAccess("GET", RepoName::parse("a/b")), "", "", "", ""});
+  AuthDecision d =
+      auth->authorize({repositoryAccess("GET", RepoName::parse("a/b")), "", "", "", ""});
   EXPECT_EQ(d.status, 401);
-  EXPECT_EQ(d.wwwAuthenticate,
-            R"(Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull")");
-  EXPECT_TRUE(auth->authorize({repositoryAccess("GET", RepoName::parse("a/b")), "Bearer x", "", "", ""}).allowed);
+  EXPECT_EQ(
+      d.wwwAuthenticate,
+      R"(Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull")");
+  EXPECT_TRUE(
+      auth->authorize({repositoryAccess("GET", RepoName::parse("a/b")), "Bearer x", "", "", ""})
+          .allowed);
 }
 
 TEST(Authenticator, MissingHtpasswdFileIsAConfigError) {

@@ -25,7 +25,8 @@ using testing::TempDir;
 
 // One line as `htpasswd -B` writes it ("user:$2y$NN$..."), without the newline.
 std::string htpasswdLine(const std::string& user, const std::string& password, int cost = 5) {
-  testing::CommandResult r = testing::run({"htpasswd", "-Bbn", "-C", std::to_string(cost), user, password});
+  testing::CommandResult r =
+      testing::run({"htpasswd", "-Bbn", "-C", std::to_string(cost), user, password});
   EXPECT_EQ(r.status, 0) << r.err;
   std::string line = r.out.substr(0, r.out.find('\n'));
   EXPECT_THAT(line, ::testing::StartsWith(user + ":$2y$"));
@@ -41,7 +42,8 @@ std::string md5Line(const std::string& user, const std::string& password) {
 class HtpasswdTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!testing::haveProgram("htpasswd")) GTEST_SKIP() << "htpasswd (apache2-utils) is not installed";
+    if (!testing::haveProgram("htpasswd"))
+      GTEST_SKIP() << "htpasswd (apache2-utils) is not installed";
   }
   TempDir dir_;
 };
@@ -49,7 +51,8 @@ class HtpasswdTest : public ::testing::Test {
 TEST_F(HtpasswdTest, VerifiesBcryptWrittenByHtpasswdAtEveryCost) {
   for (int cost = 5; cost <= 12; ++cost) {
     std::string line = htpasswdLine("alice", "s3cret:with colon", cost);
-    ASSERT_EQ(line.substr(6, 7), "$2y$" + std::string(cost < 10 ? "0" : "") + std::to_string(cost) + "$");
+    ASSERT_EQ(line.substr(6, 7),
+              "$2y$" + std::string(cost < 10 ? "0" : "") + std::to_string(cost) + "$");
     std::string hash = line.substr(6);
     EXPECT_TRUE(bcryptVerify("s3cret:with colon", hash)) << cost;
     EXPECT_FALSE(bcryptVerify("s3cret:with colo", hash)) << cost;
@@ -68,8 +71,8 @@ TEST_F(HtpasswdTest, AcceptsTwoBAndTwoAPrefixes) {
 }
 
 TEST_F(HtpasswdTest, FileVerifiesUsersAndRefusesWrongPasswords) {
-  testing::writeFile(dir_ / "htpasswd",
-                     htpasswdLine("alice", "apple") + "\n" + htpasswdLine("bob", "banana", 7) + "\n");
+  testing::writeFile(dir_ / "htpasswd", htpasswdLine("alice", "apple") + "\n" +
+                                            htpasswdLine("bob", "banana", 7) + "\n");
   HtpasswdFile file(dir_ / "htpasswd");
   EXPECT_TRUE(file.verify("alice", "apple"));
   EXPECT_TRUE(file.verify("alice", "apple"));  // the remembered proof
@@ -98,14 +101,15 @@ TEST_F(HtpasswdTest, IgnoresOtherHashKindsWithoutLeakingThem) {
   EXPECT_THAT(warnings[2], HasSubstr("line 5"));
   std::string md5Secret = md5.substr(md5.find("$apr1$") + 6);
   for (const std::string& w : warnings) {
-    EXPECT_THAT(w, AllOf(Not(HasSubstr(md5Secret)), Not(HasSubstr("qUqP5")), Not(HasSubstr("rqXex"))));
+    EXPECT_THAT(w,
+                AllOf(Not(HasSubstr(md5Secret)), Not(HasSubstr("qUqP5")), Not(HasSubstr("rqXex"))));
   }
 }
 
 TEST_F(HtpasswdTest, ReportsGarbageLinesByNumberAndKeepsTheRest) {
-  std::string content = htpasswdLine("alice", "apple") + "\n" + "no colon here\n" + ":$2y$05$nouser\n" +
-                        std::string("\x01\xff\xfe garbage\0", 12) + "\n" + "bob\n" +
-                        htpasswdLine("carol", "cherry");  // no final newline
+  std::string content = htpasswdLine("alice", "apple") + "\n" + "no colon here\n" +
+                        ":$2y$05$nouser\n" + std::string("\x01\xff\xfe garbage\0", 12) + "\n" +
+                        "bob\n" + htpasswdLine("carol", "cherry");  // no final newline
   testing::writeFile(dir_ / "htpasswd", content);
   HtpasswdFile file(dir_ / "htpasswd");
   EXPECT_TRUE(file.verify("alice", "apple"));
@@ -120,8 +124,8 @@ TEST_F(HtpasswdTest, ReportsGarbageLinesByNumberAndKeepsTheRest) {
 }
 
 TEST_F(HtpasswdTest, ReadsCrlfFiles) {
-  testing::writeFile(dir_ / "htpasswd",
-                     htpasswdLine("alice", "apple") + "\r\n" + htpasswdLine("bob", "banana") + "\r\n\r\n");
+  testing::writeFile(dir_ / "htpasswd", htpasswdLine("alice", "apple") + "\r\n" +
+                                            htpasswdLine("bob", "banana") + "\r\n\r\n");
   HtpasswdFile file(dir_ / "htpasswd");
   EXPECT_TRUE(file.verify("alice", "apple"));
   EXPECT_TRUE(file.verify("bob", "banana"));
@@ -145,7 +149,8 @@ TEST_F(HtpasswdTest, RereadsTheFileWhenItChanges) {
   EXPECT_FALSE(file.verify("bob", "banana"));
 
   // Rewritten in place, same size class: the password changes and the cached proof goes.
-  testing::writeFile(path, htpasswdLine("alice", "apricot") + "\n" + htpasswdLine("bob", "banana") + "\n");
+  testing::writeFile(
+      path, htpasswdLine("alice", "apricot") + "\n" + htpasswdLine("bob", "banana") + "\n");
   EXPECT_FALSE(file.verify("alice", "apple"));
   EXPECT_TRUE(file.verify("alice", "apricot"));
   EXPECT_TRUE(file.verify("bob", "banana"));
@@ -212,7 +217,8 @@ TEST_F(HtpasswdTest, UnknownUsersCostABcryptToo) {
     for (int i = 0; i < 3; ++i) {
       auto start = std::chrono::steady_clock::now();
       EXPECT_FALSE(file.verify(user, "wrong"));
-      runs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      runs.push_back(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
     std::sort(runs.begin(), runs.end());
     return runs[1];
@@ -243,14 +249,15 @@ TEST(BasicAuthorization, ParsesUserAndPassword) {
 
 TEST(BasicAuthorization, RefusesGarbage) {
   for (std::string bad :
-       {std::string(""), std::string("Basic"), std::string("Basic "), std::string("Bearer abc.def.ghi"),
-        "Basic " + base64Encode("nocolon"), "Basic " + base64Encode(":password"),
-        "Basic " + base64Encode("al\0ice:pw"s), "Basic " + base64Encode("alice:p\0w"s),
-        std::string("Basic YWxpY2U6cHc"),        // padding missing
-        std::string("Basic YWxpY2U6cHc=="),      // too much padding
-        std::string("Basic YWxp Y2U6cHc="),      // space inside
+       {std::string(""), std::string("Basic"), std::string("Basic "),
+        std::string("Bearer abc.def.ghi"), "Basic " + base64Encode("nocolon"),
+        "Basic " + base64Encode(":password"), "Basic " + base64Encode("al\0ice:pw"s),
+        "Basic " + base64Encode("alice:p\0w"s),
+        std::string("Basic YWxpY2U6cHc"),    // padding missing
+        std::string("Basic YWxpY2U6cHc=="),  // too much padding
+        std::string("Basic YWxp Y2U6cHc="),  // space inside
         std::string("Basic =YWxpY2U6cHc"), std::string("Basic YW=pY2U6cHc="),
-        std::string("Basic !!!!"), std::string("Basic ====") , std::string("Basicx YWxpY2U6cHc="),
+        std::string("Basic !!!!"), std::string("Basic ===="), std::string("Basicx YWxpY2U6cHc="),
         "Digest " + base64Encode("a:b"), "Basic " + std::string(20000, 'A')}) {
     EXPECT_FALSE(parseBasicAuthorization(bad)) << bad;
   }
@@ -292,7 +299,8 @@ TEST(EnsureHtpasswdFile, ApacheToolAcceptsTheFile) {
   TempDir dir;
   std::optional<std::string> password = ensureHtpasswdFile(dir / "htpasswd");
   ASSERT_TRUE(password);
-  testing::CommandResult r = testing::run({"htpasswd", "-vb", (dir / "htpasswd").string(), "docker", *password});
+  testing::CommandResult r =
+      testing::run({"htpasswd", "-vb", (dir / "htpasswd").string(), "docker", *password});
   EXPECT_EQ(r.status, 0) << r.err;
 }
 

@@ -26,7 +26,7 @@ TEST(LoginThrottle, FreeFailuresThenRetryAfterThatDecays) {
     throttle.recordFailure("10.0.0.1");
   }
   EXPECT_EQ(throttle.retryAfterSeconds("10.0.0.1"), 0);  // score 5: still allowed
-  throttle.recordFailure("10.0.0.1");                     // score 6: blocked for one decay
+  throttle.recordFailure("10.0.0.1");                    // score 6: blocked for one decay
   EXPECT_EQ(throttle.retryAfterSeconds("10.0.0.1"), 12);
   clock.now += 5s;
   EXPECT_EQ(throttle.retryAfterSeconds("10.0.0.1"), 7);
