@@ -42,14 +42,16 @@ class MountedView {
   MountedView(const std::filesystem::path& root, const std::filesystem::path& mountpoint,
               std::vector<std::string> extra = {})
       : mountpoint_(mountpoint) {
-    std::filesystem::create_directories(mountpoint);
+    std::error_code ec;  // a stale mount point cannot even be stat'ed; regfs-mount copes
+    std::filesystem::create_directories(mountpoint, ec);
     std::vector<std::string> argv = {(binDir() / "regfs-mount").string(), root.string(),
                                      mountpoint.string(), "-f"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     logFile_ = mountpoint.parent_path() / (mountpoint.filename().string() + ".log");
     process_ = std::make_unique<Process>(argv, std::map<std::string, std::string>{}, logFile_);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (!isRegfsMount(mountpoint)) {
+    struct stat st;
+    while (!isRegfsMount(mountpoint) || ::stat(mountpoint.c_str(), &st) != 0) {
       if (!process_->running() || std::chrono::steady_clock::now() > deadline) {
         throw std::runtime_error("regfs-mount did not mount: " + process_->log());
       }
