@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/cli.h"
+#include "fs/store_root.h"
 #include "common/error.h"
 #include "fs/fuse_ops.h"
 #include "fs/view.h"
@@ -111,16 +112,21 @@ int main(int argc, char** argv) {
     }
   }
 
+  std::filesystem::path rootdirectory;
+  try {
+    rootdirectory = regfs::view::resolveRoot(root);
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
   std::error_code ec;
-  if (!std::filesystem::is_directory(root, ec)) {
-    return fail(root + ": not a store rootdirectory" +
-                (std::filesystem::exists(root, ec) ? "" : " (it does not exist)"));
+  if (!std::filesystem::is_directory(rootdirectory, ec)) {
+    return fail(rootdirectory.string() + ": the store's rootdirectory does not exist");
   }
   std::string error;
   if (!recoverStaleMount(mountpoint, error)) return fail(error);
 
   try {
-    regfs::view::View view(regfs::Store::openLocal(root), viewOptions);
+    regfs::view::View view(regfs::Store::openLocal(rootdirectory), viewOptions);
     return regfs::view::serveView(view, options);
   } catch (const std::exception& e) {
     return fail(e.what());

@@ -275,11 +275,10 @@ class SnapshotBuilder {
       std::string platformsPath = dirPath + "/platforms";
       uint64_t platforms = ensureDirectory(platformsPath);
       nodeAt(platforms).mtime = blob->mtime;
-      std::map<std::string, int> seen;
-      for (const ManifestChild& c : parts->children) {
-        std::string name = platformName(c.platform);
-        if (int n = ++seen[name]; n > 1) name += "." + std::to_string(n);
-        addSymlink(platformsPath, name, "../../" + manifestDirName(c.digest), blob->mtime);
+      std::vector<std::string> names = platformEntryNames(parts->children);
+      for (size_t i = 0; i < parts->children.size(); ++i) {
+        addSymlink(platformsPath, names[i], "../../" + manifestDirName(parts->children[i].digest),
+                   blob->mtime);
       }
     }
   }

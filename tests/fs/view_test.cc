@@ -60,6 +60,10 @@ class ViewTest : public ::testing::Test {
     for (size_t i = 0; i < children.size(); ++i) {
       std::string d = descriptorJson(kManifestType, children[i].first, 1);
       d.pop_back();
+      if (children[i].second.empty()) {  // no platform
+        m += (i ? "," : "") + d + "}";
+        continue;
+      }
       m += (i ? "," : "") + d + ",\"platform\":{\"os\":\"linux\",\"architecture\":\"" +
            children[i].second + "\"}}";
     }
@@ -157,14 +161,14 @@ TEST_F(ViewTest, IndexHasPlatformLinks) {
   Repository r = repo("multi");
   Digest amd = image(r, {"amd"}, "amd64");
   Digest arm = image(r, {"arm"}, "arm64");
-  Digest idx = index(r, {{amd, "amd64"}, {arm, "arm64"}, {arm, "arm64"}});
+  Digest idx = index(r, {{amd, "amd64"}, {arm, "arm64"}, {arm, ""}});
   r.putTag(Tag::parse("latest"), idx);
   View view(store);
   auto snap = view.refresh();
   std::string d = "multi/" + dirName(idx);
   EXPECT_EQ(names(snap->resolve(d)), (std::vector<std::string>{"manifest.json", "platforms"}));
   EXPECT_EQ(names(snap->resolve(d + "/platforms")),
-            (std::vector<std::string>{"linux-amd64", "linux-arm64", "linux-arm64.2"}));
+            (std::vector<std::string>{"linux-amd64", "linux-arm64", "unknown"}));
   const Node* link = snap->resolve(d + "/platforms/linux-arm64");
   ASSERT_TRUE(link);
   EXPECT_EQ(link->kind, NodeKind::kSymlink);
@@ -184,11 +188,18 @@ TEST_F(ViewTest, ArtifactsShowEveryBlob) {
                   descriptorJson("application/spdx+json", sbom, 13) + "]}";
   Digest art = r.putManifest(m);
   Digest broken = r.putManifest("this is not json");
+  // An old-style artifact manifest: "blobs" instead of layers, no config.
+  Digest old = r.putManifest("{\"mediaType\":\"application/vnd.oci.artifact.manifest.v1+json\",\"blobs\":[" +
+                             descriptorJson("application/octet-stream", sig, 15) + "]}");
   View view(store);
   auto snap = view.refresh();
   EXPECT_EQ(names(snap->resolve("artifacts/" + dirName(art) + "/layers")),
-            (std::vector<std::string>{"00-" + sig.hex(), "01-" + sbom.hex() + ".json"}));
+            (std::vector<std::string>{"00-" + sig.hex() + ".bin", "01-" + sbom.hex() + ".json"}));
+  snap = view.refresh();
   EXPECT_EQ(names(snap->resolve("artifacts/" + dirName(broken))), std::vector<std::string>{"manifest.json"});
+  EXPECT_EQ(names(snap->resolve("artifacts/" + dirName(old) + "/layers")),
+            std::vector<std::string>{"00-" + sig.hex() + ".bin"});
+  EXPECT_EQ(snap->resolve("artifacts/" + dirName(art) + "/layers/00-" + sig.hex() + ".bin")->nlink, 2u);
   EXPECT_EQ(snap->resolve("artifacts/" + dirName(broken) + "/manifest.json")->digest, broken);
 }
 
@@ -337,16 +348,22 @@ TEST_F(ViewTest, EmptyStore) {
   EXPECT_EQ(snap->node(kRootIno)->nlink, 2u);
 }
 
-TEST(ManifestPartsTest, ExtensionsAndPlatforms) {
-  EXPECT_EQ(layerFileExtension("application/vnd.oci.image.layer.v1.tar+gzip"), ".tar.gz");
-  EXPECT_EQ(layerFileExtension("application/vnd.docker.image.rootfs.diff.tar.gzip"), ".tar.gz");
-  EXPECT_EQ(layerFileExtension("application/vnd.oci.image.layer.v1.tar+zstd"), ".tar.zst");
-  EXPECT_EQ(layerFileExtension("application/vnd.oci.image.layer.v1.tar"), ".tar");
-  EXPECT_EQ(layerFileExtension("application/vnd.oci.image.config.v1+json"), ".json");
-  EXPECT_EQ(layerFileExtension("application/octet-stream"), "");
-  EXPECT_EQ(platformName(Platform{"linux", "arm64", "v8"}), "linux-arm64-v8");
-  EXPECT_EQ(platformName(std::nullopt), "unknown");
-  EXPECT_EQ(platformName(Platform{"linux", "a/b", ""}), "linux-a_b");
+TEST(ManifestPartsTest, StrictWhereItCanLenientWhereItMust) {
+  std::string docker = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
+                       "\"config\":" + descriptorJson("application/vnd.docker.container.image.v1+json", Digest::of("c"), 1) +
+                       ",\"layers\":[" + descriptorJson("application/vnd.docker.image.rootfs.diff.tar.gzip", Digest::of("l"), 1) + "]}";
+  ManifestParts parts = describeManifest(docker);
+  EXPECT_EQ(parts.mediaType, "application/vnd.docker.distribution.manifest.v2+json");
+  ASSERT_TRUE(parts.config);
+  EXPECT_EQ(parts.config->digest, Digest::of("c"));
+  ASSERT_EQ(parts.blobs.size(), 1u);
+  EXPECT_EQ(parts.blobs[0].digest, Digest::of("l"));
+  ManifestParts lenient = describeManifest("{\"layers\":[{\"digest\":\"" + Digest::of("x").str() + "\"}]}");
+  ASSERT_EQ(lenient.blobs.size(), 1u);
+  EXPECT_FALSE(lenient.config);
+  ManifestParts none = describeManifest("[1,2]");
+  EXPECT_TRUE(none.blobs.empty());
+  EXPECT_TRUE(none.mediaType.empty());
 }
 
 }  // namespace

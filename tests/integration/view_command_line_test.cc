@@ -69,5 +69,18 @@ TEST(ViewCommandLineTest, StaleMountOfACrashedDaemonIsRecovered) {
   EXPECT_NE(again.log().find("stale mount"), std::string::npos) << again.log();
 }
 
+TEST(ViewCommandLineTest, RootMayBeAConfigYml) {
+  ASSERT_TRUE(std::filesystem::exists("/dev/fuse")) << "/dev/fuse is required";
+  TempDir work;
+  auto root = work / "store", mnt = work / "mnt";
+  Store store = Store::openLocal(root);
+  Repository repo = store.repository(RepoName::parse("from/config"));
+  repo.putTag(Tag::parse("t"), repo.putManifest("{\"schemaVersion\":2}"));
+  writeFile(work / "config.yml",
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: " + root.string() + "\n");
+  MountedView view(work / "config.yml", mnt);
+  EXPECT_TRUE(std::filesystem::is_symlink(mnt / "from/config/t"));
+}
+
 }  // namespace
 }  // namespace regfs
