@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
   options.mountpoint = mountpoint;
   options.foreground = foreground;
   regfs::view::ViewOptions viewOptions;
+  viewOptions.background = true;
   for (const std::string& o : splitOptions(optionGroups)) {
     auto number = [&](std::string_view key) -> std::optional<long> {
       if (o.rfind(std::string(key) + "=", 0) != 0) return std::nullopt;

@@ -339,9 +339,42 @@ class SnapshotBuilder {
 // View
 
 View::View(Store store, ViewOptions options)
-    : store_(std::move(store)), options_(options), cache_(std::make_unique<Cache>()) {}
+    : store_(std::move(store)), options_(options), cache_(std::make_unique<Cache>()) {
+  if (options_.background) refresher_ = std::thread([this] { refreshLoop(); });
+}
 
-View::~View() = default;
+View::~View() {
+  if (refresher_.joinable()) {
+    {
+      std::lock_guard lock(currentMutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    refresher_.join();
+  }
+}
+
+void View::refreshLoop() {
+  auto lastTook = std::chrono::steady_clock::duration::zero();
+  while (true) {
+    {
+      std::unique_lock lock(currentMutex_);
+      wake_.wait(lock, [&] { return refreshWanted_ || stopping_; });
+      if (stopping_) return;
+    }
+    // Rest as long as the last rebuild took: at most half the time goes to rebuilding.
+    std::this_thread::sleep_for(lastTook);
+    auto started = std::chrono::steady_clock::now();
+    try {
+      refresh();
+    } catch (const std::exception&) {
+      // The store failed mid-walk; the previous snapshot stays and the next access retries.
+    }
+    lastTook = std::chrono::steady_clock::now() - started;
+    std::lock_guard lock(currentMutex_);
+    refreshWanted_ = false;
+  }
+}
 
 std::shared_ptr<const Snapshot> View::snapshot() {
   std::shared_ptr<const Snapshot> current;
@@ -350,6 +383,13 @@ std::shared_ptr<const Snapshot> View::snapshot() {
     std::lock_guard lock(currentMutex_);
     if (current_ && fresh()) return current_;
     current = current_;
+    if (current && options_.background) {
+      if (!refreshWanted_) {
+        refreshWanted_ = true;
+        wake_.notify_one();
+      }
+      return current;
+    }
   }
   std::unique_lock rebuild(rebuildMutex_, std::defer_lock);
   if (!current) {

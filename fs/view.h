@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -29,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -93,6 +95,11 @@ class Snapshot {
 struct ViewOptions {
   // A snapshot older than this is rebuilt on the next access.
   std::chrono::milliseconds maxAge{250};
+  // Rebuild on a background thread: an access to a stale snapshot asks for a rebuild and
+  // goes on with the stale one, so no request waits for a rebuild of a big store. The
+  // thread spends at most half its time rebuilding. Without it, the accessing thread
+  // rebuilds (tests rely on that to see a change at once).
+  bool background = false;
 };
 
 class View {
@@ -100,8 +107,9 @@ class View {
   explicit View(Store store, ViewOptions options = {});
   ~View();
 
-  // The current snapshot, rebuilt first if it is older than maxAge. While one thread
-  // rebuilds, the others go on with the previous snapshot.
+  // The current snapshot, rebuilt first if it is older than maxAge (or, in background
+  // mode, after a rebuild is requested). While one thread rebuilds, the others go on with
+  // the previous snapshot. The first call always builds one.
   std::shared_ptr<const Snapshot> snapshot();
   // Rebuilds now and returns the new snapshot.
   std::shared_ptr<const Snapshot> refresh();
@@ -120,6 +128,13 @@ class View {
   mutable std::mutex currentMutex_;
   std::shared_ptr<const Snapshot> current_;
   std::chrono::steady_clock::time_point builtAt_{};
+
+  // Background mode.
+  void refreshLoop();
+  std::condition_variable wake_;
+  bool refreshWanted_ = false;  // guarded by currentMutex_
+  bool stopping_ = false;       // guarded by currentMutex_
+  std::thread refresher_;
 };
 
 }  // namespace regfs::view

@@ -327,6 +327,20 @@ TEST_F(ViewTest, RebuildsShowPushesMovesAndDeletes) {
   EXPECT_TRUE(slow.refresh()->resolve("live/later"));
 }
 
+TEST_F(ViewTest, BackgroundRebuildsNeverMakeAnAccessWait) {
+  Repository r = repo("bg");
+  Digest m = image(r, {"bg"});
+  View view(store, ViewOptions{std::chrono::milliseconds(0), /*background=*/true});
+  auto first = view.snapshot();
+  ASSERT_TRUE(first->resolve("bg/" + dirName(m)));
+  r.putTag(Tag::parse("now"), m);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (!view.snapshot()->resolve("bg/now") && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(view.snapshot()->resolve("bg/now"));
+}
+
 TEST_F(ViewTest, MissingBlobsAreLeftOut) {
   Repository r = repo("gaps");
   Digest m = image(r, {"present", "missing"});
