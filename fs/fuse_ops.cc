@@ -11,6 +11,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -24,6 +25,7 @@ namespace {
 
 constexpr std::string_view kDigestXattr = "user.oci.digest";
 constexpr std::string_view kMediaTypeXattr = "user.oci.mediaType";
+constexpr double kFreshnessBound = 0.6;  // seconds
 
 // What the kernel knows about one inode: how many lookups it holds and what the node
 // was when last seen, so a file or symlink the store dropped meanwhile still answers
@@ -40,16 +42,22 @@ class ViewFs {
         uid_(::getuid()), gid_(::getgid()) {}
 
   View& view() { return view_; }
-  double timeout() const { return timeout_; }
+  // How long the kernel may cache what `snap` says: never past kFreshnessBound after the
+  // walk that built it started, so a change shows within that bound even when a request
+  // was answered from a snapshot that predates it.
+  double timeout(const Snapshot& snap) const {
+    double age = std::chrono::duration<double>(std::chrono::steady_clock::now() - snap.builtAt()).count();
+    return std::clamp(kFreshnessBound - age, 0.0, timeout_);
+  }
   struct stat attr(const Node& n) const { return statOf(n, uid_, gid_); }
 
-  fuse_entry_param entry(const Node& n) {
+  fuse_entry_param entry(const Node& n, const Snapshot& snap) {
     fuse_entry_param e;
     std::memset(&e, 0, sizeof e);
     e.ino = n.ino;
     e.attr = attr(n);
-    e.attr_timeout = timeout_;
-    e.entry_timeout = timeout_;
+    e.attr_timeout = timeout(snap);
+    e.entry_timeout = e.attr_timeout;
     return e;
   }
 
@@ -148,7 +156,7 @@ void opLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
       fuse_reply_err(req, ENOENT);
       return;
     }
-    fuse_entry_param e = f.entry(*n);
+    fuse_entry_param e = f.entry(*n, *snap);
     f.remember(*n);
     if (fuse_reply_entry(req, &e) != 0) f.forget(n->ino, 1);
   });
@@ -173,7 +181,7 @@ void opGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
       return;
     }
     struct stat st = f.attr(*n);
-    fuse_reply_attr(req, &st, f.timeout());
+    fuse_reply_attr(req, &st, f.timeout(*f.view().snapshot()));
   });
 }
 
@@ -225,7 +233,7 @@ void readdirCommon(fuse_req_t req, size_t size, off_t offset, fuse_file_info* fi
       off_t next = static_cast<off_t>(i + 1);
       size_t len;
       if (plus) {
-        fuse_entry_param e = f.entry(*n);
+        fuse_entry_param e = f.entry(*n, *h->snapshot);
         len = fuse_add_direntry_plus(req, buf.data() + used, room, name, &e, next);
         if (len > room) break;
         f.remember(*n);  // the kernel counts every entry of a readdirplus as a lookup

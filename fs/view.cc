@@ -412,7 +412,8 @@ std::shared_ptr<const Snapshot> View::refresh() {
 std::shared_ptr<const Snapshot> View::rebuildLocked() {
   auto started = std::chrono::steady_clock::now();
   cache_->startRound();
-  std::shared_ptr<const Snapshot> fresh = SnapshotBuilder(store_, *cache_).build();
+  std::shared_ptr<Snapshot> fresh = SnapshotBuilder(store_, *cache_).build();
+  fresh->builtAt_ = started;
   cache_->endRound();
   std::lock_guard lock(currentMutex_);
   current_ = fresh;

@@ -86,10 +86,14 @@ class Snapshot {
   // The node at a "/"-separated path from the root ("" is the root).
   const Node* resolve(std::string_view path) const;
   size_t size() const { return nodes_.size(); }
+  // When the walk of the store that built it started.
+  std::chrono::steady_clock::time_point builtAt() const { return builtAt_; }
 
  private:
   friend class SnapshotBuilder;
+  friend class View;
   std::unordered_map<uint64_t, Node> nodes_;
+  std::chrono::steady_clock::time_point builtAt_{};
 };
 
 struct ViewOptions {
