@@ -42,8 +42,8 @@ std::string md5Line(const std::string& user, const std::string& password) {
 class HtpasswdTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!testing::haveProgram("htpasswd"))
-      GTEST_SKIP() << "htpasswd (apache2-utils) is not installed";
+    ASSERT_TRUE(testing::haveProgram("htpasswd"))
+        << "htpasswd (apache2-utils) is required: scripts/setup.sh installs it";
   }
   TempDir dir_;
 };
@@ -295,7 +295,7 @@ TEST(EnsureHtpasswdFile, CreatesOnceWithARandomPassword) {
 }
 
 TEST(EnsureHtpasswdFile, ApacheToolAcceptsTheFile) {
-  if (!testing::haveProgram("htpasswd")) GTEST_SKIP() << "htpasswd is not installed";
+  ASSERT_TRUE(testing::haveProgram("htpasswd")) << "htpasswd is required: scripts/setup.sh installs it";
   TempDir dir;
   std::optional<std::string> password = ensureHtpasswdFile(dir / "htpasswd");
   ASSERT_TRUE(password);

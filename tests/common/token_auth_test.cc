@@ -72,7 +72,7 @@ class TokenAuthTest : public ::testing::Test {
     dir_ = nullptr;
   }
   void SetUp() override {
-    if (!testing::haveProgram("openssl")) GTEST_SKIP() << "openssl is not installed";
+    ASSERT_TRUE(testing::haveProgram("openssl")) << "openssl is required: scripts/setup.sh installs it";
     now_ = std::chrono::system_clock::now();
     nowSeconds_ = std::chrono::duration_cast<std::chrono::seconds>(now_.time_since_epoch()).count();
   }
