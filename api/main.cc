@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   spdlog::set_level(settings.logLevel);
+  for (const auto& warning : settings.warnings) spdlog::warn("{}", warning);
 
   // Writes to a closed socket must fail with EPIPE, not kill the server. SIGTERM and
   // SIGINT are taken by sigwait below, so every thread started from here blocks them.

@@ -14,17 +14,12 @@
 #include <unordered_map>
 
 #include "api/http.h"
+#include "api/options.h"
 #include "api/response.h"
 #include "common/digest.h"
 #include "common/store.h"
 
 namespace regfs::api {
-
-struct RegistryOptions {
-  bool deleteEnabled = false;    // storage.delete.enabled
-  bool readOnly = false;         // storage.maintenance.readonly.enabled
-  size_t catalogMaxEntries = 1000;  // catalog.maxentries
-};
 
 // Hash state of chunked uploads, by upload id and the offset it has hashed up to, so a
 // chunked upload is hashed once as it streams. Only a cache: a miss (another process took

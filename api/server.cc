@@ -237,6 +237,7 @@ class ConnectionHandler : public Pistache::Http::Handler {
   }
 
   void accessLog(const Conn& conn, int status, uint64_t bytes) {
+    if (!state_->options.accessLog) return;
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - conn.started).count();
     spdlog::info("{} \"{} {}\" {} {} {:.3f}ms", conn.client, conn.request->method, conn.request->target,
                  status, bytes, static_cast<double>(us) / 1000.0);
@@ -271,6 +272,9 @@ class ConnectionHandler : public Pistache::Http::Handler {
     }
     if (!r.header("Content-Length") && r.status != 204 && r.status != 304) {
       r.set("Content-Length", std::to_string(r.contentLength()));
+    }
+    for (const auto& [name, value] : state_->options.extraHeaders) {
+      if (!r.header(name)) r.headers.emplace_back(name, value);
     }
     r.set("Date", httpDate());
     if (!keepAlive) {
@@ -369,7 +373,7 @@ int defaultThreads(unsigned cores) {
 }
 
 Server::Server(std::shared_ptr<Registry> registry, ServerOptions options)
-    : options_(std::move(options)), state_(std::make_shared<ServerState>(std::move(registry))) {}
+    : options_(std::move(options)), state_(std::make_shared<ServerState>(std::move(registry), options_)) {}
 
 Server::~Server() {
   if (endpoint_) endpoint_->shutdown();

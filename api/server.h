@@ -9,7 +9,10 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "api/options.h"
 #include "api/registry.h"
 
 namespace Pistache::Http {
@@ -18,16 +21,11 @@ class Endpoint;
 
 namespace regfs::api {
 
-struct ServerOptions {
-  std::string host = "0.0.0.0";
-  int port = 5000;
-  int threads = 0;  // reactor threads; 0 picks from the number of cores
-};
-
 // State shared by every connection handler (Pistache clones the handler per thread).
 struct ServerState {
-  explicit ServerState(std::shared_ptr<Registry> r) : registry(std::move(r)) {}
+  ServerState(std::shared_ptr<Registry> r, ServerOptions o) : registry(std::move(r)), options(std::move(o)) {}
   std::shared_ptr<Registry> registry;
+  ServerOptions options;
   std::atomic<int> inFlight{0};     // requests whose response is not yet on the wire
   std::atomic<bool> draining{false};  // answer "Connection: close" from now on
 };

@@ -1,13 +1,15 @@
 #pragma once
-// What regfs-server takes from distribution's configuration (config.yml + REGISTRY_*).
+// What regfs-server takes from distribution's configuration (common/config.h: config.yml
+// with REGISTRY_* overrides): the store, the listen address, the registry's behaviour
+// switches and logging.
 
 #include <spdlog/common.h>
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
-#include "api/registry.h"
-#include "api/server.h"
+#include "api/options.h"
 
 namespace regfs::api {
 
@@ -16,10 +18,12 @@ struct Settings {
   ServerOptions server;
   RegistryOptions registry;
   spdlog::level::level_enum logLevel = spdlog::level::info;
+  std::vector<std::string> warnings;  // to log once logging is set up
 };
 
-// Loads `configPath` (none: distribution's defaults) with REGISTRY_* overrides.
-// Throws regfs::Error(kConfigInvalid) naming the bad key.
+// Loads `configPath` (empty: distribution's defaults) with this process's REGISTRY_* variables.
+// Throws Error(kConfigInvalid) for what regfs-server cannot serve (another storage driver,
+// a unix socket, TLS or auth for now, a malformed address).
 Settings loadSettings(const std::string& configPath);
 
 // Splits distribution's http.addr (":5000", "127.0.0.1:5000", "[::1]:5000") into host and port.
