@@ -96,6 +96,16 @@ size_t RequestHeadParser::feed(std::string_view data) {
   }
   if (end == std::string::npos) {
     if (buffer_.size() > kMaxHeadSize) fail("request head too large");
+    // Refuse a request that cannot become HTTP at once, rather than waiting for a blank line
+    // that never comes: a TLS ClientHello sent to this plain-HTTP port, for one. Clients
+    // that try https first then fall back immediately instead of timing out.
+    for (char c : std::string_view(buffer_).substr(0, std::min<size_t>(buffer_.size(), 32))) {
+      if (c == ' ') break;
+      if (!isTokenChar(c)) {
+        fail("not an HTTP request");
+        break;
+      }
+    }
     return skipped + data.size();
   }
   size_t headEnd = end + endLen;

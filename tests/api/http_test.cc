@@ -65,6 +65,9 @@ TEST(RequestHeadParser, RefusesMalformedAndAmbiguousHeads) {
     p.feed(bad);
     EXPECT_EQ(p.state(), RequestHeadParser::State::kError) << bad;
   }
+  RequestHeadParser tls;
+  tls.feed(std::string("\x16\x03\x01\x02\x00\x01", 6));
+  EXPECT_EQ(tls.state(), RequestHeadParser::State::kError) << "a TLS ClientHello is refused at once";
   RequestHeadParser big;
   big.feed("GET / HTTP/1.1\r\nX: " + std::string(RequestHeadParser::kMaxHeadSize, 'a'));
   EXPECT_EQ(big.state(), RequestHeadParser::State::kError);
