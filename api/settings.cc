@@ -25,7 +25,7 @@ namespace {
 
 Settings settingsFrom(const Config& config) {
   Settings s;
-  if (config.storage.driver != StorageDriver::kFilesystem) {
+  if (config.storage.driver != StorageDriverKind::kFilesystem) {
     throw Error(ErrorKind::kConfigInvalid, "storage: regfs-server serves the filesystem driver only");
   }
   if (config.http.net != "tcp") {
