@@ -29,6 +29,8 @@ constexpr const char* kConnKey = "regfs.conn";
 constexpr size_t kMaxPendingInput = 4 << 20;
 // Piece sent through Pistache's write queue when the socket is full, to wait for writability.
 constexpr size_t kFilePiece = 256 << 10;
+// Read size while a request body streams in.
+constexpr size_t kDrainSize = 256 << 10;
 
 std::string httpDate() {
   thread_local time_t cachedAt = 0;
@@ -113,7 +115,23 @@ class ConnectionHandler : public Pistache::Http::Handler {
     auto conn = connOf(peer);
     if (!conn || conn->closed) return;
     process(conn, peer, std::string_view(buffer, len));
+    drainBody(conn, peer);
     touch(*conn, *peer, !conn->request && !conn->waiting && conn->pending.empty());
+  }
+
+  // Pistache reads 4 KiB per call; while a request body streams in, read the socket
+  // directly in large pieces until it would block. The peer's events are edge-triggered
+  // and Pistache reads until EAGAIN itself, so nothing is missed: its next read finds the
+  // socket drained (or the end of the stream, which it then handles as usual).
+  void drainBody(const std::shared_ptr<Conn>& conn, const PeerPtr& peer) {
+    thread_local std::string buf(kDrainSize, '\0');
+    while (conn->request && conn->sink && !conn->waiting && !conn->closing && !conn->closed &&
+           peer->ssl() == nullptr) {
+      ssize_t n = ::recv(peer->fd(), buf.data(), buf.size(), MSG_DONTWAIT);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      process(conn, peer, std::string_view(buf.data(), static_cast<size_t>(n)));
+    }
   }
 
   static std::shared_ptr<Conn> connOf(const PeerPtr& peer) {
