@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs the Debian packages regfs and its tests need (only those missing; quiet when
+# nothing is), then configures and builds. Idempotent.
+#   scripts/setup.sh [--build-dir DIR] [--sanitize] [--no-build]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_dir=build
+sanitize=OFF
+build_type=Release
+do_build=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build-dir) build_dir=$2; shift 2 ;;
+    --sanitize) sanitize=ON; build_type=RelWithDebInfo; shift ;;
+    --no-build) do_build=0; shift ;;
+    *) echo "setup.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config
+  libpistache-dev libfuse3-dev fuse3 libssl-dev rapidjson-dev libyaml-cpp-dev
+  libgtest-dev libgmock-dev libcrypt-dev libspdlog-dev libcli11-dev
+  # tests: real clients and the reference registry
+  docker.io skopeo podman docker-registry apache2-utils curl rsync wrk nginx-light
+  busybox-static openssl ca-certificates
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  # Debian's packaging starts services on install; nothing here needs them running.
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+[ "$do_build" -eq 1 ] || exit 0
+if [ ! -f "$build_dir/build.ninja" ]; then
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" -DREGFS_SANITIZE="$sanitize" >/dev/null
+fi
+cmake --build "$build_dir" -j"$(nproc)"
