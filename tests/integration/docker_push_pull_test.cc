@@ -11,12 +11,13 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <regex>
-#include <set>
 #include <string>
 #include <vector>
 
+#include "common/manifest.h"
 #include "common/store.h"
 #include "support/dockerd.h"
 #include "support/image.h"
@@ -63,17 +64,6 @@ RegistryFactory registry(const std::string& name) {
 const std::vector<RegistryFactory> kRegistries = {
     registry<ReferenceRegistry>("reference"),
 };
-
-// Every "sha256:<hex>" a manifest names: for an image manifest, its config and layers.
-std::set<std::string> digestsIn(const std::string& manifest) {
-  static const std::regex digest("sha256:[0-9a-f]{64}");
-  std::set<std::string> out;
-  for (auto it = std::sregex_iterator(manifest.begin(), manifest.end(), digest);
-       it != std::sregex_iterator(); ++it) {
-    out.insert(it->str());
-  }
-  return out;
-}
 
 class DockerPushPullTest : public ::testing::TestWithParam<RegistryFactory> {
  protected:
@@ -162,14 +152,18 @@ TEST_P(DockerPushPullTest, PushPullRun) {
     SCOPED_TRACE(name);
     Repository repo = store.repository(RepoName::parse(name));
     EXPECT_EQ(repo.resolveTag(Tag::parse(tag)), manifestDigest);
-    std::string manifest = repo.getManifest(manifestDigest);
-    EXPECT_EQ(Digest::of(manifest), manifestDigest);
-    std::set<std::string> blobs = digestsIn(manifest);
-    EXPECT_EQ(blobs.size(), 2u) << "config and one layer:\n" << manifest;
+    std::string bytes = repo.getManifest(manifestDigest);
+    EXPECT_EQ(Digest::of(bytes), manifestDigest);
+    Manifest manifest = parseStoredManifest(bytes);
+    EXPECT_EQ(manifest.mediaType, media::kDockerManifest);
+    EXPECT_EQ(manifest.layers.size(), 1u) << bytes;
+    std::vector<Descriptor> blobs = manifest.blobReferences();
+    EXPECT_EQ(blobs.size(), 2u) << "config and one layer:\n" << bytes;
     for (const auto& blob : blobs) {
-      Digest d = Digest::parse(blob);
-      EXPECT_TRUE(repo.hasLayer(d)) << blob;
-      EXPECT_TRUE(store.statBlob(d).has_value()) << blob;
+      EXPECT_TRUE(repo.hasLayer(blob.digest)) << blob.digest.str();
+      std::optional<BlobInfo> info = store.statBlob(blob.digest);
+      ASSERT_TRUE(info.has_value()) << blob.digest.str();
+      EXPECT_EQ(info->size, static_cast<uint64_t>(blob.size)) << blob.digest.str();
     }
   }
 }
