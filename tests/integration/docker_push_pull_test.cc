@@ -21,6 +21,7 @@
 #include "common/store.h"
 #include "support/dockerd.h"
 #include "support/image.h"
+#include "support/server.h"
 
 namespace regfs {
 namespace {
@@ -63,6 +64,7 @@ RegistryFactory registry(const std::string& name) {
 
 const std::vector<RegistryFactory> kRegistries = {
     registry<ReferenceRegistry>("reference"),
+    registry<RegfsServer>("regfs"),
 };
 
 // The manifest digest `docker push` reports ("TAG: digest: sha256:<hex> size: N"), or "".
