@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "api/auth.h"
 #include "api/server.h"
 #include "api/settings.h"
 #include "common/cli.h"
@@ -38,13 +39,15 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
 
   try {
+    settings.server.authenticator = regfs::api::setUpAuthenticator(settings.auth);
     std::filesystem::create_directories(settings.rootdirectory);
     auto registry = std::make_shared<regfs::api::Registry>(
         regfs::Store::openLocal(settings.rootdirectory), settings.registry);
     regfs::api::Server server(registry, settings.server);
     server.start();
-    spdlog::info("regfs-server listening on {}:{} ({} threads), store {}",
+    spdlog::info("regfs-server listening on {}:{} ({}, {} threads), store {}",
                  settings.server.host.empty() ? "0.0.0.0" : settings.server.host, server.port(),
+                 settings.server.tls.certificate.empty() ? "http" : "https",
                  server.threads(), settings.rootdirectory.string());
     int sig = 0;
     sigwait(&stopSignals, &sig);

@@ -2,9 +2,13 @@
 // The switches of regfs-server, filled from the configuration (api/settings.h).
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "common/auth.h"
+#include "common/config.h"
 
 namespace regfs::api {
 
@@ -20,6 +24,8 @@ struct ServerOptions {
   int threads = 0;  // reactor threads; 0 picks from the number of cores
   std::vector<std::pair<std::string, std::string>> extraHeaders;  // http.headers
   bool accessLog = true;                                           // !log.accesslog.disabled
+  TlsConfig tls;                                    // http.tls; on when tls.certificate is set
+  std::shared_ptr<Authenticator> authenticator;     // auth.*; null: every request allowed
 };
 
 }  // namespace regfs::api

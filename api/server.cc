@@ -14,9 +14,13 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <functional>
+#include <optional>
 #include <thread>
 
+#include "api/auth.h"
 #include "api/errors.h"
+#include "api/tls.h"
 #include "common/error.h"
 #include "common/unique_fd.h"
 
@@ -31,6 +35,8 @@ constexpr size_t kMaxPendingInput = 4 << 20;
 constexpr size_t kFilePiece = 256 << 10;
 // Read size while a request body streams in.
 constexpr size_t kDrainSize = 256 << 10;
+// Plaintext encrypted per call while a file body goes out over TLS.
+constexpr size_t kTlsPiece = 256 << 10;
 
 std::string httpDate() {
   thread_local time_t cachedAt = 0;
@@ -65,6 +71,8 @@ struct Conn {
   // is dropped. Progress in either direction refreshes it.
   std::shared_ptr<Pistache::Http::RequestParser> clock;
   Clock::time_point lastTouch;
+  std::unique_ptr<TlsSession> tls;  // https only
+  int tlsQueued = 0;                // ciphertext pieces waiting in Pistache's write queue
 };
 
 void touch(Conn& conn, Pistache::Tcp::Peer& peer, bool idle) {
@@ -96,6 +104,7 @@ class ConnectionHandler : public Pistache::Http::Handler {
     if (conn->request) finishRequestCount(*conn);
     conn->sink.reset();
     conn->pending.clear();
+    conn->tls.reset();
   }
 
  private:
@@ -107,6 +116,11 @@ class ConnectionHandler : public Pistache::Http::Handler {
     conn->clock = std::make_shared<Pistache::Http::RequestParser>(4096);
     conn->lastTouch = Clock::now();
     peer->setIdle(true);
+    if (state_->tls) {
+      conn->tls = std::make_unique<TlsSession>(*state_->tls, peer->fd());
+      // Busy until the handshake is done, so the header timeout bounds it.
+      peer->setIdle(false);
+    }
     peer->putData(Pistache::Http::Handler::ParserData, conn->clock);
     peer->putData(kConnKey, conn);
   }
@@ -114,9 +128,80 @@ class ConnectionHandler : public Pistache::Http::Handler {
   void onInput(const char* buffer, size_t len, const PeerPtr& peer) override {
     auto conn = connOf(peer);
     if (!conn || conn->closed) return;
-    process(conn, peer, std::string_view(buffer, len));
+    if (!receive(conn, peer, std::string_view(buffer, len))) return;
     drainBody(conn, peer);
-    touch(*conn, *peer, !conn->request && !conn->waiting && conn->pending.empty());
+    touch(*conn, *peer,
+          !conn->request && !conn->waiting && conn->pending.empty() &&
+              (!conn->tls || conn->tls->handshakeDone()));
+  }
+
+  // Bytes from the socket: decrypted first on https. False once the connection is dropped.
+  bool receive(const std::shared_ptr<Conn>& conn, const PeerPtr& peer, std::string_view data) {
+    if (!conn->tls) {
+      process(conn, peer, data);
+      return true;
+    }
+    if (conn->closing) return true;
+    std::string plain;
+    TlsSession::Result result = conn->tls->receive(data, plain);
+    if (result == TlsSession::Result::kFailed) {
+      tlsFailed(conn, peer);
+      return false;
+    }
+    flushTls(conn, peer, nullptr);
+    if (!plain.empty()) process(conn, peer, plain);
+    return true;
+  }
+
+  void tlsFailed(const std::shared_ptr<Conn>& conn, const PeerPtr& peer) {
+    conn->closing = true;
+    if (conn->tls->plainHttp() && !conn->tls->handshakeDone()) {
+      // What Go's servers answer to the same mistake; the client gets a reason, not a hang.
+      static constexpr std::string_view kAnswer =
+          "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+          "Connection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+      ::send(peer->fd(), kAnswer.data(), kAnswer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      spdlog::info("{}: plain HTTP on the https port, refused", conn->client);
+    } else {
+      flushTls(conn, peer, nullptr);  // the alert that says why
+      spdlog::info("TLS {} error from {}: {}", conn->tls->handshakeDone() ? "connection" : "handshake",
+                   conn->client, conn->tls->error());
+    }
+    ::shutdown(peer->fd(), SHUT_RDWR);
+  }
+
+  // Sends `bytes` (encrypted on https); `written` runs once they are all on the socket.
+  void sendOut(const std::shared_ptr<Conn>& conn, const PeerPtr& peer, std::string bytes,
+               std::function<void()> written) {
+    if (!conn->tls) {
+      auto sent = send(peer, std::move(bytes));
+      if (written) sent.then([written](ssize_t) { written(); }, Pistache::Async::IgnoreException);
+      return;
+    }
+    if (conn->closed) return;
+    if (!conn->tls->write(bytes)) {
+      tlsFailed(conn, peer);
+      return;
+    }
+    flushTls(conn, peer, std::move(written));
+  }
+
+  // Queues the ciphertext the socket did not take behind what is already queued.
+  void flushTls(const std::shared_ptr<Conn>& conn, const PeerPtr& peer, std::function<void()> written) {
+    if (!conn->tls->hasBacklog()) {
+      if (written) written();
+      return;
+    }
+    conn->tlsQueued++;
+    conn->tls->setQueued(true);
+    send(peer, conn->tls->takeBacklog())
+        .then(
+            [conn, written](ssize_t) {
+              if (conn->closed || !conn->tls) return;
+              if (--conn->tlsQueued == 0) conn->tls->setQueued(false);
+              if (written) written();
+            },
+            Pistache::Async::IgnoreException);
   }
 
   // Pistache reads 4 KiB per call; while a request body streams in, read the socket
@@ -130,7 +215,7 @@ class ConnectionHandler : public Pistache::Http::Handler {
       ssize_t n = ::recv(peer->fd(), buf.data(), buf.size(), MSG_DONTWAIT);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return;
-      process(conn, peer, std::string_view(buf.data(), static_cast<size_t>(n)));
+      if (!receive(conn, peer, std::string_view(buf.data(), static_cast<size_t>(n)))) return;
     }
   }
 
@@ -204,6 +289,18 @@ class ConnectionHandler : public Pistache::Http::Handler {
     conn->started = Clock::now();
     state_->inFlight++;
     const Request& request = *conn->request;
+    if (const auto& authenticator = state_->options.authenticator) {
+      std::optional<Response> refused;
+      try {
+        refused = checkAccess(*authenticator, request, conn->client);
+      } catch (const std::exception& e) {
+        refused = internalError(e);
+      }
+      if (refused) {
+        respond(conn, peer, std::move(*refused), request.hasBody());
+        return;
+      }
+    }
     Dispatch d;
     try {
       d = dispatch(*state_->registry, request);
@@ -221,7 +318,7 @@ class ConnectionHandler : public Pistache::Http::Handler {
       end(conn, peer);
       return;
     }
-    if (request.expectContinue) send(peer, "HTTP/1.1 100 Continue\r\n\r\n");
+    if (request.expectContinue) sendOut(conn, peer, "HTTP/1.1 100 Continue\r\n\r\n", nullptr);
     if (request.chunked) {
       conn->chunked.emplace();
     } else {
@@ -257,8 +354,8 @@ class ConnectionHandler : public Pistache::Http::Handler {
   void accessLog(const Conn& conn, int status, uint64_t bytes) {
     if (!state_->options.accessLog) return;
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - conn.started).count();
-    spdlog::info("{} \"{} {}\" {} {} {:.3f}ms", conn.client, conn.request->method, conn.request->target,
-                 status, bytes, static_cast<double>(us) / 1000.0);
+    spdlog::info("{} \"{} {}\" {} {} {:.3f}ms", conn.client, conn.request->method,
+                 loggableTarget(conn.request->target), status, bytes, static_cast<double>(us) / 1000.0);
   }
 
   // Sends the response. `bodyUnread`: the request body was not consumed, so the
@@ -314,21 +411,53 @@ class ConnectionHandler : public Pistache::Http::Handler {
     if (file) {
       conn->waiting = true;
       if (!keepAlive) conn->closing = true;
-      send(peer, std::move(out))
-          .then([this, conn, weak, file, keepAlive](ssize_t) { pumpFile(conn, weak, file, keepAlive); },
-                Pistache::Async::IgnoreException);
+      sendOut(conn, peer, std::move(out),
+              [this, conn, weak, file, keepAlive] { pumpFile(conn, weak, file, keepAlive); });
       return;
     }
-    auto sent = send(peer, std::move(out));
-    if (!keepAlive) {
-      conn->closing = true;
-      sent.then([weak](ssize_t) { closeWrite(weak); }, Pistache::Async::IgnoreException);
+    if (keepAlive) {
+      sendOut(conn, peer, std::move(out), nullptr);
+      return;
     }
+    conn->closing = true;
+    sendOut(conn, peer, std::move(out), [this, conn, weak] { closeWrite(conn, weak); });
   }
 
-  static void closeWrite(const std::weak_ptr<Pistache::Tcp::Peer>& weak) {
+  void closeWrite(const std::shared_ptr<Conn>& conn, const std::weak_ptr<Pistache::Tcp::Peer>& weak) {
+    auto p = weak.lock();
+    if (!p || conn->closed) return;
+    if (conn->tls) {
+      conn->tls->close();
+      if (conn->tls->hasBacklog()) {
+        flushTls(conn, p, [weak] {
+          if (auto q = weak.lock()) ::shutdown(q->fd(), SHUT_WR);
+        });
+        return;
+      }
+    }
     // The peer's reads then see the client's close and Pistache removes the connection.
-    if (auto p = weak.lock()) ::shutdown(p->fd(), SHUT_WR);
+    ::shutdown(p->fd(), SHUT_WR);
+  }
+
+  // A file body over TLS: read and encrypt in large pieces while the socket takes them,
+  // then wait for Pistache's queue to drain the rest before going on.
+  enum class Pump { kDone, kWaiting, kFailed };
+  Pump pumpFileTls(const std::shared_ptr<Conn>& conn, const PeerPtr& peer,
+                   const std::shared_ptr<FileSend>& file, std::function<void()> resume) {
+    thread_local std::string buf(kTlsPiece, '\0');
+    while (file->left > 0) {
+      size_t piece = static_cast<size_t>(std::min<uint64_t>(file->left, kTlsPiece));
+      ssize_t got = ::pread(file->fd.get(), buf.data(), piece, file->offset);
+      if (got != static_cast<ssize_t>(piece)) return Pump::kFailed;
+      file->offset += static_cast<off_t>(piece);
+      file->left -= piece;
+      if (!conn->tls->write(std::string_view(buf.data(), piece))) return Pump::kFailed;
+      if (conn->tls->hasBacklog()) {
+        flushTls(conn, peer, std::move(resume));
+        return Pump::kWaiting;
+      }
+    }
+    return Pump::kDone;
   }
 
   void pumpFile(const std::shared_ptr<Conn>& conn, const std::weak_ptr<Pistache::Tcp::Peer>& weak,
@@ -336,7 +465,17 @@ class ConnectionHandler : public Pistache::Http::Handler {
     auto peer = weak.lock();
     if (!peer || conn->closed) return;
     touch(*conn, *peer, false);
-    while (file->left > 0) {
+    const char* failure = nullptr;
+    if (conn->tls) {
+      switch (pumpFileTls(conn, peer, file, [this, conn, weak, file, keepAlive] {
+        pumpFile(conn, weak, file, keepAlive);
+      })) {
+        case Pump::kWaiting: return;  // resumes once the queue has drained
+        case Pump::kFailed: failure = "read or TLS error"; break;
+        case Pump::kDone: break;
+      }
+    }
+    while (!failure && file->left > 0) {
       size_t want = static_cast<size_t>(std::min<uint64_t>(file->left, 1u << 30));
       ssize_t n = ::sendfile(peer->fd(), file->fd.get(), &file->offset, want);
       if (n > 0) {
@@ -360,8 +499,9 @@ class ConnectionHandler : public Pistache::Http::Handler {
       }
       break;  // an error, or the file shrank: the response cannot be completed
     }
-    if (file->left > 0) {
-      spdlog::warn("aborting a blob download: {}", errno ? std::strerror(errno) : "file shrank");
+    if (failure || file->left > 0) {
+      spdlog::warn("aborting a blob download: {}",
+                   failure ? failure : errno ? std::strerror(errno) : "file shrank");
       conn->closing = true;
       ::shutdown(peer->fd(), SHUT_RDWR);
       return;
@@ -369,7 +509,7 @@ class ConnectionHandler : public Pistache::Http::Handler {
     file->fd.reset();
     conn->waiting = false;
     if (!keepAlive) {
-      ::shutdown(peer->fd(), SHUT_WR);
+      closeWrite(conn, weak);
       return;
     }
     if (!conn->pending.empty()) {
@@ -398,6 +538,12 @@ Server::~Server() {
 }
 
 void Server::start() {
+  if (!options_.tls.certificate.empty()) {
+    state_->tls = std::make_shared<TlsContext>(options_.tls);
+    spdlog::debug("TLS records are encrypted {}", TlsContext::kernelTlsAvailable()
+                                                       ? "in user space (kernel TLS is available but unused)"
+                                                       : "in user space (this kernel offers no kernel TLS)");
+  }
   threads_ = options_.threads > 0 ? options_.threads : defaultThreads(std::thread::hardware_concurrency());
   Pistache::Address addr(options_.host.empty() ? std::string("0.0.0.0") : options_.host,
                          Pistache::Port(static_cast<uint16_t>(options_.port)));

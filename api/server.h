@@ -4,6 +4,8 @@
 // and mishandles keep-alive, so it is bypassed): request bodies stream into BodySinks,
 // blob bodies go out with sendfile(2), keep-alive and pipelining follow the client,
 // "Expect: 100-continue" is answered, and every request gets one access-log line.
+// With http.tls, each connection runs TLS beneath all of that (api/tls.h); with auth.*,
+// each request is authorised before it is dispatched (api/auth.h).
 
 #include <atomic>
 #include <chrono>
@@ -21,6 +23,8 @@ class Endpoint;
 
 namespace regfs::api {
 
+class TlsContext;
+
 // State shared by every connection handler (Pistache clones the handler per thread).
 struct ServerState {
   ServerState(std::shared_ptr<Registry> r, ServerOptions o) : registry(std::move(r)), options(std::move(o)) {}
@@ -28,6 +32,7 @@ struct ServerState {
   ServerOptions options;
   std::atomic<int> inFlight{0};     // requests whose response is not yet on the wire
   std::atomic<bool> draining{false};  // answer "Connection: close" from now on
+  std::shared_ptr<TlsContext> tls;    // set when serving https
 };
 
 class Server {

@@ -31,18 +31,14 @@ Settings settingsFrom(const Config& config) {
   if (config.http.net != "tcp") {
     throw Error(ErrorKind::kConfigInvalid, "http.net: regfs-server listens on tcp only, not " + config.http.net);
   }
-  if (!config.http.tls.certificate.empty()) {
-    throw Error(ErrorKind::kConfigInvalid, "http.tls: TLS is not supported by regfs-server yet");
-  }
-  if (config.auth.kind != AuthKind::kNone) {
-    throw Error(ErrorKind::kConfigInvalid, "auth: authentication is not supported by regfs-server yet");
-  }
   s.rootdirectory = config.storage.filesystem.rootDirectory;
   parseAddr(config.http.addr, s.server);
   for (const auto& [name, values] : config.http.headers) {
     for (const auto& v : values) s.server.extraHeaders.emplace_back(name, v);
   }
   s.server.accessLog = !config.log.accessLogDisabled;
+  s.server.tls = config.http.tls;
+  s.auth = config.auth;
   s.registry.deleteEnabled = config.storage.deleteEnabled;
   s.registry.readOnly = config.storage.readOnly;
   s.registry.catalogMaxEntries = config.catalogMaxEntries > 0 ? static_cast<size_t>(config.catalogMaxEntries) : 1000;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/options.h"
+#include "common/config.h"
 
 namespace regfs::api {
 
@@ -17,13 +18,14 @@ struct Settings {
   std::filesystem::path rootdirectory = "/var/lib/registry";
   ServerOptions server;
   RegistryOptions registry;
+  AuthConfig auth;  // turned into server.authenticator at start (api/auth.h)
   spdlog::level::level_enum logLevel = spdlog::level::info;
   std::vector<std::string> warnings;  // to log once logging is set up
 };
 
 // Loads `configPath` (empty: distribution's defaults) with this process's REGISTRY_* variables.
 // Throws Error(kConfigInvalid) for what regfs-server cannot serve (another storage driver,
-// a unix socket, TLS or auth for now, a malformed address).
+// a unix socket, a malformed address).
 Settings loadSettings(const std::string& configPath);
 
 // Splits distribution's http.addr (":5000", "127.0.0.1:5000", "[::1]:5000") into host and port.

@@ -1,0 +1,60 @@
+#include "support/tls.h"
+
+#include <stdexcept>
+
+namespace regfs::testing {
+
+namespace fs = std::filesystem;
+
+void openssl(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"openssl"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  CommandResult r = run(argv);
+  if (r.status != 0) throw std::runtime_error("openssl " + args[0] + " failed: " + r.err);
+}
+
+ServerCertificate makeServerCertificate(const fs::path& dir) {
+  fs::create_directories(dir);
+  ServerCertificate c{dir / "tls.crt", dir / "tls.key"};
+  openssl({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "2", "-subj",
+           "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout",
+           c.key.string(), "-out", c.cert.string()});
+  return c;
+}
+
+ClientCertificates makeClientCertificates(const fs::path& dir) {
+  fs::create_directories(dir);
+  ClientCertificates c{dir / "ca.crt", dir / "client.crt", dir / "client.key"};
+  fs::path caKey = dir / "ca.key";
+  fs::path csr = dir / "client.csr";
+  openssl({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "2", "-subj",
+           "/CN=regfs test client CA", "-keyout", caKey.string(), "-out", c.caCert.string()});
+  openssl({"req", "-newkey", "rsa:2048", "-nodes", "-sha256", "-subj", "/CN=regfs test client",
+           "-keyout", c.key.string(), "-out", csr.string()});
+  openssl({"x509", "-req", "-sha256", "-days", "2", "-in", csr.string(), "-CA", c.caCert.string(),
+           "-CAkey", caKey.string(), "-CAcreateserial", "-out", c.cert.string()});
+  return c;
+}
+
+TokenServer::TokenServer(std::string issuer, std::string service)
+    : issuer_(std::move(issuer)), service_(std::move(service)) {
+  cert_ = dir_ / "token.crt";
+  fs::path key = dir_ / "token.key";
+  openssl({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "2", "-subj",
+           "/CN=regfs test token issuer", "-keyout", key.string(), "-out", cert_.string()});
+  port_ = freePort();
+  fs::path script = fs::path(REGFS_TEST_SUPPORT_DIR) / "token_server.py";
+  process_ = std::make_unique<Process>(
+      std::vector<std::string>{"python3", script.string(), "--port", std::to_string(port_), "--key",
+                               key.string(), "--cert", cert_.string(), "--issuer", issuer_,
+                               "--service", service_},
+      std::map<std::string, std::string>{}, dir_ / "token-server.log");
+  if (!waitForPort(port_)) throw std::runtime_error("token server did not start: " + log());
+}
+
+std::string TokenServer::registryConfig() const {
+  return "auth:\n  token:\n    realm: " + realm() + "\n    service: " + service_ +
+         "\n    issuer: " + issuer_ + "\n    rootcertbundle: " + cert_.string() + "\n";
+}
+
+}  // namespace regfs::testing
