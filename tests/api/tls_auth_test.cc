@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <string>
@@ -162,7 +163,7 @@ TEST(TlsAuth, SilentClientsDoNotStallOthers) {
 
 TEST(TlsAuth, GarbageAuthorizationHeaders) {
   ClassicSetup s;
-  for (std::string header : {"Basic", "Basic !!!!", "Basic " + base64Encode("nocolon"),
+  for (const std::string& header : std::vector<std::string>{"Basic", "Basic !!!!", "Basic " + base64Encode("nocolon"),
                              "Basic " + base64Encode(":empty-user"), "Bearer abc.def.ghi",
                              "Digest x=y", "Basic " + std::string(20000, 'A'),
                              std::string("Basic ") + base64Encode(std::string("a\0b:c", 5))}) {
