@@ -1,0 +1,49 @@
+// The access each route needs, and what the access log may show of a request target.
+
+#include "api/auth.h"
+
+#include <gtest/gtest.h>
+
+namespace regfs::api {
+namespace {
+
+Request request(std::string method, std::string target) {
+  Request r;
+  r.method = std::move(method);
+  r.target = target;
+  size_t q = target.find('?');
+  r.path = target.substr(0, q);
+  if (q != std::string::npos) r.query = target.substr(q + 1);
+  return r;
+}
+
+std::string scopes(const Request& r) { return scopeParam(requiredAccess(r)); }
+
+TEST(RequiredAccess, FollowsTheRoute) {
+  EXPECT_EQ(scopes(request("GET", "/v2/")), "");
+  EXPECT_EQ(scopes(request("GET", "/v2/_catalog?n=10")), "registry:catalog:*");
+  EXPECT_EQ(scopes(request("GET", "/v2/library/alpine/manifests/latest")), "repository:library/alpine:pull");
+  EXPECT_EQ(scopes(request("HEAD", "/v2/a/blobs/sha256:00")), "repository:a:pull");
+  EXPECT_EQ(scopes(request("PUT", "/v2/a/manifests/v1")), "repository:a:pull,push");
+  EXPECT_EQ(scopes(request("PATCH", "/v2/a/blobs/uploads/u")), "repository:a:pull,push");
+  EXPECT_EQ(scopes(request("DELETE", "/v2/a/manifests/sha256:00")), "repository:a:delete");
+  EXPECT_EQ(scopes(request("POST", "/v2/a/blobs/uploads/?mount=sha256:00&from=b/c")),
+            "repository:a:pull,push repository:b/c:pull");
+  // A mount from an invalid name asks for nothing more; the handler refuses it.
+  EXPECT_EQ(scopes(request("POST", "/v2/a/blobs/uploads/?mount=sha256:00&from=B..")),
+            "repository:a:pull,push");
+  EXPECT_EQ(scopes(request("GET", "/v2/Not_Valid/tags/list")), "");
+  EXPECT_EQ(scopes(request("GET", "/nothing")), "");
+}
+
+TEST(LoggableTarget, RedactsSecretQueryValues) {
+  EXPECT_EQ(loggableTarget("/v2/a/tags/list?n=1&last=b"), "/v2/a/tags/list?n=1&last=b");
+  EXPECT_EQ(loggableTarget("/v2/?access_token=abc&n=1"), "/v2/?access_token=REDACTED&n=1");
+  EXPECT_EQ(loggableTarget("/x?Password=p&token=t&_state=s"),
+            "/x?Password=REDACTED&token=REDACTED&_state=REDACTED");
+  EXPECT_EQ(loggableTarget("/v2/"), "/v2/");
+  EXPECT_EQ(loggableTarget("/v2/?"), "/v2/?");
+}
+
+}  // namespace
+}  // namespace regfs::api
