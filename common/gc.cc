@@ -8,14 +8,31 @@
 
 #include "common/error.h"
 #include "common/layout.h"
-#include "common/references.h"
+#include "common/manifest.h"
 #include "common/walk.h"
 
 namespace regfs {
 namespace {
 
-// distribution refuses manifests over 4 MiB; a bigger "manifest" is not one.
-constexpr uint64_t kMaxManifestSize = 4 << 20;
+// What a stored manifest keeps alive, for marking.
+struct ManifestReferences {
+  std::vector<Digest> blobs;      // config and layers
+  std::vector<Digest> manifests;  // an index's children
+  std::optional<Digest> subject;  // OCI 1.1 referrers
+};
+
+std::optional<ManifestReferences> referencesOf(std::string_view bytes) {
+  try {
+    Manifest m = parseStoredManifest(bytes);
+    ManifestReferences refs;
+    for (const Descriptor& d : m.blobReferences()) refs.blobs.push_back(d.digest);
+    for (const Descriptor& d : m.manifestReferences()) refs.manifests.push_back(d.digest);
+    if (m.subject) refs.subject = m.subject->digest;
+    return refs;
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
 
 constexpr DigestAlgorithm kAlgorithms[] = {DigestAlgorithm::kSha256, DigestAlgorithm::kSha512};
 
@@ -129,7 +146,8 @@ class Marker {
          {layout::blobData(d), layout::quarantineEntry(d) + "/" + std::string(layout::kDataFile)}) {
       auto info = driver_.stat(path);
       if (!info || info->isDirectory) continue;
-      if (info->size > kMaxManifestSize) return std::string();  // present, not a manifest
+      // Nothing over the push limit was stored as a manifest; do not read a layer whole.
+      if (info->size > kMaxManifestBytes) return std::string();
       try {
         return driver_.read(path);
       } catch (const Error& e) {
@@ -145,7 +163,7 @@ class Marker {
     Parsed p;
     if (auto bytes = readManifest(d)) {
       p.present = true;
-      p.refs = manifestReferences(*bytes);
+      p.refs = referencesOf(*bytes);
     }
     return cache_.emplace(d, std::move(p)).first->second;
   }
