@@ -7,6 +7,7 @@
 // Every command, once. Adding a command: its file, and one line here.
 #define REGFS_COMMANDS(X) \
   X(GarbageCollect)       \
+  X(Fsck)                 \
   X(PurgeUploads)
 
 namespace regfs::tools {

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "common/digest.h"
@@ -185,6 +186,38 @@ TEST_F(GcMatchesReferenceTest, DeleteUntaggedKeepsIndexChildrenWhereTheReference
     auto r = skopeoCopy("docker://" + registry.host() + "/team/multi:1.0",
                         "dir:" + (work / ("pulled-" + std::to_string(pulls))).string(), {"--all"});
     EXPECT_EQ(r.status == 0, pulls) << root << ": " << r.err;
+  }
+}
+
+// Every path (directories too) with its content and mtime.
+std::map<std::string, std::string> snapshot(const fs::path& root) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    std::string rel = fs::relative(e.path(), root).string();
+    auto mtime = std::to_string(fs::last_write_time(e.path()).time_since_epoch().count());
+    out[rel] = e.is_regular_file() ? readFile(e.path()) + "@" + mtime : "dir@" + mtime;
+  }
+  return out;
+}
+
+TEST_F(GcMatchesReferenceTest, DryRunPrintsWhatWouldGoAndChangesNothing) {
+  auto before = snapshot(store);
+  for (const char* mode : {"", "--delete-untagged"}) {
+    std::vector<std::string> argv = {(binDir() / "regfsctl").string(), "garbage-collect", store.string(),
+                                     "--dry-run", "--grace", "0s"};
+    if (*mode) argv.push_back(mode);
+    auto r = run(argv);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("would remove blob " + deletedLayer.digest), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("would remove layer link team/tools -> " + deletedLayer.digest),
+              std::string::npos) << r.out;
+    bool untagged = *mode != 0;
+    EXPECT_EQ(r.out.find("would remove manifest team/app@" + oldLatest.digest) != std::string::npos,
+              untagged) << r.out;
+    EXPECT_EQ(r.out.find("would remove blob " + overwritten.digest) != std::string::npos, untagged)
+        << r.out;
+    EXPECT_EQ(r.out.find(amd.digest), std::string::npos) << "index children are never untagged";
+    EXPECT_EQ(snapshot(store), before) << "a dry run changes nothing";
   }
 }
 
