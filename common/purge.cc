@@ -1,6 +1,5 @@
 #include "common/purge.h"
 
-#include <algorithm>
 #include <cctype>
 #include <ctime>
 
@@ -70,45 +69,6 @@ std::optional<std::chrono::system_clock::time_point> parseRfc3339(std::string_vi
   time_t t = ::timegm(&tm);
   return std::chrono::system_clock::from_time_t(t) - offset +
          std::chrono::duration_cast<std::chrono::system_clock::duration>(frac);
-}
-
-std::optional<std::chrono::milliseconds> parseDuration(std::string_view s) {
-  if (s.empty()) return std::nullopt;
-  bool bare = std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
-  if (bare) {
-    if (s.size() > 12) return std::nullopt;
-    return std::chrono::seconds(std::stoll(std::string(s)));
-  }
-  double total = 0;  // milliseconds
-  size_t pos = 0;
-  while (pos < s.size()) {
-    size_t start = pos;
-    while (pos < s.size() && (std::isdigit(static_cast<unsigned char>(s[pos])) || s[pos] == '.')) ++pos;
-    if (pos == start || pos - start > 15) return std::nullopt;
-    double value;
-    try {
-      value = std::stod(std::string(s.substr(start, pos - start)));
-    } catch (const std::exception&) {
-      return std::nullopt;
-    }
-    size_t unitStart = pos;
-    while (pos < s.size() && std::isalpha(static_cast<unsigned char>(s[pos]))) ++pos;
-    std::string_view unit = s.substr(unitStart, pos - unitStart);
-    double scale;
-    if (unit == "ms") {
-      scale = 1;
-    } else if (unit == "s") {
-      scale = 1000;
-    } else if (unit == "m") {
-      scale = 60e3;
-    } else if (unit == "h") {
-      scale = 3600e3;
-    } else {
-      return std::nullopt;
-    }
-    total += value * scale;
-  }
-  return std::chrono::milliseconds(static_cast<int64_t>(total));
 }
 
 PurgeResult purgeUploads(Store& store, std::chrono::system_clock::time_point cutoff, bool dryRun) {

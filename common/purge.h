@@ -35,8 +35,4 @@ PurgeResult purgeUploads(Store& store, std::chrono::system_clock::time_point cut
 // Parses an RFC 3339 timestamp ("2024-05-01T12:00:00Z", "...T14:00:00.5+02:00").
 std::optional<std::chrono::system_clock::time_point> parseRfc3339(std::string_view text);
 
-// Parses a Go-style duration as distribution's config uses ("168h", "90m", "1h30m", "10s",
-// "500ms"); a bare number is seconds. nullopt when malformed.
-std::optional<std::chrono::milliseconds> parseDuration(std::string_view text);
-
 }  // namespace regfs

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "common/error.h"
+#include "tools/root.h"
 
 namespace regfs::tools {
 
@@ -39,12 +40,10 @@ CLI::Option* addJsonFlag(CLI::App& command, bool& json) {
 }
 
 StoreAt openStore(const std::string& root) {
-  std::filesystem::path dir = root;
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) {
-    throw Error(ErrorKind::kInvalidArgument, "ROOT " + root + " is not a directory");
-  }
-  return StoreAt{dir, std::make_shared<Store>(Store::openLocal(dir))};
+  RootConfig config = resolveRoot(root);
+  return StoreAt{config.rootdirectory,
+                 std::make_shared<Store>(Store::openLocal(config.rootdirectory)),
+                 config.uploadPurgingAge};
 }
 
 }  // namespace regfs::tools

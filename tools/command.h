@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -43,6 +44,7 @@ CLI::Option* addJsonFlag(CLI::App& command, bool& json);
 struct StoreAt {
   std::filesystem::path rootdirectory;
   std::shared_ptr<Store> store;
+  std::chrono::nanoseconds uploadPurgingAge;  // from the config.yml, else distribution's 168h
 };
 StoreAt openStore(const std::string& root);
 

@@ -6,9 +6,9 @@
 
 #include "common/error.h"
 #include "common/fsck.h"
-#include "common/purge.h"
 #include "tools/command.h"
 #include "tools/output.h"
+#include "tools/root.h"
 
 namespace regfs::tools {
 namespace {
@@ -23,12 +23,11 @@ struct FsckCommandOptions {
 };
 
 int runFsck(const FsckCommandOptions& opts) {
-  auto grace = parseDuration(opts.grace);
-  if (!grace) throw Error(ErrorKind::kInvalidArgument, "--grace " + opts.grace + " is not a duration (e.g. 1h, 10s)");
+  auto grace = durationArgument("--grace", opts.grace);
   StoreAt at = openStore(opts.root);
   FsckOptions options;
   options.repair = opts.repair;
-  options.grace = std::chrono::duration_cast<std::chrono::seconds>(*grace);
+  options.grace = std::chrono::duration_cast<std::chrono::seconds>(grace);
   ProgressBar bar;
   options.progress = bar.callback();
   FsckResult result = checkStore(*at.store, options);

@@ -4,9 +4,9 @@
 
 #include "common/error.h"
 #include "common/gc.h"
-#include "common/purge.h"
 #include "tools/command.h"
 #include "tools/output.h"
+#include "tools/root.h"
 
 namespace regfs::tools {
 namespace {
@@ -19,12 +19,6 @@ struct GarbageCollectOptions {
   std::string settle = "5s";
   bool json = false;
 };
-
-std::chrono::milliseconds durationOption(const std::string& name, const std::string& text) {
-  auto d = parseDuration(text);
-  if (!d) throw Error(ErrorKind::kInvalidArgument, name + " " + text + " is not a duration (e.g. 1h, 30m, 10s)");
-  return *d;
-}
 
 void printJson(const GcResult& r, const GcOptions& o) {
   JsonOut out;
@@ -111,8 +105,8 @@ int runGarbageCollect(const GarbageCollectOptions& opts) {
   GcOptions options;
   options.dryRun = opts.dryRun;
   options.deleteUntagged = opts.deleteUntagged;
-  options.grace = std::chrono::duration_cast<std::chrono::seconds>(durationOption("--grace", opts.grace));
-  options.settle = durationOption("--settle", opts.settle);
+  options.grace = std::chrono::duration_cast<std::chrono::seconds>(durationArgument("--grace", opts.grace));
+  options.settle = std::chrono::duration_cast<std::chrono::milliseconds>(durationArgument("--settle", opts.settle));
   StoreAt at = openStore(opts.root);
   ProgressBar bar;
   options.progress = bar.callback();

@@ -6,6 +6,7 @@
 #include "common/purge.h"
 #include "tools/command.h"
 #include "tools/output.h"
+#include "tools/root.h"
 
 namespace regfs::tools {
 namespace {
@@ -19,13 +20,10 @@ struct PurgeUploadsOptions {
 
 int runPurgeUploads(const PurgeUploadsOptions& opts) {
   StoreAt at = openStore(opts.root);
-  std::chrono::milliseconds age = std::chrono::hours(168);
-  if (!opts.age.empty()) {
-    auto parsed = parseDuration(opts.age);
-    if (!parsed) throw Error(ErrorKind::kInvalidArgument, "--age " + opts.age + " is not a duration (e.g. 168h, 30m)");
-    age = *parsed;
-  }
-  auto cutoff = std::chrono::system_clock::now() - age;
+  std::chrono::nanoseconds age =
+      opts.age.empty() ? at.uploadPurgingAge : durationArgument("--age", opts.age);
+  auto cutoff = std::chrono::system_clock::now() -
+                std::chrono::duration_cast<std::chrono::system_clock::duration>(age);
   PurgeResult result = purgeUploads(*at.store, cutoff, opts.dryRun);
   uint64_t bytes = 0;
   for (const StaleUpload& u : result.purged) bytes += u.size;
