@@ -8,6 +8,7 @@
 #define REGFS_COMMANDS(X) \
   X(GarbageCollect)       \
   X(Fsck)                 \
+  X(Du)                   \
   X(PurgeUploads)
 
 namespace regfs::tools {
