@@ -43,7 +43,7 @@ inline BuiltImage pushImage(Store& store, Repository& repo, const std::vector<st
     layerJson += descriptor("application/vnd.oci.image.layer.v1.tar+gzip", d, content.size());
   }
   std::string config = "{\"architecture\":\"" + arch + "\",\"os\":\"linux\",\"n\":\"" +
-                       std::to_string(layers.size()) + layers.front() + "\"}";
+                       std::to_string(layers.size()) + layers.back() + "\"}";
   image.config = store.putBlob(config);
   repo.linkLayer(image.config);
   image.bytes = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
