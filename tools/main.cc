@@ -9,7 +9,8 @@
   X(GarbageCollect)       \
   X(Fsck)                 \
   X(Du)                   \
-  X(PurgeUploads)
+  X(PurgeUploads)         \
+  X(Restore)
 
 namespace regfs::tools {
 #define REGFS_DECLARE_COMMAND(Name) void add##Name##Command(Commands& commands);
