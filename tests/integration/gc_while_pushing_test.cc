@@ -1,5 +1,5 @@
 // garbage-collect is safe on a live store: while skopeo pushes images continuously through
-// the reference registry serving the same root, garbage-collect runs again and again
+// a registry serving the same root (regfs-server, and the reference docker-registry), garbage-collect runs again and again
 // (alternating --delete-untagged), sweeping real garbage. Afterwards every image whose push
 // succeeded pulls back byte for byte, and fsck finds the store clean.
 //
@@ -18,6 +18,7 @@
 #include "common/digest.h"
 #include "common/layout.h"
 #include "support/image.h"
+#include "support/server.h"
 #include "../tools/store_builder.h"
 
 namespace regfs {
@@ -33,12 +34,15 @@ struct Pushed {
   std::vector<Blob> layers;
 };
 
-TEST(GcWhilePushingTest, EveryPushedImagePullsAfterRepeatedCollections) {
+// Runs the scenario with `Registry` (regfs-server, or the reference) serving the store.
+template <typename Registry>
+void pushWhileCollecting() {
   ASSERT_TRUE(haveProgram("skopeo"));
   TempDir work;
   fs::path root = work / "store";
+  fs::create_directories(root);
   OciLayout oci(work / "oci");
-  ReferenceRegistry registry(root);
+  Registry registry(root);
   auto push = [&](const std::string& tag, const std::string& dest) {
     return skopeoCopy(oci.ref(tag), "docker://" + registry.host() + "/" + dest);
   };
@@ -113,8 +117,8 @@ TEST(GcWhilePushingTest, EveryPushedImagePullsAfterRepeatedCollections) {
   }
   EXPECT_GE(removedBlobs, 3u) << "the old garbage (a manifest, a config, a layer) went";
   EXPECT_FALSE(fs::exists(root.string() + layout::blobData(Digest::parse(doomed.digest))));
-  RecordProperty("collections", static_cast<int>(collections.size()));
-  RecordProperty("refused_pushes", refused);
+  ::testing::Test::RecordProperty("collections", static_cast<int>(collections.size()));
+  ::testing::Test::RecordProperty("refused_pushes", refused);
 
   int pulls = 0;
   for (const auto& [ref, pushed] : latest) {
@@ -129,6 +133,12 @@ TEST(GcWhilePushingTest, EveryPushedImagePullsAfterRepeatedCollections) {
   }
   auto fsck = run({(binDir() / "regfsctl").string(), "fsck", root.string()});
   EXPECT_EQ(fsck.status, 0) << fsck.out << fsck.err;
+}
+
+TEST(GcWhilePushingTest, ThroughRegfsServerEveryPushedImagePulls) { pushWhileCollecting<RegfsServer>(); }
+
+TEST(GcWhilePushingTest, ThroughTheReferenceEveryPushedImagePulls) {
+  pushWhileCollecting<ReferenceRegistry>();
 }
 
 }  // namespace
