@@ -432,6 +432,12 @@ Manifest parseManifest(std::string_view bytes, std::string_view contentType) {
               "' (it must match the Content-Type)");
     }
     if (!declared && isDockerType(ct)) invalid("mediaType is required in a " + ct + " manifest");
+    // Without mediaType, the store tells an index from an image manifest by "manifests" alone.
+    if (!declared && ct == media::kOciIndex && !top.get("manifests")) {
+      invalid(
+          "an OCI index without mediaType must have \"manifests\" (read back from the store, "
+          "it would be an image manifest)");
+    }
     type = ct;
   } else if (declared) {
     if (isSchema1Type(*declared)) refuseSchema1();

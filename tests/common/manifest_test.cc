@@ -726,3 +726,26 @@ TEST(ManifestReferrers, IndexJsonCarriesPlatformsAndUrls) {
 
 }  // namespace
 }  // namespace regfs
+
+// Inputs the fuzz targets (tests/fuzz) found, kept as regressions.
+
+TEST(ManifestFuzzRegression, PushedIndexReadsBackAsAnIndex) {
+  // Without mediaType and "manifests", a push as OCI index was accepted as an empty index, but
+  // the store reads such bytes back as an image manifest (as distribution does), which fails for
+  // want of a config: GET, the view and garbage collection could not read what was accepted.
+  for (std::string_view json :
+       {R"({"schemaVersion": 2})", R"({"schemaVersion": 2, "manifests": null})",
+        R"({"schemaVersion": 2, "0anifests": []})"}) {
+    expectRefused(std::string(json), media::kOciIndex, ErrorKind::kManifestInvalid,
+                  "must have \"manifests\"");
+  }
+  // With "manifests" (even empty) or a mediaType, both readings agree.
+  for (std::string_view json :
+       {R"({"schemaVersion": 2, "manifests": []})",
+        R"({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json"})"}) {
+    Manifest pushed = parseManifest(json, media::kOciIndex);
+    Manifest stored = parseStoredManifest(json);
+    EXPECT_EQ(pushed.mediaType, stored.mediaType) << json;
+    EXPECT_EQ(stored.kind, ManifestKind::kIndex) << json;
+  }
+}
