@@ -1,0 +1,749 @@
+#include "common/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "common/error.h"
+
+namespace regfs {
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::nanoseconds;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+// A temporary directory removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "regfs-config-XXXXXX").string();
+    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::filesystem::path& path() const { return path_; }
+
+  std::filesystem::path write(const std::string& name, const std::string& text) const {
+    std::filesystem::path file = path_ / name;
+    std::ofstream(file) << text;
+    return file;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// The message of the Error(kConfigInvalid) that `f` throws, or a test failure.
+template <typename F>
+std::string configError(F f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kConfigInvalid) << e.what();
+    return e.what();
+  }
+  ADD_FAILURE() << "no error thrown";
+  return "";
+}
+
+std::string parseError(const std::string& yaml, const Environment& env = {}) {
+  return configError([&] { parseConfig(yaml, env); });
+}
+
+// The classic registry:2 setup: TLS, htpasswd, a volume on /var/lib/registry.
+constexpr char kTypical[] = R"(version: 0.1
+log:
+  level: debug
+  formatter: json
+  accesslog:
+    disabled: true
+  fields:
+    service: registry
+    environment: staging
+storage:
+  cache:
+    blobdescriptor: inmemory
+  filesystem:
+    rootdirectory: /srv/registry
+    maxthreads: 50
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: true
+      age: 72h
+      interval: 12h
+      dryrun: false
+    readonly:
+      enabled: false
+http:
+  addr: 0.0.0.0:443
+  host: https://registry.example.com
+  secret: asecretforlocaldevelopment
+  relativeurls: true
+  draintimeout: 60s
+  headers:
+    X-Content-Type-Options: [nosniff]
+    Strict-Transport-Security: [max-age=31536000, includeSubDomains]
+  tls:
+    certificate: /certs/domain.crt
+    key: /certs/domain.key
+    minimumtls: tls1.3
+    clientcas:
+      - /certs/ca1.pem
+      - /certs/ca2.pem
+  debug:
+    addr: localhost:5001
+    prometheus:
+      enabled: true
+  http2:
+    disabled: true
+auth:
+  htpasswd:
+    realm: Registry Realm
+    path: /auth/htpasswd
+notifications:
+  events:
+    includereferences: true
+  endpoints:
+    - name: alistener
+      disabled: false
+      url: https://my.listener.com/event
+      headers:
+        Authorization: [Bearer abc]
+      timeout: 500ms
+      threshold: 5
+      backoff: 1s
+      ignoredmediatypes:
+        - application/octet-stream
+      ignore:
+        mediatypes: [application/octet-stream]
+        actions: [pull]
+catalog:
+  maxentries: 500
+health:
+  storagedriver:
+    enabled: true
+    interval: 10s
+    threshold: 3
+)";
+
+TEST(ParseDuration, AcceptsGoSyntax) {
+  EXPECT_EQ(parseDuration("300ms"), 300ms);
+  EXPECT_EQ(parseDuration("10s"), 10s);
+  EXPECT_EQ(parseDuration("168h"), 168h);
+  EXPECT_EQ(parseDuration("1h30m"), 90min);
+  EXPECT_EQ(parseDuration("1.5h"), 90min);
+  EXPECT_EQ(parseDuration(".5s"), 500ms);
+  EXPECT_EQ(parseDuration("1.s"), 1s);
+  EXPECT_EQ(parseDuration("-2s"), -2s);
+  EXPECT_EQ(parseDuration("+3m"), 3min);
+  EXPECT_EQ(parseDuration("0"), 0ns);
+  EXPECT_EQ(parseDuration("-0"), 0ns);
+  EXPECT_EQ(parseDuration("0s"), 0ns);
+  EXPECT_EQ(parseDuration("1h1m1s1ms1us1ns"), 1h + 1min + 1s + 1ms + 1us + 1ns);
+  EXPECT_EQ(parseDuration("7\xC2\xB5s"), 7us);  // U+00B5 micro sign
+  EXPECT_EQ(parseDuration("7\xCE\xBCs"), 7us);  // U+03BC Greek mu
+  EXPECT_EQ(parseDuration("1.000000001s"), 1s + 1ns);
+  EXPECT_EQ(parseDuration("9223372036854775807ns"), nanoseconds(INT64_MAX));
+  EXPECT_EQ(parseDuration("-9223372036854775808ns"), nanoseconds(INT64_MIN));
+  EXPECT_EQ(parseDuration("2562047h47m16.854775807s"), nanoseconds(INT64_MAX));
+}
+
+TEST(ParseDuration, RejectsWhatGoRejects) {
+  std::vector<std::string> bad = {"",   "1",   "10",  "-",  "+",      "s",   ".s",  "-.s", ".",
+                                  "1x", "1 s", "1hh", "h1", "1.2.3s", "1s ", " 1s", "1e3s"};
+  for (const char* overflow : {"9223372036854775808ns", "2562048h", "-9223372036854775809ns"}) {
+    bad.push_back(overflow);
+  }
+  for (const std::string& text : bad) {
+    try {
+      parseDuration(text);
+      ADD_FAILURE() << "accepted " << text;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kConfigInvalid);
+      EXPECT_THAT(e.what(), HasSubstr("invalid duration")) << text;
+    }
+  }
+  EXPECT_THAT(configError([] { parseDuration("5"); }), HasSubstr("missing unit"));
+  EXPECT_THAT(configError([] { parseDuration("5d"); }), HasSubstr("unknown unit \"d\""));
+}
+
+TEST(Config, DefaultsWithoutAFileAreTheRegistryImage) {
+  Config c = loadConfig("", {});
+  EXPECT_EQ(c.version, "0.1");
+  EXPECT_EQ(c.http.addr, ":5000");
+  EXPECT_EQ(c.http.net, "tcp");
+  EXPECT_EQ(c.storage.driver, StorageDriver::kFilesystem);
+  EXPECT_EQ(c.storage.filesystem.rootDirectory, "/var/lib/registry");
+  EXPECT_EQ(c.storage.filesystem.maxThreads, 100u);
+  EXPECT_FALSE(c.storage.deleteEnabled);
+  EXPECT_FALSE(c.storage.redirectDisabled);
+  EXPECT_FALSE(c.storage.readOnly);
+  EXPECT_TRUE(c.storage.uploadPurging.enabled);
+  EXPECT_EQ(c.storage.uploadPurging.age, 168h);
+  EXPECT_EQ(c.storage.uploadPurging.interval, 24h);
+  EXPECT_FALSE(c.storage.uploadPurging.dryRun);
+  EXPECT_EQ(c.log.level, "info");
+  EXPECT_EQ(c.log.formatter, "text");
+  EXPECT_EQ(c.log.fields, (std::map<std::string, std::string>{{"service", "registry"}}));
+  EXPECT_EQ(c.http.headers, (HeaderMap{{"X-Content-Type-Options", {"nosniff"}}}));
+  EXPECT_EQ(c.http.tls.minimumTls, "tls1.2");
+  EXPECT_TRUE(c.http.tls.certificate.empty());
+  EXPECT_EQ(c.http.prometheusPath, "/metrics");
+  EXPECT_EQ(c.auth.kind, AuthKind::kNone);
+  EXPECT_EQ(c.catalogMaxEntries, 1000);
+  EXPECT_THAT(c.notifications.endpoints, IsEmpty());
+  EXPECT_THAT(c.warnings, IsEmpty());
+  ASSERT_EQ(c.notes.size(), 1u);  // storage.cache is accepted and ignored
+  EXPECT_THAT(c.notes[0], HasSubstr("storage.cache: accepted and ignored"));
+}
+
+TEST(Config, OmittedKeysTakeDistributionsDefaults) {
+  Config c = parseConfig("version: 0.1\n", {});
+  EXPECT_EQ(c.http.addr, ":5000");
+  EXPECT_EQ(c.storage.driver, StorageDriver::kFilesystem);
+  EXPECT_EQ(c.storage.filesystem.rootDirectory, "/var/lib/registry");
+  EXPECT_THAT(c.http.headers, IsEmpty());
+  EXPECT_THAT(c.log.fields, IsEmpty());
+  EXPECT_EQ(c.catalogMaxEntries, 1000);
+  EXPECT_THAT(c.warnings, IsEmpty());
+
+  // Null sections and zero limits are the defaults too.
+  c = parseConfig("version: 0.1\nstorage:\n  filesystem:\nhttp:\ncatalog:\n  maxentries: 0\n", {});
+  EXPECT_EQ(c.storage.filesystem.rootDirectory, "/var/lib/registry");
+  EXPECT_EQ(c.catalogMaxEntries, 1000);
+}
+
+TEST(Config, ReadsATypicalFile) {
+  TempDir dir;
+  Config c = loadConfig(dir.write("config.yml", kTypical), {});
+  EXPECT_EQ(c.log.level, "debug");
+  EXPECT_EQ(c.log.formatter, "json");
+  EXPECT_TRUE(c.log.accessLogDisabled);
+  EXPECT_EQ(c.log.fields.at("environment"), "staging");
+
+  EXPECT_EQ(c.storage.driver, StorageDriver::kFilesystem);
+  EXPECT_EQ(c.storage.filesystem.rootDirectory, "/srv/registry");
+  EXPECT_EQ(c.storage.filesystem.maxThreads, 50u);
+  EXPECT_TRUE(c.storage.deleteEnabled);
+  EXPECT_EQ(c.storage.uploadPurging.age, 72h);
+  EXPECT_EQ(c.storage.uploadPurging.interval, 12h);
+  EXPECT_FALSE(c.storage.readOnly);
+
+  EXPECT_EQ(c.http.addr, "0.0.0.0:443");
+  EXPECT_EQ(c.http.host, "https://registry.example.com");
+  EXPECT_EQ(c.http.secret, "asecretforlocaldevelopment");
+  EXPECT_TRUE(c.http.relativeUrls);
+  EXPECT_EQ(c.http.drainTimeout, 60s);
+  EXPECT_EQ(c.http.headers.at("Strict-Transport-Security"),
+            (std::vector<std::string>{"max-age=31536000", "includeSubDomains"}));
+  EXPECT_EQ(c.http.tls.certificate, "/certs/domain.crt");
+  EXPECT_EQ(c.http.tls.key, "/certs/domain.key");
+  EXPECT_EQ(c.http.tls.minimumTls, "tls1.3");
+  EXPECT_THAT(c.http.tls.clientCas, ElementsAre("/certs/ca1.pem", "/certs/ca2.pem"));
+  EXPECT_EQ(c.http.debugAddr, "localhost:5001");
+  EXPECT_TRUE(c.http.prometheusEnabled);
+  EXPECT_EQ(c.http.prometheusPath, "/metrics");
+  EXPECT_TRUE(c.http.http2Disabled);
+
+  EXPECT_EQ(c.auth.kind, AuthKind::kHtpasswd);
+  EXPECT_EQ(c.auth.htpasswd.realm, "Registry Realm");
+  EXPECT_EQ(c.auth.htpasswd.path, "/auth/htpasswd");
+
+  EXPECT_TRUE(c.notifications.includeReferences);
+  ASSERT_EQ(c.notifications.endpoints.size(), 1u);
+  const NotificationEndpoint& e = c.notifications.endpoints[0];
+  EXPECT_EQ(e.name, "alistener");
+  EXPECT_EQ(e.url, "https://my.listener.com/event");
+  EXPECT_FALSE(e.disabled);
+  EXPECT_EQ(e.headers.at("Authorization"), std::vector<std::string>{"Bearer abc"});
+  EXPECT_EQ(e.timeout, 500ms);
+  EXPECT_EQ(e.threshold, 5);
+  EXPECT_EQ(e.backoff, 1s);
+  EXPECT_THAT(e.ignoredMediaTypes, ElementsAre("application/octet-stream"));
+  EXPECT_THAT(e.ignoreMediaTypes, ElementsAre("application/octet-stream"));
+  EXPECT_THAT(e.ignoreActions, ElementsAre("pull"));
+
+  EXPECT_EQ(c.catalogMaxEntries, 500);
+  EXPECT_THAT(c.warnings, IsEmpty());
+}
+
+TEST(Config, EndpointDefaultsAreDistributions) {
+  Config c = parseConfig(R"(version: 0.1
+notifications:
+  endpoints:
+    - name: a
+      url: http://a/
+      timeout: 0s
+      threshold: -1
+)",
+                         {});
+  ASSERT_EQ(c.notifications.endpoints.size(), 1u);
+  EXPECT_EQ(c.notifications.endpoints[0].timeout, 1s);
+  EXPECT_EQ(c.notifications.endpoints[0].threshold, 10);
+  EXPECT_EQ(c.notifications.endpoints[0].backoff, 1s);
+}
+
+TEST(Config, ReadsTokenAndS3Sections) {
+  Config c = parseConfig(R"(version: 0.1
+storage:
+  s3:
+    region: us-east-1
+    regionendpoint: http://ceph.local:7480
+    bucket: images
+    accesskey: AK
+    secretkey: SK
+    secure: false
+    v4auth: true
+    rootdirectory: /prefix
+    chunksize: 16777216
+    forcepathstyle: true
+auth:
+  token:
+    realm: https://auth.example.com/token
+    service: registry.example.com
+    issuer: auth.example.com
+    rootcertbundle: /certs/bundle.pem
+    autoredirect: true
+)",
+                         {});
+  EXPECT_EQ(c.storage.driver, StorageDriver::kS3);
+  EXPECT_EQ(c.storage.s3.region, "us-east-1");
+  EXPECT_EQ(c.storage.s3.regionEndpoint, "http://ceph.local:7480");
+  EXPECT_EQ(c.storage.s3.bucket, "images");
+  EXPECT_EQ(c.storage.s3.accessKey, "AK");
+  EXPECT_EQ(c.storage.s3.secretKey, "SK");
+  EXPECT_FALSE(c.storage.s3.secure);
+  EXPECT_TRUE(c.storage.s3.v4Auth);
+  EXPECT_EQ(c.storage.s3.rootDirectory, "/prefix");
+  EXPECT_EQ(c.storage.s3.chunkSize, 16u << 20);
+  EXPECT_TRUE(c.storage.s3.forcePathStyle);
+  EXPECT_EQ(c.auth.kind, AuthKind::kToken);
+  EXPECT_EQ(c.auth.token.realm, "https://auth.example.com/token");
+  EXPECT_EQ(c.auth.token.service, "registry.example.com");
+  EXPECT_EQ(c.auth.token.issuer, "auth.example.com");
+  EXPECT_EQ(c.auth.token.rootCertBundle, "/certs/bundle.pem");
+  EXPECT_TRUE(c.auth.token.autoRedirect);
+
+  // s3 defaults, and the scalar form of a provider.
+  c = parseConfig(
+      "version: 0.1\nstorage:\n  s3:\n    bucket: b\n    region: eu-west-1\n"
+      "auth: silly\n",
+      {{"REGISTRY_AUTH_SILLY_REALM", "r"}, {"REGISTRY_AUTH_SILLY_SERVICE", "s"}});
+  EXPECT_TRUE(c.storage.s3.secure);
+  EXPECT_TRUE(c.storage.s3.v4Auth);
+  EXPECT_FALSE(c.storage.s3.forcePathStyle);
+  EXPECT_EQ(c.storage.s3.chunkSize, 10u << 20);
+  EXPECT_EQ(c.auth.kind, AuthKind::kSilly);
+  EXPECT_EQ(c.auth.silly.realm, "r");
+  EXPECT_EQ(c.auth.silly.service, "s");
+}
+
+TEST(ConfigEnv, OverridesTheDocumentedVariables) {
+  TempDir dir;
+  Config c = loadConfig(dir.write("config.yml", "version: 0.1\n"),
+                        {{"REGISTRY_HTTP_ADDR", "127.0.0.1:6000"},
+                         {"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", "/data"},
+                         {"REGISTRY_STORAGE_DELETE_ENABLED", "true"},
+                         {"REGISTRY_HTTP_TLS_CERTIFICATE", "/certs/c.pem"},
+                         {"REGISTRY_HTTP_TLS_KEY", "/certs/k.pem"},
+                         {"REGISTRY_AUTH", "htpasswd"},
+                         {"REGISTRY_AUTH_HTPASSWD_REALM", "Registry Realm"},
+                         {"REGISTRY_AUTH_HTPASSWD_PATH", "/auth/htpasswd"},
+                         {"REGISTRY_LOG_LEVEL", "DEBUG"},
+                         {"HOME", "/root"}});
+  EXPECT_EQ(c.http.addr, "127.0.0.1:6000");
+  EXPECT_EQ(c.storage.driver, StorageDriver::kFilesystem);
+  EXPECT_EQ(c.storage.filesystem.rootDirectory, "/data");  // no storage section in the file
+  EXPECT_TRUE(c.storage.deleteEnabled);
+  EXPECT_EQ(c.http.tls.certificate, "/certs/c.pem");
+  EXPECT_EQ(c.http.tls.key, "/certs/k.pem");
+  EXPECT_EQ(c.auth.kind, AuthKind::kHtpasswd);
+  EXPECT_EQ(c.auth.htpasswd.realm, "Registry Realm");
+  EXPECT_EQ(c.auth.htpasswd.path, "/auth/htpasswd");
+  EXPECT_EQ(c.log.level, "debug");  // distribution lower-cases the level
+  EXPECT_THAT(c.warnings, IsEmpty());
+}
+
+TEST(ConfigEnv, OverridesTheBuiltInDefaults) {
+  Config c = loadConfig("", {{"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", "/data"},
+                             {"REGISTRY_HTTP_ADDR", ":8080"}});
+  EXPECT_EQ(c.storage.filesystem.rootDirectory, "/data");
+  EXPECT_EQ(c.http.addr, ":8080");
+  EXPECT_EQ(c.http.headers.at("X-Content-Type-Options"), std::vector<std::string>{"nosniff"});
+}
+
+TEST(ConfigEnv, PrefixMustBeUpperCaseAndPartsMatchUpperCasedKeys) {
+  Config c = parseConfig("version: 0.1\nhttp:\n  addr: :5000\n", {{"registry_http_addr", ":1"},
+                                                                  {"Registry_HTTP_ADDR", ":2"},
+                                                                  {"REGISTRYHTTP_ADDR", ":3"},
+                                                                  {"REGISTRY_http_addr", ":4"},
+                                                                  {"REGISTRY_HTTP_Addr", ":5"}});
+  EXPECT_EQ(c.http.addr, ":5000");
+  // Names without the REGISTRY_ prefix are not looked at; the rest name no field, because
+  // distribution compares each part with the upper-cased field name.
+  EXPECT_THAT(c.warnings,
+              ElementsAre("Ignoring unrecognized environment variable REGISTRY_HTTP_Addr",
+                          "Ignoring unrecognized environment variable REGISTRY_http_addr"));
+
+  // Inside free maps (storage, a driver's parameters) a part that matches no key creates
+  // it lower-cased, so this one works in distribution too.
+  c = parseConfig("version: 0.1\n", {{"REGISTRY_STORAGE_FILESYSTEM_rootdirectory", "/lower"}});
+  EXPECT_EQ(c.storage.filesystem.rootDirectory, "/lower");
+  EXPECT_THAT(c.warnings, IsEmpty());
+}
+
+TEST(ConfigEnv, ValuesAreYaml) {
+  Config c = parseConfig(R"(version: 0.1
+http:
+  headers:
+    X-Content-Type-Options: [nosniff]
+)",
+                         {{"REGISTRY_HTTP_HEADERS", "{X-Frame-Options: [DENY]}"},
+                          {"REGISTRY_HTTP_TLS_CLIENTCAS", "[/a.pem, /b.pem]"},
+                          {"REGISTRY_HTTP_RELATIVEURLS", "true"},
+                          {"REGISTRY_HTTP_SECRET", "123"},
+                          {"REGISTRY_HTTP_DRAINTIMEOUT", "1h30m"},
+                          {"REGISTRY_CATALOG_MAXENTRIES", "5"},
+                          {"REGISTRY_LOG_FIELDS", "{env: prod, team: infra}"},
+                          {"REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING", "{enabled: false}"},
+                          {"REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED", "yes"},
+                          {"REGISTRY_STORAGE_FILESYSTEM_MAXTHREADS", "0x40"}});
+  EXPECT_EQ(c.http.headers, (HeaderMap{{"X-Frame-Options", {"DENY"}}}));  // replaced whole
+  EXPECT_THAT(c.http.tls.clientCas, ElementsAre("/a.pem", "/b.pem"));
+  EXPECT_TRUE(c.http.relativeUrls);
+  EXPECT_EQ(c.http.secret, "123");
+  EXPECT_EQ(c.http.drainTimeout, 90min);
+  EXPECT_EQ(c.catalogMaxEntries, 5);
+  EXPECT_EQ(c.log.fields, (std::map<std::string, std::string>{{"env", "prod"}, {"team", "infra"}}));
+  EXPECT_FALSE(c.storage.uploadPurging.enabled);
+  EXPECT_TRUE(c.storage.readOnly);
+  EXPECT_EQ(c.storage.filesystem.maxThreads, 64u);
+  EXPECT_THAT(c.warnings, IsEmpty());
+
+  // A header added to a map one key at a time.
+  c = parseConfig("version: 0.1\n", {{"REGISTRY_HTTP_HEADERS_X-FRAME-OPTIONS", "[DENY]"}});
+  EXPECT_EQ(c.http.headers, (HeaderMap{{"x-frame-options", {"DENY"}}}));
+}
+
+TEST(ConfigEnv, ProviderScalarReplacesTheSection) {
+  TempDir dir;
+  std::filesystem::path file = dir.write("config.yml", R"(version: 0.1
+storage:
+  filesystem:
+    rootdirectory: /var/lib/registry
+  delete:
+    enabled: true
+auth:
+  token:
+    realm: r
+    service: s
+    issuer: i
+    rootcertbundle: /b.pem
+)");
+  // Given in reverse order: they are applied sorted by name, the section first.
+  Config c = loadConfig(file, {{"REGISTRY_STORAGE_S3_SECURE", "false"},
+                               {"REGISTRY_STORAGE_S3_REGION", "us-east-1"},
+                               {"REGISTRY_STORAGE_S3_BUCKET", "images"},
+                               {"REGISTRY_STORAGE", "s3"},
+                               {"REGISTRY_AUTH_HTPASSWD_PATH", "/auth/htpasswd"},
+                               {"REGISTRY_AUTH_HTPASSWD_REALM", "Realm"},
+                               {"REGISTRY_AUTH", "htpasswd"}});
+  EXPECT_EQ(c.storage.driver, StorageDriver::kS3);
+  EXPECT_EQ(c.storage.s3.bucket, "images");
+  EXPECT_EQ(c.storage.s3.region, "us-east-1");
+  EXPECT_FALSE(c.storage.s3.secure);
+  // As in distribution, REGISTRY_STORAGE replaced the whole section, delete included.
+  EXPECT_FALSE(c.storage.deleteEnabled);
+  EXPECT_EQ(c.auth.kind, AuthKind::kHtpasswd);
+  EXPECT_EQ(c.auth.htpasswd.realm, "Realm");
+  EXPECT_EQ(c.auth.htpasswd.path, "/auth/htpasswd");
+
+  c = loadConfig(file, {{"REGISTRY_STORAGE", "s3"},
+                        {"REGISTRY_STORAGE_S3_BUCKET", "images"},
+                        {"REGISTRY_STORAGE_S3_REGIONENDPOINT", "http://ceph:7480"},
+                        {"REGISTRY_STORAGE_DELETE_ENABLED", "true"}});
+  EXPECT_EQ(c.storage.s3.regionEndpoint, "http://ceph:7480");
+  EXPECT_TRUE(c.storage.deleteEnabled);
+
+  // A second driver next to the file's one is an error, as in distribution.
+  std::string message = configError([&] {
+    loadConfig(file, {{"REGISTRY_STORAGE_S3_BUCKET", "images"}});
+  });
+  EXPECT_THAT(message,
+              HasSubstr("storage: more than one storage driver configured (filesystem, s3)"));
+
+  // A provider given as a map.
+  c = loadConfig(file, {{"REGISTRY_AUTH", "{htpasswd: {realm: R, path: /p}}"}});
+  EXPECT_EQ(c.auth.kind, AuthKind::kHtpasswd);
+  EXPECT_EQ(c.auth.htpasswd.path, "/p");
+}
+
+TEST(ConfigEnv, ListsAreIndexed) {
+  Config c = parseConfig("version: 0.1\n",
+                         {{"REGISTRY_NOTIFICATIONS_ENDPOINTS_0_NAME", "hook"},
+                          {"REGISTRY_NOTIFICATIONS_ENDPOINTS_0_URL", "http://hook/"},
+                          {"REGISTRY_NOTIFICATIONS_ENDPOINTS_0_TIMEOUT", "250ms"},
+                          {"REGISTRY_NOTIFICATIONS_ENDPOINTS_0_IGNORE_ACTIONS", "[pull]"},
+                          {"REGISTRY_NOTIFICATIONS_ENDPOINTS_1_URL", "http://other/"}});
+  ASSERT_EQ(c.notifications.endpoints.size(), 2u);
+  EXPECT_EQ(c.notifications.endpoints[0].name, "hook");
+  EXPECT_EQ(c.notifications.endpoints[0].url, "http://hook/");
+  EXPECT_EQ(c.notifications.endpoints[0].timeout, 250ms);
+  EXPECT_THAT(c.notifications.endpoints[0].ignoreActions, ElementsAre("pull"));
+  EXPECT_EQ(c.notifications.endpoints[1].url, "http://other/");
+
+  EXPECT_THAT(parseError("version: 0.1\n", {{"REGISTRY_NOTIFICATIONS_ENDPOINTS_2_URL", "u"}}),
+              HasSubstr("notifications.endpoints: index 2 is past the end of the list, which "
+                        "has 0 entries (from REGISTRY_NOTIFICATIONS_ENDPOINTS_2_URL)"));
+  EXPECT_THAT(parseError("version: 0.1\n", {{"REGISTRY_NOTIFICATIONS_ENDPOINTS_X_URL", "u"}}),
+              HasSubstr("notifications.endpoints: expected a list index, got \"X\""));
+}
+
+TEST(ConfigEnv, UnrecognizedVariablesWarnOnce) {
+  Config c =
+      parseConfig("version: 0.1\n", {{"REGISTRY_FOO", "1"},
+                                     {"REGISTRY_HTTP_ADDR_PORT", "1"},
+                                     {"REGISTRY_STORAGE_FILESYSTEM_FOO", "1"},
+                                     {"REGISTRY_", "1"},
+                                     {"REGISTRY_NOTIFICATIONS_EVENTS_INCLUDEREFERENCES", "true"},
+                                     {"REGISTRY_HTTP_HOST", "https://r.example"}});
+  EXPECT_EQ(c.http.host, "https://r.example");
+  EXPECT_EQ(c.warnings,
+            (std::vector<std::string>{
+                "Ignoring unrecognized environment variable REGISTRY_",
+                "Ignoring unrecognized environment variable REGISTRY_FOO",
+                "Ignoring unrecognized environment variable REGISTRY_HTTP_ADDR_PORT",
+                // distribution's Go field is EventConfig, so this is the name that works:
+                "Ignoring unrecognized environment variable "
+                "REGISTRY_NOTIFICATIONS_EVENTS_INCLUDEREFERENCES",
+                "Ignoring unrecognized environment variable REGISTRY_STORAGE_FILESYSTEM_FOO"}));
+  EXPECT_FALSE(c.notifications.includeReferences);
+  c = parseConfig("version: 0.1\n",
+                  {{"REGISTRY_NOTIFICATIONS_EVENTCONFIG_INCLUDEREFERENCES", "true"}});
+  EXPECT_TRUE(c.notifications.includeReferences);
+}
+
+TEST(Config, UnknownAndUnsupportedKeysWarn) {
+  Config c = parseConfig(R"(version: 0.1
+http:
+  adress: :6000
+  Addr: :7000
+  tls:
+    letsencrypt:
+      cachefile: /le.cache
+redis:
+  addr: localhost:6379
+storage:
+  s3aws:
+    bucket: b
+    region: us-east-1
+    encrypt: true
+frobnicate: 1
+)",
+                         {});
+  EXPECT_EQ(c.storage.driver, StorageDriver::kS3);  // s3aws is distribution's other name
+  EXPECT_EQ(c.http.addr, ":5000");
+  EXPECT_THAT(c.warnings, Contains("http.adress: unknown key, ignored (line 3)"));
+  EXPECT_THAT(c.warnings,
+              Contains("http.Addr: unknown key, ignored (keys are lower case: addr) (line 4)"));
+  EXPECT_THAT(c.warnings,
+              Contains("http.tls.letsencrypt: not supported by regfs, ignored (line 6)"));
+  EXPECT_THAT(c.warnings, Contains("redis: not supported by regfs, ignored (line 8)"));
+  EXPECT_THAT(c.warnings,
+              Contains("storage.s3aws.encrypt: not supported by regfs, ignored (line 14)"));
+  EXPECT_THAT(c.warnings, Contains("frobnicate: unknown key, ignored (line 15)"));
+  EXPECT_EQ(c.warnings.size(), 6u);
+
+  c = parseConfig("version: 0.1\nstorage:\n  filesystem:\n    rootdir: /x\n", {});
+  EXPECT_THAT(c.warnings, ElementsAre("storage.filesystem.rootdir: unknown key, ignored (line 4)"));
+}
+
+TEST(Config, InvalidValuesNameTheKey) {
+  EXPECT_THAT(parseError("version: 0.1\nstorage:\n  delete:\n    enabled: maybe\n"),
+              HasSubstr("storage.delete.enabled: expected a boolean, got \"maybe\" (line 4)"));
+  EXPECT_THAT(parseError("version: 0.1\n", {{"REGISTRY_STORAGE_DELETE_ENABLED", "maybe"}}),
+              HasSubstr("storage.delete.enabled: expected a boolean, got \"maybe\" (from "
+                        "REGISTRY_STORAGE_DELETE_ENABLED)"));
+  EXPECT_THAT(parseError("version: 0.1\nlog:\n  level: verbose\n"),
+              HasSubstr("log.level: expected one of error, warn, info, debug, got \"verbose\""));
+  EXPECT_THAT(parseError("version: 0.1\nlog:\n  formatter: xml\n"),
+              HasSubstr("log.formatter: expected one of text, json, logstash"));
+  EXPECT_THAT(parseError("version: 0.1\nhttp:\n  draintimeout: 5x\n"),
+              HasSubstr("http.draintimeout: invalid duration \"5x\": unknown unit \"x\""));
+  EXPECT_THAT(parseError("version: 0.1\nstorage:\n  maintenance:\n    uploadpurging:\n"
+                         "      age: 168\n"),
+              HasSubstr("storage.maintenance.uploadpurging.age: invalid duration \"168\": "
+                        "missing unit"));
+  EXPECT_THAT(parseError("version: 0.1\ncatalog:\n  maxentries: lots\n"),
+              HasSubstr("catalog.maxentries: expected an integer, got \"lots\""));
+  EXPECT_THAT(parseError("version: 0.1\nstorage:\n  filesystem:\n    maxthreads: [1]\n"),
+              HasSubstr("storage.filesystem.maxthreads: expected an integer, got a list"));
+  EXPECT_THAT(parseError("version: 0.1\nhttp:\n  addr: {a: b}\n"),
+              HasSubstr("http.addr: expected a string, got a mapping"));
+  EXPECT_THAT(parseError("version: 0.1\nhttp: 5000\n"),
+              HasSubstr("http: expected a mapping, got \"5000\""));
+  EXPECT_THAT(parseError("version: 0.1\nhttp:\n  headers:\n    X-A: nosniff\n"),
+              HasSubstr("http.headers.X-A: expected a list of strings, got \"nosniff\""));
+  EXPECT_THAT(parseError("version: 0.1\nhttp:\n  tls:\n    minimumtls: tls1.4\n"),
+              HasSubstr("http.tls.minimumtls: expected one of tls1.0, tls1.1, tls1.2, tls1.3"));
+  EXPECT_THAT(parseError("version: 0.1\nhttp:\n  tls:\n    certificate: /c.pem\n"),
+              HasSubstr("http.tls.key: must be set together with http.tls.certificate"));
+  EXPECT_THAT(parseError("version: 0.1\nhttp:\n  net: udp\n"),
+              HasSubstr("http.net: expected one of tcp, unix, got \"udp\""));
+  EXPECT_THAT(parseError("version: 0.1\nstorage:\n  s3:\n    bucket: b\n    region: r\n"
+                         "    chunksize: 1024\n"),
+              HasSubstr("storage.s3.chunksize: expected a size from 5242880 to 5368709120 bytes"));
+  EXPECT_THAT(parseError("version: 0.1\nstorage:\n  s3:\n    region: r\n"),
+              HasSubstr("storage.s3.bucket: must be set for the s3 driver"));
+  EXPECT_THAT(parseError("version: 0.1\nstorage:\n  s3:\n    bucket: b\n"),
+              HasSubstr("storage.s3.region: must be set for the s3 driver unless regionendpoint"));
+  EXPECT_THAT(parseError("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: \"\"\n"),
+              HasSubstr("storage.filesystem.rootdirectory: must not be empty"));
+  EXPECT_THAT(parseError("version: 0.1\nstorage:\n  gcs:\n    bucket: b\n"),
+              HasSubstr("storage.gcs: storage driver \"gcs\" is not supported by regfs"));
+  EXPECT_THAT(parseError("version: 0.1\nauth:\n  htpasswd:\n    realm: r\n"),
+              HasSubstr("auth.htpasswd.path: must be set for htpasswd auth"));
+  EXPECT_THAT(parseError("version: 0.1\n", {{"REGISTRY_AUTH", "htpasswd"}}),
+              HasSubstr("auth.htpasswd.realm: must be set for htpasswd auth (from REGISTRY_AUTH)"));
+  EXPECT_THAT(parseError("version: 0.1\nauth:\n  token:\n    realm: r\n    service: s\n"
+                         "    issuer: i\n"),
+              HasSubstr("auth.token.rootcertbundle: must be set for token auth (or jwks)"));
+  EXPECT_THAT(parseError("version: 0.1\nauth:\n  htpasswd: {realm: r, path: p}\n  silly: {}\n"),
+              HasSubstr("auth: more than one auth provider configured (htpasswd, silly)"));
+  EXPECT_THAT(parseError("version: 0.1\nauth:\n  ldap: {}\n"),
+              HasSubstr("auth.ldap: auth provider \"ldap\" is not supported by regfs"));
+  EXPECT_THAT(parseError("version: 0.1\n", {{"REGISTRY_HTTP_HEADERS", "{a: [b"}}),
+              HasSubstr("REGISTRY_HTTP_HEADERS: the value is not valid YAML"));
+}
+
+TEST(Config, InmemoryIsRefusedClearly) {
+  std::string message = parseError("version: 0.1\nstorage:\n  inmemory:\n");
+  EXPECT_THAT(message, HasSubstr("storage.inmemory: the inmemory storage driver is not supported"));
+  EXPECT_THAT(message, HasSubstr("(line 3)"));
+  EXPECT_THAT(
+      parseError("version: 0.1\n", {{"REGISTRY_STORAGE", "inmemory"}}),
+      HasSubstr("storage.inmemory: the inmemory storage driver is not supported by regfs "
+                "(it loses every image on restart); use filesystem (from REGISTRY_STORAGE)"));
+}
+
+TEST(Config, VersionIsRequired) {
+  EXPECT_THAT(parseError(""), HasSubstr("version: missing"));
+  EXPECT_THAT(parseError("http:\n  addr: :5000\n"), HasSubstr("version: missing"));
+  EXPECT_THAT(parseError("version: 0.2\n"), HasSubstr("version: unsupported version \"0.2\""));
+  EXPECT_THAT(parseError("- a\n- b\n"), HasSubstr("expected a mapping of sections, got a list"));
+  EXPECT_THAT(parseError("version: 0.1\nhttp: [\n"), HasSubstr("invalid YAML at line"));
+}
+
+TEST(Config, DurationsInTheFile) {
+  Config c = parseConfig(R"(version: 0.1
+http:
+  draintimeout: 1h30m
+storage:
+  maintenance:
+    uploadpurging:
+      age: 1.5h
+      interval: 90s
+      dryrun: true
+)",
+                         {});
+  EXPECT_EQ(c.http.drainTimeout, 90min);
+  EXPECT_EQ(c.storage.uploadPurging.age, 90min);
+  EXPECT_EQ(c.storage.uploadPurging.interval, 90s);
+  EXPECT_TRUE(c.storage.uploadPurging.enabled);  // merged with the defaults
+  EXPECT_TRUE(c.storage.uploadPurging.dryRun);
+
+  // A Go time.Duration field reads a bare integer as nanoseconds; say so.
+  c = parseConfig("version: 0.1\nhttp:\n  draintimeout: 10\n", {});
+  EXPECT_EQ(c.http.drainTimeout, 10ns);
+  ASSERT_EQ(c.warnings.size(), 1u);
+  EXPECT_THAT(c.warnings[0], HasSubstr("http.draintimeout: 10 has no unit and means nanoseconds"));
+}
+
+TEST(Config, SmallValuesFollowDistribution) {
+  Config c = parseConfig(R"(version: 0.1
+loglevel: warn
+storage:
+  filesystem:
+    maxthreads: 3
+  redirect:
+    disable: true
+)",
+                         {});
+  EXPECT_EQ(c.log.level, "warn");  // the deprecated top-level key still counts
+  EXPECT_EQ(c.storage.filesystem.maxThreads, 25u);
+  EXPECT_TRUE(c.storage.redirectDisabled);
+  EXPECT_THAT(c.notes,
+              Contains(HasSubstr("storage.filesystem.maxthreads: 3 raised to the minimum")));
+}
+
+TEST(Config, UnreadableFileIsNamed) {
+  TempDir dir;
+  std::filesystem::path missing = dir.path() / "nope.yml";
+  std::string message = configError([&] { loadConfig(missing, {}); });
+  EXPECT_THAT(message, HasSubstr(missing.string()));
+  EXPECT_THAT(message, HasSubstr("No such file or directory"));
+  EXPECT_THAT(configError([&] { loadConfig(dir.path(), {}); }), HasSubstr(dir.path().string()));
+
+  // Errors in a file name the file, with the line when there is one.
+  std::filesystem::path empty = dir.write("empty.yml", "");
+  EXPECT_THAT(configError([&] { loadConfig(empty, {}); }),
+              HasSubstr("version: missing; a distribution config.yml starts with \"version: "
+                        "0.1\" (in " +
+                        empty.string() + ")"));
+  std::filesystem::path file = dir.write("bad.yml", "version: 0.1\nhttp:\n  relativeurls: 2\n");
+  EXPECT_THAT(configError([&] { loadConfig(file, {}); }),
+              HasSubstr("http.relativeurls: expected a boolean, got \"2\" (line 3 of " +
+                        file.string() + ")"));
+}
+
+TEST(ResolveStoreRoot, TakesADirectoryOrAConfig) {
+  TempDir dir;
+  EXPECT_EQ(resolveStoreRoot(dir.path().string(), {}), dir.path());
+
+  std::filesystem::path yml = dir.write(
+      "config.yml", "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /srv/registry\n");
+  EXPECT_EQ(resolveStoreRoot(yml.string(), {}), "/srv/registry");
+  EXPECT_EQ(resolveStoreRoot(yml.string(), {{"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", "/o"}}),
+            "/o");
+  std::filesystem::path yaml = dir.write("config.yaml", "version: 0.1\n");
+  EXPECT_EQ(resolveStoreRoot(yaml.string(), {}), "/var/lib/registry");
+
+  std::filesystem::path s3 =
+      dir.write("s3.yml", "version: 0.1\nstorage:\n  s3:\n    bucket: b\n    region: us-east-1\n");
+  EXPECT_THAT(configError([&] { resolveStoreRoot(s3.string(), {}); }),
+              HasSubstr("the storage driver is not filesystem"));
+
+  std::filesystem::path txt = dir.write("notes.txt", "hello");
+  try {
+    resolveStoreRoot(txt.string(), {});
+    ADD_FAILURE() << "accepted a text file";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_THAT(e.what(), HasSubstr(txt.string()));
+  }
+  try {
+    resolveStoreRoot((dir.path() / "missing").string(), {});
+    ADD_FAILURE() << "accepted a missing path";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kNotFound);
+  }
+}
+
+TEST(ProcessEnvironment, ReadsThisProcess) {
+  const char* path = getenv("PATH");
+  if (!path) GTEST_SKIP() << "PATH is not set";
+  Environment env = processEnvironment();
+  EXPECT_THAT(env, Contains(std::make_pair(std::string("PATH"), std::string(path))));
+}
+
+}  // namespace
+}  // namespace regfs
