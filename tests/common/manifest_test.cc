@@ -724,9 +724,6 @@ TEST(ManifestReferrers, IndexJsonCarriesPlatformsAndUrls) {
   }
 }
 
-}  // namespace
-}  // namespace regfs
-
 // Inputs the fuzz targets (tests/fuzz) found, kept as regressions.
 
 TEST(ManifestFuzzRegression, PushedIndexReadsBackAsAnIndex) {
@@ -749,3 +746,6 @@ TEST(ManifestFuzzRegression, PushedIndexReadsBackAsAnIndex) {
     EXPECT_EQ(stored.kind, ManifestKind::kIndex) << json;
   }
 }
+
+}  // namespace
+}  // namespace regfs
