@@ -747,5 +747,31 @@ TEST(ManifestFuzzRegression, PushedIndexReadsBackAsAnIndex) {
   }
 }
 
+TEST(ManifestFuzzRegression, MessagesQuoteAtMostAShortExcerpt) {
+  // Error messages echoed whole strings from the manifest (megabytes in a 4 MiB manifest) into
+  // the error response and the logs. Now at most 200 bytes, cut between UTF-8 characters.
+  std::string longType = "application/vnd.oci" + std::string(3000, '[') + "\xC3\xA9";
+  std::string longKey = std::string(199, 'k') + "\xC3\xA9" + std::string(3000, 'k');
+  for (const std::string& json :
+       {R"({"schemaVersion": 2, "mediaType": ")" + longType + R"(", "manifests": []})",
+        R"({"schemaVersion": 2, "manifests": [], "annotations": {")" + longKey + R"(": 1}})"}) {
+    for (auto parse : {+[](const std::string& b) { parseManifest(b); },
+                       +[](const std::string& b) { parseManifest(b, media::kOciIndex); },
+                       +[](const std::string& b) { parseStoredManifest(b); }}) {
+      try {
+        parse(json);
+        ADD_FAILURE() << "accepted";
+      } catch (const Error& e) {
+        std::string message = e.what();
+        EXPECT_EQ(e.kind(), ErrorKind::kManifestInvalid) << message.substr(0, 300);
+        EXPECT_LT(message.size(), 400u) << message.substr(0, 300);
+        EXPECT_NE(message.find("..."), std::string::npos) << message.substr(0, 300);
+        // The cut falls before the two-byte character, not inside it.
+        EXPECT_EQ(message.find("\xC3."), std::string::npos) << message.substr(0, 300);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace regfs
