@@ -793,10 +793,10 @@ class Parser {
       const std::string& name = drivers[0];
       Value driver = childOf(v, name);
       if (name == "filesystem") {
-        storage.driver = StorageDriver::kFilesystem;
+        storage.driver = StorageDriverKind::kFilesystem;
         readFilesystem(driver, storage.filesystem);
       } else if (name == "s3" || name == "s3aws") {
-        storage.driver = StorageDriver::kS3;
+        storage.driver = StorageDriverKind::kS3;
         readS3(driver, storage.s3);
       } else if (name == "inmemory") {
         fail(driver,
@@ -1166,7 +1166,7 @@ std::filesystem::path resolveStoreRoot(const std::string& rootOrConfig, const En
   }
   Config config = loadConfig(path, env);
   for (const std::string& warning : config.warnings) spdlog::warn("{}", warning);
-  if (config.storage.driver != StorageDriver::kFilesystem) {
+  if (config.storage.driver != StorageDriverKind::kFilesystem) {
     throw Error(ErrorKind::kConfigInvalid,
                 rootOrConfig +
                     ": the storage driver is not filesystem, so there is no local rootdirectory");

@@ -58,7 +58,7 @@ struct LogConfig {
   bool reportCaller = false;
 };
 
-enum class StorageDriver { kFilesystem, kS3 };
+enum class StorageDriverKind { kFilesystem, kS3 };
 
 struct FilesystemStorageConfig {
   std::filesystem::path rootDirectory = "/var/lib/registry";
@@ -87,7 +87,7 @@ struct UploadPurgingConfig {
 };
 
 struct StorageConfig {
-  StorageDriver driver = StorageDriver::kFilesystem;
+  StorageDriverKind driver = StorageDriverKind::kFilesystem;
   FilesystemStorageConfig filesystem;  // meaningful when driver == kFilesystem
   S3StorageConfig s3;                  // meaningful when driver == kS3
   bool deleteEnabled = false;          // storage.delete.enabled

@@ -1,0 +1,88 @@
+#pragma once
+// The registry behind the HTTP layer: the store, the options that change behaviour, and
+// the entry point that turns one request into a response. Request bodies are handed over
+// as they arrive (BodySink), so uploads stream to the store and never sit in memory.
+
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "api/http.h"
+#include "api/options.h"
+#include "api/response.h"
+#include "common/digest.h"
+#include "common/store.h"
+
+namespace regfs::api {
+
+// Hash state of chunked uploads, by upload id and the offset it has hashed up to, so a
+// chunked upload is hashed once as it streams. Only a cache: a miss (another process took
+// the previous chunk, or the entry was evicted) makes commit re-hash the data.
+class HasherCache {
+ public:
+  static constexpr size_t kMaxEntries = 4096;
+  // Removes and returns the state of `uuid` if it covers exactly `offset` bytes.
+  std::optional<Hasher> take(const std::string& uuid, uint64_t offset);
+  void put(const std::string& uuid, uint64_t offset, Hasher hasher);
+  void erase(const std::string& uuid);
+
+ private:
+  struct Entry {
+    uint64_t offset;
+    Hasher hasher;
+    std::list<std::string>::iterator age;
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> entries_;
+  std::list<std::string> ages_;  // oldest first
+};
+
+class Registry {
+ public:
+  Registry(Store store, RegistryOptions options) : store_(std::move(store)), options_(options) {}
+  Store& store() { return store_; }
+  const RegistryOptions& options() const { return options_; }
+  HasherCache& hashers() { return hashers_; }
+
+  // Throws Error(kUnsupported) in read-only mode.
+  void requireWritable() const;
+  // Throws Error(kUnsupported) unless deletes are enabled (and writes allowed).
+  void requireDeleteEnabled() const;
+
+ private:
+  Store store_;
+  RegistryOptions options_;
+  HasherCache hashers_;
+};
+
+// Receives a request body as it arrives, then answers.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  virtual void write(std::string_view data) = 0;
+  virtual Response finish() = 0;
+};
+
+// A request's first answer: either a response right away (the body, if any, is not read)
+// or a sink for the body that answers when it ends.
+struct Dispatch {
+  std::optional<Response> response;
+  std::unique_ptr<BodySink> sink;
+
+  static Dispatch respond(Response r) { return Dispatch{std::move(r), nullptr}; }
+  static Dispatch stream(std::unique_ptr<BodySink> sink) { return Dispatch{std::nullopt, std::move(sink)}; }
+};
+
+// A sink that keeps up to `limit` bytes (Error(kSizeInvalid) beyond) and hands them to `fn`.
+std::unique_ptr<BodySink> bufferBody(size_t limit, std::function<Response(std::string)> fn);
+
+// Routes one request. Throws regfs::Error for every failure the client should see.
+Dispatch dispatch(Registry& registry, const Request& request);
+
+}  // namespace regfs::api

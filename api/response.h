@@ -1,0 +1,37 @@
+#pragma once
+// What a resource handler answers: status, headers and either a small body held in memory
+// or a range of a local file, which the connection layer sends with sendfile(2).
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace regfs::api {
+
+struct FileBody {
+  std::filesystem::path path;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+struct Response {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::optional<FileBody> file;
+
+  Response() = default;
+  explicit Response(int s) : status(s) {}
+
+  // Replaces the header's value, or adds it.
+  Response& set(std::string_view name, std::string value);
+  std::optional<std::string_view> header(std::string_view name) const;
+  // The number of body bytes a GET would carry (what Content-Length says, also for HEAD).
+  uint64_t contentLength() const { return file ? file->length : body.size(); }
+};
+
+}  // namespace regfs::api

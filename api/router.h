@@ -1,0 +1,38 @@
+#pragma once
+// Which resource a request path names. Repository names contain slashes, so the path is
+// split and matched from its end, as distribution's routes are:
+//   /v2/                                   base
+//   /v2/_catalog                           catalog
+//   /v2/<name>/tags/list                   tags
+//   /v2/<name>/manifests/<reference>       manifest (tag or digest)
+//   /v2/<name>/blobs/uploads/              upload start
+//   /v2/<name>/blobs/uploads/<uuid>        upload session
+//   /v2/<name>/blobs/<digest>              blob
+//   /v2/<name>/referrers/<digest>          referrers
+// The name and reference are percent-decoded but not validated here (handlers answer
+// NAME_INVALID, DIGEST_INVALID, ...); a path with empty, "." or ".." segments matches nothing.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace regfs::api {
+
+enum class Resource { kBase, kCatalog, kTags, kManifest, kUploadStart, kUpload, kBlob, kReferrers };
+
+struct Route {
+  Resource resource = Resource::kBase;
+  std::string name;       // repository name, empty for base and catalog
+  std::string reference;  // tag, digest or upload uuid
+  friend bool operator==(const Route&, const Route&) = default;
+};
+
+// nullopt: no such resource (404).
+std::optional<Route> parseRoute(std::string_view rawPath);
+
+// The path of a resource, for Location headers ("/v2/<name>/blobs/<digest>").
+std::string blobPath(std::string_view name, std::string_view digest);
+std::string uploadPath(std::string_view name, std::string_view uuid);
+std::string manifestPath(std::string_view name, std::string_view reference);
+
+}  // namespace regfs::api

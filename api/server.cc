@@ -1,0 +1,428 @@
+#include "api/server.h"
+
+#include <fcntl.h>
+#include <pistache/endpoint.h>
+#include <pistache/http.h>
+#include <pistache/net.h>
+#include <pistache/peer.h>
+#include <spdlog/spdlog.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <thread>
+
+#include "api/errors.h"
+#include "common/error.h"
+#include "common/unique_fd.h"
+
+namespace regfs::api {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr const char* kConnKey = "regfs.conn";
+// Input that arrives while a response is still being sent waits here, up to this much.
+constexpr size_t kMaxPendingInput = 4 << 20;
+// Piece sent through Pistache's write queue when the socket is full, to wait for writability.
+constexpr size_t kFilePiece = 256 << 10;
+// Read size while a request body streams in.
+constexpr size_t kDrainSize = 256 << 10;
+
+std::string httpDate() {
+  thread_local time_t cachedAt = 0;
+  thread_local std::string cached;
+  time_t now = ::time(nullptr);
+  if (now != cachedAt) {
+    struct tm tm;
+    ::gmtime_r(&now, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cached = buf;
+    cachedAt = now;
+  }
+  return cached;
+}
+
+// One client connection. Touched only on the reactor thread that owns the peer.
+struct Conn {
+  RequestHeadParser head;
+  std::optional<Request> request;
+  std::unique_ptr<BodySink> sink;
+  std::optional<ChunkedDecoder> chunked;
+  uint64_t bodyLeft = 0;
+  bool waiting = false;  // a file body is being sent; input waits in `pending`
+  bool closing = false;  // answered with "Connection: close"; input is dropped
+  bool closed = false;   // the peer is gone
+  std::string pending;
+  Clock::time_point started;
+  std::string client;
+  // Pistache's idle-peer check reads the time of this (otherwise unused) parser: a peer
+  // idle past the keep-alive timeout, or busy with no progress past the header timeout,
+  // is dropped. Progress in either direction refreshes it.
+  std::shared_ptr<Pistache::Http::RequestParser> clock;
+  Clock::time_point lastTouch;
+};
+
+void touch(Conn& conn, Pistache::Tcp::Peer& peer, bool idle) {
+  auto now = Clock::now();
+  peer.setIdle(idle);
+  if (now - conn.lastTouch < std::chrono::seconds(1)) return;
+  conn.lastTouch = now;
+  conn.clock->reset();
+}
+
+struct FileSend {
+  UniqueFd fd;
+  off_t offset = 0;
+  uint64_t left = 0;
+};
+
+class ConnectionHandler : public Pistache::Http::Handler {
+ public:
+  HTTP_PROTOTYPE(ConnectionHandler)
+
+  explicit ConnectionHandler(std::shared_ptr<ServerState> state) : state_(std::move(state)) {}
+
+  void onRequest(const Pistache::Http::Request&, Pistache::Http::ResponseWriter) override {}
+
+  void onDisconnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
+    auto conn = connOf(peer);
+    if (!conn) return;
+    conn->closed = true;
+    if (conn->request) finishRequestCount(*conn);
+    conn->sink.reset();
+    conn->pending.clear();
+  }
+
+ private:
+  using PeerPtr = std::shared_ptr<Pistache::Tcp::Peer>;
+
+  void onConnection(const PeerPtr& peer) override {
+    auto conn = std::make_shared<Conn>();
+    conn->client = peer->address().host();
+    conn->clock = std::make_shared<Pistache::Http::RequestParser>(4096);
+    conn->lastTouch = Clock::now();
+    peer->setIdle(true);
+    peer->putData(Pistache::Http::Handler::ParserData, conn->clock);
+    peer->putData(kConnKey, conn);
+  }
+
+  void onInput(const char* buffer, size_t len, const PeerPtr& peer) override {
+    auto conn = connOf(peer);
+    if (!conn || conn->closed) return;
+    process(conn, peer, std::string_view(buffer, len));
+    drainBody(conn, peer);
+    touch(*conn, *peer, !conn->request && !conn->waiting && conn->pending.empty());
+  }
+
+  // Pistache reads 4 KiB per call; while a request body streams in, read the socket
+  // directly in large pieces until it would block. The peer's events are edge-triggered
+  // and Pistache reads until EAGAIN itself, so nothing is missed: its next read finds the
+  // socket drained (or the end of the stream, which it then handles as usual).
+  void drainBody(const std::shared_ptr<Conn>& conn, const PeerPtr& peer) {
+    thread_local std::string buf(kDrainSize, '\0');
+    while (conn->request && conn->sink && !conn->waiting && !conn->closing && !conn->closed &&
+           peer->ssl() == nullptr) {
+      ssize_t n = ::recv(peer->fd(), buf.data(), buf.size(), MSG_DONTWAIT);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      process(conn, peer, std::string_view(buf.data(), static_cast<size_t>(n)));
+    }
+  }
+
+  static std::shared_ptr<Conn> connOf(const PeerPtr& peer) {
+    return std::static_pointer_cast<Conn>(peer->tryGetData(kConnKey));
+  }
+
+  void process(const std::shared_ptr<Conn>& conn, const PeerPtr& peer, std::string_view data) {
+    while (!data.empty() && !conn->waiting && !conn->closing && !conn->closed) {
+      if (!conn->request) {
+        size_t used = conn->head.feed(data);
+        data.remove_prefix(used);
+        if (conn->head.state() == RequestHeadParser::State::kError) {
+          badRequest(conn, peer, conn->head.error());
+          return;
+        }
+        if (conn->head.state() == RequestHeadParser::State::kDone) {
+          conn->request = conn->head.take();
+          conn->head.reset();
+          begin(conn, peer);
+        }
+        continue;
+      }
+      try {
+        if (conn->chunked) {
+          std::string decoded;
+          size_t used = conn->chunked->feed(data, decoded);
+          data.remove_prefix(used);
+          if (!decoded.empty()) conn->sink->write(decoded);
+          if (conn->chunked->done()) end(conn, peer);
+        } else {
+          size_t n = static_cast<size_t>(std::min<uint64_t>(conn->bodyLeft, data.size()));
+          conn->sink->write(data.substr(0, n));
+          conn->bodyLeft -= n;
+          data.remove_prefix(n);
+          if (conn->bodyLeft == 0) end(conn, peer);
+        }
+      } catch (const Error& e) {
+        conn->sink.reset();
+        respond(conn, peer, errorResponse(e), /*bodyUnread=*/true);
+      } catch (const std::exception& e) {
+        conn->sink.reset();
+        respond(conn, peer, internalError(e), /*bodyUnread=*/true);
+      }
+    }
+    if (!data.empty() && conn->waiting && !conn->closing && !conn->closed) {
+      if (conn->pending.size() + data.size() > kMaxPendingInput) {
+        conn->closing = true;
+        ::shutdown(peer->fd(), SHUT_RDWR);
+        return;
+      }
+      conn->pending.append(data);
+    }
+  }
+
+  Response internalError(const std::exception& e) {
+    spdlog::error("internal error: {}", e.what());
+    return errorResponse(ErrorKind::kInternal, e.what());
+  }
+
+  void badRequest(const std::shared_ptr<Conn>& conn, const PeerPtr& peer, const std::string& why) {
+    conn->request = Request();
+    conn->request->method = "-";
+    conn->request->target = "-";
+    conn->started = Clock::now();
+    state_->inFlight++;
+    respond(conn, peer, errorResponse(ErrorKind::kInvalidArgument, why, 400), /*bodyUnread=*/true);
+  }
+
+  void begin(const std::shared_ptr<Conn>& conn, const PeerPtr& peer) {
+    conn->started = Clock::now();
+    state_->inFlight++;
+    const Request& request = *conn->request;
+    Dispatch d;
+    try {
+      d = dispatch(*state_->registry, request);
+    } catch (const Error& e) {
+      d = Dispatch::respond(errorResponse(e));
+    } catch (const std::exception& e) {
+      d = Dispatch::respond(internalError(e));
+    }
+    if (d.response) {
+      respond(conn, peer, std::move(*d.response), request.hasBody());
+      return;
+    }
+    conn->sink = std::move(d.sink);
+    if (!request.hasBody()) {
+      end(conn, peer);
+      return;
+    }
+    if (request.expectContinue) send(peer, "HTTP/1.1 100 Continue\r\n\r\n");
+    if (request.chunked) {
+      conn->chunked.emplace();
+    } else {
+      conn->bodyLeft = *request.contentLength;
+    }
+  }
+
+  void end(const std::shared_ptr<Conn>& conn, const PeerPtr& peer) {
+    Response r;
+    try {
+      r = conn->sink->finish();
+    } catch (const Error& e) {
+      r = errorResponse(e);
+    } catch (const std::exception& e) {
+      r = internalError(e);
+    }
+    conn->sink.reset();
+    conn->chunked.reset();
+    conn->bodyLeft = 0;
+    respond(conn, peer, std::move(r), false);
+  }
+
+  void finishRequestCount(Conn& conn) {
+    conn.request.reset();
+    state_->inFlight--;
+  }
+
+  static Pistache::Async::Promise<ssize_t> send(const PeerPtr& peer, std::string bytes) {
+    size_t n = bytes.size();
+    return peer->send(Pistache::RawBuffer(std::move(bytes), n));
+  }
+
+  void accessLog(const Conn& conn, int status, uint64_t bytes) {
+    if (!state_->options.accessLog) return;
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - conn.started).count();
+    spdlog::info("{} \"{} {}\" {} {} {:.3f}ms", conn.client, conn.request->method, conn.request->target,
+                 status, bytes, static_cast<double>(us) / 1000.0);
+  }
+
+  // Sends the response. `bodyUnread`: the request body was not consumed, so the
+  // connection cannot carry another request and is closed after the answer.
+  void respond(const std::shared_ptr<Conn>& conn, const PeerPtr& peer, Response r, bool bodyUnread) {
+    const Request& request = *conn->request;
+    bool head = request.method == "HEAD";
+    bool keepAlive = request.keepAlive && !bodyUnread && !state_->draining.load();
+
+    auto file = std::make_shared<FileSend>();
+    if (r.file && !head && r.file->length > 0) {
+      file->fd.reset(::open(r.file->path.c_str(), O_RDONLY | O_CLOEXEC));
+      struct stat st;
+      if (!file->fd || ::fstat(file->fd.get(), &st) != 0 ||
+          static_cast<uint64_t>(st.st_size) < r.file->offset + r.file->length) {
+        // Deleted or replaced since it was looked at.
+        r = errorResponse(ErrorKind::kBlobUnknown, "blob vanished while being served");
+        file.reset();
+      } else {
+        file->offset = static_cast<off_t>(r.file->offset);
+        file->left = r.file->length;
+      }
+    } else {
+      file.reset();
+    }
+
+    if (!r.header("Docker-Distribution-API-Version")) {
+      r.set("Docker-Distribution-API-Version", "registry/2.0");
+    }
+    if (!r.header("Content-Length") && r.status != 204 && r.status != 304) {
+      r.set("Content-Length", std::to_string(r.contentLength()));
+    }
+    for (const auto& [name, value] : state_->options.extraHeaders) {
+      if (!r.header(name)) r.headers.emplace_back(name, value);
+    }
+    r.set("Date", httpDate());
+    if (!keepAlive) {
+      r.set("Connection", "close");
+    } else if (request.versionMinor == 0) {
+      r.set("Connection", "keep-alive");
+    }
+    std::string out = serializeHead(r.status, r.headers);
+    uint64_t bodyBytes = 0;
+    if (!head && !r.file) {
+      out += r.body;
+      bodyBytes = r.body.size();
+    }
+    if (file) bodyBytes = file->left;
+    accessLog(*conn, r.status, bodyBytes);
+    finishRequestCount(*conn);
+
+    std::weak_ptr<Pistache::Tcp::Peer> weak = peer;
+    if (file) {
+      conn->waiting = true;
+      if (!keepAlive) conn->closing = true;
+      send(peer, std::move(out))
+          .then([this, conn, weak, file, keepAlive](ssize_t) { pumpFile(conn, weak, file, keepAlive); },
+                Pistache::Async::IgnoreException);
+      return;
+    }
+    auto sent = send(peer, std::move(out));
+    if (!keepAlive) {
+      conn->closing = true;
+      sent.then([weak](ssize_t) { closeWrite(weak); }, Pistache::Async::IgnoreException);
+    }
+  }
+
+  static void closeWrite(const std::weak_ptr<Pistache::Tcp::Peer>& weak) {
+    // The peer's reads then see the client's close and Pistache removes the connection.
+    if (auto p = weak.lock()) ::shutdown(p->fd(), SHUT_WR);
+  }
+
+  void pumpFile(const std::shared_ptr<Conn>& conn, const std::weak_ptr<Pistache::Tcp::Peer>& weak,
+                const std::shared_ptr<FileSend>& file, bool keepAlive) {
+    auto peer = weak.lock();
+    if (!peer || conn->closed) return;
+    touch(*conn, *peer, false);
+    while (file->left > 0) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(file->left, 1u << 30));
+      ssize_t n = ::sendfile(peer->fd(), file->fd.get(), &file->offset, want);
+      if (n > 0) {
+        file->left -= static_cast<uint64_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        // The socket is full. Send the next piece through Pistache's queue, which waits
+        // for the socket to drain, and go on with sendfile once it is written.
+        size_t piece = static_cast<size_t>(std::min<uint64_t>(file->left, kFilePiece));
+        std::string buf(piece, '\0');
+        ssize_t got = ::pread(file->fd.get(), buf.data(), piece, file->offset);
+        if (got != static_cast<ssize_t>(piece)) break;
+        file->offset += static_cast<off_t>(piece);
+        file->left -= piece;
+        send(peer, std::move(buf))
+            .then([this, conn, weak, file, keepAlive](ssize_t) { pumpFile(conn, weak, file, keepAlive); },
+                  Pistache::Async::IgnoreException);
+        return;
+      }
+      break;  // an error, or the file shrank: the response cannot be completed
+    }
+    if (file->left > 0) {
+      spdlog::warn("aborting a blob download: {}", errno ? std::strerror(errno) : "file shrank");
+      conn->closing = true;
+      ::shutdown(peer->fd(), SHUT_RDWR);
+      return;
+    }
+    file->fd.reset();
+    conn->waiting = false;
+    if (!keepAlive) {
+      ::shutdown(peer->fd(), SHUT_WR);
+      return;
+    }
+    if (!conn->pending.empty()) {
+      std::string pending = std::move(conn->pending);
+      conn->pending.clear();
+      process(conn, peer, pending);
+    }
+    touch(*conn, *peer, !conn->request && !conn->waiting);
+  }
+
+  std::shared_ptr<ServerState> state_;
+};
+
+}  // namespace
+
+int defaultThreads(unsigned cores) {
+  if (cores == 0) cores = 1;
+  return static_cast<int>(std::max(4u, cores * 2));
+}
+
+Server::Server(std::shared_ptr<Registry> registry, ServerOptions options)
+    : options_(std::move(options)), state_(std::make_shared<ServerState>(std::move(registry), options_)) {}
+
+Server::~Server() {
+  if (endpoint_) endpoint_->shutdown();
+}
+
+void Server::start() {
+  threads_ = options_.threads > 0 ? options_.threads : defaultThreads(std::thread::hardware_concurrency());
+  Pistache::Address addr(options_.host.empty() ? std::string("0.0.0.0") : options_.host,
+                         Pistache::Port(static_cast<uint16_t>(options_.port)));
+  endpoint_ = std::make_unique<Pistache::Http::Endpoint>(addr);
+  auto opts = Pistache::Http::Endpoint::options()
+                  .threads(threads_)
+                  .flags(Pistache::Tcp::Options::ReuseAddr | Pistache::Tcp::Options::NoDelay)
+                  .backlog(1024);
+  endpoint_->init(opts);
+  endpoint_->setHandler(std::make_shared<ConnectionHandler>(state_));
+  endpoint_->serveThreaded();
+}
+
+void Server::drainAndStop(std::chrono::milliseconds timeout) {
+  state_->draining = true;
+  auto deadline = Clock::now() + timeout;
+  while (state_->inFlight.load() > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (endpoint_) {
+    endpoint_->shutdown();
+    endpoint_.reset();
+  }
+}
+
+int Server::port() const { return endpoint_ ? static_cast<uint16_t>(endpoint_->getPort()) : 0; }
+
+}  // namespace regfs::api

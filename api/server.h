@@ -1,0 +1,55 @@
+#pragma once
+// The network side of regfs-server: Pistache's listener and reactor threads with regfs's
+// own HTTP/1.1 connection handling on top (Pistache's request parser buffers whole bodies
+// and mishandles keep-alive, so it is bypassed): request bodies stream into BodySinks,
+// blob bodies go out with sendfile(2), keep-alive and pipelining follow the client,
+// "Expect: 100-continue" is answered, and every request gets one access-log line.
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "api/options.h"
+#include "api/registry.h"
+
+namespace Pistache::Http {
+class Endpoint;
+}
+
+namespace regfs::api {
+
+// State shared by every connection handler (Pistache clones the handler per thread).
+struct ServerState {
+  ServerState(std::shared_ptr<Registry> r, ServerOptions o) : registry(std::move(r)), options(std::move(o)) {}
+  std::shared_ptr<Registry> registry;
+  ServerOptions options;
+  std::atomic<int> inFlight{0};     // requests whose response is not yet on the wire
+  std::atomic<bool> draining{false};  // answer "Connection: close" from now on
+};
+
+class Server {
+ public:
+  Server(std::shared_ptr<Registry> registry, ServerOptions options);
+  ~Server();
+  // Binds and serves on background threads. Throws std::runtime_error when it cannot bind.
+  void start();
+  // Stops taking new work, waits up to `timeout` for requests in flight, then stops.
+  void drainAndStop(std::chrono::milliseconds timeout);
+  int port() const;
+  int threads() const { return threads_; }
+
+ private:
+  ServerOptions options_;
+  int threads_ = 0;
+  std::shared_ptr<ServerState> state_;
+  std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
+};
+
+// Reactor threads for `cores` CPUs: more threads than cores, so one connection busy
+// hashing an upload does not stall the others on its thread.
+int defaultThreads(unsigned cores);
+
+}  // namespace regfs::api

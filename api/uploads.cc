@@ -1,0 +1,190 @@
+// Blob uploads: POST /v2/<name>/blobs/uploads/ (start, monolithic with ?digest=, or
+// cross-repository mount with ?mount=&from=) and GET/HEAD/PATCH/PUT/DELETE on
+// /v2/<name>/blobs/uploads/<uuid>. Sessions live in the store, so any server process on
+// the same root can continue one. Bodies stream to the upload file and are hashed on the
+// way; the hash state is cached per session so commit does not read the data again.
+#include <charconv>
+
+#include "api/handlers.h"
+#include "common/error.h"
+
+namespace regfs::api {
+namespace {
+
+constexpr size_t kStageSize = 1 << 20;
+
+std::string rangeHeader(uint64_t size) { return "0-" + std::to_string(size ? size - 1 : 0); }
+
+Response uploadStatus(int status, const Route& route, const std::string& uuid, uint64_t size) {
+  Response r(status);
+  r.set("Location", uploadPath(route.name, uuid));
+  r.set("Range", rangeHeader(size));
+  r.set("Docker-Upload-UUID", uuid);
+  return r;
+}
+
+Response blobCreated(const Route& route, const Digest& digest) {
+  Response r(201);
+  r.set("Location", blobPath(route.name, digest.str()));
+  r.set("Docker-Content-Digest", digest.str());
+  return r;
+}
+
+// Writes a request body into an upload session, hashing it on the way; then either
+// reports progress (PATCH) or commits the blob (PUT, monolithic POST).
+class UploadSink : public BodySink {
+ public:
+  UploadSink(Registry& registry, Repository repo, Route route, std::string uuid, UploadWriter writer,
+             std::optional<Hasher> hasher, std::optional<Digest> commitAs)
+      : registry_(registry),
+        repo_(std::move(repo)),
+        route_(std::move(route)),
+        uuid_(std::move(uuid)),
+        writer_(std::move(writer)),
+        hasher_(std::move(hasher)),
+        commitAs_(std::move(commitAs)) {
+    staged_.reserve(kStageSize);
+  }
+
+  void write(std::string_view data) override {
+    if (staged_.empty() && data.size() >= kStageSize) {
+      put(data);
+      return;
+    }
+    staged_.append(data);
+    if (staged_.size() >= kStageSize) flush();
+  }
+
+  Response finish() override {
+    flush();
+    if (!commitAs_) {
+      uint64_t size = writer_.size();
+      if (hasher_) registry_.hashers().put(uuid_, size, std::move(*hasher_));
+      return uploadStatus(202, route_, uuid_, size);
+    }
+    std::optional<Digest> computed;
+    if (hasher_ && hasher_->algorithm() == commitAs_->algorithm()) computed = hasher_->digest();
+    registry_.hashers().erase(uuid_);
+    BlobInfo blob = repo_.commitUpload(uuid_, *commitAs_, computed);
+    return blobCreated(route_, blob.digest);
+  }
+
+ private:
+  void flush() {
+    if (staged_.empty()) return;
+    put(staged_);
+    staged_.clear();
+  }
+  void put(std::string_view data) {
+    if (hasher_) hasher_->update(data);
+    writer_.write(data);
+  }
+
+  Registry& registry_;
+  Repository repo_;
+  Route route_;
+  std::string uuid_;
+  UploadWriter writer_;
+  std::optional<Hasher> hasher_;
+  std::optional<Digest> commitAs_;
+  std::string staged_;
+};
+
+// The hash state for continuing `uuid` at `offset`: fresh at 0, cached if this process
+// hashed up to there, otherwise none (commit re-hashes).
+std::optional<Hasher> hasherAt(Registry& registry, const std::string& uuid, uint64_t offset) {
+  auto cached = registry.hashers().take(uuid, offset);
+  if (cached) return cached;
+  if (offset == 0) return Hasher();
+  return std::nullopt;
+}
+
+// Content-Range of a chunk, checked against Content-Length as distribution does.
+std::optional<uint64_t> chunkStart(const Request& request) {
+  auto header = request.headers.get("Content-Range");
+  if (!header) return std::nullopt;
+  auto range = parseContentRange(*header);
+  if (!range) throw Error(ErrorKind::kRangeInvalid, "malformed Content-Range: " + std::string(*header));
+  if (request.contentLength && *request.contentLength != range->length()) {
+    throw Error(ErrorKind::kSizeInvalid, "Content-Range " + std::string(*header) + " spans " +
+                                             std::to_string(range->length()) +
+                                             " bytes but Content-Length is " +
+                                             std::to_string(*request.contentLength));
+  }
+  return range->first;
+}
+
+std::string validUuid(Repository& repo, const Route& route) {
+  if (!repo.statUpload(route.reference)) {
+    throw Error(ErrorKind::kBlobUploadUnknown, "blob upload unknown: " + route.reference);
+  }
+  return route.reference;
+}
+
+Dispatch streamInto(Registry& registry, Repository repo, const Route& route, const std::string& uuid,
+                    std::optional<uint64_t> start, std::optional<Digest> commitAs) {
+  UploadWriter writer = repo.openUpload(uuid, start);
+  std::optional<Hasher> hasher = hasherAt(registry, uuid, writer.size());
+  return Dispatch::stream(std::make_unique<UploadSink>(registry, std::move(repo), route, uuid,
+                                                       std::move(writer), std::move(hasher),
+                                                       std::move(commitAs)));
+}
+
+}  // namespace
+
+Dispatch handleUploadStart(Registry& registry, const Request& request, const Route& route) {
+  Repository repo = repositoryFor(registry, route);
+  registry.requireWritable();
+
+  auto mount = queryValue(request.query, "mount");
+  auto from = queryValue(request.query, "from");
+  if (mount && from) {
+    auto digest = Digest::tryParse(*mount);
+    auto source = RepoName::tryParse(*from);
+    if (digest && source && registry.store().repository(*source).statLayer(*digest)) {
+      repo.linkLayer(*digest);
+      return Dispatch::respond(blobCreated(route, *digest));
+    }
+    // Not mountable: a normal upload session, as distribution answers.
+  }
+
+  if (auto digestText = queryValue(request.query, "digest")) {
+    Digest digest = digestParam(*digestText);
+    std::string uuid = repo.startUpload();
+    return streamInto(registry, std::move(repo), route, uuid, 0, digest);
+  }
+  std::string uuid = repo.startUpload();
+  Response r = uploadStatus(202, route, uuid, 0);
+  return request.hasBody() ? Dispatch::stream(bufferBody(64 * 1024, [r](std::string) { return r; }))
+                           : Dispatch::respond(std::move(r));
+}
+
+Dispatch handleUpload(Registry& registry, const Request& request, const Route& route) {
+  Repository repo = repositoryFor(registry, route);
+  const std::string& m = request.method;
+  if (m == "GET" || m == "HEAD") {
+    auto info = repo.statUpload(route.reference);
+    if (!info) throw Error(ErrorKind::kBlobUploadUnknown, "blob upload unknown: " + route.reference);
+    return Dispatch::respond(uploadStatus(204, route, info->uuid, info->size));
+  }
+  registry.requireWritable();
+  std::string uuid = validUuid(repo, route);
+  if (m == "DELETE") {
+    repo.cancelUpload(uuid);
+    registry.hashers().erase(uuid);
+    Response r(204);
+    r.set("Docker-Upload-UUID", uuid);
+    return Dispatch::respond(std::move(r));
+  }
+  if (m == "PATCH") {
+    return streamInto(registry, std::move(repo), route, uuid, chunkStart(request), std::nullopt);
+  }
+  // PUT ?digest= with an optional last chunk.
+  auto digestText = queryValue(request.query, "digest");
+  if (!digestText) throw Error(ErrorKind::kDigestInvalid, "digest missing");
+  Digest digest = digestParam(*digestText);
+  std::optional<uint64_t> start = request.hasBody() ? chunkStart(request) : std::nullopt;
+  return streamInto(registry, std::move(repo), route, uuid, start, digest);
+}
+
+}  // namespace regfs::api

@@ -1,0 +1,30 @@
+#pragma once
+// The libfuse adapter: fuse_lowlevel_ops over a View, and the session that serves them.
+// Everything the view shows is decided by fs/view.h; this file only translates.
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "fs/view.h"
+
+namespace regfs::view {
+
+struct MountOptions {
+  std::string mountpoint;
+  bool foreground = false;
+  bool debug = false;
+  // Extra "-o" options for libfuse and the kernel (allow_other, max_read=…, …).
+  std::vector<std::string> fuseOptions;
+  // How long the kernel may cache names and attributes. Together with the view's max
+  // snapshot age this bounds how late a push, tag move or delete shows up.
+  std::chrono::milliseconds cacheTimeout{500};
+  unsigned maxThreads = 16;
+};
+
+// Mounts `view` read-only at options.mountpoint and serves it until it is unmounted or
+// the process gets SIGTERM, SIGINT or SIGHUP (then it unmounts cleanly). Returns the
+// exit status; failures before serving are reported on stderr in one line.
+int serveView(View& view, const MountOptions& options);
+
+}  // namespace regfs::view

@@ -1,0 +1,11 @@
+#include "fs/store_root.h"
+
+#include "common/config.h"
+
+namespace regfs::view {
+
+std::filesystem::path resolveRoot(const std::string& rootOrConfig) {
+  return resolveStoreRoot(rootOrConfig);
+}
+
+}  // namespace regfs::view

@@ -1,0 +1,144 @@
+#pragma once
+// The view model: a store seen as a tree of plain files. Pure: no FUSE here; the
+// libfuse adapter (fs/fuse_ops.h) only translates requests into calls on this.
+//
+//   <repo…>/<tag>                         symlink -> @sha256:<hex>
+//   <repo…>/@sha256:<hex>/manifest.json   the manifest's exact bytes (every revision)
+//                        config.json      the config blob, when the manifest has one
+//                        layers/NN-<hex><ext>   every other blob, in manifest order
+//                        platforms/<os>-<arch>[-<variant>] -> ../../@sha256:<child>  (indexes)
+//
+// A tag and a nested repository may share a name (repository "a/b" with tag "c", and
+// repository "a/b/c"). Then the directory wins: "a/b/c" is the repository, and the tag
+// is reachable as the symlink "a/b/@tag:c". No tag or repository component can start
+// with "@", so "@tag:" and "@<alg>:" names never collide with anything else.
+//
+// A Snapshot is an immutable tree built from the store at one moment; View keeps the
+// current one and rebuilds it when it is older than the caller allows, so pushes, tag
+// moves and deletes show up without remounting.
+
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/digest.h"
+#include "common/store.h"
+
+namespace regfs::view {
+
+// ---------------------------------------------------------------------------------------
+// Inode numbers: the one place they are defined. They derive from the store alone, so
+// they are the same across remounts.
+//
+//   1                              the root directory
+//   2^62 | first 62 bits of blob   a file: one inode per blob, wherever it appears
+//   first 62 bits of sha256(...)   a directory: sha256("d\0" + path)
+//                                  a symlink:   sha256("l\0" + path + "\0" + target)
+//
+// Bits 63 and 62 are clear for directories and symlinks (values below 2 are moved up),
+// so the classes never collide. A symlink's number includes its target: a tag that moves
+// is a new inode, so the kernel may cache symlink targets forever.
+inline constexpr uint64_t kRootIno = 1;
+uint64_t fileIno(const Digest& blob);
+uint64_t directoryIno(std::string_view path);
+uint64_t symlinkIno(std::string_view path, std::string_view target);
+
+// The name of a manifest's directory ("@sha256:<hex>") and of a shadowed tag's alias.
+std::string manifestDirName(const Digest& manifest);
+std::string tagAliasName(std::string_view tag);  // "@tag:<tag>"
+
+enum class NodeKind { kDirectory, kFile, kSymlink };
+
+struct Node {
+  uint64_t ino = 0;
+  NodeKind kind = NodeKind::kDirectory;
+  uint64_t size = 0;      // file: blob size; symlink: target length
+  timespec mtime{};       // from the store, never "now"
+  uint32_t nlink = 0;     // file: places it appears; directory: 2 + subdirectories
+  std::string target;     // symlink
+  std::optional<Digest> digest;  // file: the blob
+  std::string mediaType;         // file: as the first manifest that lists it says
+  // Directory entries, sorted by name.
+  std::vector<std::pair<std::string, uint64_t>> children;
+};
+
+// stat data of a node; `uid`/`gid` own everything.
+struct stat statOf(const Node& node, uid_t uid, gid_t gid);
+
+// The whole tree at one moment. Immutable once built; shared between threads.
+class Snapshot {
+ public:
+  const Node* node(uint64_t ino) const;
+  const Node* child(uint64_t parentIno, std::string_view name) const;
+  // The node at a "/"-separated path from the root ("" is the root).
+  const Node* resolve(std::string_view path) const;
+  size_t size() const { return nodes_.size(); }
+  // When the walk of the store that built it started.
+  std::chrono::steady_clock::time_point builtAt() const { return builtAt_; }
+
+ private:
+  friend class SnapshotBuilder;
+  friend class View;
+  std::unordered_map<uint64_t, Node> nodes_;
+  std::chrono::steady_clock::time_point builtAt_{};
+};
+
+struct ViewOptions {
+  // A snapshot older than this is rebuilt on the next access.
+  std::chrono::milliseconds maxAge{250};
+  // Rebuild on a background thread: an access to a stale snapshot asks for a rebuild and
+  // goes on with the stale one, so no request waits for a rebuild of a big store. The
+  // thread spends at most half its time rebuilding. Without it, the accessing thread
+  // rebuilds (tests rely on that to see a change at once).
+  bool background = false;
+};
+
+class View {
+ public:
+  explicit View(Store store, ViewOptions options = {});
+  ~View();
+
+  // The current snapshot, rebuilt first if it is older than maxAge (or, in background
+  // mode, after a rebuild is requested). While one thread rebuilds, the others go on with
+  // the previous snapshot. The first call always builds one.
+  std::shared_ptr<const Snapshot> snapshot();
+  // Rebuilds now and returns the new snapshot.
+  std::shared_ptr<const Snapshot> refresh();
+
+  const Store& store() const { return store_; }
+
+ private:
+  struct Cache;
+  friend class SnapshotBuilder;
+  std::shared_ptr<const Snapshot> rebuildLocked();
+
+  Store store_;
+  ViewOptions options_;
+  std::mutex rebuildMutex_;  // one rebuild at a time; guards cache_
+  std::unique_ptr<Cache> cache_;
+  mutable std::mutex currentMutex_;
+  std::shared_ptr<const Snapshot> current_;
+  std::chrono::steady_clock::time_point builtAt_{};
+
+  // Background mode.
+  void refreshLoop();
+  std::condition_variable wake_;
+  bool refreshWanted_ = false;  // guarded by currentMutex_
+  bool stopping_ = false;       // guarded by currentMutex_
+  std::thread refresher_;
+};
+
+}  // namespace regfs::view

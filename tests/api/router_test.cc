@@ -1,0 +1,78 @@
+#include "api/router.h"
+
+#include <gtest/gtest.h>
+
+#include "api/errors.h"
+
+namespace regfs::api {
+namespace {
+
+TEST(Router, MatchesEveryResourceFromThePathEnd) {
+  EXPECT_EQ(parseRoute("/v2/"), (Route{Resource::kBase, "", ""}));
+  EXPECT_EQ(parseRoute("/v2"), (Route{Resource::kBase, "", ""}));
+  EXPECT_EQ(parseRoute("/v2/_catalog"), (Route{Resource::kCatalog, "", ""}));
+  EXPECT_EQ(parseRoute("/v2/library/alpine/tags/list"), (Route{Resource::kTags, "library/alpine", ""}));
+  EXPECT_EQ(parseRoute("/v2/a/manifests/latest"), (Route{Resource::kManifest, "a", "latest"}));
+  EXPECT_EQ(parseRoute("/v2/a/b/c/manifests/sha256:00"), (Route{Resource::kManifest, "a/b/c", "sha256:00"}));
+  EXPECT_EQ(parseRoute("/v2/a/blobs/uploads/"), (Route{Resource::kUploadStart, "a", ""}));
+  EXPECT_EQ(parseRoute("/v2/a/blobs/uploads"), (Route{Resource::kUploadStart, "a", ""}));
+  EXPECT_EQ(parseRoute("/v2/a/blobs/uploads/u-1"), (Route{Resource::kUpload, "a", "u-1"}));
+  EXPECT_EQ(parseRoute("/v2/a/blobs/sha256:00"), (Route{Resource::kBlob, "a", "sha256:00"}));
+  EXPECT_EQ(parseRoute("/v2/a/referrers/sha256:00"), (Route{Resource::kReferrers, "a", "sha256:00"}));
+}
+
+TEST(Router, NamesMayContainResourceWords) {
+  EXPECT_EQ(parseRoute("/v2/x/manifests/y/manifests/latest"),
+            (Route{Resource::kManifest, "x/manifests/y", "latest"}));
+  EXPECT_EQ(parseRoute("/v2/blobs/blobs/uploads/"), (Route{Resource::kUploadStart, "blobs", ""}));
+  EXPECT_EQ(parseRoute("/v2/tags/tags/list"), (Route{Resource::kTags, "tags", ""}));
+}
+
+TEST(Router, DecodesPercentEscapesAndRejectsTraversal) {
+  EXPECT_EQ(parseRoute("/v2/a%2Fb/tags/list"), (Route{Resource::kTags, "a/b", ""}));
+  EXPECT_FALSE(parseRoute("/v2/../etc/tags/list"));
+  EXPECT_FALSE(parseRoute("/v2/a/%2e%2e/tags/list"));
+  EXPECT_FALSE(parseRoute("/v2/a//b/tags/list"));
+  EXPECT_FALSE(parseRoute("/v2/a/./tags/list"));
+  EXPECT_FALSE(parseRoute("/v2/a/tags/list/"));
+  EXPECT_FALSE(parseRoute("/v2/a/manifests/"));
+  EXPECT_FALSE(parseRoute("/v2/a%zz/tags/list"));
+  EXPECT_FALSE(parseRoute("/v1/a/tags/list"));
+  EXPECT_FALSE(parseRoute("/v2/a"));
+  EXPECT_FALSE(parseRoute("/"));
+}
+
+TEST(Errors, EveryCodeHasItsStatus) {
+  EXPECT_EQ(statusFor(ErrorKind::kBlobUnknown), 404);
+  EXPECT_EQ(statusFor(ErrorKind::kBlobUploadUnknown), 404);
+  EXPECT_EQ(statusFor(ErrorKind::kDigestInvalid), 400);
+  EXPECT_EQ(statusFor(ErrorKind::kManifestInvalid), 400);
+  EXPECT_EQ(statusFor(ErrorKind::kManifestUnknown), 404);
+  EXPECT_EQ(statusFor(ErrorKind::kManifestBlobUnknown), 400);
+  EXPECT_EQ(statusFor(ErrorKind::kNameInvalid), 400);
+  EXPECT_EQ(statusFor(ErrorKind::kNameUnknown), 404);
+  EXPECT_EQ(statusFor(ErrorKind::kRangeInvalid), 416);
+  EXPECT_EQ(statusFor(ErrorKind::kSizeInvalid), 400);
+  EXPECT_EQ(statusFor(ErrorKind::kUnsupported), 405);
+  EXPECT_EQ(statusFor(ErrorKind::kDenied), 403);
+  EXPECT_EQ(statusFor(ErrorKind::kUnauthorized), 401);
+  EXPECT_EQ(statusFor(ErrorKind::kTooManyRequests), 429);
+  EXPECT_EQ(statusFor(ErrorKind::kInvalidArgument), 400);
+  EXPECT_EQ(statusFor(ErrorKind::kIo), 500);
+}
+
+TEST(Errors, BodyIsTheSpecsJsonAndHidesServerDetails) {
+  Response r = errorResponse(Error(ErrorKind::kBlobUnknown, "blob \"x\" unknown"));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body,
+            "{\"errors\":[{\"code\":\"BLOB_UNKNOWN\",\"message\":\"blob unknown to registry\","
+            "\"detail\":\"blob \\\"x\\\" unknown\"}]}\n");
+  EXPECT_EQ(r.header("Content-Type"), "application/json; charset=utf-8");
+  Response io = errorResponse(Error(ErrorKind::kIo, "open /secret/path: EIO"));
+  EXPECT_EQ(io.status, 500);
+  EXPECT_EQ(io.body.find("/secret"), std::string::npos);
+  EXPECT_EQ(errorResponse(ErrorKind::kSizeInvalid, "too big", 413).status, 413);
+}
+
+}  // namespace
+}  // namespace regfs::api

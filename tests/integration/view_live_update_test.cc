@@ -1,0 +1,85 @@
+// A mounted view follows the store without a remount: a new tag, a tag that moves and a
+// deleted manifest show up within a second, even right after the kernel cached the old
+// names and attributes.
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "view_fixture.h"
+
+namespace regfs {
+namespace {
+
+using namespace regfs::testing;
+using std::chrono::milliseconds;
+
+bool present(const std::filesystem::path& p) {
+  struct stat st;
+  return ::lstat(p.c_str(), &st) == 0;
+}
+
+std::string target(const std::filesystem::path& p) {
+  char buf[256];
+  ssize_t n = ::readlink(p.c_str(), buf, sizeof buf);
+  return n < 0 ? std::string() : std::string(buf, static_cast<size_t>(n));
+}
+
+// Looks at everything, so the kernel holds cached entries and attributes for it all.
+void warmCache(const std::filesystem::path& mnt) { walkTree(mnt, /*hashFiles=*/false); }
+
+TEST(ViewLiveUpdateTest, PushTagMoveAndDeleteShowWithinASecond) {
+  ASSERT_TRUE(std::filesystem::exists("/dev/fuse")) << "/dev/fuse is required";
+  TempDir work;
+  auto root = work / "store", mnt = work / "mnt";
+  OciLayout oci(work / "oci");
+  Blob base = oci.addLayer({{"base", "base"}});
+  Blob one = oci.addImage({base});
+  Blob two = oci.addImage({base, oci.addLayer({{"two", "two"}})});
+  Store store = Store::openLocal(root);
+  pushLayout(store, oci, "live/app", {one}, "latest");
+  Repository repo = store.repository(RepoName::parse("live/app"));
+  MountedView view(root, mnt);
+  auto app = mnt / "live/app";
+  const milliseconds kSecond(1000);
+
+  warmCache(mnt);
+  EXPECT_FALSE(present(app / "v2"));
+  repo.putManifest(two.bytes);
+  repo.putTag(Tag::parse("v2"), Digest::parse(two.digest));
+  auto took = waitUntil([&] { return target(app / "v2") == "@" + two.digest; }, kSecond);
+  ASSERT_TRUE(took) << "a new tag did not show within a second";
+  std::printf("new tag visible after %lld ms\n", static_cast<long long>(took->count()));
+  EXPECT_TRUE(present(app / ("@" + two.digest) / "layers"));
+
+  warmCache(mnt);
+  EXPECT_EQ(target(app / "latest"), "@" + one.digest);
+  repo.putTag(Tag::parse("latest"), Digest::parse(two.digest));
+  took = waitUntil([&] { return target(app / "latest") == "@" + two.digest; }, kSecond);
+  ASSERT_TRUE(took) << "a moved tag did not show within a second";
+  std::printf("moved tag visible after %lld ms\n", static_cast<long long>(took->count()));
+
+  warmCache(mnt);
+  auto baseLayer = app / ("@" + one.digest) / "layers" / ("00-" + base.digest.substr(7) + ".tar.gz");
+  struct stat st;
+  ASSERT_EQ(::lstat(baseLayer.c_str(), &st), 0);
+  EXPECT_EQ(st.st_nlink, 2u);
+  repo.deleteManifest(Digest::parse(two.digest));
+  took = waitUntil(
+      [&] {
+        struct stat s;
+        return !present(app / ("@" + two.digest)) && !present(app / "latest") && !present(app / "v2") &&
+               ::lstat(baseLayer.c_str(), &s) == 0 && s.st_nlink == 1;
+      },
+      kSecond);
+  ASSERT_TRUE(took) << "a deleted manifest did not go within a second";
+  std::printf("delete visible after %lld ms\n", static_cast<long long>(took->count()));
+
+  // A whole new repository appears too.
+  warmCache(mnt);
+  pushLayout(store, oci, "live/other", {one}, "x");
+  EXPECT_TRUE(waitUntil([&] { return present(mnt / "live/other/x"); }, kSecond));
+}
+
+}  // namespace
+}  // namespace regfs

@@ -1,0 +1,301 @@
+#include "support/dockerd.h"
+
+#include <elf.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace regfs::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// Unix socket paths are limited to 107 bytes; the longest one dockerd makes under its
+// exec root is about 35 bytes below the work dir, so a $TMPDIR longer than this is
+// passed over for /tmp.
+constexpr size_t kMaxWorkDirLength = 60;
+constexpr auto kStartTimeout = std::chrono::seconds(60);
+
+// The docker CLI and the daemons read these; a test must not inherit the caller's.
+const std::map<std::string, std::string> kClearedDockerEnv = {
+    {"DOCKER_HOST", ""},
+    {"DOCKER_CONTEXT", ""},
+    {"DOCKER_TLS_VERIFY", ""},
+    {"DOCKER_CERT_PATH", ""},
+    {"DOCKER_API_VERSION", ""},
+    {"DOCKER_CONTENT_TRUST", ""},
+    {"DOCKER_DEFAULT_PLATFORM", ""},
+    {"DOCKER_CLI_HINTS", "false"},
+    // Under a service manager the daemons would report READY=1 to it.
+    {"NOTIFY_SOCKET", ""},
+};
+
+// Major version of `dockerd --version` ("Docker version 20.10.24+dfsg1, build ..."), or 0.
+int dockerdMajorVersion(std::string* full) {
+  CommandResult r = run({"dockerd", "--version"});
+  if (r.status != 0) {
+    throw std::runtime_error("`dockerd --version` failed (is docker.io installed?): " + r.err);
+  }
+  *full = r.out.substr(0, r.out.find('\n'));
+  size_t at = full->find("version ");
+  return at == std::string::npos ? 0 : std::atoi(full->c_str() + at + 8);
+}
+
+// True when dockerd answers GET /_ping with 200 on the unix socket `path`.
+bool pingDocker(const fs::path& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  timeval timeout{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  std::string response;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string request = "GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n";
+    if (::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+      char buf[512];
+      ssize_t n;
+      while ((n = ::read(fd, buf, sizeof buf)) > 0) response.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  return response.starts_with("HTTP/1.") && response.find(" 200 ") != std::string::npos;
+}
+
+// False for a dynamically linked executable (one with a PT_INTERP program header).
+bool isStatic64BitExecutable(const fs::path& path) {
+  std::string bytes = readFile(path);
+  Elf64_Ehdr header;
+  if (bytes.size() < sizeof header || bytes.compare(0, SELFMAG, ELFMAG) != 0 ||
+      bytes[EI_CLASS] != ELFCLASS64) {
+    return false;
+  }
+  std::memcpy(&header, bytes.data(), sizeof header);
+  for (size_t i = 0; i < header.e_phnum; ++i) {
+    size_t offset = header.e_phoff + i * header.e_phentsize;
+    Elf64_Phdr program;
+    if (offset + sizeof program > bytes.size()) return false;
+    std::memcpy(&program, bytes.data() + offset, sizeof program);
+    if (program.p_type == PT_INTERP) return false;
+  }
+  return true;
+}
+
+// A path as a TOML or JSON string (temp dir paths need no escaping).
+std::string quoted(const fs::path& path) { return "\"" + path.string() + "\""; }
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+// The daemons' directory. Mounts left below it by a daemon that had to be killed are
+// detached before it is removed.
+class DockerDaemon::WorkDir {
+ public:
+  WorkDir() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string base = tmp && *tmp ? tmp : "/tmp";
+    std::string pattern = base + "/regfs-docker-XXXXXX";
+    if (pattern.size() > kMaxWorkDirLength) pattern = "/tmp/regfs-docker-XXXXXX";
+    if (!::mkdtemp(pattern.data())) {
+      throw std::runtime_error("mkdtemp " + pattern + ": " + std::strerror(errno));
+    }
+    path_ = pattern;
+  }
+  ~WorkDir() {
+    detachMounts();
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  void detachMounts() {
+    std::ifstream mountinfo("/proc/self/mountinfo");
+    std::vector<std::string> below;
+    std::string line;
+    const std::string prefix = path_.string() + "/";
+    while (std::getline(mountinfo, line)) {
+      std::istringstream fields(line);
+      std::string id, parent, device, root, mountPoint;
+      fields >> id >> parent >> device >> root >> mountPoint;
+      if (mountPoint.starts_with(prefix)) below.push_back(mountPoint);
+    }
+    // Deepest first.
+    std::sort(below.begin(), below.end(),
+              [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+    for (const auto& mountPoint : below) ::umount2(mountPoint.c_str(), MNT_DETACH);
+  }
+
+  fs::path path_;
+};
+
+DockerDaemon::DockerDaemon() : dir_(std::make_unique<WorkDir>()) {
+  const WorkDir& d = *dir_;
+  for (const char* program : {"containerd", "docker", "setpriv", "tar"}) {
+    if (!haveProgram(program)) {
+      throw std::runtime_error(std::string(program) + " is not on PATH (install docker.io)");
+    }
+  }
+  int major = dockerdMajorVersion(&version_);
+
+  // containerd of our own: without --containerd, dockerd would use a system containerd
+  // whenever /run/containerd/containerd.sock exists. Our config file also keeps it from
+  // reading /etc/containerd/config.toml.
+  std::ostringstream toml;
+  toml << "version = 2\n"
+       << "root = " << quoted(d / "containerd/root") << "\n"
+       << "state = " << quoted(d / "containerd/state") << "\n"
+       << "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n"
+       << "[grpc]\n"
+       << "  address = " << quoted(d / "containerd.sock") << "\n"
+       << "[debug]\n"
+       << "  level = \"warn\"\n"
+       << "[plugins.\"io.containerd.internal.v1.opt\"]\n"
+       << "  path = " << quoted(d / "containerd/opt") << "\n";
+  writeFile(d / "containerd.toml", toml.str());
+  // Our own daemon.json keeps dockerd from reading /etc/docker/daemon.json, whose
+  // settings could conflict with the flags. Before 23.0, dockerd also writes a trust
+  // key to /etc/docker/key.json unless told otherwise (later versions have no such key
+  // and reject the setting).
+  std::string daemonJson = "{}\n";
+  if (major > 0 && major < 23) {
+    daemonJson = "{\"deprecated-key-path\": " + quoted(d / "key.json") + "}\n";
+  }
+  writeFile(d / "daemon.json", daemonJson);
+  fs::create_directories(d / "cli");
+
+  // setpriv --pdeathsig: the daemons get SIGTERM if the test program dies without
+  // stopping them (a ctest timeout kills it with SIGKILL).
+  const std::vector<std::string> orphanGuard = {"setpriv", "--pdeathsig", "TERM", "--"};
+  auto guarded = [&](std::vector<std::string> argv) {
+    argv.insert(argv.begin(), orphanGuard.begin(), orphanGuard.end());
+    return argv;
+  };
+  auto start = Clock::now();
+  containerd_ = std::make_unique<Process>(
+      guarded({"containerd", "--config", (d / "containerd.toml").string()}), kClearedDockerEnv,
+      d / "containerd.log");
+  dockerd_ = std::make_unique<Process>(
+      guarded({"dockerd", "--containerd=" + (d / "containerd.sock").string(),
+               "--config-file=" + (d / "daemon.json").string(),
+               "--data-root=" + (d / "data").string(), "--exec-root=" + (d / "exec").string(),
+               "--pidfile=" + (d / "dockerd.pid").string(), "--host=" + host(), "--iptables=false",
+               "--ip6tables=false", "--bridge=none", "--userland-proxy=false",
+               "--storage-driver=vfs", "--log-level=warn"}),
+      kClearedDockerEnv, d / "dockerd.log");
+
+  // dockerd itself waits for containerd's socket, so both start at once; either one
+  // exiting ends the wait early.
+  std::string failure;
+  while (true) {
+    if (pingDocker(d / "docker.sock")) break;
+    if (!containerd_->running()) {
+      failure = "containerd exited";
+    } else if (!dockerd_->running()) {
+      failure = "dockerd exited";
+    } else if (Clock::now() - start > kStartTimeout) {
+      failure = "dockerd did not answer /_ping within " +
+                std::to_string(std::chrono::seconds(kStartTimeout).count()) + " s";
+    }
+    if (!failure.empty()) {
+      std::string logs = log();
+      stop();
+      throw std::runtime_error(failure + " (" + version_ + ")\n" + logs);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  startupTime_ = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+}
+
+DockerDaemon::~DockerDaemon() { stop(); }
+
+std::string DockerDaemon::host() const { return "unix://" + (*dir_ / "docker.sock").string(); }
+
+CommandResult DockerDaemon::docker(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {"docker", "-H", host()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto env = kClearedDockerEnv;
+  env["DOCKER_CONFIG"] = (*dir_ / "cli").string();
+  return run(argv, env);
+}
+
+std::string DockerDaemon::log() const {
+  if (!dir_) return "";
+  return "--- dockerd log ---\n" + readFile(*dir_ / "dockerd.log") + "--- containerd log ---\n" +
+         readFile(*dir_ / "containerd.log");
+}
+
+void DockerDaemon::stop() {
+  // dockerd first: it stops its containers through containerd on the way out.
+  if (dockerd_) dockerd_->stop(SIGTERM, std::chrono::seconds(30));
+  if (containerd_) containerd_->stop(SIGTERM, std::chrono::seconds(10));
+  dockerd_.reset();
+  containerd_.reset();
+  dir_.reset();
+}
+
+DockerDaemon& sharedDockerDaemon() {
+  static std::unique_ptr<DockerDaemon> daemon;
+  static std::string failure;
+  if (!daemon) {
+    if (!failure.empty()) throw std::runtime_error(failure);
+    try {
+      daemon = std::make_unique<DockerDaemon>();
+    } catch (const std::exception& e) {
+      failure = e.what();
+      throw;
+    }
+  }
+  return *daemon;
+}
+
+std::string importBusyboxImage(const DockerDaemon& daemon, const std::string& ref) {
+  const fs::path busybox = "/bin/busybox";
+  if (!fs::exists(busybox) || !isStatic64BitExecutable(busybox)) {
+    throw std::runtime_error(busybox.string() +
+                             " is missing or not a static executable (install busybox-static)");
+  }
+  TempDir work;
+  fs::path root = work / "rootfs";
+  fs::create_directories(root / "bin");
+  fs::create_directories(root / "tmp");
+  fs::permissions(root / "tmp", fs::perms::all | fs::perms::sticky_bit);
+  fs::copy_file(busybox, root / "bin/busybox");
+  CommandResult applets = run({busybox.string(), "--list"});
+  if (applets.status != 0) throw std::runtime_error("busybox --list failed: " + applets.err);
+  std::istringstream names(applets.out);
+  for (std::string name; std::getline(names, name);) {
+    if (!name.empty() && name != "busybox") fs::create_symlink("busybox", root / "bin" / name);
+  }
+  // The same bytes on every run: the layer digest does not change between runs.
+  fs::path tar = work / "rootfs.tar";
+  CommandResult r = run({"tar", "--sort=name", "--mtime=@0", "--owner=0", "--group=0",
+                         "--numeric-owner", "-C", root.string(), "-cf", tar.string(), "."});
+  if (r.status != 0) throw std::runtime_error("tar failed: " + r.err);
+  r = daemon.docker({"import", "--change", "CMD [\"/bin/sh\"]", tar.string(), ref});
+  if (r.status != 0) throw std::runtime_error("docker import failed: " + r.err + r.out);
+  return trim(r.out);
+}
+
+}  // namespace regfs::testing

@@ -1,0 +1,74 @@
+#include "support/server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include <stdexcept>
+
+namespace regfs::testing {
+
+RegfsServer::RegfsServer(const std::filesystem::path& root, RegfsServerOptions options) {
+  root_ = root.empty() ? dir_ / "store" : root;
+  port_ = freePort();
+  std::string config = "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: " +
+                       root_.string() + "\n  delete:\n    enabled: " +
+                       (options.deleteEnabled ? "true" : "false") +
+                       "\n  maintenance:\n    readonly:\n      enabled: " +
+                       (options.readOnly ? "true" : "false") + "\nhttp:\n  addr: 127.0.0.1:" +
+                       std::to_string(port_) + "\n";
+  if (options.catalogMaxEntries > 0) {
+    config += "catalog:\n  maxentries: " + std::to_string(options.catalogMaxEntries) + "\n";
+  }
+  config += options.extraConfig;
+  writeFile(dir_ / "config.yml", config);
+  process_ = std::make_unique<Process>(
+      std::vector<std::string>{(binDir() / "regfs-server").string(), (dir_ / "config.yml").string()},
+      options.env, dir_ / "server.log");
+  if (!waitForPort(port_)) {
+    throw std::runtime_error("regfs-server did not start: " + process_->log());
+  }
+}
+
+RegfsServer::~RegfsServer() = default;
+
+int RegfsServer::stop() { return process_->stop(15); }
+
+std::string rawExchange(int port, const std::string& request, int timeoutMs) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return "";
+  }
+  size_t sent = 0;
+  while (sent < request.size()) {
+    ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<size_t>(n);
+  }
+  std::string out;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    deadline - std::chrono::steady_clock::now())
+                                    .count());
+    if (::poll(&p, 1, std::max(left, 1)) <= 0) break;
+    char buf[65536];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+}  // namespace regfs::testing

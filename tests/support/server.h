@@ -1,0 +1,113 @@
+#pragma once
+// Test support: a real regfs-server process on a free loopback port, over a store in a
+// temp directory (or a given one), stopped by PID when the object goes away.
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "support/image.h"
+#include "support/process.h"
+
+namespace regfs::testing {
+
+struct RegfsServerOptions {
+  bool deleteEnabled = true;
+  bool readOnly = false;
+  int catalogMaxEntries = 0;  // 0: the default
+  // Extra lines appended to config.yml (top-level YAML).
+  std::string extraConfig;
+  std::map<std::string, std::string> env;
+};
+
+class RegfsServer {
+ public:
+  // Serves `root` (a fresh temp store when empty).
+  explicit RegfsServer(const std::filesystem::path& root = {}, RegfsServerOptions options = {});
+  ~RegfsServer();
+  int port() const { return port_; }
+  std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return "http://" + host(); }
+  const std::filesystem::path& root() const { return root_; }
+  pid_t pid() const { return process_->pid(); }
+  std::string log() const { return process_->log(); }
+  // Sends SIGTERM and returns the exit status.
+  int stop();
+
+ private:
+  TempDir dir_;
+  std::filesystem::path root_;
+  int port_ = 0;
+  std::unique_ptr<Process> process_;
+};
+
+// --- A small HTTP client: curl for ordinary requests, a raw socket for the rest ---
+
+
+struct Reply {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  std::string header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? std::string() : it->second;
+  }
+  bool has(const std::string& name) const { return headers.count(name) > 0; }
+  // The OCI error code of an error body ("" if none).
+  std::string code() const {
+    auto p = body.find("\"code\":\"");
+    if (p == std::string::npos) return "";
+    p += 8;
+    return body.substr(p, body.find('"', p) - p);
+  }
+};
+
+// Parses curl -i output; skips interim 1xx responses.
+inline Reply parseReply(const std::string& out) {
+  Reply r;
+  size_t pos = 0;
+  while (true) {
+    size_t end = out.find("\r\n\r\n", pos);
+    if (end == std::string::npos) return r;
+    std::string head = out.substr(pos, end - pos);
+    pos = end + 4;
+    r.status = std::stoi(head.substr(9, 3));
+    if (r.status >= 100 && r.status < 200) continue;
+    size_t line = head.find("\r\n");
+    while (line != std::string::npos) {
+      size_t next = head.find("\r\n", line + 2);
+      std::string h = head.substr(line + 2, next == std::string::npos ? std::string::npos : next - line - 2);
+      size_t colon = h.find(':');
+      if (colon != std::string::npos) {
+        std::string name = h.substr(0, colon);
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        std::string value = h.substr(colon + 1);
+        while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+        r.headers[name] = value;
+      }
+      line = next;
+    }
+    r.body = out.substr(pos);
+    return r;
+  }
+}
+
+// curl -i -X METHOD URL [args...]
+inline Reply http(const std::string& method, const std::string& url, std::vector<std::string> args = {}) {
+  std::vector<std::string> argv = {"-i", "-X", method, url};
+  if (method == "HEAD") argv = {"-i", "-I", url};
+  argv.insert(argv.end(), args.begin(), args.end());
+  CommandResult c = curl(argv);
+  EXPECT_EQ(c.status, 0) << "curl " << method << " " << url << ": " << c.err;
+  return parseReply(c.out);
+}
+
+// Sends `request` bytes on one connection, reads until the server closes or `timeoutMs`.
+std::string rawExchange(int port, const std::string& request, int timeoutMs = 3000);
+
+}  // namespace regfs::testing
