@@ -17,6 +17,10 @@
 
 namespace regfs {
 
+// Names of the temporary files writeAtomic() creates beside its destination start with this;
+// one that outlives its write is a leftover of a crash (fsck removes it).
+inline constexpr std::string_view kAtomicTempPrefix = ".regfs-tmp-";
+
 struct FileInfo {
   uint64_t size = 0;
   timespec mtime{};

@@ -140,7 +140,7 @@ class FsDriver : public StorageDriver {
     std::string full = fullPath(path);
     std::string dir = layout::parentPath(full);
     makeDirs(dir);
-    std::string temp = dir + "/.regfs-tmp-" + randomSuffix();
+    std::string temp = dir + "/" + std::string(kAtomicTempPrefix) + randomSuffix();
     UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
     if (!fd) throwErrno("create", temp, errno);
     try {

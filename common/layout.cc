@@ -84,6 +84,10 @@ std::string referrerLink(const RepoName& repo, const Digest& subject, const Dige
   return join(join(referrersDir(repo, subject, referrer.algorithm()), referrer.hex()), kLinkFile);
 }
 
+std::string quarantineDir() { return v2Root() + "/_quarantine"; }
+
+std::string quarantineEntry(const Digest& d) { return join(quarantineDir(), digestDirs(d)); }
+
 std::string parentPath(std::string_view path) {
   size_t slash = path.rfind('/');
   if (slash == std::string_view::npos || slash == 0) return "/";

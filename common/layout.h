@@ -10,6 +10,7 @@
 //   repositories/<name>/_manifests/tags/<tag>/index/<alg>/<hex>/link   tag history
 //   repositories/<name>/_uploads/<uuid>/{data,startedat}           uploads in progress
 //   repositories/<name>/_referrers/<alg>/<hex>/<alg>/<hex>/link    regfs only: subject -> referrer
+//   _quarantine/<alg>/<hex>/data                                   regfs only: blobs being swept
 //
 // A link file holds exactly "<alg>:<hex>" with no newline; startedat is RFC 3339 UTC.
 // A directory under repositories/ is a repository iff it has a child "_manifests";
@@ -56,6 +57,11 @@ std::string uploadStartedAt(const RepoName& repo, std::string_view uuid);
 
 std::string referrersDir(const RepoName& repo, const Digest& subject, DigestAlgorithm algorithm);
 std::string referrerLink(const RepoName& repo, const Digest& subject, const Digest& referrer);
+
+// regfs only: where garbage collection parks a blob directory between sweeping it and
+// removing it (common/gc.h). distribution walks only blobs/ and repositories/.
+std::string quarantineDir();                        // .../_quarantine
+std::string quarantineEntry(const Digest& digest);  // .../_quarantine/<alg>/<hex>
 
 // The parent of a driver path ("/a/b/c" -> "/a/b").
 std::string parentPath(std::string_view path);

@@ -51,6 +51,16 @@ bool goFoldEquals(std::string_view name, std::string_view key) {
   return i == name.size();
 }
 
+// Text from the manifest, cut short for a message (messages reach error responses and logs),
+// at a UTF-8 character boundary so that the message stays valid UTF-8.
+std::string clip(std::string_view s) {
+  constexpr size_t kMax = 200;
+  if (s.size() <= kMax) return std::string(s);
+  size_t n = kMax;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return std::string(s.substr(0, n)) + "...";
+}
+
 bool endsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
@@ -146,10 +156,10 @@ std::map<std::string, std::string> parseAnnotations(const Fields& f) {
   for (auto it = v->MemberBegin(); it != v->MemberEnd(); ++it) {
     std::string key(view(it->name));
     if (!it->value.IsString()) {
-      invalid(f.path("annotations") + "[\"" + key + "\"] must be a string");
+      invalid(f.path("annotations") + "[\"" + clip(key) + "\"] must be a string");
     }
     if (!out.emplace(key, std::string(view(it->value))).second) {
-      invalid(f.path("annotations") + " repeats the key \"" + key + "\"");
+      invalid(f.path("annotations") + " repeats the key \"" + clip(key) + "\"");
     }
   }
   return out;
@@ -428,15 +438,21 @@ Manifest parseManifest(std::string_view bytes, std::string_view contentType) {
   std::string type;
   if (isManifestMediaType(ct)) {
     if (declared && *declared != ct) {
-      invalid("mediaType in manifest should be '" + ct + "' not '" + *declared +
+      invalid("mediaType in manifest should be '" + ct + "' not '" + clip(*declared) +
               "' (it must match the Content-Type)");
     }
     if (!declared && isDockerType(ct)) invalid("mediaType is required in a " + ct + " manifest");
+    // Without mediaType, the store tells an index from an image manifest by "manifests" alone.
+    if (!declared && ct == media::kOciIndex && !top.get("manifests")) {
+      invalid(
+          "an OCI index without mediaType must have \"manifests\" (read back from the store, "
+          "it would be an image manifest)");
+    }
     type = ct;
   } else if (declared) {
     if (isSchema1Type(*declared)) refuseSchema1();
     if (!isManifestMediaType(*declared)) {
-      invalid("unsupported manifest mediaType '" + *declared + "'");
+      invalid("unsupported manifest mediaType '" + clip(*declared) + "'");
     }
     type = *declared;
   } else {
@@ -464,7 +480,8 @@ Manifest parseStoredManifest(std::string_view bytes) {
   if (declared.empty()) {
     return buildManifest(top, top.get("manifests") ? media::kOciIndex : media::kOciManifest);
   }
-  if (!isManifestMediaType(declared)) invalid("unsupported manifest mediaType '" + declared + "'");
+  if (!isManifestMediaType(declared))
+    invalid("unsupported manifest mediaType '" + clip(declared) + "'");
   return buildManifest(top, declared);
 }
 

@@ -1,18 +1,31 @@
-// regfsctl: operator tools over a store.
+// regfsctl: operator tools over a store. One file per command; this file only lists them.
 #include <cstdio>
 
 #include "common/cli.h"
+#include "tools/command.h"
+
+// Every command, once. Adding a command: its file, and one line here.
+#define REGFS_COMMANDS(X) \
+  X(GarbageCollect)       \
+  X(Fsck)                 \
+  X(Du)                   \
+  X(PurgeUploads)         \
+  X(Restore)
 
 namespace regfs::tools {
-void addRestoreCommand(CLI::App& app, std::function<int()>& chosen);
-}
+#define REGFS_DECLARE_COMMAND(Name) void add##Name##Command(Commands& commands);
+REGFS_COMMANDS(REGFS_DECLARE_COMMAND)
+#undef REGFS_DECLARE_COMMAND
+}  // namespace regfs::tools
 
 int main(int argc, char** argv) {
   CLI::App app{"regfsctl: operator tools for a regfs / distribution store"};
   app.require_subcommand(1);
   regfs::addVersionFlag(app, "regfsctl");
-  std::function<int()> chosen;
-  regfs::tools::addRestoreCommand(app, chosen);
+  regfs::tools::Commands commands(app);
+#define REGFS_ADD_COMMAND(Name) regfs::tools::add##Name##Command(commands);
+  REGFS_COMMANDS(REGFS_ADD_COMMAND)
+#undef REGFS_ADD_COMMAND
   if (int rc = regfs::parseCommandLine(app, argc, argv); rc >= 0) return rc;
-  return chosen ? chosen() : 1;
+  return commands.dispatch();
 }

@@ -28,6 +28,7 @@
 #include "common/names.h"
 #include "common/store.h"
 #include "common/unique_fd.h"
+#include "tools/command.h"
 
 namespace regfs::tools {
 namespace {
@@ -289,23 +290,14 @@ int runRestore(const std::string& backupArg, const std::string& rootArg) {
 }  // namespace
 
 // Declares "restore"; `chosen` is set to its run function when it is the command given.
-void addRestoreCommand(CLI::App& app, std::function<int()>& chosen) {
+void addRestoreCommand(Commands& commands) {
   auto backup = std::make_shared<std::string>();
   auto root = std::make_shared<std::string>();
-  CLI::App* cmd = app.add_subcommand(
-      "restore", "turn an rsync -aH copy of the mounted view back into a store at ROOT (new or empty)");
+  CLI::App* cmd = commands.add(
+      "restore", "turn an rsync -aH copy of the mounted view back into a store at ROOT (new or empty)",
+      [backup, root] { return runRestore(*backup, *root); });
   cmd->add_option("BACKUP_DIR", *backup, "the copy of the view")->required();
   cmd->add_option("ROOT", *root, "rootdirectory of the new store; must not exist or be empty")->required();
-  cmd->callback([&chosen, backup, root] {
-    chosen = [backup, root] {
-      try {
-        return runRestore(*backup, *root);
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "regfsctl restore: %s\n", e.what());
-        return 1;
-      }
-    };
-  });
 }
 
 }  // namespace regfs::tools

@@ -724,5 +724,54 @@ TEST(ManifestReferrers, IndexJsonCarriesPlatformsAndUrls) {
   }
 }
 
+// Inputs the fuzz targets (tests/fuzz) found, kept as regressions.
+
+TEST(ManifestFuzzRegression, PushedIndexReadsBackAsAnIndex) {
+  // Without mediaType and "manifests", a push as OCI index was accepted as an empty index, but
+  // the store reads such bytes back as an image manifest (as distribution does), which fails for
+  // want of a config: GET, the view and garbage collection could not read what was accepted.
+  for (std::string_view json :
+       {R"({"schemaVersion": 2})", R"({"schemaVersion": 2, "manifests": null})",
+        R"({"schemaVersion": 2, "0anifests": []})"}) {
+    expectRefused(std::string(json), media::kOciIndex, ErrorKind::kManifestInvalid,
+                  "must have \"manifests\"");
+  }
+  // With "manifests" (even empty) or a mediaType, both readings agree.
+  for (std::string_view json :
+       {R"({"schemaVersion": 2, "manifests": []})",
+        R"({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json"})"}) {
+    Manifest pushed = parseManifest(json, media::kOciIndex);
+    Manifest stored = parseStoredManifest(json);
+    EXPECT_EQ(pushed.mediaType, stored.mediaType) << json;
+    EXPECT_EQ(stored.kind, ManifestKind::kIndex) << json;
+  }
+}
+
+TEST(ManifestFuzzRegression, MessagesQuoteAtMostAShortExcerpt) {
+  // Error messages echoed whole strings from the manifest (megabytes in a 4 MiB manifest) into
+  // the error response and the logs. Now at most 200 bytes, cut between UTF-8 characters.
+  std::string longType = "application/vnd.oci" + std::string(3000, '[') + "\xC3\xA9";
+  std::string longKey = std::string(199, 'k') + "\xC3\xA9" + std::string(3000, 'k');
+  for (const std::string& json :
+       {R"({"schemaVersion": 2, "mediaType": ")" + longType + R"(", "manifests": []})",
+        R"({"schemaVersion": 2, "manifests": [], "annotations": {")" + longKey + R"(": 1}})"}) {
+    for (auto parse : {+[](const std::string& b) { parseManifest(b); },
+                       +[](const std::string& b) { parseManifest(b, media::kOciIndex); },
+                       +[](const std::string& b) { parseStoredManifest(b); }}) {
+      try {
+        parse(json);
+        ADD_FAILURE() << "accepted";
+      } catch (const Error& e) {
+        std::string message = e.what();
+        EXPECT_EQ(e.kind(), ErrorKind::kManifestInvalid) << message.substr(0, 300);
+        EXPECT_LT(message.size(), 400u) << message.substr(0, 300);
+        EXPECT_NE(message.find("..."), std::string::npos) << message.substr(0, 300);
+        // The cut falls before the two-byte character, not inside it.
+        EXPECT_EQ(message.find("\xC3."), std::string::npos) << message.substr(0, 300);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace regfs

@@ -73,7 +73,7 @@ TEST_F(RegistryClientsTest, SkopeoPushesAndPullsAMultiArchIndexByteForByte) {
 }
 
 TEST_F(RegistryClientsTest, PodmanPushesAndPulls) {
-  if (!haveProgram("podman")) GTEST_SKIP() << "podman is not installed";
+  ASSERT_TRUE(haveProgram("podman")) << "podman is required: scripts/setup.sh installs it";
   OciLayout oci(work / "oci");
   Blob layer = oci.addLayer({{"hello.txt", "hello from podman"}});
   Blob image = oci.addImage({layer});

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, ASan + UBSan) in build-fuzz/ and runs each one in turn for
+# SECONDS_PER_TARGET (default 30) over its seed corpus in tests/fuzz/corpus/. Exits non-zero if any
+# target crashes or breaks an invariant; the input that did it is saved in build-fuzz/fuzz-artifacts/
+# (replay it with build-fuzz/bin/NAME_fuzz FILE, then add it to tests/common/ as a regression).
+#   scripts/fuzz.sh [SECONDS_PER_TARGET]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=${1:-30}
+case "$seconds" in
+  ''|*[!0-9]*) echo "fuzz.sh: SECONDS_PER_TARGET must be a whole number, not '$seconds'" >&2; exit 2 ;;
+esac
+build_dir=build-fuzz
+
+# The build dependencies, then clang and its fuzzer runtime if missing.
+scripts/setup.sh --no-build
+missing=()
+for p in clang libclang-rt-dev; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "fuzz: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -f "$build_dir/build.ninja" ]; then
+  CC=clang CXX=clang++ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DREGFS_FUZZ=ON >/dev/null
+fi
+cmake --build "$build_dir" --target regfs-fuzz -j"$(nproc)"
+
+artifacts="$build_dir/fuzz-artifacts"
+mkdir -p "$artifacts"
+failed=()
+for source in tests/fuzz/*_fuzz.cc; do
+  target=$(basename "$source" .cc)
+  name=${target%_fuzz}
+  found="$build_dir/tests/fuzz/corpus/$name"
+  mkdir -p "$found"
+  args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+        -artifact_prefix="$artifacts/$name-")
+  [ -f "tests/fuzz/$name.dict" ] && args+=(-dict="tests/fuzz/$name.dict")
+  echo "== $target: ${seconds}s"
+  log="$build_dir/fuzz-$name.log"
+  if "$build_dir/bin/$target" "${args[@]}" "$found" "tests/fuzz/corpus/$name" >"$log" 2>&1; then
+    grep -E '^stat::number_of_executed_units|^Done' "$log" || true
+  else
+    tail -n 40 "$log"
+    failed+=("$target")
+  fi
+done
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "fuzz: FAILED: ${failed[*]} (inputs in $artifacts/)" >&2
+  exit 1
+fi
+echo "fuzz: every target ran ${seconds}s without a crash"

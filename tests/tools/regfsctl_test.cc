@@ -1,0 +1,153 @@
+// The regfsctl command line: dispatch, --help/--version, one-line errors, --json output,
+// ROOT as a rootdirectory or a config.yml.
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include "common/layout.h"
+#include "store_builder.h"
+#include "support/process.h"
+
+namespace regfs {
+namespace {
+
+using namespace regfs::testing;
+using namespace std::chrono_literals;
+
+CommandResult regfsctl(std::vector<std::string> args) {
+  args.insert(args.begin(), (binDir() / "regfsctl").string());
+  return run(args);
+}
+
+rapidjson::Document json(const std::string& text) {
+  rapidjson::Document doc;
+  doc.Parse(text.c_str());
+  EXPECT_FALSE(doc.HasParseError()) << text;
+  return doc;
+}
+
+TEST(RegfsctlTest, HelpVersionAndErrors) {
+  auto r = regfsctl({"--help"});
+  EXPECT_EQ(r.status, 0);
+  for (const char* command : {"garbage-collect", "fsck", "du", "purge-uploads"}) {
+    EXPECT_NE(r.out.find(command), std::string::npos) << command;
+  }
+  r = regfsctl({"--version"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out.rfind("regfsctl ", 0), 0u) << r.out;
+  EXPECT_EQ(regfsctl({"garbage-collect", "--help"}).status, 0);
+
+  r = regfsctl({"no-such-command"});
+  EXPECT_EQ(r.status, 2);
+  r = regfsctl({"fsck"});
+  EXPECT_EQ(r.status, 2) << "ROOT is required";
+  EXPECT_NE(r.err.find("ROOT"), std::string::npos) << r.err;
+
+  TempDir dir;
+  r = regfsctl({"du", (dir / "missing").string()});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.err.rfind("regfsctl du: ", 0), 0u) << r.err;
+  r = regfsctl({"garbage-collect", dir.path().string(), "--grace", "soon"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("--grace soon is not a duration"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty());
+}
+
+class RegfsctlStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Repository app = store.repository(RepoName::parse("team/app"));
+    Repository tools = store.repository(RepoName::parse("team/tools"));
+    BuiltImage a = pushImage(store, app, {"shared base", "app layer"});
+    app.putTag(Tag::parse("v1"), a.manifest);
+    BuiltImage b = pushImage(store, tools, {"shared base", "tools layer"});
+    tools.putTag(Tag::parse("v1"), b.manifest);
+    untagged = pushImage(store, tools, {"untagged layer"});
+    orphan = store.putBlob("orphan blob");
+    ageTree(dir.path(), 2h);
+  }
+  TempDir dir;
+  Store store = Store::openLocal(dir.path());
+  BuiltImage untagged{Digest::of(""), Digest::of(""), {}, {}};
+  Digest orphan = Digest::of("");
+};
+
+TEST_F(RegfsctlStoreTest, DuReportsSharedUniqueAndWhatGarbageCollectionFrees) {
+  auto r = regfsctl({"du", dir.path().string(), "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto doc = json(r.out);
+  const auto& repos = doc["repositories"];
+  ASSERT_EQ(repos.Size(), 2u);
+  EXPECT_STREQ(repos[0]["name"].GetString(), "team/app");
+  uint64_t shared = std::string("shared base").size();
+  EXPECT_EQ(repos[0]["sharedBytes"].GetUint64(), shared);
+  EXPECT_EQ(repos[1]["sharedBytes"].GetUint64(), shared);
+  EXPECT_EQ(repos[1]["manifests"].GetUint64(), 2u);
+  EXPECT_EQ(repos[0]["bytes"].GetUint64(),
+            repos[0]["uniqueBytes"].GetUint64() + repos[0]["sharedBytes"].GetUint64());
+  EXPECT_EQ(doc["gcFrees"].GetUint64(), std::string("orphan blob").size());
+  uint64_t untaggedBytes = untagged.bytes.size() + std::string("untagged layer").size() +
+                           store.statBlob(untagged.config)->size;
+  EXPECT_EQ(doc["gcDeleteUntaggedFrees"].GetUint64(), doc["gcFrees"].GetUint64() + untaggedBytes);
+
+  r = regfsctl({"du", dir.path().string()});
+  ASSERT_EQ(r.status, 0);
+  EXPECT_EQ(r.out.rfind("REPOSITORY", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("team/tools"), std::string::npos) << r.out;
+  EXPECT_TRUE(r.err.empty()) << "no progress bar in a pipe: " << r.err;
+}
+
+TEST_F(RegfsctlStoreTest, GarbageCollectJsonAndAConfigAsRoot) {
+  writeFile(dir / "config.yml", "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: " +
+                                    dir.path().string() + "\n");
+  auto r = regfsctl({"garbage-collect", (dir / "config.yml").string(), "--delete-untagged", "--json",
+                     "--grace", "1h", "--settle", "0s"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto doc = json(r.out);
+  ASSERT_EQ(doc["manifests"].Size(), 1u);
+  EXPECT_EQ(std::string(doc["manifests"][0]["digest"].GetString()), untagged.manifest.str());
+  EXPECT_EQ(doc["blobs"].Size(), 4u);
+  EXPECT_FALSE(store.statBlob(orphan));
+  EXPECT_TRUE(r.err.empty()) << r.err;
+}
+
+TEST_F(RegfsctlStoreTest, PurgeUploadsTakesItsAgeFromTheConfig) {
+  Repository app = store.repository(RepoName::parse("team/app"));
+  std::string uuid = app.startUpload();
+  auto started = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() - 3h);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&started));
+  store.driver().writeAtomic(layout::uploadStartedAt(app.name(), uuid), buf);
+  writeFile(dir / "config.yml", "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: " +
+                                    dir.path().string() +
+                                    "\n  maintenance:\n    uploadpurging:\n      age: 2h\n");
+  auto r = regfsctl({"purge-uploads", dir.path().string(), "--dry-run"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("would purge 0 of 1 upload sessions older than 168h"), std::string::npos) << r.out;
+  r = regfsctl({"purge-uploads", (dir / "config.yml").string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("purged team/app upload " + uuid), std::string::npos) << r.out;
+  EXPECT_FALSE(app.statUpload(uuid));
+}
+
+TEST_F(RegfsctlStoreTest, FsckExitStatusSaysWhetherTheStoreIsClean) {
+  auto r = regfsctl({"fsck", dir.path().string()});
+  EXPECT_EQ(r.status, 0) << r.out;
+  writeFile(dir.path().string() + layout::blobData(orphan), "flipped");
+  r = regfsctl({"fsck", dir.path().string(), "--json"});
+  EXPECT_EQ(r.status, 4);
+  auto doc = json(r.out);
+  EXPECT_FALSE(doc["clean"].GetBool());
+  ASSERT_EQ(doc["problems"].Size(), 1u);
+  EXPECT_STREQ(doc["problems"][0]["kind"].GetString(), "corrupt-blob");
+  EXPECT_EQ(std::string(doc["problems"][0]["path"].GetString()),
+            dir.path().string() + layout::blobData(orphan));
+  r = regfsctl({"fsck", dir.path().string(), "--repair"});
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("[repaired]"), std::string::npos) << r.out;
+  EXPECT_EQ(regfsctl({"fsck", dir.path().string()}).status, 0);
+}
+
+}  // namespace
+}  // namespace regfs

@@ -1,0 +1,28 @@
+#include "tools/root.h"
+
+#include "common/config.h"
+#include "common/error.h"
+
+namespace regfs::tools {
+
+RootConfig resolveRoot(const std::string& root) {
+  RootConfig out{resolveStoreRoot(root)};
+  std::error_code ec;
+  if (!std::filesystem::is_directory(root, ec)) {
+    out.uploadPurgingAge = loadConfig(root, processEnvironment()).storage.uploadPurging.age;
+  }
+  return out;
+}
+
+std::chrono::nanoseconds durationArgument(const std::string& name, const std::string& text) {
+  try {
+    auto d = parseDuration(text);
+    if (d.count() < 0) throw Error(ErrorKind::kInvalidArgument, "negative");
+    return d;
+  } catch (const Error&) {
+    throw Error(ErrorKind::kInvalidArgument,
+                name + " " + text + " is not a duration (e.g. 168h, 1h30m, 10s)");
+  }
+}
+
+}  // namespace regfs::tools
