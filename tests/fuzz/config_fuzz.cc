@@ -197,7 +197,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Outcome del = load(yaml, withVariable(env, "REGISTRY_STORAGE_DELETE_ENABLED", "true"));
   FUZZ_CHECK(del.config && del.config->storage.deleteEnabled,
              "REGISTRY_STORAGE_DELETE_ENABLED did not enable delete: " + del.text);
-  if (first.config->storage.driver == StorageDriver::kFilesystem) {
+  if (first.config->storage.driver == StorageDriverKind::kFilesystem) {
     Outcome root = load(yaml, withVariable(env, "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY",
                                            "/var/lib/registry-fuzz"));
     FUZZ_CHECK(
