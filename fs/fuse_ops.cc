@@ -296,7 +296,10 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void opRead(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_info* fi) {
-  fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+  // FUSE_BUFVEC_INIT is a C compound literal; spelled out so C++ compilers accept it.
+  fuse_bufvec buf{};
+  buf.count = 1;
+  buf.buf[0].size = size;
   buf.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
   buf.buf[0].fd = static_cast<int>(fi->fh);
   buf.buf[0].pos = offset;

@@ -39,7 +39,8 @@ ManifestParts describeLeniently(std::string_view bytes) {
   doc.Parse(bytes.data(), bytes.size());
   if (doc.HasParseError() || !doc.IsObject()) return parts;
   parts.mediaType = stringMember(doc, "mediaType");
-  if (auto it = doc.FindMember("config"); it != doc.MemberEnd()) {
+  const rapidjson::Document& constDoc = doc;
+  if (auto it = constDoc.FindMember("config"); it != constDoc.MemberEnd()) {
     parts.config = lenientDescriptor(it->value);
   }
   lenientArray(doc, "layers", parts.blobs);
