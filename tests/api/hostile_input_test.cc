@@ -333,6 +333,12 @@ TEST_F(HostileInputTest, TruncatedBodiesAndDisconnectsLeaveNoBlobAndResumableSes
     EXPECT_TRUE(r->body == blob);
   }
   expectProbeServed("after truncated bodies");
+  // The cut monolithic push leaves no session (its client never learnt of it); the cut
+  // PATCH leaves its session for the client to resume.
+  Store store = Store::openLocal(server->root());
+  auto sessions = store.repository(RepoName::parse("good/app")).listUploads();
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_NE(upload.find(sessions[0].uuid), std::string::npos);
   StoreReport report = checkStore(server->root());
   EXPECT_TRUE(report.clean()) << report.describe();
   EXPECT_EQ(report.tempFiles, 0u);
