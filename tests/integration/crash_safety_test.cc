@@ -177,7 +177,8 @@ void expectLedgerInStore(const std::filesystem::path& root, Ledger& ledger, int 
     Repository repo = store.repository(RepoName::parse(key.substr(0, colon)));
     auto current = repo.resolveTag(Tag::parse(key.substr(colon + 1)));
     std::set<std::string> allowed;
-    if (ledger.tagAcked.count(key)) allowed.insert(ledger.tagAcked[key]);
+    // A tag never acknowledged may not exist yet.
+    allowed.insert(ledger.tagAcked.count(key) ? ledger.tagAcked[key] : "(none)");
     if (ledger.tagInFlight.count(key)) allowed.insert(ledger.tagInFlight[key]);
     std::string now = current ? current->str() : "(none)";
     EXPECT_TRUE(allowed.count(now)) << "after kill " << kill << ": tag " << key << " points at " << now
