@@ -3,6 +3,8 @@
 // /v2/<name>/blobs/uploads/<uuid>. Sessions live in the store, so any server process on
 // the same root can continue one. Bodies stream to the upload file and are hashed on the
 // way; the hash state is cached per session so commit does not read the data again.
+#include <spdlog/spdlog.h>
+
 #include <charconv>
 
 #include "api/handlers.h"
@@ -34,16 +36,28 @@ Response blobCreated(const Route& route, const Digest& digest) {
 // reports progress (PATCH) or commits the blob (PUT, monolithic POST).
 class UploadSink : public BodySink {
  public:
+  // `ownsSession`: the session was opened for this request alone (a monolithic POST), so
+  // no client can resume it; it is removed, with its space, unless the blob is committed.
   UploadSink(Registry& registry, Repository repo, Route route, std::string uuid, UploadWriter writer,
-             std::optional<Hasher> hasher, std::optional<Digest> commitAs)
+             std::optional<Hasher> hasher, std::optional<Digest> commitAs, bool ownsSession)
       : registry_(registry),
         repo_(std::move(repo)),
         route_(std::move(route)),
         uuid_(std::move(uuid)),
         writer_(std::move(writer)),
         hasher_(std::move(hasher)),
-        commitAs_(std::move(commitAs)) {
+        commitAs_(std::move(commitAs)),
+        ownsSession_(ownsSession) {
     staged_.reserve(kStageSize);
+  }
+
+  ~UploadSink() override {
+    if (!ownsSession_ || committed_) return;
+    try {
+      repo_.cancelUpload(uuid_);
+    } catch (const std::exception& e) {
+      spdlog::warn("could not remove the session of a failed upload {}: {}", uuid_, e.what());
+    }
   }
 
   void write(std::string_view data) override {
@@ -66,6 +80,7 @@ class UploadSink : public BodySink {
     if (hasher_ && hasher_->algorithm() == commitAs_->algorithm()) computed = hasher_->digest();
     registry_.hashers().erase(uuid_);
     BlobInfo blob = repo_.commitUpload(uuid_, *commitAs_, computed);
+    committed_ = true;
     return blobCreated(route_, blob.digest);
   }
 
@@ -87,6 +102,8 @@ class UploadSink : public BodySink {
   UploadWriter writer_;
   std::optional<Hasher> hasher_;
   std::optional<Digest> commitAs_;
+  bool ownsSession_;
+  bool committed_ = false;
   std::string staged_;
 };
 
@@ -122,12 +139,12 @@ std::string validUuid(Repository& repo, const Route& route) {
 }
 
 Dispatch streamInto(Registry& registry, Repository repo, const Route& route, const std::string& uuid,
-                    std::optional<uint64_t> start, std::optional<Digest> commitAs) {
+                    std::optional<uint64_t> start, std::optional<Digest> commitAs, bool ownsSession = false) {
   UploadWriter writer = repo.openUpload(uuid, start);
   std::optional<Hasher> hasher = hasherAt(registry, uuid, writer.size());
   return Dispatch::stream(std::make_unique<UploadSink>(registry, std::move(repo), route, uuid,
                                                        std::move(writer), std::move(hasher),
-                                                       std::move(commitAs)));
+                                                       std::move(commitAs), ownsSession));
 }
 
 }  // namespace
@@ -151,7 +168,7 @@ Dispatch handleUploadStart(Registry& registry, const Request& request, const Rou
   if (auto digestText = queryValue(request.query, "digest")) {
     Digest digest = digestParam(*digestText);
     std::string uuid = repo.startUpload();
-    return streamInto(registry, std::move(repo), route, uuid, 0, digest);
+    return streamInto(registry, std::move(repo), route, uuid, 0, digest, /*ownsSession=*/true);
   }
   std::string uuid = repo.startUpload();
   Response r = uploadStatus(202, route, uuid, 0);

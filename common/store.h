@@ -114,7 +114,8 @@ class Repository {
   std::optional<Digest> resolveTag(const Tag& tag) const;
   // The tag's current link metadata (its mtime is when the tag last moved).
   std::optional<FileInfo> statTag(const Tag& tag) const;
-  // Tags in bytewise order.
+  // Tags in bytewise order: those with a current link (a crash inside putTag can leave a
+  // tag directory without one).
   std::vector<Tag> listTags() const;
   std::vector<Tag> tagsFor(const Digest& manifest) const;
   // Removes the tag; false if it did not exist.

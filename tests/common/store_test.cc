@@ -113,6 +113,17 @@ TEST_F(StoreTest, RevisionDirectoryWithoutLinkIsNotARevision) {
   EXPECT_TRUE(repo.listManifests().empty());
 }
 
+TEST_F(StoreTest, TagDirectoryWithoutCurrentLinkIsNotATag) {
+  // A crash inside putTag, after the index link and before the current link.
+  Digest m = repo.putManifest("{}");
+  Tag half = Tag::parse("half");
+  store.driver().writeAtomic(layout::tagIndexLink(repo.name(), half, m), m.str());
+  EXPECT_FALSE(repo.resolveTag(half));
+  EXPECT_TRUE(repo.listTags().empty()) << "tags/list must not offer a tag that cannot be pulled";
+  repo.putTag(half, m);
+  EXPECT_EQ(repo.listTags(), std::vector<Tag>{half});
+}
+
 TEST_F(StoreTest, UploadsLiveInTheStore) {
   std::string uuid = repo.startUpload();
   EXPECT_TRUE(layout::isValidUploadId(uuid));
