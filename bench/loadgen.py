@@ -12,14 +12,18 @@ def _ms(value, unit):
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def wrk(url, connections, seconds, headers=(), timeout_s=30):
+def wrk(url, connections, seconds, headers=(), timeout_s=30, script=None, script_args=()):
     """GET `url` from `connections` keep-alive connections for `seconds` (one wrk thread; the
     other core is the server's). Returns {rps, p99_ms, requests, errors, ok, raw}."""
     argv = ["wrk", "-t1", "-c%d" % connections, "-d%ds" % seconds, "--latency",
             "--timeout", "%ds" % timeout_s]
     for h in headers:
         argv += ["-H", h]
+    if script:
+        argv += ["-s", script]
     argv.append(url)
+    if script_args:
+        argv += ["--"] + list(script_args)
     out = subprocess.run(argv, capture_output=True, text=True).stdout
     res = {"rps": None, "p99_ms": None, "requests": 0, "errors": 0, "raw": out}
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
