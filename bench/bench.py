@@ -691,6 +691,14 @@ class Bench:
         self.meta["host"] = {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
                              "memory_gib": round(mem_kib / 1048576, 1)}
         self.meta["versions"] = versions
+        # The version string does not change between builds; the binaries' digests do.
+        for prog in (self.regfs_server, self.regfs_mount):
+            try:
+                with open(prog, "rb") as f:
+                    self.meta.setdefault("binaries_sha256", {})[os.path.basename(prog)] = \
+                        hashlib.sha256(f.read()).hexdigest()
+            except OSError:
+                pass
         with open("/proc/loadavg") as f:
             load = " ".join(f.read().split()[:3])
         self.meta["host"]["loadavg_end"] = load

@@ -63,7 +63,8 @@ class Row:
         v = self.verdicts()
         if not v:
             return ""
-        if any(ok is False for _, ok in v):
+        # The subject answering wrongly or not finishing fails its target.
+        if any(ok is False for _, ok in v) or self.errors.get(self.subject):
             return "FAIL"
         if any(ok is None for _, ok in v):
             return "n/a"

@@ -83,5 +83,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+export PYTHONDONTWRITEBYTECODE=1
 python3 bench/bench.py --workdir "$work" --memdir "$mem" --regfs-bin "$regfs_bin" \
   --command "$command" ${pass[@]+"${pass[@]}"}
