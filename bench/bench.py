@@ -773,6 +773,21 @@ class Bench:
             "ceilings": [{"title": t, "value": v, "unit": u} for t, v, u in self.ceilings],
             "notes": notes,
         })
+        # The results are shared: this machine's directories do not belong in them.
+        places = [(self.a.workdir, "WORKDIR"), (self.a.memdir, "MEMDIR")]
+        if self.a.mount_bin:
+            places.append((self.a.mount_bin, "regfs-mount"))
+        places.append((self.a.regfs_bin, "BINDIR"))
+
+        def scrub(text):
+            for place, name in places:
+                text = text.replace(place, name)
+            return text
+
+        header = [scrub(x) for x in header]
+        sections = [(t, scrub(x)) for t, x in sections]
+        notes = [scrub(x) for x in notes]
+        self.meta = json.loads(scrub(json.dumps(self.meta, default=str)))
         results = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
         os.makedirs(results, exist_ok=True)
         return report.write(os.path.join(results, "latest.md"),
