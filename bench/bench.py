@@ -1,0 +1,850 @@
+#!/usr/bin/env python3
+"""The side-by-side benchmark: regfs-server, the reference registry (Debian's docker-registry)
+and nginx (the same files with sendfile) on loopback, the same work against each, interleaved
+round by round; medians, ratios and targets go to bench/results/latest.{md,json}.
+
+Run it through bench/run.sh, which installs what is missing, builds regfs, makes the work
+directories and stops whatever is left when it ends. Standard library only.
+"""
+
+import argparse
+import datetime
+import glob
+import hashlib
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import loadgen  # noqa: E402
+import report  # noqa: E402
+import store_gen  # noqa: E402
+from procs import Procs, status_kib  # noqa: E402
+from servers import Dockerd, NginxServer, RegistryServer  # noqa: E402
+
+SECTIONS = ["api", "catalog", "blob", "upload", "docker", "view"]
+
+PROFILES = {
+    "full": dict(rounds=3, seconds=3, catalog_seconds=5, blob_mib=512, catalog_repos=10000,
+                 view_repos=1000, view_tags=10, docker_mib=512, docker_rounds=2, chunks=8,
+                 gets_per_round=2, view_timeout=60),
+    "quick": dict(rounds=2, seconds=1, catalog_seconds=2, blob_mib=64, catalog_repos=1000,
+                  view_repos=100, view_tags=10, docker_mib=32, docker_rounds=1, chunks=8,
+                  gets_per_round=2, view_timeout=30),
+}
+
+ACCEPT = ("Accept: application/vnd.docker.distribution.manifest.v2+json, "
+          "application/vnd.docker.distribution.manifest.list.v2+json, "
+          "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json")
+
+MB = 1e6
+LUA_CATALOG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lua", "catalog-pages.lua")
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+def order(names, rnd):
+    """A B C in even rounds, C B A in odd ones: no server always goes first."""
+    return list(names) if rnd % 2 == 0 else list(reversed(names))
+
+
+def sh(argv, **kw):
+    return subprocess.run(argv, capture_output=True, text=True, **kw)
+
+
+def first_line(argv):
+    try:
+        r = sh(argv)
+        return (r.stdout.strip() or r.stderr.strip()).splitlines()[0]
+    except (OSError, IndexError):
+        return "not found"
+
+
+def fetch(url, method="GET", headers=None, timeout=30):
+    """(status, headers, body) via urllib; used only to check answers, never to load."""
+    req = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+    except (OSError, urllib.error.URLError) as e:
+        return None, {}, str(e).encode()
+
+
+def drop_caches():
+    try:
+        os.sync()
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def timed(argv, timeout):
+    """Runs argv to completion; returns (seconds, stdout, None) or (None, stdout, why)."""
+    t0 = time.monotonic()
+    try:
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, "", "did not finish within %d s" % timeout
+    t = time.monotonic() - t0
+    if r.returncode != 0:
+        return None, r.stdout, "exit status %d: %s" % (r.returncode, r.stderr.strip()[:160])
+    return t, r.stdout, None
+
+
+def read_file(path, block=1 << 20):
+    """Reads a file sequentially with dd; returns seconds."""
+    t0 = time.monotonic()
+    r = sh(["dd", "if=" + path, "of=/dev/null", "bs=%d" % block])
+    if r.returncode != 0:
+        raise RuntimeError("dd: " + r.stderr.strip())
+    return time.monotonic() - t0
+
+
+class RandomReader:
+    """A file-like object of random bytes, for tarfile."""
+
+    def read(self, n):
+        return os.urandom(n)
+
+
+class Bench:
+    def __init__(self, args, procs):
+        self.a = args
+        self.p = PROFILES["quick" if args.quick else "full"].copy()
+        for key in ("rounds", "seconds"):
+            if getattr(args, key):
+                self.p[key] = getattr(args, key)
+        self.procs = procs
+        self.work = args.workdir
+        self.mem = args.memdir
+        self.logdir = os.path.join(self.work, "logs")
+        os.makedirs(self.logdir, exist_ok=True)
+        self.regfs_server = os.path.join(args.regfs_bin, "regfs-server")
+        self.regfs_mount = args.mount_bin or os.path.join(args.regfs_bin, "regfs-mount")
+        self.rows = []
+        self.notes = []
+        self.ceilings = []  # (title, value, unit)
+        self.unavailable = {}  # server -> reason
+        self.view_unavailable = None
+        self.meta = {}
+        with open("/proc/loadavg") as f:
+            self.load_start = " ".join(f.read().split()[:3])
+
+    # ---- stores ---------------------------------------------------------------------------
+
+    def row(self, *args, **kw):
+        r = report.Row(*args, **kw)
+        self.rows.append(r)
+        return r
+
+    def prepare(self):
+        t0 = time.monotonic()
+        p = self.p
+        self.main = store_gen.generate_main(os.path.join(self.mem, "main"), p["catalog_repos"],
+                                            p["blob_mib"] << 20)
+        self.big_path = store_gen.blob_path(self.main["root"], self.main["big"]["blob"])
+        self.big_size = self.main["big"]["blob_size"]
+        self.big_digest = "sha256:" + self.main["big"]["blob"]
+        log("main store: %d repositories, %d MiB blob (%.1f s)" %
+            (self.main["repositories"], p["blob_mib"], time.monotonic() - t0))
+
+    def chunk_files(self):
+        n = self.p["chunks"]
+        size = self.big_size // n
+        out = []
+        with open(self.big_path, "rb") as src:
+            for i in range(n):
+                path = os.path.join(self.mem, "chunk-%d" % i)
+                want = size if i < n - 1 else self.big_size - size * (n - 1)
+                with open(path, "wb") as dst:
+                    left = want
+                    while left:
+                        buf = src.read(min(left, 8 << 20))
+                        dst.write(buf)
+                        left -= len(buf)
+                out.append((path, want))
+        return out
+
+    # ---- servers --------------------------------------------------------------------------
+
+    def registry(self, name, root):
+        if name == "regfs":
+            argv = [self.regfs_server]
+        else:
+            argv = ["docker-registry", "serve"]
+        s = RegistryServer(name, argv, root, self.procs, self.logdir).start()
+        if not s.available:
+            self.unavailable.setdefault(name, s.note)
+            log("%s is not available: %s" % (name, s.note))
+            s.stop()
+        return s
+
+    # ---- 1-3: the read side ---------------------------------------------------------------
+
+    def read_phase(self, sections):
+        m = self.main
+        root = m["root"]
+        small = m["small"]
+        regs = [self.registry("regfs", root), self.registry("reference", root)]
+        ref = regs[1]
+
+        # nginx serves the store's files at the registry's URLs; the two listings are the
+        # reference's own answers, stored as static files.
+        v2 = "/v2/bench/small"
+        mtype = small["manifest_type"]
+        manifest_file = store_gen.blob_path(root, small["manifest"])
+        layer_file = store_gen.blob_path(root, small["layer"])
+        # distribution 3 and regfs cap a catalog page at 1000 names: a client lists a large
+        # catalog page by page, following Link.
+        page = min(1000, m["repositories"])
+        pages = -(-m["repositories"] // page)
+        catalog_url = "/v2/_catalog?n=%d" % page
+        listing = {}
+        for path, fallback in (
+                (v2 + "/tags/list", {"name": "bench/small", "tags": ["latest"]}),
+                (catalog_url, None)):
+            body = None
+            if ref.available:
+                status, _, body = fetch(ref.url + path, timeout=600)
+                body = body if status == 200 else None
+            if body is None:
+                if fallback is None:
+                    names = sorted(
+                        ["bench/small", "bench/big"] +
+                        ["cat/r%05d" % i for i in range(m["repositories"] - 2)])
+                    fallback = {"repositories": names}
+                body = json.dumps(fallback).encode()
+            name = "tags.json" if "tags" in path else "catalog.json"
+            listing[path] = os.path.join(self.work, name)
+            with open(listing[path], "wb") as f:
+                f.write(body)
+        routes = {
+            v2 + "/manifests/latest": (manifest_file, mtype),
+            v2 + "/manifests/sha256:" + small["manifest"]: (manifest_file, mtype),
+            v2 + "/blobs/sha256:" + small["layer"]: (layer_file, "application/octet-stream"),
+            v2 + "/tags/list": (listing[v2 + "/tags/list"], "application/json"),
+            "/v2/_catalog": (listing[catalog_url], "application/json"),
+            "/v2/bench/big/blobs/" + self.big_digest: (self.big_path, "application/octet-stream"),
+        }
+        nginx = NginxServer(routes, self.procs, self.logdir, self.work).start()
+        if not nginx.available:
+            self.unavailable.setdefault("nginx", nginx.note)
+        servers = {s.name: s for s in regs + [nginx]}
+        names = ["regfs", "reference", "nginx"]
+        live = [n for n in names if servers[n].available]
+
+        def check(work, s):
+            """None if `s` answers `work` correctly, else what is wrong."""
+            u = s.url
+            if work == "base":
+                st, _, _ = fetch(u + "/v2/")
+                return None if st == 200 else "GET /v2/ -> %s" % st
+            if work in ("manifest_tag", "manifest_digest"):
+                ref_ = "latest" if work == "manifest_tag" else "sha256:" + small["manifest"]
+                st, h, body = fetch(u + v2 + "/manifests/" + ref_,
+                                    headers={"Accept": ACCEPT.split(": ", 1)[1]})
+                if st != 200:
+                    return "GET manifest -> %s" % st
+                if hashlib.sha256(body).hexdigest() != small["manifest"]:
+                    return "manifest bytes differ"
+                if h.get("content-type") != mtype:
+                    return "Content-Type %s" % h.get("content-type")
+                return None
+            if work == "head_blob":
+                st, h, _ = fetch(u + v2 + "/blobs/sha256:" + small["layer"], method="HEAD")
+                if st != 200 or h.get("content-length") != str(small["layer_size"]):
+                    return "HEAD blob -> %s, Content-Length %s" % (st, h.get("content-length"))
+                return None
+            if work == "tags_list":
+                st, _, body = fetch(u + v2 + "/tags/list")
+                try:
+                    ok = st == 200 and "latest" in json.loads(body)["tags"]
+                except (ValueError, KeyError, TypeError):
+                    ok = False
+                return None if ok else "tags/list -> %s" % st
+            if work == "catalog":
+                # nginx has the first page only; a registry must list every name once.
+                path, names = catalog_url, []
+                while path:
+                    st, h, body = fetch(u + path, timeout=600)
+                    try:
+                        names += json.loads(body)["repositories"]
+                    except (ValueError, KeyError, TypeError):
+                        return "%s -> %s, not a catalog" % (path, st)
+                    link = h.get("link", "")
+                    path = link[link.find("<") + 1:link.find(">")] if s.name != "nginx" and \
+                        link else None
+                want = page if s.name == "nginx" else m["repositories"]
+                if len(names) != want or len(set(names)) != want:
+                    return "_catalog listed %d names (%d distinct), not %d" % (
+                        len(names), len(set(names)), want)
+                return None
+            if work == "blob":
+                st, h, _ = fetch(u + "/v2/bench/big/blobs/" + self.big_digest, method="HEAD")
+                if st != 200 or h.get("content-length") != str(self.big_size):
+                    return "HEAD big blob -> %s" % st
+                return None
+            raise ValueError(work)
+
+        rounds, secs = self.p["rounds"], self.p["seconds"]
+
+        if "api" in sections:
+            endpoints = [
+                ("manifest_tag", "manifest GET by tag", v2 + "/manifests/latest", [ACCEPT],
+                 [("reference", "≥", 20), ("nginx", "≥", 0.5)]),
+                ("manifest_digest", "manifest GET by digest",
+                 v2 + "/manifests/sha256:" + small["manifest"], [ACCEPT], []),
+                ("head_blob", "blob HEAD", v2 + "/blobs/sha256:" + small["layer"], None, []),
+                ("tags_list", "tags/list", v2 + "/tags/list", [], []),
+                ("base", "/v2/ (version check)", "/v2/", [], []),
+            ]
+            for work, title, path, headers, targets in endpoints:
+                ok = {n: check(work, servers[n]) for n in live}
+                for n, why in ok.items():
+                    if why:
+                        log("%s answers %s wrongly: %s" % (n, work, why))
+                good = [n for n in live if not ok[n]]
+                for conns in (32, 256):
+                    tool = "ab" if headers is None else "wrk"
+                    r = self.row("%s_c%d" % (work, conns), "api",
+                                 "%s, %d conns (%s)" % (title, conns, tool), "req/s",
+                                 targets=targets)
+                    for n in live:
+                        if ok[n]:
+                            r.add(n, None, error=ok[n])
+                    if conns == 32:  # warm-up: connections, caches, lazily built state
+                        for n in good:
+                            self._load(servers[n].url + path, headers, conns, 1)
+                    for rnd in range(rounds):
+                        for n in order(good, rnd):
+                            res = self._load(servers[n].url + path, headers, conns, secs)
+                            r.add(n, res["rps"] if res["ok"] else None, res["p99_ms"],
+                                  None if res["ok"] else "%d errors" % res["errors"])
+                    log("%s: %s" % (r.title, self._summary(r)))
+
+        if "catalog" in sections:
+            ok = {n: check("catalog", servers[n]) for n in live}
+            r = self.row("catalog", "api",
+                         "_catalog, all %s repositories in pages of n=%d following Link "
+                         "(wrk + Lua, 1 conn; p99 per page)" % ("{:,}".format(m["repositories"]),
+                                                                 page),
+                         "listings/s", targets=[("reference", "≥", 10)])
+            good = [n for n in live if not ok[n]]
+            for n in live:
+                if ok[n]:
+                    r.add(n, None, error=ok[n])
+                    log("%s answers _catalog wrongly: %s" % (n, ok[n]))
+            for rnd in range(rounds):
+                for n in order(good, rnd):
+                    res = loadgen.wrk(servers[n].url + catalog_url, 1, self.p["catalog_seconds"],
+                                      timeout_s=120, script=LUA_CATALOG,
+                                      script_args=[catalog_url])
+                    r.add(n, res["rps"] / pages if res["ok"] else None, res["p99_ms"],
+                          None if res["ok"] else "%d errors" % res["errors"])
+            log("%s: %s" % (r.title, self._summary(r)))
+
+        if "blob" in sections:
+            ok = {n: check("blob", servers[n]) for n in live}
+            r = self.row("blob_get", "api", "blob GET %d MiB, plain HTTP (curl)" %
+                         (self.big_size >> 20), "MB/s", targets=[("nginx", "≥", 0.9)])
+            good = [n for n in live if not ok[n]]
+            for n in live:
+                if ok[n]:
+                    r.add(n, None, error=ok[n])
+            url = "/v2/bench/big/blobs/" + self.big_digest
+            for n in good:  # warm-up
+                loadgen.curl_get([servers[n].url + url])
+            for rnd in range(rounds):
+                for n in order(good, rnd):
+                    nbytes, secs_, statuses = loadgen.curl_get(
+                        [servers[n].url + url] * self.p["gets_per_round"])
+                    fine = all(s == 200 for s in statuses) and \
+                        nbytes == self.big_size * self.p["gets_per_round"]
+                    r.add(n, nbytes / secs_ / MB if fine and secs_ > 0 else None,
+                          error=None if fine else "statuses %s, %d bytes" % (statuses, nbytes))
+            log("%s: %s" % (r.title, self._summary(r)))
+            self.row("blob_get_tls", "api", "blob GET %d MiB over TLS" % (self.big_size >> 20),
+                     "MB/s", note="slot: TLS is measured once regfs serves it")
+
+        mem = self.row("rss_read", "memory", "peak RSS after the read work (VmHWM)", "MiB",
+                       higher_is_better=False)
+        for n in live:
+            mem.add(n, servers[n].vmhwm_mib())
+        for s in (nginx, *regs):
+            s.stop()
+
+    def _load(self, url, headers, conns, secs):
+        if headers is None:
+            return loadgen.ab_head(url, conns, secs)
+        return loadgen.wrk(url, conns, secs, headers)
+
+    def _summary(self, r):
+        return ", ".join("%s %s" % (n, report._num(r.median(n))) for n in r.samples)
+
+    # ---- 4: uploads -----------------------------------------------------------------------
+
+    def upload_phase(self):
+        r = sh(["openssl", "speed", "-seconds", "2", "-bytes", "16384", "-evp", "sha256"])
+        for line in r.stdout.splitlines():
+            parts = line.split()
+            if parts and parts[0].lower() == "sha256" and parts[-1].endswith("k"):
+                self.ceilings.append(("SHA-256 alone (openssl speed -evp sha256, 16 KiB blocks)",
+                                      float(parts[-1][:-1]) * 1000 / MB, "MB/s"))
+        ddfile = os.path.join(self.work, "dd-ceiling")
+        t0 = time.monotonic()
+        dd = sh(["dd", "if=" + self.big_path, "of=" + ddfile, "bs=1M", "conv=fsync"])
+        if dd.returncode == 0:
+            self.ceilings.append(("disk write + fsync of the work directory (dd conv=fsync)",
+                                  self.big_size / (time.monotonic() - t0) / MB, "MB/s"))
+        os.unlink(ddfile)
+
+        chunks = self.chunk_files()
+        regs = [self.registry(n, os.path.join(self.work, "up-" + n))
+                for n in ("regfs", "reference")]
+        live = [s for s in regs if s.available]
+        mono = self.row("upload_monolithic", "api",
+                        "blob upload %d MiB, monolithic (POST, streamed PUT)" %
+                        (self.big_size >> 20), "MB/s", targets=[("reference", "≥", 4)])
+        chunked = self.row("upload_chunked", "api",
+                           "blob upload %d MiB, chunked (POST, %d × %d MiB PATCH, PUT)" %
+                           (self.big_size >> 20, len(chunks), chunks[0][1] >> 20), "MB/s",
+                           targets=[("reference", "≥", 4)])
+        for rnd in range(self.p["rounds"]):
+            for row, kind in ((mono, "monolithic"), (chunked, "chunked")):
+                for s in order(live, rnd):
+                    repo = "bench/up-%s-%d" % (kind, rnd)
+                    try:
+                        if kind == "monolithic":
+                            t = loadgen.upload_monolithic(s.url, repo, self.big_path,
+                                                          self.big_digest)
+                        else:
+                            t = loadgen.upload_chunked(s.url, repo, chunks, self.big_digest)
+                        row.add(s.name, self.big_size / t / MB)
+                    except RuntimeError as e:
+                        row.add(s.name, None, error=str(e))
+                        log("%s %s upload: %s" % (s.name, kind, e))
+        for row in (mono, chunked):
+            log("%s: %s" % (row.title, self._summary(row)))
+        mem = self.row("rss_upload", "memory",
+                       "peak RSS after the %d MiB uploads (VmHWM)" % (self.big_size >> 20), "MiB",
+                       higher_is_better=False, targets=[("absolute", "≤", 64)])
+        for s in live:
+            mem.add(s.name, s.vmhwm_mib())
+        for s in regs:
+            s.stop()
+            shutil.rmtree(s.root, ignore_errors=True)
+        for path, _ in chunks:
+            os.unlink(path)
+
+    # ---- 5: docker push / pull ------------------------------------------------------------
+
+    def docker_phase(self):
+        push = self.row("docker_push", "api", "docker push, %d MiB image" % self.p["docker_mib"],
+                        "s", higher_is_better=False, targets=[("reference", "≤", 1.0)])
+        pull = self.row("docker_pull", "api", "docker pull, %d MiB image" % self.p["docker_mib"],
+                        "s", higher_is_better=False, targets=[("reference", "≤", 1.0)])
+        mem = self.row("rss_docker", "memory", "peak RSS after docker push + pull (VmHWM)", "MiB",
+                       higher_is_better=False)
+        if os.geteuid() != 0:
+            self.notes.append("docker push/pull skipped: dockerd needs root")
+            return
+        d = Dockerd(self.procs, self.logdir, self.work).start()
+        if not d.available:
+            self.notes.append("docker push/pull skipped: " + d.note)
+            d.stop()
+            return
+        rootfs = os.path.join(self.work, "rootfs.tar")
+        t0 = time.monotonic()
+        self._rootfs(rootfs, self.p["docker_mib"] << 20)
+        src = "bench/image:src"
+
+        def docker(*args):
+            r = sh(d.cli(*args))
+            if r.returncode != 0:
+                raise RuntimeError("docker %s: %s" % (args[0], (r.stderr or r.stdout).strip()))
+            return r.stdout
+
+        def ensure_source():
+            if sh(d.cli("image", "inspect", src)).returncode != 0:
+                docker("import", rootfs, src)
+
+        ensure_source()
+        log("image: %d MiB rootfs imported (%.1f s)" % (self.p["docker_mib"],
+                                                          time.monotonic() - t0))
+        try:
+            for rnd in range(self.p["docker_rounds"]):
+                for name in order(["regfs", "reference"], rnd):
+                    if name in self.unavailable:
+                        continue
+                    store = os.path.join(self.work, "dk-%s-%d" % (name, rnd))
+                    s = self.registry(name, store)  # a fresh store: every push uploads
+                    if not s.available:
+                        continue
+                    ref = "%s/bench/image:1" % s.host
+                    try:
+                        ensure_source()
+                        docker("tag", src, ref)
+                        t0 = time.monotonic()
+                        docker("push", "-q", ref)
+                        push.add(name, time.monotonic() - t0)
+                        docker("rmi", ref, src)  # nothing local left: the pull downloads all
+                        t0 = time.monotonic()
+                        docker("pull", "-q", ref)
+                        pull.add(name, time.monotonic() - t0)
+                        docker("tag", ref, src)
+                        docker("rmi", ref)
+                    except RuntimeError as e:
+                        log("%s: %s" % (name, e))
+                        for row in (push, pull):
+                            if len(row.samples.get(name, [])) <= rnd:
+                                row.add(name, None, error=str(e)[:200])
+                    mem.add(name, s.vmhwm_mib())
+                    s.stop()
+                    shutil.rmtree(store, ignore_errors=True)
+            for row in (push, pull):
+                log("%s: %s" % (row.title, self._summary(row)))
+        finally:
+            d.stop()
+            os.unlink(rootfs)
+
+    def _rootfs(self, path, size):
+        """A rootfs tar: busybox (static) with its sh link, and `size` bytes of random data."""
+        with tarfile.open(path, "w") as tar:
+            busybox = shutil.which("busybox") or "/bin/busybox"
+            info = tar.gettarinfo(busybox, "bin/busybox")
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            with open(busybox, "rb") as f:
+                tar.addfile(info, f)
+            for name in ("sh", "ls", "cat"):
+                link = tarfile.TarInfo("bin/" + name)
+                link.type = tarfile.SYMTYPE
+                link.linkname = "busybox"
+                tar.addfile(link)
+            data = tarfile.TarInfo("data/random.bin")
+            data.size = size
+            data.mode = 0o644
+            tar.addfile(data, RandomReader())
+
+    # ---- 6: the view ----------------------------------------------------------------------
+
+    def view_phase(self):
+        t0 = time.monotonic()
+        view = store_gen.generate_view(os.path.join(self.mem, "view"), self.p["view_repos"],
+                                       self.p["view_tags"])
+        bigstore = store_gen.generate_view(
+            os.path.join(self.work, "viewbig"), 0, 0,
+            big_from=(self.main["root"], self.main["big"]["blob"], self.big_size))
+        log("view stores: %d repositories × %d tags (%.1f s)" %
+            (self.p["view_repos"], self.p["view_tags"], time.monotonic() - t0))
+        rows = dict(
+            warm=self.row("view_read_warm", "view", "sequential read %d MiB layer, warm cache (dd)"
+                          % (self.big_size >> 20), "MB/s", subject="view",
+                          targets=[("direct", "≥", 0.7)]),
+            cold=self.row("view_read_cold", "view", "sequential read %d MiB layer, cold cache (dd)"
+                          % (self.big_size >> 20), "MB/s", subject="view"),
+            ls=self.row("view_ls", "view", "ls -lR, %d repositories × %d tags" %
+                        (self.p["view_repos"], self.p["view_tags"]), "s",
+                        higher_is_better=False, subject="view"),
+            rsync1=self.row("view_rsync_first", "view", "first rsync -aH (full copy)", "s",
+                            higher_is_better=False, subject="view"),
+            rsync2=self.row("view_rsync_second", "view",
+                            "second rsync -aH, %d tags unchanged" % view["tags"], "s",
+                            higher_is_better=False, subject="view",
+                            targets=[("absolute", "≤", 5)]),
+        )
+        mounts = {}
+        for key, root in (("big", bigstore["root"]), ("view", view["root"])):
+            mnt = os.path.join(self.work, "mnt-" + key)
+            os.makedirs(mnt, exist_ok=True)
+            proc = self.procs.start([self.regfs_mount, root, mnt, "-f"],
+                                    os.path.join(self.logdir, "regfs-mount-%s.log" % key))
+            self.procs.add_mount(mnt)
+            deadline = time.time() + 20
+            while time.time() < deadline and proc.poll() is None and not os.path.ismount(mnt):
+                time.sleep(0.1)
+            if not os.path.ismount(mnt):
+                with open(os.path.join(self.logdir, "regfs-mount-%s.log" % key),
+                          errors="replace") as f:
+                    why = " ".join(f.read().split())[:200]
+                self.view_unavailable = "view not available: regfs-mount did not mount (%s)" % (
+                    why or "no output")
+                log(self.view_unavailable)
+                self.procs.stop(proc)
+                self.procs.unmount(mnt)
+                for p, m in mounts.values():
+                    self.procs.stop(p)
+                    self.procs.unmount(m)
+                return
+            mounts[key] = (proc, mnt)
+        try:
+            self._view_work(rows, bigstore, view, mounts)
+        finally:
+            mem = self.row("rss_mount", "memory", "regfs-mount peak RSS, %d-tag view (VmHWM)" %
+                           view["tags"], "MiB", higher_is_better=False)
+            kib = status_kib(mounts["view"][0].pid, "VmHWM")
+            mem.add("regfs", kib / 1024.0 if kib else None)
+            for p, m in mounts.values():
+                self.procs.unmount(m)
+                self.procs.stop(p)
+
+    def _view_work(self, rows, bigstore, view, mounts):
+        direct = store_gen.blob_path(bigstore["root"], bigstore["big"]["blob"])
+        layers = [f for f in glob.glob(os.path.join(mounts["big"][1], "bench", "big", "@sha256:*",
+                                                    "layers", "*"))
+                  if os.path.getsize(f) == self.big_size]
+        if not layers:
+            self.notes.append("view: no %d-byte layer under bench/big in the mount" % self.big_size)
+            return
+        files = {"view": layers[0], "direct": direct}
+        rounds = self.p["rounds"]
+        for path in files.values():
+            read_file(path)  # warm
+        for rnd in range(rounds):
+            for which in order(["view", "direct"], rnd):
+                rows["warm"].add(which, self.big_size / read_file(files[which]) / MB)
+        if drop_caches():
+            for rnd in range(rounds):
+                for which in order(["view", "direct"], rnd):
+                    drop_caches()
+                    rows["cold"].add(which, self.big_size / read_file(files[which]) / MB)
+        else:
+            rows["cold"].note = "needs root (echo 3 > /proc/sys/vm/drop_caches)"
+        trees = {"view": mounts["view"][1], "direct": view["root"]}
+        limit = self.p["view_timeout"]
+        # A run that does not finish within the limit is recorded as such and not repeated.
+        for rnd in range(rounds):
+            for which in order(["view", "direct"], rnd):
+                if rows["ls"].errors.get(which):
+                    continue
+                t, _, why = timed(["ls", "-lR", trees[which]], limit)
+                rows["ls"].add(which, t, error=why)
+        first_done = {}
+        for which in ("view", "direct"):
+            dest = os.path.join(self.mem, "rsync-" + which)
+            t, _, why = timed(["rsync", "-aH", trees[which] + "/", dest + "/"], limit * 2)
+            rows["rsync1"].add(which, t, error=why)
+            first_done[which] = why is None
+        for rnd in range(rounds):
+            for which in order(["view", "direct"], rnd):
+                if not first_done[which]:
+                    rows["rsync2"].add(which, None, error="the first rsync did not complete")
+                    continue
+                if rows["rsync2"].errors.get(which):
+                    continue
+                dest = os.path.join(self.mem, "rsync-" + which)
+                t, out, why = timed(["rsync", "-aH", "--stats", trees[which] + "/", dest + "/"],
+                                    limit)
+                moved = None
+                for line in out.splitlines():
+                    if line.startswith("Number of regular files transferred:"):
+                        moved = int(line.split(":")[1].replace(",", ""))
+                if why is None and moved != 0:
+                    why = "%s files sent again" % moved
+                rows["rsync2"].add(which, t if why is None else None, error=why)
+        for key in ("warm", "cold", "ls", "rsync1", "rsync2"):
+            log("%s: %s" % (rows[key].title, self._summary(rows[key])))
+
+    # ---- report ---------------------------------------------------------------------------
+
+    def host_lines(self):
+        cpu = "unknown CPU"
+        try:
+            with open("/proc/cpuinfo") as f:
+                for line in f:
+                    if line.startswith("model name"):
+                        cpu = line.split(":", 1)[1].strip()
+                        break
+        except OSError:
+            pass
+        mem_kib = 0
+        try:
+            with open("/proc/meminfo") as f:
+                mem_kib = int(f.readline().split()[1])
+        except (OSError, ValueError, IndexError):
+            pass
+        versions = {
+            "regfs-server": first_line([self.regfs_server, "--version"]),
+            "docker-registry": first_line(["docker-registry", "--version"]),
+            "nginx": first_line(["nginx", "-v"]),
+            "wrk": first_line(["wrk", "-v"]),
+            "ab": first_line(["ab", "-V"]),
+            "curl": first_line(["curl", "--version"]),
+            "docker": first_line(["dockerd", "--version"]),
+        }
+        self.meta["host"] = {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
+                             "memory_gib": round(mem_kib / 1048576, 1)}
+        self.meta["versions"] = versions
+        # The version string does not change between builds; the binaries' digests do.
+        for prog in (self.regfs_server, self.regfs_mount):
+            try:
+                with open(prog, "rb") as f:
+                    self.meta.setdefault("binaries_sha256", {})[os.path.basename(prog)] = \
+                        hashlib.sha256(f.read()).hexdigest()
+            except OSError:
+                pass
+        with open("/proc/loadavg") as f:
+            load = " ".join(f.read().split()[:3])
+        self.meta["host"]["loadavg_end"] = load
+        self.meta["host"]["loadavg_start"] = self.load_start
+        return ("%s, %d cores, %.0f GiB RAM, Linux %s, load average %s at the start and %s at "
+                "the end" % (cpu, os.cpu_count() or 0, mem_kib / 1048576, platform.release(),
+                             self.load_start, load), versions)
+
+    def write(self, started, command):
+        host, versions = self.host_lines()
+        p = self.p
+        header = [
+            "## regfs benchmark — %s" % started.strftime("%Y-%m-%d %H:%M UTC"),
+            "",
+            "`%s` on %s. Medians of %d interleaved rounds (docker: %d); ratios are of medians. "
+            "regfs: %s; reference: %s; nginx: %s." % (
+                command, host, p["rounds"], p["docker_rounds"], versions["regfs-server"],
+                versions["docker-registry"], versions["nginx"]),
+        ]
+        srv_cols = [("regfs", "regfs"), ("reference", "reference"), ("nginx", "nginx")]
+        unavailable = set(self.unavailable)
+        sections = []
+        api_rows = [r for r in self.rows if r.table == "api"]
+        if api_rows:
+            sections.append(("Registry API (loopback)", report.markdown_table(
+                api_rows, srv_cols, [("reference", "regfs/ref"), ("nginx", "regfs/nginx")],
+                unavailable)))
+        if self.ceilings:
+            lines = ["| ceiling | value | regfs upload (monolithic) / ceiling |", "|---|---|---|"]
+            mono = next((r for r in self.rows if r.id == "upload_monolithic"), None)
+            for title, value, unit in self.ceilings:
+                up = mono.median("regfs") if mono and "regfs" not in unavailable else None
+                lines.append("| %s | %s %s | %s |" % (
+                    title, report._num(value), unit,
+                    report._ratio(up / value) if up else "n/a"))
+            sections.append(("Upload ceilings", "\n".join(lines)))
+        mem_rows = [r for r in self.rows if r.table == "memory"]
+        if mem_rows:
+            sections.append(("Memory", report.markdown_table(
+                mem_rows, srv_cols, [("reference", "regfs/ref")], unavailable)))
+        view_rows = [r for r in self.rows if r.table == "view"]
+        if self.view_unavailable:
+            sections.append(("View (regfs-mount)", self.view_unavailable))
+        elif view_rows:
+            sections.append(("View (regfs-mount) against the same files read directly",
+                             report.markdown_table(view_rows, [("view", "view"),
+                                                               ("direct", "direct")],
+                                                   [("direct", "view/direct")])))
+        notes = []
+        for name, why in self.unavailable.items():
+            notes.append("%s: n/a — %s" % (name, why))
+        for r in self.rows:
+            for name, why in r.errors.items():
+                notes.append("%s, %s: %s" % (r.title, name, why))
+            if r.note:
+                notes.append("%s: %s" % (r.title, r.note))
+        notes += self.notes
+        notes += [
+            "HEAD load comes from ab (whole-millisecond percentiles): wrk 4.1 waits for a body "
+            "after a HEAD response. Every other request load comes from wrk -t1.",
+            "nginx serves the same blob files with sendfile at the registry's URLs (the "
+            "listings are the reference's answers as static files): the machine's limit, "
+            "not a registry.",
+            "The read-side stores are generated in distribution's layout on tmpfs and served "
+            "warm; uploads, docker pushes and the cold-cache read use the work directory's disk.",
+        ]
+        all_servers = ["regfs", "reference", "nginx", "view", "direct"]
+        self.meta.update({
+            "started": started.isoformat(), "command": command, "profile": p,
+            "unavailable": self.unavailable, "view_unavailable": self.view_unavailable,
+            "rows": [r.to_json(all_servers) for r in self.rows],
+            "ceilings": [{"title": t, "value": v, "unit": u} for t, v, u in self.ceilings],
+            "notes": notes,
+        })
+        # The results are shared: this machine's directories do not belong in them.
+        places = [(self.a.workdir, "WORKDIR"), (self.a.memdir, "MEMDIR")]
+        if self.a.mount_bin:
+            places.append((self.a.mount_bin, "regfs-mount"))
+        places.append((self.a.regfs_bin, "BINDIR"))
+
+        def scrub(text):
+            for place, name in places:
+                text = text.replace(place, name)
+            return text
+
+        header = [scrub(x) for x in header]
+        sections = [(t, scrub(x)) for t, x in sections]
+        notes = [scrub(x) for x in notes]
+        self.meta = json.loads(scrub(json.dumps(self.meta, default=str)))
+        results = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+        os.makedirs(results, exist_ok=True)
+        return report.write(os.path.join(results, "latest.md"),
+                            os.path.join(results, "latest.json"), header, sections, notes,
+                            self.meta)
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description="regfs side-by-side benchmark (run via bench/run.sh)")
+    ap.add_argument("--workdir", required=True, help="scratch directory on disk (emptied by run.sh)")
+    ap.add_argument("--memdir", required=True, help="scratch directory on tmpfs for generated stores")
+    ap.add_argument("--regfs-bin", required=True, help="directory with regfs-server and regfs-mount")
+    ap.add_argument("--mount-bin", help="regfs-mount to use instead of the one in --regfs-bin")
+    ap.add_argument("--quick", action="store_true", help="small sizes, fewer rounds")
+    ap.add_argument("--rounds", type=int, help="rounds per measurement")
+    ap.add_argument("--seconds", type=int, help="seconds per load-generator run")
+    ap.add_argument("--only", default=",".join(SECTIONS),
+                    help="comma-separated sections: " + ",".join(SECTIONS))
+    ap.add_argument("--command", default="bench/run.sh", help="the command line, for the report")
+    a = ap.parse_args(argv)
+    sections = [s for s in a.only.split(",") if s]
+    for s in sections:
+        if s not in SECTIONS:
+            ap.error("unknown section %s" % s)
+
+    procs = Procs(a.workdir)
+
+    def on_signal(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    t0 = time.monotonic()
+    b = Bench(a, procs)
+    try:
+        b.prepare()
+        if {"api", "catalog", "blob"} & set(sections):
+            b.read_phase(sections)
+        if "upload" in sections:
+            b.upload_phase()
+        if "docker" in sections:
+            b.docker_phase()
+        if "view" in sections:
+            b.view_phase()
+    except BaseException as e:  # still report what was measured, then fail
+        code = getattr(e, "code", None)
+        b.notes.append("the run stopped early: %s" % (
+            "signal %d" % (code - 128) if isinstance(code, int) and code > 128 else repr(e)))
+        raise
+    finally:
+        procs.stop_all()
+        b.notes.append("whole run: %.0f s" % (time.monotonic() - t0))
+        if b.rows:
+            print(b.write(started, a.command))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Writes registry stores in distribution's on-disk layout directly, for the benchmark.
+
+Pushing 10,000 repositories through an API takes longer than the benchmark itself, so the
+stores are written file by file, exactly as distribution (registry:2) lays them out:
+
+  <root>/docker/registry/v2/blobs/sha256/<hh>/<hex>/data
+  <root>/docker/registry/v2/repositories/<name>/_layers/sha256/<hex>/link
+  <root>/docker/registry/v2/repositories/<name>/_manifests/revisions/sha256/<hex>/link
+  <root>/docker/registry/v2/repositories/<name>/_manifests/tags/<tag>/current/link
+  <root>/docker/registry/v2/repositories/<name>/_manifests/tags/<tag>/index/sha256/<hex>/link
+
+A link file holds "sha256:<hex>" with no newline. Standard library only.
+
+As a program: store_gen.py main ROOT [--repos N] [--big-mib M]
+              store_gen.py view ROOT [--repos N] [--tags T]
+prints a JSON description of what it wrote (names, tags, digests, paths).
+"""
+
+import argparse
+import errno
+import hashlib
+import json
+import os
+import shutil
+import sys
+
+MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+CONFIG_V1 = "application/vnd.docker.container.image.v1+json"
+LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+
+
+def v2(root):
+    return os.path.join(root, "docker", "registry", "v2")
+
+
+def blob_path(root, hexdigest):
+    return os.path.join(v2(root), "blobs", "sha256", hexdigest[:2], hexdigest, "data")
+
+
+def _write(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def _link(path, hexdigest):
+    _write(path, ("sha256:" + hexdigest).encode())
+
+
+class Store:
+    """One store root; remembers which blobs it already holds."""
+
+    def __init__(self, root):
+        self.root = root
+        self.blobs = set()
+        os.makedirs(os.path.join(v2(root), "repositories"), exist_ok=True)
+        os.makedirs(os.path.join(v2(root), "blobs", "sha256"), exist_ok=True)
+
+    def put_blob(self, data):
+        """Stores bytes as a blob; returns (hex, size)."""
+        hexdigest = hashlib.sha256(data).hexdigest()
+        if hexdigest not in self.blobs:
+            _write(blob_path(self.root, hexdigest), data)
+            self.blobs.add(hexdigest)
+        return hexdigest, len(data)
+
+    def put_random_blob(self, size, chunk=8 << 20):
+        """Streams `size` random bytes into a blob without holding them; returns (hex, size)."""
+        tmp = os.path.join(v2(self.root), "blobs", ".random-%d.tmp" % os.getpid())
+        h = hashlib.sha256()
+        with open(tmp, "wb") as f:
+            left = size
+            while left > 0:
+                piece = os.urandom(min(chunk, left))
+                h.update(piece)
+                f.write(piece)
+                left -= len(piece)
+        hexdigest = h.hexdigest()
+        dest = blob_path(self.root, hexdigest)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        os.replace(tmp, dest)
+        self.blobs.add(hexdigest)
+        return hexdigest, size
+
+    def link_blob_from(self, other_root, hexdigest):
+        """Hard-links (or, across file systems, copies) a blob of another store into this one."""
+        dest = blob_path(self.root, hexdigest)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        if not os.path.exists(dest):
+            try:
+                os.link(blob_path(other_root, hexdigest), dest)
+            except OSError as e:
+                if e.errno != errno.EXDEV:
+                    raise
+                shutil.copyfile(blob_path(other_root, hexdigest), dest)
+        self.blobs.add(hexdigest)
+
+    def repo_dir(self, name):
+        return os.path.join(v2(self.root), "repositories", *name.split("/"))
+
+    def link_layer(self, name, hexdigest):
+        _link(os.path.join(self.repo_dir(name), "_layers", "sha256", hexdigest, "link"), hexdigest)
+
+    def add_manifest(self, name, manifest_hex, blob_hexes):
+        """Makes an already stored manifest part of `name`, with its blobs readable there."""
+        base = os.path.join(self.repo_dir(name), "_manifests")
+        _link(os.path.join(base, "revisions", "sha256", manifest_hex, "link"), manifest_hex)
+        for h in blob_hexes:
+            self.link_layer(name, h)
+
+    def tag(self, name, tag, manifest_hex):
+        base = os.path.join(self.repo_dir(name), "_manifests", "tags", tag)
+        _link(os.path.join(base, "current", "link"), manifest_hex)
+        _link(os.path.join(base, "index", "sha256", manifest_hex, "link"), manifest_hex)
+
+
+def image_manifest(store, config_bytes, layers):
+    """Stores config and manifest for `layers` [(hex, size, mediaType)]; returns (hex, bytes, blob hexes)."""
+    config_hex, config_size = store.put_blob(config_bytes)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_V2,
+        "config": {"mediaType": CONFIG_V1, "size": config_size, "digest": "sha256:" + config_hex},
+        "layers": [{"mediaType": mt, "size": size, "digest": "sha256:" + h} for h, size, mt in layers],
+    }
+    data = json.dumps(manifest, indent=3).encode()
+    manifest_hex, _ = store.put_blob(data)
+    return manifest_hex, data, [config_hex] + [h for h, _, _ in layers]
+
+
+def image_config(diff_ids, label):
+    return json.dumps({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Cmd": ["/bin/sh"], "Labels": {"bench": label}},
+        "rootfs": {"type": "layers", "diff_ids": ["sha256:" + d for d in diff_ids]},
+        "history": [{"created_by": "bench"} for _ in diff_ids],
+    }, sort_keys=True).encode()
+
+
+def generate_main(root, repos, big_size):
+    """The read-side store: bench/small (a ~1 KiB manifest, four small layers), bench/big (one
+    layer of `big_size` random bytes) and filler repositories up to `repos` in all."""
+    store = Store(root)
+    out = {"root": root}
+
+    layers = []
+    for i in range(4):
+        h, size = store.put_blob(os.urandom(2048 + 512 * i))
+        layers.append((h, size, LAYER_GZIP))
+    config = image_config([h for h, _, _ in layers], "small")
+    m_hex, m_bytes, small_blobs = image_manifest(store, config, layers)
+    store.add_manifest("bench/small", m_hex, small_blobs)
+    store.tag("bench/small", "latest", m_hex)
+    out["small"] = {"name": "bench/small", "tag": "latest", "manifest": m_hex,
+                    "manifest_size": len(m_bytes), "manifest_type": MANIFEST_V2,
+                    "layer": layers[0][0], "layer_size": layers[0][1]}
+
+    big_hex, _ = store.put_random_blob(big_size)
+    config = image_config([big_hex], "big")
+    bm_hex, _, blob_hexes = image_manifest(store, config, [(big_hex, big_size, LAYER_GZIP)])
+    store.add_manifest("bench/big", bm_hex, blob_hexes)
+    store.tag("bench/big", "latest", bm_hex)
+    out["big"] = {"name": "bench/big", "tag": "latest", "manifest": bm_hex,
+                  "blob": big_hex, "blob_size": big_size}
+
+    # Filler repositories all hold the same small image, as many mirrors of one base image do.
+    fillers = max(0, repos - 2)
+    for i in range(fillers):
+        name = "cat/r%05d" % i
+        store.add_manifest(name, m_hex, small_blobs)
+        store.tag(name, "latest", m_hex)
+    out["repositories"] = fillers + 2
+    return out
+
+
+def generate_view(root, repos, tags, big_from=None):
+    """The view store: `repos` repositories with `tags` tags each, every tag its own manifest
+    (own config, one base layer shared by all, one layer per repository). With big_from =
+    (main_root, big_hex, big_size), also bench/big whose layer comes from the main store."""
+    store = Store(root)
+    base_hex, base_size = store.put_blob(os.urandom(256 << 10))
+    for r in range(repos):
+        name = "view/r%04d" % r
+        own_hex, own_size = store.put_blob(os.urandom(4096))
+        for t in range(tags):
+            layers = [(base_hex, base_size, LAYER_GZIP), (own_hex, own_size, LAYER_GZIP)]
+            config = image_config([base_hex, own_hex], "%s:%d" % (name, t))
+            m_hex, _, blob_hexes = image_manifest(store, config, layers)
+            store.add_manifest(name, m_hex, blob_hexes)
+            store.tag(name, "t%d" % t, m_hex)
+    out = {"root": root, "repositories": repos, "tags": repos * tags}
+    if big_from:
+        main_root, big_hex, big_size = big_from
+        store.link_blob_from(main_root, big_hex)
+        config = image_config([big_hex], "big")
+        m_hex, _, blob_hexes = image_manifest(store, config, [(big_hex, big_size, LAYER_GZIP)])
+        store.add_manifest("bench/big", m_hex, blob_hexes)
+        store.tag("bench/big", "latest", m_hex)
+        out["big"] = {"name": "bench/big", "tag": "latest", "manifest": m_hex, "blob": big_hex}
+    return out
+
+
+def main(argv):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="kind", required=True)
+    m = sub.add_parser("main")
+    m.add_argument("root")
+    m.add_argument("--repos", type=int, default=10000)
+    m.add_argument("--big-mib", type=int, default=512)
+    v = sub.add_parser("view")
+    v.add_argument("root")
+    v.add_argument("--repos", type=int, default=1000)
+    v.add_argument("--tags", type=int, default=10)
+    a = p.parse_args(argv)
+    if a.kind == "main":
+        out = generate_main(a.root, a.repos, a.big_mib << 20)
+    else:
+        out = generate_view(a.root, a.repos, a.tags)
+    json.dump(out, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
