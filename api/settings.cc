@@ -57,6 +57,7 @@ Settings settingsFrom(const Config& config) {
     s.logLevel = spdlog::level::info;
   }
   s.warnings = config.warnings;
+  s.config = config;
   return s;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/options.h"
+#include "common/config.h"
 
 namespace regfs::api {
 
@@ -19,6 +20,7 @@ struct Settings {
   RegistryOptions registry;
   spdlog::level::level_enum logLevel = spdlog::level::info;
   std::vector<std::string> warnings;  // to log once logging is set up
+  Config config;                      // everything else (debug server, health, notifications, log format)
 };
 
 // Loads `configPath` (empty: distribution's defaults) with this process's REGISTRY_* variables.
