@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
     auto registry = std::make_shared<regfs::api::Registry>(
         regfs::Store::openLocal(settings.rootdirectory), settings.registry);
 
+    // Requests are counted only when something can read the counts (http.debug.addr).
     auto metrics = std::make_shared<regfs::api::Metrics>();
     std::shared_ptr<regfs::api::StorageHealth> health;
     if (config.health.storageDriver.enabled) {
@@ -114,7 +115,7 @@ int main(int argc, char** argv) {
 
     regfs::api::Server server(registry, settings.server);
     server.setObserver(std::make_shared<regfs::api::Operations>(
-        registry, metrics, health, notifier,
+        registry, config.http.debugAddr.empty() ? nullptr : metrics, health, notifier,
         regfs::api::OperationsOptions{settings.server.accessLog, config.http.host}));
     std::atomic<bool> draining{false};
 
