@@ -1,19 +1,72 @@
 // regfs-server: serve the registry API over a store.
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
 #include "api/auth.h"
+#include "api/debug_server.h"
+#include "api/health.h"
+#include "api/logging.h"
+#include "api/maintenance.h"
+#include "api/metrics.h"
+#include "api/notifications.h"
+#include "api/operations.h"
 #include "api/server.h"
 #include "api/settings.h"
+#include "api/store_stats.h"
 #include "common/cli.h"
 #include "common/error.h"
+#include "regfs/version.h"
+
+namespace {
+
+constexpr const char* kDescription = R"(regfs-server - a container registry compatible with distribution (registry:2)
+
+SYNOPSIS
+  regfs-server [CONFIG]
+
+DESCRIPTION
+  Serves the registry HTTP API (OCI Distribution 1.1, Docker Registry V2) over a store in
+  distribution's on-disk layout, so registry:2 and regfs-server can take turns on one
+  rootdirectory. CONFIG is a distribution config.yml; without it the defaults are those of
+  the registry:2 image (addr :5000, rootdirectory /var/lib/registry). Every REGISTRY_*
+  environment variable overrides the matching key (REGISTRY_HTTP_ADDR,
+  REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY, REGISTRY_STORAGE_DELETE_ENABLED, ...).
+
+OPERATIONS
+  http.debug.addr            debug listener: /metrics (Prometheus), /debug/health,
+                             /healthz (liveness), /readyz (readiness)
+  http.debug.prometheus      enabled: true serves metrics at path (default /metrics)
+  health.storagedriver       enabled, interval, threshold: while the storage probe fails,
+                             the API answers 503 UNAVAILABLE
+  log.level, log.formatter   error|warn|info|debug; text|json|logstash; log.fields on
+                             every line; log.accesslog.disabled
+  notifications.endpoints    webhooks in distribution's event envelope
+  http.draintimeout          on SIGTERM/SIGINT: stop accepting, finish requests in flight
+                             for up to this long (default 30s), exit 0
+  storage.maintenance        readonly.enabled; uploadpurging (age, interval, dryrun)
+
+FILES
+  /etc/docker/registry/config.yml   the configuration in the container image
+  /var/lib/registry                 the default rootdirectory
+
+EXIT STATUS
+  0 after a drain; 1 when the configuration or the listener fails; 2 on bad arguments.)";
+
+std::string hostname() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"regfs-server: a container registry compatible with distribution (registry:2)"};
+  CLI::App app{kDescription};
   std::string configPath;
   app.add_option("CONFIG", configPath, "distribution-style config.yml (REGISTRY_* variables override it)");
   regfs::addVersionFlag(app, "regfs-server");
@@ -26,7 +79,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "regfs-server: %s\n", e.what());
     return 1;
   }
-  spdlog::set_level(settings.logLevel);
+  const regfs::Config& config = settings.config;
+  regfs::api::configureLogging(regfs::api::LogSettings{
+      settings.logLevel, regfs::api::parseLogFormat(config.log.formatter), config.log.fields});
   for (const auto& warning : settings.warnings) spdlog::warn("{}", warning);
 
   // Writes to a closed socket must fail with EPIPE, not kill the server. SIGTERM and
@@ -43,16 +98,103 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(settings.rootdirectory);
     auto registry = std::make_shared<regfs::api::Registry>(
         regfs::Store::openLocal(settings.rootdirectory), settings.registry);
+
+    // Requests are counted only when something can read the counts (http.debug.addr).
+    auto metrics = std::make_shared<regfs::api::Metrics>();
+    std::shared_ptr<regfs::api::StorageHealth> health;
+    if (config.health.storageDriver.enabled) {
+      health = std::make_shared<regfs::api::StorageHealth>(registry->store().driver(),
+                                                           config.health.storageDriver.interval,
+                                                           config.health.storageDriver.threshold,
+                                                           !settings.registry.readOnly);
+      health->start();
+    }
+    auto notifier = std::make_shared<regfs::api::Notifier>(
+        config.notifications,
+        regfs::api::NotificationSource{hostname() + ":" + std::to_string(settings.server.port),
+                                       regfs::api::newUuid()});
+    regfs::api::UploadPurger purger(registry->store(), config.storage.uploadPurging);
+
     regfs::api::Server server(registry, settings.server);
+    server.setObserver(std::make_shared<regfs::api::Operations>(
+        registry, config.http.debugAddr.empty() ? nullptr : metrics, health, notifier,
+        regfs::api::OperationsOptions{settings.server.accessLog, config.http.host}));
+    std::atomic<bool> draining{false};
+
+    std::unique_ptr<regfs::api::StoreStats> stats;
+    std::unique_ptr<regfs::api::DebugServer> debug;
+    if (!config.http.debugAddr.empty()) {
+      stats = std::make_unique<regfs::api::StoreStats>(registry->store(), std::chrono::seconds(60));
+      metrics->addCollector([&server](std::string& out) {
+        regfs::api::appendMetricHeader(out, "registry_http_in_flight_requests", "gauge",
+                                       "Requests being answered now.");
+        regfs::api::appendSample(out, "registry_http_in_flight_requests", {}, server.inFlight());
+      });
+      metrics->addCollector([&stats](std::string& out) { stats->collect(out); });
+      metrics->addCollector([&purger](std::string& out) { purger.collect(out); });
+      metrics->addCollector([notifier](std::string& out) { notifier->collect(out); });
+      metrics->addCollector([health](std::string& out) {
+        regfs::api::appendMetricHeader(out, "regfs_storage_healthy", "gauge",
+                                       "1 while the health.storagedriver check passes (1 when it is off).");
+        regfs::api::appendSample(out, "regfs_storage_healthy", {}, !health || health->healthy() ? 1 : 0);
+        if (!health) return;
+        regfs::api::appendMetricHeader(out, "regfs_storage_probes_total", "counter",
+                                       "Storage health probes, and those that failed.");
+        regfs::api::appendSample(out, "regfs_storage_probes_total", {{"result", "ok"}},
+                                 static_cast<double>(health->probes() - health->probeFailures()));
+        regfs::api::appendSample(out, "regfs_storage_probes_total", {{"result", "error"}},
+                                 static_cast<double>(health->probeFailures()));
+      });
+      metrics->addCollector([](std::string& out) {
+        regfs::api::appendMetricHeader(out, "regfs_build_info", "gauge", "The running version.");
+        regfs::api::appendSample(out, "regfs_build_info", {{"version", regfs::kVersion}}, 1);
+      });
+      std::map<std::string, regfs::api::DebugServer::Route> routes;
+      auto metricsRoute = [metrics](const regfs::api::Request&) {
+        regfs::api::Response r(200);
+        r.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+        r.body = metrics->render();
+        return r;
+      };
+      routes["/metrics"] = metricsRoute;
+      if (config.http.prometheusEnabled) routes[config.http.prometheusPath] = metricsRoute;
+      auto json = [](int status, std::string body) {
+        regfs::api::Response r(status);
+        r.set("Content-Type", "application/json; charset=utf-8");
+        r.body = std::move(body);
+        return r;
+      };
+      routes["/debug/health"] = [health, json](const regfs::api::Request&) {
+        auto failures = health ? health->failures() : std::map<std::string, std::string>{};
+        return json(failures.empty() ? 200 : 503, regfs::api::healthJson(failures));
+      };
+      routes["/healthz"] = [json](const regfs::api::Request&) { return json(200, "{}\n"); };
+      routes["/readyz"] = [health, json, &draining](const regfs::api::Request&) {
+        if (draining.load()) return json(503, "{\"draining\":\"shutting down\"}\n");
+        auto failures = health ? health->failures() : std::map<std::string, std::string>{};
+        return json(failures.empty() ? 200 : 503, regfs::api::healthJson(failures));
+      };
+      debug = std::make_unique<regfs::api::DebugServer>(config.http.debugAddr, std::move(routes));
+      spdlog::info("debug server listening on {} (port {})", config.http.debugAddr, debug->port());
+    }
+
     server.start();
-    spdlog::info("regfs-server listening on {}:{} ({}, {} threads), store {}",
+    spdlog::info("regfs-server {} listening on {}:{} ({}, {} threads), store {}", regfs::kVersion,
                  settings.server.host.empty() ? "0.0.0.0" : settings.server.host, server.port(),
                  settings.server.tls.certificate.empty() ? "http" : "https",
                  server.threads(), settings.rootdirectory.string());
     int sig = 0;
     sigwait(&stopSignals, &sig);
-    spdlog::info("signal {}: draining", sig);
-    server.drainAndStop(std::chrono::seconds(30));
+    draining = true;
+    auto drainTimeout = config.http.drainTimeout > std::chrono::nanoseconds(0)
+                            ? std::chrono::duration_cast<std::chrono::milliseconds>(config.http.drainTimeout)
+                            : std::chrono::milliseconds(30000);
+    spdlog::info("signal {}: draining (up to {} ms)", sig, drainTimeout.count());
+    if (!server.drainAndStop(drainTimeout)) {
+      spdlog::warn("drain timeout reached with requests still in flight; they were cut off");
+    }
+    notifier->stop(std::chrono::seconds(1));
+    spdlog::info("stopped");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "regfs-server: %s\n", e.what());
     return 1;

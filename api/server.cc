@@ -21,6 +21,7 @@
 #include "api/auth.h"
 #include "api/errors.h"
 #include "api/tls.h"
+#include "api/listening.h"
 #include "common/error.h"
 #include "common/unique_fd.h"
 
@@ -65,6 +66,7 @@ struct Conn {
   bool closed = false;   // the peer is gone
   std::string pending;
   Clock::time_point started;
+  uint64_t bytesIn = 0;  // body bytes of the current request
   std::string client;
   // Pistache's idle-peer check reads the time of this (otherwise unused) parser: a peer
   // idle past the keep-alive timeout, or busy with no progress past the header timeout,
@@ -244,12 +246,14 @@ class ConnectionHandler : public Pistache::Http::Handler {
           std::string decoded;
           size_t used = conn->chunked->feed(data, decoded);
           data.remove_prefix(used);
+          conn->bytesIn += used;
           if (!decoded.empty()) conn->sink->write(decoded);
           if (conn->chunked->done()) end(conn, peer);
         } else {
           size_t n = static_cast<size_t>(std::min<uint64_t>(conn->bodyLeft, data.size()));
           conn->sink->write(data.substr(0, n));
           conn->bodyLeft -= n;
+          conn->bytesIn += n;
           data.remove_prefix(n);
           if (conn->bodyLeft == 0) end(conn, peer);
         }
@@ -287,6 +291,7 @@ class ConnectionHandler : public Pistache::Http::Handler {
 
   void begin(const std::shared_ptr<Conn>& conn, const PeerPtr& peer) {
     conn->started = Clock::now();
+    conn->bytesIn = 0;
     state_->inFlight++;
     const Request& request = *conn->request;
     if (const auto& authenticator = state_->options.authenticator) {
@@ -303,7 +308,9 @@ class ConnectionHandler : public Pistache::Http::Handler {
     }
     Dispatch d;
     try {
-      d = dispatch(*state_->registry, request);
+      std::optional<Response> gate;
+      if (state_->observer) gate = state_->observer->admit(request);
+      d = gate ? Dispatch::respond(std::move(*gate)) : dispatch(*state_->registry, request);
     } catch (const Error& e) {
       d = Dispatch::respond(errorResponse(e));
     } catch (const std::exception& e) {
@@ -351,7 +358,13 @@ class ConnectionHandler : public Pistache::Http::Handler {
     return peer->send(Pistache::RawBuffer(std::move(bytes), n));
   }
 
-  void accessLog(const Conn& conn, int status, uint64_t bytes) {
+  void accessLog(const Conn& conn, const Response& r, uint64_t bytes) {
+    if (state_->observer) {
+      state_->observer->completed(Exchange{*conn.request, r, conn.client, conn.bytesIn, bytes,
+                                           std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - conn.started)});
+      return;
+    }
+    int status = r.status;
     if (!state_->options.accessLog) return;
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - conn.started).count();
     spdlog::info("{} \"{} {}\" {} {} {:.3f}ms", conn.client, conn.request->method,
@@ -404,7 +417,7 @@ class ConnectionHandler : public Pistache::Http::Handler {
       bodyBytes = r.body.size();
     }
     if (file) bodyBytes = file->left;
-    accessLog(*conn, r.status, bodyBytes);
+    accessLog(*conn, r, bodyBytes);
     finishRequestCount(*conn);
 
     std::weak_ptr<Pistache::Tcp::Peer> weak = peer;
@@ -557,16 +570,19 @@ void Server::start() {
   endpoint_->serveThreaded();
 }
 
-void Server::drainAndStop(std::chrono::milliseconds timeout) {
+bool Server::drainAndStop(std::chrono::milliseconds timeout) {
   state_->draining = true;
+  if (endpoint_) stopListening(static_cast<uint16_t>(endpoint_->getPort()));
   auto deadline = Clock::now() + timeout;
   while (state_->inFlight.load() > 0 && Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  bool drained = state_->inFlight.load() == 0;
   if (endpoint_) {
     endpoint_->shutdown();
     endpoint_.reset();
   }
+  return drained;
 }
 
 int Server::port() const { return endpoint_ ? static_cast<uint16_t>(endpoint_->getPort()) : 0; }

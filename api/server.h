@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/observer.h"
 #include "api/options.h"
 #include "api/registry.h"
 
@@ -33,16 +34,22 @@ struct ServerState {
   std::atomic<int> inFlight{0};     // requests whose response is not yet on the wire
   std::atomic<bool> draining{false};  // answer "Connection: close" from now on
   std::shared_ptr<TlsContext> tls;    // set when serving https
+  std::shared_ptr<RequestObserver> observer;  // metrics, access log, events, health gate
 };
 
 class Server {
  public:
   Server(std::shared_ptr<Registry> registry, ServerOptions options);
   ~Server();
+  // Set before start(); without one, requests get a plain access-log line.
+  void setObserver(std::shared_ptr<RequestObserver> observer) { state_->observer = std::move(observer); }
   // Binds and serves on background threads. Throws std::runtime_error when it cannot bind.
   void start();
-  // Stops taking new work, waits up to `timeout` for requests in flight, then stops.
-  void drainAndStop(std::chrono::milliseconds timeout);
+  // Requests whose response is not yet on the wire.
+  int inFlight() const { return state_->inFlight.load(); }
+  // Stops accepting connections, answers "Connection: close" from then on, waits up to
+  // `timeout` for requests in flight, then stops. True if none was left in flight.
+  bool drainAndStop(std::chrono::milliseconds timeout);
   int port() const;
   int threads() const { return threads_; }
 

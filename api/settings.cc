@@ -53,6 +53,7 @@ Settings settingsFrom(const Config& config) {
     s.logLevel = spdlog::level::info;
   }
   s.warnings = config.warnings;
+  s.config = config;
   return s;
 }
 

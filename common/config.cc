@@ -218,6 +218,13 @@ const Schema kNotifications =
 
 const Schema kCatalog = structOf({{"maxentries", &kScalar}});
 
+const Schema kStorageDriverHealth =
+    structOf({{"enabled", &kScalar}, {"interval", &kScalar}, {"threshold", &kScalar}});
+const Schema kHealth = structOf({{"storagedriver", &kStorageDriverHealth},
+                                 {"file", &kAny, Support::kIgnored},
+                                 {"http", &kAny, Support::kIgnored},
+                                 {"tcp", &kAny, Support::kIgnored}});
+
 const Schema kRoot = structOf({{"version", &kScalar},
                                {"log", &kLog},
                                {"loglevel", &kScalar},
@@ -228,7 +235,7 @@ const Schema kRoot = structOf({{"version", &kScalar},
                                {"http", &kHttp},
                                {"notifications", &kNotifications},
                                {"redis", &kAny, Support::kIgnored},
-                               {"health", &kAny},
+                               {"health", &kHealth},
                                {"catalog", &kCatalog},
                                {"proxy", &kAny, Support::kIgnored},
                                {"compatibility", &kAny, Support::kIgnored},
@@ -725,6 +732,7 @@ class Parser {
     readHttp(childOf(root, "http"), c.http);
     readAuth(childOf(root, "auth"), c.auth);
     readNotifications(childOf(root, "notifications"), c.notifications);
+    readHealth(childOf(root, "health"), c.health);
 
     Value catalog = childOf(root, "catalog");
     requireMap(catalog);
@@ -737,6 +745,20 @@ class Parser {
     c.warnings = std::move(warnings_);
     c.notes = std::move(notes_);
     return c;
+  }
+
+  void readHealth(const Value& v, HealthConfig& health) {
+    requireMap(v);
+    Value driver = childOf(v, "storagedriver");
+    requireMap(driver);
+    health.storageDriver.enabled = boolean(childOf(driver, "enabled")).value_or(false);
+    auto interval = duration(childOf(driver, "interval"), true).value_or(nanoseconds(0));
+    if (interval > nanoseconds(0)) health.storageDriver.interval = interval;
+    Value threshold = childOf(driver, "threshold");
+    if (auto n = integer(threshold)) {
+      if (*n < 0 || *n > 1000000) fail(threshold, "out of range");
+      health.storageDriver.threshold = static_cast<int>(*n);
+    }
   }
 
   void readLog(const Value& v, const Value& deprecatedLevel, LogConfig& log) {

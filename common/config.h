@@ -166,6 +166,18 @@ struct NotificationsConfig {
   std::vector<NotificationEndpoint> endpoints;
 };
 
+// health.storagedriver: a periodic probe of the storage; after `threshold` failures in a
+// row (0: at the first) the registry answers 503 until a probe succeeds.
+struct StorageDriverHealthConfig {
+  bool enabled = false;
+  std::chrono::nanoseconds interval = std::chrono::seconds(10);  // zero or less -> 10s
+  int threshold = 0;
+};
+
+struct HealthConfig {
+  StorageDriverHealthConfig storageDriver;  // health.storagedriver
+};
+
 struct Config {
   std::string version = "0.1";
   LogConfig log;
@@ -173,6 +185,7 @@ struct Config {
   HttpConfig http;
   AuthConfig auth;
   NotificationsConfig notifications;
+  HealthConfig health;
   int catalogMaxEntries = 1000;  // zero or less -> 1000
 
   std::vector<std::string> warnings;  // log at warning level

@@ -32,6 +32,7 @@ std::string blobDir(const Digest& d) {
 
 std::string blobData(const Digest& d) { return join(blobDir(d), kDataFile); }
 
+std::string healthProbeFile() { return v2Root() + "/_regfs_health"; }
 std::string repositoriesRoot() { return v2Root() + "/repositories"; }
 std::string repositoryDir(std::string_view name) { return join(repositoriesRoot(), name); }
 std::string repositoryDir(const RepoName& repo) { return repositoryDir(repo.str()); }

@@ -35,6 +35,9 @@ std::string blobAlgorithmDir(DigestAlgorithm algorithm);  // .../blobs/sha256
 std::string blobDir(const Digest& digest);                // .../blobs/sha256/<hh>/<hex>
 std::string blobData(const Digest& digest);               // .../blobs/sha256/<hh>/<hex>/data
 
+// A file the health check writes and removes again to prove the store is writable;
+// distribution ignores anything in v2Root() but blobs/ and repositories/.
+std::string healthProbeFile();  // /docker/registry/v2/_regfs_health
 std::string repositoriesRoot();                           // .../repositories
 std::string repositoryDir(std::string_view name);         // .../repositories/<name>
 std::string repositoryDir(const RepoName& repo);

@@ -26,6 +26,8 @@ packages=(
   # tests: real clients and the reference registry
   docker.io skopeo podman docker-registry apache2-utils curl rsync wrk nginx-light
   busybox-static openssl ca-certificates
+  # tests: operations (metrics format, unit files)
+  prometheus systemd
 )
 
 missing=()

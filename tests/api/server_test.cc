@@ -550,7 +550,7 @@ int openFds(pid_t pid) {
   return n;
 }
 
-uint64_t peakRssKiB(pid_t pid) {
+[[maybe_unused]] uint64_t peakRssKiB(pid_t pid) {
   std::string status = readFile("/proc/" + std::to_string(pid) + "/status");
   size_t p = status.find("VmHWM:");
   return p == std::string::npos ? 0 : std::stoull(status.substr(p + 6));

@@ -1,0 +1,385 @@
+#include "api/notifications.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <optional>
+#include <random>
+
+#include "api/metrics.h"
+#include "common/unique_fd.h"
+
+namespace regfs::api {
+namespace {
+
+constexpr const char* kEventsMediaType = "application/vnd.docker.distribution.events.v1+json";
+
+void appendJsonString(std::string& out, std::string_view s) {
+  out += '"';
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+// Go's omitempty: the field is left out when empty.
+void field(std::string& out, bool& first, std::string_view key, std::string_view value, bool always = false) {
+  if (value.empty() && !always) return;
+  if (!first) out += ',';
+  first = false;
+  appendJsonString(out, key);
+  out += ':';
+  appendJsonString(out, value);
+}
+
+std::string rfc3339Nano(std::chrono::system_clock::time_point t) {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  time_t secs = static_cast<time_t>(ns / 1000000000);
+  struct tm tm;
+  ::gmtime_r(&secs, &tm);
+  char buf[64];
+  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%09lldZ", static_cast<long long>(ns % 1000000000));
+  return buf;
+}
+
+struct Url {
+  std::string host;
+  std::string port = "80";
+  std::string path = "/";
+  std::string hostHeader;
+};
+
+std::optional<Url> parseHttpUrl(const std::string& url) {
+  constexpr std::string_view kScheme = "http://";
+  if (url.compare(0, kScheme.size(), kScheme) != 0) return std::nullopt;
+  std::string rest = url.substr(kScheme.size());
+  Url u;
+  size_t slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  if (slash != std::string::npos) u.path = rest.substr(slash);
+  u.hostHeader = authority;
+  if (!authority.empty() && authority[0] == '[') {
+    size_t close = authority.find(']');
+    if (close == std::string::npos) return std::nullopt;
+    u.host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size() && authority[close + 1] == ':') u.port = authority.substr(close + 2);
+  } else {
+    size_t colon = authority.rfind(':');
+    u.host = authority.substr(0, colon);
+    if (colon != std::string::npos) u.port = authority.substr(colon + 1);
+  }
+  if (u.host.empty() || u.port.empty()) return std::nullopt;
+  return u;
+}
+
+// One POST; returns "" on a 2xx/3xx answer (distribution's success range), else why not.
+std::string post(const Url& url, const HeaderMap& headers, const std::string& body,
+                 std::chrono::nanoseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto msLeft = [&] {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    return static_cast<int>(std::max<int64_t>(left.count(), 0));
+  };
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (int rc = ::getaddrinfo(url.host.c_str(), url.port.c_str(), &hints, &res); rc != 0) {
+    return std::string("resolve ") + url.host + ": " + gai_strerror(rc);
+  }
+  UniqueFd fd;
+  std::string error = "no address";
+  for (addrinfo* ai = res; ai && !fd; ai = ai->ai_next) {
+    UniqueFd s(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
+    if (!s) continue;
+    if (::connect(s.get(), ai->ai_addr, ai->ai_addrlen) != 0) {
+      if (errno != EINPROGRESS) {
+        error = std::string("connect: ") + std::strerror(errno);
+        continue;
+      }
+      pollfd p{s.get(), POLLOUT, 0};
+      if (::poll(&p, 1, msLeft()) <= 0) {
+        error = "connect: timeout";
+        continue;
+      }
+      int soError = 0;
+      socklen_t len = sizeof soError;
+      ::getsockopt(s.get(), SOL_SOCKET, SO_ERROR, &soError, &len);
+      if (soError != 0) {
+        error = std::string("connect: ") + std::strerror(soError);
+        continue;
+      }
+    }
+    fd = std::move(s);
+  }
+  ::freeaddrinfo(res);
+  if (!fd) return error;
+
+  std::string request = "POST " + url.path + " HTTP/1.1\r\nHost: " + url.hostHeader +
+                        "\r\nUser-Agent: regfs-notifications\r\nContent-Type: " + kEventsMediaType +
+                        "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n";
+  for (const auto& [name, values] : headers) {
+    for (const auto& v : values) request += name + ": " + v + "\r\n";
+  }
+  request += "\r\n" + body;
+  size_t sent = 0;
+  while (sent < request.size()) {
+    ssize_t n = ::send(fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      pollfd p{fd.get(), POLLOUT, 0};
+      if (::poll(&p, 1, msLeft()) <= 0) return "send: timeout";
+      continue;
+    }
+    return std::string("send: ") + std::strerror(errno);
+  }
+  std::string reply;
+  while (reply.find("\r\n") == std::string::npos) {
+    pollfd p{fd.get(), POLLIN, 0};
+    if (::poll(&p, 1, msLeft()) <= 0) return "response: timeout";
+    char buf[1024];
+    ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) return "response: connection closed";
+    reply.append(buf, static_cast<size_t>(n));
+    if (reply.size() > 8192) break;
+  }
+  int status = 0;
+  if (reply.size() >= 12 && reply.compare(0, 5, "HTTP/") == 0) status = std::atoi(reply.c_str() + 9);
+  if (status >= 200 && status < 400) return "";
+  return "response status " + (status ? std::to_string(status) : std::string("unreadable")) + " unaccepted";
+}
+
+}  // namespace
+
+std::string newUuid() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  uint64_t a = rng();
+  uint64_t b = rng();
+  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
+  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08llx-%04llx-%04llx-%04llx-%012llx", static_cast<unsigned long long>(a >> 32),
+                static_cast<unsigned long long>((a >> 16) & 0xffff), static_cast<unsigned long long>(a & 0xffff),
+                static_cast<unsigned long long>(b >> 48), static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+std::string eventJson(const NotificationEvent& e, const NotificationSource& source,
+                      std::chrono::system_clock::time_point when) {
+  std::string out = "{";
+  bool first = true;
+  field(out, first, "id", newUuid());
+  field(out, first, "timestamp", rfc3339Nano(when));
+  field(out, first, "action", e.action);
+  out += ",\"target\":{";
+  bool t = true;
+  field(out, t, "mediaType", e.mediaType);
+  if (e.size > 0) {
+    out += (t ? "" : ",");
+    out += "\"size\":" + std::to_string(e.size);
+    t = false;
+  }
+  field(out, t, "digest", e.digest);
+  if (e.size > 0) out += ",\"length\":" + std::to_string(e.size);
+  field(out, t, "repository", e.repository);
+  field(out, t, "fromRepository", e.fromRepository);
+  field(out, t, "url", e.url);
+  field(out, t, "tag", e.tag);
+  out += "},\"request\":{";
+  bool r = true;
+  field(out, r, "id", e.requestId, true);
+  field(out, r, "addr", e.addr);
+  field(out, r, "host", e.host);
+  field(out, r, "method", e.method, true);
+  field(out, r, "useragent", e.userAgent, true);
+  out += "},\"actor\":{";
+  bool a = true;
+  field(out, a, "name", e.actor);
+  out += "},\"source\":{";
+  bool s = true;
+  field(out, s, "addr", source.addr);
+  field(out, s, "instanceID", source.instanceId);
+  out += "}}";
+  return out;
+}
+
+struct Notifier::Endpoint {
+  NotificationEndpoint config;
+  Url url;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::shared_ptr<const std::string>> queue;
+  bool stopping = false;
+  bool busy = false;
+  std::atomic<uint64_t> events{0}, successes{0}, failures{0}, errors{0}, dropped{0};
+  std::chrono::steady_clock::time_point lastDropWarning{};
+  std::thread thread;
+
+  bool ignores(const NotificationEvent& e) const {
+    auto has = [](const std::vector<std::string>& list, const std::string& v) {
+      return !v.empty() && std::find(list.begin(), list.end(), v) != list.end();
+    };
+    return has(config.ignoredMediaTypes, e.mediaType) || has(config.ignoreMediaTypes, e.mediaType) ||
+           has(config.ignoreActions, e.action);
+  }
+};
+
+Notifier::Notifier(const NotificationsConfig& config, NotificationSource source, size_t queueSize)
+    : source_(std::move(source)), queueSize_(queueSize) {
+  for (const auto& ep : config.endpoints) {
+    if (ep.disabled) continue;
+    auto url = parseHttpUrl(ep.url);
+    if (!url) {
+      spdlog::warn("notifications: endpoint {}: only http:// URLs are supported, not {}; endpoint disabled",
+                   ep.name, ep.url);
+      continue;
+    }
+    auto e = std::make_unique<Endpoint>();
+    e->config = ep;
+    if (e->config.timeout <= std::chrono::nanoseconds(0)) e->config.timeout = std::chrono::seconds(1);
+    if (e->config.backoff <= std::chrono::nanoseconds(0)) e->config.backoff = std::chrono::seconds(1);
+    if (e->config.threshold <= 0) e->config.threshold = 10;
+    e->url = *url;
+    endpoints_.push_back(std::move(e));
+  }
+  for (auto& e : endpoints_) {
+    Endpoint* ep = e.get();
+    ep->thread = std::thread([this, ep] { runSender(*ep); });
+    spdlog::info("notifications: sending events to {} ({})", ep->config.name, ep->config.url);
+  }
+}
+
+Notifier::~Notifier() { stop(std::chrono::milliseconds(0)); }
+
+void Notifier::publish(const NotificationEvent& event) {
+  std::shared_ptr<const std::string> json;
+  for (auto& ep : endpoints_) {
+    if (ep->ignores(event)) continue;
+    if (!json) json = std::make_shared<const std::string>(eventJson(event, source_, std::chrono::system_clock::now()));
+    std::unique_lock lock(ep->mu);
+    if (ep->stopping) continue;
+    if (ep->queue.size() >= queueSize_) {
+      ep->dropped++;
+      auto now = std::chrono::steady_clock::now();
+      if (now - ep->lastDropWarning > std::chrono::seconds(10)) {
+        ep->lastDropWarning = now;
+        lock.unlock();
+        spdlog::warn("notifications: queue of endpoint {} is full ({} events); dropping events", ep->config.name,
+                     queueSize_);
+      }
+      continue;
+    }
+    ep->queue.push_back(json);
+    ep->events++;
+    lock.unlock();
+    ep->cv.notify_one();
+  }
+}
+
+void Notifier::runSender(Endpoint& ep) {
+  std::unique_lock lock(ep.mu);
+  while (true) {
+    ep.cv.wait(lock, [&] { return ep.stopping || !ep.queue.empty(); });
+    if (ep.stopping) return;
+    auto event = ep.queue.front();
+    ep.busy = true;
+    std::string body = "{\"events\":[" + *event + "]}";
+    int failuresInRow = 0;
+    while (!ep.stopping) {
+      lock.unlock();
+      std::string error = post(ep.url, ep.config.headers, body, ep.config.timeout);
+      lock.lock();
+      if (error.empty()) {
+        ep.successes++;
+        break;
+      }
+      ep.failures++;
+      failuresInRow++;
+      if (failuresInRow == ep.config.threshold) {
+        spdlog::warn("notifications: endpoint {} failed {} times in a row ({}); retrying every {} ms",
+                     ep.config.name, failuresInRow, error,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(ep.config.backoff).count());
+      }
+      auto wait = failuresInRow >= ep.config.threshold
+                      ? ep.config.backoff
+                      : std::chrono::nanoseconds(std::chrono::milliseconds(10 * failuresInRow));
+      ep.cv.wait_for(lock, wait, [&] { return ep.stopping; });
+    }
+    if (!ep.queue.empty()) ep.queue.pop_front();
+    ep.busy = false;
+    ep.cv.notify_all();
+  }
+}
+
+void Notifier::stop(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (auto& ep : endpoints_) {
+    std::unique_lock lock(ep->mu);
+    ep->cv.wait_until(lock, deadline, [&] { return ep->queue.empty() && !ep->busy; });
+    if (!ep->queue.empty()) {
+      spdlog::warn("notifications: {} events for endpoint {} not delivered at shutdown", ep->queue.size(),
+                   ep->config.name);
+    }
+    ep->stopping = true;
+    lock.unlock();
+    ep->cv.notify_all();
+  }
+  for (auto& ep : endpoints_) {
+    if (ep->thread.joinable()) ep->thread.join();
+  }
+}
+
+void Notifier::collect(std::string& out) const {
+  appendMetricHeader(out, "registry_notifications_events_total", "counter",
+                     "Notification events by endpoint: queued (events), delivered (successes), failed "
+                     "attempts (failures), dropped because the queue was full (dropped).");
+  for (const auto& ep : endpoints_) {
+    const std::string& name = ep->config.name;
+    appendSample(out, "registry_notifications_events_total", {{"endpoint", name}, {"type", "events"}},
+                 static_cast<double>(ep->events.load()));
+    appendSample(out, "registry_notifications_events_total", {{"endpoint", name}, {"type", "successes"}},
+                 static_cast<double>(ep->successes.load()));
+    appendSample(out, "registry_notifications_events_total", {{"endpoint", name}, {"type", "failures"}},
+                 static_cast<double>(ep->failures.load()));
+    appendSample(out, "registry_notifications_events_total", {{"endpoint", name}, {"type", "dropped"}},
+                 static_cast<double>(ep->dropped.load()));
+  }
+  appendMetricHeader(out, "registry_notifications_pending", "gauge", "Events waiting in an endpoint's queue.");
+  for (const auto& ep : endpoints_) {
+    size_t pending;
+    {
+      std::lock_guard lock(ep->mu);
+      pending = ep->queue.size();
+    }
+    appendSample(out, "registry_notifications_pending", {{"endpoint", ep->config.name}},
+                 static_cast<double>(pending));
+  }
+}
+
+}  // namespace regfs::api

@@ -1,0 +1,550 @@
+// What a team running regfs-server in production relies on: metrics in Prometheus's
+// format (checked with promtool), the storage health check and its 503s, JSON log lines,
+// webhook notifications (delivered, retried, never blocking requests) and the drain on
+// SIGTERM. Real server processes; a python3 stdlib webhook receiver.
+
+#include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <rapidjson/document.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <sstream>
+#include <thread>
+
+#include "api/logging.h"
+#include "api/metrics.h"
+#include "api/notifications.h"
+#include "api/operations.h"
+#include "api/router.h"
+#include "support/server.h"
+
+namespace regfs::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+std::string digestOf(const std::string& bytes) { return "sha256:" + sha256Hex(bytes); }
+const std::string kAcceptOci = "Accept: application/vnd.oci.image.manifest.v1+json";
+
+bool waitFor(const std::function<bool()>& ok, std::chrono::milliseconds timeout = 10s) {
+  auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (ok()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return ok();
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+// A regfs-server with a debug listener, configured through REGISTRY_* variables.
+struct OpsServer {
+  int debugPort = freePort();
+  std::unique_ptr<RegfsServer> server;
+  OpsServer(const std::filesystem::path& root, std::string extraConfig, std::map<std::string, std::string> env = {}) {
+    env["REGISTRY_HTTP_DEBUG_ADDR"] = "127.0.0.1:" + std::to_string(debugPort);
+    RegfsServerOptions o;
+    o.extraConfig = std::move(extraConfig);
+    o.env = std::move(env);
+    server = std::make_unique<RegfsServer>(root, o);
+    EXPECT_TRUE(waitForPort(debugPort)) << server->log();
+  }
+  std::string debugUrl() const { return "http://127.0.0.1:" + std::to_string(debugPort); }
+};
+
+class OpsTest : public ::testing::Test {
+ protected:
+  TempDir work;
+  std::filesystem::path file(const std::string& bytes) {
+    static int n = 0;
+    auto p = work / ("body-" + std::to_string(n++));
+    writeFile(p, bytes);
+    return p;
+  }
+  // Pushes a config blob, a layer and an OCI manifest tagged `tag`; returns the manifest digest.
+  std::string pushImage(RegfsServer& s, const std::string& repo, const std::string& tag) {
+    std::string config = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"tag\":\"" + tag + "\"}";
+    std::string layer = "layer bytes of " + tag;
+    for (const auto& blob : {config, layer}) {
+      Reply r = http("POST", s.url() + "/v2/" + repo + "/blobs/uploads/?digest=" + digestOf(blob),
+                     {"--data-binary", "@" + file(blob).string(), "-H", "Content-Type: application/octet-stream"});
+      EXPECT_EQ(r.status, 201) << r.body;
+    }
+    auto desc = [](const std::string& type, const std::string& b) {
+      return "{\"mediaType\":\"" + type + "\",\"digest\":\"" + digestOf(b) + "\",\"size\":" +
+             std::to_string(b.size()) + "}";
+    };
+    std::string manifest = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+                           "\"config\":" + desc("application/vnd.oci.image.config.v1+json", config) +
+                           ",\"layers\":[" + desc("application/vnd.oci.image.layer.v1.tar+gzip", layer) + "]}";
+    Reply r = http("PUT", s.url() + "/v2/" + repo + "/manifests/" + tag,
+                   {"--data-binary", "@" + file(manifest).string(), "-H",
+                    "Content-Type: application/vnd.oci.image.manifest.v1+json"});
+    EXPECT_EQ(r.status, 201) << r.body;
+    return digestOf(manifest);
+  }
+};
+
+// ---- unit level ----
+
+TEST(MetricsUnit, HandlersAreTheRouterResourcesAndNeverRawPaths) {
+  struct Case {
+    std::string path;
+    api::Handler handler;
+  } cases[] = {
+      {"/v2/", api::Handler::kBase},
+      {"/v2", api::Handler::kBase},
+      {"/v2/_catalog", api::Handler::kCatalog},
+      {"/v2/library/alpine/tags/list", api::Handler::kTags},
+      {"/v2/library/alpine/manifests/latest", api::Handler::kManifest},
+      {"/v2/a/manifests/b/manifests/sha256:00", api::Handler::kManifest},
+      {"/v2/a/blobs/sha256:00", api::Handler::kBlob},
+      {"/v2/blobs/blobs/uploads/", api::Handler::kBlobUpload},
+      {"/v2/a/b/blobs/uploads/0d2a-uuid", api::Handler::kBlobUploadChunk},
+      {"/v2/a/referrers/sha256:00", api::Handler::kReferrers},
+      {"/v3/x", api::Handler::kNotFound},
+      {"/v2/a/unknown/thing", api::Handler::kNotFound},
+  };
+  for (const auto& c : cases) EXPECT_EQ(api::classifyHandler(c.path), c.handler) << c.path;
+}
+
+TEST(MetricsUnit, ConcurrentObservationsAllCount) {
+  api::Metrics m;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10000; ++i) m.observe(api::Handler::kManifest, "GET", 200, 0, 100, 1ms);
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::string text = m.render();
+  EXPECT_NE(text.find("registry_http_requests_total{code=\"200\",handler=\"manifest\",method=\"GET\"} 80000\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("registry_http_response_bytes_total{handler=\"manifest\"} 8000000\n"), std::string::npos);
+  EXPECT_NE(text.find("registry_http_request_duration_seconds_bucket{handler=\"manifest\",method=\"GET\",le="
+                      "\"0.001\"} 80000\n"),
+            std::string::npos);
+}
+
+TEST(LoggingUnit, JsonLinesAreJsonWithTheFieldsAndEscapes) {
+  std::string line = api::formatLine(api::LogFormat::kJson, "2024-01-01T00:00:00.000Z", "info",
+                                     "a \"quoted\"\nmessage\x01", {{"service", "registry"}},
+                                     {api::LogField::str("path", "/v2/x?y=\"z\""), api::LogField::num("status", 200),
+                                      api::LogField::num("duration", 0.25)});
+  rapidjson::Document d;
+  d.Parse(line.c_str());
+  ASSERT_FALSE(d.HasParseError()) << line;
+  EXPECT_STREQ(d["msg"].GetString(), "a \"quoted\"\nmessage\x01");
+  EXPECT_STREQ(d["level"].GetString(), "info");
+  EXPECT_STREQ(d["time"].GetString(), "2024-01-01T00:00:00.000Z");
+  EXPECT_STREQ(d["service"].GetString(), "registry");
+  EXPECT_EQ(d["status"].GetInt(), 200);
+  EXPECT_DOUBLE_EQ(d["duration"].GetDouble(), 0.25);
+  std::string text = api::formatLine(api::LogFormat::kText, "T", "info", "hello world", {{"service", "registry"}},
+                                     {api::LogField::num("status", 404)});
+  EXPECT_EQ(text, "time=\"T\" level=info msg=\"hello world\" status=404 service=registry");
+}
+
+TEST(NotificationsUnit, EventJsonHasDistributionsFields) {
+  api::NotificationEvent e;
+  e.action = "push";
+  e.mediaType = "application/vnd.oci.image.manifest.v1+json";
+  e.size = 42;
+  e.digest = "sha256:abc";
+  e.repository = "library/app";
+  e.url = "http://reg/v2/library/app/manifests/sha256:abc";
+  e.tag = "latest";
+  e.requestId = "rid";
+  e.addr = "10.0.0.1";
+  e.host = "reg";
+  e.method = "PUT";
+  e.userAgent = "docker/24";
+  e.actor = "alice";
+  std::string json = api::eventJson(e, {"host:5000", "iid"}, std::chrono::system_clock::time_point{});
+  rapidjson::Document d;
+  d.Parse(json.c_str());
+  ASSERT_FALSE(d.HasParseError()) << json;
+  EXPECT_EQ(std::string(d["id"].GetString()).size(), 36u);
+  EXPECT_STREQ(d["timestamp"].GetString(), "1970-01-01T00:00:00.000000000Z");
+  EXPECT_STREQ(d["action"].GetString(), "push");
+  const auto& t = d["target"];
+  EXPECT_STREQ(t["mediaType"].GetString(), "application/vnd.oci.image.manifest.v1+json");
+  EXPECT_EQ(t["size"].GetInt(), 42);
+  EXPECT_EQ(t["length"].GetInt(), 42);
+  EXPECT_STREQ(t["digest"].GetString(), "sha256:abc");
+  EXPECT_STREQ(t["repository"].GetString(), "library/app");
+  EXPECT_STREQ(t["url"].GetString(), "http://reg/v2/library/app/manifests/sha256:abc");
+  EXPECT_STREQ(t["tag"].GetString(), "latest");
+  EXPECT_STREQ(d["request"]["id"].GetString(), "rid");
+  EXPECT_STREQ(d["request"]["addr"].GetString(), "10.0.0.1");
+  EXPECT_STREQ(d["request"]["host"].GetString(), "reg");
+  EXPECT_STREQ(d["request"]["method"].GetString(), "PUT");
+  EXPECT_STREQ(d["request"]["useragent"].GetString(), "docker/24");
+  EXPECT_STREQ(d["actor"]["name"].GetString(), "alice");
+  EXPECT_STREQ(d["source"]["addr"].GetString(), "host:5000");
+  EXPECT_STREQ(d["source"]["instanceID"].GetString(), "iid");
+}
+
+TEST(NotificationsUnit, AFullQueueDropsAndCountsInsteadOfBlocking) {
+  // An endpoint that accepts connections but never answers: the sender sits on its first
+  // event while publish() keeps returning at once.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  NotificationsConfig config;
+  NotificationEndpoint ep;
+  ep.name = "silent";
+  ep.url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/events";
+  ep.timeout = 2s;
+  config.endpoints.push_back(ep);
+  {
+    api::Notifier notifier(config, {"h:1", "i"}, 4);
+    api::NotificationEvent e;
+    e.action = "pull";
+    auto started = Clock::now();
+    for (int i = 0; i < 100; ++i) notifier.publish(e);
+    EXPECT_LT(Clock::now() - started, 1s);
+    std::string text;
+    notifier.collect(text);
+    // One in flight (maybe not yet taken off the queue) and four queued; the rest dropped.
+    bool dropped = text.find("type=\"dropped\"} 95\n") != std::string::npos ||
+                   text.find("type=\"dropped\"} 96\n") != std::string::npos;
+    EXPECT_TRUE(dropped) << text;
+    EXPECT_NE(text.find("registry_notifications_pending{endpoint=\"silent\"} 4\n"),
+              std::string::npos)
+        << text;
+    notifier.stop(0ms);
+  }
+  ::close(fd);
+}
+
+// ---- against a real server ----
+
+TEST_F(OpsTest, MetricsPassPromtoolAndCountRequestsBlobsAndRepositories) {
+  ASSERT_TRUE(haveProgram("promtool")) << "promtool (Debian package prometheus) is required";
+  OpsServer o(work / "store", "", {{"REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED", "true"},
+                                   {"REGISTRY_HTTP_DEBUG_PROMETHEUS_PATH", "/prom"}});
+  RegfsServer& s = *o.server;
+  std::string digest = pushImage(s, "team/app", "v1");
+  EXPECT_EQ(http("GET", s.url() + "/v2/team/app/manifests/v1", {"-H", kAcceptOci}).status, 200);
+  EXPECT_EQ(http("GET", s.url() + "/v2/team/app/manifests/nope").status, 404);
+  EXPECT_EQ(http("GET", s.url() + "/some/raw/path/42").status, 404);
+
+  Reply m = http("GET", o.debugUrl() + "/prom");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_EQ(m.header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  const std::string& t = m.body;
+  EXPECT_NE(t.find("registry_http_requests_total{code=\"200\",handler=\"manifest\",method=\"GET\"} 1\n"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("registry_http_requests_total{code=\"404\",handler=\"manifest\",method=\"GET\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(t.find("registry_http_requests_total{code=\"201\",handler=\"manifest\",method=\"PUT\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(t.find("registry_http_requests_total{code=\"201\",handler=\"blob_upload\",method=\"POST\"} 2\n"),
+            std::string::npos);
+  EXPECT_NE(t.find("registry_http_requests_total{code=\"404\",handler=\"not_found\",method=\"GET\"} 1\n"),
+            std::string::npos);
+  EXPECT_EQ(t.find("/some/raw/path"), std::string::npos);
+  EXPECT_NE(t.find("registry_http_request_duration_seconds_count{handler=\"manifest\",method=\"GET\"} 2\n"),
+            std::string::npos);
+  EXPECT_NE(t.find("registry_http_request_bytes_total{handler=\"manifest\"}"), std::string::npos);
+  EXPECT_NE(t.find("registry_http_response_bytes_total{handler=\"manifest\"}"), std::string::npos);
+  EXPECT_NE(t.find("registry_http_in_flight_requests 0\n"), std::string::npos);
+  EXPECT_NE(t.find("regfs_build_info{version="), std::string::npos);
+
+  // The store is counted at start; a second server on the same store sees the image.
+  OpsServer second(s.root(), "");
+  ASSERT_TRUE(waitFor([&] {
+    return http("GET", second.debugUrl() + "/metrics").body.find("regfs_store_blobs 3\n") != std::string::npos;
+  }));
+  std::string t2 = http("GET", second.debugUrl() + "/metrics").body;
+  EXPECT_NE(t2.find("regfs_store_repositories 1\n"), std::string::npos) << t2;
+  EXPECT_NE(t2.find("regfs_store_uploads_in_progress 0\n"), std::string::npos) << t2;
+
+  for (const std::string& url : {o.debugUrl() + "/prom", o.debugUrl() + "/metrics", second.debugUrl() + "/metrics"}) {
+    CommandResult c = sh("curl -sf " + url + " | promtool check metrics");
+    EXPECT_EQ(c.status, 0) << url << "\n" << c.out << c.err;
+  }
+  (void)digest;
+}
+
+TEST_F(OpsTest, StorageHealthFailsThenRecoversAndGatesTheApi) {
+  auto root = work / "store";
+  OpsServer o(root, "health:\n  storagedriver:\n    enabled: true\n    interval: 100ms\n    threshold: 2\n");
+  RegfsServer& s = *o.server;
+  Reply h = http("GET", o.debugUrl() + "/debug/health");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(h.body, "{}\n");
+  EXPECT_EQ(http("GET", o.debugUrl() + "/readyz").status, 200);
+  EXPECT_EQ(http("GET", s.url() + "/v2/").status, 200);
+
+  // The rootdirectory turns into a plain file: stat still works, writing does not.
+  std::filesystem::rename(root, work / "moved");
+  writeFile(root, "not a directory");
+  ASSERT_TRUE(waitFor([&] { return http("GET", o.debugUrl() + "/debug/health").status == 503; }));
+  h = http("GET", o.debugUrl() + "/debug/health");
+  rapidjson::Document d;
+  d.Parse(h.body.c_str());
+  ASSERT_FALSE(d.HasParseError()) << h.body;
+  ASSERT_TRUE(d.HasMember("storagedriver_filesystem")) << h.body;
+  Reply api = http("GET", s.url() + "/v2/");
+  EXPECT_EQ(api.status, 503);
+  EXPECT_EQ(api.code(), "UNAVAILABLE");
+  EXPECT_EQ(http("GET", o.debugUrl() + "/readyz").status, 503);
+  EXPECT_EQ(http("GET", o.debugUrl() + "/healthz").status, 200);
+  EXPECT_NE(http("GET", o.debugUrl() + "/metrics").body.find("regfs_storage_healthy 0\n"), std::string::npos);
+
+  std::filesystem::remove(root);
+  std::filesystem::rename(work / "moved", root);
+  ASSERT_TRUE(waitFor([&] { return http("GET", o.debugUrl() + "/debug/health").status == 200; }));
+  EXPECT_EQ(http("GET", s.url() + "/v2/").status, 200);
+  EXPECT_EQ(http("GET", o.debugUrl() + "/readyz").status, 200);
+}
+
+TEST_F(OpsTest, JsonLogLinesParseAndCarryAccessFieldsAndLogFields) {
+  OpsServer o(work / "store", "", {{"REGISTRY_LOG_FORMATTER", "json"}, {"REGISTRY_LOG_FIELDS_ENVIRONMENT", "test"}});
+  RegfsServer& s = *o.server;
+  pushImage(s, "team/app", "v1");
+  http("GET", s.url() + "/v2/team/app/manifests/v1", {"-H", "User-Agent: t", "-H", kAcceptOci});
+  EXPECT_EQ(s.stop(), 0);
+  int access = 0;
+  std::vector<std::string> all = lines(s.log());
+  ASSERT_GT(all.size(), 5u);
+  for (const auto& line : all) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    ASSERT_FALSE(d.HasParseError()) << line;
+    ASSERT_TRUE(d.IsObject()) << line;
+    EXPECT_TRUE(d.HasMember("time") && d.HasMember("level") && d.HasMember("msg")) << line;
+    ASSERT_TRUE(d.HasMember("environment")) << line;
+    EXPECT_STREQ(d["environment"].GetString(), "test");
+    if (d.HasMember("status")) {
+      ++access;
+      for (const char* k : {"method", "path", "remote"}) EXPECT_TRUE(d[k].IsString()) << line;
+      for (const char* k : {"status", "bytes", "duration"}) EXPECT_TRUE(d[k].IsNumber()) << line;
+    }
+  }
+  EXPECT_EQ(access, 4);
+}
+
+TEST_F(OpsTest, AccessLogCanBeDisabled) {
+  OpsServer o(work / "store", "", {{"REGISTRY_LOG_ACCESSLOG_DISABLED", "true"}});
+  http("GET", o.server->url() + "/v2/");
+  EXPECT_EQ(o.server->stop(), 0);
+  EXPECT_EQ(o.server->log().find("GET /v2/"), std::string::npos) << o.server->log();
+}
+
+// A webhook receiver process; events() reads what it recorded.
+struct Receiver {
+  TempDir dir;
+  std::unique_ptr<Process> process;
+  int port = 0;
+  explicit Receiver(std::vector<std::string> flags = {}) {
+    std::vector<std::string> argv = {"python3", std::string(REGFS_SOURCE_DIR) + "/tests/support/webhook_receiver.py",
+                                     (dir / "port").string(), (dir / "events.jsonl").string()};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    process = std::make_unique<Process>(argv, std::map<std::string, std::string>{}, dir / "log");
+    EXPECT_TRUE(waitFor([&] { return std::filesystem::exists(dir / "port"); })) << process->log();
+    port = std::stoi(readFile(dir / "port"));
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port) + "/events"; }
+  std::vector<std::string> posts() const { return lines(readFile(dir / "events.jsonl")); }
+};
+
+std::string endpointConfig(const std::string& url, const std::string& extra = "") {
+  return "notifications:\n  endpoints:\n    - name: hook\n      url: " + url +
+         "\n      timeout: 1s\n      threshold: 3\n      backoff: 200ms\n      headers:\n        Authorization: "
+         "[Bearer secret]\n" +
+         extra;
+}
+
+TEST_F(OpsTest, NotificationsDeliverPushPullAndDeleteEventsInDistributionsEnvelope) {
+  Receiver receiver;
+  OpsServer o(work / "store", endpointConfig(receiver.url(), "      ignore:\n        actions: [mount]\n"));
+  RegfsServer& s = *o.server;
+  std::string digest = pushImage(s, "team/app", "v1");
+  ASSERT_EQ(http("GET", s.url() + "/v2/team/app/manifests/v1", {"-H", "User-Agent: ops-test/1", "-H", kAcceptOci}).status, 200);
+  std::string layer = "layer bytes of v1";
+  ASSERT_EQ(http("GET", s.url() + "/v2/team/app/blobs/" + digestOf(layer)).status, 200);
+  ASSERT_EQ(http("DELETE", s.url() + "/v2/team/app/manifests/" + digest).status, 202);
+
+  // push config, push layer, push manifest, pull manifest, pull blob, delete manifest
+  ASSERT_TRUE(waitFor([&] { return receiver.posts().size() >= 6; })) << s.log();
+  std::vector<std::string> posts = receiver.posts();
+  ASSERT_EQ(posts.size(), 6u);
+  std::vector<std::string> actions;
+  for (const auto& p : posts) {
+    rapidjson::Document post;
+    post.Parse(p.c_str());
+    ASSERT_FALSE(post.HasParseError());
+    EXPECT_STREQ(post["path"].GetString(), "/events");
+    EXPECT_STREQ(post["headers"]["Content-Type"].GetString(), "application/vnd.docker.distribution.events.v1+json");
+    EXPECT_STREQ(post["headers"]["Authorization"].GetString(), "Bearer secret");
+    rapidjson::Document env;
+    env.Parse(post["body"].GetString());
+    ASSERT_FALSE(env.HasParseError()) << post["body"].GetString();
+    ASSERT_TRUE(env["events"].IsArray());
+    ASSERT_EQ(env["events"].Size(), 1u);
+    const auto& e = env["events"][0];
+    actions.push_back(e["action"].GetString());
+    EXPECT_STREQ(e["target"]["repository"].GetString(), "team/app");
+    EXPECT_TRUE(e["source"]["instanceID"].IsString());
+    EXPECT_TRUE(e["request"]["id"].IsString());
+    std::string action = e["action"].GetString();
+    if (action == "push" && e["target"].HasMember("tag")) {
+      EXPECT_STREQ(e["target"]["tag"].GetString(), "v1");
+      EXPECT_STREQ(e["target"]["digest"].GetString(), digest.c_str());
+      EXPECT_STREQ(e["target"]["mediaType"].GetString(), "application/vnd.oci.image.manifest.v1+json");
+      EXPECT_GT(e["target"]["size"].GetInt(), 0);
+      EXPECT_EQ(e["target"]["length"].GetInt(), e["target"]["size"].GetInt());
+      EXPECT_EQ(std::string(e["target"]["url"].GetString()), s.url() + "/v2/team/app/manifests/" + digest);
+      EXPECT_STREQ(e["request"]["method"].GetString(), "PUT");
+    }
+    if (action == "pull" && std::string(e["request"]["useragent"].GetString()) == "ops-test/1") {
+      EXPECT_STREQ(e["target"]["tag"].GetString(), "v1");
+      EXPECT_STREQ(e["request"]["addr"].GetString(), "127.0.0.1");
+      EXPECT_STREQ(e["request"]["host"].GetString(), s.host().c_str());
+    }
+    if (action == "pull" && e["target"]["mediaType"] == "application/octet-stream") {
+      EXPECT_STREQ(e["target"]["digest"].GetString(), digestOf(layer).c_str());
+      EXPECT_EQ(e["target"]["size"].GetUint64(), layer.size());
+    }
+    if (action == "delete") {
+      EXPECT_STREQ(e["target"]["digest"].GetString(), digest.c_str());
+    }
+  }
+  EXPECT_EQ(actions, (std::vector<std::string>{"push", "push", "push", "pull", "pull", "delete"}));
+}
+
+TEST_F(OpsTest, NotificationsAreRetriedUntilTheEndpointAccepts) {
+  Receiver receiver({"--fail", "4"});
+  OpsServer o(work / "store", endpointConfig(receiver.url()));
+  ASSERT_EQ(http("GET", o.server->url() + "/v2/").status, 200);
+  pushImage(*o.server, "team/app", "v1");
+  // Three events; the first is refused four times (three quick retries, then backoff).
+  ASSERT_TRUE(waitFor([&] { return receiver.posts().size() >= 7; })) << o.server->log();
+  std::string metrics = http("GET", o.debugUrl() + "/metrics").body;
+  EXPECT_NE(metrics.find("registry_notifications_events_total{endpoint=\"hook\",type=\"failures\"} 4\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("registry_notifications_events_total{endpoint=\"hook\",type=\"successes\"} 3\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(o.server->log().find("failed 3 times in a row"), std::string::npos);
+}
+
+TEST_F(OpsTest, AHangingEndpointNeverSlowsRequests) {
+  Receiver receiver({"--hang"});
+  OpsServer o(work / "store", endpointConfig(receiver.url()));
+  RegfsServer& s = *o.server;
+  pushImage(s, "team/app", "v1");
+  auto started = Clock::now();
+  for (int i = 0; i < 40; ++i) ASSERT_EQ(http("GET", s.url() + "/v2/team/app/manifests/v1", {"-H", kAcceptOci}).status, 200);
+  // 40 pulls, each queuing an event behind a 1 s timeout that keeps failing: were the
+  // requests waiting on delivery this would take 40 s or more.
+  EXPECT_LT(Clock::now() - started, 10s);
+  std::string metrics = http("GET", o.debugUrl() + "/metrics").body;
+  EXPECT_NE(metrics.find("registry_notifications_pending{endpoint=\"hook\"}"), std::string::npos);
+  auto stopStarted = Clock::now();
+  EXPECT_EQ(s.stop(), 0);
+  EXPECT_LT(Clock::now() - stopStarted, 8s);
+}
+
+// ---- drain ----
+
+int connectTo(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::string readAll(int fd, std::chrono::milliseconds timeout) {
+  timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string out;
+  char buf[4096];
+  while (true) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+TEST_F(OpsTest, DrainStopsAcceptingAndFinishesTheRequestInFlight) {
+  OpsServer o(work / "store", "", {{"REGISTRY_HTTP_DRAINTIMEOUT", "10s"}});
+  RegfsServer& s = *o.server;
+  std::string blob = "0123456789";
+  int fd = connectTo(s.port());
+  ASSERT_GE(fd, 0);
+  std::string head = "POST /v2/team/app/blobs/uploads/?digest=" + digestOf(blob) +
+                     " HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234";
+  ASSERT_EQ(::send(fd, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+  std::this_thread::sleep_for(200ms);
+  ASSERT_EQ(::kill(s.pid(), SIGTERM), 0);
+  // New connections are refused from now on.
+  ASSERT_TRUE(waitFor([&] {
+    int c = connectTo(s.port());
+    if (c >= 0) ::close(c);
+    return c < 0;
+  }, 3s));
+  std::string rest = "56789";
+  ASSERT_EQ(::send(fd, rest.data(), rest.size(), 0), 5);
+  std::string reply = readAll(fd, 5000ms);
+  ::close(fd);
+  EXPECT_EQ(reply.substr(0, 12), "HTTP/1.1 201") << reply;
+  EXPECT_NE(reply.find("Connection: close"), std::string::npos) << reply;
+  auto started = Clock::now();
+  EXPECT_EQ(s.stop(), 0);
+  EXPECT_LT(Clock::now() - started, 5s);
+}
+
+TEST_F(OpsTest, DrainGivesUpAfterTheDrainTimeoutAndExitsZero) {
+  OpsServer o(work / "store", "", {{"REGISTRY_HTTP_DRAINTIMEOUT", "1500ms"}});
+  RegfsServer& s = *o.server;
+  int fd = connectTo(s.port());
+  ASSERT_GE(fd, 0);
+  std::string head = "POST /v2/team/app/blobs/uploads/?digest=sha256:" + std::string(64, 'a') +
+                     " HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\npartial";
+  ASSERT_EQ(::send(fd, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+  std::this_thread::sleep_for(200ms);
+  auto started = Clock::now();
+  ASSERT_EQ(::kill(s.pid(), SIGTERM), 0);
+  int status = s.stop();  // waits for the exit
+  auto took = Clock::now() - started;
+  ::close(fd);
+  EXPECT_EQ(status, 0) << s.log();
+  EXPECT_GE(took, 1400ms);
+  EXPECT_LT(took, 6s);
+  EXPECT_NE(s.log().find("drain timeout reached"), std::string::npos) << s.log();
+}
+
+}  // namespace
+}  // namespace regfs::testing
