@@ -21,6 +21,7 @@
 #include "api/notifications.h"
 #include "api/operations.h"
 #include "api/router.h"
+#include "common/layout.h"
 #include "support/server.h"
 
 namespace regfs::testing {
@@ -352,6 +353,30 @@ TEST_F(OpsTest, AccessLogCanBeDisabled) {
   http("GET", o.server->url() + "/v2/");
   EXPECT_EQ(o.server->stop(), 0);
   EXPECT_EQ(o.server->log().find("GET /v2/"), std::string::npos) << o.server->log();
+}
+
+TEST_F(OpsTest, TheServerPurgesStaleUploadsOnItsInterval) {
+  // storage.maintenance.uploadpurging with a short age and interval: a session older than
+  // the age disappears by itself (the same purge as `regfsctl purge-uploads`), and the
+  // purge is counted in the metrics.
+  OpsServer o(work / "store", "",
+              {{"REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_ENABLED", "true"},
+               {"REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE", "1s"},
+               {"REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_INTERVAL", "1s"},
+               {"REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_DRYRUN", "false"}});
+  Reply r = http("POST", o.server->url() + "/v2/stale/blobs/uploads/");
+  ASSERT_EQ(r.status, 202) << r.body;
+  std::string location = r.header("location");
+  EXPECT_EQ(http("GET", o.server->url() + location).status, 204);
+  std::filesystem::path uploads =
+      o.server->root().string() + layout::uploadsDir(RepoName::parse("stale"));
+  ASSERT_FALSE(std::filesystem::is_empty(uploads));
+  EXPECT_TRUE(waitFor([&] { return std::filesystem::is_empty(uploads); }, 15s)) << o.server->log();
+  r = http("GET", o.server->url() + location);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.code(), "BLOB_UPLOAD_UNKNOWN");
+  Reply m = http("GET", o.debugUrl() + "/metrics");
+  EXPECT_NE(m.body.find("regfs_upload_purge_sessions_total 1"), std::string::npos) << m.body;
 }
 
 // A webhook receiver process; events() reads what it recorded.
