@@ -7,12 +7,6 @@
 
 namespace regfs::api {
 
-PurgeOutcome purgeStaleUploads(Store& store, std::chrono::system_clock::time_point cutoff, bool dryRun) {
-  // The same code as `regfsctl purge-uploads`.
-  PurgeResult result = purgeUploads(store, cutoff, dryRun);
-  return PurgeOutcome{true, result.purged.size()};
-}
-
 UploadPurger::UploadPurger(Store& store, UploadPurgingConfig config) : store_(store), config_(config) {
   if (!config_.enabled) return;
   if (config_.interval <= std::chrono::nanoseconds(0)) config_.interval = std::chrono::hours(24);
@@ -42,22 +36,19 @@ UploadPurger::~UploadPurger() {
 void UploadPurger::runOnce() {
   auto cutoff = std::chrono::system_clock::now() -
                 std::chrono::duration_cast<std::chrono::system_clock::duration>(config_.age);
-  PurgeOutcome outcome;
+  size_t purged = 0;
   try {
-    outcome = purgeStaleUploads(store_, cutoff, config_.dryRun);
+    // The same purge as `regfsctl purge-uploads`.
+    purged = purgeUploads(store_, cutoff, config_.dryRun).purged.size();
   } catch (const std::exception& e) {
     spdlog::error("upload purging: {}", e.what());
     return;
   }
-  if (!outcome.supported) {
-    spdlog::warn("upload purging: not available in this build; stale uploads are kept");
-    return;
-  }
   std::lock_guard lock(mu_);
   runs_++;
-  purged_ += outcome.purged;
+  purged_ += purged;
   spdlog::info("upload purging: {} {} stale upload sessions", config_.dryRun ? "would remove" : "removed",
-               outcome.purged);
+               purged);
 }
 
 void UploadPurger::collect(std::string& out) const {

@@ -1,8 +1,7 @@
 #pragma once
 // storage.maintenance.uploadpurging: every `interval`, upload sessions older than `age`
-// are removed, as distribution does. The purge itself belongs in common/ (shared with
-// `regfsctl purge-uploads`); until it is part of this build, purgeStaleUploads() only
-// reports that it cannot purge, and the timer, dry-run switch and metrics are in place.
+// are removed, as distribution does, with common/purge.h (the same purge as
+// `regfsctl purge-uploads`); runs and purged sessions are counted for the metrics.
 
 #include <chrono>
 #include <condition_variable>
@@ -16,13 +15,6 @@
 
 namespace regfs::api {
 
-struct PurgeOutcome {
-  bool supported = false;  // false: this build has no purge to call
-  uint64_t purged = 0;
-};
-
-// The hook: removes (or with dryRun, lists) upload sessions that started before `cutoff`.
-PurgeOutcome purgeStaleUploads(Store& store, std::chrono::system_clock::time_point cutoff, bool dryRun);
 
 class UploadPurger {
  public:
