@@ -13,21 +13,8 @@ case "$seconds" in
 esac
 build_dir=build-fuzz
 
-# The build dependencies, then clang and its fuzzer runtime if missing.
-scripts/setup.sh --no-build
-missing=()
-for p in clang libclang-rt-dev; do
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  [ "$status" = "install ok installed" ] || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "fuzz: installing ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# The build dependencies, plus clang and its fuzzer runtime.
+scripts/setup.sh --no-build --with clang --with libclang-rt-dev
 
 if [ ! -f "$build_dir/build.ninja" ]; then
   CC=clang CXX=clang++ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

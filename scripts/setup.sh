@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages regfs and its tests need (only those missing; quiet when
 # nothing is), then configures and builds. Idempotent.
-#   scripts/setup.sh [--build-dir DIR] [--sanitize] [--no-build]
+#   scripts/setup.sh [--build-dir DIR] [--sanitize] [--no-build] [--with PACKAGE]...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,11 +9,13 @@ build_dir=build
 sanitize=OFF
 build_type=Release
 do_build=1
+extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --build-dir) build_dir=$2; shift 2 ;;
     --sanitize) sanitize=ON; build_type=RelWithDebInfo; shift ;;
     --no-build) do_build=0; shift ;;
+    --with) extra+=("$2"); shift 2 ;;
     *) echo "setup.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -30,6 +32,7 @@ packages=(
   prometheus systemd
 )
 
+packages+=("${extra[@]}")
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
