@@ -16,6 +16,7 @@ import os
 import platform
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tarfile
@@ -29,7 +30,7 @@ import loadgen  # noqa: E402
 import report  # noqa: E402
 import store_gen  # noqa: E402
 from procs import Procs, status_kib  # noqa: E402
-from servers import Dockerd, NginxServer, RegistryServer  # noqa: E402
+from servers import Dockerd, NginxServer, RegistryServer, make_certificate  # noqa: E402
 
 SECTIONS = ["api", "catalog", "blob", "upload", "docker", "view"]
 
@@ -71,11 +72,13 @@ def first_line(argv):
         return "not found"
 
 
-def fetch(url, method="GET", headers=None, timeout=30):
-    """(status, headers, body) via urllib; used only to check answers, never to load."""
+def fetch(url, method="GET", headers=None, timeout=30, cafile=None):
+    """(status, headers, body) via urllib, trusting `cafile` for https; used only to check
+    answers, never to load."""
     req = urllib.request.Request(url, method=method, headers=headers or {})
+    context = ssl.create_default_context(cafile=cafile) if cafile else None
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as r:
             return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
     except urllib.error.HTTPError as e:
         return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
@@ -183,12 +186,12 @@ class Bench:
 
     # ---- servers --------------------------------------------------------------------------
 
-    def registry(self, name, root):
+    def registry(self, name, root, tls=None):
         if name == "regfs":
             argv = [self.regfs_server]
         else:
             argv = ["docker-registry", "serve"]
-        s = RegistryServer(name, argv, root, self.procs, self.logdir).start()
+        s = RegistryServer(name, argv, root, self.procs, self.logdir, tls).start()
         if not s.available:
             self.unavailable.setdefault(name, s.note)
             log("%s is not available: %s" % (name, s.note))
@@ -296,7 +299,8 @@ class Bench:
                         len(names), len(set(names)), want)
                 return None
             if work == "blob":
-                st, h, _ = fetch(u + "/v2/bench/big/blobs/" + self.big_digest, method="HEAD")
+                st, h, _ = fetch(u + "/v2/bench/big/blobs/" + self.big_digest, method="HEAD",
+                                 cafile=s.cafile)
                 if st != 200 or h.get("content-length") != str(self.big_size):
                     return "HEAD big blob -> %s" % st
                 return None
@@ -360,27 +364,7 @@ class Bench:
             log("%s: %s" % (r.title, self._summary(r)))
 
         if "blob" in sections:
-            ok = {n: check("blob", servers[n]) for n in live}
-            r = self.row("blob_get", "api", "blob GET %d MiB, plain HTTP (curl)" %
-                         (self.big_size >> 20), "MB/s", targets=[("nginx", "≥", 0.9)])
-            good = [n for n in live if not ok[n]]
-            for n in live:
-                if ok[n]:
-                    r.add(n, None, error=ok[n])
-            url = "/v2/bench/big/blobs/" + self.big_digest
-            for n in good:  # warm-up
-                loadgen.curl_get([servers[n].url + url])
-            for rnd in range(rounds):
-                for n in order(good, rnd):
-                    nbytes, secs_, statuses = loadgen.curl_get(
-                        [servers[n].url + url] * self.p["gets_per_round"])
-                    fine = all(s == 200 for s in statuses) and \
-                        nbytes == self.big_size * self.p["gets_per_round"]
-                    r.add(n, nbytes / secs_ / MB if fine and secs_ > 0 else None,
-                          error=None if fine else "statuses %s, %d bytes" % (statuses, nbytes))
-            log("%s: %s" % (r.title, self._summary(r)))
-            self.row("blob_get_tls", "api", "blob GET %d MiB over TLS" % (self.big_size >> 20),
-                     "MB/s", note="slot: TLS is measured once regfs serves it")
+            self._blob_get(servers, live, routes, check)
 
         mem = self.row("rss_read", "memory", "peak RSS after the read work (VmHWM)", "MiB",
                        higher_is_better=False)
@@ -388,6 +372,50 @@ class Bench:
             mem.add(n, servers[n].vmhwm_mib())
         for s in (nginx, *regs):
             s.stop()
+
+    def _blob_get(self, servers, live, routes, check):
+        """The big blob's GET over plain HTTP from the running servers, then over TLS from a
+        second set of the same servers (same store, same files) with one self-signed cert."""
+        url = "/v2/bench/big/blobs/" + self.big_digest
+        plain = self.row("blob_get", "api", "blob GET %d MiB, plain HTTP (curl)" %
+                         (self.big_size >> 20), "MB/s", targets=[("nginx", "≥", 0.9)])
+        self._measure_blob_get(plain, {n: servers[n] for n in live}, url, check)
+        tls = make_certificate(self.work)
+        secure = {}
+        for n in live:
+            if n == "nginx":
+                s = NginxServer(routes, self.procs, self.logdir, self.work, tls=tls).start()
+            else:
+                s = self.registry(n, servers[n].root, tls=tls)
+            if s.available:
+                secure[n] = s
+            else:
+                log("%s over TLS is not available: %s" % (n, s.note))
+        r = self.row("blob_get_tls", "api", "blob GET %d MiB over TLS 1.3 (curl)" %
+                     (self.big_size >> 20), "MB/s", targets=[("nginx", "≥", 0.9)])
+        self._measure_blob_get(r, secure, url, check)
+        for s in secure.values():
+            s.stop()
+
+    def _measure_blob_get(self, r, servers, url, check):
+        good = []
+        for n, s in servers.items():
+            error = check("blob", s)
+            if error:
+                r.add(n, None, error=error)
+            else:
+                good.append(n)
+        for n in good:  # warm-up
+            loadgen.curl_get([servers[n].url + url], servers[n].cafile)
+        for rnd in range(self.p["rounds"]):
+            for n in order(good, rnd):
+                nbytes, secs_, statuses = loadgen.curl_get(
+                    [servers[n].url + url] * self.p["gets_per_round"], servers[n].cafile)
+                fine = all(s == 200 for s in statuses) and \
+                    nbytes == self.big_size * self.p["gets_per_round"]
+                r.add(n, nbytes / secs_ / MB if fine and secs_ > 0 else None,
+                      error=None if fine else "statuses %s, %d bytes" % (statuses, nbytes))
+        log("%s: %s" % (r.title, self._summary(r)))
 
     def _load(self, url, headers, conns, secs):
         if headers is None:

@@ -3,6 +3,7 @@
 
 import os
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -17,10 +18,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def http_status(url, method="GET", timeout=2.0):
+def http_status(url, method="GET", timeout=2.0, cafile=None):
     req = urllib.request.Request(url, method=method)
+    context = ssl.create_default_context(cafile=cafile) if cafile else None
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as r:
             r.read()
             return r.status
     except urllib.error.HTTPError as e:
@@ -29,9 +31,24 @@ def http_status(url, method="GET", timeout=2.0):
         return None
 
 
-def registry_config(root, port):
+def make_certificate(directory):
+    """A self-signed certificate for 127.0.0.1 (EC P-256, as a modern deployment would use);
+    returns (certificate, key). The certificate is its own CA: clients trust it by file."""
+    cert = os.path.join(directory, "tls.crt")
+    key = os.path.join(directory, "tls.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key,
+                    "-out", cert], check=True, capture_output=True)
+    return cert, key
+
+
+def registry_config(root, port, tls=None):
     """registry:2's default config.yml, with logging down to errors for both registries (the
-    access log would otherwise measure a terminal pipe)."""
+    access log would otherwise measure a terminal pipe); `tls` = (certificate, key) serves https."""
+    tls_lines = ""
+    if tls:
+        tls_lines = "  tls:\n    certificate: %s\n    key: %s\n" % tls
     return """version: 0.1
 log:
   level: error
@@ -48,12 +65,12 @@ http:
   addr: 127.0.0.1:%d
   headers:
     X-Content-Type-Options: [nosniff]
-health:
+%shealth:
   storagedriver:
     enabled: true
     interval: 10s
     threshold: 3
-""" % (root, port)
+""" % (root, port, tls_lines)
 
 
 class Server:
@@ -67,6 +84,7 @@ class Server:
         self.port = None
         self.available = False
         self.note = ""
+        self.tls = None  # (certificate, key): the server answers https
 
     @property
     def host(self):
@@ -74,11 +92,15 @@ class Server:
 
     @property
     def url(self):
-        return "http://%s" % self.host
+        return "%s://%s" % ("https" if self.tls else "http", self.host)
+
+    @property
+    def cafile(self):
+        return self.tls[0] if self.tls else None
 
     @property
     def log_path(self):
-        return os.path.join(self.logdir, "%s.log" % self.name)
+        return os.path.join(self.logdir, "%s%s.log" % (self.name, "-tls" if self.tls else ""))
 
     def log_tail(self, lines=5):
         try:
@@ -93,7 +115,7 @@ class Server:
             if self.proc.poll() is not None:
                 self.note = "exited with status %d: %s" % (self.proc.returncode, self.log_tail())
                 return False
-            if http_status(self.url + "/v2/", timeout=1.0) == 200:
+            if http_status(self.url + "/v2/", timeout=1.0, cafile=self.cafile) == 200:
                 self.available = True
                 return True
             time.sleep(0.1)
@@ -120,17 +142,18 @@ class Server:
 class RegistryServer(Server):
     """regfs-server or docker-registry over `root`, both with the same config.yml."""
 
-    def __init__(self, name, argv_prefix, root, procs, logdir):
+    def __init__(self, name, argv_prefix, root, procs, logdir, tls=None):
         super().__init__(name, procs, logdir)
         self.argv_prefix = argv_prefix
         self.root = root
+        self.tls = tls
 
     def start(self):
         self.port = free_port()
         os.makedirs(self.root, exist_ok=True)
         config = os.path.join(self.logdir, "%s-%d.yml" % (self.name, self.port))
         with open(config, "w") as f:
-            f.write(registry_config(self.root, self.port))
+            f.write(registry_config(self.root, self.port, self.tls))
         self.proc = self.procs.start(self.argv_prefix + [config], self.log_path)
         self._wait_ready()
         return self
@@ -141,10 +164,11 @@ class NginxServer(Server):
     URLs: the fastest this machine can answer the same requests. `routes` maps an exact URL path
     to (file, content type); /v2/ answers {} itself."""
 
-    def __init__(self, routes, procs, logdir, workdir):
+    def __init__(self, routes, procs, logdir, workdir, tls=None):
         super().__init__("nginx", procs, logdir)
         self.routes = routes
-        self.dir = os.path.join(workdir, "nginx")
+        self.dir = os.path.join(workdir, "nginx-tls" if tls else "nginx")
+        self.tls = tls
 
     def start(self):
         self.port = free_port()
@@ -172,14 +196,15 @@ http {
   scgi_temp_path %s/scgi;
   types { }
   server {
-    listen 127.0.0.1:%d;
+    listen 127.0.0.1:%d%s;
     add_header Docker-Distribution-API-Version registry/2.0 always;
     location = /v2/ { default_type application/json; return 200 '{}'; }
 %s
   }
 }
 """ % ((os.cpu_count() or 1), self.dir, self.logdir, *([self.dir] * 5), self.port,
-       "\n".join(locations))
+       (" ssl;\n    ssl_certificate %s;\n    ssl_certificate_key %s" % self.tls) if self.tls
+       else "", "\n".join(locations))
         conf_path = os.path.join(self.dir, "nginx.conf")
         with open(conf_path, "w") as f:
             f.write(conf)
