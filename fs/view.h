@@ -15,7 +15,11 @@
 //
 // A Snapshot is an immutable tree built from the store at one moment; View keeps the
 // current one and rebuilds it when it is older than the caller allows, so pushes, tag
-// moves and deletes show up without remounting.
+// moves and deletes show up without remounting. A rebuild is incremental: it lists every
+// repository's revisions and stats its tag links, but reads only the tag links whose
+// metadata changed, and reuses the manifest directories of a repository whose revisions
+// did not change (node for node, shared with the previous snapshot), so its cost grows
+// with the number of tags and revisions, not with what lies below them.
 
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -86,13 +90,16 @@ class Snapshot {
   // The node at a "/"-separated path from the root ("" is the root).
   const Node* resolve(std::string_view path) const;
   size_t size() const { return nodes_.size(); }
+  // True if `other` holds this very node object (not a copy): a rebuild shares what did
+  // not change with the snapshot before it.
+  bool shares(const Snapshot& other, uint64_t ino) const;
   // When the walk of the store that built it started.
   std::chrono::steady_clock::time_point builtAt() const { return builtAt_; }
 
  private:
   friend class SnapshotBuilder;
   friend class View;
-  std::unordered_map<uint64_t, Node> nodes_;
+  std::unordered_map<uint64_t, std::shared_ptr<const Node>> nodes_;
   std::chrono::steady_clock::time_point builtAt_{};
 };
 

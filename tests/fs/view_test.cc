@@ -4,6 +4,7 @@
 
 #include "fs/view.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <utime.h>
@@ -18,6 +19,7 @@ namespace regfs::view {
 namespace {
 
 using testing::TempDir;
+using testing::writeFile;
 
 constexpr const char* kLayerType = "application/vnd.oci.image.layer.v1.tar+gzip";
 constexpr const char* kConfigType = "application/vnd.oci.image.config.v1+json";
@@ -339,6 +341,87 @@ TEST_F(ViewTest, BackgroundRebuildsNeverMakeAnAccessWait) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   EXPECT_TRUE(view.snapshot()->resolve("bg/now"));
+}
+
+TEST_F(ViewTest, RebuildReusesWhatDidNotChange) {
+  Repository a = repo("inc/a"), b = repo("inc/b");
+  Digest ma = image(a, {"a-layer", "shared"});
+  a.putTag(Tag::parse("latest"), ma);
+  Digest mb = image(b, {"b-layer", "shared"});
+  b.putTag(Tag::parse("latest"), mb);
+  const Digest shared = Digest::of("shared");
+  const std::string aDir = "inc/a/" + dirName(ma), bDir = "inc/b/" + dirName(mb);
+  View view(store);
+  auto s1 = view.refresh();
+  auto s2 = view.refresh();
+  for (const std::string& path : {aDir, aDir + "/layers", bDir, bDir + "/config.json"}) {
+    ASSERT_TRUE(s1->resolve(path)) << path;
+    EXPECT_TRUE(s2->shares(*s1, s1->resolve(path)->ino)) << path << " was built again";
+  }
+  EXPECT_TRUE(s2->shares(*s1, fileIno(shared)));
+
+  // A push into b: b shows it, a's nodes are the same objects, the shared layer counts 3.
+  Digest mb2 = image(b, {"b-two", "shared"});
+  b.putTag(Tag::parse("v2"), mb2);
+  auto s3 = view.refresh();
+  EXPECT_TRUE(s3->shares(*s2, s2->resolve(aDir)->ino));
+  EXPECT_TRUE(s3->shares(*s2, s2->resolve(aDir + "/layers")->ino));
+  EXPECT_TRUE(s3->shares(*s2, fileIno(ma)));
+  ASSERT_TRUE(s3->resolve("inc/b/v2"));
+  EXPECT_EQ(s3->resolve("inc/b/v2")->target, dirName(mb2));
+  EXPECT_TRUE(s3->resolve("inc/b/" + dirName(mb2) + "/layers"));
+  EXPECT_EQ(s3->node(fileIno(shared))->nlink, 3u);
+  EXPECT_EQ(s2->node(fileIno(shared))->nlink, 2u) << "old snapshots stay intact";
+
+  // A delete in b: its directory, its tag and one place of the shared layer go.
+  b.deleteManifest(mb);
+  auto s4 = view.refresh();
+  EXPECT_FALSE(s4->resolve(bDir));
+  EXPECT_FALSE(s4->node(s3->resolve(bDir)->ino));
+  EXPECT_FALSE(s4->node(fileIno(Digest::of("b-layer")))) << "a blob shown nowhere has no node";
+  EXPECT_FALSE(s4->resolve("inc/b/latest"));
+  EXPECT_EQ(s4->node(fileIno(shared))->nlink, 2u);
+  EXPECT_TRUE(s4->shares(*s3, s3->resolve(aDir)->ino));
+
+  // distribution deletes only the revision's link file; a whole repository can go too.
+  std::filesystem::remove(dir.path() / layout::revisionLink(b.name(), mb2).substr(1));
+  std::filesystem::remove_all(dir.path() / layout::repositoryDir(a.name()).substr(1));
+  auto s5 = view.refresh();
+  EXPECT_FALSE(s5->resolve("inc/b/" + dirName(mb2)));
+  EXPECT_FALSE(s5->resolve("inc/a"));
+  EXPECT_FALSE(s5->node(fileIno(shared)));
+  EXPECT_EQ(names(s5->resolve("inc")), std::vector<std::string>{"b"});
+}
+
+TEST_F(ViewTest, TagMovesShowEvenWithinOneTimestamp) {
+  Repository r = repo("moves");
+  Digest m1 = image(r, {"one"}), m2 = image(r, {"two"});
+  Tag tag = Tag::parse("t");
+  r.putTag(tag, m1);
+  // A link whose mtime is not yet in the past could be rewritten without its mtime
+  // changing (timestamps are coarse); such a link is read again on every rebuild.
+  auto link = dir.path() / layout::tagCurrentLink(r.name(), tag).substr(1);
+  timespec future[2];
+  ::clock_gettime(CLOCK_REALTIME, &future[0]);
+  future[0].tv_sec += 3600;
+  future[1] = future[0];
+  ASSERT_EQ(::utimensat(AT_FDCWD, link.c_str(), future, 0), 0);
+  View view(store);
+  EXPECT_EQ(view.refresh()->resolve("moves/t")->target, dirName(m1));
+  writeFile(link, m2.str());
+  ASSERT_EQ(::utimensat(AT_FDCWD, link.c_str(), future, 0), 0);
+  EXPECT_EQ(view.refresh()->resolve("moves/t")->target, dirName(m2));
+
+  // A settled link that is replaced gets a new mtime: an old one from a backup shows too.
+  timespec past[2] = {{1000000000, 0}, {1000000000, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, link.c_str(), past, 0), 0);
+  auto settled = view.refresh();
+  EXPECT_EQ(settled->resolve("moves/t")->target, dirName(m2));
+  EXPECT_EQ(settled->resolve("moves/t")->mtime.tv_sec, 1000000000);
+  writeFile(link, m1.str());
+  timespec older[2] = {{900000000, 0}, {900000000, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, link.c_str(), older, 0), 0);
+  EXPECT_EQ(view.refresh()->resolve("moves/t")->target, dirName(m1));
 }
 
 TEST_F(ViewTest, MissingBlobsAreLeftOut) {
