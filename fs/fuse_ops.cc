@@ -23,6 +23,7 @@
 namespace regfs::view {
 namespace {
 
+constexpr std::string_view kUserXattrPrefix = "user.";
 constexpr std::string_view kDigestXattr = "user.oci.digest";
 constexpr std::string_view kMediaTypeXattr = "user.oci.mediaType";
 constexpr double kFreshnessBound = 0.6;  // seconds
@@ -326,6 +327,10 @@ void opGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
     auto n = fs(req).find(ino);
     if (!n) {
       fuse_reply_err(req, ENOENT);
+    } else if (!std::string_view(name).starts_with(kUserXattrPrefix)) {
+      // No security labels or ACLs here. ENOTSUP (not ENODATA) tells ls -l to stop
+      // asking for every file on this mount: each answer is a round trip, never cached.
+      fuse_reply_err(req, EOPNOTSUPP);
     } else if (n->kind == NodeKind::kFile && name == kDigestXattr) {
       replyXattr(req, n->digest->str(), size);
     } else if (n->kind == NodeKind::kFile && name == kMediaTypeXattr && !n->mediaType.empty()) {
