@@ -140,6 +140,18 @@ bool sameTime(const timespec& a, const timespec& b) {
   return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
 }
 
+std::shared_ptr<Node> symlinkNode(const std::string& path, const std::string& target,
+                                  const timespec& mtime) {
+  auto n = std::make_shared<Node>();
+  n->ino = symlinkIno(path, target);
+  n->kind = NodeKind::kSymlink;
+  n->size = target.size();
+  n->mtime = mtime;
+  n->nlink = 1;
+  n->target = target;
+  return n;
+}
+
 }  // namespace
 
 // These types are members of View::Cache and SnapshotBuilder, so they are not in an
@@ -164,15 +176,9 @@ struct NodeTable {
 
   void addSymlink(Node& dir, const std::string& dirPath, const std::string& name,
                   const std::string& target, const timespec& mtime) {
-    Node n;
-    n.ino = symlinkIno(joinPath(dirPath, name), target);
-    n.kind = NodeKind::kSymlink;
-    n.size = target.size();
-    n.mtime = mtime;
-    n.nlink = 1;
-    n.target = target;
-    dir.children.emplace_back(name, n.ino);
-    nodes.emplace(n.ino, std::move(n));
+    auto n = symlinkNode(joinPath(dirPath, name), target, mtime);
+    dir.children.emplace_back(name, n->ino);
+    nodes.emplace(n->ino, std::move(*n));
   }
 
   // Sorts the directory's entries, counts its subdirectories and gives it the newest mtime
@@ -215,13 +221,17 @@ struct ManifestTree {
   std::vector<Node> files;
 };
 
-// What the last rebuild read of a tag: its target is read again only when the link's
-// metadata changed, or when the link was too new to trust its mtime (two writes within
-// the file system's timestamp granularity would look the same).
+// A tag as the last rebuild saw it. Its target is read again only when the link's mtime
+// changed, or when the link was too new to trust its mtime (two writes within the file
+// system's timestamp granularity would look the same). Its symlink node is reused while
+// neither it nor its name in the directory changes.
 struct TagSeen {
+  std::string tag;
   Digest target;
   timespec mtime{};
   bool settled = false;
+  std::string entry;  // its name in the repository's directory: the tag, or its alias
+  std::shared_ptr<const Node> node;
 };
 constexpr time_t kSettleSeconds = 1;
 
@@ -234,7 +244,7 @@ struct BlobCache {
 
 struct View::Cache : BlobCache {
   std::unordered_map<std::string, std::shared_ptr<const ManifestTree>> trees;  // by repository
-  std::unordered_map<std::string, std::unordered_map<std::string, TagSeen>> tags;
+  std::unordered_map<std::string, std::vector<TagSeen>> tags;  // by repository, sorted by tag
 
   // Keeps only the manifests and blobs that the current trees show.
   void prune() {
@@ -384,12 +394,11 @@ class SnapshotBuilder {
     ::clock_gettime(CLOCK_REALTIME, &now_);
     struct RepoState {
       std::string path;
+      Repository repo;
       std::shared_ptr<const ManifestTree> tree;
-      std::vector<std::pair<std::string, TagSeen>> tags;
     };
     std::vector<RepoState> repos;
     decltype(cache_.trees) trees;
-    decltype(cache_.tags) tags;
     bool rebuilt = false;
     for (const std::string& name : store_.catalog(std::numeric_limits<size_t>::max())) {
       auto repoName = RepoName::tryParse(name);
@@ -405,28 +414,30 @@ class SnapshotBuilder {
         tree = ManifestTreeBuilder(store_, cache_, name).build(std::move(manifests));
         rebuilt = true;
       }
-      repos.push_back({name, tree, scanTags(repo, cache_.tags[name], tags[name])});
+      repos.push_back({name, std::move(repo), tree});
     }
     rebuilt = rebuilt || trees.size() != cache_.trees.size();
     cache_.trees = std::move(trees);
-    cache_.tags = std::move(tags);
     if (rebuilt) cache_.prune();
 
     addFiles(repos);
+    decltype(cache_.tags) tags;
     for (const RepoState& r : repos) {
       Node& dir = top_.at(directoryIno(r.path));
+      // Before the manifest directories join them, a repository's entries are the nested
+      // repositories and namespaces, whose names its tags must yield.
+      std::vector<std::string> nested;
+      for (const auto& [name, ino] : dir.children) nested.push_back(name);
+      std::vector<TagSeen>& seen = tags[r.path];
+      seen = scanTags(r, std::move(cache_.tags[r.path]), nested);
+      for (const TagSeen& t : seen) {
+        dir.children.emplace_back(t.entry, t.node->ino);
+        snapshot_->nodes_.emplace(t.node->ino, t.node);
+      }
       dir.children.insert(dir.children.end(), r.tree->entries.begin(), r.tree->entries.end());
       for (const auto& n : r.tree->nodes) snapshot_->nodes_.emplace(n->ino, n);
     }
-    // After every repository's directory exists, so a tag knows whether a nested
-    // repository took its name.
-    for (const RepoState& r : repos) {
-      Node& dir = top_.at(directoryIno(r.path));
-      for (const auto& [tag, seen] : r.tags) {
-        std::string name = top_.nodes.contains(directoryIno(joinPath(r.path, tag))) ? tagAliasName(tag) : tag;
-        top_.addSymlink(dir, r.path, name, manifestDirName(seen.target), seen.mtime);
-      }
-    }
+    cache_.tags = std::move(tags);
     top_.finish(kRootIno, [&](uint64_t ino) { return snapshot_->node(ino); });
     for (auto& [ino, n] : top_.nodes) snapshot_->nodes_.emplace(ino, std::make_shared<const Node>(std::move(n)));
     return snapshot_;
@@ -446,23 +457,32 @@ class SnapshotBuilder {
     return ino;
   }
 
-  // The repository's tags and their targets, reading only the links that changed.
-  std::vector<std::pair<std::string, TagSeen>> scanTags(
-      const Repository& repo, const std::unordered_map<std::string, TagSeen>& before,
-      std::unordered_map<std::string, TagSeen>& after) {
-    std::vector<std::pair<std::string, TagSeen>> out;
-    for (const auto& [tag, link] : repo.listTagLinks()) {
+  // The repository's tags, sorted by name: what changed is read and built again, the
+  // rest is taken over from `before` (the last rebuild's list, also sorted).
+  template <typename Repo>
+  std::vector<TagSeen> scanTags(const Repo& r, std::vector<TagSeen> before,
+                                const std::vector<std::string>& nested) {
+    std::vector<TagSeen> out;
+    size_t j = 0;
+    for (auto& [tag, link] : r.repo.listTagLinks()) {
+      const std::string& name = tag.str();
+      while (j < before.size() && before[j].tag < name) ++j;
       std::optional<TagSeen> seen;
-      if (auto it = before.find(tag.str());
-          it != before.end() && it->second.settled && sameTime(it->second.mtime, link.mtime)) {
-        seen = it->second;
-      } else if (auto target = repo.resolveTag(tag)) {
-        seen = TagSeen{*target, link.mtime, link.mtime.tv_sec + kSettleSeconds < now_.tv_sec};
+      if (j < before.size() && before[j].tag == name && before[j].settled &&
+          sameTime(before[j].mtime, link.mtime)) {
+        seen = std::move(before[j]);
+      } else if (auto target = r.repo.resolveTag(tag)) {
+        seen = TagSeen{name, *target, link.mtime, link.mtime.tv_sec + kSettleSeconds < now_.tv_sec, {}, {}};
       } else {
         continue;  // deleted while we looked
       }
-      after.emplace(tag.str(), *seen);
-      out.emplace_back(tag.str(), std::move(*seen));
+      bool shadowed = std::find(nested.begin(), nested.end(), name) != nested.end();
+      std::string entry = shadowed ? tagAliasName(name) : name;
+      if (!seen->node || seen->entry != entry) {
+        seen->entry = std::move(entry);
+        seen->node = symlinkNode(joinPath(r.path, seen->entry), manifestDirName(seen->target), seen->mtime);
+      }
+      out.push_back(std::move(*seen));
     }
     return out;
   }
@@ -471,24 +491,31 @@ class SnapshotBuilder {
   // is the first place's. A node equal to the previous snapshot's is shared with it.
   template <typename Repos>
   void addFiles(const Repos& repos) {
-    std::unordered_map<uint64_t, Node> files;
+    struct Places {
+      const Node* first;
+      uint32_t nlink;
+    };
+    std::unordered_map<uint64_t, Places> files;
     for (const auto& r : repos) {
-      for (const Node& f : r.tree->files) {
-        auto [it, inserted] = files.try_emplace(f.ino, f);
-        if (!inserted) it->second.nlink += f.nlink;
-      }
+      for (const Node& f : r.tree->files) files.try_emplace(f.ino, Places{&f, 0}).first->second.nlink += f.nlink;
     }
-    for (auto& [ino, f] : files) {
+    for (const auto& [ino, places] : files) {
+      const Node& f = *places.first;
       std::shared_ptr<const Node> shared;
       if (previous_) {
         auto it = previous_->nodes_.find(ino);
-        if (it != previous_->nodes_.end() && it->second->nlink == f.nlink &&
+        if (it != previous_->nodes_.end() && it->second->nlink == places.nlink &&
             it->second->size == f.size && sameTime(it->second->mtime, f.mtime) &&
             it->second->mediaType == f.mediaType) {
           shared = it->second;
         }
       }
-      snapshot_->nodes_.emplace(ino, shared ? shared : std::make_shared<const Node>(std::move(f)));
+      if (!shared) {
+        auto n = std::make_shared<Node>(f);
+        n->nlink = places.nlink;
+        shared = std::move(n);
+      }
+      snapshot_->nodes_.emplace(ino, std::move(shared));
     }
   }
 
