@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -40,13 +41,16 @@ class ViewFs {
  public:
   ViewFs(View& view, const MountOptions& options)
       : view_(view), timeout_(std::chrono::duration<double>(options.cacheTimeout).count()),
+        stableTimeout_(std::chrono::duration<double>(options.stableCacheTimeout).count()),
         uid_(::getuid()), gid_(::getgid()) {}
 
   View& view() { return view_; }
-  // How long the kernel may cache what `snap` says: never past kFreshnessBound after the
-  // walk that built it started, so a change shows within that bound even when a request
-  // was answered from a snapshot that predates it.
-  double timeout(const Snapshot& snap) const {
+  // How long the kernel may cache what `snap` says of `n`. A stable node: long, since
+  // what may change of it is invalidated (invalidateChanges). Any other: never past
+  // kFreshnessBound after the walk that built `snap` started, so a change shows within
+  // that bound even when a request was answered from a snapshot that predates it.
+  double timeout(const Node& n, const Snapshot& snap) const {
+    if (n.stable) return stableTimeout_;
     double age = std::chrono::duration<double>(std::chrono::steady_clock::now() - snap.builtAt()).count();
     return std::clamp(kFreshnessBound - age, 0.0, timeout_);
   }
@@ -57,9 +61,33 @@ class ViewFs {
     std::memset(&e, 0, sizeof e);
     e.ino = n.ino;
     e.attr = attr(n);
-    e.attr_timeout = timeout(snap);
+    e.attr_timeout = timeout(n, snap);
     e.entry_timeout = e.attr_timeout;
     return e;
+  }
+
+  // Once mounted, rebuilds of the view tell the kernel what changed.
+  void attach(fuse_session* se) { session_.store(se); }
+  void detach() { session_.store(nullptr); }
+
+  // Drops what the kernel caches of nodes that changed between two snapshots: the
+  // attributes of files and symlinks (their content is immutable under their inode
+  // number), the attributes and cached listings of directories.
+  void invalidateChanges(const Snapshot& before, const Snapshot& after) {
+    fuse_session* se = session_.load();
+    if (!se) return;
+    std::vector<std::pair<uint64_t, bool>> known;  // ino, is a directory
+    {
+      std::lock_guard lock(mutex_);
+      for (uint64_t ino : after.changedSince(before)) {
+        if (ino != kRootIno && !inodes_.contains(ino)) continue;  // the kernel has not seen it
+        known.emplace_back(ino, after.node(ino)->kind == NodeKind::kDirectory);
+      }
+    }
+    // Outside the lock: the kernel may wait for requests in progress that need it.
+    for (const auto& [ino, isDirectory] : known) {
+      fuse_lowlevel_notify_inval_inode(se, ino, isDirectory ? 0 : -1, 0);
+    }
   }
 
   // Counts one lookup of `n` by the kernel.
@@ -102,10 +130,13 @@ class ViewFs {
     to.target = from.target;
     to.digest = from.digest;
     to.mediaType = from.mediaType;
+    to.stable = from.stable;
   }
 
   View& view_;
   double timeout_;
+  double stableTimeout_;
+  std::atomic<fuse_session*> session_{nullptr};
   uid_t uid_;
   gid_t gid_;
   std::mutex mutex_;
@@ -182,7 +213,7 @@ void opGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
       return;
     }
     struct stat st = f.attr(*n);
-    fuse_reply_attr(req, &st, f.timeout(*f.view().snapshot()));
+    fuse_reply_attr(req, &st, f.timeout(*n, *f.view().snapshot()));
   });
 }
 
@@ -213,7 +244,9 @@ void opOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     }
     auto* h = new DirHandle{snap, dir};
     fi->fh = reinterpret_cast<uint64_t>(h);
-    fi->cache_readdir = 0;
+    // A stable directory's entries never change: the kernel may keep its listing.
+    fi->cache_readdir = dir->stable;
+    fi->keep_cache = dir->stable;
     if (fuse_reply_open(req, fi) != 0) delete h;
   });
 }
@@ -414,12 +447,18 @@ int serveView(View& view, const MountOptions& options) {
   if (fuse_set_signal_handlers(se) == 0) {
     if (fuse_session_mount(se, options.mountpoint.c_str()) == 0) {
       fuse_daemonize(options.foreground ? 1 : 0);
+      state.attach(se);
+      view.onRebuild([&state](const Snapshot& before, const Snapshot& after) {
+        state.invalidateChanges(before, after);
+      });
       fuse_loop_config* config = fuse_loop_cfg_create();
       fuse_loop_cfg_set_clone_fd(config, 1);
       fuse_loop_cfg_set_max_threads(config, options.maxThreads);
       fuse_loop_cfg_set_idle_threads(config, options.maxThreads / 2);
       int rc = fuse_session_loop_mt(se, config);
       fuse_loop_cfg_destroy(config);
+      view.onRebuild(nullptr);
+      state.detach();
       fuse_session_unmount(se);
       // A signal ends the loop with its number: that is the normal way to stop.
       status = rc < 0 ? 1 : 0;

@@ -19,6 +19,10 @@ struct MountOptions {
   // How long the kernel may cache names and attributes. Together with the view's max
   // snapshot age this bounds how late a push, tag move or delete shows up.
   std::chrono::milliseconds cacheTimeout{500};
+  // How long the kernel may cache stable nodes (Node::stable: manifest directories and
+  // what lies below): their names and entries never change, and the one attribute that
+  // can (a file's st_nlink) is invalidated when a rebuild of the view sees it change.
+  std::chrono::seconds stableCacheTimeout{3600};
   unsigned maxThreads = 16;
 };
 

@@ -43,6 +43,10 @@ bool newer(const timespec& a, const timespec& b) {
   return a.tv_sec != b.tv_sec ? a.tv_sec > b.tv_sec : a.tv_nsec > b.tv_nsec;
 }
 
+bool sameTime(const timespec& a, const timespec& b) {
+  return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
 }  // namespace
 
 uint64_t fileIno(const Digest& blob) { return kFileBit | first62Bits(blob.hex()); }
@@ -131,14 +135,25 @@ bool Snapshot::shares(const Snapshot& other, uint64_t ino) const {
   return a != nodes_.end() && b != other.nodes_.end() && a->second == b->second;
 }
 
+std::vector<uint64_t> Snapshot::changedSince(const Snapshot& before) const {
+  std::vector<uint64_t> out;
+  for (const auto& [ino, n] : nodes_) {
+    auto it = before.nodes_.find(ino);
+    if (it == before.nodes_.end() || it->second == n) continue;
+    const Node& a = *it->second;
+    const Node& b = *n;
+    if (a.kind != b.kind || a.size != b.size || a.nlink != b.nlink || !sameTime(a.mtime, b.mtime) ||
+        a.target != b.target || a.mediaType != b.mediaType || a.children != b.children) {
+      out.push_back(ino);
+    }
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------
 // Building a snapshot
 
 namespace {
-
-bool sameTime(const timespec& a, const timespec& b) {
-  return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
-}
 
 std::shared_ptr<Node> symlinkNode(const std::string& path, const std::string& target,
                                   const timespec& mtime) {
@@ -276,7 +291,10 @@ class ManifestTreeBuilder {
     };
     for (const auto& [name, ino] : tree->entries) table_.finish(ino, outside);
     tree->nodes.reserve(table_.nodes.size());
-    for (auto& [ino, n] : table_.nodes) tree->nodes.push_back(std::make_shared<const Node>(std::move(n)));
+    for (auto& [ino, n] : table_.nodes) {
+      n.stable = true;
+      tree->nodes.push_back(std::make_shared<const Node>(std::move(n)));
+    }
     tree->files.reserve(fileOrder_.size());
     for (uint64_t ino : fileOrder_) tree->files.push_back(std::move(files_.at(ino)));
     return tree;
@@ -345,6 +363,7 @@ class ManifestTreeBuilder {
       n.mtime = info->mtime;
       n.digest = blob;
       n.mediaType = mediaType;
+      n.stable = true;
       fileOrder_.push_back(ino);
     }
     ++n.nlink;
@@ -610,10 +629,18 @@ std::shared_ptr<const Snapshot> View::rebuildLocked() {
   }
   std::shared_ptr<Snapshot> fresh = SnapshotBuilder(store_, *cache_, previous.get()).build();
   fresh->builtAt_ = started;
-  std::lock_guard lock(currentMutex_);
-  current_ = fresh;
-  builtAt_ = started;
+  {
+    std::lock_guard lock(currentMutex_);
+    current_ = fresh;
+    builtAt_ = started;
+  }
+  if (previous && listener_) listener_(*previous, *fresh);
   return fresh;
+}
+
+void View::onRebuild(Listener listener) {
+  std::lock_guard rebuild(rebuildMutex_);
+  listener_ = std::move(listener);
 }
 
 }  // namespace regfs::view

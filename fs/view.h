@@ -28,6 +28,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -75,6 +76,12 @@ struct Node {
   std::string target;     // symlink
   std::optional<Digest> digest;  // file: the blob
   std::string mediaType;         // file: as the first manifest that lists it says
+  // A manifest directory and everything below it: its name never changes while the
+  // directory that lists it exists, nor (for a directory) its entries, nor any attribute
+  // but a file's st_nlink, which changes only in a snapshot that reports it
+  // (Snapshot::changedSince). Caches may keep these long. Not stable: the root, namespace
+  // and repository directories and the tags.
+  bool stable = false;
   // Directory entries, sorted by name.
   std::vector<std::pair<std::string, uint64_t>> children;
 };
@@ -93,6 +100,9 @@ class Snapshot {
   // True if `other` holds this very node object (not a copy): a rebuild shares what did
   // not change with the snapshot before it.
   bool shares(const Snapshot& other, uint64_t ino) const;
+  // Nodes that `before` has too, with other stat data, target or entries: what a cache
+  // filled from `before` must drop. (Nodes `before` lacks are new to any cache.)
+  std::vector<uint64_t> changedSince(const Snapshot& before) const;
   // When the walk of the store that built it started.
   std::chrono::steady_clock::time_point builtAt() const { return builtAt_; }
 
@@ -124,6 +134,11 @@ class View {
   std::shared_ptr<const Snapshot> snapshot();
   // Rebuilds now and returns the new snapshot.
   std::shared_ptr<const Snapshot> refresh();
+  // Called after every rebuild with the snapshot before it and the new one, on the
+  // rebuilding thread; a null function removes the listener (and waits for a call in
+  // progress). The first snapshot has no predecessor and calls nothing.
+  using Listener = std::function<void(const Snapshot& before, const Snapshot& after)>;
+  void onRebuild(Listener listener);
 
   const Store& store() const { return store_; }
 
@@ -136,6 +151,7 @@ class View {
   ViewOptions options_;
   std::mutex rebuildMutex_;  // one rebuild at a time; guards cache_
   std::unique_ptr<Cache> cache_;
+  Listener listener_;  // guarded by rebuildMutex_
   mutable std::mutex currentMutex_;
   std::shared_ptr<const Snapshot> current_;
   std::chrono::steady_clock::time_point builtAt_{};

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <utime.h>
 
+#include <algorithm>
+#include <set>
 #include <thread>
 
 #include "common/layout.h"
@@ -391,6 +393,50 @@ TEST_F(ViewTest, RebuildReusesWhatDidNotChange) {
   EXPECT_FALSE(s5->resolve("inc/a"));
   EXPECT_FALSE(s5->node(fileIno(shared)));
   EXPECT_EQ(names(s5->resolve("inc")), std::vector<std::string>{"b"});
+}
+
+TEST_F(ViewTest, StableNodesAndWhatChangedBetweenSnapshots) {
+  Repository a = repo("chg/a"), b = repo("chg/b");
+  Digest ma = image(a, {"a-layer", "shared"});
+  a.putTag(Tag::parse("latest"), ma);
+  Digest child = image(b, {"b-layer"});
+  Digest idx = index(b, {{child, "arm64"}});
+  const std::string aDir = "chg/a/" + dirName(ma), bDir = "chg/b/" + dirName(idx);
+  View view(store);
+  auto s1 = view.refresh();
+  // Below a manifest directory (itself included) everything is stable; above, nothing.
+  for (const std::string& path : {aDir, aDir + "/layers", aDir + "/manifest.json",
+                                  aDir + "/layers/01-" + Digest::of("shared").hex() + ".tar.gz",
+                                  bDir + "/platforms", bDir + "/platforms/linux-arm64"}) {
+    ASSERT_TRUE(s1->resolve(path)) << path;
+    EXPECT_TRUE(s1->resolve(path)->stable) << path;
+  }
+  for (std::string_view path : {"", "chg", "chg/a", "chg/a/latest"}) {
+    EXPECT_FALSE(s1->resolve(path)->stable) << path;
+  }
+  EXPECT_TRUE(view.refresh()->changedSince(*s1).empty()) << "nothing changed";
+
+  // A second place for the shared layer: its st_nlink changed, and the directories that
+  // list something new or got a newer mtime from it; a's directories did not change.
+  Digest mb = image(b, {"shared"}, "s390x");
+  auto s2 = view.refresh();
+  auto changed = s2->changedSince(*s1);
+  std::set<uint64_t> got(changed.begin(), changed.end());
+  EXPECT_TRUE(got.contains(fileIno(Digest::of("shared"))));
+  EXPECT_TRUE(got.contains(directoryIno("chg/b")));
+  // "chg" and the root too when the new blobs' mtimes are newer (timestamps are coarse).
+  got.erase(directoryIno("chg"));
+  got.erase(kRootIno);
+  EXPECT_EQ(got.size(), 2u);
+  ASSERT_TRUE(s2->resolve("chg/b/" + dirName(mb)));
+  EXPECT_FALSE(got.contains(s2->resolve("chg/b/" + dirName(mb))->ino)) << "new, not changed";
+
+  // A tag that moves is a new symlink; the directory listing it changed.
+  a.putTag(Tag::parse("latest"), a.putManifest(store.readBlob(ma) + " "));
+  auto s3 = view.refresh();
+  changed = s3->changedSince(*s2);
+  EXPECT_NE(std::find(changed.begin(), changed.end(), directoryIno("chg/a")), changed.end());
+  EXPECT_EQ(std::find(changed.begin(), changed.end(), s2->resolve("chg/a/latest")->ino), changed.end());
 }
 
 TEST_F(ViewTest, TagMovesShowEvenWithinOneTimestamp) {
