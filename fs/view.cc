@@ -566,23 +566,29 @@ View::~View() {
 }
 
 void View::refreshLoop() {
-  auto lastTook = std::chrono::steady_clock::duration::zero();
-  while (true) {
-    {
-      std::unique_lock lock(currentMutex_);
-      wake_.wait(lock, [&] { return refreshWanted_ || stopping_; });
-      if (stopping_) return;
+  using Clock = std::chrono::steady_clock;
+  auto lastTook = Clock::duration::zero();
+  std::unique_lock lock(currentMutex_);
+  while (!stopping_) {
+    bool polling = Clock::now() - lastAccess_ < options_.pollAfterAccess;
+    if (!refreshWanted_ && !polling) {
+      wake_.wait(lock);
+      continue;
     }
-    // Rest as long as the last rebuild took: at most half the time goes to rebuilding.
-    std::this_thread::sleep_for(lastTook);
-    auto started = std::chrono::steady_clock::now();
+    // Rest as long as the last rebuild took (at most half the time goes to rebuilding),
+    // and, when only polling, until the snapshot is maxAge old.
+    auto rest = lastTook;
+    if (!refreshWanted_) rest = std::max(rest, options_.maxAge - (Clock::now() - builtAt_));
+    if (wake_.wait_for(lock, rest, [&] { return stopping_; })) return;
+    lock.unlock();
+    auto started = Clock::now();
     try {
       refresh();
     } catch (const std::exception&) {
       // The store failed mid-walk; the previous snapshot stays and the next access retries.
     }
-    lastTook = std::chrono::steady_clock::now() - started;
-    std::lock_guard lock(currentMutex_);
+    lastTook = Clock::now() - started;
+    lock.lock();
     refreshWanted_ = false;
   }
 }
@@ -592,6 +598,7 @@ std::shared_ptr<const Snapshot> View::snapshot() {
   auto fresh = [&] { return std::chrono::steady_clock::now() - builtAt_ < options_.maxAge; };
   {
     std::lock_guard lock(currentMutex_);
+    lastAccess_ = std::chrono::steady_clock::now();
     if (current_ && fresh()) return current_;
     current = current_;
     if (current && options_.background) {

@@ -121,6 +121,10 @@ struct ViewOptions {
   // thread spends at most half its time rebuilding. Without it, the accessing thread
   // rebuilds (tests rely on that to see a change at once).
   bool background = false;
+  // In background mode, also rebuild every maxAge for this long after the last access,
+  // although no access asks: a cache filled from snapshots (the kernel's) may still be
+  // answering from them, and only a rebuild's listener (onRebuild) can tell it what changed.
+  std::chrono::milliseconds pollAfterAccess{0};
 };
 
 class View {
@@ -160,6 +164,7 @@ class View {
   void refreshLoop();
   std::condition_variable wake_;
   bool refreshWanted_ = false;  // guarded by currentMutex_
+  std::chrono::steady_clock::time_point lastAccess_{};  // guarded by currentMutex_
   bool stopping_ = false;       // guarded by currentMutex_
   std::thread refresher_;
 };

@@ -10,6 +10,8 @@
 #include <utime.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -468,6 +470,34 @@ TEST_F(ViewTest, TagMovesShowEvenWithinOneTimestamp) {
   timespec older[2] = {{900000000, 0}, {900000000, 0}};
   ASSERT_EQ(::utimensat(AT_FDCWD, link.c_str(), older, 0), 0);
   EXPECT_EQ(view.refresh()->resolve("moves/t")->target, dirName(m1));
+}
+
+TEST_F(ViewTest, BackgroundPollingHearsOfChangesWithoutAnAccess) {
+  Repository r = repo("poll");
+  Digest m = image(r, {"p"});
+  r.putTag(Tag::parse("one"), m);
+  std::mutex mutex;
+  std::condition_variable heard;
+  bool seen = false;
+  ViewOptions options;
+  options.maxAge = std::chrono::milliseconds(10);
+  options.background = true;
+  options.pollAfterAccess = std::chrono::minutes(1);
+  View view(store, options);
+  view.onRebuild([&](const Snapshot& before, const Snapshot& after) {
+    EXPECT_NE(&before, &after);
+    if (!after.resolve("poll/two")) return;
+    std::lock_guard lock(mutex);
+    seen = true;
+    heard.notify_all();
+  });
+  ASSERT_TRUE(view.snapshot()->resolve("poll/one"));  // the only access
+  r.putTag(Tag::parse("two"), m);
+  std::unique_lock lock(mutex);
+  EXPECT_TRUE(heard.wait_for(lock, std::chrono::seconds(20), [&] { return seen; }))
+      << "a rebuild after the last access saw the new tag";
+  lock.unlock();
+  view.onRebuild(nullptr);
 }
 
 TEST_F(ViewTest, MissingBlobsAreLeftOut) {
