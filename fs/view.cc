@@ -275,6 +275,19 @@ struct View::Cache : BlobCache {
 
 namespace {
 
+// True if two trees of one repository show the same: the same manifests, directories
+// and blobs (what a missing blob changes).
+bool sameTree(const ManifestTree& a, const ManifestTree& b) {
+  if (a.manifests != b.manifests || a.entries != b.entries || a.nodes.size() != b.nodes.size() ||
+      a.files.size() != b.files.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.files.size(); ++i) {
+    if (a.files[i].ino != b.files[i].ino || a.files[i].nlink != b.files[i].nlink) return false;
+  }
+  return true;
+}
+
 // Builds the manifest directories of one repository.
 class ManifestTreeBuilder {
  public:
@@ -426,12 +439,19 @@ class SnapshotBuilder {
       ensureDirectory(name);
       std::vector<Digest> manifests = repo.listManifests();
       std::shared_ptr<const ManifestTree>& tree = trees[name];
-      if (auto it = cache_.trees.find(name);
-          it != cache_.trees.end() && it->second->complete && it->second->manifests == manifests) {
+      auto it = cache_.trees.find(name);
+      const ManifestTree* before = it == cache_.trees.end() ? nullptr : it->second.get();
+      if (before && before->complete && before->manifests == manifests) {
         tree = it->second;
       } else {
         tree = ManifestTreeBuilder(store_, cache_, name).build(std::move(manifests));
-        rebuilt = true;
+        // A tree missing blobs is built again every time; while they stay missing it
+        // comes out the same, and the old one (whose nodes the snapshot holds) stays.
+        if (before && sameTree(*before, *tree)) {
+          tree = it->second;
+        } else {
+          rebuilt = true;
+        }
       }
       repos.push_back({name, std::move(repo), tree});
     }
@@ -439,24 +459,28 @@ class SnapshotBuilder {
     cache_.trees = std::move(trees);
     if (rebuilt) cache_.prune();
 
-    addFiles(repos);
     decltype(cache_.tags) tags;
+    bool tagsChanged = false;
     for (const RepoState& r : repos) {
-      Node& dir = top_.at(directoryIno(r.path));
       // Before the manifest directories join them, a repository's entries are the nested
       // repositories and namespaces, whose names its tags must yield.
       std::vector<std::string> nested;
-      for (const auto& [name, ino] : dir.children) nested.push_back(name);
-      std::vector<TagSeen>& seen = tags[r.path];
-      seen = scanTags(r, std::move(cache_.tags[r.path]), nested);
-      for (const TagSeen& t : seen) {
+      for (const auto& [name, ino] : top_.at(directoryIno(r.path)).children) nested.push_back(name);
+      tags[r.path] = scanTags(r, std::move(cache_.tags[r.path]), nested, tagsChanged);
+    }
+    cache_.tags = std::move(tags);
+    if (previous_ && !rebuilt && !tagsChanged) return nullptr;  // the same tree as before
+
+    addFiles(repos);
+    for (const RepoState& r : repos) {
+      Node& dir = top_.at(directoryIno(r.path));
+      for (const TagSeen& t : cache_.tags.at(r.path)) {
         dir.children.emplace_back(t.entry, t.node->ino);
         snapshot_->nodes_.emplace(t.node->ino, t.node);
       }
       dir.children.insert(dir.children.end(), r.tree->entries.begin(), r.tree->entries.end());
       for (const auto& n : r.tree->nodes) snapshot_->nodes_.emplace(n->ino, n);
     }
-    cache_.tags = std::move(tags);
     top_.finish(kRootIno, [&](uint64_t ino) { return snapshot_->node(ino); });
     for (auto& [ino, n] : top_.nodes) snapshot_->nodes_.emplace(ino, std::make_shared<const Node>(std::move(n)));
     return snapshot_;
@@ -477,21 +501,28 @@ class SnapshotBuilder {
   }
 
   // The repository's tags, sorted by name: what changed is read and built again, the
-  // rest is taken over from `before` (the last rebuild's list, also sorted).
+  // rest is taken over from `before` (the last rebuild's list, also sorted). Sets
+  // `changed` unless every tag's symlink is the one `before` had.
   template <typename Repo>
   std::vector<TagSeen> scanTags(const Repo& r, std::vector<TagSeen> before,
-                                const std::vector<std::string>& nested) {
+                                const std::vector<std::string>& nested, bool& changed) {
+    std::vector<const Node*> old;
+    for (const TagSeen& t : before) old.push_back(t.node.get());
     std::vector<TagSeen> out;
     size_t j = 0;
     for (auto& [tag, link] : r.repo.listTagLinks()) {
       const std::string& name = tag.str();
       while (j < before.size() && before[j].tag < name) ++j;
+      TagSeen* last = j < before.size() && before[j].tag == name ? &before[j] : nullptr;
       std::optional<TagSeen> seen;
-      if (j < before.size() && before[j].tag == name && before[j].settled &&
-          sameTime(before[j].mtime, link.mtime)) {
-        seen = std::move(before[j]);
+      if (last && last->settled && sameTime(last->mtime, link.mtime)) {
+        seen = std::move(*last);
       } else if (auto target = r.repo.resolveTag(tag)) {
         seen = TagSeen{name, *target, link.mtime, link.mtime.tv_sec + kSettleSeconds < now_.tv_sec, {}, {}};
+        if (last && last->target == *target && sameTime(last->mtime, link.mtime)) {
+          seen->entry = std::move(last->entry);  // read again, found the same
+          seen->node = std::move(last->node);
+        }
       } else {
         continue;  // deleted while we looked
       }
@@ -503,6 +534,8 @@ class SnapshotBuilder {
       }
       out.push_back(std::move(*seen));
     }
+    if (out.size() != old.size()) changed = true;
+    for (size_t i = 0; !changed && i < out.size(); ++i) changed = out[i].node.get() != old[i];
     return out;
   }
 
@@ -635,6 +668,11 @@ std::shared_ptr<const Snapshot> View::rebuildLocked() {
     previous = current_;
   }
   std::shared_ptr<Snapshot> fresh = SnapshotBuilder(store_, *cache_, previous.get()).build();
+  if (!fresh) {  // nothing changed: the current snapshot is as good as new
+    std::lock_guard lock(currentMutex_);
+    builtAt_ = started;
+    return current_;
+  }
   fresh->builtAt_ = started;
   {
     std::lock_guard lock(currentMutex_);

@@ -103,7 +103,8 @@ class Snapshot {
   // Nodes that `before` has too, with other stat data, target or entries: what a cache
   // filled from `before` must drop. (Nodes `before` lacks are new to any cache.)
   std::vector<uint64_t> changedSince(const Snapshot& before) const;
-  // When the walk of the store that built it started.
+  // When the walk of the store that built it started. (A later walk that finds nothing
+  // changed keeps the snapshot as it is.)
   std::chrono::steady_clock::time_point builtAt() const { return builtAt_; }
 
  private:
@@ -136,7 +137,8 @@ class View {
   // mode, after a rebuild is requested). While one thread rebuilds, the others go on with
   // the previous snapshot. The first call always builds one.
   std::shared_ptr<const Snapshot> snapshot();
-  // Rebuilds now and returns the new snapshot.
+  // Rebuilds now and returns the new snapshot: the current one when the store shows
+  // nothing new.
   std::shared_ptr<const Snapshot> refresh();
   // Called after every rebuild with the snapshot before it and the new one, on the
   // rebuilding thread; a null function removes the listener (and waits for a call in

@@ -358,6 +358,7 @@ TEST_F(ViewTest, RebuildReusesWhatDidNotChange) {
   View view(store);
   auto s1 = view.refresh();
   auto s2 = view.refresh();
+  EXPECT_EQ(s2, s1) << "nothing changed: the same snapshot";
   for (const std::string& path : {aDir, aDir + "/layers", bDir, bDir + "/config.json"}) {
     ASSERT_TRUE(s1->resolve(path)) << path;
     EXPECT_TRUE(s2->shares(*s1, s1->resolve(path)->ino)) << path << " was built again";
@@ -511,6 +512,14 @@ TEST_F(ViewTest, MissingBlobsAreLeftOut) {
   EXPECT_EQ(names(snap->resolve("gaps/" + dirName(m) + "/layers")),
             std::vector<std::string>{"00-" + Digest::of("present").hex() + ".tar.gz"});
   EXPECT_FALSE(snap->resolve("gaps/" + dirName(gone)));
+  EXPECT_EQ(view.refresh(), snap) << "still missing: nothing changed";
+  // A missing blob that arrives shows on the next rebuild.
+  store.putBlob("missing");
+  auto later = view.refresh();
+  EXPECT_EQ(names(later->resolve("gaps/" + dirName(m) + "/layers")),
+            (std::vector<std::string>{"00-" + Digest::of("present").hex() + ".tar.gz",
+                                      "01-" + Digest::of("missing").hex() + ".tar.gz"}));
+  EXPECT_FALSE(later->changedSince(*snap).empty()) << "the layers directory lists more";
 }
 
 TEST_F(ViewTest, EmptyStore) {
