@@ -49,7 +49,10 @@ class ViewFs {
   // the others. Either way, what a rebuild finds changed is invalidated at once
   // (invalidateChanges); the view keeps rebuilding while the kernel may hold a brief
   // answer (ViewOptions::pollAfterAccess), and a stable one can change only in a file's
-  // st_nlink.
+  // st_nlink. A manifest directory's name can go (a delete), yet it is cached long too:
+  // with default_permissions every lookup in a directory first refreshes the directory's
+  // attributes once they expire (a second for a repository), so after an idle spell the
+  // first lookup reaches us, and the rebuild it starts invalidates the names that went.
   double timeout(const Node& n) const { return n.stable ? stableTimeout_ : timeout_; }
   struct stat attr(const Node& n) const { return statOf(n, uid_, gid_); }
 
