@@ -485,9 +485,11 @@ int serveView(View& view, const MountOptions& options) {
       fuse_loop_cfg_set_idle_threads(config, options.maxThreads / 2);
       int rc = fuse_session_loop_mt(se, config);
       fuse_loop_cfg_destroy(config);
-      view.onRebuild(nullptr);
+      // In this order: an invalidation in progress may wait for a request nobody will
+      // read now; unmounting ends those requests, and with them the wait.
       state.detach();
       fuse_session_unmount(se);
+      view.onRebuild(nullptr);
       // A signal ends the loop with its number: that is the normal way to stop.
       status = rc < 0 ? 1 : 0;
     } else {
