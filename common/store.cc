@@ -241,11 +241,18 @@ std::optional<FileInfo> Repository::statTag(const Tag& tag) const {
 
 std::vector<Tag> Repository::listTags() const {
   std::vector<Tag> tags;
+  for (auto& [tag, link] : listTagLinks()) tags.push_back(std::move(tag));
+  return tags;
+}
+
+std::vector<std::pair<Tag, FileInfo>> Repository::listTagLinks() const {
+  std::vector<std::pair<Tag, FileInfo>> tags;
   for (const std::string& name : driver_->list(layout::tagsDir(name_))) {
     // putTag writes the index link before the current link, so a crash in between leaves
     // a tag directory without a current link: a tag that points at nothing is no tag.
     auto tag = Tag::tryParse(name);
-    if (tag && driver_->stat(layout::tagCurrentLink(name_, *tag))) tags.push_back(std::move(*tag));
+    if (!tag) continue;
+    if (auto link = driver_->stat(layout::tagCurrentLink(name_, *tag))) tags.emplace_back(std::move(*tag), *link);
   }
   return tags;
 }

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/digest.h"
@@ -117,6 +118,9 @@ class Repository {
   // Tags in bytewise order: those with a current link (a crash inside putTag can leave a
   // tag directory without one).
   std::vector<Tag> listTags() const;
+  // listTags with each tag's current link metadata, from the same pass (the view polls
+  // these mtimes to see which tags moved without reading every link).
+  std::vector<std::pair<Tag, FileInfo>> listTagLinks() const;
   std::vector<Tag> tagsFor(const Digest& manifest) const;
   // Removes the tag; false if it did not exist.
   bool deleteTag(const Tag& tag);

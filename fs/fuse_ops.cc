@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -23,9 +24,9 @@
 namespace regfs::view {
 namespace {
 
+constexpr std::string_view kUserXattrPrefix = "user.";
 constexpr std::string_view kDigestXattr = "user.oci.digest";
 constexpr std::string_view kMediaTypeXattr = "user.oci.mediaType";
-constexpr double kFreshnessBound = 0.6;  // seconds
 
 // What the kernel knows about one inode: how many lookups it holds and what the node
 // was when last seen, so a file or symlink the store dropped meanwhile still answers
@@ -39,26 +40,91 @@ class ViewFs {
  public:
   ViewFs(View& view, const MountOptions& options)
       : view_(view), timeout_(std::chrono::duration<double>(options.cacheTimeout).count()),
+        stableTimeout_(std::chrono::duration<double>(options.stableCacheTimeout).count()),
         uid_(::getuid()), gid_(::getgid()) {}
 
   View& view() { return view_; }
-  // How long the kernel may cache what `snap` says: never past kFreshnessBound after the
-  // walk that built it started, so a change shows within that bound even when a request
-  // was answered from a snapshot that predates it.
-  double timeout(const Snapshot& snap) const {
-    double age = std::chrono::duration<double>(std::chrono::steady_clock::now() - snap.builtAt()).count();
-    return std::clamp(kFreshnessBound - age, 0.0, timeout_);
-  }
+  bool noOpendir = false;  // set once, in init, before any other request
+  // How long the kernel may cache what we say of `n`: long for a stable node, briefly for
+  // the others. Either way, what a rebuild finds changed is invalidated at once
+  // (invalidateChanges); the view keeps rebuilding while the kernel may hold a brief
+  // answer (ViewOptions::pollAfterAccess), and a stable one can change only in a file's
+  // st_nlink. A manifest directory's name can go (a delete), yet it is cached long too:
+  // with default_permissions every lookup in a directory first refreshes the directory's
+  // attributes once they expire (a second for a repository), so after an idle spell the
+  // first lookup reaches us, and the rebuild it starts invalidates the names that went.
+  double timeout(const Node& n) const { return n.stable ? stableTimeout_ : timeout_; }
   struct stat attr(const Node& n) const { return statOf(n, uid_, gid_); }
 
-  fuse_entry_param entry(const Node& n, const Snapshot& snap) {
+  fuse_entry_param entry(const Node& n) {
     fuse_entry_param e;
     std::memset(&e, 0, sizeof e);
     e.ino = n.ino;
     e.attr = attr(n);
-    e.attr_timeout = timeout(snap);
+    e.attr_timeout = timeout(n);
     e.entry_timeout = e.attr_timeout;
     return e;
+  }
+
+  // The snapshot to list directory `ino` from. A listing comes in chunks, and the offset
+  // of the next chunk is an index into the directory's entries, so the chunks after the
+  // first use the snapshot the first one used. (Without OPENDIR there is no handle to keep
+  // it in; the most recent listings' snapshots are kept here.)
+  std::shared_ptr<const Snapshot> listing(uint64_t ino, off_t offset) {
+    if (offset > 0) {
+      std::lock_guard lock(mutex_);
+      if (auto it = listings_.find(ino); it != listings_.end()) return it->second;
+    }
+    auto snap = view_.snapshot();
+    std::lock_guard lock(mutex_);
+    if (listings_.size() >= kMaxListings) listings_.clear();  // abandoned listings
+    listings_[ino] = snap;
+    return snap;
+  }
+  void endListing(uint64_t ino) {
+    std::lock_guard lock(mutex_);
+    listings_.erase(ino);
+  }
+
+  // Once mounted, rebuilds of the view tell the kernel what changed.
+  void attach(fuse_session* se) { session_.store(se); }
+  void detach() { session_.store(nullptr); }
+
+  // Drops what the kernel caches of nodes that changed between two snapshots: the
+  // attributes of files and symlinks (their content is immutable under their inode
+  // number); the attributes and cached listing of a directory, and its names that now
+  // lead elsewhere or nowhere (a moved tag, a deleted manifest).
+  void invalidateChanges(const Snapshot& before, const Snapshot& after) {
+    fuse_session* se = session_.load();
+    if (!se) return;
+    struct Change {
+      uint64_t ino;
+      bool isDirectory;
+      std::vector<std::string> goneNames;
+    };
+    std::vector<Change> known;
+    {
+      std::lock_guard lock(mutex_);
+      for (uint64_t ino : after.changedSince(before)) {
+        if (ino != kRootIno && !inodes_.contains(ino)) continue;  // the kernel has not seen it
+        const Node& now = *after.node(ino);
+        Change c{ino, now.kind == NodeKind::kDirectory, {}};
+        if (c.isDirectory) {
+          for (const auto& [name, childIno] : before.node(ino)->children) {
+            const Node* child = after.child(ino, name);
+            if (!child || child->ino != childIno) c.goneNames.push_back(name);
+          }
+        }
+        known.push_back(std::move(c));
+      }
+    }
+    // Outside the lock: the kernel may wait for requests in progress that need it.
+    for (const Change& c : known) {
+      for (const std::string& name : c.goneNames) {
+        fuse_lowlevel_notify_inval_entry(se, c.ino, name.c_str(), name.size());
+      }
+      fuse_lowlevel_notify_inval_inode(se, c.ino, c.isDirectory ? 0 : -1, 0);
+    }
   }
 
   // Counts one lookup of `n` by the kernel.
@@ -101,14 +167,19 @@ class ViewFs {
     to.target = from.target;
     to.digest = from.digest;
     to.mediaType = from.mediaType;
+    to.stable = from.stable;
   }
 
   View& view_;
   double timeout_;
+  double stableTimeout_;
+  std::atomic<fuse_session*> session_{nullptr};
   uid_t uid_;
   gid_t gid_;
   std::mutex mutex_;
   std::unordered_map<uint64_t, InodeEntry> inodes_;
+  static constexpr size_t kMaxListings = 256;
+  std::unordered_map<uint64_t, std::shared_ptr<const Snapshot>> listings_;
 };
 
 ViewFs& fs(fuse_req_t req) { return *static_cast<ViewFs*>(fuse_req_userdata(req)); }
@@ -124,14 +195,8 @@ void guarded(fuse_req_t req, const char* op, F&& f) {
   }
 }
 
-// An open directory: the snapshot it was listed from, so offsets stay meaningful.
-struct DirHandle {
-  std::shared_ptr<const Snapshot> snapshot;
-  const Node* dir;
-};
-
 void opInit(void* userdata, fuse_conn_info* conn) {
-  (void)userdata;
+  static_cast<ViewFs*>(userdata)->noOpendir = conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT;
   auto want = [&](unsigned cap) {
     if (conn->capable & cap) conn->want |= cap;
   };
@@ -156,7 +221,7 @@ void opLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
       fuse_reply_err(req, ENOENT);
       return;
     }
-    fuse_entry_param e = f.entry(*n, *snap);
+    fuse_entry_param e = f.entry(*n);
     f.remember(*n);
     if (fuse_reply_entry(req, &e) != 0) f.forget(n->ino, 1);
   });
@@ -181,7 +246,7 @@ void opGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
       return;
     }
     struct stat st = f.attr(*n);
-    fuse_reply_attr(req, &st, f.timeout(*f.view().snapshot()));
+    fuse_reply_attr(req, &st, f.timeout(*n));
   });
 }
 
@@ -198,9 +263,22 @@ void opReadlink(fuse_req_t req, fuse_ino_t ino) {
   });
 }
 
-void opOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  guarded(req, "opendir", [&] {
-    auto snap = fs(req).view().snapshot();
+// No OPENDIR/RELEASEDIR round trips: they were two per directory, most of what a second
+// rsync cost. After the first ENOSYS the kernel opens directories itself and keeps every
+// listing it reads until the directory's mtime changes or a rebuild invalidates it
+// (invalidateChanges). Kernels without that support get an ordinary open.
+void opOpendir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  if (fs(req).noOpendir) {
+    fuse_reply_err(req, ENOSYS);
+  } else {
+    fuse_reply_open(req, fi);
+  }
+}
+
+void readdirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, bool plus) {
+  guarded(req, plus ? "readdirplus" : "readdir", [&] {
+    ViewFs& f = fs(req);
+    auto snap = f.listing(ino, offset);
     const Node* dir = snap->node(ino);
     if (!dir) {
       fuse_reply_err(req, ENOENT);
@@ -210,30 +288,19 @@ void opOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       fuse_reply_err(req, ENOTDIR);
       return;
     }
-    auto* h = new DirHandle{snap, dir};
-    fi->fh = reinterpret_cast<uint64_t>(h);
-    fi->cache_readdir = 0;
-    if (fuse_reply_open(req, fi) != 0) delete h;
-  });
-}
-
-void readdirCommon(fuse_req_t req, size_t size, off_t offset, fuse_file_info* fi, bool plus) {
-  guarded(req, plus ? "readdirplus" : "readdir", [&] {
-    ViewFs& f = fs(req);
-    auto* h = reinterpret_cast<DirHandle*>(fi->fh);
     std::vector<char> buf(size);
     size_t used = 0;
-    const auto& children = h->dir->children;
+    const auto& children = dir->children;
     // Entry i carries offset i + 1: the offset of the entry after it.
     for (size_t i = static_cast<size_t>(std::max<off_t>(offset, 0)); i < children.size(); ++i) {
-      const Node* n = h->snapshot->node(children[i].second);
+      const Node* n = snap->node(children[i].second);
       if (!n) continue;
       const char* name = children[i].first.c_str();
       size_t room = size - used;
       off_t next = static_cast<off_t>(i + 1);
       size_t len;
       if (plus) {
-        fuse_entry_param e = f.entry(*n, *h->snapshot);
+        fuse_entry_param e = f.entry(*n);
         len = fuse_add_direntry_plus(req, buf.data() + used, room, name, &e, next);
         if (len > room) break;
         f.remember(*n);  // the kernel counts every entry of a readdirplus as a lookup
@@ -244,21 +311,17 @@ void readdirCommon(fuse_req_t req, size_t size, off_t offset, fuse_file_info* fi
       }
       used += len;
     }
+    if (used == 0) f.endListing(ino);
     fuse_reply_buf(req, buf.data(), used);
   });
 }
 
-void opReaddir(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_info* fi) {
-  readdirCommon(req, size, offset, fi, false);
+void opReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
+  readdirCommon(req, ino, size, offset, false);
 }
 
-void opReaddirplus(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_info* fi) {
-  readdirCommon(req, size, offset, fi, true);
-}
-
-void opReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  delete reinterpret_cast<DirHandle*>(fi->fh);
-  fuse_reply_err(req, 0);
+void opReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
+  readdirCommon(req, ino, size, offset, true);
 }
 
 void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -326,6 +389,10 @@ void opGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
     auto n = fs(req).find(ino);
     if (!n) {
       fuse_reply_err(req, ENOENT);
+    } else if (!std::string_view(name).starts_with(kUserXattrPrefix)) {
+      // No security labels or ACLs here. ENOTSUP (not ENODATA) tells ls -l to stop
+      // asking for every file on this mount: each answer is a round trip, never cached.
+      fuse_reply_err(req, EOPNOTSUPP);
     } else if (n->kind == NodeKind::kFile && name == kDigestXattr) {
       replyXattr(req, n->digest->str(), size);
     } else if (n->kind == NodeKind::kFile && name == kMediaTypeXattr && !n->mediaType.empty()) {
@@ -374,7 +441,6 @@ fuse_lowlevel_ops makeOps() {
   ops.opendir = opOpendir;
   ops.readdir = opReaddir;
   ops.readdirplus = opReaddirplus;
-  ops.releasedir = opReleasedir;
   ops.open = opOpen;
   ops.read = opRead;
   ops.release = opRelease;
@@ -409,13 +475,21 @@ int serveView(View& view, const MountOptions& options) {
   if (fuse_set_signal_handlers(se) == 0) {
     if (fuse_session_mount(se, options.mountpoint.c_str()) == 0) {
       fuse_daemonize(options.foreground ? 1 : 0);
+      state.attach(se);
+      view.onRebuild([&state](const Snapshot& before, const Snapshot& after) {
+        state.invalidateChanges(before, after);
+      });
       fuse_loop_config* config = fuse_loop_cfg_create();
       fuse_loop_cfg_set_clone_fd(config, 1);
       fuse_loop_cfg_set_max_threads(config, options.maxThreads);
       fuse_loop_cfg_set_idle_threads(config, options.maxThreads / 2);
       int rc = fuse_session_loop_mt(se, config);
       fuse_loop_cfg_destroy(config);
+      // In this order: an invalidation in progress may wait for a request nobody will
+      // read now; unmounting ends those requests, and with them the wait.
+      state.detach();
       fuse_session_unmount(se);
+      view.onRebuild(nullptr);
       // A signal ends the loop with its number: that is the normal way to stop.
       status = rc < 0 ? 1 : 0;
     } else {

@@ -16,9 +16,15 @@ struct MountOptions {
   bool debug = false;
   // Extra "-o" options for libfuse and the kernel (allow_other, max_read=…, …).
   std::vector<std::string> fuseOptions;
-  // How long the kernel may cache names and attributes. Together with the view's max
-  // snapshot age this bounds how late a push, tag move or delete shows up.
-  std::chrono::milliseconds cacheTimeout{500};
+  // How long the kernel may cache the names and attributes that can change (the root,
+  // namespace and repository directories, the tags). What a rebuild finds changed is
+  // invalidated before that; the view must keep rebuilding for this long after the last
+  // access (ViewOptions::pollAfterAccess).
+  std::chrono::milliseconds cacheTimeout{1000};
+  // How long the kernel may cache stable nodes (Node::stable: manifest directories and
+  // what lies below): their names and entries never change, and the one attribute that
+  // can (a file's st_nlink) is invalidated when a rebuild of the view sees it change.
+  std::chrono::seconds stableCacheTimeout{3600};
   unsigned maxThreads = 16;
 };
 

@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
   options.foreground = foreground;
   regfs::view::ViewOptions viewOptions;
   viewOptions.background = true;
+  viewOptions.pollAfterAccess = 2 * options.cacheTimeout;
   for (const std::string& o : splitOptions(optionGroups)) {
     auto number = [&](std::string_view key) -> std::optional<long> {
       if (o.rfind(std::string(key) + "=", 0) != 0) return std::nullopt;
@@ -101,7 +102,7 @@ int main(int argc, char** argv) {
         options.debug = true;
       } else if (auto ms = number("cache_timeout_ms")) {
         options.cacheTimeout = std::chrono::milliseconds(*ms);
-        viewOptions.maxAge = std::chrono::milliseconds(*ms / 2);
+        viewOptions.pollAfterAccess = 2 * options.cacheTimeout;
       } else if (auto n = number("max_threads")) {
         options.maxThreads = static_cast<unsigned>(std::max(1L, *n));
       } else {

@@ -43,6 +43,10 @@ bool newer(const timespec& a, const timespec& b) {
   return a.tv_sec != b.tv_sec ? a.tv_sec > b.tv_sec : a.tv_nsec > b.tv_nsec;
 }
 
+bool sameTime(const timespec& a, const timespec& b) {
+  return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
 }  // namespace
 
 uint64_t fileIno(const Digest& blob) { return kFileBit | first62Bits(blob.hex()); }
@@ -102,7 +106,7 @@ struct stat statOf(const Node& node, uid_t uid, gid_t gid) {
 
 const Node* Snapshot::node(uint64_t ino) const {
   auto it = nodes_.find(ino);
-  return it == nodes_.end() ? nullptr : &it->second;
+  return it == nodes_.end() ? nullptr : it->second.get();
 }
 
 const Node* Snapshot::child(uint64_t parentIno, std::string_view name) const {
@@ -125,116 +129,245 @@ const Node* Snapshot::resolve(std::string_view path) const {
   return n;
 }
 
+bool Snapshot::shares(const Snapshot& other, uint64_t ino) const {
+  auto a = nodes_.find(ino);
+  auto b = other.nodes_.find(ino);
+  return a != nodes_.end() && b != other.nodes_.end() && a->second == b->second;
+}
+
+std::vector<uint64_t> Snapshot::changedSince(const Snapshot& before) const {
+  std::vector<uint64_t> out;
+  for (const auto& [ino, n] : nodes_) {
+    auto it = before.nodes_.find(ino);
+    if (it == before.nodes_.end() || it->second == n) continue;
+    const Node& a = *it->second;
+    const Node& b = *n;
+    if (a.kind != b.kind || a.size != b.size || a.nlink != b.nlink || !sameTime(a.mtime, b.mtime) ||
+        a.target != b.target || a.mediaType != b.mediaType || a.children != b.children) {
+      out.push_back(ino);
+    }
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------
 // Building a snapshot
 
-// What a rebuild may reuse from the last one: manifests and blob metadata are immutable
-// under their digest, so they are read and parsed once. Entries a rebuild did not touch
-// are dropped, which keeps the cache as big as the store.
-struct View::Cache {
-  std::unordered_map<Digest, std::shared_ptr<const ManifestParts>> manifests;
-  std::unordered_map<Digest, BlobInfo> blobs;  // only blobs that exist
-  std::unordered_set<Digest> usedManifests, usedBlobs;
+namespace {
 
-  void startRound() {
-    usedManifests.clear();
-    usedBlobs.clear();
+std::shared_ptr<Node> symlinkNode(const std::string& path, const std::string& target,
+                                  const timespec& mtime) {
+  auto n = std::make_shared<Node>();
+  n->ino = symlinkIno(path, target);
+  n->kind = NodeKind::kSymlink;
+  n->size = target.size();
+  n->mtime = mtime;
+  n->nlink = 1;
+  n->target = target;
+  return n;
+}
+
+}  // namespace
+
+// These types are members of View::Cache and SnapshotBuilder, so they are not in an
+// anonymous namespace.
+
+// Nodes under construction, by inode number, before they are frozen into a snapshot.
+struct NodeTable {
+  std::unordered_map<uint64_t, Node> nodes;  // references stay valid as it grows
+
+  Node& at(uint64_t ino) { return nodes.at(ino); }
+
+  // The directory at `path`, created (unlinked) if it is not in the table yet.
+  Node& directory(std::string_view path) {
+    uint64_t ino = directoryIno(path);
+    auto [it, inserted] = nodes.try_emplace(ino);
+    if (inserted) {
+      it->second.ino = ino;
+      it->second.kind = NodeKind::kDirectory;
+    }
+    return it->second;
   }
-  void endRound() {
-    std::erase_if(manifests, [&](const auto& e) { return !usedManifests.contains(e.first); });
-    std::erase_if(blobs, [&](const auto& e) { return !usedBlobs.contains(e.first); });
+
+  void addSymlink(Node& dir, const std::string& dirPath, const std::string& name,
+                  const std::string& target, const timespec& mtime) {
+    auto n = symlinkNode(joinPath(dirPath, name), target, mtime);
+    dir.children.emplace_back(name, n->ino);
+    nodes.emplace(n->ino, std::move(*n));
+  }
+
+  // Sorts the directory's entries, counts its subdirectories and gives it the newest mtime
+  // below it, finishing the table's directories below it first. `outside(ino)` answers for
+  // children that are not in the table (files, directories finished earlier).
+  template <typename Outside>
+  timespec finish(uint64_t ino, const Outside& outside) {
+    Node& dir = at(ino);
+    std::sort(dir.children.begin(), dir.children.end());
+    uint32_t subdirs = 0;
+    timespec newest = dir.mtime;
+    for (const auto& [name, childIno] : dir.children) {
+      timespec m{};
+      bool isDirectory = false;
+      if (auto it = nodes.find(childIno); it != nodes.end()) {
+        isDirectory = it->second.kind == NodeKind::kDirectory;
+        m = isDirectory ? finish(childIno, outside) : it->second.mtime;
+      } else if (const Node* c = outside(childIno)) {
+        isDirectory = c->kind == NodeKind::kDirectory;
+        m = c->mtime;
+      }
+      if (isDirectory) ++subdirs;
+      if (newer(m, newest)) newest = m;
+    }
+    dir.nlink = 2 + subdirs;
+    dir.mtime = newest;
+    return newest;
   }
 };
 
-class SnapshotBuilder {
- public:
-  SnapshotBuilder(const Store& store, View::Cache& cache) : store_(store), cache_(cache) {
-    snapshot_ = std::make_shared<Snapshot>();
-    Node root;
-    root.ino = kRootIno;
-    root.kind = NodeKind::kDirectory;
-    snapshot_->nodes_.emplace(kRootIno, std::move(root));
-  }
+// One repository's manifest directories ("@sha256:<hex>" and all below), built from its
+// list of revisions. Manifests and blobs are immutable under their digests, so a rebuild
+// reuses the whole tree while the repository's revisions stay the same.
+struct ManifestTree {
+  std::vector<Digest> manifests;  // the revisions it was built from
+  bool complete = true;           // every blob was there (else it is rebuilt every time)
+  std::vector<std::pair<std::string, uint64_t>> entries;  // the manifest directories
+  std::vector<std::shared_ptr<const Node>> nodes;         // directories and symlinks
+  // One node per blob, nlink = its places in this repository, in order of first place.
+  std::vector<Node> files;
+};
 
-  std::shared_ptr<Snapshot> build() {
-    struct RepoState {
-      Repository repo;
-      std::string path;
-      std::vector<Digest> manifests;
+// A tag as the last rebuild saw it. Its target is read again only when the link's mtime
+// changed, or when the link was too new to trust its mtime (two writes within the file
+// system's timestamp granularity would look the same). Its symlink node is reused while
+// neither it nor its name in the directory changes.
+struct TagSeen {
+  std::string tag;
+  Digest target;
+  timespec mtime{};
+  bool settled = false;
+  std::string entry;  // its name in the repository's directory: the tag, or its alias
+  std::shared_ptr<const Node> node;
+};
+constexpr time_t kSettleSeconds = 1;
+
+// What a rebuild may reuse from the last one. Entries for repositories and blobs the
+// store no longer has are dropped, which keeps the cache as big as the store.
+struct BlobCache {
+  std::unordered_map<Digest, std::shared_ptr<const ManifestParts>> manifests;
+  std::unordered_map<Digest, BlobInfo> blobs;  // only blobs that exist
+};
+
+struct View::Cache : BlobCache {
+  std::unordered_map<std::string, std::shared_ptr<const ManifestTree>> trees;  // by repository
+  std::unordered_map<std::string, std::vector<TagSeen>> tags;  // by repository, sorted by tag
+
+  // Keeps only the manifests and blobs that the current trees show.
+  void prune() {
+    std::unordered_set<Digest> used;
+    for (const auto& [path, tree] : trees) {
+      used.insert(tree->manifests.begin(), tree->manifests.end());
+      for (const Node& f : tree->files) used.insert(*f.digest);
+    }
+    std::erase_if(manifests, [&](const auto& e) { return !used.contains(e.first); });
+    std::erase_if(blobs, [&](const auto& e) { return !used.contains(e.first); });
+  }
+};
+
+namespace {
+
+// True if two trees of one repository show the same: the same manifests, directories
+// and blobs (what a missing blob changes).
+bool sameTree(const ManifestTree& a, const ManifestTree& b) {
+  if (a.manifests != b.manifests || a.entries != b.entries || a.nodes.size() != b.nodes.size() ||
+      a.files.size() != b.files.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.files.size(); ++i) {
+    if (a.files[i].ino != b.files[i].ino || a.files[i].nlink != b.files[i].nlink) return false;
+  }
+  return true;
+}
+
+// Builds the manifest directories of one repository.
+class ManifestTreeBuilder {
+ public:
+  ManifestTreeBuilder(const Store& store, BlobCache& cache, std::string repoPath)
+      : store_(store), cache_(cache), repoPath_(std::move(repoPath)) {}
+
+  std::shared_ptr<const ManifestTree> build(std::vector<Digest> manifests) {
+    auto tree = std::make_shared<ManifestTree>();
+    for (const Digest& m : manifests) addManifest(*tree, m);
+    tree->manifests = std::move(manifests);
+    auto outside = [&](uint64_t ino) -> const Node* {
+      auto it = files_.find(ino);
+      return it == files_.end() ? nullptr : &it->second;
     };
-    std::vector<RepoState> repos;
-    // Pass 1: every repository's directory (and its namespaces) and its revisions, so
-    // that pass 2 knows which names are directories before it places the tags.
-    for (const std::string& name : store_.catalog(std::numeric_limits<size_t>::max())) {
-      auto repoName = RepoName::tryParse(name);
-      if (!repoName) continue;
-      Repository repo = store_.repository(*repoName);
-      ensureDirectory(name);
-      repos.push_back({repo, name, repo.listManifests()});
+    for (const auto& [name, ino] : tree->entries) table_.finish(ino, outside);
+    tree->nodes.reserve(table_.nodes.size());
+    for (auto& [ino, n] : table_.nodes) {
+      n.stable = true;
+      tree->nodes.push_back(std::make_shared<const Node>(std::move(n)));
     }
-    for (const RepoState& r : repos) {
-      for (const Digest& m : r.manifests) addManifest(r.path, m);
-    }
-    for (const RepoState& r : repos) {
-      for (const Tag& tag : r.repo.listTags()) {
-        auto target = r.repo.resolveTag(tag);
-        auto info = r.repo.statTag(tag);
-        if (!target || !info) continue;  // deleted while we looked
-        std::string name = tag.str();
-        if (snapshot_->nodes_.contains(directoryIno(joinPath(r.path, name)))) name = tagAliasName(name);
-        addSymlink(r.path, name, manifestDirName(*target), info->mtime);
-      }
-    }
-    finishDirectories();
-    return snapshot_;
+    tree->files.reserve(fileOrder_.size());
+    for (uint64_t ino : fileOrder_) tree->files.push_back(std::move(files_.at(ino)));
+    return tree;
   }
 
  private:
-  Node& nodeAt(uint64_t ino) { return snapshot_->nodes_.at(ino); }
-
-  // Creates the directory at `path` and its parents; returns its inode number.
-  uint64_t ensureDirectory(std::string_view path) {
-    if (path.empty()) return kRootIno;
-    uint64_t ino = directoryIno(path);
-    if (snapshot_->nodes_.contains(ino)) return ino;
-    size_t slash = path.rfind('/');
-    std::string_view parentPath = slash == std::string_view::npos ? "" : path.substr(0, slash);
-    std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
-    uint64_t parent = ensureDirectory(parentPath);
-    Node dir;
-    dir.ino = ino;
-    dir.kind = NodeKind::kDirectory;
-    snapshot_->nodes_.emplace(ino, std::move(dir));
-    link(parent, std::string(name), ino);
-    return ino;
+  void addManifest(ManifestTree& tree, const Digest& digest) {
+    auto blob = statBlob(digest);
+    auto parts = blob ? manifestParts(digest) : nullptr;
+    if (!parts) {  // a revision whose blob is gone: nothing to show
+      tree.complete = false;
+      return;
+    }
+    std::string name = manifestDirName(digest);
+    std::string dirPath = joinPath(repoPath_, name);
+    Node& dir = table_.directory(dirPath);
+    dir.mtime = blob->mtime;
+    tree.entries.emplace_back(name, dir.ino);
+    addFile(tree, dir, "manifest.json", digest, parts->mediaType);
+    if (parts->config) addFile(tree, dir, "config.json", parts->config->digest, parts->config->mediaType);
+    if (!parts->blobs.empty()) {
+      Node& layers = subdirectory(dir, dirPath, "layers", blob->mtime);
+      size_t width = std::max<size_t>(2, std::to_string(parts->blobs.size() - 1).size());
+      for (size_t i = 0; i < parts->blobs.size(); ++i) {
+        const Descriptor& d = parts->blobs[i];
+        std::string index = std::to_string(i);
+        if (index.size() < width) index.insert(0, width - index.size(), '0');
+        addFile(tree, layers, index + "-" + d.digest.hex() + layerFileExtension(d.mediaType),
+                d.digest, d.mediaType);
+      }
+    }
+    if (!parts->children.empty()) {
+      std::string platformsPath = dirPath + "/platforms";
+      Node& platforms = subdirectory(dir, dirPath, "platforms", blob->mtime);
+      std::vector<std::string> names = platformEntryNames(parts->children);
+      for (size_t i = 0; i < parts->children.size(); ++i) {
+        table_.addSymlink(platforms, platformsPath, names[i],
+                          "../../" + manifestDirName(parts->children[i].digest), blob->mtime);
+      }
+    }
   }
 
-  void link(uint64_t parent, std::string name, uint64_t ino) {
-    nodeAt(parent).children.emplace_back(std::move(name), ino);
+  Node& subdirectory(Node& parent, const std::string& parentPath, const std::string& name,
+                     const timespec& mtime) {
+    Node& dir = table_.directory(parentPath + "/" + name);
+    dir.mtime = mtime;
+    parent.children.emplace_back(name, dir.ino);
+    return dir;
   }
 
-  void addSymlink(const std::string& dirPath, const std::string& name, const std::string& target,
-                  const timespec& mtime) {
-    std::string path = joinPath(dirPath, name);
-    Node n;
-    n.ino = symlinkIno(path, target);
-    n.kind = NodeKind::kSymlink;
-    n.size = target.size();
-    n.mtime = mtime;
-    n.nlink = 1;
-    n.target = target;
-    uint64_t ino = n.ino;
-    snapshot_->nodes_.emplace(ino, std::move(n));
-    link(directoryIno(dirPath), name, ino);
-  }
-
-  // Links the blob as `name` in the directory; false when the blob is not in the store.
-  bool addFile(uint64_t dirIno, const std::string& name, const Digest& blob,
+  // Links the blob as `name` in the directory, if the blob is in the store.
+  void addFile(ManifestTree& tree, Node& dir, const std::string& name, const Digest& blob,
                const std::string& mediaType) {
     auto info = statBlob(blob);
-    if (!info) return false;
+    if (!info) {
+      tree.complete = false;
+      return;
+    }
     uint64_t ino = fileIno(blob);
-    auto [it, inserted] = snapshot_->nodes_.try_emplace(ino);
+    auto [it, inserted] = files_.try_emplace(ino);
     Node& n = it->second;
     if (inserted) {
       n.ino = ino;
@@ -243,48 +376,14 @@ class SnapshotBuilder {
       n.mtime = info->mtime;
       n.digest = blob;
       n.mediaType = mediaType;
+      n.stable = true;
+      fileOrder_.push_back(ino);
     }
     ++n.nlink;
-    link(dirIno, name, ino);
-    return true;
-  }
-
-  void addManifest(const std::string& repoPath, const Digest& digest) {
-    auto blob = statBlob(digest);
-    if (!blob) return;  // a revision whose blob is gone: nothing to show
-    auto parts = manifestParts(digest);
-    if (!parts) return;
-    std::string dirPath = joinPath(repoPath, manifestDirName(digest));
-    uint64_t dir = ensureDirectory(dirPath);
-    nodeAt(dir).mtime = blob->mtime;
-    addFile(dir, "manifest.json", digest, parts->mediaType);
-    if (parts->config) addFile(dir, "config.json", parts->config->digest, parts->config->mediaType);
-    if (!parts->blobs.empty()) {
-      uint64_t layers = ensureDirectory(dirPath + "/layers");
-      nodeAt(layers).mtime = blob->mtime;
-      size_t width = std::max<size_t>(2, std::to_string(parts->blobs.size() - 1).size());
-      for (size_t i = 0; i < parts->blobs.size(); ++i) {
-        const Descriptor& d = parts->blobs[i];
-        std::string index = std::to_string(i);
-        if (index.size() < width) index.insert(0, width - index.size(), '0');
-        addFile(layers, index + "-" + d.digest.hex() + layerFileExtension(d.mediaType), d.digest,
-                d.mediaType);
-      }
-    }
-    if (!parts->children.empty()) {
-      std::string platformsPath = dirPath + "/platforms";
-      uint64_t platforms = ensureDirectory(platformsPath);
-      nodeAt(platforms).mtime = blob->mtime;
-      std::vector<std::string> names = platformEntryNames(parts->children);
-      for (size_t i = 0; i < parts->children.size(); ++i) {
-        addSymlink(platformsPath, names[i], "../../" + manifestDirName(parts->children[i].digest),
-                   blob->mtime);
-      }
-    }
+    dir.children.emplace_back(name, ino);
   }
 
   std::optional<BlobInfo> statBlob(const Digest& digest) {
-    cache_.usedBlobs.insert(digest);
     if (auto it = cache_.blobs.find(digest); it != cache_.blobs.end()) return it->second;
     auto info = store_.statBlob(digest);
     if (info) cache_.blobs.emplace(digest, *info);
@@ -292,7 +391,6 @@ class SnapshotBuilder {
   }
 
   std::shared_ptr<const ManifestParts> manifestParts(const Digest& digest) {
-    cache_.usedManifests.insert(digest);
     if (auto it = cache_.manifests.find(digest); it != cache_.manifests.end()) return it->second;
     std::string bytes;
     try {
@@ -306,33 +404,179 @@ class SnapshotBuilder {
     return parts;
   }
 
-  // Sorts every directory, counts subdirectories, and gives namespace and repository
-  // directories the newest mtime below them (children first, so it propagates up).
-  void finishDirectories() { finish(kRootIno); }
+  const Store& store_;
+  BlobCache& cache_;
+  std::string repoPath_;
+  NodeTable table_;
+  std::unordered_map<uint64_t, Node> files_;
+  std::vector<uint64_t> fileOrder_;
+};
 
-  timespec finish(uint64_t ino) {
-    Node& dir = nodeAt(ino);
-    std::sort(dir.children.begin(), dir.children.end());
-    uint32_t subdirs = 0;
-    timespec newest = dir.mtime;
-    // `dir` stays valid: finishing children only modifies other nodes' fields.
-    for (const auto& [name, childIno] : dir.children) {
-      Node& c = nodeAt(childIno);
-      timespec m = c.mtime;
-      if (c.kind == NodeKind::kDirectory) {
-        ++subdirs;
-        m = finish(childIno);
+}  // namespace
+
+class SnapshotBuilder {
+ public:
+  SnapshotBuilder(const Store& store, View::Cache& cache, const Snapshot* previous)
+      : store_(store), cache_(cache), previous_(previous), snapshot_(std::make_shared<Snapshot>()) {
+    top_.directory("");
+    if (previous_) snapshot_->nodes_.reserve(previous_->nodes_.size());
+  }
+
+  std::shared_ptr<Snapshot> build() {
+    ::clock_gettime(CLOCK_REALTIME, &now_);
+    struct RepoState {
+      std::string path;
+      Repository repo;
+      std::shared_ptr<const ManifestTree> tree;
+    };
+    std::vector<RepoState> repos;
+    decltype(cache_.trees) trees;
+    bool rebuilt = false;
+    for (const std::string& name : store_.catalog(std::numeric_limits<size_t>::max())) {
+      auto repoName = RepoName::tryParse(name);
+      if (!repoName) continue;
+      Repository repo = store_.repository(*repoName);
+      ensureDirectory(name);
+      std::vector<Digest> manifests = repo.listManifests();
+      std::shared_ptr<const ManifestTree>& tree = trees[name];
+      auto it = cache_.trees.find(name);
+      const ManifestTree* before = it == cache_.trees.end() ? nullptr : it->second.get();
+      if (before && before->complete && before->manifests == manifests) {
+        tree = it->second;
+      } else {
+        tree = ManifestTreeBuilder(store_, cache_, name).build(std::move(manifests));
+        // A tree missing blobs is built again every time; while they stay missing it
+        // comes out the same, and the old one (whose nodes the snapshot holds) stays.
+        if (before && sameTree(*before, *tree)) {
+          tree = it->second;
+        } else {
+          rebuilt = true;
+        }
       }
-      if (newer(m, newest)) newest = m;
+      repos.push_back({name, std::move(repo), tree});
     }
-    dir.nlink = 2 + subdirs;
-    dir.mtime = newest;
-    return newest;
+    rebuilt = rebuilt || trees.size() != cache_.trees.size();
+    cache_.trees = std::move(trees);
+    if (rebuilt) cache_.prune();
+
+    decltype(cache_.tags) tags;
+    bool tagsChanged = false;
+    for (const RepoState& r : repos) {
+      // Before the manifest directories join them, a repository's entries are the nested
+      // repositories and namespaces, whose names its tags must yield.
+      std::vector<std::string> nested;
+      for (const auto& [name, ino] : top_.at(directoryIno(r.path)).children) nested.push_back(name);
+      tags[r.path] = scanTags(r, std::move(cache_.tags[r.path]), nested, tagsChanged);
+    }
+    cache_.tags = std::move(tags);
+    if (previous_ && !rebuilt && !tagsChanged) return nullptr;  // the same tree as before
+
+    addFiles(repos);
+    for (const RepoState& r : repos) {
+      Node& dir = top_.at(directoryIno(r.path));
+      for (const TagSeen& t : cache_.tags.at(r.path)) {
+        dir.children.emplace_back(t.entry, t.node->ino);
+        snapshot_->nodes_.emplace(t.node->ino, t.node);
+      }
+      dir.children.insert(dir.children.end(), r.tree->entries.begin(), r.tree->entries.end());
+      for (const auto& n : r.tree->nodes) snapshot_->nodes_.emplace(n->ino, n);
+    }
+    top_.finish(kRootIno, [&](uint64_t ino) { return snapshot_->node(ino); });
+    for (auto& [ino, n] : top_.nodes) snapshot_->nodes_.emplace(ino, std::make_shared<const Node>(std::move(n)));
+    return snapshot_;
+  }
+
+ private:
+  // Creates the directory at `path` and its parents; returns its inode number.
+  uint64_t ensureDirectory(std::string_view path) {
+    uint64_t ino = directoryIno(path);
+    if (path.empty() || top_.nodes.contains(ino)) return ino;
+    size_t slash = path.rfind('/');
+    std::string_view parentPath = slash == std::string_view::npos ? "" : path.substr(0, slash);
+    std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+    uint64_t parent = ensureDirectory(parentPath);
+    top_.directory(path);
+    top_.at(parent).children.emplace_back(std::string(name), ino);
+    return ino;
+  }
+
+  // The repository's tags, sorted by name: what changed is read and built again, the
+  // rest is taken over from `before` (the last rebuild's list, also sorted). Sets
+  // `changed` unless every tag's symlink is the one `before` had.
+  template <typename Repo>
+  std::vector<TagSeen> scanTags(const Repo& r, std::vector<TagSeen> before,
+                                const std::vector<std::string>& nested, bool& changed) {
+    std::vector<const Node*> old;
+    for (const TagSeen& t : before) old.push_back(t.node.get());
+    std::vector<TagSeen> out;
+    size_t j = 0;
+    for (auto& [tag, link] : r.repo.listTagLinks()) {
+      const std::string& name = tag.str();
+      while (j < before.size() && before[j].tag < name) ++j;
+      TagSeen* last = j < before.size() && before[j].tag == name ? &before[j] : nullptr;
+      std::optional<TagSeen> seen;
+      if (last && last->settled && sameTime(last->mtime, link.mtime)) {
+        seen = std::move(*last);
+      } else if (auto target = r.repo.resolveTag(tag)) {
+        seen = TagSeen{name, *target, link.mtime, link.mtime.tv_sec + kSettleSeconds < now_.tv_sec, {}, {}};
+        if (last && last->target == *target && sameTime(last->mtime, link.mtime)) {
+          seen->entry = std::move(last->entry);  // read again, found the same
+          seen->node = std::move(last->node);
+        }
+      } else {
+        continue;  // deleted while we looked
+      }
+      bool shadowed = std::find(nested.begin(), nested.end(), name) != nested.end();
+      std::string entry = shadowed ? tagAliasName(name) : name;
+      if (!seen->node || seen->entry != entry) {
+        seen->entry = std::move(entry);
+        seen->node = symlinkNode(joinPath(r.path, seen->entry), manifestDirName(seen->target), seen->mtime);
+      }
+      out.push_back(std::move(*seen));
+    }
+    if (out.size() != old.size()) changed = true;
+    for (size_t i = 0; !changed && i < out.size(); ++i) changed = out[i].node.get() != old[i];
+    return out;
+  }
+
+  // One node per blob over all repositories: st_nlink counts every place, the media type
+  // is the first place's. A node equal to the previous snapshot's is shared with it.
+  template <typename Repos>
+  void addFiles(const Repos& repos) {
+    struct Places {
+      const Node* first;
+      uint32_t nlink;
+    };
+    std::unordered_map<uint64_t, Places> files;
+    for (const auto& r : repos) {
+      for (const Node& f : r.tree->files) files.try_emplace(f.ino, Places{&f, 0}).first->second.nlink += f.nlink;
+    }
+    for (const auto& [ino, places] : files) {
+      const Node& f = *places.first;
+      std::shared_ptr<const Node> shared;
+      if (previous_) {
+        auto it = previous_->nodes_.find(ino);
+        if (it != previous_->nodes_.end() && it->second->nlink == places.nlink &&
+            it->second->size == f.size && sameTime(it->second->mtime, f.mtime) &&
+            it->second->mediaType == f.mediaType) {
+          shared = it->second;
+        }
+      }
+      if (!shared) {
+        auto n = std::make_shared<Node>(f);
+        n->nlink = places.nlink;
+        shared = std::move(n);
+      }
+      snapshot_->nodes_.emplace(ino, std::move(shared));
+    }
   }
 
   const Store& store_;
   View::Cache& cache_;
+  const Snapshot* previous_;
   std::shared_ptr<Snapshot> snapshot_;
+  NodeTable top_;  // the root, namespace and repository directories, and the tags
+  timespec now_{};
 };
 
 // ---------------------------------------------------------------------------------------
@@ -355,23 +599,29 @@ View::~View() {
 }
 
 void View::refreshLoop() {
-  auto lastTook = std::chrono::steady_clock::duration::zero();
-  while (true) {
-    {
-      std::unique_lock lock(currentMutex_);
-      wake_.wait(lock, [&] { return refreshWanted_ || stopping_; });
-      if (stopping_) return;
+  using Clock = std::chrono::steady_clock;
+  auto lastTook = Clock::duration::zero();
+  std::unique_lock lock(currentMutex_);
+  while (!stopping_) {
+    bool polling = Clock::now() - lastAccess_ < options_.pollAfterAccess;
+    if (!refreshWanted_ && !polling) {
+      wake_.wait(lock);
+      continue;
     }
-    // Rest as long as the last rebuild took: at most half the time goes to rebuilding.
-    std::this_thread::sleep_for(lastTook);
-    auto started = std::chrono::steady_clock::now();
+    // Rest as long as the last rebuild took (at most half the time goes to rebuilding),
+    // and, when only polling, until the snapshot is maxAge old.
+    auto rest = lastTook;
+    if (!refreshWanted_) rest = std::max(rest, options_.maxAge - (Clock::now() - builtAt_));
+    if (wake_.wait_for(lock, rest, [&] { return stopping_; })) return;
+    lock.unlock();
+    auto started = Clock::now();
     try {
       refresh();
     } catch (const std::exception&) {
       // The store failed mid-walk; the previous snapshot stays and the next access retries.
     }
-    lastTook = std::chrono::steady_clock::now() - started;
-    std::lock_guard lock(currentMutex_);
+    lastTook = Clock::now() - started;
+    lock.lock();
     refreshWanted_ = false;
   }
 }
@@ -381,6 +631,7 @@ std::shared_ptr<const Snapshot> View::snapshot() {
   auto fresh = [&] { return std::chrono::steady_clock::now() - builtAt_ < options_.maxAge; };
   {
     std::lock_guard lock(currentMutex_);
+    lastAccess_ = std::chrono::steady_clock::now();
     if (current_ && fresh()) return current_;
     current = current_;
     if (current && options_.background) {
@@ -411,14 +662,30 @@ std::shared_ptr<const Snapshot> View::refresh() {
 
 std::shared_ptr<const Snapshot> View::rebuildLocked() {
   auto started = std::chrono::steady_clock::now();
-  cache_->startRound();
-  std::shared_ptr<Snapshot> fresh = SnapshotBuilder(store_, *cache_).build();
+  std::shared_ptr<const Snapshot> previous;
+  {
+    std::lock_guard lock(currentMutex_);
+    previous = current_;
+  }
+  std::shared_ptr<Snapshot> fresh = SnapshotBuilder(store_, *cache_, previous.get()).build();
+  if (!fresh) {  // nothing changed: the current snapshot is as good as new
+    std::lock_guard lock(currentMutex_);
+    builtAt_ = started;
+    return current_;
+  }
   fresh->builtAt_ = started;
-  cache_->endRound();
-  std::lock_guard lock(currentMutex_);
-  current_ = fresh;
-  builtAt_ = started;
+  {
+    std::lock_guard lock(currentMutex_);
+    current_ = fresh;
+    builtAt_ = started;
+  }
+  if (previous && listener_) listener_(*previous, *fresh);
   return fresh;
+}
+
+void View::onRebuild(Listener listener) {
+  std::lock_guard rebuild(rebuildMutex_);
+  listener_ = std::move(listener);
 }
 
 }  // namespace regfs::view

@@ -15,7 +15,11 @@
 //
 // A Snapshot is an immutable tree built from the store at one moment; View keeps the
 // current one and rebuilds it when it is older than the caller allows, so pushes, tag
-// moves and deletes show up without remounting.
+// moves and deletes show up without remounting. A rebuild is incremental: it lists every
+// repository's revisions and stats its tag links, but reads only the tag links whose
+// metadata changed, and reuses the manifest directories of a repository whose revisions
+// did not change (node for node, shared with the previous snapshot), so its cost grows
+// with the number of tags and revisions, not with what lies below them.
 
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -24,6 +28,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -71,6 +76,12 @@ struct Node {
   std::string target;     // symlink
   std::optional<Digest> digest;  // file: the blob
   std::string mediaType;         // file: as the first manifest that lists it says
+  // A manifest directory and everything below it: its name never changes while the
+  // directory that lists it exists, nor (for a directory) its entries, nor any attribute
+  // but a file's st_nlink, which changes only in a snapshot that reports it
+  // (Snapshot::changedSince). Caches may keep these long. Not stable: the root, namespace
+  // and repository directories and the tags.
+  bool stable = false;
   // Directory entries, sorted by name.
   std::vector<std::pair<std::string, uint64_t>> children;
 };
@@ -86,13 +97,20 @@ class Snapshot {
   // The node at a "/"-separated path from the root ("" is the root).
   const Node* resolve(std::string_view path) const;
   size_t size() const { return nodes_.size(); }
-  // When the walk of the store that built it started.
+  // True if `other` holds this very node object (not a copy): a rebuild shares what did
+  // not change with the snapshot before it.
+  bool shares(const Snapshot& other, uint64_t ino) const;
+  // Nodes that `before` has too, with other stat data, target or entries: what a cache
+  // filled from `before` must drop. (Nodes `before` lacks are new to any cache.)
+  std::vector<uint64_t> changedSince(const Snapshot& before) const;
+  // When the walk of the store that built it started. (A later walk that finds nothing
+  // changed keeps the snapshot as it is.)
   std::chrono::steady_clock::time_point builtAt() const { return builtAt_; }
 
  private:
   friend class SnapshotBuilder;
   friend class View;
-  std::unordered_map<uint64_t, Node> nodes_;
+  std::unordered_map<uint64_t, std::shared_ptr<const Node>> nodes_;
   std::chrono::steady_clock::time_point builtAt_{};
 };
 
@@ -104,6 +122,10 @@ struct ViewOptions {
   // thread spends at most half its time rebuilding. Without it, the accessing thread
   // rebuilds (tests rely on that to see a change at once).
   bool background = false;
+  // In background mode, also rebuild every maxAge for this long after the last access,
+  // although no access asks: a cache filled from snapshots (the kernel's) may still be
+  // answering from them, and only a rebuild's listener (onRebuild) can tell it what changed.
+  std::chrono::milliseconds pollAfterAccess{0};
 };
 
 class View {
@@ -115,8 +137,14 @@ class View {
   // mode, after a rebuild is requested). While one thread rebuilds, the others go on with
   // the previous snapshot. The first call always builds one.
   std::shared_ptr<const Snapshot> snapshot();
-  // Rebuilds now and returns the new snapshot.
+  // Rebuilds now and returns the new snapshot: the current one when the store shows
+  // nothing new.
   std::shared_ptr<const Snapshot> refresh();
+  // Called after every rebuild with the snapshot before it and the new one, on the
+  // rebuilding thread; a null function removes the listener (and waits for a call in
+  // progress). The first snapshot has no predecessor and calls nothing.
+  using Listener = std::function<void(const Snapshot& before, const Snapshot& after)>;
+  void onRebuild(Listener listener);
 
   const Store& store() const { return store_; }
 
@@ -129,6 +157,7 @@ class View {
   ViewOptions options_;
   std::mutex rebuildMutex_;  // one rebuild at a time; guards cache_
   std::unique_ptr<Cache> cache_;
+  Listener listener_;  // guarded by rebuildMutex_
   mutable std::mutex currentMutex_;
   std::shared_ptr<const Snapshot> current_;
   std::chrono::steady_clock::time_point builtAt_{};
@@ -137,6 +166,7 @@ class View {
   void refreshLoop();
   std::condition_variable wake_;
   bool refreshWanted_ = false;  // guarded by currentMutex_
+  std::chrono::steady_clock::time_point lastAccess_{};  // guarded by currentMutex_
   bool stopping_ = false;       // guarded by currentMutex_
   std::thread refresher_;
 };

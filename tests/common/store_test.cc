@@ -88,6 +88,14 @@ TEST_F(StoreTest, ManifestsAndTags) {
   EXPECT_TRUE(std::filesystem::exists(file(layout::tagIndexLink(repo.name(), latest, m))))
       << "tag history is kept";
   EXPECT_EQ(repo.listTags(), (std::vector<Tag>{latest, Tag::parse("v2")}));
+  auto links = repo.listTagLinks();
+  ASSERT_EQ(links.size(), 2u);
+  EXPECT_EQ(links[0].first, latest);
+  auto latestLink = repo.statTag(latest);
+  ASSERT_TRUE(latestLink);
+  EXPECT_EQ(links[0].second.mtime.tv_sec, latestLink->mtime.tv_sec);
+  EXPECT_EQ(links[0].second.mtime.tv_nsec, latestLink->mtime.tv_nsec);
+  EXPECT_EQ(links[0].second.size, m2.str().size());
   EXPECT_EQ(repo.tagsFor(m2).size(), 2u);
   auto manifests = repo.listManifests();
   EXPECT_EQ(manifests.size(), 2u);

@@ -4,10 +4,15 @@
 
 #include "fs/view.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <utime.h>
 
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "common/layout.h"
@@ -18,6 +23,7 @@ namespace regfs::view {
 namespace {
 
 using testing::TempDir;
+using testing::writeFile;
 
 constexpr const char* kLayerType = "application/vnd.oci.image.layer.v1.tar+gzip";
 constexpr const char* kConfigType = "application/vnd.oci.image.config.v1+json";
@@ -341,6 +347,160 @@ TEST_F(ViewTest, BackgroundRebuildsNeverMakeAnAccessWait) {
   EXPECT_TRUE(view.snapshot()->resolve("bg/now"));
 }
 
+TEST_F(ViewTest, RebuildReusesWhatDidNotChange) {
+  Repository a = repo("inc/a"), b = repo("inc/b");
+  Digest ma = image(a, {"a-layer", "shared"});
+  a.putTag(Tag::parse("latest"), ma);
+  Digest mb = image(b, {"b-layer", "shared"});
+  b.putTag(Tag::parse("latest"), mb);
+  const Digest shared = Digest::of("shared");
+  const std::string aDir = "inc/a/" + dirName(ma), bDir = "inc/b/" + dirName(mb);
+  View view(store);
+  auto s1 = view.refresh();
+  auto s2 = view.refresh();
+  EXPECT_EQ(s2, s1) << "nothing changed: the same snapshot";
+  for (const std::string& path : {aDir, aDir + "/layers", bDir, bDir + "/config.json"}) {
+    ASSERT_TRUE(s1->resolve(path)) << path;
+    EXPECT_TRUE(s2->shares(*s1, s1->resolve(path)->ino)) << path << " was built again";
+  }
+  EXPECT_TRUE(s2->shares(*s1, fileIno(shared)));
+
+  // A push into b: b shows it, a's nodes are the same objects, the shared layer counts 3.
+  Digest mb2 = image(b, {"b-two", "shared"});
+  b.putTag(Tag::parse("v2"), mb2);
+  auto s3 = view.refresh();
+  EXPECT_TRUE(s3->shares(*s2, s2->resolve(aDir)->ino));
+  EXPECT_TRUE(s3->shares(*s2, s2->resolve(aDir + "/layers")->ino));
+  EXPECT_TRUE(s3->shares(*s2, fileIno(ma)));
+  ASSERT_TRUE(s3->resolve("inc/b/v2"));
+  EXPECT_EQ(s3->resolve("inc/b/v2")->target, dirName(mb2));
+  EXPECT_TRUE(s3->resolve("inc/b/" + dirName(mb2) + "/layers"));
+  EXPECT_EQ(s3->node(fileIno(shared))->nlink, 3u);
+  EXPECT_EQ(s2->node(fileIno(shared))->nlink, 2u) << "old snapshots stay intact";
+
+  // A delete in b: its directory, its tag and one place of the shared layer go.
+  b.deleteManifest(mb);
+  auto s4 = view.refresh();
+  EXPECT_FALSE(s4->resolve(bDir));
+  EXPECT_FALSE(s4->node(s3->resolve(bDir)->ino));
+  EXPECT_FALSE(s4->node(fileIno(Digest::of("b-layer")))) << "a blob shown nowhere has no node";
+  EXPECT_FALSE(s4->resolve("inc/b/latest"));
+  EXPECT_EQ(s4->node(fileIno(shared))->nlink, 2u);
+  EXPECT_TRUE(s4->shares(*s3, s3->resolve(aDir)->ino));
+
+  // distribution deletes only the revision's link file; a whole repository can go too.
+  std::filesystem::remove(dir.path() / layout::revisionLink(b.name(), mb2).substr(1));
+  std::filesystem::remove_all(dir.path() / layout::repositoryDir(a.name()).substr(1));
+  auto s5 = view.refresh();
+  EXPECT_FALSE(s5->resolve("inc/b/" + dirName(mb2)));
+  EXPECT_FALSE(s5->resolve("inc/a"));
+  EXPECT_FALSE(s5->node(fileIno(shared)));
+  EXPECT_EQ(names(s5->resolve("inc")), std::vector<std::string>{"b"});
+}
+
+TEST_F(ViewTest, StableNodesAndWhatChangedBetweenSnapshots) {
+  Repository a = repo("chg/a"), b = repo("chg/b");
+  Digest ma = image(a, {"a-layer", "shared"});
+  a.putTag(Tag::parse("latest"), ma);
+  Digest child = image(b, {"b-layer"});
+  Digest idx = index(b, {{child, "arm64"}});
+  const std::string aDir = "chg/a/" + dirName(ma), bDir = "chg/b/" + dirName(idx);
+  View view(store);
+  auto s1 = view.refresh();
+  // Below a manifest directory (itself included) everything is stable; above, nothing.
+  for (const std::string& path : {aDir, aDir + "/layers", aDir + "/manifest.json",
+                                  aDir + "/layers/01-" + Digest::of("shared").hex() + ".tar.gz",
+                                  bDir + "/platforms", bDir + "/platforms/linux-arm64"}) {
+    ASSERT_TRUE(s1->resolve(path)) << path;
+    EXPECT_TRUE(s1->resolve(path)->stable) << path;
+  }
+  for (std::string_view path : {"", "chg", "chg/a", "chg/a/latest"}) {
+    EXPECT_FALSE(s1->resolve(path)->stable) << path;
+  }
+  EXPECT_TRUE(view.refresh()->changedSince(*s1).empty()) << "nothing changed";
+
+  // A second place for the shared layer: its st_nlink changed, and the directories that
+  // list something new or got a newer mtime from it; a's directories did not change.
+  Digest mb = image(b, {"shared"}, "s390x");
+  auto s2 = view.refresh();
+  auto changed = s2->changedSince(*s1);
+  std::set<uint64_t> got(changed.begin(), changed.end());
+  EXPECT_TRUE(got.contains(fileIno(Digest::of("shared"))));
+  EXPECT_TRUE(got.contains(directoryIno("chg/b")));
+  // "chg" and the root too when the new blobs' mtimes are newer (timestamps are coarse).
+  got.erase(directoryIno("chg"));
+  got.erase(kRootIno);
+  EXPECT_EQ(got.size(), 2u);
+  ASSERT_TRUE(s2->resolve("chg/b/" + dirName(mb)));
+  EXPECT_FALSE(got.contains(s2->resolve("chg/b/" + dirName(mb))->ino)) << "new, not changed";
+
+  // A tag that moves is a new symlink; the directory listing it changed.
+  a.putTag(Tag::parse("latest"), a.putManifest(store.readBlob(ma) + " "));
+  auto s3 = view.refresh();
+  changed = s3->changedSince(*s2);
+  EXPECT_NE(std::find(changed.begin(), changed.end(), directoryIno("chg/a")), changed.end());
+  EXPECT_EQ(std::find(changed.begin(), changed.end(), s2->resolve("chg/a/latest")->ino), changed.end());
+}
+
+TEST_F(ViewTest, TagMovesShowEvenWithinOneTimestamp) {
+  Repository r = repo("moves");
+  Digest m1 = image(r, {"one"}), m2 = image(r, {"two"});
+  Tag tag = Tag::parse("t");
+  r.putTag(tag, m1);
+  // A link whose mtime is not yet in the past could be rewritten without its mtime
+  // changing (timestamps are coarse); such a link is read again on every rebuild.
+  auto link = dir.path() / layout::tagCurrentLink(r.name(), tag).substr(1);
+  timespec future[2];
+  ::clock_gettime(CLOCK_REALTIME, &future[0]);
+  future[0].tv_sec += 3600;
+  future[1] = future[0];
+  ASSERT_EQ(::utimensat(AT_FDCWD, link.c_str(), future, 0), 0);
+  View view(store);
+  EXPECT_EQ(view.refresh()->resolve("moves/t")->target, dirName(m1));
+  writeFile(link, m2.str());
+  ASSERT_EQ(::utimensat(AT_FDCWD, link.c_str(), future, 0), 0);
+  EXPECT_EQ(view.refresh()->resolve("moves/t")->target, dirName(m2));
+
+  // A settled link that is replaced gets a new mtime: an old one from a backup shows too.
+  timespec past[2] = {{1000000000, 0}, {1000000000, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, link.c_str(), past, 0), 0);
+  auto settled = view.refresh();
+  EXPECT_EQ(settled->resolve("moves/t")->target, dirName(m2));
+  EXPECT_EQ(settled->resolve("moves/t")->mtime.tv_sec, 1000000000);
+  writeFile(link, m1.str());
+  timespec older[2] = {{900000000, 0}, {900000000, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, link.c_str(), older, 0), 0);
+  EXPECT_EQ(view.refresh()->resolve("moves/t")->target, dirName(m1));
+}
+
+TEST_F(ViewTest, BackgroundPollingHearsOfChangesWithoutAnAccess) {
+  Repository r = repo("poll");
+  Digest m = image(r, {"p"});
+  r.putTag(Tag::parse("one"), m);
+  std::mutex mutex;
+  std::condition_variable heard;
+  bool seen = false;
+  ViewOptions options;
+  options.maxAge = std::chrono::milliseconds(10);
+  options.background = true;
+  options.pollAfterAccess = std::chrono::minutes(1);
+  View view(store, options);
+  view.onRebuild([&](const Snapshot& before, const Snapshot& after) {
+    EXPECT_NE(&before, &after);
+    if (!after.resolve("poll/two")) return;
+    std::lock_guard lock(mutex);
+    seen = true;
+    heard.notify_all();
+  });
+  ASSERT_TRUE(view.snapshot()->resolve("poll/one"));  // the only access
+  r.putTag(Tag::parse("two"), m);
+  std::unique_lock lock(mutex);
+  EXPECT_TRUE(heard.wait_for(lock, std::chrono::seconds(20), [&] { return seen; }))
+      << "a rebuild after the last access saw the new tag";
+  lock.unlock();
+  view.onRebuild(nullptr);
+}
+
 TEST_F(ViewTest, MissingBlobsAreLeftOut) {
   Repository r = repo("gaps");
   Digest m = image(r, {"present", "missing"});
@@ -352,6 +512,14 @@ TEST_F(ViewTest, MissingBlobsAreLeftOut) {
   EXPECT_EQ(names(snap->resolve("gaps/" + dirName(m) + "/layers")),
             std::vector<std::string>{"00-" + Digest::of("present").hex() + ".tar.gz"});
   EXPECT_FALSE(snap->resolve("gaps/" + dirName(gone)));
+  EXPECT_EQ(view.refresh(), snap) << "still missing: nothing changed";
+  // A missing blob that arrives shows on the next rebuild.
+  store.putBlob("missing");
+  auto later = view.refresh();
+  EXPECT_EQ(names(later->resolve("gaps/" + dirName(m) + "/layers")),
+            (std::vector<std::string>{"00-" + Digest::of("present").hex() + ".tar.gz",
+                                      "01-" + Digest::of("missing").hex() + ".tar.gz"}));
+  EXPECT_FALSE(later->changedSince(*snap).empty()) << "the layers directory lists more";
 }
 
 TEST_F(ViewTest, EmptyStore) {

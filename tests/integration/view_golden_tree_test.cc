@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
+#include <cerrno>
 #include <set>
 
 #include "view_fixture.h"
@@ -157,6 +159,17 @@ TEST_F(ViewGoldenTreeTest, TreeMatchesStoreAndSurvivesRemount) {
     EXPECT_EQ(xattr(layerPath, "user.oci.mediaType"), "application/vnd.docker.image.rootfs.diff.tar.gzip");
     EXPECT_EQ(xattr(mnt / ("library/app/@" + app.digest) / "manifest.json", "user.oci.mediaType"),
               "application/vnd.oci.image.manifest.v1+json");
+    // Only the user namespace: ls -l stops asking for labels and ACLs when told so.
+    char none[64];
+    errno = 0;
+    EXPECT_LT(::lgetxattr(layerPath.c_str(), "security.selinux", none, sizeof none), 0);
+    EXPECT_EQ(errno, EOPNOTSUPP);
+    errno = 0;
+    EXPECT_LT(::lgetxattr(layerPath.c_str(), "system.posix_acl_access", none, sizeof none), 0);
+    EXPECT_EQ(errno, EOPNOTSUPP);
+    errno = 0;
+    EXPECT_LT(::lgetxattr(layerPath.c_str(), "user.other", none, sizeof none), 0);
+    EXPECT_EQ(errno, ENODATA);
     // st_blocks is filled, so du adds up.
     struct stat st;
     ASSERT_EQ(::stat(layerPath.c_str(), &st), 0);
