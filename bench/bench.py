@@ -818,8 +818,16 @@ class Bench:
         self.meta = json.loads(scrub(json.dumps(self.meta, default=str)))
         results = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
         os.makedirs(results, exist_ok=True)
-        return report.write(os.path.join(results, "latest.md"),
-                            os.path.join(results, "latest.json"), header, sections, notes,
+        # Only a whole run replaces latest.*; a run of some sections, or a quick one, writes
+        # beside it (latest-view.md, latest-blob,upload-quick.md, ...).
+        stem = "latest"
+        only = [x for x in self.a.only.split(",") if x]
+        if sorted(only) != sorted(SECTIONS):
+            stem += "-" + ",".join(only)
+        if self.a.quick:
+            stem += "-quick"
+        return report.write(os.path.join(results, stem + ".md"),
+                            os.path.join(results, stem + ".json"), header, sections, notes,
                             self.meta)
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The side-by-side benchmark: regfs-server, the reference registry (Debian's docker-registry)
 # and nginx on loopback, the same work against each, interleaved; prints the table and writes
-# bench/results/latest.md and latest.json.
+# bench/results/latest.md and latest.json (a run of some sections, or --quick, writes
+# latest-SECTIONS[-quick].{md,json} beside them).
 #
 #   bench/run.sh [--quick] [--regfs-bin DIR] [--mount-bin FILE] [--rounds N] [--seconds S]
 #                [--only api,catalog,blob,upload,docker,view] [--workdir DIR]
@@ -28,7 +29,7 @@ while [ $# -gt 0 ]; do
       shift 2 ;;
     --quick) pass+=("$1"); shift ;;
     --workdir) export BENCH_TMPDIR=$2; command+=" $2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
