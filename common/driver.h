@@ -34,6 +34,12 @@ class FileWriter {
   virtual void write(const void* data, size_t size) = 0;
   virtual uint64_t size() const = 0;  // bytes in the file, including what was there before
   virtual void sync() = 0;
+  // Hands what is buffered to storage (a remote driver buffers up to one part in memory);
+  // what a writer has not flushed is lost with it.
+  virtual void flush() {}
+  // Makes everything written one complete file that read(), readRange() and move() see;
+  // no more writes follow.
+  virtual void commit() { sync(); }
 };
 
 class StorageDriver {

@@ -304,6 +304,9 @@ BlobInfo Repository::commitUpload(std::string_view uuid, const Digest& expected,
   auto info = statUpload(uuid);
   if (!info) throw Error(ErrorKind::kBlobUploadUnknown, "blob upload unknown: " + std::string(uuid));
   std::string data = layout::uploadData(name_, uuid);
+  // Everything written becomes one complete, durable file (on S3: the multipart upload
+  // is completed into its object) before it is hashed or moved.
+  driver_->openAppend(data)->commit();
   Digest actual = computed ? *computed : [&] {
     Hasher hasher(expected.algorithm());
     for (uint64_t offset = 0; offset < info->size; offset += kHashChunk) {
@@ -317,10 +320,7 @@ BlobInfo Repository::commitUpload(std::string_view uuid, const Digest& expected,
                 "digest mismatch: content is " + actual.str() + ", expected " + expected.str());
   }
   Store store(driver_);
-  if (!store.statBlob(expected)) {
-    driver_->openAppend(data)->sync();
-    driver_->move(data, layout::blobData(expected));
-  }
+  if (!store.statBlob(expected)) driver_->move(data, layout::blobData(expected));
   linkLayer(expected);
   cancelUpload(uuid);
   auto blob = store.statBlob(expected);

@@ -47,6 +47,9 @@ class UploadWriter {
   void write(std::string_view data) { write(data.data(), data.size()); }
   uint64_t size() const { return file_->size(); }
   void sync() { file_->sync(); }
+  // Hands buffered bytes to storage; a request that wrote to an upload calls this before
+  // it reports the upload's size.
+  void flush() { file_->flush(); }
 
  private:
   std::unique_ptr<FileWriter> file_;
