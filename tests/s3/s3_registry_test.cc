@@ -1,0 +1,201 @@
+// regfs-server on S3 (radosgw): skopeo push and pull, the reference registry's s3-aws
+// driver on the same bucket in both directions, and replicas sharing one bucket.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <iostream>
+#include <random>
+
+#include "shared_ceph.h"
+#include "support/image.h"
+#include "support/server.h"
+
+namespace regfs::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string randomBytes(size_t size, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(size, '\0');
+  for (size_t i = 0; i + 8 <= size; i += 8) {
+    uint64_t v = rng();
+    std::memcpy(s.data() + i, &v, 8);
+  }
+  return s;
+}
+
+std::map<std::string, std::string> blobsOf(const std::filesystem::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "blobs" / "sha256")) {
+    out[e.path().filename().string()] = readFile(e.path());
+  }
+  return out;
+}
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+class S3RegistryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(haveProgram("skopeo")) << "skopeo is required (scripts/setup.sh installs it)";
+    bucket = newBucket();
+    storage = sharedCeph().storageYaml(bucket);
+  }
+
+  RegfsServerOptions s3Options() const {
+    RegfsServerOptions o;
+    o.storage = storage;
+    // chunksize at S3's minimum part, so a 12 MiB layer takes several parts.
+    o.env["REGISTRY_STORAGE_S3_CHUNKSIZE"] = std::to_string(5 << 20);
+    return o;
+  }
+
+  // An image with a small layer and one of 12 MiB of random bytes (several parts).
+  Blob makeImage(OciLayout& oci, const std::string& tag, unsigned seed) {
+    Blob small = oci.addLayer({{"etc/hello", "hello from " + tag}});
+    Blob big = oci.addLayer({{"opt/big.bin", randomBytes(12 << 20, seed)}});
+    Blob image = oci.addImage({small, big});
+    oci.tag(tag, image);
+    return image;
+  }
+
+  // Pulls `ref` into a fresh layout and checks every blob of `oci` it names came back.
+  void expectPullsBack(const std::string& ref, const OciLayout& oci, const std::string& tag) {
+    OciLayout back(work / ("back-" + tag + std::to_string(pulls_++)));
+    auto r = skopeoCopy(ref, back.ref(tag));
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto pushed = blobsOf(oci.dir());
+    auto pulled = blobsOf(back.dir());
+    EXPECT_GE(pulled.size(), 4u) << "config, manifest, two layers";
+    for (const auto& [hex, bytes] : pulled) {
+      ASSERT_TRUE(pushed.count(hex)) << hex << " was not pushed";
+      EXPECT_TRUE(pushed.at(hex) == bytes) << hex << " differs";
+    }
+  }
+
+  TempDir work;
+  std::string bucket;
+  std::string storage;
+  int pulls_ = 0;
+};
+
+TEST_F(S3RegistryTest, SkopeoPushesAndPullsThroughRegfsOnS3) {
+  OciLayout oci(work / "oci");
+  Blob image = makeImage(oci, "v1", 1);
+  RegfsServer server({}, s3Options());
+  auto start = Clock::now();
+  auto r = skopeoCopy(oci.ref("v1"), "docker://" + server.host() + "/library/app:v1");
+  ASSERT_EQ(r.status, 0) << r.err << server.log();
+  double push = secondsSince(start);
+  start = Clock::now();
+  expectPullsBack("docker://" + server.host() + "/library/app:v1", oci, "v1");
+  std::cout << "[s3] skopeo through regfs on radosgw, ~12 MiB image: push " << push << " s, pull "
+            << secondsSince(start) << " s" << std::endl;
+
+  // The objects are where distribution's S3 driver keeps them, and no upload is left.
+  auto keys = sharedCeph().listObjects(bucket);
+  std::string hex = image.digest.substr(7);
+  EXPECT_NE(std::find(keys.begin(), keys.end(),
+                      "docker/registry/v2/blobs/sha256/" + hex.substr(0, 2) + "/" + hex + "/data"),
+            keys.end());
+  EXPECT_NE(std::find(keys.begin(), keys.end(),
+                      "docker/registry/v2/repositories/library/app/_manifests/tags/v1/current/link"),
+            keys.end());
+  for (const auto& k : keys) EXPECT_EQ(k.find("/_uploads/"), std::string::npos) << k;
+
+  // Range requests on a blob streamed from S3.
+  auto manifest = curl({"-sS", "-H", "Accept: application/vnd.oci.image.manifest.v1+json",
+                        server.url() + "/v2/library/app/manifests/v1"});
+  ASSERT_EQ(manifest.out, image.bytes);
+  Reply ranged = http("GET", server.url() + "/v2/library/app/blobs/" + image.digest, {"-H", "Range: bytes=2-9"});
+  EXPECT_EQ(ranged.status, 206);
+  EXPECT_EQ(ranged.body, image.bytes.substr(2, 8));
+}
+
+TEST_F(S3RegistryTest, ReferenceRegistryServesWhatRegfsWroteAndTheReverse) {
+  OciLayout oci(work / "oci");
+  makeImage(oci, "from-regfs", 2);
+  makeImage(oci, "from-reference", 3);
+  RegfsServer server({}, s3Options());
+  auto reference = ReferenceRegistry::withStorage(storage);
+
+  auto r = skopeoCopy(oci.ref("from-regfs"), "docker://" + server.host() + "/team/app:from-regfs");
+  ASSERT_EQ(r.status, 0) << r.err << server.log();
+  expectPullsBack("docker://" + reference->host() + "/team/app:from-regfs", oci, "from-regfs");
+
+  auto start = Clock::now();
+  r = skopeoCopy(oci.ref("from-reference"), "docker://" + reference->host() + "/team/app:from-reference");
+  ASSERT_EQ(r.status, 0) << r.err << reference->log();
+  std::cout << "[s3] skopeo through the reference registry on radosgw, ~12 MiB image: push "
+            << secondsSince(start) << " s" << std::endl;
+  expectPullsBack("docker://" + server.host() + "/team/app:from-reference", oci, "from-reference");
+
+  auto tags = curl({"-sS", server.url() + "/v2/team/app/tags/list"});
+  EXPECT_NE(tags.out.find("from-regfs"), std::string::npos) << tags.out;
+  EXPECT_NE(tags.out.find("from-reference"), std::string::npos) << tags.out;
+}
+
+TEST_F(S3RegistryTest, ReplicasOnOneBucketShareUploadsAndImages) {
+  RegfsServer a({}, s3Options());
+  RegfsServer b({}, s3Options());
+
+  // A chunked upload: started and first chunk on A, second chunk and commit on B.
+  std::string blob = randomBytes(9 << 20, 4);
+  std::string digest = "sha256:" + sha256Hex(blob);
+  writeFile(work / "chunk1", blob.substr(0, 6 << 20));
+  writeFile(work / "chunk2", blob.substr(6 << 20));
+  Reply started = http("POST", a.url() + "/v2/library/split/blobs/uploads/");
+  ASSERT_EQ(started.status, 202) << started.body;
+  std::string location = started.header("location");
+  ASSERT_FALSE(location.empty());
+  auto absolute = [](const RegfsServer& s, const std::string& loc) {
+    return loc.rfind("http", 0) == 0 ? loc : s.url() + loc;
+  };
+  Reply first = http("PATCH", absolute(a, location),
+                     {"-H", "Content-Type: application/octet-stream", "-H",
+                      "Content-Range: 0-" + std::to_string((6 << 20) - 1), "--data-binary",
+                      "@" + (work / "chunk1").string()});
+  ASSERT_EQ(first.status, 202) << first.body << a.log();
+  EXPECT_EQ(first.header("range"), "0-" + std::to_string((6 << 20) - 1));
+  std::string path = location.substr(location.find("/v2/"));
+  Reply status = http("GET", b.url() + path);
+  EXPECT_EQ(status.status, 204);
+  EXPECT_EQ(status.header("range"), "0-" + std::to_string((6 << 20) - 1)) << "B sees A's chunk";
+  Reply second = http("PATCH", b.url() + path,
+                      {"-H", "Content-Type: application/octet-stream", "-H",
+                       "Content-Range: " + std::to_string(6 << 20) + "-" + std::to_string(blob.size() - 1),
+                       "--data-binary", "@" + (work / "chunk2").string()});
+  ASSERT_EQ(second.status, 202) << second.body << b.log();
+  std::string sep = path.find('?') == std::string::npos ? "?" : "&";
+  Reply committed = http("PUT", b.url() + path + sep + "digest=" + digest);
+  ASSERT_EQ(committed.status, 201) << committed.body << b.log();
+  Reply fetched = http("GET", a.url() + "/v2/library/split/blobs/" + digest);
+  EXPECT_EQ(fetched.status, 200);
+  EXPECT_TRUE(fetched.body == blob) << "A serves the blob B committed (" << fetched.body.size() << " bytes)";
+
+  // An image pushed through A is pulled through B.
+  OciLayout oci(work / "oci");
+  makeImage(oci, "replicated", 5);
+  auto r = skopeoCopy(oci.ref("replicated"), "docker://" + a.host() + "/library/app:replicated");
+  ASSERT_EQ(r.status, 0) << r.err << a.log();
+  expectPullsBack("docker://" + b.host() + "/library/app:replicated", oci, "replicated");
+}
+
+TEST_F(S3RegistryTest, WrongCredentialsStopTheStart) {
+  RegfsServerOptions o = s3Options();
+  o.env["REGISTRY_STORAGE_S3_SECRETKEY"] = "wrong";
+  try {
+    RegfsServer server({}, o);
+    FAIL() << "regfs-server started with a wrong secret key";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("secretkey"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace regfs::testing
