@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "common/store.h"
 
 namespace regfs {
 
@@ -204,14 +205,6 @@ size_t appendHeader(char* data, size_t size, size_t count, void* user) {
   return size * count;
 }
 
-std::string amzNow() {
-  time_t now = ::time(nullptr);
-  struct tm tm;
-  ::gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
-}
 
 timespec parseTime(const std::string& text, const char* format) {
   struct tm tm {};
@@ -442,7 +435,7 @@ class S3Client {
   HttpReply once(const std::string& method, const std::string& key, const Query& query,
                  std::string_view body, const Headers& extra) const {
     std::string path = "/" + config_.bucket + (key.empty() ? "" : "/" + key);
-    std::string amzDate = amzNow();
+    std::string amzDate = utcNow("%Y%m%dT%H%M%SZ");
     sigv4::Request signing{method, path, query, {{"host", host_}}, sigv4::sha256Hex(body)};
     signing.headers.emplace_back("x-amz-date", amzDate);
     signing.headers.emplace_back("x-amz-content-sha256", signing.payloadHash);

@@ -55,14 +55,16 @@ void walkCatalog(const StorageDriver& driver, const std::string& dir, const std:
 
 }  // namespace
 
-std::string rfc3339Now() {
+std::string utcNow(const char* format) {
   time_t now = ::time(nullptr);
   struct tm tm;
   ::gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, format, &tm);
   return buf;
 }
+
+std::string rfc3339Now() { return utcNow("%Y-%m-%dT%H:%M:%SZ"); }
 
 // ---------------------------------------------------------------------------------------
 // Store

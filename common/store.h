@@ -155,6 +155,8 @@ class Repository {
   RepoName name_;
 };
 
+// The current UTC time formatted with strftime(3).
+std::string utcNow(const char* format);
 // The current time as distribution writes startedat: RFC 3339, UTC, seconds.
 std::string rfc3339Now();
 

@@ -234,24 +234,25 @@ TEST_F(S3DriverTest, StoreUploadCommitsThroughTheDriver) {
   EXPECT_FALSE(repo.statUpload(wrong));
 }
 
+// makeS3Driver(config) fails with kConfigInvalid and a message naming `hint`.
+void expectConfigError(const S3StorageConfig& config, const std::string& hint) {
+  try {
+    makeS3Driver(config);
+    FAIL() << "a driver started where it should not (" << hint << ")";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kConfigInvalid);
+    EXPECT_NE(std::string(e.what()).find(hint), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(S3DriverTest, WrongCredentialsAreAConfigurationError) {
   S3StorageConfig bad = s3Config(bucket);
   bad.secretKey = "not-the-secret";
-  try {
-    makeS3Driver(bad);
-    FAIL() << "a driver with a wrong secret started";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kConfigInvalid);
-    EXPECT_NE(std::string(e.what()).find("secretkey"), std::string::npos) << e.what();
-  }
-  S3StorageConfig missing = s3Config("no-such-bucket");
-  try {
-    makeS3Driver(missing);
-    FAIL() << "a driver on a missing bucket started";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kConfigInvalid);
-    EXPECT_NE(std::string(e.what()).find("NoSuchBucket"), std::string::npos) << e.what();
-  }
+  expectConfigError(bad, "secretkey");
+  expectConfigError(s3Config("no-such-bucket"), "NoSuchBucket");
+  S3StorageConfig v2 = s3Config(bucket);
+  v2.v4Auth = false;
+  expectConfigError(v2, "v4auth");
 }
 
 }  // namespace
