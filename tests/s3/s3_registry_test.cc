@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <iostream>
-#include <random>
+#include <thread>
 
 #include "shared_ceph.h"
+#include "support/http_client.h"
 #include "support/image.h"
 #include "support/server.h"
 
@@ -16,16 +16,6 @@ namespace regfs::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string randomBytes(size_t size, unsigned seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(size, '\0');
-  for (size_t i = 0; i + 8 <= size; i += 8) {
-    uint64_t v = rng();
-    std::memcpy(s.data() + i, &v, 8);
-  }
-  return s;
-}
 
 std::map<std::string, std::string> blobsOf(const std::filesystem::path& dir) {
   std::map<std::string, std::string> out;
@@ -124,11 +114,14 @@ TEST_F(S3RegistryTest, ReferenceRegistryServesWhatRegfsWroteAndTheReverse) {
   RegfsServer server({}, s3Options());
   auto reference = ReferenceRegistry::withStorage(storage);
 
+  auto start = Clock::now();
   auto r = skopeoCopy(oci.ref("from-regfs"), "docker://" + server.host() + "/team/app:from-regfs");
   ASSERT_EQ(r.status, 0) << r.err << server.log();
+  std::cout << "[s3] skopeo through regfs on radosgw, ~12 MiB image: push " << secondsSince(start)
+            << " s" << std::endl;
   expectPullsBack("docker://" + reference->host() + "/team/app:from-regfs", oci, "from-regfs");
 
-  auto start = Clock::now();
+  start = Clock::now();
   r = skopeoCopy(oci.ref("from-reference"), "docker://" + reference->host() + "/team/app:from-reference");
   ASSERT_EQ(r.status, 0) << r.err << reference->log();
   std::cout << "[s3] skopeo through the reference registry on radosgw, ~12 MiB image: push "
@@ -184,6 +177,19 @@ TEST_F(S3RegistryTest, ReplicasOnOneBucketShareUploadsAndImages) {
   auto r = skopeoCopy(oci.ref("replicated"), "docker://" + a.host() + "/library/app:replicated");
   ASSERT_EQ(r.status, 0) << r.err << a.log();
   expectPullsBack("docker://" + b.host() + "/library/app:replicated", oci, "replicated");
+
+  // The same image pushed through both replicas at once: both succeed, both serve it.
+  makeImage(oci, "together", 6);
+  CommandResult viaA, viaB;
+  std::thread pushA([&] { viaA = skopeoCopy(oci.ref("together"), "docker://" + a.host() + "/library/same:t"); });
+  std::thread pushB([&] { viaB = skopeoCopy(oci.ref("together"), "docker://" + b.host() + "/library/same:t"); });
+  pushA.join();
+  pushB.join();
+  ASSERT_EQ(viaA.status, 0) << viaA.err << a.log();
+  ASSERT_EQ(viaB.status, 0) << viaB.err << b.log();
+  expectPullsBack("docker://" + a.host() + "/library/same:t", oci, "together");
+  expectPullsBack("docker://" + b.host() + "/library/same:t", oci, "together");
+  for (const auto& k : sharedCeph().listObjects(bucket)) EXPECT_EQ(k.find("/_uploads/"), std::string::npos) << k;
 }
 
 TEST_F(S3RegistryTest, WrongCredentialsStopTheStart) {
