@@ -742,11 +742,20 @@ class S3Driver : public StorageDriver {
     std::string src = key(from), dst = key(to);
     HttpReply head = client_->send("HEAD", src);
     if (head.status == 404) {
-      // A file still being appended to: complete it first.
-      auto upload = findUpload(src);
-      if (!upload) throw Error(ErrorKind::kNotFound, "S3 move: no object " + src);
-      S3Writer(client_, src, upload->uploadId, client_->listParts(src, upload->uploadId), config_.chunkSize)
-          .commit();
+      if (auto upload = findUpload(src)) {
+        // A file still being appended to: complete it first.
+        S3Writer(client_, src, upload->uploadId, client_->listParts(src, upload->uploadId), config_.chunkSize)
+            .commit();
+      } else {
+        // A directory: every object under it, one by one.
+        std::vector<std::string> keys = keysUnder(dirPrefix(src));
+        if (keys.empty()) throw Error(ErrorKind::kNotFound, "S3 move: nothing at " + src);
+        for (const std::string& k : keys) {
+          client_->copyObject(k, dst + k.substr(src.size()));
+          client_->deleteObject(k);
+        }
+        return;
+      }
     } else {
       S3Client::check(head, "HEAD " + src);
     }
@@ -757,20 +766,7 @@ class S3Driver : public StorageDriver {
   void remove(const std::string& path) override {
     std::string k = key(path);
     if (!k.empty()) client_->deleteObject(k);
-    std::string prefix = dirPrefix(k);
-    std::string token;
-    while (true) {
-      Query query = {{"list-type", "2"}, {"prefix", prefix}};
-      if (!token.empty()) query.emplace_back("continuation-token", token);
-      HttpReply reply = client_->send("GET", "", query);
-      S3Client::check(reply, "list " + prefix);
-      auto doc = parseXml(reply, "list");
-      auto result = doc.child("ListBucketResult");
-      for (auto c : result.children("Contents")) client_->deleteObject(c.child_value("Key"));
-      if (std::string(result.child_value("IsTruncated")) != "true") break;
-      token = result.child_value("NextContinuationToken");
-      if (token.empty()) break;
-    }
+    for (const std::string& under : keysUnder(dirPrefix(k))) client_->deleteObject(under);
     for (const auto& [uploadKey, upload] : client_->multipartUploads(k, true)) {
       client_->abortMultipartUpload(uploadKey, upload.uploadId);
     }
@@ -783,6 +779,25 @@ class S3Driver : public StorageDriver {
  private:
   std::string key(const std::string& path) const { return s3Key(config_.rootDirectory, path); }
   static std::string dirPrefix(const std::string& k) { return k.empty() ? k : k + "/"; }
+
+  // Every key starting with `prefix` (no delimiter: the whole subtree).
+  std::vector<std::string> keysUnder(const std::string& prefix) const {
+    std::vector<std::string> keys;
+    std::string token;
+    while (true) {
+      Query query = {{"list-type", "2"}, {"prefix", prefix}};
+      if (!token.empty()) query.emplace_back("continuation-token", token);
+      HttpReply reply = client_->send("GET", "", query);
+      S3Client::check(reply, "list " + prefix);
+      auto doc = parseXml(reply, "list");
+      auto result = doc.child("ListBucketResult");
+      for (auto c : result.children("Contents")) keys.emplace_back(c.child_value("Key"));
+      if (std::string(result.child_value("IsTruncated")) != "true") break;
+      token = result.child_value("NextContinuationToken");
+      if (token.empty()) break;
+    }
+    return keys;
+  }
 
   // The newest multipart upload in progress on exactly `k`.
   std::optional<MultipartUpload> findUpload(const std::string& k) const {

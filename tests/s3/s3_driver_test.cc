@@ -177,6 +177,13 @@ TEST_F(S3DriverTest, MoveCopiesAndDeletes) {
   EXPECT_EQ(driver->read("/b/blob"), "streamed");
   EXPECT_FALSE(driver->stat("/a/upload"));
   EXPECT_THROW(driver->move("/a/none", "/b/none"), Error);
+  // A directory moves with everything under it.
+  driver->writeAtomic("/dir/one/data", "1");
+  driver->writeAtomic("/dir/one/sub/two", "2");
+  driver->move("/dir/one", "/parked/one");
+  EXPECT_FALSE(driver->stat("/dir/one"));
+  EXPECT_EQ(driver->read("/parked/one/data"), "1");
+  EXPECT_EQ(driver->read("/parked/one/sub/two"), "2");
 }
 
 TEST_F(S3DriverTest, RemoveAbortsUploadsInProgress) {
