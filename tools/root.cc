@@ -2,15 +2,26 @@
 
 #include "common/config.h"
 #include "common/error.h"
+#include "common/s3_driver.h"
 
 namespace regfs::tools {
 
 RootConfig resolveRoot(const std::string& root) {
-  RootConfig out{resolveStoreRoot(root)};
   std::error_code ec;
+  std::filesystem::path path(root);
+  bool configFile = std::filesystem::is_regular_file(path, ec) &&
+                    (path.extension() == ".yml" || path.extension() == ".yaml");
+  if (configFile) {
+    Config config = loadConfig(path, processEnvironment());
+    if (config.storage.driver == StorageDriverKind::kS3) {
+      return RootConfig{{}, config.storage.uploadPurging.age, makeS3Driver(config.storage.s3)};
+    }
+  }
+  RootConfig out{resolveStoreRoot(root)};
   if (!std::filesystem::is_directory(root, ec)) {
     out.uploadPurgingAge = loadConfig(root, processEnvironment()).storage.uploadPurging.age;
   }
+  out.driver = makeFsDriver(out.rootdirectory);
   return out;
 }
 

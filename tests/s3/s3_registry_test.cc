@@ -192,6 +192,36 @@ TEST_F(S3RegistryTest, ReplicasOnOneBucketShareUploadsAndImages) {
   for (const auto& k : sharedCeph().listObjects(bucket)) EXPECT_EQ(k.find("/_uploads/"), std::string::npos) << k;
 }
 
+TEST_F(S3RegistryTest, RegfsctlWorksOnTheBucketAConfigNames) {
+  OciLayout oci(work / "oci");
+  Blob image = makeImage(oci, "v1", 7);
+  RegfsServer server({}, s3Options());
+  auto r = skopeoCopy(oci.ref("v1"), "docker://" + server.host() + "/library/tool:v1");
+  ASSERT_EQ(r.status, 0) << r.err << server.log();
+  writeFile(work / "config.yml", "version: 0.1\nstorage:\n" + storage);
+  auto regfsctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), (binDir() / "regfsctl").string());
+    return run(args);
+  };
+
+  auto du = regfsctl({"du", (work / "config.yml").string()});
+  ASSERT_EQ(du.status, 0) << du.err;
+  EXPECT_NE(du.out.find("library/tool"), std::string::npos) << du.out;
+  auto fsck = regfsctl({"fsck", (work / "config.yml").string()});
+  EXPECT_EQ(fsck.status, 0) << fsck.out << fsck.err;
+
+  // Untagged and unreferenced, the image's blobs go with a garbage collection.
+  Reply deleted = http("DELETE", server.url() + "/v2/library/tool/manifests/" + image.digest);
+  ASSERT_EQ(deleted.status, 202) << deleted.body;
+  auto gc = regfsctl({"garbage-collect", (work / "config.yml").string(), "--grace", "0s", "--settle", "0s"});
+  ASSERT_EQ(gc.status, 0) << gc.out << gc.err;
+  for (const auto& k : sharedCeph().listObjects(bucket)) {
+    EXPECT_EQ(k.find("docker/registry/v2/blobs/"), std::string::npos) << k << " outlived the collection";
+  }
+  fsck = regfsctl({"fsck", (work / "config.yml").string()});
+  EXPECT_EQ(fsck.status, 0) << fsck.out << fsck.err;
+}
+
 TEST_F(S3RegistryTest, WrongCredentialsStopTheStart) {
   RegfsServerOptions o = s3Options();
   o.env["REGISTRY_STORAGE_S3_SECRETKEY"] = "wrong";
