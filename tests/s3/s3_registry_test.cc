@@ -1,5 +1,6 @@
 // regfs-server on S3 (radosgw): skopeo push and pull, the reference registry's s3-aws
-// driver on the same bucket in both directions, and replicas sharing one bucket.
+// driver on the same bucket in both directions, replicas sharing one bucket, replicas on
+// CephFS through two ceph-fuse mounts, and regfsctl on the bucket.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -68,6 +69,8 @@ class S3RegistryTest : public ::testing::Test {
     }
   }
 
+  void expectReplicasServeOneRegistry(RegfsServer& a, RegfsServer& b);
+
   TempDir work;
   std::string bucket;
   std::string storage;
@@ -133,9 +136,9 @@ TEST_F(S3RegistryTest, ReferenceRegistryServesWhatRegfsWroteAndTheReverse) {
   EXPECT_NE(tags.out.find("from-reference"), std::string::npos) << tags.out;
 }
 
-TEST_F(S3RegistryTest, ReplicasOnOneBucketShareUploadsAndImages) {
-  RegfsServer a({}, s3Options());
-  RegfsServer b({}, s3Options());
+// Two servers on one store serve one registry: a chunked upload split across them, a push
+// through one pulled through the other, one image pushed through both at once.
+void S3RegistryTest::expectReplicasServeOneRegistry(RegfsServer& a, RegfsServer& b) {
 
   // A chunked upload: started and first chunk on A, second chunk and commit on B.
   std::string blob = randomBytes(9 << 20, 4);
@@ -189,7 +192,24 @@ TEST_F(S3RegistryTest, ReplicasOnOneBucketShareUploadsAndImages) {
   ASSERT_EQ(viaB.status, 0) << viaB.err << b.log();
   expectPullsBack("docker://" + a.host() + "/library/same:t", oci, "together");
   expectPullsBack("docker://" + b.host() + "/library/same:t", oci, "together");
+}
+
+TEST_F(S3RegistryTest, ReplicasOnOneBucketServeOneRegistry) {
+  RegfsServer a({}, s3Options());
+  RegfsServer b({}, s3Options());
+  expectReplicasServeOneRegistry(a, b);
   for (const auto& k : sharedCeph().listObjects(bucket)) EXPECT_EQ(k.find("/_uploads/"), std::string::npos) << k;
+}
+
+TEST_F(S3RegistryTest, ReplicasOnCephFsServeOneRegistry) {
+  // Two simulated hosts: each replica on its own ceph-fuse mount of one file system.
+  auto hostA = sharedCeph().mountCephFs("hosta");
+  auto hostB = sharedCeph().mountCephFs("hostb");
+  std::filesystem::create_directories(hostA / "registry");
+  RegfsServer a(hostA / "registry");
+  RegfsServer b(hostB / "registry");
+  expectReplicasServeOneRegistry(a, b);
+  EXPECT_TRUE(std::filesystem::exists(hostB / "registry/docker/registry/v2/repositories/library/same/_manifests"));
 }
 
 TEST_F(S3RegistryTest, RegfsctlWorksOnTheBucketAConfigNames) {

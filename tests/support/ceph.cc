@@ -66,6 +66,7 @@ CephCluster::CephCluster() {
     << "rgw data = " << (d / "rgw").string() << "\n"
     << "rgw frontends = beast endpoint=127.0.0.1:" << rgwPort_ << " tcp_nodelay=1\n"
     << "rgw dns name = 127.0.0.1\n"
+    << "mds data = " << d.string() << "/mds/$id\n"
     << "mds tick interval = 0.2\n";
   writeFile(conf_, c.str());
 
@@ -102,10 +103,52 @@ CephCluster::CephCluster() {
 }
 
 CephCluster::~CephCluster() {
-  // Gateway first, then the OSD, then the monitor: each by its PID.
+  // Mounts first (unmounted, then their clients stopped), then the MDS (it ignores TERM:
+  // KILL after a moment), the gateway, the OSD and the monitor: each by its PID.
+  for (auto& [mountpoint, client] : mounts_) {
+    if (run({"fusermount3", "-u", "-z", mountpoint.string()}).status != 0) {
+      run({"umount", "-l", mountpoint.string()});
+    }
+    client->stop(SIGTERM, std::chrono::seconds(5));
+  }
+  if (mds_) mds_->stop(SIGTERM, std::chrono::seconds(2));
   for (auto* p : {&rgw_, &osd_, &mon_}) {
     if (*p) (*p)->stop(SIGTERM, std::chrono::seconds(10));
   }
+}
+
+void CephCluster::startMds() {
+  for (const char* pool : {"cephfs_metadata", "cephfs_data"}) {
+    CommandResult r = ceph({"osd", "pool", "create", pool, "8"});
+    if (r.status != 0) throw std::runtime_error(std::string("ceph osd pool create ") + pool + ": " + r.err);
+  }
+  CommandResult r = ceph({"fs", "new", "cephfs", "cephfs_metadata", "cephfs_data"});
+  if (r.status != 0) throw std::runtime_error("ceph fs new: " + r.err);
+  std::filesystem::create_directories(dir_ / "mds" / "a");
+  mds_ = std::make_unique<Process>(std::vector<std::string>{"ceph-mds", "-c", conf_.string(), "-i", "a", "-f"},
+                                   std::map<std::string, std::string>{}, dir_ / "mds.out");
+  bool active = waitUntil(std::chrono::seconds(60), [&] {
+    CommandResult s = ceph({"mds", "stat"});
+    return s.status == 0 && s.out.find("up:active") != std::string::npos;
+  });
+  if (!active) throw std::runtime_error("the MDS did not become active: " + readFile(dir_ / "mds.out") + logs());
+}
+
+std::filesystem::path CephCluster::mountCephFs(const std::string& client) {
+  if (!mds_) startMds();
+  std::filesystem::path mountpoint = dir_ / ("mnt-" + client);
+  std::filesystem::create_directories(mountpoint);
+  auto log = dir_ / (client + ".out");
+  auto process = std::make_unique<Process>(
+      std::vector<std::string>{"ceph-fuse", "-c", conf_.string(), "-n", "client." + client, "-f",
+                               mountpoint.string()},
+      std::map<std::string, std::string>{}, log);
+  bool mounted = waitUntil(std::chrono::seconds(60), [&] {
+    return readFile("/proc/self/mounts").find(" " + mountpoint.string() + " ") != std::string::npos;
+  });
+  mounts_.emplace_back(mountpoint, std::move(process));
+  if (!mounted) throw std::runtime_error("ceph-fuse did not mount " + mountpoint.string() + ": " + readFile(log));
+  return mountpoint;
 }
 
 CommandResult CephCluster::ceph(const std::vector<std::string>& args) const {

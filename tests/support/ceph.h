@@ -1,6 +1,6 @@
 #pragma once
 // Test support: a single-node Ceph (one monitor, one bluestore OSD on a sparse file,
-// radosgw) in a temp directory, every daemon in the foreground on 127.0.0.1 and stopped
+// radosgw; an MDS and ceph-fuse mounts for CephFS on demand) in a temp directory, every daemon in the foreground on 127.0.0.1 and stopped
 // by PID when the object goes away. radosgw serves S3 with one user whose keys are fixed.
 // Start-up throws with the daemons' logs when a step fails: tests fail, never skip.
 
@@ -39,6 +39,11 @@ class CephCluster {
   void stopGateway();
   void startGateway();
 
+  // CephFS: on first use creates its pools and file system and starts an MDS; then mounts
+  // it with ceph-fuse as client `client` (one per simulated host) on a new directory.
+  // Mounts are unmounted and their processes stopped by PID with the cluster.
+  std::filesystem::path mountCephFs(const std::string& client);
+
   // The YAML block of distribution's s3 driver for `bucket` (under `storage:`), indented
   // by `indent` spaces.
   std::string storageYaml(const std::string& bucket, const std::string& rootdirectory = "/",
@@ -55,7 +60,10 @@ class CephCluster {
   std::filesystem::path conf_;
   int rgwPort_ = 0;
   std::chrono::milliseconds startTime_{0};
-  std::unique_ptr<Process> mon_, osd_, rgw_;
+  void startMds();
+
+  std::unique_ptr<Process> mon_, osd_, rgw_, mds_;
+  std::vector<std::pair<std::filesystem::path, std::unique_ptr<Process>>> mounts_;
 };
 
 }  // namespace regfs::testing
