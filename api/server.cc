@@ -15,6 +15,7 @@
 #include <cstring>
 #include <ctime>
 #include <functional>
+#include <future>
 #include <optional>
 #include <thread>
 
@@ -91,8 +92,10 @@ struct FileSend {
   UniqueFd fd;
   off_t offset = 0;
   uint64_t left = 0;
-  // A file on remote storage: read in pieces of kRemotePiece instead of sendfile.
+  // A file on remote storage: read in pieces of kRemotePiece instead of sendfile, the
+  // next piece read while the current one is sent.
   std::function<std::string(uint64_t offset, uint64_t length)> read;
+  std::future<std::string> next;
 };
 
 class ConnectionHandler : public Pistache::Http::Handler {
@@ -539,8 +542,8 @@ class ConnectionHandler : public Pistache::Http::Handler {
     ::shutdown(peer.fd(), SHUT_RDWR);
   }
 
-  // A file on remote storage: one ranged read at a time, each piece sent (through TLS when
-  // on) before the next is read, so a download holds at most one piece in memory.
+  // A file on remote storage: one ranged read at a time, the next one under way while a
+  // piece is sent (through TLS when on), so a download holds at most two pieces in memory.
   void pumpRemote(const std::shared_ptr<Conn>& conn, const std::weak_ptr<Pistache::Tcp::Peer>& weak,
                   const std::shared_ptr<FileSend>& file, bool keepAlive) {
     auto peer = weak.lock();
@@ -553,7 +556,7 @@ class ConnectionHandler : public Pistache::Http::Handler {
     uint64_t want = std::min<uint64_t>(file->left, kRemotePiece);
     std::string piece;
     try {
-      piece = file->read(static_cast<uint64_t>(file->offset), want);
+      piece = file->next.valid() ? file->next.get() : file->read(static_cast<uint64_t>(file->offset), want);
     } catch (const std::exception& e) {
       abortBody(conn, *peer, e.what());
       return;
@@ -564,6 +567,11 @@ class ConnectionHandler : public Pistache::Http::Handler {
     }
     file->offset += static_cast<off_t>(want);
     file->left -= want;
+    if (file->left > 0) {
+      file->next = std::async(std::launch::async,
+                              [read = file->read, offset = static_cast<uint64_t>(file->offset),
+                               length = std::min<uint64_t>(file->left, kRemotePiece)] { return read(offset, length); });
+    }
     sendOut(conn, peer, std::move(piece),
             [this, conn, weak, file, keepAlive] { pumpRemote(conn, weak, file, keepAlive); });
   }

@@ -169,6 +169,8 @@ constexpr uint64_t kMinPart = uint64_t{5} << 20;  // S3's smallest part but the 
 constexpr int kAttempts = 6;                      // backoff 50 ms .. 1.6 s, ~3 s in all
 constexpr auto kFirstBackoff = std::chrono::milliseconds(50);
 
+constexpr uint64_t kMaxReserve = 16 << 20;
+
 struct HttpReply {
   long status = 0;
   std::map<std::string, std::string> headers;  // lower-case names
@@ -199,6 +201,10 @@ size_t appendHeader(char* data, size_t size, size_t count, void* user) {
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
     while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
       value.remove_suffix(1);
+    }
+    if (name == "content-length") {  // one allocation for a body (a HEAD's too: capped)
+      uint64_t length = std::strtoull(std::string(value).c_str(), nullptr, 10);
+      reply->body.reserve(static_cast<size_t>(std::min<uint64_t>(length, kMaxReserve)));
     }
     reply->headers[name] = std::string(value);
   }
