@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <future>
 #include <map>
 #include <mutex>
 #include <pugixml.hpp>
@@ -530,9 +531,20 @@ class S3Writer : public FileWriter {
     for (const Part& p : parts_) size_ += p.size;
   }
 
+  ~S3Writer() override {
+    if (!inflight_.valid()) return;
+    try {
+      inflight_.get();
+    } catch (const std::exception& e) {
+      spdlog::warn("a part of {} was not stored: {}", key_, e.what());
+    }
+  }
+
   void write(const void* data, size_t size) override {
     if (size == 0) return;
-    if (!parts_.empty() && parts_.back().size < kMinPart && buffer_.empty()) mergeSmallTail();
+    if (!inflight_.valid() && !parts_.empty() && parts_.back().size < kMinPart && buffer_.empty()) {
+      mergeSmallTail();
+    }
     buffer_.append(static_cast<const char*>(data), size);
     size_ += size;
     if (buffer_.size() >= chunkSize_) uploadBuffer();
@@ -541,6 +553,7 @@ class S3Writer : public FileWriter {
   uint64_t size() const override { return size_; }
   void flush() override {
     if (!buffer_.empty()) uploadBuffer();
+    settle();
   }
   void sync() override { flush(); }
 
@@ -598,13 +611,25 @@ class S3Writer : public FileWriter {
     baseObject_ = false;
   }
 
+  // Sends the buffer as the next part in the background while the caller goes on filling
+  // a new one: at most two parts in memory.
   void uploadBuffer() {
+    settle();
     int number = parts_.empty() ? 1 : parts_.back().number + 1;
-    auto reply = client_->send("PUT", key_, {{"partNumber", std::to_string(number)}, {"uploadId", uploadId_}},
-                               buffer_, {{"Content-Type", "application/octet-stream"}});
-    S3Client::check(reply, "upload part " + std::to_string(number) + " of " + key_);
-    parts_.push_back(Part{number, reply.header("etag"), buffer_.size()});
-    buffer_.clear();
+    inflight_ = std::async(std::launch::async, [client = client_, key = key_, uploadId = uploadId_, number,
+                                                body = std::move(buffer_)] {
+      auto reply = client->send("PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", uploadId}},
+                                body, {{"Content-Type", "application/octet-stream"}});
+      S3Client::check(reply, "upload part " + std::to_string(number) + " of " + key);
+      return Part{number, reply.header("etag"), body.size()};
+    });
+    buffer_ = std::string();
+  }
+
+  // Waits for the part in flight (rethrowing its failure) and records it.
+  void settle() {
+    if (!inflight_.valid()) return;
+    parts_.push_back(inflight_.get());
     if (baseObject_) dropBaseObject();
   }
 
@@ -615,6 +640,7 @@ class S3Writer : public FileWriter {
   uint64_t chunkSize_;
   uint64_t size_ = 0;
   std::string buffer_;
+  std::future<Part> inflight_;
   bool baseObject_ = false;
 };
 

@@ -10,10 +10,12 @@
 //
 // S3 has no directories, appends or renames:
 //  - a directory is a key prefix ending in '/'; list() is ListObjectsV2 with a delimiter;
-//  - openAppend() writes a multipart upload (one part buffered in memory, at most
-//    chunksize plus one write), which any process can resume: it finds the upload in
-//    progress by key and lists its parts; commit() completes it into the object;
-//  - move() is a server-side copy followed by a delete: not atomic.
+//  - openAppend() writes a multipart upload (one part filling in memory while the previous
+//    one is sent: at most two chunksize parts plus one write), which any process can
+//    resume: it finds the upload in progress by key and lists its parts; commit()
+//    completes it into the object;
+//  - move() is a server-side copy followed by a delete (object by object for a
+//    directory): not atomic.
 
 #include <memory>
 #include <string>
