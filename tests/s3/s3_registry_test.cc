@@ -1,4 +1,4 @@
-// regfs-server on S3 (radosgw): skopeo push and pull, the reference registry's s3-aws
+// regfs-server on S3 (radosgw): skopeo and docker push and pull, the reference registry's s3-aws
 // driver on the same bucket in both directions, replicas sharing one bucket, replicas on
 // CephFS through two ceph-fuse mounts, and regfsctl on the bucket.
 #include <gtest/gtest.h>
@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "shared_ceph.h"
+#include "support/dockerd.h"
 #include "support/http_client.h"
 #include "support/image.h"
 #include "support/server.h"
@@ -108,6 +109,26 @@ TEST_F(S3RegistryTest, SkopeoPushesAndPullsThroughRegfsOnS3) {
   Reply ranged = http("GET", server.url() + "/v2/library/app/blobs/" + image.digest, {"-H", "Range: bytes=2-9"});
   EXPECT_EQ(ranged.status, 206);
   EXPECT_EQ(ranged.body, image.bytes.substr(2, 8));
+}
+
+TEST_F(S3RegistryTest, DockerPushesPullsAndRunsThroughRegfsOnS3) {
+  DockerDaemon& daemon = sharedDockerDaemon();
+  RegfsServer server({}, s3Options());
+  const std::string local = "regfs-busybox:s3";
+  const std::string remote = server.host() + "/library/busybox:s3";
+  importBusyboxImage(daemon, local);
+  auto docker = [&](const std::vector<std::string>& args) {
+    CommandResult r = daemon.docker(args);
+    EXPECT_EQ(r.status, 0) << args[0] << ": " << r.out << r.err << "\n--- registry log ---\n" << server.log();
+    return r;
+  };
+  docker({"tag", local, remote});
+  docker({"push", remote});
+  docker({"rmi", local, remote});
+  docker({"pull", remote});
+  CommandResult ran = docker({"run", "--rm", "--network", "none", remote, "/bin/echo", "hello from s3"});
+  EXPECT_EQ(ran.out, "hello from s3\n");
+  docker({"rmi", remote});
 }
 
 TEST_F(S3RegistryTest, ReferenceRegistryServesWhatRegfsWroteAndTheReverse) {
