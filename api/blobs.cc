@@ -46,6 +46,15 @@ Response handleBlob(Registry& registry, const Request& request, const Route& rou
     r.status = 304;
     return r;
   }
+  // storage.redirect on S3: GETs go to a presigned URL of the object (HEADs are answered here).
+  if (request.method == "GET") {
+    if (auto url = registry.store().driver().redirectUrl(layout::blobData(digest))) {
+      Response redirect(307);
+      redirect.set("Location", *url);
+      redirect.set("Docker-Content-Digest", digest.str());
+      return redirect;
+    }
+  }
   FileBody file{{}, 0, info->size, {}};
   if (auto path = registry.store().localBlobPath(digest)) {
     file.path = *path;

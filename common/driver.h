@@ -67,6 +67,9 @@ class StorageDriver {
   // The local file behind a path, when there is one, for zero-copy reads
   // (sendfile, splice); nullopt for remote storage.
   virtual std::optional<std::filesystem::path> localPath(const std::string& path) const = 0;
+  // A URL clients may fetch the file from directly for a while (a presigned GET), when the
+  // storage offers one and redirects are on; nullopt: serve the bytes.
+  virtual std::optional<std::string> redirectUrl(const std::string&) const { return std::nullopt; }
 };
 
 // The local file system under `rootdirectory`; directories are created on first write.

@@ -144,16 +144,36 @@ std::string stringToSign(const Request& request, const Credentials& credentials,
          sha256Hex(canonicalRequest(request));
 }
 
-std::string authorization(const Request& request, const Credentials& credentials,
-                          const std::string& amzDate) {
+namespace {
+
+std::string signature(const Request& request, const Credentials& credentials, const std::string& amzDate) {
   std::string key = hmac("AWS4" + credentials.secretKey, amzDate.substr(0, 8));
   key = hmac(key, credentials.region);
   key = hmac(key, credentials.service);
   key = hmac(key, "aws4_request");
-  std::string signature = hmac(key, stringToSign(request, credentials, amzDate));
+  std::string mac = hmac(key, stringToSign(request, credentials, amzDate));
+  return hex(reinterpret_cast<const unsigned char*>(mac.data()), mac.size());
+}
+
+}  // namespace
+
+std::string authorization(const Request& request, const Credentials& credentials,
+                          const std::string& amzDate) {
   return "AWS4-HMAC-SHA256 Credential=" + credentials.accessKey + "/" + scope(credentials, amzDate) +
-         ",SignedHeaders=" + signedHeaders(request) + ",Signature=" +
-         hex(reinterpret_cast<const unsigned char*>(signature.data()), signature.size());
+         ",SignedHeaders=" + signedHeaders(request) + ",Signature=" + signature(request, credentials, amzDate);
+}
+
+std::string presignedQuery(const std::string& method, const std::string& path, const std::string& host,
+                           const Credentials& credentials, const std::string& amzDate, int expires) {
+  Request request{method, path,
+                  {{"X-Amz-Algorithm", "AWS4-HMAC-SHA256"},
+                   {"X-Amz-Credential", credentials.accessKey + "/" + scope(credentials, amzDate)},
+                   {"X-Amz-Date", amzDate},
+                   {"X-Amz-Expires", std::to_string(expires)},
+                   {"X-Amz-SignedHeaders", "host"}},
+                  {{"host", host}},
+                  "UNSIGNED-PAYLOAD"};
+  return canonicalQuery(request.query) + "&X-Amz-Signature=" + signature(request, credentials, amzDate);
 }
 
 }  // namespace sigv4
@@ -171,6 +191,7 @@ constexpr int kAttempts = 6;                      // backoff 50 ms .. 1.6 s, ~3 
 constexpr auto kFirstBackoff = std::chrono::milliseconds(50);
 
 constexpr uint64_t kMaxReserve = 16 << 20;
+constexpr int kRedirectSeconds = 20 * 60;  // distribution's presigned URLs last 20 minutes
 
 struct HttpReply {
   long status = 0;
@@ -297,6 +318,13 @@ class S3Client {
   }
 
   const std::string& bucket() const { return config_.bucket; }
+
+  // A GET of `key` anyone may make for `expires` seconds.
+  std::string presignedGet(const std::string& key, int expires) const {
+    std::string path = "/" + config_.bucket + "/" + key;
+    return endpoint_ + sigv4::uriEncode(path, false) + "?" +
+           sigv4::presignedQuery("GET", path, host_, credentials_, utcNow("%Y%m%dT%H%M%SZ"), expires);
+  }
 
   // One request with retries. `key` empty: the bucket itself.
   HttpReply send(const std::string& method, const std::string& key, const Query& query = {},
@@ -649,8 +677,8 @@ class S3Writer : public FileWriter {
 
 class S3Driver : public StorageDriver {
  public:
-  explicit S3Driver(const S3StorageConfig& config)
-      : config_(config), client_(std::make_shared<S3Client>(config)) {}
+  S3Driver(const S3StorageConfig& config, bool redirect)
+      : config_(config), redirect_(redirect), client_(std::make_shared<S3Client>(config)) {}
 
   // One listing of the bucket with the configured keys: a wrong key, secret or bucket is
   // a configuration error, reported before anything else happens.
@@ -808,6 +836,11 @@ class S3Driver : public StorageDriver {
     return std::nullopt;
   }
 
+  std::optional<std::string> redirectUrl(const std::string& path) const override {
+    if (!redirect_) return std::nullopt;
+    return client_->presignedGet(key(path), kRedirectSeconds);
+  }
+
  private:
   std::string key(const std::string& path) const { return s3Key(config_.rootDirectory, path); }
   static std::string dirPrefix(const std::string& k) { return k.empty() ? k : k + "/"; }
@@ -841,23 +874,24 @@ class S3Driver : public StorageDriver {
   }
 
   S3StorageConfig config_;
+  bool redirect_;
   std::shared_ptr<const S3Client> client_;
 };
 
 }  // namespace
 
 std::shared_ptr<StorageDriver> makeDriver(const StorageConfig& storage) {
-  if (storage.driver == StorageDriverKind::kS3) return makeS3Driver(storage.s3);
+  if (storage.driver == StorageDriverKind::kS3) return makeS3Driver(storage.s3, !storage.redirectDisabled);
   return makeFsDriver(storage.filesystem.rootDirectory);
 }
 
-std::shared_ptr<StorageDriver> makeS3Driver(const S3StorageConfig& config) {
+std::shared_ptr<StorageDriver> makeS3Driver(const S3StorageConfig& config, bool redirect) {
   if (!config.v4Auth) {
     throw Error(ErrorKind::kConfigInvalid,
                 "storage.s3.v4auth: false (signature version 2) is not supported; regfs signs with version 4");
   }
   if (config.bucket.empty()) throw Error(ErrorKind::kConfigInvalid, "storage.s3.bucket must be set");
-  auto driver = std::make_shared<S3Driver>(config);
+  auto driver = std::make_shared<S3Driver>(config, redirect);
   driver->probe();
   return driver;
 }

@@ -30,7 +30,9 @@ namespace regfs {
 
 // Connects to the bucket and checks that the credentials can list it; throws
 // Error(kConfigInvalid) naming the problem (wrong keys, no such bucket, unreachable).
-std::shared_ptr<StorageDriver> makeS3Driver(const S3StorageConfig& config);
+// With `redirect`, redirectUrl() answers presigned GET URLs (storage.redirect.disable
+// false, distribution's default for s3).
+std::shared_ptr<StorageDriver> makeS3Driver(const S3StorageConfig& config, bool redirect = false);
 
 // distribution's object key for a driver path: rootdirectory without its trailing '/',
 // then the path, with every leading '/' dropped.
@@ -68,6 +70,10 @@ std::string stringToSign(const Request& request, const Credentials& credentials,
 // The value of the Authorization header; `amzDate` is "YYYYMMDDTHHMMSSZ".
 std::string authorization(const Request& request, const Credentials& credentials,
                           const std::string& amzDate);
+// The query string of a presigned URL (X-Amz-Algorithm ... X-Amz-Signature) for `method`
+// on `path` at `host`, valid for `expires` seconds from `amzDate`.
+std::string presignedQuery(const std::string& method, const std::string& path, const std::string& host,
+                           const Credentials& credentials, const std::string& amzDate, int expires);
 std::string sha256Hex(std::string_view data);
 
 }  // namespace sigv4

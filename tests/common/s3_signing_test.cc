@@ -1,5 +1,5 @@
 // SigV4 against the worked examples AWS publishes (S3's "Signature Calculations for the
-// Authorization Header" and the get-vanilla case of the Signature Version 4 test suite),
+// Authorization Header", its presigned URL example, and the get-vanilla case of the Signature Version 4 test suite),
 // and distribution's object keys. No network.
 #include <gtest/gtest.h>
 
@@ -81,6 +81,15 @@ TEST(SigV4, TestSuiteGetVanilla) {
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request,"
             "SignedHeaders=host;x-amz-date,"
             "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
+}
+
+TEST(SigV4, PresignedUrl) {
+  std::string query = sigv4::presignedQuery("GET", "/test.txt", "examplebucket.s3.amazonaws.com", kS3Example,
+                                            kS3Date, 86400);
+  EXPECT_EQ(query,
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2F"
+            "aws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&"
+            "X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
 }
 
 TEST(SigV4, UriEncoding) {

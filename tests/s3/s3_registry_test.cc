@@ -131,6 +131,27 @@ TEST_F(S3RegistryTest, DockerPushesPullsAndRunsThroughRegfsOnS3) {
   docker({"rmi", remote});
 }
 
+TEST_F(S3RegistryTest, BlobGetsRedirectToPresignedUrlsUnlessDisabled) {
+  OciLayout oci(work / "oci");
+  Blob image = makeImage(oci, "v1", 8);
+  RegfsServerOptions o = s3Options();
+  o.storage = sharedCeph().storageYaml(bucket, "/", /*redirect=*/true);
+  RegfsServer server({}, o);
+  auto r = skopeoCopy(oci.ref("v1"), "docker://" + server.host() + "/library/app:v1");
+  ASSERT_EQ(r.status, 0) << r.err << server.log();
+  std::string blobUrl = server.url() + "/v2/library/app/blobs/" + image.digest;
+  Reply redirected = http("GET", blobUrl);
+  EXPECT_EQ(redirected.status, 307);
+  std::string location = redirected.header("location");
+  EXPECT_EQ(location.rfind(sharedCeph().s3Endpoint() + "/" + bucket + "/docker/registry/v2/blobs/", 0), 0u)
+      << location;
+  EXPECT_NE(location.find("X-Amz-Signature="), std::string::npos) << location;
+  EXPECT_EQ(http("HEAD", blobUrl).status, 200) << "HEAD is answered by regfs";
+  auto followed = curl({"-sS", "-L", blobUrl});
+  EXPECT_EQ(followed.out, image.bytes) << "the presigned URL serves the blob";
+  expectPullsBack("docker://" + server.host() + "/library/app:v1", oci, "v1");
+}
+
 TEST_F(S3RegistryTest, ReferenceRegistryServesWhatRegfsWroteAndTheReverse) {
   OciLayout oci(work / "oci");
   makeImage(oci, "from-regfs", 2);

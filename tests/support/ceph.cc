@@ -211,13 +211,14 @@ std::vector<std::string> CephCluster::listObjects(const std::string& bucket) con
 }
 
 std::string CephCluster::storageYaml(const std::string& bucket, const std::string& rootdirectory,
-                                     int indent) const {
-  std::string pad(static_cast<size_t>(indent), ' ');
+                                     bool redirect) const {
+  std::string pad = "  ";
   std::string in = pad + "  ";
   return pad + "s3:\n" + in + "region: " + kRegion + "\n" + in + "regionendpoint: " + s3Endpoint() +
          "\n" + in + "bucket: " + bucket + "\n" + in + "accesskey: " + kAccessKey + "\n" + in +
          "secretkey: " + kSecretKey + "\n" + in + "secure: false\n" + in + "v4auth: true\n" + in +
-         "rootdirectory: " + rootdirectory + "\n" + pad + "redirect:\n" + in + "disable: true\n";
+         "rootdirectory: " + rootdirectory + "\n" + pad + "redirect:\n" + in + "disable: " +
+         (redirect ? "false" : "true") + "\n";
 }
 
 std::string CephCluster::logs() const {

@@ -45,9 +45,9 @@ class CephCluster {
   std::filesystem::path mountCephFs(const std::string& client);
 
   // The YAML block of distribution's s3 driver for `bucket` (under `storage:`), indented
-  // by `indent` spaces.
+  // by two spaces; blob GETs are redirected to presigned URLs only with `redirect`.
   std::string storageYaml(const std::string& bucket, const std::string& rootdirectory = "/",
-                          int indent = 2) const;
+                          bool redirect = false) const;
 
   std::string logs() const;
 
