@@ -42,6 +42,10 @@ std::string s3Key(std::string_view rootdirectory, std::string_view path);
 // S3 (makeS3Driver).
 std::shared_ptr<StorageDriver> makeDriver(const StorageConfig& storage);
 
+// The S3 store a config.yml (REGISTRY_* applied) names as ROOT; nullptr when ROOT is a
+// directory or a config naming a filesystem store.
+std::shared_ptr<StorageDriver> s3StorageOf(const std::string& rootOrConfig);
+
 namespace sigv4 {
 
 // What Signature Version 4 signs of one request.

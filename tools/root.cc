@@ -8,14 +8,8 @@ namespace regfs::tools {
 
 RootConfig resolveRoot(const std::string& root) {
   std::error_code ec;
-  std::filesystem::path path(root);
-  bool configFile = std::filesystem::is_regular_file(path, ec) &&
-                    (path.extension() == ".yml" || path.extension() == ".yaml");
-  if (configFile) {
-    Config config = loadConfig(path, processEnvironment());
-    if (config.storage.driver == StorageDriverKind::kS3) {
-      return RootConfig{{}, config.storage.uploadPurging.age, makeS3Driver(config.storage.s3)};
-    }
+  if (auto s3 = s3StorageOf(root)) {
+    return RootConfig{{}, loadConfig(root, processEnvironment()).storage.uploadPurging.age, s3};
   }
   RootConfig out{resolveStoreRoot(root)};
   if (!std::filesystem::is_directory(root, ec)) {
