@@ -1,6 +1,6 @@
 // regfs-server on S3 (radosgw): skopeo and docker push and pull, the reference registry's s3-aws
 // driver on the same bucket in both directions, replicas sharing one bucket, replicas on
-// CephFS through two ceph-fuse mounts, and regfsctl on the bucket.
+// CephFS through two ceph-fuse mounts, regfsctl and regfs-mount on the bucket.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include <iostream>
 #include <thread>
 
+#include "integration/view_fixture.h"
 #include "shared_ceph.h"
 #include "support/dockerd.h"
 #include "support/http_client.h"
@@ -71,6 +72,17 @@ class S3RegistryTest : public ::testing::Test {
   }
 
   void expectReplicasServeOneRegistry(RegfsServer& a, RegfsServer& b);
+
+  // Pushes a new image through `server` as `repoTag` and writes work/config.yml naming the
+  // bucket, for the tools that take a config as ROOT.
+  Blob pushForTools(RegfsServer& server, const std::string& repoTag, unsigned seed) {
+    OciLayout oci(work / ("oci-" + std::to_string(seed)));
+    Blob image = makeImage(oci, "t", seed);
+    auto r = skopeoCopy(oci.ref("t"), "docker://" + server.host() + "/" + repoTag);
+    EXPECT_EQ(r.status, 0) << r.err << server.log();
+    writeFile(work / "config.yml", "version: 0.1\nstorage:\n" + storage);
+    return image;
+  }
 
   TempDir work;
   std::string bucket;
@@ -255,12 +267,9 @@ TEST_F(S3RegistryTest, ReplicasOnCephFsServeOneRegistry) {
 }
 
 TEST_F(S3RegistryTest, RegfsctlWorksOnTheBucketAConfigNames) {
-  OciLayout oci(work / "oci");
-  Blob image = makeImage(oci, "v1", 7);
   RegfsServer server({}, s3Options());
-  auto r = skopeoCopy(oci.ref("v1"), "docker://" + server.host() + "/library/tool:v1");
-  ASSERT_EQ(r.status, 0) << r.err << server.log();
-  writeFile(work / "config.yml", "version: 0.1\nstorage:\n" + storage);
+  Blob image;
+  ASSERT_NO_FATAL_FAILURE(image = pushForTools(server, "library/tool:v1", 7));
   auto regfsctl = [&](std::vector<std::string> args) {
     args.insert(args.begin(), (binDir() / "regfsctl").string());
     return run(args);
@@ -282,6 +291,27 @@ TEST_F(S3RegistryTest, RegfsctlWorksOnTheBucketAConfigNames) {
   }
   fsck = regfsctl({"fsck", (work / "config.yml").string()});
   EXPECT_EQ(fsck.status, 0) << fsck.out << fsck.err;
+}
+
+TEST_F(S3RegistryTest, ViewMountsTheBucketAConfigNames) {
+  RegfsServer server({}, s3Options());
+  Blob image;
+  ASSERT_NO_FATAL_FAILURE(image = pushForTools(server, "library/app:v1", 9));
+  MountedView view(work / "config.yml", work / "mnt");
+
+  auto repo = view.path() / "library/app";
+  EXPECT_EQ(std::filesystem::read_symlink(repo / "v1").string(), "@" + image.digest);
+  auto dir = repo / ("@" + image.digest);
+  EXPECT_EQ(readFile(dir / "manifest.json"), image.bytes);
+  int layers = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "layers")) {
+    // NN-<hex>.tar.gz: the bytes read through ranged GETs hash to the name.
+    std::string name = e.path().filename().string();
+    std::string hex = name.substr(3, 64);
+    EXPECT_EQ(sha256Hex(readFile(e.path())), hex) << name << view.log();
+    ++layers;
+  }
+  EXPECT_EQ(layers, 2);
 }
 
 TEST_F(S3RegistryTest, WrongCredentialsStopTheStart) {
