@@ -1,8 +1,10 @@
 // GET/HEAD/DELETE /v2/<name>/blobs/<digest>: blobs the repository links, with Range.
-// The body is a file range the connection layer sends with sendfile(2).
+// The body is a file range the connection layer sends with sendfile(2), or streams in
+// ranged reads when the storage has no local files (S3).
 #include "api/errors.h"
 #include "api/handlers.h"
 #include "common/error.h"
+#include "common/layout.h"
 
 namespace regfs::api {
 namespace {
@@ -32,8 +34,6 @@ Response handleBlob(Registry& registry, const Request& request, const Route& rou
 
   auto info = statRepoBlob(repo, registry.store(), digest);
   if (!info) throw Error(ErrorKind::kBlobUnknown, "blob unknown: " + digest.str());
-  auto path = registry.store().localBlobPath(digest);
-  if (!path) throw Error(ErrorKind::kInternal, "no local file for blob " + digest.str());
 
   Response r(200);
   r.set("Content-Type", "application/octet-stream");
@@ -46,7 +46,25 @@ Response handleBlob(Registry& registry, const Request& request, const Route& rou
     r.status = 304;
     return r;
   }
-  FileBody file{*path, 0, info->size};
+  // storage.redirect on S3: GETs go to a presigned URL of the object (HEADs are answered here).
+  if (request.method == "GET") {
+    if (auto url = registry.store().driver().redirectUrl(layout::blobData(digest))) {
+      Response redirect(307);
+      redirect.set("Location", *url);
+      redirect.set("Docker-Content-Digest", digest.str());
+      return redirect;
+    }
+  }
+  FileBody file{{}, 0, info->size, {}};
+  if (auto path = registry.store().localBlobPath(digest)) {
+    file.path = *path;
+  } else {
+    // Remote storage: streamed in ranged reads. The registry outlives every response.
+    const StorageDriver* driver = &registry.store().driver();
+    file.read = [driver, data = layout::blobData(digest)](uint64_t offset, uint64_t length) {
+      return driver->readRange(data, offset, length);
+    };
+  }
   if (auto header = request.headers.get("Range")) {
     RangeRequest range = parseRange(*header, info->size);
     if (range.kind == RangeRequest::Kind::kUnsatisfiable) {

@@ -2,6 +2,7 @@
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <spdlog/spdlog.h>
 
 namespace regfs::api {
 
@@ -82,7 +83,10 @@ Response errorResponse(ErrorKind kind, const std::string& detail, int status) {
 }
 
 Response errorResponse(const Error& error, int status) {
-  return errorResponse(error.kind(), error.what(), status);
+  Response r = errorResponse(error.kind(), error.what(), status);
+  // The client is not told why (the detail may name storage internals): the log is.
+  if (r.status >= 500) spdlog::error("{} {}: {}", r.status, errorCode(error.kind()), error.what());
+  return r;
 }
 
 }  // namespace regfs::api

@@ -20,6 +20,7 @@
 #include "api/store_stats.h"
 #include "common/cli.h"
 #include "common/error.h"
+#include "common/s3_driver.h"
 #include "regfs/version.h"
 
 namespace {
@@ -95,9 +96,10 @@ int main(int argc, char** argv) {
 
   try {
     settings.server.authenticator = regfs::api::setUpAuthenticator(settings.auth);
-    std::filesystem::create_directories(settings.rootdirectory);
-    auto registry = std::make_shared<regfs::api::Registry>(
-        regfs::Store::openLocal(settings.rootdirectory), settings.registry);
+    bool onS3 = config.storage.driver == regfs::StorageDriverKind::kS3;
+    if (!onS3) std::filesystem::create_directories(settings.rootdirectory);
+    auto registry = std::make_shared<regfs::api::Registry>(regfs::Store(regfs::makeDriver(config.storage)),
+                                                           settings.registry);
 
     // Requests are counted only when something can read the counts (http.debug.addr).
     auto metrics = std::make_shared<regfs::api::Metrics>();
@@ -182,7 +184,10 @@ int main(int argc, char** argv) {
     spdlog::info("regfs-server {} listening on {}:{} ({}, {} threads), store {}", regfs::kVersion,
                  settings.server.host.empty() ? "0.0.0.0" : settings.server.host, server.port(),
                  settings.server.tls.certificate.empty() ? "http" : "https",
-                 server.threads(), settings.rootdirectory.string());
+                 server.threads(),
+                 onS3 ? "s3://" + config.storage.s3.bucket + "/" +
+                            regfs::s3Key(config.storage.s3.rootDirectory, "")
+                      : settings.rootdirectory.string());
     int sig = 0;
     sigwait(&stopSignals, &sig);
     draining = true;

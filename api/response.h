@@ -1,9 +1,11 @@
 #pragma once
 // What a resource handler answers: status, headers and either a small body held in memory
-// or a range of a local file, which the connection layer sends with sendfile(2).
+// or a range of a file: a local one the connection layer sends with sendfile(2), or one on
+// remote storage it streams in pieces through `read` (ranged reads, bounded memory).
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +18,8 @@ struct FileBody {
   std::filesystem::path path;
   uint64_t offset = 0;
   uint64_t length = 0;
+  // Set when the file is not local: returns up to `length` bytes from `offset`.
+  std::function<std::string(uint64_t offset, uint64_t length)> read;
 };
 
 struct Response {

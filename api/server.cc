@@ -15,6 +15,7 @@
 #include <cstring>
 #include <ctime>
 #include <functional>
+#include <future>
 #include <optional>
 #include <thread>
 
@@ -34,6 +35,8 @@ constexpr const char* kConnKey = "regfs.conn";
 constexpr size_t kMaxPendingInput = 4 << 20;
 // Piece sent through Pistache's write queue when the socket is full, to wait for writability.
 constexpr size_t kFilePiece = 256 << 10;
+// A piece of a file on remote storage: one ranged read, held in memory until sent.
+constexpr size_t kRemotePiece = 4 << 20;
 // Read size while a request body streams in.
 constexpr size_t kDrainSize = 256 << 10;
 // Plaintext encrypted per call while a file body goes out over TLS.
@@ -89,6 +92,10 @@ struct FileSend {
   UniqueFd fd;
   off_t offset = 0;
   uint64_t left = 0;
+  // A file on remote storage: read in pieces of kRemotePiece instead of sendfile, the
+  // next piece read while the current one is sent.
+  std::function<std::string(uint64_t offset, uint64_t length)> read;
+  std::future<std::string> next;
 };
 
 class ConnectionHandler : public Pistache::Http::Handler {
@@ -379,7 +386,11 @@ class ConnectionHandler : public Pistache::Http::Handler {
     bool keepAlive = request.keepAlive && !bodyUnread && !state_->draining.load();
 
     auto file = std::make_shared<FileSend>();
-    if (r.file && !head && r.file->length > 0) {
+    if (r.file && !head && r.file->length > 0 && r.file->read) {
+      file->read = r.file->read;
+      file->offset = static_cast<off_t>(r.file->offset);
+      file->left = r.file->length;
+    } else if (r.file && !head && r.file->length > 0) {
       file->fd.reset(::open(r.file->path.c_str(), O_RDONLY | O_CLOEXEC));
       struct stat st;
       if (!file->fd || ::fstat(file->fd.get(), &st) != 0 ||
@@ -424,8 +435,13 @@ class ConnectionHandler : public Pistache::Http::Handler {
     if (file) {
       conn->waiting = true;
       if (!keepAlive) conn->closing = true;
-      sendOut(conn, peer, std::move(out),
-              [this, conn, weak, file, keepAlive] { pumpFile(conn, weak, file, keepAlive); });
+      sendOut(conn, peer, std::move(out), [this, conn, weak, file, keepAlive] {
+        if (file->read) {
+          pumpRemote(conn, weak, file, keepAlive);
+        } else {
+          pumpFile(conn, weak, file, keepAlive);
+        }
+      });
       return;
     }
     if (keepAlive) {
@@ -513,13 +529,56 @@ class ConnectionHandler : public Pistache::Http::Handler {
       break;  // an error, or the file shrank: the response cannot be completed
     }
     if (failure || file->left > 0) {
-      spdlog::warn("aborting a blob download: {}",
-                   failure ? failure : errno ? std::strerror(errno) : "file shrank");
-      conn->closing = true;
-      ::shutdown(peer->fd(), SHUT_RDWR);
+      abortBody(conn, *peer, failure ? failure : errno ? std::strerror(errno) : "file shrank");
       return;
     }
     file->fd.reset();
+    bodySent(conn, weak, peer, keepAlive);
+  }
+
+  void abortBody(const std::shared_ptr<Conn>& conn, Pistache::Tcp::Peer& peer, const std::string& why) {
+    spdlog::warn("aborting a blob download: {}", why);
+    conn->closing = true;
+    ::shutdown(peer.fd(), SHUT_RDWR);
+  }
+
+  // A file on remote storage: one ranged read at a time, the next one under way while a
+  // piece is sent (through TLS when on), so a download holds at most two pieces in memory.
+  void pumpRemote(const std::shared_ptr<Conn>& conn, const std::weak_ptr<Pistache::Tcp::Peer>& weak,
+                  const std::shared_ptr<FileSend>& file, bool keepAlive) {
+    auto peer = weak.lock();
+    if (!peer || conn->closed) return;
+    touch(*conn, *peer, false);
+    if (file->left == 0) {
+      bodySent(conn, weak, peer, keepAlive);
+      return;
+    }
+    uint64_t want = std::min<uint64_t>(file->left, kRemotePiece);
+    std::string piece;
+    try {
+      piece = file->next.valid() ? file->next.get() : file->read(static_cast<uint64_t>(file->offset), want);
+    } catch (const std::exception& e) {
+      abortBody(conn, *peer, e.what());
+      return;
+    }
+    if (piece.size() != want) {
+      abortBody(conn, *peer, "file shrank");
+      return;
+    }
+    file->offset += static_cast<off_t>(want);
+    file->left -= want;
+    if (file->left > 0) {
+      file->next = std::async(std::launch::async,
+                              [read = file->read, offset = static_cast<uint64_t>(file->offset),
+                               length = std::min<uint64_t>(file->left, kRemotePiece)] { return read(offset, length); });
+    }
+    sendOut(conn, peer, std::move(piece),
+            [this, conn, weak, file, keepAlive] { pumpRemote(conn, weak, file, keepAlive); });
+  }
+
+  // The body is out: the connection goes on with the next request, or closes.
+  void bodySent(const std::shared_ptr<Conn>& conn, const std::weak_ptr<Pistache::Tcp::Peer>& weak,
+                const PeerPtr& peer, bool keepAlive) {
     conn->waiting = false;
     if (!keepAlive) {
       closeWrite(conn, weak);

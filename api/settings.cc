@@ -25,9 +25,6 @@ namespace {
 
 Settings settingsFrom(const Config& config) {
   Settings s;
-  if (config.storage.driver != StorageDriverKind::kFilesystem) {
-    throw Error(ErrorKind::kConfigInvalid, "storage: regfs-server serves the filesystem driver only");
-  }
   if (config.http.net != "tcp") {
     throw Error(ErrorKind::kConfigInvalid, "http.net: regfs-server listens on tcp only, not " + config.http.net);
   }

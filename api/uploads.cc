@@ -71,6 +71,7 @@ class UploadSink : public BodySink {
 
   Response finish() override {
     flush();
+    writer_.flush();
     if (!commitAs_) {
       uint64_t size = writer_.size();
       if (hasher_) registry_.hashers().put(uuid_, size, std::move(*hasher_));

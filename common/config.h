@@ -65,7 +65,7 @@ struct FilesystemStorageConfig {
   uint64_t maxThreads = 100;  // values under 25 become 25, as in distribution
 };
 
-// Kept as parsed for the S3 driver; regfs does not talk to S3 yet.
+// distribution's storage.s3 keys; common/s3_driver.h talks to the bucket.
 struct S3StorageConfig {
   std::string region;          // required unless regionEndpoint is set
   std::string regionEndpoint;  // e.g. a Ceph RGW URL

@@ -34,6 +34,12 @@ class FileWriter {
   virtual void write(const void* data, size_t size) = 0;
   virtual uint64_t size() const = 0;  // bytes in the file, including what was there before
   virtual void sync() = 0;
+  // Hands what is buffered to storage (a remote driver buffers up to one part in memory);
+  // what a writer has not flushed is lost with it.
+  virtual void flush() {}
+  // Makes everything written one complete file that read(), readRange() and move() see;
+  // no more writes follow.
+  virtual void commit() { sync(); }
 };
 
 class StorageDriver {
@@ -61,6 +67,9 @@ class StorageDriver {
   // The local file behind a path, when there is one, for zero-copy reads
   // (sendfile, splice); nullopt for remote storage.
   virtual std::optional<std::filesystem::path> localPath(const std::string& path) const = 0;
+  // A URL clients may fetch the file from directly for a while (a presigned GET), when the
+  // storage offers one and redirects are on; nullopt: serve the bytes.
+  virtual std::optional<std::string> redirectUrl(const std::string&) const { return std::nullopt; }
 };
 
 // The local file system under `rootdirectory`; directories are created on first write.

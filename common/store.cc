@@ -55,14 +55,16 @@ void walkCatalog(const StorageDriver& driver, const std::string& dir, const std:
 
 }  // namespace
 
-std::string rfc3339Now() {
+std::string utcNow(const char* format) {
   time_t now = ::time(nullptr);
   struct tm tm;
   ::gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, format, &tm);
   return buf;
 }
+
+std::string rfc3339Now() { return utcNow("%Y-%m-%dT%H:%M:%SZ"); }
 
 // ---------------------------------------------------------------------------------------
 // Store
@@ -311,6 +313,9 @@ BlobInfo Repository::commitUpload(std::string_view uuid, const Digest& expected,
   auto info = statUpload(uuid);
   if (!info) throw Error(ErrorKind::kBlobUploadUnknown, "blob upload unknown: " + std::string(uuid));
   std::string data = layout::uploadData(name_, uuid);
+  // Everything written becomes one complete, durable file (on S3: the multipart upload
+  // is completed into its object) before it is hashed or moved.
+  driver_->openAppend(data)->commit();
   Digest actual = computed ? *computed : [&] {
     Hasher hasher(expected.algorithm());
     for (uint64_t offset = 0; offset < info->size; offset += kHashChunk) {
@@ -324,10 +329,7 @@ BlobInfo Repository::commitUpload(std::string_view uuid, const Digest& expected,
                 "digest mismatch: content is " + actual.str() + ", expected " + expected.str());
   }
   Store store(driver_);
-  if (!store.statBlob(expected)) {
-    driver_->openAppend(data)->sync();
-    driver_->move(data, layout::blobData(expected));
-  }
+  if (!store.statBlob(expected)) driver_->move(data, layout::blobData(expected));
   linkLayer(expected);
   cancelUpload(uuid);
   auto blob = store.statBlob(expected);

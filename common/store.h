@@ -48,6 +48,9 @@ class UploadWriter {
   void write(std::string_view data) { write(data.data(), data.size()); }
   uint64_t size() const { return file_->size(); }
   void sync() { file_->sync(); }
+  // Hands buffered bytes to storage; a request that wrote to an upload calls this before
+  // it reports the upload's size.
+  void flush() { file_->flush(); }
 
  private:
   std::unique_ptr<FileWriter> file_;
@@ -156,6 +159,8 @@ class Repository {
   RepoName name_;
 };
 
+// The current UTC time formatted with strftime(3).
+std::string utcNow(const char* format);
 // The current time as distribution writes startedat: RFC 3339, UTC, seconds.
 std::string rfc3339Now();
 

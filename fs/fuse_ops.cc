@@ -16,10 +16,13 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
 
 #include "common/error.h"
+#include "common/layout.h"
+#include "common/unique_fd.h"
 
 namespace regfs::view {
 namespace {
@@ -31,6 +34,30 @@ constexpr std::string_view kMediaTypeXattr = "user.oci.mediaType";
 // What the kernel knows about one inode: how many lookups it holds and what the node
 // was when last seen, so a file or symlink the store dropped meanwhile still answers
 // until the kernel forgets it (both are immutable under their number).
+// An open layer file: a local file spliced from, or a blob on remote storage read in
+// ranges, the last window kept (kReadAhead bytes: the one cache a handle holds).
+struct OpenFile {
+  static constexpr uint64_t kReadAhead = 4 << 20;
+
+  UniqueFd fd;
+  const StorageDriver* driver = nullptr;
+  std::string path;
+  std::mutex mutex;
+  uint64_t windowStart = 0;
+  std::string window;
+
+  std::string read(uint64_t offset, size_t size) {
+    std::lock_guard lock(mutex);
+    bool inside = offset >= windowStart && offset + size <= windowStart + window.size();
+    if (!inside) {
+      window = driver->readRange(path, offset, std::max<uint64_t>(size, kReadAhead));
+      windowStart = offset;
+    }
+    if (offset - windowStart >= window.size()) return {};
+    return window.substr(offset - windowStart, size);
+  }
+};
+
 struct InodeEntry {
   uint64_t nlookup = 0;
   Node node;  // without children
@@ -340,37 +367,52 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       fuse_reply_err(req, n->kind == NodeKind::kDirectory ? EISDIR : ELOOP);
       return;
     }
-    auto path = f.view().store().localBlobPath(*n->digest);
-    if (!path) {
-      fuse_reply_err(req, EOPNOTSUPP);  // remote storage: no local file to splice from
-      return;
+    auto handle = std::make_unique<OpenFile>();
+    if (auto path = f.view().store().localBlobPath(*n->digest)) {
+      int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME);
+      if (fd < 0 && errno == EPERM) fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        fuse_reply_err(req, errno == ENOENT ? ENOENT : EIO);
+        return;
+      }
+      handle->fd = UniqueFd(fd);
+    } else {
+      // Remote storage: ranged reads through the driver, with a read-ahead window.
+      if (!f.view().store().statBlob(*n->digest)) {
+        fuse_reply_err(req, ENOENT);
+        return;
+      }
+      handle->driver = &f.view().store().driver();
+      handle->path = layout::blobData(*n->digest);
     }
-    int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME);
-    if (fd < 0 && errno == EPERM) fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      fuse_reply_err(req, errno == ENOENT ? ENOENT : EIO);
-      return;
-    }
-    fi->fh = static_cast<uint64_t>(fd);
+    fi->fh = reinterpret_cast<uint64_t>(handle.get());
     fi->keep_cache = 1;  // content is immutable under its inode number
     fi->noflush = 1;
-    if (fuse_reply_open(req, fi) != 0) ::close(fd);
+    if (fuse_reply_open(req, fi) == 0) handle.release();
   });
 }
 
 void opRead(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_info* fi) {
+  auto* file = reinterpret_cast<OpenFile*>(fi->fh);
+  if (file->driver) {
+    guarded(req, "read", [&] {
+      std::string piece = file->read(static_cast<uint64_t>(offset), size);
+      fuse_reply_buf(req, piece.data(), piece.size());
+    });
+    return;
+  }
   // FUSE_BUFVEC_INIT is a C compound literal; spelled out so C++ compilers accept it.
   fuse_bufvec buf{};
   buf.count = 1;
   buf.buf[0].size = size;
   buf.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-  buf.buf[0].fd = static_cast<int>(fi->fh);
+  buf.buf[0].fd = file->fd.get();
   buf.buf[0].pos = offset;
   fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
 
 void opRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  ::close(static_cast<int>(fi->fh));
+  delete reinterpret_cast<OpenFile*>(fi->fh);
   fuse_reply_err(req, 0);
 }
 

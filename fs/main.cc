@@ -10,6 +10,7 @@
 #include "common/cli.h"
 #include "fs/store_root.h"
 #include "common/error.h"
+#include "common/s3_driver.h"
 #include "fs/fuse_ops.h"
 #include "fs/view.h"
 
@@ -115,20 +116,22 @@ int main(int argc, char** argv) {
   }
 
   std::filesystem::path rootdirectory;
+  std::shared_ptr<regfs::StorageDriver> s3;  // a config.yml naming an s3 store
   try {
-    rootdirectory = regfs::view::resolveRoot(root);
+    s3 = regfs::s3StorageOf(root);
+    if (!s3) rootdirectory = regfs::view::resolveRoot(root);
   } catch (const std::exception& e) {
     return fail(e.what());
   }
   std::error_code ec;
-  if (!std::filesystem::is_directory(rootdirectory, ec)) {
+  if (!s3 && !std::filesystem::is_directory(rootdirectory, ec)) {
     return fail(rootdirectory.string() + ": the store's rootdirectory does not exist");
   }
   std::string error;
   if (!recoverStaleMount(mountpoint, error)) return fail(error);
 
   try {
-    regfs::view::View view(regfs::Store::openLocal(rootdirectory), viewOptions);
+    regfs::view::View view(s3 ? regfs::Store(s3) : regfs::Store::openLocal(rootdirectory), viewOptions);
     return regfs::view::serveView(view, options);
   } catch (const std::exception& e) {
     return fail(e.what());

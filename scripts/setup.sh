@@ -24,12 +24,14 @@ packages=(
   # build
   build-essential cmake ninja-build pkg-config
   libpistache-dev libfuse3-dev fuse3 libssl-dev rapidjson-dev libyaml-cpp-dev
-  libgtest-dev libgmock-dev libcrypt-dev libspdlog-dev libcli11-dev
+  libgtest-dev libgmock-dev libcrypt-dev libspdlog-dev libcli11-dev libcurl4-openssl-dev libpugixml-dev
   # tests: real clients and the reference registry
   docker.io skopeo podman docker-registry apache2-utils curl rsync wrk nginx-light
   busybox-static openssl ca-certificates
   # tests: operations (metrics format, unit files)
   prometheus systemd
+  # tests: single-node Ceph (radosgw for S3, CephFS through ceph-fuse)
+  ceph-mon ceph-osd radosgw ceph-common ceph-mds ceph-fuse
 )
 
 packages+=("${extra[@]}")

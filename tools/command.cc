@@ -41,9 +41,7 @@ CLI::Option* addJsonFlag(CLI::App& command, bool& json) {
 
 StoreAt openStore(const std::string& root) {
   RootConfig config = resolveRoot(root);
-  return StoreAt{config.rootdirectory,
-                 std::make_shared<Store>(Store::openLocal(config.rootdirectory)),
-                 config.uploadPurgingAge};
+  return StoreAt{config.rootdirectory, std::make_shared<Store>(config.driver), config.uploadPurgingAge};
 }
 
 }  // namespace regfs::tools

@@ -40,9 +40,9 @@ CLI::Option* addRootArgument(CLI::App& command, std::string& root);
 // Adds --json (machine-readable output on stdout).
 CLI::Option* addJsonFlag(CLI::App& command, bool& json);
 
-// The store that ROOT names: a rootdirectory, or a config.yml naming one.
+// The store that ROOT names: a rootdirectory, or a config.yml naming one (or an S3 bucket).
 struct StoreAt {
-  std::filesystem::path rootdirectory;
+  std::filesystem::path rootdirectory;  // empty for S3
   std::shared_ptr<Store> store;
   std::chrono::nanoseconds uploadPurgingAge;  // from the config.yml, else distribution's 168h
 };

@@ -2,15 +2,20 @@
 
 #include "common/config.h"
 #include "common/error.h"
+#include "common/s3_driver.h"
 
 namespace regfs::tools {
 
 RootConfig resolveRoot(const std::string& root) {
-  RootConfig out{resolveStoreRoot(root)};
   std::error_code ec;
+  if (auto s3 = s3StorageOf(root)) {
+    return RootConfig{{}, loadConfig(root, processEnvironment()).storage.uploadPurging.age, s3};
+  }
+  RootConfig out{resolveStoreRoot(root)};
   if (!std::filesystem::is_directory(root, ec)) {
     out.uploadPurgingAge = loadConfig(root, processEnvironment()).storage.uploadPurging.age;
   }
+  out.driver = makeFsDriver(out.rootdirectory);
   return out;
 }
 

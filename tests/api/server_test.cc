@@ -550,12 +550,6 @@ int openFds(pid_t pid) {
   return n;
 }
 
-[[maybe_unused]] uint64_t peakRssKiB(pid_t pid) {
-  std::string status = readFile("/proc/" + std::to_string(pid) + "/status");
-  size_t p = status.find("VmHWM:");
-  return p == std::string::npos ? 0 : std::stoull(status.substr(p + 6));
-}
-
 TEST_F(ServerTest, LargeUploadsStreamAndAbortedDownloadsLeakNothing) {
   RegfsServer s;
   std::string big = randomBytes(96 << 20, 7);

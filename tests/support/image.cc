@@ -111,16 +111,24 @@ CommandResult skopeoCopy(const std::string& src, const std::string& dst,
   return run(argv);
 }
 
-ReferenceRegistry::ReferenceRegistry(const std::filesystem::path& root, bool deleteEnabled) {
+ReferenceRegistry::ReferenceRegistry(const std::filesystem::path& root, bool deleteEnabled)
+    : ReferenceRegistry("  filesystem:\n    rootdirectory: " + root.string() + "\n", deleteEnabled, 0) {}
+
+std::unique_ptr<ReferenceRegistry> ReferenceRegistry::withStorage(const std::string& storage) {
+  return std::unique_ptr<ReferenceRegistry>(new ReferenceRegistry(storage, true, 0));
+}
+
+ReferenceRegistry::ReferenceRegistry(const std::string& driver, bool deleteEnabled, int) {
   port_ = freePort();
-  std::string config = "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: " +
-                       root.string() + "\n  delete:\n    enabled: " + (deleteEnabled ? "true" : "false") +
+  std::string config = "version: 0.1\nlog:\n  level: warn\nstorage:\n" + driver +
+                       "  delete:\n    enabled: " + (deleteEnabled ? "true" : "false") +
                        "\nhttp:\n  addr: 127.0.0.1:" + std::to_string(port_) + "\n";
   writeFile(dir_ / "config.yml", config);
   std::string binary = haveProgram("docker-registry") ? "docker-registry" : "/usr/bin/docker-registry";
+  // Its S3 driver panics at start when AWS_CA_BUNDLE is set: run it without.
   process_ = std::make_unique<Process>(
       std::vector<std::string>{binary, "serve", (dir_ / "config.yml").string()},
-      std::map<std::string, std::string>{}, dir_ / "registry.log");
+      std::map<std::string, std::string>{{"AWS_CA_BUNDLE", ""}}, dir_ / "registry.log");
   if (!waitForPort(port_)) {
     throw std::runtime_error("docker-registry did not start: " + process_->log());
   }

@@ -58,12 +58,15 @@ CommandResult skopeoCopy(const std::string& src, const std::string& dst,
 class ReferenceRegistry {
  public:
   explicit ReferenceRegistry(const std::filesystem::path& root, bool deleteEnabled = true);
+  // On the storage driver `storage` names (lines under `storage:`, e.g. an s3 block).
+  static std::unique_ptr<ReferenceRegistry> withStorage(const std::string& storage);
   int port() const { return port_; }
   std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
   std::string url() const { return "http://" + host(); }
   std::string log() const { return process_->log(); }
 
  private:
+  ReferenceRegistry(const std::string& driver, bool deleteEnabled, int);
   TempDir dir_;
   int port_ = 0;
   std::unique_ptr<Process> process_;

@@ -134,6 +134,12 @@ int Process::stop(int signal, std::chrono::milliseconds timeout) {
 
 std::string Process::log() const { return logFile_.empty() ? "" : readFile(logFile_); }
 
+uint64_t peakRssKiB(pid_t pid) {
+  std::string status = readFile("/proc/" + std::to_string(pid) + "/status");
+  size_t p = status.find("VmHWM:");
+  return p == std::string::npos ? 0 : std::stoull(status.substr(p + 6));
+}
+
 int freePort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

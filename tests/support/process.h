@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -68,6 +69,9 @@ bool waitForPort(int port, std::chrono::milliseconds timeout = std::chrono::seco
 std::filesystem::path binDir();
 // True if `program` is on PATH.
 bool haveProgram(const std::string& program);
+
+// The peak resident memory of a running process (VmHWM), in KiB.
+uint64_t peakRssKiB(pid_t pid);
 
 std::string readFile(const std::filesystem::path& path);
 void writeFile(const std::filesystem::path& path, const std::string& content);

@@ -15,8 +15,10 @@ namespace regfs::testing {
 RegfsServer::RegfsServer(const std::filesystem::path& root, RegfsServerOptions options) {
   root_ = root.empty() ? dir_ / "store" : root;
   port_ = freePort();
-  std::string config = "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: " +
-                       root_.string() + "\n  delete:\n    enabled: " +
+  std::string driver = options.storage.empty()
+                           ? "  filesystem:\n    rootdirectory: " + root_.string() + "\n"
+                           : options.storage;
+  std::string config = "version: 0.1\nlog:\n  level: info\nstorage:\n" + driver + "  delete:\n    enabled: " +
                        (options.deleteEnabled ? "true" : "false") +
                        "\n  maintenance:\n    readonly:\n      enabled: " +
                        (options.readOnly ? "true" : "false") + "\nhttp:\n  addr: 127.0.0.1:" +
@@ -29,8 +31,12 @@ RegfsServer::RegfsServer(const std::filesystem::path& root, RegfsServerOptions o
   process_ = std::make_unique<Process>(
       std::vector<std::string>{(binDir() / "regfs-server").string(), (dir_ / "config.yml").string()},
       options.env, dir_ / "server.log");
-  if (!waitForPort(port_)) {
-    throw std::runtime_error("regfs-server did not start: " + process_->log());
+  // A server that exits at start (a bad config) fails at once, not after the timeout.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!waitForPort(port_, std::chrono::milliseconds(100))) {
+    if (!process_->running() || std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("regfs-server did not start: " + process_->log());
+    }
   }
 }
 

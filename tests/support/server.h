@@ -22,6 +22,9 @@ struct RegfsServerOptions {
   int catalogMaxEntries = 0;  // 0: the default
   // Extra lines appended to config.yml (top-level YAML).
   std::string extraConfig;
+  // Lines under `storage:` that replace the filesystem driver (e.g. an s3 block); the
+  // store is then not `root`.
+  std::string storage;
   std::map<std::string, std::string> env;
 };
 

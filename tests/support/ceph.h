@@ -1,0 +1,69 @@
+#pragma once
+// Test support: a single-node Ceph (one monitor, one bluestore OSD on a sparse file,
+// radosgw; an MDS and ceph-fuse mounts for CephFS on demand) in a temp directory, every daemon in the foreground on 127.0.0.1 and stopped
+// by PID when the object goes away. radosgw serves S3 with one user whose keys are fixed.
+// Start-up throws with the daemons' logs when a step fails: tests fail, never skip.
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "support/process.h"
+
+namespace regfs::testing {
+
+class CephCluster {
+ public:
+  static constexpr const char* kAccessKey = "REGFSTESTACCESSKEY01";
+  static constexpr const char* kSecretKey = "regfs-test-secret-key-0123456789abcdefghij";
+  static constexpr const char* kRegion = "us-east-1";
+
+  CephCluster();
+  ~CephCluster();
+  CephCluster(const CephCluster&) = delete;
+  CephCluster& operator=(const CephCluster&) = delete;
+
+  // "http://127.0.0.1:PORT"
+  std::string s3Endpoint() const { return "http://127.0.0.1:" + std::to_string(rgwPort_); }
+  int s3Port() const { return rgwPort_; }
+  // How long start-up took, monitor to a radosgw that answers.
+  std::chrono::milliseconds startTime() const { return startTime_; }
+
+  // Creates a bucket (PUT /bucket signed with the test user's keys).
+  void createBucket(const std::string& bucket) const;
+  // Keys of every object in `bucket` (ListObjectsV2 through radosgw-admin).
+  std::vector<std::string> listObjects(const std::string& bucket) const;
+  // Stops radosgw (by PID) / starts it again on the same port.
+  void stopGateway();
+  void startGateway();
+
+  // CephFS: on first use creates its pools and file system and starts an MDS; then mounts
+  // it with ceph-fuse as client `client` (one per simulated host) on a new directory.
+  // Mounts are unmounted and their processes stopped by PID with the cluster.
+  std::filesystem::path mountCephFs(const std::string& client);
+
+  // The YAML block of distribution's s3 driver for `bucket` (under `storage:`), indented
+  // by two spaces; blob GETs are redirected to presigned URLs only with `redirect`.
+  std::string storageYaml(const std::string& bucket, const std::string& rootdirectory = "/",
+                          bool redirect = false) const;
+
+  std::string logs() const;
+
+ private:
+  CommandResult ceph(const std::vector<std::string>& args) const;
+  void waitForOsd();
+  void waitForGateway();
+
+  TempDir dir_;
+  std::filesystem::path conf_;
+  int rgwPort_ = 0;
+  std::chrono::milliseconds startTime_{0};
+  void startMds();
+
+  std::unique_ptr<Process> mon_, osd_, rgw_, mds_;
+  std::vector<std::pair<std::filesystem::path, std::unique_ptr<Process>>> mounts_;
+};
+
+}  // namespace regfs::testing
