@@ -23,6 +23,7 @@
 #include "api/router.h"
 #include "common/layout.h"
 #include "support/server.h"
+#include "support/tls.h"
 
 namespace regfs::testing {
 namespace {
@@ -384,7 +385,8 @@ struct Receiver {
   TempDir dir;
   std::unique_ptr<Process> process;
   int port = 0;
-  explicit Receiver(std::vector<std::string> flags = {}) {
+  // `scheme` https needs tlsFlags() among the flags.
+  explicit Receiver(std::vector<std::string> flags = {}, std::string scheme = "http") : scheme(std::move(scheme)) {
     std::vector<std::string> argv = {"python3", std::string(REGFS_SOURCE_DIR) + "/tests/support/webhook_receiver.py",
                                      (dir / "port").string(), (dir / "events.jsonl").string()};
     argv.insert(argv.end(), flags.begin(), flags.end());
@@ -392,15 +394,37 @@ struct Receiver {
     EXPECT_TRUE(waitFor([&] { return std::filesystem::exists(dir / "port"); })) << process->log();
     port = std::stoi(readFile(dir / "port"));
   }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port) + "/events"; }
-  std::vector<std::string> posts() const { return lines(readFile(dir / "events.jsonl")); }
+  std::string scheme;
+  std::string url() const { return scheme + "://127.0.0.1:" + std::to_string(port) + "/events"; }
+  std::vector<std::string> posts() const {
+    auto file = dir / "events.jsonl";
+    return std::filesystem::exists(file) ? lines(readFile(file)) : std::vector<std::string>{};
+  }
 };
 
-std::string endpointConfig(const std::string& url, const std::string& extra = "") {
-  return "notifications:\n  endpoints:\n    - name: hook\n      url: " + url +
+// Receiver flags to serve https with `tls` (the receiver's certificate and key).
+template <typename Certificate>
+std::vector<std::string> tlsFlags(const Certificate& tls) {
+  return {"--cert", tls.cert.string(), "--key", tls.key.string()};
+}
+
+// One entry of notifications.endpoints.
+std::string endpointEntry(const std::string& name, const std::string& url, const std::string& extra = "") {
+  return "    - name: " + name + "\n      url: " + url +
          "\n      timeout: 1s\n      threshold: 3\n      backoff: 200ms\n      headers:\n        Authorization: "
          "[Bearer secret]\n" +
          extra;
+}
+
+std::string endpointConfig(const std::string& url, const std::string& extra = "") {
+  return "notifications:\n  endpoints:\n" + endpointEntry("hook", url, extra);
+}
+
+// The value of one sample in Prometheus text, -1 when absent.
+double sampleValue(const std::string& metrics, const std::string& sample) {
+  size_t at = metrics.find("\n" + sample + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(metrics.substr(at + sample.size() + 2));
 }
 
 TEST_F(OpsTest, NotificationsDeliverPushPullAndDeleteEventsInDistributionsEnvelope) {
@@ -476,6 +500,67 @@ TEST_F(OpsTest, NotificationsAreRetriedUntilTheEndpointAccepts) {
             std::string::npos)
       << metrics;
   EXPECT_NE(o.server->log().find("failed 3 times in a row"), std::string::npos);
+}
+
+TEST_F(OpsTest, HttpsEndpointsGetEventsOnlyWhenTheirCertificateIsTrusted) {
+  // Two receivers with certificates from two private CAs; the server trusts only the first
+  // CA, through SSL_CERT_FILE as a Go program (distribution) does.
+  IssuedCertificate trusted = makeCaSignedServerCertificate(work / "trusted");
+  IssuedCertificate untrusted = makeCaSignedServerCertificate(work / "untrusted");
+  Receiver good(tlsFlags(trusted), "https");
+  Receiver bad(tlsFlags(untrusted), "https");
+  OpsServer o(work / "store",
+              "notifications:\n  endpoints:\n" + endpointEntry("good", good.url()) + endpointEntry("bad", bad.url()),
+              {{"SSL_CERT_FILE", trusted.caCert.string()}});
+  RegfsServer& s = *o.server;
+  std::string digest = pushImage(s, "team/app", "v1");
+
+  ASSERT_TRUE(waitFor([&] { return good.posts().size() >= 3; })) << s.log();
+  std::vector<std::string> actions;
+  for (const auto& p : good.posts()) {
+    rapidjson::Document post;
+    post.Parse(p.c_str());
+    ASSERT_FALSE(post.HasParseError()) << p;
+    EXPECT_STREQ(post["headers"]["Content-Type"].GetString(), "application/vnd.docker.distribution.events.v1+json");
+    EXPECT_STREQ(post["headers"]["Authorization"].GetString(), "Bearer secret");
+    rapidjson::Document env;
+    env.Parse(post["body"].GetString());
+    ASSERT_FALSE(env.HasParseError()) << post["body"].GetString();
+    ASSERT_EQ(env["events"].Size(), 1u);
+    actions.push_back(env["events"][0]["action"].GetString());
+    EXPECT_STREQ(env["events"][0]["target"]["repository"].GetString(), "team/app");
+  }
+  EXPECT_EQ(actions, (std::vector<std::string>{"push", "push", "push"}));
+
+  // The untrusted receiver never gets a request: the handshake is refused, and the first
+  // event is retried (past the threshold, every backoff) instead of being delivered.
+  auto metric = [&](const std::string& endpoint, const std::string& type) {
+    return sampleValue(http("GET", o.debugUrl() + "/metrics").body,
+                       "registry_notifications_events_total{endpoint=\"" + endpoint + "\",type=\"" + type + "\"}");
+  };
+  ASSERT_TRUE(waitFor([&] { return metric("bad", "failures") >= 5; })) << s.log();
+  EXPECT_EQ(metric("bad", "successes"), 0);
+  EXPECT_EQ(metric("bad", "events"), 3);
+  EXPECT_EQ(metric("good", "successes"), 3);
+  EXPECT_EQ(metric("good", "failures"), 0);
+  EXPECT_TRUE(bad.posts().empty());
+  EXPECT_NE(s.log().find("certificate"), std::string::npos) << s.log();
+  EXPECT_EQ(s.stop(), 0);
+}
+
+TEST_F(OpsTest, AnHttpsEndpointIsNotTrustedWithoutItsCa) {
+  // No SSL_CERT_FILE: only the system CAs count, and a private certificate is refused.
+  ServerCertificate cert = makeServerCertificate(work / "cert");
+  Receiver receiver(tlsFlags(cert), "https");
+  OpsServer o(work / "store", endpointConfig(receiver.url()));
+  ASSERT_EQ(http("GET", o.server->url() + "/v2/").status, 200);
+  pushImage(*o.server, "team/app", "v1");
+  ASSERT_TRUE(waitFor([&] {
+    return sampleValue(http("GET", o.debugUrl() + "/metrics").body,
+                       "registry_notifications_events_total{endpoint=\"hook\",type=\"failures\"}") >= 3;
+  })) << o.server->log();
+  EXPECT_TRUE(receiver.posts().empty());
+  EXPECT_NE(o.server->log().find("failed 3 times in a row"), std::string::npos) << o.server->log();
 }
 
 TEST_F(OpsTest, AHangingEndpointNeverSlowsRequests) {
