@@ -3,6 +3,7 @@
 // webhook notifications (delivered, retried, never blocking requests) and the drain on
 // SIGTERM. Real server processes; a python3 stdlib webhook receiver.
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,8 +12,11 @@
 #include <unistd.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -21,7 +25,9 @@
 #include "api/notifications.h"
 #include "api/operations.h"
 #include "api/router.h"
+#include "api/health.h"
 #include "common/layout.h"
+#include "common/store.h"
 #include "support/server.h"
 #include "support/tls.h"
 
@@ -50,6 +56,13 @@ std::vector<std::string> lines(const std::string& text) {
     if (!line.empty()) out.push_back(line);
   }
   return out;
+}
+
+// The value of one sample in Prometheus text, -1 when absent.
+double sampleValue(const std::string& metrics, const std::string& sample) {
+  size_t at = metrics.find("\n" + sample + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(metrics.substr(at + sample.size() + 2));
 }
 
 // A regfs-server with a debug listener, configured through REGISTRY_* variables.
@@ -323,6 +336,184 @@ TEST_F(OpsTest, StorageHealthFailsThenRecoversAndGatesTheApi) {
   EXPECT_EQ(http("GET", o.debugUrl() + "/readyz").status, 200);
 }
 
+// ---- health checks beyond the storage probe ----
+
+// A loopback TCP listener on `port` (0: any) that accepts and closes every connection,
+// so that a probe every 100 ms never fills its backlog. Closed on destruction.
+struct Listener {
+  int fd = -1;
+  int port = 0;
+  std::thread acceptor;
+  explicit Listener(int wanted = 0) {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(wanted));
+    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+    EXPECT_EQ(::listen(fd, 64), 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    port = ntohs(addr.sin_port);
+    acceptor = std::thread([fd = fd] {
+      while (true) {
+        int c = ::accept(fd, nullptr, nullptr);
+        if (c >= 0) {
+          ::close(c);
+        } else if (errno != EINTR) {
+          return;  // shut down
+        }
+      }
+    });
+  }
+  ~Listener() {
+    ::shutdown(fd, SHUT_RDWR);  // wakes accept()
+    acceptor.join();
+    ::close(fd);
+  }
+};
+
+// python3's http.server over an empty directory on a free port: HEAD / answers 200, any
+// other path 404.
+struct StaticHttpServer {
+  TempDir dir;
+  int port = freePort();
+  std::unique_ptr<Process> process = std::make_unique<Process>(
+      std::vector<std::string>{"python3", "-m", "http.server", "--bind", "127.0.0.1", "--directory", dir.path().string(),
+                               std::to_string(port)},
+      std::map<std::string, std::string>{}, dir / "log");
+  StaticHttpServer() { EXPECT_TRUE(waitForPort(port)) << process->log(); }
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port) + path; }
+};
+
+TEST(HealthUnit, FileProbeFailsWhileTheFileExists) {
+  TempDir dir;
+  auto file = dir / "maintenance";
+  EXPECT_EQ(api::probeFile(file.string()), "");
+  writeFile(file, "");
+  EXPECT_EQ(api::probeFile(file.string()), "file exists");
+  std::filesystem::remove(file);
+  EXPECT_EQ(api::probeFile(file.string()), "");
+}
+
+TEST(HealthUnit, TcpProbeNeedsSomethingListening) {
+  std::atomic<bool> cancel{false};
+  int port;
+  {
+    Listener l;
+    port = l.port;
+    EXPECT_EQ(api::probeTcp("127.0.0.1:" + std::to_string(port), 1s, cancel), "");
+  }
+  std::string addr = "127.0.0.1:" + std::to_string(port);
+  EXPECT_THAT(api::probeTcp(addr, 1s, cancel), ::testing::StartsWith("connection to " + addr + " failed"));
+  EXPECT_THAT(api::probeTcp("127.0.0.1", 1s, cancel), ::testing::HasSubstr("no port"));
+  Listener again(port);
+  EXPECT_EQ(api::probeTcp(addr, 1s, cancel), "");
+}
+
+TEST(HealthUnit, ACheckFailsAfterThresholdFailuresInARowAndASuccessResetsIt) {
+  std::vector<std::string> script = {"e1", "e2", "", "e3", "e4", "e5", "", "e6"};
+  size_t next = 0;
+  api::HealthCheck check("c", [&](const std::atomic<bool>&) { return script.at(next++); }, 1h, 3);
+  std::vector<bool> failing;
+  for (size_t i = 0; i < script.size(); ++i) {
+    check.probeOnce();
+    failing.push_back(check.failing());
+  }
+  EXPECT_EQ(failing, (std::vector<bool>{false, false, false, false, false, true, false, false}));
+  EXPECT_EQ(check.probes(), 8u);
+  EXPECT_EQ(check.probeFailures(), 6u);
+
+  next = 0;
+  api::HealthCheck noThreshold("d", [&](const std::atomic<bool>&) { return script.at(next++); }, 1h, 0);
+  noThreshold.probeOnce();
+  EXPECT_TRUE(noThreshold.failing());
+  EXPECT_EQ(noThreshold.failure(), std::optional<std::string>("e1"));
+  noThreshold.probeOnce();
+  EXPECT_EQ(noThreshold.failure(), std::optional<std::string>("e2"));
+  noThreshold.probeOnce();
+  EXPECT_FALSE(noThreshold.failing());
+  EXPECT_EQ(noThreshold.failure(), std::nullopt);
+}
+
+TEST(HealthUnit, HttpCheckWantsItsStatusCode) {
+  StaticHttpServer web;
+  TempDir store;
+  HealthConfig config;
+  config.http.push_back({.uri = web.url("/"), .interval = 50ms});
+  config.http.push_back({.uri = web.url("/missing"), .statusCode = 404, .interval = 50ms});
+  config.http.push_back({.uri = web.url("/"), .statusCode = 204, .interval = 50ms});
+  auto storeObject = Store::openLocal(store.path());
+  api::HealthChecks checks(config, storeObject.driver(), "filesystem", false);
+  checks.start();
+  std::map<std::string, std::string> expected = {{web.url("/"), "downstream service returned unexpected status: 200"}};
+  ASSERT_TRUE(waitFor([&] { return checks.failures() == expected; })) << api::healthJson(checks.failures());
+  EXPECT_FALSE(checks.healthy());
+  EXPECT_EQ(checks.storage(), nullptr);
+}
+
+TEST_F(OpsTest, FileTcpAndHttpChecksGateTheApiAndNameTheFailingCheck) {
+  auto maintenance = work / "maintenance";
+  std::optional<Listener> tcp;
+  tcp.emplace();
+  int tcpPort = tcp->port;
+  StaticHttpServer web;
+  std::string tcpAddr = "127.0.0.1:" + std::to_string(tcpPort);
+  OpsServer o(work / "store", "health:\n  file:\n    - file: " + maintenance.string() +
+                                  "\n      interval: 100ms\n  tcp:\n    - addr: " + tcpAddr +
+                                  "\n      timeout: 1s\n      interval: 100ms\n      threshold: 2\n"
+                                  "  http:\n    - uri: " + web.url("/") + "\n      interval: 100ms\n");
+  RegfsServer& s = *o.server;
+  auto failing = [&] {
+    Reply h = http("GET", o.debugUrl() + "/debug/health");
+    rapidjson::Document d;
+    d.Parse(h.body.c_str());
+    EXPECT_FALSE(d.HasParseError()) << h.body;
+    std::map<std::string, std::string> out;
+    if (d.HasParseError() || !d.IsObject()) return out;
+    for (const auto& m : d.GetObject()) out[m.name.GetString()] = m.value.GetString();
+    EXPECT_EQ(h.status, out.empty() ? 200 : 503) << h.body;
+    return out;
+  };
+  auto gated = [&] {
+    Reply r = http("GET", s.url() + "/v2/");
+    return r.status == 503 && r.code() == "UNAVAILABLE";
+  };
+  ASSERT_TRUE(waitFor([&] { return failing().empty(); })) << s.log();
+  EXPECT_EQ(http("GET", s.url() + "/v2/").status, 200);
+
+  // A maintenance file takes the registry out of service while it exists.
+  writeFile(maintenance, "");
+  ASSERT_TRUE(waitFor([&] { return failing().count(maintenance.string()) == 1; })) << s.log();
+  EXPECT_EQ(failing()[maintenance.string()], "file exists");
+  EXPECT_TRUE(gated());
+  EXPECT_EQ(http("GET", o.debugUrl() + "/readyz").status, 503);
+  EXPECT_EQ(http("GET", o.debugUrl() + "/healthz").status, 200);
+  std::filesystem::remove(maintenance);
+  ASSERT_TRUE(waitFor([&] { return failing().empty(); })) << s.log();
+  EXPECT_EQ(http("GET", s.url() + "/v2/").status, 200);
+
+  // A dependency that stops listening, and comes back.
+  tcp.reset();
+  ASSERT_TRUE(waitFor([&] { return failing().count(tcpAddr) == 1; })) << s.log();
+  EXPECT_THAT(failing()[tcpAddr], ::testing::StartsWith("connection to " + tcpAddr + " failed"));
+  EXPECT_TRUE(gated());
+  tcp.emplace(tcpPort);
+  ASSERT_TRUE(waitFor([&] { return failing().empty(); })) << s.log();
+  EXPECT_EQ(http("GET", s.url() + "/v2/").status, 200);
+
+  // An HTTP dependency that goes away.
+  web.process->stop();
+  ASSERT_TRUE(waitFor([&] { return failing().count(web.url("/")) == 1; })) << s.log();
+  EXPECT_THAT(failing()[web.url("/")], ::testing::StartsWith("error while checking " + web.url("/")));
+  std::string metrics = http("GET", o.debugUrl() + "/metrics").body;
+  EXPECT_EQ(sampleValue(metrics, "regfs_health_checks_failing"), 1) << metrics;
+  EXPECT_TRUE(gated());
+  EXPECT_EQ(s.stop(), 0);
+}
+
 TEST_F(OpsTest, JsonLogLinesParseAndCarryAccessFieldsAndLogFields) {
   OpsServer o(work / "store", "", {{"REGISTRY_LOG_FORMATTER", "json"}, {"REGISTRY_LOG_FIELDS_ENVIRONMENT", "test"}});
   RegfsServer& s = *o.server;
@@ -418,13 +609,6 @@ std::string endpointEntry(const std::string& name, const std::string& url, const
 
 std::string endpointConfig(const std::string& url, const std::string& extra = "") {
   return "notifications:\n  endpoints:\n" + endpointEntry("hook", url, extra);
-}
-
-// The value of one sample in Prometheus text, -1 when absent.
-double sampleValue(const std::string& metrics, const std::string& sample) {
-  size_t at = metrics.find("\n" + sample + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(metrics.substr(at + sample.size() + 2));
 }
 
 TEST_F(OpsTest, NotificationsDeliverPushPullAndDeleteEventsInDistributionsEnvelope) {
