@@ -133,6 +133,8 @@ HealthCheck::~HealthCheck() {
 }
 
 void HealthCheck::start(bool firstHere) {
+  spdlog::info("health check {}: every {} ms, failing after {} failed probes in a row", name_,
+               std::chrono::duration_cast<std::chrono::milliseconds>(interval_).count(), std::max(threshold_, 1));
   if (firstHere) probeOnce();
   thread_ = std::thread([this, probeNow = !firstHere]() mutable {
     std::unique_lock lock(mu_);
