@@ -687,15 +687,20 @@ TEST_F(OpsTest, NotificationsAreRetriedUntilTheEndpointAccepts) {
 }
 
 TEST_F(OpsTest, HttpsEndpointsGetEventsOnlyWhenTheirCertificateIsTrusted) {
-  // Two receivers with certificates from two private CAs; the server trusts only the first
-  // CA, through SSL_CERT_FILE as a Go program (distribution) does.
+  // Receivers with certificates from three private CAs. The server trusts the first and
+  // the third, through a bundle in SSL_CERT_FILE as a Go program (distribution) does; the
+  // third CA's certificate names another host than the endpoint's.
   IssuedCertificate trusted = makeCaSignedServerCertificate(work / "trusted");
   IssuedCertificate untrusted = makeCaSignedServerCertificate(work / "untrusted");
+  IssuedCertificate otherName = makeCaSignedServerCertificate(work / "other-name", "DNS:hooks.example");
+  writeFile(work / "bundle.pem", readFile(trusted.caCert) + readFile(otherName.caCert));
   Receiver good(tlsFlags(trusted), "https");
   Receiver bad(tlsFlags(untrusted), "https");
+  Receiver misnamed(tlsFlags(otherName), "https");
   OpsServer o(work / "store",
-              "notifications:\n  endpoints:\n" + endpointEntry("good", good.url()) + endpointEntry("bad", bad.url()),
-              {{"SSL_CERT_FILE", trusted.caCert.string()}});
+              "notifications:\n  endpoints:\n" + endpointEntry("good", good.url()) + endpointEntry("bad", bad.url()) +
+                  endpointEntry("misnamed", misnamed.url()),
+              {{"SSL_CERT_FILE", (work / "bundle.pem").string()}});
   RegfsServer& s = *o.server;
   std::string digest = pushImage(s, "team/app", "v1");
 
@@ -722,13 +727,20 @@ TEST_F(OpsTest, HttpsEndpointsGetEventsOnlyWhenTheirCertificateIsTrusted) {
     return sampleValue(http("GET", o.debugUrl() + "/metrics").body,
                        "registry_notifications_events_total{endpoint=\"" + endpoint + "\",type=\"" + type + "\"}");
   };
-  ASSERT_TRUE(waitFor([&] { return metric("bad", "failures") >= 5; })) << s.log();
-  EXPECT_EQ(metric("bad", "successes"), 0);
-  EXPECT_EQ(metric("bad", "events"), 3);
+  for (std::string refused : {"bad", "misnamed"}) {
+    ASSERT_TRUE(waitFor([&] { return metric(refused, "failures") >= 5; })) << refused << "\n" << s.log();
+    EXPECT_EQ(metric(refused, "successes"), 0) << refused;
+    EXPECT_EQ(metric(refused, "events"), 3) << refused;
+  }
   EXPECT_EQ(metric("good", "successes"), 3);
   EXPECT_EQ(metric("good", "failures"), 0);
   EXPECT_TRUE(bad.posts().empty());
-  EXPECT_NE(s.log().find("certificate"), std::string::npos) << s.log();
+  EXPECT_TRUE(misnamed.posts().empty());
+  EXPECT_NE(s.log().find("endpoint bad failed 3 times in a row (SSL certificate problem"), std::string::npos)
+      << s.log();
+  EXPECT_NE(s.log().find("endpoint misnamed failed 3 times in a row (SSL: no alternative certificate subject name"),
+            std::string::npos)
+      << s.log();
   EXPECT_EQ(s.stop(), 0);
 }
 

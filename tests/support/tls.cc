@@ -49,9 +49,9 @@ ClientCertificates makeClientCertificates(const fs::path& dir) {
   return issueFromNewCa(dir, "/CN=regfs test client CA", "client", "/CN=regfs test client", {});
 }
 
-IssuedCertificate makeCaSignedServerCertificate(const fs::path& dir) {
+IssuedCertificate makeCaSignedServerCertificate(const fs::path& dir, const std::string& subjectAltName) {
   return issueFromNewCa(dir, "/CN=regfs test server CA", "server", "/CN=localhost",
-                        {"-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"});
+                        {"-addext", "subjectAltName=" + subjectAltName});
 }
 
 TokenServer::TokenServer(std::string issuer, std::string service)
