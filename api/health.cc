@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "api/http_client.h"
+#include "api/json.h"
 #include "common/inventory.h"
 #include "common/unique_fd.h"
 
@@ -22,21 +23,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr nanoseconds kDefaultInterval = std::chrono::seconds(10);  // distribution's
 constexpr std::chrono::milliseconds kCancelSlice{100};
-
-void appendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
 
 // A timeout of zero or less means the check's interval: no probe outlives its period.
 nanoseconds orInterval(nanoseconds timeout, nanoseconds interval) {
@@ -256,9 +242,9 @@ std::string healthJson(const std::map<std::string, std::string>& failures) {
   for (const auto& [name, error] : failures) {
     if (!first) out += ',';
     first = false;
-    appendJsonString(out, name);
+    out += jsonString(name);
     out += ':';
-    appendJsonString(out, error);
+    out += jsonString(error);
   }
   out += "}\n";
   return out;

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "api/http_client.h"
+#include "api/json.h"
 #include "api/metrics.h"
 
 namespace regfs::api {
@@ -15,32 +16,14 @@ namespace {
 
 constexpr const char* kEventsMediaType = "application/vnd.docker.distribution.events.v1+json";
 
-void appendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
-
 // Go's omitempty: the field is left out when empty.
 void field(std::string& out, bool& first, std::string_view key, std::string_view value, bool always = false) {
   if (value.empty() && !always) return;
   if (!first) out += ',';
   first = false;
-  appendJsonString(out, key);
+  out += jsonString(key);
   out += ':';
-  appendJsonString(out, value);
+  out += jsonString(value);
 }
 
 std::string rfc3339Nano(std::chrono::system_clock::time_point t) {
