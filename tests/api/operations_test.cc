@@ -217,18 +217,11 @@ TEST(NotificationsUnit, EventJsonHasDistributionsFields) {
 TEST(NotificationsUnit, AFullQueueDropsAndCountsInsteadOfBlocking) {
   // An endpoint that accepts connections but never answers: the sender sits on its first
   // event while publish() keeps returning at once.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(fd, 16), 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  LoopbackListener silent(0, false);
   NotificationsConfig config;
   NotificationEndpoint ep;
   ep.name = "silent";
-  ep.url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/events";
+  ep.url = "http://127.0.0.1:" + std::to_string(silent.port()) + "/events";
   ep.timeout = 2s;
   config.endpoints.push_back(ep);
   {
@@ -249,7 +242,6 @@ TEST(NotificationsUnit, AFullQueueDropsAndCountsInsteadOfBlocking) {
         << text;
     notifier.stop(0ms);
   }
-  ::close(fd);
 }
 
 // ---- against a real server ----
@@ -338,43 +330,6 @@ TEST_F(OpsTest, StorageHealthFailsThenRecoversAndGatesTheApi) {
 
 // ---- health checks beyond the storage probe ----
 
-// A loopback TCP listener on `port` (0: any) that accepts and closes every connection,
-// so that a probe every 100 ms never fills its backlog. Closed on destruction.
-struct Listener {
-  int fd = -1;
-  int port = 0;
-  std::thread acceptor;
-  explicit Listener(int wanted = 0) {
-    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(wanted));
-    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
-    EXPECT_EQ(::listen(fd, 64), 0);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    port = ntohs(addr.sin_port);
-    acceptor = std::thread([fd = fd] {
-      while (true) {
-        int c = ::accept(fd, nullptr, nullptr);
-        if (c >= 0) {
-          ::close(c);
-        } else if (errno != EINTR) {
-          return;  // shut down
-        }
-      }
-    });
-  }
-  ~Listener() {
-    ::shutdown(fd, SHUT_RDWR);  // wakes accept()
-    acceptor.join();
-    ::close(fd);
-  }
-};
-
 // python3's http.server over an empty directory on a free port: HEAD / answers 200, any
 // other path 404.
 struct StaticHttpServer {
@@ -402,14 +357,14 @@ TEST(HealthUnit, TcpProbeNeedsSomethingListening) {
   std::atomic<bool> cancel{false};
   int port;
   {
-    Listener l;
-    port = l.port;
+    LoopbackListener l;
+    port = l.port();
     EXPECT_EQ(api::probeTcp("127.0.0.1:" + std::to_string(port), 1s, cancel), "");
   }
   std::string addr = "127.0.0.1:" + std::to_string(port);
   EXPECT_THAT(api::probeTcp(addr, 1s, cancel), ::testing::StartsWith("connection to " + addr + " failed"));
   EXPECT_THAT(api::probeTcp("127.0.0.1", 1s, cancel), ::testing::HasSubstr("no port"));
-  Listener again(port);
+  LoopbackListener again(port);
   EXPECT_EQ(api::probeTcp(addr, 1s, cancel), "");
 }
 
@@ -456,9 +411,9 @@ TEST(HealthUnit, HttpCheckWantsItsStatusCode) {
 
 TEST_F(OpsTest, FileTcpAndHttpChecksGateTheApiAndNameTheFailingCheck) {
   auto maintenance = work / "maintenance";
-  std::optional<Listener> tcp;
+  std::optional<LoopbackListener> tcp;
   tcp.emplace();
-  int tcpPort = tcp->port;
+  int tcpPort = tcp->port();
   StaticHttpServer web;
   std::string tcpAddr = "127.0.0.1:" + std::to_string(tcpPort);
   OpsServer o(work / "store", "health:\n  file:\n    - file: " + maintenance.string() +
