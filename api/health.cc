@@ -1,53 +1,132 @@
 #include "api/health.h"
 
+#include <netdb.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "api/http_client.h"
+#include "api/json.h"
 #include "common/inventory.h"
+#include "common/unique_fd.h"
 
 namespace regfs::api {
 namespace {
 
-constexpr const char* kCheckName = "storagedriver_filesystem";
+using std::chrono::nanoseconds;
+using Clock = std::chrono::steady_clock;
 
-void appendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += ' ';
-    } else {
-      out += c;
-    }
+constexpr nanoseconds kDefaultInterval = std::chrono::seconds(10);  // distribution's
+constexpr std::chrono::milliseconds kCancelSlice{100};
+
+// A timeout of zero or less means the check's interval: no probe outlives its period.
+nanoseconds orInterval(nanoseconds timeout, nanoseconds interval) {
+  return timeout > nanoseconds(0) ? timeout : interval;
+}
+
+// Waits until `fd` is writable, in slices so that `cancel` is seen; false on timeout.
+bool waitWritable(int fd, Clock::time_point deadline, const std::atomic<bool>& cancel) {
+  while (!cancel.load()) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd, POLLOUT, 0};
+    int n = ::poll(&p, 1, static_cast<int>(std::min(left, kCancelSlice).count()));
+    if (n > 0) return true;
+    if (n < 0 && errno != EINTR) return false;
   }
-  out += '"';
+  return false;
+}
+
+// Splits "host:port" or "[v6]:port"; false when there is no port.
+bool splitHostPort(const std::string& addr, std::string& host, std::string& port) {
+  size_t colon = addr.rfind(':');
+  if (colon == std::string::npos || colon + 1 == addr.size()) return false;
+  host = addr.substr(0, colon);
+  port = addr.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return true;
 }
 
 }  // namespace
 
-StorageHealth::StorageHealth(StorageDriver& driver, std::chrono::nanoseconds interval,
-                             int threshold, bool write)
-    : driver_(driver),
-      interval_(interval > std::chrono::nanoseconds(0) ? interval : std::chrono::seconds(10)),
-      threshold_(threshold),
-      write_(write) {}
+std::string probeFile(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) return "file exists";
+  if (errno == ENOENT || errno == ENOTDIR) return "";
+  return "cannot check " + path + ": " + std::strerror(errno);
+}
 
-StorageHealth::~StorageHealth() {
+std::string probeTcp(const std::string& addr, nanoseconds timeout, const std::atomic<bool>& cancel) {
+  std::string host, port;
+  if (!splitHostPort(addr, host, port)) return "connection to " + addr + " failed: no port";
+  auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(timeout);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  // An empty host is the local system, as in Go's net.Dial.
+  if (int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res); rc != 0) {
+    return "connection to " + addr + " failed: " + gai_strerror(rc);
+  }
+  std::string error = "no address";
+  bool connected = false;
+  for (addrinfo* ai = res; ai && !connected; ai = ai->ai_next) {
+    UniqueFd s(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
+    if (!s) continue;
+    if (::connect(s.get(), ai->ai_addr, ai->ai_addrlen) == 0) {
+      connected = true;
+      break;
+    }
+    if (errno != EINPROGRESS) {
+      error = std::strerror(errno);
+      continue;
+    }
+    if (!waitWritable(s.get(), deadline, cancel)) {
+      error = "timeout";
+      continue;
+    }
+    int soError = 0;
+    socklen_t len = sizeof soError;
+    ::getsockopt(s.get(), SOL_SOCKET, SO_ERROR, &soError, &len);
+    if (soError != 0) {
+      error = std::strerror(soError);
+      continue;
+    }
+    connected = true;
+  }
+  ::freeaddrinfo(res);
+  return connected ? "" : "connection to " + addr + " failed: " + error;
+}
+
+HealthCheck::HealthCheck(std::string name, Probe probe, nanoseconds interval, int threshold)
+    : name_(std::move(name)),
+      probe_(std::move(probe)),
+      interval_(interval > nanoseconds(0) ? interval : kDefaultInterval),
+      threshold_(threshold) {}
+
+HealthCheck::~HealthCheck() {
   {
     std::lock_guard lock(mu_);
-    stop_ = true;
+    stopping_ = true;
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
-void StorageHealth::start() {
-  probeOnce();
-  thread_ = std::thread([this] {
+void HealthCheck::start(bool firstHere) {
+  spdlog::info("health check {}: every {} ms, failing after {} failed probes in a row", name_,
+               std::chrono::duration_cast<std::chrono::milliseconds>(interval_).count(), std::max(threshold_, 1));
+  if (firstHere) probeOnce();
+  thread_ = std::thread([this, probeNow = !firstHere]() mutable {
     std::unique_lock lock(mu_);
-    while (!stop_) {
-      if (cv_.wait_for(lock, interval_, [this] { return stop_; })) break;
+    while (!stopping_) {
+      if (!probeNow && cv_.wait_for(lock, interval_, [this] { return stopping_.load(); })) break;
+      probeNow = false;
       lock.unlock();
       probeOnce();
       lock.lock();
@@ -55,36 +134,97 @@ void StorageHealth::start() {
   });
 }
 
-void StorageHealth::probeOnce() {
+void HealthCheck::probeOnce() {
   std::string error;
   try {
-    probeStorage(driver_, write_);
+    error = probe_(stopping_);
   } catch (const std::exception& e) {
     error = e.what();
-    if (error.empty()) error = "storage probe failed";
+    if (error.empty()) error = "probe failed";
   }
   probes_++;
   std::lock_guard lock(mu_);
   if (error.empty()) {
-    if (!healthy_.load()) spdlog::info("health check {} passes again", kCheckName);
+    if (failing_.load()) spdlog::info("health check {} passes again", name_);
     consecutive_ = 0;
     lastError_.clear();
-    healthy_ = true;
+    failing_ = false;
     return;
   }
   probeFailures_++;
   consecutive_++;
   lastError_ = error;
-  if (consecutive_ >= std::max(threshold_, 1) && healthy_.load()) {
-    spdlog::error("health check {} fails: {}", kCheckName, error);
-    healthy_ = false;
+  if (consecutive_ >= std::max(threshold_, 1) && !failing_.load()) {
+    spdlog::error("health check {} fails: {}", name_, error);
+    failing_ = true;
   }
 }
 
-std::map<std::string, std::string> StorageHealth::failures() const {
-  if (healthy()) return {};
+std::optional<std::string> HealthCheck::failure() const {
   std::lock_guard lock(mu_);
-  return {{kCheckName, lastError_}};
+  if (!failing_.load()) return std::nullopt;
+  return lastError_;
+}
+
+HealthChecks::HealthChecks(const HealthConfig& config, StorageDriver& driver,
+                           const std::string& driverName, bool writeProbe) {
+  if (config.storageDriver.enabled) {
+    auto probe = [&driver, writeProbe](const std::atomic<bool>&) {
+      probeStorage(driver, writeProbe);
+      return std::string();
+    };
+    checks_.push_back(std::make_unique<HealthCheck>("storagedriver_" + driverName, probe,
+                                                    config.storageDriver.interval,
+                                                    config.storageDriver.threshold));
+    storage_ = checks_.back().get();
+  }
+  for (const FileHealthConfig& c : config.files) {
+    auto probe = [file = c.file](const std::atomic<bool>&) { return probeFile(file); };
+    checks_.push_back(std::make_unique<HealthCheck>(c.file, probe, c.interval, c.threshold));
+  }
+  for (const HttpHealthConfig& c : config.http) {
+    OutboundRequest head;
+    head.method = "HEAD";
+    head.url = c.uri;
+    head.headers = c.headers;
+    head.timeout = orInterval(c.timeout, c.interval);
+    head.followRedirects = true;  // as Go's client does
+    auto client = std::make_shared<HttpClient>();  // used by the check's thread only
+    auto probe = [client, head, expected = c.statusCode](const std::atomic<bool>& cancel) {
+      OutboundResult r = client->send(head, &cancel);
+      if (!r.error.empty()) return "error while checking " + head.url + ": " + r.error;
+      if (r.status != expected) {
+        return "downstream service returned unexpected status: " + std::to_string(r.status);
+      }
+      return std::string();
+    };
+    checks_.push_back(std::make_unique<HealthCheck>(c.uri, probe, c.interval, c.threshold));
+  }
+  for (const TcpHealthConfig& c : config.tcp) {
+    auto probe = [addr = c.addr, timeout = orInterval(c.timeout, c.interval)](const std::atomic<bool>& cancel) {
+      return probeTcp(addr, timeout, cancel);
+    };
+    checks_.push_back(std::make_unique<HealthCheck>(c.addr, probe, c.interval, c.threshold));
+  }
+}
+
+void HealthChecks::start() {
+  for (auto& check : checks_) check->start(check.get() == storage_);
+}
+
+bool HealthChecks::healthy() const {
+  for (const auto& check : checks_) {
+    if (check->failing()) return false;
+  }
+  return true;
+}
+
+std::map<std::string, std::string> HealthChecks::failures() const {
+  std::map<std::string, std::string> out;
+  for (const auto& check : checks_) {
+    if (auto error = check->failure()) out[check->name()] = *error;
+  }
+  return out;
 }
 
 Response unavailableResponse() {
@@ -102,9 +242,9 @@ std::string healthJson(const std::map<std::string, std::string>& failures) {
   for (const auto& [name, error] : failures) {
     if (!first) out += ',';
     first = false;
-    appendJsonString(out, name);
+    out += jsonString(name);
     out += ':';
-    appendJsonString(out, error);
+    out += jsonString(error);
   }
   out += "}\n";
   return out;

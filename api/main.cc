@@ -42,8 +42,9 @@ OPERATIONS
   http.debug.addr            debug listener: /metrics (Prometheus), /debug/health,
                              /healthz (liveness), /readyz (readiness)
   http.debug.prometheus      enabled: true serves metrics at path (default /metrics)
-  health.storagedriver       enabled, interval, threshold: while the storage probe fails,
-                             the API answers 503 UNAVAILABLE
+  health                     storagedriver (the storage probe), file (fails while a file
+                             exists), http (a HEAD must answer statuscode), tcp (addr must
+                             accept): while a check fails the API answers 503 UNAVAILABLE
   log.level, log.formatter   error|warn|info|debug; text|json|logstash; log.fields on
                              every line; log.accesslog.disabled
   notifications.endpoints    webhooks in distribution's event envelope
@@ -103,14 +104,9 @@ int main(int argc, char** argv) {
 
     // Requests are counted only when something can read the counts (http.debug.addr).
     auto metrics = std::make_shared<regfs::api::Metrics>();
-    std::shared_ptr<regfs::api::StorageHealth> health;
-    if (config.health.storageDriver.enabled) {
-      health = std::make_shared<regfs::api::StorageHealth>(registry->store().driver(),
-                                                           config.health.storageDriver.interval,
-                                                           config.health.storageDriver.threshold,
-                                                           !settings.registry.readOnly);
-      health->start();
-    }
+    auto health = std::make_shared<regfs::api::HealthChecks>(
+        config.health, registry->store().driver(), "filesystem", !settings.registry.readOnly);
+    health->start();
     auto notifier = std::make_shared<regfs::api::Notifier>(
         config.notifications,
         regfs::api::NotificationSource{hostname() + ":" + std::to_string(settings.server.port),
@@ -136,16 +132,22 @@ int main(int argc, char** argv) {
       metrics->addCollector([&purger](std::string& out) { purger.collect(out); });
       metrics->addCollector([notifier](std::string& out) { notifier->collect(out); });
       metrics->addCollector([health](std::string& out) {
+        const regfs::api::HealthCheck* storage = health->storage();
         regfs::api::appendMetricHeader(out, "regfs_storage_healthy", "gauge",
                                        "1 while the health.storagedriver check passes (1 when it is off).");
-        regfs::api::appendSample(out, "regfs_storage_healthy", {}, !health || health->healthy() ? 1 : 0);
-        if (!health) return;
-        regfs::api::appendMetricHeader(out, "regfs_storage_probes_total", "counter",
-                                       "Storage health probes, and those that failed.");
-        regfs::api::appendSample(out, "regfs_storage_probes_total", {{"result", "ok"}},
-                                 static_cast<double>(health->probes() - health->probeFailures()));
-        regfs::api::appendSample(out, "regfs_storage_probes_total", {{"result", "error"}},
-                                 static_cast<double>(health->probeFailures()));
+        regfs::api::appendSample(out, "regfs_storage_healthy", {}, !storage || !storage->failing() ? 1 : 0);
+        if (storage) {
+          regfs::api::appendMetricHeader(out, "regfs_storage_probes_total", "counter",
+                                         "Storage health probes, and those that failed.");
+          regfs::api::appendSample(out, "regfs_storage_probes_total", {{"result", "ok"}},
+                                   static_cast<double>(storage->probes() - storage->probeFailures()));
+          regfs::api::appendSample(out, "regfs_storage_probes_total", {{"result", "error"}},
+                                   static_cast<double>(storage->probeFailures()));
+        }
+        regfs::api::appendMetricHeader(out, "regfs_health_checks_failing", "gauge",
+                                       "Configured health checks failing now (the API answers 503 while above 0).");
+        regfs::api::appendSample(out, "regfs_health_checks_failing", {},
+                                 static_cast<double>(health->failures().size()));
       });
       metrics->addCollector([](std::string& out) {
         regfs::api::appendMetricHeader(out, "regfs_build_info", "gauge", "The running version.");
@@ -167,13 +169,13 @@ int main(int argc, char** argv) {
         return r;
       };
       routes["/debug/health"] = [health, json](const regfs::api::Request&) {
-        auto failures = health ? health->failures() : std::map<std::string, std::string>{};
+        auto failures = health->failures();
         return json(failures.empty() ? 200 : 503, regfs::api::healthJson(failures));
       };
       routes["/healthz"] = [json](const regfs::api::Request&) { return json(200, "{}\n"); };
       routes["/readyz"] = [health, json, &draining](const regfs::api::Request&) {
         if (draining.load()) return json(503, "{\"draining\":\"shutting down\"}\n");
-        auto failures = health ? health->failures() : std::map<std::string, std::string>{};
+        auto failures = health->failures();
         return json(failures.empty() ? 200 : 503, regfs::api::healthJson(failures));
       };
       debug = std::make_unique<regfs::api::DebugServer>(config.http.debugAddr, std::move(routes));

@@ -1,55 +1,29 @@
 #include "api/notifications.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
-#include <optional>
 #include <random>
 
+#include "api/http_client.h"
+#include "api/json.h"
 #include "api/metrics.h"
-#include "common/unique_fd.h"
 
 namespace regfs::api {
 namespace {
 
 constexpr const char* kEventsMediaType = "application/vnd.docker.distribution.events.v1+json";
 
-void appendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
-
 // Go's omitempty: the field is left out when empty.
 void field(std::string& out, bool& first, std::string_view key, std::string_view value, bool always = false) {
   if (value.empty() && !always) return;
   if (!first) out += ',';
   first = false;
-  appendJsonString(out, key);
+  out += jsonString(key);
   out += ':';
-  appendJsonString(out, value);
+  out += jsonString(value);
 }
 
 std::string rfc3339Nano(std::chrono::system_clock::time_point t) {
@@ -63,116 +37,11 @@ std::string rfc3339Nano(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
-struct Url {
-  std::string host;
-  std::string port = "80";
-  std::string path = "/";
-  std::string hostHeader;
-};
-
-std::optional<Url> parseHttpUrl(const std::string& url) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.compare(0, kScheme.size(), kScheme) != 0) return std::nullopt;
-  std::string rest = url.substr(kScheme.size());
-  Url u;
-  size_t slash = rest.find('/');
-  std::string authority = rest.substr(0, slash);
-  if (slash != std::string::npos) u.path = rest.substr(slash);
-  u.hostHeader = authority;
-  if (!authority.empty() && authority[0] == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string::npos) return std::nullopt;
-    u.host = authority.substr(1, close - 1);
-    if (close + 1 < authority.size() && authority[close + 1] == ':') u.port = authority.substr(close + 2);
-  } else {
-    size_t colon = authority.rfind(':');
-    u.host = authority.substr(0, colon);
-    if (colon != std::string::npos) u.port = authority.substr(colon + 1);
-  }
-  if (u.host.empty() || u.port.empty()) return std::nullopt;
-  return u;
-}
-
-// One POST; returns "" on a 2xx/3xx answer (distribution's success range), else why not.
-std::string post(const Url& url, const HeaderMap& headers, const std::string& body,
-                 std::chrono::nanoseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto msLeft = [&] {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    return static_cast<int>(std::max<int64_t>(left.count(), 0));
-  };
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (int rc = ::getaddrinfo(url.host.c_str(), url.port.c_str(), &hints, &res); rc != 0) {
-    return std::string("resolve ") + url.host + ": " + gai_strerror(rc);
-  }
-  UniqueFd fd;
-  std::string error = "no address";
-  for (addrinfo* ai = res; ai && !fd; ai = ai->ai_next) {
-    UniqueFd s(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
-    if (!s) continue;
-    if (::connect(s.get(), ai->ai_addr, ai->ai_addrlen) != 0) {
-      if (errno != EINPROGRESS) {
-        error = std::string("connect: ") + std::strerror(errno);
-        continue;
-      }
-      pollfd p{s.get(), POLLOUT, 0};
-      if (::poll(&p, 1, msLeft()) <= 0) {
-        error = "connect: timeout";
-        continue;
-      }
-      int soError = 0;
-      socklen_t len = sizeof soError;
-      ::getsockopt(s.get(), SOL_SOCKET, SO_ERROR, &soError, &len);
-      if (soError != 0) {
-        error = std::string("connect: ") + std::strerror(soError);
-        continue;
-      }
-    }
-    fd = std::move(s);
-  }
-  ::freeaddrinfo(res);
-  if (!fd) return error;
-
-  std::string request = "POST " + url.path + " HTTP/1.1\r\nHost: " + url.hostHeader +
-                        "\r\nUser-Agent: regfs-notifications\r\nContent-Type: " + kEventsMediaType +
-                        "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n";
-  for (const auto& [name, values] : headers) {
-    for (const auto& v : values) request += name + ": " + v + "\r\n";
-  }
-  request += "\r\n" + body;
-  size_t sent = 0;
-  while (sent < request.size()) {
-    ssize_t n = ::send(fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n > 0) {
-      sent += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      pollfd p{fd.get(), POLLOUT, 0};
-      if (::poll(&p, 1, msLeft()) <= 0) return "send: timeout";
-      continue;
-    }
-    return std::string("send: ") + std::strerror(errno);
-  }
-  std::string reply;
-  while (reply.find("\r\n") == std::string::npos) {
-    pollfd p{fd.get(), POLLIN, 0};
-    if (::poll(&p, 1, msLeft()) <= 0) return "response: timeout";
-    char buf[1024];
-    ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n <= 0) return "response: connection closed";
-    reply.append(buf, static_cast<size_t>(n));
-    if (reply.size() > 8192) break;
-  }
-  int status = 0;
-  if (reply.size() >= 12 && reply.compare(0, 5, "HTTP/") == 0) status = std::atoi(reply.c_str() + 9);
-  if (status >= 200 && status < 400) return "";
-  return "response status " + (status ? std::to_string(status) : std::string("unreadable")) + " unaccepted";
+// "" when the endpoint took the events: a 2xx or 3xx answer, as distribution counts it.
+std::string deliveryError(const OutboundResult& r) {
+  if (!r.error.empty()) return r.error;
+  if (r.status >= 200 && r.status < 400) return "";
+  return "response status " + std::to_string(r.status) + " unaccepted";
 }
 
 }  // namespace
@@ -231,7 +100,8 @@ std::string eventJson(const NotificationEvent& e, const NotificationSource& sour
 
 struct Notifier::Endpoint {
   NotificationEndpoint config;
-  Url url;
+  HttpClient client;  // used by the sender thread only
+  std::atomic<bool> cancel{false};  // abandons a delivery in progress at stop
   std::mutex mu;
   std::condition_variable cv;
   std::deque<std::shared_ptr<const std::string>> queue;
@@ -254,9 +124,8 @@ Notifier::Notifier(const NotificationsConfig& config, NotificationSource source,
     : source_(std::move(source)), queueSize_(queueSize) {
   for (const auto& ep : config.endpoints) {
     if (ep.disabled) continue;
-    auto url = parseHttpUrl(ep.url);
-    if (!url) {
-      spdlog::warn("notifications: endpoint {}: only http:// URLs are supported, not {}; endpoint disabled",
+    if (!isHttpUrl(ep.url)) {
+      spdlog::warn("notifications: endpoint {}: {} is not an http:// or https:// URL; endpoint disabled",
                    ep.name, ep.url);
       continue;
     }
@@ -265,7 +134,6 @@ Notifier::Notifier(const NotificationsConfig& config, NotificationSource source,
     if (e->config.timeout <= std::chrono::nanoseconds(0)) e->config.timeout = std::chrono::seconds(1);
     if (e->config.backoff <= std::chrono::nanoseconds(0)) e->config.backoff = std::chrono::seconds(1);
     if (e->config.threshold <= 0) e->config.threshold = 10;
-    e->url = *url;
     endpoints_.push_back(std::move(e));
   }
   for (auto& e : endpoints_) {
@@ -309,11 +177,16 @@ void Notifier::runSender(Endpoint& ep) {
     if (ep.stopping) return;
     auto event = ep.queue.front();
     ep.busy = true;
-    std::string body = "{\"events\":[" + *event + "]}";
+    OutboundRequest post;
+    post.url = ep.config.url;
+    post.headers = ep.config.headers;
+    post.contentType = kEventsMediaType;
+    post.body = "{\"events\":[" + *event + "]}";
+    post.timeout = ep.config.timeout;
     int failuresInRow = 0;
     while (!ep.stopping) {
       lock.unlock();
-      std::string error = post(ep.url, ep.config.headers, body, ep.config.timeout);
+      std::string error = deliveryError(ep.client.send(post, &ep.cancel));
       lock.lock();
       if (error.empty()) {
         ep.successes++;
@@ -347,6 +220,7 @@ void Notifier::stop(std::chrono::milliseconds timeout) {
                    ep->config.name);
     }
     ep->stopping = true;
+    ep->cancel = true;
     lock.unlock();
     ep->cv.notify_all();
   }

@@ -6,7 +6,8 @@
 // blocks a request; when a queue is full the event is dropped with a warning and counted.
 // A failed delivery is retried, at once up to `threshold` failures in a row, then every
 // `backoff`, until it succeeds (as distribution's retrying sink); `timeout` bounds each
-// attempt. Endpoints take plain http:// URLs.
+// attempt. Endpoints take http:// and https:// URLs (certificates are verified, see
+// api/http_client.h).
 
 #include <atomic>
 #include <chrono>

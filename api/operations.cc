@@ -132,7 +132,7 @@ std::optional<NotificationEvent> eventFor(const Exchange& x, const std::string& 
 }
 
 Operations::Operations(std::shared_ptr<Registry> registry, std::shared_ptr<Metrics> metrics,
-                       std::shared_ptr<StorageHealth> health, std::shared_ptr<Notifier> notifier,
+                       std::shared_ptr<HealthChecks> health, std::shared_ptr<Notifier> notifier,
                        OperationsOptions options)
     : registry_(std::move(registry)),
       metrics_(std::move(metrics)),

@@ -22,7 +22,7 @@ struct OperationsOptions {
 class Operations : public RequestObserver {
  public:
   Operations(std::shared_ptr<Registry> registry, std::shared_ptr<Metrics> metrics,
-             std::shared_ptr<StorageHealth> health, std::shared_ptr<Notifier> notifier, OperationsOptions options);
+             std::shared_ptr<HealthChecks> health, std::shared_ptr<Notifier> notifier, OperationsOptions options);
 
   std::optional<Response> admit(const Request& request) override;
   void completed(const Exchange& exchange) override;
@@ -31,7 +31,7 @@ class Operations : public RequestObserver {
   void notify(const Exchange& exchange);
   std::shared_ptr<Registry> registry_;
   std::shared_ptr<Metrics> metrics_;
-  std::shared_ptr<StorageHealth> health_;
+  std::shared_ptr<HealthChecks> health_;
   std::shared_ptr<Notifier> notifier_;
   OperationsOptions options_;
 };

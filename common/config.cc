@@ -220,10 +220,24 @@ const Schema kCatalog = structOf({{"maxentries", &kScalar}});
 
 const Schema kStorageDriverHealth =
     structOf({{"enabled", &kScalar}, {"interval", &kScalar}, {"threshold", &kScalar}});
-const Schema kHealth = structOf({{"storagedriver", &kStorageDriverHealth},
-                                 {"file", &kAny, Support::kIgnored},
-                                 {"http", &kAny, Support::kIgnored},
-                                 {"tcp", &kAny, Support::kIgnored}});
+const Schema kFileHealth =
+    structOf({{"file", &kScalar}, {"interval", &kScalar}, {"threshold", &kScalar}});
+const Schema kHttpHealth = structOf({{"timeout", &kScalar},
+                                     {"statuscode", &kScalar},
+                                     {"interval", &kScalar},
+                                     {"uri", &kScalar},
+                                     {"headers", &kHeaders},
+                                     {"threshold", &kScalar}});
+const Schema kTcpHealth = structOf(
+    {{"timeout", &kScalar}, {"interval", &kScalar}, {"addr", &kScalar}, {"threshold", &kScalar}});
+const Schema kFileHealthList{.shape = Shape::kList, .element = &kFileHealth};
+const Schema kHttpHealthList{.shape = Shape::kList, .element = &kHttpHealth};
+const Schema kTcpHealthList{.shape = Shape::kList, .element = &kTcpHealth};
+const Schema kHealth =
+    structOf({{"storagedriver", &kStorageDriverHealth},
+              {"file", &kFileHealthList, Support::kUsed, "FILECHECKERS"},
+              {"http", &kHttpHealthList, Support::kUsed, "HTTPCHECKERS"},
+              {"tcp", &kTcpHealthList, Support::kUsed, "TCPCHECKERS"}});
 
 const Schema kRoot = structOf({{"version", &kScalar},
                                {"log", &kLog},
@@ -752,12 +766,55 @@ class Parser {
     Value driver = childOf(v, "storagedriver");
     requireMap(driver);
     health.storageDriver.enabled = boolean(childOf(driver, "enabled")).value_or(false);
-    auto interval = duration(childOf(driver, "interval"), true).value_or(nanoseconds(0));
-    if (interval > nanoseconds(0)) health.storageDriver.interval = interval;
-    Value threshold = childOf(driver, "threshold");
-    if (auto n = integer(threshold)) {
-      if (*n < 0 || *n > 1000000) fail(threshold, "out of range");
-      health.storageDriver.threshold = static_cast<int>(*n);
+    readCheckTiming(driver, health.storageDriver.interval, health.storageDriver.threshold);
+    forEachItem(childOf(v, "file"), "file checks", [&](const Value& item) {
+      FileHealthConfig& c = health.files.emplace_back();
+      c.file = text(childOf(item, "file")).value_or("");
+      if (c.file.empty()) failMissing(item, "file", "must name the file to check");
+      readCheckTiming(item, c.interval, c.threshold);
+    });
+    forEachItem(childOf(v, "http"), "HTTP checks", [&](const Value& item) {
+      HttpHealthConfig& c = health.http.emplace_back();
+      c.uri = text(childOf(item, "uri")).value_or("");
+      if (c.uri.empty()) failMissing(item, "uri", "must name the URI to check");
+      c.headers = headers(childOf(item, "headers"));
+      Value status = childOf(item, "statuscode");
+      if (auto n = integer(status); n && *n != 0) {
+        if (*n < 100 || *n > 599) fail(status, "expected an HTTP status code, got " + describe(status.node));
+        c.statusCode = static_cast<int>(*n);
+      }
+      c.timeout = duration(childOf(item, "timeout"), true).value_or(nanoseconds(0));
+      readCheckTiming(item, c.interval, c.threshold);
+    });
+    forEachItem(childOf(v, "tcp"), "TCP checks", [&](const Value& item) {
+      TcpHealthConfig& c = health.tcp.emplace_back();
+      c.addr = text(childOf(item, "addr")).value_or("");
+      if (c.addr.empty()) failMissing(item, "addr", "must name the host:port to check");
+      c.timeout = duration(childOf(item, "timeout"), true).value_or(nanoseconds(0));
+      readCheckTiming(item, c.interval, c.threshold);
+    });
+  }
+
+  // `interval` and `threshold` of a health check; an interval of zero or less keeps the default.
+  void readCheckTiming(const Value& check, nanoseconds& interval, int& threshold) {
+    auto i = duration(childOf(check, "interval"), true).value_or(nanoseconds(0));
+    if (i > nanoseconds(0)) interval = i;
+    Value t = childOf(check, "threshold");
+    if (auto n = integer(t)) {
+      if (*n < 0 || *n > 1000000) fail(t, "out of range");
+      threshold = static_cast<int>(*n);
+    }
+  }
+
+  // Calls `read` with each item, a mapping, of the list at `v` (none when absent).
+  template <typename Read>
+  void forEachItem(const Value& v, const std::string& what, Read read) {
+    if (v.absent()) return;
+    if (!v.node.IsSequence()) fail(v, "expected a list of " + what + ", got " + describe(v.node));
+    for (size_t i = 0; i < v.node.size(); ++i) {
+      Value item{v.node[i], YAML::Node(), v.path + "[" + std::to_string(i) + "]"};
+      requireMap(item);
+      read(item);
     }
   }
 
@@ -994,14 +1051,7 @@ class Parser {
     Value events = childOf(v, "events");
     requireMap(events);
     notifications.includeReferences = boolean(childOf(events, "includereferences")).value_or(false);
-    Value endpoints = childOf(v, "endpoints");
-    if (endpoints.absent()) return;
-    if (!endpoints.node.IsSequence()) {
-      fail(endpoints, "expected a list of endpoints, got " + describe(endpoints.node));
-    }
-    for (size_t i = 0; i < endpoints.node.size(); ++i) {
-      Value e{endpoints.node[i], YAML::Node(), endpoints.path + "[" + std::to_string(i) + "]"};
-      requireMap(e);
+    forEachItem(childOf(v, "endpoints"), "endpoints", [&](const Value& e) {
       NotificationEndpoint out;
       out.name = text(childOf(e, "name")).value_or("");
       out.url = text(childOf(e, "url")).value_or("");
@@ -1026,7 +1076,7 @@ class Parser {
       out.ignoreActions =
           stringList(childOf(ignore, "actions")).value_or(std::vector<std::string>{});
       notifications.endpoints.push_back(std::move(out));
-    }
+    });
   }
 
   std::string source_;  // the file name in messages; empty for a string

@@ -174,8 +174,40 @@ struct StorageDriverHealthConfig {
   int threshold = 0;
 };
 
+// The checks below run every `interval` (zero or less -> 10s). With `threshold` 0 a check
+// fails at its first failure; otherwise after that many failures in a row. Any success
+// makes it pass again.
+
+// health.file[]: fails while `file` exists (an operator's maintenance switch).
+struct FileHealthConfig {
+  std::string file;
+  std::chrono::nanoseconds interval = std::chrono::seconds(10);
+  int threshold = 0;
+};
+
+// health.http[]: a HEAD request to `uri` (redirects followed) must answer `statusCode`.
+struct HttpHealthConfig {
+  std::string uri;
+  HeaderMap headers;
+  int statusCode = 200;                       // zero -> 200
+  std::chrono::nanoseconds timeout{0};        // zero or less -> the interval
+  std::chrono::nanoseconds interval = std::chrono::seconds(10);
+  int threshold = 0;
+};
+
+// health.tcp[]: a TCP connection to `addr` (host:port) must open within `timeout`.
+struct TcpHealthConfig {
+  std::string addr;
+  std::chrono::nanoseconds timeout{0};        // zero or less -> the interval
+  std::chrono::nanoseconds interval = std::chrono::seconds(10);
+  int threshold = 0;
+};
+
 struct HealthConfig {
   StorageDriverHealthConfig storageDriver;  // health.storagedriver
+  std::vector<FileHealthConfig> files;      // health.file
+  std::vector<HttpHealthConfig> http;       // health.http
+  std::vector<TcpHealthConfig> tcp;         // health.tcp
 };
 
 struct Config {

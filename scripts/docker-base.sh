@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes the base image of Dockerfile from a local build, without pulling anything: a root
-# file system holding regfs-server, the shared libraries it links (from ldd) and the
-# files a container expects, imported with `docker import`.
+# file system holding regfs-server, the shared libraries it links (from ldd), the system
+# CA bundle and the files a container expects, imported with `docker import`.
 #   scripts/docker-base.sh [BUILD_DIR] [IMAGE]      (defaults: build, regfs-base:latest)
 # DOCKER (default "docker") may carry options, e.g. DOCKER="docker -H unix:///…".
 set -euo pipefail
@@ -18,6 +18,11 @@ for lib in $(ldd "$binary" | awk '/=>/ {print $3} /^\t\// {print $1}'); do
   mkdir -p "$root$(dirname "$lib")"
   cp -L "$lib" "$root$lib"
 done
+# The system CAs, for https:// notification endpoints (libcurl's default bundle path).
+if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+  mkdir -p "$root/etc/ssl/certs"
+  cp -L /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
+fi
 echo "root:x:0:0:root:/root:/sbin/nologin" > "$root/etc/passwd"
 echo "root:x:0:" > "$root/etc/group"
 echo "hosts: files dns" > "$root/etc/nsswitch.conf"

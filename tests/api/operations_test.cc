@@ -3,6 +3,7 @@
 // webhook notifications (delivered, retried, never blocking requests) and the drain on
 // SIGTERM. Real server processes; a python3 stdlib webhook receiver.
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,8 +12,11 @@
 #include <unistd.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -21,8 +25,11 @@
 #include "api/notifications.h"
 #include "api/operations.h"
 #include "api/router.h"
+#include "api/health.h"
 #include "common/layout.h"
+#include "common/store.h"
 #include "support/server.h"
+#include "support/tls.h"
 
 namespace regfs::testing {
 namespace {
@@ -49,6 +56,13 @@ std::vector<std::string> lines(const std::string& text) {
     if (!line.empty()) out.push_back(line);
   }
   return out;
+}
+
+// The value of one sample in Prometheus text, -1 when absent.
+double sampleValue(const std::string& metrics, const std::string& sample) {
+  size_t at = metrics.find("\n" + sample + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(metrics.substr(at + sample.size() + 2));
 }
 
 // A regfs-server with a debug listener, configured through REGISTRY_* variables.
@@ -203,18 +217,11 @@ TEST(NotificationsUnit, EventJsonHasDistributionsFields) {
 TEST(NotificationsUnit, AFullQueueDropsAndCountsInsteadOfBlocking) {
   // An endpoint that accepts connections but never answers: the sender sits on its first
   // event while publish() keeps returning at once.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(fd, 16), 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  LoopbackListener silent(0, false);
   NotificationsConfig config;
   NotificationEndpoint ep;
   ep.name = "silent";
-  ep.url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/events";
+  ep.url = "http://127.0.0.1:" + std::to_string(silent.port()) + "/events";
   ep.timeout = 2s;
   config.endpoints.push_back(ep);
   {
@@ -235,7 +242,6 @@ TEST(NotificationsUnit, AFullQueueDropsAndCountsInsteadOfBlocking) {
         << text;
     notifier.stop(0ms);
   }
-  ::close(fd);
 }
 
 // ---- against a real server ----
@@ -322,6 +328,147 @@ TEST_F(OpsTest, StorageHealthFailsThenRecoversAndGatesTheApi) {
   EXPECT_EQ(http("GET", o.debugUrl() + "/readyz").status, 200);
 }
 
+// ---- health checks beyond the storage probe ----
+
+// python3's http.server over an empty directory on a free port: HEAD / answers 200, any
+// other path 404.
+struct StaticHttpServer {
+  TempDir dir;
+  int port = freePort();
+  std::unique_ptr<Process> process = std::make_unique<Process>(
+      std::vector<std::string>{"python3", "-m", "http.server", "--bind", "127.0.0.1", "--directory", dir.path().string(),
+                               std::to_string(port)},
+      std::map<std::string, std::string>{}, dir / "log");
+  StaticHttpServer() { EXPECT_TRUE(waitForPort(port)) << process->log(); }
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port) + path; }
+};
+
+TEST(HealthUnit, FileProbeFailsWhileTheFileExists) {
+  TempDir dir;
+  auto file = dir / "maintenance";
+  EXPECT_EQ(api::probeFile(file.string()), "");
+  writeFile(file, "");
+  EXPECT_EQ(api::probeFile(file.string()), "file exists");
+  std::filesystem::remove(file);
+  EXPECT_EQ(api::probeFile(file.string()), "");
+}
+
+TEST(HealthUnit, TcpProbeNeedsSomethingListening) {
+  std::atomic<bool> cancel{false};
+  int port;
+  {
+    LoopbackListener l;
+    port = l.port();
+    EXPECT_EQ(api::probeTcp("127.0.0.1:" + std::to_string(port), 1s, cancel), "");
+  }
+  std::string addr = "127.0.0.1:" + std::to_string(port);
+  EXPECT_THAT(api::probeTcp(addr, 1s, cancel), ::testing::StartsWith("connection to " + addr + " failed"));
+  EXPECT_THAT(api::probeTcp("127.0.0.1", 1s, cancel), ::testing::HasSubstr("no port"));
+  LoopbackListener again(port);
+  EXPECT_EQ(api::probeTcp(addr, 1s, cancel), "");
+}
+
+TEST(HealthUnit, ACheckFailsAfterThresholdFailuresInARowAndASuccessResetsIt) {
+  std::vector<std::string> script = {"e1", "e2", "", "e3", "e4", "e5", "", "e6"};
+  size_t next = 0;
+  api::HealthCheck check("c", [&](const std::atomic<bool>&) { return script.at(next++); }, 1h, 3);
+  std::vector<bool> failing;
+  for (size_t i = 0; i < script.size(); ++i) {
+    check.probeOnce();
+    failing.push_back(check.failing());
+  }
+  EXPECT_EQ(failing, (std::vector<bool>{false, false, false, false, false, true, false, false}));
+  EXPECT_EQ(check.probes(), 8u);
+  EXPECT_EQ(check.probeFailures(), 6u);
+
+  next = 0;
+  api::HealthCheck noThreshold("d", [&](const std::atomic<bool>&) { return script.at(next++); }, 1h, 0);
+  noThreshold.probeOnce();
+  EXPECT_TRUE(noThreshold.failing());
+  EXPECT_EQ(noThreshold.failure(), std::optional<std::string>("e1"));
+  noThreshold.probeOnce();
+  EXPECT_EQ(noThreshold.failure(), std::optional<std::string>("e2"));
+  noThreshold.probeOnce();
+  EXPECT_FALSE(noThreshold.failing());
+  EXPECT_EQ(noThreshold.failure(), std::nullopt);
+}
+
+TEST(HealthUnit, HttpCheckWantsItsStatusCode) {
+  StaticHttpServer web;
+  TempDir store;
+  HealthConfig config;
+  config.http.push_back({.uri = web.url("/"), .interval = 50ms});
+  config.http.push_back({.uri = web.url("/missing"), .statusCode = 404, .interval = 50ms});
+  config.http.push_back({.uri = web.url("/"), .statusCode = 204, .interval = 50ms});
+  auto storeObject = Store::openLocal(store.path());
+  api::HealthChecks checks(config, storeObject.driver(), "filesystem", false);
+  checks.start();
+  std::map<std::string, std::string> expected = {{web.url("/"), "downstream service returned unexpected status: 200"}};
+  ASSERT_TRUE(waitFor([&] { return checks.failures() == expected; })) << api::healthJson(checks.failures());
+  EXPECT_FALSE(checks.healthy());
+  EXPECT_EQ(checks.storage(), nullptr);
+}
+
+TEST_F(OpsTest, FileTcpAndHttpChecksGateTheApiAndNameTheFailingCheck) {
+  auto maintenance = work / "maintenance";
+  std::optional<LoopbackListener> tcp;
+  tcp.emplace();
+  int tcpPort = tcp->port();
+  StaticHttpServer web;
+  std::string tcpAddr = "127.0.0.1:" + std::to_string(tcpPort);
+  OpsServer o(work / "store", "health:\n  file:\n    - file: " + maintenance.string() +
+                                  "\n      interval: 100ms\n  tcp:\n    - addr: " + tcpAddr +
+                                  "\n      timeout: 1s\n      interval: 100ms\n      threshold: 2\n"
+                                  "  http:\n    - uri: " + web.url("/") + "\n      interval: 100ms\n");
+  RegfsServer& s = *o.server;
+  auto failing = [&] {
+    Reply h = http("GET", o.debugUrl() + "/debug/health");
+    rapidjson::Document d;
+    d.Parse(h.body.c_str());
+    EXPECT_FALSE(d.HasParseError()) << h.body;
+    std::map<std::string, std::string> out;
+    if (d.HasParseError() || !d.IsObject()) return out;
+    for (const auto& m : d.GetObject()) out[m.name.GetString()] = m.value.GetString();
+    EXPECT_EQ(h.status, out.empty() ? 200 : 503) << h.body;
+    return out;
+  };
+  auto gated = [&] {
+    Reply r = http("GET", s.url() + "/v2/");
+    return r.status == 503 && r.code() == "UNAVAILABLE";
+  };
+  ASSERT_TRUE(waitFor([&] { return failing().empty(); })) << s.log();
+  EXPECT_EQ(http("GET", s.url() + "/v2/").status, 200);
+
+  // A maintenance file takes the registry out of service while it exists.
+  writeFile(maintenance, "");
+  ASSERT_TRUE(waitFor([&] { return failing().count(maintenance.string()) == 1; })) << s.log();
+  EXPECT_EQ(failing()[maintenance.string()], "file exists");
+  EXPECT_TRUE(gated());
+  EXPECT_EQ(http("GET", o.debugUrl() + "/readyz").status, 503);
+  EXPECT_EQ(http("GET", o.debugUrl() + "/healthz").status, 200);
+  std::filesystem::remove(maintenance);
+  ASSERT_TRUE(waitFor([&] { return failing().empty(); })) << s.log();
+  EXPECT_EQ(http("GET", s.url() + "/v2/").status, 200);
+
+  // A dependency that stops listening, and comes back.
+  tcp.reset();
+  ASSERT_TRUE(waitFor([&] { return failing().count(tcpAddr) == 1; })) << s.log();
+  EXPECT_THAT(failing()[tcpAddr], ::testing::StartsWith("connection to " + tcpAddr + " failed"));
+  EXPECT_TRUE(gated());
+  tcp.emplace(tcpPort);
+  ASSERT_TRUE(waitFor([&] { return failing().empty(); })) << s.log();
+  EXPECT_EQ(http("GET", s.url() + "/v2/").status, 200);
+
+  // An HTTP dependency that goes away.
+  web.process->stop();
+  ASSERT_TRUE(waitFor([&] { return failing().count(web.url("/")) == 1; })) << s.log();
+  EXPECT_THAT(failing()[web.url("/")], ::testing::StartsWith("error while checking " + web.url("/")));
+  std::string metrics = http("GET", o.debugUrl() + "/metrics").body;
+  EXPECT_EQ(sampleValue(metrics, "regfs_health_checks_failing"), 1) << metrics;
+  EXPECT_TRUE(gated());
+  EXPECT_EQ(s.stop(), 0);
+}
+
 TEST_F(OpsTest, JsonLogLinesParseAndCarryAccessFieldsAndLogFields) {
   OpsServer o(work / "store", "", {{"REGISTRY_LOG_FORMATTER", "json"}, {"REGISTRY_LOG_FIELDS_ENVIRONMENT", "test"}});
   RegfsServer& s = *o.server;
@@ -384,7 +531,8 @@ struct Receiver {
   TempDir dir;
   std::unique_ptr<Process> process;
   int port = 0;
-  explicit Receiver(std::vector<std::string> flags = {}) {
+  // `scheme` https needs tlsFlags() among the flags.
+  explicit Receiver(std::vector<std::string> flags = {}, std::string scheme = "http") : scheme(std::move(scheme)) {
     std::vector<std::string> argv = {"python3", std::string(REGFS_SOURCE_DIR) + "/tests/support/webhook_receiver.py",
                                      (dir / "port").string(), (dir / "events.jsonl").string()};
     argv.insert(argv.end(), flags.begin(), flags.end());
@@ -392,15 +540,30 @@ struct Receiver {
     EXPECT_TRUE(waitFor([&] { return std::filesystem::exists(dir / "port"); })) << process->log();
     port = std::stoi(readFile(dir / "port"));
   }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port) + "/events"; }
-  std::vector<std::string> posts() const { return lines(readFile(dir / "events.jsonl")); }
+  std::string scheme;
+  std::string url() const { return scheme + "://127.0.0.1:" + std::to_string(port) + "/events"; }
+  std::vector<std::string> posts() const {
+    auto file = dir / "events.jsonl";
+    return std::filesystem::exists(file) ? lines(readFile(file)) : std::vector<std::string>{};
+  }
 };
 
-std::string endpointConfig(const std::string& url, const std::string& extra = "") {
-  return "notifications:\n  endpoints:\n    - name: hook\n      url: " + url +
+// Receiver flags to serve https with `tls` (the receiver's certificate and key).
+template <typename Certificate>
+std::vector<std::string> tlsFlags(const Certificate& tls) {
+  return {"--cert", tls.cert.string(), "--key", tls.key.string()};
+}
+
+// One entry of notifications.endpoints.
+std::string endpointEntry(const std::string& name, const std::string& url, const std::string& extra = "") {
+  return "    - name: " + name + "\n      url: " + url +
          "\n      timeout: 1s\n      threshold: 3\n      backoff: 200ms\n      headers:\n        Authorization: "
          "[Bearer secret]\n" +
          extra;
+}
+
+std::string endpointConfig(const std::string& url, const std::string& extra = "") {
+  return "notifications:\n  endpoints:\n" + endpointEntry("hook", url, extra);
 }
 
 TEST_F(OpsTest, NotificationsDeliverPushPullAndDeleteEventsInDistributionsEnvelope) {
@@ -476,6 +639,79 @@ TEST_F(OpsTest, NotificationsAreRetriedUntilTheEndpointAccepts) {
             std::string::npos)
       << metrics;
   EXPECT_NE(o.server->log().find("failed 3 times in a row"), std::string::npos);
+}
+
+TEST_F(OpsTest, HttpsEndpointsGetEventsOnlyWhenTheirCertificateIsTrusted) {
+  // Receivers with certificates from three private CAs. The server trusts the first and
+  // the third, through a bundle in SSL_CERT_FILE as a Go program (distribution) does; the
+  // third CA's certificate names another host than the endpoint's.
+  IssuedCertificate trusted = makeCaSignedServerCertificate(work / "trusted");
+  IssuedCertificate untrusted = makeCaSignedServerCertificate(work / "untrusted");
+  IssuedCertificate otherName = makeCaSignedServerCertificate(work / "other-name", "DNS:hooks.example");
+  writeFile(work / "bundle.pem", readFile(trusted.caCert) + readFile(otherName.caCert));
+  Receiver good(tlsFlags(trusted), "https");
+  Receiver bad(tlsFlags(untrusted), "https");
+  Receiver misnamed(tlsFlags(otherName), "https");
+  OpsServer o(work / "store",
+              "notifications:\n  endpoints:\n" + endpointEntry("good", good.url()) + endpointEntry("bad", bad.url()) +
+                  endpointEntry("misnamed", misnamed.url()),
+              {{"SSL_CERT_FILE", (work / "bundle.pem").string()}});
+  RegfsServer& s = *o.server;
+  std::string digest = pushImage(s, "team/app", "v1");
+
+  ASSERT_TRUE(waitFor([&] { return good.posts().size() >= 3; })) << s.log();
+  std::vector<std::string> actions;
+  for (const auto& p : good.posts()) {
+    rapidjson::Document post;
+    post.Parse(p.c_str());
+    ASSERT_FALSE(post.HasParseError()) << p;
+    EXPECT_STREQ(post["headers"]["Content-Type"].GetString(), "application/vnd.docker.distribution.events.v1+json");
+    EXPECT_STREQ(post["headers"]["Authorization"].GetString(), "Bearer secret");
+    rapidjson::Document env;
+    env.Parse(post["body"].GetString());
+    ASSERT_FALSE(env.HasParseError()) << post["body"].GetString();
+    ASSERT_EQ(env["events"].Size(), 1u);
+    actions.push_back(env["events"][0]["action"].GetString());
+    EXPECT_STREQ(env["events"][0]["target"]["repository"].GetString(), "team/app");
+  }
+  EXPECT_EQ(actions, (std::vector<std::string>{"push", "push", "push"}));
+
+  // The untrusted receiver never gets a request: the handshake is refused, and the first
+  // event is retried (past the threshold, every backoff) instead of being delivered.
+  auto metric = [&](const std::string& endpoint, const std::string& type) {
+    return sampleValue(http("GET", o.debugUrl() + "/metrics").body,
+                       "registry_notifications_events_total{endpoint=\"" + endpoint + "\",type=\"" + type + "\"}");
+  };
+  for (std::string refused : {"bad", "misnamed"}) {
+    ASSERT_TRUE(waitFor([&] { return metric(refused, "failures") >= 5; })) << refused << "\n" << s.log();
+    EXPECT_EQ(metric(refused, "successes"), 0) << refused;
+    EXPECT_EQ(metric(refused, "events"), 3) << refused;
+  }
+  EXPECT_EQ(metric("good", "successes"), 3);
+  EXPECT_EQ(metric("good", "failures"), 0);
+  EXPECT_TRUE(bad.posts().empty());
+  EXPECT_TRUE(misnamed.posts().empty());
+  EXPECT_NE(s.log().find("endpoint bad failed 3 times in a row (SSL certificate problem"), std::string::npos)
+      << s.log();
+  EXPECT_NE(s.log().find("endpoint misnamed failed 3 times in a row (SSL: no alternative certificate subject name"),
+            std::string::npos)
+      << s.log();
+  EXPECT_EQ(s.stop(), 0);
+}
+
+TEST_F(OpsTest, AnHttpsEndpointIsNotTrustedWithoutItsCa) {
+  // No SSL_CERT_FILE: only the system CAs count, and a private certificate is refused.
+  ServerCertificate cert = makeServerCertificate(work / "cert");
+  Receiver receiver(tlsFlags(cert), "https");
+  OpsServer o(work / "store", endpointConfig(receiver.url()));
+  ASSERT_EQ(http("GET", o.server->url() + "/v2/").status, 200);
+  pushImage(*o.server, "team/app", "v1");
+  ASSERT_TRUE(waitFor([&] {
+    return sampleValue(http("GET", o.debugUrl() + "/metrics").body,
+                       "registry_notifications_events_total{endpoint=\"hook\",type=\"failures\"}") >= 3;
+  })) << o.server->log();
+  EXPECT_TRUE(receiver.posts().empty());
+  EXPECT_NE(o.server->log().find("failed 3 times in a row"), std::string::npos) << o.server->log();
 }
 
 TEST_F(OpsTest, AHangingEndpointNeverSlowsRequests) {

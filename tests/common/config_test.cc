@@ -508,6 +508,92 @@ TEST(ConfigEnv, ListsAreIndexed) {
               HasSubstr("notifications.endpoints: expected a list index, got \"X\""));
 }
 
+TEST(Config, ReadsHealthChecks) {
+  Config c = parseConfig(R"(version: 0.1
+health:
+  storagedriver:
+    enabled: true
+    interval: 5s
+    threshold: 2
+  file:
+    - file: /srv/maintenance
+      interval: 3s
+    - file: /srv/other
+  http:
+    - uri: https://auth.example.com/health
+      headers:
+        Authorization: [Basic abc]
+      statuscode: 204
+      timeout: 2s
+      interval: 20s
+      threshold: 4
+    - uri: http://db.example.com/
+  tcp:
+    - addr: redis.example.com:6379
+      timeout: 500ms
+      interval: 1s
+      threshold: 3
+)",
+                         {});
+  EXPECT_TRUE(c.health.storageDriver.enabled);
+  EXPECT_EQ(c.health.storageDriver.interval, 5s);
+  EXPECT_EQ(c.health.storageDriver.threshold, 2);
+  ASSERT_EQ(c.health.files.size(), 2u);
+  EXPECT_EQ(c.health.files[0].file, "/srv/maintenance");
+  EXPECT_EQ(c.health.files[0].interval, 3s);
+  EXPECT_EQ(c.health.files[0].threshold, 0);
+  EXPECT_EQ(c.health.files[1].file, "/srv/other");
+  EXPECT_EQ(c.health.files[1].interval, 10s);
+  ASSERT_EQ(c.health.http.size(), 2u);
+  const HttpHealthConfig& h = c.health.http[0];
+  EXPECT_EQ(h.uri, "https://auth.example.com/health");
+  EXPECT_EQ(h.headers.at("Authorization"), std::vector<std::string>{"Basic abc"});
+  EXPECT_EQ(h.statusCode, 204);
+  EXPECT_EQ(h.timeout, 2s);
+  EXPECT_EQ(h.interval, 20s);
+  EXPECT_EQ(h.threshold, 4);
+  EXPECT_EQ(c.health.http[1].statusCode, 200);
+  EXPECT_EQ(c.health.http[1].timeout, 0s);
+  EXPECT_EQ(c.health.http[1].interval, 10s);
+  ASSERT_EQ(c.health.tcp.size(), 1u);
+  EXPECT_EQ(c.health.tcp[0].addr, "redis.example.com:6379");
+  EXPECT_EQ(c.health.tcp[0].timeout, 500ms);
+  EXPECT_EQ(c.health.tcp[0].interval, 1s);
+  EXPECT_EQ(c.health.tcp[0].threshold, 3);
+  EXPECT_THAT(c.warnings, IsEmpty());
+}
+
+TEST(ConfigEnv, HealthCheckListsUseDistributionsFieldNames) {
+  // The Go fields are FileCheckers, HTTPCheckers and TCPCheckers (yaml file, http, tcp).
+  Config c = parseConfig("version: 0.1\n",
+                         {{"REGISTRY_HEALTH_FILECHECKERS", "[{file: /srv/down}]"},
+                          {"REGISTRY_HEALTH_HTTPCHECKERS_0_URI", "http://a/"},
+                          {"REGISTRY_HEALTH_HTTPCHECKERS_0_STATUSCODE", "204"},
+                          {"REGISTRY_HEALTH_TCPCHECKERS", "[{addr: 'db:5432', timeout: 1s}]"},
+                          {"REGISTRY_HEALTH_TCPCHECKERS_0_THRESHOLD", "2"}});
+  ASSERT_EQ(c.health.files.size(), 1u);
+  EXPECT_EQ(c.health.files[0].file, "/srv/down");
+  ASSERT_EQ(c.health.http.size(), 1u);
+  EXPECT_EQ(c.health.http[0].uri, "http://a/");
+  EXPECT_EQ(c.health.http[0].statusCode, 204);
+  ASSERT_EQ(c.health.tcp.size(), 1u);
+  EXPECT_EQ(c.health.tcp[0].addr, "db:5432");
+  EXPECT_EQ(c.health.tcp[0].timeout, 1s);
+  EXPECT_EQ(c.health.tcp[0].threshold, 2);
+  EXPECT_THAT(c.warnings, IsEmpty());
+}
+
+TEST(Config, InvalidHealthChecksNameTheKey) {
+  EXPECT_THAT(parseError("version: 0.1\nhealth:\n  file:\n    - interval: 1s\n"),
+              HasSubstr("health.file[0].file: must name the file to check"));
+  EXPECT_THAT(parseError("version: 0.1\nhealth:\n  http:\n    - uri: http://a/\n      statuscode: 42\n"),
+              HasSubstr("health.http[0].statuscode: expected an HTTP status code"));
+  EXPECT_THAT(parseError("version: 0.1\nhealth:\n  tcp:\n    addr: db:1\n"),
+              HasSubstr("health.tcp: expected a list of TCP checks"));
+  EXPECT_THAT(parseError("version: 0.1\nhealth:\n  tcp:\n    - addr: db:1\n      threshold: -1\n"),
+              HasSubstr("health.tcp[0].threshold: out of range"));
+}
+
 TEST(ConfigEnv, UnrecognizedVariablesWarnOnce) {
   Config c =
       parseConfig("version: 0.1\n", {{"REGISTRY_FOO", "1"},

@@ -6,7 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 #include <stdexcept>
 
@@ -43,6 +45,41 @@ RegfsServer::RegfsServer(const std::filesystem::path& root, RegfsServerOptions o
 RegfsServer::~RegfsServer() = default;
 
 int RegfsServer::stop() { return process_->stop(15); }
+
+LoopbackListener::LoopbackListener(int port, bool acceptAndClose) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd_, 64) != 0) {
+    std::string error = std::strerror(errno);
+    ::close(fd_);
+    throw std::runtime_error("cannot listen on 127.0.0.1:" + std::to_string(port) + ": " + error);
+  }
+  socklen_t len = sizeof addr;
+  ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  port_ = ntohs(addr.sin_port);
+  if (!acceptAndClose) return;
+  acceptor_ = std::thread([fd = fd_] {
+    while (true) {
+      int c = ::accept(fd, nullptr, nullptr);
+      if (c >= 0) {
+        ::close(c);
+      } else if (errno != EINTR) {
+        return;  // shut down
+      }
+    }
+  });
+}
+
+LoopbackListener::~LoopbackListener() {
+  ::shutdown(fd_, SHUT_RDWR);  // wakes accept()
+  if (acceptor_.joinable()) acceptor_.join();
+  ::close(fd_);
+}
 
 std::string rawExchange(int port, const std::string& request, int timeoutMs) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

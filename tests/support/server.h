@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -109,6 +110,23 @@ inline Reply http(const std::string& method, const std::string& url, std::vector
   EXPECT_EQ(c.status, 0) << "curl " << method << " " << url << ": " << c.err;
   return parseReply(c.out);
 }
+
+// A TCP listener on 127.0.0.1:`port` (0: a free one), closed on destruction. With
+// `acceptAndClose` a thread accepts every connection and closes it at once (so that
+// frequent probes never fill the backlog); without, connections wait unanswered.
+class LoopbackListener {
+ public:
+  explicit LoopbackListener(int port = 0, bool acceptAndClose = true);
+  ~LoopbackListener();
+  LoopbackListener(const LoopbackListener&) = delete;
+  LoopbackListener& operator=(const LoopbackListener&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread acceptor_;
+};
 
 // Sends `request` bytes on one connection, reads until the server closes or `timeoutMs`.
 std::string rawExchange(int port, const std::string& request, int timeoutMs = 3000);

@@ -20,13 +20,21 @@ struct ServerCertificate {
 };
 ServerCertificate makeServerCertificate(const std::filesystem::path& dir);
 
-// A CA (ca.crt, ca.key) and a client certificate it signs (client.crt, client.key).
-struct ClientCertificates {
+// A new CA and a certificate it signs: peers trust `caCert`, not the certificate itself.
+struct IssuedCertificate {
   std::filesystem::path caCert;
   std::filesystem::path cert;
   std::filesystem::path key;
 };
+
+// A CA (ca.crt, ca.key) and a client certificate it signs (client.crt, client.key).
+using ClientCertificates = IssuedCertificate;
 ClientCertificates makeClientCertificates(const std::filesystem::path& dir);
+
+// A CA (ca.crt, ca.key) and a server certificate it signs for `subjectAltName`
+// (server.crt, server.key): a private CA, as companies run them.
+IssuedCertificate makeCaSignedServerCertificate(const std::filesystem::path& dir,
+                                                const std::string& subjectAltName = "IP:127.0.0.1,DNS:localhost");
 
 // Runs openssl with `args`; throws std::runtime_error with its stderr on failure.
 void openssl(const std::vector<std::string>& args);
