@@ -18,23 +18,14 @@
 
 #include "common/digest.h"
 #include "common/store.h"
+#include "support/faultfs.h"
 #include "support/image.h"
 #include "support/process.h"
 
 namespace regfs::testing {
 
 // True if `dir` is a FUSE mount of regfs right now (per /proc/self/mountinfo).
-inline bool isRegfsMount(const std::filesystem::path& dir) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ss(line);
-    std::string id, parent, devno, rootField, mountPoint;
-    ss >> id >> parent >> devno >> rootField >> mountPoint;
-    if (mountPoint == dir.string() && line.find(" - fuse.regfs ") != std::string::npos) return true;
-  }
-  return false;
-}
+inline bool isRegfsMount(const std::filesystem::path& dir) { return isMountOf(dir, "fuse.regfs"); }
 
 // regfs-mount ROOT MOUNTPOINT -f, started in the constructor and stopped by PID.
 class MountedView {
