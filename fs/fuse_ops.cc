@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <memory>
 #include <unordered_map>
 
 #include "common/error.h"
@@ -33,6 +34,12 @@ constexpr double kFreshnessBound = 0.6;  // seconds
 struct InodeEntry {
   uint64_t nlookup = 0;
   Node node;  // without children
+};
+
+// An open directory: the snapshot it was listed from, so offsets stay meaningful.
+struct DirHandle {
+  std::shared_ptr<const Snapshot> snapshot;
+  const Node* dir;
 };
 
 class ViewFs {
@@ -77,6 +84,20 @@ class ViewFs {
     if (it->second.nlookup == 0) inodes_.erase(it);
   }
 
+  // Directory handles are owned here: the kernel sends no releasedir for those still open
+  // when the session ends, and they are freed with the file system.
+  DirHandle* openDir(std::shared_ptr<const Snapshot> snapshot, const Node* dir) {
+    auto h = std::make_unique<DirHandle>(DirHandle{std::move(snapshot), dir});
+    DirHandle* raw = h.get();
+    std::lock_guard lock(mutex_);
+    dirs_.emplace(raw, std::move(h));
+    return raw;
+  }
+  void releaseDir(DirHandle* h) {
+    std::lock_guard lock(mutex_);
+    dirs_.erase(h);
+  }
+
   // The node as the current snapshot has it, else as last seen for immutable kinds.
   std::optional<Node> find(uint64_t ino) {
     auto snap = view_.snapshot();
@@ -109,6 +130,7 @@ class ViewFs {
   gid_t gid_;
   std::mutex mutex_;
   std::unordered_map<uint64_t, InodeEntry> inodes_;
+  std::unordered_map<const DirHandle*, std::unique_ptr<DirHandle>> dirs_;
 };
 
 ViewFs& fs(fuse_req_t req) { return *static_cast<ViewFs*>(fuse_req_userdata(req)); }
@@ -123,12 +145,6 @@ void guarded(fuse_req_t req, const char* op, F&& f) {
     fuse_reply_err(req, EIO);
   }
 }
-
-// An open directory: the snapshot it was listed from, so offsets stay meaningful.
-struct DirHandle {
-  std::shared_ptr<const Snapshot> snapshot;
-  const Node* dir;
-};
 
 void opInit(void* userdata, fuse_conn_info* conn) {
   (void)userdata;
@@ -210,10 +226,10 @@ void opOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       fuse_reply_err(req, ENOTDIR);
       return;
     }
-    auto* h = new DirHandle{snap, dir};
+    DirHandle* h = fs(req).openDir(snap, dir);
     fi->fh = reinterpret_cast<uint64_t>(h);
     fi->cache_readdir = 0;
-    if (fuse_reply_open(req, fi) != 0) delete h;
+    if (fuse_reply_open(req, fi) != 0) fs(req).releaseDir(h);
   });
 }
 
@@ -257,7 +273,7 @@ void opReaddirplus(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_f
 }
 
 void opReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  delete reinterpret_cast<DirHandle*>(fi->fh);
+  fs(req).releaseDir(reinterpret_cast<DirHandle*>(fi->fh));
   fuse_reply_err(req, 0);
 }
 
