@@ -52,6 +52,7 @@ class MountedView {
   ~MountedView() {
     if (process_) stop();
     if (isRegfsMount(mountpoint_)) run({"fusermount3", "-u", "-z", mountpoint_.string()});
+    if (std::string report = sanitizerReport(log()); !report.empty()) ADD_FAILURE() << "regfs-mount:\n" << report;
   }
   // SIGTERM; returns the exit status. The mount must be gone afterwards.
   int stop(int signal = 15) {

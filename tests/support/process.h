@@ -69,6 +69,10 @@ std::filesystem::path binDir();
 // True if `program` is on PATH.
 bool haveProgram(const std::string& program);
 
+// The first report of a sanitizer (ASan, LSan, UBSan, TSan) in a program's output, from its
+// first line on, or "" if there is none. Tests of sanitizer builds fail on one.
+std::string sanitizerReport(const std::string& output);
+
 std::string readFile(const std::filesystem::path& path);
 void writeFile(const std::filesystem::path& path, const std::string& content);
 std::string sha256Hex(const std::string& data);
