@@ -73,18 +73,27 @@ std::string errorJson(std::string_view code, std::string_view message, std::stri
   return std::string(buf.GetString(), buf.GetSize()) + "\n";
 }
 
+std::string_view errorMessage(ErrorKind kind) {
+  // Storage failures have no code of their own (distribution answers UNKNOWN too); the
+  // message says what happened, since clients print "unknown: <message>".
+  switch (kind) {
+    case ErrorKind::kNoSpace: return "no space left on device: the registry's storage is full";
+    case ErrorKind::kIo: return "the registry's storage failed";
+    default: return errorMessage(errorCode(kind));
+  }
+}
+
 Response errorResponse(ErrorKind kind, const std::string& detail, int status) {
   Response r(status ? status : statusFor(kind));
-  std::string_view code = errorCode(kind);
   bool internal = r.status >= 500;
-  r.body = errorJson(code, errorMessage(code), internal ? std::string_view() : std::string_view(detail));
+  r.body = errorJson(errorCode(kind), errorMessage(kind), internal ? std::string_view() : std::string_view(detail));
   r.set("Content-Type", "application/json; charset=utf-8");
   return r;
 }
 
 Response errorResponse(const Error& error, int status) {
   Response r = errorResponse(error.kind(), error.what(), status);
-  // The client is not told why (the detail may name storage internals): the log is.
+  // The client is not told what failed (it names server paths); the operator is.
   if (r.status >= 500) spdlog::error("{} {}: {}", r.status, errorCode(error.kind()), error.what());
   return r;
 }

@@ -14,6 +14,9 @@ namespace regfs::api {
 int statusFor(ErrorKind kind);
 // The spec's short message for an OCI code ("blob unknown to registry").
 std::string_view errorMessage(std::string_view code);
+// The message answered for an error of `kind`: the code's, or a plain statement of a storage
+// failure ("no space left on device: …") for the kinds that only have UNKNOWN.
+std::string_view errorMessage(ErrorKind kind);
 // {"errors":[{"code":"<code>","message":"<message>","detail":"<detail>"}]}
 std::string errorJson(std::string_view code, std::string_view message, std::string_view detail);
 

@@ -398,6 +398,13 @@ class ConnectionHandler : public Pistache::Http::Handler {
         // Deleted or replaced since it was looked at.
         r = errorResponse(ErrorKind::kBlobUnknown, "blob vanished while being served");
         file.reset();
+      } else if (char probe;
+                 (errno = 0, ::pread(file->fd.get(), &probe, 1, static_cast<off_t>(r.file->offset))) != 1) {
+        // A file the storage cannot read answers 500 before any header is out; an error
+        // further in can only cut the connection (pumpFile).
+        r = errorResponse(Error(ErrorKind::kIo, "reading " + r.file->path.string() + ": " +
+                                                    (errno ? std::strerror(errno) : "file shrank")));
+        file.reset();
       } else {
         file->offset = static_cast<off_t>(r.file->offset);
         file->left = r.file->length;

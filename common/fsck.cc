@@ -104,15 +104,25 @@ class Checker {
         ++result_.blobs;
         result_.blobBytes += info->size;
         Hasher hasher(d.algorithm());
+        std::optional<std::string> readError;
         for (uint64_t offset = 0; offset < info->size; offset += kHashChunk) {
-          std::string chunk = driver_.readRange(data, offset, kHashChunk);
+          std::string chunk;
+          try {
+            chunk = driver_.readRange(data, offset, kHashChunk);
+          } catch (const Error& e) {
+            if (e.kind() != ErrorKind::kIo) throw;
+            readError = e.what();
+            break;
+          }
           if (chunk.empty()) break;
           hasher.update(chunk);
           bytes += chunk.size();
           if (options_.progress) options_.progress({"hashing blobs", done, digests.size(), bytes});
         }
-        Digest actual = hasher.digest();
-        if (actual != d) {
+        if (readError) {
+          // Not provably broken (the storage may recover), so repair leaves it alone.
+          report(FsckProblemKind::kUnreadableBlob, data, *readError);
+        } else if (Digest actual = hasher.digest(); actual != d) {
           corrupt_.insert(d);
           auto& p = report(FsckProblemKind::kCorruptBlob, data,
                            "content hashes to " + actual.str() + ", not " + d.str());
@@ -201,6 +211,7 @@ class Checker {
         manifest = parseStoredManifest(store_.readBlob(d));
       } catch (const Error& e) {
         if (e.kind() == ErrorKind::kBlobUnknown) return;
+        if (e.kind() == ErrorKind::kIo) return;  // reported as an unreadable blob
         report(FsckProblemKind::kInvalidManifest, link, name + "@" + d.str() + ": " + e.what());
         return;
       }
@@ -315,6 +326,7 @@ class Checker {
 std::string_view fsckProblemName(FsckProblemKind kind) {
   switch (kind) {
     case FsckProblemKind::kCorruptBlob: return "corrupt-blob";
+    case FsckProblemKind::kUnreadableBlob: return "unreadable-blob";
     case FsckProblemKind::kBlobWithoutData: return "blob-without-data";
     case FsckProblemKind::kBadLink: return "bad-link";
     case FsckProblemKind::kDanglingLink: return "dangling-link";

@@ -24,6 +24,7 @@ namespace regfs {
 
 enum class FsckProblemKind {
   kCorruptBlob,       // content does not hash to the digest it is stored under
+  kUnreadableBlob,    // the storage fails to read the blob (I/O error); repair leaves it
   kBlobWithoutData,   // a blob directory without a data file
   kBadLink,           // a link file that is empty or does not hold the digest its path names
   kDanglingLink,      // a layer or revision link to a blob that is missing or corrupt

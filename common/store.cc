@@ -276,8 +276,18 @@ bool Repository::deleteTag(const Tag& tag) {
 
 std::string Repository::startUpload() {
   std::string uuid = newUploadId();
-  driver_->openAppend(layout::uploadData(name_, uuid));
-  driver_->writeAtomic(layout::uploadStartedAt(name_, uuid), rfc3339Now());
+  try {
+    driver_->openAppend(layout::uploadData(name_, uuid));
+    driver_->writeAtomic(layout::uploadStartedAt(name_, uuid), rfc3339Now());
+  } catch (const Error&) {
+    // A session that could not be started leaves no torn directory behind; if even the
+    // removal fails, the first error is the one to report (fsck finds the rest).
+    try {
+      driver_->remove(layout::uploadDir(name_, uuid));
+    } catch (const Error&) {
+    }
+    throw;
+  }
   return uuid;
 }
 

@@ -297,7 +297,9 @@ std::optional<int64_t> numericDate(const rapidjson::Value* v) {
 
 rapidjson::Document parseJsonObject(std::string_view text, const char* what) {
   rapidjson::Document doc;
-  doc.Parse(text.data(), text.size());  // trailing bytes after the object are an error
+  // Iterative: a header of nested brackets, read before any signature is checked, must not
+  // recurse once per level (trailing bytes after the object are an error).
+  doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
   if (doc.HasParseError() || !doc.IsObject()) invalid(std::string(what) + " is not a JSON object");
   return doc;
 }
@@ -357,7 +359,7 @@ struct TokenVerifier::Keys {
     const char* key = "auth.token.jwks";
     std::string text = readFileOrThrow(path, key);
     rapidjson::Document doc;
-    doc.Parse(text.data(), text.size());
+    doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
     const rapidjson::Value* keys =
         doc.HasParseError() || !doc.IsObject() ? nullptr : member(doc, "keys");
     if (!keys || !keys->IsArray()) {

@@ -36,7 +36,7 @@ void lenientArray(const rapidjson::Value& doc, const char* name, std::vector<Des
 ManifestParts describeLeniently(std::string_view bytes) {
   ManifestParts parts;
   rapidjson::Document doc;
-  doc.Parse(bytes.data(), bytes.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(bytes.data(), bytes.size());  // no recursion per nesting level
   if (doc.HasParseError() || !doc.IsObject()) return parts;
   parts.mediaType = stringMember(doc, "mediaType");
   const rapidjson::Document& constDoc = doc;

@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # Installs the Debian packages regfs and its tests need (only those missing; quiet when
 # nothing is), then configures and builds. Idempotent.
-#   scripts/setup.sh [--build-dir DIR] [--sanitize] [--no-build] [--with PACKAGE]...
+#   scripts/setup.sh [--build-dir DIR] [--sanitize | --tsan] [--target TARGET]... [--no-build]
+#                    [--with PACKAGE]...
+# --sanitize: ASan+UBSan build; --tsan: ThreadSanitizer build (both RelWithDebInfo, each in a
+# build dir of its own); --target: build only these targets (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_dir=build
 sanitize=OFF
+tsan=OFF
 build_type=Release
+targets=()
 do_build=1
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --build-dir) build_dir=$2; shift 2 ;;
     --sanitize) sanitize=ON; build_type=RelWithDebInfo; shift ;;
+    --tsan) tsan=ON; build_type=RelWithDebInfo; shift ;;
+    --target) targets+=(--target "$2"); shift 2 ;;
     --no-build) do_build=0; shift ;;
     --with) extra+=("$2"); shift 2 ;;
     *) echo "setup.sh: unknown argument $1" >&2; exit 2 ;;
@@ -52,6 +59,7 @@ fi
 
 [ "$do_build" -eq 1 ] || exit 0
 if [ ! -f "$build_dir/build.ninja" ]; then
-  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" -DREGFS_SANITIZE="$sanitize" >/dev/null
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" -DREGFS_SANITIZE="$sanitize" \
+    -DREGFS_TSAN="$tsan" >/dev/null
 fi
-cmake --build "$build_dir" -j"$(nproc)"
+cmake --build "$build_dir" -j"$(nproc)" "${targets[@]}"

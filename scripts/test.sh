@@ -1,20 +1,47 @@
 #!/usr/bin/env bash
-# Sets up and runs every test: unit and integration tests on the Release build, the unit
-# tests again under AddressSanitizer + UndefinedBehaviorSanitizer, and each fuzz target
-# briefly over its seed corpus (scripts/fuzz.sh SECONDS runs them longer). ctest prints each
-# test that ran; the script exits non-zero on any failure.
+# Sets up and runs every test: unit and integration tests on the Release build, then under
+# AddressSanitizer + UndefinedBehaviorSanitizer the unit tests and the integration tests that
+# drive regfs-server and regfs-mount the most (servers and mounts built with the sanitizers
+# too), and each fuzz target briefly over its seed corpus (scripts/fuzz.sh SECONDS runs them
+# longer). ctest prints each test that ran; the script exits non-zero on any failure.
+#   scripts/test.sh [--long]
+# --long (on demand, not in CI: it doubles the time) adds every integration test under the
+# sanitizers, crash safety included, and the concurrency and hostile-input tests against a
+# regfs-server built with ThreadSanitizer (build-tsan/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+long=0
+case "${1:-}" in
+  --long) long=1 ;;
+  "") ;;
+  *) echo "test.sh: unknown argument $1 (only --long)" >&2; exit 2 ;;
+esac
 
 scripts/setup.sh --build-dir build
 scripts/setup.sh --build-dir build-asan --sanitize
 
+sanitizers=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
 echo "== Release: unit tests"
 ctest --test-dir build --output-on-failure --timeout 300 -j"$(nproc)" -L unit
 echo "== Release: integration tests (real clients, servers and mounts)"
 ctest --test-dir build --output-on-failure --timeout 900 -L integration
 echo "== ASan+UBSan: unit tests"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan --output-on-failure --timeout 300 -j"$(nproc)" -L unit
+env "${sanitizers[@]}" ctest --test-dir build-asan --output-on-failure --timeout 300 -j"$(nproc)" -L unit
+# Tests fail on any sanitizer report in a server's or a mount's log (tests/support).
+asan_integration='IoErrorTest|DiskFull|ViewGoldenTree|ViewLiveUpdate|ViewRsyncBackupRestore|RegistryClients|FsckRepair|GcWhilePushingTest.ThroughRegfsServer'
+if [ "$long" -eq 1 ]; then asan_integration='.'; fi
+echo "== ASan+UBSan: integration tests ($asan_integration)"
+env "${sanitizers[@]}" ctest --test-dir build-asan --output-on-failure --timeout 1800 -L integration \
+  -R "$asan_integration"
+if [ "$long" -eq 1 ]; then
+  # Only regfs-server is built with ThreadSanitizer: the tests are clients in other processes.
+  scripts/setup.sh --build-dir build-tsan --tsan --target regfs-server
+  # The API tests (concurrency, hostile input, drain, ...) drive it; a ThreadSanitizer report
+  # in its log fails the test (tests/support). The resident-memory bound is Release-only.
+  echo "== TSan: the API tests against a ThreadSanitizer regfs-server"
+  TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp" REGFS_BIN_DIR="$PWD/build-tsan/bin" \
+    build/bin/api_tests --gtest_filter='-ServerTest.LargeUploadsStreamAndAbortedDownloadsLeakNothing'
+fi
 echo "== Fuzz targets, briefly (clang, ASan+UBSan)"
 scripts/fuzz.sh 5

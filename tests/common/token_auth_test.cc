@@ -12,6 +12,9 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include <pthread.h>
+
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <tuple>
@@ -489,6 +492,40 @@ TEST_F(TokenAuthTest, RejectsGarbage) {
   }
 }
 
+// Runs `fn` on a thread with a 512 KiB stack, which a parser recursing once per nesting level
+// overflows long before the deepest token the size limit lets in.
+void onSmallStack(const std::function<void()>& fn) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 512 << 10);
+  pthread_t thread;
+  auto body = [](void* f) -> void* {
+    (*static_cast<const std::function<void()>*>(f))();
+    return nullptr;
+  };
+  ASSERT_EQ(pthread_create(&thread, &attr, body, const_cast<std::function<void()>*>(&fn)), 0);
+  pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attr);
+}
+
+TEST_F(TokenAuthTest, DeepNestingDoesNotExhaustTheStack) {
+  TokenVerifier verifier(config());
+  std::string sig = base64UrlEncode("signature");
+  // As deep as 64 KiB of token holds: in the header, which is parsed before the signature
+  // is checked, and in the claims of a token with a good signature.
+  size_t depth = 23'000;
+  std::string nested = std::string(depth, '[') + std::string(depth, ']');
+  std::string signedDeep = token("rsa.key", "RS256", kid("rsa.crt"), nested);
+  onSmallStack([&] {
+    for (const std::string& bad :
+         {base64UrlEncode(nested) + "." + base64UrlEncode("{}") + "." + sig,
+          base64UrlEncode(std::string(2 * depth, '[')) + "." + base64UrlEncode("{}") + "." + sig, signedDeep}) {
+      ASSERT_LE(bad.size(), 64u << 10);
+      EXPECT_THAT(rejection(verifier, bad), HasSubstr("not a JSON object")) << bad.substr(0, 40);
+    }
+  });
+}
+
 TEST_F(TokenAuthTest, MessagesNeverQuoteTheToken) {
   TokenVerifier verifier(config());
   std::string t = token("rsa.key", "RS256", kid("rsa.crt"), claims("\"iss\":\"evil\""));
@@ -614,6 +651,14 @@ TEST_F(TokenAuthTest, ConfigErrorsNameTheFile) {
     c.jwks = path("bad.json");
     EXPECT_THAT(configError(c), HasSubstr("auth.token.jwks")) << jwks;
   }
+}
+
+TEST_F(TokenAuthTest, DeeplyNestedJwkSetIsAConfigurationError) {
+  TokenAuthConfig c = config();
+  testing::writeFile(dir_->path() / "deep.json",
+                     "{\"keys\":" + std::string(1'000'000, '[') + std::string(1'000'000, ']') + "}");
+  c.jwks = path("deep.json");
+  EXPECT_THAT(configError(c), HasSubstr("auth.token.jwks"));
 }
 
 TEST_F(TokenAuthTest, AuthenticatorAnswersAsDistribution) {

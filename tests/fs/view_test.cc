@@ -548,5 +548,13 @@ TEST(ManifestPartsTest, StrictWhereItCanLenientWhereItMust) {
   EXPECT_TRUE(none.mediaType.empty());
 }
 
+TEST(ManifestPartsTest, DeepNestingDoesNotExhaustTheStack) {
+  // Not a manifest, so the lenient reading parses it too: without recursion per level.
+  std::string deep = "{\"layers\":" + std::string(1'000'000, '[') + std::string(1'000'000, ']') + "}";
+  ManifestParts parts = describeManifest(deep);
+  EXPECT_TRUE(parts.blobs.empty());
+  EXPECT_TRUE(describeManifest(std::string(1'000'000, '[')).mediaType.empty());
+}
+
 }  // namespace
 }  // namespace regfs::view

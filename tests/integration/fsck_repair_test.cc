@@ -13,6 +13,7 @@
 #include "common/layout.h"
 #include "common/store.h"
 #include "support/image.h"
+#include "support/store_check.h"
 
 namespace regfs {
 namespace {
@@ -26,12 +27,6 @@ std::map<std::string, std::string> filesWithContent(const fs::path& root) {
     if (e.is_regular_file()) out[fs::relative(e.path(), root).string()] = readFile(e.path());
   }
   return out;
-}
-
-CommandResult fsck(const fs::path& root, std::vector<std::string> extra = {}) {
-  std::vector<std::string> argv = {(binDir() / "regfsctl").string(), "fsck", root.string(), "--grace", "0s"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  return run(argv);
 }
 
 TEST(FsckRepairTest, FindsAndRepairsOnlyWhatIsBroken) {
@@ -50,7 +45,7 @@ TEST(FsckRepairTest, FindsAndRepairsOnlyWhatIsBroken) {
     ASSERT_EQ(skopeoCopy(oci.ref("v1"), "docker://" + reference.host() + "/team/app:v1").status, 0);
     ASSERT_EQ(skopeoCopy(oci.ref("other"), "docker://" + reference.host() + "/team/other:v1").status, 0);
   }
-  auto r = fsck(root);
+  auto r = runFsck(root);
   ASSERT_EQ(r.status, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("clean"), std::string::npos) << r.out;
 
@@ -67,18 +62,18 @@ TEST(FsckRepairTest, FindsAndRepairsOnlyWhatIsBroken) {
   std::string empty = root.string() + layout::layerLink(RepoName::parse("team/other"), pending);
   writeFile(empty, "");
 
-  r = fsck(root);
+  r = runFsck(root);
   EXPECT_EQ(r.status, 4) << r.out << r.err;
   EXPECT_NE(r.out.find("corrupt-blob " + appData + ": content hashes to "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("dangling-link " + dangling), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("bad-link " + empty + ": empty link file"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("missing-reference"), std::string::npos) << "the image lost a layer";
-  r = fsck(root, {"--json"});
+  r = runFsck(root, {"--json"});
   EXPECT_EQ(r.status, 4);
   EXPECT_NE(r.out.find("\"clean\": false"), std::string::npos) << r.out;
 
   auto before = filesWithContent(root);
-  r = fsck(root, {"--repair"});
+  r = runFsck(root, {"--repair"});
   EXPECT_EQ(r.status, 4) << "the image still lacks its layer: " << r.out;
   auto after = filesWithContent(root);
   std::set<std::string> removed;
@@ -96,7 +91,7 @@ TEST(FsckRepairTest, FindsAndRepairsOnlyWhatIsBroken) {
                                             rel(root.string() + layout::layerLink(repo, appDigest))}));
   EXPECT_TRUE(fs::exists(root.string() + layout::blobData(pending))) << "a valid blob stays";
 
-  r = fsck(root);
+  r = runFsck(root);
   EXPECT_EQ(r.status, 4);
   EXPECT_NE(r.out.find("missing-reference"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("corrupt-blob"), std::string::npos) << r.out;
@@ -104,7 +99,7 @@ TEST(FsckRepairTest, FindsAndRepairsOnlyWhatIsBroken) {
   // Pushing the image again heals it.
   ReferenceRegistry reference(root);
   ASSERT_EQ(skopeoCopy(oci.ref("v1"), "docker://" + reference.host() + "/team/app:v1").status, 0);
-  r = fsck(root);
+  r = runFsck(root);
   EXPECT_EQ(r.status, 0) << r.out;
   r = skopeoCopy("docker://" + reference.host() + "/team/app:v1", "dir:" + (work / "pulled").string());
   ASSERT_EQ(r.status, 0) << r.err;

@@ -18,23 +18,14 @@
 
 #include "common/digest.h"
 #include "common/store.h"
+#include "support/faultfs.h"
 #include "support/image.h"
 #include "support/process.h"
 
 namespace regfs::testing {
 
 // True if `dir` is a FUSE mount of regfs right now (per /proc/self/mountinfo).
-inline bool isRegfsMount(const std::filesystem::path& dir) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ss(line);
-    std::string id, parent, devno, rootField, mountPoint;
-    ss >> id >> parent >> devno >> rootField >> mountPoint;
-    if (mountPoint == dir.string() && line.find(" - fuse.regfs ") != std::string::npos) return true;
-  }
-  return false;
-}
+inline bool isRegfsMount(const std::filesystem::path& dir) { return isMountOf(dir, "fuse.regfs"); }
 
 // regfs-mount ROOT MOUNTPOINT -f, started in the constructor and stopped by PID.
 class MountedView {
@@ -61,6 +52,7 @@ class MountedView {
   ~MountedView() {
     if (process_) stop();
     if (isRegfsMount(mountpoint_)) run({"fusermount3", "-u", "-z", mountpoint_.string()});
+    if (std::string report = sanitizerReport(log()); !report.empty()) ADD_FAILURE() << "regfs-mount:\n" << report;
   }
   // SIGTERM; returns the exit status. The mount must be gone afterwards.
   int stop(int signal = 15) {

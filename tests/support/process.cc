@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -167,6 +168,17 @@ bool waitForPort(int port, std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return false;
+}
+
+std::string sanitizerReport(const std::string& output) {
+  size_t first = std::string::npos;
+  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
+                             "ThreadSanitizer: reported", ": runtime error: "}) {
+    first = std::min(first, output.find(marker));
+  }
+  if (first == std::string::npos) return "";
+  size_t line = output.rfind('\n', first);
+  return output.substr(line == std::string::npos ? 0 : line + 1, 8000);
 }
 
 std::filesystem::path binDir() {

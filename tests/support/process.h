@@ -73,6 +73,10 @@ bool haveProgram(const std::string& program);
 // The peak resident memory of a running process (VmHWM), in KiB.
 uint64_t peakRssKiB(pid_t pid);
 
+// The first report of a sanitizer (ASan, LSan, UBSan, TSan) in a program's output, from its
+// first line on, or "" if there is none. Tests of sanitizer builds fail on one.
+std::string sanitizerReport(const std::string& output);
+
 std::string readFile(const std::filesystem::path& path);
 void writeFile(const std::filesystem::path& path, const std::string& content);
 std::string sha256Hex(const std::string& data);

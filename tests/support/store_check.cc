@@ -228,4 +228,10 @@ std::string listTree(const std::filesystem::path& dir) {
   return out;
 }
 
+CommandResult runFsck(const std::filesystem::path& rootdirectory, const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {(binDir() / "regfsctl").string(), "fsck", rootdirectory.string(), "--grace", "0s"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return run(argv);
+}
+
 }  // namespace regfs::testing

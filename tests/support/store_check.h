@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "support/process.h"
+
 namespace regfs::testing {
 
 struct StoreReport {
@@ -54,5 +56,8 @@ inline StoreReport checkStore(const std::filesystem::path& rootdirectory) {
 // Every regular file under `dir`, relative, with its size: "path size" per line, sorted.
 // For tests that prove nothing was written somewhere.
 std::string listTree(const std::filesystem::path& dir);
+
+// regfsctl fsck ROOT --grace 0s [extra...]: the tool's own verdict (exit 0 clean, 4 problems).
+CommandResult runFsck(const std::filesystem::path& rootdirectory, const std::vector<std::string>& extra = {});
 
 }  // namespace regfs::testing

@@ -1,0 +1,60 @@
+#include "support/faultfs.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace regfs::testing {
+
+bool isMountOf(const std::filesystem::path& dir, const std::string& type) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ss(line);
+    std::string id, parent, devno, rootField, mountPoint;
+    ss >> id >> parent >> devno >> rootField >> mountPoint;
+    if (mountPoint == dir.string() && line.find(" - " + type + " ") != std::string::npos) return true;
+  }
+  return false;
+}
+
+FaultFs::FaultFs(const std::filesystem::path& backing, const std::filesystem::path& mountpoint)
+    : mountpoint_(mountpoint) {
+  std::filesystem::create_directories(backing);
+  std::filesystem::create_directories(mountpoint);
+  heal();
+  process_ = std::make_unique<Process>(
+      std::vector<std::string>{(binDir() / "regfs-faultfs").string(), backing.string(), mountpoint.string(),
+                               (dir_ / "rules").string()},
+      std::map<std::string, std::string>{}, dir_ / "faultfs.log");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  struct stat st;
+  while (!isMountOf(mountpoint, "fuse.regfs-faultfs") || ::stat(mountpoint.c_str(), &st) != 0) {
+    if (!process_->running() || std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("regfs-faultfs did not mount: " + process_->log());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+FaultFs::~FaultFs() {
+  if (isMountOf(mountpoint_, "fuse.regfs-faultfs")) run({"fusermount3", "-u", "-z", mountpoint_.string()});
+  process_->stop();
+}
+
+void FaultFs::addRule(const std::string& rule) {
+  std::ofstream(dir_ / "rules", std::ios::app) << rule << "\n";
+}
+void FaultFs::failReads(const std::string& pathPart, uint64_t fromOffset) {
+  addRule("read " + pathPart + " " + std::to_string(fromOffset));
+}
+void FaultFs::failWrites(const std::string& pathPart) { addRule("write " + pathPart); }
+void FaultFs::failSyncs(const std::string& pathPart) { addRule("fsync " + pathPart); }
+void FaultFs::heal() { writeFile(dir_ / "rules", ""); }
+
+}  // namespace regfs::testing
