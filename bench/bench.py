@@ -29,18 +29,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import loadgen  # noqa: E402
 import report  # noqa: E402
 import store_gen  # noqa: E402
+from ceph import Ceph, CephError  # noqa: E402
 from procs import Procs, status_kib  # noqa: E402
 from servers import Dockerd, NginxServer, RegistryServer, make_certificate  # noqa: E402
 
-SECTIONS = ["api", "catalog", "blob", "upload", "docker", "view"]
+SECTIONS = ["api", "catalog", "blob", "upload", "docker", "view", "s3"]
 
 PROFILES = {
     "full": dict(rounds=3, seconds=3, catalog_seconds=5, blob_mib=512, catalog_repos=10000,
                  view_repos=1000, view_tags=10, docker_mib=512, docker_rounds=2, chunks=8,
-                 gets_per_round=2, view_timeout=60),
+                 gets_per_round=2, view_timeout=60, s3_mib=512, s3_rounds=3),
     "quick": dict(rounds=2, seconds=1, catalog_seconds=2, blob_mib=64, catalog_repos=1000,
                   view_repos=100, view_tags=10, docker_mib=32, docker_rounds=1, chunks=8,
-                  gets_per_round=2, view_timeout=30),
+                  gets_per_round=2, view_timeout=30, s3_mib=64, s3_rounds=2),
 }
 
 ACCEPT = ("Accept: application/vnd.docker.distribution.manifest.v2+json, "
@@ -186,12 +187,15 @@ class Bench:
 
     # ---- servers --------------------------------------------------------------------------
 
-    def registry(self, name, root, tls=None):
+    def registry(self, name, root, tls=None, storage=None):
+        env = None
         if name == "regfs":
             argv = [self.regfs_server]
         else:
             argv = ["docker-registry", "serve"]
-        s = RegistryServer(name, argv, root, self.procs, self.logdir, tls).start()
+            # Its S3 driver panics at start (LoadCustomCABundleError) with AWS_CA_BUNDLE set.
+            env = {"AWS_CA_BUNDLE": None} if storage else None
+        s = RegistryServer(name, argv, root, self.procs, self.logdir, tls, storage, env).start()
         if not s.available:
             self.unavailable.setdefault(name, s.note)
             log("%s is not available: %s" % (name, s.note))
@@ -570,6 +574,130 @@ class Bench:
             data.mode = 0o644
             tar.addfile(data, RandomReader())
 
+    # ---- 7: S3 (radosgw) push / pull -------------------------------------------------------
+
+    def s3_phase(self):
+        mib = self.p["s3_mib"]
+        push = self.row("s3_push", "s3", "S3 push (skopeo), %d MiB image" % mib, "s",
+                        higher_is_better=False, targets=[("reference", "≤", 1 / 3)])
+        pull = self.row("s3_pull", "s3", "S3 pull (skopeo), %d MiB image" % mib, "s",
+                        higher_is_better=False, targets=[("reference", "≤", 1.0)])
+        mem = self.row("rss_s3", "s3", "peak RSS after S3 push + pull (VmHWM)", "MiB",
+                       higher_is_better=False, targets=[("absolute", "≤", 128)])
+        if os.geteuid() != 0:
+            self.notes.append("S3 push/pull skipped: the Ceph daemons need root")
+            return
+        ceph = Ceph(self.procs, os.path.join(self.work, "ceph"))
+        image = os.path.join(self.work, "s3-image")
+        try:
+            try:
+                ceph.start()
+                buckets = {"regfs": "bench-regfs", "reference": "bench-reference"}
+                for bucket in buckets.values():
+                    ceph.create_bucket(bucket)
+            except CephError as e:
+                self.notes.append("S3 push/pull skipped: %s" % " ".join(str(e).split())[:600])
+                log("ceph: %s" % e)
+                return
+            log("ceph: monitor, OSD and radosgw up (%.1f s)" % ceph.start_seconds)
+            t0 = time.monotonic()
+            layer = self._oci_image(image, mib << 20)
+            log("image: %d MiB OCI layout (%.1f s)" % (mib, time.monotonic() - t0))
+            for rnd in range(self.p["s3_rounds"]):
+                for name in order(["regfs", "reference"], rnd):
+                    if name in self.unavailable:
+                        continue
+                    # A fresh process on a fresh port each round: skopeo remembers where it
+                    # pushed a blob per registry host and would mount it from there instead
+                    # of uploading. The bucket stays; every round pushes to a new repository.
+                    s = self.registry(name, None, storage=ceph.storage_yaml(buckets[name]))
+                    if not s.available:
+                        continue
+                    try:
+                        self._s3_round(s, rnd, image, layer, push, pull)
+                    finally:
+                        mem.add(name, s.vmhwm_mib())
+                        s.stop()
+            for row in (push, pull, mem):
+                log("%s: %s" % (row.title, self._summary(row)))
+        finally:
+            ceph.stop()
+            shutil.rmtree(image, ignore_errors=True)
+
+    def _s3_round(self, s, rnd, image, layer, push, pull):
+        dest = "docker://%s/bench/s3-%d:1" % (s.host, rnd)
+        out = os.path.join(self.work, "s3-pull-%s-%d" % (s.name, rnd))
+        skopeo = ["skopeo", "--insecure-policy", "copy", "-q"]
+        limit = 1800
+        t, _, why = timed(skopeo + ["--dest-tls-verify=false", "oci:%s:bench" % image, dest],
+                          limit)
+        push.add(s.name, t, error=why)
+        if why:
+            log("%s push: %s" % (s.name, why))
+            pull.add(s.name, None, error="the push failed")
+            return
+        t, _, why = timed(skopeo + ["--src-tls-verify=false", dest, "oci:%s:bench" % out], limit)
+        if why is None:
+            got = os.path.join(out, "blobs", "sha256", layer[len("sha256:"):])
+            with open(got, "rb") as f:
+                if "sha256:" + hashlib.file_digest(f, "sha256").hexdigest() != layer:
+                    why = "the pulled layer differs"
+        pull.add(s.name, t if why is None else None, error=why)
+        if why:
+            log("%s pull: %s" % (s.name, why))
+        shutil.rmtree(out, ignore_errors=True)
+
+    def _oci_image(self, directory, size):
+        """An OCI layout holding one image tagged `bench`: one gzip layer (a tar of `size`
+        random bytes, compressed once here so that skopeo copies it as it is) and its config.
+        Returns the layer's digest."""
+        blobs = os.path.join(directory, "blobs", "sha256")
+        os.makedirs(blobs)
+        tar_path = os.path.join(directory, "layer.tar")
+        with tarfile.open(tar_path, "w") as tar:
+            data = tarfile.TarInfo("data/random.bin")
+            data.size = size
+            data.mode = 0o644
+            tar.addfile(data, RandomReader())
+
+        def digest_of(path):
+            with open(path, "rb") as f:
+                return hashlib.file_digest(f, "sha256").hexdigest()
+
+        diff_id = digest_of(tar_path)
+        gz_path = tar_path + ".gz"
+        with open(gz_path, "wb") as f:
+            subprocess.run(["gzip", "-1", "-n", "-c", tar_path], stdout=f, check=True)
+        os.unlink(tar_path)
+        layer_hex = digest_of(gz_path)
+        layer_size = os.path.getsize(gz_path)
+        os.rename(gz_path, os.path.join(blobs, layer_hex))
+
+        def add(obj):
+            body = json.dumps(obj, separators=(",", ":")).encode()
+            hexd = hashlib.sha256(body).hexdigest()
+            with open(os.path.join(blobs, hexd), "wb") as f:
+                f.write(body)
+            return hexd, len(body)
+
+        cfg_hex, cfg_size = add({"architecture": "amd64", "os": "linux",
+                                 "config": {"Cmd": ["/bin/sh"]},
+                                 "rootfs": {"type": "layers", "diff_ids": ["sha256:" + diff_id]}})
+        man_type = "application/vnd.oci.image.manifest.v1+json"
+        man_hex, man_size = add({
+            "schemaVersion": 2, "mediaType": man_type,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": "sha256:" + cfg_hex, "size": cfg_size},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                        "digest": "sha256:" + layer_hex, "size": layer_size}]})
+        with open(os.path.join(directory, "oci-layout"), "w") as f:
+            f.write('{"imageLayoutVersion":"1.0.0"}')
+        with open(os.path.join(directory, "index.json"), "w") as f:
+            json.dump({"schemaVersion": 2, "manifests": [
+                {"mediaType": man_type, "digest": "sha256:" + man_hex, "size": man_size,
+                 "annotations": {"org.opencontainers.image.ref.name": "bench"}}]}, f)
+        return "sha256:" + layer_hex
+
     # ---- 6: the view ----------------------------------------------------------------------
 
     def view_phase(self):
@@ -767,6 +895,11 @@ class Bench:
         if mem_rows:
             sections.append(("Memory", report.markdown_table(
                 mem_rows, srv_cols, [("reference", "regfs/ref")], unavailable)))
+        s3_rows = [r for r in self.rows if r.table == "s3"]
+        if s3_rows:
+            sections.append(("S3: both registries on one radosgw (single-node Ceph)",
+                             report.markdown_table(s3_rows, srv_cols[:2],
+                                                   [("reference", "regfs/ref")], unavailable)))
         view_rows = [r for r in self.rows if r.table == "view"]
         if self.view_unavailable:
             sections.append(("View (regfs-mount)", self.view_unavailable))
@@ -784,6 +917,16 @@ class Bench:
             if r.note:
                 notes.append("%s: %s" % (r.title, r.note))
         notes += self.notes
+        if s3_rows:
+            notes.append(
+                "S3: one single-node Ceph (monitor, one bluestore OSD on a sparse file in the "
+                "work directory, radosgw) on loopback; regfs and the reference each on their own "
+                "bucket with redirects disabled, so every byte passes through the registry. Each "
+                "round starts each registry afresh on a new port (skopeo would otherwise mount "
+                "blobs it pushed before) and pushes to a new repository; skopeo copies from an "
+                "OCI layout on disk (one gzip layer of random data) and pulls into a fresh one.")
+        if len(self.rows) == len(s3_rows):
+            return self._write_files(header, sections, notes, started, command)
         notes += [
             "HEAD load comes from ab (whole-millisecond percentiles): wrk 4.1 waits for a body "
             "after a HEAD response. Every other request load comes from wrk -t1.",
@@ -793,6 +936,10 @@ class Bench:
             "The read-side stores are generated in distribution's layout on tmpfs and served "
             "warm; uploads, docker pushes and the cold-cache read use the work directory's disk.",
         ]
+        return self._write_files(header, sections, notes, started, command)
+
+    def _write_files(self, header, sections, notes, started, command):
+        p = self.p
         all_servers = ["regfs", "reference", "nginx", "view", "direct"]
         self.meta.update({
             "started": started.isoformat(), "command": command, "profile": p,
@@ -860,7 +1007,8 @@ def main(argv):
     t0 = time.monotonic()
     b = Bench(a, procs)
     try:
-        b.prepare()
+        if set(sections) - {"docker", "s3"}:
+            b.prepare()
         if {"api", "catalog", "blob"} & set(sections):
             b.read_phase(sections)
         if "upload" in sections:
@@ -869,6 +1017,8 @@ def main(argv):
             b.docker_phase()
         if "view" in sections:
             b.view_phase()
+        if "s3" in sections:
+            b.s3_phase()
     except BaseException as e:  # still report what was measured, then fail
         code = getattr(e, "code", None)
         b.notes.append("the run stopped early: %s" % (

@@ -59,10 +59,14 @@ class Procs:
                 f.write(m + "\n")
 
     def start(self, argv, log_path, env=None, cwd=None):
-        """Starts argv in its own session (a terminal's Ctrl-C reaches only us), output to log."""
+        """Starts argv in its own session (a terminal's Ctrl-C reaches only us), output to log.
+        `env` adds variables to ours; a value of None removes one."""
         full_env = dict(os.environ)
-        if env:
-            full_env.update(env)
+        for key, value in (env or {}).items():
+            if value is None:
+                full_env.pop(key, None)
+            else:
+                full_env[key] = value
         log = open(log_path, "ab")
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                              env=full_env, cwd=cwd, start_new_session=True)

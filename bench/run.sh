@@ -5,13 +5,13 @@
 # latest-SECTIONS[-quick].{md,json} beside them).
 #
 #   bench/run.sh [--quick] [--regfs-bin DIR] [--mount-bin FILE] [--rounds N] [--seconds S]
-#                [--only api,catalog,blob,upload,docker,view] [--workdir DIR]
+#                [--only api,catalog,blob,upload,docker,view,s3] [--workdir DIR]
 #
 # Installs what is missing (as scripts/setup.sh does) and builds regfs (Release) unless
 # --regfs-bin names a directory holding regfs-server and regfs-mount. Everything runs in fresh
 # temporary directories (BENCH_TMPDIR, default /var/tmp, for what must be on disk; /dev/shm for
 # the generated stores) and every process it starts is stopped by PID when it ends, even on
-# failure or Ctrl-C. Docker, the cold-cache read and the view need root.
+# failure or Ctrl-C. Docker, the cold-cache read, the view and S3 (Ceph) need root.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"

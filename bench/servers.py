@@ -43,9 +43,12 @@ def make_certificate(directory):
     return cert, key
 
 
-def registry_config(root, port, tls=None):
+def registry_config(root, port, tls=None, storage=None):
     """registry:2's default config.yml, with logging down to errors for both registries (the
-    access log would otherwise measure a terminal pipe); `tls` = (certificate, key) serves https."""
+    access log would otherwise measure a terminal pipe); `tls` = (certificate, key) serves https;
+    `storage` (YAML lines under `storage:`) replaces the filesystem driver on `root`."""
+    if storage is None:
+        storage = "  filesystem:\n    rootdirectory: %s\n" % root
     tls_lines = ""
     if tls:
         tls_lines = "  tls:\n    certificate: %s\n    key: %s\n" % tls
@@ -59,9 +62,7 @@ log:
 storage:
   cache:
     blobdescriptor: inmemory
-  filesystem:
-    rootdirectory: %s
-http:
+%shttp:
   addr: 127.0.0.1:%d
   headers:
     X-Content-Type-Options: [nosniff]
@@ -70,7 +71,7 @@ http:
     enabled: true
     interval: 10s
     threshold: 3
-""" % (root, port, tls_lines)
+""" % (storage, port, tls_lines)
 
 
 class Server:
@@ -140,21 +141,26 @@ class Server:
 
 
 class RegistryServer(Server):
-    """regfs-server or docker-registry over `root`, both with the same config.yml."""
+    """regfs-server or docker-registry over `root`, both with the same config.yml; `storage`
+    (YAML under `storage:`) puts the store elsewhere, `env` adjusts the environment (None
+    removes a variable)."""
 
-    def __init__(self, name, argv_prefix, root, procs, logdir, tls=None):
+    def __init__(self, name, argv_prefix, root, procs, logdir, tls=None, storage=None, env=None):
         super().__init__(name, procs, logdir)
         self.argv_prefix = argv_prefix
         self.root = root
         self.tls = tls
+        self.storage = storage
+        self.env = env
 
     def start(self):
         self.port = free_port()
-        os.makedirs(self.root, exist_ok=True)
+        if self.storage is None:
+            os.makedirs(self.root, exist_ok=True)
         config = os.path.join(self.logdir, "%s-%d.yml" % (self.name, self.port))
         with open(config, "w") as f:
-            f.write(registry_config(self.root, self.port, self.tls))
-        self.proc = self.procs.start(self.argv_prefix + [config], self.log_path)
+            f.write(registry_config(self.root, self.port, self.tls, self.storage))
+        self.proc = self.procs.start(self.argv_prefix + [config], self.log_path, env=self.env)
         self._wait_ready()
         return self
 
