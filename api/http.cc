@@ -88,10 +88,13 @@ size_t RequestHeadParser::feed(std::string_view data) {
   // Search for the end of the head, including across the boundary with earlier bytes.
   size_t searchFrom = before >= 3 ? before - 3 : 0;
   buffer_.append(data);
+  // The head ends at the first blank line, CRLF or bare LF, whichever comes first: the
+  // body after it may hold the other kind (found by fuzzing: pieces and whole disagreed).
   size_t end = buffer_.find("\r\n\r\n", searchFrom);
   size_t endLen = 4;
-  if (end == std::string::npos) {
-    end = buffer_.find("\n\n", searchFrom);
+  size_t bare = buffer_.find("\n\n", searchFrom);
+  if (bare != std::string::npos && (end == std::string::npos || bare + 2 <= end + 4)) {
+    end = bare;
     endLen = 2;
   }
   if (end == std::string::npos) {

@@ -16,8 +16,9 @@ Request parseHead(std::string_view text, size_t* used = nullptr) {
 }
 
 TEST(RequestHeadParser, ParsesRequestLineHeadersAndStopsAtTheBody) {
-  std::string text = "PATCH /v2/a/b/blobs/uploads/u?x=1 HTTP/1.1\r\nHost: h\r\ncontent-length: 5\r\n"
-                     "Content-Range: 0-4\r\n\r\nhello";
+  std::string text =
+      "PATCH /v2/a/b/blobs/uploads/u?x=1 HTTP/1.1\r\nHost: h\r\ncontent-length: 5\r\n"
+      "Content-Range: 0-4\r\n\r\nhello";
   size_t used = 0;
   Request r = parseHead(text, &used);
   EXPECT_EQ(used, text.size() - 5) << "the body is left for the caller";
@@ -44,30 +45,47 @@ TEST(RequestHeadParser, AcceptsAHeadSplitAtEveryByte) {
   EXPECT_FALSE(r.hasBody());
 }
 
+// Found by fuzzing: a bare-LF head followed, in the same read, by a body holding a CRLF blank
+// line ended at the later one, so the body was parsed as headers.
+TEST(RequestHeadParser, EndsAtTheFirstBlankLineOfEitherKind) {
+  std::string body = "body\r\n\r\nX: y\r\n\r\n";
+  std::string text =
+      "PUT /v2/a/blobs/uploads/u HTTP/1.1\nContent-Length: " + std::to_string(body.size()) +
+      "\n\n" + body;
+  size_t used = 0;
+  Request r = parseHead(text, &used);
+  EXPECT_EQ(used, text.size() - body.size());
+  EXPECT_FALSE(r.headers.has("X"));
+  EXPECT_EQ(r.contentLength, body.size());
+}
+
 TEST(RequestHeadParser, KeepAliveFollowsVersionAndConnection) {
   EXPECT_FALSE(parseHead("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").keepAlive);
   EXPECT_FALSE(parseHead("GET / HTTP/1.0\r\n\r\n").keepAlive);
   EXPECT_TRUE(parseHead("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").keepAlive);
-  Request r = parseHead("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n");
+  Request r =
+      parseHead("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n");
   EXPECT_TRUE(r.chunked);
   EXPECT_TRUE(r.expectContinue);
   EXPECT_TRUE(r.hasBody());
 }
 
 TEST(RequestHeadParser, RefusesMalformedAndAmbiguousHeads) {
-  for (std::string bad : {"GET /\r\n\r\n", "GET / HTTP/2.0\r\n\r\n", "GET / HTTP/1.1\r\nNoColon\r\n\r\n",
-                          "GET / HTTP/1.1\r\n folded\r\n\r\n",
-                          "PUT / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
-                          "PUT / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-                          "PUT / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
-                          "PUT / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"}) {
+  for (std::string bad :
+       {"GET /\r\n\r\n", "GET / HTTP/2.0\r\n\r\n", "GET / HTTP/1.1\r\nNoColon\r\n\r\n",
+        "GET / HTTP/1.1\r\n folded\r\n\r\n",
+        "PUT / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "PUT / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        "PUT / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+        "PUT / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"}) {
     RequestHeadParser p;
     p.feed(bad);
     EXPECT_EQ(p.state(), RequestHeadParser::State::kError) << bad;
   }
   RequestHeadParser tls;
   tls.feed(std::string("\x16\x03\x01\x02\x00\x01", 6));
-  EXPECT_EQ(tls.state(), RequestHeadParser::State::kError) << "a TLS ClientHello is refused at once";
+  EXPECT_EQ(tls.state(), RequestHeadParser::State::kError)
+      << "a TLS ClientHello is refused at once";
   RequestHeadParser big;
   big.feed("GET / HTTP/1.1\r\nX: " + std::string(RequestHeadParser::kMaxHeadSize, 'a'));
   EXPECT_EQ(big.state(), RequestHeadParser::State::kError);
