@@ -45,7 +45,9 @@ TEST(S3Faults, LargeBlobsStreamWithBoundedMemory) {
   RegfsServer server({}, onBucket(bucket));
   std::string big = randomBytes(96 << 20, 11);
   pushAndPull("regfs", server.port(), server.url(), big);
-  EXPECT_LT(peakRssKiB(server.pid()), 64u * 1024) << "a 96 MiB blob must not sit in memory";
+  if (!kAddressSanitizer) {
+    EXPECT_LT(peakRssKiB(server.pid()), 64u * 1024) << "a 96 MiB blob must not sit in memory";
+  }
 
   // The same through the reference registry's S3 driver, for comparison (not asserted).
   auto reference = ReferenceRegistry::withStorage(sharedCeph().storageYaml(newBucket()));

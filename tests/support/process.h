@@ -73,6 +73,14 @@ bool haveProgram(const std::string& program);
 // The peak resident memory of a running process (VmHWM), in KiB.
 uint64_t peakRssKiB(pid_t pid);
 
+// Whether this build (tests and the programs they start alike) has AddressSanitizer, whose
+// quarantine keeps freed buffers resident: then peak RSS bounds nothing.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kAddressSanitizer = true;
+#else
+inline constexpr bool kAddressSanitizer = false;
+#endif
+
 // The first report of a sanitizer (ASan, LSan, UBSan, TSan) in a program's output, from its
 // first line on, or "" if there is none. Tests of sanitizer builds fail on one.
 std::string sanitizerReport(const std::string& output);
