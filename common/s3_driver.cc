@@ -838,6 +838,15 @@ class S3Driver : public StorageDriver {
     return names;
   }
 
+  std::vector<std::pair<std::string, FileInfo>> listTree(const std::string& dir) const override {
+    std::string prefix = dirPrefix(key(dir));
+    std::vector<std::pair<std::string, FileInfo>> files;
+    for (auto& [k, info] : objectsUnder(prefix)) {
+      if (k.size() > prefix.size() && k.back() != '/') files.emplace_back(dir + "/" + k.substr(prefix.size()), info);
+    }
+    return files;
+  }
+
   void move(const std::string& from, const std::string& to) override {
     std::string src = key(from), dst = key(to);
     HttpReply head = client_->send("HEAD", src);
@@ -885,9 +894,10 @@ class S3Driver : public StorageDriver {
   std::string key(const std::string& path) const { return s3Key(config_.rootDirectory, path); }
   static std::string dirPrefix(const std::string& k) { return k.empty() ? k : k + "/"; }
 
-  // Every key starting with `prefix` (no delimiter: the whole subtree).
-  std::vector<std::string> keysUnder(const std::string& prefix) const {
-    std::vector<std::string> keys;
+  // Every object whose key starts with `prefix` (no delimiter: the whole subtree), with
+  // its size and time.
+  std::vector<std::pair<std::string, FileInfo>> objectsUnder(const std::string& prefix) const {
+    std::vector<std::pair<std::string, FileInfo>> objects;
     std::string token;
     while (true) {
       Query query = {{"list-type", "2"}, {"prefix", prefix}};
@@ -896,11 +906,20 @@ class S3Driver : public StorageDriver {
       S3Client::check(reply, "list " + prefix);
       auto doc = parseXml(reply, "list");
       auto result = doc.child("ListBucketResult");
-      for (auto c : result.children("Contents")) keys.emplace_back(c.child_value("Key"));
+      for (auto c : result.children("Contents")) {
+        objects.emplace_back(c.child_value("Key"), FileInfo{std::strtoull(c.child_value("Size"), nullptr, 10),
+                                                            isoTime(c.child_value("LastModified")), false});
+      }
       if (std::string(result.child_value("IsTruncated")) != "true") break;
       token = result.child_value("NextContinuationToken");
       if (token.empty()) break;
     }
+    return objects;
+  }
+
+  std::vector<std::string> keysUnder(const std::string& prefix) const {
+    std::vector<std::string> keys;
+    for (auto& [k, info] : objectsUnder(prefix)) keys.push_back(std::move(k));
     return keys;
   }
 
