@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <regex>
 #include <thread>
 
 #include "integration/view_fixture.h"
@@ -304,6 +305,65 @@ TEST_F(S3RegistryTest, RegfsctlWorksOnTheBucketAConfigNames) {
     EXPECT_EQ(k.find("docker/registry/v2/blobs/"), std::string::npos) << k << " outlived the collection";
   }
   fsck = regfsctl({"fsck", (work / "config.yml").string()});
+  EXPECT_EQ(fsck.status, 0) << fsck.out << fsck.err;
+}
+
+// The listings of the bucket among the requests a relay saw: ListObjectsV2 and
+// ListMultipartUploads, less the driver's start-up probe (one key, no prefix) and those
+// confined to one object's own prefix (".../<hex>/": a stat, move or removal of one blob
+// or link), with their prefixes.
+std::vector<std::string> bucketListings(const S3Relay& relay) {
+  static const std::regex kListing(R"(^GET /[^/?]+\?(.*&)?(list-type=2|uploads=)(&|$))");
+  static const std::regex kPrefix(R"((^|&)prefix=([^&]*))");
+  static const std::regex kOneObject(R"(%2F[0-9a-f]{64}(%2F|$))");
+  std::vector<std::string> prefixes;
+  for (const std::string& request : relay.requests()) {
+    if (!std::regex_search(request, kListing)) continue;
+    std::string query = request.substr(request.find('?') + 1);
+    std::smatch prefix;
+    if (!std::regex_search(query, prefix, kPrefix)) {
+      EXPECT_NE(query.find("max-keys=1"), std::string::npos) << "a listing of the whole bucket: " << request;
+      continue;
+    }
+    if (std::regex_search(prefix[2].str(), kOneObject)) continue;
+    prefixes.push_back(std::regex_replace(prefix[2].str(), std::regex("%2F"), "/"));
+  }
+  return prefixes;
+}
+
+TEST_F(S3RegistryTest, GarbageCollectionListsTheBucketOnce) {
+  RegfsServer server({}, s3Options());
+  Blob kept, gone;
+  ASSERT_NO_FATAL_FAILURE(kept = pushForTools(server, "library/kept:v1", 10));
+  ASSERT_NO_FATAL_FAILURE(gone = pushForTools(server, "library/gone:v1", 11));
+  Reply deleted = http("DELETE", server.url() + "/v2/library/gone/manifests/" + gone.digest);
+  ASSERT_EQ(deleted.status, 202) << deleted.body;
+  auto collect = [&](bool dryRun) {
+    // regfsctl reaches radosgw through a relay that logs every request.
+    S3Relay relay(sharedCeph());
+    writeFile(work / "relayed.yml", "version: 0.1\nstorage:\n" + relay.storageYaml(bucket));
+    std::vector<std::string> argv = {(binDir() / "regfsctl").string(), "garbage-collect",
+                                     (work / "relayed.yml").string(), "--grace", "0s", "--settle", "0s"};
+    if (dryRun) argv.push_back("--dry-run");
+    auto gc = run(argv);
+    EXPECT_EQ(gc.status, 0) << gc.out << gc.err;
+    return bucketListings(relay);
+  };
+
+  // Marking and deciding what goes share one listing of the store.
+  EXPECT_EQ(collect(true), std::vector<std::string>{"docker/registry/v2/"});
+  // Sweeping lists the repositories once more, after the settle, for what writers did
+  // meanwhile; nothing else is listed.
+  EXPECT_EQ(collect(false), (std::vector<std::string>{"docker/registry/v2/", "docker/registry/v2/repositories/"}));
+
+  auto keys = sharedCeph().listObjects(bucket);
+  auto blobKey = [](const Blob& b) {
+    std::string hex = b.digest.substr(7);
+    return "docker/registry/v2/blobs/sha256/" + hex.substr(0, 2) + "/" + hex + "/data";
+  };
+  EXPECT_EQ(std::count(keys.begin(), keys.end(), blobKey(gone)), 0) << "the deleted image was swept";
+  EXPECT_EQ(std::count(keys.begin(), keys.end(), blobKey(kept)), 1) << "the tagged one was kept";
+  auto fsck = run({(binDir() / "regfsctl").string(), "fsck", (work / "config.yml").string()});
   EXPECT_EQ(fsck.status, 0) << fsck.out << fsck.err;
 }
 
