@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/unique_fd.h"
@@ -59,6 +60,10 @@ class StorageDriver {
   virtual std::unique_ptr<FileWriter> openAppend(const std::string& path) = 0;
   // Names of a directory's entries, sorted bytewise; empty if it does not exist.
   virtual std::vector<std::string> list(const std::string& path) const = 0;
+  // Every file under `dir`, at any depth, with its metadata, in no particular order; empty
+  // if it does not exist. An object store answers it in one listing (paged), so walks of
+  // the whole store use this rather than list() and stat() per directory.
+  virtual std::vector<std::pair<std::string, FileInfo>> listTree(const std::string& dir) const = 0;
   // Moves a file over `to` (atomically where the storage allows), creating parents.
   virtual void move(const std::string& from, const std::string& to) = 0;
   // Removes a file or a whole directory tree; a missing path is not an error.

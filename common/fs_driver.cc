@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <iterator>
 #include <random>
 
 #include "common/driver.h"
@@ -193,6 +194,22 @@ class FsDriver : public StorageDriver {
     ::closedir(dir);
     std::sort(names.begin(), names.end());
     return names;
+  }
+
+  std::vector<std::pair<std::string, FileInfo>> listTree(const std::string& dir) const override {
+    std::vector<std::pair<std::string, FileInfo>> files;
+    for (const std::string& name : list(dir)) {
+      std::string path = dir + "/" + name;
+      auto info = stat(path);
+      if (!info) continue;  // removed while we looked
+      if (!info->isDirectory) {
+        files.emplace_back(std::move(path), *info);
+        continue;
+      }
+      auto below = listTree(path);
+      std::move(below.begin(), below.end(), std::back_inserter(files));
+    }
+    return files;
   }
 
   void move(const std::string& from, const std::string& to) override {

@@ -42,52 +42,52 @@ std::chrono::system_clock::time_point toTimePoint(const timespec& ts) {
           std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
 }
 
-// Moves a quarantined blob back. Moving the data file (not the directory) cannot collide
-// with a writer that recreated the blob meanwhile: a rename over theirs swaps in the same
-// content.
-void unpark(Store& store, const Digest& d) {
-  StorageDriver& driver = store.driver();
+// Moves a quarantined blob back, unless blobs/ has it again (`present`). Moving the data
+// file (not the directory) cannot collide with a writer that recreated the blob meanwhile:
+// a rename over theirs swaps in the same content.
+void unpark(StorageDriver& driver, const Digest& d, bool present) {
   std::string parked = layout::quarantineEntry(d);
-  std::string data = parked + "/" + std::string(layout::kDataFile);
-  if (!store.statBlob(d) && driver.stat(data)) driver.move(data, layout::blobData(d));
+  if (!present) driver.move(parked + "/" + std::string(layout::kDataFile), layout::blobData(d));
   driver.remove(parked);
 }
 
-// The mark phase, repeatable: re-marking only visits what is new.
+// The mark phase, repeatable: re-marking only visits what is new. It reads links and
+// manifests; what exists comes from a listing of the store.
 class Marker {
  public:
-  Marker(const Store& store, bool deleteUntagged, const ProgressFn& progress)
-      : store_(store), driver_(store.driver()), deleteUntagged_(deleteUntagged), progress_(progress) {}
+  Marker(const Store& store, const StoreListing& listing, bool deleteUntagged, const ProgressFn& progress)
+      : store_(store),
+        driver_(store.driver()),
+        listing_(listing),
+        deleteUntagged_(deleteUntagged),
+        progress_(progress) {}
 
   StoreMarks& marks() { return marks_; }
 
   void markAll() {
-    std::vector<RepoName> names = listRepositoryDirs(driver_);
     uint64_t done = 0;
-    for (const RepoName& name : names) {
-      markRepository(stateFor(name));
-      if (progress_) progress_({"marking", ++done, names.size(), 0});
+    for (const RepositoryListing& listed : listing_.repositories) {
+      markRepository(stateFor(listed.name), listed);
+      if (progress_) progress_({"marking", ++done, listing_.repositories.size(), 0});
     }
   }
 
-  void markRepository(RepositoryMarks& repo) {
+  void markRepository(RepositoryMarks& repo, const RepositoryListing& listed) {
     Repository r = store_.repository(repo.name);
-    std::vector<Digest> revisions = r.listManifests();
-    repo.revisions.insert(revisions.begin(), revisions.end());
+    for (const auto& [d, link] : listed.revisions) repo.revisions.insert(d);
     std::set<Digest> tagged;
-    std::vector<Tag> tags = r.listTags();
-    repo.tags = tags.size();
-    for (const Tag& tag : tags) {
+    repo.tags = listed.tags.size();
+    for (const auto& [tag, link] : listed.tags) {
       if (auto d = r.resolveTag(tag)) tagged.insert(*d);
     }
-    for (const Digest& d : revisions) {
+    for (const auto& [d, link] : listed.revisions) {
       if (!deleteUntagged_ || tagged.count(d)) markFrom(repo, d);
     }
     if (!deleteUntagged_) return;
     // Referrers (signatures, SBOMs) of a kept manifest are kept with it.
     for (bool changed = true; changed;) {
       changed = false;
-      for (const Digest& d : revisions) {
+      for (const auto& [d, link] : listed.revisions) {
         if (repo.kept.count(d)) continue;
         const Parsed& p = parsed(d);
         if (p.refs && p.refs->subject && repo.kept.count(*p.refs->subject)) {
@@ -140,14 +140,20 @@ class Marker {
     marks_.marked.insert(d);
   }
 
-  // A manifest's bytes, also while a concurrent collection has it in quarantine.
+  // A manifest's bytes, also while a concurrent collection has it in quarantine. The size
+  // of a listed blob comes from the listing; others (written since, or parked) are looked at.
   std::optional<std::string> readManifest(const Digest& d) {
     for (const std::string& path :
          {layout::blobData(d), layout::quarantineEntry(d) + "/" + std::string(layout::kDataFile)}) {
-      auto info = driver_.stat(path);
-      if (!info || info->isDirectory) continue;
+      std::optional<uint64_t> size;
+      if (auto listed = listing_.blobs.find(d); listed != listing_.blobs.end() && path == layout::blobData(d)) {
+        size = listed->second.size;
+      } else if (auto info = driver_.stat(path); info && !info->isDirectory) {
+        size = info->size;
+      }
+      if (!size) continue;
       // Nothing over the push limit was stored as a manifest; do not read a layer whole.
-      if (info->size > kMaxManifestBytes) return std::string();
+      if (*size > kMaxManifestBytes) return std::string();
       try {
         return driver_.read(path);
       } catch (const Error& e) {
@@ -170,6 +176,7 @@ class Marker {
 
   const Store& store_;
   const StorageDriver& driver_;
+  const StoreListing& listing_;
   bool deleteUntagged_;
   const ProgressFn& progress_;
   StoreMarks marks_;
@@ -177,6 +184,9 @@ class Marker {
   std::unordered_map<Digest, Parsed> cache_;
 };
 
+// One run. The store is listed once, and the mark and the sweep share that listing; the
+// only other listing, of repositories/ alone, comes after the settle and only when the run
+// removed something: what writers did meanwhile is seen only there.
 class Collector {
  public:
   Collector(Store& store, const GcOptions& options)
@@ -184,21 +194,30 @@ class Collector {
         driver_(store.driver()),
         options_(options),
         cutoff_(std::chrono::system_clock::now() - options.grace),
-        marker_(store, options.deleteUntagged, options.progress) {}
+        listing_(listStore(driver_)),
+        marker_(store, listing_, options.deleteUntagged, options.progress) {}
 
   GcResult run() {
-    if (!options_.dryRun) result_.recovered = restoreQuarantine(store_);
+    if (!options_.dryRun) result_.recovered = recoverQuarantined();
     marker_.markAll();
     if (options_.deleteUntagged) sweepUntaggedRevisions();
-    remark();
     std::vector<GcBlob> candidates = findUnmarkedBlobs();
+    const std::vector<RepositoryListing>* repositories = &listing_.repositories;
+    std::vector<RepositoryListing> relisted;
     if (options_.dryRun) {
       for (const GcBlob& b : candidates) swept_.insert(b.digest);
       result_.blobs = candidates;
     } else {
-      sweepBlobs(candidates);
+      std::vector<GcBlob> parked = quarantine(candidates);
+      if (!parked.empty()) std::this_thread::sleep_for(options_.settle);
+      if (!parked.empty() || removedAny_) {
+        relisted = listRepositories(driver_);
+        repositories = &relisted;
+        remark(relisted);
+      }
+      release(parked, relisted);
     }
-    sweepLayerLinks();
+    sweepLayerLinks(*repositories);
     summarize();
     return std::move(result_);
   }
@@ -206,9 +225,22 @@ class Collector {
  private:
   bool young(const timespec& mtime) const { return toTimePoint(mtime) >= cutoff_; }
 
+  // Blobs a crashed run left in quarantine go back (or away, when blobs/ has them again).
+  size_t recoverQuarantined() {
+    for (const Digest& d : listing_.quarantined) unpark(driver_, d, listing_.blobs.count(d) > 0);
+    return listing_.quarantined.size();
+  }
+
   void sweepUntaggedRevisions() {
+    std::map<RepoName, const RepositoryListing*> listed;
+    for (const RepositoryListing& l : listing_.repositories) listed.emplace(l.name, &l);
     for (RepositoryMarks& repo : marker_.marks().repositories) {
       Repository r = store_.repository(repo.name);
+      auto found = listed.find(repo.name);
+      if (found == listed.end()) continue;  // every marked repository was listed
+      const RepositoryListing& listing = *found->second;
+      std::set<Digest> current;  // what the tags name right now: they may have moved since the mark
+      bool read = false;
       for (const Digest& d : repo.revisions) {
         if (repo.kept.count(d)) continue;
         auto link = driver_.stat(layout::revisionLink(repo.name, d));
@@ -218,119 +250,129 @@ class Collector {
           marker_.markFrom(repo, d);
           continue;
         }
-        // A tag may have moved onto it since the mark.
-        std::vector<Tag> tags = r.listTags();
-        if (std::any_of(tags.begin(), tags.end(), [&](const Tag& t) { return r.resolveTag(t) == d; })) {
+        if (!read) {
+          for (const auto& [tag, info] : listing.tags) {
+            if (auto target = r.resolveTag(tag)) current.insert(*target);
+          }
+          read = true;
+        }
+        if (current.count(d)) {
           marker_.markFrom(repo, d);
           continue;
         }
         result_.manifests.push_back({repo.name.str(), d});
         removed_[repo.name.str()].insert(d);
         if (options_.dryRun) continue;
-        for (const Tag& tag : tags) {
-          driver_.remove(layout::parentPath(layout::tagIndexLink(repo.name, tag, d)));
+        removedAny_ = true;
+        for (const auto& [tag, history] : listing.tagHistory) {
+          if (history.count(d)) driver_.remove(layout::parentPath(layout::tagIndexLink(repo.name, tag, d)));
         }
         driver_.remove(layout::parentPath(layout::revisionLink(repo.name, d)));
       }
     }
   }
 
-  // Marks what appeared since the mark: new repositories and revisions, and revisions we
-  // removed that a tag names again (those links are restored).
-  void remark() {
-    for (const RepoName& name : listRepositoryDirs(driver_)) {
-      RepositoryMarks& repo = marker_.stateFor(name);
-      Repository r = store_.repository(name);
-      std::set<Digest>& removed = removed_[name.str()];
-      if (!removed.empty() && !options_.dryRun) {
-        for (const Tag& tag : r.listTags()) {
+  // Marks what appeared since the listing: new repositories and revisions, and revisions
+  // we removed that a tag names again (those links are restored).
+  void remark(const std::vector<RepositoryListing>& repositories) {
+    for (const RepositoryListing& listing : repositories) {
+      RepositoryMarks& repo = marker_.stateFor(listing.name);
+      Repository r = store_.repository(listing.name);
+      auto removedHere = removed_.find(listing.name.str());
+      std::set<Digest> none;
+      std::set<Digest>& removed = removedHere == removed_.end() ? none : removedHere->second;
+      if (!removed.empty()) {
+        for (const auto& [tag, info] : listing.tags) {
           auto d = r.resolveTag(tag);
           if (!d || !removed.count(*d)) continue;
-          driver_.writeAtomic(layout::revisionLink(name, *d), d->str());
+          driver_.writeAtomic(layout::revisionLink(listing.name, *d), d->str());
           removed.erase(*d);
           std::erase_if(result_.manifests, [&](const GcManifest& m) {
-            return m.repository == name.str() && m.digest == *d;
+            return m.repository == listing.name.str() && m.digest == *d;
           });
+          repo.revisions.insert(*d);
+          if (!repo.kept.count(*d)) marker_.markFrom(repo, *d);
         }
       }
-      for (const Digest& d : r.listManifests()) {
+      for (const auto& [d, link] : listing.revisions) {
         repo.revisions.insert(d);
         if (!repo.kept.count(d) && !removed.count(d)) marker_.markFrom(repo, d);
       }
     }
   }
 
-  bool hasYoungLayerLink(const Digest& d, const std::vector<RepoName>& repos) const {
-    for (const RepoName& name : repos) {
-      auto link = driver_.stat(layout::layerLink(name, d));
-      if (link && young(link->mtime)) return true;
+  bool hasYoungLayerLink(const Digest& d, const std::vector<RepositoryListing>& repositories) const {
+    for (const RepositoryListing& repo : repositories) {
+      auto link = repo.layers.find(d);
+      if (link != repo.layers.end() && young(link->second.mtime)) return true;
     }
     return false;
   }
 
   std::vector<GcBlob> findUnmarkedBlobs() {
-    std::vector<Digest> unmarked;
-    store_.forEachBlob([&](const Digest& d) {
+    std::vector<std::pair<Digest, FileInfo>> unmarked;
+    for (const auto& [d, info] : listing_.blobs) {
       ++result_.blobsSeen;
-      if (!marker_.marks().marked.count(d)) unmarked.push_back(d);
-    });
-    std::vector<RepoName> repos = listRepositoryDirs(driver_);
+      if (!marker_.marks().marked.count(d)) unmarked.emplace_back(d, info);
+    }
     std::vector<GcBlob> candidates;
     uint64_t done = 0;
-    for (const Digest& d : unmarked) {
+    for (const auto& [d, info] : unmarked) {
       if (options_.progress) options_.progress({"checking unreferenced blobs", ++done, unmarked.size(), 0});
-      auto info = store_.statBlob(d);
-      if (!info) continue;
-      if (young(info->mtime) || hasYoungLayerLink(d, repos)) {
-        result_.youngBlobs.push_back({d, info->size});
+      if (young(info.mtime) || hasYoungLayerLink(d, listing_.repositories)) {
+        result_.youngBlobs.push_back({d, info.size});
         continue;
       }
-      candidates.push_back({d, info->size});
+      candidates.push_back({d, info.size});
     }
     return candidates;
   }
 
-  void sweepBlobs(const std::vector<GcBlob>& candidates) {
-    std::vector<GcBlob> quarantined;
+  // Moves each candidate to the quarantine; returns those that were still there.
+  std::vector<GcBlob> quarantine(const std::vector<GcBlob>& candidates) {
+    std::vector<GcBlob> parked;
     uint64_t done = 0;
     for (const GcBlob& b : candidates) {
       if (options_.progress) options_.progress({"sweeping", ++done, candidates.size(), 0});
-      if (!driver_.stat(layout::blobDir(b.digest))) continue;
       try {
         driver_.move(layout::blobDir(b.digest), layout::quarantineEntry(b.digest));
       } catch (const Error& e) {
         if (e.kind() == ErrorKind::kNotFound) continue;  // removed meanwhile
         throw;
       }
-      quarantined.push_back(b);
+      parked.push_back(b);
     }
-    if (quarantined.empty()) return;
-    std::this_thread::sleep_for(options_.settle);
-    remark();
-    std::vector<RepoName> repos = listRepositoryDirs(driver_);
-    for (const GcBlob& b : quarantined) {
-      std::string parked = layout::quarantineEntry(b.digest);
-      if (marker_.marks().marked.count(b.digest) || hasYoungLayerLink(b.digest, repos)) {
+    return parked;
+  }
+
+  // After the re-mark: a parked blob that became referenced goes back, the rest goes.
+  void release(const std::vector<GcBlob>& parked, const std::vector<RepositoryListing>& repositories) {
+    for (const GcBlob& b : parked) {
+      if (marker_.marks().marked.count(b.digest) || hasYoungLayerLink(b.digest, repositories)) {
         result_.restored.push_back(b.digest);
-        unpark(store_, b.digest);
+        unpark(driver_, b.digest, /*present=*/false);
         continue;
       }
-      driver_.remove(parked);
+      driver_.remove(layout::quarantineEntry(b.digest));
       swept_.insert(b.digest);
       result_.blobs.push_back(b);
     }
   }
 
-  void sweepLayerLinks() {
-    for (const RepoName& name : listRepositoryDirs(driver_)) {
-      Repository r = store_.repository(name);
-      for (const Digest& d : r.listLayers()) {
-        if (marker_.marks().marked.count(d)) continue;
-        bool absent = options_.dryRun ? (swept_.count(d) || !store_.statBlob(d)) : !store_.statBlob(d);
-        if (!absent || isQuarantined(store_, d)) continue;  // another run may move it back
-        auto link = driver_.stat(layout::layerLink(name, d));
-        if (!link || young(link->mtime)) continue;
-        result_.layerLinks.push_back({name.str(), d});
+  void sweepLayerLinks(const std::vector<RepositoryListing>& repositories) {
+    for (const RepositoryListing& repo : repositories) {
+      Repository r = store_.repository(repo.name);
+      for (const auto& [d, info] : repo.layers) {
+        if (marker_.marks().marked.count(d) || young(info.mtime)) continue;
+        bool absent = swept_.count(d) || (!listing_.blobs.count(d) && !listing_.quarantined.count(d));
+        if (!absent) continue;
+        if (!options_.dryRun) {
+          // Looked at again right before: a writer may have brought the blob back.
+          if (store_.statBlob(d) || isQuarantined(store_, d)) continue;  // another run may move it back
+          auto link = driver_.stat(layout::layerLink(repo.name, d));
+          if (!link || young(link->mtime)) continue;
+        }
+        result_.layerLinks.push_back({repo.name.str(), d});
         if (!options_.dryRun) r.unlinkLayer(d);
       }
     }
@@ -351,16 +393,19 @@ class Collector {
   StorageDriver& driver_;
   const GcOptions& options_;
   std::chrono::system_clock::time_point cutoff_;
+  StoreListing listing_;  // the one listing of the store
   Marker marker_;
   GcResult result_;
   std::map<std::string, std::set<Digest>> removed_;  // revisions removed, per repository
+  bool removedAny_ = false;
   std::unordered_set<Digest> swept_;
 };
 
 }  // namespace
 
 StoreMarks markStore(const Store& store, bool deleteUntagged, const ProgressFn& progress) {
-  Marker marker(store, deleteUntagged, progress);
+  StoreListing listing = listStore(store.driver());
+  Marker marker(store, listing, deleteUntagged, progress);
   marker.markAll();
   return std::move(marker.marks());
 }
@@ -378,7 +423,8 @@ size_t restoreQuarantine(Store& store) {
       auto d = layout::digestFromDirNames(algorithm, hex);
       if (!d) continue;
       ++count;
-      unpark(store, *d);
+      std::string data = layout::quarantineEntry(*d) + "/" + std::string(layout::kDataFile);
+      unpark(driver, *d, store.statBlob(*d) || !driver.stat(data));
     }
   }
   return count;

@@ -8,6 +8,9 @@
 // Sweep. With deleteUntagged, revision links nothing keeps go first (with their tag-history
 // entries); then every blob nobody marked, and the layer links that point at it.
 //
+// The store is listed once (common/walk.h: one listing of the bucket on S3), and the mark
+// and the sweep share that listing; links and manifests are read, not listed.
+//
 // Safe while servers write to the store, without locks and without help from them. Writers
 // keep this order (common/store.h): blob data before any link to it, a revision link before
 // a tag naming it. The collector adds:
@@ -15,12 +18,12 @@
 //     from the start of the run) is kept, and so is a revision link that young: uploads and
 //     pushes in progress are never swept, including a re-upload of a blob that already
 //     existed (which only writes a fresh layer link).
-//  2. Re-mark. Right before sweeping, repositories are listed again; revisions that appeared
-//     since the mark, and tags that moved, are marked too.
-//  3. Quarantine. A swept blob is first moved, with one rename, to _quarantine/. After
-//     `settle` the store is re-marked once more; a blob that became referenced meanwhile
-//     (a writer saw it exist just before the move and linked it) is moved back, the rest is
-//     removed. A removed revision that a tag names by then is restored the same way.
+//  2. Quarantine. A swept blob is first moved, with one rename, to _quarantine/.
+//  3. Re-mark. After `settle`, when the run removed anything, the repositories are listed
+//     once more (the only other listing): revisions that appeared since the listing, and
+//     tags that moved, are marked; a blob that became referenced meanwhile (a writer saw it
+//     exist just before the move and linked it) is moved back, the rest is removed. A
+//     removed revision that a tag names by then is restored the same way.
 //  4. Layer links go last, each only while its blob is still absent and the link still older
 //     than the grace.
 // A crash leaves at most blobs in _quarantine/, which the next run (or fsck --repair) moves

@@ -109,4 +109,65 @@ std::optional<Digest> digestFromDirNames(DigestAlgorithm algorithm, std::string_
   return Digest::tryParse(text);
 }
 
+StoreFile classifyFile(std::string_view path) {
+  StoreFile file;
+  const std::string root = v2Root();
+  if (!path.starts_with(root) || path.size() <= root.size() || path[root.size()] != '/') return file;
+  std::vector<std::string_view> parts;
+  for (std::string_view rest = path.substr(root.size() + 1); !rest.empty();) {
+    size_t slash = rest.find('/');
+    parts.push_back(rest.substr(0, slash));
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  }
+  auto digestAt = [&](size_t alg, size_t hex) {
+    return Digest::tryParse(std::string(parts[alg]) + ":" + std::string(parts[hex]));
+  };
+  auto shape = [&](size_t from, std::initializer_list<std::string_view> tail) {
+    if (parts.size() != from + tail.size()) return false;
+    size_t i = from;
+    for (std::string_view t : tail) {
+      if (!t.empty() && parts[i] != t) return false;
+      ++i;
+    }
+    return true;
+  };
+  using Kind = StoreFile::Kind;
+  if (shape(0, {"blobs", "", "", "", kDataFile})) {
+    file.digest = digestAt(1, 3);
+    if (file.digest && file.digest->hex().substr(0, 2) == parts[2]) file.kind = Kind::kBlobData;
+    return file;
+  }
+  if (shape(0, {"_quarantine", "", "", kDataFile})) {
+    file.digest = digestAt(1, 2);
+    if (file.digest) file.kind = Kind::kQuarantinedData;
+    return file;
+  }
+  if (parts[0] != "repositories") return file;
+  // The repository's name: the components before the first "_" one.
+  size_t i = 1;
+  while (i < parts.size() && !parts[i].starts_with('_')) ++i;
+  if (i == 1 || i == parts.size()) return file;
+  if (parts[i] != kManifestsDir && parts[i] != "_layers" && parts[i] != "_uploads") return file;
+  std::string name(parts[1]);
+  for (size_t j = 2; j < i; ++j) name += "/" + std::string(parts[j]);
+  file.repository = RepoName::tryParse(name);
+  if (!file.repository) return file;
+  file.kind = Kind::kRepositoryData;
+  if (shape(i, {"_layers", "", "", kLinkFile})) {
+    file.digest = digestAt(i + 1, i + 2);
+    if (file.digest) file.kind = Kind::kLayerLink;
+  } else if (shape(i, {kManifestsDir, "revisions", "", "", kLinkFile})) {
+    file.digest = digestAt(i + 2, i + 3);
+    if (file.digest) file.kind = Kind::kRevisionLink;
+  } else if (shape(i, {kManifestsDir, "tags", "", "current", kLinkFile})) {
+    file.tag = Tag::tryParse(parts[i + 2]);
+    if (file.tag) file.kind = Kind::kTagCurrentLink;
+  } else if (shape(i, {kManifestsDir, "tags", "", "index", "", "", kLinkFile})) {
+    file.tag = Tag::tryParse(parts[i + 2]);
+    file.digest = digestAt(i + 4, i + 5);
+    if (file.tag && file.digest) file.kind = Kind::kTagIndexLink;
+  }
+  return file;
+}
+
 }  // namespace regfs::layout

@@ -17,8 +17,10 @@
 // distribution skips every other "_"-prefixed directory, which is why regfs keeps its
 // own metadata (referrers) under one.
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/digest.h"
 #include "common/names.h"
@@ -76,5 +78,27 @@ bool isValidUploadId(std::string_view uuid);
 // The digest named by a "<alg>/<hex>" pair of directory names, as listed under _layers,
 // revisions, tag index and _referrers directories; nullopt for anything else.
 std::optional<Digest> digestFromDirNames(DigestAlgorithm algorithm, std::string_view hex);
+
+// What a file of the store is, read from its path alone, for walks that list the whole
+// store in one pass (common/walk.h). Files under repositories/<name>/_manifests, _layers
+// or _uploads belong to repository <name>; the links among them name their digest (and
+// tag); a blob's or a quarantined blob's data file names its digest.
+struct StoreFile {
+  enum class Kind {
+    kOther,
+    kBlobData,
+    kQuarantinedData,
+    kRepositoryData,  // any other file of a repository (uploads, unknown files)
+    kLayerLink,
+    kRevisionLink,
+    kTagCurrentLink,
+    kTagIndexLink,
+  };
+  Kind kind = Kind::kOther;
+  std::optional<RepoName> repository;
+  std::optional<Digest> digest;
+  std::optional<Tag> tag;
+};
+StoreFile classifyFile(std::string_view path);
 
 }  // namespace regfs::layout

@@ -299,6 +299,28 @@ struct MultipartUpload {
   timespec initiated{};
 };
 
+std::string unquote(std::string_view etag) {
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') etag = etag.substr(1, etag.size() - 2);
+  return std::string(etag);
+}
+
+// S3's ETag of an object completed from `parts`: the MD5 of their binary MD5s, then "-"
+// and their count; nullopt when a part's ETag is not an MD5 (then nothing can be derived).
+std::optional<std::string> multipartEtag(const std::vector<Part>& parts) {
+  std::string md5s;
+  for (const Part& p : parts) {
+    std::string hexMd5 = unquote(p.etag);
+    if (hexMd5.size() != 32 || hexMd5.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      return std::nullopt;
+    }
+    for (size_t i = 0; i < 32; i += 2) md5s += static_cast<char>(std::stoi(hexMd5.substr(i, 2), nullptr, 16));
+  }
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (!EVP_Digest(md5s.data(), md5s.size(), out, &size, EVP_md5(), nullptr)) return std::nullopt;
+  return sigv4::hex(out, size) + "-" + std::to_string(parts.size());
+}
+
 class S3Client {
  public:
   explicit S3Client(const S3StorageConfig& config) : config_(config) {
@@ -442,7 +464,25 @@ class S3Client {
     }
     xml += "</CompleteMultipartUpload>";
     HttpReply reply = send("POST", key, {{"uploadId", uploadId}}, xml, {{"Content-Type", "application/xml"}});
+    // Completing is idempotent: when an attempt took effect but its answer was lost, the
+    // retry finds no upload, and the object those parts make is already at the key.
+    if (reply.status == 404 && errorCodeOf(reply.body) == "NoSuchUpload" && isCompletedFrom(key, parts)) {
+      spdlog::info("S3 complete multipart upload {}: the upload is gone and its object stands", key);
+      return;
+    }
     checkBody(reply, "complete multipart upload " + key);
+  }
+
+  // True when the object at `key` is the one completing `parts` makes: their total size,
+  // and the multipart ETag S3 derives from theirs (when those are MD5s, as usual).
+  bool isCompletedFrom(const std::string& key, const std::vector<Part>& parts) const {
+    HttpReply head = send("HEAD", key);
+    if (head.status != 200) return false;
+    uint64_t size = 0;
+    for (const Part& p : parts) size += p.size;
+    if (std::strtoull(head.header("content-length").c_str(), nullptr, 10) != size) return false;
+    std::optional<std::string> expected = multipartEtag(parts);
+    return !expected || unquote(head.header("etag")) == *expected;
   }
 
   void abortMultipartUpload(const std::string& key, const std::string& uploadId) const {
@@ -798,6 +838,15 @@ class S3Driver : public StorageDriver {
     return names;
   }
 
+  std::vector<std::pair<std::string, FileInfo>> listTree(const std::string& dir) const override {
+    std::string prefix = dirPrefix(key(dir));
+    std::vector<std::pair<std::string, FileInfo>> files;
+    for (auto& [k, info] : objectsUnder(prefix)) {
+      if (k.size() > prefix.size() && k.back() != '/') files.emplace_back(dir + "/" + k.substr(prefix.size()), info);
+    }
+    return files;
+  }
+
   void move(const std::string& from, const std::string& to) override {
     std::string src = key(from), dst = key(to);
     HttpReply head = client_->send("HEAD", src);
@@ -845,9 +894,10 @@ class S3Driver : public StorageDriver {
   std::string key(const std::string& path) const { return s3Key(config_.rootDirectory, path); }
   static std::string dirPrefix(const std::string& k) { return k.empty() ? k : k + "/"; }
 
-  // Every key starting with `prefix` (no delimiter: the whole subtree).
-  std::vector<std::string> keysUnder(const std::string& prefix) const {
-    std::vector<std::string> keys;
+  // Every object whose key starts with `prefix` (no delimiter: the whole subtree), with
+  // its size and time.
+  std::vector<std::pair<std::string, FileInfo>> objectsUnder(const std::string& prefix) const {
+    std::vector<std::pair<std::string, FileInfo>> objects;
     std::string token;
     while (true) {
       Query query = {{"list-type", "2"}, {"prefix", prefix}};
@@ -856,11 +906,20 @@ class S3Driver : public StorageDriver {
       S3Client::check(reply, "list " + prefix);
       auto doc = parseXml(reply, "list");
       auto result = doc.child("ListBucketResult");
-      for (auto c : result.children("Contents")) keys.emplace_back(c.child_value("Key"));
+      for (auto c : result.children("Contents")) {
+        objects.emplace_back(c.child_value("Key"), FileInfo{std::strtoull(c.child_value("Size"), nullptr, 10),
+                                                            isoTime(c.child_value("LastModified")), false});
+      }
       if (std::string(result.child_value("IsTruncated")) != "true") break;
       token = result.child_value("NextContinuationToken");
       if (token.empty()) break;
     }
+    return objects;
+  }
+
+  std::vector<std::string> keysUnder(const std::string& prefix) const {
+    std::vector<std::string> keys;
+    for (auto& [k, info] : objectsUnder(prefix)) keys.push_back(std::move(k));
     return keys;
   }
 

@@ -197,6 +197,55 @@ TEST_F(S3DriverTest, RemoveAbortsUploadsInProgress) {
   EXPECT_EQ(driver->openAppend("/u/1/data")->size(), 0u) << "a fresh upload, not the aborted one";
 }
 
+TEST_F(S3DriverTest, ACompletionWhoseAnswerWasLostSucceedsOnRetry) {
+  // The relay lets radosgw complete the upload and loses the answer; the driver retries
+  // and gets NoSuchUpload (as from AWS S3), and finds the object those parts make.
+  S3Relay relay(sharedCeph(), "^POST [^ ]*[?&]uploadId=");
+  S3StorageConfig config = s3Config(bucket);
+  config.regionEndpoint = relay.endpoint();
+  auto relayed = makeS3Driver(config);
+  const std::string path = "/docker/registry/v2/repositories/r/_uploads/lost/data";
+  std::string bytes = pattern(6 * kMiB + 5, 'l');
+  auto writer = relayed->openAppend(path);
+  writer->write(bytes.data(), bytes.size());
+  EXPECT_NO_THROW(writer->commit());
+  EXPECT_EQ(driver->read(path), bytes);
+  auto requests = relay.requests();
+  auto completions = std::count_if(requests.begin(), requests.end(), [](const std::string& r) {
+    return r.starts_with("POST ") && r.find("uploadId=") != std::string::npos;
+  });
+  EXPECT_EQ(std::count_if(requests.begin(), requests.end(),
+                          [](const std::string& r) { return r.starts_with("DROPPED POST "); }),
+            1)
+      << "the first answer was lost";
+  EXPECT_EQ(std::count_if(requests.begin(), requests.end(),
+                          [](const std::string& r) { return r.starts_with("ANSWERED POST "); }),
+            1)
+      << "the retry was told NoSuchUpload";
+  EXPECT_EQ(completions, 2) << "one completion and its retry";
+}
+
+TEST_F(S3DriverTest, ACompletionOfAnUploadThatIsGoneFailsUnlessItsObjectStands) {
+  // Aborted by someone else, nothing at the key: an error.
+  const std::string gone = "/docker/registry/v2/repositories/r/_uploads/gone/data";
+  auto writer = driver->openAppend(gone);
+  writer->write("partial", 7);
+  writer->flush();
+  driver->remove(gone);
+  EXPECT_THROW(writer->commit(), Error);
+  EXPECT_FALSE(driver->stat(gone));
+
+  // Aborted, and another object (not these parts) at the key: an error too.
+  const std::string other = "/docker/registry/v2/repositories/r/_uploads/other/data";
+  auto second = driver->openAppend(other);
+  second->write("partial", 7);
+  second->flush();
+  driver->remove(other);
+  driver->writeAtomic(other, "another");  // as long as the parts: the ETag tells them apart
+  EXPECT_THROW(second->commit(), Error);
+  EXPECT_EQ(driver->read(other), "another");
+}
+
 TEST_F(S3DriverTest, StoreUploadCommitsThroughTheDriver) {
   Store store(driver);
   Repository repo = store.repository(RepoName::parse("library/app"));

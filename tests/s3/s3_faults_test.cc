@@ -1,6 +1,7 @@
 // regfs-server on S3 under load and faults: a large upload and download hold at most a
 // few parts in memory, and radosgw stopped in the middle of an upload gives the client a
-// clear 5xx, commits nothing, and the upload goes on once radosgw is back.
+// clear 5xx, commits nothing, and the upload goes on once radosgw is back; stopped while a
+// chunk streams in, the same, and the push then succeeds from its start.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -106,6 +107,72 @@ TEST(S3Faults, GatewayStoppedMidUploadFailsClearlyAndRecovers) {
   auto back = c.request("GET", "/v2/faults/app/blobs/" + digestOf(blob));
   ASSERT_TRUE(back);
   EXPECT_TRUE(back->body == blob);
+}
+
+TEST(S3Faults, GatewayStoppedMidChunkFailsClearlyAndThePushSucceedsAfter) {
+  CephCluster& ceph = sharedCeph();
+  std::string bucket = newBucket();
+  RegfsServer server({}, onBucket(bucket));
+  const std::string repo = "faults/midchunk";
+  std::string config = R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers"}})";
+  std::string layer = randomBytes(16 << 20, 13);
+  std::string manifest = ociManifest(config, {layer});
+  HttpConnection c(server.port(), std::chrono::seconds(60));
+  auto pushed = pushBlobMonolithic(c, repo, config);
+  ASSERT_TRUE(pushed);
+  ASSERT_EQ(pushed->status, 201) << pushed->body;
+
+  // The layer in one PATCH: its head and the first 10 MiB go while radosgw runs (the
+  // server streams them into parts), the rest after radosgw stopped.
+  auto started = c.request("POST", "/v2/" + repo + "/blobs/uploads/");
+  ASSERT_TRUE(started);
+  ASSERT_EQ(started->status, 202);
+  std::string location = started->header("location");
+  size_t half = 10 << 20;
+  ASSERT_TRUE(c.send("PATCH " + location + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+                     "Content-Type: application/octet-stream\r\nContent-Range: 0-" +
+                     std::to_string(layer.size() - 1) + "\r\nContent-Length: " + std::to_string(layer.size()) +
+                     "\r\n\r\n"));
+  ASSERT_TRUE(c.send(std::string_view(layer).substr(0, half)));
+  ceph.stopGateway();
+  // The server reads (and drops) what follows an early answer, so the rest goes through.
+  EXPECT_TRUE(c.send(std::string_view(layer).substr(half)));
+  auto failed = c.receive();
+  ceph.startGateway();
+  ASSERT_TRUE(failed) << "the server answers while its storage is down" << server.log();
+  EXPECT_GE(failed->status, 500) << failed->body;
+  EXPECT_LT(failed->status, 600) << failed->body;
+  EXPECT_NE(failed->body.find("\"errors\""), std::string::npos) << failed->body;
+
+  // Nothing of the layer or the image is visible: no blob, no layer link, no tag.
+  std::string hex = digestOf(layer).substr(7);
+  for (const auto& k : ceph.listObjects(bucket)) {
+    EXPECT_EQ(k.find(hex), std::string::npos) << k;
+    EXPECT_EQ(k.find("/_manifests/"), std::string::npos) << k;
+  }
+  auto head = c.request("HEAD", "/v2/" + repo + "/blobs/" + digestOf(layer));
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 404);
+  auto tag = c.request("GET", "/v2/" + repo + "/manifests/v1", {}, {"Accept: " + kOciManifestType});
+  ASSERT_TRUE(tag);
+  EXPECT_EQ(tag->status, 404);
+
+  // radosgw is back: the same push, from its start, succeeds.
+  pushed = pushBlobMonolithic(c, repo, config);
+  ASSERT_TRUE(pushed);
+  ASSERT_EQ(pushed->status, 201) << pushed->body;
+  pushed = pushBlobChunked(c, repo, layer, 1);
+  ASSERT_TRUE(pushed);
+  ASSERT_EQ(pushed->status, 201) << pushed->body << server.log();
+  pushed = putManifest(c, repo, "v1", manifest, kOciManifestType);
+  ASSERT_TRUE(pushed);
+  ASSERT_EQ(pushed->status, 201) << pushed->body;
+  tag = c.request("GET", "/v2/" + repo + "/manifests/v1", {}, {"Accept: " + kOciManifestType});
+  ASSERT_TRUE(tag);
+  EXPECT_EQ(tag->body, manifest);
+  auto back = c.request("GET", "/v2/" + repo + "/blobs/" + digestOf(layer));
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(back->body == layer);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <regex>
 #include <thread>
 
 #include "integration/view_fixture.h"
@@ -71,7 +72,7 @@ class S3RegistryTest : public ::testing::Test {
     }
   }
 
-  void expectReplicasServeOneRegistry(RegfsServer& a, RegfsServer& b);
+  void expectReplicasServeOneRegistry(const std::vector<RegfsServer*>& replicas);
 
   // Pushes a new image through `server` as `repoTag` and writes work/config.yml naming the
   // bucket, for the tools that take a config as ROOT.
@@ -190,68 +191,82 @@ TEST_F(S3RegistryTest, ReferenceRegistryServesWhatRegfsWroteAndTheReverse) {
   EXPECT_NE(tags.out.find("from-reference"), std::string::npos) << tags.out;
 }
 
-// Two servers on one store serve one registry: a chunked upload split across them, a push
-// through one pulled through the other, one image pushed through both at once.
-void S3RegistryTest::expectReplicasServeOneRegistry(RegfsServer& a, RegfsServer& b) {
+// Servers on one store serve one registry: a chunked upload started on the first and
+// continued, one chunk each, on every other (each sees what the one before wrote), a push
+// through the first pulled through the last, one image pushed through all at once.
+void S3RegistryTest::expectReplicasServeOneRegistry(const std::vector<RegfsServer*>& replicas) {
+  ASSERT_GE(replicas.size(), 2u);
+  RegfsServer& first = *replicas.front();
+  RegfsServer& last = *replicas.back();
 
-  // A chunked upload: started and first chunk on A, second chunk and commit on B.
-  std::string blob = randomBytes(9 << 20, 4);
+  // Chunks of 6 MiB, the last of 3 MiB: one per replica.
+  const size_t chunk = 6 << 20;
+  std::string blob = randomBytes(chunk * (replicas.size() - 1) + (3 << 20), 4);
   std::string digest = "sha256:" + sha256Hex(blob);
-  writeFile(work / "chunk1", blob.substr(0, 6 << 20));
-  writeFile(work / "chunk2", blob.substr(6 << 20));
-  Reply started = http("POST", a.url() + "/v2/library/split/blobs/uploads/");
+  Reply started = http("POST", first.url() + "/v2/library/split/blobs/uploads/");
   ASSERT_EQ(started.status, 202) << started.body;
   std::string location = started.header("location");
   ASSERT_FALSE(location.empty());
-  auto absolute = [](const RegfsServer& s, const std::string& loc) {
-    return loc.rfind("http", 0) == 0 ? loc : s.url() + loc;
-  };
-  Reply first = http("PATCH", absolute(a, location),
-                     {"-H", "Content-Type: application/octet-stream", "-H",
-                      "Content-Range: 0-" + std::to_string((6 << 20) - 1), "--data-binary",
-                      "@" + (work / "chunk1").string()});
-  ASSERT_EQ(first.status, 202) << first.body << a.log();
-  EXPECT_EQ(first.header("range"), "0-" + std::to_string((6 << 20) - 1));
   std::string path = location.substr(location.find("/v2/"));
-  Reply status = http("GET", b.url() + path);
-  EXPECT_EQ(status.status, 204);
-  EXPECT_EQ(status.header("range"), "0-" + std::to_string((6 << 20) - 1)) << "B sees A's chunk";
-  Reply second = http("PATCH", b.url() + path,
-                      {"-H", "Content-Type: application/octet-stream", "-H",
-                       "Content-Range: " + std::to_string(6 << 20) + "-" + std::to_string(blob.size() - 1),
-                       "--data-binary", "@" + (work / "chunk2").string()});
-  ASSERT_EQ(second.status, 202) << second.body << b.log();
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    RegfsServer& replica = *replicas[i];
+    size_t offset = i * chunk;
+    if (i > 0) {
+      Reply status = http("GET", replica.url() + path);
+      EXPECT_EQ(status.status, 204);
+      EXPECT_EQ(status.header("range"), "0-" + std::to_string(offset - 1))
+          << "replica " << i << " sees the chunks before";
+    }
+    std::string piece = blob.substr(offset, std::min(chunk, blob.size() - offset));
+    auto file = work / ("chunk" + std::to_string(i));
+    writeFile(file, piece);
+    Reply patched = http("PATCH", replica.url() + path,
+                         {"-H", "Content-Type: application/octet-stream", "-H",
+                          "Content-Range: " + std::to_string(offset) + "-" +
+                              std::to_string(offset + piece.size() - 1),
+                          "--data-binary", "@" + file.string()});
+    ASSERT_EQ(patched.status, 202) << "replica " << i << ": " << patched.body << replica.log();
+    EXPECT_EQ(patched.header("range"), "0-" + std::to_string(offset + piece.size() - 1));
+  }
   std::string sep = path.find('?') == std::string::npos ? "?" : "&";
-  Reply committed = http("PUT", b.url() + path + sep + "digest=" + digest);
-  ASSERT_EQ(committed.status, 201) << committed.body << b.log();
-  Reply fetched = http("GET", a.url() + "/v2/library/split/blobs/" + digest);
-  EXPECT_EQ(fetched.status, 200);
-  EXPECT_TRUE(fetched.body == blob) << "A serves the blob B committed (" << fetched.body.size() << " bytes)";
+  Reply committed = http("PUT", last.url() + path + sep + "digest=" + digest);
+  ASSERT_EQ(committed.status, 201) << committed.body << last.log();
+  for (RegfsServer* replica : replicas) {
+    Reply fetched = http("GET", replica->url() + "/v2/library/split/blobs/" + digest);
+    EXPECT_EQ(fetched.status, 200);
+    EXPECT_TRUE(fetched.body == blob) << "every replica serves the blob (" << fetched.body.size() << " bytes)";
+  }
 
-  // An image pushed through A is pulled through B.
+  // An image pushed through the first is pulled through the last.
   OciLayout oci(work / "oci");
   makeImage(oci, "replicated", 5);
-  auto r = skopeoCopy(oci.ref("replicated"), "docker://" + a.host() + "/library/app:replicated");
-  ASSERT_EQ(r.status, 0) << r.err << a.log();
-  expectPullsBack("docker://" + b.host() + "/library/app:replicated", oci, "replicated");
+  auto r = skopeoCopy(oci.ref("replicated"), "docker://" + first.host() + "/library/app:replicated");
+  ASSERT_EQ(r.status, 0) << r.err << first.log();
+  expectPullsBack("docker://" + last.host() + "/library/app:replicated", oci, "replicated");
 
-  // The same image pushed through both replicas at once: both succeed, both serve it.
+  // The same image pushed through every replica at once: all succeed, all serve it.
   makeImage(oci, "together", 6);
-  CommandResult viaA, viaB;
-  std::thread pushA([&] { viaA = skopeoCopy(oci.ref("together"), "docker://" + a.host() + "/library/same:t"); });
-  std::thread pushB([&] { viaB = skopeoCopy(oci.ref("together"), "docker://" + b.host() + "/library/same:t"); });
-  pushA.join();
-  pushB.join();
-  ASSERT_EQ(viaA.status, 0) << viaA.err << a.log();
-  ASSERT_EQ(viaB.status, 0) << viaB.err << b.log();
-  expectPullsBack("docker://" + a.host() + "/library/same:t", oci, "together");
-  expectPullsBack("docker://" + b.host() + "/library/same:t", oci, "together");
+  std::vector<CommandResult> pushes(replicas.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    threads.emplace_back([&, i] {
+      pushes[i] = skopeoCopy(oci.ref("together"), "docker://" + replicas[i]->host() + "/library/same:t");
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    ASSERT_EQ(pushes[i].status, 0) << "replica " << i << ": " << pushes[i].err << replicas[i]->log();
+  }
+  for (RegfsServer* replica : replicas) {
+    expectPullsBack("docker://" + replica->host() + "/library/same:t", oci, "together");
+  }
 }
 
-TEST_F(S3RegistryTest, ReplicasOnOneBucketServeOneRegistry) {
+TEST_F(S3RegistryTest, ThreeReplicasOnOneBucketServeOneRegistry) {
   RegfsServer a({}, s3Options());
   RegfsServer b({}, s3Options());
-  expectReplicasServeOneRegistry(a, b);
+  RegfsServer c({}, s3Options());
+  expectReplicasServeOneRegistry({&a, &b, &c});
   for (const auto& k : sharedCeph().listObjects(bucket)) EXPECT_EQ(k.find("/_uploads/"), std::string::npos) << k;
 }
 
@@ -262,7 +277,7 @@ TEST_F(S3RegistryTest, ReplicasOnCephFsServeOneRegistry) {
   std::filesystem::create_directories(hostA / "registry");
   RegfsServer a(hostA / "registry");
   RegfsServer b(hostB / "registry");
-  expectReplicasServeOneRegistry(a, b);
+  expectReplicasServeOneRegistry({&a, &b});
   EXPECT_TRUE(std::filesystem::exists(hostB / "registry/docker/registry/v2/repositories/library/same/_manifests"));
 }
 
@@ -290,6 +305,65 @@ TEST_F(S3RegistryTest, RegfsctlWorksOnTheBucketAConfigNames) {
     EXPECT_EQ(k.find("docker/registry/v2/blobs/"), std::string::npos) << k << " outlived the collection";
   }
   fsck = regfsctl({"fsck", (work / "config.yml").string()});
+  EXPECT_EQ(fsck.status, 0) << fsck.out << fsck.err;
+}
+
+// The listings of the bucket among the requests a relay saw: ListObjectsV2 and
+// ListMultipartUploads, less the driver's start-up probe (one key, no prefix) and those
+// confined to one object's own prefix (".../<hex>/": a stat, move or removal of one blob
+// or link), with their prefixes.
+std::vector<std::string> bucketListings(const S3Relay& relay) {
+  static const std::regex kListing(R"(^GET /[^/?]+\?(.*&)?(list-type=2|uploads=)(&|$))");
+  static const std::regex kPrefix(R"((^|&)prefix=([^&]*))");
+  static const std::regex kOneObject(R"(%2F[0-9a-f]{64}(%2F|$))");
+  std::vector<std::string> prefixes;
+  for (const std::string& request : relay.requests()) {
+    if (!std::regex_search(request, kListing)) continue;
+    std::string query = request.substr(request.find('?') + 1);
+    std::smatch prefix;
+    if (!std::regex_search(query, prefix, kPrefix)) {
+      EXPECT_NE(query.find("max-keys=1"), std::string::npos) << "a listing of the whole bucket: " << request;
+      continue;
+    }
+    if (std::regex_search(prefix[2].str(), kOneObject)) continue;
+    prefixes.push_back(std::regex_replace(prefix[2].str(), std::regex("%2F"), "/"));
+  }
+  return prefixes;
+}
+
+TEST_F(S3RegistryTest, GarbageCollectionListsTheBucketOnce) {
+  RegfsServer server({}, s3Options());
+  Blob kept, gone;
+  ASSERT_NO_FATAL_FAILURE(kept = pushForTools(server, "library/kept:v1", 10));
+  ASSERT_NO_FATAL_FAILURE(gone = pushForTools(server, "library/gone:v1", 11));
+  Reply deleted = http("DELETE", server.url() + "/v2/library/gone/manifests/" + gone.digest);
+  ASSERT_EQ(deleted.status, 202) << deleted.body;
+  auto collect = [&](bool dryRun) {
+    // regfsctl reaches radosgw through a relay that logs every request.
+    S3Relay relay(sharedCeph());
+    writeFile(work / "relayed.yml", "version: 0.1\nstorage:\n" + relay.storageYaml(bucket));
+    std::vector<std::string> argv = {(binDir() / "regfsctl").string(), "garbage-collect",
+                                     (work / "relayed.yml").string(), "--grace", "0s", "--settle", "0s"};
+    if (dryRun) argv.push_back("--dry-run");
+    auto gc = run(argv);
+    EXPECT_EQ(gc.status, 0) << gc.out << gc.err;
+    return bucketListings(relay);
+  };
+
+  // Marking and deciding what goes share one listing of the store.
+  EXPECT_EQ(collect(true), std::vector<std::string>{"docker/registry/v2/"});
+  // Sweeping lists the repositories once more, after the settle, for what writers did
+  // meanwhile; nothing else is listed.
+  EXPECT_EQ(collect(false), (std::vector<std::string>{"docker/registry/v2/", "docker/registry/v2/repositories/"}));
+
+  auto keys = sharedCeph().listObjects(bucket);
+  auto blobKey = [](const Blob& b) {
+    std::string hex = b.digest.substr(7);
+    return "docker/registry/v2/blobs/sha256/" + hex.substr(0, 2) + "/" + hex + "/data";
+  };
+  EXPECT_EQ(std::count(keys.begin(), keys.end(), blobKey(gone)), 0) << "the deleted image was swept";
+  EXPECT_EQ(std::count(keys.begin(), keys.end(), blobKey(kept)), 1) << "the tagged one was kept";
+  auto fsck = run({(binDir() / "regfsctl").string(), "fsck", (work / "config.yml").string()});
   EXPECT_EQ(fsck.status, 0) << fsck.out << fsck.err;
 }
 

@@ -233,4 +233,31 @@ std::string CephCluster::logs() const {
   return out;
 }
 
+S3Relay::S3Relay(const CephCluster& ceph, const std::string& dropAnswerTo) : ceph_(ceph) {
+  port_ = freePort();
+  std::vector<std::string> argv = {"python3", std::string(REGFS_TEST_SUPPORT_DIR) + "/s3_proxy.py",
+                                   std::to_string(port_), std::to_string(ceph.s3Port()),
+                                   (dir_ / "requests.log").string()};
+  if (!dropAnswerTo.empty()) argv.insert(argv.end(), {"--drop-answer", dropAnswerTo});
+  process_ = std::make_unique<Process>(argv, std::map<std::string, std::string>{}, dir_ / "relay.out");
+  if (!waitForPort(port_)) throw std::runtime_error("the S3 relay did not start: " + process_->log());
+}
+
+S3Relay::~S3Relay() { process_->stop(); }
+
+std::string S3Relay::storageYaml(const std::string& bucket) const {
+  std::string yaml = ceph_.storageYaml(bucket);
+  std::string direct = ceph_.s3Endpoint();
+  yaml.replace(yaml.find(direct), direct.size(), endpoint());
+  return yaml;
+}
+
+std::vector<std::string> S3Relay::requests() const {
+  std::vector<std::string> lines;
+  if (!std::filesystem::exists(dir_ / "requests.log")) return lines;
+  std::istringstream in(readFile(dir_ / "requests.log"));
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
 }  // namespace regfs::testing

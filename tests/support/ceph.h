@@ -66,4 +66,30 @@ class CephCluster {
   std::vector<std::pair<std::filesystem::path, std::unique_ptr<Process>>> mounts_;
 };
 
+// A relay in front of a cluster's radosgw (tests/support/s3_proxy.py): it logs the line of
+// every request that goes through, and with `dropAnswerTo` (a Python regular expression)
+// loses the answer to the first request whose line matches it (radosgw carries it out, the
+// client's connection is closed instead of answered) and answers a retry of it with 404
+// NoSuchUpload, as AWS S3 answers a repeated CompleteMultipartUpload. Stopped by PID when
+// the object goes away.
+class S3Relay {
+ public:
+  explicit S3Relay(const CephCluster& ceph, const std::string& dropAnswerTo = "");
+  ~S3Relay();
+  S3Relay(const S3Relay&) = delete;
+  S3Relay& operator=(const S3Relay&) = delete;
+
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // The cluster's storageYaml with this relay as the endpoint.
+  std::string storageYaml(const std::string& bucket) const;
+  // "METHOD TARGET" of every request so far, in order; a lost answer adds "DROPPED ...".
+  std::vector<std::string> requests() const;
+
+ private:
+  const CephCluster& ceph_;
+  TempDir dir_;
+  int port_ = 0;
+  std::unique_ptr<Process> process_;
+};
+
 }  // namespace regfs::testing
