@@ -218,27 +218,28 @@ int TlsSession::bioRead(char* out, int len) {
 
 int TlsSession::bioWrite(const char* data, int len) {
   if (broken_) return -1;
-  size_t total = static_cast<size_t>(len);
+  (staging_ ? *staging_ : backlog_).append(data, static_cast<size_t>(len));
+  return len;
+}
+
+bool TlsSession::sendStaged(const std::string& staged) {
   size_t sent = 0;
-  // Handshake records go through the backlog: a failed handshake may then send nothing.
-  if (!queued_ && backlog_.empty() && SSL_is_init_finished(ssl_) == 1) {
-    while (sent < total) {
-      ssize_t n = ::send(fd_, data + sent, total - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (n > 0) {
-        sent += static_cast<size_t>(n);
-      } else if (n < 0 && errno == EINTR) {
-        continue;
-      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        break;
-      } else {
-        broken_ = true;
-        error_ = std::string("send: ") + (n < 0 ? std::strerror(errno) : "connection closed");
-        return -1;
-      }
+  while (sent < staged.size()) {
+    ssize_t n = ::send(fd_, staged.data() + sent, staged.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      break;
+    } else {
+      broken_ = true;
+      error_ = std::string("send: ") + (n < 0 ? std::strerror(errno) : "connection closed");
+      return false;
     }
   }
-  backlog_.append(data + sent, total - sent);
-  return len;
+  backlog_.append(staged, sent);
+  return true;
 }
 
 void TlsSession::fail(const char* what) {
@@ -278,13 +279,28 @@ TlsSession::Result TlsSession::receive(std::string_view cipher, std::string& pla
 
 bool TlsSession::write(std::string_view plain) {
   ERR_clear_error();
+  // The records of this write collect in a buffer of the thread and go out together, unless
+  // they must queue behind ciphertext in flight. Handshake records always go through the
+  // caller: a failed handshake may then send nothing.
+  thread_local std::string staged;
+  bool direct = !queued_ && backlog_.empty() && handshakeDone();
+  if (direct) {
+    staged.clear();  // keeps its capacity
+    staging_ = &staged;
+  }
   while (!plain.empty()) {
     size_t written = 0;
     if (SSL_write_ex(ssl_, plain.data(), plain.size(), &written) != 1) {
+      staging_ = nullptr;
       fail("write");
       return false;
     }
     plain.remove_prefix(written);
+  }
+  staging_ = nullptr;
+  if (direct && !sendStaged(staged)) {
+    fail("write");
+    return false;
   }
   return true;
 }
