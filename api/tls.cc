@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -190,7 +191,16 @@ bool TlsContext::kernelTlsAvailable() {
 #endif
 }
 
-TlsSession::TlsSession(const TlsContext& context, int fd) : fd_(fd) {
+namespace {
+// Where the records of a write collect before they go out together, and the session whose
+// records they are (after a write with `more`), on this thread. Sessions are told apart by
+// a number never used twice, so a session cannot inherit what a finished one left here.
+thread_local std::string staged;
+thread_local uint64_t stagedBy = 0;
+std::atomic<uint64_t> lastSessionId{0};
+}  // namespace
+
+TlsSession::TlsSession(const TlsContext& context, int fd) : fd_(fd), id_(++lastSessionId) {
   ssl_ = SSL_new(context.get());
   if (!ssl_) throw Error(ErrorKind::kInternal, "SSL_new failed: " + takeOpensslError());
   BIO* bio = BIO_new(TlsBio::method());
@@ -277,28 +287,36 @@ TlsSession::Result TlsSession::receive(std::string_view cipher, std::string& pla
   }
 }
 
-bool TlsSession::write(std::string_view plain) {
+bool TlsSession::write(std::string_view plain, bool more) {
   ERR_clear_error();
-  // The records of this write collect in a buffer of the thread and go out together, unless
-  // they must queue behind ciphertext in flight. Handshake records always go through the
-  // caller: a failed handshake may then send nothing.
-  thread_local std::string staged;
+  // The records of this write (and of the writes just before it that had `more`) go out
+  // together, unless they must queue behind ciphertext in flight. Handshake records always
+  // go through the caller: a failed handshake may then send nothing.
   bool direct = !queued_ && backlog_.empty() && handshakeDone();
-  if (direct) {
+  if (stagedBy != id_) {
     staged.clear();  // keeps its capacity
-    staging_ = &staged;
+  } else if (!direct) {
+    backlog_.append(staged);  // in order, ahead of this write's records
+    staged.clear();
   }
+  stagedBy = direct ? id_ : 0;
+  if (direct) staging_ = &staged;
   while (!plain.empty()) {
     size_t written = 0;
     if (SSL_write_ex(ssl_, plain.data(), plain.size(), &written) != 1) {
       staging_ = nullptr;
+      stagedBy = 0;
       fail("write");
       return false;
     }
     plain.remove_prefix(written);
   }
   staging_ = nullptr;
-  if (direct && !sendStaged(staged)) {
+  if (!direct || more) return true;
+  stagedBy = 0;
+  bool sent = sendStaged(staged);
+  staged.clear();
+  if (!sent) {
     fail("write");
     return false;
   }
