@@ -235,7 +235,8 @@ int TlsSession::bioWrite(const char* data, int len) {
 bool TlsSession::sendStaged(const std::string& staged) {
   size_t sent = 0;
   while (sent < staged.size()) {
-    ssize_t n = ::send(fd_, staged.data() + sent, staged.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+    ssize_t n =
+        ::send(fd_, staged.data() + sent, staged.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n > 0) {
       sent += static_cast<size_t>(n);
     } else if (n < 0 && errno == EINTR) {

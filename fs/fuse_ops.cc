@@ -38,11 +38,11 @@ namespace {
 // registered on the device (root only), and its id in an OPEN reply.
 namespace kernel {
 constexpr uint32_t kOpInit = 26;
-constexpr uint32_t kInitExt = 1u << 30;           // fuse_init_in/out.flags: flags2 is valid
-constexpr uint32_t kPassthroughFlag2 = 1u << 5;   // FUSE_PASSTHROUGH (bit 37) in flags2
-constexpr uint32_t kWritebackCache = 1u << 16;    // excludes passthrough
-constexpr uint32_t kOpenPassthrough = 1u << 7;    // FOPEN_PASSTHROUGH
-constexpr uint32_t kOpenKeepCache = 1u << 1;      // FOPEN_KEEP_CACHE, not allowed with it
+constexpr uint32_t kInitExt = 1u << 30;          // fuse_init_in/out.flags: flags2 is valid
+constexpr uint32_t kPassthroughFlag2 = 1u << 5;  // FUSE_PASSTHROUGH (bit 37) in flags2
+constexpr uint32_t kWritebackCache = 1u << 16;   // excludes passthrough
+constexpr uint32_t kOpenPassthrough = 1u << 7;   // FOPEN_PASSTHROUGH
+constexpr uint32_t kOpenKeepCache = 1u << 1;     // FOPEN_KEEP_CACHE, not allowed with it
 struct InHeader {
   uint32_t len, opcode;
   uint64_t unique, nodeid;
@@ -114,10 +114,12 @@ struct InodeEntry {
 class ViewFs {
  public:
   ViewFs(View& view, const MountOptions& options)
-      : view_(view), wantPassthrough_(options.passthrough),
+      : view_(view),
+        wantPassthrough_(options.passthrough),
         timeout_(std::chrono::duration<double>(options.cacheTimeout).count()),
         stableTimeout_(std::chrono::duration<double>(options.stableCacheTimeout).count()),
-        uid_(::getuid()), gid_(::getgid()) {}
+        uid_(::getuid()),
+        gid_(::getgid()) {}
 
   View& view() { return view_; }
   bool noOpendir = false;  // set once, in init, before any other request
@@ -378,7 +380,8 @@ ssize_t ioWritev(int fd, struct iovec* iov, int count, void* userdata) {
   return ::writev(fd, iov, count);
 }
 
-ssize_t ioSplice(int fdIn, off_t* offIn, int fdOut, off_t* offOut, size_t len, unsigned int flags, void*) {
+ssize_t ioSplice(int fdIn, off_t* offIn, int fdOut, off_t* offOut, size_t len, unsigned int flags,
+                 void*) {
   return ::splice(fdIn, offIn, fdOut, offOut, len, flags);
 }
 

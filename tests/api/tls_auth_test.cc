@@ -131,7 +131,8 @@ TEST(TlsAuth, PushAndPullWithCurlOverTls) {
 
 int openDescriptors(pid_t pid) {
   int n = 0;
-  for ([[maybe_unused]] auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) n++;
+  for ([[maybe_unused]] auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+    n++;
   return n;
 }
 
@@ -150,16 +151,19 @@ TEST(TlsAuth, LargeBlobsRangesAndAbortedDownloadsOverTls) {
   std::string url = s.url("/v2/tls/big/blobs/" + digest);
 
   // Twice on one connection: the second response starts where the first ended.
-  CommandResult c = curl({"-sS", "--cacert", s.cert.cert.string(), "-u", user, "-o", (d / "one").string(), url,
-                          "-o", (d / "two").string(), url});
+  CommandResult c = curl({"-sS", "--cacert", s.cert.cert.string(), "-u", user, "-o",
+                          (d / "one").string(), url, "-o", (d / "two").string(), url});
   ASSERT_EQ(c.status, 0) << c.err;
   EXPECT_EQ(sha256Hex(readFile(d / "one")), sha256Hex(blob));
   EXPECT_EQ(sha256Hex(readFile(d / "two")), sha256Hex(blob));
 
   // Ranges at odd places: across piece boundaries, long ones, the last bytes.
   uint64_t size = blob.size();
-  std::vector<std::pair<uint64_t, uint64_t>> ranges = {
-      {0, 0}, {262143, 262145}, {1000001, 5000003}, {(4 << 20) - 1, (12 << 20) + 1}, {size - 777, size - 1}};
+  std::vector<std::pair<uint64_t, uint64_t>> ranges = {{0, 0},
+                                                       {262143, 262145},
+                                                       {1000001, 5000003},
+                                                       {(4 << 20) - 1, (12 << 20) + 1},
+                                                       {size - 777, size - 1}};
   for (auto [first, last] : ranges) {
     std::string range = std::to_string(first) + "-" + std::to_string(last);
     CommandResult r = curl({"-sS", "--cacert", s.cert.cert.string(), "-u", user, "-r", range, "-o",
@@ -181,7 +185,8 @@ TEST(TlsAuth, LargeBlobsRangesAndAbortedDownloadsOverTls) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_LE(openDescriptors(s.server->pid()), before) << "aborted TLS downloads leak descriptors";
-  c = curl({"-sS", "--cacert", s.cert.cert.string(), "-u", user, "-o", (d / "after").string(), url});
+  c = curl(
+      {"-sS", "--cacert", s.cert.cert.string(), "-u", user, "-o", (d / "after").string(), url});
   EXPECT_EQ(c.status, 0) << c.err;
   EXPECT_EQ(sha256Hex(readFile(d / "after")), sha256Hex(blob));
 }

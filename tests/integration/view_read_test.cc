@@ -85,18 +85,21 @@ TEST_P(ViewReadTest, ReadsAtOddOffsetsAndSizesEqualTheBlob) {
   // Positioned reads at odd offsets, across page and request boundaries, up to and past
   // the end of the file.
   uint64_t size = bytes.size();
-  std::vector<uint64_t> offsets = {0, 1, 4095, 4096, 65537, 131071, (1 << 20) - 3, (4 << 20) + 1,
-                                   size - 5000, size - 1, size, size + 100};
+  std::vector<uint64_t> offsets = {0,           1,        4095,          4096,
+                                   65537,       131071,   (1 << 20) - 3, (4 << 20) + 1,
+                                   size - 5000, size - 1, size,          size + 100};
   for (uint64_t offset : offsets) {
     for (size_t n : {size_t{1}, size_t{7}, size_t{4097}, size_t{200001}}) {
-      EXPECT_TRUE(preadAll(fd, offset, n) == expectedAt(bytes, offset, n)) << "pread at " << offset << " of " << n;
+      EXPECT_TRUE(preadAll(fd, offset, n) == expectedAt(bytes, offset, n))
+          << "pread at " << offset << " of " << n;
     }
   }
   std::mt19937_64 rng(5);
   for (int i = 0; i < 200; ++i) {
     uint64_t offset = rng() % size;
     size_t n = 1 + rng() % (300 << 10);
-    ASSERT_TRUE(preadAll(fd, offset, n) == expectedAt(bytes, offset, n)) << "pread at " << offset << " of " << n;
+    ASSERT_TRUE(preadAll(fd, offset, n) == expectedAt(bytes, offset, n))
+        << "pread at " << offset << " of " << n;
   }
 
   // A mapping of the file sees the same bytes.
@@ -133,7 +136,8 @@ TEST_P(ViewReadTest, ReadsAtOddOffsetsAndSizesEqualTheBlob) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, ViewReadTest, ::testing::Values(true, false),
                          [](const ::testing::TestParamInfo<bool>& info) {
-                           return info.param ? std::string("Passthrough") : std::string("ThroughTheDaemon");
+                           return info.param ? std::string("Passthrough")
+                                             : std::string("ThroughTheDaemon");
                          });
 
 }  // namespace
