@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -190,7 +191,16 @@ bool TlsContext::kernelTlsAvailable() {
 #endif
 }
 
-TlsSession::TlsSession(const TlsContext& context, int fd) : fd_(fd) {
+namespace {
+// Where the records of a write collect before they go out together, and the session whose
+// records they are (after a write with `more`), on this thread. Sessions are told apart by
+// a number never used twice, so a session cannot inherit what a finished one left here.
+thread_local std::string staged;
+thread_local uint64_t stagedBy = 0;
+std::atomic<uint64_t> lastSessionId{0};
+}  // namespace
+
+TlsSession::TlsSession(const TlsContext& context, int fd) : fd_(fd), id_(++lastSessionId) {
   ssl_ = SSL_new(context.get());
   if (!ssl_) throw Error(ErrorKind::kInternal, "SSL_new failed: " + takeOpensslError());
   BIO* bio = BIO_new(TlsBio::method());
@@ -218,27 +228,29 @@ int TlsSession::bioRead(char* out, int len) {
 
 int TlsSession::bioWrite(const char* data, int len) {
   if (broken_) return -1;
-  size_t total = static_cast<size_t>(len);
+  (staging_ ? *staging_ : backlog_).append(data, static_cast<size_t>(len));
+  return len;
+}
+
+bool TlsSession::sendStaged(const std::string& staged) {
   size_t sent = 0;
-  // Handshake records go through the backlog: a failed handshake may then send nothing.
-  if (!queued_ && backlog_.empty() && SSL_is_init_finished(ssl_) == 1) {
-    while (sent < total) {
-      ssize_t n = ::send(fd_, data + sent, total - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (n > 0) {
-        sent += static_cast<size_t>(n);
-      } else if (n < 0 && errno == EINTR) {
-        continue;
-      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        break;
-      } else {
-        broken_ = true;
-        error_ = std::string("send: ") + (n < 0 ? std::strerror(errno) : "connection closed");
-        return -1;
-      }
+  while (sent < staged.size()) {
+    ssize_t n =
+        ::send(fd_, staged.data() + sent, staged.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      break;
+    } else {
+      broken_ = true;
+      error_ = std::string("send: ") + (n < 0 ? std::strerror(errno) : "connection closed");
+      return false;
     }
   }
-  backlog_.append(data + sent, total - sent);
-  return len;
+  backlog_.append(staged, sent);
+  return true;
 }
 
 void TlsSession::fail(const char* what) {
@@ -276,15 +288,38 @@ TlsSession::Result TlsSession::receive(std::string_view cipher, std::string& pla
   }
 }
 
-bool TlsSession::write(std::string_view plain) {
+bool TlsSession::write(std::string_view plain, bool more) {
   ERR_clear_error();
+  // The records of this write (and of the writes just before it that had `more`) go out
+  // together, unless they must queue behind ciphertext in flight. Handshake records always
+  // go through the caller: a failed handshake may then send nothing.
+  bool direct = !queued_ && backlog_.empty() && handshakeDone();
+  if (stagedBy != id_) {
+    staged.clear();  // keeps its capacity
+  } else if (!direct) {
+    backlog_.append(staged);  // in order, ahead of this write's records
+    staged.clear();
+  }
+  stagedBy = direct ? id_ : 0;
+  if (direct) staging_ = &staged;
   while (!plain.empty()) {
     size_t written = 0;
     if (SSL_write_ex(ssl_, plain.data(), plain.size(), &written) != 1) {
+      staging_ = nullptr;
+      stagedBy = 0;
       fail("write");
       return false;
     }
     plain.remove_prefix(written);
+  }
+  staging_ = nullptr;
+  if (!direct || more) return true;
+  stagedBy = 0;
+  bool sent = sendStaged(staged);
+  staged.clear();
+  if (!sent) {
+    fail("write");
+    return false;
   }
   return true;
 }

@@ -395,6 +395,9 @@ class Bench:
                 secure[n] = s
             else:
                 log("%s over TLS is not available: %s" % (n, s.note))
+        negotiated = ["%s %s" % (n, loadgen.tls_session(s.url + "/v2/", s.cafile))
+                      for n, s in secure.items()]
+        self.notes.append("TLS as curl negotiated it: " + "; ".join(negotiated) + ".")
         r = self.row("blob_get_tls", "api", "blob GET %d MiB over TLS 1.3 (curl)" %
                      (self.big_size >> 20), "MB/s", targets=[("nginx", "≥", 0.9)])
         self._measure_blob_get(r, secure, url, check)

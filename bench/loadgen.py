@@ -87,6 +87,16 @@ def curl_get(urls, cafile=None):
     return total_bytes, total_s, statuses
 
 
+def tls_session(url, cafile):
+    """The protocol and cipher curl negotiates with `url`, as curl -v reports them."""
+    r = subprocess.run(["curl", "-sS", "-v", "--cacert", cafile, "-o", "/dev/null", url],
+                       capture_output=True, text=True)
+    for line in r.stderr.splitlines():
+        if "SSL connection using" in line:
+            return line.split("SSL connection using", 1)[1].strip()
+    return "(not reported)"
+
+
 def _curl_headers(argv):
     """Runs curl printing response headers; returns (status, {lower-case name: value})."""
     out = subprocess.run(["curl", "-sS", "-D", "-", "-o", "/dev/null"] + argv,

@@ -26,6 +26,9 @@ struct MountOptions {
   // can (a file's st_nlink) is invalidated when a rebuild of the view sees it change.
   std::chrono::seconds stableCacheTimeout{3600};
   unsigned maxThreads = 16;
+  // Let the kernel read local blobs itself (FUSE passthrough, Linux 6.9, root only);
+  // otherwise every read the page cache misses is answered by the daemon.
+  bool passthrough = true;
 };
 
 // Mounts `view` read-only at options.mountpoint and serves it until it is unmounted or

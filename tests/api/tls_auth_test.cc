@@ -1,7 +1,8 @@
 // regfs-server over https with htpasswd and token auth, checked with curl and raw sockets:
 // the classic registry:2 setup from environment variables, challenges and error bodies,
-// login throttling, mutual TLS, bad TLS configuration, plain HTTP on the https port, and
-// clients that connect and never finish a handshake.
+// login throttling, mutual TLS, bad TLS configuration, plain HTTP on the https port,
+// clients that connect and never finish a handshake, and large blobs, ranges and aborted
+// downloads over TLS.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -14,9 +15,11 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/base64.h"
+#include "support/http_client.h"
 #include "support/process.h"
 #include "support/server.h"
 #include "support/tls.h"
@@ -124,6 +127,68 @@ TEST(TlsAuth, PushAndPullWithCurlOverTls) {
                           "-r", "4096-4099", s.url("/v2/tls/repo/blobs/" + digest), s.url("/v2/")});
   EXPECT_EQ(r.out.substr(0, 4), blob.substr(4096, 4)) << r.err;
   EXPECT_EQ(r.out.substr(4), "{}");
+}
+
+int openDescriptors(pid_t pid) {
+  int n = 0;
+  for ([[maybe_unused]] auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+    n++;
+  return n;
+}
+
+TEST(TlsAuth, LargeBlobsRangesAndAbortedDownloadsOverTls) {
+  ClassicSetup s;
+  std::string user = std::string(kUser) + ":" + kPassword;
+  // Many pieces of the TLS file path, the last one short.
+  std::string blob = randomBytes((21 << 20) + 4567, 3);
+  TempDir d;
+  writeFile(d / "blob", blob);
+  std::string digest = "sha256:" + sha256Hex(blob);
+  Reply pushed = http("POST", s.url("/v2/tls/big/blobs/uploads/?digest=" + digest),
+                      s.ca({"-u", user, "--data-binary", "@" + (d / "blob").string(), "-H",
+                            "Content-Type: application/octet-stream"}));
+  ASSERT_EQ(pushed.status, 201) << pushed.body;
+  std::string url = s.url("/v2/tls/big/blobs/" + digest);
+
+  // Twice on one connection: the second response starts where the first ended.
+  CommandResult c = curl({"-sS", "--cacert", s.cert.cert.string(), "-u", user, "-o",
+                          (d / "one").string(), url, "-o", (d / "two").string(), url});
+  ASSERT_EQ(c.status, 0) << c.err;
+  EXPECT_EQ(sha256Hex(readFile(d / "one")), sha256Hex(blob));
+  EXPECT_EQ(sha256Hex(readFile(d / "two")), sha256Hex(blob));
+
+  // Ranges at odd places: across piece boundaries, long ones, the last bytes.
+  uint64_t size = blob.size();
+  std::vector<std::pair<uint64_t, uint64_t>> ranges = {{0, 0},
+                                                       {262143, 262145},
+                                                       {1000001, 5000003},
+                                                       {(4 << 20) - 1, (12 << 20) + 1},
+                                                       {size - 777, size - 1}};
+  for (auto [first, last] : ranges) {
+    std::string range = std::to_string(first) + "-" + std::to_string(last);
+    CommandResult r = curl({"-sS", "--cacert", s.cert.cert.string(), "-u", user, "-r", range, "-o",
+                            (d / "range").string(), "-w", "%{http_code}", url});
+    EXPECT_EQ(r.out, "206") << range << ": " << r.err;
+    EXPECT_TRUE(readFile(d / "range") == blob.substr(first, last - first + 1)) << range;
+  }
+
+  // Downloads cut short by the client leave no descriptor behind.
+  curl({"-sS", "--cacert", s.cert.cert.string(), "-u", user, "-o", "/dev/null", url});
+  int before = openDescriptors(s.server->pid());
+  std::string aborted = "curl -s --cacert '" + s.cert.cert.string() + "' -u '" + user +
+                        "' --limit-rate 2M --max-time 1 -o /dev/null '" + url + "'";
+  std::string all;
+  for (int i = 0; i < 12; ++i) all += aborted + " & ";
+  sh(all + "wait");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (openDescriptors(s.server->pid()) > before && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_LE(openDescriptors(s.server->pid()), before) << "aborted TLS downloads leak descriptors";
+  c = curl(
+      {"-sS", "--cacert", s.cert.cert.string(), "-u", user, "-o", (d / "after").string(), url});
+  EXPECT_EQ(c.status, 0) << c.err;
+  EXPECT_EQ(sha256Hex(readFile(d / "after")), sha256Hex(blob));
 }
 
 TEST(TlsAuth, PlainHttpOnTheTlsPortIsRefusedAtOnce) {

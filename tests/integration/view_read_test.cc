@@ -1,0 +1,144 @@
+// Reads through the mounted view equal the blob's bytes however they are made: at odd
+// offsets and sizes, past the end, through mmap, with several opens of one file at once
+// and after many opens and closes. Both ways the view serves a local blob: the kernel
+// reading it itself (passthrough, where the kernel and privileges allow) and the daemon
+// answering each read (-o no_passthrough).
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include "support/http_client.h"
+#include "view_fixture.h"
+
+namespace regfs {
+namespace {
+
+using namespace regfs::testing;
+
+class ViewReadTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(std::filesystem::exists("/dev/fuse")) << "/dev/fuse is required";
+    ASSERT_TRUE(haveProgram("fusermount3")) << "fusermount3 is required (fuse3)";
+  }
+  std::vector<std::string> mountOptions() const {
+    if (GetParam()) return {};
+    return {"-o", "no_passthrough"};
+  }
+  TempDir work;
+};
+
+// What pread returns: the bytes at `offset`, fewer at the end of the file.
+std::string preadAll(int fd, uint64_t offset, size_t size) {
+  std::string out(size, '\0');
+  size_t got = 0;
+  while (got < size) {
+    ssize_t n = ::pread(fd, out.data() + got, size - got, static_cast<off_t>(offset + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  out.resize(got);
+  return out;
+}
+
+std::string expectedAt(const std::string& bytes, uint64_t offset, size_t size) {
+  if (offset >= bytes.size()) return {};
+  return bytes.substr(offset, size);
+}
+
+TEST_P(ViewReadTest, ReadsAtOddOffsetsAndSizesEqualTheBlob) {
+  OciLayout oci(work / "oci");
+  // Random bytes do not compress: the layer is about as large as its one file.
+  Blob layer = oci.addLayer({{"payload", randomBytes((9 << 20) + 12345, 11)}});
+  Blob image = oci.addImage({layer});
+  Store store = Store::openLocal(work / "store");
+  pushLayout(store, oci, "big/image", {image}, "latest");
+  MountedView view(work / "store", work / "mnt", mountOptions());
+  auto path = view.path() / "big/image" / ("@" + image.digest) / "layers" /
+              ("00-" + layer.digest.substr(7) + ".tar.gz");
+  const std::string& bytes = layer.bytes;
+  ASSERT_GT(bytes.size(), 9u << 20);
+
+  int fd = ::open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0) << path << ": " << std::strerror(errno);
+  // Sequential reads of sizes that fit no page or request boundary.
+  std::string whole;
+  std::vector<size_t> sizes = {1, 4093, 4096, 65537, (1 << 20) + 7, 131071};
+  for (size_t i = 0;; ++i) {
+    std::string buf(sizes[i % sizes.size()], '\0');
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    ASSERT_GE(n, 0) << std::strerror(errno);
+    if (n == 0) break;
+    whole.append(buf.data(), static_cast<size_t>(n));
+  }
+  EXPECT_EQ(whole.size(), bytes.size());
+  EXPECT_TRUE(whole == bytes) << "sequential reads differ from the blob";
+
+  // Positioned reads at odd offsets, across page and request boundaries, up to and past
+  // the end of the file.
+  uint64_t size = bytes.size();
+  std::vector<uint64_t> offsets = {0,           1,        4095,          4096,
+                                   65537,       131071,   (1 << 20) - 3, (4 << 20) + 1,
+                                   size - 5000, size - 1, size,          size + 100};
+  for (uint64_t offset : offsets) {
+    for (size_t n : {size_t{1}, size_t{7}, size_t{4097}, size_t{200001}}) {
+      EXPECT_TRUE(preadAll(fd, offset, n) == expectedAt(bytes, offset, n))
+          << "pread at " << offset << " of " << n;
+    }
+  }
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 200; ++i) {
+    uint64_t offset = rng() % size;
+    size_t n = 1 + rng() % (300 << 10);
+    ASSERT_TRUE(preadAll(fd, offset, n) == expectedAt(bytes, offset, n))
+        << "pread at " << offset << " of " << n;
+  }
+
+  // A mapping of the file sees the same bytes.
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  ASSERT_NE(map, MAP_FAILED) << std::strerror(errno);
+  EXPECT_EQ(std::memcmp(map, bytes.data(), size), 0) << "mmap differs from the blob";
+  ::munmap(map, size);
+
+  // A second open while the first is open; then the first closes and the second reads on.
+  int second = ::open(path.c_str(), O_RDONLY);
+  ASSERT_GE(second, 0) << std::strerror(errno);
+  EXPECT_TRUE(preadAll(second, 777777, 4321) == expectedAt(bytes, 777777, 4321));
+  ::close(fd);
+  EXPECT_TRUE(preadAll(second, size - 4321, 9999) == expectedAt(bytes, size - 4321, 9999));
+  ::close(second);
+
+  // Many opens and closes, one after the other and overlapping.
+  int held = -1;
+  for (int i = 0; i < 60; ++i) {
+    int f = ::open(path.c_str(), O_RDONLY);
+    ASSERT_GE(f, 0) << "open " << i << ": " << std::strerror(errno);
+    uint64_t offset = rng() % size;
+    ASSERT_TRUE(preadAll(f, offset, 1000) == expectedAt(bytes, offset, 1000)) << "open " << i;
+    if (i % 3 == 0) {
+      if (held >= 0) ::close(held);
+      held = f;
+    } else {
+      ::close(f);
+    }
+  }
+  if (held >= 0) ::close(held);
+  EXPECT_EQ(sha256Hex(readFile(path)), layer.digest.substr(7));
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, ViewReadTest, ::testing::Values(true, false),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? std::string("Passthrough")
+                                             : std::string("ThroughTheDaemon");
+                         });
+
+}  // namespace
+}  // namespace regfs
