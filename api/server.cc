@@ -14,10 +14,10 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
-#include <deque>
-#include <mutex>
 #include <ctime>
+#include <deque>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -674,6 +674,8 @@ class ConnectionHandler : public Pistache::Http::Handler {
 
   // Sends a remote file's pieces as its reader queues them (through TLS when on): the
   // download holds at most kRemoteQueued pieces, the one being filled and the one out.
+  // Without TLS a piece goes straight into the socket while it has room, sparing Pistache's
+  // copy of it.
   void pumpRemote(const std::shared_ptr<Conn>& conn, const std::weak_ptr<Pistache::Tcp::Peer>& weak,
                   const std::shared_ptr<FileSend>& file, bool keepAlive) {
     auto peer = weak.lock();
@@ -682,26 +684,52 @@ class ConnectionHandler : public Pistache::Http::Handler {
       return;
     }
     touch(*conn, *peer, false);
-    std::string piece, failure;
-    switch (file->remote->take(piece, failure)) {
-      case RemoteBody::Next::kParked: return;
-      case RemoteBody::Next::kPiece:
-        if (piece.size() > file->left) {
-          abortBody(conn, *peer, "the storage sent more than the file holds");
-          return;
+    auto resume = [this, conn, weak, file, keepAlive] { pumpRemote(conn, weak, file, keepAlive); };
+    while (true) {
+      std::string piece, failure;
+      switch (file->remote->take(piece, failure)) {
+        case RemoteBody::Next::kParked: return;
+        case RemoteBody::Next::kPiece: {
+          if (piece.size() > file->left) {
+            abortBody(conn, *peer, "the storage sent more than the file holds");
+            return;
+          }
+          file->left -= piece.size();
+          if (conn->tls) {
+            sendOut(conn, peer, std::move(piece), resume);
+            return;
+          }
+          // Straight into the socket while it takes it (nothing else is queued: this runs
+          // once the previous write is out); the rest through Pistache's queue.
+          size_t sent = 0;
+          while (sent < piece.size()) {
+            ssize_t n = ::send(peer->fd(), piece.data() + sent, piece.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n > 0) {
+              sent += static_cast<size_t>(n);
+            } else if (n < 0 && errno == EINTR) {
+              continue;
+            } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+              break;
+            } else {
+              abortBody(conn, *peer, std::strerror(errno));
+              return;
+            }
+          }
+          if (sent < piece.size()) {
+            sendOut(conn, peer, sent == 0 ? std::move(piece) : piece.substr(sent), resume);
+            return;
+          }
+          continue;
         }
-        file->left -= piece.size();
-        sendOut(conn, peer, std::move(piece),
-                [this, conn, weak, file, keepAlive] { pumpRemote(conn, weak, file, keepAlive); });
-        return;
-      case RemoteBody::Next::kEnd:
-        if (!failure.empty() || file->left > 0) {
-          abortBody(conn, *peer, failure.empty() ? "file shrank" : failure);
+        case RemoteBody::Next::kEnd:
+          if (!failure.empty() || file->left > 0) {
+            abortBody(conn, *peer, failure.empty() ? "file shrank" : failure);
+            return;
+          }
+          conn->remote.reset();
+          bodySent(conn, weak, peer, keepAlive);
           return;
-        }
-        conn->remote.reset();
-        bodySent(conn, weak, peer, keepAlive);
-        return;
+      }
     }
   }
 
