@@ -26,6 +26,7 @@
 #include "api/errors.h"
 #include "api/tls.h"
 #include "api/listening.h"
+#include "api/send_now.h"
 #include "common/error.h"
 #include "common/unique_fd.h"
 
@@ -701,21 +702,12 @@ class ConnectionHandler : public Pistache::Http::Handler {
           }
           // Straight into the socket while it takes it (nothing else is queued: this runs
           // once the previous write is out); the rest through Pistache's queue.
-          size_t sent = 0;
-          while (sent < piece.size()) {
-            ssize_t n = ::send(peer->fd(), piece.data() + sent, piece.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
-            if (n > 0) {
-              sent += static_cast<size_t>(n);
-            } else if (n < 0 && errno == EINTR) {
-              continue;
-            } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-              break;
-            } else {
-              abortBody(conn, *peer, std::strerror(errno));
-              return;
-            }
+          auto out = sendNow(peer->fd(), piece);
+          if (!out) {
+            abortBody(conn, *peer, errno ? std::strerror(errno) : "connection closed");
+            return;
           }
-          if (sent < piece.size()) {
+          if (size_t sent = *out; sent < piece.size()) {
             sendOut(conn, peer, sent == 0 ? std::move(piece) : piece.substr(sent), resume);
             return;
           }

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <vector>
 
+#include "api/send_now.h"
 #include "common/error.h"
 
 namespace regfs::api {
@@ -222,20 +223,13 @@ int TlsSession::bioWrite(const char* data, int len) {
   size_t sent = 0;
   // Handshake records go through the backlog: a failed handshake may then send nothing.
   if (!queued_ && backlog_.empty() && SSL_is_init_finished(ssl_) == 1) {
-    while (sent < total) {
-      ssize_t n = ::send(fd_, data + sent, total - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (n > 0) {
-        sent += static_cast<size_t>(n);
-      } else if (n < 0 && errno == EINTR) {
-        continue;
-      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        break;
-      } else {
-        broken_ = true;
-        error_ = std::string("send: ") + (n < 0 ? std::strerror(errno) : "connection closed");
-        return -1;
-      }
+    auto n = sendNow(fd_, std::string_view(data, total));
+    if (!n) {
+      broken_ = true;
+      error_ = std::string("send: ") + (errno ? std::strerror(errno) : "connection closed");
+      return -1;
     }
+    sent = *n;
   }
   backlog_.append(data + sent, total - sent);
   return len;
