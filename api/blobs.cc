@@ -61,7 +61,8 @@ Response handleBlob(Registry& registry, const Request& request, const Route& rou
   } else {
     // Remote storage: streamed from one read on another thread, which holds the driver.
     file.stream = [driver = registry.store().driverPtr(), data = layout::blobData(digest)](
-                      uint64_t offset, uint64_t length, const std::function<bool(std::string_view)>& sink) {
+                      uint64_t offset, uint64_t length,
+                      const std::function<bool(std::string_view)>& sink) {
       driver->readStream(data, offset, length, sink);
     };
   }

@@ -20,8 +20,8 @@ struct FileBody {
   uint64_t length = 0;
   // Set when the file is not local: hands `length` bytes from `offset` to `sink` as they
   // arrive, as StorageDriver::readStream does (sink returns false to stop; throws on failure).
-  using Stream =
-      std::function<void(uint64_t offset, uint64_t length, const std::function<bool(std::string_view)>& sink)>;
+  using Stream = std::function<void(uint64_t offset, uint64_t length,
+                                    const std::function<bool(std::string_view)>& sink)>;
   Stream stream;
 };
 

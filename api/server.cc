@@ -24,9 +24,9 @@
 
 #include "api/auth.h"
 #include "api/errors.h"
-#include "api/tls.h"
 #include "api/listening.h"
 #include "api/send_now.h"
+#include "api/tls.h"
 #include "common/error.h"
 #include "common/unique_fd.h"
 
@@ -634,8 +634,8 @@ class ConnectionHandler : public Pistache::Http::Handler {
   // Reads a remote file on a thread of its own into the file's queue, in pieces of
   // kRemotePiece, from the moment the response head is queued.
   void startRemoteRead(FileBody::Stream stream, const std::shared_ptr<Conn>& conn,
-                       const std::weak_ptr<Pistache::Tcp::Peer>& weak, const std::shared_ptr<FileSend>& file,
-                       bool keepAlive) {
+                       const std::weak_ptr<Pistache::Tcp::Peer>& weak,
+                       const std::shared_ptr<FileSend>& file, bool keepAlive) {
     // A parked reactor is woken by an empty write: Pistache resolves it on the peer's
     // reactor thread once what was queued before it is out, and the pump goes on there.
     RemoteBody::Wake wake = [this, conn, weak, file, keepAlive] {
@@ -645,7 +645,8 @@ class ConnectionHandler : public Pistache::Http::Handler {
         return;
       }
       send(peer, std::string())
-          .then([this, conn, weak, file, keepAlive](ssize_t) { pumpRemote(conn, weak, file, keepAlive); },
+          .then([this, conn, weak, file,
+                 keepAlive](ssize_t) { pumpRemote(conn, weak, file, keepAlive); },
                 Pistache::Async::IgnoreException);
     };
     std::thread([stream = std::move(stream), remote = file->remote, wake = std::move(wake),
@@ -659,7 +660,8 @@ class ConnectionHandler : public Pistache::Http::Handler {
             size_t take = std::min(data.size(), kRemotePiece - piece.size());
             piece.append(data.data(), take);
             data.remove_prefix(take);
-            if (piece.size() == kRemotePiece && !remote->push(std::exchange(piece, std::string()), wake)) {
+            if (piece.size() == kRemotePiece &&
+                !remote->push(std::exchange(piece, std::string()), wake)) {
               return false;
             }
           }
@@ -689,7 +691,8 @@ class ConnectionHandler : public Pistache::Http::Handler {
     while (true) {
       std::string piece, failure;
       switch (file->remote->take(piece, failure)) {
-        case RemoteBody::Next::kParked: return;
+        case RemoteBody::Next::kParked:
+          return;
         case RemoteBody::Next::kPiece: {
           if (piece.size() > file->left) {
             abortBody(conn, *peer, "the storage sent more than the file holds");

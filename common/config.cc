@@ -945,7 +945,8 @@ class Parser {
       if (!n) return;
       if (*n < min || *n > max) {
         fail(value, "expected a " + std::string(max == INT64_MAX ? "number" : "size") + " from " +
-                        std::to_string(min) + (max == INT64_MAX ? " up" : " to " + std::to_string(max) + " bytes") +
+                        std::to_string(min) +
+                        (max == INT64_MAX ? " up" : " to " + std::to_string(max) + " bytes") +
                         ", got " + std::to_string(*n));
       }
       out = static_cast<uint64_t>(*n);

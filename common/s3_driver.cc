@@ -267,7 +267,8 @@ size_t streamBody(char* data, size_t size, size_t count, void* user) {
     s->skipped += drop;
     piece.remove_prefix(static_cast<size_t>(drop));
   }
-  piece = piece.substr(0, static_cast<size_t>(std::min<uint64_t>(piece.size(), s->length - s->delivered)));
+  piece = piece.substr(
+      0, static_cast<size_t>(std::min<uint64_t>(piece.size(), s->length - s->delivered)));
   if (!piece.empty() && !(*s->sink)(piece)) {
     s->stopped = true;
     return 0;  // aborts the transfer
@@ -422,7 +423,8 @@ class S3Client {
         if (stream.stopped) return;
         if (reply.status < 500 && reply.status != 429) {
           check(reply, "GET " + key);
-          if (stream.delivered < length) throw Error(ErrorKind::kIo, "S3 GET " + key + ": the object is shorter");
+          if (stream.delivered < length)
+            throw Error(ErrorKind::kIo, "S3 GET " + key + ": the object is shorter");
           return;
         }
         failure = "HTTP " + std::to_string(reply.status) + " " + errorCodeOf(reply.body);
@@ -433,8 +435,8 @@ class S3Client {
       } else if (failures >= kAttempts) {
         throw Error(ErrorKind::kIo, "S3 GET " + key + " " + range + ": " + failure);
       }
-      spdlog::debug("S3 GET {} {}: {} (attempt {} of {}), retrying in {} ms", key, range, failure, failures,
-                    kAttempts, backoff.count());
+      spdlog::debug("S3 GET {} {}: {} (attempt {} of {}), retrying in {} ms", key, range, failure,
+                    failures, kAttempts, backoff.count());
       std::this_thread::sleep_for(backoff);
       backoff *= 2;
     }
@@ -557,15 +559,16 @@ class S3Client {
 
   // UploadPartCopy: part `number` of upload `uploadId` on `to` is `length` bytes of the
   // object `from` at `offset`, or all of it when `length` is 0.
-  Part copyPart(const std::string& from, const std::string& to, const std::string& uploadId, int number,
-                uint64_t offset = 0, uint64_t length = 0) const {
+  Part copyPart(const std::string& from, const std::string& to, const std::string& uploadId,
+                int number, uint64_t offset = 0, uint64_t length = 0) const {
     Headers headers = {{"x-amz-copy-source", copySource(from)}};
     if (length > 0) {
-      headers.emplace_back("x-amz-copy-source-range",
-                           "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1));
+      headers.emplace_back("x-amz-copy-source-range", "bytes=" + std::to_string(offset) + "-" +
+                                                          std::to_string(offset + length - 1));
     }
     std::string what = "copy part " + std::to_string(number) + " of " + from + " to " + to;
-    HttpReply reply = send("PUT", to, {{"partNumber", std::to_string(number)}, {"uploadId", uploadId}}, {}, headers);
+    HttpReply reply = send(
+        "PUT", to, {{"partNumber", std::to_string(number)}, {"uploadId", uploadId}}, {}, headers);
     checkBody(reply, what);
     pugi::xml_document doc;
     doc.load_string(reply.body.c_str());
@@ -596,7 +599,8 @@ class S3Client {
         if (i >= count) return;
         uint64_t offset = i * chunk;
         try {
-          parts[i] = copyPart(from, to, uploadId, static_cast<int>(i + 1), offset, std::min(chunk, size - offset));
+          parts[i] = copyPart(from, to, uploadId, static_cast<int>(i + 1), offset,
+                              std::min(chunk, size - offset));
         } catch (const std::exception& e) {
           std::lock_guard lock(failureMutex);
           if (!failed.exchange(true)) failure = e.what();
@@ -604,7 +608,8 @@ class S3Client {
       }
     };
     std::vector<std::thread> workers;
-    size_t width = static_cast<size_t>(std::min<uint64_t>(config_.multipartCopyMaxConcurrency, count));
+    size_t width =
+        static_cast<size_t>(std::min<uint64_t>(config_.multipartCopyMaxConcurrency, count));
     for (size_t w = 1; w < width; ++w) workers.emplace_back(worker);
     worker();
     for (std::thread& t : workers) t.join();
@@ -629,7 +634,9 @@ class S3Client {
                  BodyStream* stream = nullptr) const {
     std::string path = "/" + config_.bucket + (key.empty() ? "" : "/" + key);
     std::string amzDate = utcNow("%Y%m%dT%H%M%SZ");
-    sigv4::Request signing{method, path, query, {{"host", host_}}, payload == Payload::kSigned ? sigv4::sha256Hex(body) : "UNSIGNED-PAYLOAD"};
+    std::string payloadHash =
+        payload == Payload::kSigned ? sigv4::sha256Hex(body) : "UNSIGNED-PAYLOAD";
+    sigv4::Request signing{method, path, query, {{"host", host_}}, payloadHash};
     signing.headers.emplace_back("x-amz-date", amzDate);
     signing.headers.emplace_back("x-amz-content-sha256", signing.payloadHash);
     for (const auto& [name, value] : extra) {
@@ -737,6 +744,7 @@ class S3Writer : public FileWriter {
   }
 
   void write(const void* data, size_t size) override {
+    checkUsable();
     if (size == 0) return;
     if (inflight_.empty() && !parts_.empty() && parts_.back().size < kMinPart && buffer_.empty()) {
       mergeSmallTail();
@@ -756,6 +764,7 @@ class S3Writer : public FileWriter {
 
   uint64_t size() const override { return size_; }
   void flush() override {
+    checkUsable();
     if (!buffer_.empty()) uploadBuffer();
     settle();
   }
@@ -816,24 +825,39 @@ class S3Writer : public FileWriter {
   // a new one: at most kPartsInFlight parts being sent and one filling.
   void uploadBuffer() {
     if (inflight_.size() >= kPartsInFlight) settleOldest();
-    int number = (parts_.empty() ? 0 : parts_.back().number) + static_cast<int>(inflight_.size()) + 1;
-    inflight_.push_back(std::async(std::launch::async, [client = client_, key = key_, uploadId = uploadId_, number,
-                                                body = std::move(buffer_)] {
-      auto reply = client->send("PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", uploadId}},
-                                body, {{"Content-Type", "application/octet-stream"}}, Payload::kUnsigned);
-      S3Client::check(reply, "upload part " + std::to_string(number) + " of " + key);
-      return Part{number, reply.header("etag"), body.size()};
-    }));
+    int number =
+        (parts_.empty() ? 0 : parts_.back().number) + static_cast<int>(inflight_.size()) + 1;
+    inflight_.push_back(std::async(
+        std::launch::async,
+        [client = client_, key = key_, uploadId = uploadId_, number, body = std::move(buffer_)] {
+          auto reply = client->send(
+              "PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", uploadId}}, body,
+              {{"Content-Type", "application/octet-stream"}}, Payload::kUnsigned);
+          S3Client::check(reply, "upload part " + std::to_string(number) + " of " + key);
+          return Part{number, reply.header("etag"), body.size()};
+        }));
     buffer_ = std::string();
   }
 
-  // Waits for the oldest part in flight (rethrowing its failure) and records it: parts
-  // are recorded in order, so a failure leaves the upload a prefix of what was written.
+  // Waits for the oldest part in flight and records it. Parts are recorded in order; when
+  // one fails, those after it are waited for and dropped, and the writer refuses any more
+  // work (its size counts the lost bytes): the upload stays a prefix of what was written.
   void settleOldest() {
     std::future<Part> part = std::move(inflight_.front());
     inflight_.pop_front();
-    parts_.push_back(part.get());
+    try {
+      parts_.push_back(part.get());
+    } catch (...) {
+      broken_ = true;
+      for (auto& later : inflight_) later.wait();
+      inflight_.clear();
+      throw;
+    }
     if (baseObject_) dropBaseObject();
+  }
+
+  void checkUsable() const {
+    if (broken_) throw Error(ErrorKind::kIo, "S3 upload " + key_ + ": a part was not stored");
   }
 
   // Waits for every part in flight.
@@ -850,6 +874,7 @@ class S3Writer : public FileWriter {
   std::string buffer_;
   std::deque<std::future<Part>> inflight_;
   bool baseObject_ = false;
+  bool broken_ = false;  // a part failed
 };
 
 // ---------------------------------------------------------------------------------------
@@ -990,7 +1015,8 @@ class S3Driver : public StorageDriver {
     if (head.status == 404) {
       if (auto upload = findUpload(src)) {
         // A file still being appended to: complete it first.
-        S3Writer writer(client_, src, upload->uploadId, client_->listParts(src, upload->uploadId), config_.chunkSize);
+        S3Writer writer(client_, src, upload->uploadId, client_->listParts(src, upload->uploadId),
+                        config_.chunkSize);
         writer.commit();
         size = writer.size();
       } else {

@@ -699,12 +699,15 @@ TEST(Config, InvalidValuesNameTheKey) {
   EXPECT_THAT(parseError("version: 0.1\nstorage:\n  s3:\n    bucket: b\n    region: r\n"
                          "    chunksize: 1024\n"),
               HasSubstr("storage.s3.chunksize: expected a size from 5242880 to 5368709120 bytes"));
-  EXPECT_THAT(parseError("version: 0.1\nstorage:\n  s3:\n    bucket: b\n    region: r\n"
-                         "    multipartcopymaxconcurrency: 0\n"),
-              HasSubstr("storage.s3.multipartcopymaxconcurrency: expected a number from 1 up, got 0"));
-  EXPECT_THAT(parseError("version: 0.1\nstorage:\n  s3:\n    bucket: b\n    region: r\n"
-                         "    multipartcopythresholdsize: 6000000000\n"),
-              HasSubstr("storage.s3.multipartcopythresholdsize: expected a size from 0 to 5368709120 bytes"));
+  EXPECT_THAT(
+      parseError("version: 0.1\nstorage:\n  s3:\n    bucket: b\n    region: r\n"
+                 "    multipartcopymaxconcurrency: 0\n"),
+      HasSubstr("storage.s3.multipartcopymaxconcurrency: expected a number from 1 up, got 0"));
+  EXPECT_THAT(
+      parseError("version: 0.1\nstorage:\n  s3:\n    bucket: b\n    region: r\n"
+                 "    multipartcopythresholdsize: 6000000000\n"),
+      HasSubstr(
+          "storage.s3.multipartcopythresholdsize: expected a size from 0 to 5368709120 bytes"));
   EXPECT_THAT(parseError("version: 0.1\nstorage:\n  s3:\n    region: r\n"),
               HasSubstr("storage.s3.bucket: must be set for the s3 driver"));
   EXPECT_THAT(parseError("version: 0.1\nstorage:\n  s3:\n    bucket: b\n"),

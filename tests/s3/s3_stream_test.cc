@@ -23,8 +23,8 @@ using namespace regfs::testing;
 
 constexpr size_t kMiB = 1 << 20;
 
-std::string streamAll(const StorageDriver& driver, const std::string& path, uint64_t offset, uint64_t length,
-                      size_t* calls = nullptr) {
+std::string streamAll(const StorageDriver& driver, const std::string& path, uint64_t offset,
+                      uint64_t length, size_t* calls = nullptr) {
   std::string out;
   driver.readStream(path, offset, length, [&](std::string_view piece) {
     out.append(piece);
@@ -109,7 +109,8 @@ TEST(S3Stream, RegistryServesRangesAcrossPiecesAndCutsAFailedDownload) {
   std::string url = server.url() + "/v2/stream/app/blobs/" + digestOf(blob);
 
   TempDir work;
-  CommandResult range = curl({"-sS", "-f", "-o", (work / "range").string(), "-r", "1048570-9437190", url});
+  CommandResult range =
+      curl({"-sS", "-f", "-o", (work / "range").string(), "-r", "1048570-9437190", url});
   ASSERT_EQ(range.status, 0) << range.err;
   EXPECT_TRUE(readFile(work / "range") == blob.substr(1048570, 9437190 - 1048570 + 1));
 
