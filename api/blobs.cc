@@ -1,6 +1,6 @@
 // GET/HEAD/DELETE /v2/<name>/blobs/<digest>: blobs the repository links, with Range.
 // The body is a file range the connection layer sends with sendfile(2), or streams in
-// ranged reads when the storage has no local files (S3).
+// one read when the storage has no local files (S3).
 #include "api/errors.h"
 #include "api/handlers.h"
 #include "common/error.h"
@@ -59,10 +59,11 @@ Response handleBlob(Registry& registry, const Request& request, const Route& rou
   if (auto path = registry.store().localBlobPath(digest)) {
     file.path = *path;
   } else {
-    // Remote storage: streamed in ranged reads. The registry outlives every response.
-    const StorageDriver* driver = &registry.store().driver();
-    file.read = [driver, data = layout::blobData(digest)](uint64_t offset, uint64_t length) {
-      return driver->readRange(data, offset, length);
+    // Remote storage: streamed from one read on another thread, which holds the driver.
+    file.stream = [driver = registry.store().driverPtr(), data = layout::blobData(digest)](
+                      uint64_t offset, uint64_t length,
+                      const std::function<bool(std::string_view)>& sink) {
+      driver->readStream(data, offset, length, sink);
     };
   }
   if (auto header = request.headers.get("Range")) {

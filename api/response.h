@@ -1,7 +1,7 @@
 #pragma once
 // What a resource handler answers: status, headers and either a small body held in memory
 // or a range of a file: a local one the connection layer sends with sendfile(2), or one on
-// remote storage it streams in pieces through `read` (ranged reads, bounded memory).
+// remote storage it streams through `stream` (one read, bounded memory).
 
 #include <cstdint>
 #include <filesystem>
@@ -18,8 +18,11 @@ struct FileBody {
   std::filesystem::path path;
   uint64_t offset = 0;
   uint64_t length = 0;
-  // Set when the file is not local: returns up to `length` bytes from `offset`.
-  std::function<std::string(uint64_t offset, uint64_t length)> read;
+  // Set when the file is not local: hands `length` bytes from `offset` to `sink` as they
+  // arrive, as StorageDriver::readStream does (sink returns false to stop; throws on failure).
+  using Stream = std::function<void(uint64_t offset, uint64_t length,
+                                    const std::function<bool(std::string_view)>& sink)>;
+  Stream stream;
 };
 
 struct Response {

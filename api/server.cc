@@ -12,17 +12,21 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <functional>
-#include <future>
+#include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include "api/auth.h"
 #include "api/errors.h"
-#include "api/tls.h"
 #include "api/listening.h"
+#include "api/send_now.h"
+#include "api/tls.h"
 #include "common/error.h"
 #include "common/unique_fd.h"
 
@@ -35,8 +39,10 @@ constexpr const char* kConnKey = "regfs.conn";
 constexpr size_t kMaxPendingInput = 4 << 20;
 // Piece sent through Pistache's write queue when the socket is full, to wait for writability.
 constexpr size_t kFilePiece = 256 << 10;
-// A piece of a file on remote storage: one ranged read, held in memory until sent.
-constexpr size_t kRemotePiece = 4 << 20;
+// A file on remote storage arrives from one streamed read in pieces of this size, at most
+// kRemoteQueued of them waiting to be sent.
+constexpr size_t kRemotePiece = 1 << 20;
+constexpr size_t kRemoteQueued = 4;
 // Read size while a request body streams in.
 constexpr size_t kDrainSize = 256 << 10;
 // A file body over TLS is read and encrypted in pieces small enough to stay in the CPU's
@@ -59,6 +65,8 @@ std::string httpDate() {
   return cached;
 }
 
+class RemoteBody;
+
 // One client connection. Touched only on the reactor thread that owns the peer.
 struct Conn {
   RequestHeadParser head;
@@ -80,6 +88,7 @@ struct Conn {
   Clock::time_point lastTouch;
   std::unique_ptr<TlsSession> tls;  // https only
   int tlsQueued = 0;                // ciphertext pieces waiting in Pistache's write queue
+  std::shared_ptr<RemoteBody> remote;  // the remote file being sent, if any
 };
 
 void touch(Conn& conn, Pistache::Tcp::Peer& peer, bool idle) {
@@ -90,14 +99,81 @@ void touch(Conn& conn, Pistache::Tcp::Peer& peer, bool idle) {
   conn.clock->reset();
 }
 
+// A file on remote storage, read by a thread of its own into a small queue that the
+// reactor sends from. Neither side waits for the other's thread: the reader blocks only
+// when the queue is full, and a reactor that finds it empty parks; the reader's next piece
+// wakes it.
+class RemoteBody {
+ public:
+  // Called on the reader thread to get the reactor going again after it parked.
+  using Wake = std::function<void()>;
+
+  // Queues a piece, waiting for room; false once cancelled.
+  bool push(std::string piece, const Wake& wake) {
+    std::unique_lock lock(mutex_);
+    room_.wait(lock, [&] { return pieces_.size() < kRemoteQueued || cancelled_; });
+    if (cancelled_) return false;
+    pieces_.push_back(std::move(piece));
+    wakeIfParked(lock, wake);
+    return true;
+  }
+
+  // The reader is done: all queued, or `failure` says why not.
+  void finish(std::string failure, const Wake& wake) {
+    std::unique_lock lock(mutex_);
+    done_ = true;
+    failure_ = std::move(failure);
+    wakeIfParked(lock, wake);
+  }
+
+  // The download is over on the reactor's side: the reader stops at its next piece.
+  void cancel() {
+    std::lock_guard lock(mutex_);
+    cancelled_ = true;
+    pieces_.clear();
+    room_.notify_all();
+  }
+
+  enum class Next { kPiece, kParked, kEnd };
+  // On the reactor: the next piece, or kParked (the reader wakes it), or kEnd (then
+  // `failure` says whether the reader failed).
+  Next take(std::string& piece, std::string& failure) {
+    std::lock_guard lock(mutex_);
+    if (!pieces_.empty()) {
+      piece = std::move(pieces_.front());
+      pieces_.pop_front();
+      room_.notify_one();
+      return Next::kPiece;
+    }
+    if (done_) {
+      failure = failure_;
+      return Next::kEnd;
+    }
+    parked_ = true;
+    return Next::kParked;
+  }
+
+ private:
+  void wakeIfParked(std::unique_lock<std::mutex>& lock, const Wake& wake) {
+    bool parked = std::exchange(parked_, false);
+    lock.unlock();
+    if (parked) wake();
+  }
+
+  std::mutex mutex_;
+  std::condition_variable room_;
+  std::deque<std::string> pieces_;
+  bool done_ = false;
+  bool cancelled_ = false;
+  bool parked_ = false;
+  std::string failure_;
+};
+
 struct FileSend {
   UniqueFd fd;
   off_t offset = 0;
   uint64_t left = 0;
-  // A file on remote storage: read in pieces of kRemotePiece instead of sendfile, the
-  // next piece read while the current one is sent.
-  std::function<std::string(uint64_t offset, uint64_t length)> read;
-  std::future<std::string> next;
+  std::shared_ptr<RemoteBody> remote;  // a file on remote storage instead of fd
 };
 
 class ConnectionHandler : public Pistache::Http::Handler {
@@ -112,6 +188,7 @@ class ConnectionHandler : public Pistache::Http::Handler {
     auto conn = connOf(peer);
     if (!conn) return;
     conn->closed = true;
+    if (conn->remote) conn->remote->cancel();
     if (conn->request) finishRequestCount(*conn);
     conn->sink.reset();
     conn->pending.clear();
@@ -388,8 +465,8 @@ class ConnectionHandler : public Pistache::Http::Handler {
     bool keepAlive = request.keepAlive && !bodyUnread && !state_->draining.load();
 
     auto file = std::make_shared<FileSend>();
-    if (r.file && !head && r.file->length > 0 && r.file->read) {
-      file->read = r.file->read;
+    if (r.file && !head && r.file->length > 0 && r.file->stream) {
+      file->remote = std::make_shared<RemoteBody>();
       file->offset = static_cast<off_t>(r.file->offset);
       file->left = r.file->length;
     } else if (r.file && !head && r.file->length > 0) {
@@ -444,8 +521,12 @@ class ConnectionHandler : public Pistache::Http::Handler {
     if (file) {
       conn->waiting = true;
       if (!keepAlive) conn->closing = true;
+      if (file->remote) {
+        conn->remote = file->remote;
+        startRemoteRead(std::move(r.file->stream), conn, weak, file, keepAlive);
+      }
       sendOut(conn, peer, std::move(out), [this, conn, weak, file, keepAlive] {
-        if (file->read) {
+        if (file->remote) {
           pumpRemote(conn, weak, file, keepAlive);
         } else {
           pumpFile(conn, weak, file, keepAlive);
@@ -548,42 +629,106 @@ class ConnectionHandler : public Pistache::Http::Handler {
 
   void abortBody(const std::shared_ptr<Conn>& conn, Pistache::Tcp::Peer& peer, const std::string& why) {
     spdlog::warn("aborting a blob download: {}", why);
+    if (conn->remote) conn->remote->cancel();
     conn->closing = true;
     ::shutdown(peer.fd(), SHUT_RDWR);
   }
 
-  // A file on remote storage: one ranged read at a time, the next one under way while a
-  // piece is sent (through TLS when on), so a download holds at most two pieces in memory.
+  // Reads a remote file on a thread of its own into the file's queue, in pieces of
+  // kRemotePiece, from the moment the response head is queued.
+  void startRemoteRead(FileBody::Stream stream, const std::shared_ptr<Conn>& conn,
+                       const std::weak_ptr<Pistache::Tcp::Peer>& weak,
+                       const std::shared_ptr<FileSend>& file, bool keepAlive) {
+    // A parked reactor is woken by an empty write: Pistache resolves it on the peer's
+    // reactor thread once what was queued before it is out, and the pump goes on there.
+    RemoteBody::Wake wake = [this, conn, weak, file, keepAlive] {
+      auto peer = weak.lock();
+      if (!peer) {
+        file->remote->cancel();
+        return;
+      }
+      send(peer, std::string())
+          .then([this, conn, weak, file,
+                 keepAlive](ssize_t) { pumpRemote(conn, weak, file, keepAlive); },
+                Pistache::Async::IgnoreException);
+    };
+    std::thread([stream = std::move(stream), remote = file->remote, wake = std::move(wake),
+                 offset = static_cast<uint64_t>(file->offset), length = file->left] {
+      std::string piece;
+      std::string failure;
+      try {
+        stream(offset, length, [&](std::string_view data) {
+          while (!data.empty()) {
+            if (piece.empty()) piece.reserve(kRemotePiece);
+            size_t take = std::min(data.size(), kRemotePiece - piece.size());
+            piece.append(data.data(), take);
+            data.remove_prefix(take);
+            if (piece.size() == kRemotePiece &&
+                !remote->push(std::exchange(piece, std::string()), wake)) {
+              return false;
+            }
+          }
+          return true;
+        });
+        if (!piece.empty()) remote->push(std::move(piece), wake);
+      } catch (const std::exception& e) {
+        failure = e.what();
+      }
+      remote->finish(std::move(failure), wake);
+    }).detach();
+  }
+
+  // Sends a remote file's pieces as its reader queues them (through TLS when on): the
+  // download holds at most kRemoteQueued pieces, the one being filled and the one out.
+  // Without TLS a piece goes straight into the socket while it has room, sparing Pistache's
+  // copy of it.
   void pumpRemote(const std::shared_ptr<Conn>& conn, const std::weak_ptr<Pistache::Tcp::Peer>& weak,
                   const std::shared_ptr<FileSend>& file, bool keepAlive) {
     auto peer = weak.lock();
-    if (!peer || conn->closed) return;
+    if (!peer || conn->closed) {
+      file->remote->cancel();
+      return;
+    }
     touch(*conn, *peer, false);
-    if (file->left == 0) {
-      bodySent(conn, weak, peer, keepAlive);
-      return;
+    auto resume = [this, conn, weak, file, keepAlive] { pumpRemote(conn, weak, file, keepAlive); };
+    while (true) {
+      std::string piece, failure;
+      switch (file->remote->take(piece, failure)) {
+        case RemoteBody::Next::kParked:
+          return;
+        case RemoteBody::Next::kPiece: {
+          if (piece.size() > file->left) {
+            abortBody(conn, *peer, "the storage sent more than the file holds");
+            return;
+          }
+          file->left -= piece.size();
+          if (conn->tls) {
+            sendOut(conn, peer, std::move(piece), resume);
+            return;
+          }
+          // Straight into the socket while it takes it (nothing else is queued: this runs
+          // once the previous write is out); the rest through Pistache's queue.
+          auto out = sendNow(peer->fd(), piece);
+          if (!out) {
+            abortBody(conn, *peer, errno ? std::strerror(errno) : "connection closed");
+            return;
+          }
+          if (size_t sent = *out; sent < piece.size()) {
+            sendOut(conn, peer, sent == 0 ? std::move(piece) : piece.substr(sent), resume);
+            return;
+          }
+          continue;
+        }
+        case RemoteBody::Next::kEnd:
+          if (!failure.empty() || file->left > 0) {
+            abortBody(conn, *peer, failure.empty() ? "file shrank" : failure);
+            return;
+          }
+          conn->remote.reset();
+          bodySent(conn, weak, peer, keepAlive);
+          return;
+      }
     }
-    uint64_t want = std::min<uint64_t>(file->left, kRemotePiece);
-    std::string piece;
-    try {
-      piece = file->next.valid() ? file->next.get() : file->read(static_cast<uint64_t>(file->offset), want);
-    } catch (const std::exception& e) {
-      abortBody(conn, *peer, e.what());
-      return;
-    }
-    if (piece.size() != want) {
-      abortBody(conn, *peer, "file shrank");
-      return;
-    }
-    file->offset += static_cast<off_t>(want);
-    file->left -= want;
-    if (file->left > 0) {
-      file->next = std::async(std::launch::async,
-                              [read = file->read, offset = static_cast<uint64_t>(file->offset),
-                               length = std::min<uint64_t>(file->left, kRemotePiece)] { return read(offset, length); });
-    }
-    sendOut(conn, peer, std::move(piece),
-            [this, conn, weak, file, keepAlive] { pumpRemote(conn, weak, file, keepAlive); });
   }
 
   // The body is out: the connection goes on with the next request, or closes.

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <vector>
 
+#include "api/send_now.h"
 #include "common/error.h"
 
 namespace regfs::api {
@@ -233,23 +234,13 @@ int TlsSession::bioWrite(const char* data, int len) {
 }
 
 bool TlsSession::sendStaged(const std::string& staged) {
-  size_t sent = 0;
-  while (sent < staged.size()) {
-    ssize_t n =
-        ::send(fd_, staged.data() + sent, staged.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n > 0) {
-      sent += static_cast<size_t>(n);
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      break;
-    } else {
-      broken_ = true;
-      error_ = std::string("send: ") + (n < 0 ? std::strerror(errno) : "connection closed");
-      return false;
-    }
+  auto sent = sendNow(fd_, staged);
+  if (!sent) {
+    broken_ = true;
+    error_ = std::string("send: ") + (errno ? std::strerror(errno) : "connection closed");
+    return false;
   }
-  backlog_.append(staged, sent);
+  backlog_.append(staged, *sent);
   return true;
 }
 

@@ -143,9 +143,9 @@ const Schema kS3 = paramsOf({
     {"usedualstack", &kAny, Support::kIgnored},
     {"accelerate", &kAny, Support::kIgnored},
     {"usefipsendpoint", &kAny, Support::kIgnored},
-    {"multipartcopychunksize", &kAny, Support::kIgnored},
-    {"multipartcopymaxconcurrency", &kAny, Support::kIgnored},
-    {"multipartcopythresholdsize", &kAny, Support::kIgnored},
+    {"multipartcopychunksize", &kScalar},
+    {"multipartcopymaxconcurrency", &kScalar},
+    {"multipartcopythresholdsize", &kScalar},
     {"loglevel", &kAny, Support::kIgnored},
 });
 const Schema kDelete = paramsOf({{"enabled", &kScalar}});
@@ -938,15 +938,24 @@ class Parser {
     s3.v4Auth = boolean(childOf(v, "v4auth")).value_or(s3.v4Auth);
     s3.rootDirectory = text(childOf(v, "rootdirectory")).value_or("");
     s3.forcePathStyle = boolean(childOf(v, "forcepathstyle")).value_or(s3.forcePathStyle);
-    Value chunk = childOf(v, "chunksize");
-    if (auto n = integer(chunk)) {
-      constexpr int64_t kMin = int64_t{5} << 20, kMax = int64_t{5} << 30;  // S3's part limits
-      if (*n < kMin || *n > kMax) {
-        fail(chunk, "expected a size from " + std::to_string(kMin) + " to " + std::to_string(kMax) +
-                        " bytes, got " + std::to_string(*n));
+    // An integer in [min, max], as distribution bounds it.
+    auto bounded = [&](const char* key, int64_t min, int64_t max, uint64_t& out) {
+      Value value = childOf(v, key);
+      auto n = integer(value);
+      if (!n) return;
+      if (*n < min || *n > max) {
+        fail(value, "expected a " + std::string(max == INT64_MAX ? "number" : "size") + " from " +
+                        std::to_string(min) +
+                        (max == INT64_MAX ? " up" : " to " + std::to_string(max) + " bytes") +
+                        ", got " + std::to_string(*n));
       }
-      s3.chunkSize = static_cast<uint64_t>(*n);
-    }
+      out = static_cast<uint64_t>(*n);
+    };
+    constexpr int64_t kMinPart = int64_t{5} << 20, kMaxPart = int64_t{5} << 30;  // S3's part limits
+    bounded("chunksize", kMinPart, kMaxPart, s3.chunkSize);
+    bounded("multipartcopychunksize", kMinPart, kMaxPart, s3.multipartCopyChunkSize);
+    bounded("multipartcopymaxconcurrency", 1, INT64_MAX, s3.multipartCopyMaxConcurrency);
+    bounded("multipartcopythresholdsize", 0, kMaxPart, s3.multipartCopyThresholdSize);
     if (s3.bucket.empty()) failMissing(v, "bucket", "must be set for the s3 driver");
     if (s3.region.empty() && s3.regionEndpoint.empty()) {
       failMissing(v, "region", "must be set for the s3 driver unless regionendpoint is");

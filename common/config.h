@@ -77,6 +77,14 @@ struct S3StorageConfig {
   std::string rootDirectory;              // key prefix inside the bucket
   uint64_t chunkSize = 10 * 1024 * 1024;  // 5 MiB .. 5 GiB
   bool forcePathStyle = false;
+  // A move copies objects larger than the threshold (0 .. 5 GiB) in parts of the chunk
+  // size (5 MiB .. 5 GiB), up to this many at once; smaller ones in one CopyObject.
+  // distribution's threshold is 32 MiB; regfs's is 5 GiB, the most one CopyObject takes:
+  // radosgw shares the data of a CopyObject (512 MiB: ~0.4 s) but rewrites every copied
+  // part (~5 s), and every pushed layer is moved once.
+  uint64_t multipartCopyChunkSize = 32 * 1024 * 1024;
+  uint64_t multipartCopyMaxConcurrency = 100;
+  uint64_t multipartCopyThresholdSize = uint64_t{5} << 30;
 };
 
 struct UploadPurgingConfig {

@@ -5,8 +5,10 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/error.h"
 #include "common/unique_fd.h"
 
 namespace regfs {
@@ -53,6 +56,12 @@ class StorageDriver {
   virtual std::string read(const std::string& path) const = 0;
   // Up to `length` bytes from `offset`; fewer at the end of the file.
   virtual std::string readRange(const std::string& path, uint64_t offset, uint64_t length) const = 0;
+  // Hands `length` bytes from `offset` to `sink` as they arrive, in pieces of any size,
+  // and returns once all were handed over or `sink` returned false (stop). Throws
+  // Error(kNotFound) for a missing file, Error(kIo) when the file is shorter or the storage
+  // fails midway (after some pieces). This default reads ranges of 4 MiB.
+  virtual void readStream(const std::string& path, uint64_t offset, uint64_t length,
+                          const std::function<bool(std::string_view)>& sink) const;
   // Replaces the file with `bytes` atomically and durably: a crash leaves the old
   // content or the new, never a torn file. Creates parent directories.
   virtual void writeAtomic(const std::string& path, std::string_view bytes) = 0;
@@ -76,6 +85,19 @@ class StorageDriver {
   // storage offers one and redirects are on; nullopt: serve the bytes.
   virtual std::optional<std::string> redirectUrl(const std::string&) const { return std::nullopt; }
 };
+
+inline void StorageDriver::readStream(const std::string& path, uint64_t offset, uint64_t length,
+                                      const std::function<bool(std::string_view)>& sink) const {
+  constexpr uint64_t kPiece = 4 << 20;
+  while (length > 0) {
+    uint64_t want = std::min(length, kPiece);
+    std::string piece = readRange(path, offset, want);
+    if (piece.size() != want) throw Error(ErrorKind::kIo, "reading " + path + ": the file is shorter");
+    if (!sink(piece)) return;
+    offset += want;
+    length -= want;
+  }
+}
 
 // The local file system under `rootdirectory`; directories are created on first write.
 std::shared_ptr<StorageDriver> makeFsDriver(const std::filesystem::path& rootdirectory);

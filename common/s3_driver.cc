@@ -6,9 +6,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <future>
 #include <map>
 #include <mutex>
@@ -191,6 +193,10 @@ constexpr int kAttempts = 6;                      // backoff 50 ms .. 1.6 s, ~3 
 constexpr auto kFirstBackoff = std::chrono::milliseconds(50);
 
 constexpr uint64_t kMaxReserve = 16 << 20;
+constexpr long kStreamBuffer = 256 << 10;  // bytes per write callback of a streamed GET
+// Parts one writer sends at once: S3 takes parts in parallel, so a few in flight keep the
+// link busy while the next one fills. Memory: this many chunksize parts plus one.
+constexpr size_t kPartsInFlight = 3;
 constexpr int kRedirectSeconds = 20 * 60;  // distribution's presigned URLs last 20 minutes
 
 struct HttpReply {
@@ -233,6 +239,44 @@ size_t appendHeader(char* data, size_t size, size_t count, void* user) {
   return size * count;
 }
 
+// A GET whose body goes to a sink as it arrives instead of into HttpReply::body.
+struct BodyStream {
+  const std::function<bool(std::string_view)>* sink;
+  uint64_t start = 0;      // the first byte asked for
+  uint64_t length = 0;     // bytes wanted from `start`
+  uint64_t delivered = 0;  // handed to the sink, over all attempts
+  uint64_t skipped = 0;    // bytes before `start` in a 200 that ignored the range
+  bool stopped = false;    // the sink said stop
+  CURL* handle = nullptr;
+  HttpReply* reply = nullptr;
+};
+
+size_t streamBody(char* data, size_t size, size_t count, void* user) {
+  auto* s = static_cast<BodyStream*>(user);
+  size_t n = size * count;
+  long status = 0;
+  curl_easy_getinfo(s->handle, CURLINFO_RESPONSE_CODE, &status);
+  if (status != 200 && status != 206) {  // an error document
+    s->reply->body.append(data, n);
+    return n;
+  }
+  std::string_view piece(data, n);
+  if (status == 200) {  // the whole object: drop what comes before the range
+    uint64_t from = s->start + s->delivered;
+    uint64_t drop = std::min<uint64_t>(piece.size(), from > s->skipped ? from - s->skipped : 0);
+    s->skipped += drop;
+    piece.remove_prefix(static_cast<size_t>(drop));
+  }
+  piece = piece.substr(
+      0, static_cast<size_t>(std::min<uint64_t>(piece.size(), s->length - s->delivered)));
+  if (!piece.empty() && !(*s->sink)(piece)) {
+    s->stopped = true;
+    return 0;  // aborts the transfer
+  }
+  s->delivered += piece.size();
+  // All wanted: stop a 200 that would go on past the range.
+  return s->delivered == s->length && status == 200 ? 0 : n;
+}
 
 timespec parseTime(const std::string& text, const char* format) {
   struct tm tm {};
@@ -287,6 +331,12 @@ class HandlePool {
   std::mutex mutex_;
   std::vector<CURL*> free_;
 };
+
+// What x-amz-content-sha256 says of a request body. kUnsigned spares both ends a SHA-256
+// pass over large bodies (parts): the transfer is guarded by TLS over https (secure: true,
+// the default), and a blob's bytes by its digest, which regfs computes as they arrive and
+// every client checks on pull. Small bodies are signed: it costs nothing.
+enum class Payload { kSigned, kUnsigned };
 
 struct Part {
   int number = 0;
@@ -350,13 +400,14 @@ class S3Client {
 
   // One request with retries. `key` empty: the bucket itself.
   HttpReply send(const std::string& method, const std::string& key, const Query& query = {},
-                 std::string_view body = {}, const Headers& extra = {}) const {
+                 std::string_view body = {}, const Headers& extra = {},
+                 Payload payload = Payload::kSigned) const {
     std::string what = method + " " + (key.empty() ? config_.bucket : key);
     auto backoff = kFirstBackoff;
     for (int attempt = 1;; ++attempt) {
       std::string failure;
       try {
-        HttpReply reply = once(method, key, query, body, extra);
+        HttpReply reply = once(method, key, query, body, extra, payload);
         bool transient = reply.status >= 500 || reply.status == 429;
         if (!transient) return reply;
         failure = "HTTP " + std::to_string(reply.status) + " " + errorCodeOf(reply.body);
@@ -367,6 +418,47 @@ class S3Client {
       }
       spdlog::debug("S3 {}: {} (attempt {} of {}), retrying in {} ms", what, failure, attempt,
                     kAttempts, backoff.count());
+      std::this_thread::sleep_for(backoff);
+      backoff *= 2;
+    }
+  }
+
+  // One GET of `length` bytes from `offset` whose body goes to `sink` as it arrives. A
+  // transient failure midway is retried from the first byte not yet handed over.
+  void stream(const std::string& key, uint64_t offset, uint64_t length,
+              const std::function<bool(std::string_view)>& sink) const {
+    BodyStream stream{&sink, offset, length};
+    auto backoff = kFirstBackoff;
+    for (int failures = 1;; ++failures) {
+      uint64_t before = stream.delivered;
+      std::string range = "bytes=" + std::to_string(offset + stream.delivered) + "-" +
+                          std::to_string(offset + length - 1);
+      std::string failure;
+      stream.skipped = 0;
+      HttpReply reply;
+      try {
+        reply = once("GET", key, {}, {}, {{"Range", range}}, Payload::kSigned, &stream);
+      } catch (const Error& e) {
+        failure = e.what();  // the connection failed, maybe midway
+      }
+      if (failure.empty()) {
+        if (stream.stopped) return;
+        if (reply.status < 500 && reply.status != 429) {
+          check(reply, "GET " + key);
+          if (stream.delivered < length)
+            throw Error(ErrorKind::kIo, "S3 GET " + key + ": the object is shorter");
+          return;
+        }
+        failure = "HTTP " + std::to_string(reply.status) + " " + errorCodeOf(reply.body);
+      }
+      if (stream.delivered > before) {  // progress: the next failure starts a fresh count
+        failures = 1;
+        backoff = kFirstBackoff;
+      } else if (failures >= kAttempts) {
+        throw Error(ErrorKind::kIo, "S3 GET " + key + " " + range + ": " + failure);
+      }
+      spdlog::debug("S3 GET {} {}: {} (attempt {} of {}), retrying in {} ms", key, range, failure,
+                    failures, kAttempts, backoff.count());
       std::this_thread::sleep_for(backoff);
       backoff *= 2;
     }
@@ -443,6 +535,11 @@ class S3Client {
       if (marker.empty()) break;
     }
     std::sort(parts.begin(), parts.end(), [](const Part& a, const Part& b) { return a.number < b.number; });
+    // Parts are sent several at once, so a failure can leave later ones stored after a
+    // gap: the file is the parts before the first gap; appending overwrites the rest.
+    size_t prefix = 0;
+    while (prefix < parts.size() && parts[prefix].number == static_cast<int>(prefix) + 1) ++prefix;
+    parts.resize(prefix);
     return parts;
   }
 
@@ -500,6 +597,71 @@ class S3Client {
     checkBody(reply, "copy " + from + " to " + to);
   }
 
+  // UploadPartCopy: part `number` of upload `uploadId` on `to` is `length` bytes of the
+  // object `from` at `offset`, or all of it when `length` is 0.
+  Part copyPart(const std::string& from, const std::string& to, const std::string& uploadId,
+                int number, uint64_t offset = 0, uint64_t length = 0) const {
+    Headers headers = {{"x-amz-copy-source", copySource(from)}};
+    if (length > 0) {
+      headers.emplace_back("x-amz-copy-source-range", "bytes=" + std::to_string(offset) + "-" +
+                                                          std::to_string(offset + length - 1));
+    }
+    std::string what = "copy part " + std::to_string(number) + " of " + from + " to " + to;
+    HttpReply reply = send(
+        "PUT", to, {{"partNumber", std::to_string(number)}, {"uploadId", uploadId}}, {}, headers);
+    checkBody(reply, what);
+    pugi::xml_document doc;
+    doc.load_string(reply.body.c_str());
+    std::string etag = doc.child("CopyPartResult").child_value("ETag");
+    if (etag.empty()) throw Error(ErrorKind::kIo, "S3 " + what + ": no ETag");
+    return Part{number, etag, length};
+  }
+
+  // Copies the `size` bytes of `from` to `to` as distribution does: in one CopyObject up
+  // to the threshold (which S3 refuses past 5 GiB), above it in parts of the copy chunk
+  // size, up to the configured number at once.
+  void copy(const std::string& from, const std::string& to, uint64_t size) const {
+    if (size <= config_.multipartCopyThresholdSize) {
+      copyObject(from, to);
+      return;
+    }
+    uint64_t chunk = config_.multipartCopyChunkSize;
+    size_t count = static_cast<size_t>((size + chunk - 1) / chunk);
+    std::string uploadId = createMultipartUpload(to);
+    std::vector<Part> parts(count);
+    std::atomic<size_t> next{0};
+    std::atomic<bool> failed{false};
+    std::mutex failureMutex;
+    std::string failure;
+    auto worker = [&] {
+      while (!failed) {
+        size_t i = next++;
+        if (i >= count) return;
+        uint64_t offset = i * chunk;
+        try {
+          parts[i] = copyPart(from, to, uploadId, static_cast<int>(i + 1), offset,
+                              std::min(chunk, size - offset));
+        } catch (const std::exception& e) {
+          std::lock_guard lock(failureMutex);
+          if (!failed.exchange(true)) failure = e.what();
+        }
+      }
+    };
+    std::vector<std::thread> workers;
+    size_t width =
+        static_cast<size_t>(std::min<uint64_t>(config_.multipartCopyMaxConcurrency, count));
+    for (size_t w = 1; w < width; ++w) workers.emplace_back(worker);
+    worker();
+    for (std::thread& t : workers) t.join();
+    try {
+      if (failed) throw Error(ErrorKind::kIo, failure);
+      completeMultipartUpload(to, uploadId, parts);
+    } catch (...) {
+      abortMultipartUpload(to, uploadId);
+      throw;
+    }
+  }
+
   void deleteObject(const std::string& key) const {
     HttpReply reply = send("DELETE", key);
     if (reply.status == 404) return;
@@ -508,10 +670,13 @@ class S3Client {
 
  private:
   HttpReply once(const std::string& method, const std::string& key, const Query& query,
-                 std::string_view body, const Headers& extra) const {
+                 std::string_view body, const Headers& extra, Payload payload = Payload::kSigned,
+                 BodyStream* stream = nullptr) const {
     std::string path = "/" + config_.bucket + (key.empty() ? "" : "/" + key);
     std::string amzDate = utcNow("%Y%m%dT%H%M%SZ");
-    sigv4::Request signing{method, path, query, {{"host", host_}}, sigv4::sha256Hex(body)};
+    std::string payloadHash =
+        payload == Payload::kSigned ? sigv4::sha256Hex(body) : "UNSIGNED-PAYLOAD";
+    sigv4::Request signing{method, path, query, {{"host", host_}}, payloadHash};
     signing.headers.emplace_back("x-amz-date", amzDate);
     signing.headers.emplace_back("x-amz-content-sha256", signing.payloadHash);
     for (const auto& [name, value] : extra) {
@@ -553,8 +718,16 @@ class S3Client {
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, appendBody);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &reply.body);
+    if (stream) {
+      stream->handle = h;
+      stream->reply = &reply;
+      curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, streamBody);
+      curl_easy_setopt(h, CURLOPT_WRITEDATA, stream);
+      curl_easy_setopt(h, CURLOPT_BUFFERSIZE, kStreamBuffer);
+    } else {
+      curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, appendBody);
+      curl_easy_setopt(h, CURLOPT_WRITEDATA, &reply.body);
+    }
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, appendHeader);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &reply);
     if (method == "HEAD") {
@@ -570,6 +743,7 @@ class S3Client {
       }
     }
     CURLcode rc = curl_easy_perform(h);
+    if (stream && (stream->stopped || stream->delivered == stream->length)) rc = CURLE_OK;
     if (rc != CURLE_OK) {
       throw Error(ErrorKind::kIo, "S3 " + method + " " + url + ": " + curl_easy_strerror(rc));
     }
@@ -600,26 +774,37 @@ class S3Writer : public FileWriter {
   }
 
   ~S3Writer() override {
-    if (!inflight_.valid()) return;
-    try {
-      inflight_.get();
-    } catch (const std::exception& e) {
-      spdlog::warn("a part of {} was not stored: {}", key_, e.what());
+    for (auto& part : inflight_) {
+      try {
+        part.get();
+      } catch (const std::exception& e) {
+        spdlog::warn("a part of {} was not stored: {}", key_, e.what());
+      }
     }
   }
 
   void write(const void* data, size_t size) override {
+    checkUsable();
     if (size == 0) return;
-    if (!inflight_.valid() && !parts_.empty() && parts_.back().size < kMinPart && buffer_.empty()) {
+    if (inflight_.empty() && !parts_.empty() && parts_.back().size < kMinPart && buffer_.empty()) {
       mergeSmallTail();
     }
-    buffer_.append(static_cast<const char*>(data), size);
+    const char* bytes = static_cast<const char*>(data);
     size_ += size;
-    if (buffer_.size() >= chunkSize_) uploadBuffer();
+    while (size > 0) {
+      // One allocation per part: the buffer never grows past a part, nor copies itself.
+      if (buffer_.capacity() < chunkSize_) buffer_.reserve(static_cast<size_t>(chunkSize_));
+      size_t take = std::min<size_t>(size, static_cast<size_t>(chunkSize_ - buffer_.size()));
+      buffer_.append(bytes, take);
+      bytes += take;
+      size -= take;
+      if (buffer_.size() >= chunkSize_) uploadBuffer();
+    }
   }
 
   uint64_t size() const override { return size_; }
   void flush() override {
+    checkUsable();
     if (!buffer_.empty()) uploadBuffer();
     settle();
   }
@@ -652,12 +837,9 @@ class S3Writer : public FileWriter {
     uploadId_ = client_->createMultipartUpload(key_);
     baseObject_ = true;
     if (size >= kMinPart) {
-      auto reply = client_->send("PUT", key_, {{"partNumber", "1"}, {"uploadId", uploadId_}}, {},
-                                 {{"x-amz-copy-source", client_->copySource(key_)}});
-      S3Client::checkBody(reply, "copy part of " + key_);
-      pugi::xml_document doc;
-      doc.load_string(reply.body.c_str());
-      parts_.push_back(Part{1, doc.child("CopyPartResult").child_value("ETag"), size});
+      Part part = client_->copyPart(key_, key_, uploadId_, 1);
+      part.size = size;
+      parts_.push_back(part);
       dropBaseObject();
     } else if (size > 0) {
       auto reply = client_->send("GET", key_);
@@ -680,25 +862,47 @@ class S3Writer : public FileWriter {
   }
 
   // Sends the buffer as the next part in the background while the caller goes on filling
-  // a new one: at most two parts in memory.
+  // a new one: at most kPartsInFlight parts being sent and one filling.
   void uploadBuffer() {
-    settle();
-    int number = parts_.empty() ? 1 : parts_.back().number + 1;
-    inflight_ = std::async(std::launch::async, [client = client_, key = key_, uploadId = uploadId_, number,
-                                                body = std::move(buffer_)] {
-      auto reply = client->send("PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", uploadId}},
-                                body, {{"Content-Type", "application/octet-stream"}});
-      S3Client::check(reply, "upload part " + std::to_string(number) + " of " + key);
-      return Part{number, reply.header("etag"), body.size()};
-    });
+    if (inflight_.size() >= kPartsInFlight) settleOldest();
+    int number =
+        (parts_.empty() ? 0 : parts_.back().number) + static_cast<int>(inflight_.size()) + 1;
+    inflight_.push_back(std::async(
+        std::launch::async,
+        [client = client_, key = key_, uploadId = uploadId_, number, body = std::move(buffer_)] {
+          auto reply = client->send(
+              "PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", uploadId}}, body,
+              {{"Content-Type", "application/octet-stream"}}, Payload::kUnsigned);
+          S3Client::check(reply, "upload part " + std::to_string(number) + " of " + key);
+          return Part{number, reply.header("etag"), body.size()};
+        }));
     buffer_ = std::string();
   }
 
-  // Waits for the part in flight (rethrowing its failure) and records it.
-  void settle() {
-    if (!inflight_.valid()) return;
-    parts_.push_back(inflight_.get());
+  // Waits for the oldest part in flight and records it. Parts are recorded in order; when
+  // one fails, those after it are waited for and dropped, and the writer refuses any more
+  // work (its size counts the lost bytes): the upload stays a prefix of what was written.
+  void settleOldest() {
+    std::future<Part> part = std::move(inflight_.front());
+    inflight_.pop_front();
+    try {
+      parts_.push_back(part.get());
+    } catch (...) {
+      broken_ = true;
+      for (auto& later : inflight_) later.wait();
+      inflight_.clear();
+      throw;
+    }
     if (baseObject_) dropBaseObject();
+  }
+
+  void checkUsable() const {
+    if (broken_) throw Error(ErrorKind::kIo, "S3 upload " + key_ + ": a part was not stored");
+  }
+
+  // Waits for every part in flight.
+  void settle() {
+    while (!inflight_.empty()) settleOldest();
   }
 
   std::shared_ptr<const S3Client> client_;
@@ -708,8 +912,9 @@ class S3Writer : public FileWriter {
   uint64_t chunkSize_;
   uint64_t size_ = 0;
   std::string buffer_;
-  std::future<Part> inflight_;
+  std::deque<std::future<Part>> inflight_;
   bool baseObject_ = false;
+  bool broken_ = false;  // a part failed
 };
 
 // ---------------------------------------------------------------------------------------
@@ -786,6 +991,11 @@ class S3Driver : public StorageDriver {
     return std::move(reply.body);
   }
 
+  void readStream(const std::string& path, uint64_t offset, uint64_t length,
+                  const std::function<bool(std::string_view)>& sink) const override {
+    if (length > 0) client_->stream(key(path), offset, length, sink);
+  }
+
   void writeAtomic(const std::string& path, std::string_view bytes) override {
     std::string k = key(path);
     HttpReply reply = client_->send("PUT", k, {}, bytes, {{"Content-Type", "application/octet-stream"}});
@@ -850,11 +1060,14 @@ class S3Driver : public StorageDriver {
   void move(const std::string& from, const std::string& to) override {
     std::string src = key(from), dst = key(to);
     HttpReply head = client_->send("HEAD", src);
+    uint64_t size = std::strtoull(head.header("content-length").c_str(), nullptr, 10);
     if (head.status == 404) {
       if (auto upload = findUpload(src)) {
         // A file still being appended to: complete it first.
-        S3Writer(client_, src, upload->uploadId, client_->listParts(src, upload->uploadId), config_.chunkSize)
-            .commit();
+        S3Writer writer(client_, src, upload->uploadId, client_->listParts(src, upload->uploadId),
+                        config_.chunkSize);
+        writer.commit();
+        size = writer.size();
       } else {
         // A directory: every object under it, one by one.
         std::vector<std::string> keys = keysUnder(dirPrefix(src));
@@ -868,7 +1081,7 @@ class S3Driver : public StorageDriver {
     } else {
       S3Client::check(head, "HEAD " + src);
     }
-    client_->copyObject(src, dst);
+    client_->copy(src, dst, size);
     client_->deleteObject(src);
   }
 

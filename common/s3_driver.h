@@ -10,12 +10,16 @@
 //
 // S3 has no directories, appends or renames:
 //  - a directory is a key prefix ending in '/'; list() is ListObjectsV2 with a delimiter;
-//  - openAppend() writes a multipart upload (one part filling in memory while the previous
-//    one is sent: at most two chunksize parts plus one write), which any process can
-//    resume: it finds the upload in progress by key and lists its parts; commit()
-//    completes it into the object;
+//  - openAppend() writes a multipart upload (one part filling in memory while up to three
+//    earlier ones are sent: at most four chunksize parts), which any process can resume:
+//    it finds the upload in progress by key and lists its parts; commit() completes it
+//    into the object;
+//  - readStream() is one GET whose body goes to the caller as it arrives; a failure
+//    midway is retried from the first byte not yet handed over;
 //  - move() is a server-side copy followed by a delete (object by object for a
-//    directory): not atomic.
+//    directory): not atomic. Objects above storage.s3.multipartcopythresholdsize are
+//    copied as distribution does, in parts of multipartcopychunksize (UploadPartCopy),
+//    multipartcopymaxconcurrency at once: one CopyObject stops at 5 GiB.
 
 #include <memory>
 #include <string>

@@ -63,6 +63,7 @@ class Store {
   static Store openLocal(const std::filesystem::path& rootdirectory);
 
   StorageDriver& driver() const { return *driver_; }
+  const std::shared_ptr<StorageDriver>& driverPtr() const { return driver_; }
 
   // --- Blobs (global, content-addressed) ---
   std::optional<BlobInfo> statBlob(const Digest& digest) const;

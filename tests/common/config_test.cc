@@ -306,6 +306,9 @@ storage:
     rootdirectory: /prefix
     chunksize: 16777216
     forcepathstyle: true
+    multipartcopychunksize: 67108864
+    multipartcopymaxconcurrency: 8
+    multipartcopythresholdsize: 0
 auth:
   token:
     realm: https://auth.example.com/token
@@ -326,6 +329,14 @@ auth:
   EXPECT_EQ(c.storage.s3.rootDirectory, "/prefix");
   EXPECT_EQ(c.storage.s3.chunkSize, 16u << 20);
   EXPECT_TRUE(c.storage.s3.forcePathStyle);
+  EXPECT_EQ(c.storage.s3.multipartCopyChunkSize, 64u << 20);
+  EXPECT_EQ(c.storage.s3.multipartCopyMaxConcurrency, 8u);
+  EXPECT_EQ(c.storage.s3.multipartCopyThresholdSize, 0u);
+  EXPECT_TRUE(c.notes.empty()) << "the multipart copy keys are honoured, not ignored";
+  S3StorageConfig defaults;  // distribution's, but the threshold: one CopyObject's limit
+  EXPECT_EQ(defaults.multipartCopyChunkSize, 32u << 20);
+  EXPECT_EQ(defaults.multipartCopyMaxConcurrency, 100u);
+  EXPECT_EQ(defaults.multipartCopyThresholdSize, uint64_t{5} << 30);
   EXPECT_EQ(c.auth.kind, AuthKind::kToken);
   EXPECT_EQ(c.auth.token.realm, "https://auth.example.com/token");
   EXPECT_EQ(c.auth.token.service, "registry.example.com");
@@ -688,6 +699,15 @@ TEST(Config, InvalidValuesNameTheKey) {
   EXPECT_THAT(parseError("version: 0.1\nstorage:\n  s3:\n    bucket: b\n    region: r\n"
                          "    chunksize: 1024\n"),
               HasSubstr("storage.s3.chunksize: expected a size from 5242880 to 5368709120 bytes"));
+  EXPECT_THAT(
+      parseError("version: 0.1\nstorage:\n  s3:\n    bucket: b\n    region: r\n"
+                 "    multipartcopymaxconcurrency: 0\n"),
+      HasSubstr("storage.s3.multipartcopymaxconcurrency: expected a number from 1 up, got 0"));
+  EXPECT_THAT(
+      parseError("version: 0.1\nstorage:\n  s3:\n    bucket: b\n    region: r\n"
+                 "    multipartcopythresholdsize: 6000000000\n"),
+      HasSubstr(
+          "storage.s3.multipartcopythresholdsize: expected a size from 0 to 5368709120 bytes"));
   EXPECT_THAT(parseError("version: 0.1\nstorage:\n  s3:\n    region: r\n"),
               HasSubstr("storage.s3.bucket: must be set for the s3 driver"));
   EXPECT_THAT(parseError("version: 0.1\nstorage:\n  s3:\n    bucket: b\n"),
