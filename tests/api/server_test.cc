@@ -599,6 +599,26 @@ int openFds(pid_t pid) {
   return n;
 }
 
+// An upload of a blob the store already holds frees its own copy after the answer: every
+// one is answered, the stored blob stays whole, and no descriptor is left behind.
+TEST_F(ServerTest, UploadsOfABlobTheStoreHoldsAreAnsweredAndLeaveNoDescriptors) {
+  RegfsServer s;
+  std::string blob = randomBytes((3 << 20) + 5, 13);
+  ASSERT_EQ(push(s, "first", blob).status, 201);
+  int before = openFds(s.pid());
+  for (int i = 0; i < 10; ++i) {
+    Reply r = push(s, "again" + std::to_string(i), blob);
+    ASSERT_EQ(r.status, 201) << r.body;
+  }
+  for (int wait = 0; wait < 100 && openFds(s.pid()) > before; ++wait) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_LE(openFds(s.pid()), before) << "the sinks of answered uploads were never dropped";
+  Reply r = http("GET", s.url() + "/v2/again9/blobs/" + digestOf(blob));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.body == blob);
+}
+
 TEST_F(ServerTest, LargeUploadsStreamAndAbortedDownloadsLeakNothing) {
   RegfsServer s;
   std::string big = randomBytes(96 << 20, 7);
