@@ -420,18 +420,23 @@ class ConnectionHandler : public Pistache::Http::Handler {
   }
 
   void end(const std::shared_ptr<Conn>& conn, const PeerPtr& peer) {
+    std::unique_ptr<BodySink> sink = std::move(conn->sink);
     Response r;
     try {
-      r = conn->sink->finish();
+      r = sink->finish();
     } catch (const Error& e) {
       r = errorResponse(e);
+      sink.reset();  // what a failed upload leaves is gone before the client hears of it
     } catch (const std::exception& e) {
       r = internalError(e);
+      sink.reset();
     }
-    conn->sink.reset();
     conn->chunked.reset();
     conn->bodyLeft = 0;
-    respond(conn, peer, std::move(r), false);
+    // The sink goes once the answer is on the socket: an upload of a blob the store already
+    // held closes the last descriptor of its (already unlinked) file then, and freeing a
+    // large file takes a while that the client need not wait for.
+    respond(conn, peer, std::move(r), false, std::shared_ptr<BodySink>(std::move(sink)));
   }
 
   void finishRequestCount(Conn& conn) {
@@ -458,8 +463,10 @@ class ConnectionHandler : public Pistache::Http::Handler {
   }
 
   // Sends the response. `bodyUnread`: the request body was not consumed, so the
-  // connection cannot carry another request and is closed after the answer.
-  void respond(const std::shared_ptr<Conn>& conn, const PeerPtr& peer, Response r, bool bodyUnread) {
+  // connection cannot carry another request and is closed after the answer. `keep` is
+  // released once the response head is written.
+  void respond(const std::shared_ptr<Conn>& conn, const PeerPtr& peer, Response r, bool bodyUnread,
+               std::shared_ptr<void> keep = nullptr) {
     const Request& request = *conn->request;
     bool head = request.method == "HEAD";
     bool keepAlive = request.keepAlive && !bodyUnread && !state_->draining.load();
@@ -525,7 +532,7 @@ class ConnectionHandler : public Pistache::Http::Handler {
         conn->remote = file->remote;
         startRemoteRead(std::move(r.file->stream), conn, weak, file, keepAlive);
       }
-      sendOut(conn, peer, std::move(out), [this, conn, weak, file, keepAlive] {
+      sendOut(conn, peer, std::move(out), [this, conn, weak, file, keepAlive, keep] {
         if (file->remote) {
           pumpRemote(conn, weak, file, keepAlive);
         } else {
@@ -535,11 +542,11 @@ class ConnectionHandler : public Pistache::Http::Handler {
       return;
     }
     if (keepAlive) {
-      sendOut(conn, peer, std::move(out), nullptr);
+      sendOut(conn, peer, std::move(out), keep ? std::function<void()>([keep] {}) : nullptr);
       return;
     }
     conn->closing = true;
-    sendOut(conn, peer, std::move(out), [this, conn, weak] { closeWrite(conn, weak); });
+    sendOut(conn, peer, std::move(out), [this, conn, weak, keep] { closeWrite(conn, weak); });
   }
 
   void closeWrite(const std::shared_ptr<Conn>& conn, const std::weak_ptr<Pistache::Tcp::Peer>& weak) {

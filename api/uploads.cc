@@ -5,10 +5,13 @@
 // way; the hash state is cached per session so commit does not read the data again.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
+#include <utility>
 
 #include "api/handlers.h"
 #include "common/error.h"
+#include "common/write_behind.h"
 
 namespace regfs::api {
 namespace {
@@ -47,11 +50,10 @@ class UploadSink : public BodySink {
         writer_(std::move(writer)),
         hasher_(std::move(hasher)),
         commitAs_(std::move(commitAs)),
-        ownsSession_(ownsSession) {
-    staged_.reserve(kStageSize);
-  }
+        ownsSession_(ownsSession) {}
 
   ~UploadSink() override {
+    behind_.reset();  // the thread is done with the session's file before it is removed
     if (!ownsSession_ || committed_) return;
     try {
       repo_.cancelUpload(uuid_);
@@ -60,17 +62,30 @@ class UploadSink : public BodySink {
     }
   }
 
+  // Hashes on the calling thread while the bytes are still in the cache; a full stage goes
+  // to the write-behind thread, started once a body outgrows one stage. Stages end at file
+  // offsets that are multiples of FileWriter::kDirectAlign, so each one can be written by
+  // direct I/O from its own memory.
   void write(std::string_view data) override {
-    if (staged_.empty() && data.size() >= kStageSize) {
-      put(data);
-      return;
+    if (hasher_) hasher_->update(data);
+    while (!data.empty()) {
+      if (staged_.capacity() == 0) {
+        staged_ = StageBuffer(kStageSize);
+        stageEnd_ = kStageSize - writer_.size() % FileWriter::kDirectAlign;
+      }
+      data.remove_prefix(staged_.fill(data.substr(0, stageEnd_ - staged_.size())));
+      if (staged_.size() == stageEnd_) passStage();
     }
-    staged_.append(data);
-    if (staged_.size() >= kStageSize) flush();
   }
 
   Response finish() override {
-    flush();
+    if (behind_) {
+      if (staged_.size() > 0) passStage();
+      behind_->drain();
+    } else if (staged_.size() > 0) {
+      writer_.write(staged_.data(), staged_.size());
+    }
+    staged_.clear();
     writer_.flush();
     if (!commitAs_) {
       uint64_t size = writer_.size();
@@ -86,14 +101,11 @@ class UploadSink : public BodySink {
   }
 
  private:
-  void flush() {
-    if (staged_.empty()) return;
-    put(staged_);
-    staged_.clear();
-  }
-  void put(std::string_view data) {
-    if (hasher_) hasher_->update(data);
-    writer_.write(data);
+  void passStage() {
+    if (!behind_) behind_ = std::make_unique<WriteBehind>(writer_);
+    StageBuffer next = behind_->spare(kStageSize);
+    stageEnd_ = kStageSize;
+    behind_->write(std::exchange(staged_, std::move(next)));
   }
 
   Registry& registry_;
@@ -105,7 +117,9 @@ class UploadSink : public BodySink {
   std::optional<Digest> commitAs_;
   bool ownsSession_;
   bool committed_ = false;
-  std::string staged_;
+  StageBuffer staged_;                   // allocated at the first byte
+  size_t stageEnd_ = 0;                  // where the stage being filled is full
+  std::unique_ptr<WriteBehind> behind_;  // after writer_, which it uses: destroyed before it
 };
 
 // The hash state for continuing `uuid` at `offset`: fresh at 0, cached if this process

@@ -34,6 +34,10 @@ struct FileInfo {
 // Appends to one file. Nothing is durable until sync() returns.
 class FileWriter {
  public:
+  // Writes whose memory, length and file offset are all multiples of this may bypass the
+  // page cache (the file system driver does); others are written the ordinary way.
+  static constexpr size_t kDirectAlign = 4096;
+
   virtual ~FileWriter() = default;
   virtual void write(const void* data, size_t size) = 0;
   virtual uint64_t size() const = 0;  // bytes in the file, including what was there before

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <iterator>
 #include <random>
 
@@ -62,16 +63,31 @@ void writeAll(int fd, const void* data, size_t size, const std::string& path) {
   }
 }
 
-// Appends, starting the disk write of every kWritebackStep bytes as soon as they are
-// written, so the disk works while the rest arrives and sync() waits only for the tail.
-// Without it the kernel holds a whole upload in the page cache until the fdatasync.
+// Appends. Writes that are aligned (FileWriter::kDirectAlign) go to the disk by direct I/O
+// from the caller's memory: copying an upload into fresh page-cache pages was measured to
+// cost more CPU than hashing it (on a virtual machine), and buffered writeback sustained a
+// third of what the same disk takes by direct I/O. The rest is written through the page
+// cache, starting the disk write of every kWritebackStep bytes as soon as they are written,
+// so the disk works while the rest arrives and sync() waits only for the tail. Either way
+// sync() is what makes the bytes durable (direct I/O may still sit in the disk's cache, and
+// the file size is metadata).
 class FsWriter : public FileWriter {
  public:
   static constexpr uint64_t kWritebackStep = 8 << 20;
 
-  FsWriter(UniqueFd fd, std::string path, uint64_t size)
-      : fd_(std::move(fd)), path_(std::move(path)), size_(size), writebackFrom_(size) {}
+  FsWriter(UniqueFd fd, UniqueFd direct, std::string path, uint64_t size)
+      : fd_(std::move(fd)),
+        direct_(std::move(direct)),
+        path_(std::move(path)),
+        size_(size),
+        writebackFrom_(size) {}
   void write(const void* data, size_t size) override {
+    if (direct_ && size > 0 && size % kDirectAlign == 0 && size_ % kDirectAlign == 0 &&
+        reinterpret_cast<uintptr_t>(data) % kDirectAlign == 0 && writeDirect(data, size)) {
+      size_ += size;
+      writebackFrom_ = size_;
+      return;
+    }
     writeAll(fd_.get(), data, size, path_);
     size_ += size;
     if (size_ - writebackFrom_ >= kWritebackStep) {
@@ -87,7 +103,31 @@ class FsWriter : public FileWriter {
   }
 
  private:
+  // False, having written nothing, if the file system refuses direct I/O after all; then
+  // every later write goes through the page cache.
+  bool writeDirect(const void* data, size_t size) {
+    auto* p = static_cast<const char*>(data);
+    size_t done = 0;
+    while (done < size) {
+      ssize_t n = ::pwrite(direct_.get(), p + done, size - done, static_cast<off_t>(size_ + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EINVAL && done == 0) {
+        direct_.reset();
+        return false;
+      }
+      if (n < 0) throwErrno("write", path_, errno);
+      done += static_cast<size_t>(n);
+      if (done < size && done % kDirectAlign != 0) {
+        // A short write (a full disk) that left the offset unaligned: the rest the plain way.
+        writeAll(fd_.get(), p + done, size - done, path_);
+        return true;
+      }
+    }
+    return true;
+  }
+
   UniqueFd fd_;
+  UniqueFd direct_;  // the same file opened for direct I/O; none where the file system cannot
   std::string path_;
   uint64_t size_;
   uint64_t writebackFrom_;  // where the bytes not yet handed to the disk start
@@ -175,7 +215,10 @@ class FsDriver : public StorageDriver {
     if (!fd) throwErrno("open", full, errno);
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) throwErrno("stat", full, errno);
-    return std::make_unique<FsWriter>(std::move(fd), full, static_cast<uint64_t>(st.st_size));
+    // Not O_APPEND: direct writes go where the writer's size says, which is the end.
+    UniqueFd direct(::open(full.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC));
+    return std::make_unique<FsWriter>(std::move(fd), std::move(direct), full,
+                                      static_cast<uint64_t>(st.st_size));
   }
 
   std::vector<std::string> list(const std::string& path) const override {

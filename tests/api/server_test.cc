@@ -8,6 +8,7 @@
 #include <atomic>
 #include <filesystem>
 #include <thread>
+#include <vector>
 
 #include "support/server.h"
 
@@ -215,6 +216,54 @@ TEST_F(ServerTest, ChunkedUploadWithContentRangeStatusAndCancel) {
   r = http("GET", s.url() + "/v2/team/app/blobs/uploads/not-a-uuid");
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.code(), "BLOB_UPLOAD_UNKNOWN");
+}
+
+// Bodies larger than one stage are written behind the hashing; PATCHes of odd sizes leave
+// the file at unaligned offsets, so the next one starts with a short stage.
+TEST_F(ServerTest, ChunkedUploadOverManyUnevenPatchesCommitsByteIdentical) {
+  RegfsServer s;
+  const std::vector<size_t> sizes = {1, (1 << 20) + 3, 4093, (3 << 20) - 5, 17, 65536, (2 << 20) + 4096, 9};
+  size_t total = 0;
+  for (size_t n : sizes) total += n;
+  std::string blob = randomBytes(total, 11);
+  Reply r = http("POST", s.url() + "/v2/uneven/blobs/uploads/");
+  std::string location = r.header("location");
+  size_t offset = 0;
+  for (size_t n : sizes) {
+    r = http("PATCH", s.url() + location,
+             {"--data-binary", "@" + file(blob.substr(offset, n)).string(), "-H",
+              "Content-Range: " + std::to_string(offset) + "-" + std::to_string(offset + n - 1), "-H",
+              "Content-Type: application/octet-stream"});
+    ASSERT_EQ(r.status, 202) << r.body;
+    offset += n;
+    EXPECT_EQ(r.header("range"), "0-" + std::to_string(offset - 1));
+  }
+  r = http("PUT", s.url() + location + "?digest=" + digestOf(blob));
+  ASSERT_EQ(r.status, 201) << r.body;
+  r = http("GET", s.url() + "/v2/uneven/blobs/" + digestOf(blob));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.body == blob);
+}
+
+TEST_F(ServerTest, LargeUploadWithAWrongDigestIsRejectedAndLeavesNothing) {
+  RegfsServer s;
+  std::string blob = randomBytes((6 << 20) + 123, 12);
+  std::string other = digestOf(blob + "x");
+  Reply r = http("POST", s.url() + "/v2/wrong/blobs/uploads/?digest=" + other,
+                 {"--data-binary", "@" + file(blob).string(), "-H", "Content-Type: application/octet-stream"});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.code(), "DIGEST_INVALID");
+  r = http("POST", s.url() + "/v2/wrong/blobs/uploads/");
+  std::string location = r.header("location");
+  r = http("PUT", s.url() + location + "?digest=" + other,
+           {"--data-binary", "@" + file(blob).string(), "-H", "Content-Type: application/octet-stream"});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.code(), "DIGEST_INVALID");
+  EXPECT_EQ(http("HEAD", s.url() + "/v2/wrong/blobs/" + other).status, 404);
+  EXPECT_EQ(http("HEAD", s.url() + "/v2/wrong/blobs/" + digestOf(blob)).status, 404);
+  auto uploads = s.root() / "docker/registry/v2/repositories/wrong/_uploads";
+  EXPECT_TRUE(!std::filesystem::exists(uploads) || std::filesystem::is_empty(uploads))
+      << "a rejected upload left its session";
 }
 
 TEST_F(ServerTest, EmptyBlobAndExpectContinue) {
@@ -548,6 +597,26 @@ int openFds(pid_t pid) {
   int n = 0;
   for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) n++;
   return n;
+}
+
+// An upload of a blob the store already holds frees its own copy after the answer: every
+// one is answered, the stored blob stays whole, and no descriptor is left behind.
+TEST_F(ServerTest, UploadsOfABlobTheStoreHoldsAreAnsweredAndLeaveNoDescriptors) {
+  RegfsServer s;
+  std::string blob = randomBytes((3 << 20) + 5, 13);
+  ASSERT_EQ(push(s, "first", blob).status, 201);
+  int before = openFds(s.pid());
+  for (int i = 0; i < 10; ++i) {
+    Reply r = push(s, "again" + std::to_string(i), blob);
+    ASSERT_EQ(r.status, 201) << r.body;
+  }
+  for (int wait = 0; wait < 100 && openFds(s.pid()) > before; ++wait) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_LE(openFds(s.pid()), before) << "the sinks of answered uploads were never dropped";
+  Reply r = http("GET", s.url() + "/v2/again9/blobs/" + digestOf(blob));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.body == blob);
 }
 
 TEST_F(ServerTest, LargeUploadsStreamAndAbortedDownloadsLeakNothing) {
