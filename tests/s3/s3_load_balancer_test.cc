@@ -27,7 +27,8 @@ class RoundRobinProxy {
     std::string d = dir_.path().string();
     std::ofstream(dir_ / "nginx.conf") << "user root;\n"
                                           "daemon off;\n"
-                                          "worker_processes 1;\n"
+                                          // One process: stopping it by PID leaves no worker behind.
+                                          "master_process off;\n"
                                           "pid " << d << "/nginx.pid;\n"
                                           "error_log " << d << "/error.log warn;\n"
                                           "events {}\n"
