@@ -37,6 +37,8 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kConnKey = "regfs.conn";
 // Input that arrives while a response is still being sent waits here, up to this much.
 constexpr size_t kMaxPendingInput = 4 << 20;
+// How far ahead of what is sent a local file is read into the page cache.
+constexpr off_t kReadAheadWindow = 16 << 20;
 // Piece sent through Pistache's write queue when the socket is full, to wait for writability.
 constexpr size_t kFilePiece = 256 << 10;
 // A file on remote storage arrives from one streamed read in pieces of this size, at most
@@ -174,6 +176,20 @@ struct FileSend {
   off_t offset = 0;
   uint64_t left = 0;
   std::shared_ptr<RemoteBody> remote;  // a file on remote storage instead of fd
+  off_t readAheadTo = 0;               // where the read-ahead asked of the kernel ends
+
+  // Asks the kernel to read the file ahead of what is sent, in the background: without it
+  // a file that is not in the page cache (a blob written by direct I/O, or long unread)
+  // is read in the default read-ahead's small steps, each one blocking the reactor thread
+  // inside sendfile/pread. For a cached file this only checks the cache.
+  void readAhead() {
+    if (readAheadTo - offset >= kReadAheadWindow / 2) return;
+    off_t end = offset + static_cast<off_t>(std::min<uint64_t>(left, kReadAheadWindow));
+    if (end <= readAheadTo) return;
+    off_t from = std::max(readAheadTo, offset);
+    (void)::posix_fadvise(fd.get(), from, end - from, POSIX_FADV_WILLNEED);
+    readAheadTo = end;
+  }
 };
 
 class ConnectionHandler : public Pistache::Http::Handler {
@@ -573,6 +589,7 @@ class ConnectionHandler : public Pistache::Http::Handler {
     thread_local std::string buf(kTlsPiece, '\0');
     for (int n = 1; file->left > 0; ++n) {
       size_t piece = static_cast<size_t>(std::min<uint64_t>(file->left, kTlsPiece));
+      file->readAhead();
       ssize_t got = ::pread(file->fd.get(), buf.data(), piece, file->offset);
       if (got != static_cast<ssize_t>(piece)) return Pump::kFailed;
       file->offset += static_cast<off_t>(piece);
@@ -604,6 +621,7 @@ class ConnectionHandler : public Pistache::Http::Handler {
     }
     while (!failure && file->left > 0) {
       size_t want = static_cast<size_t>(std::min<uint64_t>(file->left, 1u << 30));
+      file->readAhead();
       ssize_t n = ::sendfile(peer->fd(), file->fd.get(), &file->offset, want);
       if (n > 0) {
         file->left -= static_cast<uint64_t>(n);
