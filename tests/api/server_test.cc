@@ -545,6 +545,27 @@ TEST_F(ServerTest, KeepAliveAndPipelining) {
   EXPECT_NE(out.find("HTTP/1.1 400"), std::string::npos) << out;
 }
 
+// A client that reads slowly makes the server find the socket full many times during a
+// download: every byte still arrives once and in order, and the next pipelined request on
+// the connection is answered after the body.
+TEST_F(ServerTest, SlowReadersGetEveryByteAndTheNextAnswer) {
+  RegfsServer s;
+  std::string blob = randomBytes((5 << 20) + 777, 21);
+  ASSERT_EQ(push(s, "slow", blob).status, 201);
+  std::string req = "GET /v2/slow/blobs/" + digestOf(blob) +
+                    " HTTP/1.1\r\nHost: x\r\nRange: bytes=1000-\r\n\r\n"
+                    "GET /v2/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  std::string out = rawExchange(s.port(), req, 60000, 32 << 10, 500);
+  ASSERT_EQ(out.rfind("HTTP/1.1 206", 0), 0u) << out.substr(0, 200);
+  size_t body = out.find("\r\n\r\n");
+  ASSERT_NE(body, std::string::npos);
+  body += 4;
+  ASSERT_GE(out.size(), body + blob.size() - 1000) << "short body";
+  EXPECT_TRUE(out.compare(body, blob.size() - 1000, blob, 1000) == 0) << "the body differs from the blob";
+  std::string after = out.substr(body + blob.size() - 1000);
+  EXPECT_EQ(after.rfind("HTTP/1.1 200", 0), 0u) << after.substr(0, 200);
+}
+
 TEST_F(ServerTest, TwoServersOnOneRootServeOneChunkedUpload) {
   TempDir root;
   RegfsServer a(root.path()), b(root.path());

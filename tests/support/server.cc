@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include <stdexcept>
+#include <thread>
 
 namespace regfs::testing {
 
@@ -88,8 +89,12 @@ LoopbackListener::~LoopbackListener() {
   ::close(fd_);
 }
 
-std::string rawExchange(int port, const std::string& request, int timeoutMs) {
+std::string rawExchange(int port, const std::string& request, int timeoutMs, size_t readSize, int pauseUs) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (pauseUs > 0) {
+    int small = static_cast<int>(readSize);
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -112,10 +117,11 @@ std::string rawExchange(int port, const std::string& request, int timeoutMs) {
                                     deadline - std::chrono::steady_clock::now())
                                     .count());
     if (::poll(&p, 1, std::max(left, 1)) <= 0) break;
-    char buf[65536];
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    std::string buf(readSize, '\0');
+    ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
     if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
+    out.append(buf.data(), static_cast<size_t>(n));
+    if (pauseUs > 0) std::this_thread::sleep_for(std::chrono::microseconds(pauseUs));
   }
   ::close(fd);
   return out;

@@ -129,6 +129,9 @@ class LoopbackListener {
 };
 
 // Sends `request` bytes on one connection, reads until the server closes or `timeoutMs`.
-std::string rawExchange(int port, const std::string& request, int timeoutMs = 3000);
+// A slow reader (`pauseUs` > 0) has a small receive buffer and reads `readSize` bytes at a
+// time with a pause after each, so that the server finds the socket full again and again.
+std::string rawExchange(int port, const std::string& request, int timeoutMs = 3000,
+                        size_t readSize = 65536, int pauseUs = 0);
 
 }  // namespace regfs::testing
