@@ -62,12 +62,10 @@ class UploadSink : public BodySink {
     }
   }
 
-  // Hashes on the calling thread while the bytes are still in the cache; a full stage goes
-  // to the write-behind thread, started once a body outgrows one stage. Stages end at file
-  // offsets that are multiples of FileWriter::kDirectAlign, so each one can be written by
-  // direct I/O from its own memory.
+  // Fills stages; a full stage is hashed and written by the write-behind threads, started
+  // once a body outgrows one stage. Stages end at file offsets that are multiples of
+  // FileWriter::kDirectAlign, so each one can be written by direct I/O from its own memory.
   void write(std::string_view data) override {
-    if (hasher_) hasher_->update(data);
     while (!data.empty()) {
       if (staged_.capacity() == 0) {
         staged_ = StageBuffer(kStageSize);
@@ -83,6 +81,7 @@ class UploadSink : public BodySink {
       if (staged_.size() > 0) passStage();
       behind_->drain();
     } else if (staged_.size() > 0) {
+      if (hasher_) hasher_->update(staged_.data(), staged_.size());
       writer_.write(staged_.data(), staged_.size());
     }
     staged_.clear();
@@ -102,7 +101,7 @@ class UploadSink : public BodySink {
 
  private:
   void passStage() {
-    if (!behind_) behind_ = std::make_unique<WriteBehind>(writer_);
+    if (!behind_) behind_ = std::make_unique<WriteBehind>(writer_, hasher_ ? &*hasher_ : nullptr);
     StageBuffer next = behind_->spare(kStageSize);
     stageEnd_ = kStageSize;
     behind_->write(std::exchange(staged_, std::move(next)));
@@ -119,7 +118,7 @@ class UploadSink : public BodySink {
   bool committed_ = false;
   StageBuffer staged_;                   // allocated at the first byte
   size_t stageEnd_ = 0;                  // where the stage being filled is full
-  std::unique_ptr<WriteBehind> behind_;  // after writer_, which it uses: destroyed before it
+  std::unique_ptr<WriteBehind> behind_;  // after writer_ and hasher_, which it uses: destroyed first
 };
 
 // The hash state for continuing `uuid` at `offset`: fresh at 0, cached if this process

@@ -21,7 +21,18 @@ size_t StageBuffer::fill(std::string_view bytes) {
   return n;
 }
 
-WriteBehind::WriteBehind(UploadWriter& writer) : writer_(writer), thread_([this] { run(); }) {}
+WriteBehind::WriteBehind(UploadWriter& writer, Hasher* hasher)
+    : writer_(writer),
+      hasher_(hasher),
+      writerThread_([this] {
+        consume(written_, [this](const StageBuffer& b) { writer_.write(b.data(), b.size()); });
+      }) {
+  if (hasher_) {
+    hasherThread_ = std::thread([this] {
+      consume(hashed_, [this](const StageBuffer& b) { hasher_->update(b.data(), b.size()); });
+    });
+  }
+}
 
 WriteBehind::~WriteBehind() {
   {
@@ -29,12 +40,13 @@ WriteBehind::~WriteBehind() {
     stop_ = true;
   }
   changed_.notify_all();
-  thread_.join();
+  writerThread_.join();
+  if (hasherThread_.joinable()) hasherThread_.join();
 }
 
 void WriteBehind::write(StageBuffer buffer) {
   std::unique_lock lock(mu_);
-  changed_.wait(lock, [&] { return error_ || queue_.size() + (busy_ ? 1 : 0) < kDepth; });
+  changed_.wait(lock, [&] { return error_ || queue_.size() < kDepth; });
   if (error_) std::rethrow_exception(error_);
   queue_.push_back(std::move(buffer));
   changed_.notify_all();
@@ -52,34 +64,42 @@ StageBuffer WriteBehind::spare(size_t capacity) {
 
 void WriteBehind::drain() {
   std::unique_lock lock(mu_);
-  changed_.wait(lock, [&] { return queue_.empty() && !busy_; });
+  changed_.wait(lock, [&] { return queue_.empty(); });
   if (error_) std::rethrow_exception(error_);
 }
 
-void WriteBehind::run() {
+void WriteBehind::consume(uint64_t& next, const std::function<void(const StageBuffer&)>& use) {
   std::unique_lock lock(mu_);
   while (true) {
-    changed_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-    if (queue_.empty()) return;
-    StageBuffer buffer = std::move(queue_.front());
-    queue_.pop_front();
-    bool skip = error_ != nullptr;
-    busy_ = true;
+    changed_.wait(lock, [&] { return stop_ || next < base_ + queue_.size(); });
+    if (next == base_ + queue_.size()) return;  // stopped, and nothing left
+    // A deque keeps its elements in place while others are added at the back, and the
+    // front is not released before this consumer is done with it.
+    const StageBuffer& buffer = queue_[next - base_];
+    bool skip = error_ != nullptr;  // after a failure nothing more is written or hashed
     lock.unlock();
     std::exception_ptr failed;
-    if (!skip) {
-      try {
-        writer_.write(buffer.data(), buffer.size());
-      } catch (...) {
-        failed = std::current_exception();
-      }
+    try {
+      if (!skip) use(buffer);
+    } catch (...) {
+      failed = std::current_exception();
     }
-    buffer.clear();
     lock.lock();
-    busy_ = false;
     if (failed && !error_) error_ = failed;
-    if (spares_.size() < kDepth) spares_.push_back(std::move(buffer));
+    ++next;
+    release();
     changed_.notify_all();
+  }
+}
+
+void WriteBehind::release() {
+  uint64_t done = hasher_ ? std::min(written_, hashed_) : written_;
+  while (base_ < done) {
+    StageBuffer b = std::move(queue_.front());
+    queue_.pop_front();
+    ++base_;
+    b.clear();
+    if (spares_.size() < kDepth) spares_.push_back(std::move(b));
   }
 }
 

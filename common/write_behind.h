@@ -1,20 +1,23 @@
 #pragma once
-// Writes an upload's bytes on a thread of its own, so the thread that receives and hashes
-// them does not also wait for each write(): receiving plus hashing and writing then run on
-// two cores at once. At most kDepth buffers are queued or being written; a caller that gets
-// that far ahead waits, so memory stays bounded whatever the disk's speed.
+// Hashes and writes an upload's bytes on threads of their own, so the thread that receives
+// them does neither: receiving, hashing (SHA-256 runs at ~1.2 GB/s on one core here) and
+// writing then overlap. At most kDepth buffers are queued, being hashed or being written; a
+// caller that gets that far ahead waits, so memory stays bounded whatever the disk's speed.
 
 #include <condition_variable>
 #include <cstddef>
 #include <cstdlib>
 #include <deque>
+#include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "common/digest.h"
 #include "common/store.h"
 
 namespace regfs {
@@ -45,35 +48,43 @@ class WriteBehind {
  public:
   static constexpr size_t kDepth = 4;
 
-  // `writer` is used by the thread until drain() returns or this is destroyed; nothing else
-  // may touch it meanwhile.
-  explicit WriteBehind(UploadWriter& writer);
-  // Writes what is still queued (unless a write failed) and stops the thread.
+  // `writer` (and `hasher`, when given) are used by the threads until drain() returns or
+  // this is destroyed; nothing else may touch them meanwhile. The hasher is fed every
+  // buffer, in order, on a thread of its own while the writer thread writes it.
+  explicit WriteBehind(UploadWriter& writer, Hasher* hasher = nullptr);
+  // Writes what is still queued (unless a write failed) and stops the threads.
   ~WriteBehind();
   WriteBehind(const WriteBehind&) = delete;
   WriteBehind& operator=(const WriteBehind&) = delete;
 
-  // Queues `buffer` to be written after everything queued before it; waits while kDepth
-  // buffers are in flight. Throws the first error a write met: once one failed, nothing
-  // later is written, so the file never holds a gap.
+  // Queues `buffer` to be hashed and written after everything queued before it; waits while
+  // kDepth buffers are in flight. Throws the first error a write met: once one failed,
+  // nothing later is written, so the file never holds a gap.
   void write(StageBuffer buffer);
   // An empty buffer of `capacity` bytes to fill next: one written before when there is one.
   StageBuffer spare(size_t capacity);
-  // Returns once everything queued is written; throws the first error a write met.
+  // Returns once everything queued is hashed and written; throws the first error a write met.
   void drain();
 
  private:
-  void run();
+  // A consumer of the queue: takes each buffer in order, `next` counting those it is done with.
+  void consume(uint64_t& next, const std::function<void(const StageBuffer&)>& use);
+  // Recycles the buffers at the front that every consumer is done with. Holds mu_.
+  void release();
 
   UploadWriter& writer_;
+  Hasher* hasher_;
   std::mutex mu_;
-  std::condition_variable changed_;  // the queue, busy_, error_ or stop_ changed
-  std::deque<StageBuffer> queue_;
+  std::condition_variable changed_;  // the queue, a position, error_ or stop_ changed
+  std::deque<StageBuffer> queue_;    // queue_[0] is buffer number `base_`
+  uint64_t base_ = 0;
+  uint64_t written_ = 0;  // buffers written (or skipped after an error)
+  uint64_t hashed_ = 0;   // buffers hashed; stays equal to written_'s bound without a hasher
   std::vector<StageBuffer> spares_;
-  bool busy_ = false;  // the thread is writing a buffer it took off the queue
   bool stop_ = false;
   std::exception_ptr error_;
-  std::thread thread_;  // last: it starts once everything above is ready
+  std::thread writerThread_;  // last: they start once everything above is ready
+  std::thread hasherThread_;
 };
 
 }  // namespace regfs

@@ -74,6 +74,27 @@ TEST(WriteBehindTest, WritesEveryBufferInOrder) {
   EXPECT_EQ(writer.size(), expected.size());
 }
 
+TEST(WriteBehindTest, HashesEveryBufferInOrderWhileWritingIt) {
+  RecordingWriter::State state;
+  UploadWriter writer(std::make_unique<RecordingWriter>(state));
+  Hasher hasher;
+  std::string expected;
+  {
+    WriteBehind behind(writer, &hasher);
+    for (int i = 0; i < 300; ++i) {
+      std::string piece = "piece " + std::to_string(i) + ";";
+      expected += piece;
+      StageBuffer b = behind.spare(64);
+      b.fill(piece);
+      behind.write(std::move(b));
+    }
+    behind.drain();
+    // drain() returns once the hasher has every buffer too: its digest is final here.
+    EXPECT_EQ(hasher.digest(), Digest::of(expected));
+  }
+  EXPECT_EQ(state.bytes, expected);
+}
+
 TEST(WriteBehindTest, TakesUpToItsDepthWhileTheWriterIsBusy) {
   RecordingWriter::State state;
   UploadWriter writer(std::make_unique<RecordingWriter>(state));
