@@ -414,7 +414,7 @@ class S3Client {
         if (attempt == kAttempts) return reply;
       } catch (const Error& e) {
         failure = e.what();
-        if (attempt == kAttempts) throw;
+        if (attempt == kAttempts || e.kind() == ErrorKind::kConfigInvalid) throw;
       }
       spdlog::debug("S3 {}: {} (attempt {} of {}), retrying in {} ms", what, failure, attempt,
                     kAttempts, backoff.count());
@@ -718,6 +718,8 @@ class S3Client {
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    char curlError[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curlError);
     if (config_.skipVerify) {  // distribution's InsecureSkipVerify: neither chain nor name
       curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
       curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -749,7 +751,19 @@ class S3Client {
     CURLcode rc = curl_easy_perform(h);
     if (stream && (stream->stopped || stream->delivered == stream->length)) rc = CURLE_OK;
     if (rc != CURLE_OK) {
-      throw Error(ErrorKind::kIo, "S3 " + method + " " + url + ": " + curl_easy_strerror(rc));
+      std::string detail = curlError[0] ? curlError : curl_easy_strerror(rc);
+      // Not transient: no retry, a configuration error.
+      if (rc == CURLE_PEER_FAILED_VERIFICATION) {
+        throw Error(ErrorKind::kConfigInvalid,
+                    "the TLS certificate of " + endpoint_ + " was not trusted (" + detail +
+                        "): add the CA that signed it to the system's CA bundle, or set "
+                        "storage.s3.skipverify: true to not verify it");
+      }
+      if (rc == CURLE_SSL_CACERT_BADFILE) {
+        throw Error(ErrorKind::kConfigInvalid,
+                    "cannot read the CA certificates to verify " + endpoint_ + " (" + detail + ")");
+      }
+      throw Error(ErrorKind::kIo, "S3 " + method + " " + url + ": " + detail);
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
     return reply;
@@ -936,6 +950,9 @@ class S3Driver : public StorageDriver {
     try {
       reply = client_->send("GET", "", {{"list-type", "2"}, {"max-keys", "1"}});
     } catch (const Error& e) {
+      if (e.kind() == ErrorKind::kConfigInvalid) {  // a certificate refused: said as it is
+        throw Error(e.kind(), std::string("storage.s3: ") + e.what());
+      }
       throw Error(ErrorKind::kConfigInvalid, std::string("storage.s3: cannot reach the bucket: ") + e.what());
     }
     if (reply.status == 200) return;
