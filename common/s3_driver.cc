@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <deque>
@@ -387,6 +388,10 @@ class S3Client {
     host_ = host_.substr(0, host_.find('/'));
     credentials_ = {config.accessKey, config.secretKey,
                     config.region.empty() ? "us-east-1" : config.region, "s3"};
+    // As for distribution (Go), SSL_CERT_FILE replaces libcurl's CA bundle and SSL_CERT_DIR
+    // its CA directory: how a private CA is trusted. libcurl reads neither by itself.
+    if (const char* f = std::getenv("SSL_CERT_FILE")) caFile_ = f;
+    if (const char* d = std::getenv("SSL_CERT_DIR")) caDir_ = d;
   }
 
   const std::string& bucket() const { return config_.bucket; }
@@ -724,6 +729,8 @@ class S3Client {
       curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
       curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
     }
+    if (!caFile_.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, caFile_.c_str());
+    if (!caDir_.empty()) curl_easy_setopt(h, CURLOPT_CAPATH, caDir_.c_str());
     if (stream) {
       stream->handle = h;
       stream->reply = &reply;
@@ -756,8 +763,8 @@ class S3Client {
       if (rc == CURLE_PEER_FAILED_VERIFICATION) {
         throw Error(ErrorKind::kConfigInvalid,
                     "the TLS certificate of " + endpoint_ + " was not trusted (" + detail +
-                        "): add the CA that signed it to the system's CA bundle, or set "
-                        "storage.s3.skipverify: true to not verify it");
+                        "): trust the CA that signed it (the system's CA bundle, or "
+                        "SSL_CERT_FILE), or set storage.s3.skipverify: true to not verify it");
       }
       if (rc == CURLE_SSL_CACERT_BADFILE) {
         throw Error(ErrorKind::kConfigInvalid,
@@ -772,6 +779,7 @@ class S3Client {
   S3StorageConfig config_;
   std::string endpoint_;
   std::string host_;
+  std::string caFile_, caDir_;  // SSL_CERT_FILE, SSL_CERT_DIR
   sigv4::Credentials credentials_;
   mutable HandlePool pool_;
 };
