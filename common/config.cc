@@ -130,13 +130,13 @@ const Schema kS3 = paramsOf({
     {"accesskey", &kScalar},
     {"secretkey", &kScalar},
     {"secure", &kScalar},
+    {"skipverify", &kScalar},
     {"v4auth", &kScalar},
     {"rootdirectory", &kScalar},
     {"chunksize", &kScalar},
     {"forcepathstyle", &kScalar},
     {"encrypt", &kAny, Support::kIgnored},
     {"keyid", &kAny, Support::kIgnored},
-    {"skipverify", &kAny, Support::kIgnored},
     {"storageclass", &kAny, Support::kIgnored},
     {"objectacl", &kAny, Support::kIgnored},
     {"useragent", &kAny, Support::kIgnored},
@@ -935,6 +935,7 @@ class Parser {
     s3.accessKey = text(childOf(v, "accesskey")).value_or("");
     s3.secretKey = text(childOf(v, "secretkey")).value_or("");
     s3.secure = boolean(childOf(v, "secure")).value_or(s3.secure);
+    s3.skipVerify = boolean(childOf(v, "skipverify")).value_or(s3.skipVerify);
     s3.v4Auth = boolean(childOf(v, "v4auth")).value_or(s3.v4Auth);
     s3.rootDirectory = text(childOf(v, "rootdirectory")).value_or("");
     s3.forcePathStyle = boolean(childOf(v, "forcepathstyle")).value_or(s3.forcePathStyle);

@@ -72,7 +72,8 @@ struct S3StorageConfig {
   std::string bucket;          // required
   std::string accessKey;
   std::string secretKey;
-  bool secure = true;
+  bool secure = true;       // https when regionEndpoint has no scheme (a given scheme wins)
+  bool skipVerify = false;  // https without checking the endpoint's certificate
   bool v4Auth = true;
   std::string rootDirectory;              // key prefix inside the bucket
   uint64_t chunkSize = 10 * 1024 * 1024;  // 5 MiB .. 5 GiB

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <deque>
@@ -387,6 +388,10 @@ class S3Client {
     host_ = host_.substr(0, host_.find('/'));
     credentials_ = {config.accessKey, config.secretKey,
                     config.region.empty() ? "us-east-1" : config.region, "s3"};
+    // As for distribution (Go), SSL_CERT_FILE replaces libcurl's CA bundle and SSL_CERT_DIR
+    // its CA directory: how a private CA is trusted. libcurl reads neither by itself.
+    if (const char* f = std::getenv("SSL_CERT_FILE")) caFile_ = f;
+    if (const char* d = std::getenv("SSL_CERT_DIR")) caDir_ = d;
   }
 
   const std::string& bucket() const { return config_.bucket; }
@@ -414,7 +419,7 @@ class S3Client {
         if (attempt == kAttempts) return reply;
       } catch (const Error& e) {
         failure = e.what();
-        if (attempt == kAttempts) throw;
+        if (attempt == kAttempts || e.kind() == ErrorKind::kConfigInvalid) throw;
       }
       spdlog::debug("S3 {}: {} (attempt {} of {}), retrying in {} ms", what, failure, attempt,
                     kAttempts, backoff.count());
@@ -718,6 +723,14 @@ class S3Client {
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    char curlError[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curlError);
+    if (config_.skipVerify) {  // distribution's InsecureSkipVerify: neither chain nor name
+      curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (!caFile_.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, caFile_.c_str());
+    if (!caDir_.empty()) curl_easy_setopt(h, CURLOPT_CAPATH, caDir_.c_str());
     if (stream) {
       stream->handle = h;
       stream->reply = &reply;
@@ -745,7 +758,19 @@ class S3Client {
     CURLcode rc = curl_easy_perform(h);
     if (stream && (stream->stopped || stream->delivered == stream->length)) rc = CURLE_OK;
     if (rc != CURLE_OK) {
-      throw Error(ErrorKind::kIo, "S3 " + method + " " + url + ": " + curl_easy_strerror(rc));
+      std::string detail = curlError[0] ? curlError : curl_easy_strerror(rc);
+      // Not transient: no retry, a configuration error.
+      if (rc == CURLE_PEER_FAILED_VERIFICATION) {
+        throw Error(ErrorKind::kConfigInvalid,
+                    "the TLS certificate of " + endpoint_ + " was not trusted (" + detail +
+                        "): trust the CA that signed it (the system's CA bundle, or "
+                        "SSL_CERT_FILE), or set storage.s3.skipverify: true to not verify it");
+      }
+      if (rc == CURLE_SSL_CACERT_BADFILE) {
+        throw Error(ErrorKind::kConfigInvalid,
+                    "cannot read the CA certificates to verify " + endpoint_ + " (" + detail + ")");
+      }
+      throw Error(ErrorKind::kIo, "S3 " + method + " " + url + ": " + detail);
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
     return reply;
@@ -754,6 +779,7 @@ class S3Client {
   S3StorageConfig config_;
   std::string endpoint_;
   std::string host_;
+  std::string caFile_, caDir_;  // SSL_CERT_FILE, SSL_CERT_DIR
   sigv4::Credentials credentials_;
   mutable HandlePool pool_;
 };
@@ -932,6 +958,9 @@ class S3Driver : public StorageDriver {
     try {
       reply = client_->send("GET", "", {{"list-type", "2"}, {"max-keys", "1"}});
     } catch (const Error& e) {
+      if (e.kind() == ErrorKind::kConfigInvalid) {  // a certificate refused: said as it is
+        throw Error(e.kind(), std::string("storage.s3: ") + e.what());
+      }
       throw Error(ErrorKind::kConfigInvalid, std::string("storage.s3: cannot reach the bucket: ") + e.what());
     }
     if (reply.status == 200) return;

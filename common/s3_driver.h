@@ -7,6 +7,8 @@
 // Requests are signed with AWS Signature Version 4 (HMAC-SHA256 from OpenSSL) and sent
 // with libcurl over a pool of easy handles, so connections are reused across requests.
 // Transient failures (connection errors, 5xx, 429) are retried with exponential backoff.
+// Over https the endpoint's certificate is verified against libcurl's CA bundle (or
+// SSL_CERT_FILE / SSL_CERT_DIR, as Go reads them) unless storage.s3.skipverify.
 //
 // S3 has no directories, appends or renames:
 //  - a directory is a key prefix ending in '/'; list() is ListObjectsV2 with a delimiter;

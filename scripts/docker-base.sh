@@ -18,7 +18,8 @@ for lib in $(ldd "$binary" | awk '/=>/ {print $3} /^\t\// {print $1}'); do
   mkdir -p "$root$(dirname "$lib")"
   cp -L "$lib" "$root$lib"
 done
-# The system CAs, for https:// notification endpoints (libcurl's default bundle path).
+# The system CAs, for https:// notification endpoints and S3 storage (libcurl's default
+# bundle path).
 if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
   mkdir -p "$root/etc/ssl/certs"
   cp -L /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"

@@ -358,6 +358,35 @@ auth:
   EXPECT_EQ(c.auth.silly.service, "s");
 }
 
+TEST(Config, S3SkipVerifyIsReadAndOverridable) {
+  const std::string s3 = "version: 0.1\nstorage:\n  s3:\n    bucket: b\n    region: r\n";
+  Config c = parseConfig(s3, {});
+  EXPECT_FALSE(c.storage.s3.skipVerify) << "certificates are verified unless asked otherwise";
+
+  c = parseConfig(s3 + "    skipverify: true\n", {});
+  EXPECT_TRUE(c.storage.s3.skipVerify);
+  EXPECT_THAT(c.warnings, IsEmpty()) << "honoured: no 'not supported by regfs' warning";
+  EXPECT_THAT(c.notes, IsEmpty());
+
+  // REGISTRY_STORAGE_S3_SKIPVERIFY overrides the file either way.
+  EXPECT_TRUE(parseConfig(s3, {{"REGISTRY_STORAGE_S3_SKIPVERIFY", "true"}}).storage.s3.skipVerify);
+  EXPECT_FALSE(
+      parseConfig(s3 + "    skipverify: true\n", {{"REGISTRY_STORAGE_S3_SKIPVERIFY", "false"}})
+          .storage.s3.skipVerify);
+  c = parseConfig("version: 0.1\n", {{"REGISTRY_STORAGE", "s3"},
+                                     {"REGISTRY_STORAGE_S3_BUCKET", "b"},
+                                     {"REGISTRY_STORAGE_S3_REGIONENDPOINT", "https://ceph:7443"},
+                                     {"REGISTRY_STORAGE_S3_SKIPVERIFY", "true"}});
+  EXPECT_TRUE(c.storage.s3.skipVerify);
+  EXPECT_TRUE(c.storage.s3.secure);
+
+  EXPECT_THAT(parseError(s3 + "    skipverify: sometimes\n"),
+              HasSubstr("storage.s3.skipverify: expected a boolean, got \"sometimes\" (line 6)"));
+  EXPECT_THAT(parseError(s3, {{"REGISTRY_STORAGE_S3_SKIPVERIFY", "sometimes"}}),
+              HasSubstr("storage.s3.skipverify: expected a boolean, got \"sometimes\" (from "
+                        "REGISTRY_STORAGE_S3_SKIPVERIFY)"));
+}
+
 TEST(ConfigEnv, OverridesTheDocumentedVariables) {
   TempDir dir;
   Config c = loadConfig(dir.write("config.yml", "version: 0.1\n"),

@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "support/tls.h"
+
 namespace regfs::testing {
 namespace {
 
@@ -41,6 +43,9 @@ CephCluster::CephCluster() {
   std::filesystem::create_directories(d / "rgw");
   int monV2 = freePort(), monV1 = freePort();
   rgwPort_ = freePort();
+  rgwHttpsPort_ = freePort();
+  ServerCertificate tls = makeServerCertificate(d / "tls");
+  certificate_ = tls.cert;
   std::string fsid = uuid();
   std::string mon = "v2:127.0.0.1:" + std::to_string(monV2) + ",v1:127.0.0.1:" + std::to_string(monV1);
   conf_ = d / "ceph.conf";
@@ -64,7 +69,9 @@ CephCluster::CephCluster() {
     << "bluestore block create = true\nbluestore block size = 21474836480\n"
     << "osd objectstore = bluestore\n"
     << "rgw data = " << (d / "rgw").string() << "\n"
-    << "rgw frontends = beast endpoint=127.0.0.1:" << rgwPort_ << " tcp_nodelay=1\n"
+    << "rgw frontends = beast endpoint=127.0.0.1:" << rgwPort_
+    << " ssl_endpoint=127.0.0.1:" << rgwHttpsPort_ << " ssl_certificate=" << tls.cert.string()
+    << " ssl_private_key=" << tls.key.string() << " tcp_nodelay=1\n"
     << "rgw dns name = 127.0.0.1\n"
     << "mds data = " << d.string() << "/mds/$id\n"
     << "mds tick interval = 0.2\n";
@@ -178,11 +185,13 @@ void CephCluster::stopGateway() {
 }
 
 void CephCluster::waitForGateway() {
-  bool up = waitUntil(std::chrono::seconds(90), [&] {
-    if (!rgw_->running()) return false;
+  auto answers = [&](const std::string& endpoint) {
     CommandResult r = run({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2",
-                           s3Endpoint() + "/"});
+                           "--cacert", certificate_.string(), endpoint + "/"});
     return r.status == 0 && r.out == "200";
+  };
+  bool up = waitUntil(std::chrono::seconds(90), [&] {
+    return rgw_->running() && answers(s3Endpoint()) && answers(s3HttpsEndpoint());
   });
   if (!up) throw std::runtime_error("radosgw did not answer: " + logs());
 }

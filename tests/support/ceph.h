@@ -1,7 +1,8 @@
 #pragma once
 // Test support: a single-node Ceph (one monitor, one bluestore OSD on a sparse file,
-// radosgw; an MDS and ceph-fuse mounts for CephFS on demand) in a temp directory, every daemon in the foreground on 127.0.0.1 and stopped
-// by PID when the object goes away. radosgw serves S3 with one user whose keys are fixed.
+// radosgw; an MDS and ceph-fuse mounts for CephFS on demand) in a temp directory, every daemon in
+// the foreground on 127.0.0.1 and stopped by PID when the object goes away. radosgw serves S3 with
+// one user whose keys are fixed, over plain HTTP and over HTTPS with a self-signed certificate.
 // Start-up throws with the daemons' logs when a step fails: tests fail, never skip.
 
 #include <chrono>
@@ -28,6 +29,13 @@ class CephCluster {
   // "http://127.0.0.1:PORT"
   std::string s3Endpoint() const { return "http://127.0.0.1:" + std::to_string(rgwPort_); }
   int s3Port() const { return rgwPort_; }
+  // "https://127.0.0.1:PORT": the same gateway over TLS, with a self-signed certificate for
+  // IP:127.0.0.1 and DNS:localhost (`s3Certificate()`, its own CA).
+  std::string s3HttpsEndpoint() const {
+    return "https://127.0.0.1:" + std::to_string(rgwHttpsPort_);
+  }
+  int s3HttpsPort() const { return rgwHttpsPort_; }
+  const std::filesystem::path& s3Certificate() const { return certificate_; }
   // How long start-up took, monitor to a radosgw that answers.
   std::chrono::milliseconds startTime() const { return startTime_; }
 
@@ -59,6 +67,8 @@ class CephCluster {
   TempDir dir_;
   std::filesystem::path conf_;
   int rgwPort_ = 0;
+  int rgwHttpsPort_ = 0;
+  std::filesystem::path certificate_;
   std::chrono::milliseconds startTime_{0};
   void startMds();
 
