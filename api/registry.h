@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -67,6 +68,10 @@ class BodySink {
   virtual ~BodySink() = default;
   virtual void write(std::string_view data) = 0;
   virtual Response finish() = 0;
+  // Memory the next body bytes may be received into directly, sparing write()'s copy (empty
+  // when the sink has none); received(n) then takes the first n bytes put there.
+  virtual std::span<char> room() { return {}; }
+  virtual void received(size_t) {}
 };
 
 // A request's first answer: either a response right away (the body, if any, is not read)

@@ -350,6 +350,20 @@ class ConnectionHandler : public Pistache::Http::Handler {
     thread_local std::string buf(kDrainSize, '\0');
     while (conn->request && conn->sink && !conn->waiting && !conn->closing && !conn->closed &&
            peer->ssl() == nullptr) {
+      // A plain body of known length goes straight into the sink's memory when it has some.
+      std::span<char> room = !conn->tls && !conn->chunked && conn->bodyLeft > 0 ? conn->sink->room()
+                                                                                 : std::span<char>();
+      if (!room.empty()) {
+        size_t want = static_cast<size_t>(std::min<uint64_t>(conn->bodyLeft, room.size()));
+        ssize_t n = ::recv(peer->fd(), room.data(), want, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        takeBody(conn, peer, [&] {
+          conn->sink->received(static_cast<size_t>(n));
+          bodyTaken(conn, peer, static_cast<size_t>(n));
+        });
+        continue;
+      }
       ssize_t n = ::recv(peer->fd(), buf.data(), buf.size(), MSG_DONTWAIT);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return;
@@ -377,7 +391,7 @@ class ConnectionHandler : public Pistache::Http::Handler {
         }
         continue;
       }
-      try {
+      takeBody(conn, peer, [&] {
         if (conn->chunked) {
           std::string decoded;
           size_t used = conn->chunked->feed(data, decoded);
@@ -388,18 +402,10 @@ class ConnectionHandler : public Pistache::Http::Handler {
         } else {
           size_t n = static_cast<size_t>(std::min<uint64_t>(conn->bodyLeft, data.size()));
           conn->sink->write(data.substr(0, n));
-          conn->bodyLeft -= n;
-          conn->bytesIn += n;
           data.remove_prefix(n);
-          if (conn->bodyLeft == 0) end(conn, peer);
+          bodyTaken(conn, peer, n);
         }
-      } catch (const Error& e) {
-        conn->sink.reset();
-        respond(conn, peer, errorResponse(e), /*bodyUnread=*/true);
-      } catch (const std::exception& e) {
-        conn->sink.reset();
-        respond(conn, peer, internalError(e), /*bodyUnread=*/true);
-      }
+      });
     }
     if (!data.empty() && conn->waiting && !conn->closing && !conn->closed) {
       if (conn->pending.size() + data.size() > kMaxPendingInput) {
@@ -409,6 +415,28 @@ class ConnectionHandler : public Pistache::Http::Handler {
       }
       conn->pending.append(data);
     }
+  }
+
+  // Runs `take`, which hands body bytes to the request's sink; a failure is answered at once
+  // and the rest of the body is not read.
+  template <typename Take>
+  void takeBody(const std::shared_ptr<Conn>& conn, const PeerPtr& peer, Take&& take) {
+    try {
+      take();
+    } catch (const Error& e) {
+      conn->sink.reset();
+      respond(conn, peer, errorResponse(e), /*bodyUnread=*/true);
+    } catch (const std::exception& e) {
+      conn->sink.reset();
+      respond(conn, peer, internalError(e), /*bodyUnread=*/true);
+    }
+  }
+
+  // `n` bytes of a body with a Content-Length went to the sink; the last one ends the request.
+  void bodyTaken(const std::shared_ptr<Conn>& conn, const PeerPtr& peer, size_t n) {
+    conn->bodyLeft -= n;
+    conn->bytesIn += n;
+    if (conn->bodyLeft == 0) end(conn, peer);
   }
 
   Response internalError(const std::exception& e) {

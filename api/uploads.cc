@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
+#include <span>
 #include <utility>
 
 #include "api/handlers.h"
@@ -67,13 +69,26 @@ class UploadSink : public BodySink {
   // FileWriter::kDirectAlign, so each one can be written by direct I/O from its own memory.
   void write(std::string_view data) override {
     while (!data.empty()) {
-      if (staged_.capacity() == 0) {
-        staged_ = StageBuffer(kStageSize);
-        stageEnd_ = kStageSize - writer_.size() % FileWriter::kDirectAlign;
-      }
-      data.remove_prefix(staged_.fill(data.substr(0, stageEnd_ - staged_.size())));
-      if (staged_.size() == stageEnd_) passStage();
+      std::span<char> free = room();
+      size_t n = std::min(free.size(), data.size());
+      std::memcpy(free.data(), data.data(), n);
+      data.remove_prefix(n);
+      received(n);
     }
+  }
+
+  // The rest of the stage being filled: the server receives into it.
+  std::span<char> room() override {
+    if (staged_.capacity() == 0) {
+      staged_ = StageBuffer(kStageSize);
+      stageEnd_ = kStageSize - writer_.size() % FileWriter::kDirectAlign;
+    }
+    return staged_.space().first(stageEnd_ - staged_.size());
+  }
+
+  void received(size_t n) override {
+    staged_.grow(n);
+    if (staged_.size() == stageEnd_) passStage();
   }
 
   Response finish() override {

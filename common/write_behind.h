@@ -4,6 +4,7 @@
 // writing then overlap. At most kDepth buffers are queued, being hashed or being written; a
 // caller that gets that far ahead waits, so memory stays bounded whatever the disk's speed.
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdlib>
@@ -13,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -33,6 +35,9 @@ class StageBuffer {
   size_t capacity() const { return capacity_; }
   // Appends as much of `bytes` as fits and returns how much that was.
   size_t fill(std::string_view bytes);
+  // The free space after the bytes held, and taking `n` bytes put there.
+  std::span<char> space() { return {data_.get() + size_, capacity_ - size_}; }
+  void grow(size_t n) { size_ += std::min(n, capacity_ - size_); }
   void clear() { size_ = 0; }
 
  private:
