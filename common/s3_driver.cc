@@ -887,24 +887,20 @@ class S3Writer : public FileWriter {
       std::lock_guard lock(sent_->mutex);
       sent_->sending++;
     }
-    senders_.emplace(number, std::async(std::launch::async, [client = client_, key = key_,
-                                                             uploadId = uploadId_, sent = sent_,
-                                                             number, body = std::move(buffer_)] {
-      std::variant<Part, std::exception_ptr> result;
-      try {
-        auto reply = client->send(
-            "PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", uploadId}}, body,
-            {{"Content-Type", "application/octet-stream"}}, Payload::kUnsigned);
-        S3Client::check(reply, "upload part " + std::to_string(number) + " of " + key);
-        result = Part{number, reply.header("etag"), body.size()};
-      } catch (...) {
-        result = std::current_exception();
-      }
-      std::lock_guard lock(sent->mutex);
-      sent->results.emplace(number, std::move(result));
-      sent->sending--;
-      sent->changed.notify_all();
-    }));
+    // Counted before it starts, so that it cannot report before it is counted. A thread
+    // that cannot be started is counted out again, and its bytes are lost: the writer is
+    // broken, as when a part fails.
+    std::future<void> sender;
+    try {
+      sender = std::async(std::launch::async, &S3Writer::sendPart, client_, key_, uploadId_, sent_,
+                          number, std::move(buffer_));
+    } catch (...) {
+      std::lock_guard lock(sent_->mutex);
+      sent_->sending--;
+      broken_ = true;
+      throw;
+    }
+    senders_.emplace(number, std::move(sender));
     buffer_ = std::string();
   }
 
@@ -928,8 +924,10 @@ class S3Writer : public FileWriter {
     size_t before = parts_.size();
     std::exception_ptr error;
     for (auto& [number, result] : results) {
-      senders_.at(number).wait();  // its thread ends as it reports
-      senders_.erase(number);
+      if (auto sender = senders_.find(number); sender != senders_.end()) {
+        sender->second.wait();  // its thread ends as it reports
+        senders_.erase(sender);
+      }
       if (error) continue;
       if (auto* e = std::get_if<std::exception_ptr>(&result)) {
         error = *e;
@@ -981,6 +979,24 @@ class S3Writer : public FileWriter {
     std::map<int, std::variant<Part, std::exception_ptr>> results;
   };
   std::shared_ptr<Sent> sent_ = std::make_shared<Sent>();
+  // Stores `body` as part `number` and reports to `sent` how that went.
+  static void sendPart(std::shared_ptr<const S3Client> client, std::string key, std::string uploadId,
+                       std::shared_ptr<Sent> sent, int number, std::string body) {
+    std::variant<Part, std::exception_ptr> result;
+    try {
+      auto reply = client->send(
+          "PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", uploadId}}, body,
+          {{"Content-Type", "application/octet-stream"}}, Payload::kUnsigned);
+      S3Client::check(reply, "upload part " + std::to_string(number) + " of " + key);
+      result = Part{number, reply.header("etag"), body.size()};
+    } catch (...) {
+      result = std::current_exception();
+    }
+    std::lock_guard lock(sent->mutex);
+    sent->results.emplace(number, std::move(result));
+    sent->sending--;
+    sent->changed.notify_all();
+  }
   std::map<int, std::future<void>> senders_;  // by part number, until their result is taken
   std::map<int, Part> early_;                 // stored before a part with a lower number
   int nextNumber_ = 1;
