@@ -197,8 +197,9 @@ constexpr auto kFirstBackoff = std::chrono::milliseconds(50);
 constexpr uint64_t kMaxReserve = 16 << 20;
 constexpr long kStreamBuffer = 256 << 10;  // bytes per write callback of a streamed GET
 // Parts one writer sends at once: S3 takes parts in parallel, so a few in flight keep the
-// link busy while the next one fills. Memory: this many chunksize parts plus one.
-constexpr size_t kPartsInFlight = 3;
+// link busy while the next one fills. Memory: this many chunksize parts plus one (40 MiB
+// with the default 8 MiB parts).
+constexpr size_t kPartsInFlight = 4;
 constexpr int kRedirectSeconds = 20 * 60;  // distribution's presigned URLs last 20 minutes
 
 struct HttpReply {
