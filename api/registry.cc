@@ -40,6 +40,35 @@ void HasherCache::erase(const std::string& uuid) {
   }
 }
 
+AfterAnswer::~AfterAnswer() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  changed_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void AfterAnswer::add(std::function<void()> work) {
+  std::lock_guard lock(mu_);
+  queue_.push_back(std::move(work));
+  if (!thread_.joinable()) {
+    thread_ = std::thread([this] {
+      std::unique_lock lock(mu_);
+      while (true) {
+        changed_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, and nothing is left
+        std::function<void()> next = std::move(queue_.front());
+        queue_.pop_front();
+        lock.unlock();
+        next();
+        lock.lock();
+      }
+    });
+  }
+  changed_.notify_one();
+}
+
 void Registry::requireWritable() const {
   if (options_.readOnly) {
     throw Error(ErrorKind::kUnsupported, "the registry is in read-only mode");

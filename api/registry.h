@@ -3,7 +3,9 @@
 // the entry point that turns one request into a response. Request bodies are handed over
 // as they arrive (BodySink), so uploads stream to the store and never sit in memory.
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <list>
 #include <memory>
@@ -11,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <string_view>
 #include <unordered_map>
 
@@ -44,12 +47,32 @@ class HasherCache {
   std::list<std::string> ages_;  // oldest first
 };
 
+// Work a request leaves for after its answer (removing what a committed upload left
+// behind: the blob is in place either way), done in order on a thread of its own, started
+// at the first piece of work. Whatever is queued is done before this goes away.
+class AfterAnswer {
+ public:
+  AfterAnswer() = default;
+  ~AfterAnswer();
+  AfterAnswer(const AfterAnswer&) = delete;
+  AfterAnswer& operator=(const AfterAnswer&) = delete;
+  void add(std::function<void()> work);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<std::function<void()>> queue_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 class Registry {
  public:
   Registry(Store store, RegistryOptions options) : store_(std::move(store)), options_(options) {}
   Store& store() { return store_; }
   const RegistryOptions& options() const { return options_; }
   HasherCache& hashers() { return hashers_; }
+  AfterAnswer& afterAnswer() { return afterAnswer_; }
 
   // Throws Error(kUnsupported) in read-only mode.
   void requireWritable() const;
@@ -60,6 +83,7 @@ class Registry {
   Store store_;
   RegistryOptions options_;
   HasherCache hashers_;
+  AfterAnswer afterAnswer_;  // last: its thread may use the store until it is joined
 };
 
 // Receives a request body as it arrives, then answers.

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <span>
 #include <utility>
@@ -35,6 +36,15 @@ Response blobCreated(const Route& route, const Digest& digest) {
   r.set("Location", blobPath(route.name, digest.str()));
   r.set("Docker-Content-Digest", digest.str());
   return r;
+}
+
+// Removes a committed session; a failure leaves files that upload purging removes later.
+void removeSession(Repository& repo, const std::string& uuid) {
+  try {
+    repo.cancelUpload(uuid);
+  } catch (const std::exception& e) {
+    spdlog::warn("could not remove the session of committed upload {}: {}", uuid, e.what());
+  }
 }
 
 // Writes a request body into an upload session, hashing it on the way; then either
@@ -67,7 +77,13 @@ class UploadSink : public BodySink {
   // Fills stages; a full stage is hashed and written by the write-behind threads, started
   // once a body outgrows one stage. Stages end at file offsets that are multiples of
   // FileWriter::kDirectAlign, so each one can be written by direct I/O from its own memory.
+  // A writer that writes behind itself (S3) takes the bytes at once, hashed here.
   void write(std::string_view data) override {
+    if (writer_.writesBehind()) {
+      if (hasher_) hasher_->update(data);
+      writer_.write(data);
+      return;
+    }
     while (!data.empty()) {
       std::span<char> free = room();
       size_t n = std::min(free.size(), data.size());
@@ -79,6 +95,7 @@ class UploadSink : public BodySink {
 
   // The rest of the stage being filled: the server receives into it.
   std::span<char> room() override {
+    if (writer_.writesBehind()) return {};
     if (staged_.capacity() == 0) {
       staged_ = StageBuffer(kStageSize);
       stageEnd_ = kStageSize - writer_.size() % FileWriter::kDirectAlign;
@@ -92,6 +109,7 @@ class UploadSink : public BodySink {
   }
 
   Response finish() override {
+    auto bodyEnd = std::chrono::steady_clock::now();
     if (behind_) {
       if (staged_.size() > 0) passStage();
       behind_->drain();
@@ -101,6 +119,9 @@ class UploadSink : public BodySink {
     }
     staged_.clear();
     writer_.flush();
+    auto flushed = std::chrono::steady_clock::now();
+    spdlog::debug("upload {}: stored {:.1f} ms after the body ended", uuid_,
+                  std::chrono::duration<double, std::milli>(flushed - bodyEnd).count());
     if (!commitAs_) {
       uint64_t size = writer_.size();
       if (hasher_) registry_.hashers().put(uuid_, size, std::move(*hasher_));
@@ -109,8 +130,19 @@ class UploadSink : public BodySink {
     std::optional<Digest> computed;
     if (hasher_ && hasher_->algorithm() == commitAs_->algorithm()) computed = hasher_->digest();
     registry_.hashers().erase(uuid_);
-    BlobInfo blob = repo_.commitUpload(uuid_, *commitAs_, computed);
+    // On remote storage (a writer that writes behind) removing the session takes a few
+    // requests (~60 ms on radosgw) that the client need not wait for: the blob is in
+    // place and linked, and what is left is only the session's own files.
+    bool removeLater = writer_.writesBehind();
+    BlobInfo blob = repo_.commitOpenUpload(uuid_, std::move(writer_), *commitAs_, computed);
     committed_ = true;
+    if (removeLater) {
+      registry_.afterAnswer().add([repo = repo_, uuid = uuid_]() mutable { removeSession(repo, uuid); });
+    } else {
+      removeSession(repo_, uuid_);
+    }
+    spdlog::debug("upload {}: committed in {:.1f} ms", uuid_,
+                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - flushed).count());
     return blobCreated(route_, blob.digest);
   }
 
@@ -167,9 +199,11 @@ std::string validUuid(Repository& repo, const Route& route) {
   return route.reference;
 }
 
+// `writer` is the session opened by the caller (which thereby checked that it exists).
 Dispatch streamInto(Registry& registry, Repository repo, const Route& route, const std::string& uuid,
-                    std::optional<uint64_t> start, std::optional<Digest> commitAs, bool ownsSession = false) {
-  UploadWriter writer = repo.openUpload(uuid, start);
+                    UploadWriter writer, std::optional<uint64_t> start, std::optional<Digest> commitAs,
+                    bool ownsSession = false) {
+  writer.requireOffset(uuid, start);
   std::optional<Hasher> hasher = hasherAt(registry, uuid, writer.size());
   return Dispatch::stream(std::make_unique<UploadSink>(registry, std::move(repo), route, uuid,
                                                        std::move(writer), std::move(hasher),
@@ -197,7 +231,9 @@ Dispatch handleUploadStart(Registry& registry, const Request& request, const Rou
   if (auto digestText = queryValue(request.query, "digest")) {
     Digest digest = digestParam(*digestText);
     std::string uuid = repo.startUpload();
-    return streamInto(registry, std::move(repo), route, uuid, 0, digest, /*ownsSession=*/true);
+    UploadWriter writer = repo.openUpload(uuid);
+    return streamInto(registry, std::move(repo), route, uuid, std::move(writer), 0, digest,
+                      /*ownsSession=*/true);
   }
   std::string uuid = repo.startUpload();
   Response r = uploadStatus(202, route, uuid, 0);
@@ -214,23 +250,28 @@ Dispatch handleUpload(Registry& registry, const Request& request, const Route& r
     return Dispatch::respond(uploadStatus(204, route, info->uuid, info->size));
   }
   registry.requireWritable();
-  std::string uuid = validUuid(repo, route);
   if (m == "DELETE") {
+    std::string uuid = validUuid(repo, route);
     repo.cancelUpload(uuid);
     registry.hashers().erase(uuid);
     Response r(204);
     r.set("Docker-Upload-UUID", uuid);
     return Dispatch::respond(std::move(r));
   }
+  // Opening the session is its one lookup: an unknown session is the first error, as in
+  // distribution.
+  const std::string& uuid = route.reference;
+  UploadWriter writer = repo.openUpload(uuid);
   if (m == "PATCH") {
-    return streamInto(registry, std::move(repo), route, uuid, chunkStart(request), std::nullopt);
+    return streamInto(registry, std::move(repo), route, uuid, std::move(writer), chunkStart(request),
+                      std::nullopt);
   }
   // PUT ?digest= with an optional last chunk.
   auto digestText = queryValue(request.query, "digest");
   if (!digestText) throw Error(ErrorKind::kDigestInvalid, "digest missing");
   Digest digest = digestParam(*digestText);
   std::optional<uint64_t> start = request.hasBody() ? chunkStart(request) : std::nullopt;
-  return streamInto(registry, std::move(repo), route, uuid, start, digest);
+  return streamInto(registry, std::move(repo), route, uuid, std::move(writer), start, digest);
 }
 
 }  // namespace regfs::api

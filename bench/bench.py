@@ -604,6 +604,7 @@ class Bench:
                 buckets = {"regfs": "bench-regfs", "reference": "bench-reference"}
                 for bucket in buckets.values():
                     ceph.create_bucket(bucket)
+                ceph.warm_up()
             except CephError as e:
                 self.notes.append("S3 push/pull skipped: %s" % " ".join(str(e).split())[:600])
                 log("ceph: %s" % e)

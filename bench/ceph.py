@@ -136,6 +136,21 @@ class Ceph:
                    "x-amz-content-sha256:UNSIGNED-PAYLOAD", "%s/%s" % (self.endpoint, bucket)],
                   "creating bucket " + bucket)
 
+    def warm_up(self):
+        """radosgw creates its data pool at the first object written and its non-EC pool at
+        the first multipart upload, each taking a second or two: done here, in a bucket of its
+        own, so that neither registry's first round pays for it."""
+        bucket = "bench-warm-up"
+        self.create_bucket(bucket)
+        sign = ["curl", "-sS", "-f", "--aws-sigv4", "aws:amz:%s:s3" % REGION, "--user",
+                "%s:%s" % (ACCESS_KEY, SECRET_KEY), "-H", "x-amz-content-sha256:UNSIGNED-PAYLOAD"]
+        url = "%s/%s/object" % (self.endpoint, bucket)
+        self._run(sign + ["-X", "PUT", "--data-binary", "x", url], "a first object")
+        answer = self._run(sign + ["-X", "POST", url + "?uploads="], "a first multipart upload")
+        upload_id = answer.split("<UploadId>", 1)[1].split("</UploadId>", 1)[0]
+        self._run(sign + ["-X", "DELETE", url + "?uploadId=" + upload_id], "aborting it")
+        self._run(sign + ["-X", "DELETE", url], "deleting the first object")
+
     def storage_yaml(self, bucket):
         """distribution's storage.s3 block for `bucket` (under `storage:`), blob GETs served
         by the registry itself (no redirect to presigned URLs)."""

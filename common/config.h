@@ -76,7 +76,9 @@ struct S3StorageConfig {
   bool skipVerify = false;  // https without checking the endpoint's certificate
   bool v4Auth = true;
   std::string rootDirectory;              // key prefix inside the bucket
-  uint64_t chunkSize = 10 * 1024 * 1024;  // 5 MiB .. 5 GiB
+  // 5 MiB .. 5 GiB. distribution's default is 10 MiB; 8 MiB is two whole 4 MiB RADOS
+  // objects on radosgw, whose CopyObject (a blob's commit) takes a reference on each.
+  uint64_t chunkSize = 8 * 1024 * 1024;
   bool forcePathStyle = false;
   // A move copies objects larger than the threshold (0 .. 5 GiB) in parts of the chunk
   // size (5 MiB .. 5 GiB), up to this many at once; smaller ones in one CopyObject.

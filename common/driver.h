@@ -48,6 +48,10 @@ class FileWriter {
   // Makes everything written one complete file that read(), readRange() and move() see;
   // no more writes follow.
   virtual void commit() { sync(); }
+  // True when write() only copies the bytes into memory of the writer's own and storage
+  // takes them in the background (a remote driver's parts): a caller then needs no
+  // write-behind stage of its own, which would only copy every byte once more.
+  virtual bool writesBehind() const { return false; }
 };
 
 class StorageDriver {

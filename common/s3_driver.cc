@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -17,6 +18,7 @@
 #include <mutex>
 #include <pugixml.hpp>
 #include <thread>
+#include <variant>
 
 #include "common/error.h"
 #include "common/store.h"
@@ -196,8 +198,9 @@ constexpr auto kFirstBackoff = std::chrono::milliseconds(50);
 constexpr uint64_t kMaxReserve = 16 << 20;
 constexpr long kStreamBuffer = 256 << 10;  // bytes per write callback of a streamed GET
 // Parts one writer sends at once: S3 takes parts in parallel, so a few in flight keep the
-// link busy while the next one fills. Memory: this many chunksize parts plus one.
-constexpr size_t kPartsInFlight = 3;
+// link busy while the next one fills. Memory: this many chunksize parts plus one (40 MiB
+// with the default 8 MiB parts).
+constexpr size_t kPartsInFlight = 4;
 constexpr int kRedirectSeconds = 20 * 60;  // distribution's presigned URLs last 20 minutes
 
 struct HttpReply {
@@ -412,7 +415,13 @@ class S3Client {
     for (int attempt = 1;; ++attempt) {
       std::string failure;
       try {
+        auto started = std::chrono::steady_clock::now();
         HttpReply reply = once(method, key, query, body, extra, payload);
+        if (spdlog::should_log(spdlog::level::debug)) {
+          spdlog::debug("S3 {} {}: {} ({} bytes sent) in {:.1f} ms", what,
+                        query.empty() ? "" : query.front().first, reply.status, body.size(),
+                        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+        }
         bool transient = reply.status >= 500 || reply.status == 429;
         if (!transient) return reply;
         failure = "HTTP " + std::to_string(reply.status) + " " + errorCodeOf(reply.body);
@@ -797,14 +806,18 @@ class S3Writer : public FileWriter {
         parts_(std::move(parts)),
         chunkSize_(chunkSize) {
     for (const Part& p : parts_) size_ += p.size;
+    renumber();
   }
 
   ~S3Writer() override {
-    for (auto& part : inflight_) {
-      try {
-        part.get();
-      } catch (const std::exception& e) {
-        spdlog::warn("a part of {} was not stored: {}", key_, e.what());
+    for (auto& [number, sender] : senders_) sender.wait();
+    for (auto& [number, result] : sent_->results) {
+      if (auto* error = std::get_if<std::exception_ptr>(&result)) {
+        try {
+          std::rethrow_exception(*error);
+        } catch (const std::exception& e) {
+          spdlog::warn("a part of {} was not stored: {}", key_, e.what());
+        }
       }
     }
   }
@@ -812,7 +825,7 @@ class S3Writer : public FileWriter {
   void write(const void* data, size_t size) override {
     checkUsable();
     if (size == 0) return;
-    if (inflight_.empty() && !parts_.empty() && parts_.back().size < kMinPart && buffer_.empty()) {
+    if (senders_.empty() && !parts_.empty() && parts_.back().size < kMinPart && buffer_.empty()) {
       mergeSmallTail();
     }
     const char* bytes = static_cast<const char*>(data);
@@ -835,6 +848,7 @@ class S3Writer : public FileWriter {
     settle();
   }
   void sync() override { flush(); }
+  bool writesBehind() const override { return true; }
 
   void commit() override {
     flush();
@@ -862,10 +876,12 @@ class S3Writer : public FileWriter {
     size_ = size;
     uploadId_ = client_->createMultipartUpload(key_);
     baseObject_ = true;
+    renumber();
     if (size >= kMinPart) {
       Part part = client_->copyPart(key_, key_, uploadId_, 1);
       part.size = size;
       parts_.push_back(part);
+      renumber();
       dropBaseObject();
     } else if (size > 0) {
       auto reply = client_->send("GET", key_);
@@ -888,47 +904,91 @@ class S3Writer : public FileWriter {
   }
 
   // Sends the buffer as the next part in the background while the caller goes on filling
-  // a new one: at most kPartsInFlight parts being sent and one filling.
+  // a new one: at most kPartsInFlight parts being sent and one filling. A new part starts
+  // as soon as any one is stored, not only the oldest: part times vary by a factor of
+  // three, and waiting for the oldest would leave the gateway with fewer parts to work on.
   void uploadBuffer() {
-    if (inflight_.size() >= kPartsInFlight) settleOldest();
-    int number =
-        (parts_.empty() ? 0 : parts_.back().number) + static_cast<int>(inflight_.size()) + 1;
-    inflight_.push_back(std::async(
-        std::launch::async,
-        [client = client_, key = key_, uploadId = uploadId_, number, body = std::move(buffer_)] {
-          auto reply = client->send(
-              "PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", uploadId}}, body,
-              {{"Content-Type", "application/octet-stream"}}, Payload::kUnsigned);
-          S3Client::check(reply, "upload part " + std::to_string(number) + " of " + key);
-          return Part{number, reply.header("etag"), body.size()};
-        }));
+    settleUntil(kPartsInFlight - 1);
+    int number = nextNumber_++;
+    {
+      std::lock_guard lock(sent_->mutex);
+      sent_->sending++;
+    }
+    // Counted before it starts, so that it cannot report before it is counted. A thread
+    // that cannot be started is counted out again, and its bytes are lost: the writer is
+    // broken, as when a part fails.
+    std::future<void> sender;
+    try {
+      sender = std::async(std::launch::async, &S3Writer::sendPart, client_, key_, uploadId_, sent_,
+                          number, std::move(buffer_));
+    } catch (...) {
+      std::lock_guard lock(sent_->mutex);
+      sent_->sending--;
+      broken_ = true;
+      throw;
+    }
+    senders_.emplace(number, std::move(sender));
     buffer_ = std::string();
   }
 
-  // Waits for the oldest part in flight and records it. Parts are recorded in order; when
-  // one fails, those after it are waited for and dropped, and the writer refuses any more
-  // work (its size counts the lost bytes): the upload stays a prefix of what was written.
-  void settleOldest() {
-    std::future<Part> part = std::move(inflight_.front());
-    inflight_.pop_front();
-    try {
-      parts_.push_back(part.get());
-    } catch (...) {
-      broken_ = true;
-      for (auto& later : inflight_) later.wait();
-      inflight_.clear();
-      throw;
+  // Waits until at most `sending` parts are still being sent, and records those stored.
+  // Parts are recorded in order: one that finished before an earlier one waits for it.
+  // When one fails, every other is waited for, those after it are dropped, and the writer
+  // refuses any more work (its size counts the lost bytes): the upload stays a prefix of
+  // what was written.
+  void settleUntil(size_t sending) {
+    std::map<int, std::variant<Part, std::exception_ptr>> results;
+    bool failed = false;
+    {
+      std::unique_lock lock(sent_->mutex);
+      sent_->changed.wait(lock, [&] { return sent_->sending <= sending; });
+      failed = std::any_of(sent_->results.begin(), sent_->results.end(), [](const auto& r) {
+        return std::holds_alternative<std::exception_ptr>(r.second);
+      });
+      if (failed) sent_->changed.wait(lock, [&] { return sent_->sending == 0; });
+      results.swap(sent_->results);
     }
-    if (baseObject_) dropBaseObject();
+    size_t before = parts_.size();
+    std::exception_ptr error;
+    for (auto& [number, result] : results) {
+      if (auto sender = senders_.find(number); sender != senders_.end()) {
+        sender->second.wait();  // its thread ends as it reports
+        senders_.erase(sender);
+      }
+      if (error) continue;
+      if (auto* e = std::get_if<std::exception_ptr>(&result)) {
+        error = *e;
+      } else if (number == recordedUpTo_ + 1) {
+        parts_.push_back(std::get<Part>(result));
+        recordedUpTo_ = number;
+        while (!early_.empty() && early_.begin()->first == recordedUpTo_ + 1) {
+          parts_.push_back(early_.begin()->second);
+          recordedUpTo_++;
+          early_.erase(early_.begin());
+        }
+      } else {
+        early_.emplace(number, std::get<Part>(result));
+      }
+    }
+    if (error) {
+      broken_ = true;
+      early_.clear();
+      std::rethrow_exception(error);
+    }
+    if (baseObject_ && parts_.size() > before) dropBaseObject();
+  }
+
+  // Waits for every part in flight.
+  void settle() { settleUntil(0); }
+
+  // The next part follows the last one recorded.
+  void renumber() {
+    recordedUpTo_ = parts_.empty() ? 0 : parts_.back().number;
+    nextNumber_ = recordedUpTo_ + 1;
   }
 
   void checkUsable() const {
     if (broken_) throw Error(ErrorKind::kIo, "S3 upload " + key_ + ": a part was not stored");
-  }
-
-  // Waits for every part in flight.
-  void settle() {
-    while (!inflight_.empty()) settleOldest();
   }
 
   std::shared_ptr<const S3Client> client_;
@@ -938,7 +998,36 @@ class S3Writer : public FileWriter {
   uint64_t chunkSize_;
   uint64_t size_ = 0;
   std::string buffer_;
-  std::deque<std::future<Part>> inflight_;
+  // What the threads sending parts report: a part stored or why it was not.
+  struct Sent {
+    std::mutex mutex;
+    std::condition_variable changed;
+    size_t sending = 0;
+    std::map<int, std::variant<Part, std::exception_ptr>> results;
+  };
+  std::shared_ptr<Sent> sent_ = std::make_shared<Sent>();
+  // Stores `body` as part `number` and reports to `sent` how that went.
+  static void sendPart(std::shared_ptr<const S3Client> client, std::string key, std::string uploadId,
+                       std::shared_ptr<Sent> sent, int number, std::string body) {
+    std::variant<Part, std::exception_ptr> result;
+    try {
+      auto reply = client->send(
+          "PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", uploadId}}, body,
+          {{"Content-Type", "application/octet-stream"}}, Payload::kUnsigned);
+      S3Client::check(reply, "upload part " + std::to_string(number) + " of " + key);
+      result = Part{number, reply.header("etag"), body.size()};
+    } catch (...) {
+      result = std::current_exception();
+    }
+    std::lock_guard lock(sent->mutex);
+    sent->results.emplace(number, std::move(result));
+    sent->sending--;
+    sent->changed.notify_all();
+  }
+  std::map<int, std::future<void>> senders_;  // by part number, until their result is taken
+  std::map<int, Part> early_;                 // stored before a part with a lower number
+  int nextNumber_ = 1;
+  int recordedUpTo_ = 0;  // the number of the last part in parts_
   bool baseObject_ = false;
   bool broken_ = false;  // a part failed
 };

@@ -309,26 +309,39 @@ UploadWriter Repository::openUpload(std::string_view uuid, std::optional<uint64_
   auto info = statUpload(uuid);
   if (!info) throw Error(ErrorKind::kBlobUploadUnknown, "blob upload unknown: " + std::string(uuid));
   UploadWriter writer(driver_->openAppend(layout::uploadData(name_, uuid)));
-  if (expectedOffset && *expectedOffset != writer.size()) {
-    throw Error(ErrorKind::kRangeInvalid, "upload " + std::string(uuid) + " holds " +
-                                              std::to_string(writer.size()) +
-                                              " bytes; a chunk must start there, not at " +
-                                              std::to_string(*expectedOffset));
-  }
+  writer.requireOffset(uuid, expectedOffset);
   return writer;
+}
+
+void UploadWriter::requireOffset(std::string_view uuid, std::optional<uint64_t> offset) const {
+  if (offset && *offset != size()) {
+    throw Error(ErrorKind::kRangeInvalid, "upload " + std::string(uuid) + " holds " +
+                                              std::to_string(size()) +
+                                              " bytes; a chunk must start there, not at " +
+                                              std::to_string(*offset));
+  }
 }
 
 BlobInfo Repository::commitUpload(std::string_view uuid, const Digest& expected,
                                   const std::optional<Digest>& computed) {
   auto info = statUpload(uuid);
   if (!info) throw Error(ErrorKind::kBlobUploadUnknown, "blob upload unknown: " + std::string(uuid));
+  BlobInfo blob = commitOpenUpload(
+      uuid, UploadWriter(driver_->openAppend(layout::uploadData(name_, uuid))), expected, computed);
+  cancelUpload(uuid);
+  return blob;
+}
+
+BlobInfo Repository::commitOpenUpload(std::string_view uuid, UploadWriter writer, const Digest& expected,
+                                      const std::optional<Digest>& computed) {
   std::string data = layout::uploadData(name_, uuid);
   // Everything written becomes one complete, durable file (on S3: the multipart upload
   // is completed into its object) before it is hashed or moved.
-  driver_->openAppend(data)->commit();
+  writer.commit();
+  uint64_t size = writer.size();
   Digest actual = computed ? *computed : [&] {
     Hasher hasher(expected.algorithm());
-    for (uint64_t offset = 0; offset < info->size; offset += kHashChunk) {
+    for (uint64_t offset = 0; offset < size; offset += kHashChunk) {
       hasher.update(driver_->readRange(data, offset, kHashChunk));
     }
     return hasher.digest();
@@ -341,7 +354,6 @@ BlobInfo Repository::commitUpload(std::string_view uuid, const Digest& expected,
   Store store(driver_);
   if (!store.statBlob(expected)) driver_->move(data, layout::blobData(expected));
   linkLayer(expected);
-  cancelUpload(uuid);
   auto blob = store.statBlob(expected);
   if (!blob) throw Error(ErrorKind::kIo, "blob vanished after commit: " + expected.str());
   return *blob;

@@ -47,10 +47,15 @@ class UploadWriter {
   void write(const void* data, size_t size) { file_->write(data, size); }
   void write(std::string_view data) { write(data.data(), data.size()); }
   uint64_t size() const { return file_->size(); }
+  // Throws kRangeInvalid unless `offset` (when given) is where the upload `uuid` ends.
+  void requireOffset(std::string_view uuid, std::optional<uint64_t> offset) const;
+  bool writesBehind() const { return file_->writesBehind(); }
   void sync() { file_->sync(); }
   // Hands buffered bytes to storage; a request that wrote to an upload calls this before
   // it reports the upload's size.
   void flush() { file_->flush(); }
+  // Makes everything written one complete file (FileWriter::commit); no writes follow.
+  void commit() { file_->commit(); }
 
  private:
   std::unique_ptr<FileWriter> file_;
@@ -141,6 +146,12 @@ class Repository {
   // kDigestInvalid.
   BlobInfo commitUpload(std::string_view uuid, const Digest& expected,
                         const std::optional<Digest>& computed = std::nullopt);
+  // The same for a session the caller holds open (from openUpload), without looking it up
+  // and opening it again, and leaving a committed session for the caller to remove
+  // (cancelUpload), which it may do after answering: the blob is in place and linked
+  // either way. A mismatch removes the session as above.
+  BlobInfo commitOpenUpload(std::string_view uuid, UploadWriter writer, const Digest& expected,
+                            const std::optional<Digest>& computed);
   void cancelUpload(std::string_view uuid);
   std::vector<UploadInfo> listUploads() const;
 

@@ -352,7 +352,7 @@ auth:
   EXPECT_TRUE(c.storage.s3.secure);
   EXPECT_TRUE(c.storage.s3.v4Auth);
   EXPECT_FALSE(c.storage.s3.forcePathStyle);
-  EXPECT_EQ(c.storage.s3.chunkSize, 10u << 20);
+  EXPECT_EQ(c.storage.s3.chunkSize, 8u << 20);
   EXPECT_EQ(c.auth.kind, AuthKind::kSilly);
   EXPECT_EQ(c.auth.silly.realm, "r");
   EXPECT_EQ(c.auth.silly.service, "s");

@@ -225,6 +225,31 @@ TEST_F(S3DriverTest, ACompletionWhoseAnswerWasLostSucceedsOnRetry) {
   EXPECT_EQ(completions, 2) << "one completion and its retry";
 }
 
+TEST_F(S3DriverTest, ASlowPartDoesNotHoldBackTheParts) {
+  // Part 1 is held for two seconds; parts 2 and 3 are stored meanwhile, and the writer
+  // sends the next parts in their place instead of waiting for the oldest.
+  S3Relay relay(sharedCeph(), "", "^PUT [^ ]*[?&]partNumber=1&", 2.0);
+  S3StorageConfig config = s3Config(bucket);
+  config.regionEndpoint = relay.endpoint();
+  config.chunkSize = 5 * kMiB;
+  auto relayed = makeS3Driver(config);
+  const std::string path = "/docker/registry/v2/repositories/r/_uploads/slow/data";
+  std::string bytes = pattern(7 * 5 * kMiB + 3, 's');
+  auto writer = relayed->openAppend(path);
+  writer->write(bytes.data(), bytes.size());
+  writer->commit();
+  EXPECT_EQ(driver->read(path), bytes);
+  auto requests = relay.requests();
+  auto sent = [&](int part) {
+    std::string mark = "partNumber=" + std::to_string(part) + "&";
+    return std::find_if(requests.begin(), requests.end(), [&](const std::string& r) {
+             return r.starts_with("PUT ") && r.find(mark) != std::string::npos;
+           }) - requests.begin();
+  };
+  EXPECT_LT(sent(4), sent(1)) << "part 4 waited for part 1";
+  EXPECT_LT(sent(5), sent(1)) << "part 5 waited for part 1";
+}
+
 TEST_F(S3DriverTest, ACompletionOfAnUploadThatIsGoneFailsUnlessItsObjectStands) {
   // Aborted by someone else, nothing at the key: an error.
   const std::string gone = "/docker/registry/v2/repositories/r/_uploads/gone/data";

@@ -242,12 +242,15 @@ std::string CephCluster::logs() const {
   return out;
 }
 
-S3Relay::S3Relay(const CephCluster& ceph, const std::string& dropAnswerTo) : ceph_(ceph) {
+S3Relay::S3Relay(const CephCluster& ceph, const std::string& dropAnswerTo, const std::string& holdFirst,
+                 double holdSeconds)
+    : ceph_(ceph) {
   port_ = freePort();
   std::vector<std::string> argv = {"python3", std::string(REGFS_TEST_SUPPORT_DIR) + "/s3_proxy.py",
                                    std::to_string(port_), std::to_string(ceph.s3Port()),
                                    (dir_ / "requests.log").string()};
   if (!dropAnswerTo.empty()) argv.insert(argv.end(), {"--drop-answer", dropAnswerTo});
+  if (!holdFirst.empty()) argv.insert(argv.end(), {"--hold", holdFirst, std::to_string(holdSeconds)});
   process_ = std::make_unique<Process>(argv, std::map<std::string, std::string>{}, dir_ / "relay.out");
   if (!waitForPort(port_)) throw std::runtime_error("the S3 relay did not start: " + process_->log());
 }

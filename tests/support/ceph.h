@@ -80,11 +80,13 @@ class CephCluster {
 // every request that goes through, and with `dropAnswerTo` (a Python regular expression)
 // loses the answer to the first request whose line matches it (radosgw carries it out, the
 // client's connection is closed instead of answered) and answers a retry of it with 404
-// NoSuchUpload, as AWS S3 answers a repeated CompleteMultipartUpload. Stopped by PID when
-// the object goes away.
+// NoSuchUpload, as AWS S3 answers a repeated CompleteMultipartUpload; with `holdFirst`, holds
+// the first request whose line matches it for `holdSeconds` before it goes on (a slow
+// request). Stopped by PID when the object goes away.
 class S3Relay {
  public:
-  explicit S3Relay(const CephCluster& ceph, const std::string& dropAnswerTo = "");
+  explicit S3Relay(const CephCluster& ceph, const std::string& dropAnswerTo = "",
+                   const std::string& holdFirst = "", double holdSeconds = 0);
   ~S3Relay();
   S3Relay(const S3Relay&) = delete;
   S3Relay& operator=(const S3Relay&) = delete;

@@ -8,7 +8,11 @@ connection of its own, its whole answer is read and thrown away, and the client'
 connection is closed: the request took effect but the client never learns it (a lost
 answer). The same request line again (a retry) is answered by the relay itself, 404
 NoSuchUpload, as AWS S3 answers a CompleteMultipartUpload repeated after it took effect
-(radosgw answers that one 200)."""
+(radosgw answers that one 200).
+
+--hold REGEX SECONDS: the first request whose line matches REGEX is held that long before
+it is logged and forwarded (a slow request); requests on other connections go on meanwhile."""
+import time
 import argparse
 import re
 import socket
@@ -19,9 +23,10 @@ parser.add_argument("port", type=int)
 parser.add_argument("upstream_port", type=int)
 parser.add_argument("log")
 parser.add_argument("--drop-answer")
+parser.add_argument("--hold", nargs=2, metavar=("REGEX", "SECONDS"))
 args = parser.parse_args()
 lock = threading.Lock()
-state = {"dropped": None}
+state = {"dropped": None, "held": False}
 NO_SUCH_UPLOAD = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code>'
                   b'<Message>The specified upload does not exist.</Message></Error>')
 
@@ -95,6 +100,12 @@ def serve(client):
             head, body, buffered = request
             line = head.split(b"\r\n", 1)[0].decode("latin-1")
             method, target = line.split(" ")[:2]
+            if args.hold and re.search(args.hold[0], line):
+                with lock:
+                    hold = not state["held"]
+                    state["held"] = True
+                if hold:
+                    time.sleep(float(args.hold[1]))
             record(method + " " + target)
             drop = False
             if args.drop_answer and re.search(args.drop_answer, line):
