@@ -1,20 +1,54 @@
 #include "tools/command.h"
 
+#include <CLI/CLI.hpp>
+
 #include <iostream>
 
+#include "common/cli.h"
 #include "common/error.h"
 #include "tools/root.h"
 
 namespace regfs::tools {
 
-CLI::App* Commands::add(const std::string& name, const std::string& description,
-                        std::function<int()> run) {
-  CLI::App* command = app_.add_subcommand(name, description);
-  commands_.emplace_back(command, std::move(run));
-  return command;
+Command& Command::flag(const std::string& names, bool& value, const std::string& description) {
+  app_.add_flag(names, value, description);
+  return *this;
 }
 
-int Commands::dispatch() const {
+Command& Command::option(const std::string& names, std::string& value,
+                         const std::string& description) {
+  app_.add_option(names, value, description);
+  return *this;
+}
+
+Command& Command::optionWithDefault(const std::string& names, std::string& value,
+                                    const std::string& description) {
+  app_.add_option(names, value, description)->capture_default_str();
+  return *this;
+}
+
+Command& Command::required(const std::string& names, std::string& value,
+                           const std::string& description) {
+  app_.add_option(names, value, description)->required();
+  return *this;
+}
+
+Commands::Commands(const std::string& description) : app_(std::make_unique<CLI::App>(description)) {
+  app_->require_subcommand(1);
+  addVersionFlag(*app_, "regfsctl");
+}
+
+Commands::~Commands() = default;
+
+Command Commands::add(const std::string& name, const std::string& description,
+                      std::function<int()> run) {
+  CLI::App* command = app_->add_subcommand(name, description);
+  commands_.emplace_back(command, std::move(run));
+  return Command(*command);
+}
+
+int Commands::run(int argc, char** argv) {
+  if (int rc = parseCommandLine(*app_, argc, argv); rc >= 0) return rc;
   for (const auto& [command, run] : commands_) {
     if (!command->parsed()) continue;
     try {
@@ -30,13 +64,12 @@ int Commands::dispatch() const {
   return 2;
 }
 
-CLI::Option* addRootArgument(CLI::App& command, std::string& root) {
-  return command.add_option("ROOT", root, "the store: a rootdirectory, or a config.yml naming one")
-      ->required();
+void addRootArgument(Command& command, std::string& root) {
+  command.required("ROOT", root, "the store: a rootdirectory, or a config.yml naming one");
 }
 
-CLI::Option* addJsonFlag(CLI::App& command, bool& json) {
-  return command.add_flag("--json", json, "print the result as JSON on stdout");
+void addJsonFlag(Command& command, bool& json) {
+  command.flag("--json", json, "print the result as JSON on stdout");
 }
 
 StoreAt openStore(const std::string& root) {

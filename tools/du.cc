@@ -121,11 +121,11 @@ int runDu(const DuOptions& opts) {
 
 void addDuCommand(Commands& commands) {
   auto opts = std::make_shared<DuOptions>();
-  CLI::App* cmd = commands.add(
+  Command cmd = commands.add(
       "du", "space per repository, unique and shared, and what garbage-collect would free",
       [opts] { return runDu(*opts); });
-  addRootArgument(*cmd, opts->root);
-  addJsonFlag(*cmd, opts->json);
+  addRootArgument(cmd, opts->root);
+  addJsonFlag(cmd, opts->json);
 }
 
 }  // namespace regfs::tools

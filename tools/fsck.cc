@@ -84,16 +84,17 @@ int runFsck(const FsckCommandOptions& opts) {
 
 void addFsckCommand(Commands& commands) {
   auto opts = std::make_shared<FsckCommandOptions>();
-  CLI::App* cmd = commands.add(
-      "fsck", "re-hash every blob and check every link and manifest (exit 0 clean, 4 problems left)",
+  Command cmd = commands.add(
+      "fsck",
+      "re-hash every blob and check every link and manifest (exit 0 clean, 4 problems left)",
       [opts] { return runFsck(*opts); });
-  addRootArgument(*cmd, opts->root);
-  cmd->add_flag("--repair", opts->repair,
-                "remove what is provably broken (never a blob that matches its digest)");
-  cmd->add_option("--grace", opts->grace,
-                  "leftovers of writes (temp files, torn uploads) count only once older than this")
-      ->capture_default_str();
-  addJsonFlag(*cmd, opts->json);
+  addRootArgument(cmd, opts->root);
+  cmd.flag("--repair", opts->repair,
+           "remove what is provably broken (never a blob that matches its digest)");
+  cmd.optionWithDefault(
+      "--grace", opts->grace,
+      "leftovers of writes (temp files, torn uploads) count only once older than this");
+  addJsonFlag(cmd, opts->json);
 }
 
 }  // namespace regfs::tools

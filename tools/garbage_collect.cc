@@ -124,21 +124,21 @@ int runGarbageCollect(const GarbageCollectOptions& opts) {
 
 void addGarbageCollectCommand(Commands& commands) {
   auto opts = std::make_shared<GarbageCollectOptions>();
-  CLI::App* cmd = commands.add(
-      "garbage-collect",
-      "remove blobs no manifest references (safe while the server runs; see README)",
-      [opts] { return runGarbageCollect(*opts); });
-  addRootArgument(*cmd, opts->root);
-  cmd->add_flag("-d,--dry-run", opts->dryRun, "print what would be removed, change nothing");
-  cmd->add_flag("-m,--delete-untagged", opts->deleteUntagged,
-                "also remove manifests no tag reaches (children of a kept index stay)");
-  cmd->add_option("--grace", opts->grace,
-                  "keep blobs, layer links and untagged manifests written more recently than this")
-      ->capture_default_str();
-  cmd->add_option("--settle", opts->settle,
-                  "how long swept blobs wait in quarantine for a racing push to reference them")
-      ->capture_default_str();
-  addJsonFlag(*cmd, opts->json);
+  Command cmd =
+      commands.add("garbage-collect",
+                   "remove blobs no manifest references (safe while the server runs; see README)",
+                   [opts] { return runGarbageCollect(*opts); });
+  addRootArgument(cmd, opts->root);
+  cmd.flag("-d,--dry-run", opts->dryRun, "print what would be removed, change nothing");
+  cmd.flag("-m,--delete-untagged", opts->deleteUntagged,
+           "also remove manifests no tag reaches (children of a kept index stay)");
+  cmd.optionWithDefault(
+      "--grace", opts->grace,
+      "keep blobs, layer links and untagged manifests written more recently than this");
+  cmd.optionWithDefault(
+      "--settle", opts->settle,
+      "how long swept blobs wait in quarantine for a racing push to reference them");
+  addJsonFlag(cmd, opts->json);
 }
 
 }  // namespace regfs::tools

@@ -1,7 +1,4 @@
 // regfsctl: operator tools over a store. One file per command; this file only lists them.
-#include <cstdio>
-
-#include "common/cli.h"
 #include "tools/command.h"
 
 // Every command, once. Adding a command: its file, and one line here.
@@ -19,13 +16,9 @@ REGFS_COMMANDS(REGFS_DECLARE_COMMAND)
 }  // namespace regfs::tools
 
 int main(int argc, char** argv) {
-  CLI::App app{"regfsctl: operator tools for a regfs / distribution store"};
-  app.require_subcommand(1);
-  regfs::addVersionFlag(app, "regfsctl");
-  regfs::tools::Commands commands(app);
+  regfs::tools::Commands commands{"regfsctl: operator tools for a regfs / distribution store"};
 #define REGFS_ADD_COMMAND(Name) regfs::tools::add##Name##Command(commands);
   REGFS_COMMANDS(REGFS_ADD_COMMAND)
 #undef REGFS_ADD_COMMAND
-  if (int rc = regfs::parseCommandLine(app, argc, argv); rc >= 0) return rc;
-  return commands.dispatch();
+  return commands.run(argc, argv);
 }

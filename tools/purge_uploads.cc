@@ -64,15 +64,15 @@ int runPurgeUploads(const PurgeUploadsOptions& opts) {
 
 void addPurgeUploadsCommand(Commands& commands) {
   auto opts = std::make_shared<PurgeUploadsOptions>();
-  CLI::App* cmd = commands.add("purge-uploads",
-                               "remove upload sessions that started longer ago than --age",
-                               [opts] { return runPurgeUploads(*opts); });
-  addRootArgument(*cmd, opts->root);
-  cmd->add_option("--age", opts->age,
-                  "purge sessions older than this (default: storage.maintenance.uploadpurging.age, "
-                  "else 168h)");
-  cmd->add_flag("--dry-run", opts->dryRun, "print what would be purged, change nothing");
-  addJsonFlag(*cmd, opts->json);
+  Command cmd =
+      commands.add("purge-uploads", "remove upload sessions that started longer ago than --age",
+                   [opts] { return runPurgeUploads(*opts); });
+  addRootArgument(cmd, opts->root);
+  cmd.option("--age", opts->age,
+             "purge sessions older than this (default: storage.maintenance.uploadpurging.age, "
+             "else 168h)");
+  cmd.flag("--dry-run", opts->dryRun, "print what would be purged, change nothing");
+  addJsonFlag(cmd, opts->json);
 }
 
 }  // namespace regfs::tools

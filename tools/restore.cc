@@ -9,8 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -293,11 +291,12 @@ int runRestore(const std::string& backupArg, const std::string& rootArg) {
 void addRestoreCommand(Commands& commands) {
   auto backup = std::make_shared<std::string>();
   auto root = std::make_shared<std::string>();
-  CLI::App* cmd = commands.add(
-      "restore", "turn an rsync -aH copy of the mounted view back into a store at ROOT (new or empty)",
+  Command cmd = commands.add(
+      "restore",
+      "turn an rsync -aH copy of the mounted view back into a store at ROOT (new or empty)",
       [backup, root] { return runRestore(*backup, *root); });
-  cmd->add_option("BACKUP_DIR", *backup, "the copy of the view")->required();
-  cmd->add_option("ROOT", *root, "rootdirectory of the new store; must not exist or be empty")->required();
+  cmd.required("BACKUP_DIR", *backup, "the copy of the view");
+  cmd.required("ROOT", *root, "rootdirectory of the new store; must not exist or be empty");
 }
 
 }  // namespace regfs::tools
