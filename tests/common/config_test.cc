@@ -439,6 +439,15 @@ TEST(ConfigEnv, PrefixMustBeUpperCaseAndPartsMatchUpperCasedKeys) {
   c = parseConfig("version: 0.1\n", {{"REGISTRY_STORAGE_FILESYSTEM_rootdirectory", "/lower"}});
   EXPECT_EQ(c.storage.filesystem.rootDirectory, "/lower");
   EXPECT_THAT(c.warnings, IsEmpty());
+
+  // A map part that matches no existing key upper-cased recreates the entry under its lower-cased
+  // name. "FIlESYSTEM" sorts after "FILESYSTEM", so it replaces what that variable set, in
+  // distribution as here.
+  c = parseConfig("version: 0.1\n", {{"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", "/upper"},
+                                     {"REGISTRY_STORAGE_FILESYSTEM_MAXTHREADS", "50"},
+                                     {"REGISTRY_STORAGE_FIlESYSTEM_ROOTDIRECTORY", "/mixed"}});
+  EXPECT_EQ(c.storage.filesystem.rootDirectory, "/mixed");
+  EXPECT_EQ(c.storage.filesystem.maxThreads, 100);
 }
 
 TEST(ConfigEnv, ValuesAreYaml) {
