@@ -326,13 +326,13 @@ BlobInfo Repository::commitUpload(std::string_view uuid, const Digest& expected,
                                   const std::optional<Digest>& computed) {
   auto info = statUpload(uuid);
   if (!info) throw Error(ErrorKind::kBlobUploadUnknown, "blob upload unknown: " + std::string(uuid));
-  BlobInfo blob = commitOpenUpload(
-      uuid, UploadWriter(driver_->openAppend(layout::uploadData(name_, uuid))), expected, computed);
+  UploadWriter writer(driver_->openAppend(layout::uploadData(name_, uuid)));
+  BlobInfo blob = commitOpenUpload(uuid, writer, expected, computed);
   cancelUpload(uuid);
   return blob;
 }
 
-BlobInfo Repository::commitOpenUpload(std::string_view uuid, UploadWriter writer, const Digest& expected,
+BlobInfo Repository::commitOpenUpload(std::string_view uuid, UploadWriter& writer, const Digest& expected,
                                       const std::optional<Digest>& computed) {
   std::string data = layout::uploadData(name_, uuid);
   // Everything written becomes one complete, durable file (on S3: the multipart upload

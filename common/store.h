@@ -149,8 +149,11 @@ class Repository {
   // The same for a session the caller holds open (from openUpload), without looking it up
   // and opening it again, and leaving a committed session for the caller to remove
   // (cancelUpload), which it may do after answering: the blob is in place and linked
-  // either way. A mismatch removes the session as above.
-  BlobInfo commitOpenUpload(std::string_view uuid, UploadWriter writer, const Digest& expected,
+  // either way. A mismatch removes the session as above. `writer` takes no more writes but
+  // stays open: when the store already held the blob, the session's copy is still there,
+  // and a caller that removes the session while the writer is open and closes it later
+  // frees that copy's space (~0.15 s for 512 MiB on ext4) at the close, not at the removal.
+  BlobInfo commitOpenUpload(std::string_view uuid, UploadWriter& writer, const Digest& expected,
                             const std::optional<Digest>& computed);
   void cancelUpload(std::string_view uuid);
   std::vector<UploadInfo> listUploads() const;

@@ -621,15 +621,20 @@ int openFds(pid_t pid) {
 }
 
 // An upload of a blob the store already holds frees its own copy after the answer: every
-// one is answered, the stored blob stays whole, and no descriptor is left behind.
+// one is answered with its session already gone, the stored blob stays whole, and no
+// descriptor (the session's data, unlinked but still open at the answer) is left behind.
 TEST_F(ServerTest, UploadsOfABlobTheStoreHoldsAreAnsweredAndLeaveNoDescriptors) {
   RegfsServer s;
   std::string blob = randomBytes((3 << 20) + 5, 13);
   ASSERT_EQ(push(s, "first", blob).status, 201);
   int before = openFds(s.pid());
   for (int i = 0; i < 10; ++i) {
-    Reply r = push(s, "again" + std::to_string(i), blob);
+    std::string repo = "again" + std::to_string(i);
+    Reply r = push(s, repo, blob);
     ASSERT_EQ(r.status, 201) << r.body;
+    auto uploads = s.root() / "docker/registry/v2/repositories" / repo / "_uploads";
+    EXPECT_TRUE(!std::filesystem::exists(uploads) || std::filesystem::is_empty(uploads))
+        << "the session of " << repo << " outlived its 201";
   }
   for (int wait = 0; wait < 100 && openFds(s.pid()) > before; ++wait) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
