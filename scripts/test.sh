@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up and runs every test: unit and integration tests on the Release build, then under
-# AddressSanitizer + UndefinedBehaviorSanitizer the unit tests and the integration tests that
+# AddressSanitizer + UndefinedBehaviorSanitizer (clang) the unit tests and the integration tests that
 # drive regfs-server and regfs-mount the most (servers and mounts built with the sanitizers
 # too), and each fuzz target briefly over its seed corpus (scripts/fuzz.sh SECONDS runs them
 # longer). ctest prints each test that ran; the script exits non-zero on any failure.

@@ -428,7 +428,8 @@ TEST_F(OpsTest, FileTcpAndHttpChecksGateTheApiAndNameTheFailingCheck) {
     EXPECT_FALSE(d.HasParseError()) << h.body;
     std::map<std::string, std::string> out;
     if (d.HasParseError() || !d.IsObject()) return out;
-    for (const auto& m : d.GetObject()) out[m.name.GetString()] = m.value.GetString();
+    const rapidjson::Value& checks = d;  // const: clang finds a mutable iterator's != ambiguous
+    for (const auto& m : checks.GetObject()) out[m.name.GetString()] = m.value.GetString();
     EXPECT_EQ(h.status, out.empty() ? 200 : 503) << h.body;
     return out;
   };

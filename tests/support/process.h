@@ -75,8 +75,11 @@ uint64_t peakRssKiB(pid_t pid);
 
 // Whether this build (tests and the programs they start alike) has AddressSanitizer, whose
 // quarantine keeps freed buffers resident: then peak RSS bounds nothing.
+// GCC defines __SANITIZE_ADDRESS__; clang before 16 only answers __has_feature.
 #if defined(__SANITIZE_ADDRESS__)
 inline constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+inline constexpr bool kAddressSanitizer = __has_feature(address_sanitizer);
 #else
 inline constexpr bool kAddressSanitizer = false;
 #endif
