@@ -941,8 +941,9 @@ class Bench:
             "HEAD load comes from ab (whole-millisecond percentiles): wrk 4.1 waits for a body "
             "after a HEAD response. Every other request load comes from wrk -t1.",
             "nginx serves the same blob files with sendfile at the registry's URLs (the "
-            "listings are the reference's answers as static files): the machine's limit, "
-            "not a registry.",
+            "listings are the reference's answers as static files): the yardstick of the "
+            "targets, not a registry, and not always the fastest way (on some kernels reading "
+            "and sending 1 MiB pieces beats sendfile).",
             "The read-side stores are generated in distribution's layout on tmpfs and served "
             "warm; uploads, docker pushes and the cold-cache read use the work directory's disk.",
         ]
