@@ -1,7 +1,7 @@
 #pragma once
 // What a resource handler answers: status, headers and either a small body held in memory
-// or a range of a file: a local one the connection layer sends with sendfile(2), or one on
-// remote storage it streams through `stream` (one read, bounded memory).
+// or a range of a file: a local one the connection layer reads and sends in large pieces,
+// or one on remote storage it streams through `stream` (one read, bounded memory).
 
 #include <cstdint>
 #include <filesystem>

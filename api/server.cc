@@ -175,10 +175,39 @@ class RemoteBody {
   std::string failure_;
 };
 
+// What the access log, the metrics and the drain learn of a request once its response is
+// complete: for a file body that is when its last byte is out, not when its head is.
+void reportExchange(ServerState& state, const Request& request, const Response& r, std::string_view client,
+                    uint64_t bytesIn, uint64_t bytesOut, Clock::time_point started) {
+  auto elapsed = Clock::now() - started;
+  if (state.observer) {
+    state.observer->completed(Exchange{request, r, client, bytesIn, bytesOut,
+                                       std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed)});
+    return;
+  }
+  if (!state.options.accessLog) return;
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
+  spdlog::info("{} \"{} {}\" {} {} {:.3f}ms", client, request.method, loggableTarget(request.target), r.status,
+               bytesOut, static_cast<double>(us) / 1000.0);
+}
+
 struct FileSend {
   UniqueFd fd;
   off_t offset = 0;
   uint64_t left = 0;
+  uint64_t length = 0;  // the body's size
+  // The request stays in flight until the body is out or cut short (or the connection is
+  // gone and nothing holds this any more): then this runs, once, with the bytes sent.
+  std::function<void(uint64_t sent)> finished;
+
+  FileSend() = default;
+  FileSend(const FileSend&) = delete;
+  FileSend& operator=(const FileSend&) = delete;
+  ~FileSend() { finish(); }
+
+  void finish() {
+    if (auto f = std::exchange(finished, nullptr)) f(length - left);
+  }
   std::shared_ptr<RemoteBody> remote;  // a file on remote storage instead of fd
   off_t readAheadTo = 0;               // where the read-ahead asked of the kernel ends
 
@@ -527,19 +556,6 @@ class ConnectionHandler : public Pistache::Http::Handler {
     return peer->send(Pistache::RawBuffer(std::move(bytes), n));
   }
 
-  void accessLog(const Conn& conn, const Response& r, uint64_t bytes) {
-    if (state_->observer) {
-      state_->observer->completed(Exchange{*conn.request, r, conn.client, conn.bytesIn, bytes,
-                                           std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - conn.started)});
-      return;
-    }
-    int status = r.status;
-    if (!state_->options.accessLog) return;
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - conn.started).count();
-    spdlog::info("{} \"{} {}\" {} {} {:.3f}ms", conn.client, conn.request->method,
-                 loggableTarget(conn.request->target), status, bytes, static_cast<double>(us) / 1000.0);
-  }
-
   // Sends the response. `bodyUnread`: the request body was not consumed, so the
   // connection cannot carry another request and is closed after the answer. `keep` is
   // released once the response head is written.
@@ -598,9 +614,20 @@ class ConnectionHandler : public Pistache::Http::Handler {
       out += r.body;
       bodyBytes = r.body.size();
     }
-    if (file) bodyBytes = file->left;
-    accessLog(*conn, r, bodyBytes);
-    finishRequestCount(*conn);
+    if (file) {
+      file->length = file->left;
+      Response logged(r.status);
+      logged.headers = r.headers;
+      file->finished = [state = state_, request = std::move(*conn->request), logged = std::move(logged),
+                        client = conn->client, bytesIn = conn->bytesIn, started = conn->started](uint64_t sent) {
+        reportExchange(*state, request, logged, client, bytesIn, sent, started);
+        state->inFlight--;
+      };
+      conn->request.reset();  // the connection reads on; this request ends with its body
+    } else {
+      reportExchange(*state_, request, r, conn->client, conn->bytesIn, bodyBytes, conn->started);
+      finishRequestCount(*conn);
+    }
 
     std::weak_ptr<Pistache::Tcp::Peer> weak = peer;
     if (file) {
@@ -716,6 +743,7 @@ class ConnectionHandler : public Pistache::Http::Handler {
       return;
     }
     file->fd.reset();
+    file->finish();
     bodySent(conn, weak, peer, keepAlive);
   }
 
@@ -817,6 +845,7 @@ class ConnectionHandler : public Pistache::Http::Handler {
             return;
           }
           conn->remote.reset();
+          file->finish();
           bodySent(conn, weak, peer, keepAlive);
           return;
       }

@@ -788,6 +788,61 @@ TEST_F(OpsTest, DrainStopsAcceptingAndFinishesTheRequestInFlight) {
   EXPECT_LT(Clock::now() - started, 5s);
 }
 
+TEST_F(OpsTest, DrainFinishesABlobDownloadInFlightAndLogsItWhenItEnds) {
+  OpsServer o(work / "store", "",
+              {{"REGISTRY_HTTP_DRAINTIMEOUT", "20s"}, {"REGISTRY_LOG_ACCESSLOG_DISABLED", "false"}});
+  RegfsServer& s = *o.server;
+  std::string blob(32 << 20, '\0');
+  for (size_t i = 0; i < blob.size(); ++i) blob[i] = static_cast<char>(i * 7 / 4096);
+  std::string digest = digestOf(blob);
+  Reply put = http("POST", s.url() + "/v2/team/app/blobs/uploads/?digest=" + digest,
+                   {"--data-binary", "@" + file(blob).string(), "-H", "Content-Type: application/octet-stream"});
+  ASSERT_EQ(put.status, 201) << put.body;
+
+  // A client with a small receive window: most of the blob is still to be sent when the
+  // server is told to stop.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int window = 64 << 10;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &window, sizeof window);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(s.port()));
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string get = "GET /v2/team/app/blobs/" + digest + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::send(fd, get.data(), get.size(), 0), static_cast<ssize_t>(get.size()));
+  std::string reply(1 << 20, '\0');
+  size_t got = 0;
+  while (got < reply.size()) {
+    ssize_t n = ::recv(fd, reply.data() + got, reply.size() - got, 0);
+    ASSERT_GT(n, 0);
+    got += static_cast<size_t>(n);
+  }
+  // The download is not over, so it is not in the access log yet.
+  std::string line = "GET /v2/team/app/blobs/" + digest + " 200";
+  EXPECT_EQ(s.log().find(line), std::string::npos) << s.log();
+
+  ASSERT_EQ(::kill(s.pid(), SIGTERM), 0);
+  std::this_thread::sleep_for(300ms);
+  reply = reply.substr(0, got) + readAll(fd, 10000ms);
+  ::close(fd);
+  size_t bodyAt = reply.find("\r\n\r\n");
+  ASSERT_NE(bodyAt, std::string::npos);
+  EXPECT_EQ(reply.substr(0, 12), "HTTP/1.1 200");
+  EXPECT_EQ(reply.size() - bodyAt - 4, blob.size()) << "the download was cut short by the drain";
+  EXPECT_TRUE(reply.compare(bodyAt + 4, std::string::npos, blob) == 0);
+  EXPECT_EQ(s.stop(), 0) << s.log();
+  std::string log = s.log();
+  size_t at = log.find(line);
+  ASSERT_NE(at, std::string::npos) << log;
+  std::string logged = log.substr(at, log.find('\n', at) - at);
+  EXPECT_NE(logged.find("bytes=" + std::to_string(blob.size())), std::string::npos) << logged;
+  // Logged when the last byte went out: after the 300 ms the client waited.
+  size_t d = logged.find("duration=");
+  ASSERT_NE(d, std::string::npos) << logged;
+  EXPECT_GE(std::stod(logged.substr(d + 9)), 0.3) << logged;
+}
+
 TEST_F(OpsTest, DrainGivesUpAfterTheDrainTimeoutAndExitsZero) {
   OpsServer o(work / "store", "", {{"REGISTRY_HTTP_DRAINTIMEOUT", "1500ms"}});
   RegfsServer& s = *o.server;
