@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
     // Requests are counted only when something can read the counts (http.debug.addr).
     auto metrics = std::make_shared<regfs::api::Metrics>();
     auto health = std::make_shared<regfs::api::HealthChecks>(
-        config.health, registry->store().driver(), "filesystem", !settings.registry.readOnly);
+        config.health, registry->store().driver(), onS3 ? "s3" : "filesystem", !settings.registry.readOnly);
     health->start();
     auto notifier = std::make_shared<regfs::api::Notifier>(
         config.notifications,

@@ -109,7 +109,11 @@ class S3RegistryTest : public ::testing::Test {
 TEST_F(S3RegistryTest, SkopeoPushesAndPullsThroughRegfsOnS3) {
   OciLayout oci(work / "oci");
   Blob image = makeImage(oci, "v1", 1);
-  RegfsServer server({}, s3Options());
+  RegfsServerOptions options = s3Options();
+  options.env["REGISTRY_HEALTH_STORAGEDRIVER_ENABLED"] = "true";
+  RegfsServer server({}, options);
+  // The storage check is named after the driver, as distribution names it.
+  EXPECT_NE(server.log().find("health check storagedriver_s3:"), std::string::npos) << server.log();
   auto start = Clock::now();
   auto r = skopeoCopy(oci.ref("v1"), "docker://" + server.host() + "/library/app:v1");
   ASSERT_EQ(r.status, 0) << r.err << server.log();
