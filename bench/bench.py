@@ -37,7 +37,7 @@ SECTIONS = ["api", "catalog", "blob", "upload", "docker", "view", "s3"]
 
 PROFILES = {
     "full": dict(rounds=3, seconds=3, catalog_seconds=5, blob_mib=512, catalog_repos=10000,
-                 view_repos=1000, view_tags=10, docker_mib=512, docker_rounds=2, chunks=8,
+                 view_repos=1000, view_tags=10, docker_mib=512, docker_rounds=3, chunks=8,
                  gets_per_round=2, view_timeout=60, s3_mib=512, s3_rounds=3),
     "quick": dict(rounds=2, seconds=1, catalog_seconds=2, blob_mib=64, catalog_repos=1000,
                   view_repos=100, view_tags=10, docker_mib=32, docker_rounds=1, chunks=8,
@@ -59,6 +59,12 @@ def log(msg):
 def order(names, rnd):
     """A B C in even rounds, C B A in odd ones: no server always goes first."""
     return list(names) if rnd % 2 == 0 else list(reversed(names))
+
+
+def settle():
+    """Writes back what earlier steps left dirty in the page cache, untimed: a push or pull
+    that is timed next then does not pay for the previous server's extraction or deletes."""
+    os.sync()
 
 
 def sh(argv, **kw):
@@ -500,6 +506,10 @@ class Bench:
                         "s", higher_is_better=False, targets=[("reference", "≤", 1.0)])
         pull = self.row("docker_pull", "api", "docker pull, %d MiB image" % self.p["docker_mib"],
                         "s", higher_is_better=False, targets=[("reference", "≤", 1.0)])
+        push_cpu = self.row("docker_push_cpu", "api", "registry CPU time during the docker push",
+                            "CPU-s", higher_is_better=False)
+        pull_cpu = self.row("docker_pull_cpu", "api", "registry CPU time during the docker pull",
+                            "CPU-s", higher_is_better=False)
         mem = self.row("rss_docker", "memory", "peak RSS after docker push + pull (VmHWM)", "MiB",
                        higher_is_better=False)
         if os.geteuid() != 0:
@@ -541,24 +551,28 @@ class Bench:
                     try:
                         ensure_source()
                         docker("tag", src, ref)
-                        t0 = time.monotonic()
+                        settle()
+                        t0, c0 = time.monotonic(), s.cpu_seconds()
                         docker("push", "-q", ref)
                         push.add(name, time.monotonic() - t0)
+                        push_cpu.add(name, s.cpu_seconds() - c0)
                         docker("rmi", ref, src)  # nothing local left: the pull downloads all
-                        t0 = time.monotonic()
+                        settle()
+                        t0, c0 = time.monotonic(), s.cpu_seconds()
                         docker("pull", "-q", ref)
                         pull.add(name, time.monotonic() - t0)
+                        pull_cpu.add(name, s.cpu_seconds() - c0)
                         docker("tag", ref, src)
                         docker("rmi", ref)
                     except RuntimeError as e:
                         log("%s: %s" % (name, e))
-                        for row in (push, pull):
+                        for row in (push, pull, push_cpu, pull_cpu):
                             if len(row.samples.get(name, [])) <= rnd:
                                 row.add(name, None, error=str(e)[:200])
                     mem.add(name, s.vmhwm_mib())
                     s.stop()
                     shutil.rmtree(store, ignore_errors=True)
-            for row in (push, pull):
+            for row in (push, pull, push_cpu, pull_cpu):
                 log("%s: %s" % (row.title, self._summary(row)))
         finally:
             d.stop()
@@ -591,6 +605,8 @@ class Bench:
                         higher_is_better=False, targets=[("reference", "≤", 1 / 3)])
         pull = self.row("s3_pull", "s3", "S3 pull (skopeo), %d MiB image" % mib, "s",
                         higher_is_better=False, targets=[("reference", "≤", 1.0)])
+        push_cpu = self.row("s3_push_cpu", "s3", "registry CPU time during the S3 push", "CPU-s",
+                            higher_is_better=False)
         mem = self.row("rss_s3", "s3", "peak RSS after S3 push + pull (VmHWM)", "MiB",
                        higher_is_better=False, targets=[("absolute", "≤", 128)])
         if os.geteuid() != 0:
@@ -624,28 +640,32 @@ class Bench:
                     if not s.available:
                         continue
                     try:
-                        self._s3_round(s, rnd, image, layer, push, pull)
+                        self._s3_round(s, rnd, image, layer, push, pull, push_cpu)
                     finally:
                         mem.add(name, s.vmhwm_mib())
                         s.stop()
-            for row in (push, pull, mem):
+            for row in (push, pull, push_cpu, mem):
                 log("%s: %s" % (row.title, self._summary(row)))
         finally:
             ceph.stop()
             shutil.rmtree(image, ignore_errors=True)
 
-    def _s3_round(self, s, rnd, image, layer, push, pull):
+    def _s3_round(self, s, rnd, image, layer, push, pull, push_cpu):
         dest = "docker://%s/bench/s3-%d:1" % (s.host, rnd)
         out = os.path.join(self.work, "s3-pull-%s-%d" % (s.name, rnd))
         skopeo = ["skopeo", "--insecure-policy", "copy", "-q"]
         limit = 1800
+        settle()
+        c0 = s.cpu_seconds()
         t, _, why = timed(skopeo + ["--dest-tls-verify=false", "oci:%s:bench" % image, dest],
                           limit)
         push.add(s.name, t, error=why)
+        push_cpu.add(s.name, None if why else s.cpu_seconds() - c0, error=why)
         if why:
             log("%s push: %s" % (s.name, why))
             pull.add(s.name, None, error="the push failed")
             return
+        settle()
         t, _, why = timed(skopeo + ["--src-tls-verify=false", dest, "oci:%s:bench" % out], limit)
         if why is None:
             got = os.path.join(out, "blobs", "sha256", layer[len("sha256:"):])

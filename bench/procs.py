@@ -42,6 +42,17 @@ def status_kib(pid, key):
     return None
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of `pid` (all its threads) so far, or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # utime and stime are fields 14 and 15 of stat(5); after the command, 12 and 13 here.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Procs:
     def __init__(self, workdir):
         self.pid_file = os.path.join(workdir, "pids")

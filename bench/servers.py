@@ -9,7 +9,7 @@ import time
 import urllib.error
 import urllib.request
 
-from procs import children, status_kib
+from procs import children, cpu_seconds, status_kib
 
 
 def free_port():
@@ -133,6 +133,11 @@ class Server:
         values = [status_kib(pid, "VmHWM") for pid in self.pids()]
         values = [v for v in values if v is not None]
         return sum(values) / 1024.0 if values else None
+
+    def cpu_seconds(self):
+        """CPU time used so far, summed over the server's processes."""
+        values = [cpu_seconds(pid) for pid in self.pids()]
+        return sum(v for v in values if v is not None)
 
     def stop(self):
         if self.proc is not None:
