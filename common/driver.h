@@ -60,6 +60,14 @@ class StorageDriver {
 
   // Metadata of a file or directory; nullopt if it does not exist.
   virtual std::optional<FileInfo> stat(const std::string& path) const = 0;
+  // Metadata of a file written whole (by writeAtomic, or moved into place); nullopt for
+  // anything else: nothing there, a directory, a file still being appended to. On object
+  // storage one request where stat may take three.
+  virtual std::optional<FileInfo> statFile(const std::string& path) const {
+    auto info = stat(path);
+    if (info && info->isDirectory) return std::nullopt;
+    return info;
+  }
   // The whole file; throws Error(kNotFound) if it does not exist.
   virtual std::string read(const std::string& path) const = 0;
   // Up to `length` bytes from `offset`; fewer at the end of the file.

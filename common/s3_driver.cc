@@ -1066,12 +1066,7 @@ class S3Driver : public StorageDriver {
   std::optional<FileInfo> stat(const std::string& path) const override {
     std::string k = key(path);
     if (!k.empty()) {
-      HttpReply reply = client_->send("HEAD", k);
-      if (reply.status == 200) {
-        return FileInfo{std::strtoull(reply.header("content-length").c_str(), nullptr, 10),
-                        httpTime(reply.header("last-modified")), false};
-      }
-      if (reply.status != 404) S3Client::check(reply, "HEAD " + k);
+      if (auto file = statFile(path)) return file;
       // A file being appended to is a multipart upload in progress.
       if (auto upload = findUpload(k)) {
         uint64_t size = 0;
@@ -1085,6 +1080,16 @@ class S3Driver : public StorageDriver {
     auto result = doc.child("ListBucketResult");
     if (result.child("Contents") || result.child("CommonPrefixes")) return FileInfo{0, {}, true};
     return std::nullopt;
+  }
+
+  std::optional<FileInfo> statFile(const std::string& path) const override {
+    std::string k = key(path);
+    if (k.empty()) return std::nullopt;
+    HttpReply reply = client_->send("HEAD", k);
+    if (reply.status == 404) return std::nullopt;
+    S3Client::check(reply, "HEAD " + k);
+    return FileInfo{std::strtoull(reply.header("content-length").c_str(), nullptr, 10),
+                    httpTime(reply.header("last-modified")), false};
   }
 
   std::string read(const std::string& path) const override {

@@ -76,8 +76,8 @@ Store Store::openLocal(const std::filesystem::path& rootdirectory) {
 }
 
 std::optional<BlobInfo> Store::statBlob(const Digest& digest) const {
-  auto info = driver_->stat(layout::blobData(digest));
-  if (!info || info->isDirectory) return std::nullopt;
+  auto info = driver_->statFile(layout::blobData(digest));
+  if (!info) return std::nullopt;
   return BlobInfo{digest, info->size, info->mtime};
 }
 
@@ -160,7 +160,7 @@ std::vector<Digest> Repository::listLinkedDigests(
     for (const std::string& hex : driver_->list(dirFor(algorithm))) {
       auto digest = layout::digestFromDirNames(algorithm, hex);
       // distribution deletes only the link file, so a bare directory means "gone".
-      if (digest && driver_->stat(linkFor(*digest))) out.push_back(*digest);
+      if (digest && driver_->statFile(linkFor(*digest))) out.push_back(*digest);
     }
   }
   return out;
@@ -171,7 +171,7 @@ void Repository::linkLayer(const Digest& digest) {
 }
 
 bool Repository::hasLayer(const Digest& digest) const {
-  return driver_->stat(layout::layerLink(name_, digest)).has_value();
+  return driver_->statFile(layout::layerLink(name_, digest)).has_value();
 }
 
 std::optional<BlobInfo> Repository::statLayer(const Digest& digest) const {
@@ -195,7 +195,7 @@ Digest Repository::putManifest(std::string_view bytes) {
 }
 
 bool Repository::hasManifest(const Digest& digest) const {
-  return driver_->stat(layout::revisionLink(name_, digest)).has_value();
+  return driver_->statFile(layout::revisionLink(name_, digest)).has_value();
 }
 
 std::string Repository::getManifest(const Digest& digest) const {
@@ -238,7 +238,7 @@ std::optional<Digest> Repository::resolveTag(const Tag& tag) const {
 }
 
 std::optional<FileInfo> Repository::statTag(const Tag& tag) const {
-  return driver_->stat(layout::tagCurrentLink(name_, tag));
+  return driver_->statFile(layout::tagCurrentLink(name_, tag));
 }
 
 std::vector<Tag> Repository::listTags() const {
@@ -254,7 +254,7 @@ std::vector<std::pair<Tag, FileInfo>> Repository::listTagLinks() const {
     // a tag directory without a current link: a tag that points at nothing is no tag.
     auto tag = Tag::tryParse(name);
     if (!tag) continue;
-    if (auto link = driver_->stat(layout::tagCurrentLink(name_, *tag))) tags.emplace_back(std::move(*tag), *link);
+    if (auto link = driver_->statFile(layout::tagCurrentLink(name_, *tag))) tags.emplace_back(std::move(*tag), *link);
   }
   return tags;
 }

@@ -124,6 +124,21 @@ TEST_F(StoreTest, RevisionDirectoryWithoutLinkIsNotARevision) {
   EXPECT_TRUE(repo.listManifests().empty());
 }
 
+TEST_F(StoreTest, ALinkPathThatIsADirectoryIsNoLink) {
+  Digest m = repo.putManifest("{}");
+  Digest layer = store.putBlob("layer");
+  std::filesystem::create_directories(file(layout::layerLink(repo.name(), layer)));
+  std::filesystem::create_directories(file(layout::tagCurrentLink(repo.name(), Tag::parse("odd"))));
+  std::filesystem::remove(file(layout::revisionLink(repo.name(), m)));
+  std::filesystem::create_directories(file(layout::revisionLink(repo.name(), m)));
+  EXPECT_FALSE(repo.hasLayer(layer));
+  EXPECT_FALSE(repo.statLayer(layer));
+  EXPECT_FALSE(repo.hasManifest(m));
+  EXPECT_FALSE(repo.statTag(Tag::parse("odd")));
+  EXPECT_TRUE(repo.listTags().empty());
+  EXPECT_TRUE(repo.listLayers().empty());
+}
+
 TEST_F(StoreTest, TagDirectoryWithoutCurrentLinkIsNotATag) {
   // A crash inside putTag, after the index link and before the current link.
   Digest m = repo.putManifest("{}");

@@ -49,6 +49,12 @@ TEST_F(S3DriverTest, FilesAndDirectories) {
   auto dir = driver->stat("/docker/registry/v2/repositories/a");
   ASSERT_TRUE(dir);
   EXPECT_TRUE(dir->isDirectory);
+  auto whole = driver->statFile(file);
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(whole->size, 11u);
+  EXPECT_FALSE(whole->isDirectory);
+  EXPECT_FALSE(driver->statFile("/docker/registry/v2/repositories/a")) << "a directory is no file";
+  EXPECT_FALSE(driver->statFile("/docker/registry/v2/repositories/a/b/_layers/none"));
   EXPECT_EQ(driver->read(file), "sha256:1234");
   EXPECT_EQ(driver->readRange(file, 7, 3), "123");
   EXPECT_EQ(driver->readRange(file, 9, 100), "34");
@@ -116,6 +122,7 @@ TEST_F(S3DriverTest, AppendsResumeInAnotherInstance) {
   auto info = driver->stat(path);
   ASSERT_TRUE(info) << "a file being appended to exists";
   EXPECT_EQ(info->size, first.size());
+  EXPECT_FALSE(driver->statFile(path)) << "but it is not a file written whole";
 
   // Another process (another replica) goes on where the first left off.
   auto other = makeS3Driver(s3Config(bucket));
@@ -128,6 +135,8 @@ TEST_F(S3DriverTest, AppendsResumeInAnotherInstance) {
   EXPECT_EQ(driver->stat(path)->size, first.size() + second.size());
   driver->openAppend(path)->commit();
   EXPECT_EQ(driver->stat(path)->size, first.size() + second.size());
+  ASSERT_TRUE(driver->statFile(path)) << "once committed it is";
+  EXPECT_EQ(driver->statFile(path)->size, first.size() + second.size());
   EXPECT_EQ(driver->read(path), first + second);
   EXPECT_EQ(driver->readRange(path, first.size() - 2, 4), first.substr(first.size() - 2) + second.substr(0, 2));
 }
