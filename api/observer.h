@@ -1,7 +1,7 @@
 #pragma once
 // What the connection layer tells the rest of the server about each request: a gate
 // before dispatch (a failing health check answers 503) and one call per finished
-// exchange (metrics, access log, notifications). Implemented by api/operations.h.
+// exchange (metrics, access log, notifications), once the last byte of the response is out. Implemented by api/operations.h.
 
 #include <chrono>
 #include <cstdint>
@@ -18,7 +18,7 @@ struct Exchange {
   const Response& response;  // as sent (headers complete; body may be a file)
   std::string_view remote;
   uint64_t bytesIn = 0;   // request body bytes read
-  uint64_t bytesOut = 0;  // response body bytes sent (or to be sent, for file bodies)
+  uint64_t bytesOut = 0;  // response body bytes sent (a file body: when it ended or was cut)
   std::chrono::nanoseconds duration{0};
 };
 
