@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import ssl
@@ -37,7 +38,7 @@ SECTIONS = ["api", "catalog", "blob", "upload", "docker", "view", "s3"]
 
 PROFILES = {
     "full": dict(rounds=3, seconds=3, catalog_seconds=5, blob_mib=512, catalog_repos=10000,
-                 view_repos=1000, view_tags=10, docker_mib=512, docker_rounds=3, chunks=8,
+                 view_repos=1000, view_tags=10, docker_mib=512, docker_rounds=4, chunks=8,
                  gets_per_round=2, view_timeout=60, s3_mib=512, s3_rounds=3),
     "quick": dict(rounds=2, seconds=1, catalog_seconds=2, blob_mib=64, catalog_repos=1000,
                   view_repos=100, view_tags=10, docker_mib=32, docker_rounds=1, chunks=8,
@@ -65,6 +66,12 @@ def settle():
     """Writes back what earlier steps left dirty in the page cache, untimed: a push or pull
     that is timed next then does not pay for the previous server's extraction or deletes."""
     os.sync()
+
+
+def children_cpu_seconds():
+    """CPU time of the child processes that have ended and been waited for."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def sh(argv, **kw):
@@ -552,16 +559,18 @@ class Bench:
                         ensure_source()
                         docker("tag", src, ref)
                         settle()
-                        t0, c0 = time.monotonic(), s.cpu_seconds()
+                        t0, c0, at = time.monotonic(), s.cpu_seconds(), d.log_offset()
                         docker("push", "-q", ref)
                         push.add(name, time.monotonic() - t0)
                         push_cpu.add(name, s.cpu_seconds() - c0)
+                        self._docker_retries(d, at, "push to %s, round %d" % (name, rnd + 1))
                         docker("rmi", ref, src)  # nothing local left: the pull downloads all
                         settle()
-                        t0, c0 = time.monotonic(), s.cpu_seconds()
+                        t0, c0, at = time.monotonic(), s.cpu_seconds(), d.log_offset()
                         docker("pull", "-q", ref)
                         pull.add(name, time.monotonic() - t0)
                         pull_cpu.add(name, s.cpu_seconds() - c0)
+                        self._docker_retries(d, at, "pull from %s, round %d" % (name, rnd + 1))
                         docker("tag", ref, src)
                         docker("rmi", ref)
                     except RuntimeError as e:
@@ -577,6 +586,14 @@ class Bench:
         finally:
             d.stop()
             os.unlink(rootfs)
+
+    def _docker_retries(self, d, offset, what):
+        """A push or pull that dockerd had to retry took its backoff too: the note says so."""
+        lines = d.retries_since(offset)
+        if lines:
+            self.notes.append("docker %s was retried (%d× in dockerd's log), first: %s" %
+                              (what, len(lines), lines[0][:300]))
+            log("docker %s retried: %s" % (what, lines[0][:300]))
 
     def _rootfs(self, path, size):
         """A rootfs tar: busybox (static) with its sh link, and `size` bytes of random data."""
@@ -605,8 +622,14 @@ class Bench:
                         higher_is_better=False, targets=[("reference", "≤", 1 / 3)])
         pull = self.row("s3_pull", "s3", "S3 pull (skopeo), %d MiB image" % mib, "s",
                         higher_is_better=False, targets=[("reference", "≤", 1.0)])
-        push_cpu = self.row("s3_push_cpu", "s3", "registry CPU time during the S3 push", "CPU-s",
-                            higher_is_better=False)
+        cpu = {
+            "registry": self.row("s3_push_cpu", "s3", "registry CPU time during the S3 push", "CPU-s",
+                                 higher_is_better=False),
+            "ceph": self.row("s3_push_cpu_ceph", "s3", "radosgw + OSD + monitor CPU time during the S3 push",
+                             "CPU-s", higher_is_better=False),
+            "client": self.row("s3_push_cpu_client", "s3", "skopeo CPU time during the S3 push", "CPU-s",
+                               higher_is_better=False),
+        }
         mem = self.row("rss_s3", "s3", "peak RSS after S3 push + pull (VmHWM)", "MiB",
                        higher_is_better=False, targets=[("absolute", "≤", 128)])
         if os.geteuid() != 0:
@@ -640,27 +663,46 @@ class Bench:
                     if not s.available:
                         continue
                     try:
-                        self._s3_round(s, rnd, image, layer, push, pull, push_cpu)
+                        self._s3_round(s, ceph, rnd, image, layer, push, pull, cpu)
                     finally:
                         mem.add(name, s.vmhwm_mib())
                         s.stop()
-            for row in (push, pull, push_cpu, mem):
+            for row in [push, pull, mem] + list(cpu.values()):
                 log("%s: %s" % (row.title, self._summary(row)))
+            self._s3_cpu_note(push, cpu)
         finally:
             ceph.stop()
             shutil.rmtree(image, ignore_errors=True)
 
-    def _s3_round(self, s, rnd, image, layer, push, pull, push_cpu):
+    def _s3_cpu_note(self, push, cpu):
+        """What the CPU time of a push says of its wall time: every process of it shares this
+        machine's cores, so their sum over the cores is the least time a push could take."""
+        cores = os.cpu_count() or 1
+        parts = []
+        for name in push.samples:
+            spent = [cpu[k].median(name) for k in ("client", "ceph", "registry")]
+            if None in spent or push.median(name) is None:
+                continue
+            parts.append("%s: %.1f CPU-s in all (skopeo %.1f, Ceph %.1f, the registry %.1f), so at "
+                         "least %.1f s on %d cores; took %.1f s" %
+                         (name, sum(spent), spent[0], spent[1], spent[2], sum(spent) / cores, cores,
+                          push.median(name)))
+        if parts:
+            self.notes.append("S3 push, CPU time (medians): " + "; ".join(parts) + ".")
+
+    def _s3_round(self, s, ceph, rnd, image, layer, push, pull, cpu):
         dest = "docker://%s/bench/s3-%d:1" % (s.host, rnd)
         out = os.path.join(self.work, "s3-pull-%s-%d" % (s.name, rnd))
         skopeo = ["skopeo", "--insecure-policy", "copy", "-q"]
         limit = 1800
         settle()
-        c0 = s.cpu_seconds()
+        before = (s.cpu_seconds(), ceph.cpu_seconds(), children_cpu_seconds())
         t, _, why = timed(skopeo + ["--dest-tls-verify=false", "oci:%s:bench" % image, dest],
                           limit)
         push.add(s.name, t, error=why)
-        push_cpu.add(s.name, None if why else s.cpu_seconds() - c0, error=why)
+        after = (s.cpu_seconds(), ceph.cpu_seconds(), children_cpu_seconds())
+        for key, b, a in zip(("registry", "ceph", "client"), before, after):
+            cpu[key].add(s.name, None if why else a - b, error=why)
         if why:
             log("%s push: %s" % (s.name, why))
             pull.add(s.name, None, error="the push failed")

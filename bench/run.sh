@@ -11,7 +11,8 @@
 # --regfs-bin names a directory holding regfs-server and regfs-mount. Everything runs in fresh
 # temporary directories (BENCH_TMPDIR, default /var/tmp, for what must be on disk; /dev/shm for
 # the generated stores) and every process it starts is stopped by PID when it ends, even on
-# failure or Ctrl-C. Docker, the cold-cache read, the view and S3 (Ceph) need root.
+# failure or Ctrl-C; the servers' logs of the last run are kept in bench/results/logs (not
+# tracked). Docker, the cold-cache read, the view and S3 (Ceph) need root.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -76,6 +77,11 @@ cleanup() {
         [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ] && kill -KILL "$pid" 2>/dev/null
       fi
     done <"$work/pids"
+  fi
+  # The servers' logs of the last run stay (untracked) for a look at what went wrong.
+  if [ -d "$work/logs" ]; then
+    rm -rf "$repo/bench/results/logs"
+    cp -r "$work/logs" "$repo/bench/results/logs" 2>/dev/null || true
   fi
   rm -rf "$mem" "$work"
   exit "$status"

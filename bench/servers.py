@@ -262,3 +262,18 @@ class Dockerd(Server):
 
     def cli(self, *args):
         return ["docker", "-H", "unix://" + self.sock] + list(args)
+
+    def log_offset(self):
+        try:
+            return os.path.getsize(self.log_path)
+        except OSError:
+            return 0
+
+    def retries_since(self, offset):
+        """The lines dockerd logged since `offset` about an upload or download it retried."""
+        try:
+            with open(self.log_path, errors="replace") as f:
+                f.seek(offset)
+                return [line.strip() for line in f if "retrying" in line.lower()]
+        except OSError:
+            return []
