@@ -1,7 +1,8 @@
 #pragma once
 // What the connection layer tells the rest of the server about each request: a gate
 // before dispatch (a failing health check answers 503) and one call per finished
-// exchange (metrics, access log, notifications), once the last byte of the response is out. Implemented by api/operations.h.
+// exchange (metrics, access log, notifications), once the last byte of the response is
+// out. Implemented by api/operations.h.
 
 #include <chrono>
 #include <cstdint>

@@ -195,7 +195,9 @@ struct FileSend {
   UniqueFd fd;
   off_t offset = 0;
   uint64_t left = 0;
-  uint64_t length = 0;  // the body's size
+  uint64_t length = 0;                 // the body's size
+  std::shared_ptr<RemoteBody> remote;  // a file on remote storage instead of fd
+  off_t readAheadTo = 0;               // where the read-ahead asked of the kernel ends
   // The request stays in flight until the body is out or cut short (or the connection is
   // gone and nothing holds this any more): then this runs, once, with the bytes sent.
   std::function<void(uint64_t sent)> finished;
@@ -208,8 +210,6 @@ struct FileSend {
   void finish() {
     if (auto f = std::exchange(finished, nullptr)) f(length - left);
   }
-  std::shared_ptr<RemoteBody> remote;  // a file on remote storage instead of fd
-  off_t readAheadTo = 0;               // where the read-ahead asked of the kernel ends
 
   // Asks the kernel to read the file ahead of what is sent, in the background: without it
   // a file that is not in the page cache (a blob written by direct I/O, or long unread)
