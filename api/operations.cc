@@ -43,7 +43,10 @@ std::optional<NotificationEvent> eventFor(const Exchange& x, const std::string& 
   const Request& req = x.request;
   const Response& res = x.response;
   int status = res.status;
-  if (status < 200 || status >= 300) return std::nullopt;
+  // A blob GET answered by a redirect to storage (storage.redirect) is a pull for
+  // distribution too: its ServeBlob succeeded.
+  bool redirected = status == 307;
+  if ((status < 200 || status >= 300) && !redirected) return std::nullopt;
   auto route = parseRoute(req.path);
   if (!route) return std::nullopt;
   const std::string& m = req.method;
@@ -86,15 +89,19 @@ std::optional<NotificationEvent> eventFor(const Exchange& x, const std::string& 
       e.url = base + manifestPath(route->name, e.digest);
       break;
     case Resource::kBlob:
-      if (m == "GET" && (status == 200 || status == 206)) {
+      if (m == "GET" && (status == 200 || status == 206 || redirected)) {
         e.action = "pull";
         e.digest = header(res, "Docker-Content-Digest");
         if (e.digest.empty()) e.digest = route->reference;
         e.mediaType = "application/octet-stream";
         std::string range = header(res, "Content-Range");
         size_t slash = range.rfind('/');
-        e.size = slash != std::string::npos ? parseSize(range.substr(slash + 1))
-                                            : parseSize(header(res, "Content-Length"));
+        if (redirected) {
+          e.size = blobSize(e.digest);
+        } else {
+          e.size = slash != std::string::npos ? parseSize(range.substr(slash + 1))
+                                              : parseSize(header(res, "Content-Length"));
+        }
         e.url = base + blobPath(route->name, e.digest);
       } else if (m == "DELETE" && status == 202) {
         e.action = "delete";
