@@ -620,7 +620,11 @@ class ConnectionHandler : public Pistache::Http::Handler {
       logged.headers = r.headers;
       file->finished = [state = state_, request = std::move(*conn->request), logged = std::move(logged),
                         client = conn->client, bytesIn = conn->bytesIn, started = conn->started](uint64_t sent) {
-        reportExchange(*state, request, logged, client, bytesIn, sent, started);
+        try {  // may run in FileSend's destructor: nothing may escape
+          reportExchange(*state, request, logged, client, bytesIn, sent, started);
+        } catch (const std::exception& e) {
+          spdlog::warn("cannot report a finished download: {}", e.what());
+        }
         state->inFlight--;
       };
       conn->request.reset();  // the connection reads on; this request ends with its body
