@@ -8,7 +8,7 @@ import subprocess
 import time
 import uuid
 
-from procs import cpu_seconds
+from procs import total_cpu_seconds
 from servers import free_port, http_status
 
 ACCESS_KEY = "REGFSBENCHACCESSKEY1"
@@ -174,8 +174,7 @@ class Ceph:
 
     def cpu_seconds(self):
         """CPU time the daemons (monitor, OSD, gateway) have used so far."""
-        values = [cpu_seconds(p.pid) for p in self.daemons if p.poll() is None]
-        return sum(v for v in values if v is not None)
+        return total_cpu_seconds(p.pid for p in self.daemons if p.poll() is None)
 
     def stop(self):
         """The gateway, the OSD, then the monitor, each by its PID."""

@@ -53,6 +53,11 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def total_cpu_seconds(pids):
+    """CPU time of `pids` so far, summed (a process that is gone counts nothing)."""
+    return sum(v for v in (cpu_seconds(pid) for pid in pids) if v is not None)
+
+
 class Procs:
     def __init__(self, workdir):
         self.pid_file = os.path.join(workdir, "pids")

@@ -9,7 +9,7 @@ import time
 import urllib.error
 import urllib.request
 
-from procs import children, cpu_seconds, status_kib
+from procs import children, status_kib, total_cpu_seconds
 
 
 def free_port():
@@ -136,8 +136,7 @@ class Server:
 
     def cpu_seconds(self):
         """CPU time used so far, summed over the server's processes."""
-        values = [cpu_seconds(pid) for pid in self.pids()]
-        return sum(v for v in values if v is not None)
+        return total_cpu_seconds(self.pids())
 
     def stop(self):
         if self.proc is not None:

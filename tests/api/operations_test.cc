@@ -759,8 +759,10 @@ TEST_F(OpsTest, AHangingEndpointNeverSlowsRequests) {
 
 // ---- drain ----
 
-int connectTo(int port) {
+// `receiveBuffer` (bytes, when not 0) caps the client's receive window.
+int connectTo(int port, int receiveBuffer = 0) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (receiveBuffer > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, sizeof receiveBuffer);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -826,14 +828,8 @@ TEST_F(OpsTest, DrainFinishesABlobDownloadInFlightAndLogsItWhenItEnds) {
 
   // A client with a small receive window: most of the blob is still to be sent when the
   // server is told to stop.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  int window = 64 << 10;
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &window, sizeof window);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(s.port()));
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  int fd = connectTo(s.port(), 64 << 10);
+  ASSERT_GE(fd, 0);
   std::string get = "GET /v2/team/app/blobs/" + digest + " HTTP/1.1\r\nHost: x\r\n\r\n";
   ASSERT_EQ(::send(fd, get.data(), get.size(), 0), static_cast<ssize_t>(get.size()));
   std::string reply(1 << 20, '\0');
