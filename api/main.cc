@@ -7,20 +7,20 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "api/auth.h"
-#include "api/debug_server.h"
-#include "api/health.h"
-#include "api/logging.h"
-#include "api/maintenance.h"
-#include "api/metrics.h"
-#include "api/notifications.h"
-#include "api/operations.h"
-#include "api/server.h"
-#include "api/settings.h"
-#include "api/store_stats.h"
+#include "api/registry/auth.h"
+#include "api/net/debug_server.h"
+#include "api/ops/health.h"
+#include "api/ops/logging.h"
+#include "api/ops/maintenance.h"
+#include "api/ops/metrics.h"
+#include "api/ops/notifications.h"
+#include "api/ops/operations.h"
+#include "api/net/server.h"
+#include "api/registry/settings.h"
+#include "api/ops/store_stats.h"
 #include "common/cli.h"
 #include "common/error.h"
-#include "common/s3_driver.h"
+#include "common/storage/s3_driver.h"
 #include "regfs/version.h"
 
 namespace {

@@ -24,7 +24,7 @@
 #include <unordered_map>
 
 #include "common/error.h"
-#include "common/layout.h"
+#include "common/store/layout.h"
 #include "common/unique_fd.h"
 
 namespace regfs::view {

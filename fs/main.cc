@@ -10,7 +10,7 @@
 #include "common/cli.h"
 #include "fs/store_root.h"
 #include "common/error.h"
-#include "common/s3_driver.h"
+#include "common/storage/s3_driver.h"
 #include "fs/fuse_ops.h"
 #include "fs/view.h"
 

@@ -1,6 +1,6 @@
 #include "fs/store_root.h"
 
-#include "common/config.h"
+#include "common/config/config.h"
 
 namespace regfs::view {
 

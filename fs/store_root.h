@@ -1,6 +1,6 @@
 #pragma once
 // ROOT as the command line gives it: a store rootdirectory, or a config.yml naming one.
-// (A separate unit: common/config.h and common/store.h cannot share one today, both
+// (A separate unit: common/config/config.h and common/store/store.h cannot share one today, both
 // declare regfs::StorageDriver.)
 
 #include <filesystem>

@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "common/store.h"
+#include "common/store/store.h"
 
 namespace CLI {
 class App;

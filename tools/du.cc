@@ -6,8 +6,8 @@
 #include <map>
 #include <unordered_map>
 
-#include "common/gc.h"
-#include "common/walk.h"
+#include "common/maintenance/gc.h"
+#include "common/store/walk.h"
 #include "tools/command.h"
 #include "tools/output.h"
 

@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "common/error.h"
-#include "common/fsck.h"
+#include "common/maintenance/fsck.h"
 #include "tools/command.h"
 #include "tools/output.h"
 #include "tools/root.h"

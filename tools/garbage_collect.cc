@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "common/error.h"
-#include "common/gc.h"
+#include "common/maintenance/gc.h"
 #include "tools/command.h"
 #include "tools/output.h"
 #include "tools/root.h"

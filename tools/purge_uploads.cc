@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "common/error.h"
-#include "common/purge.h"
+#include "common/maintenance/purge.h"
 #include "tools/command.h"
 #include "tools/output.h"
 #include "tools/root.h"

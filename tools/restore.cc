@@ -24,7 +24,7 @@
 #include "common/error.h"
 #include "common/manifest.h"
 #include "common/names.h"
-#include "common/store.h"
+#include "common/store/store.h"
 #include "common/unique_fd.h"
 #include "tools/command.h"
 

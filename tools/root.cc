@@ -1,8 +1,8 @@
 #include "tools/root.h"
 
-#include "common/config.h"
+#include "common/config/config.h"
 #include "common/error.h"
-#include "common/s3_driver.h"
+#include "common/storage/s3_driver.h"
 
 namespace regfs::tools {
 

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "common/driver.h"
+#include "common/storage/driver.h"
 
 namespace regfs::tools {
 

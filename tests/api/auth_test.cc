@@ -1,6 +1,6 @@
 // The access each route needs, and what the access log may show of a request target.
 
-#include "api/auth.h"
+#include "api/registry/auth.h"
 
 #include <gtest/gtest.h>
 

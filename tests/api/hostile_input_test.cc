@@ -15,7 +15,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "common/store.h"
+#include "common/store/store.h"
 #include "support/http_client.h"
 #include "support/server.h"
 #include "support/store_check.h"

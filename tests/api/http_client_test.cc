@@ -1,7 +1,7 @@
 // api/http_client: which URLs it takes, what it reports, and that a cancelled exchange
 // ends at once instead of at its timeout.
 
-#include "api/http_client.h"
+#include "api/http/http_client.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -20,14 +20,14 @@
 #include <sstream>
 #include <thread>
 
-#include "api/logging.h"
-#include "api/metrics.h"
-#include "api/notifications.h"
-#include "api/operations.h"
-#include "api/router.h"
-#include "api/health.h"
-#include "common/layout.h"
-#include "common/store.h"
+#include "api/ops/logging.h"
+#include "api/ops/metrics.h"
+#include "api/ops/notifications.h"
+#include "api/ops/operations.h"
+#include "api/registry/router.h"
+#include "api/ops/health.h"
+#include "common/store/layout.h"
+#include "common/store/store.h"
 #include "support/server.h"
 #include "support/tls.h"
 

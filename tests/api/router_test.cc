@@ -1,8 +1,8 @@
-#include "api/router.h"
+#include "api/registry/router.h"
 
 #include <gtest/gtest.h>
 
-#include "api/errors.h"
+#include "api/registry/errors.h"
 
 namespace regfs::api {
 namespace {

@@ -1,10 +1,10 @@
-#include "common/auth.h"
+#include "common/auth/auth.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "common/base64.h"
-#include "common/htpasswd.h"
+#include "common/auth/htpasswd.h"
 #include "support/process.h"
 
 namespace regfs {

@@ -1,4 +1,4 @@
-#include "common/htpasswd.h"
+#include "common/auth/htpasswd.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

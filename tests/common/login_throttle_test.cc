@@ -1,4 +1,4 @@
-#include "common/login_throttle.h"
+#include "common/auth/login_throttle.h"
 
 #include <gtest/gtest.h>
 

@@ -3,7 +3,7 @@
 // and distribution's object keys. No network.
 #include <gtest/gtest.h>
 
-#include "common/s3_driver.h"
+#include "common/storage/s3_driver.h"
 
 namespace regfs {
 namespace {

@@ -1,4 +1,4 @@
-#include "common/store.h"
+#include "common/store/store.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "common/error.h"
-#include "common/layout.h"
+#include "common/store/layout.h"
 #include "support/process.h"
 
 namespace regfs {

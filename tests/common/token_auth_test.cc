@@ -1,6 +1,6 @@
-#include "common/token_auth.h"
+#include "common/auth/token_auth.h"
 
-#include "common/auth.h"
+#include "common/auth/auth.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,9 +1,9 @@
-#include "common/walk.h"
+#include "common/store/walk.h"
 
 #include <gtest/gtest.h>
 
-#include "common/layout.h"
-#include "common/store.h"
+#include "common/store/layout.h"
+#include "common/store/store.h"
 #include "support/process.h"
 
 namespace regfs {

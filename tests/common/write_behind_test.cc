@@ -1,4 +1,4 @@
-#include "common/write_behind.h"
+#include "common/store/write_behind.h"
 
 #include <gtest/gtest.h>
 

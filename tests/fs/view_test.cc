@@ -15,7 +15,7 @@
 #include <set>
 #include <thread>
 
-#include "common/layout.h"
+#include "common/store/layout.h"
 #include "fs/manifest_parts.h"
 #include "support/process.h"
 

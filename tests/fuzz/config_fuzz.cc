@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/config.h"
+#include "common/config/config.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace regfs::fuzz {

@@ -1,5 +1,5 @@
 // Fuzz target: the htpasswd parser, bcrypt verification of malformed hashes, and Basic
-// credentials (common/htpasswd.h). Input: htpasswd file content. Checks that
+// credentials (common/auth/htpasswd.h). Input: htpasswd file content. Checks that
 //   - parseHtpasswd never throws, is deterministic, and keeps only bcrypt entries under
 //     non-empty user names without ':' or leading whitespace;
 //   - no warning repeats a hash it read (warnings are logged: they must not leak secrets);
@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "common/base64.h"
-#include "common/htpasswd.h"
+#include "common/auth/htpasswd.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace regfs::fuzz {

@@ -1,4 +1,4 @@
-// Fuzz target: what regfs-server parses from the wire before any handler runs (api/http.h):
+// Fuzz target: what regfs-server parses from the wire before any handler runs (api/http/http.h):
 // the request head parser, the chunked body decoder, Range and Content-Range, percent
 // decoding and query parsing. Input: raw bytes as a client would send them. Checks that
 //   - feeding the input whole or in pieces of any size gives the same head (or a refusal)
@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "api/http.h"
+#include "api/http/http.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace regfs::fuzz {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common/digest.h"
-#include "common/layout.h"
+#include "common/store/layout.h"
 #include "common/names.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -131,7 +131,7 @@ void checkUploadId(std::string_view text, const RepoName& repo) {
   FUZZ_CHECK(valid == expected, "isValidUploadId is wrong about " + show(text));
   if (valid) {
     checkSafePath(layout::uploadData(repo, text), "uploadData");
-    FUZZ_CHECK(layout::parentPath(layout::uploadData(repo, text)) == layout::uploadDir(repo, text),
+    FUZZ_CHECK(parentPath(layout::uploadData(repo, text)) == layout::uploadDir(repo, text),
                "uploadData is not inside uploadDir for " + show(text));
   }
 }

@@ -25,7 +25,7 @@
 #include <sstream>
 #include <thread>
 
-#include "common/store.h"
+#include "common/store/store.h"
 #include "support/http_client.h"
 #include "support/server.h"
 #include "support/store_check.h"

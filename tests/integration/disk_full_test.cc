@@ -14,7 +14,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "common/store.h"
+#include "common/store/store.h"
 #include "support/http_client.h"
 #include "support/server.h"
 #include "support/store_check.h"

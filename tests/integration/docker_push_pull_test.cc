@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "common/manifest.h"
-#include "common/store.h"
+#include "common/store/store.h"
 #include "support/dockerd.h"
 #include "support/image.h"
 #include "support/server.h"

@@ -10,8 +10,8 @@
 #include <set>
 
 #include "common/digest.h"
-#include "common/layout.h"
-#include "common/store.h"
+#include "common/store/layout.h"
+#include "common/store/store.h"
 #include "support/image.h"
 #include "support/store_check.h"
 

@@ -12,7 +12,7 @@
 #include <set>
 
 #include "common/digest.h"
-#include "common/layout.h"
+#include "common/store/layout.h"
 #include "common/names.h"
 #include "support/image.h"
 

@@ -16,7 +16,7 @@
 #include <thread>
 
 #include "common/digest.h"
-#include "common/layout.h"
+#include "common/store/layout.h"
 #include "support/image.h"
 #include "support/server.h"
 #include "../tools/store_builder.h"

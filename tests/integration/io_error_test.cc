@@ -11,8 +11,8 @@
 
 #include <filesystem>
 
-#include "common/layout.h"
-#include "common/store.h"
+#include "common/store/layout.h"
+#include "common/store/store.h"
 #include "support/faultfs.h"
 #include "support/http_client.h"
 #include "support/server.h"

@@ -6,8 +6,8 @@
 
 #include <filesystem>
 
-#include "common/layout.h"
-#include "common/store.h"
+#include "common/store/layout.h"
+#include "common/store/store.h"
 #include "support/image.h"
 
 namespace regfs {
@@ -52,7 +52,7 @@ TEST_F(ReferenceStoreTest, StoreWrittenByReferenceIsReadByCommon) {
   ASSERT_EQ(r.status, 0) << r.err;
   ASSERT_NE(r.out.find("202 Accepted"), std::string::npos) << r.out;
 
-  // Every path common/layout.h names exists in the reference's store, with its content.
+  // Every path common/store/layout.h names exists in the reference's store, with its content.
   Digest imageDigest = Digest::parse(image.digest);
   RepoName app = RepoName::parse("library/app");
   EXPECT_EQ(fileAt(root, layout::blobData(imageDigest)), image.bytes);

@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "common/digest.h"
-#include "common/store.h"
+#include "common/store/store.h"
 #include "support/faultfs.h"
 #include "support/image.h"
 #include "support/process.h"

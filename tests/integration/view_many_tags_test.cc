@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "common/layout.h"
+#include "common/store/layout.h"
 #include "view_fixture.h"
 
 namespace regfs {

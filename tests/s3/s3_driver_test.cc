@@ -6,9 +6,9 @@
 #include <thread>
 
 #include "common/error.h"
-#include "common/layout.h"
-#include "common/s3_driver.h"
-#include "common/store.h"
+#include "common/store/layout.h"
+#include "common/storage/s3_driver.h"
+#include "common/store/store.h"
 #include "shared_ceph.h"
 
 namespace regfs {

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "common/error.h"
-#include "common/s3_driver.h"
+#include "common/storage/s3_driver.h"
 #include "shared_ceph.h"
 #include "support/http_client.h"
 #include "support/image.h"

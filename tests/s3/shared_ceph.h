@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "common/config.h"
+#include "common/config/config.h"
 #include "support/ceph.h"
 
 namespace regfs::testing {

@@ -10,7 +10,7 @@
 #include "common/error.h"
 #include "common/manifest.h"
 #include "common/names.h"
-#include "common/store.h"
+#include "common/store/store.h"
 #include "support/process.h"
 
 namespace regfs::testing {

@@ -1,10 +1,10 @@
-#include "common/fsck.h"
+#include "common/maintenance/fsck.h"
 
 #include <gtest/gtest.h>
 
 #include <map>
 
-#include "common/layout.h"
+#include "common/store/layout.h"
 #include "store_builder.h"
 #include "support/process.h"
 
@@ -50,7 +50,7 @@ TEST_F(FsckTest, ACleanStoreIsClean) {
 TEST_F(FsckTest, RepairRemovesLeftoversOfCrashedWritesOnceOlderThanTheGrace) {
   BuiltImage image = pushImage(store, app, {"kept"});
   app.putTag(Tag::parse("v1"), image.manifest);
-  std::string temp = layout::parentPath(layout::blobData(image.layers[0])) + "/.regfs-tmp-abc123";
+  std::string temp = parentPath(layout::blobData(image.layers[0])) + "/.regfs-tmp-abc123";
   writeFile(path(temp), "half a write");
   std::string torn = app.startUpload();
   std::filesystem::remove(path(layout::uploadStartedAt(app.name(), torn)));

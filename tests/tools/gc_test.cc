@@ -1,4 +1,4 @@
-#include "common/gc.h"
+#include "common/maintenance/gc.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "common/error.h"
-#include "common/layout.h"
+#include "common/store/layout.h"
 #include "store_builder.h"
 #include "support/process.h"
 
@@ -81,7 +81,7 @@ TEST_F(GcTest, DeleteUntaggedKeepsIndexChildrenAndReferrersOfKeptManifests) {
   EXPECT_EQ(r.manifests[0].digest, old.manifest);
   EXPECT_FALSE(app.hasManifest(old.manifest));
   EXPECT_FALSE(std::filesystem::exists(
-      path(layout::parentPath(layout::tagIndexLink(app.name(), Tag::parse("latest"), old.manifest)))))
+      path(parentPath(layout::tagIndexLink(app.name(), Tag::parse("latest"), old.manifest)))))
       << "the tag history entry goes with the revision";
   EXPECT_FALSE(blob(old.manifest) || blob(old.layers[0]) || blob(old.config));
   EXPECT_TRUE(app.hasManifest(current.manifest) && blob(current.layers[0]));

@@ -1,8 +1,9 @@
-#include "common/purge.h"
+#include "common/maintenance/purge.h"
 
 #include <gtest/gtest.h>
 
-#include "common/layout.h"
+#include "common/store/layout.h"
+#include "common/utc.h"
 #include "support/process.h"
 
 namespace regfs {

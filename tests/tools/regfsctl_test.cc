@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
-#include "common/layout.h"
+#include "common/store/layout.h"
 #include "store_builder.h"
 #include "support/process.h"
 

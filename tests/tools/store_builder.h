@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "common/digest.h"
-#include "common/store.h"
+#include "common/store/store.h"
 
 namespace regfs::testing {
 

@@ -1,0 +1,39 @@
+#pragma once
+// The debug listener (http.debug.addr), apart from the registry API so scrapes and probes
+// never queue behind registry traffic: /metrics (or prometheus.path), /debug/health,
+// /healthz and /readyz. One thread, one connection at a time, "Connection: close".
+
+#include <functional>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "api/http/http.h"
+#include "api/http/response.h"
+#include "common/unique_fd.h"
+
+namespace regfs::api {
+
+class DebugServer {
+ public:
+  using Route = std::function<Response(const Request&)>;
+  // `addr` as http.addr (":5001", "127.0.0.1:5001"). Throws std::runtime_error when it
+  // cannot bind.
+  DebugServer(const std::string& addr, std::map<std::string, Route> routes);
+  ~DebugServer();
+  DebugServer(const DebugServer&) = delete;
+  DebugServer& operator=(const DebugServer&) = delete;
+  int port() const { return port_; }
+
+ private:
+  void run();
+  void serve(int fd);
+  std::map<std::string, Route> routes_;
+  UniqueFd listen_;
+  UniqueFd stopRead_;
+  UniqueFd stopWrite_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace regfs::api

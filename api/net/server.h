@@ -1,0 +1,67 @@
+#pragma once
+// The network side of regfs-server: Pistache's listener and reactor threads with regfs's
+// own HTTP/1.1 connection handling on top (Pistache's request parser buffers whole bodies
+// and mishandles keep-alive, so it is bypassed): request bodies stream into BodySinks,
+// blob bodies go out with sendfile(2), keep-alive and pipelining follow the client,
+// "Expect: 100-continue" is answered, and every request gets one access-log line.
+// With http.tls, each connection runs TLS beneath all of that (api/net/tls.h); with auth.*,
+// each request is authorised before it is dispatched (api/registry/auth.h).
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "api/http/observer.h"
+#include "api/registry/options.h"
+#include "api/registry/registry.h"
+
+namespace Pistache::Http {
+class Endpoint;
+}
+
+namespace regfs::api {
+
+class TlsContext;
+
+// State shared by every connection handler (Pistache clones the handler per thread).
+struct ServerState {
+  ServerState(std::shared_ptr<Registry> r, ServerOptions o) : registry(std::move(r)), options(std::move(o)) {}
+  std::shared_ptr<Registry> registry;
+  ServerOptions options;
+  std::atomic<int> inFlight{0};     // requests whose response is not yet on the wire
+  std::atomic<bool> draining{false};  // answer "Connection: close" from now on
+  std::shared_ptr<TlsContext> tls;    // set when serving https
+  std::shared_ptr<RequestObserver> observer;  // metrics, access log, events, health gate
+};
+
+class Server {
+ public:
+  Server(std::shared_ptr<Registry> registry, ServerOptions options);
+  ~Server();
+  // Set before start(); without one, requests get a plain access-log line.
+  void setObserver(std::shared_ptr<RequestObserver> observer) { state_->observer = std::move(observer); }
+  // Binds and serves on background threads. Throws std::runtime_error when it cannot bind.
+  void start();
+  // Requests whose response is not yet on the wire.
+  int inFlight() const { return state_->inFlight.load(); }
+  // Stops accepting connections, answers "Connection: close" from then on, waits up to
+  // `timeout` for requests in flight, then stops. True if none was left in flight.
+  bool drainAndStop(std::chrono::milliseconds timeout);
+  int port() const;
+  int threads() const { return threads_; }
+
+ private:
+  ServerOptions options_;
+  int threads_ = 0;
+  std::shared_ptr<ServerState> state_;
+  std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
+};
+
+// Reactor threads for `cores` CPUs: more threads than cores, so one connection busy
+// hashing an upload does not stall the others on its thread.
+int defaultThreads(unsigned cores);
+
+}  // namespace regfs::api

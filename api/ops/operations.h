@@ -1,0 +1,44 @@
+#pragma once
+// The operational side of regfs-server, behind the RequestObserver seam: request metrics,
+// access log lines (text or JSON), notification events and the health gate.
+
+#include <memory>
+#include <string>
+
+#include "api/ops/health.h"
+#include "api/ops/logging.h"
+#include "api/ops/metrics.h"
+#include "api/ops/notifications.h"
+#include "api/http/observer.h"
+#include "api/registry/registry.h"
+
+namespace regfs::api {
+
+struct OperationsOptions {
+  bool accessLog = true;
+  std::string externalHost;  // http.host: base of event target URLs (else the request's Host)
+};
+
+class Operations : public RequestObserver {
+ public:
+  Operations(std::shared_ptr<Registry> registry, std::shared_ptr<Metrics> metrics,
+             std::shared_ptr<HealthChecks> health, std::shared_ptr<Notifier> notifier, OperationsOptions options);
+
+  std::optional<Response> admit(const Request& request) override;
+  void completed(const Exchange& exchange) override;
+
+ private:
+  void notify(const Exchange& exchange);
+  std::shared_ptr<Registry> registry_;
+  std::shared_ptr<Metrics> metrics_;
+  std::shared_ptr<HealthChecks> health_;
+  std::shared_ptr<Notifier> notifier_;
+  OperationsOptions options_;
+};
+
+// The notification event a finished exchange makes, if any (exposed for tests). `statBlob`
+// gives a pushed blob's size.
+std::optional<NotificationEvent> eventFor(const Exchange& exchange, const std::string& externalHost,
+                                          const std::function<uint64_t(const std::string& digest)>& blobSize);
+
+}  // namespace regfs::api

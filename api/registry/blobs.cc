@@ -1,0 +1,90 @@
+// GET/HEAD/DELETE /v2/<name>/blobs/<digest>: blobs the repository links, with Range.
+// The body is a file range the connection layer sends with sendfile(2), or streams in
+// one read when the storage has no local files (S3).
+#include "api/registry/errors.h"
+#include "api/registry/handlers.h"
+#include "common/error.h"
+#include "common/store/layout.h"
+
+namespace regfs::api {
+namespace {
+
+std::optional<BlobInfo> statRepoBlob(Repository& repo, Store& store, const Digest& digest) {
+  if (auto info = repo.statLayer(digest)) return info;
+  // Manifests are blobs too; a repository may read the ones it holds as revisions.
+  if (repo.hasManifest(digest)) return store.statBlob(digest);
+  return std::nullopt;
+}
+
+Response deleteBlob(Registry& registry, Repository& repo, const Digest& digest) {
+  registry.requireDeleteEnabled();
+  if (!repo.hasLayer(digest)) throw Error(ErrorKind::kBlobUnknown, "blob unknown: " + digest.str());
+  repo.unlinkLayer(digest);
+  Response r(202);
+  r.set("Docker-Content-Digest", digest.str());
+  return r;
+}
+
+}  // namespace
+
+Response handleBlob(Registry& registry, const Request& request, const Route& route) {
+  Repository repo = repositoryFor(registry, route);
+  Digest digest = digestParam(route.reference);
+  if (request.method == "DELETE") return deleteBlob(registry, repo, digest);
+
+  auto info = statRepoBlob(repo, registry.store(), digest);
+  if (!info) throw Error(ErrorKind::kBlobUnknown, "blob unknown: " + digest.str());
+
+  Response r(200);
+  r.set("Content-Type", "application/octet-stream");
+  r.set("Docker-Content-Digest", digest.str());
+  r.set("ETag", "\"" + digest.str() + "\"");
+  r.set("Cache-Control", "max-age=31536000");
+  r.set("Accept-Ranges", "bytes");
+  if (auto match = request.headers.get("If-None-Match");
+      match && (*match == "\"" + digest.str() + "\"" || *match == digest.str())) {
+    r.status = 304;
+    return r;
+  }
+  // storage.redirect on S3: GETs go to a presigned URL of the object (HEADs are answered here).
+  if (request.method == "GET") {
+    if (auto url = registry.store().driver().redirectUrl(layout::blobData(digest))) {
+      Response redirect(307);
+      redirect.set("Location", *url);
+      redirect.set("Docker-Content-Digest", digest.str());
+      return redirect;
+    }
+  }
+  FileBody file{{}, 0, info->size, {}};
+  if (auto path = registry.store().localBlobPath(digest)) {
+    file.path = *path;
+  } else {
+    // Remote storage: streamed from one read on another thread, which holds the driver.
+    file.stream = [driver = registry.store().driverPtr(), data = layout::blobData(digest)](
+                      uint64_t offset, uint64_t length,
+                      const std::function<bool(std::string_view)>& sink) {
+      driver->readStream(data, offset, length, sink);
+    };
+  }
+  if (auto header = request.headers.get("Range")) {
+    RangeRequest range = parseRange(*header, info->size);
+    if (range.kind == RangeRequest::Kind::kUnsatisfiable) {
+      Response bad = errorResponse(ErrorKind::kRangeInvalid,
+                                   "range " + std::string(*header) + " outside the blob's " +
+                                       std::to_string(info->size) + " bytes");
+      bad.set("Content-Range", "bytes */" + std::to_string(info->size));
+      return bad;
+    }
+    if (range.kind == RangeRequest::Kind::kSatisfiable) {
+      r.status = 206;
+      file.offset = range.range.first;
+      file.length = range.range.length();
+      r.set("Content-Range", "bytes " + std::to_string(range.range.first) + "-" +
+                                 std::to_string(range.range.last) + "/" + std::to_string(info->size));
+    }
+  }
+  r.file = std::move(file);
+  return r;
+}
+
+}  // namespace regfs::api

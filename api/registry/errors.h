@@ -1,0 +1,28 @@
+#pragma once
+// The one place where regfs errors become HTTP: ErrorKind -> status and OCI error code,
+// and the spec's body {"errors":[{"code":..,"message":..,"detail":..}]}.
+
+#include <string>
+#include <string_view>
+
+#include "api/http/response.h"
+#include "common/error.h"
+
+namespace regfs::api {
+
+// The HTTP status the registry answers for an error of `kind`.
+int statusFor(ErrorKind kind);
+// The spec's short message for an OCI code ("blob unknown to registry").
+std::string_view errorMessage(std::string_view code);
+// The message answered for an error of `kind`: the code's, or a plain statement of a storage
+// failure ("no space left on device: …") for the kinds that only have UNKNOWN.
+std::string_view errorMessage(ErrorKind kind);
+// {"errors":[{"code":"<code>","message":"<message>","detail":"<detail>"}]}
+std::string errorJson(std::string_view code, std::string_view message, std::string_view detail);
+
+// The response for `error`; `status` overrides the kind's usual status (0 keeps it).
+// Storage and internal failures are answered without their detail (it names server paths).
+Response errorResponse(const Error& error, int status = 0);
+Response errorResponse(ErrorKind kind, const std::string& detail, int status = 0);
+
+}  // namespace regfs::api

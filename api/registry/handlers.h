@@ -1,0 +1,31 @@
+#pragma once
+// One handler per resource (base.cc, catalog.cc, tags.cc, blobs.cc, uploads.cc,
+// manifests.cc, referrers.cc): validate the request, call the store, build the response.
+// Failures are thrown as regfs::Error and mapped in api/registry/errors.cc.
+
+#include "api/registry/registry.h"
+#include "api/registry/router.h"
+
+namespace regfs::api {
+
+Response handleBase(Registry& registry, const Request& request);
+Response handleCatalog(Registry& registry, const Request& request);
+Response handleTags(Registry& registry, const Request& request, const Route& route);
+Response handleReferrers(Registry& registry, const Request& request, const Route& route);
+Response handleBlob(Registry& registry, const Request& request, const Route& route);
+Dispatch handleManifest(Registry& registry, const Request& request, const Route& route);
+Dispatch handleUploadStart(Registry& registry, const Request& request, const Route& route);
+Dispatch handleUpload(Registry& registry, const Request& request, const Route& route);
+
+// Shared by the handlers: the repository a route names (Error(kNameInvalid) if malformed).
+Repository repositoryFor(Registry& registry, const Route& route);
+// A digest from a URL or query (Error(kDigestInvalid) if malformed).
+Digest digestParam(std::string_view text);
+// "<url>?n=..&last=.." pagination: parses n (Error(kInvalidArgument) when not a number).
+struct Page {
+  std::optional<size_t> n;
+  std::string last;
+};
+Page pageParams(const Request& request);
+
+}  // namespace regfs::api

@@ -1,0 +1,31 @@
+#pragma once
+// The switches of regfs-server, filled from the configuration (api/registry/settings.h).
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/auth/auth.h"
+#include "common/config/config.h"
+
+namespace regfs::api {
+
+struct RegistryOptions {
+  bool deleteEnabled = false;       // storage.delete.enabled
+  bool readOnly = false;            // storage.maintenance.readonly.enabled
+  size_t catalogMaxEntries = 1000;  // catalog.maxentries
+};
+
+struct ServerOptions {
+  std::string host = "0.0.0.0";
+  int port = 5000;
+  int threads = 0;  // reactor threads; 0 picks from the number of cores
+  std::vector<std::pair<std::string, std::string>> extraHeaders;  // http.headers
+  bool accessLog = true;                                           // !log.accesslog.disabled
+  TlsConfig tls;                                    // http.tls; on when tls.certificate is set
+  std::shared_ptr<Authenticator> authenticator;     // auth.*; null: every request allowed
+};
+
+}  // namespace regfs::api

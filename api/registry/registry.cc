@@ -1,0 +1,170 @@
+#include "api/registry/registry.h"
+
+#include "api/registry/errors.h"
+#include "api/registry/handlers.h"
+#include "api/registry/router.h"
+#include "common/error.h"
+
+namespace regfs::api {
+
+std::optional<Hasher> HasherCache::take(const std::string& uuid, uint64_t offset) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(uuid);
+  if (it == entries_.end()) return std::nullopt;
+  std::optional<Hasher> out;
+  if (it->second.offset == offset) out = std::move(it->second.hasher);
+  ages_.erase(it->second.age);
+  entries_.erase(it);
+  return out;
+}
+
+void HasherCache::put(const std::string& uuid, uint64_t offset, Hasher hasher) {
+  std::lock_guard lock(mu_);
+  if (auto it = entries_.find(uuid); it != entries_.end()) {
+    ages_.erase(it->second.age);
+    entries_.erase(it);
+  }
+  while (entries_.size() >= kMaxEntries && !ages_.empty()) {
+    entries_.erase(ages_.front());
+    ages_.pop_front();
+  }
+  ages_.push_back(uuid);
+  entries_.emplace(uuid, Entry{offset, std::move(hasher), std::prev(ages_.end())});
+}
+
+void HasherCache::erase(const std::string& uuid) {
+  std::lock_guard lock(mu_);
+  if (auto it = entries_.find(uuid); it != entries_.end()) {
+    ages_.erase(it->second.age);
+    entries_.erase(it);
+  }
+}
+
+AfterAnswer::~AfterAnswer() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  changed_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void AfterAnswer::add(std::function<void()> work) {
+  std::lock_guard lock(mu_);
+  queue_.push_back(std::move(work));
+  if (!thread_.joinable()) {
+    thread_ = std::thread([this] {
+      std::unique_lock lock(mu_);
+      while (true) {
+        changed_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, and nothing is left
+        std::function<void()> next = std::move(queue_.front());
+        queue_.pop_front();
+        lock.unlock();
+        next();
+        lock.lock();
+      }
+    });
+  }
+  changed_.notify_one();
+}
+
+void Registry::requireWritable() const {
+  if (options_.readOnly) {
+    throw Error(ErrorKind::kUnsupported, "the registry is in read-only mode");
+  }
+}
+
+void Registry::requireDeleteEnabled() const {
+  requireWritable();
+  if (!options_.deleteEnabled) {
+    throw Error(ErrorKind::kUnsupported, "deletes are disabled (storage.delete.enabled)");
+  }
+}
+
+namespace {
+
+class BufferingSink : public BodySink {
+ public:
+  BufferingSink(size_t limit, std::function<Response(std::string)> fn)
+      : limit_(limit), fn_(std::move(fn)) {}
+  void write(std::string_view data) override {
+    if (body_.size() + data.size() > limit_) {
+      throw Error(ErrorKind::kSizeInvalid,
+                  "request body larger than " + std::to_string(limit_) + " bytes");
+    }
+    body_.append(data);
+  }
+  Response finish() override { return fn_(std::move(body_)); }
+
+ private:
+  size_t limit_;
+  std::function<Response(std::string)> fn_;
+  std::string body_;
+};
+
+// Bodies of requests that do not expect one are read and dropped, up to this size.
+constexpr size_t kMaxIgnoredBody = 64 * 1024;
+
+Dispatch ignoreBody(Response r) {
+  return Dispatch::stream(bufferBody(kMaxIgnoredBody, [r = std::move(r)](std::string) { return r; }));
+}
+
+Response methodNotAllowed(const Request& request, const char* allow) {
+  Response r = errorResponse(ErrorKind::kUnsupported, "method " + request.method + " not allowed");
+  r.set("Allow", allow);
+  return r;
+}
+
+}  // namespace
+
+std::unique_ptr<BodySink> bufferBody(size_t limit, std::function<Response(std::string)> fn) {
+  return std::make_unique<BufferingSink>(limit, std::move(fn));
+}
+
+Dispatch dispatch(Registry& registry, const Request& request) {
+  auto route = parseRoute(request.path);
+  if (!route) {
+    return Dispatch::respond(errorResponse(ErrorKind::kNotFound, "no such route: " + request.path, 404));
+  }
+  const std::string& m = request.method;
+  bool read = m == "GET" || m == "HEAD";
+  auto simple = [&](auto&& fn) -> Dispatch {
+    // Routes that take no body: answer once it (if any) is read.
+    if (!request.hasBody()) return Dispatch::respond(fn());
+    return ignoreBody(fn());
+  };
+  switch (route->resource) {
+    case Resource::kBase:
+      if (!read) return Dispatch::respond(methodNotAllowed(request, "GET, HEAD"));
+      return simple([&] { return handleBase(registry, request); });
+    case Resource::kCatalog:
+      if (!read) return Dispatch::respond(methodNotAllowed(request, "GET, HEAD"));
+      return simple([&] { return handleCatalog(registry, request); });
+    case Resource::kTags:
+      if (!read) return Dispatch::respond(methodNotAllowed(request, "GET, HEAD"));
+      return simple([&] { return handleTags(registry, request, *route); });
+    case Resource::kReferrers:
+      if (!read) return Dispatch::respond(methodNotAllowed(request, "GET, HEAD"));
+      return simple([&] { return handleReferrers(registry, request, *route); });
+    case Resource::kBlob:
+      if (!read && m != "DELETE") return Dispatch::respond(methodNotAllowed(request, "GET, HEAD, DELETE"));
+      return simple([&] { return handleBlob(registry, request, *route); });
+    case Resource::kManifest:
+      if (!read && m != "PUT" && m != "DELETE") {
+        return Dispatch::respond(methodNotAllowed(request, "GET, HEAD, PUT, DELETE"));
+      }
+      return handleManifest(registry, request, *route);
+    case Resource::kUploadStart:
+      if (m != "POST") return Dispatch::respond(methodNotAllowed(request, "POST"));
+      return handleUploadStart(registry, request, *route);
+    case Resource::kUpload:
+      if (!read && m != "PATCH" && m != "PUT" && m != "DELETE") {
+        return Dispatch::respond(methodNotAllowed(request, "GET, HEAD, PATCH, PUT, DELETE"));
+      }
+      return handleUpload(registry, request, *route);
+  }
+  return Dispatch::respond(errorResponse(ErrorKind::kNotFound, "no such route", 404));
+}
+
+}  // namespace regfs::api

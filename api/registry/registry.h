@@ -1,0 +1,117 @@
+#pragma once
+// The registry behind the HTTP layer: the store, the options that change behaviour, and
+// the entry point that turns one request into a response. Request bodies are handed over
+// as they arrive (BodySink), so uploads stream to the store and never sit in memory.
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <string_view>
+#include <unordered_map>
+
+#include "api/http/http.h"
+#include "api/registry/options.h"
+#include "api/http/response.h"
+#include "common/digest.h"
+#include "common/store/store.h"
+
+namespace regfs::api {
+
+// Hash state of chunked uploads, by upload id and the offset it has hashed up to, so a
+// chunked upload is hashed once as it streams. Only a cache: a miss (another process took
+// the previous chunk, or the entry was evicted) makes commit re-hash the data.
+class HasherCache {
+ public:
+  static constexpr size_t kMaxEntries = 4096;
+  // Removes and returns the state of `uuid` if it covers exactly `offset` bytes.
+  std::optional<Hasher> take(const std::string& uuid, uint64_t offset);
+  void put(const std::string& uuid, uint64_t offset, Hasher hasher);
+  void erase(const std::string& uuid);
+
+ private:
+  struct Entry {
+    uint64_t offset;
+    Hasher hasher;
+    std::list<std::string>::iterator age;
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> entries_;
+  std::list<std::string> ages_;  // oldest first
+};
+
+// Work a request leaves for after its answer (removing what a committed upload left
+// behind: the blob is in place either way), done in order on a thread of its own, started
+// at the first piece of work. Whatever is queued is done before this goes away.
+class AfterAnswer {
+ public:
+  AfterAnswer() = default;
+  ~AfterAnswer();
+  AfterAnswer(const AfterAnswer&) = delete;
+  AfterAnswer& operator=(const AfterAnswer&) = delete;
+  void add(std::function<void()> work);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<std::function<void()>> queue_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+class Registry {
+ public:
+  Registry(Store store, RegistryOptions options) : store_(std::move(store)), options_(options) {}
+  Store& store() { return store_; }
+  const RegistryOptions& options() const { return options_; }
+  HasherCache& hashers() { return hashers_; }
+  AfterAnswer& afterAnswer() { return afterAnswer_; }
+
+  // Throws Error(kUnsupported) in read-only mode.
+  void requireWritable() const;
+  // Throws Error(kUnsupported) unless deletes are enabled (and writes allowed).
+  void requireDeleteEnabled() const;
+
+ private:
+  Store store_;
+  RegistryOptions options_;
+  HasherCache hashers_;
+  AfterAnswer afterAnswer_;  // last: its thread may use the store until it is joined
+};
+
+// Receives a request body as it arrives, then answers.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  virtual void write(std::string_view data) = 0;
+  virtual Response finish() = 0;
+  // Memory the next body bytes may be received into directly, sparing write()'s copy (empty
+  // when the sink has none); received(n) then takes the first n bytes put there.
+  virtual std::span<char> room() { return {}; }
+  virtual void received(size_t) {}
+};
+
+// A request's first answer: either a response right away (the body, if any, is not read)
+// or a sink for the body that answers when it ends.
+struct Dispatch {
+  std::optional<Response> response;
+  std::unique_ptr<BodySink> sink;
+
+  static Dispatch respond(Response r) { return Dispatch{std::move(r), nullptr}; }
+  static Dispatch stream(std::unique_ptr<BodySink> sink) { return Dispatch{std::nullopt, std::move(sink)}; }
+};
+
+// A sink that keeps up to `limit` bytes (Error(kSizeInvalid) beyond) and hands them to `fn`.
+std::unique_ptr<BodySink> bufferBody(size_t limit, std::function<Response(std::string)> fn);
+
+// Routes one request. Throws regfs::Error for every failure the client should see.
+Dispatch dispatch(Registry& registry, const Request& request);
+
+}  // namespace regfs::api

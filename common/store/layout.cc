@@ -1,0 +1,167 @@
+#include "common/store/layout.h"
+
+#include <algorithm>
+
+namespace regfs::layout {
+namespace {
+
+std::string join(std::string_view a, std::string_view b) {
+  std::string out;
+  out.reserve(a.size() + 1 + b.size());
+  out += a;
+  out += '/';
+  out += b;
+  return out;
+}
+
+// "<alg>/<hex>", the way distribution splits a digest into two directories.
+std::string digestDirs(const Digest& d) { return join(d.algorithmName(), d.hex()); }
+
+}  // namespace
+
+std::string v2Root() { return "/docker/registry/v2"; }
+std::string blobsRoot() { return v2Root() + "/blobs"; }
+
+std::string blobAlgorithmDir(DigestAlgorithm algorithm) {
+  return join(blobsRoot(), digestAlgorithmName(algorithm));
+}
+
+std::string blobDir(const Digest& d) {
+  return join(join(blobAlgorithmDir(d.algorithm()), d.hex().substr(0, 2)), d.hex());
+}
+
+std::string blobData(const Digest& d) { return join(blobDir(d), kDataFile); }
+
+std::string healthProbeFile() { return v2Root() + "/_regfs_health"; }
+std::string repositoriesRoot() { return v2Root() + "/repositories"; }
+std::string repositoryDir(std::string_view name) { return join(repositoriesRoot(), name); }
+std::string repositoryDir(const RepoName& repo) { return repositoryDir(repo.str()); }
+std::string manifestsDir(const RepoName& repo) { return join(repositoryDir(repo), kManifestsDir); }
+
+std::string layersDir(const RepoName& repo, DigestAlgorithm algorithm) {
+  return join(repositoryDir(repo), join("_layers", digestAlgorithmName(algorithm)));
+}
+
+std::string layerLink(const RepoName& repo, const Digest& d) {
+  return join(join(layersDir(repo, d.algorithm()), d.hex()), kLinkFile);
+}
+
+std::string revisionsDir(const RepoName& repo, DigestAlgorithm algorithm) {
+  return join(manifestsDir(repo), join("revisions", digestAlgorithmName(algorithm)));
+}
+
+std::string revisionLink(const RepoName& repo, const Digest& d) {
+  return join(join(revisionsDir(repo, d.algorithm()), d.hex()), kLinkFile);
+}
+
+std::string tagsDir(const RepoName& repo) { return join(manifestsDir(repo), "tags"); }
+std::string tagDir(const RepoName& repo, const Tag& tag) { return join(tagsDir(repo), tag.str()); }
+
+std::string tagCurrentLink(const RepoName& repo, const Tag& tag) {
+  return join(join(tagDir(repo, tag), "current"), kLinkFile);
+}
+
+std::string tagIndexLink(const RepoName& repo, const Tag& tag, const Digest& d) {
+  return join(join(join(tagDir(repo, tag), "index"), digestDirs(d)), kLinkFile);
+}
+
+std::string uploadsDir(const RepoName& repo) { return join(repositoryDir(repo), "_uploads"); }
+std::string uploadDir(const RepoName& repo, std::string_view uuid) {
+  return join(uploadsDir(repo), uuid);
+}
+std::string uploadData(const RepoName& repo, std::string_view uuid) {
+  return join(uploadDir(repo, uuid), kDataFile);
+}
+std::string uploadStartedAt(const RepoName& repo, std::string_view uuid) {
+  return join(uploadDir(repo, uuid), "startedat");
+}
+
+std::string referrersDir(const RepoName& repo, const Digest& subject, DigestAlgorithm algorithm) {
+  return join(join(join(repositoryDir(repo), "_referrers"), digestDirs(subject)),
+              digestAlgorithmName(algorithm));
+}
+
+std::string referrerLink(const RepoName& repo, const Digest& subject, const Digest& referrer) {
+  return join(join(referrersDir(repo, subject, referrer.algorithm()), referrer.hex()), kLinkFile);
+}
+
+std::string quarantineDir() { return v2Root() + "/_quarantine"; }
+
+std::string quarantineEntry(const Digest& d) { return join(quarantineDir(), digestDirs(d)); }
+
+bool isValidUploadId(std::string_view uuid) {
+  if (uuid.empty() || uuid.size() > 128) return false;
+  return std::all_of(uuid.begin(), uuid.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+std::optional<Digest> digestFromDirNames(DigestAlgorithm algorithm, std::string_view hex) {
+  std::string text(digestAlgorithmName(algorithm));
+  text += ':';
+  text += hex;
+  return Digest::tryParse(text);
+}
+
+StoreFile classifyFile(std::string_view path) {
+  StoreFile file;
+  const std::string root = v2Root();
+  if (!path.starts_with(root) || path.size() <= root.size() || path[root.size()] != '/') return file;
+  std::vector<std::string_view> parts;
+  for (std::string_view rest = path.substr(root.size() + 1); !rest.empty();) {
+    size_t slash = rest.find('/');
+    parts.push_back(rest.substr(0, slash));
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  }
+  auto digestAt = [&](size_t alg, size_t hex) {
+    return Digest::tryParse(std::string(parts[alg]) + ":" + std::string(parts[hex]));
+  };
+  auto shape = [&](size_t from, std::initializer_list<std::string_view> tail) {
+    if (parts.size() != from + tail.size()) return false;
+    size_t i = from;
+    for (std::string_view t : tail) {
+      if (!t.empty() && parts[i] != t) return false;
+      ++i;
+    }
+    return true;
+  };
+  using Kind = StoreFile::Kind;
+  if (shape(0, {"blobs", "", "", "", kDataFile})) {
+    file.digest = digestAt(1, 3);
+    if (file.digest && file.digest->hex().substr(0, 2) == parts[2]) file.kind = Kind::kBlobData;
+    return file;
+  }
+  if (shape(0, {"_quarantine", "", "", kDataFile})) {
+    file.digest = digestAt(1, 2);
+    if (file.digest) file.kind = Kind::kQuarantinedData;
+    return file;
+  }
+  if (parts[0] != "repositories") return file;
+  // The repository's name: the components before the first "_" one.
+  size_t i = 1;
+  while (i < parts.size() && !parts[i].starts_with('_')) ++i;
+  if (i == 1 || i == parts.size()) return file;
+  if (parts[i] != kManifestsDir && parts[i] != "_layers" && parts[i] != "_uploads") return file;
+  std::string name(parts[1]);
+  for (size_t j = 2; j < i; ++j) name += "/" + std::string(parts[j]);
+  file.repository = RepoName::tryParse(name);
+  if (!file.repository) return file;
+  file.kind = Kind::kRepositoryData;
+  if (shape(i, {"_layers", "", "", kLinkFile})) {
+    file.digest = digestAt(i + 1, i + 2);
+    if (file.digest) file.kind = Kind::kLayerLink;
+  } else if (shape(i, {kManifestsDir, "revisions", "", "", kLinkFile})) {
+    file.digest = digestAt(i + 2, i + 3);
+    if (file.digest) file.kind = Kind::kRevisionLink;
+  } else if (shape(i, {kManifestsDir, "tags", "", "current", kLinkFile})) {
+    file.tag = Tag::tryParse(parts[i + 2]);
+    if (file.tag) file.kind = Kind::kTagCurrentLink;
+  } else if (shape(i, {kManifestsDir, "tags", "", "index", "", "", kLinkFile})) {
+    file.tag = Tag::tryParse(parts[i + 2]);
+    file.digest = digestAt(i + 4, i + 5);
+    if (file.tag && file.digest) file.kind = Kind::kTagIndexLink;
+  }
+  return file;
+}
+
+}  // namespace regfs::layout

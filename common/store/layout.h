@@ -1,0 +1,101 @@
+#pragma once
+// The on-disk format, in one place: distribution's storage layout, byte for byte.
+// Every path here is a storage-driver path ("/docker/registry/v2/..."), relative to
+// the store's rootdirectory. Nothing else in regfs composes a store path.
+//
+//   blobs/<alg>/<hh>/<hex>/data                                    every blob, manifests included
+//   repositories/<name>/_layers/<alg>/<hex>/link                   the repository may read this blob
+//   repositories/<name>/_manifests/revisions/<alg>/<hex>/link      the manifest belongs to it
+//   repositories/<name>/_manifests/tags/<tag>/current/link         tag -> manifest
+//   repositories/<name>/_manifests/tags/<tag>/index/<alg>/<hex>/link   tag history
+//   repositories/<name>/_uploads/<uuid>/{data,startedat}           uploads in progress
+//   repositories/<name>/_referrers/<alg>/<hex>/<alg>/<hex>/link    regfs only: subject -> referrer
+//   _quarantine/<alg>/<hex>/data                                   regfs only: blobs being swept
+//
+// A link file holds exactly "<alg>:<hex>" with no newline; startedat is RFC 3339 UTC.
+// A directory under repositories/ is a repository iff it has a child "_manifests";
+// distribution skips every other "_"-prefixed directory, which is why regfs keeps its
+// own metadata (referrers) under one.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/digest.h"
+#include "common/names.h"
+
+namespace regfs::layout {
+
+inline constexpr std::string_view kManifestsDir = "_manifests";
+inline constexpr std::string_view kLinkFile = "link";
+inline constexpr std::string_view kDataFile = "data";
+
+std::string v2Root();          // /docker/registry/v2
+std::string blobsRoot();       // .../blobs
+std::string blobAlgorithmDir(DigestAlgorithm algorithm);  // .../blobs/sha256
+std::string blobDir(const Digest& digest);                // .../blobs/sha256/<hh>/<hex>
+std::string blobData(const Digest& digest);               // .../blobs/sha256/<hh>/<hex>/data
+
+// A file the health check writes and removes again to prove the store is writable;
+// distribution ignores anything in v2Root() but blobs/ and repositories/.
+std::string healthProbeFile();  // /docker/registry/v2/_regfs_health
+std::string repositoriesRoot();                           // .../repositories
+std::string repositoryDir(std::string_view name);         // .../repositories/<name>
+std::string repositoryDir(const RepoName& repo);
+std::string manifestsDir(const RepoName& repo);           // <repo>/_manifests
+
+std::string layersDir(const RepoName& repo, DigestAlgorithm algorithm);
+std::string layerLink(const RepoName& repo, const Digest& digest);
+std::string revisionsDir(const RepoName& repo, DigestAlgorithm algorithm);
+std::string revisionLink(const RepoName& repo, const Digest& digest);
+
+std::string tagsDir(const RepoName& repo);
+std::string tagDir(const RepoName& repo, const Tag& tag);
+std::string tagCurrentLink(const RepoName& repo, const Tag& tag);
+std::string tagIndexLink(const RepoName& repo, const Tag& tag, const Digest& digest);
+
+std::string uploadsDir(const RepoName& repo);
+std::string uploadDir(const RepoName& repo, std::string_view uuid);
+std::string uploadData(const RepoName& repo, std::string_view uuid);
+std::string uploadStartedAt(const RepoName& repo, std::string_view uuid);
+
+std::string referrersDir(const RepoName& repo, const Digest& subject, DigestAlgorithm algorithm);
+std::string referrerLink(const RepoName& repo, const Digest& subject, const Digest& referrer);
+
+// regfs only: where garbage collection parks a blob directory between sweeping it and
+// removing it (common/maintenance/gc.h). distribution walks only blobs/ and repositories/.
+std::string quarantineDir();                        // .../_quarantine
+std::string quarantineEntry(const Digest& digest);  // .../_quarantine/<alg>/<hex>
+
+// True for an upload id regfs or distribution could have made: 1-128 of [A-Za-z0-9-],
+// which keeps it a single safe path component.
+bool isValidUploadId(std::string_view uuid);
+
+// The digest named by a "<alg>/<hex>" pair of directory names, as listed under _layers,
+// revisions, tag index and _referrers directories; nullopt for anything else.
+std::optional<Digest> digestFromDirNames(DigestAlgorithm algorithm, std::string_view hex);
+
+// What a file of the store is, read from its path alone, for walks that list the whole
+// store in one pass (common/store/walk.h). Files under repositories/<name>/_manifests, _layers
+// or _uploads belong to repository <name>; the links among them name their digest (and
+// tag); a blob's or a quarantined blob's data file names its digest.
+struct StoreFile {
+  enum class Kind {
+    kOther,
+    kBlobData,
+    kQuarantinedData,
+    kRepositoryData,  // any other file of a repository (uploads, unknown files)
+    kLayerLink,
+    kRevisionLink,
+    kTagCurrentLink,
+    kTagIndexLink,
+  };
+  Kind kind = Kind::kOther;
+  std::optional<RepoName> repository;
+  std::optional<Digest> digest;
+  std::optional<Tag> tag;
+};
+StoreFile classifyFile(std::string_view path);
+
+}  // namespace regfs::layout
