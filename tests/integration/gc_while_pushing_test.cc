@@ -19,7 +19,7 @@
 #include "common/store/layout.h"
 #include "support/image.h"
 #include "support/server.h"
-#include "../tools/store_builder.h"
+#include "support/store_builder.h"
 
 namespace regfs {
 namespace {

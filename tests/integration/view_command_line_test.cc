@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include "view_fixture.h"
+#include "support/view_fixture.h"
 
 namespace regfs {
 namespace {

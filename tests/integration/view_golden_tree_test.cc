@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <set>
 
-#include "view_fixture.h"
+#include "support/view_fixture.h"
 
 namespace regfs {
 namespace {

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "view_fixture.h"
+#include "support/view_fixture.h"
 
 namespace regfs {
 namespace {

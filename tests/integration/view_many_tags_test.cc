@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/store/layout.h"
-#include "view_fixture.h"
+#include "support/view_fixture.h"
 
 namespace regfs {
 namespace {

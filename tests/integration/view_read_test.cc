@@ -15,7 +15,7 @@
 #include <random>
 
 #include "support/http_client.h"
-#include "view_fixture.h"
+#include "support/view_fixture.h"
 
 namespace regfs {
 namespace {

@@ -8,7 +8,7 @@
 
 #include <regex>
 
-#include "view_fixture.h"
+#include "support/view_fixture.h"
 
 namespace regfs {
 namespace {

@@ -9,7 +9,7 @@
 #include <regex>
 #include <thread>
 
-#include "integration/view_fixture.h"
+#include "support/view_fixture.h"
 #include "shared_ceph.h"
 #include "support/dockerd.h"
 #include "support/http_client.h"

@@ -5,7 +5,7 @@
 #include <rapidjson/document.h>
 
 #include "common/store/layout.h"
-#include "store_builder.h"
+#include "support/store_builder.h"
 #include "support/process.h"
 
 namespace regfs {

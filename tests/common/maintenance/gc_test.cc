@@ -8,7 +8,7 @@
 
 #include "common/error.h"
 #include "common/store/layout.h"
-#include "store_builder.h"
+#include "support/store_builder.h"
 #include "support/process.h"
 
 namespace regfs {
