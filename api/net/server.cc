@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "api/registry/auth.h"
+#include "api/registry/dispatch.h"
 #include "api/registry/errors.h"
 #include "api/net/listening.h"
 #include "api/http/send_now.h"

@@ -1,6 +1,7 @@
 #pragma once
-// One handler per resource (base.cc, catalog.cc, tags.cc, blobs.cc, uploads.cc,
-// manifests.cc, referrers.cc): validate the request, call the store, build the response.
+// One handler per resource (base.cc, catalog.cc, tags.cc, blobs.cc, uploads.cc, manifests.cc,
+// referrers.cc), called by dispatch (api/registry/dispatch.h): validate the request, call the
+// store, build the response.
 // Failures are thrown as regfs::Error and mapped in api/registry/errors.cc.
 
 #include "api/registry/registry.h"

@@ -111,7 +111,4 @@ struct Dispatch {
 // A sink that keeps up to `limit` bytes (Error(kSizeInvalid) beyond) and hands them to `fn`.
 std::unique_ptr<BodySink> bufferBody(size_t limit, std::function<Response(std::string)> fn);
 
-// Routes one request. Throws regfs::Error for every failure the client should see.
-Dispatch dispatch(Registry& registry, const Request& request);
-
 }  // namespace regfs::api
