@@ -18,6 +18,8 @@ case "${1:-}" in
   *) echo "test.sh: unknown argument $1 (only --long)" >&2; exit 2 ;;
 esac
 
+echo "== Rooms: includes point one way"
+scripts/check-deps.sh
 scripts/setup.sh --build-dir build
 # Only what runs under the sanitizers below: the unit and integration test executables and the
 # programs the tests start (s3_tests is Release-only).
