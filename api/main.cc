@@ -21,6 +21,7 @@
 #include "common/cli.h"
 #include "common/error.h"
 #include "common/storage/s3_driver.h"
+#include "common/store/open.h"
 #include "regfs/version.h"
 
 namespace {

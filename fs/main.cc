@@ -8,9 +8,8 @@
 #include <sstream>
 
 #include "common/cli.h"
-#include "fs/store_root.h"
 #include "common/error.h"
-#include "common/storage/s3_driver.h"
+#include "common/store/open.h"
 #include "fs/fuse_ops.h"
 #include "fs/view.h"
 
@@ -117,23 +116,21 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::filesystem::path rootdirectory;
-  std::shared_ptr<regfs::StorageDriver> s3;  // a config.yml naming an s3 store
+  regfs::StoreRoot store;
   try {
-    s3 = regfs::s3StorageOf(root);
-    if (!s3) rootdirectory = regfs::view::resolveRoot(root);
+    store = regfs::openStoreRoot(root);
   } catch (const std::exception& e) {
     return fail(e.what());
   }
   std::error_code ec;
-  if (!s3 && !std::filesystem::is_directory(rootdirectory, ec)) {
-    return fail(rootdirectory.string() + ": the store's rootdirectory does not exist");
+  if (!store.rootdirectory.empty() && !std::filesystem::is_directory(store.rootdirectory, ec)) {
+    return fail(store.rootdirectory.string() + ": the store's rootdirectory does not exist");
   }
   std::string error;
   if (!recoverStaleMount(mountpoint, error)) return fail(error);
 
   try {
-    regfs::view::View view(s3 ? regfs::Store(s3) : regfs::Store::openLocal(rootdirectory), viewOptions);
+    regfs::view::View view(regfs::Store(store.driver), viewOptions);
     return regfs::view::serveView(view, options);
   } catch (const std::exception& e) {
     return fail(e.what());

@@ -6,7 +6,7 @@
 
 #include "common/cli.h"
 #include "common/error.h"
-#include "tools/root.h"
+#include "common/store/open.h"
 
 namespace regfs::tools {
 
@@ -73,8 +73,8 @@ void addJsonFlag(Command& command, bool& json) {
 }
 
 StoreAt openStore(const std::string& root) {
-  RootConfig config = resolveRoot(root);
-  return StoreAt{config.rootdirectory, std::make_shared<Store>(config.driver), config.uploadPurgingAge};
+  StoreRoot opened = openStoreRoot(root);
+  return StoreAt{opened.rootdirectory, std::make_shared<Store>(opened.driver), opened.uploadPurgingAge};
 }
 
 }  // namespace regfs::tools

@@ -8,7 +8,7 @@
 #include "common/maintenance/fsck.h"
 #include "tools/command.h"
 #include "tools/output.h"
-#include "tools/root.h"
+#include "tools/duration.h"
 
 namespace regfs::tools {
 namespace {

@@ -6,7 +6,7 @@
 #include "common/maintenance/purge.h"
 #include "tools/command.h"
 #include "tools/output.h"
-#include "tools/root.h"
+#include "tools/duration.h"
 
 namespace regfs::tools {
 namespace {

@@ -1275,21 +1275,6 @@ class S3Driver : public StorageDriver {
 
 }  // namespace
 
-std::shared_ptr<StorageDriver> makeDriver(const StorageConfig& storage) {
-  if (storage.driver == StorageDriverKind::kS3) return makeS3Driver(storage.s3, !storage.redirectDisabled);
-  return makeFsDriver(storage.filesystem.rootDirectory);
-}
-
-std::shared_ptr<StorageDriver> s3StorageOf(const std::string& rootOrConfig) {
-  std::error_code ec;
-  std::filesystem::path path(rootOrConfig);
-  if (!std::filesystem::is_regular_file(path, ec)) return nullptr;
-  if (path.extension() != ".yml" && path.extension() != ".yaml") return nullptr;
-  Config config = loadConfig(path, processEnvironment());
-  if (config.storage.driver != StorageDriverKind::kS3) return nullptr;
-  return makeS3Driver(config.storage.s3);
-}
-
 std::shared_ptr<StorageDriver> makeS3Driver(const S3StorageConfig& config, bool redirect) {
   if (!config.v4Auth) {
     throw Error(ErrorKind::kConfigInvalid,

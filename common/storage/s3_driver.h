@@ -44,14 +44,6 @@ std::shared_ptr<StorageDriver> makeS3Driver(const S3StorageConfig& config, bool 
 // then the path, with every leading '/' dropped.
 std::string s3Key(std::string_view rootdirectory, std::string_view path);
 
-// The driver `storage` names: the file system under storage.filesystem.rootdirectory, or
-// S3 (makeS3Driver).
-std::shared_ptr<StorageDriver> makeDriver(const StorageConfig& storage);
-
-// The S3 store a config.yml (REGISTRY_* applied) names as ROOT; nullptr when ROOT is a
-// directory or a config naming a filesystem store.
-std::shared_ptr<StorageDriver> s3StorageOf(const std::string& rootOrConfig);
-
 namespace sigv4 {
 
 // What Signature Version 4 signs of one request.
