@@ -126,7 +126,7 @@ void addGarbageCollectCommand(Commands& commands) {
   auto opts = std::make_shared<GarbageCollectOptions>();
   Command cmd =
       commands.add("garbage-collect",
-                   "remove blobs no manifest references (safe while the server runs; see README)",
+                   "remove blobs no manifest references (safe while the server runs; see docs/tools.md)",
                    [opts] { return runGarbageCollect(*opts); });
   addRootArgument(cmd, opts->root);
   cmd.flag("-d,--dry-run", opts->dryRun, "print what would be removed, change nothing");

@@ -1,7 +1,7 @@
 // Replicas behind a load balancer: two regfs-servers on one bucket behind nginx, which sends
 // each request to the next replica in turn (no sticky sessions), so the requests of one
-// push and one pull are spread over both. The README's "Running at scale" shows the same
-// nginx settings.
+// push and one pull are spread over both. docs/storage.md ("Replicas behind a load balancer")
+// shows the same nginx settings.
 #include <gtest/gtest.h>
 
 #include <fstream>
