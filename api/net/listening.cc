@@ -9,16 +9,18 @@
 #include <cstdlib>
 #include <string>
 
+#include "common/handles.h"
+
 namespace regfs::api {
 
 bool stopListening(uint16_t port) {
-  DIR* dir = ::opendir("/proc/self/fd");
+  CPtr<DIR, ::closedir> dir(::opendir("/proc/self/fd"));
   if (!dir) return false;
   bool found = false;
-  while (dirent* entry = ::readdir(dir)) {
+  while (dirent* entry = ::readdir(dir.get())) {
     if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
     int fd = std::atoi(entry->d_name);
-    if (fd == ::dirfd(dir)) continue;
+    if (fd == ::dirfd(dir.get())) continue;
     int listening = 0;
     socklen_t len = sizeof listening;
     if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) continue;
@@ -37,7 +39,6 @@ bool stopListening(uint16_t port) {
     ::close(dummy);
     found = true;
   }
-  ::closedir(dir);
   return found;
 }
 

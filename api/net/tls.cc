@@ -36,9 +36,8 @@ std::string takeOpensslError() {
 // Fails with the system's reason when `path` cannot be opened for reading.
 void requireReadable(const char* setting, const std::string& path) {
   if (path.empty()) configError(std::string(setting) + " is not set");
-  std::FILE* f = std::fopen(path.c_str(), "rb");
+  CPtr<std::FILE, std::fclose> f(std::fopen(path.c_str(), "rb"));
   if (!f) configError(std::string(setting) + ": cannot read " + path + ": " + std::strerror(errno));
-  std::fclose(f);
 }
 
 int protocolVersion(const std::string& name) {
@@ -54,9 +53,9 @@ int protocolVersion(const std::string& name) {
 // take them) become OpenSSL's names; TLS 1.3 suites are configured separately.
 void setCipherSuites(SSL_CTX* ctx, const std::vector<std::string>& names) {
   if (names.empty()) return;
-  SSL_CTX* all = SSL_CTX_new(TLS_server_method());
-  SSL_CTX_set_cipher_list(all, "ALL:@SECLEVEL=0");
-  STACK_OF(SSL_CIPHER)* known = SSL_CTX_get_ciphers(all);
+  SslCtxPtr all(SSL_CTX_new(TLS_server_method()));
+  SSL_CTX_set_cipher_list(all.get(), "ALL:@SECLEVEL=0");
+  STACK_OF(SSL_CIPHER)* known = SSL_CTX_get_ciphers(all.get());
   std::string tls12, tls13;
   for (const auto& name : names) {
     const SSL_CIPHER* found = nullptr;
@@ -65,14 +64,10 @@ void setCipherSuites(SSL_CTX* ctx, const std::vector<std::string>& names) {
       const char* standard = SSL_CIPHER_standard_name(c);
       if (standard && name == standard) found = c;
     }
-    if (!found) {
-      SSL_CTX_free(all);
-      configError("http.tls.ciphersuites: unknown cipher suite " + name);
-    }
+    if (!found) configError("http.tls.ciphersuites: unknown cipher suite " + name);
     std::string& list = std::strcmp(SSL_CIPHER_get_version(found), "TLSv1.3") == 0 ? tls13 : tls12;
     list += (list.empty() ? "" : ":") + std::string(SSL_CIPHER_get_name(found));
   }
-  SSL_CTX_free(all);
   if (!tls12.empty() && SSL_CTX_set_cipher_list(ctx, tls12.c_str()) != 1) {
     configError("http.tls.ciphersuites: " + takeOpensslError());
   }
@@ -128,56 +123,47 @@ TlsContext::TlsContext(const TlsConfig& config) {
   requireReadable("http.tls.certificate", config.certificate);
   requireReadable("http.tls.key", config.key);
   ERR_clear_error();
-  ctx_ = SSL_CTX_new(TLS_server_method());
-  if (!ctx_) configError("http.tls: cannot create a TLS context: " + takeOpensslError());
-  if (SSL_CTX_use_certificate_chain_file(ctx_, config.certificate.c_str()) != 1) {
-    std::string why = takeOpensslError();
-    SSL_CTX_free(ctx_);
+  ctx_.reset(SSL_CTX_new(TLS_server_method()));
+  SSL_CTX* ctx = ctx_.get();
+  if (!ctx) configError("http.tls: cannot create a TLS context: " + takeOpensslError());
+  if (SSL_CTX_use_certificate_chain_file(ctx, config.certificate.c_str()) != 1) {
     configError("http.tls.certificate: " + config.certificate + " holds no usable PEM certificate (" +
-                why + ")");
+                takeOpensslError() + ")");
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx_, config.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+  if (SSL_CTX_use_PrivateKey_file(ctx, config.key.c_str(), SSL_FILETYPE_PEM) != 1) {
     std::string why = takeOpensslError();
-    SSL_CTX_free(ctx_);
     if (why == "key values mismatch") {
       configError("http.tls.key: " + config.key + " does not match the certificate " +
                   config.certificate);
     }
     configError("http.tls.key: " + config.key + " holds no usable PEM private key (" + why + ")");
   }
-  if (SSL_CTX_check_private_key(ctx_) != 1) {
-    SSL_CTX_free(ctx_);
+  if (SSL_CTX_check_private_key(ctx) != 1) {
     configError("http.tls.key: " + config.key + " does not match the certificate " +
                 config.certificate);
   }
-  try {
-    SSL_CTX_set_min_proto_version(ctx_, protocolVersion(config.minimumTls));
-    setCipherSuites(ctx_, config.cipherSuites);
-    if (!config.clientCas.empty()) {
-      STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
-      for (const auto& ca : config.clientCas) {
-        requireReadable("http.tls.clientcas", ca);
-        if (SSL_CTX_load_verify_locations(ctx_, ca.c_str(), nullptr) != 1 ||
-            SSL_add_file_cert_subjects_to_stack(names, ca.c_str()) != 1) {
-          sk_X509_NAME_pop_free(names, X509_NAME_free);
-          configError("http.tls.clientcas: " + ca + " holds no usable PEM certificate (" +
-                      takeOpensslError() + ")");
-        }
+  SSL_CTX_set_min_proto_version(ctx, protocolVersion(config.minimumTls));
+  setCipherSuites(ctx, config.cipherSuites);
+  if (!config.clientCas.empty()) {
+    auto freeNames = [](STACK_OF(X509_NAME) * names) { sk_X509_NAME_pop_free(names, X509_NAME_free); };
+    std::unique_ptr<STACK_OF(X509_NAME), decltype(freeNames)> names(sk_X509_NAME_new_null(), freeNames);
+    for (const auto& ca : config.clientCas) {
+      requireReadable("http.tls.clientcas", ca);
+      if (SSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr) != 1 ||
+          SSL_add_file_cert_subjects_to_stack(names.get(), ca.c_str()) != 1) {
+        configError("http.tls.clientcas: " + ca + " holds no usable PEM certificate (" +
+                    takeOpensslError() + ")");
       }
-      SSL_CTX_set_client_CA_list(ctx_, names);
-      SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
     }
-  } catch (...) {
-    SSL_CTX_free(ctx_);
-    throw;
+    SSL_CTX_set_client_CA_list(ctx, names.release());
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   }
-  SSL_CTX_set_options(ctx_, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-                                SSL_OP_CIPHER_SERVER_PREFERENCE);
-  SSL_CTX_set_alpn_select_cb(ctx_, selectAlpn, nullptr);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_alpn_select_cb(ctx, selectAlpn, nullptr);
   ERR_clear_error();
 }
 
-TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
 
 bool TlsContext::kernelTlsAvailable() {
 #ifdef OPENSSL_NO_KTLS

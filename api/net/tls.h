@@ -14,7 +14,7 @@
 // (through Pistache's write queue, which waits for the socket) and says so with
 // setQueued(false).
 
-#include <openssl/types.h>
+#include <openssl/ssl.h>
 
 #include <cstdint>
 #include <memory>
@@ -22,8 +22,11 @@
 #include <string_view>
 
 #include "common/config/config.h"
+#include "common/handles.h"
 
 namespace regfs::api {
+
+using SslCtxPtr = CPtr<SSL_CTX, SSL_CTX_free>;
 
 class TlsContext {
  public:
@@ -32,16 +35,15 @@ class TlsContext {
   // the TLS 1.2 cipher suites (IANA names, as distribution takes them). Throws
   // Error(kConfigInvalid) with one line naming the setting and the file.
   explicit TlsContext(const TlsConfig& config);
-  ~TlsContext();
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;
-  SSL_CTX* get() const { return ctx_; }
+  SSL_CTX* get() const { return ctx_.get(); }
   // True if this OpenSSL build and kernel can move record encryption into the kernel
   // (kTLS), so that sendfile(2) would work on TLS connections.
   static bool kernelTlsAvailable();
 
  private:
-  SSL_CTX* ctx_ = nullptr;
+  SslCtxPtr ctx_;
 };
 
 class TlsSession {

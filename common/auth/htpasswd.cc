@@ -18,6 +18,7 @@
 
 #include "common/base64.h"
 #include "common/error.h"
+#include "common/handles.h"
 #include "common/unique_fd.h"
 
 namespace regfs {
@@ -303,10 +304,7 @@ std::optional<std::string> ensureHtpasswdFile(const std::filesystem::path& path)
   std::string tmp = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
   UniqueFd fd(::mkostemp(tmp.data(), O_CLOEXEC));
   if (!fd) throwErrno("create", tmp, errno);
-  struct Unlink {
-    std::string path;
-    ~Unlink() { ::unlink(path.c_str()); }
-  } unlinkTmp{tmp};
+  TempFile unlinkTmp(tmp);  // linked into place below, or left: removed either way
   if (::fchmod(fd.get(), 0600) != 0) throwErrno("chmod", tmp, errno);
   for (size_t done = 0; done < content.size();) {
     ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);

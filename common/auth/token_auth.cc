@@ -24,27 +24,24 @@
 
 #include "common/base64.h"
 #include "common/error.h"
+#include "common/handles.h"
 
 namespace regfs {
 namespace {
 
 constexpr size_t kMaxTokenSize = 64 * 1024;
 
-template <typename T, void (*Free)(T*)>
-struct Deleter {
-  void operator()(T* p) const { Free(p); }
-};
 using PkeyPtr = std::shared_ptr<EVP_PKEY>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
-using BnPtr = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
-using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
-using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX, X509_STORE_CTX_free>>;
-using EcGroupPtr = std::unique_ptr<EC_GROUP, Deleter<EC_GROUP, EC_GROUP_free>>;
-using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG, ECDSA_SIG_free>>;
-using ParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, Deleter<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>>;
-using ParamPtr = std::unique_ptr<OSSL_PARAM, Deleter<OSSL_PARAM, OSSL_PARAM_free>>;
+using X509Ptr = CPtr<X509, X509_free>;
+using BioPtr = CPtr<BIO, BIO_free_all>;
+using BnPtr = CPtr<BIGNUM, BN_free>;
+using MdCtxPtr = CPtr<EVP_MD_CTX, EVP_MD_CTX_free>;
+using PkeyCtxPtr = CPtr<EVP_PKEY_CTX, EVP_PKEY_CTX_free>;
+using StoreCtxPtr = CPtr<X509_STORE_CTX, X509_STORE_CTX_free>;
+using EcGroupPtr = CPtr<EC_GROUP, EC_GROUP_free>;
+using EcdsaSigPtr = CPtr<ECDSA_SIG, ECDSA_SIG_free>;
+using ParamBldPtr = CPtr<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>;
+using ParamPtr = CPtr<OSSL_PARAM, OSSL_PARAM_free>;
 struct X509StackDeleter {
   void operator()(STACK_OF(X509) * s) const { sk_X509_pop_free(s, X509_free); }
 };
@@ -307,7 +304,7 @@ rapidjson::Document parseJsonObject(std::string_view text, const char* what) {
 }  // namespace
 
 struct TokenVerifier::Keys {
-  std::unique_ptr<X509_STORE, Deleter<X509_STORE, X509_STORE_free>> roots{X509_STORE_new()};
+  CPtr<X509_STORE, X509_STORE_free> roots{X509_STORE_new()};
   size_t rootCount = 0;
   std::map<std::string, std::vector<PkeyPtr>> byKid;
 

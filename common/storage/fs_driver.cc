@@ -15,6 +15,7 @@
 
 #include "common/storage/driver.h"
 #include "common/error.h"
+#include "common/handles.h"
 
 namespace regfs {
 namespace {
@@ -192,18 +193,15 @@ class FsDriver : public StorageDriver {
     std::string full = fullPath(path);
     std::string dir = parentPath(full);
     makeDirs(dir);
-    std::string temp = dir + "/" + std::string(kAtomicTempPrefix) + randomSuffix();
-    UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-    if (!fd) throwErrno("create", temp, errno);
-    try {
-      writeAll(fd.get(), bytes.data(), bytes.size(), temp);
-      if (::fdatasync(fd.get()) != 0) throwErrno("fsync", temp, errno);
-      fd.reset();
-      if (::rename(temp.c_str(), full.c_str()) != 0) throwErrno("rename", full, errno);
-    } catch (...) {
-      ::unlink(temp.c_str());
-      throw;
-    }
+    std::string name = dir + "/" + std::string(kAtomicTempPrefix) + randomSuffix();
+    UniqueFd fd(::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!fd) throwErrno("create", name, errno);
+    TempFile temp(name);
+    writeAll(fd.get(), bytes.data(), bytes.size(), name);
+    if (::fdatasync(fd.get()) != 0) throwErrno("fsync", name, errno);
+    fd.reset();
+    if (::rename(name.c_str(), full.c_str()) != 0) throwErrno("rename", full, errno);
+    temp.commit();
     fsyncPath(dir);
   }
 
@@ -223,17 +221,16 @@ class FsDriver : public StorageDriver {
   std::vector<std::string> list(const std::string& path) const override {
     std::vector<std::string> names;
     std::string full = fullPath(path);
-    DIR* dir = ::opendir(full.c_str());
+    CPtr<DIR, ::closedir> dir(::opendir(full.c_str()));
     if (!dir) {
       if (errno == ENOENT || errno == ENOTDIR) return names;
       throwErrno("opendir", full, errno);
     }
-    while (dirent* e = ::readdir(dir)) {
+    while (dirent* e = ::readdir(dir.get())) {
       std::string_view name = e->d_name;
       if (name == "." || name == "..") continue;
       names.emplace_back(name);
     }
-    ::closedir(dir);
     std::sort(names.begin(), names.end());
     return names;
   }
