@@ -1,5 +1,7 @@
 #include "fs/view.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -601,6 +603,7 @@ View::~View() {
 void View::refreshLoop() {
   using Clock = std::chrono::steady_clock;
   auto lastTook = Clock::duration::zero();
+  bool failing = false;  // the last rebuild failed (said once, and once when it recovers)
   std::unique_lock lock(currentMutex_);
   while (!stopping_) {
     bool polling = Clock::now() - lastAccess_ < options_.pollAfterAccess;
@@ -617,8 +620,14 @@ void View::refreshLoop() {
     auto started = Clock::now();
     try {
       refresh();
-    } catch (const std::exception&) {
+      if (failing) spdlog::info("view: the store can be read again; the view is current");
+      failing = false;
+    } catch (const std::exception& e) {
       // The store failed mid-walk; the previous snapshot stays and the next access retries.
+      if (!failing) {
+        spdlog::error("view: cannot read the store, the view keeps its last snapshot: {}", e.what());
+      }
+      failing = true;
     }
     lastTook = Clock::now() - started;
     lock.lock();
