@@ -3,7 +3,7 @@
 //   void add<Name>Command(regfs::tools::Commands& commands);
 // which declares its subcommand, options and run function; tools/main.cc lists it once.
 // Run functions return the exit status; a regfs::Error they throw becomes one line on
-// stderr and exit status 1.
+// stderr and the exit status its kind maps to (exitStatusFor).
 // Only command.cc sees the command-line parser (CLI11, header-only: seconds of compile time
 // in every file that includes it).
 
@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/error.h"
 #include "common/store/store.h"
 
 namespace CLI {
@@ -24,7 +25,12 @@ class App;
 namespace regfs::tools {
 
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitError = 1;
+inline constexpr int kExitUsage = 2;  // bad arguments, as the command-line parser answers them
+
+// The exit status of a command that failed with `kind`: sysexits(3)'s codes, so a script can
+// tell a bad argument (2) from missing input (66), malformed data (65), a configuration error
+// (78), failed storage (74) and the rest (docs/tools.md has the table).
+int exitStatusFor(ErrorKind kind);
 
 // One subcommand's arguments, each bound to a variable its run function reads. Names are
 // CLI11's: "-d,--dry-run" for an option, "ROOT" (no dash) for a positional argument.

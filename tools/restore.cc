@@ -36,8 +36,15 @@ namespace fs = std::filesystem;
 constexpr std::string_view kTagAliasPrefix = "@tag:";
 constexpr size_t kChunk = 1 << 20;
 
+// A bad argument (exit status 2).
 [[noreturn]] void refuse(const std::string& message) {
   throw Error(ErrorKind::kInvalidArgument, message);
+}
+
+// A backup whose content is not what the view wrote: a file that does not match the digest
+// naming it, or one the view never holds (exit status 65, a data error).
+[[noreturn]] void badBackup(const std::string& message) {
+  throw Error(ErrorKind::kDigestInvalid, message);
 }
 
 struct ManifestDir {
@@ -83,10 +90,10 @@ class Verifier {
   void verify(const fs::path& path, const Digest& expected) {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) throwErrno("stat", path.string(), errno);
-    if (!S_ISREG(st.st_mode)) refuse("corrupted backup: " + path.string() + " is not a regular file");
+    if (!S_ISREG(st.st_mode)) badBackup("corrupted backup: " + path.string() + " is not a regular file");
     auto key = std::make_pair(st.st_dev, st.st_ino);
     if (auto it = seen_.find(key); it != seen_.end()) {
-      if (it->second != expected) refuse("corrupted backup: " + path.string() + " is " + it->second.str() +
+      if (it->second != expected) badBackup("corrupted backup: " + path.string() + " is " + it->second.str() +
                                          ", expected " + expected.str());
       return;
     }
@@ -94,7 +101,7 @@ class Verifier {
     forEachChunk(path, [&](const char* p, size_t n) { hasher.update(p, n); });
     Digest actual = hasher.digest();
     if (actual != expected) {
-      refuse("corrupted backup: " + path.string() + " has digest " + actual.str() + ", expected " +
+      badBackup("corrupted backup: " + path.string() + " has digest " + actual.str() + ", expected " +
              expected.str());
     }
     seen_.emplace(key, actual);
@@ -121,19 +128,19 @@ void scan(const fs::path& dir, const std::string& repoPath, Backup& backup) {
       auto tag = Tag::tryParse(tagName);
       std::string target = fs::read_symlink(e.path()).string();
       auto digest = target.starts_with("@") ? Digest::tryParse(target.substr(1)) : std::nullopt;
-      if (!repo || !tag || !digest) refuse("not a tag of the view: " + e.path().string() + " -> " + target);
+      if (!repo || !tag || !digest) badBackup("not a tag of the view: " + e.path().string() + " -> " + target);
       backup.tags.push_back({*repo, *tag, *digest, e.path()});
     } else if (e.is_directory() && name.starts_with("@")) {
       auto repo = RepoName::tryParse(repoPath);
       auto digest = Digest::tryParse(name.substr(1));
-      if (!repo || !digest) refuse("not a manifest directory of the view: " + e.path().string());
+      if (!repo || !digest) badBackup("not a manifest directory of the view: " + e.path().string());
       backup.manifests.push_back({*repo, *digest, e.path(), {}, {}, {}});
     } else if (e.is_directory()) {
       std::string child = repoPath.empty() ? name : repoPath + "/" + name;
-      if (!RepoName::tryParse(child)) refuse("not a repository name: " + e.path().string());
+      if (!RepoName::tryParse(child)) badBackup("not a repository name: " + e.path().string());
       scan(e.path(), child, backup);
     } else {
-      refuse("unexpected file in the backup: " + e.path().string());
+      badBackup("unexpected file in the backup: " + e.path().string());
     }
   }
 }
@@ -143,11 +150,11 @@ void scan(const fs::path& dir, const std::string& repoPath, Backup& backup) {
 // can parse, every blob it lists is there).
 void verifyManifestDir(ManifestDir& m, Verifier& verifier) {
   fs::path manifestFile = m.dir / "manifest.json";
-  if (!fs::is_regular_file(manifestFile)) refuse("incomplete backup: " + manifestFile.string() + " is missing");
+  if (!fs::is_regular_file(manifestFile)) badBackup("incomplete backup: " + manifestFile.string() + " is missing");
   forEachChunk(manifestFile, [&](const char* p, size_t n) { m.bytes.append(p, n); });
   Digest actual = Digest::of(m.bytes, m.digest.algorithm());
   if (actual != m.digest) {
-    refuse("corrupted backup: " + manifestFile.string() + " has digest " + actual.str() + ", expected " +
+    badBackup("corrupted backup: " + manifestFile.string() + " has digest " + actual.str() + ", expected " +
            m.digest.str());
   }
   try {
@@ -165,7 +172,7 @@ void verifyManifestDir(ManifestDir& m, Verifier& verifier) {
       // Only a lenient reading knows the config; its digest is in the bytes somewhere.
       Hasher h;
       forEachChunk(config, [&](const char* p, size_t n) { h.update(p, n); });
-      if (!listed(h.digest())) refuse("corrupted backup: " + config.string() + " is not listed by its manifest");
+      if (!listed(h.digest())) badBackup("corrupted backup: " + config.string() + " is not listed by its manifest");
       want = h.digest();
     }
     verifier.verify(config, *want);
@@ -180,8 +187,8 @@ void verifyManifestDir(ManifestDir& m, Verifier& verifier) {
       size_t dot = name.find('.', dash == std::string::npos ? 0 : dash);
       std::string hex = dash == std::string::npos ? "" : name.substr(dash + 1, dot - dash - 1);
       auto d = Digest::tryParse(std::string(m.digest.algorithmName()) + ":" + hex);
-      if (!d) refuse("not a layer file of the view: " + e.path().string());
-      if (!listed(*d)) refuse("corrupted backup: " + e.path().string() + " is not listed by its manifest");
+      if (!d) badBackup("not a layer file of the view: " + e.path().string());
+      if (!listed(*d)) badBackup("corrupted backup: " + e.path().string() + " is not listed by its manifest");
       verifier.verify(e.path(), *d);
       found.emplace(*d, e.path());
     }
@@ -189,7 +196,7 @@ void verifyManifestDir(ManifestDir& m, Verifier& verifier) {
   if (m.parsed) {
     for (const Descriptor& d : m.parsed->blobReferences()) {
       if (!found.contains(d.digest)) {
-        refuse("incomplete backup: " + m.dir.string() + " lacks blob " + d.digest.str());
+        badBackup("incomplete backup: " + m.dir.string() + " lacks blob " + d.digest.str());
       }
     }
   }
@@ -259,7 +266,7 @@ int runRestore(const std::string& backupArg, const std::string& rootArg) {
   }
   for (const TagLink& t : b.tags) {
     if (!revisions.contains({t.repo.str(), t.target})) {
-      refuse("incomplete backup: tag " + t.path.string() + " points at " + t.target.str() +
+      badBackup("incomplete backup: tag " + t.path.string() + " points at " + t.target.str() +
              ", which the backup does not hold");
     }
   }

@@ -83,7 +83,7 @@ TEST_F(ViewRsyncBackupRestoreTest, BackupTwiceThenRestore) {
   std::filesystem::remove(badFile);  // break the hard link before writing
   writeFile(badFile, bytes);
   r = run({(binDir() / "regfsctl").string(), "restore", broken.string(), (work / "bad-store").string()});
-  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.status, 65) << "EX_DATAERR";
   EXPECT_NE(r.err.find(badFile.string()), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_FALSE(std::filesystem::exists(work / "bad-store"));
@@ -92,7 +92,7 @@ TEST_F(ViewRsyncBackupRestoreTest, BackupTwiceThenRestore) {
   }
   // A non-empty ROOT is refused.
   r = run({(binDir() / "regfsctl").string(), "restore", backup.string(), root.string()});
-  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.status, 2) << "a bad argument";
   EXPECT_NE(r.err.find("not empty"), std::string::npos) << r.err;
 
   // Restore, and serve the result with the reference registry.

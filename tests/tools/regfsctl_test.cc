@@ -45,11 +45,11 @@ TEST(RegfsctlTest, HelpVersionAndErrors) {
 
   TempDir dir;
   r = regfsctl({"du", (dir / "missing").string()});
-  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.status, 66) << "EX_NOINPUT: ROOT is missing";
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_EQ(r.err.rfind("regfsctl du: ", 0), 0u) << r.err;
   r = regfsctl({"garbage-collect", dir.path().string(), "--grace", "soon"});
-  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.status, 2) << "a bad argument";
   EXPECT_NE(r.err.find("--grace soon is not a duration"), std::string::npos) << r.err;
   EXPECT_TRUE(r.out.empty());
 }
