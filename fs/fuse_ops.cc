@@ -9,7 +9,6 @@
 #include "fs/fuse_ops.h"
 
 #include <fcntl.h>
-#include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -26,53 +25,10 @@
 #include "common/error.h"
 #include "common/store/layout.h"
 #include "common/unique_fd.h"
+#include "fs/passthrough.h"
 
 namespace regfs::view {
 namespace {
-
-// FUSE passthrough (Linux 6.9): the kernel reads an open file straight from a backing file
-// of ours, through the backing file system's own page cache, so a read through the view
-// costs what a read of the blob costs. libfuse 3.14 predates it, so the three pieces of
-// kernel ABI it needs are spelled out here and applied to the messages libfuse exchanges
-// with the kernel (see PassthroughIo): the capability in the INIT reply, a backing file
-// registered on the device (root only), and its id in an OPEN reply.
-namespace kernel {
-constexpr uint32_t kOpInit = 26;
-constexpr uint32_t kInitExt = 1u << 30;          // fuse_init_in/out.flags: flags2 is valid
-constexpr uint32_t kPassthroughFlag2 = 1u << 5;  // FUSE_PASSTHROUGH (bit 37) in flags2
-constexpr uint32_t kWritebackCache = 1u << 16;   // excludes passthrough
-constexpr uint32_t kOpenPassthrough = 1u << 7;   // FOPEN_PASSTHROUGH
-constexpr uint32_t kOpenKeepCache = 1u << 1;     // FOPEN_KEEP_CACHE, not allowed with it
-struct InHeader {
-  uint32_t len, opcode;
-  uint64_t unique, nodeid;
-  uint32_t uid, gid, pid;
-  uint16_t totalExtlen, padding;
-};
-struct InitIn {
-  uint32_t major, minor, maxReadahead, flags, flags2;
-};
-struct OutHeader {
-  uint32_t len;
-  int32_t error;
-  uint64_t unique;
-};
-// The start of fuse_init_out up to max_stack_depth (libfuse's copy calls it unused[0]).
-constexpr size_t kInitOutFlags = 12, kInitOutFlags2 = 32, kInitOutMaxStackDepth = 36;
-struct OpenOut {
-  uint64_t fh;
-  uint32_t openFlags;
-  int32_t backingId;
-};
-struct BackingMap {
-  int32_t fd;
-  uint32_t flags;
-  uint64_t padding;
-};
-constexpr unsigned long kBackingOpen = _IOW(229, 1, BackingMap);
-constexpr unsigned long kBackingClose = _IOW(229, 2, uint32_t);
-static_assert(sizeof(InHeader) == 40 && sizeof(OutHeader) == 16 && sizeof(OpenOut) == 16);
-}  // namespace kernel
 
 constexpr std::string_view kUserXattrPrefix = "user.";
 constexpr std::string_view kDigestXattr = "user.oci.digest";
@@ -115,13 +71,14 @@ class ViewFs {
  public:
   ViewFs(View& view, const MountOptions& options)
       : view_(view),
-        wantPassthrough_(options.passthrough),
+        passthrough_(options.passthrough),
         timeout_(std::chrono::duration<double>(options.cacheTimeout).count()),
         stableTimeout_(std::chrono::duration<double>(options.stableCacheTimeout).count()),
         uid_(::getuid()),
         gid_(::getgid()) {}
 
   View& view() { return view_; }
+  Passthrough& passthrough() { return passthrough_; }
   bool noOpendir = false;  // set once, in init, before any other request
   // How long the kernel may cache what we say of `n`: long for a stable node, briefly for
   // the others. Either way, what a rebuild finds changed is invalidated at once
@@ -165,8 +122,14 @@ class ViewFs {
   }
 
   // Once mounted, rebuilds of the view tell the kernel what changed.
-  void attach(fuse_session* se) { session_.store(se); }
-  void detach() { session_.store(nullptr); }
+  void attach(fuse_session* se) {
+    session_.store(se);
+    passthrough_.attach(se);
+  }
+  void detach() {
+    session_.store(nullptr);
+    passthrough_.attach(nullptr);
+  }
 
   // Drops what the kernel caches of nodes that changed between two snapshots: the
   // attributes of files and symlinks (their content is immutable under their inode
@@ -203,67 +166,6 @@ class ViewFs {
       }
       fuse_lowlevel_notify_inval_inode(se, c.ino, c.isDirectory ? 0 : -1, 0);
     }
-  }
-
-  // Passthrough, step 1: the kernel's INIT request, seen as it is read. The kernel offers
-  // passthrough when it has it; we take it unless told not to.
-  void sawInit(const kernel::InitIn& init) {
-    initPending_ = wantPassthrough_ && (init.flags & kernel::kInitExt) &&
-                   (init.flags2 & kernel::kPassthroughFlag2);
-  }
-  // Step 2: the INIT reply (`out`, a fuse_init_out), on its way out: asks for passthrough.
-  void answerInit(std::string& out) {
-    if (!initPending_.exchange(false) || out.size() < kernel::kInitOutMaxStackDepth + 4) return;
-    uint32_t flags, flags2;
-    std::memcpy(&flags, out.data() + kernel::kInitOutFlags, 4);
-    std::memcpy(&flags2, out.data() + kernel::kInitOutFlags2, 4);
-    if (flags & kernel::kWritebackCache) return;
-    flags |= kernel::kInitExt;
-    flags2 |= kernel::kPassthroughFlag2;
-    uint32_t depth = 1;  // backing files on non-stacked file systems
-    std::memcpy(out.data() + kernel::kInitOutFlags, &flags, 4);
-    std::memcpy(out.data() + kernel::kInitOutFlags2, &flags2, 4);
-    std::memcpy(out.data() + kernel::kInitOutMaxStackDepth, &depth, 4);
-    passthrough_ = true;
-  }
-  bool initPending() const { return initPending_.load(); }
-
-  // Step 3, on open: registers `fd`, the blob of inode `ino`, as the backing file of the
-  // inode, or shares the one its open files already have (the kernel wants one per
-  // inode). Returns the backing id, or 0: no passthrough for this open (the kernel refused:
-  // only root may register backing files), which then reads through the daemon.
-  int32_t acquireBacking(uint64_t ino, int fd) {
-    if (!passthrough_.load()) return 0;
-    std::lock_guard lock(mutex_);
-    if (auto it = backings_.find(ino); it != backings_.end()) {
-      ++it->second.opens;
-      return it->second.id;
-    }
-    fuse_session* se = session_.load();
-    if (!se) return 0;
-    kernel::BackingMap map{fd, 0, 0};
-    int id = ::ioctl(fuse_session_fd(se), kernel::kBackingOpen, &map);
-    if (id <= 0) {
-      if (errno == EPERM || errno == EOPNOTSUPP || errno == ENOTTY) {
-        passthrough_ = false;  // for good: reads go through the daemon
-        std::fprintf(stderr, "regfs-mount: reads go through the daemon (no passthrough: %s)\n",
-                     std::strerror(errno));
-      }
-      return 0;
-    }
-    backings_[ino] = Backing{id, 1};
-    return id;
-  }
-  // When an open file of `ino` that had a backing id is released.
-  void releaseBacking(uint64_t ino) {
-    std::lock_guard lock(mutex_);
-    auto it = backings_.find(ino);
-    if (it == backings_.end() || --it->second.opens > 0) return;
-    if (fuse_session* se = session_.load()) {
-      auto id = static_cast<uint32_t>(it->second.id);
-      ::ioctl(fuse_session_fd(se), kernel::kBackingClose, &id);
-    }
-    backings_.erase(it);
   }
 
   // Counts one lookup of `n` by the kernel.
@@ -310,14 +212,7 @@ class ViewFs {
   }
 
   View& view_;
-  bool wantPassthrough_;
-  std::atomic<bool> initPending_{false};
-  std::atomic<bool> passthrough_{false};
-  struct Backing {
-    int32_t id;
-    uint64_t opens;
-  };
-  std::unordered_map<uint64_t, Backing> backings_;  // by inode, under mutex_
+  Passthrough passthrough_;
   double timeout_;
   double stableTimeout_;
   std::atomic<fuse_session*> session_{nullptr};
@@ -331,53 +226,16 @@ class ViewFs {
 
 ViewFs& fs(fuse_req_t req) { return *static_cast<ViewFs*>(fuse_req_userdata(req)); }
 
-// The OPEN reply this thread is sending, if it is to carry a backing id: fuse_reply_open
-// writes it on the calling thread, through ioWritev.
-struct PendingOpen {
-  uint64_t fh = 0;
-  int32_t backingId = 0;
-};
-thread_local PendingOpen pendingOpen;
-
 // The device I/O of the session (fuse_session_custom_io): plain read, writev and splice,
-// with the INIT request and the INIT and OPEN replies amended for passthrough.
+// with the messages passthrough needs to see or amend handed to it.
 ssize_t ioRead(int fd, void* buf, size_t len, void* userdata) {
   ssize_t n = ::read(fd, buf, len);
-  if (n >= static_cast<ssize_t>(sizeof(kernel::InHeader) + sizeof(kernel::InitIn))) {
-    kernel::InHeader h;
-    std::memcpy(&h, buf, sizeof h);
-    if (h.opcode == kernel::kOpInit) {
-      kernel::InitIn init;
-      std::memcpy(&init, static_cast<const char*>(buf) + sizeof h, sizeof init);
-      static_cast<ViewFs*>(userdata)->sawInit(init);
-    }
-  }
+  static_cast<ViewFs*>(userdata)->passthrough().sawRequest(buf, n);
   return n;
 }
 
 ssize_t ioWritev(int fd, struct iovec* iov, int count, void* userdata) {
-  if (count != 2 || iov[0].iov_len != sizeof(kernel::OutHeader)) return ::writev(fd, iov, count);
-  kernel::OutHeader h;
-  std::memcpy(&h, iov[0].iov_base, sizeof h);
-  if (h.error != 0) return ::writev(fd, iov, count);
-  if (pendingOpen.backingId > 0 && iov[1].iov_len == sizeof(kernel::OpenOut)) {
-    kernel::OpenOut out;
-    std::memcpy(&out, iov[1].iov_base, sizeof out);
-    if (out.fh == pendingOpen.fh) {
-      out.openFlags = (out.openFlags & ~kernel::kOpenKeepCache) | kernel::kOpenPassthrough;
-      out.backingId = pendingOpen.backingId;
-      iovec amended[2] = {iov[0], {&out, sizeof out}};
-      return ::writev(fd, amended, 2);
-    }
-  }
-  auto& f = *static_cast<ViewFs*>(userdata);
-  if (f.initPending()) {
-    std::string out(static_cast<const char*>(iov[1].iov_base), iov[1].iov_len);
-    f.answerInit(out);
-    iovec amended[2] = {iov[0], {out.data(), out.size()}};
-    return ::writev(fd, amended, 2);
-  }
-  return ::writev(fd, iov, count);
+  return static_cast<ViewFs*>(userdata)->passthrough().writev(fd, iov, count);
 }
 
 ssize_t ioSplice(int fdIn, off_t* offIn, int fdOut, off_t* offOut, size_t len, unsigned int flags,
@@ -551,7 +409,7 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         return;
       }
       handle->fd = UniqueFd(fd);
-      backingId = f.acquireBacking(ino, fd);
+      backingId = f.passthrough().acquire(ino, fd);
       if (backingId > 0) handle->passthroughIno = ino;
     } else {
       // Remote storage: ranged reads through the driver, with a read-ahead window.
@@ -567,13 +425,10 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     // its own: the kernel reads the blob's.)
     fi->keep_cache = backingId > 0 ? 0 : 1;
     fi->noflush = 1;
-    pendingOpen = PendingOpen{fi->fh, backingId};
-    int replied = fuse_reply_open(req, fi);
-    pendingOpen = PendingOpen{};
-    if (replied == 0) {
+    if (Passthrough::replyOpen(req, fi, backingId) == 0) {
       handle.release();
     } else if (backingId > 0) {
-      f.releaseBacking(ino);
+      f.passthrough().release(ino);
     }
   });
 }
@@ -599,7 +454,7 @@ void opRead(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_inf
 
 void opRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   auto* file = reinterpret_cast<OpenFile*>(fi->fh);
-  if (file->passthroughIno) fs(req).releaseBacking(file->passthroughIno);
+  if (file->passthroughIno) fs(req).passthrough().release(file->passthroughIno);
   delete file;
   fuse_reply_err(req, 0);
 }
