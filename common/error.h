@@ -24,7 +24,7 @@ enum class ErrorKind {
   kManifestBlobUnknown, // MANIFEST_BLOB_UNKNOWN
   kNameUnknown,         // NAME_UNKNOWN
   kUnsupported,         // UNSUPPORTED: the operation is disabled or unknown
-  kDenied,              // DENIED: forbidden for this client (e.g. read-only mode)
+  kDenied,              // DENIED: forbidden for this client (e.g. no such scope in its token)
   kUnauthorized,        // UNAUTHORIZED
   kTooManyRequests,     // TOOMANYREQUESTS
   kConfigInvalid,       // configuration that cannot be used

@@ -34,9 +34,6 @@ constexpr std::string_view kUserXattrPrefix = "user.";
 constexpr std::string_view kDigestXattr = "user.oci.digest";
 constexpr std::string_view kMediaTypeXattr = "user.oci.mediaType";
 
-// What the kernel knows about one inode: how many lookups it holds and what the node
-// was when last seen, so a file or symlink the store dropped meanwhile still answers
-// until the kernel forgets it (both are immutable under their number).
 // An open layer file: a local file spliced from, or a blob on remote storage read in
 // ranges, the last window kept (kReadAhead bytes: the one cache a handle holds).
 struct OpenFile {
@@ -62,6 +59,9 @@ struct OpenFile {
   }
 };
 
+// What the kernel knows about one inode: how many lookups it holds and what the node
+// was when last seen, so a file or symlink the store dropped meanwhile still answers
+// until the kernel forgets it (both are immutable under their number).
 struct InodeEntry {
   uint64_t nlookup = 0;
   Node node;  // without children

@@ -294,7 +294,7 @@ int runRestore(const std::string& backupArg, const std::string& rootArg) {
 
 }  // namespace
 
-// Declares "restore"; `chosen` is set to its run function when it is the command given.
+// Declares "restore" with its arguments and run function.
 void addRestoreCommand(Commands& commands) {
   auto backup = std::make_shared<std::string>();
   auto root = std::make_shared<std::string>();

@@ -713,10 +713,9 @@ class ConnectionHandler : public Pistache::Http::Handler {
         case Pump::kDone: break;
       }
     }
-    // Plain HTTP: pread into a buffer of the reactor thread and send() it. On the kernels
-    // measured here this moves a blob about 1.7x as fast as sendfile() (which nginx uses):
-    // 512 MiB from the page cache to a loopback client, 1 MiB pieces: ~2.4 GB/s against
-    // ~1.35 GB/s. What the socket does not take now is read again on the next round.
+    // Plain HTTP: pread into a buffer of the reactor thread and send() it, which moves a blob
+    // faster than sendfile() (docs/benchmarks.md, "Blob GET, plain HTTP"). What the socket
+    // does not take now is read again on the next round.
     thread_local std::string buf(kFilePiece, '\0');
     while (!failure && file->left > 0) {
       size_t want = static_cast<size_t>(std::min<uint64_t>(file->left, kFilePiece));

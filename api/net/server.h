@@ -2,7 +2,7 @@
 // The network side of regfs-server: Pistache's listener and reactor threads with regfs's
 // own HTTP/1.1 connection handling on top (Pistache's request parser buffers whole bodies
 // and mishandles keep-alive, so it is bypassed): request bodies stream into BodySinks,
-// blob bodies go out with sendfile(2), keep-alive and pipelining follow the client,
+// blob bodies go out from their files in pieces, keep-alive and pipelining follow the client,
 // "Expect: 100-continue" is answered, and every request gets one access-log line.
 // With http.tls, each connection runs TLS beneath all of that (api/net/tls.h); with auth.*,
 // each request is authorised before it is dispatched (api/registry/auth.h).

@@ -1,6 +1,6 @@
 // GET/HEAD/DELETE /v2/<name>/blobs/<digest>: blobs the repository links, with Range.
-// The body is a file range the connection layer sends with sendfile(2), or streams in
-// one read when the storage has no local files (S3).
+// The body is a file range the connection layer sends from the file, or streams in one
+// read when the storage has no local files (S3).
 #include "api/registry/errors.h"
 #include "api/registry/handlers.h"
 #include "common/error.h"

@@ -64,9 +64,9 @@ void writeAll(int fd, const void* data, size_t size, const std::string& path) {
 }
 
 // Appends. Writes that are aligned (FileWriter::kDirectAlign) go to the disk by direct I/O
-// from the caller's memory: copying an upload into fresh page-cache pages was measured to
-// cost more CPU than hashing it (on a virtual machine), and buffered writeback sustained a
-// third of what the same disk takes by direct I/O. The rest is written through the page
+// from the caller's memory: copying an upload into fresh page-cache pages cost more CPU
+// than hashing it, and buffered writeback sustained a fraction of what the same disk takes
+// by direct I/O (docs/benchmarks.md, uploads). The rest is written through the page
 // cache, starting the disk write of every kWritebackStep bytes as soon as they are written,
 // so the disk works while the rest arrives and sync() waits only for the tail. Either way
 // sync() is what makes the bytes durable (direct I/O may still sit in the disk's cache, and

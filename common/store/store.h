@@ -152,7 +152,7 @@ class Repository {
   // either way. A mismatch removes the session as above. `writer` takes no more writes but
   // stays open: when the store already held the blob, the session's copy is still there,
   // and a caller that removes the session while the writer is open and closes it later
-  // frees that copy's space (~0.15 s for 512 MiB on ext4) at the close, not at the removal.
+  // frees that copy's space (slow for a large blob) at the close, not at the removal.
   BlobInfo commitOpenUpload(std::string_view uuid, UploadWriter& writer, const Digest& expected,
                             const std::optional<Digest>& computed);
   void cancelUpload(std::string_view uuid);

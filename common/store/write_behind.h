@@ -1,7 +1,7 @@
 #pragma once
 // Hashes and writes an upload's bytes on threads of their own, so the thread that receives
-// them does neither: receiving, hashing (SHA-256 runs at ~1.2 GB/s on one core here) and
-// writing then overlap. At most kDepth buffers are queued, being hashed or being written; a
+// them does neither: receiving, hashing (SHA-256 keeps a core busy at upload
+// speeds) and writing then overlap. At most kDepth buffers are queued, being hashed or being written; a
 // caller that gets that far ahead waits, so memory stays bounded whatever the disk's speed.
 
 #include <algorithm>
