@@ -7,21 +7,12 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <utility>
+
+#include "common/curl.h"
 
 namespace regfs::api {
 namespace {
-
-void initCurlOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw std::runtime_error("libcurl: initialisation failed");
-  });
-}
-
-std::string envOr(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
 
 size_t discardBody(char*, size_t size, size_t n, void*) { return size * n; }
 
@@ -35,8 +26,8 @@ struct SlistFree {
 
 }  // namespace
 
-HttpClient::HttpClient() {
-  initCurlOnce();
+HttpClient::HttpClient(CaTrust trust) : trust_(std::move(trust)) {
+  initCurl();
   curl_ = curl_easy_init();
   if (!curl_) throw std::runtime_error("libcurl: cannot create a handle");
 }
@@ -56,11 +47,9 @@ OutboundResult HttpClient::send(const OutboundRequest& request, const std::atomi
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(ms, 1)));
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-  // Go reads SSL_CERT_FILE instead of the bundle and SSL_CERT_DIR instead of the
-  // directories; libcurl does not look at either by itself.
-  std::string caFile = envOr("SSL_CERT_FILE"), caDir = envOr("SSL_CERT_DIR");
-  if (!caFile.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, caFile.c_str());
-  if (!caDir.empty()) curl_easy_setopt(c, CURLOPT_CAPATH, caDir.c_str());
+  // libcurl reads neither SSL_CERT_FILE nor SSL_CERT_DIR by itself (CaTrust).
+  if (!trust_.file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, trust_.file.c_str());
+  if (!trust_.dir.empty()) curl_easy_setopt(c, CURLOPT_CAPATH, trust_.dir.c_str());
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discardBody);
   if (request.followRedirects) {
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);

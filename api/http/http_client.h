@@ -29,10 +29,10 @@ struct OutboundResult {
 };
 
 // One connection cache, reused between requests (keep-alive). Not thread-safe: one per
-// sender thread.
+// sender thread. HTTPS verifies servers against `trust` (the system's CAs when empty).
 class HttpClient {
  public:
-  HttpClient();
+  explicit HttpClient(CaTrust trust = {});
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -41,6 +41,7 @@ class HttpClient {
   OutboundResult send(const OutboundRequest& request, const std::atomic<bool>* cancel = nullptr);
 
  private:
+  CaTrust trust_;
   void* curl_;  // CURL*
 };
 

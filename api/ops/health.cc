@@ -189,7 +189,7 @@ HealthChecks::HealthChecks(const HealthConfig& config, StorageDriver& driver,
     head.headers = c.headers;
     head.timeout = orInterval(c.timeout, c.interval);
     head.followRedirects = true;  // as Go's client does
-    auto client = std::make_shared<HttpClient>();  // used by the check's thread only
+    auto client = std::make_shared<HttpClient>(config.trust);  // used by the check's thread only
     auto probe = [client, head, expected = c.statusCode](const std::atomic<bool>& cancel) {
       OutboundResult r = client->send(head, &cancel);
       if (!r.error.empty()) return "error while checking " + head.url + ": " + r.error;

@@ -99,6 +99,7 @@ std::string eventJson(const NotificationEvent& e, const NotificationSource& sour
 }
 
 struct Notifier::Endpoint {
+  explicit Endpoint(const CaTrust& trust) : client(trust) {}
   NotificationEndpoint config;
   HttpClient client;  // used by the sender thread only
   std::atomic<bool> cancel{false};  // abandons a delivery in progress at stop
@@ -129,7 +130,7 @@ Notifier::Notifier(const NotificationsConfig& config, NotificationSource source,
                    ep.name, ep.url);
       continue;
     }
-    auto e = std::make_unique<Endpoint>();
+    auto e = std::make_unique<Endpoint>(config.trust);
     e->config = ep;
     if (e->config.timeout <= std::chrono::nanoseconds(0)) e->config.timeout = std::chrono::seconds(1);
     if (e->config.backoff <= std::chrono::nanoseconds(0)) e->config.backoff = std::chrono::seconds(1);

@@ -385,7 +385,10 @@ class Parser {
     applyEnvironment(env);
     checkVersion();
     checkKeys(Value{root_, YAML::Node(), ""}, kRoot);
-    return build();
+    Config config = build();
+    CaTrust trust = caTrustFrom(env);
+    config.storage.s3.trust = config.notifications.trust = config.health.trust = trust;
+    return config;
   }
 
  private:
@@ -1220,6 +1223,15 @@ Config loadConfig(const std::filesystem::path& file, const Environment& env) {
   if (file.empty()) return Parser(std::string(kDefaultConfigName)).parse(kDefaultConfig, env);
   std::string text = readConfigFile(file);
   return Parser(file.string()).parse(text, env);
+}
+
+CaTrust caTrustFrom(const Environment& env) {
+  CaTrust trust;
+  for (const auto& [name, value] : env) {
+    if (name == "SSL_CERT_FILE") trust.file = value;
+    if (name == "SSL_CERT_DIR") trust.dir = value;
+  }
+  return trust;
 }
 
 Environment processEnvironment() {

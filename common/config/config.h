@@ -66,10 +66,21 @@ struct FilesystemStorageConfig {
 };
 
 // distribution's storage.s3 keys; common/storage/s3_driver.h talks to the bucket.
+// The CA certificates trusted for HTTPS to other servers (the S3 endpoint, webhooks, HTTP
+// health checks), read from the environment as Go, and so distribution, reads them:
+// SSL_CERT_FILE replaces the system bundle and SSL_CERT_DIR the system directory. Empty:
+// the system's. Every section that connects out carries a copy, filled by the loader.
+struct CaTrust {
+  std::string file;  // SSL_CERT_FILE
+  std::string dir;   // SSL_CERT_DIR
+};
+CaTrust caTrustFrom(const Environment& env);
+
 struct S3StorageConfig {
   std::string region;          // required unless regionEndpoint is set
   std::string regionEndpoint;  // e.g. a Ceph RGW URL
   std::string bucket;          // required
+  CaTrust trust;
   std::string accessKey;
   std::string secretKey;
   bool secure = true;       // https when regionEndpoint has no scheme (a given scheme wins)
@@ -174,6 +185,7 @@ struct NotificationEndpoint {
 
 struct NotificationsConfig {
   bool includeReferences = false;  // notifications.events.includereferences
+  CaTrust trust;
   std::vector<NotificationEndpoint> endpoints;
 };
 
@@ -219,6 +231,7 @@ struct HealthConfig {
   std::vector<FileHealthConfig> files;      // health.file
   std::vector<HttpHealthConfig> http;       // health.http
   std::vector<TcpHealthConfig> tcp;         // health.tcp
+  CaTrust trust;                            // for health.http
 };
 
 struct Config {

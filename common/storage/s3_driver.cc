@@ -21,6 +21,7 @@
 #include <variant>
 
 #include "common/error.h"
+#include "common/curl.h"
 #include "common/utc.h"
 
 namespace regfs {
@@ -378,8 +379,7 @@ std::optional<std::string> multipartEtag(const std::vector<Part>& parts) {
 class S3Client {
  public:
   explicit S3Client(const S3StorageConfig& config) : config_(config) {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    initCurl();
     std::string endpoint = config.regionEndpoint;
     if (endpoint.empty()) endpoint = "s3." + config.region + ".amazonaws.com";
     if (endpoint.find("://") == std::string::npos) {
@@ -391,10 +391,9 @@ class S3Client {
     host_ = host_.substr(0, host_.find('/'));
     credentials_ = {config.accessKey, config.secretKey,
                     config.region.empty() ? "us-east-1" : config.region, "s3"};
-    // As for distribution (Go), SSL_CERT_FILE replaces libcurl's CA bundle and SSL_CERT_DIR
-    // its CA directory: how a private CA is trusted. libcurl reads neither by itself.
-    if (const char* f = std::getenv("SSL_CERT_FILE")) caFile_ = f;
-    if (const char* d = std::getenv("SSL_CERT_DIR")) caDir_ = d;
+    // How a private CA is trusted (CaTrust): libcurl reads neither variable by itself.
+    caFile_ = config.trust.file;
+    caDir_ = config.trust.dir;
   }
 
   const std::string& bucket() const { return config_.bucket; }
