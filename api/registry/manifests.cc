@@ -1,9 +1,6 @@
 // GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>, by tag or digest. Manifests are
 // stored and served byte-exact with their own media type; a push is validated against the
 // repository (every blob linked, every child manifest present) before anything is written.
-#include <mutex>
-#include <unordered_map>
-
 #include "api/registry/errors.h"
 #include "api/registry/handlers.h"
 #include "common/error.h"
@@ -12,39 +9,11 @@
 namespace regfs::api {
 namespace {
 
-// The media type of each manifest served lately, by digest: the bytes stored under a digest
-// never change, so a GET need not parse the same manifest again (parsing was a tenth of
-// the server's time under load). Forgotten all at once when full.
-class MediaTypes {
- public:
-  std::optional<std::string> find(const Digest& digest) {
-    std::lock_guard lock(mutex_);
-    auto it = types_.find(digest.str());
-    if (it == types_.end()) return std::nullopt;
-    return it->second;
-  }
-  void add(const Digest& digest, const std::string& mediaType) {
-    std::lock_guard lock(mutex_);
-    if (types_.size() >= kMaxEntries) types_.clear();
-    types_.emplace(digest.str(), mediaType);
-  }
-
- private:
-  static constexpr size_t kMaxEntries = 4096;
-  std::mutex mutex_;
-  std::unordered_map<std::string, std::string> types_;
-};
-
-MediaTypes& mediaTypes() {
-  static MediaTypes cache;
-  return cache;
-}
-
 // The media type a stored manifest is served with; parses it unless it was seen before.
-std::string storedMediaType(const Digest& digest, std::string_view bytes) {
-  if (auto known = mediaTypes().find(digest)) return *known;
+std::string storedMediaType(Registry& registry, const Digest& digest, std::string_view bytes) {
+  if (auto known = registry.mediaTypes().find(digest)) return *known;
   std::string type = parseStoredManifest(bytes).mediaType;
-  mediaTypes().add(digest, type);
+  registry.mediaTypes().add(digest, type);
   return type;
 }
 
@@ -58,7 +27,7 @@ Reference parseReference(const std::string& text) {
   return Reference{std::nullopt, Tag::parse(text)};
 }
 
-Response getManifest(Registry&, const Request& request, const Route& route, Repository& repo,
+Response getManifest(Registry& registry, const Request& request, const Route& route, Repository& repo,
                      const Reference& ref) {
   Digest digest = ref.digest ? *ref.digest : [&] {
     auto d = repo.resolveTag(*ref.tag);
@@ -69,13 +38,13 @@ Response getManifest(Registry&, const Request& request, const Route& route, Repo
     return *d;
   }();
   std::string bytes = repo.getManifest(digest);
-  std::string mediaType = storedMediaType(digest, bytes);
+  std::string mediaType = storedMediaType(registry, digest, bytes);
   std::vector<std::string> accept;
   for (std::string_view a : request.headers.all("Accept")) accept.emplace_back(a);
   if (negotiateManifest(mediaType, ref.tag.has_value(), accept) == ManifestToServe::kDefaultPlatformChild) {
     digest = defaultPlatformChild(parseStoredManifest(bytes)).digest;
     bytes = repo.getManifest(digest);
-    mediaType = storedMediaType(digest, bytes);
+    mediaType = storedMediaType(registry, digest, bytes);
   }
   Response r(200);
   r.set("Content-Type", mediaType);

@@ -37,6 +37,19 @@ void HasherCache::erase(const std::string& uuid) {
   }
 }
 
+std::optional<std::string> MediaTypeCache::find(const Digest& digest) {
+  std::lock_guard lock(mu_);
+  auto it = types_.find(digest.str());
+  if (it == types_.end()) return std::nullopt;
+  return it->second;
+}
+
+void MediaTypeCache::add(const Digest& digest, const std::string& mediaType) {
+  std::lock_guard lock(mu_);
+  if (types_.size() >= kMaxEntries) types_.clear();
+  types_.emplace(digest.str(), mediaType);
+}
+
 AfterAnswer::~AfterAnswer() {
   {
     std::lock_guard lock(mu_);

@@ -47,6 +47,20 @@ class HasherCache {
   std::list<std::string> ages_;  // oldest first
 };
 
+// The media type of each manifest served lately, by digest: the bytes stored under a digest
+// never change, so a GET need not parse the same manifest again (parsing was a tenth of
+// the server's time under load). Forgotten all at once when full. Thread-safe.
+class MediaTypeCache {
+ public:
+  static constexpr size_t kMaxEntries = 4096;
+  std::optional<std::string> find(const Digest& digest);
+  void add(const Digest& digest, const std::string& mediaType);
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string, std::string> types_;  // by digest string, under mu_
+};
+
 // Work a request leaves for after its answer (removing what a committed upload left
 // behind: the blob is in place either way), done in order on a thread of its own, started
 // at the first piece of work. Whatever is queued is done before this goes away.
@@ -72,6 +86,7 @@ class Registry {
   Store& store() { return store_; }
   const RegistryOptions& options() const { return options_; }
   HasherCache& hashers() { return hashers_; }
+  MediaTypeCache& mediaTypes() { return mediaTypes_; }
   AfterAnswer& afterAnswer() { return afterAnswer_; }
 
   // Throws Error(kUnsupported) in read-only mode.
@@ -83,6 +98,7 @@ class Registry {
   Store store_;
   RegistryOptions options_;
   HasherCache hashers_;
+  MediaTypeCache mediaTypes_;
   AfterAnswer afterAnswer_;  // last: its thread may use the store until it is joined
 };
 
