@@ -23,7 +23,6 @@
 #include <unordered_map>
 
 #include "common/error.h"
-#include "common/store/layout.h"
 #include "common/unique_fd.h"
 #include "fs/passthrough.h"
 
@@ -41,8 +40,8 @@ struct OpenFile {
 
   UniqueFd fd;
   uint64_t passthroughIno = 0;  // nonzero: the kernel reads it from a backing file
-  const StorageDriver* driver = nullptr;
-  std::string path;
+  const Store* store = nullptr;  // the view's, which outlives every open file
+  std::optional<Digest> digest;
   std::mutex mutex;
   uint64_t windowStart = 0;
   std::string window;
@@ -51,7 +50,7 @@ struct OpenFile {
     std::lock_guard lock(mutex);
     bool inside = offset >= windowStart && offset + size <= windowStart + window.size();
     if (!inside) {
-      window = driver->readRange(path, offset, std::max<uint64_t>(size, kReadAhead));
+      window = store->readBlobRange(*digest, offset, std::max<uint64_t>(size, kReadAhead));
       windowStart = offset;
     }
     if (offset - windowStart >= window.size()) return {};
@@ -417,8 +416,8 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         fuse_reply_err(req, ENOENT);
         return;
       }
-      handle->driver = &f.view().store().driver();
-      handle->path = layout::blobData(*n->digest);
+      handle->store = &f.view().store();
+      handle->digest = *n->digest;
     }
     fi->fh = reinterpret_cast<uint64_t>(handle.get());
     // Content is immutable under its inode number. (A passthrough file has no pages of
@@ -435,7 +434,7 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void opRead(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_info* fi) {
   auto* file = reinterpret_cast<OpenFile*>(fi->fh);
-  if (file->driver) {
+  if (file->store) {
     guarded(req, "read", [&] {
       std::string piece = file->read(static_cast<uint64_t>(offset), size);
       fuse_reply_buf(req, piece.data(), piece.size());

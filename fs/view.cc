@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "common/error.h"
+#include "common/view_names.h"
 #include "fs/manifest_parts.h"
 
 namespace regfs::view {
@@ -70,8 +71,6 @@ uint64_t symlinkIno(std::string_view path, std::string_view target) {
   return pathHashIno(key);
 }
 
-std::string manifestDirName(const Digest& manifest) { return "@" + manifest.str(); }
-std::string tagAliasName(std::string_view tag) { return "@tag:" + std::string(tag); }
 
 struct stat statOf(const Node& node, uid_t uid, gid_t gid) {
   struct stat st;
@@ -323,31 +322,32 @@ class ManifestTreeBuilder {
       tree.complete = false;
       return;
     }
-    std::string name = manifestDirName(digest);
+    std::string name = view_names::manifestDir(digest);
     std::string dirPath = joinPath(repoPath_, name);
     Node& dir = table_.directory(dirPath);
     dir.mtime = blob->mtime;
     tree.entries.emplace_back(name, dir.ino);
-    addFile(tree, dir, "manifest.json", digest, parts->mediaType);
-    if (parts->config) addFile(tree, dir, "config.json", parts->config->digest, parts->config->mediaType);
+    addFile(tree, dir, std::string(view_names::kManifestFile), digest, parts->mediaType);
+    if (parts->config) {
+      addFile(tree, dir, std::string(view_names::kConfigFile), parts->config->digest,
+              parts->config->mediaType);
+    }
     if (!parts->blobs.empty()) {
-      Node& layers = subdirectory(dir, dirPath, "layers", blob->mtime);
-      size_t width = std::max<size_t>(2, std::to_string(parts->blobs.size() - 1).size());
+      Node& layers = subdirectory(dir, dirPath, std::string(view_names::kLayersDir), blob->mtime);
       for (size_t i = 0; i < parts->blobs.size(); ++i) {
         const Descriptor& d = parts->blobs[i];
-        std::string index = std::to_string(i);
-        if (index.size() < width) index.insert(0, width - index.size(), '0');
-        addFile(tree, layers, index + "-" + d.digest.hex() + layerFileExtension(d.mediaType),
+        addFile(tree, layers,
+                view_names::layerFile(i, parts->blobs.size(), d.digest, layerFileExtension(d.mediaType)),
                 d.digest, d.mediaType);
       }
     }
     if (!parts->children.empty()) {
-      std::string platformsPath = dirPath + "/platforms";
-      Node& platforms = subdirectory(dir, dirPath, "platforms", blob->mtime);
+      std::string platformsPath = joinPath(dirPath, view_names::kPlatformsDir);
+      Node& platforms = subdirectory(dir, dirPath, std::string(view_names::kPlatformsDir), blob->mtime);
       std::vector<std::string> names = platformEntryNames(parts->children);
       for (size_t i = 0; i < parts->children.size(); ++i) {
         table_.addSymlink(platforms, platformsPath, names[i],
-                          "../../" + manifestDirName(parts->children[i].digest), blob->mtime);
+                          "../../" + view_names::manifestDir(parts->children[i].digest), blob->mtime);
       }
     }
   }
@@ -529,10 +529,10 @@ class SnapshotBuilder {
         continue;  // deleted while we looked
       }
       bool shadowed = std::find(nested.begin(), nested.end(), name) != nested.end();
-      std::string entry = shadowed ? tagAliasName(name) : name;
+      std::string entry = shadowed ? view_names::tagAlias(name) : name;
       if (!seen->node || seen->entry != entry) {
         seen->entry = std::move(entry);
-        seen->node = symlinkNode(joinPath(r.path, seen->entry), manifestDirName(seen->target), seen->mtime);
+        seen->node = symlinkNode(joinPath(r.path, seen->entry), view_names::manifestDir(seen->target), seen->mtime);
       }
       out.push_back(std::move(*seen));
     }

@@ -61,10 +61,6 @@ uint64_t fileIno(const Digest& blob);
 uint64_t directoryIno(std::string_view path);
 uint64_t symlinkIno(std::string_view path, std::string_view target);
 
-// The name of a manifest's directory ("@sha256:<hex>") and of a shadowed tag's alias.
-std::string manifestDirName(const Digest& manifest);
-std::string tagAliasName(std::string_view tag);  // "@tag:<tag>"
-
 enum class NodeKind { kDirectory, kFile, kSymlink };
 
 struct Node {

@@ -26,6 +26,7 @@
 #include "common/names.h"
 #include "common/store/store.h"
 #include "common/unique_fd.h"
+#include "common/view_names.h"
 #include "tools/command.h"
 
 namespace regfs::tools {
@@ -33,7 +34,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::string_view kTagAliasPrefix = "@tag:";
 constexpr size_t kChunk = 1 << 20;
 
 // A bad argument (exit status 2).
@@ -124,15 +124,14 @@ void scan(const fs::path& dir, const std::string& repoPath, Backup& backup) {
     std::string name = e.path().filename().string();
     if (e.is_symlink()) {
       auto repo = RepoName::tryParse(repoPath);
-      std::string tagName = name.starts_with(kTagAliasPrefix) ? name.substr(kTagAliasPrefix.size()) : name;
-      auto tag = Tag::tryParse(tagName);
+      auto tag = Tag::tryParse(view_names::tagOfEntry(name));
       std::string target = fs::read_symlink(e.path()).string();
-      auto digest = target.starts_with("@") ? Digest::tryParse(target.substr(1)) : std::nullopt;
+      auto digest = view_names::manifestDirDigest(target);
       if (!repo || !tag || !digest) badBackup("not a tag of the view: " + e.path().string() + " -> " + target);
       backup.tags.push_back({*repo, *tag, *digest, e.path()});
-    } else if (e.is_directory() && name.starts_with("@")) {
+    } else if (e.is_directory() && name.starts_with(view_names::kManifestDirPrefix)) {
       auto repo = RepoName::tryParse(repoPath);
-      auto digest = Digest::tryParse(name.substr(1));
+      auto digest = view_names::manifestDirDigest(name);
       if (!repo || !digest) badBackup("not a manifest directory of the view: " + e.path().string());
       backup.manifests.push_back({*repo, *digest, e.path(), {}, {}, {}});
     } else if (e.is_directory()) {
@@ -149,7 +148,7 @@ void scan(const fs::path& dir, const std::string& repoPath, Backup& backup) {
 // every config and layer file has a digest the manifest lists (and, for a manifest regfs
 // can parse, every blob it lists is there).
 void verifyManifestDir(ManifestDir& m, Verifier& verifier) {
-  fs::path manifestFile = m.dir / "manifest.json";
+  fs::path manifestFile = m.dir / view_names::kManifestFile;
   if (!fs::is_regular_file(manifestFile)) badBackup("incomplete backup: " + manifestFile.string() + " is missing");
   forEachChunk(manifestFile, [&](const char* p, size_t n) { m.bytes.append(p, n); });
   Digest actual = Digest::of(m.bytes, m.digest.algorithm());
@@ -165,7 +164,7 @@ void verifyManifestDir(ManifestDir& m, Verifier& verifier) {
   auto listed = [&](const Digest& d) { return m.bytes.find(d.str()) != std::string::npos; };
 
   std::map<Digest, fs::path> found;
-  fs::path config = m.dir / "config.json";
+  fs::path config = m.dir / view_names::kConfigFile;
   if (fs::exists(config)) {
     std::optional<Digest> want = m.parsed && m.parsed->config ? std::optional(m.parsed->config->digest) : std::nullopt;
     if (!want) {
@@ -178,15 +177,10 @@ void verifyManifestDir(ManifestDir& m, Verifier& verifier) {
     verifier.verify(config, *want);
     found.emplace(*want, config);
   }
-  fs::path layers = m.dir / "layers";
+  fs::path layers = m.dir / view_names::kLayersDir;
   if (fs::is_directory(layers)) {
     for (const fs::directory_entry& e : sortedEntries(layers)) {
-      // "NN-<hex>[.ext]"
-      std::string name = e.path().filename().string();
-      size_t dash = name.find('-');
-      size_t dot = name.find('.', dash == std::string::npos ? 0 : dash);
-      std::string hex = dash == std::string::npos ? "" : name.substr(dash + 1, dot - dash - 1);
-      auto d = Digest::tryParse(std::string(m.digest.algorithmName()) + ":" + hex);
+      auto d = view_names::layerFileDigest(e.path().filename().string(), m.digest.algorithm());
       if (!d) badBackup("not a layer file of the view: " + e.path().string());
       if (!listed(*d)) badBackup("corrupted backup: " + e.path().string() + " is not listed by its manifest");
       verifier.verify(e.path(), *d);

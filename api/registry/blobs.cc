@@ -4,7 +4,6 @@
 #include "api/registry/errors.h"
 #include "api/registry/handlers.h"
 #include "common/error.h"
-#include "common/store/layout.h"
 
 namespace regfs::api {
 namespace {
@@ -48,7 +47,7 @@ Response handleBlob(Registry& registry, const Request& request, const Route& rou
   }
   // storage.redirect on S3: GETs go to a presigned URL of the object (HEADs are answered here).
   if (request.method == "GET") {
-    if (auto url = registry.store().driver().redirectUrl(layout::blobData(digest))) {
+    if (auto url = registry.store().blobRedirectUrl(digest)) {
       Response redirect(307);
       redirect.set("Location", *url);
       redirect.set("Docker-Content-Digest", digest.str());
@@ -59,11 +58,10 @@ Response handleBlob(Registry& registry, const Request& request, const Route& rou
   if (auto path = registry.store().localBlobPath(digest)) {
     file.path = *path;
   } else {
-    // Remote storage: streamed from one read on another thread, which holds the driver.
-    file.stream = [driver = registry.store().driverPtr(), data = layout::blobData(digest)](
-                      uint64_t offset, uint64_t length,
-                      const std::function<bool(std::string_view)>& sink) {
-      driver->readStream(data, offset, length, sink);
+    // Remote storage: streamed from one read on another thread, which holds the store.
+    file.stream = [store = registry.store(), digest](uint64_t offset, uint64_t length,
+                                                     const std::function<bool(std::string_view)>& sink) {
+      store.streamBlob(digest, offset, length, sink);
     };
   }
   if (auto header = request.headers.get("Range")) {

@@ -47,7 +47,7 @@ std::chrono::system_clock::time_point toTimePoint(const timespec& ts) {
 // a rename over theirs swaps in the same content.
 void unpark(StorageDriver& driver, const Digest& d, bool present) {
   std::string parked = layout::quarantineEntry(d);
-  if (!present) driver.move(parked + "/" + std::string(layout::kDataFile), layout::blobData(d));
+  if (!present) driver.move(layout::quarantineData(d), layout::blobData(d));
   driver.remove(parked);
 }
 
@@ -144,7 +144,7 @@ class Marker {
   // of a listed blob comes from the listing; others (written since, or parked) are looked at.
   std::optional<std::string> readManifest(const Digest& d) {
     for (const std::string& path :
-         {layout::blobData(d), layout::quarantineEntry(d) + "/" + std::string(layout::kDataFile)}) {
+         {layout::blobData(d), layout::quarantineData(d)}) {
       std::optional<uint64_t> size;
       if (auto listed = listing_.blobs.find(d); listed != listing_.blobs.end() && path == layout::blobData(d)) {
         size = listed->second.size;
@@ -418,12 +418,12 @@ size_t restoreQuarantine(Store& store) {
   StorageDriver& driver = store.driver();
   size_t count = 0;
   for (DigestAlgorithm algorithm : kAlgorithms) {
-    std::string dir = layout::quarantineDir() + "/" + std::string(digestAlgorithmName(algorithm));
+    std::string dir = layout::quarantineAlgorithmDir(algorithm);
     for (const std::string& hex : driver.list(dir)) {
       auto d = layout::digestFromDirNames(algorithm, hex);
       if (!d) continue;
       ++count;
-      std::string data = layout::quarantineEntry(*d) + "/" + std::string(layout::kDataFile);
+      std::string data = layout::quarantineData(*d);
       unpark(driver, *d, store.statBlob(*d) || !driver.stat(data));
     }
   }

@@ -16,7 +16,7 @@ StoreCounts countStore(const Store& store) {
       std::string child = dir + "/" + entry;
       if (entry == layout::kManifestsDir) {
         ++counts.repositories;
-      } else if (entry == "_uploads") {
+      } else if (entry == layout::kUploadsDir) {
         counts.uploads += driver.list(child).size();
       } else if (!entry.empty() && entry[0] != '_') {
         walk(child);

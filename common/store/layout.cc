@@ -39,7 +39,7 @@ std::string repositoryDir(const RepoName& repo) { return repositoryDir(repo.str(
 std::string manifestsDir(const RepoName& repo) { return join(repositoryDir(repo), kManifestsDir); }
 
 std::string layersDir(const RepoName& repo, DigestAlgorithm algorithm) {
-  return join(repositoryDir(repo), join("_layers", digestAlgorithmName(algorithm)));
+  return join(repositoryDir(repo), join(kLayersDir, digestAlgorithmName(algorithm)));
 }
 
 std::string layerLink(const RepoName& repo, const Digest& d) {
@@ -65,7 +65,7 @@ std::string tagIndexLink(const RepoName& repo, const Tag& tag, const Digest& d) 
   return join(join(join(tagDir(repo, tag), "index"), digestDirs(d)), kLinkFile);
 }
 
-std::string uploadsDir(const RepoName& repo) { return join(repositoryDir(repo), "_uploads"); }
+std::string uploadsDir(const RepoName& repo) { return join(repositoryDir(repo), kUploadsDir); }
 std::string uploadDir(const RepoName& repo, std::string_view uuid) {
   return join(uploadsDir(repo), uuid);
 }
@@ -77,7 +77,7 @@ std::string uploadStartedAt(const RepoName& repo, std::string_view uuid) {
 }
 
 std::string referrersDir(const RepoName& repo, const Digest& subject, DigestAlgorithm algorithm) {
-  return join(join(join(repositoryDir(repo), "_referrers"), digestDirs(subject)),
+  return join(join(join(repositoryDir(repo), kReferrersDir), digestDirs(subject)),
               digestAlgorithmName(algorithm));
 }
 
@@ -85,9 +85,15 @@ std::string referrerLink(const RepoName& repo, const Digest& subject, const Dige
   return join(join(referrersDir(repo, subject, referrer.algorithm()), referrer.hex()), kLinkFile);
 }
 
-std::string quarantineDir() { return v2Root() + "/_quarantine"; }
+std::string quarantineDir() { return join(v2Root(), kQuarantineDir); }
+
+std::string quarantineAlgorithmDir(DigestAlgorithm algorithm) {
+  return join(quarantineDir(), digestAlgorithmName(algorithm));
+}
 
 std::string quarantineEntry(const Digest& d) { return join(quarantineDir(), digestDirs(d)); }
+
+std::string quarantineData(const Digest& d) { return join(quarantineEntry(d), kDataFile); }
 
 bool isValidUploadId(std::string_view uuid) {
   if (uuid.empty() || uuid.size() > 128) return false;
@@ -131,7 +137,7 @@ StoreFile classifyFile(std::string_view path) {
     if (file.digest && file.digest->hex().substr(0, 2) == parts[2]) file.kind = Kind::kBlobData;
     return file;
   }
-  if (shape(0, {"_quarantine", "", "", kDataFile})) {
+  if (shape(0, {kQuarantineDir, "", "", kDataFile})) {
     file.digest = digestAt(1, 2);
     if (file.digest) file.kind = Kind::kQuarantinedData;
     return file;
@@ -141,13 +147,13 @@ StoreFile classifyFile(std::string_view path) {
   size_t i = 1;
   while (i < parts.size() && !parts[i].starts_with('_')) ++i;
   if (i == 1 || i == parts.size()) return file;
-  if (parts[i] != kManifestsDir && parts[i] != "_layers" && parts[i] != "_uploads") return file;
+  if (parts[i] != kManifestsDir && parts[i] != kLayersDir && parts[i] != kUploadsDir) return file;
   std::string name(parts[1]);
   for (size_t j = 2; j < i; ++j) name += "/" + std::string(parts[j]);
   file.repository = RepoName::tryParse(name);
   if (!file.repository) return file;
   file.kind = Kind::kRepositoryData;
-  if (shape(i, {"_layers", "", "", kLinkFile})) {
+  if (shape(i, {kLayersDir, "", "", kLinkFile})) {
     file.digest = digestAt(i + 1, i + 2);
     if (file.digest) file.kind = Kind::kLayerLink;
   } else if (shape(i, {kManifestsDir, "revisions", "", "", kLinkFile})) {

@@ -28,6 +28,10 @@
 namespace regfs::layout {
 
 inline constexpr std::string_view kManifestsDir = "_manifests";
+inline constexpr std::string_view kLayersDir = "_layers";
+inline constexpr std::string_view kUploadsDir = "_uploads";
+inline constexpr std::string_view kReferrersDir = "_referrers";  // regfs only
+inline constexpr std::string_view kQuarantineDir = "_quarantine";  // regfs only
 inline constexpr std::string_view kLinkFile = "link";
 inline constexpr std::string_view kDataFile = "data";
 
@@ -66,7 +70,9 @@ std::string referrerLink(const RepoName& repo, const Digest& subject, const Dige
 // regfs only: where garbage collection parks a blob directory between sweeping it and
 // removing it (common/maintenance/gc.h). distribution walks only blobs/ and repositories/.
 std::string quarantineDir();                        // .../_quarantine
+std::string quarantineAlgorithmDir(DigestAlgorithm algorithm);  // .../_quarantine/<alg>
 std::string quarantineEntry(const Digest& digest);  // .../_quarantine/<alg>/<hex>
+std::string quarantineData(const Digest& digest);   // .../_quarantine/<alg>/<hex>/data
 
 // True for an upload id regfs or distribution could have made: 1-128 of [A-Za-z0-9-],
 // which keeps it a single safe path component.

@@ -71,15 +71,38 @@ std::optional<BlobInfo> Store::statBlob(const Digest& digest) const {
   return BlobInfo{digest, info->size, info->mtime};
 }
 
-std::string Store::readBlob(const Digest& digest) const {
+namespace {
+
+// Runs `read`, a read of blob `digest`; a missing file is an unknown blob.
+template <typename F>
+auto readingBlob(const Digest& digest, F&& read) {
   try {
-    return driver_->read(layout::blobData(digest));
+    return read();
   } catch (const Error& e) {
     if (e.kind() == ErrorKind::kNotFound) {
       throw Error(ErrorKind::kBlobUnknown, "blob unknown: " + digest.str());
     }
     throw;
   }
+}
+
+}  // namespace
+
+std::string Store::readBlob(const Digest& digest) const {
+  return readingBlob(digest, [&] { return driver_->read(layout::blobData(digest)); });
+}
+
+std::string Store::readBlobRange(const Digest& digest, uint64_t offset, uint64_t length) const {
+  return readingBlob(digest, [&] { return driver_->readRange(layout::blobData(digest), offset, length); });
+}
+
+void Store::streamBlob(const Digest& digest, uint64_t offset, uint64_t length,
+                       const std::function<bool(std::string_view)>& sink) const {
+  readingBlob(digest, [&] { driver_->readStream(layout::blobData(digest), offset, length, sink); });
+}
+
+std::optional<std::string> Store::blobRedirectUrl(const Digest& digest) const {
+  return driver_->redirectUrl(layout::blobData(digest));
 }
 
 Digest Store::putBlob(std::string_view bytes) {

@@ -78,6 +78,15 @@ class Store {
   Digest putBlob(std::string_view bytes);
   // The local file holding the blob, for zero-copy reads; nullopt on remote storage.
   std::optional<std::filesystem::path> localBlobPath(const Digest& digest) const;
+  // Up to `length` bytes of the blob from `offset`, fewer at its end. Throws kBlobUnknown.
+  std::string readBlobRange(const Digest& digest, uint64_t offset, uint64_t length) const;
+  // Hands `length` bytes of the blob from `offset` to `sink` as they arrive, until `sink`
+  // returns false (StorageDriver::readStream). Throws kBlobUnknown, or kIo midway.
+  void streamBlob(const Digest& digest, uint64_t offset, uint64_t length,
+                  const std::function<bool(std::string_view)>& sink) const;
+  // A URL clients may fetch the blob from directly for a while (storage.redirect on S3);
+  // nullopt: serve the bytes.
+  std::optional<std::string> blobRedirectUrl(const Digest& digest) const;
   void deleteBlob(const Digest& digest);
   // Calls `fn` for every blob in the store (order unspecified).
   void forEachBlob(const std::function<void(const Digest&)>& fn) const;

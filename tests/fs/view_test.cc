@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/store/layout.h"
+#include "common/view_names.h"
 #include "fs/manifest_parts.h"
 #include "support/process.h"
 
@@ -82,7 +83,7 @@ class ViewTest : public ::testing::Test {
   timespec blobMtime(const Digest& d) { return store.statBlob(d)->mtime; }
 };
 
-std::string dirName(const Digest& d) { return manifestDirName(d); }
+std::string dirName(const Digest& d) { return view_names::manifestDir(d); }
 
 std::vector<std::string> names(const Node* dir) {
   std::vector<std::string> out;
@@ -221,7 +222,7 @@ TEST_F(ViewTest, TagAndNestedRepositoryShareAName) {
   View view(store);
   auto snap = view.refresh();
   EXPECT_EQ(names(snap->resolve("a/b")),
-            (std::vector<std::string>{dirName(m1), tagAliasName("c"), "c", "d"}));
+            (std::vector<std::string>{dirName(m1), view_names::tagAlias("c"), "c", "d"}));
   EXPECT_EQ(snap->resolve("a/b/c")->kind, NodeKind::kDirectory);
   const Node* alias = snap->resolve("a/b/@tag:c");
   ASSERT_TRUE(alias);
