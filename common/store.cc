@@ -400,7 +400,17 @@ BlobInfo Repository::commitOpenUpload(std::string_view uuid, UploadWriter& write
                 "digest mismatch: content is " + actual.str() + ", expected " + expected.str());
   }
   Store store(driver_);
-  if (!store.statBlob(expected)) driver_->move(data, layout::blobData(expected));
+  if (!store.statBlob(expected)) {
+    try {
+      driver_->move(data, layout::blobData(expected));
+    } catch (const Error& e) {
+      // Not found: the session was removed under the commit (a purge), or the storage
+      // cannot make the blob's path, which is its failure and no missing resource.
+      if (e.kind() != ErrorKind::kNotFound) throw;
+      if (driver_->stat(data)) throw Error(ErrorKind::kIo, e.what());
+      throw Error(ErrorKind::kBlobUploadUnknown, "blob upload " + std::string(uuid) + " was removed during its commit");
+    }
+  }
   linkLayer(expected);
   auto blob = store.statBlob(expected);
   if (!blob) throw Error(ErrorKind::kIo, "blob vanished after commit: " + expected.str());

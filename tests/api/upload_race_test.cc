@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <thread>
 
 #include "support/http_client.h"
@@ -71,6 +72,29 @@ TEST(UploadRace, AClientThatHangsUpMidChunkLetsTheNextRequestWrite) {
   auto back = c.request("GET", "/v2/race/hangup/blobs/" + digestOf(blob));
   ASSERT_TRUE(back);
   EXPECT_TRUE(back->body == blob);
+}
+
+// A storage failure is answered without the server's paths, whatever its kind (a path
+// not found included: that is no resource the client asked for).
+TEST(UploadRace, StorageErrorsNameNoServerPath) {
+  RegfsServer server;
+  HttpConnection c(server.port());
+  std::string blob = randomBytes(100000, 42);
+  std::string digest = digestOf(blob);
+  auto started = c.request("POST", "/v2/leak/check/blobs/uploads/");
+  ASSERT_TRUE(started && started->status == 202);
+  // A file where the blob's directory must go: moving the upload there fails (ENOTDIR).
+  std::filesystem::path blocked =
+      server.root() / "docker/registry/v2/blobs/sha256" / digest.substr(7, 2);
+  std::filesystem::create_directories(blocked.parent_path());
+  writeFile(blocked, "in the way");
+  auto r = c.request("PUT", started->header("location") + "?digest=" + digest, blob);
+  ASSERT_TRUE(r);
+  // The storage cannot make the blob's path: its failure, not a missing resource.
+  EXPECT_EQ(r->status, 500) << r->body;
+  EXPECT_EQ(r->code(), "UNKNOWN");
+  EXPECT_EQ(r->body.find(server.root().string()), std::string::npos) << r->status << " " << r->body;
+  EXPECT_EQ(r->body.find("/docker/registry/v2"), std::string::npos) << r->status << " " << r->body;
 }
 
 }  // namespace
