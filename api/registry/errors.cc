@@ -91,10 +91,21 @@ Response errorResponse(ErrorKind kind, const std::string& detail, int status) {
   return r;
 }
 
+namespace {
+
+// Kinds raised by storage (or a bug), whose messages name server paths or object keys.
+bool fromStorage(ErrorKind kind) {
+  return kind == ErrorKind::kNotFound || kind == ErrorKind::kNoSpace || kind == ErrorKind::kIo ||
+         kind == ErrorKind::kInternal || kind == ErrorKind::kConfigInvalid;
+}
+
+}  // namespace
+
 Response errorResponse(const Error& error, int status) {
-  Response r = errorResponse(error.kind(), error.what(), status);
+  bool storage = fromStorage(error.kind());
+  Response r = errorResponse(error.kind(), storage ? std::string() : error.what(), status);
   // The client is not told what failed (it names server paths); the operator is.
-  if (r.status >= 500) spdlog::error("{} {}: {}", r.status, errorCode(error.kind()), error.what());
+  if (storage || r.status >= 500) spdlog::error("{} {}: {}", r.status, errorCode(error.kind()), error.what());
   return r;
 }
 

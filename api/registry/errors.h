@@ -21,7 +21,8 @@ std::string_view errorMessage(ErrorKind kind);
 std::string errorJson(std::string_view code, std::string_view message, std::string_view detail);
 
 // The response for `error`; `status` overrides the kind's usual status (0 keeps it).
-// Storage and internal failures are answered without their detail (it names server paths).
+// Storage and internal failures, a path not found included, are answered without their
+// detail (it names server paths).
 Response errorResponse(const Error& error, int status = 0);
 Response errorResponse(ErrorKind kind, const std::string& detail, int status = 0);
 

@@ -17,18 +17,26 @@ std::string storedMediaType(Registry& registry, const Digest& digest, std::strin
   return type;
 }
 
+// Neither set: a reference that is no valid tag, which names no manifest.
 struct Reference {
   std::optional<Digest> digest;
   std::optional<Tag> tag;
 };
 
-Reference parseReference(const std::string& text) {
+// Only a PUT to an invalid tag is an invalid request (TAG_INVALID); GET, HEAD and DELETE
+// of one find no manifest (MANIFEST_UNKNOWN), as distribution answers.
+Reference parseReference(const std::string& text, bool put) {
   if (text.find(':') != std::string::npos) return Reference{Digest::parse(text), std::nullopt};
-  return Reference{std::nullopt, Tag::parse(text)};
+  return Reference{std::nullopt, put ? Tag::parse(text) : Tag::tryParse(text)};
+}
+
+Error manifestUnknown(const Route& route) {
+  return Error(ErrorKind::kManifestUnknown, "manifest unknown: " + route.name + ":" + route.reference);
 }
 
 Response getManifest(Registry& registry, const Request& request, const Route& route, Repository& repo,
                      const Reference& ref) {
+  if (!ref.digest && !ref.tag) throw manifestUnknown(route);
   Digest digest = ref.digest ? *ref.digest : [&] {
     auto d = repo.resolveTag(*ref.tag);
     if (!d) {
@@ -96,8 +104,8 @@ Response deleteManifest(Registry& registry, const Route& route, Repository& repo
   registry.requireDeleteEnabled();
   if (ref.digest) {
     repo.deleteManifest(*ref.digest);
-  } else if (!repo.deleteTag(*ref.tag)) {
-    throw Error(ErrorKind::kManifestUnknown, "tag unknown: " + route.name + ":" + ref.tag->str());
+  } else if (!ref.tag || !repo.deleteTag(*ref.tag)) {
+    throw Error(ErrorKind::kManifestUnknown, "tag unknown: " + route.name + ":" + route.reference);
   }
   return Response(202);
 }
@@ -139,7 +147,7 @@ class ManifestBody : public BodySink {
 
 Dispatch handleManifest(Registry& registry, const Request& request, const Route& route) {
   Repository repo = repositoryFor(registry, route);
-  Reference ref = parseReference(route.reference);
+  Reference ref = parseReference(route.reference, request.method == "PUT");
   if (request.method == "GET" || request.method == "HEAD") {
     return Dispatch::respond(getManifest(registry, request, route, repo, ref));
   }

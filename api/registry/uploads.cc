@@ -13,6 +13,7 @@
 #include <span>
 #include <utility>
 
+#include "api/registry/errors.h"
 #include "api/registry/handlers.h"
 #include "common/error.h"
 #include "common/store/write_behind.h"
@@ -39,10 +40,12 @@ Response blobCreated(const Route& route, const Digest& digest) {
   return r;
 }
 
-// Removes a committed session; a failure leaves files that upload purging removes later.
-void removeSession(Repository& repo, const std::string& uuid) {
+// Removes a committed session, and with it the hold of `writer` on it; a failure leaves
+// files that upload purging removes later.
+void removeSession(Repository& repo, const std::string& uuid, UploadWriter& writer) {
   try {
     repo.cancelUpload(uuid);
+    writer.sessionRemoved();
   } catch (const std::exception& e) {
     spdlog::warn("could not remove the session of committed upload {}: {}", uuid, e.what());
   }
@@ -70,6 +73,7 @@ class UploadSink : public BodySink {
     if (!ownsSession_ || committed_) return;
     try {
       repo_.cancelUpload(uuid_);
+      writer_.sessionRemoved();
     } catch (const std::exception& e) {
       spdlog::warn("could not remove the session of a failed upload {}: {}", uuid_, e.what());
     }
@@ -127,6 +131,7 @@ class UploadSink : public BodySink {
     if (!commitAs_) {
       uint64_t size = writer_.size();
       if (hasher_) registry_.hashers().put(uuid_, size, std::move(*hasher_));
+      writer_.release();  // before the answer, which the client's next chunk may follow at once
       return uploadStatus(202, route_, uuid_, size);
     }
     std::optional<Digest> computed;
@@ -137,13 +142,16 @@ class UploadSink : public BodySink {
     if (writer_.writesBehind()) {
       // On remote storage removing the session takes a few requests (~60 ms on radosgw)
       // that the client need not wait for: the blob is in place and linked, and what is
-      // left is only the session's own files.
-      registry_.afterAnswer().add([repo = repo_, uuid = uuid_]() mutable { removeSession(repo, uuid); });
+      // left is only the session's own files. The session stays held until then.
+      registry_.afterAnswer().add(
+          [repo = repo_, uuid = uuid_, open = std::make_shared<UploadWriter>(std::move(writer_))]() mutable {
+            removeSession(repo, uuid, *open);
+          });
     } else {
       // The session goes before the answer, but the writer still holds its data open: if
       // the store already had the blob, freeing that copy's space happens at the close,
       // after the answer (before the 201, it was a visible part of a large upload's commit).
-      removeSession(repo_, uuid_);
+      removeSession(repo_, uuid_, writer_);
       registry_.afterAnswer().add(
           [open = std::make_shared<UploadWriter>(std::move(writer_))]() mutable { open.reset(); });
     }
@@ -198,11 +206,16 @@ std::optional<uint64_t> chunkStart(const Request& request) {
   return range->first;
 }
 
-std::string validUuid(Repository& repo, const Route& route) {
-  if (!repo.statUpload(route.reference)) {
-    throw Error(ErrorKind::kBlobUploadUnknown, "blob upload unknown: " + route.reference);
+// A chunk out of order, or a session another request is writing, is answered 416 with
+// where the session stands, for the client to resume from.
+Response rangeRefused(Repository& repo, const Route& route, const Error& error) {
+  Response r = errorResponse(error);
+  if (auto info = repo.statUpload(route.reference)) {
+    r.set("Location", uploadPath(route.name, info->uuid));
+    r.set("Range", rangeHeader(info->size));
+    r.set("Docker-Upload-UUID", info->uuid);
   }
-  return route.reference;
+  return r;
 }
 
 // `writer` is the session opened by the caller (which thereby checked that it exists).
@@ -256,28 +269,32 @@ Dispatch handleUpload(Registry& registry, const Request& request, const Route& r
     return Dispatch::respond(uploadStatus(204, route, info->uuid, info->size));
   }
   registry.requireWritable();
-  if (m == "DELETE") {
-    std::string uuid = validUuid(repo, route);
-    repo.cancelUpload(uuid);
-    registry.hashers().erase(uuid);
-    Response r(204);
-    r.set("Docker-Upload-UUID", uuid);
-    return Dispatch::respond(std::move(r));
-  }
   // Opening the session is its one lookup: an unknown session is the first error, as in
-  // distribution.
+  // distribution. It holds the session for this request alone (Repository::openUpload).
   const std::string& uuid = route.reference;
-  UploadWriter writer = repo.openUpload(uuid);
-  if (m == "PATCH") {
-    return streamInto(registry, std::move(repo), route, uuid, std::move(writer), chunkStart(request),
-                      std::nullopt);
+  try {
+    UploadWriter writer = repo.openUpload(uuid);
+    if (m == "DELETE") {
+      repo.cancelUpload(uuid);
+      writer.sessionRemoved();
+      registry.hashers().erase(uuid);
+      Response r(204);
+      r.set("Docker-Upload-UUID", uuid);
+      return Dispatch::respond(std::move(r));
+    }
+    if (m == "PATCH") {
+      return streamInto(registry, repo, route, uuid, std::move(writer), chunkStart(request), std::nullopt);
+    }
+    // PUT ?digest= with an optional last chunk.
+    auto digestText = queryValue(request.query, "digest");
+    if (!digestText) throw Error(ErrorKind::kDigestInvalid, "digest missing");
+    Digest digest = digestParam(*digestText);
+    std::optional<uint64_t> start = request.hasBody() ? chunkStart(request) : std::nullopt;
+    return streamInto(registry, repo, route, uuid, std::move(writer), start, digest);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kRangeInvalid) throw;
+    return Dispatch::respond(rangeRefused(repo, route, e));
   }
-  // PUT ?digest= with an optional last chunk.
-  auto digestText = queryValue(request.query, "digest");
-  if (!digestText) throw Error(ErrorKind::kDigestInvalid, "digest missing");
-  Digest digest = digestParam(*digestText);
-  std::optional<uint64_t> start = request.hasBody() ? chunkStart(request) : std::nullopt;
-  return streamInto(registry, std::move(repo), route, uuid, std::move(writer), start, digest);
 }
 
 }  // namespace regfs::api

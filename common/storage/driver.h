@@ -90,6 +90,14 @@ class StorageDriver {
   virtual void writeAtomic(const std::string& path, std::string_view bytes) = 0;
   // Opens the file for appending, creating it (and its parents) if needed.
   virtual std::unique_ptr<FileWriter> openAppend(const std::string& path) = 0;
+  // Creates the file holding `bytes` unless it exists: true when this call created it,
+  // false when it was there, whoever made it, even a moment before from another process or
+  // host on the same storage (O_EXCL on a file system, CephFS included; a conditional PUT,
+  // If-None-Match: *, on S3). A retried request whose first answer was lost finds its own
+  // `bytes` there and counts as the creator, so callers pass bytes unique to them. Not
+  // durable. Creates no directories: throws kNotFound when the parent is missing on
+  // storage that has directories.
+  virtual bool createExclusive(const std::string& path, std::string_view bytes) = 0;
   // Names of a directory's entries, sorted bytewise; empty if it does not exist.
   virtual std::vector<std::string> list(const std::string& path) const = 0;
   // Every file under `dir`, at any depth, with its metadata, in no particular order; empty

@@ -218,6 +218,22 @@ class FsDriver : public StorageDriver {
                                       static_cast<uint64_t>(st.st_size));
   }
 
+  bool createExclusive(const std::string& path, std::string_view bytes) override {
+    std::string full = fullPath(path);
+    UniqueFd fd(::open(full.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!fd) {
+      if (errno == EEXIST) return false;
+      throwErrno("create", full, errno);
+    }
+    try {
+      writeAll(fd.get(), bytes.data(), bytes.size(), full);
+    } catch (...) {
+      ::unlink(full.c_str());
+      throw;
+    }
+    return true;
+  }
+
   std::vector<std::string> list(const std::string& path) const override {
     std::vector<std::string> names;
     std::string full = fullPath(path);

@@ -1142,6 +1142,21 @@ class S3Driver : public StorageDriver {
                                       config_.chunkSize);
   }
 
+  bool createExclusive(const std::string& path, std::string_view bytes) override {
+    std::string k = key(path);
+    HttpReply reply = client_->send("PUT", k, {}, bytes,
+                                    {{"Content-Type", "application/octet-stream"}, {"If-None-Match", "*"}});
+    if (reply.status == 412 || reply.status == 409) {
+      // 412: the object exists; 409 (AWS): another conditional write to it went first. Ours
+      // took effect only if an earlier attempt did and its answer was lost (then the object
+      // holds our bytes).
+      HttpReply held = client_->send("GET", k);
+      return held.status == 200 && held.body == bytes;
+    }
+    S3Client::check(reply, "PUT " + k);
+    return true;
+  }
+
   std::vector<std::string> list(const std::string& path) const override {
     std::string prefix = dirPrefix(key(path));
     std::vector<std::string> names;

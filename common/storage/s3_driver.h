@@ -16,6 +16,8 @@
 //    earlier ones are sent: at most four chunksize parts), which any process can resume:
 //    it finds the upload in progress by key and lists its parts; commit() completes it
 //    into the object;
+//  - createExclusive() is a conditional PUT (If-None-Match: *), which radosgw and AWS S3
+//    carry out atomically;
 //  - readStream() is one GET whose body goes to the caller as it arrives; a failure
 //    midway is retried from the first byte not yet handed over;
 //  - move() is a server-side copy followed by a delete (object by object for a

@@ -75,6 +75,9 @@ std::string uploadData(const RepoName& repo, std::string_view uuid) {
 std::string uploadStartedAt(const RepoName& repo, std::string_view uuid) {
   return join(uploadDir(repo, uuid), "startedat");
 }
+std::string uploadWriter(const RepoName& repo, std::string_view uuid) {
+  return join(uploadDir(repo, uuid), "_regfs_writer");
+}
 
 std::string referrersDir(const RepoName& repo, const Digest& subject, DigestAlgorithm algorithm) {
   return join(join(join(repositoryDir(repo), kReferrersDir), digestDirs(subject)),

@@ -9,6 +9,7 @@
 //   repositories/<name>/_manifests/tags/<tag>/current/link         tag -> manifest
 //   repositories/<name>/_manifests/tags/<tag>/index/<alg>/<hex>/link   tag history
 //   repositories/<name>/_uploads/<uuid>/{data,startedat}           uploads in progress
+//   repositories/<name>/_uploads/<uuid>/_regfs_writer              regfs only: a request writes it
 //   repositories/<name>/_referrers/<alg>/<hex>/<alg>/<hex>/link    regfs only: subject -> referrer
 //   _quarantine/<alg>/<hex>/data                                   regfs only: blobs being swept
 //
@@ -63,6 +64,9 @@ std::string uploadsDir(const RepoName& repo);
 std::string uploadDir(const RepoName& repo, std::string_view uuid);
 std::string uploadData(const RepoName& repo, std::string_view uuid);
 std::string uploadStartedAt(const RepoName& repo, std::string_view uuid);
+// regfs only: present while a request writes the session (Repository::openUpload);
+// distribution reads only data and startedat of an upload.
+std::string uploadWriter(const RepoName& repo, std::string_view uuid);  // <uuid>/_regfs_writer
 
 std::string referrersDir(const RepoName& repo, const Digest& subject, DigestAlgorithm algorithm);
 std::string referrerLink(const RepoName& repo, const Digest& subject, const Digest& referrer);

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdio>
 #include <ctime>
+#include <utility>
 
 #include "common/error.h"
 #include "common/store/layout.h"
@@ -318,10 +319,57 @@ std::optional<UploadInfo> Repository::statUpload(std::string_view uuid) const {
   return UploadInfo{std::string(uuid), data->size, std::move(startedAt)};
 }
 
+UploadHold::UploadHold(std::shared_ptr<StorageDriver> driver, std::string path, std::string_view uuid)
+    : driver_(std::move(driver)) {
+  // Unique bytes, so that a request retried by the driver recognises its own creation.
+  if (!driver_->createExclusive(path, newUploadId())) {
+    throw Error(ErrorKind::kRangeInvalid,
+                "upload " + std::string(uuid) + " is being written by another request; one at a time");
+  }
+  path_ = std::move(path);
+}
+
+UploadHold& UploadHold::operator=(UploadHold&& other) noexcept {
+  if (this != &other) {
+    try {
+      release();
+    } catch (const Error&) {
+    }
+    driver_ = std::move(other.driver_);
+    path_ = std::exchange(other.path_, {});
+  }
+  return *this;
+}
+
+UploadHold::~UploadHold() {
+  try {
+    release();
+  } catch (const Error&) {
+  }
+}
+
+void UploadHold::release() {
+  if (path_.empty()) return;
+  std::string path = std::exchange(path_, {});
+  driver_->remove(path);
+}
+
 UploadWriter Repository::openUpload(std::string_view uuid, std::optional<uint64_t> expectedOffset) {
+  if (!layout::isValidUploadId(uuid)) {
+    throw Error(ErrorKind::kBlobUploadUnknown, "blob upload unknown: " + std::string(uuid));
+  }
+  // The hold first: what is read of the session after it stays true until it is released.
+  UploadHold hold = [&] {
+    try {
+      return UploadHold(driver_, layout::uploadWriter(name_, uuid), uuid);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kNotFound) throw;
+      throw Error(ErrorKind::kBlobUploadUnknown, "blob upload unknown: " + std::string(uuid));
+    }
+  }();
   auto info = statUpload(uuid);
   if (!info) throw Error(ErrorKind::kBlobUploadUnknown, "blob upload unknown: " + std::string(uuid));
-  UploadWriter writer(driver_->openAppend(layout::uploadData(name_, uuid)));
+  UploadWriter writer(driver_->openAppend(layout::uploadData(name_, uuid)), std::move(hold));
   writer.requireOffset(uuid, expectedOffset);
   return writer;
 }
@@ -337,11 +385,10 @@ void UploadWriter::requireOffset(std::string_view uuid, std::optional<uint64_t> 
 
 BlobInfo Repository::commitUpload(std::string_view uuid, const Digest& expected,
                                   const std::optional<Digest>& computed) {
-  auto info = statUpload(uuid);
-  if (!info) throw Error(ErrorKind::kBlobUploadUnknown, "blob upload unknown: " + std::string(uuid));
-  UploadWriter writer(driver_->openAppend(layout::uploadData(name_, uuid)));
+  UploadWriter writer = openUpload(uuid);
   BlobInfo blob = commitOpenUpload(uuid, writer, expected, computed);
   cancelUpload(uuid);
+  writer.sessionRemoved();
   return blob;
 }
 
@@ -361,11 +408,22 @@ BlobInfo Repository::commitOpenUpload(std::string_view uuid, UploadWriter& write
   }();
   if (actual != expected) {
     cancelUpload(uuid);
+    writer.sessionRemoved();
     throw Error(ErrorKind::kDigestInvalid,
                 "digest mismatch: content is " + actual.str() + ", expected " + expected.str());
   }
   Store store(driver_);
-  if (!store.statBlob(expected)) driver_->move(data, layout::blobData(expected));
+  if (!store.statBlob(expected)) {
+    try {
+      driver_->move(data, layout::blobData(expected));
+    } catch (const Error& e) {
+      // Not found: the session was removed under the commit (a purge), or the storage
+      // cannot make the blob's path, which is its failure and no missing resource.
+      if (e.kind() != ErrorKind::kNotFound) throw;
+      if (driver_->stat(data)) throw Error(ErrorKind::kIo, e.what());
+      throw Error(ErrorKind::kBlobUploadUnknown, "blob upload " + std::string(uuid) + " was removed during its commit");
+    }
+  }
   linkLayer(expected);
   auto blob = store.statBlob(expected);
   if (!blob) throw Error(ErrorKind::kIo, "blob vanished after commit: " + expected.str());

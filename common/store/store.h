@@ -39,11 +39,34 @@ struct UploadInfo {
 
 class Repository;
 
-// Writes the next bytes of one upload session. Hashing is the caller's business
-// (a caller that hashes the whole stream passes the digest to commitUpload).
+// One request's exclusive hold on an upload session: the session's writer file, created
+// exclusively (StorageDriver::createExclusive) and removed when the hold ends. A hold whose
+// process died stays: the session can then no longer be written and is purged with age.
+class UploadHold {
+ public:
+  UploadHold() = default;
+  // Takes the hold on `path`; throws kRangeInvalid when another request has it.
+  UploadHold(std::shared_ptr<StorageDriver> driver, std::string path, std::string_view uuid);
+  UploadHold(UploadHold&& other) noexcept { *this = std::move(other); }
+  UploadHold& operator=(UploadHold&& other) noexcept;
+  ~UploadHold();  // release(); if that fails the session stays held, as after a crash
+  // Lets the next request write the session.
+  void release();
+  // The session was removed, and the hold's file with it.
+  void forget() { path_.clear(); }
+
+ private:
+  std::shared_ptr<StorageDriver> driver_;
+  std::string path_;  // empty: not held
+};
+
+// Writes the next bytes of one upload session, holding it (UploadHold) until released or
+// destroyed. Hashing is the caller's business (a caller that hashes the whole stream passes
+// the digest to commitUpload).
 class UploadWriter {
  public:
-  explicit UploadWriter(std::unique_ptr<FileWriter> file) : file_(std::move(file)) {}
+  explicit UploadWriter(std::unique_ptr<FileWriter> file, UploadHold hold = {})
+      : hold_(std::move(hold)), file_(std::move(file)) {}
   void write(const void* data, size_t size) { file_->write(data, size); }
   void write(std::string_view data) { write(data.data(), data.size()); }
   uint64_t size() const { return file_->size(); }
@@ -56,8 +79,17 @@ class UploadWriter {
   void flush() { file_->flush(); }
   // Makes everything written one complete file (FileWriter::commit); no writes follow.
   void commit() { file_->commit(); }
+  // Ends the hold once everything written is in storage (flush): the next request may
+  // write the session. No writes follow.
+  void release() {
+    file_->flush();
+    hold_.release();
+  }
+  // The session was removed (cancelUpload), the hold with it.
+  void sessionRemoved() { hold_.forget(); }
 
  private:
+  UploadHold hold_;  // before file_: released after the file is closed and its parts stored
   std::unique_ptr<FileWriter> file_;
 };
 
@@ -144,10 +176,15 @@ class Repository {
   bool deleteTag(const Tag& tag);
 
   // --- Uploads: kept in the store, so any process on the same root can continue one ---
+  // One request writes a session at a time, across threads, processes and hosts: opening
+  // it takes a hold that only one can have (an exclusive create, the one atomic step that
+  // local disks, CephFS and S3 all offer; S3 has no rename or lock), and a second writer is
+  // refused before it writes a byte. So the bytes a commit hashes are the bytes it moves.
   std::string startUpload();
   std::optional<UploadInfo> statUpload(std::string_view uuid) const;
-  // Opens the upload for appending. With `expectedOffset`, throws kRangeInvalid unless the
-  // upload holds exactly that many bytes. Throws kBlobUploadUnknown for an unknown uuid.
+  // Opens the upload for appending, holding it until the writer is released or destroyed.
+  // Throws kRangeInvalid when another request holds it, or, with `expectedOffset`, unless
+  // the upload holds exactly that many bytes; kBlobUploadUnknown for an unknown uuid.
   UploadWriter openUpload(std::string_view uuid, std::optional<uint64_t> expectedOffset = {});
   // Verifies the upload's content against `expected` (hashing the data unless the caller
   // passes the digest it computed over all of it), moves it into the blob store, links it

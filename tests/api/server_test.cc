@@ -334,6 +334,16 @@ TEST_F(ServerTest, ManifestsPutGetHeadWithNegotiationAndValidation) {
   EXPECT_EQ(r.code(), "NAME_UNKNOWN");
   r = http("GET", s.url() + "/v2/lib/app/manifests/bad:tag:x");
   EXPECT_EQ(r.status, 400);
+  // A reference that is no valid tag names no manifest: 404, as distribution answers (only a
+  // PUT to it is TAG_INVALID, below).
+  for (std::string ref : {std::string(".bad"), std::string("-bad-tag"), std::string(129, 't')}) {
+    for (const char* method : {"GET", "DELETE"}) {
+      r = http(method, s.url() + "/v2/lib/app/manifests/" + ref);
+      EXPECT_EQ(r.status, 404) << method << " " << ref;
+      EXPECT_EQ(r.code(), "MANIFEST_UNKNOWN") << method << " " << ref;
+    }
+    EXPECT_EQ(http("HEAD", s.url() + "/v2/lib/app/manifests/" + ref).status, 404) << ref;
+  }
 
   // Validation.
   r = putManifest(s, "lib/app", "v2", imageManifest(config, "layer not pushed"), kOciManifest);

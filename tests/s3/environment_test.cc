@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include "shared_ceph.h"
 
@@ -64,6 +66,19 @@ S3StorageConfig s3Config(const std::string& bucket, const std::string& rootdirec
   c.rootDirectory = rootdirectory;
   c.chunkSize = 5 << 20;
   return c;
+}
+
+std::vector<std::string> uploadKeysLeft(const std::string& bucket) {
+  std::vector<std::string> left;
+  for (int i = 0; i < 100; ++i) {
+    left.clear();
+    for (const auto& k : sharedCeph().listObjects(bucket)) {
+      if (k.find("/_uploads/") != std::string::npos) left.push_back(k);
+    }
+    if (left.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return left;
 }
 
 }  // namespace regfs::testing

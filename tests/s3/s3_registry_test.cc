@@ -29,21 +29,6 @@ std::map<std::string, std::string> blobsOf(const std::filesystem::path& dir) {
   return out;
 }
 
-// Keys under an upload session in `bucket`, once none is left or after 10 s: a registry
-// removes a committed session on remote storage after its answer.
-std::vector<std::string> uploadKeysLeft(const std::string& bucket) {
-  std::vector<std::string> left;
-  for (int i = 0; i < 100; ++i) {
-    left.clear();
-    for (const auto& k : sharedCeph().listObjects(bucket)) {
-      if (k.find("/_uploads/") != std::string::npos) left.push_back(k);
-    }
-    if (left.empty()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return left;
-}
-
 double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }

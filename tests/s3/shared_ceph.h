@@ -3,6 +3,7 @@
 // environment, stopped by PID when the run ends), and a fresh bucket per test.
 
 #include <string>
+#include <vector>
 
 #include "common/config/config.h"
 #include "support/ceph.h"
@@ -14,5 +15,8 @@ CephCluster& sharedCeph();
 std::string newBucket();
 // distribution's storage.s3 settings for `bucket` on the shared cluster.
 S3StorageConfig s3Config(const std::string& bucket, const std::string& rootdirectory = "/");
+// Keys under an upload session in `bucket`, once none is left or after 10 s: a registry
+// removes a committed session on remote storage after its answer.
+std::vector<std::string> uploadKeysLeft(const std::string& bucket);
 
 }  // namespace regfs::testing

@@ -71,7 +71,8 @@ class Checker {
       }
       auto uploads = std::find(parts.begin(), parts.end(), "_uploads");
       if (parts[0] == "repositories" && uploads != parts.end()) {
-        if (uploads + 3 == parts.end() && (name == "data" || name == "startedat")) {
+        // _regfs_writer: a request was writing the session (a crash leaves it).
+        if (uploads + 3 == parts.end() && (name == "data" || name == "startedat" || name == "_regfs_writer")) {
           uploadDirs.insert(path.parent_path());
         } else {
           problem("unexpected file among uploads: " + rel(path));

@@ -222,6 +222,27 @@ TEST_F(StoreTest, UploadsMixingAlignedAndUnalignedWritesKeepEveryByte) {
   EXPECT_TRUE(store.readBlob(blob.digest) == sent);
 }
 
+TEST_F(StoreTest, OneWriterHoldsAnUploadAtATime) {
+  std::string uuid = repo.startUpload();
+  Repository other = Store::openLocal(dir.path()).repository(repo.name());
+  {
+    UploadWriter w = repo.openUpload(uuid, 0);
+    w.write("first");
+    // Another writer, here or in another process, is refused before it writes.
+    EXPECT_EQ(kindOf([&] { other.openUpload(uuid); }), ErrorKind::kRangeInvalid);
+    EXPECT_EQ(kindOf([&] { other.commitUpload(uuid, Digest::of("first")); }), ErrorKind::kRangeInvalid);
+    w.release();
+    other.openUpload(uuid, 5).write(" second");
+  }
+  EXPECT_EQ(repo.statUpload(uuid)->size, 12u);
+  BlobInfo blob = other.commitUpload(uuid, Digest::of("first second"));
+  EXPECT_EQ(store.readBlob(blob.digest), "first second");
+  EXPECT_FALSE(std::filesystem::exists(file(layout::uploadDir(repo.name(), uuid))));
+  // No hold outlives a session that is gone, nor makes one up.
+  EXPECT_EQ(kindOf([&] { repo.openUpload(uuid); }), ErrorKind::kBlobUploadUnknown);
+  EXPECT_FALSE(std::filesystem::exists(file(layout::uploadDir(repo.name(), uuid))));
+}
+
 TEST_F(StoreTest, CommitRefusesWrongDigestAndLeavesNoBlob) {
   std::string uuid = repo.startUpload();
   repo.openUpload(uuid).write("data");
