@@ -6,7 +6,7 @@
 
 #include <thread>
 
-#include "common/s3_driver.h"
+#include "common/storage/s3_driver.h"
 #include "shared_ceph.h"
 #include "support/server.h"
 #include "support/store_check.h"
