@@ -68,7 +68,7 @@ class StorageDriver {
     if (info && info->isDirectory) return std::nullopt;
     return info;
   }
-  // The whole file; throws Error(kNotFound) if it does not exist.
+  // The whole file; throws Error(kNotFound) if it does not exist (or is a directory).
   virtual std::string read(const std::string& path) const = 0;
   // Up to `length` bytes from `offset`; fewer at the end of the file.
   virtual std::string readRange(const std::string& path, uint64_t offset, uint64_t length) const = 0;

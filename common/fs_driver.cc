@@ -42,6 +42,14 @@ void makeDirs(const std::string& path) {
   fsyncPath(parent);
 }
 
+// A failed read: a directory is no file (kNotFound, as on object storage).
+[[noreturn]] void throwRead(const std::string& path, int err) {
+  if (err == EISDIR) {
+    throw Error(ErrorKind::kNotFound, "read " + path + ": a directory, not a file");
+  }
+  throwErrno("read", path, err);
+}
+
 std::string randomSuffix() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -161,7 +169,7 @@ class FsDriver : public StorageDriver {
       ssize_t n = ::read(fd.get(), buf, sizeof buf);
       if (n < 0) {
         if (errno == EINTR) continue;
-        throwErrno("read", full, errno);
+        throwRead(full, errno);
       }
       if (n == 0) break;
       out.append(buf, static_cast<size_t>(n));
@@ -180,7 +188,7 @@ class FsDriver : public StorageDriver {
       ssize_t n = ::pread(fd.get(), out.data() + got, length - got, static_cast<off_t>(offset + got));
       if (n < 0) {
         if (errno == EINTR) continue;
-        throwErrno("read", full, errno);
+        throwRead(full, errno);
       }
       if (n == 0) break;
       got += static_cast<size_t>(n);

@@ -124,8 +124,9 @@ class Repository {
   std::optional<Digest> resolveTag(const Tag& tag) const;
   // The tag's current link metadata (its mtime is when the tag last moved).
   std::optional<FileInfo> statTag(const Tag& tag) const;
-  // Tags in bytewise order: those with a current link (a crash inside putTag can leave a
-  // tag directory without one).
+  // Tags in bytewise order: those whose current link holds a digest (a crash inside putTag
+  // can leave a tag directory without one; a damaged link names nothing either). One read
+  // per tag, as many requests as a stat on object storage.
   std::vector<Tag> listTags() const;
   // listTags with each tag's current link metadata, from the same pass (the view polls
   // these mtimes to see which tags moved without reading every link).
@@ -165,6 +166,8 @@ class Repository {
 
  private:
   std::optional<Digest> readLink(const std::string& path) const;
+  // Every tag listTags() names, with the manifest it points at.
+  std::vector<std::pair<Tag, Digest>> resolveTags() const;
   void writeLink(const std::string& path, const Digest& digest);
   std::vector<Digest> listLinkedDigests(
       const std::function<std::string(DigestAlgorithm)>& dirFor,

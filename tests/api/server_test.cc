@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/layout.h"
+#include "common/names.h"
 #include "support/server.h"
 
 namespace regfs::testing {
@@ -412,6 +414,26 @@ TEST_F(ServerTest, TagsListAndCatalogPaginateWithLink) {
   EXPECT_EQ(r.header("link"), "</v2/_catalog?last=a&n=1>; rel=\"next\"");
   r = http("GET", s.url() + "/v2/_catalog?n=x");
   EXPECT_EQ(r.status, 400);
+}
+
+TEST_F(ServerTest, ATagWhoseLinkIsMalformedIsNotListed) {
+  RegfsServer s;
+  std::string config = "{}", layer = "l";
+  ASSERT_EQ(push(s, "app", config).status, 201);
+  ASSERT_EQ(push(s, "app", layer).status, 201);
+  for (std::string tag : {"1", "broken", "empty"}) {
+    ASSERT_EQ(putManifest(s, "app", tag, imageManifest(config, layer), kOciManifest).status, 201);
+  }
+  RepoName app = RepoName::parse("app");
+  writeFile(s.root().string() + layout::tagCurrentLink(app, Tag::parse("broken")),
+            "sha256:../../../../etc/passwd");
+  writeFile(s.root().string() + layout::tagCurrentLink(app, Tag::parse("empty")), "");
+  Reply r = http("GET", s.url() + "/v2/app/tags/list");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "{\"name\":\"app\",\"tags\":[\"1\"]}\n");
+  r = http("GET", s.url() + "/v2/app/manifests/broken");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.code(), "MANIFEST_UNKNOWN");
 }
 
 TEST_F(ServerTest, ReferrersWithSubjectAndArtifactTypeFilter) {

@@ -150,6 +150,19 @@ TEST_F(StoreTest, TagDirectoryWithoutCurrentLinkIsNotATag) {
   EXPECT_EQ(repo.listTags(), std::vector<Tag>{half});
 }
 
+TEST_F(StoreTest, ATagWhoseLinkIsMalformedIsNoTag) {
+  Digest m = repo.putManifest("{}");
+  Tag v1 = Tag::parse("v1"), broken = Tag::parse("broken");
+  repo.putTag(v1, m);
+  repo.putTag(broken, m);
+  testing::writeFile(file(layout::tagCurrentLink(repo.name(), broken)),
+                     "sha256:../../../../etc/passwd");
+  EXPECT_FALSE(repo.resolveTag(broken));
+  EXPECT_EQ(repo.listTags(), std::vector<Tag>{v1})
+      << "tags/list must not offer a tag that cannot be pulled";
+  EXPECT_EQ(repo.tagsFor(m), std::vector<Tag>{v1});
+}
+
 TEST_F(StoreTest, UploadsLiveInTheStore) {
   std::string uuid = repo.startUpload();
   EXPECT_TRUE(layout::isValidUploadId(uuid));
