@@ -55,8 +55,11 @@ Response handleBlob(Registry& registry, const Request& request, const Route& rou
       return redirect;
     }
   }
-  FileBody file{{}, 0, info->size, {}};
+  FileBody file{{}, {}, 0, info->size, {}};
   if (auto path = registry.store().localBlobPath(digest)) {
+    file.open = [driver = registry.store().driverPtr(), data = layout::blobData(digest)] {
+      return driver->openLocal(data);
+    };
     file.path = *path;
   } else {
     // Remote storage: streamed from one read on another thread, which holds the driver.

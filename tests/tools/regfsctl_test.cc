@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <map>
+
 #include "common/layout.h"
 #include "store_builder.h"
 #include "support/process.h"
@@ -52,6 +54,20 @@ TEST(RegfsctlTest, HelpVersionAndErrors) {
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("--grace soon is not a duration"), std::string::npos) << r.err;
   EXPECT_TRUE(r.out.empty());
+}
+
+// Every file and symlink under `root` with its content (a symlink: "-> target").
+std::map<std::string, std::string> snapshot(const std::filesystem::path& root) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
+    std::string rel = std::filesystem::relative(e.path(), root).string();
+    if (e.is_symlink()) {
+      out[rel] = "-> " + std::filesystem::read_symlink(e.path()).string();
+    } else if (e.is_regular_file()) {
+      out[rel] = readFile(e.path());
+    }
+  }
+  return out;
 }
 
 class RegfsctlStoreTest : public ::testing::Test {
@@ -147,6 +163,32 @@ TEST_F(RegfsctlStoreTest, FsckExitStatusSaysWhetherTheStoreIsClean) {
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("[repaired]"), std::string::npos) << r.out;
   EXPECT_EQ(regfsctl({"fsck", dir.path().string()}).status, 0);
+}
+
+TEST_F(RegfsctlStoreTest, DuAndGarbageCollectNeverGoThroughASymlink) {
+  TempDir outside;
+  std::string root = dir.path().string();
+  std::filesystem::copy(root + layout::repositoryDir(RepoName::parse("team/tools")),
+                        outside / "tools", std::filesystem::copy_options::recursive);
+  std::filesystem::create_directory_symlink(
+      outside / "tools", root + layout::repositoryDir(RepoName::parse("team/evil")));
+  writeFile(outside / "hostname", "not a blob");
+  std::filesystem::remove(root + layout::blobData(orphan));
+  std::filesystem::create_symlink(outside / "hostname", root + layout::blobData(orphan));
+  auto before = snapshot(outside.path());
+
+  auto r = regfsctl({"du", root, "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto doc = json(r.out);
+  std::vector<std::string> names;
+  for (const auto& repo : doc["repositories"].GetArray()) names.push_back(repo["name"].GetString());
+  EXPECT_EQ(names, (std::vector<std::string>{"team/app", "team/tools"}));
+  EXPECT_EQ(doc["gcFrees"].GetUint64(), 0u) << "the symlinked blob is no blob";
+
+  r = regfsctl({"garbage-collect", root, "--delete-untagged", "--grace", "0s", "--settle", "0s"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(snapshot(outside.path()), before) << "nothing outside the store changed";
+  EXPECT_FALSE(store.repository(RepoName::parse("team/tools")).hasManifest(untagged.manifest));
 }
 
 }  // namespace
