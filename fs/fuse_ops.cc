@@ -400,15 +400,14 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     }
     auto handle = std::make_unique<OpenFile>();
     int32_t backingId = 0;
-    if (auto path = f.view().store().localBlobPath(*n->digest)) {
-      int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME);
-      if (fd < 0 && errno == EPERM) fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) {
-        fuse_reply_err(req, errno == ENOENT ? ENOENT : EIO);
+    if (f.view().store().localBlobPath(*n->digest)) {
+      try {
+        handle->fd = f.view().store().openLocalBlob(*n->digest);
+      } catch (const Error& e) {
+        fuse_reply_err(req, e.kind() == ErrorKind::kBlobUnknown ? ENOENT : EIO);
         return;
       }
-      handle->fd = UniqueFd(fd);
-      backingId = f.passthrough().acquire(ino, fd);
+      backingId = f.passthrough().acquire(ino, handle->fd.get());
       if (backingId > 0) handle->passthroughIno = ino;
     } else {
       // Remote storage: ranged reads through the driver, with a read-ahead window.

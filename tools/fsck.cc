@@ -91,9 +91,9 @@ void addFsckCommand(Commands& commands) {
   addRootArgument(cmd, opts->root);
   cmd.flag("--repair", opts->repair,
            "remove what is provably broken (never a blob that matches its digest)");
-  cmd.optionWithDefault(
-      "--grace", opts->grace,
-      "leftovers of writes (temp files, torn uploads) count only once older than this");
+  cmd.optionWithDefault("--grace", opts->grace,
+                        "leftovers of writes (temp files, torn uploads, half-written links) count "
+                        "only once older than this");
   addJsonFlag(cmd, opts->json);
 }
 

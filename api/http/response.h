@@ -12,9 +12,15 @@
 #include <utility>
 #include <vector>
 
+#include "common/unique_fd.h"
+
 namespace regfs::api {
 
 struct FileBody {
+  // Opens a local file for reading (Store::openLocalBlob, which follows no symlink);
+  // throws Error(kBlobUnknown or kNotFound) when it is gone. `path` names it in messages.
+  using Open = std::function<UniqueFd()>;
+  Open open;
   std::filesystem::path path;
   uint64_t offset = 0;
   uint64_t length = 0;

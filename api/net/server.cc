@@ -572,10 +572,19 @@ class ConnectionHandler : public Pistache::Http::Handler {
       file->offset = static_cast<off_t>(r.file->offset);
       file->left = r.file->length;
     } else if (r.file && !head && r.file->length > 0) {
-      file->fd.reset(::open(r.file->path.c_str(), O_RDONLY | O_CLOEXEC));
+      std::optional<Error> openError;
+      try {
+        file->fd = r.file->open();
+      } catch (const Error& e) {
+        // Gone (kBlobUnknown from the store, kNotFound from a driver): answered below.
+        if (e.kind() != ErrorKind::kNotFound && e.kind() != ErrorKind::kBlobUnknown) openError = e;
+      }
       struct stat st;
-      if (!file->fd || ::fstat(file->fd.get(), &st) != 0 ||
-          static_cast<uint64_t>(st.st_size) < r.file->offset + r.file->length) {
+      if (openError) {
+        r = errorResponse(*openError);
+        file.reset();
+      } else if (!file->fd || ::fstat(file->fd.get(), &st) != 0 ||
+                 static_cast<uint64_t>(st.st_size) < r.file->offset + r.file->length) {
         // Deleted or replaced since it was looked at.
         r = errorResponse(ErrorKind::kBlobUnknown, "blob vanished while being served");
         file.reset();

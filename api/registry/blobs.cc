@@ -54,8 +54,9 @@ Response handleBlob(Registry& registry, const Request& request, const Route& rou
       return redirect;
     }
   }
-  FileBody file{{}, 0, info->size, {}};
+  FileBody file{{}, {}, 0, info->size, {}};
   if (auto path = registry.store().localBlobPath(digest)) {
+    file.open = [store = registry.store(), digest] { return store.openLocalBlob(digest); };
     file.path = *path;
   } else {
     // Remote storage: streamed from one read on another thread, which holds the store.

@@ -1,5 +1,6 @@
 #include "common/maintenance/fsck.h"
 
+#include <algorithm>
 #include <optional>
 #include <unordered_set>
 
@@ -24,6 +25,45 @@ std::chrono::system_clock::time_point toTimePoint(const timespec& ts) {
 
 std::string algDir(DigestAlgorithm a) { return std::string(digestAlgorithmName(a)); }
 
+// True for what a link being written by distribution shows for a moment: it truncates the
+// file and then writes the digest, so a reader may see nothing or the digest's beginning.
+bool mayBeUnfinishedWrite(std::string_view content) {
+  for (DigestAlgorithm a : kAlgorithms) {
+    std::string whole = algDir(a) + ":" + std::string(Digest::of("", a).hex().size(), 'f');
+    if (content.size() >= whole.size()) continue;
+    size_t colon = algDir(a).size();
+    std::string_view head = content.substr(0, std::min(content.size(), colon + 1));
+    std::string_view hex = content.size() > colon ? content.substr(colon + 1) : std::string_view();
+    if (whole.starts_with(head) && std::all_of(hex.begin(), hex.end(), [](char c) {
+          return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        })) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A link's content for a one-line message: quoted, at most 80 bytes, other than printable
+// ASCII escaped.
+std::string quoteContent(std::string_view content) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (unsigned char c : content.substr(0, 80)) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  if (content.size() > 80) out += "...";
+  return out + "\"";
+}
+
 class Checker {
  public:
   Checker(Store& store, const FsckOptions& options)
@@ -39,7 +79,7 @@ class Checker {
       ++result_.repositories;
       checkRepository(name);
     }
-    checkTempFiles();
+    checkFiles();
     return std::move(result_);
   }
 
@@ -96,6 +136,7 @@ class Checker {
       std::string data = layout::blobData(d);
       auto info = driver_.stat(data);
       if (!info || info->isDirectory) {
+        if (driver_.isSymlink(data)) continue;  // reported by checkFiles
         if (driver_.stat(dir) && settled(dir) && !store_.statBlob(d)) {
           auto& p = report(FsckProblemKind::kBlobWithoutData, dir, d.str() + ": no data file");
           repairByRemoving(p, dir);
@@ -152,14 +193,28 @@ class Checker {
       throw;
     }
     if (content != expected.str()) {
+      if (!Digest::tryParse(content)) {
+        checkMalformedLink(link, content, removeOnRepair);
+        return std::nullopt;
+      }
       if (!settled(link)) return std::nullopt;
       auto& p = report(FsckProblemKind::kBadLink, link,
-                       content.empty() ? "empty link file"
-                                       : "holds \"" + content.substr(0, 80) + "\", not " + expected.str());
+                       "holds \"" + content + "\", not " + expected.str());
       repairByRemoving(p, removeOnRepair);
       return std::nullopt;
     }
     return expected;
+  }
+
+  // A link holding no digest: distribution's readlink refuses it as regfs does, so whatever
+  // it is for is broken. Only what a write in progress shows waits for the grace.
+  void checkMalformedLink(const std::string& link, const std::string& content,
+                          const std::string& removeOnRepair) {
+    if (mayBeUnfinishedWrite(content) && !settled(link)) return;
+    auto& p = report(
+        FsckProblemKind::kMalformedLink, link,
+        content.empty() ? "empty link file" : "holds " + quoteContent(content) + ", not a digest");
+    repairByRemoving(p, removeOnRepair);
   }
 
   void checkRepository(const RepoName& name) {
@@ -269,11 +324,7 @@ class Checker {
       }
       auto d = Digest::tryParse(content);
       if (!d) {
-        if (settled(current)) {
-          auto& p = report(FsckProblemKind::kBadLink, current,
-                           content.empty() ? "empty link file" : "holds \"" + content.substr(0, 80) + "\", not a digest");
-          repairByRemoving(p, dir);
-        }
+        checkMalformedLink(current, content, dir);
         continue;
       }
       if (!repo.hasManifest(*d) || !blobPresent(*d)) {
@@ -304,13 +355,29 @@ class Checker {
     }
   }
 
-  void checkTempFiles() {
-    forEachFile(driver_, layout::v2Root(), [&](const std::string& path) {
+  // Temporary files of interrupted writes, and symlinks, anywhere in the store.
+  void checkFiles() {
+    auto symlink = [&](const std::string& path) {
+      report(FsckProblemKind::kSymlink, path,
+             "a symbolic link, which regfs does not follow: what it leads to is not in the store");
+    };
+    // A symlink on the way to v2Root() hides the whole store.
+    const std::string v2 = layout::v2Root();
+    for (size_t slash = v2.find('/', 1);; slash = v2.find('/', slash + 1)) {
+      std::string dir = v2.substr(0, slash);
+      if (driver_.isSymlink(dir)) {
+        symlink(dir);
+        return;
+      }
+      if (slash == std::string::npos) break;
+    }
+    auto tempFile = [&](const std::string& path) {
       std::string_view base = std::string_view(path).substr(path.rfind('/') + 1);
       if (base.substr(0, kAtomicTempPrefix.size()) != kAtomicTempPrefix || !settled(path)) return;
       auto& p = report(FsckProblemKind::kTempFile, path, "temporary file of an interrupted write");
       repairByRemoving(p, path);
-    });
+    };
+    forEachFile(driver_, v2, tempFile, symlink);
   }
 
   Store& store_;
@@ -329,6 +396,7 @@ std::string_view fsckProblemName(FsckProblemKind kind) {
     case FsckProblemKind::kUnreadableBlob: return "unreadable-blob";
     case FsckProblemKind::kBlobWithoutData: return "blob-without-data";
     case FsckProblemKind::kBadLink: return "bad-link";
+    case FsckProblemKind::kMalformedLink: return "malformed-link";
     case FsckProblemKind::kDanglingLink: return "dangling-link";
     case FsckProblemKind::kDanglingTag: return "dangling-tag";
     case FsckProblemKind::kInvalidManifest: return "invalid-manifest";
@@ -336,6 +404,7 @@ std::string_view fsckProblemName(FsckProblemKind kind) {
     case FsckProblemKind::kTornUpload: return "torn-upload";
     case FsckProblemKind::kTempFile: return "temp-file";
     case FsckProblemKind::kQuarantined: return "quarantined";
+    case FsckProblemKind::kSymlink: return "symlink";
   }
   return "unknown";
 }

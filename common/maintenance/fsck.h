@@ -9,7 +9,10 @@
 // writes, and it moves back blobs an interrupted garbage-collect left in quarantine.
 // What a writer in progress leaves for a moment (an upload without startedat yet, a temporary
 // file, a tag directory before its current link, a link being written by distribution, which
-// does not write atomically) counts as broken only once it is older than `grace`.
+// does not write atomically: empty, or the start of a digest) counts as broken only once it
+// is older than `grace`.
+// Symbolic links in the store are reported and never followed (the driver does not), so
+// nothing outside the store is read or removed; repair leaves them to the operator.
 
 #include <chrono>
 #include <cstdint>
@@ -26,7 +29,8 @@ enum class FsckProblemKind {
   kCorruptBlob,       // content does not hash to the digest it is stored under
   kUnreadableBlob,    // the storage fails to read the blob (I/O error); repair leaves it
   kBlobWithoutData,   // a blob directory without a data file
-  kBadLink,           // a link file that is empty or does not hold the digest its path names
+  kBadLink,           // a link holding a digest other than the one its path names
+  kMalformedLink,     // a link that holds no digest at all (empty, "garbage", a path, ...)
   kDanglingLink,      // a layer or revision link to a blob that is missing or corrupt
   kDanglingTag,       // a tag without a current link, or naming a manifest that is not there
   kInvalidManifest,   // a revision whose blob is not a manifest
@@ -34,6 +38,7 @@ enum class FsckProblemKind {
   kTornUpload,        // an upload session without data or a readable startedat
   kTempFile,          // a temporary file left by a crashed atomic write
   kQuarantined,       // a blob an interrupted garbage-collect left in quarantine
+  kSymlink,           // a symbolic link in the store: never followed; repair leaves it
 };
 
 // "corrupt-blob", "dangling-link", ...

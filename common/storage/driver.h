@@ -75,7 +75,7 @@ class StorageDriver {
     if (info && info->isDirectory) return std::nullopt;
     return info;
   }
-  // The whole file; throws Error(kNotFound) if it does not exist.
+  // The whole file; throws Error(kNotFound) if it does not exist (or is a directory).
   virtual std::string read(const std::string& path) const = 0;
   // Up to `length` bytes from `offset`; fewer at the end of the file.
   virtual std::string readRange(const std::string& path, uint64_t offset, uint64_t length) const = 0;
@@ -109,9 +109,17 @@ class StorageDriver {
   // Removes a file or a whole directory tree; a missing path is not an error.
   virtual void remove(const std::string& path) = 0;
 
-  // The local file behind a path, when there is one, for zero-copy reads
-  // (sendfile, splice); nullopt for remote storage.
+  // True when `path` is itself a symbolic link. Every other call treats one as nothing there
+  // (see makeFsDriver); fsck reports them. Storage without symlinks answers false.
+  virtual bool isSymlink(const std::string&) const { return false; }
+
+  // The local file behind a path, when there is one, to name it to people; nullopt for
+  // remote storage. Reads go through openLocal, which follows no symlink.
   virtual std::optional<std::filesystem::path> localPath(const std::string& path) const = 0;
+  // The local file opened for reading, for zero-copy reads (sendfile, splice, FUSE
+  // passthrough); an empty UniqueFd for remote storage. Throws Error(kNotFound) if there is
+  // no such file, as for read().
+  virtual UniqueFd openLocal(const std::string&) const { return UniqueFd(); }
   // A URL clients may fetch the file from directly for a while (a presigned GET), when the
   // storage offers one and redirects are on; nullopt: serve the bytes.
   virtual std::optional<std::string> redirectUrl(const std::string&) const { return std::nullopt; }
@@ -131,6 +139,10 @@ inline void StorageDriver::readStream(const std::string& path, uint64_t offset, 
 }
 
 // The local file system under `rootdirectory`; directories are created on first write.
+// Nothing below `rootdirectory` is reached through a symbolic link, so no read, walk, write or
+// removal leaves the store: a symlink anywhere on a path is nothing there to stat, read and
+// list, a write through one fails (kIo), and remove() takes away the link itself and nothing
+// it points at. `rootdirectory` itself may be a symlink; it is resolved once, here.
 std::shared_ptr<StorageDriver> makeFsDriver(const std::filesystem::path& rootdirectory);
 
 }  // namespace regfs

@@ -93,6 +93,10 @@ std::string Store::readBlob(const Digest& digest) const {
   return readingBlob(digest, [&] { return driver_->read(layout::blobData(digest)); });
 }
 
+UniqueFd Store::openLocalBlob(const Digest& digest) const {
+  return readingBlob(digest, [&] { return driver_->openLocal(layout::blobData(digest)); });
+}
+
 std::string Store::readBlobRange(const Digest& digest, uint64_t offset, uint64_t length) const {
   return readingBlob(digest, [&] { return driver_->readRange(layout::blobData(digest), offset, length); });
 }
@@ -257,7 +261,17 @@ std::optional<FileInfo> Repository::statTag(const Tag& tag) const {
 
 std::vector<Tag> Repository::listTags() const {
   std::vector<Tag> tags;
-  for (auto& [tag, link] : listTagLinks()) tags.push_back(std::move(tag));
+  for (auto& [tag, manifest] : resolveTags()) tags.push_back(std::move(tag));
+  return tags;
+}
+
+std::vector<std::pair<Tag, Digest>> Repository::resolveTags() const {
+  std::vector<std::pair<Tag, Digest>> tags;
+  for (const std::string& name : driver_->list(layout::tagsDir(name_))) {
+    auto tag = Tag::tryParse(name);
+    if (!tag) continue;
+    if (auto manifest = resolveTag(*tag)) tags.emplace_back(std::move(*tag), *manifest);
+  }
   return tags;
 }
 
@@ -275,8 +289,8 @@ std::vector<std::pair<Tag, FileInfo>> Repository::listTagLinks() const {
 
 std::vector<Tag> Repository::tagsFor(const Digest& manifest) const {
   std::vector<Tag> out;
-  for (Tag& tag : listTags()) {
-    if (resolveTag(tag) == manifest) out.push_back(std::move(tag));
+  for (auto& [tag, target] : resolveTags()) {
+    if (target == manifest) out.push_back(std::move(tag));
   }
   return out;
 }

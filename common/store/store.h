@@ -110,6 +110,9 @@ class Store {
   Digest putBlob(std::string_view bytes);
   // The local file holding the blob, for zero-copy reads; nullopt on remote storage.
   std::optional<std::filesystem::path> localBlobPath(const Digest& digest) const;
+  // The blob's local file opened for reading (StorageDriver::openLocal: no symlink is
+  // followed); throws kBlobUnknown when it is missing. An empty fd on remote storage.
+  UniqueFd openLocalBlob(const Digest& digest) const;
   // Up to `length` bytes of the blob from `offset`, fewer at its end. Throws kBlobUnknown.
   std::string readBlobRange(const Digest& digest, uint64_t offset, uint64_t length) const;
   // Hands `length` bytes of the blob from `offset` to `sink` as they arrive, until `sink`
@@ -165,8 +168,9 @@ class Repository {
   std::optional<Digest> resolveTag(const Tag& tag) const;
   // The tag's current link metadata (its mtime is when the tag last moved).
   std::optional<FileInfo> statTag(const Tag& tag) const;
-  // Tags in bytewise order: those with a current link (a crash inside putTag can leave a
-  // tag directory without one).
+  // Tags in bytewise order: those whose current link holds a digest (a crash inside putTag
+  // can leave a tag directory without one; a damaged link names nothing either). One read
+  // per tag, as many requests as a stat on object storage.
   std::vector<Tag> listTags() const;
   // listTags with each tag's current link metadata, from the same pass (the view polls
   // these mtimes to see which tags moved without reading every link).
@@ -211,6 +215,8 @@ class Repository {
 
  private:
   std::optional<Digest> readLink(const std::string& path) const;
+  // Every tag listTags() names, with the manifest it points at.
+  std::vector<std::pair<Tag, Digest>> resolveTags() const;
   void writeLink(const std::string& path, const Digest& digest);
   std::vector<Digest> listLinkedDigests(
       const std::function<std::string(DigestAlgorithm)>& dirFor,

@@ -86,13 +86,18 @@ std::vector<RepositoryListing> listRepositories(const StorageDriver& driver) {
 }
 
 void forEachFile(const StorageDriver& driver, const std::string& dir,
-                 const std::function<void(const std::string& path)>& fn) {
+                 const std::function<void(const std::string& path)>& fn,
+                 const std::function<void(const std::string& path)>& onSymlink) {
   for (const std::string& child : driver.list(dir)) {
     std::string path = dir + "/" + child;
     auto info = driver.stat(path);
-    if (!info) continue;  // removed while we looked
+    if (!info) {
+      // A symlink, or removed while we looked.
+      if (onSymlink && driver.isSymlink(path)) onSymlink(path);
+      continue;
+    }
     if (info->isDirectory) {
-      forEachFile(driver, path, fn);
+      forEachFile(driver, path, fn, onSymlink);
     } else {
       fn(path);
     }

@@ -42,8 +42,10 @@ StoreListing listStore(const StorageDriver& driver);
 std::vector<RepositoryListing> listRepositories(const StorageDriver& driver);
 
 // Calls `fn` with the driver path of every file under `dir` (recursively, directories
-// excluded), in bytewise order per directory.
+// excluded), in bytewise order per directory; and `onSymlink`, when given, with every
+// symbolic link on the way, which the walk does not follow (StorageDriver::isSymlink).
 void forEachFile(const StorageDriver& driver, const std::string& dir,
-                 const std::function<void(const std::string& path)>& fn);
+                 const std::function<void(const std::string& path)>& fn,
+                 const std::function<void(const std::string& path)>& onSymlink = {});
 
 }  // namespace regfs

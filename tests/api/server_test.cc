@@ -10,6 +10,9 @@
 #include <thread>
 #include <vector>
 
+#include "common/digest.h"
+#include "common/store/layout.h"
+#include "common/names.h"
 #include "support/server.h"
 
 namespace regfs::testing {
@@ -422,6 +425,54 @@ TEST_F(ServerTest, TagsListAndCatalogPaginateWithLink) {
   EXPECT_EQ(r.header("link"), "</v2/_catalog?last=a&n=1>; rel=\"next\"");
   r = http("GET", s.url() + "/v2/_catalog?n=x");
   EXPECT_EQ(r.status, 400);
+}
+
+TEST_F(ServerTest, ATagWhoseLinkIsMalformedIsNotListed) {
+  RegfsServer s;
+  std::string config = "{}", layer = "l";
+  ASSERT_EQ(push(s, "app", config).status, 201);
+  ASSERT_EQ(push(s, "app", layer).status, 201);
+  for (std::string tag : {"1", "broken", "empty"}) {
+    ASSERT_EQ(putManifest(s, "app", tag, imageManifest(config, layer), kOciManifest).status, 201);
+  }
+  RepoName app = RepoName::parse("app");
+  writeFile(s.root().string() + layout::tagCurrentLink(app, Tag::parse("broken")),
+            "sha256:../../../../etc/passwd");
+  writeFile(s.root().string() + layout::tagCurrentLink(app, Tag::parse("empty")), "");
+  Reply r = http("GET", s.url() + "/v2/app/tags/list");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "{\"name\":\"app\",\"tags\":[\"1\"]}\n");
+  r = http("GET", s.url() + "/v2/app/manifests/broken");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.code(), "MANIFEST_UNKNOWN");
+}
+
+TEST_F(ServerTest, ABlobWhoseDataIsASymlinkIsNotServed) {
+  RegfsServer s;
+  std::string blob = "a blob", config = "{}";
+  ASSERT_EQ(push(s, "app", blob).status, 201);
+  ASSERT_EQ(push(s, "app", config).status, 201);
+  ASSERT_EQ(putManifest(s, "app", "v1", imageManifest(config, blob), kOciManifest).status, 201);
+  // The data file replaced by a symlink out of the store: to another file, and to a copy
+  // of the blob's own bytes (the rule is about where it points, not what it holds).
+  writeFile(work / "hostname", "outside the store\n");
+  writeFile(work / "copy", config);
+  std::string blobData = s.root().string() + layout::blobData(Digest::parse(digestOf(blob)));
+  std::string configData = s.root().string() + layout::blobData(Digest::parse(digestOf(config)));
+  std::filesystem::remove(blobData);
+  std::filesystem::create_symlink(work / "hostname", blobData);
+  std::filesystem::remove(configData);
+  std::filesystem::create_symlink(work / "copy", configData);
+  for (const std::string& digest : {digestOf(blob), digestOf(config)}) {
+    Reply r = http("GET", s.url() + "/v2/app/blobs/" + digest);
+    EXPECT_EQ(r.status, 404) << digest;
+    EXPECT_EQ(r.code(), "BLOB_UNKNOWN") << digest;
+    EXPECT_EQ(r.body.find("outside the store"), std::string::npos);
+    r = http("HEAD", s.url() + "/v2/app/blobs/" + digest);
+    EXPECT_EQ(r.status, 404) << digest;
+    r = http("GET", s.url() + "/v2/app/blobs/" + digest, {"-H", "Range: bytes=0-1"});
+    EXPECT_EQ(r.status, 404) << digest;
+  }
 }
 
 TEST_F(ServerTest, ReferrersWithSubjectAndArtifactTypeFilter) {

@@ -17,6 +17,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -275,6 +276,36 @@ std::vector<std::string> fsyncViolations(const std::string& trace, size_t& renam
     }
     return out;
   };
+  // The quoted paths in a call's arguments, each one relative to a directory descriptor
+  // (the *at calls: "3, \"name\"") made absolute with the path that descriptor was opened at.
+  auto pathsOf = [&](const std::string& args) {
+    std::vector<std::string> out;
+    std::string before;  // the argument before the current one
+    size_t start = 0;
+    for (size_t i = 0, depth = 0; i <= args.size(); ++i) {
+      if (i < args.size() && args[i] == '"') {
+        while (++i < args.size() && args[i] != '"') i += args[i] == '\\';
+        continue;
+      }
+      if (i < args.size() && (args[i] == '{' || args[i] == '[')) ++depth;
+      if (i < args.size() && (args[i] == '}' || args[i] == ']')) --depth;
+      if (i < args.size() && (args[i] != ',' || depth > 0)) continue;
+      std::string arg = args.substr(start, i - start);
+      arg.erase(0, arg.find_first_not_of(' '));
+      start = i + 1;
+      std::vector<std::string> quoted = quotedStrings(arg);
+      if (arg.starts_with('"') && !quoted.empty()) {
+        std::string path = quoted[0];
+        auto dir = before.empty() || !std::isdigit(static_cast<unsigned char>(before[0]))
+                       ? fdPath.end()
+                       : fdPath.find(std::atol(before.c_str()));
+        if (!path.starts_with('/') && dir != fdPath.end()) path = dir->second + "/" + path;
+        out.push_back(path);
+      }
+      before = arg;
+    }
+    return out;
+  };
   std::istringstream in(trace);
   std::string line;
   while (std::getline(in, line)) {
@@ -297,9 +328,9 @@ std::vector<std::string> fsyncViolations(const std::string& trace, size_t& renam
     std::string args = line.substr(open + 1, close - open - 1);
     long ret = std::atol(line.c_str() + eq + 3);
     if (ret < 0) continue;
-    std::vector<std::string> paths = quotedStrings(args);
+    std::vector<std::string> paths = pathsOf(args);
     long fd = std::atol(args.c_str());
-    if (name == "openat" && !paths.empty()) {
+    if ((name == "openat" || name == "openat2") && !paths.empty()) {
       fdPath[ret] = paths[0];
     } else if (name == "close") {
       fdPath.erase(fd);
@@ -346,7 +377,8 @@ TEST(CrashSafety, EveryRenameFollowsAnFsyncAndIsFollowedByADirectoryFsync) {
   RegfsServer server(dir / "store", options);
   auto log = dir / "trace";
   Process strace({"strace", "-f", "-qq", "-s", "512", "-o", log.string(), "-e",
-                  "trace=openat,write,pwrite64,writev,fsync,fdatasync,close,mkdir,mkdirat,rename,renameat,renameat2",
+                  "trace=openat,openat2,write,pwrite64,writev,fsync,fdatasync,close,mkdir,mkdirat,"
+                  "rename,renameat,renameat2",
                   "-p", std::to_string(server.pid())});
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (!allThreadsTraced(server.pid()) && std::chrono::steady_clock::now() < deadline) {

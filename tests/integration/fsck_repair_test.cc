@@ -66,7 +66,8 @@ TEST(FsckRepairTest, FindsAndRepairsOnlyWhatIsBroken) {
   EXPECT_EQ(r.status, 4) << r.out << r.err;
   EXPECT_NE(r.out.find("corrupt-blob " + appData + ": content hashes to "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("dangling-link " + dangling), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("bad-link " + empty + ": empty link file"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("malformed-link " + empty + ": empty link file"), std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("missing-reference"), std::string::npos) << "the image lost a layer";
   r = runFsck(root, {"--json"});
   EXPECT_EQ(r.status, 4);

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <map>
+
 #include "common/store/layout.h"
 #include "support/store_builder.h"
 #include "support/process.h"
@@ -52,6 +54,20 @@ TEST(RegfsctlTest, HelpVersionAndErrors) {
   EXPECT_EQ(r.status, 2) << "a bad argument";
   EXPECT_NE(r.err.find("--grace soon is not a duration"), std::string::npos) << r.err;
   EXPECT_TRUE(r.out.empty());
+}
+
+// Every file and symlink under `root` with its content (a symlink: "-> target").
+std::map<std::string, std::string> snapshot(const std::filesystem::path& root) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
+    std::string rel = std::filesystem::relative(e.path(), root).string();
+    if (e.is_symlink()) {
+      out[rel] = "-> " + std::filesystem::read_symlink(e.path()).string();
+    } else if (e.is_regular_file()) {
+      out[rel] = readFile(e.path());
+    }
+  }
+  return out;
 }
 
 class RegfsctlStoreTest : public ::testing::Test {
@@ -147,6 +163,80 @@ TEST_F(RegfsctlStoreTest, FsckExitStatusSaysWhetherTheStoreIsClean) {
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("[repaired]"), std::string::npos) << r.out;
   EXPECT_EQ(regfsctl({"fsck", dir.path().string()}).status, 0);
+}
+
+TEST_F(RegfsctlStoreTest, FsckReportsMalformedLinksAndSymlinksAndRepairsOnlyInsideTheStore) {
+  TempDir outside;
+  std::string root = dir.path().string();
+  std::string tagLink =
+      root + layout::tagCurrentLink(RepoName::parse("team/app"), Tag::parse("broken"));
+  writeFile(tagLink, "garbage");
+  // A repository directory that is a symlink to a copy of one outside the store, holding a
+  // malformed tag link and a layer link to a missing blob: what repair removes in the store.
+  RepoName tools = RepoName::parse("team/tools"), evil = RepoName::parse("team/evil");
+  std::filesystem::copy(root + layout::repositoryDir(tools), outside / "tools",
+                        std::filesystem::copy_options::recursive);
+  writeFile(outside / "tools/_manifests/tags/x/current/link", "garbage");
+  Digest missing = Digest::of("never stored");
+  writeFile(outside / ("tools/_layers/sha256/" + missing.hex() + "/link"), missing.str());
+  std::string evilDir = root + layout::repositoryDir(evil);
+  std::filesystem::create_directory_symlink(outside / "tools", evilDir);
+  auto before = snapshot(outside.path());
+
+  auto r = regfsctl({"fsck", root});
+  EXPECT_EQ(r.status, 4) << r.out;
+  EXPECT_NE(r.out.find("malformed-link " + tagLink + ": holds \"garbage\", not a digest\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("symlink " + evilDir + ": "), std::string::npos) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 3)
+      << "two problems and the summary: " << r.out;
+  r = regfsctl({"fsck", root, "--json"});
+  EXPECT_EQ(r.status, 4);
+  auto doc = json(r.out);
+  ASSERT_EQ(doc["problems"].Size(), 2u) << r.out;
+  std::map<std::string, std::string> kinds;
+  for (const auto& p : doc["problems"].GetArray()) {
+    kinds[p["path"].GetString()] = p["kind"].GetString();
+  }
+  EXPECT_EQ(kinds[tagLink], "malformed-link");
+  EXPECT_EQ(kinds[evilDir], "symlink");
+
+  r = regfsctl({"fsck", root, "--repair", "--grace", "0s"});
+  EXPECT_EQ(r.status, 4) << "the symlink is left for the operator: " << r.out;
+  EXPECT_NE(
+      r.out.find("malformed-link " + tagLink + ": holds \"garbage\", not a digest [repaired]"),
+      std::string::npos)
+      << r.out;
+  EXPECT_FALSE(std::filesystem::exists(tagLink));
+  EXPECT_TRUE(std::filesystem::is_symlink(evilDir));
+  EXPECT_EQ(snapshot(outside.path()), before) << "nothing outside the store changed";
+}
+
+TEST_F(RegfsctlStoreTest, DuAndGarbageCollectNeverGoThroughASymlink) {
+  TempDir outside;
+  std::string root = dir.path().string();
+  std::filesystem::copy(root + layout::repositoryDir(RepoName::parse("team/tools")),
+                        outside / "tools", std::filesystem::copy_options::recursive);
+  std::filesystem::create_directory_symlink(
+      outside / "tools", root + layout::repositoryDir(RepoName::parse("team/evil")));
+  writeFile(outside / "hostname", "not a blob");
+  std::filesystem::remove(root + layout::blobData(orphan));
+  std::filesystem::create_symlink(outside / "hostname", root + layout::blobData(orphan));
+  auto before = snapshot(outside.path());
+
+  auto r = regfsctl({"du", root, "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto doc = json(r.out);
+  std::vector<std::string> names;
+  for (const auto& repo : doc["repositories"].GetArray()) names.push_back(repo["name"].GetString());
+  EXPECT_EQ(names, (std::vector<std::string>{"team/app", "team/tools"}));
+  EXPECT_EQ(doc["gcFrees"].GetUint64(), 0u) << "the symlinked blob is no blob";
+
+  r = regfsctl({"garbage-collect", root, "--delete-untagged", "--grace", "0s", "--settle", "0s"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(snapshot(outside.path()), before) << "nothing outside the store changed";
+  EXPECT_FALSE(store.repository(RepoName::parse("team/tools")).hasManifest(untagged.manifest));
 }
 
 }  // namespace

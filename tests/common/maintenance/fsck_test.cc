@@ -32,6 +32,12 @@ class FsckTest : public ::testing::Test {
     for (const FsckProblem& p : r.problems) out[p.path] = p.kind;
     return out;
   }
+  // The problems by path, each as its printed kind ("malformed-link").
+  static std::map<std::string, std::string> kindNames(const FsckResult& r) {
+    std::map<std::string, std::string> out;
+    for (const FsckProblem& p : r.problems) out[p.path] = std::string(fsckProblemName(p.kind));
+    return out;
+  }
 };
 
 TEST_F(FsckTest, ACleanStoreIsClean) {
@@ -125,6 +131,136 @@ TEST_F(FsckTest, QuarantineLeftoversAreMovedBack) {
   EXPECT_TRUE(r.clean());
   EXPECT_EQ(store.readBlob(image.layers[0]), "parked");
   EXPECT_TRUE(check(false).problems.empty());
+}
+
+TEST_F(FsckTest, MalformedTagLinksAreReportedWhateverTheirAgeAndRepairRemovesThem) {
+  BuiltImage image = pushImage(store, app, {"layer"});
+  app.putTag(Tag::parse("v1"), image.manifest);
+  std::string hex = image.manifest.hex();
+  std::string upper = hex;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  // Contents distribution's readlink refuses too; none is what a write in progress leaves
+  // (distribution truncates a link and writes it: empty, or the start of a digest).
+  std::map<std::string, std::string> contents = {
+      {"garbage", "garbage"},
+      {"md5", "md5:" + std::string(32, '0')},
+      {"escape", "sha256:../../../../etc/passwd"},
+      {"long", image.manifest.str() + "0"},
+      {"newline", image.manifest.str() + "\n"},
+      {"upper", "sha256:" + upper},
+      {"space", " " + image.manifest.str()},
+  };
+  for (const auto& [tag, content] : contents) {
+    writeFile(path(layout::tagCurrentLink(app.name(), Tag::parse(tag))), content);
+  }
+
+  FsckResult r = check(false, 1h);
+  auto problems = kindNames(r);
+  for (const auto& [tag, content] : contents) {
+    EXPECT_EQ(problems[layout::tagCurrentLink(app.name(), Tag::parse(tag))], "malformed-link")
+        << tag;
+  }
+  EXPECT_EQ(r.problems.size(), contents.size());
+  for (const FsckProblem& p : r.problems) {
+    EXPECT_EQ(p.detail.find('\n'), std::string::npos) << "one line: " << p.detail;
+  }
+  EXPECT_FALSE(r.clean());
+
+  r = check(true, 1h);
+  EXPECT_EQ(r.problems.size(), contents.size());
+  EXPECT_TRUE(r.clean());
+  for (const auto& [tag, content] : contents) {
+    EXPECT_FALSE(std::filesystem::exists(path(layout::tagDir(app.name(), Tag::parse(tag))))) << tag;
+  }
+  EXPECT_EQ(app.listTags(), std::vector<Tag>{Tag::parse("v1")});
+  EXPECT_TRUE(check(false).problems.empty());
+}
+
+TEST_F(FsckTest, AnEmptyOrHalfWrittenTagLinkCountsOnlyOnceOlderThanTheGrace) {
+  BuiltImage image = pushImage(store, app, {"layer"});
+  Tag empty = Tag::parse("empty"), half = Tag::parse("half");
+  writeFile(path(layout::tagCurrentLink(app.name(), empty)), "");
+  writeFile(path(layout::tagCurrentLink(app.name(), half)), image.manifest.str().substr(0, 20));
+
+  FsckResult young = check(true, 1h);
+  EXPECT_TRUE(young.problems.empty()) << "a registry:2 writer may be halfway";
+  EXPECT_TRUE(std::filesystem::exists(path(layout::tagCurrentLink(app.name(), empty))));
+
+  ageTree(dir.path(), 2h);
+  FsckResult r = check(true, 1h);
+  auto problems = kindNames(r);
+  EXPECT_EQ(problems[layout::tagCurrentLink(app.name(), empty)], "malformed-link");
+  EXPECT_EQ(problems[layout::tagCurrentLink(app.name(), half)], "malformed-link");
+  EXPECT_EQ(problems.size(), 2u);
+  EXPECT_TRUE(r.clean());
+  EXPECT_FALSE(std::filesystem::exists(path(layout::tagDir(app.name(), empty))));
+  EXPECT_FALSE(std::filesystem::exists(path(layout::tagDir(app.name(), half))));
+}
+
+TEST_F(FsckTest, MalformedLayerRevisionAndHistoryLinksAreReportedAndRemoved) {
+  BuiltImage image = pushImage(store, app, {"layer"});
+  BuiltImage other = pushImage(store, app, {"other layer"});
+  Tag v1 = Tag::parse("v1");
+  app.putTag(v1, image.manifest);
+  std::string layer = layout::layerLink(app.name(), image.layers[0]);
+  std::string revision = layout::revisionLink(app.name(), other.manifest);
+  std::string history = layout::tagIndexLink(app.name(), v1, image.manifest);
+  writeFile(path(layer), "sha256:../../../../etc/passwd");
+  writeFile(path(revision), "md5:" + std::string(32, '0'));
+  writeFile(path(history), "garbage");
+
+  FsckResult r = check(false, 1h);
+  auto problems = kindNames(r);
+  EXPECT_EQ(problems[layer], "malformed-link");
+  EXPECT_EQ(problems[revision], "malformed-link");
+  EXPECT_EQ(problems[history], "malformed-link");
+
+  r = check(true, 1h);
+  EXPECT_FALSE(std::filesystem::exists(path(layer)));
+  EXPECT_FALSE(std::filesystem::exists(path(revision)));
+  EXPECT_FALSE(std::filesystem::exists(path(history)));
+  EXPECT_EQ(app.resolveTag(v1), image.manifest) << "the tag itself is fine";
+}
+
+TEST_F(FsckTest, SymlinksInTheStoreAreReportedNeverFollowedAndNeverRemoved) {
+  TempDir outside;
+  BuiltImage image = pushImage(store, app, {"layer"});
+  app.putTag(Tag::parse("v1"), image.manifest);
+  // A repository directory that is a symlink to a folder outside the store, holding what
+  // fsck would report and repair if it went in.
+  RepoName evil = RepoName::parse("team/evil");
+  auto outsidePath = [&](const std::string& inRepo) {
+    return outside.path().string() + inRepo.substr(layout::repositoryDir(evil).size());
+  };
+  Digest missing = Digest::of("never stored");
+  std::string outsideLink = outsidePath(layout::layerLink(evil, missing));
+  std::string outsideTag = outsidePath(layout::tagCurrentLink(evil, Tag::parse("x")));
+  writeFile(outsideLink, missing.str());
+  writeFile(outsideTag, "garbage");
+  std::filesystem::create_directory_symlink(outside.path(), path(layout::repositoryDir(evil)));
+  // A blob whose data is a symlink to a file outside the store.
+  writeFile(outside / "hostname", "not a blob");
+  Digest linked = Digest::of("linked blob");
+  std::filesystem::create_directories(path(layout::blobDir(linked)));
+  std::filesystem::create_symlink(outside / "hostname", path(layout::blobData(linked)));
+  app.linkLayer(linked);
+  ageTree(dir.path(), 2h);
+
+  FsckResult r = check(true, 0s);
+  auto problems = kindNames(r);
+  EXPECT_EQ(problems[layout::repositoryDir(evil)], "symlink");
+  EXPECT_EQ(problems[layout::blobData(linked)], "symlink");
+  EXPECT_EQ(problems[layout::layerLink(app.name(), linked)], "dangling-link")
+      << "the blob has no data";
+  EXPECT_EQ(problems.size(), 3u);
+  EXPECT_EQ(r.repositories, 1u);
+  EXPECT_FALSE(r.clean()) << "symlinks are left for the operator";
+  EXPECT_EQ(readFile(outsideLink), missing.str());
+  EXPECT_EQ(readFile(outsideTag), "garbage");
+  EXPECT_EQ(readFile(outside / "hostname"), "not a blob");
+  EXPECT_TRUE(std::filesystem::is_symlink(path(layout::repositoryDir(evil))));
+  EXPECT_TRUE(std::filesystem::is_symlink(path(layout::blobData(linked))));
+  EXPECT_FALSE(app.hasLayer(linked));
 }
 
 }  // namespace

@@ -150,6 +150,78 @@ TEST_F(StoreTest, TagDirectoryWithoutCurrentLinkIsNotATag) {
   EXPECT_EQ(repo.listTags(), std::vector<Tag>{half});
 }
 
+TEST_F(StoreTest, ATagWhoseLinkIsMalformedIsNoTag) {
+  Digest m = repo.putManifest("{}");
+  Tag v1 = Tag::parse("v1"), broken = Tag::parse("broken");
+  repo.putTag(v1, m);
+  repo.putTag(broken, m);
+  testing::writeFile(file(layout::tagCurrentLink(repo.name(), broken)),
+                     "sha256:../../../../etc/passwd");
+  EXPECT_FALSE(repo.resolveTag(broken));
+  EXPECT_EQ(repo.listTags(), std::vector<Tag>{v1})
+      << "tags/list must not offer a tag that cannot be pulled";
+  EXPECT_EQ(repo.tagsFor(m), std::vector<Tag>{v1});
+}
+
+TEST_F(StoreTest, SymlinksBelowTheRootAreNeverFollowed) {
+  TempDir outside;
+  // A blob whose data is a symlink to a file outside the store, even one holding its bytes.
+  testing::writeFile(outside / "hostname", "outside");
+  Digest linked = Digest::of("outside");
+  std::filesystem::create_directories(file(layout::blobDir(linked)));
+  std::filesystem::create_symlink(outside / "hostname", file(layout::blobData(linked)));
+  EXPECT_FALSE(store.statBlob(linked));
+  EXPECT_EQ(kindOf([&] { store.readBlob(linked); }), ErrorKind::kBlobUnknown);
+  EXPECT_EQ(kindOf([&] { store.driver().readRange(layout::blobData(linked), 0, 3); }),
+            ErrorKind::kNotFound);
+  bool visited = false;
+  store.forEachBlob([&](const Digest& d) { visited |= d == linked; });
+  EXPECT_FALSE(visited);
+
+  // A repository directory that is a symlink to a folder outside the store.
+  RepoName evilName = RepoName::parse("team/evil");
+  Repository evil = store.repository(evilName);
+  Digest m = Digest::of("{}");
+  Digest layer = store.putBlob("layer");
+  auto outsidePath = [&](const std::string& inRepo) {
+    return outside.path().string() + "/evil" +
+           inRepo.substr(layout::repositoryDir(evilName).size());
+  };
+  std::string outsideRevision = outsidePath(layout::revisionLink(evilName, m));
+  testing::writeFile(outsideRevision, m.str());
+  testing::writeFile(outsidePath(layout::tagCurrentLink(evilName, Tag::parse("v1"))), m.str());
+  testing::writeFile(outsidePath(layout::layerLink(evilName, Digest::of("{}"))), m.str());
+  std::filesystem::create_directories(file(layout::repositoryDir(std::string_view("team"))));
+  std::filesystem::create_directory_symlink(outside / "evil",
+                                            file(layout::repositoryDir(evilName)));
+  EXPECT_FALSE(evil.exists());
+  EXPECT_FALSE(evil.hasManifest(m));
+  EXPECT_FALSE(evil.resolveTag(Tag::parse("v1")));
+  EXPECT_TRUE(evil.listTags().empty());
+  EXPECT_TRUE(evil.listManifests().empty());
+  EXPECT_TRUE(evil.listLayers().empty());
+  EXPECT_TRUE(store.catalog(100).empty());
+  EXPECT_TRUE(store.driver().list(layout::repositoryDir(evilName)).empty());
+
+  // Writes through it are refused and leave nothing outside.
+  EXPECT_THROW(evil.linkLayer(layer), Error);
+  EXPECT_FALSE(std::filesystem::exists(outsidePath(layout::layerLink(evilName, layer))));
+  // Removing through it removes nothing outside; removing it removes the symlink alone.
+  store.driver().remove(layout::revisionLink(evilName, m));
+  store.driver().remove(parentPath(layout::revisionLink(evilName, m)));
+  EXPECT_EQ(readFile(outsideRevision), m.str());
+  store.driver().remove(layout::repositoryDir(evilName));
+  EXPECT_FALSE(std::filesystem::is_symlink(file(layout::repositoryDir(evilName))));
+  EXPECT_EQ(readFile(outsideRevision), m.str());
+
+  // The root itself may be a symlink: only what lies below it is never followed.
+  std::filesystem::create_directory_symlink(dir.path(), outside / "root");
+  Store viaLink = Store::openLocal(outside / "root");
+  EXPECT_EQ(viaLink.readBlob(layer), "layer");
+  EXPECT_EQ(viaLink.putBlob("more"), Digest::of("more"));
+  EXPECT_EQ(store.readBlob(Digest::of("more")), "more");
+}
+
 TEST_F(StoreTest, UploadsLiveInTheStore) {
   std::string uuid = repo.startUpload();
   EXPECT_TRUE(layout::isValidUploadId(uuid));

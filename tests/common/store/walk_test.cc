@@ -61,5 +61,37 @@ TEST(ListStoreTest, OneListingNamesEveryRepositoryLinkAndBlob) {
   EXPECT_TRUE(listing.repositories[2].revisions.empty());
 }
 
+TEST(ListStoreTest, SymlinkedRepositoriesAndBlobsAreNotWalked) {
+  TempDir dir, outside;
+  Store store = Store::openLocal(dir.path());
+  Repository app = store.repository(RepoName::parse("team/app"));
+  Digest layer = store.putBlob("a layer");
+  app.linkLayer(layer);
+  Digest m = app.putManifest("{}");
+  app.putTag(Tag::parse("v1"), m);
+  std::filesystem::copy(dir.path().string() + layout::repositoryDir(app.name()), outside / "app",
+                        std::filesystem::copy_options::recursive);
+  std::string evil = layout::repositoryDir(std::string_view("team/evil"));
+  std::filesystem::create_directory_symlink(outside / "app", dir.path().string() + evil);
+  testing::writeFile(outside / "blob", "outside blob");
+  Digest linked = Digest::of("outside blob");
+  std::filesystem::create_directories(dir.path().string() + layout::blobDir(linked));
+  std::filesystem::create_symlink(outside / "blob", dir.path().string() + layout::blobData(linked));
+
+  StoreListing listing = listStore(store.driver());
+  EXPECT_EQ(namesOf(listing.repositories), std::vector<std::string>{"team/app"});
+  EXPECT_EQ(listing.blobs.count(linked), 0u);
+  EXPECT_EQ(listing.blobs.size(), 2u);
+  EXPECT_EQ(namesOf(listRepositories(store.driver())), std::vector<std::string>{"team/app"});
+  std::vector<std::string> walked;
+  for (const RepoName& name : listRepositoryDirs(store.driver())) walked.push_back(name.str());
+  EXPECT_EQ(walked, std::vector<std::string>{"team/app"});
+  std::vector<std::string> files;
+  forEachFile(store.driver(), layout::v2Root(), [&](const std::string& path) {
+    if (path.starts_with(evil) || path == layout::blobData(linked)) files.push_back(path);
+  });
+  EXPECT_TRUE(files.empty()) << files.front();
+}
+
 }  // namespace
 }  // namespace regfs
