@@ -39,7 +39,7 @@ struct OpenFile {
   static constexpr uint64_t kReadAhead = 4 << 20;
 
   UniqueFd fd;
-  uint64_t passthroughIno = 0;  // nonzero: the kernel reads it from a backing file
+  uint64_t passthroughIno = 0;   // nonzero: the kernel reads it from a backing file
   const Store* store = nullptr;  // the view's, which outlives every open file
   std::optional<Digest> digest;
   std::mutex mutex;
@@ -88,7 +88,9 @@ class ViewFs {
   // attributes once they expire (a second for a repository), so after an idle spell the
   // first lookup reaches us, and the rebuild it starts invalidates the names that went.
   double timeout(const Node& n) const { return n.stable ? stableTimeout_ : timeout_; }
-  struct stat attr(const Node& n) const { return statOf(n, uid_, gid_); }
+  struct stat attr(const Node& n) const {
+    return statOf(n, uid_, gid_);
+  }
 
   fuse_entry_param entry(const Node& n) {
     fuse_entry_param e;
@@ -424,7 +426,7 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fi->keep_cache = backingId > 0 ? 0 : 1;
     fi->noflush = 1;
     if (Passthrough::replyOpen(req, fi, backingId) == 0) {
-      handle.release();
+      static_cast<void>(handle.release());  // the kernel holds it as fi->fh until opRelease
     } else if (backingId > 0) {
       f.passthrough().release(ino);
     }
@@ -548,7 +550,8 @@ int serveView(View& view, const MountOptions& options) {
   FuseArgs fa;
   std::string mountOptions = "ro,default_permissions,fsname=regfs,subtype=regfs";
   for (const std::string& o : options.fuseOptions) mountOptions += "," + o;
-  for (const char* arg : {"regfs-mount", "-o", mountOptions.c_str()}) fuse_opt_add_arg(&fa.args, arg);
+  for (const char* arg : {"regfs-mount", "-o", mountOptions.c_str()})
+    fuse_opt_add_arg(&fa.args, arg);
   if (options.debug) fuse_opt_add_arg(&fa.args, "-d");
 
   fuse_lowlevel_ops ops = makeOps();

@@ -35,6 +35,8 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libpistache-dev libfuse3-dev fuse3 libssl-dev rapidjson-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libcrypt-dev libspdlog-dev libcli11-dev libcurl4-openssl-dev libpugixml-dev
+  # style: the formatter is pinned (scripts/check-style.sh)
+  clang-format-14 clang-tidy-14
   # tests: real clients and the reference registry
   docker.io skopeo podman docker-registry apache2-utils curl rsync wrk nginx-light
   busybox-static openssl ca-certificates

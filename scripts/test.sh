@@ -21,6 +21,8 @@ esac
 echo "== Rooms: includes point one way"
 scripts/check-deps.sh
 scripts/setup.sh --build-dir build
+echo "== Style: clang-format and clang-tidy"
+scripts/check-style.sh build
 # Only what runs under the sanitizers below: the unit and integration test executables and the
 # programs the tests start (s3_tests is Release-only).
 asan_targets=()

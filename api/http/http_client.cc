@@ -65,7 +65,8 @@ OutboundResult HttpClient::send(const OutboundRequest& request, const std::atomi
   auto addHeader = [&](const std::string& line) {
     curl_slist* next = curl_slist_append(headers.get(), line.c_str());
     if (!next) throw std::runtime_error("libcurl: out of memory");
-    headers.release();
+    // `next` heads the list `headers` held (or a new one): owned once, from its head.
+    static_cast<void>(headers.release());
     headers.reset(next);
   };
   addHeader("User-Agent: regfs");

@@ -161,7 +161,7 @@ std::string bcryptHash(std::string_view password, int cost) {
 std::optional<BasicCredentials> parseBasicAuthorization(std::string_view headerValue) {
   headerValue = trim(headerValue);
   size_t space = headerValue.find(' ');
-  if (space == std::string_view::npos || space != 5) return std::nullopt;
+  if (space != 5) return std::nullopt;  // after "Basic", or missing (npos)
   std::string scheme(headerValue.substr(0, space));
   for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (scheme != "basic") return std::nullopt;
