@@ -7,17 +7,17 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "api/registry/auth.h"
 #include "api/net/debug_server.h"
+#include "api/net/server.h"
 #include "api/ops/health.h"
 #include "api/ops/logging.h"
 #include "api/ops/maintenance.h"
 #include "api/ops/metrics.h"
 #include "api/ops/notifications.h"
 #include "api/ops/operations.h"
-#include "api/net/server.h"
-#include "api/registry/settings.h"
 #include "api/ops/store_stats.h"
+#include "api/registry/auth.h"
+#include "api/registry/settings.h"
 #include "common/cli.h"
 #include "common/error.h"
 #include "common/storage/s3_driver.h"
@@ -26,7 +26,8 @@
 
 namespace {
 
-constexpr const char* kDescription = R"(regfs-server - a container registry compatible with distribution (registry:2)
+constexpr const char* kDescription =
+    R"(regfs-server - a container registry compatible with distribution (registry:2)
 
 SYNOPSIS
   regfs-server [CONFIG]
@@ -71,7 +72,8 @@ std::string hostname() {
 int main(int argc, char** argv) {
   CLI::App app{kDescription};
   std::string configPath;
-  app.add_option("CONFIG", configPath, "distribution-style config.yml (REGISTRY_* variables override it)");
+  app.add_option("CONFIG", configPath,
+                 "distribution-style config.yml (REGISTRY_* variables override it)");
   regfs::addVersionFlag(app, "regfs-server");
   if (int rc = regfs::parseCommandLine(app, argc, argv); rc >= 0) return rc;
 
@@ -100,13 +102,14 @@ int main(int argc, char** argv) {
     settings.server.authenticator = regfs::api::setUpAuthenticator(settings.auth);
     bool onS3 = config.storage.driver == regfs::StorageDriverKind::kS3;
     if (!onS3) std::filesystem::create_directories(settings.rootdirectory);
-    auto registry = std::make_shared<regfs::api::Registry>(regfs::Store(regfs::makeDriver(config.storage)),
-                                                           settings.registry);
+    auto registry = std::make_shared<regfs::api::Registry>(
+        regfs::Store(regfs::makeDriver(config.storage)), settings.registry);
 
     // Requests are counted only when something can read the counts (http.debug.addr).
     auto metrics = std::make_shared<regfs::api::Metrics>();
     auto health = std::make_shared<regfs::api::HealthChecks>(
-        config.health, registry->store().driver(), onS3 ? "s3" : "filesystem", !settings.registry.readOnly);
+        config.health, registry->store().driver(), onS3 ? "s3" : "filesystem",
+        !settings.registry.readOnly);
     health->start();
     auto notifier = std::make_shared<regfs::api::Notifier>(
         config.notifications,
@@ -134,19 +137,23 @@ int main(int argc, char** argv) {
       metrics->addCollector([notifier](std::string& out) { notifier->collect(out); });
       metrics->addCollector([health](std::string& out) {
         const regfs::api::HealthCheck* storage = health->storage();
-        regfs::api::appendMetricHeader(out, "regfs_storage_healthy", "gauge",
-                                       "1 while the health.storagedriver check passes (1 when it is off).");
-        regfs::api::appendSample(out, "regfs_storage_healthy", {}, !storage || !storage->failing() ? 1 : 0);
+        regfs::api::appendMetricHeader(
+            out, "regfs_storage_healthy", "gauge",
+            "1 while the health.storagedriver check passes (1 when it is off).");
+        regfs::api::appendSample(out, "regfs_storage_healthy", {},
+                                 !storage || !storage->failing() ? 1 : 0);
         if (storage) {
           regfs::api::appendMetricHeader(out, "regfs_storage_probes_total", "counter",
                                          "Storage health probes, and those that failed.");
-          regfs::api::appendSample(out, "regfs_storage_probes_total", {{"result", "ok"}},
-                                   static_cast<double>(storage->probes() - storage->probeFailures()));
+          regfs::api::appendSample(
+              out, "regfs_storage_probes_total", {{"result", "ok"}},
+              static_cast<double>(storage->probes() - storage->probeFailures()));
           regfs::api::appendSample(out, "regfs_storage_probes_total", {{"result", "error"}},
                                    static_cast<double>(storage->probeFailures()));
         }
-        regfs::api::appendMetricHeader(out, "regfs_health_checks_failing", "gauge",
-                                       "Configured health checks failing now (the API answers 503 while above 0).");
+        regfs::api::appendMetricHeader(
+            out, "regfs_health_checks_failing", "gauge",
+            "Configured health checks failing now (the API answers 503 while above 0).");
         regfs::api::appendSample(out, "regfs_health_checks_failing", {},
                                  static_cast<double>(health->failures().size()));
       });
@@ -186,17 +193,17 @@ int main(int argc, char** argv) {
     server.start();
     spdlog::info("regfs-server {} listening on {}:{} ({}, {} threads), store {}", regfs::kVersion,
                  settings.server.host.empty() ? "0.0.0.0" : settings.server.host, server.port(),
-                 settings.server.tls.certificate.empty() ? "http" : "https",
-                 server.threads(),
+                 settings.server.tls.certificate.empty() ? "http" : "https", server.threads(),
                  onS3 ? "s3://" + config.storage.s3.bucket + "/" +
                             regfs::s3Key(config.storage.s3.rootDirectory, "")
                       : settings.rootdirectory.string());
     int sig = 0;
     sigwait(&stopSignals, &sig);
     draining = true;
-    auto drainTimeout = config.http.drainTimeout > std::chrono::nanoseconds(0)
-                            ? std::chrono::duration_cast<std::chrono::milliseconds>(config.http.drainTimeout)
-                            : std::chrono::milliseconds(30000);
+    auto drainTimeout =
+        config.http.drainTimeout > std::chrono::nanoseconds(0)
+            ? std::chrono::duration_cast<std::chrono::milliseconds>(config.http.drainTimeout)
+            : std::chrono::milliseconds(30000);
     spdlog::info("signal {}: draining (up to {} ms)", sig, drainTimeout.count());
     if (!server.drainAndStop(drainTimeout)) {
       spdlog::warn("drain timeout reached with requests still in flight; they were cut off");

@@ -34,7 +34,8 @@ class Digest {
   }
 
  private:
-  Digest(DigestAlgorithm algorithm, std::string hex) : algorithm_(algorithm), hex_(std::move(hex)) {}
+  Digest(DigestAlgorithm algorithm, std::string hex)
+      : algorithm_(algorithm), hex_(std::move(hex)) {}
   DigestAlgorithm algorithm_;
   std::string hex_;
 };
@@ -69,5 +70,7 @@ class Hasher {
 
 template <>
 struct std::hash<regfs::Digest> {
-  size_t operator()(const regfs::Digest& d) const noexcept { return std::hash<std::string>{}(d.hex()); }
+  size_t operator()(const regfs::Digest& d) const noexcept {
+    return std::hash<std::string>{}(d.hex());
+  }
 };

@@ -7,23 +7,40 @@ namespace regfs {
 
 std::string_view errorCode(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kDigestInvalid: return "DIGEST_INVALID";
-    case ErrorKind::kNameInvalid: return "NAME_INVALID";
-    case ErrorKind::kTagInvalid: return "TAG_INVALID";
-    case ErrorKind::kManifestInvalid: return "MANIFEST_INVALID";
-    case ErrorKind::kSizeInvalid: return "SIZE_INVALID";
-    case ErrorKind::kRangeInvalid: return "RANGE_INVALID";
-    case ErrorKind::kBlobUnknown: return "BLOB_UNKNOWN";
-    case ErrorKind::kBlobUploadUnknown: return "BLOB_UPLOAD_UNKNOWN";
-    case ErrorKind::kBlobUploadInvalid: return "BLOB_UPLOAD_INVALID";
-    case ErrorKind::kManifestUnknown: return "MANIFEST_UNKNOWN";
-    case ErrorKind::kManifestBlobUnknown: return "MANIFEST_BLOB_UNKNOWN";
-    case ErrorKind::kNameUnknown: return "NAME_UNKNOWN";
-    case ErrorKind::kUnsupported: return "UNSUPPORTED";
-    case ErrorKind::kDenied: return "DENIED";
-    case ErrorKind::kUnauthorized: return "UNAUTHORIZED";
-    case ErrorKind::kTooManyRequests: return "TOOMANYREQUESTS";
-    default: return "UNKNOWN";
+    case ErrorKind::kDigestInvalid:
+      return "DIGEST_INVALID";
+    case ErrorKind::kNameInvalid:
+      return "NAME_INVALID";
+    case ErrorKind::kTagInvalid:
+      return "TAG_INVALID";
+    case ErrorKind::kManifestInvalid:
+      return "MANIFEST_INVALID";
+    case ErrorKind::kSizeInvalid:
+      return "SIZE_INVALID";
+    case ErrorKind::kRangeInvalid:
+      return "RANGE_INVALID";
+    case ErrorKind::kBlobUnknown:
+      return "BLOB_UNKNOWN";
+    case ErrorKind::kBlobUploadUnknown:
+      return "BLOB_UPLOAD_UNKNOWN";
+    case ErrorKind::kBlobUploadInvalid:
+      return "BLOB_UPLOAD_INVALID";
+    case ErrorKind::kManifestUnknown:
+      return "MANIFEST_UNKNOWN";
+    case ErrorKind::kManifestBlobUnknown:
+      return "MANIFEST_BLOB_UNKNOWN";
+    case ErrorKind::kNameUnknown:
+      return "NAME_UNKNOWN";
+    case ErrorKind::kUnsupported:
+      return "UNSUPPORTED";
+    case ErrorKind::kDenied:
+      return "DENIED";
+    case ErrorKind::kUnauthorized:
+      return "UNAUTHORIZED";
+    case ErrorKind::kTooManyRequests:
+      return "TOOMANYREQUESTS";
+    default:
+      return "UNKNOWN";
   }
 }
 

@@ -10,28 +10,28 @@
 namespace regfs {
 
 enum class ErrorKind {
-  kInvalidArgument,     // malformed input that has no more specific kind
-  kDigestInvalid,       // DIGEST_INVALID: bad syntax, or content does not match
-  kNameInvalid,         // NAME_INVALID
-  kTagInvalid,          // TAG_INVALID
-  kManifestInvalid,     // MANIFEST_INVALID
-  kSizeInvalid,         // SIZE_INVALID: length does not match, or over a limit
-  kRangeInvalid,        // RANGE_INVALID: an upload chunk out of order
-  kBlobUnknown,         // BLOB_UNKNOWN
-  kBlobUploadUnknown,   // BLOB_UPLOAD_UNKNOWN
-  kBlobUploadInvalid,   // BLOB_UPLOAD_INVALID
-  kManifestUnknown,     // MANIFEST_UNKNOWN
-  kManifestBlobUnknown, // MANIFEST_BLOB_UNKNOWN
-  kNameUnknown,         // NAME_UNKNOWN
-  kUnsupported,         // UNSUPPORTED: the operation is disabled or unknown
-  kDenied,              // DENIED: forbidden for this client (e.g. no such scope in its token)
-  kUnauthorized,        // UNAUTHORIZED
-  kTooManyRequests,     // TOOMANYREQUESTS
-  kConfigInvalid,       // configuration that cannot be used
-  kNotFound,            // a storage path that does not exist
-  kNoSpace,             // storage is full
-  kIo,                  // storage failed
-  kInternal,            // a bug
+  kInvalidArgument,      // malformed input that has no more specific kind
+  kDigestInvalid,        // DIGEST_INVALID: bad syntax, or content does not match
+  kNameInvalid,          // NAME_INVALID
+  kTagInvalid,           // TAG_INVALID
+  kManifestInvalid,      // MANIFEST_INVALID
+  kSizeInvalid,          // SIZE_INVALID: length does not match, or over a limit
+  kRangeInvalid,         // RANGE_INVALID: an upload chunk out of order
+  kBlobUnknown,          // BLOB_UNKNOWN
+  kBlobUploadUnknown,    // BLOB_UPLOAD_UNKNOWN
+  kBlobUploadInvalid,    // BLOB_UPLOAD_INVALID
+  kManifestUnknown,      // MANIFEST_UNKNOWN
+  kManifestBlobUnknown,  // MANIFEST_BLOB_UNKNOWN
+  kNameUnknown,          // NAME_UNKNOWN
+  kUnsupported,          // UNSUPPORTED: the operation is disabled or unknown
+  kDenied,               // DENIED: forbidden for this client (e.g. no such scope in its token)
+  kUnauthorized,         // UNAUTHORIZED
+  kTooManyRequests,      // TOOMANYREQUESTS
+  kConfigInvalid,        // configuration that cannot be used
+  kNotFound,             // a storage path that does not exist
+  kNoSpace,              // storage is full
+  kIo,                   // storage failed
+  kInternal,             // a bug
 };
 
 // The OCI code for a kind ("BLOB_UNKNOWN"), or "UNKNOWN" when there is none.

@@ -54,7 +54,8 @@ RepoName RepoName::parse(std::string_view text) {
   size_t start = 0;
   while (true) {
     size_t slash = text.find('/', start);
-    std::string_view component = text.substr(start, slash == std::string_view::npos ? slash : slash - start);
+    std::string_view component =
+        text.substr(start, slash == std::string_view::npos ? slash : slash - start);
     if (!isComponent(component)) {
       throw invalid("component " + quoted(component) +
                     " must be lowercase letters and digits, separated by '.', '_', '__' or '-'");

@@ -40,8 +40,10 @@ bool recoverStaleMount(const std::string& mountpoint, std::string& error) {
   if (::umount2(mountpoint.c_str(), MNT_DETACH) != 0) {
     std::string cmd = "fusermount3 -u -z -- '" + mountpoint + "' 2>/dev/null";
     if (mountpoint.find('\'') != std::string::npos || std::system(cmd.c_str()) != 0) {
-      error = mountpoint + ": stale mount (transport endpoint is not connected) that could not be "
-              "detached; run: fusermount3 -uz " + mountpoint;
+      error = mountpoint +
+              ": stale mount (transport endpoint is not connected) that could not be "
+              "detached; run: fusermount3 -uz " +
+              mountpoint;
       return false;
     }
   }
@@ -94,7 +96,8 @@ int main(int argc, char** argv) {
       std::string v = o.substr(key.size() + 1);
       char* end = nullptr;
       long n = std::strtol(v.c_str(), &end, 10);
-      if (v.empty() || *end || n < 0) throw regfs::Error(regfs::ErrorKind::kInvalidArgument, "bad option " + o);
+      if (v.empty() || *end || n < 0)
+        throw regfs::Error(regfs::ErrorKind::kInvalidArgument, "bad option " + o);
       return n;
     };
     try {

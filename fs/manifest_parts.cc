@@ -19,8 +19,11 @@ std::optional<Descriptor> lenientDescriptor(const rapidjson::Value& v) {
   if (!digest) return std::nullopt;
   Descriptor d{stringMember(v, "mediaType"), *digest};
   if (auto p = v.FindMember("platform"); p != v.MemberEnd() && p->value.IsObject()) {
-    d.platform = Platform{stringMember(p->value, "os"), stringMember(p->value, "architecture"),
-                          stringMember(p->value, "variant"), {}, {}};
+    d.platform = Platform{stringMember(p->value, "os"),
+                          stringMember(p->value, "architecture"),
+                          stringMember(p->value, "variant"),
+                          {},
+                          {}};
   }
   return d;
 }
@@ -36,7 +39,8 @@ void lenientArray(const rapidjson::Value& doc, const char* name, std::vector<Des
 ManifestParts describeLeniently(std::string_view bytes) {
   ManifestParts parts;
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(bytes.data(), bytes.size());  // no recursion per nesting level
+  doc.Parse<rapidjson::kParseIterativeFlag>(bytes.data(),
+                                            bytes.size());  // no recursion per nesting level
   if (doc.HasParseError() || !doc.IsObject()) return parts;
   parts.mediaType = stringMember(doc, "mediaType");
   const rapidjson::Document& constDoc = doc;

@@ -71,7 +71,8 @@ void Passthrough::sawRequest(const void* buf, ssize_t size) {
   if (h.opcode != kernel::kOpInit) return;
   kernel::InitIn init;
   std::memcpy(&init, static_cast<const char*>(buf) + sizeof h, sizeof init);
-  initPending_ = wanted_ && (init.flags & kernel::kInitExt) && (init.flags2 & kernel::kPassthroughFlag2);
+  initPending_ =
+      wanted_ && (init.flags & kernel::kInitExt) && (init.flags2 & kernel::kPassthroughFlag2);
 }
 
 // Step 2: the INIT reply, on its way out: asks for passthrough.

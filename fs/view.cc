@@ -71,7 +71,6 @@ uint64_t symlinkIno(std::string_view path, std::string_view target) {
   return pathHashIno(key);
 }
 
-
 struct stat statOf(const Node& node, uid_t uid, gid_t gid) {
   struct stat st;
   std::memset(&st, 0, sizeof st);
@@ -337,17 +336,20 @@ class ManifestTreeBuilder {
       for (size_t i = 0; i < parts->blobs.size(); ++i) {
         const Descriptor& d = parts->blobs[i];
         addFile(tree, layers,
-                view_names::layerFile(i, parts->blobs.size(), d.digest, layerFileExtension(d.mediaType)),
+                view_names::layerFile(i, parts->blobs.size(), d.digest,
+                                      layerFileExtension(d.mediaType)),
                 d.digest, d.mediaType);
       }
     }
     if (!parts->children.empty()) {
       std::string platformsPath = joinPath(dirPath, view_names::kPlatformsDir);
-      Node& platforms = subdirectory(dir, dirPath, std::string(view_names::kPlatformsDir), blob->mtime);
+      Node& platforms =
+          subdirectory(dir, dirPath, std::string(view_names::kPlatformsDir), blob->mtime);
       std::vector<std::string> names = platformEntryNames(parts->children);
       for (size_t i = 0; i < parts->children.size(); ++i) {
         table_.addSymlink(platforms, platformsPath, names[i],
-                          "../../" + view_names::manifestDir(parts->children[i].digest), blob->mtime);
+                          "../../" + view_names::manifestDir(parts->children[i].digest),
+                          blob->mtime);
       }
     }
   }
@@ -484,7 +486,8 @@ class SnapshotBuilder {
       for (const auto& n : r.tree->nodes) snapshot_->nodes_.emplace(n->ino, n);
     }
     top_.finish(kRootIno, [&](uint64_t ino) { return snapshot_->node(ino); });
-    for (auto& [ino, n] : top_.nodes) snapshot_->nodes_.emplace(ino, std::make_shared<const Node>(std::move(n)));
+    for (auto& [ino, n] : top_.nodes)
+      snapshot_->nodes_.emplace(ino, std::make_shared<const Node>(std::move(n)));
     return snapshot_;
   }
 
@@ -520,7 +523,8 @@ class SnapshotBuilder {
       if (last && last->settled && sameTime(last->mtime, link.mtime)) {
         seen = std::move(*last);
       } else if (auto target = r.repo.resolveTag(tag)) {
-        seen = TagSeen{name, *target, link.mtime, link.mtime.tv_sec + kSettleSeconds < now_.tv_sec, {}, {}};
+        seen = TagSeen{name, *target, link.mtime, link.mtime.tv_sec + kSettleSeconds < now_.tv_sec,
+                       {},   {}};
         if (last && last->target == *target && sameTime(last->mtime, link.mtime)) {
           seen->entry = std::move(last->entry);  // read again, found the same
           seen->node = std::move(last->node);
@@ -532,7 +536,8 @@ class SnapshotBuilder {
       std::string entry = shadowed ? view_names::tagAlias(name) : name;
       if (!seen->node || seen->entry != entry) {
         seen->entry = std::move(entry);
-        seen->node = symlinkNode(joinPath(r.path, seen->entry), view_names::manifestDir(seen->target), seen->mtime);
+        seen->node = symlinkNode(joinPath(r.path, seen->entry),
+                                 view_names::manifestDir(seen->target), seen->mtime);
       }
       out.push_back(std::move(*seen));
     }
@@ -551,7 +556,8 @@ class SnapshotBuilder {
     };
     std::unordered_map<uint64_t, Places> files;
     for (const auto& r : repos) {
-      for (const Node& f : r.tree->files) files.try_emplace(f.ino, Places{&f, 0}).first->second.nlink += f.nlink;
+      for (const Node& f : r.tree->files)
+        files.try_emplace(f.ino, Places{&f, 0}).first->second.nlink += f.nlink;
     }
     for (const auto& [ino, places] : files) {
       const Node& f = *places.first;
@@ -625,7 +631,8 @@ void View::refreshLoop() {
     } catch (const std::exception& e) {
       // The store failed mid-walk; the previous snapshot stays and the next access retries.
       if (!failing) {
-        spdlog::error("view: cannot read the store, the view keeps its last snapshot: {}", e.what());
+        spdlog::error("view: cannot read the store, the view keeps its last snapshot: {}",
+                      e.what());
       }
       failing = true;
     }

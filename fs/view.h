@@ -66,10 +66,10 @@ enum class NodeKind { kDirectory, kFile, kSymlink };
 struct Node {
   uint64_t ino = 0;
   NodeKind kind = NodeKind::kDirectory;
-  uint64_t size = 0;      // file: blob size; symlink: target length
-  timespec mtime{};       // from the store, never "now"
-  uint32_t nlink = 0;     // file: places it appears; directory: 2 + subdirectories
-  std::string target;     // symlink
+  uint64_t size = 0;             // file: blob size; symlink: target length
+  timespec mtime{};              // from the store, never "now"
+  uint32_t nlink = 0;            // file: places it appears; directory: 2 + subdirectories
+  std::string target;            // symlink
   std::optional<Digest> digest;  // file: the blob
   std::string mediaType;         // file: as the first manifest that lists it says
   // A manifest directory and everything below it: its name never changes while the
@@ -161,9 +161,9 @@ class View {
   // Background mode.
   void refreshLoop();
   std::condition_variable wake_;
-  bool refreshWanted_ = false;  // guarded by currentMutex_
+  bool refreshWanted_ = false;                          // guarded by currentMutex_
   std::chrono::steady_clock::time_point lastAccess_{};  // guarded by currentMutex_
-  bool stopping_ = false;       // guarded by currentMutex_
+  bool stopping_ = false;                               // guarded by currentMutex_
   std::thread refresher_;
 };
 

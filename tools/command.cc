@@ -113,7 +113,8 @@ void addJsonFlag(Command& command, bool& json) {
 
 StoreAt openStore(const std::string& root) {
   StoreRoot opened = openStoreRoot(root);
-  return StoreAt{opened.rootdirectory, std::make_shared<Store>(opened.driver), opened.uploadPurgingAge};
+  return StoreAt{opened.rootdirectory, std::make_shared<Store>(opened.driver),
+                 opened.uploadPurgingAge};
 }
 
 }  // namespace regfs::tools

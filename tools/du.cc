@@ -103,12 +103,12 @@ int runDu(const DuOptions& opts) {
   }
   size_t width = 10;
   for (const RepositoryUsage& u : usage) width = std::max(width, u.name.size());
-  std::printf("%-*s %9s %5s %6s %10s %10s %10s\n", static_cast<int>(width), "REPOSITORY", "MANIFESTS",
-              "TAGS", "BLOBS", "SIZE", "UNIQUE", "SHARED");
+  std::printf("%-*s %9s %5s %6s %10s %10s %10s\n", static_cast<int>(width), "REPOSITORY",
+              "MANIFESTS", "TAGS", "BLOBS", "SIZE", "UNIQUE", "SHARED");
   for (const RepositoryUsage& u : usage) {
     std::printf("%-*s %9zu %5zu %6zu %10s %10s %10s\n", static_cast<int>(width), u.name.c_str(),
-                u.manifests, u.tags, u.blobs, humanBytes(u.total).c_str(), humanBytes(u.unique).c_str(),
-                humanBytes(u.shared).c_str());
+                u.manifests, u.tags, u.blobs, humanBytes(u.total).c_str(),
+                humanBytes(u.unique).c_str(), humanBytes(u.shared).c_str());
   }
   std::cout << "store: " << sizes.size() << " blobs, " << humanBytes(storeBytes) << "; " << uploads
             << " upload sessions, " << humanBytes(uploadBytes) << "\n"

@@ -7,8 +7,8 @@
 #include "common/error.h"
 #include "common/maintenance/fsck.h"
 #include "tools/command.h"
-#include "tools/output.h"
 #include "tools/duration.h"
+#include "tools/output.h"
 
 namespace regfs::tools {
 namespace {

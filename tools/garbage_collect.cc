@@ -5,8 +5,8 @@
 #include "common/error.h"
 #include "common/maintenance/gc.h"
 #include "tools/command.h"
-#include "tools/output.h"
 #include "tools/duration.h"
+#include "tools/output.h"
 
 namespace regfs::tools {
 namespace {
@@ -74,7 +74,9 @@ void printJson(const GcResult& r, const GcOptions& o) {
 void printText(const GcResult& r, const GcOptions& o) {
   const char* verb = o.dryRun ? "would remove" : "removed";
   for (const std::string& w : r.warnings) std::cout << "warning: " << w << "\n";
-  if (r.recovered) std::cout << "moved back " << r.recovered << " blobs an interrupted run had left in quarantine\n";
+  if (r.recovered)
+    std::cout << "moved back " << r.recovered
+              << " blobs an interrupted run had left in quarantine\n";
   for (const GcManifest& m : r.manifests) {
     std::cout << verb << " manifest " << m.repository << "@" << m.digest.str() << " (untagged)\n";
   }
@@ -86,11 +88,12 @@ void printText(const GcResult& r, const GcOptions& o) {
   }
   std::string grace = humanDuration(o.grace);
   for (const GcManifest& m : r.youngManifests) {
-    std::cout << "kept manifest " << m.repository << "@" << m.digest.str() << " (untagged, younger than "
-              << grace << ")\n";
+    std::cout << "kept manifest " << m.repository << "@" << m.digest.str()
+              << " (untagged, younger than " << grace << ")\n";
   }
   for (const GcBlob& b : r.youngBlobs) {
-    std::cout << "kept blob " << b.digest.str() << " (unreferenced, younger than " << grace << ")\n";
+    std::cout << "kept blob " << b.digest.str() << " (unreferenced, younger than " << grace
+              << ")\n";
   }
   for (const Digest& d : r.restored) {
     std::cout << "kept blob " << d.str() << " (referenced again while being swept)\n";
@@ -105,8 +108,10 @@ int runGarbageCollect(const GarbageCollectOptions& opts) {
   GcOptions options;
   options.dryRun = opts.dryRun;
   options.deleteUntagged = opts.deleteUntagged;
-  options.grace = std::chrono::duration_cast<std::chrono::seconds>(durationArgument("--grace", opts.grace));
-  options.settle = std::chrono::duration_cast<std::chrono::milliseconds>(durationArgument("--settle", opts.settle));
+  options.grace =
+      std::chrono::duration_cast<std::chrono::seconds>(durationArgument("--grace", opts.grace));
+  options.settle = std::chrono::duration_cast<std::chrono::milliseconds>(
+      durationArgument("--settle", opts.settle));
   StoreAt at = openStore(opts.root);
   ProgressBar bar;
   options.progress = bar.callback();
@@ -124,10 +129,10 @@ int runGarbageCollect(const GarbageCollectOptions& opts) {
 
 void addGarbageCollectCommand(Commands& commands) {
   auto opts = std::make_shared<GarbageCollectOptions>();
-  Command cmd =
-      commands.add("garbage-collect",
-                   "remove blobs no manifest references (safe while the server runs; see docs/tools.md)",
-                   [opts] { return runGarbageCollect(*opts); });
+  Command cmd = commands.add(
+      "garbage-collect",
+      "remove blobs no manifest references (safe while the server runs; see docs/tools.md)",
+      [opts] { return runGarbageCollect(*opts); });
   addRootArgument(cmd, opts->root);
   cmd.flag("-d,--dry-run", opts->dryRun, "print what would be removed, change nothing");
   cmd.flag("-m,--delete-untagged", opts->deleteUntagged,

@@ -49,7 +49,9 @@ class JsonOut {
  public:
   JsonOut() : writer_(buffer_) { writer_.SetIndent(' ', 2); }
   rapidjson::PrettyWriter<rapidjson::StringBuffer>& w() { return writer_; }
-  void key(std::string_view k) { writer_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); }
+  void key(std::string_view k) {
+    writer_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+  }
   void string(std::string_view s) {
     writer_.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
   }

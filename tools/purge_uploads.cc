@@ -5,8 +5,8 @@
 #include "common/error.h"
 #include "common/maintenance/purge.h"
 #include "tools/command.h"
-#include "tools/output.h"
 #include "tools/duration.h"
+#include "tools/output.h"
 
 namespace regfs::tools {
 namespace {

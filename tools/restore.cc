@@ -90,19 +90,21 @@ class Verifier {
   void verify(const fs::path& path, const Digest& expected) {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) throwErrno("stat", path.string(), errno);
-    if (!S_ISREG(st.st_mode)) badBackup("corrupted backup: " + path.string() + " is not a regular file");
+    if (!S_ISREG(st.st_mode))
+      badBackup("corrupted backup: " + path.string() + " is not a regular file");
     auto key = std::make_pair(st.st_dev, st.st_ino);
     if (auto it = seen_.find(key); it != seen_.end()) {
-      if (it->second != expected) badBackup("corrupted backup: " + path.string() + " is " + it->second.str() +
-                                         ", expected " + expected.str());
+      if (it->second != expected)
+        badBackup("corrupted backup: " + path.string() + " is " + it->second.str() + ", expected " +
+                  expected.str());
       return;
     }
     Hasher hasher(expected.algorithm());
     forEachChunk(path, [&](const char* p, size_t n) { hasher.update(p, n); });
     Digest actual = hasher.digest();
     if (actual != expected) {
-      badBackup("corrupted backup: " + path.string() + " has digest " + actual.str() + ", expected " +
-             expected.str());
+      badBackup("corrupted backup: " + path.string() + " has digest " + actual.str() +
+                ", expected " + expected.str());
     }
     seen_.emplace(key, actual);
   }
@@ -113,7 +115,8 @@ class Verifier {
 
 std::vector<fs::directory_entry> sortedEntries(const fs::path& dir) {
   std::vector<fs::directory_entry> out{fs::directory_iterator(dir), fs::directory_iterator()};
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.path() < b.path(); });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.path() < b.path(); });
   return out;
 }
 
@@ -127,7 +130,8 @@ void scan(const fs::path& dir, const std::string& repoPath, Backup& backup) {
       auto tag = Tag::tryParse(view_names::tagOfEntry(name));
       std::string target = fs::read_symlink(e.path()).string();
       auto digest = view_names::manifestDirDigest(target);
-      if (!repo || !tag || !digest) badBackup("not a tag of the view: " + e.path().string() + " -> " + target);
+      if (!repo || !tag || !digest)
+        badBackup("not a tag of the view: " + e.path().string() + " -> " + target);
       backup.tags.push_back({*repo, *tag, *digest, e.path()});
     } else if (e.is_directory() && name.starts_with(view_names::kManifestDirPrefix)) {
       auto repo = RepoName::tryParse(repoPath);
@@ -149,12 +153,13 @@ void scan(const fs::path& dir, const std::string& repoPath, Backup& backup) {
 // can parse, every blob it lists is there).
 void verifyManifestDir(ManifestDir& m, Verifier& verifier) {
   fs::path manifestFile = m.dir / view_names::kManifestFile;
-  if (!fs::is_regular_file(manifestFile)) badBackup("incomplete backup: " + manifestFile.string() + " is missing");
+  if (!fs::is_regular_file(manifestFile))
+    badBackup("incomplete backup: " + manifestFile.string() + " is missing");
   forEachChunk(manifestFile, [&](const char* p, size_t n) { m.bytes.append(p, n); });
   Digest actual = Digest::of(m.bytes, m.digest.algorithm());
   if (actual != m.digest) {
-    badBackup("corrupted backup: " + manifestFile.string() + " has digest " + actual.str() + ", expected " +
-           m.digest.str());
+    badBackup("corrupted backup: " + manifestFile.string() + " has digest " + actual.str() +
+              ", expected " + m.digest.str());
   }
   try {
     m.parsed = parseStoredManifest(m.bytes);
@@ -166,12 +171,14 @@ void verifyManifestDir(ManifestDir& m, Verifier& verifier) {
   std::map<Digest, fs::path> found;
   fs::path config = m.dir / view_names::kConfigFile;
   if (fs::exists(config)) {
-    std::optional<Digest> want = m.parsed && m.parsed->config ? std::optional(m.parsed->config->digest) : std::nullopt;
+    std::optional<Digest> want =
+        m.parsed && m.parsed->config ? std::optional(m.parsed->config->digest) : std::nullopt;
     if (!want) {
       // Only a lenient reading knows the config; its digest is in the bytes somewhere.
       Hasher h;
       forEachChunk(config, [&](const char* p, size_t n) { h.update(p, n); });
-      if (!listed(h.digest())) badBackup("corrupted backup: " + config.string() + " is not listed by its manifest");
+      if (!listed(h.digest()))
+        badBackup("corrupted backup: " + config.string() + " is not listed by its manifest");
       want = h.digest();
     }
     verifier.verify(config, *want);
@@ -182,7 +189,8 @@ void verifyManifestDir(ManifestDir& m, Verifier& verifier) {
     for (const fs::directory_entry& e : sortedEntries(layers)) {
       auto d = view_names::layerFileDigest(e.path().filename().string(), m.digest.algorithm());
       if (!d) badBackup("not a layer file of the view: " + e.path().string());
-      if (!listed(*d)) badBackup("corrupted backup: " + e.path().string() + " is not listed by its manifest");
+      if (!listed(*d))
+        badBackup("corrupted backup: " + e.path().string() + " is not listed by its manifest");
       verifier.verify(e.path(), *d);
       found.emplace(*d, e.path());
     }
@@ -261,13 +269,13 @@ int runRestore(const std::string& backupArg, const std::string& rootArg) {
   for (const TagLink& t : b.tags) {
     if (!revisions.contains({t.repo.str(), t.target})) {
       badBackup("incomplete backup: tag " + t.path.string() + " points at " + t.target.str() +
-             ", which the backup does not hold");
+                ", which the backup does not hold");
     }
   }
 
   std::random_device rd;
-  TempTree temp(root.parent_path() / (".regfs-restore-" + root.filename().string() + "-" +
-                                      std::to_string(rd())));
+  TempTree temp(root.parent_path() /
+                (".regfs-restore-" + root.filename().string() + "-" + std::to_string(rd())));
   fs::create_directories(temp.path());
   Store store = Store::openLocal(temp.path());
   for (const ManifestDir& m : b.manifests) {

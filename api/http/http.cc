@@ -180,7 +180,8 @@ void RequestHeadParser::parseHead() {
     if (equalsIgnoreCase(name, "Content-Length")) {
       auto n = parseUint(value);
       if (!n) return fail("malformed Content-Length");
-      if (sawContentLength && request_.contentLength != n) return fail("conflicting Content-Length");
+      if (sawContentLength && request_.contentLength != n)
+        return fail("conflicting Content-Length");
       sawContentLength = true;
       request_.contentLength = n;
     } else if (equalsIgnoreCase(name, "Transfer-Encoding")) {
@@ -428,35 +429,61 @@ std::optional<ByteRange> parseContentRange(std::string_view header) {
 
 std::string_view reasonPhrase(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 307: return "Temporary Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 411: return "Length Required";
-    case 413: return "Request Entity Too Large";
-    case 414: return "Request-URI Too Long";
-    case 416: return "Requested Range Not Satisfiable";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    case 507: return "Insufficient Storage";
-    default: return "Unknown";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 307:
+      return "Temporary Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Request Entity Too Large";
+    case 414:
+      return "Request-URI Too Long";
+    case 416:
+      return "Requested Range Not Satisfiable";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
+    case 507:
+      return "Insufficient Storage";
+    default:
+      return "Unknown";
   }
 }
 
-std::string serializeHead(int status, const std::vector<std::pair<std::string, std::string>>& headers) {
+std::string serializeHead(int status,
+                          const std::vector<std::pair<std::string, std::string>>& headers) {
   std::string out = "HTTP/1.1 " + std::to_string(status) + " ";
   out += reasonPhrase(status);
   out += "\r\n";

@@ -19,7 +19,9 @@ namespace regfs::api {
 // Header names compare case-insensitively; values keep their bytes.
 class Headers {
  public:
-  void add(std::string name, std::string value) { entries_.emplace_back(std::move(name), std::move(value)); }
+  void add(std::string name, std::string value) {
+    entries_.emplace_back(std::move(name), std::move(value));
+  }
   // The first value of `name`, if present.
   std::optional<std::string_view> get(std::string_view name) const;
   // Every value of `name`, in order (Accept may come in several lines).
@@ -34,11 +36,11 @@ class Headers {
 bool equalsIgnoreCase(std::string_view a, std::string_view b);
 
 struct Request {
-  std::string method;   // "GET"
-  std::string target;   // the raw request target, "/v2/x/tags/list?n=1"
-  std::string path;     // the target up to '?', still percent-encoded
-  std::string query;    // after '?', without it
-  int versionMinor = 1; // HTTP/1.<minor>
+  std::string method;    // "GET"
+  std::string target;    // the raw request target, "/v2/x/tags/list?n=1"
+  std::string path;      // the target up to '?', still percent-encoded
+  std::string query;     // after '?', without it
+  int versionMinor = 1;  // HTTP/1.<minor>
   Headers headers;
 
   // nullopt when the request has no Content-Length; chunked requests have none.
@@ -130,6 +132,7 @@ std::optional<ByteRange> parseContentRange(std::string_view header);
 std::string_view reasonPhrase(int status);
 
 // A response head: status line and headers, each "\r\n"-terminated, then a blank line.
-std::string serializeHead(int status, const std::vector<std::pair<std::string, std::string>>& headers);
+std::string serializeHead(int status,
+                          const std::vector<std::pair<std::string, std::string>>& headers);
 
 }  // namespace regfs::api

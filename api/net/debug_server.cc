@@ -52,7 +52,8 @@ DebugServer::DebugServer(const std::string& addr, std::map<std::string, Route> r
   port_ = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
                                          : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
   int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) throw std::runtime_error("pipe: " + std::string(std::strerror(errno)));
+  if (::pipe2(pipefd, O_CLOEXEC) != 0)
+    throw std::runtime_error("pipe: " + std::string(std::strerror(errno)));
   stopRead_.reset(pipefd[0]);
   stopWrite_.reset(pipefd[1]);
   thread_ = std::thread([this] { run(); });

@@ -21,12 +21,12 @@
 #include <thread>
 #include <utility>
 
+#include "api/http/send_now.h"
+#include "api/net/listening.h"
+#include "api/net/tls.h"
 #include "api/registry/auth.h"
 #include "api/registry/dispatch.h"
 #include "api/registry/errors.h"
-#include "api/net/listening.h"
-#include "api/http/send_now.h"
-#include "api/net/tls.h"
 #include "common/error.h"
 #include "common/unique_fd.h"
 
@@ -91,10 +91,10 @@ struct Conn {
   // is dropped. Progress in either direction refreshes it.
   std::shared_ptr<Pistache::Http::RequestParser> clock;
   Clock::time_point lastTouch;
-  std::unique_ptr<TlsSession> tls;  // https only
-  int tlsQueued = 0;                // ciphertext pieces waiting in Pistache's write queue
-  int plainQueued = 0;              // plain-HTTP writes waiting in Pistache's write queue
-  int sendDepth = 0;                // nested completions of writes that went out at once
+  std::unique_ptr<TlsSession> tls;     // https only
+  int tlsQueued = 0;                   // ciphertext pieces waiting in Pistache's write queue
+  int plainQueued = 0;                 // plain-HTTP writes waiting in Pistache's write queue
+  int sendDepth = 0;                   // nested completions of writes that went out at once
   std::shared_ptr<RemoteBody> remote;  // the remote file being sent, if any
 };
 
@@ -178,18 +178,21 @@ class RemoteBody {
 
 // What the access log, the metrics and the drain learn of a request once its response is
 // complete: for a file body that is when its last byte is out, not when its head is.
-void reportExchange(ServerState& state, const Request& request, const Response& r, std::string_view client,
-                    uint64_t bytesIn, uint64_t bytesOut, Clock::time_point started) {
+void reportExchange(ServerState& state, const Request& request, const Response& r,
+                    std::string_view client, uint64_t bytesIn, uint64_t bytesOut,
+                    Clock::time_point started) {
   auto elapsed = Clock::now() - started;
   if (state.observer) {
-    state.observer->completed(Exchange{request, r, client, bytesIn, bytesOut,
-                                       std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed)});
+    state.observer->completed(
+        Exchange{request, r, client, bytesIn, bytesOut,
+                 std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed)});
     return;
   }
   if (!state.options.accessLog) return;
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
-  spdlog::info("{} \"{} {}\" {} {} {:.3f}ms", client, request.method, loggableTarget(request.target), r.status,
-               bytesOut, static_cast<double>(us) / 1000.0);
+  spdlog::info("{} \"{} {}\" {} {} {:.3f}ms", client, request.method,
+               loggableTarget(request.target), r.status, bytesOut,
+               static_cast<double>(us) / 1000.0);
 }
 
 struct FileSend {
@@ -302,8 +305,9 @@ class ConnectionHandler : public Pistache::Http::Handler {
       spdlog::info("{}: plain HTTP on the https port, refused", conn->client);
     } else {
       flushTls(conn, peer, nullptr);  // the alert that says why
-      spdlog::info("TLS {} error from {}: {}", conn->tls->handshakeDone() ? "connection" : "handshake",
-                   conn->client, conn->tls->error());
+      spdlog::info("TLS {} error from {}: {}",
+                   conn->tls->handshakeDone() ? "connection" : "handshake", conn->client,
+                   conn->tls->error());
     }
     ::shutdown(peer->fd(), SHUT_RDWR);
   }
@@ -343,19 +347,21 @@ class ConnectionHandler : public Pistache::Http::Handler {
   }
 
   // Plain bytes through Pistache's write queue, counted so that later writes wait their turn.
-  static Pistache::Async::Promise<ssize_t> queuePlain(const std::shared_ptr<Conn>& conn, const PeerPtr& peer,
-                                                      std::string bytes) {
+  static Pistache::Async::Promise<ssize_t> queuePlain(const std::shared_ptr<Conn>& conn,
+                                                      const PeerPtr& peer, std::string bytes) {
     conn->plainQueued++;
-    return send(peer, std::move(bytes)).then(
-        [conn](ssize_t n) {
-          conn->plainQueued--;
-          return n;
-        },
-        [conn](std::exception_ptr) { conn->plainQueued--; });
+    return send(peer, std::move(bytes))
+        .then(
+            [conn](ssize_t n) {
+              conn->plainQueued--;
+              return n;
+            },
+            [conn](std::exception_ptr) { conn->plainQueued--; });
   }
 
   // Queues the ciphertext the socket did not take behind what is already queued.
-  void flushTls(const std::shared_ptr<Conn>& conn, const PeerPtr& peer, std::function<void()> written) {
+  void flushTls(const std::shared_ptr<Conn>& conn, const PeerPtr& peer,
+                std::function<void()> written) {
     if (!conn->tls->hasBacklog()) {
       if (written) written();
       return;
@@ -382,7 +388,7 @@ class ConnectionHandler : public Pistache::Http::Handler {
            peer->ssl() == nullptr) {
       // A plain body of known length goes straight into the sink's memory when it has some.
       std::span<char> room = !conn->tls && !conn->chunked && conn->bodyLeft > 0 ? conn->sink->room()
-                                                                                 : std::span<char>();
+                                                                                : std::span<char>();
       if (!room.empty()) {
         size_t want = static_cast<size_t>(std::min<uint64_t>(conn->bodyLeft, room.size()));
         ssize_t n = ::recv(peer->fd(), room.data(), want, MSG_DONTWAIT);
@@ -588,12 +594,13 @@ class ConnectionHandler : public Pistache::Http::Handler {
         // Deleted or replaced since it was looked at.
         r = errorResponse(ErrorKind::kBlobUnknown, "blob vanished while being served");
         file.reset();
-      } else if (char probe;
-                 (errno = 0, ::pread(file->fd.get(), &probe, 1, static_cast<off_t>(r.file->offset))) != 1) {
+      } else if (char probe; (errno = 0, ::pread(file->fd.get(), &probe, 1,
+                                                 static_cast<off_t>(r.file->offset))) != 1) {
         // A file the storage cannot read answers 500 before any header is out; an error
         // further in can only cut the connection (pumpFile).
-        r = errorResponse(Error(ErrorKind::kIo, "reading " + r.file->path.string() + ": " +
-                                                    (errno ? std::strerror(errno) : "file shrank")));
+        r = errorResponse(
+            Error(ErrorKind::kIo, "reading " + r.file->path.string() + ": " +
+                                      (errno ? std::strerror(errno) : "file shrank")));
         file.reset();
       } else {
         file->offset = static_cast<off_t>(r.file->offset);
@@ -628,8 +635,9 @@ class ConnectionHandler : public Pistache::Http::Handler {
       file->length = file->left;
       Response logged(r.status);
       logged.headers = r.headers;
-      file->finished = [state = state_, request = std::move(*conn->request), logged = std::move(logged),
-                        client = conn->client, bytesIn = conn->bytesIn, started = conn->started](uint64_t sent) {
+      file->finished = [state = state_, request = std::move(*conn->request),
+                        logged = std::move(logged), client = conn->client, bytesIn = conn->bytesIn,
+                        started = conn->started](uint64_t sent) {
         try {  // may run in FileSend's destructor: nothing may escape
           reportExchange(*state, request, logged, client, bytesIn, sent, started);
         } catch (const std::exception& e) {
@@ -668,7 +676,8 @@ class ConnectionHandler : public Pistache::Http::Handler {
     sendOut(conn, peer, std::move(out), [this, conn, weak, keep] { closeWrite(conn, weak); });
   }
 
-  void closeWrite(const std::shared_ptr<Conn>& conn, const std::weak_ptr<Pistache::Tcp::Peer>& weak) {
+  void closeWrite(const std::shared_ptr<Conn>& conn,
+                  const std::weak_ptr<Pistache::Tcp::Peer>& weak) {
     auto p = weak.lock();
     if (!p || conn->closed) return;
     if (conn->tls) {
@@ -717,9 +726,13 @@ class ConnectionHandler : public Pistache::Http::Handler {
       switch (pumpFileTls(conn, peer, file, [this, conn, weak, file, keepAlive] {
         pumpFile(conn, weak, file, keepAlive);
       })) {
-        case Pump::kWaiting: return;  // resumes once the queue has drained
-        case Pump::kFailed: failure = "read or TLS error"; break;
-        case Pump::kDone: break;
+        case Pump::kWaiting:
+          return;  // resumes once the queue has drained
+        case Pump::kFailed:
+          failure = "read or TLS error";
+          break;
+        case Pump::kDone:
+          break;
       }
     }
     // Plain HTTP: pread into a buffer of the reactor thread and send() it, which moves a blob
@@ -747,7 +760,8 @@ class ConnectionHandler : public Pistache::Http::Handler {
       file->offset += static_cast<off_t>(piece);
       file->left -= piece;
       queuePlain(conn, peer, std::move(next))
-          .then([this, conn, weak, file, keepAlive](ssize_t) { pumpFile(conn, weak, file, keepAlive); },
+          .then([this, conn, weak, file,
+                 keepAlive](ssize_t) { pumpFile(conn, weak, file, keepAlive); },
                 Pistache::Async::IgnoreException);
       return;
     }
@@ -760,7 +774,8 @@ class ConnectionHandler : public Pistache::Http::Handler {
     bodySent(conn, weak, peer, keepAlive);
   }
 
-  void abortBody(const std::shared_ptr<Conn>& conn, Pistache::Tcp::Peer& peer, const std::string& why) {
+  void abortBody(const std::shared_ptr<Conn>& conn, Pistache::Tcp::Peer& peer,
+                 const std::string& why) {
     spdlog::warn("aborting a blob download: {}", why);
     if (conn->remote) conn->remote->cancel();
     conn->closing = true;
@@ -892,7 +907,8 @@ int defaultThreads(unsigned cores) {
 }
 
 Server::Server(std::shared_ptr<Registry> registry, ServerOptions options)
-    : options_(std::move(options)), state_(std::make_shared<ServerState>(std::move(registry), options_)) {}
+    : options_(std::move(options)),
+      state_(std::make_shared<ServerState>(std::move(registry), options_)) {}
 
 Server::~Server() {
   if (endpoint_) endpoint_->shutdown();
@@ -901,11 +917,13 @@ Server::~Server() {
 void Server::start() {
   if (!options_.tls.certificate.empty()) {
     state_->tls = std::make_shared<TlsContext>(options_.tls);
-    spdlog::debug("TLS records are encrypted {}", TlsContext::kernelTlsAvailable()
-                                                       ? "in user space (kernel TLS is available but unused)"
-                                                       : "in user space (this kernel offers no kernel TLS)");
+    spdlog::debug("TLS records are encrypted {}",
+                  TlsContext::kernelTlsAvailable()
+                      ? "in user space (kernel TLS is available but unused)"
+                      : "in user space (this kernel offers no kernel TLS)");
   }
-  threads_ = options_.threads > 0 ? options_.threads : defaultThreads(std::thread::hardware_concurrency());
+  threads_ =
+      options_.threads > 0 ? options_.threads : defaultThreads(std::thread::hardware_concurrency());
   Pistache::Address addr(options_.host.empty() ? std::string("0.0.0.0") : options_.host,
                          Pistache::Port(static_cast<uint16_t>(options_.port)));
   endpoint_ = std::make_unique<Pistache::Http::Endpoint>(addr);

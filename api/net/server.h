@@ -28,12 +28,13 @@ class TlsContext;
 
 // State shared by every connection handler (Pistache clones the handler per thread).
 struct ServerState {
-  ServerState(std::shared_ptr<Registry> r, ServerOptions o) : registry(std::move(r)), options(std::move(o)) {}
+  ServerState(std::shared_ptr<Registry> r, ServerOptions o)
+      : registry(std::move(r)), options(std::move(o)) {}
   std::shared_ptr<Registry> registry;
   ServerOptions options;
-  std::atomic<int> inFlight{0};     // requests whose response is not yet on the wire
-  std::atomic<bool> draining{false};  // answer "Connection: close" from now on
-  std::shared_ptr<TlsContext> tls;    // set when serving https
+  std::atomic<int> inFlight{0};               // requests whose response is not yet on the wire
+  std::atomic<bool> draining{false};          // answer "Connection: close" from now on
+  std::shared_ptr<TlsContext> tls;            // set when serving https
   std::shared_ptr<RequestObserver> observer;  // metrics, access log, events, health gate
 };
 
@@ -42,7 +43,9 @@ class Server {
   Server(std::shared_ptr<Registry> registry, ServerOptions options);
   ~Server();
   // Set before start(); without one, requests get a plain access-log line.
-  void setObserver(std::shared_ptr<RequestObserver> observer) { state_->observer = std::move(observer); }
+  void setObserver(std::shared_ptr<RequestObserver> observer) {
+    state_->observer = std::move(observer);
+  }
   // Binds and serves on background threads. Throws std::runtime_error when it cannot bind.
   void start();
   // Requests whose response is not yet on the wire.

@@ -106,9 +106,8 @@ struct TlsBio {
         if (n < 0) BIO_set_retry_read(b);
         return n;
       });
-      BIO_meth_set_ctrl(bm, [](BIO*, int cmd, long, void*) -> long {
-        return cmd == BIO_CTRL_FLUSH ? 1 : 0;
-      });
+      BIO_meth_set_ctrl(
+          bm, [](BIO*, int cmd, long, void*) -> long { return cmd == BIO_CTRL_FLUSH ? 1 : 0; });
       BIO_meth_set_create(bm, [](BIO* b) {
         BIO_set_init(b, 1);
         return 1;
@@ -127,8 +126,8 @@ TlsContext::TlsContext(const TlsConfig& config) {
   SSL_CTX* ctx = ctx_.get();
   if (!ctx) configError("http.tls: cannot create a TLS context: " + takeOpensslError());
   if (SSL_CTX_use_certificate_chain_file(ctx, config.certificate.c_str()) != 1) {
-    configError("http.tls.certificate: " + config.certificate + " holds no usable PEM certificate (" +
-                takeOpensslError() + ")");
+    configError("http.tls.certificate: " + config.certificate +
+                " holds no usable PEM certificate (" + takeOpensslError() + ")");
   }
   if (SSL_CTX_use_PrivateKey_file(ctx, config.key.c_str(), SSL_FILETYPE_PEM) != 1) {
     std::string why = takeOpensslError();
@@ -145,8 +144,11 @@ TlsContext::TlsContext(const TlsConfig& config) {
   SSL_CTX_set_min_proto_version(ctx, protocolVersion(config.minimumTls));
   setCipherSuites(ctx, config.cipherSuites);
   if (!config.clientCas.empty()) {
-    auto freeNames = [](STACK_OF(X509_NAME) * names) { sk_X509_NAME_pop_free(names, X509_NAME_free); };
-    std::unique_ptr<STACK_OF(X509_NAME), decltype(freeNames)> names(sk_X509_NAME_new_null(), freeNames);
+    auto freeNames = [](STACK_OF(X509_NAME) * names) {
+      sk_X509_NAME_pop_free(names, X509_NAME_free);
+    };
+    std::unique_ptr<STACK_OF(X509_NAME), decltype(freeNames)> names(sk_X509_NAME_new_null(),
+                                                                    freeNames);
     for (const auto& ca : config.clientCas) {
       requireReadable("http.tls.clientcas", ca);
       if (SSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr) != 1 ||
@@ -158,12 +160,11 @@ TlsContext::TlsContext(const TlsConfig& config) {
     SSL_CTX_set_client_CA_list(ctx, names.release());
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   }
-  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_options(
+      ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_alpn_select_cb(ctx, selectAlpn, nullptr);
   ERR_clear_error();
 }
-
 
 bool TlsContext::kernelTlsAvailable() {
 #ifdef OPENSSL_NO_KTLS

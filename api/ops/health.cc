@@ -48,7 +48,8 @@ bool splitHostPort(const std::string& addr, std::string& host, std::string& port
   if (colon == std::string::npos || colon + 1 == addr.size()) return false;
   host = addr.substr(0, colon);
   port = addr.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   return true;
 }
 
@@ -61,7 +62,8 @@ std::string probeFile(const std::string& path) {
   return "cannot check " + path + ": " + std::strerror(errno);
 }
 
-std::string probeTcp(const std::string& addr, nanoseconds timeout, const std::atomic<bool>& cancel) {
+std::string probeTcp(const std::string& addr, nanoseconds timeout,
+                     const std::atomic<bool>& cancel) {
   std::string host, port;
   if (!splitHostPort(addr, host, port)) return "connection to " + addr + " failed: no port";
   auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(timeout);
@@ -70,13 +72,15 @@ std::string probeTcp(const std::string& addr, nanoseconds timeout, const std::at
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
   // An empty host is the local system, as in Go's net.Dial.
-  if (int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res); rc != 0) {
+  if (int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res);
+      rc != 0) {
     return "connection to " + addr + " failed: " + gai_strerror(rc);
   }
   std::string error = "no address";
   bool connected = false;
   for (addrinfo* ai = res; ai && !connected; ai = ai->ai_next) {
-    UniqueFd s(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
+    UniqueFd s(
+        ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
     if (!s) continue;
     if (::connect(s.get(), ai->ai_addr, ai->ai_addrlen) == 0) {
       connected = true;
@@ -120,7 +124,8 @@ HealthCheck::~HealthCheck() {
 
 void HealthCheck::start(bool firstHere) {
   spdlog::info("health check {}: every {} ms, failing after {} failed probes in a row", name_,
-               std::chrono::duration_cast<std::chrono::milliseconds>(interval_).count(), std::max(threshold_, 1));
+               std::chrono::duration_cast<std::chrono::milliseconds>(interval_).count(),
+               std::max(threshold_, 1));
   if (firstHere) probeOnce();
   thread_ = std::thread([this, probeNow = !firstHere]() mutable {
     std::unique_lock lock(mu_);
@@ -188,7 +193,7 @@ HealthChecks::HealthChecks(const HealthConfig& config, StorageDriver& driver,
     head.url = c.uri;
     head.headers = c.headers;
     head.timeout = orInterval(c.timeout, c.interval);
-    head.followRedirects = true;  // as Go's client does
+    head.followRedirects = true;                               // as Go's client does
     auto client = std::make_shared<HttpClient>(config.trust);  // used by the check's thread only
     auto probe = [client, head, expected = c.statusCode](const std::atomic<bool>& cancel) {
       OutboundResult r = client->send(head, &cancel);
@@ -201,9 +206,8 @@ HealthChecks::HealthChecks(const HealthConfig& config, StorageDriver& driver,
     checks_.push_back(std::make_unique<HealthCheck>(c.uri, probe, c.interval, c.threshold));
   }
   for (const TcpHealthConfig& c : config.tcp) {
-    auto probe = [addr = c.addr, timeout = orInterval(c.timeout, c.interval)](const std::atomic<bool>& cancel) {
-      return probeTcp(addr, timeout, cancel);
-    };
+    auto probe = [addr = c.addr, timeout = orInterval(c.timeout, c.interval)](
+                     const std::atomic<bool>& cancel) { return probeTcp(addr, timeout, cancel); };
     checks_.push_back(std::make_unique<HealthCheck>(c.addr, probe, c.interval, c.threshold));
   }
 }

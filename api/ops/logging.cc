@@ -18,11 +18,21 @@ void appendJsonString(std::string& out, std::string_view s) {
   for (char c : s) {
     auto u = static_cast<unsigned char>(c);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (u < 0x20) {
           char buf[8];
@@ -50,8 +60,8 @@ void appendNumber(std::string& out, double v) {
 void appendTextValue(std::string& out, std::string_view v) {
   bool plain = !v.empty();
   for (char c : v) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-              c == '.' || c == '_' || c == '/' || c == '@' || c == '^' || c == '+';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.' || c == '_' || c == '/' || c == '@' || c == '^' || c == '+';
     if (!ok) {
       plain = false;
       break;
@@ -67,12 +77,18 @@ void appendTextValue(std::string& out, std::string_view v) {
 std::string_view levelName(spdlog::level::level_enum l) {
   switch (l) {
     case spdlog::level::trace:
-    case spdlog::level::debug: return "debug";
-    case spdlog::level::info: return "info";
-    case spdlog::level::warn: return "warning";
-    case spdlog::level::err: return "error";
-    case spdlog::level::critical: return "fatal";
-    default: return "info";
+    case spdlog::level::debug:
+      return "debug";
+    case spdlog::level::info:
+      return "info";
+    case spdlog::level::warn:
+      return "warning";
+    case spdlog::level::err:
+      return "error";
+    case spdlog::level::critical:
+      return "fatal";
+    default:
+      return "info";
   }
 }
 
@@ -118,8 +134,9 @@ LogFormat parseLogFormat(std::string_view formatter) {
   return LogFormat::kText;
 }
 
-std::string formatLine(LogFormat format, std::string_view time, std::string_view level, std::string_view msg,
-                       const std::map<std::string, std::string>& fields, const std::vector<LogField>& extra) {
+std::string formatLine(LogFormat format, std::string_view time, std::string_view level,
+                       std::string_view msg, const std::map<std::string, std::string>& fields,
+                       const std::vector<LogField>& extra) {
   std::string out;
   out.reserve(160 + msg.size());
   if (format == LogFormat::kText) {
@@ -181,7 +198,8 @@ std::string formatLine(LogFormat format, std::string_view time, std::string_view
 }
 
 void configureLogging(const LogSettings& settings) {
-  auto logger = std::make_shared<spdlog::logger>("regfs", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger =
+      std::make_shared<spdlog::logger>("regfs", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_formatter(std::make_unique<LineFormatter>(settings.format, settings.fields));
   logger->set_level(settings.level);
   logger->flush_on(spdlog::level::info);

@@ -41,7 +41,8 @@ struct LogField {
 void logWithFields(std::string_view msg, const std::vector<LogField>& fields);
 
 // One formatted line, without the newline (exposed for tests).
-std::string formatLine(LogFormat format, std::string_view time, std::string_view level, std::string_view msg,
-                       const std::map<std::string, std::string>& fields, const std::vector<LogField>& extra);
+std::string formatLine(LogFormat format, std::string_view time, std::string_view level,
+                       std::string_view msg, const std::map<std::string, std::string>& fields,
+                       const std::vector<LogField>& extra);
 
 }  // namespace regfs::api

@@ -7,7 +7,8 @@
 
 namespace regfs::api {
 
-UploadPurger::UploadPurger(Store& store, UploadPurgingConfig config) : store_(store), config_(config) {
+UploadPurger::UploadPurger(Store& store, UploadPurgingConfig config)
+    : store_(store), config_(config) {
   if (!config_.enabled) return;
   if (config_.interval <= std::chrono::nanoseconds(0)) config_.interval = std::chrono::hours(24);
   thread_ = std::thread([this] {
@@ -47,13 +48,14 @@ void UploadPurger::runOnce() {
   std::lock_guard lock(mu_);
   runs_++;
   purged_ += purged;
-  spdlog::info("upload purging: {} {} stale upload sessions", config_.dryRun ? "would remove" : "removed",
-               purged);
+  spdlog::info("upload purging: {} {} stale upload sessions",
+               config_.dryRun ? "would remove" : "removed", purged);
 }
 
 void UploadPurger::collect(std::string& out) const {
   std::lock_guard lock(mu_);
-  appendMetricHeader(out, "regfs_upload_purge_runs_total", "counter", "Runs of storage.maintenance.uploadpurging.");
+  appendMetricHeader(out, "regfs_upload_purge_runs_total", "counter",
+                     "Runs of storage.maintenance.uploadpurging.");
   appendSample(out, "regfs_upload_purge_runs_total", {}, static_cast<double>(runs_));
   appendMetricHeader(out, "regfs_upload_purge_sessions_total", "counter",
                      "Upload sessions removed by upload purging (or listed, in a dry run).");

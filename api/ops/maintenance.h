@@ -15,7 +15,6 @@
 
 namespace regfs::api {
 
-
 class UploadPurger {
  public:
   UploadPurger(Store& store, UploadPurgingConfig config);

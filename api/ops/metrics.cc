@@ -10,8 +10,8 @@ constexpr std::array<int, Metrics::kStatuses - 1> kKnownStatuses = {
     100, 200, 201, 202, 204, 206, 301, 302, 304, 307, 308, 400, 401, 403, 404, 405,
     406, 408, 409, 411, 413, 414, 415, 416, 429, 431, 500, 501, 502, 503, 507};
 
-constexpr std::array<std::string_view, Metrics::kMethods> kMethodLabels = {"GET",   "HEAD",   "PUT",  "POST",
-                                                                            "PATCH", "DELETE", "other"};
+constexpr std::array<std::string_view, Metrics::kMethods> kMethodLabels = {
+    "GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "other"};
 
 size_t statusIndex(int status) {
   for (size_t i = 0; i < kKnownStatuses.size(); ++i) {
@@ -63,7 +63,7 @@ void appendEscaped(std::string& out, std::string_view v) {
 
 struct alignas(64) Metrics::Shard {
   std::array<std::atomic<uint64_t>, kHandlers * kMethods * kStatuses> requests{};
-  std::array<std::atomic<uint64_t>, kHandlers * kMethods * (kBuckets.size() + 1)> buckets{};
+  std::array<std::atomic<uint64_t>, kHandlers * kMethods*(kBuckets.size() + 1)> buckets{};
   std::array<std::atomic<uint64_t>, kHandlers * kMethods> durationNs{};
   std::array<std::atomic<uint64_t>, kHandlers> bytesIn{};
   std::array<std::atomic<uint64_t>, kHandlers> bytesOut{};
@@ -74,7 +74,8 @@ Handler classifyHandler(std::string_view path) {
   if (path.substr(0, 4) != "/v2/") return Handler::kNotFound;
   if (path == "/v2/_catalog") return Handler::kCatalog;
   if (endsWith(path, "/tags/list")) return Handler::kTags;
-  if (endsWith(path, "/blobs/uploads/") || endsWith(path, "/blobs/uploads")) return Handler::kBlobUpload;
+  if (endsWith(path, "/blobs/uploads/") || endsWith(path, "/blobs/uploads"))
+    return Handler::kBlobUpload;
   // The marker closest to the end decides, as routes match from the end.
   struct Marker {
     std::string_view text;
@@ -91,7 +92,8 @@ Handler classifyHandler(std::string_view path) {
     if (p == std::string_view::npos || p < 4) continue;
     size_t rest = p + m.text.size();
     if (rest >= path.size() || path.find('/', rest) != std::string_view::npos) continue;
-    if (best == std::string_view::npos || p > best || (p == best && m.handler == Handler::kBlobUploadChunk)) {
+    if (best == std::string_view::npos || p > best ||
+        (p == best && m.handler == Handler::kBlobUploadChunk)) {
       best = p;
       out = m.handler;
     }
@@ -101,16 +103,25 @@ Handler classifyHandler(std::string_view path) {
 
 std::string_view handlerLabel(Handler h) {
   switch (h) {
-    case Handler::kBase: return "base";
-    case Handler::kCatalog: return "catalog";
-    case Handler::kTags: return "tags";
-    case Handler::kManifest: return "manifest";
-    case Handler::kBlob: return "blob";
-    case Handler::kBlobUpload: return "blob_upload";
-    case Handler::kBlobUploadChunk: return "blob_upload_chunk";
-    case Handler::kReferrers: return "referrers";
+    case Handler::kBase:
+      return "base";
+    case Handler::kCatalog:
+      return "catalog";
+    case Handler::kTags:
+      return "tags";
+    case Handler::kManifest:
+      return "manifest";
+    case Handler::kBlob:
+      return "blob";
+    case Handler::kBlobUpload:
+      return "blob_upload";
+    case Handler::kBlobUploadChunk:
+      return "blob_upload_chunk";
+    case Handler::kReferrers:
+      return "referrers";
     case Handler::kNotFound:
-    case Handler::kCount: break;
+    case Handler::kCount:
+      break;
   }
   return "not_found";
 }
@@ -127,8 +138,8 @@ Metrics::Shard& Metrics::shard() {
   return *shards_[index];
 }
 
-void Metrics::observe(Handler handler, std::string_view method, int status, uint64_t bytesIn, uint64_t bytesOut,
-                      std::chrono::nanoseconds duration) {
+void Metrics::observe(Handler handler, std::string_view method, int status, uint64_t bytesIn,
+                      uint64_t bytesOut, std::chrono::nanoseconds duration) {
   Shard& s = shard();
   size_t h = static_cast<size_t>(handler);
   size_t hm = h * kMethods + methodIndex(method);
@@ -147,7 +158,8 @@ void Metrics::addCollector(Collector c) {
   collectors_.push_back(std::move(c));
 }
 
-void appendMetricHeader(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+void appendMetricHeader(std::string& out, std::string_view name, std::string_view type,
+                        std::string_view help) {
   out += "# HELP ";
   out += name;
   out += ' ';
@@ -160,7 +172,8 @@ void appendMetricHeader(std::string& out, std::string_view name, std::string_vie
 }
 
 void appendSample(std::string& out, std::string_view name,
-                  const std::vector<std::pair<std::string_view, std::string_view>>& labels, double value) {
+                  const std::vector<std::pair<std::string_view, std::string_view>>& labels,
+                  double value) {
   out += name;
   if (!labels.empty()) {
     out += '{';
@@ -198,14 +211,17 @@ std::string Metrics::render() const {
         if (n == 0) continue;
         std::string code = st + 1 < kStatuses ? std::to_string(kKnownStatuses[st]) : "other";
         appendSample(out, "registry_http_requests_total",
-                     {{"code", code}, {"handler", handlerLabel(static_cast<Handler>(h))}, {"method", kMethodLabels[m]}},
+                     {{"code", code},
+                      {"handler", handlerLabel(static_cast<Handler>(h))},
+                      {"method", kMethodLabels[m]}},
                      static_cast<double>(n));
       }
     }
   }
 
-  appendMetricHeader(out, "registry_http_request_duration_seconds", "histogram",
-                     "Time from the end of the request head to the response being queued, by handler and method.");
+  appendMetricHeader(
+      out, "registry_http_request_duration_seconds", "histogram",
+      "Time from the end of the request head to the response being queued, by handler and method.");
   for (size_t h = 0; h < kHandlers; ++h) {
     for (size_t m = 0; m < kMethods; ++m) {
       size_t hm = h * kMethods + m;
@@ -230,25 +246,29 @@ std::string Metrics::render() const {
                      {{"handler", handler}, {"method", kMethodLabels[m]}, {"le", le}},
                      static_cast<double>(cumulative));
       }
-      appendSample(out, "registry_http_request_duration_seconds_sum", {{"handler", handler}, {"method", kMethodLabels[m]}},
+      appendSample(out, "registry_http_request_duration_seconds_sum",
+                   {{"handler", handler}, {"method", kMethodLabels[m]}},
                    static_cast<double>(sum(&Shard::durationNs, hm)) / 1e9);
       appendSample(out, "registry_http_request_duration_seconds_count",
-                   {{"handler", handler}, {"method", kMethodLabels[m]}}, static_cast<double>(total));
+                   {{"handler", handler}, {"method", kMethodLabels[m]}},
+                   static_cast<double>(total));
     }
   }
 
-  appendMetricHeader(out, "registry_http_request_bytes_total", "counter", "Request body bytes received, by handler.");
+  appendMetricHeader(out, "registry_http_request_bytes_total", "counter",
+                     "Request body bytes received, by handler.");
   for (size_t h = 0; h < kHandlers; ++h) {
     if (uint64_t n = sum(&Shard::bytesIn, h)) {
-      appendSample(out, "registry_http_request_bytes_total", {{"handler", handlerLabel(static_cast<Handler>(h))}},
-                   static_cast<double>(n));
+      appendSample(out, "registry_http_request_bytes_total",
+                   {{"handler", handlerLabel(static_cast<Handler>(h))}}, static_cast<double>(n));
     }
   }
-  appendMetricHeader(out, "registry_http_response_bytes_total", "counter", "Response body bytes sent, by handler.");
+  appendMetricHeader(out, "registry_http_response_bytes_total", "counter",
+                     "Response body bytes sent, by handler.");
   for (size_t h = 0; h < kHandlers; ++h) {
     if (uint64_t n = sum(&Shard::bytesOut, h)) {
-      appendSample(out, "registry_http_response_bytes_total", {{"handler", handlerLabel(static_cast<Handler>(h))}},
-                   static_cast<double>(n));
+      appendSample(out, "registry_http_response_bytes_total",
+                   {{"handler", handlerLabel(static_cast<Handler>(h))}}, static_cast<double>(n));
     }
   }
 

@@ -40,8 +40,8 @@ class Metrics {
   static constexpr size_t kHandlers = static_cast<size_t>(Handler::kCount);
   static constexpr size_t kMethods = 7;  // GET HEAD PUT POST PATCH DELETE other
   static constexpr size_t kStatuses = 32;
-  static constexpr std::array<double, 16> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                                      0.25,   0.5,   1,      2.5,   5,     10,    30,    60};
+  static constexpr std::array<double, 16> kBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
   static constexpr size_t kShards = 8;
 
   Metrics();
@@ -50,8 +50,8 @@ class Metrics {
   Metrics& operator=(const Metrics&) = delete;
 
   // One finished request.
-  void observe(Handler handler, std::string_view method, int status, uint64_t bytesIn, uint64_t bytesOut,
-               std::chrono::nanoseconds duration);
+  void observe(Handler handler, std::string_view method, int status, uint64_t bytesIn,
+               uint64_t bytesOut, std::chrono::nanoseconds duration);
 
   // Appends a block of exposition text at scrape time (inventory, health, notifications).
   using Collector = std::function<void(std::string& out)>;
@@ -69,9 +69,11 @@ class Metrics {
 };
 
 // Exposition helpers for collectors.
-void appendMetricHeader(std::string& out, std::string_view name, std::string_view type, std::string_view help);
+void appendMetricHeader(std::string& out, std::string_view name, std::string_view type,
+                        std::string_view help);
 // "name{k="v",…} value\n"; label values are escaped.
 void appendSample(std::string& out, std::string_view name,
-                  const std::vector<std::pair<std::string_view, std::string_view>>& labels, double value);
+                  const std::vector<std::pair<std::string_view, std::string_view>>& labels,
+                  double value);
 
 }  // namespace regfs::api

@@ -17,7 +17,8 @@ namespace {
 constexpr const char* kEventsMediaType = "application/vnd.docker.distribution.events.v1+json";
 
 // Go's omitempty: the field is left out when empty.
-void field(std::string& out, bool& first, std::string_view key, std::string_view value, bool always = false) {
+void field(std::string& out, bool& first, std::string_view key, std::string_view value,
+           bool always = false) {
   if (value.empty() && !always) return;
   if (!first) out += ',';
   first = false;
@@ -53,9 +54,11 @@ std::string newUuid() {
   a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
   b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%08llx-%04llx-%04llx-%04llx-%012llx", static_cast<unsigned long long>(a >> 32),
-                static_cast<unsigned long long>((a >> 16) & 0xffff), static_cast<unsigned long long>(a & 0xffff),
-                static_cast<unsigned long long>(b >> 48), static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  std::snprintf(
+      buf, sizeof buf, "%08llx-%04llx-%04llx-%04llx-%012llx",
+      static_cast<unsigned long long>(a >> 32), static_cast<unsigned long long>((a >> 16) & 0xffff),
+      static_cast<unsigned long long>(a & 0xffff), static_cast<unsigned long long>(b >> 48),
+      static_cast<unsigned long long>(b & 0xffffffffffffULL));
   return buf;
 }
 
@@ -101,7 +104,7 @@ std::string eventJson(const NotificationEvent& e, const NotificationSource& sour
 struct Notifier::Endpoint {
   explicit Endpoint(const CaTrust& trust) : client(trust) {}
   NotificationEndpoint config;
-  HttpClient client;  // used by the sender thread only
+  HttpClient client;                // used by the sender thread only
   std::atomic<bool> cancel{false};  // abandons a delivery in progress at stop
   std::mutex mu;
   std::condition_variable cv;
@@ -116,8 +119,8 @@ struct Notifier::Endpoint {
     auto has = [](const std::vector<std::string>& list, const std::string& v) {
       return !v.empty() && std::find(list.begin(), list.end(), v) != list.end();
     };
-    return has(config.ignoredMediaTypes, e.mediaType) || has(config.ignoreMediaTypes, e.mediaType) ||
-           has(config.ignoreActions, e.action);
+    return has(config.ignoredMediaTypes, e.mediaType) ||
+           has(config.ignoreMediaTypes, e.mediaType) || has(config.ignoreActions, e.action);
   }
 };
 
@@ -126,14 +129,17 @@ Notifier::Notifier(const NotificationsConfig& config, NotificationSource source,
   for (const auto& ep : config.endpoints) {
     if (ep.disabled) continue;
     if (!isHttpUrl(ep.url)) {
-      spdlog::warn("notifications: endpoint {}: {} is not an http:// or https:// URL; endpoint disabled",
-                   ep.name, ep.url);
+      spdlog::warn(
+          "notifications: endpoint {}: {} is not an http:// or https:// URL; endpoint disabled",
+          ep.name, ep.url);
       continue;
     }
     auto e = std::make_unique<Endpoint>(config.trust);
     e->config = ep;
-    if (e->config.timeout <= std::chrono::nanoseconds(0)) e->config.timeout = std::chrono::seconds(1);
-    if (e->config.backoff <= std::chrono::nanoseconds(0)) e->config.backoff = std::chrono::seconds(1);
+    if (e->config.timeout <= std::chrono::nanoseconds(0))
+      e->config.timeout = std::chrono::seconds(1);
+    if (e->config.backoff <= std::chrono::nanoseconds(0))
+      e->config.backoff = std::chrono::seconds(1);
     if (e->config.threshold <= 0) e->config.threshold = 10;
     endpoints_.push_back(std::move(e));
   }
@@ -150,7 +156,9 @@ void Notifier::publish(const NotificationEvent& event) {
   std::shared_ptr<const std::string> json;
   for (auto& ep : endpoints_) {
     if (ep->ignores(event)) continue;
-    if (!json) json = std::make_shared<const std::string>(eventJson(event, source_, std::chrono::system_clock::now()));
+    if (!json)
+      json = std::make_shared<const std::string>(
+          eventJson(event, source_, std::chrono::system_clock::now()));
     std::unique_lock lock(ep->mu);
     if (ep->stopping) continue;
     if (ep->queue.size() >= queueSize_) {
@@ -159,8 +167,8 @@ void Notifier::publish(const NotificationEvent& event) {
       if (now - ep->lastDropWarning > std::chrono::seconds(10)) {
         ep->lastDropWarning = now;
         lock.unlock();
-        spdlog::warn("notifications: queue of endpoint {} is full ({} events); dropping events", ep->config.name,
-                     queueSize_);
+        spdlog::warn("notifications: queue of endpoint {} is full ({} events); dropping events",
+                     ep->config.name, queueSize_);
       }
       continue;
     }
@@ -196,9 +204,10 @@ void Notifier::runSender(Endpoint& ep) {
       ep.failures++;
       failuresInRow++;
       if (failuresInRow == ep.config.threshold) {
-        spdlog::warn("notifications: endpoint {} failed {} times in a row ({}); retrying every {} ms",
-                     ep.config.name, failuresInRow, error,
-                     std::chrono::duration_cast<std::chrono::milliseconds>(ep.config.backoff).count());
+        spdlog::warn(
+            "notifications: endpoint {} failed {} times in a row ({}); retrying every {} ms",
+            ep.config.name, failuresInRow, error,
+            std::chrono::duration_cast<std::chrono::milliseconds>(ep.config.backoff).count());
       }
       auto wait = failuresInRow >= ep.config.threshold
                       ? ep.config.backoff
@@ -217,8 +226,8 @@ void Notifier::stop(std::chrono::milliseconds timeout) {
     std::unique_lock lock(ep->mu);
     ep->cv.wait_until(lock, deadline, [&] { return ep->queue.empty() && !ep->busy; });
     if (!ep->queue.empty()) {
-      spdlog::warn("notifications: {} events for endpoint {} not delivered at shutdown", ep->queue.size(),
-                   ep->config.name);
+      spdlog::warn("notifications: {} events for endpoint {} not delivered at shutdown",
+                   ep->queue.size(), ep->config.name);
     }
     ep->stopping = true;
     ep->cancel = true;
@@ -231,21 +240,26 @@ void Notifier::stop(std::chrono::milliseconds timeout) {
 }
 
 void Notifier::collect(std::string& out) const {
-  appendMetricHeader(out, "registry_notifications_events_total", "counter",
-                     "Notification events by endpoint: queued (events), delivered (successes), failed "
-                     "attempts (failures), dropped because the queue was full (dropped).");
+  appendMetricHeader(
+      out, "registry_notifications_events_total", "counter",
+      "Notification events by endpoint: queued (events), delivered (successes), failed "
+      "attempts (failures), dropped because the queue was full (dropped).");
   for (const auto& ep : endpoints_) {
     const std::string& name = ep->config.name;
-    appendSample(out, "registry_notifications_events_total", {{"endpoint", name}, {"type", "events"}},
-                 static_cast<double>(ep->events.load()));
-    appendSample(out, "registry_notifications_events_total", {{"endpoint", name}, {"type", "successes"}},
+    appendSample(out, "registry_notifications_events_total",
+                 {{"endpoint", name}, {"type", "events"}}, static_cast<double>(ep->events.load()));
+    appendSample(out, "registry_notifications_events_total",
+                 {{"endpoint", name}, {"type", "successes"}},
                  static_cast<double>(ep->successes.load()));
-    appendSample(out, "registry_notifications_events_total", {{"endpoint", name}, {"type", "failures"}},
+    appendSample(out, "registry_notifications_events_total",
+                 {{"endpoint", name}, {"type", "failures"}},
                  static_cast<double>(ep->failures.load()));
-    appendSample(out, "registry_notifications_events_total", {{"endpoint", name}, {"type", "dropped"}},
+    appendSample(out, "registry_notifications_events_total",
+                 {{"endpoint", name}, {"type", "dropped"}},
                  static_cast<double>(ep->dropped.load()));
   }
-  appendMetricHeader(out, "registry_notifications_pending", "gauge", "Events waiting in an endpoint's queue.");
+  appendMetricHeader(out, "registry_notifications_pending", "gauge",
+                     "Events waiting in an endpoint's queue.");
   for (const auto& ep : endpoints_) {
     size_t pending;
     {

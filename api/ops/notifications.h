@@ -57,7 +57,8 @@ std::string newUuid();
 class Notifier {
  public:
   static constexpr size_t kDefaultQueueSize = 1024;
-  Notifier(const NotificationsConfig& config, NotificationSource source, size_t queueSize = kDefaultQueueSize);
+  Notifier(const NotificationsConfig& config, NotificationSource source,
+           size_t queueSize = kDefaultQueueSize);
   ~Notifier();
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;

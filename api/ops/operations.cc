@@ -32,14 +32,16 @@ std::string basicUser(const Request& r) {
 }
 
 uint64_t parseSize(const std::string& s) {
-  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 19) return 0;
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 19)
+    return 0;
   return std::stoull(s);
 }
 
 }  // namespace
 
-std::optional<NotificationEvent> eventFor(const Exchange& x, const std::string& externalHost,
-                                          const std::function<uint64_t(const std::string&)>& blobSize) {
+std::optional<NotificationEvent> eventFor(
+    const Exchange& x, const std::string& externalHost,
+    const std::function<uint64_t(const std::string&)>& blobSize) {
   const Request& req = x.request;
   const Response& res = x.response;
   int status = res.status;
@@ -154,13 +156,15 @@ std::optional<Response> Operations::admit(const Request&) {
 
 void Operations::completed(const Exchange& x) {
   if (metrics_) {
-    metrics_->observe(classifyHandler(x.request.path), x.request.method, x.response.status, x.bytesIn, x.bytesOut,
-                      x.duration);
+    metrics_->observe(classifyHandler(x.request.path), x.request.method, x.response.status,
+                      x.bytesIn, x.bytesOut, x.duration);
   }
   if (options_.accessLog) {
     double seconds = std::chrono::duration<double>(x.duration).count();
-    std::string msg = x.request.method + " " + loggableTarget(x.request.target) + " " + std::to_string(x.response.status);
-    logWithFields(msg, {LogField::str("method", x.request.method), LogField::str("path", loggableTarget(x.request.target)),
+    std::string msg = x.request.method + " " + loggableTarget(x.request.target) + " " +
+                      std::to_string(x.response.status);
+    logWithFields(msg, {LogField::str("method", x.request.method),
+                        LogField::str("path", loggableTarget(x.request.target)),
                         LogField::num("status", x.response.status),
                         LogField::num("bytes", static_cast<double>(x.bytesOut)),
                         LogField::num("duration", seconds), LogField::str("remote", x.remote)});
@@ -180,8 +184,8 @@ void Operations::notify(const Exchange& x) {
     });
     if (event) notifier_->publish(*event);
   } catch (const std::exception& e) {
-    spdlog::warn("notifications: cannot build an event for {} {}: {}", x.request.method, loggableTarget(x.request.target),
-                 e.what());
+    spdlog::warn("notifications: cannot build an event for {} {}: {}", x.request.method,
+                 loggableTarget(x.request.target), e.what());
   }
 }
 

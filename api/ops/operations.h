@@ -5,11 +5,11 @@
 #include <memory>
 #include <string>
 
+#include "api/http/observer.h"
 #include "api/ops/health.h"
 #include "api/ops/logging.h"
 #include "api/ops/metrics.h"
 #include "api/ops/notifications.h"
-#include "api/http/observer.h"
 #include "api/registry/registry.h"
 
 namespace regfs::api {
@@ -22,7 +22,8 @@ struct OperationsOptions {
 class Operations : public RequestObserver {
  public:
   Operations(std::shared_ptr<Registry> registry, std::shared_ptr<Metrics> metrics,
-             std::shared_ptr<HealthChecks> health, std::shared_ptr<Notifier> notifier, OperationsOptions options);
+             std::shared_ptr<HealthChecks> health, std::shared_ptr<Notifier> notifier,
+             OperationsOptions options);
 
   std::optional<Response> admit(const Request& request) override;
   void completed(const Exchange& exchange) override;
@@ -38,7 +39,8 @@ class Operations : public RequestObserver {
 
 // The notification event a finished exchange makes, if any (exposed for tests). `statBlob`
 // gives a pushed blob's size.
-std::optional<NotificationEvent> eventFor(const Exchange& exchange, const std::string& externalHost,
-                                          const std::function<uint64_t(const std::string& digest)>& blobSize);
+std::optional<NotificationEvent> eventFor(
+    const Exchange& exchange, const std::string& externalHost,
+    const std::function<uint64_t(const std::string& digest)>& blobSize);
 
 }  // namespace regfs::api

@@ -71,9 +71,9 @@ std::shared_ptr<Authenticator> setUpAuthenticator(const AuthConfig& config) {
 std::string loggableTarget(std::string_view target) {
   size_t q = target.find('?');
   if (q == std::string_view::npos) return std::string(target);
-  static constexpr std::string_view kSecret[] = {"token", "access_token", "refresh_token",
-                                                 "password", "secret", "signature",
-                                                 "x-amz-signature", "x-amz-credential", "_state"};
+  static constexpr std::string_view kSecret[] = {
+      "token",     "access_token",    "refresh_token",    "password", "secret",
+      "signature", "x-amz-signature", "x-amz-credential", "_state"};
   std::string out(target.substr(0, q + 1));
   std::string_view query = target.substr(q + 1);
   bool first = true;
@@ -82,7 +82,8 @@ std::string loggableTarget(std::string_view target) {
     std::string_view pair = query.substr(0, amp);
     size_t eq = pair.find('=');
     std::string key;
-    for (char c : pair.substr(0, eq)) key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char c : pair.substr(0, eq))
+      key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     bool secret = false;
     for (std::string_view s : kSecret) secret = secret || key == s;
     if (!first) out += '&';

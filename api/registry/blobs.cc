@@ -60,8 +60,9 @@ Response handleBlob(Registry& registry, const Request& request, const Route& rou
     file.path = *path;
   } else {
     // Remote storage: streamed from one read on another thread, which holds the store.
-    file.stream = [store = registry.store(), digest](uint64_t offset, uint64_t length,
-                                                     const std::function<bool(std::string_view)>& sink) {
+    file.stream = [store = registry.store(), digest](
+                      uint64_t offset, uint64_t length,
+                      const std::function<bool(std::string_view)>& sink) {
       store.streamBlob(digest, offset, length, sink);
     };
   }
@@ -79,7 +80,8 @@ Response handleBlob(Registry& registry, const Request& request, const Route& rou
       file.offset = range.range.first;
       file.length = range.range.length();
       r.set("Content-Range", "bytes " + std::to_string(range.range.first) + "-" +
-                                 std::to_string(range.range.last) + "/" + std::to_string(info->size));
+                                 std::to_string(range.range.last) + "/" +
+                                 std::to_string(info->size));
     }
   }
   r.file = std::move(file);

@@ -1,8 +1,8 @@
 // GET /v2/_catalog?n=&last=: repository names in distribution's order, paginated with Link.
 #include <algorithm>
 
-#include "api/registry/handlers.h"
 #include "api/http/json.h"
+#include "api/registry/handlers.h"
 
 namespace regfs::api {
 
@@ -11,7 +11,8 @@ Response handleCatalog(Registry& registry, const Request& request) {
   size_t maxEntries = registry.options().catalogMaxEntries;
   size_t n = std::min(page.n.value_or(maxEntries), maxEntries);
   // One more than asked tells whether there is a next page.
-  std::vector<std::string> repos = n ? registry.store().catalog(n + 1, page.last) : std::vector<std::string>{};
+  std::vector<std::string> repos =
+      n ? registry.store().catalog(n + 1, page.last) : std::vector<std::string>{};
   Response r(200);
   if (repos.size() > n) {
     repos.resize(n);

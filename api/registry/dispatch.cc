@@ -12,7 +12,8 @@ namespace {
 constexpr size_t kMaxIgnoredBody = 64 * 1024;
 
 Dispatch ignoreBody(Response r) {
-  return Dispatch::stream(bufferBody(kMaxIgnoredBody, [r = std::move(r)](std::string) { return r; }));
+  return Dispatch::stream(
+      bufferBody(kMaxIgnoredBody, [r = std::move(r)](std::string) { return r; }));
 }
 
 Response methodNotAllowed(const Request& request, const char* allow) {
@@ -26,7 +27,8 @@ Response methodNotAllowed(const Request& request, const char* allow) {
 Dispatch dispatch(Registry& registry, const Request& request) {
   auto route = parseRoute(request.path);
   if (!route) {
-    return Dispatch::respond(errorResponse(ErrorKind::kNotFound, "no such route: " + request.path, 404));
+    return Dispatch::respond(
+        errorResponse(ErrorKind::kNotFound, "no such route: " + request.path, 404));
   }
   const std::string& m = request.method;
   bool read = m == "GET" || m == "HEAD";
@@ -49,7 +51,8 @@ Dispatch dispatch(Registry& registry, const Request& request) {
       if (!read) return Dispatch::respond(methodNotAllowed(request, "GET, HEAD"));
       return simple([&] { return handleReferrers(registry, request, *route); });
     case Resource::kBlob:
-      if (!read && m != "DELETE") return Dispatch::respond(methodNotAllowed(request, "GET, HEAD, DELETE"));
+      if (!read && m != "DELETE")
+        return Dispatch::respond(methodNotAllowed(request, "GET, HEAD, DELETE"));
       return simple([&] { return handleBlob(registry, request, *route); });
     case Resource::kManifest:
       if (!read && m != "PUT" && m != "DELETE") {

@@ -15,21 +15,30 @@ int statusFor(ErrorKind kind) {
     case ErrorKind::kManifestInvalid:
     case ErrorKind::kSizeInvalid:
     case ErrorKind::kBlobUploadInvalid:
-    case ErrorKind::kManifestBlobUnknown: return 400;
-    case ErrorKind::kUnauthorized: return 401;
-    case ErrorKind::kDenied: return 403;
+    case ErrorKind::kManifestBlobUnknown:
+      return 400;
+    case ErrorKind::kUnauthorized:
+      return 401;
+    case ErrorKind::kDenied:
+      return 403;
     case ErrorKind::kBlobUnknown:
     case ErrorKind::kBlobUploadUnknown:
     case ErrorKind::kManifestUnknown:
     case ErrorKind::kNameUnknown:
-    case ErrorKind::kNotFound: return 404;
-    case ErrorKind::kUnsupported: return 405;
-    case ErrorKind::kRangeInvalid: return 416;
-    case ErrorKind::kTooManyRequests: return 429;
-    case ErrorKind::kNoSpace: return 507;
+    case ErrorKind::kNotFound:
+      return 404;
+    case ErrorKind::kUnsupported:
+      return 405;
+    case ErrorKind::kRangeInvalid:
+      return 416;
+    case ErrorKind::kTooManyRequests:
+      return 429;
+    case ErrorKind::kNoSpace:
+      return 507;
     case ErrorKind::kConfigInvalid:
     case ErrorKind::kIo:
-    case ErrorKind::kInternal: return 500;
+    case ErrorKind::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -77,16 +86,20 @@ std::string_view errorMessage(ErrorKind kind) {
   // Storage failures have no code of their own (distribution answers UNKNOWN too); the
   // message says what happened, since clients print "unknown: <message>".
   switch (kind) {
-    case ErrorKind::kNoSpace: return "no space left on device: the registry's storage is full";
-    case ErrorKind::kIo: return "the registry's storage failed";
-    default: return errorMessage(errorCode(kind));
+    case ErrorKind::kNoSpace:
+      return "no space left on device: the registry's storage is full";
+    case ErrorKind::kIo:
+      return "the registry's storage failed";
+    default:
+      return errorMessage(errorCode(kind));
   }
 }
 
 Response errorResponse(ErrorKind kind, const std::string& detail, int status) {
   Response r(status ? status : statusFor(kind));
   bool internal = r.status >= 500;
-  r.body = errorJson(errorCode(kind), errorMessage(kind), internal ? std::string_view() : std::string_view(detail));
+  r.body = errorJson(errorCode(kind), errorMessage(kind),
+                     internal ? std::string_view() : std::string_view(detail));
   r.set("Content-Type", "application/json; charset=utf-8");
   return r;
 }
@@ -105,7 +118,8 @@ Response errorResponse(const Error& error, int status) {
   bool storage = fromStorage(error.kind());
   Response r = errorResponse(error.kind(), storage ? std::string() : error.what(), status);
   // The client is not told what failed (it names server paths); the operator is.
-  if (storage || r.status >= 500) spdlog::error("{} {}: {}", r.status, errorCode(error.kind()), error.what());
+  if (storage || r.status >= 500)
+    spdlog::error("{} {}: {}", r.status, errorCode(error.kind()), error.what());
   return r;
 }
 

@@ -31,17 +31,20 @@ Reference parseReference(const std::string& text, bool put) {
 }
 
 Error manifestUnknown(const Route& route) {
-  return Error(ErrorKind::kManifestUnknown, "manifest unknown: " + route.name + ":" + route.reference);
+  return Error(ErrorKind::kManifestUnknown,
+               "manifest unknown: " + route.name + ":" + route.reference);
 }
 
-Response getManifest(Registry& registry, const Request& request, const Route& route, Repository& repo,
-                     const Reference& ref) {
+Response getManifest(Registry& registry, const Request& request, const Route& route,
+                     Repository& repo, const Reference& ref) {
   if (!ref.digest && !ref.tag) throw manifestUnknown(route);
   Digest digest = ref.digest ? *ref.digest : [&] {
     auto d = repo.resolveTag(*ref.tag);
     if (!d) {
-      if (!repo.exists()) throw Error(ErrorKind::kNameUnknown, "repository name not known: " + route.name);
-      throw Error(ErrorKind::kManifestUnknown, "manifest unknown: " + route.name + ":" + ref.tag->str());
+      if (!repo.exists())
+        throw Error(ErrorKind::kNameUnknown, "repository name not known: " + route.name);
+      throw Error(ErrorKind::kManifestUnknown,
+                  "manifest unknown: " + route.name + ":" + ref.tag->str());
     }
     return *d;
   }();
@@ -49,7 +52,8 @@ Response getManifest(Registry& registry, const Request& request, const Route& ro
   std::string mediaType = storedMediaType(registry, digest, bytes);
   std::vector<std::string> accept;
   for (std::string_view a : request.headers.all("Accept")) accept.emplace_back(a);
-  if (negotiateManifest(mediaType, ref.tag.has_value(), accept) == ManifestToServe::kDefaultPlatformChild) {
+  if (negotiateManifest(mediaType, ref.tag.has_value(), accept) ==
+      ManifestToServe::kDefaultPlatformChild) {
     digest = defaultPlatformChild(parseStoredManifest(bytes)).digest;
     bytes = repo.getManifest(digest);
     mediaType = storedMediaType(registry, digest, bytes);
@@ -58,7 +62,8 @@ Response getManifest(Registry& registry, const Request& request, const Route& ro
   r.set("Content-Type", mediaType);
   r.set("Docker-Content-Digest", digest.str());
   r.set("ETag", "\"" + digest.str() + "\"");
-  if (auto match = request.headers.get("If-None-Match"); match && *match == "\"" + digest.str() + "\"") {
+  if (auto match = request.headers.get("If-None-Match");
+      match && *match == "\"" + digest.str() + "\"") {
     r.status = 304;
     return r;
   }
@@ -80,12 +85,14 @@ Response putManifest(Registry& registry, const Request& request, const Route& ro
   Manifest manifest = parseManifest(body, contentType);
   for (const Descriptor& blob : manifest.requiredBlobs()) {
     if (!repo.statLayer(blob.digest)) {
-      throw Error(ErrorKind::kManifestBlobUnknown, "blob unknown to the repository: " + blob.digest.str());
+      throw Error(ErrorKind::kManifestBlobUnknown,
+                  "blob unknown to the repository: " + blob.digest.str());
     }
   }
   for (const Descriptor& child : manifest.manifestReferences()) {
     if (!repo.hasManifest(child.digest)) {
-      throw Error(ErrorKind::kManifestBlobUnknown, "manifest unknown to the repository: " + child.digest.str());
+      throw Error(ErrorKind::kManifestBlobUnknown,
+                  "manifest unknown to the repository: " + child.digest.str());
     }
   }
   Digest digest = repo.putManifest(body);
@@ -100,7 +107,8 @@ Response putManifest(Registry& registry, const Request& request, const Route& ro
   return r;
 }
 
-Response deleteManifest(Registry& registry, const Route& route, Repository& repo, const Reference& ref) {
+Response deleteManifest(Registry& registry, const Route& route, Repository& repo,
+                        const Reference& ref) {
   registry.requireDeleteEnabled();
   if (ref.digest) {
     repo.deleteManifest(*ref.digest);
@@ -115,7 +123,10 @@ Response deleteManifest(Registry& registry, const Route& route, Repository& repo
 class ManifestBody : public BodySink {
  public:
   ManifestBody(Registry& registry, Request request, Route route, Reference ref)
-      : registry_(registry), request_(std::move(request)), route_(std::move(route)), ref_(std::move(ref)) {}
+      : registry_(registry),
+        request_(std::move(request)),
+        route_(std::move(route)),
+        ref_(std::move(ref)) {}
   void write(std::string_view data) override {
     if (tooLarge_) return;
     if (body_.size() + data.size() > kMaxManifestBytes) {
@@ -131,7 +142,8 @@ class ManifestBody : public BodySink {
   }
   static Response tooLargeResponse() {
     return errorResponse(ErrorKind::kSizeInvalid,
-                         "manifest larger than " + std::to_string(kMaxManifestBytes) + " bytes", 413);
+                         "manifest larger than " + std::to_string(kMaxManifestBytes) + " bytes",
+                         413);
   }
 
  private:
@@ -151,7 +163,8 @@ Dispatch handleManifest(Registry& registry, const Request& request, const Route&
   if (request.method == "GET" || request.method == "HEAD") {
     return Dispatch::respond(getManifest(registry, request, route, repo, ref));
   }
-  if (request.method == "DELETE") return Dispatch::respond(deleteManifest(registry, route, repo, ref));
+  if (request.method == "DELETE")
+    return Dispatch::respond(deleteManifest(registry, route, repo, ref));
   registry.requireWritable();
   if (request.contentLength && *request.contentLength > kMaxManifestBytes) {
     return Dispatch::respond(ManifestBody::tooLargeResponse());

@@ -23,9 +23,9 @@ struct ServerOptions {
   int port = 5000;
   int threads = 0;  // reactor threads; 0 picks from the number of cores
   std::vector<std::pair<std::string, std::string>> extraHeaders;  // http.headers
-  bool accessLog = true;                                           // !log.accesslog.disabled
-  TlsConfig tls;                                    // http.tls; on when tls.certificate is set
-  std::shared_ptr<Authenticator> authenticator;     // auth.*; null: every request allowed
+  bool accessLog = true;                                          // !log.accesslog.disabled
+  TlsConfig tls;                                 // http.tls; on when tls.certificate is set
+  std::shared_ptr<Authenticator> authenticator;  // auth.*; null: every request allowed
 };
 
 }  // namespace regfs::api

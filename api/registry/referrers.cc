@@ -19,7 +19,8 @@ Response handleReferrers(Registry& registry, const Request& request, const Route
       if (e.kind() == ErrorKind::kManifestUnknown) continue;  // deleted meanwhile
       throw;
     }
-    Descriptor d = referrerDescriptor(parseStoredManifest(bytes), digest, static_cast<int64_t>(bytes.size()));
+    Descriptor d =
+        referrerDescriptor(parseStoredManifest(bytes), digest, static_cast<int64_t>(bytes.size()));
     if (artifactType && d.artifactType != *artifactType) continue;
     referrers.push_back(std::move(d));
   }

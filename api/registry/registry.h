@@ -13,13 +13,13 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <thread>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 
 #include "api/http/http.h"
-#include "api/registry/options.h"
 #include "api/http/response.h"
+#include "api/registry/options.h"
 #include "common/digest.h"
 #include "common/store/store.h"
 
@@ -121,7 +121,9 @@ struct Dispatch {
   std::unique_ptr<BodySink> sink;
 
   static Dispatch respond(Response r) { return Dispatch{std::move(r), nullptr}; }
-  static Dispatch stream(std::unique_ptr<BodySink> sink) { return Dispatch{std::nullopt, std::move(sink)}; }
+  static Dispatch stream(std::unique_ptr<BodySink> sink) {
+    return Dispatch{std::nullopt, std::move(sink)};
+  }
 };
 
 // A sink that keeps up to `limit` bytes (Error(kSizeInvalid) beyond) and hands them to `fn`.

@@ -7,16 +7,19 @@ namespace regfs::api {
 
 void parseAddr(const std::string& addr, ServerOptions& out) {
   size_t colon = addr.rfind(':');
-  if (colon == std::string::npos) throw Error(ErrorKind::kConfigInvalid, "http.addr: no port in " + addr);
+  if (colon == std::string::npos)
+    throw Error(ErrorKind::kConfigInvalid, "http.addr: no port in " + addr);
   std::string host = addr.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   std::string portText = addr.substr(colon + 1);
   int port = -1;
   if (!portText.empty() && portText.size() <= 5 &&
       portText.find_first_not_of("0123456789") == std::string::npos) {
     port = std::stoi(portText);
   }
-  if (port < 0 || port > 65535) throw Error(ErrorKind::kConfigInvalid, "http.addr: bad port in " + addr);
+  if (port < 0 || port > 65535)
+    throw Error(ErrorKind::kConfigInvalid, "http.addr: bad port in " + addr);
   out.host = host.empty() ? "0.0.0.0" : host;
   out.port = port;
 }
@@ -26,7 +29,8 @@ namespace {
 Settings settingsFrom(const Config& config) {
   Settings s;
   if (config.http.net != "tcp") {
-    throw Error(ErrorKind::kConfigInvalid, "http.net: regfs-server listens on tcp only, not " + config.http.net);
+    throw Error(ErrorKind::kConfigInvalid,
+                "http.net: regfs-server listens on tcp only, not " + config.http.net);
   }
   s.rootdirectory = config.storage.filesystem.rootDirectory;
   parseAddr(config.http.addr, s.server);
@@ -38,7 +42,8 @@ Settings settingsFrom(const Config& config) {
   s.auth = config.auth;
   s.registry.deleteEnabled = config.storage.deleteEnabled;
   s.registry.readOnly = config.storage.readOnly;
-  s.registry.catalogMaxEntries = config.catalogMaxEntries > 0 ? static_cast<size_t>(config.catalogMaxEntries) : 1000;
+  s.registry.catalogMaxEntries =
+      config.catalogMaxEntries > 0 ? static_cast<size_t>(config.catalogMaxEntries) : 1000;
   const std::string& level = config.log.level;
   if (level == "error") {
     s.logLevel = spdlog::level::err;

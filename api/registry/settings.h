@@ -21,7 +21,7 @@ struct Settings {
   AuthConfig auth;  // turned into server.authenticator at start (api/registry/auth.h)
   spdlog::level::level_enum logLevel = spdlog::level::info;
   std::vector<std::string> warnings;  // to log once logging is set up
-  Config config;                      // everything else (debug server, health, notifications, log format)
+  Config config;  // everything else (debug server, health, notifications, log format)
 };
 
 // Loads `configPath` (empty: distribution's defaults) with this process's REGISTRY_* variables.

@@ -1,8 +1,8 @@
 // GET /v2/<name>/tags/list?n=&last=: the tags of a repository, paginated with Link.
 #include <algorithm>
 
-#include "api/registry/handlers.h"
 #include "api/http/json.h"
+#include "api/registry/handlers.h"
 #include "common/error.h"
 
 namespace regfs::api {
@@ -10,7 +10,8 @@ namespace regfs::api {
 Response handleTags(Registry& registry, const Request& request, const Route& route) {
   Repository repo = repositoryFor(registry, route);
   Page page = pageParams(request);
-  if (!repo.exists()) throw Error(ErrorKind::kNameUnknown, "repository name not known: " + route.name);
+  if (!repo.exists())
+    throw Error(ErrorKind::kNameUnknown, "repository name not known: " + route.name);
   std::vector<std::string> tags;
   for (const Tag& tag : repo.listTags()) {
     if (page.last.empty() || tag.str() > page.last) tags.push_back(tag.str());

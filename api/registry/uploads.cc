@@ -57,8 +57,9 @@ class UploadSink : public BodySink {
  public:
   // `ownsSession`: the session was opened for this request alone (a monolithic POST), so
   // no client can resume it; it is removed, with its space, unless the blob is committed.
-  UploadSink(Registry& registry, Repository repo, Route route, std::string uuid, UploadWriter writer,
-             std::optional<Hasher> hasher, std::optional<Digest> commitAs, bool ownsSession)
+  UploadSink(Registry& registry, Repository repo, Route route, std::string uuid,
+             UploadWriter writer, std::optional<Hasher> hasher, std::optional<Digest> commitAs,
+             bool ownsSession)
       : registry_(registry),
         repo_(std::move(repo)),
         route_(std::move(route)),
@@ -143,10 +144,9 @@ class UploadSink : public BodySink {
       // On remote storage removing the session takes a few requests (~60 ms on radosgw)
       // that the client need not wait for: the blob is in place and linked, and what is
       // left is only the session's own files. The session stays held until then.
-      registry_.afterAnswer().add(
-          [repo = repo_, uuid = uuid_, open = std::make_shared<UploadWriter>(std::move(writer_))]() mutable {
-            removeSession(repo, uuid, *open);
-          });
+      registry_.afterAnswer().add([repo = repo_, uuid = uuid_,
+                                   open = std::make_shared<UploadWriter>(std::move(
+                                       writer_))]() mutable { removeSession(repo, uuid, *open); });
     } else {
       // The session goes before the answer, but the writer still holds its data open: if
       // the store already had the blob, freeing that copy's space happens at the close,
@@ -155,8 +155,10 @@ class UploadSink : public BodySink {
       registry_.afterAnswer().add(
           [open = std::make_shared<UploadWriter>(std::move(writer_))]() mutable { open.reset(); });
     }
-    spdlog::debug("upload {}: committed in {:.1f} ms", uuid_,
-                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - flushed).count());
+    spdlog::debug(
+        "upload {}: committed in {:.1f} ms", uuid_,
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - flushed)
+            .count());
     return blobCreated(route_, blob.digest);
   }
 
@@ -177,9 +179,10 @@ class UploadSink : public BodySink {
   std::optional<Digest> commitAs_;
   bool ownsSession_;
   bool committed_ = false;
-  StageBuffer staged_;                   // allocated at the first byte
-  size_t stageEnd_ = 0;                  // where the stage being filled is full
-  std::unique_ptr<WriteBehind> behind_;  // after writer_ and hasher_, which it uses: destroyed first
+  StageBuffer staged_;   // allocated at the first byte
+  size_t stageEnd_ = 0;  // where the stage being filled is full
+  std::unique_ptr<WriteBehind>
+      behind_;  // after writer_ and hasher_, which it uses: destroyed first
 };
 
 // The hash state for continuing `uuid` at `offset`: fresh at 0, cached if this process
@@ -196,7 +199,8 @@ std::optional<uint64_t> chunkStart(const Request& request) {
   auto header = request.headers.get("Content-Range");
   if (!header) return std::nullopt;
   auto range = parseContentRange(*header);
-  if (!range) throw Error(ErrorKind::kRangeInvalid, "malformed Content-Range: " + std::string(*header));
+  if (!range)
+    throw Error(ErrorKind::kRangeInvalid, "malformed Content-Range: " + std::string(*header));
   if (request.contentLength && *request.contentLength != range->length()) {
     throw Error(ErrorKind::kSizeInvalid, "Content-Range " + std::string(*header) + " spans " +
                                              std::to_string(range->length()) +
@@ -219,9 +223,9 @@ Response rangeRefused(Repository& repo, const Route& route, const Error& error) 
 }
 
 // `writer` is the session opened by the caller (which thereby checked that it exists).
-Dispatch streamInto(Registry& registry, Repository repo, const Route& route, const std::string& uuid,
-                    UploadWriter writer, std::optional<uint64_t> start, std::optional<Digest> commitAs,
-                    bool ownsSession = false) {
+Dispatch streamInto(Registry& registry, Repository repo, const Route& route,
+                    const std::string& uuid, UploadWriter writer, std::optional<uint64_t> start,
+                    std::optional<Digest> commitAs, bool ownsSession = false) {
   writer.requireOffset(uuid, start);
   std::optional<Hasher> hasher = hasherAt(registry, uuid, writer.size());
   return Dispatch::stream(std::make_unique<UploadSink>(registry, std::move(repo), route, uuid,
@@ -265,7 +269,8 @@ Dispatch handleUpload(Registry& registry, const Request& request, const Route& r
   const std::string& m = request.method;
   if (m == "GET" || m == "HEAD") {
     auto info = repo.statUpload(route.reference);
-    if (!info) throw Error(ErrorKind::kBlobUploadUnknown, "blob upload unknown: " + route.reference);
+    if (!info)
+      throw Error(ErrorKind::kBlobUploadUnknown, "blob upload unknown: " + route.reference);
     return Dispatch::respond(uploadStatus(204, route, info->uuid, info->size));
   }
   registry.requireWritable();
@@ -283,7 +288,8 @@ Dispatch handleUpload(Registry& registry, const Request& request, const Route& r
       return Dispatch::respond(std::move(r));
     }
     if (m == "PATCH") {
-      return streamInto(registry, repo, route, uuid, std::move(writer), chunkStart(request), std::nullopt);
+      return streamInto(registry, repo, route, uuid, std::move(writer), chunkStart(request),
+                        std::nullopt);
     }
     // PUT ?digest= with an optional last chunk.
     auto digestText = queryValue(request.query, "digest");

@@ -34,9 +34,9 @@
 #include <vector>
 
 #include "common/auth/access.h"
+#include "common/auth/login_throttle.h"
 #include "common/config/config.h"
 #include "common/error.h"
-#include "common/auth/login_throttle.h"
 
 namespace regfs {
 

@@ -233,11 +233,10 @@ const Schema kTcpHealth = structOf(
 const Schema kFileHealthList{.shape = Shape::kList, .element = &kFileHealth};
 const Schema kHttpHealthList{.shape = Shape::kList, .element = &kHttpHealth};
 const Schema kTcpHealthList{.shape = Shape::kList, .element = &kTcpHealth};
-const Schema kHealth =
-    structOf({{"storagedriver", &kStorageDriverHealth},
-              {"file", &kFileHealthList, Support::kUsed, "FILECHECKERS"},
-              {"http", &kHttpHealthList, Support::kUsed, "HTTPCHECKERS"},
-              {"tcp", &kTcpHealthList, Support::kUsed, "TCPCHECKERS"}});
+const Schema kHealth = structOf({{"storagedriver", &kStorageDriverHealth},
+                                 {"file", &kFileHealthList, Support::kUsed, "FILECHECKERS"},
+                                 {"http", &kHttpHealthList, Support::kUsed, "HTTPCHECKERS"},
+                                 {"tcp", &kTcpHealthList, Support::kUsed, "TCPCHECKERS"}});
 
 const Schema kRoot = structOf({{"version", &kScalar},
                                {"log", &kLog},
@@ -783,7 +782,8 @@ class Parser {
       c.headers = headers(childOf(item, "headers"));
       Value status = childOf(item, "statuscode");
       if (auto n = integer(status); n && *n != 0) {
-        if (*n < 100 || *n > 599) fail(status, "expected an HTTP status code, got " + describe(status.node));
+        if (*n < 100 || *n > 599)
+          fail(status, "expected an HTTP status code, got " + describe(status.node));
         c.statusCode = static_cast<int>(*n);
       }
       c.timeout = duration(childOf(item, "timeout"), true).value_or(nanoseconds(0));

@@ -86,7 +86,7 @@ struct S3StorageConfig {
   bool secure = true;       // https when regionEndpoint has no scheme (a given scheme wins)
   bool skipVerify = false;  // https without checking the endpoint's certificate
   bool v4Auth = true;
-  std::string rootDirectory;              // key prefix inside the bucket
+  std::string rootDirectory;  // key prefix inside the bucket
   // 5 MiB .. 5 GiB. distribution's default is 10 MiB; 8 MiB is two whole 4 MiB RADOS
   // objects on radosgw, whose CopyObject (a blob's commit) takes a reference on each.
   uint64_t chunkSize = 8 * 1024 * 1024;
@@ -212,8 +212,8 @@ struct FileHealthConfig {
 struct HttpHealthConfig {
   std::string uri;
   HeaderMap headers;
-  int statusCode = 200;                       // zero -> 200
-  std::chrono::nanoseconds timeout{0};        // zero or less -> the interval
+  int statusCode = 200;                 // zero -> 200
+  std::chrono::nanoseconds timeout{0};  // zero or less -> the interval
   std::chrono::nanoseconds interval = std::chrono::seconds(10);
   int threshold = 0;
 };
@@ -221,7 +221,7 @@ struct HttpHealthConfig {
 // health.tcp[]: a TCP connection to `addr` (host:port) must open within `timeout`.
 struct TcpHealthConfig {
   std::string addr;
-  std::chrono::nanoseconds timeout{0};        // zero or less -> the interval
+  std::chrono::nanoseconds timeout{0};  // zero or less -> the interval
   std::chrono::nanoseconds interval = std::chrono::seconds(10);
   int threshold = 0;
 };

@@ -6,9 +6,9 @@
 
 #include "common/error.h"
 #include "common/maintenance/gc.h"
-#include "common/store/layout.h"
-#include "common/manifest.h"
 #include "common/maintenance/purge.h"
+#include "common/manifest.h"
+#include "common/store/layout.h"
 #include "common/store/walk.h"
 
 namespace regfs {
@@ -228,8 +228,8 @@ class Checker {
         if (!checkLink(link, *d, parentPath(link))) continue;
         if (!blobPresent(*d)) {
           auto& p = report(FsckProblemKind::kDanglingLink, link,
-                           name.str() + ": layer link to " + (corrupt_.count(*d) ? "corrupt" : "missing") +
-                               " blob " + d->str());
+                           name.str() + ": layer link to " +
+                               (corrupt_.count(*d) ? "corrupt" : "missing") + " blob " + d->str());
           repairByRemoving(p, parentPath(link));
         }
       }
@@ -271,14 +271,16 @@ class Checker {
         return;
       }
     } else {
-      report(FsckProblemKind::kInvalidManifest, link, name + "@" + d.str() + ": too large for a manifest");
+      report(FsckProblemKind::kInvalidManifest, link,
+             name + "@" + d.str() + ": too large for a manifest");
       return;
     }
     for (const Descriptor& ref : manifest->requiredBlobs()) {
       if (!blobPresent(ref.digest)) {
         report(FsckProblemKind::kMissingReference, link,
-               name + "@" + d.str() + " references " + (corrupt_.count(ref.digest) ? "corrupt" : "missing") +
-                   " blob " + ref.digest.str());
+               name + "@" + d.str() + " references " +
+                   (corrupt_.count(ref.digest) ? "corrupt" : "missing") + " blob " +
+                   ref.digest.str());
       } else if (!repo.hasLayer(ref.digest)) {
         report(FsckProblemKind::kMissingReference, link,
                name + "@" + d.str() + " references blob " + ref.digest.str() +
@@ -317,7 +319,8 @@ class Checker {
       } catch (const Error& e) {
         if (e.kind() != ErrorKind::kNotFound) throw;
         if (settled(dir)) {
-          auto& p = report(FsckProblemKind::kDanglingTag, dir, name.str() + ":" + tagName + ": no current link");
+          auto& p = report(FsckProblemKind::kDanglingTag, dir,
+                           name.str() + ":" + tagName + ": no current link");
           repairByRemoving(p, dir);
         }
         continue;
@@ -328,8 +331,9 @@ class Checker {
         continue;
       }
       if (!repo.hasManifest(*d) || !blobPresent(*d)) {
-        auto& p = report(FsckProblemKind::kDanglingTag, current,
-                         name.str() + ":" + tagName + " names " + d->str() + ", which is not a manifest here");
+        auto& p = report(
+            FsckProblemKind::kDanglingTag, current,
+            name.str() + ":" + tagName + " names " + d->str() + ", which is not a manifest here");
         repairByRemoving(p, dir);
       }
     }
@@ -350,7 +354,8 @@ class Checker {
         why = "startedat \"" + info->startedAt.substr(0, 40) + "\" is not a time";
       }
       if (why.empty() || !settled(dir)) continue;
-      auto& p = report(FsckProblemKind::kTornUpload, dir, name.str() + ": upload " + uuid + ": " + why);
+      auto& p =
+          report(FsckProblemKind::kTornUpload, dir, name.str() + ": upload " + uuid + ": " + why);
       repairByRemoving(p, dir);
     }
   }
@@ -392,19 +397,32 @@ class Checker {
 
 std::string_view fsckProblemName(FsckProblemKind kind) {
   switch (kind) {
-    case FsckProblemKind::kCorruptBlob: return "corrupt-blob";
-    case FsckProblemKind::kUnreadableBlob: return "unreadable-blob";
-    case FsckProblemKind::kBlobWithoutData: return "blob-without-data";
-    case FsckProblemKind::kBadLink: return "bad-link";
-    case FsckProblemKind::kMalformedLink: return "malformed-link";
-    case FsckProblemKind::kDanglingLink: return "dangling-link";
-    case FsckProblemKind::kDanglingTag: return "dangling-tag";
-    case FsckProblemKind::kInvalidManifest: return "invalid-manifest";
-    case FsckProblemKind::kMissingReference: return "missing-reference";
-    case FsckProblemKind::kTornUpload: return "torn-upload";
-    case FsckProblemKind::kTempFile: return "temp-file";
-    case FsckProblemKind::kQuarantined: return "quarantined";
-    case FsckProblemKind::kSymlink: return "symlink";
+    case FsckProblemKind::kCorruptBlob:
+      return "corrupt-blob";
+    case FsckProblemKind::kUnreadableBlob:
+      return "unreadable-blob";
+    case FsckProblemKind::kBlobWithoutData:
+      return "blob-without-data";
+    case FsckProblemKind::kBadLink:
+      return "bad-link";
+    case FsckProblemKind::kMalformedLink:
+      return "malformed-link";
+    case FsckProblemKind::kDanglingLink:
+      return "dangling-link";
+    case FsckProblemKind::kDanglingTag:
+      return "dangling-tag";
+    case FsckProblemKind::kInvalidManifest:
+      return "invalid-manifest";
+    case FsckProblemKind::kMissingReference:
+      return "missing-reference";
+    case FsckProblemKind::kTornUpload:
+      return "torn-upload";
+    case FsckProblemKind::kTempFile:
+      return "temp-file";
+    case FsckProblemKind::kQuarantined:
+      return "quarantined";
+    case FsckProblemKind::kSymlink:
+      return "symlink";
   }
   return "unknown";
 }

@@ -7,8 +7,8 @@
 #include <unordered_map>
 
 #include "common/error.h"
-#include "common/store/layout.h"
 #include "common/manifest.h"
+#include "common/store/layout.h"
 #include "common/store/walk.h"
 
 namespace regfs {
@@ -55,7 +55,8 @@ void unpark(StorageDriver& driver, const Digest& d, bool present) {
 // manifests; what exists comes from a listing of the store.
 class Marker {
  public:
-  Marker(const Store& store, const StoreListing& listing, bool deleteUntagged, const ProgressFn& progress)
+  Marker(const Store& store, const StoreListing& listing, bool deleteUntagged,
+         const ProgressFn& progress)
       : store_(store),
         driver_(store.driver()),
         listing_(listing),
@@ -143,10 +144,10 @@ class Marker {
   // A manifest's bytes, also while a concurrent collection has it in quarantine. The size
   // of a listed blob comes from the listing; others (written since, or parked) are looked at.
   std::optional<std::string> readManifest(const Digest& d) {
-    for (const std::string& path :
-         {layout::blobData(d), layout::quarantineData(d)}) {
+    for (const std::string& path : {layout::blobData(d), layout::quarantineData(d)}) {
       std::optional<uint64_t> size;
-      if (auto listed = listing_.blobs.find(d); listed != listing_.blobs.end() && path == layout::blobData(d)) {
+      if (auto listed = listing_.blobs.find(d);
+          listed != listing_.blobs.end() && path == layout::blobData(d)) {
         size = listed->second.size;
       } else if (auto info = driver_.stat(path); info && !info->isDirectory) {
         size = info->size;
@@ -301,7 +302,8 @@ class Collector {
     }
   }
 
-  bool hasYoungLayerLink(const Digest& d, const std::vector<RepositoryListing>& repositories) const {
+  bool hasYoungLayerLink(const Digest& d,
+                         const std::vector<RepositoryListing>& repositories) const {
     for (const RepositoryListing& repo : repositories) {
       auto link = repo.layers.find(d);
       if (link != repo.layers.end() && young(link->second.mtime)) return true;
@@ -318,7 +320,8 @@ class Collector {
     std::vector<GcBlob> candidates;
     uint64_t done = 0;
     for (const auto& [d, info] : unmarked) {
-      if (options_.progress) options_.progress({"checking unreferenced blobs", ++done, unmarked.size(), 0});
+      if (options_.progress)
+        options_.progress({"checking unreferenced blobs", ++done, unmarked.size(), 0});
       if (young(info.mtime) || hasYoungLayerLink(d, listing_.repositories)) {
         result_.youngBlobs.push_back({d, info.size});
         continue;
@@ -346,7 +349,8 @@ class Collector {
   }
 
   // After the re-mark: a parked blob that became referenced goes back, the rest goes.
-  void release(const std::vector<GcBlob>& parked, const std::vector<RepositoryListing>& repositories) {
+  void release(const std::vector<GcBlob>& parked,
+               const std::vector<RepositoryListing>& repositories) {
     for (const GcBlob& b : parked) {
       if (marker_.marks().marked.count(b.digest) || hasYoungLayerLink(b.digest, repositories)) {
         result_.restored.push_back(b.digest);
@@ -364,11 +368,13 @@ class Collector {
       Repository r = store_.repository(repo.name);
       for (const auto& [d, info] : repo.layers) {
         if (marker_.marks().marked.count(d) || young(info.mtime)) continue;
-        bool absent = swept_.count(d) || (!listing_.blobs.count(d) && !listing_.quarantined.count(d));
+        bool absent =
+            swept_.count(d) || (!listing_.blobs.count(d) && !listing_.quarantined.count(d));
         if (!absent) continue;
         if (!options_.dryRun) {
           // Looked at again right before: a writer may have brought the blob back.
-          if (store_.statBlob(d) || isQuarantined(store_, d)) continue;  // another run may move it back
+          if (store_.statBlob(d) || isQuarantined(store_, d))
+            continue;  // another run may move it back
           auto link = driver_.stat(layout::layerLink(repo.name, d));
           if (!link || young(link->mtime)) continue;
         }

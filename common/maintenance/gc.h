@@ -50,8 +50,8 @@ struct RepositoryMarks {
   RepoName name;
   std::set<Digest> revisions;  // every revision link
   size_t tags = 0;
-  std::set<Digest> kept;       // manifests kept: roots and everything they reach
-  std::set<Digest> blobs;      // every blob the kept manifests reach, manifests included
+  std::set<Digest> kept;   // manifests kept: roots and everything they reach
+  std::set<Digest> blobs;  // every blob the kept manifests reach, manifests included
 };
 
 struct StoreMarks {
@@ -87,14 +87,14 @@ struct GcResult {
   size_t manifestsMarked = 0;  // kept manifests, counted once per repository
   size_t blobsMarked = 0;
   size_t blobsSeen = 0;
-  std::vector<GcManifest> manifests;   // untagged revisions removed (or that would be)
-  std::vector<GcBlob> blobs;           // blobs removed (or that would be)
-  std::vector<GcManifest> layerLinks;  // layer links removed (or that would be)
-  std::vector<GcBlob> youngBlobs;      // unreferenced but within the grace: kept
+  std::vector<GcManifest> manifests;       // untagged revisions removed (or that would be)
+  std::vector<GcBlob> blobs;               // blobs removed (or that would be)
+  std::vector<GcManifest> layerLinks;      // layer links removed (or that would be)
+  std::vector<GcBlob> youngBlobs;          // unreferenced but within the grace: kept
   std::vector<GcManifest> youngManifests;  // untagged but within the grace: kept
-  std::vector<Digest> restored;        // referenced again while in quarantine: moved back
-  size_t recovered = 0;                // blobs a crashed run had left in quarantine
-  uint64_t bytesFreed = 0;             // (or that would be)
+  std::vector<Digest> restored;            // referenced again while in quarantine: moved back
+  size_t recovered = 0;                    // blobs a crashed run had left in quarantine
+  uint64_t bytesFreed = 0;                 // (or that would be)
   std::vector<std::string> warnings;
 };
 

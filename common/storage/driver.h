@@ -78,7 +78,8 @@ class StorageDriver {
   // The whole file; throws Error(kNotFound) if it does not exist (or is a directory).
   virtual std::string read(const std::string& path) const = 0;
   // Up to `length` bytes from `offset`; fewer at the end of the file.
-  virtual std::string readRange(const std::string& path, uint64_t offset, uint64_t length) const = 0;
+  virtual std::string readRange(const std::string& path, uint64_t offset,
+                                uint64_t length) const = 0;
   // Hands `length` bytes from `offset` to `sink` as they arrive, in pieces of any size,
   // and returns once all were handed over or `sink` returned false (stop). Throws
   // Error(kNotFound) for a missing file, Error(kIo) when the file is shorter or the storage
@@ -131,7 +132,8 @@ inline void StorageDriver::readStream(const std::string& path, uint64_t offset, 
   while (length > 0) {
     uint64_t want = std::min(length, kPiece);
     std::string piece = readRange(path, offset, want);
-    if (piece.size() != want) throw Error(ErrorKind::kIo, "reading " + path + ": the file is shorter");
+    if (piece.size() != want)
+      throw Error(ErrorKind::kIo, "reading " + path + ": the file is shorter");
     if (!sink(piece)) return;
     offset += want;
     length -= want;

@@ -18,9 +18,9 @@
 #include <random>
 #include <system_error>
 
-#include "common/storage/driver.h"
 #include "common/error.h"
 #include "common/handles.h"
+#include "common/storage/driver.h"
 
 namespace regfs {
 namespace {
@@ -298,7 +298,8 @@ class FsDriver : public StorageDriver {
     out.resize(length);
     size_t got = 0;
     while (got < length) {
-      ssize_t n = ::pread(fd.get(), out.data() + got, length - got, static_cast<off_t>(offset + got));
+      ssize_t n =
+          ::pread(fd.get(), out.data() + got, length - got, static_cast<off_t>(offset + got));
       if (n < 0) {
         if (errno == EINTR) continue;
         throwRead(full, errno);

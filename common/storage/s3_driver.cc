@@ -20,8 +20,8 @@
 #include <thread>
 #include <variant>
 
-#include "common/error.h"
 #include "common/curl.h"
+#include "common/error.h"
 #include "common/utc.h"
 
 namespace regfs {
@@ -91,7 +91,8 @@ std::string signedHeaders(const Request& request) {
 }
 
 std::string scope(const Credentials& credentials, const std::string& amzDate) {
-  return amzDate.substr(0, 8) + "/" + credentials.region + "/" + credentials.service + "/aws4_request";
+  return amzDate.substr(0, 8) + "/" + credentials.region + "/" + credentials.service +
+         "/aws4_request";
 }
 
 }  // namespace
@@ -111,7 +112,8 @@ std::string uriEncode(std::string_view text, bool encodeSlash) {
   out.reserve(text.size());
   for (char ch : text) {
     auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (c == '/' && !encodeSlash)) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+        (c == '/' && !encodeSlash)) {
       out += ch;
     } else {
       out += '%';
@@ -152,7 +154,8 @@ std::string stringToSign(const Request& request, const Credentials& credentials,
 
 namespace {
 
-std::string signature(const Request& request, const Credentials& credentials, const std::string& amzDate) {
+std::string signature(const Request& request, const Credentials& credentials,
+                      const std::string& amzDate) {
   std::string key = hmac("AWS4" + credentials.secretKey, amzDate.substr(0, 8));
   key = hmac(key, credentials.region);
   key = hmac(key, credentials.service);
@@ -165,13 +168,16 @@ std::string signature(const Request& request, const Credentials& credentials, co
 
 std::string authorization(const Request& request, const Credentials& credentials,
                           const std::string& amzDate) {
-  return "AWS4-HMAC-SHA256 Credential=" + credentials.accessKey + "/" + scope(credentials, amzDate) +
-         ",SignedHeaders=" + signedHeaders(request) + ",Signature=" + signature(request, credentials, amzDate);
+  return "AWS4-HMAC-SHA256 Credential=" + credentials.accessKey + "/" +
+         scope(credentials, amzDate) + ",SignedHeaders=" + signedHeaders(request) +
+         ",Signature=" + signature(request, credentials, amzDate);
 }
 
-std::string presignedQuery(const std::string& method, const std::string& path, const std::string& host,
-                           const Credentials& credentials, const std::string& amzDate, int expires) {
-  Request request{method, path,
+std::string presignedQuery(const std::string& method, const std::string& path,
+                           const std::string& host, const Credentials& credentials,
+                           const std::string& amzDate, int expires) {
+  Request request{method,
+                  path,
                   {{"X-Amz-Algorithm", "AWS4-HMAC-SHA256"},
                    {"X-Amz-Credential", credentials.accessKey + "/" + scope(credentials, amzDate)},
                    {"X-Amz-Date", amzDate},
@@ -179,7 +185,8 @@ std::string presignedQuery(const std::string& method, const std::string& path, c
                    {"X-Amz-SignedHeaders", "host"}},
                   {{"host", host}},
                   "UNSIGNED-PAYLOAD"};
-  return canonicalQuery(request.query) + "&X-Amz-Signature=" + signature(request, credentials, amzDate);
+  return canonicalQuery(request.query) +
+         "&X-Amz-Signature=" + signature(request, credentials, amzDate);
 }
 
 }  // namespace sigv4
@@ -231,8 +238,10 @@ size_t appendHeader(char* data, size_t size, size_t count, void* user) {
     std::string name(line.substr(0, colon));
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    while (!value.empty() &&
+           (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
       value.remove_suffix(1);
     }
     if (name == "content-length") {  // one allocation for a body (a HEAD's too: capped)
@@ -355,7 +364,8 @@ struct MultipartUpload {
 };
 
 std::string unquote(std::string_view etag) {
-  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') etag = etag.substr(1, etag.size() - 2);
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"')
+    etag = etag.substr(1, etag.size() - 2);
   return std::string(etag);
 }
 
@@ -368,7 +378,8 @@ std::optional<std::string> multipartEtag(const std::vector<Part>& parts) {
     if (hexMd5.size() != 32 || hexMd5.find_first_not_of("0123456789abcdef") != std::string::npos) {
       return std::nullopt;
     }
-    for (size_t i = 0; i < 32; i += 2) md5s += static_cast<char>(std::stoi(hexMd5.substr(i, 2), nullptr, 16));
+    for (size_t i = 0; i < 32; i += 2)
+      md5s += static_cast<char>(std::stoi(hexMd5.substr(i, 2), nullptr, 16));
   }
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
@@ -402,7 +413,8 @@ class S3Client {
   std::string presignedGet(const std::string& key, int expires) const {
     std::string path = "/" + config_.bucket + "/" + key;
     return endpoint_ + sigv4::uriEncode(path, false) + "?" +
-           sigv4::presignedQuery("GET", path, host_, credentials_, utcNow("%Y%m%dT%H%M%SZ"), expires);
+           sigv4::presignedQuery("GET", path, host_, credentials_, utcNow("%Y%m%dT%H%M%SZ"),
+                                 expires);
   }
 
   // One request with retries. `key` empty: the bucket itself.
@@ -417,9 +429,11 @@ class S3Client {
         auto started = std::chrono::steady_clock::now();
         HttpReply reply = once(method, key, query, body, extra, payload);
         if (spdlog::should_log(spdlog::level::debug)) {
-          spdlog::debug("S3 {} {}: {} ({} bytes sent) in {:.1f} ms", what,
-                        query.empty() ? "" : query.front().first, reply.status, body.size(),
-                        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+          spdlog::debug(
+              "S3 {} {}: {} ({} bytes sent) in {:.1f} ms", what,
+              query.empty() ? "" : query.front().first, reply.status, body.size(),
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+                  .count());
         }
         bool transient = reply.status >= 500 || reply.status == 429;
         if (!transient) return reply;
@@ -483,7 +497,8 @@ class S3Client {
     std::string code = errorCodeOf(reply.body);
     std::string message = "S3 " + what + ": HTTP " + std::to_string(reply.status);
     if (!code.empty()) message += " " + code;
-    if (std::string detail = errorMessageOf(reply.body); !detail.empty()) message += " (" + detail + ")";
+    if (std::string detail = errorMessageOf(reply.body); !detail.empty())
+      message += " (" + detail + ")";
     if (reply.status == 404 && (code.empty() || code == "NoSuchKey")) {
       throw Error(ErrorKind::kNotFound, message);
     }
@@ -494,7 +509,8 @@ class S3Client {
   static void checkBody(const HttpReply& reply, const std::string& what) {
     check(reply, what);
     std::string code = errorCodeOf(reply.body);
-    if (!code.empty()) throw Error(ErrorKind::kIo, "S3 " + what + ": " + code + " " + errorMessageOf(reply.body));
+    if (!code.empty())
+      throw Error(ErrorKind::kIo, "S3 " + what + ": " + code + " " + errorMessageOf(reply.body));
   }
 
   // Multipart uploads in progress on exactly `key`, or on keys under `key` + "/" when
@@ -547,7 +563,8 @@ class S3Client {
       marker = result.child_value("NextPartNumberMarker");
       if (marker.empty()) break;
     }
-    std::sort(parts.begin(), parts.end(), [](const Part& a, const Part& b) { return a.number < b.number; });
+    std::sort(parts.begin(), parts.end(),
+              [](const Part& a, const Part& b) { return a.number < b.number; });
     // Parts are sent several at once, so a failure can leave later ones stored after a
     // gap: the file is the parts before the first gap; appending overwrites the rest.
     size_t prefix = 0;
@@ -557,11 +574,13 @@ class S3Client {
   }
 
   std::string createMultipartUpload(const std::string& key) const {
-    HttpReply reply = send("POST", key, {{"uploads", ""}}, {}, {{"Content-Type", "application/octet-stream"}});
+    HttpReply reply =
+        send("POST", key, {{"uploads", ""}}, {}, {{"Content-Type", "application/octet-stream"}});
     check(reply, "start multipart upload " + key);
     auto doc = parseXml(reply, "start multipart upload");
     std::string id = doc.child("InitiateMultipartUploadResult").child_value("UploadId");
-    if (id.empty()) throw Error(ErrorKind::kIo, "S3 start multipart upload " + key + ": no UploadId");
+    if (id.empty())
+      throw Error(ErrorKind::kIo, "S3 start multipart upload " + key + ": no UploadId");
     return id;
   }
 
@@ -573,11 +592,14 @@ class S3Client {
              "</ETag></Part>";
     }
     xml += "</CompleteMultipartUpload>";
-    HttpReply reply = send("POST", key, {{"uploadId", uploadId}}, xml, {{"Content-Type", "application/xml"}});
+    HttpReply reply =
+        send("POST", key, {{"uploadId", uploadId}}, xml, {{"Content-Type", "application/xml"}});
     // Completing is idempotent: when an attempt took effect but its answer was lost, the
     // retry finds no upload, and the object those parts make is already at the key.
-    if (reply.status == 404 && errorCodeOf(reply.body) == "NoSuchUpload" && isCompletedFrom(key, parts)) {
-      spdlog::info("S3 complete multipart upload {}: the upload is gone and its object stands", key);
+    if (reply.status == 404 && errorCodeOf(reply.body) == "NoSuchUpload" &&
+        isCompletedFrom(key, parts)) {
+      spdlog::info("S3 complete multipart upload {}: the upload is gone and its object stands",
+                   key);
       return;
     }
     checkBody(reply, "complete multipart upload " + key);
@@ -713,7 +735,8 @@ class S3Client {
       if (name != "host") list = curl_slist_append(list, (name + ": " + value).c_str());
     }
     for (const auto& [name, value] : extra) {
-      if (!name.starts_with("x-amz-")) list = curl_slist_append(list, (name + ": " + value).c_str());
+      if (!name.starts_with("x-amz-"))
+        list = curl_slist_append(list, (name + ": " + value).c_str());
     }
     list = curl_slist_append(
         list, ("Authorization: " + sigv4::authorization(signing, credentials_, amzDate)).c_str());
@@ -1006,13 +1029,14 @@ class S3Writer : public FileWriter {
   };
   std::shared_ptr<Sent> sent_ = std::make_shared<Sent>();
   // Stores `body` as part `number` and reports to `sent` how that went.
-  static void sendPart(std::shared_ptr<const S3Client> client, std::string key, std::string uploadId,
-                       std::shared_ptr<Sent> sent, int number, std::string body) {
+  static void sendPart(std::shared_ptr<const S3Client> client, std::string key,
+                       std::string uploadId, std::shared_ptr<Sent> sent, int number,
+                       std::string body) {
     std::variant<Part, std::exception_ptr> result;
     try {
-      auto reply = client->send(
-          "PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", uploadId}}, body,
-          {{"Content-Type", "application/octet-stream"}}, Payload::kUnsigned);
+      auto reply =
+          client->send("PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", uploadId}},
+                       body, {{"Content-Type", "application/octet-stream"}}, Payload::kUnsigned);
       S3Client::check(reply, "upload part " + std::to_string(number) + " of " + key);
       result = Part{number, reply.header("etag"), body.size()};
     } catch (...) {
@@ -1049,17 +1073,19 @@ class S3Driver : public StorageDriver {
       if (e.kind() == ErrorKind::kConfigInvalid) {  // a certificate refused: said as it is
         throw Error(e.kind(), std::string("storage.s3: ") + e.what());
       }
-      throw Error(ErrorKind::kConfigInvalid, std::string("storage.s3: cannot reach the bucket: ") + e.what());
+      throw Error(ErrorKind::kConfigInvalid,
+                  std::string("storage.s3: cannot reach the bucket: ") + e.what());
     }
     if (reply.status == 200) return;
     std::string code = errorCodeOf(reply.body);
-    throw Error(ErrorKind::kConfigInvalid,
-                "storage.s3: bucket " + config_.bucket + " refused a listing: HTTP " +
-                    std::to_string(reply.status) + " " + code +
-                    (code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" ||
-                             reply.status == 403
-                         ? " (check accesskey and secretkey)"
-                         : code == "NoSuchBucket" ? " (the bucket does not exist)" : ""));
+    throw Error(
+        ErrorKind::kConfigInvalid,
+        "storage.s3: bucket " + config_.bucket + " refused a listing: HTTP " +
+            std::to_string(reply.status) + " " + code +
+            (code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" || reply.status == 403
+                 ? " (check accesskey and secretkey)"
+             : code == "NoSuchBucket" ? " (the bucket does not exist)"
+                                      : ""));
   }
 
   std::optional<FileInfo> stat(const std::string& path) const override {
@@ -1073,7 +1099,8 @@ class S3Driver : public StorageDriver {
         return FileInfo{size, upload->initiated, false};
       }
     }
-    HttpReply reply = client_->send("GET", "", {{"list-type", "2"}, {"prefix", dirPrefix(k)}, {"max-keys", "1"}});
+    HttpReply reply =
+        client_->send("GET", "", {{"list-type", "2"}, {"prefix", dirPrefix(k)}, {"max-keys", "1"}});
     S3Client::check(reply, "list " + dirPrefix(k));
     auto doc = parseXml(reply, "list");
     auto result = doc.child("ListBucketResult");
@@ -1101,9 +1128,9 @@ class S3Driver : public StorageDriver {
   std::string readRange(const std::string& path, uint64_t offset, uint64_t length) const override {
     if (length == 0) return {};
     std::string k = key(path);
-    HttpReply reply = client_->send("GET", k, {}, {},
-                                    {{"Range", "bytes=" + std::to_string(offset) + "-" +
-                                                   std::to_string(offset + length - 1)}});
+    HttpReply reply = client_->send(
+        "GET", k, {}, {},
+        {{"Range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1)}});
     if (reply.status == 416) return {};  // at or past the end
     S3Client::check(reply, "GET " + k);
     if (reply.status == 200) {  // the whole object: the range was ignored
@@ -1120,7 +1147,8 @@ class S3Driver : public StorageDriver {
 
   void writeAtomic(const std::string& path, std::string_view bytes) override {
     std::string k = key(path);
-    HttpReply reply = client_->send("PUT", k, {}, bytes, {{"Content-Type", "application/octet-stream"}});
+    HttpReply reply =
+        client_->send("PUT", k, {}, bytes, {{"Content-Type", "application/octet-stream"}});
     S3Client::check(reply, "PUT " + k);
   }
 
@@ -1134,18 +1162,20 @@ class S3Driver : public StorageDriver {
     if (head.status != 404) S3Client::check(head, "HEAD " + k);
     if (head.status == 200) {
       // Appending to a complete object: it becomes the start of a new upload.
-      auto writer = std::make_unique<S3Writer>(client_, k, "", std::vector<Part>{}, config_.chunkSize);
+      auto writer =
+          std::make_unique<S3Writer>(client_, k, "", std::vector<Part>{}, config_.chunkSize);
       writer->restartFromObject(std::strtoull(head.header("content-length").c_str(), nullptr, 10));
       return writer;
     }
-    return std::make_unique<S3Writer>(client_, k, client_->createMultipartUpload(k), std::vector<Part>{},
-                                      config_.chunkSize);
+    return std::make_unique<S3Writer>(client_, k, client_->createMultipartUpload(k),
+                                      std::vector<Part>{}, config_.chunkSize);
   }
 
   bool createExclusive(const std::string& path, std::string_view bytes) override {
     std::string k = key(path);
-    HttpReply reply = client_->send("PUT", k, {}, bytes,
-                                    {{"Content-Type", "application/octet-stream"}, {"If-None-Match", "*"}});
+    HttpReply reply =
+        client_->send("PUT", k, {}, bytes,
+                      {{"Content-Type", "application/octet-stream"}, {"If-None-Match", "*"}});
     if (reply.status == 412 || reply.status == 409) {
       // 412: the object exists; 409 (AWS): another conditional write to it went first. Ours
       // took effect only if an earlier attempt did and its answer was lost (then the object
@@ -1170,7 +1200,8 @@ class S3Driver : public StorageDriver {
       auto result = doc.child("ListBucketResult");
       for (auto c : result.children("CommonPrefixes")) {
         std::string p = c.child_value("Prefix");
-        if (p.size() > prefix.size() + 1) names.push_back(p.substr(prefix.size(), p.size() - prefix.size() - 1));
+        if (p.size() > prefix.size() + 1)
+          names.push_back(p.substr(prefix.size(), p.size() - prefix.size() - 1));
       }
       for (auto c : result.children("Contents")) {
         std::string k = c.child_value("Key");
@@ -1189,7 +1220,8 @@ class S3Driver : public StorageDriver {
     std::string prefix = dirPrefix(key(dir));
     std::vector<std::pair<std::string, FileInfo>> files;
     for (auto& [k, info] : objectsUnder(prefix)) {
-      if (k.size() > prefix.size() && k.back() != '/') files.emplace_back(dir + "/" + k.substr(prefix.size()), info);
+      if (k.size() > prefix.size() && k.back() != '/')
+        files.emplace_back(dir + "/" + k.substr(prefix.size()), info);
     }
     return files;
   }
@@ -1257,8 +1289,9 @@ class S3Driver : public StorageDriver {
       auto doc = parseXml(reply, "list");
       auto result = doc.child("ListBucketResult");
       for (auto c : result.children("Contents")) {
-        objects.emplace_back(c.child_value("Key"), FileInfo{std::strtoull(c.child_value("Size"), nullptr, 10),
-                                                            isoTime(c.child_value("LastModified")), false});
+        objects.emplace_back(c.child_value("Key"),
+                             FileInfo{std::strtoull(c.child_value("Size"), nullptr, 10),
+                                      isoTime(c.child_value("LastModified")), false});
       }
       if (std::string(result.child_value("IsTruncated")) != "true") break;
       token = result.child_value("NextContinuationToken");
@@ -1292,9 +1325,11 @@ class S3Driver : public StorageDriver {
 std::shared_ptr<StorageDriver> makeS3Driver(const S3StorageConfig& config, bool redirect) {
   if (!config.v4Auth) {
     throw Error(ErrorKind::kConfigInvalid,
-                "storage.s3.v4auth: false (signature version 2) is not supported; regfs signs with version 4");
+                "storage.s3.v4auth: false (signature version 2) is not supported; regfs signs with "
+                "version 4");
   }
-  if (config.bucket.empty()) throw Error(ErrorKind::kConfigInvalid, "storage.s3.bucket must be set");
+  if (config.bucket.empty())
+    throw Error(ErrorKind::kConfigInvalid, "storage.s3.bucket must be set");
   auto driver = std::make_shared<S3Driver>(config, redirect);
   driver->probe();
   return driver;

@@ -76,8 +76,9 @@ std::string authorization(const Request& request, const Credentials& credentials
                           const std::string& amzDate);
 // The query string of a presigned URL (X-Amz-Algorithm ... X-Amz-Signature) for `method`
 // on `path` at `host`, valid for `expires` seconds from `amzDate`.
-std::string presignedQuery(const std::string& method, const std::string& path, const std::string& host,
-                           const Credentials& credentials, const std::string& amzDate, int expires);
+std::string presignedQuery(const std::string& method, const std::string& path,
+                           const std::string& host, const Credentials& credentials,
+                           const std::string& amzDate, int expires);
 std::string sha256Hex(std::string_view data);
 
 }  // namespace sigv4

@@ -115,7 +115,8 @@ std::optional<Digest> digestFromDirNames(DigestAlgorithm algorithm, std::string_
 StoreFile classifyFile(std::string_view path) {
   StoreFile file;
   const std::string root = v2Root();
-  if (!path.starts_with(root) || path.size() <= root.size() || path[root.size()] != '/') return file;
+  if (!path.starts_with(root) || path.size() <= root.size() || path[root.size()] != '/')
+    return file;
   std::vector<std::string_view> parts;
   for (std::string_view rest = path.substr(root.size() + 1); !rest.empty();) {
     size_t slash = rest.find('/');

@@ -4,8 +4,8 @@
 // the store's rootdirectory. Nothing else in regfs composes a store path.
 //
 //   blobs/<alg>/<hh>/<hex>/data                                    every blob, manifests included
-//   repositories/<name>/_layers/<alg>/<hex>/link                   the repository may read this blob
-//   repositories/<name>/_manifests/revisions/<alg>/<hex>/link      the manifest belongs to it
+//   repositories/<name>/_layers/<alg>/<hex>/link                   the repository may read this
+//   blob repositories/<name>/_manifests/revisions/<alg>/<hex>/link      the manifest belongs to it
 //   repositories/<name>/_manifests/tags/<tag>/current/link         tag -> manifest
 //   repositories/<name>/_manifests/tags/<tag>/index/<alg>/<hex>/link   tag history
 //   repositories/<name>/_uploads/<uuid>/{data,startedat}           uploads in progress
@@ -31,24 +31,24 @@ namespace regfs::layout {
 inline constexpr std::string_view kManifestsDir = "_manifests";
 inline constexpr std::string_view kLayersDir = "_layers";
 inline constexpr std::string_view kUploadsDir = "_uploads";
-inline constexpr std::string_view kReferrersDir = "_referrers";  // regfs only
+inline constexpr std::string_view kReferrersDir = "_referrers";    // regfs only
 inline constexpr std::string_view kQuarantineDir = "_quarantine";  // regfs only
 inline constexpr std::string_view kLinkFile = "link";
 inline constexpr std::string_view kDataFile = "data";
 
-std::string v2Root();          // /docker/registry/v2
-std::string blobsRoot();       // .../blobs
+std::string v2Root();                                     // /docker/registry/v2
+std::string blobsRoot();                                  // .../blobs
 std::string blobAlgorithmDir(DigestAlgorithm algorithm);  // .../blobs/sha256
 std::string blobDir(const Digest& digest);                // .../blobs/sha256/<hh>/<hex>
 std::string blobData(const Digest& digest);               // .../blobs/sha256/<hh>/<hex>/data
 
 // A file the health check writes and removes again to prove the store is writable;
 // distribution ignores anything in v2Root() but blobs/ and repositories/.
-std::string healthProbeFile();  // /docker/registry/v2/_regfs_health
-std::string repositoriesRoot();                           // .../repositories
-std::string repositoryDir(std::string_view name);         // .../repositories/<name>
+std::string healthProbeFile();                     // /docker/registry/v2/_regfs_health
+std::string repositoriesRoot();                    // .../repositories
+std::string repositoryDir(std::string_view name);  // .../repositories/<name>
 std::string repositoryDir(const RepoName& repo);
-std::string manifestsDir(const RepoName& repo);           // <repo>/_manifests
+std::string manifestsDir(const RepoName& repo);  // <repo>/_manifests
 
 std::string layersDir(const RepoName& repo, DigestAlgorithm algorithm);
 std::string layerLink(const RepoName& repo, const Digest& digest);
@@ -73,10 +73,10 @@ std::string referrerLink(const RepoName& repo, const Digest& subject, const Dige
 
 // regfs only: where garbage collection parks a blob directory between sweeping it and
 // removing it (common/maintenance/gc.h). distribution walks only blobs/ and repositories/.
-std::string quarantineDir();                        // .../_quarantine
+std::string quarantineDir();                                    // .../_quarantine
 std::string quarantineAlgorithmDir(DigestAlgorithm algorithm);  // .../_quarantine/<alg>
-std::string quarantineEntry(const Digest& digest);  // .../_quarantine/<alg>/<hex>
-std::string quarantineData(const Digest& digest);   // .../_quarantine/<alg>/<hex>/data
+std::string quarantineEntry(const Digest& digest);              // .../_quarantine/<alg>/<hex>
+std::string quarantineData(const Digest& digest);               // .../_quarantine/<alg>/<hex>/data
 
 // True for an upload id regfs or distribution could have made: 1-128 of [A-Za-z0-9-],
 // which keeps it a single safe path component.

@@ -16,7 +16,8 @@ bool isConfigFile(const std::filesystem::path& path) {
 }  // namespace
 
 std::shared_ptr<StorageDriver> makeDriver(const StorageConfig& storage) {
-  if (storage.driver == StorageDriverKind::kS3) return makeS3Driver(storage.s3, !storage.redirectDisabled);
+  if (storage.driver == StorageDriverKind::kS3)
+    return makeS3Driver(storage.s3, !storage.redirectDisabled);
   return makeFsDriver(storage.filesystem.rootDirectory);
 }
 

@@ -38,8 +38,8 @@ bool startsWith(std::string_view s, std::string_view prefix) {
 void walkCatalog(const StorageDriver& driver, const std::string& dir, const std::string& name,
                  std::string_view last, size_t n, std::vector<std::string>& out) {
   std::vector<std::string> children = driver.list(dir);
-  if (!name.empty() && std::binary_search(children.begin(), children.end(),
-                                          std::string(layout::kManifestsDir))) {
+  if (!name.empty() &&
+      std::binary_search(children.begin(), children.end(), std::string(layout::kManifestsDir))) {
     if (last.empty() || catalogLess(last, name)) out.push_back(name);
   }
   for (const std::string& child : children) {
@@ -98,7 +98,8 @@ UniqueFd Store::openLocalBlob(const Digest& digest) const {
 }
 
 std::string Store::readBlobRange(const Digest& digest, uint64_t offset, uint64_t length) const {
-  return readingBlob(digest, [&] { return driver_->readRange(layout::blobData(digest), offset, length); });
+  return readingBlob(digest,
+                     [&] { return driver_->readRange(layout::blobData(digest), offset, length); });
 }
 
 void Store::streamBlob(const Digest& digest, uint64_t offset, uint64_t length,
@@ -218,7 +219,8 @@ bool Repository::hasManifest(const Digest& digest) const {
 
 std::string Repository::getManifest(const Digest& digest) const {
   if (!hasManifest(digest)) {
-    throw Error(ErrorKind::kManifestUnknown, "manifest unknown: " + name_.str() + "@" + digest.str());
+    throw Error(ErrorKind::kManifestUnknown,
+                "manifest unknown: " + name_.str() + "@" + digest.str());
   }
   try {
     return Store(driver_).readBlob(digest);
@@ -231,7 +233,8 @@ std::string Repository::getManifest(const Digest& digest) const {
 
 void Repository::deleteManifest(const Digest& digest) {
   if (!hasManifest(digest)) {
-    throw Error(ErrorKind::kManifestUnknown, "manifest unknown: " + name_.str() + "@" + digest.str());
+    throw Error(ErrorKind::kManifestUnknown,
+                "manifest unknown: " + name_.str() + "@" + digest.str());
   }
   // Tags first, so no tag is ever left pointing at a manifest that is gone.
   for (const Tag& tag : tagsFor(digest)) deleteTag(tag);
@@ -245,7 +248,8 @@ std::vector<Digest> Repository::listManifests() const {
 
 void Repository::putTag(const Tag& tag, const Digest& manifest) {
   if (!hasManifest(manifest)) {
-    throw Error(ErrorKind::kManifestUnknown, "manifest unknown: " + name_.str() + "@" + manifest.str());
+    throw Error(ErrorKind::kManifestUnknown,
+                "manifest unknown: " + name_.str() + "@" + manifest.str());
   }
   writeLink(layout::tagIndexLink(name_, tag, manifest), manifest);
   writeLink(layout::tagCurrentLink(name_, tag), manifest);
@@ -282,7 +286,8 @@ std::vector<std::pair<Tag, FileInfo>> Repository::listTagLinks() const {
     // a tag directory without a current link: a tag that points at nothing is no tag.
     auto tag = Tag::tryParse(name);
     if (!tag) continue;
-    if (auto link = driver_->statFile(layout::tagCurrentLink(name_, *tag))) tags.emplace_back(std::move(*tag), *link);
+    if (auto link = driver_->statFile(layout::tagCurrentLink(name_, *tag)))
+      tags.emplace_back(std::move(*tag), *link);
   }
   return tags;
 }
@@ -333,12 +338,14 @@ std::optional<UploadInfo> Repository::statUpload(std::string_view uuid) const {
   return UploadInfo{std::string(uuid), data->size, std::move(startedAt)};
 }
 
-UploadHold::UploadHold(std::shared_ptr<StorageDriver> driver, std::string path, std::string_view uuid)
+UploadHold::UploadHold(std::shared_ptr<StorageDriver> driver, std::string path,
+                       std::string_view uuid)
     : driver_(std::move(driver)) {
   // Unique bytes, so that a request retried by the driver recognises its own creation.
   if (!driver_->createExclusive(path, newUploadId())) {
-    throw Error(ErrorKind::kRangeInvalid,
-                "upload " + std::string(uuid) + " is being written by another request; one at a time");
+    throw Error(
+        ErrorKind::kRangeInvalid,
+        "upload " + std::string(uuid) + " is being written by another request; one at a time");
   }
   path_ = std::move(path);
 }
@@ -382,7 +389,8 @@ UploadWriter Repository::openUpload(std::string_view uuid, std::optional<uint64_
     }
   }();
   auto info = statUpload(uuid);
-  if (!info) throw Error(ErrorKind::kBlobUploadUnknown, "blob upload unknown: " + std::string(uuid));
+  if (!info)
+    throw Error(ErrorKind::kBlobUploadUnknown, "blob upload unknown: " + std::string(uuid));
   UploadWriter writer(driver_->openAppend(layout::uploadData(name_, uuid)), std::move(hold));
   writer.requireOffset(uuid, expectedOffset);
   return writer;
@@ -390,10 +398,9 @@ UploadWriter Repository::openUpload(std::string_view uuid, std::optional<uint64_
 
 void UploadWriter::requireOffset(std::string_view uuid, std::optional<uint64_t> offset) const {
   if (offset && *offset != size()) {
-    throw Error(ErrorKind::kRangeInvalid, "upload " + std::string(uuid) + " holds " +
-                                              std::to_string(size()) +
-                                              " bytes; a chunk must start there, not at " +
-                                              std::to_string(*offset));
+    throw Error(ErrorKind::kRangeInvalid,
+                "upload " + std::string(uuid) + " holds " + std::to_string(size()) +
+                    " bytes; a chunk must start there, not at " + std::to_string(*offset));
   }
 }
 
@@ -406,7 +413,8 @@ BlobInfo Repository::commitUpload(std::string_view uuid, const Digest& expected,
   return blob;
 }
 
-BlobInfo Repository::commitOpenUpload(std::string_view uuid, UploadWriter& writer, const Digest& expected,
+BlobInfo Repository::commitOpenUpload(std::string_view uuid, UploadWriter& writer,
+                                      const Digest& expected,
                                       const std::optional<Digest>& computed) {
   std::string data = layout::uploadData(name_, uuid);
   // Everything written becomes one complete, durable file (on S3: the multipart upload
@@ -435,7 +443,8 @@ BlobInfo Repository::commitOpenUpload(std::string_view uuid, UploadWriter& write
       // cannot make the blob's path, which is its failure and no missing resource.
       if (e.kind() != ErrorKind::kNotFound) throw;
       if (driver_->stat(data)) throw Error(ErrorKind::kIo, e.what());
-      throw Error(ErrorKind::kBlobUploadUnknown, "blob upload " + std::string(uuid) + " was removed during its commit");
+      throw Error(ErrorKind::kBlobUploadUnknown,
+                  "blob upload " + std::string(uuid) + " was removed during its commit");
     }
   }
   linkLayer(expected);
@@ -463,9 +472,9 @@ void Repository::addReferrer(const Digest& subject, const Digest& referrer) {
 
 std::vector<Digest> Repository::listReferrers(const Digest& subject) const {
   std::vector<Digest> out;
-  for (const Digest& d :
-       listLinkedDigests([&](DigestAlgorithm a) { return layout::referrersDir(name_, subject, a); },
-                         [&](const Digest& r) { return layout::referrerLink(name_, subject, r); })) {
+  for (const Digest& d : listLinkedDigests(
+           [&](DigestAlgorithm a) { return layout::referrersDir(name_, subject, a); },
+           [&](const Digest& r) { return layout::referrerLink(name_, subject, r); })) {
     if (hasManifest(d)) out.push_back(d);
   }
   return out;

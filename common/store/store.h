@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "common/digest.h"
-#include "common/storage/driver.h"
 #include "common/names.h"
+#include "common/storage/driver.h"
 
 namespace regfs {
 
@@ -33,8 +33,8 @@ struct BlobInfo {
 
 struct UploadInfo {
   std::string uuid;
-  uint64_t size = 0;        // bytes received so far
-  std::string startedAt;    // RFC 3339 UTC, as written at start
+  uint64_t size = 0;      // bytes received so far
+  std::string startedAt;  // RFC 3339 UTC, as written at start
 };
 
 class Repository;

@@ -53,15 +53,26 @@ void addFiles(const std::vector<std::pair<std::string, FileInfo>>& files, StoreL
     if (!file.repository) continue;
     auto it = repositories.find(*file.repository);
     if (it == repositories.end()) {
-      it = repositories.emplace(*file.repository, RepositoryListing{*file.repository, {}, {}, {}, {}}).first;
+      it = repositories
+               .emplace(*file.repository, RepositoryListing{*file.repository, {}, {}, {}, {}})
+               .first;
     }
     RepositoryListing& repo = it->second;
     switch (file.kind) {
-      case Kind::kLayerLink: repo.layers[*file.digest] = info; break;
-      case Kind::kRevisionLink: repo.revisions[*file.digest] = info; break;
-      case Kind::kTagCurrentLink: repo.tags[*file.tag] = info; break;
-      case Kind::kTagIndexLink: repo.tagHistory[*file.tag].insert(*file.digest); break;
-      default: break;
+      case Kind::kLayerLink:
+        repo.layers[*file.digest] = info;
+        break;
+      case Kind::kRevisionLink:
+        repo.revisions[*file.digest] = info;
+        break;
+      case Kind::kTagCurrentLink:
+        repo.tags[*file.tag] = info;
+        break;
+      case Kind::kTagIndexLink:
+        repo.tagHistory[*file.tag].insert(*file.digest);
+        break;
+      default:
+        break;
     }
   }
   for (auto& [name, repo] : repositories) listing.repositories.push_back(std::move(repo));

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "common/digest.h"
-#include "common/storage/driver.h"
 #include "common/names.h"
+#include "common/storage/driver.h"
 
 namespace regfs {
 

@@ -22,9 +22,7 @@ size_t StageBuffer::fill(std::string_view bytes) {
 }
 
 WriteBehind::WriteBehind(UploadWriter& writer, Hasher* hasher)
-    : writer_(writer),
-      hasher_(hasher),
-      writerThread_([this] {
+    : writer_(writer), hasher_(hasher), writerThread_([this] {
         consume(written_, [this](const StageBuffer& b) { writer_.write(b.data(), b.size()); });
       }) {
   if (hasher_) {

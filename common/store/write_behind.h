@@ -1,15 +1,16 @@
 #pragma once
 // Hashes and writes an upload's bytes on threads of their own, so the thread that receives
 // them does neither: receiving, hashing (SHA-256 keeps a core busy at upload
-// speeds) and writing then overlap. At most kDepth buffers are queued, being hashed or being written; a
-// caller that gets that far ahead waits, so memory stays bounded whatever the disk's speed.
+// speeds) and writing then overlap. At most kDepth buffers are queued, being hashed or being
+// written; a caller that gets that far ahead waits, so memory stays bounded whatever the disk's
+// speed.
 
 #include <algorithm>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <deque>
-#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>

@@ -29,15 +29,19 @@ struct Image {
   std::string manifest;
 };
 
-std::string sharedLayer(int i) { return randomBytes(static_cast<size_t>(300000 + 1000 * i), 500 + i); }
+std::string sharedLayer(int i) {
+  return randomBytes(static_cast<size_t>(300000 + 1000 * i), 500 + i);
+}
 
 Image makeImage(const std::string& who, int round, bool shared) {
   Image image;
   image.config = "{\"who\":\"" + who + "\",\"round\":" + std::to_string(round) + "}";
   image.layers.push_back(sharedLayer(round % 3));
   image.layers.push_back(sharedLayer(3 + round % 2));
-  if (!shared) image.layers.push_back(randomBytes(100000 + who.size() * 7 + static_cast<size_t>(round), 
-                                                  std::hash<std::string>{}(who) + static_cast<uint64_t>(round)));
+  if (!shared)
+    image.layers.push_back(
+        randomBytes(100000 + who.size() * 7 + static_cast<size_t>(round),
+                    std::hash<std::string>{}(who) + static_cast<uint64_t>(round)));
   image.manifest = ociManifest(image.config, image.layers, shared ? "" : who);
   return image;
 }
@@ -50,7 +54,8 @@ class Errors {
   }
   std::string first() {
     std::lock_guard lock(mu_);
-    return errors_.empty() ? "" : errors_[0] + " (and " + std::to_string(errors_.size() - 1) + " more)";
+    return errors_.empty() ? ""
+                           : errors_[0] + " (and " + std::to_string(errors_.size() - 1) + " more)";
   }
 
  private:
@@ -58,54 +63,68 @@ class Errors {
   std::vector<std::string> errors_;
 };
 
-bool push(HttpConnection& c, const std::string& repo, const std::string& tag, const Image& image, int how,
-          Errors& errors) {
+bool push(HttpConnection& c, const std::string& repo, const std::string& tag, const Image& image,
+          int how, Errors& errors) {
   std::vector<std::string> blobs = image.layers;
   blobs.push_back(image.config);
   for (size_t i = 0; i < blobs.size(); ++i) {
     const std::string& blob = blobs[i];
     std::optional<Reply> r;
     switch ((how + static_cast<int>(i)) % 4) {
-      case 0: r = pushBlobMonolithic(c, repo, blob); break;
-      case 1: r = pushBlobChunked(c, repo, blob, 3); break;
-      case 2: r = pushBlobChunked(c, repo, blob, 2, true); break;
+      case 0:
+        r = pushBlobMonolithic(c, repo, blob);
+        break;
+      case 1:
+        r = pushBlobChunked(c, repo, blob, 3);
+        break;
+      case 2:
+        r = pushBlobChunked(c, repo, blob, 2, true);
+        break;
       default:
         // Cross-repository mount from the repository shared layers are first pushed to,
         // falling back to an upload when it does not have the blob yet (as clients do).
-        r = c.request("POST", "/v2/" + repo + "/blobs/uploads/?mount=" + digestOf(blob) + "&from=base/layers");
+        r = c.request("POST", "/v2/" + repo + "/blobs/uploads/?mount=" + digestOf(blob) +
+                                  "&from=base/layers");
         if (r && r->status == 202) {
           r = c.request("PUT", r->header("location") + "?digest=" + digestOf(blob), blob);
         }
         break;
     }
     if (!r || r->status != 201) {
-      errors.add("blob push to " + repo + ": " + (r ? std::to_string(r->status) + " " + r->body : "no answer"));
+      errors.add("blob push to " + repo + ": " +
+                 (r ? std::to_string(r->status) + " " + r->body : "no answer"));
       return false;
     }
   }
   auto r = putManifest(c, repo, tag, image.manifest, kOciManifestType);
   if (!r || r->status != 201 || r->header("docker-content-digest") != digestOf(image.manifest)) {
-    errors.add("manifest push to " + repo + ":" + tag + ": " + (r ? std::to_string(r->status) + " " + r->body : "no answer"));
+    errors.add("manifest push to " + repo + ":" + tag + ": " +
+               (r ? std::to_string(r->status) + " " + r->body : "no answer"));
     return false;
   }
   return true;
 }
 
 // Pulls repo:tag and checks the manifest and every blob it names against `candidates`.
-bool pull(HttpConnection& c, const std::string& repo, const std::string& tag, const std::set<std::string>& candidates,
-          const std::map<std::string, std::string>& blobs, Errors& errors) {
-  auto r = c.request("GET", "/v2/" + repo + "/manifests/" + tag, {}, {"Accept: " + kOciManifestType});
+bool pull(HttpConnection& c, const std::string& repo, const std::string& tag,
+          const std::set<std::string>& candidates, const std::map<std::string, std::string>& blobs,
+          Errors& errors) {
+  auto r =
+      c.request("GET", "/v2/" + repo + "/manifests/" + tag, {}, {"Accept: " + kOciManifestType});
   if (!r) return errors.add("pull " + repo + ":" + tag + ": no answer"), false;
   if (r->status == 404) return true;  // not pushed yet
-  if (r->status != 200 || !candidates.count(r->body) || r->header("docker-content-digest") != digestOf(r->body)) {
-    return errors.add("pull " + repo + ":" + tag + ": " + std::to_string(r->status) + " " + r->body.substr(0, 200)),
+  if (r->status != 200 || !candidates.count(r->body) ||
+      r->header("docker-content-digest") != digestOf(r->body)) {
+    return errors.add("pull " + repo + ":" + tag + ": " + std::to_string(r->status) + " " +
+                      r->body.substr(0, 200)),
            false;
   }
   for (const auto& [digest, bytes] : blobs) {
     if (r->body.find(digest) == std::string::npos) continue;
     auto b = c.request("GET", "/v2/" + repo + "/blobs/" + digest);
     if (!b || b->status != 200 || b->body != bytes) {
-      return errors.add("pull blob " + digest + " of " + repo + ": " + (b ? std::to_string(b->status) : "no answer")),
+      return errors.add("pull blob " + digest + " of " + repo + ": " +
+                        (b ? std::to_string(b->status) : "no answer")),
              false;
     }
   }
@@ -130,13 +149,15 @@ TEST(Concurrency, ManyClientsPushSameAndDifferentImagesWhileOthersPull) {
   for (int p = 0; p < 6; ++p) {
     for (int round = 0; round < kRounds; ++round) {
       note("race/tag:latest", makeImage("race" + std::to_string(p), round, false));
-      note("share/i" + std::to_string(p) + ":r" + std::to_string(round), makeImage("share" + std::to_string(p), round, false));
+      note("share/i" + std::to_string(p) + ":r" + std::to_string(round),
+           makeImage("share" + std::to_string(p), round, false));
     }
   }
   {
     // The shared layers, in a repository others mount from.
     HttpConnection c(server.port());
-    for (int i = 0; i < 3; ++i) ASSERT_EQ(pushBlobMonolithic(c, "base/layers", sharedLayer(i))->status, 201);
+    for (int i = 0; i < 3; ++i)
+      ASSERT_EQ(pushBlobMonolithic(c, "base/layers", sharedLayer(i))->status, 201);
   }
 
   std::atomic<int> pushersLeft{18};
@@ -148,7 +169,9 @@ TEST(Concurrency, ManyClientsPushSameAndDifferentImagesWhileOthersPull) {
       for (int round = 0; round < kRounds; ++round) {
         bool ok = false;
         if (group == 0) ok = push(c, "same/image", "latest", same, p + round, errors);
-        if (group == 1) ok = push(c, "race/tag", "latest", makeImage("race" + std::to_string(id), round, false), p + round, errors);
+        if (group == 1)
+          ok = push(c, "race/tag", "latest", makeImage("race" + std::to_string(id), round, false),
+                    p + round, errors);
         if (group == 2) {
           ok = push(c, "share/i" + std::to_string(id), "r" + std::to_string(round),
                     makeImage("share" + std::to_string(id), round, false), p + round, errors);
@@ -163,11 +186,13 @@ TEST(Concurrency, ManyClientsPushSameAndDifferentImagesWhileOthersPull) {
       HttpConnection c(server.port(), std::chrono::seconds(60));
       int i = 0;
       while (pushersLeft.load() > 0) {
-        std::string key = q % 3 == 0   ? "same/image:latest"
-                          : q % 3 == 1 ? "race/tag:latest"
-                                       : "share/i" + std::to_string(i % 6) + ":r" + std::to_string(i % kRounds);
+        std::string key =
+            q % 3 == 0   ? "same/image:latest"
+            : q % 3 == 1 ? "race/tag:latest"
+                         : "share/i" + std::to_string(i % 6) + ":r" + std::to_string(i % kRounds);
         size_t colon = key.find(':');
-        if (pull(c, key.substr(0, colon), key.substr(colon + 1), expected.at(key), blobs, errors)) pulls++;
+        if (pull(c, key.substr(0, colon), key.substr(colon + 1), expected.at(key), blobs, errors))
+          pulls++;
         i++;
       }
     });
@@ -177,13 +202,14 @@ TEST(Concurrency, ManyClientsPushSameAndDifferentImagesWhileOthersPull) {
   EXPECT_EQ(errors.first(), "");
   EXPECT_EQ(pushes.load(), 18 * kRounds);
   EXPECT_GT(pulls.load(), 0);
-  std::cout << "[ parallel ] " << pushes.load() << " image pushes and " << pulls.load() << " pulls at once\n";
+  std::cout << "[ parallel ] " << pushes.load() << " image pushes and " << pulls.load()
+            << " pulls at once\n";
 
   HttpConnection c(server.port());
   for (const auto& [key, candidates] : expected) {
     size_t colon = key.find(':');
-    auto r = c.request("GET", "/v2/" + key.substr(0, colon) + "/manifests/" + key.substr(colon + 1), {},
-                       {"Accept: " + kOciManifestType});
+    auto r = c.request("GET", "/v2/" + key.substr(0, colon) + "/manifests/" + key.substr(colon + 1),
+                       {}, {"Accept: " + kOciManifestType});
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 200) << key;
     EXPECT_TRUE(candidates.count(r->body)) << key;

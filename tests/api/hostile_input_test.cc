@@ -32,8 +32,8 @@ struct BadRequest {
   std::string code;  // the OCI error code expected ("" when the answer has no JSON body)
 };
 
-std::string request(const std::string& method, const std::string& target, const std::string& body = "",
-                    const std::vector<std::string>& headers = {}) {
+std::string request(const std::string& method, const std::string& target,
+                    const std::string& body = "", const std::vector<std::string>& headers = {}) {
   std::string out = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
   for (const auto& h : headers) out += h + "\r\n";
   if (!body.empty() || method == "PUT" || method == "POST" || method == "PATCH") {
@@ -73,7 +73,8 @@ class HostileInputTest : public ::testing::Test {
   }
 
   // A fresh connection to GET /v2/ answers 200 within `limit`.
-  void expectProbeServed(const std::string& during, std::chrono::milliseconds limit = std::chrono::seconds(3)) {
+  void expectProbeServed(const std::string& during,
+                         std::chrono::milliseconds limit = std::chrono::seconds(3)) {
     auto start = Clock::now();
     HttpConnection c(server->port(), limit);
     auto r = c.request("GET", "/v2/");
@@ -94,7 +95,8 @@ class HostileInputTest : public ::testing::Test {
 TEST_F(HostileInputTest, EveryMalformedRequestGetsItsSpecError) {
   const std::string digest = digestOf(layer);
   const std::string missing = "sha256:" + kHex;
-  const std::string unknownUpload = "/v2/good/app/blobs/uploads/0b5e8c8e-6d0f-4f57-8b3c-0c3a53a7f001";
+  const std::string unknownUpload =
+      "/v2/good/app/blobs/uploads/0b5e8c8e-6d0f-4f57-8b3c-0c3a53a7f001";
   const std::string bigManifest =
       "{\"schemaVersion\":2,\"annotations\":{\"x\":\"" + std::string(4 * 1024 * 1024, 'x') + "\"}}";
   std::string deep = "{\"schemaVersion\":2,\"annotations\":" + std::string(200000, '[') +
@@ -103,77 +105,112 @@ TEST_F(HostileInputTest, EveryMalformedRequestGetsItsSpecError) {
   std::vector<BadRequest> table = {
       // Path traversal: plain, percent-encoded, double-encoded, in every path parameter.
       {"traversal in name", request("GET", "/v2/../../../etc/tags/list"), 404, "UNKNOWN"},
-      {"encoded traversal in name", request("GET", "/v2/%2e%2e/%2E%2E/etc/tags/list"), 404, "UNKNOWN"},
-      {"traversal inside name", request("GET", "/v2/good/%2e%2e/%2e%2e/%2e%2e/x/tags/list"), 404, "UNKNOWN"},
-      {"double-encoded traversal", request("GET", "/v2/%252e%252e/x/tags/list"), 400, "NAME_INVALID"},
+      {"encoded traversal in name", request("GET", "/v2/%2e%2e/%2E%2E/etc/tags/list"), 404,
+       "UNKNOWN"},
+      {"traversal inside name", request("GET", "/v2/good/%2e%2e/%2e%2e/%2e%2e/x/tags/list"), 404,
+       "UNKNOWN"},
+      {"double-encoded traversal", request("GET", "/v2/%252e%252e/x/tags/list"), 400,
+       "NAME_INVALID"},
       {"backslash traversal", request("GET", "/v2/..%5c..%5cetc/tags/list"), 400, "NAME_INVALID"},
       {"absolute name", request("GET", "/v2//etc/passwd/tags/list"), 404, "UNKNOWN"},
       {"NUL in name", request("GET", "/v2/good%00/app/tags/list"), 404, "UNKNOWN"},
-      {"traversal as tag", request("PUT", "/v2/good/app/manifests/%2e%2e", manifest,
-                                   {"Content-Type: " + kOciManifestType}), 404, "UNKNOWN"},
-      {"encoded slashes in tag", request("PUT", "/v2/good/app/manifests/..%2F..%2F..%2Fescape", manifest,
-                                         {"Content-Type: " + kOciManifestType}), 404, "UNKNOWN"},
-      {"dot tag", request("PUT", "/v2/good/app/manifests/.hidden", manifest,
-                          {"Content-Type: " + kOciManifestType}), 400, "TAG_INVALID"},
-      {"traversal in digest", request("GET", "/v2/good/app/blobs/sha256:..%2F..%2F..%2Fetc"), 404, "UNKNOWN"},
-      {"dots as digest", request("GET", "/v2/good/app/blobs/sha256%3A%2e%2e"), 400, "DIGEST_INVALID"},
-      {"traversal in manifest digest", request("GET", "/v2/good/app/manifests/sha256:..%5c..%5cx"), 400,
-       "DIGEST_INVALID"},
-      {"traversal in upload id", request("PATCH", "/v2/good/app/blobs/uploads/..%2F..%2F..%2Fx", "data"), 404,
+      {"traversal as tag",
+       request("PUT", "/v2/good/app/manifests/%2e%2e", manifest,
+               {"Content-Type: " + kOciManifestType}),
+       404, "UNKNOWN"},
+      {"encoded slashes in tag",
+       request("PUT", "/v2/good/app/manifests/..%2F..%2F..%2Fescape", manifest,
+               {"Content-Type: " + kOciManifestType}),
+       404, "UNKNOWN"},
+      {"dot tag",
+       request("PUT", "/v2/good/app/manifests/.hidden", manifest,
+               {"Content-Type: " + kOciManifestType}),
+       400, "TAG_INVALID"},
+      {"traversal in digest", request("GET", "/v2/good/app/blobs/sha256:..%2F..%2F..%2Fetc"), 404,
        "UNKNOWN"},
-      {"backslashes in upload id", request("PATCH", "/v2/good/app/blobs/uploads/..%5c..%5cx", "data"), 404,
-       "BLOB_UPLOAD_UNKNOWN"},
-      {"dots as upload id", request("PUT", "/v2/good/app/blobs/uploads/....?digest=" + digest, "data"), 404,
-       "BLOB_UPLOAD_UNKNOWN"},
-      {"traversal in mount source", request("POST", "/v2/good/app/blobs/uploads/?mount=" + digest +
-                                                        "&from=..%2F..%2Fetc"), 202, ""},
-      {"traversal in digest query", request("POST", "/v2/good/app/blobs/uploads/?digest=sha256:..%2F..%2Fx", "x"),
+      {"dots as digest", request("GET", "/v2/good/app/blobs/sha256%3A%2e%2e"), 400,
+       "DIGEST_INVALID"},
+      {"traversal in manifest digest", request("GET", "/v2/good/app/manifests/sha256:..%5c..%5cx"),
        400, "DIGEST_INVALID"},
+      {"traversal in upload id",
+       request("PATCH", "/v2/good/app/blobs/uploads/..%2F..%2F..%2Fx", "data"), 404, "UNKNOWN"},
+      {"backslashes in upload id",
+       request("PATCH", "/v2/good/app/blobs/uploads/..%5c..%5cx", "data"), 404,
+       "BLOB_UPLOAD_UNKNOWN"},
+      {"dots as upload id",
+       request("PUT", "/v2/good/app/blobs/uploads/....?digest=" + digest, "data"), 404,
+       "BLOB_UPLOAD_UNKNOWN"},
+      {"traversal in mount source",
+       request("POST", "/v2/good/app/blobs/uploads/?mount=" + digest + "&from=..%2F..%2Fetc"), 202,
+       ""},
+      {"traversal in digest query",
+       request("POST", "/v2/good/app/blobs/uploads/?digest=sha256:..%2F..%2Fx", "x"), 400,
+       "DIGEST_INVALID"},
       // Invalid names, tags, digests.
       {"upper-case name", request("GET", "/v2/Good/App/tags/list"), 400, "NAME_INVALID"},
-      {"name too long", request("GET", "/v2/" + std::string(300, 'a') + "/tags/list"), 400, "NAME_INVALID"},
+      {"name too long", request("GET", "/v2/" + std::string(300, 'a') + "/tags/list"), 400,
+       "NAME_INVALID"},
       {"name with double separator", request("GET", "/v2/a..b/tags/list"), 400, "NAME_INVALID"},
       {"name with leading dash", request("GET", "/v2/-a/manifests/latest"), 400, "NAME_INVALID"},
-      {"tag too long", request("PUT", "/v2/good/app/manifests/" + std::string(129, 't'), manifest,
-                               {"Content-Type: " + kOciManifestType}), 400, "TAG_INVALID"},
-      {"tag with bad character", request("GET", "/v2/good/app/manifests/a%20b"), 404, "MANIFEST_UNKNOWN"},
-      {"tag with bad character put", request("PUT", "/v2/good/app/manifests/a%20b", manifest,
-                                             {"Content-Type: " + kOciManifestType}), 400, "TAG_INVALID"},
+      {"tag too long",
+       request("PUT", "/v2/good/app/manifests/" + std::string(129, 't'), manifest,
+               {"Content-Type: " + kOciManifestType}),
+       400, "TAG_INVALID"},
+      {"tag with bad character", request("GET", "/v2/good/app/manifests/a%20b"), 404,
+       "MANIFEST_UNKNOWN"},
+      {"tag with bad character put",
+       request("PUT", "/v2/good/app/manifests/a%20b", manifest,
+               {"Content-Type: " + kOciManifestType}),
+       400, "TAG_INVALID"},
       {"short digest", request("GET", "/v2/good/app/blobs/sha256:abc"), 400, "DIGEST_INVALID"},
       {"unknown algorithm", request("GET", "/v2/good/app/blobs/md5:" + std::string(32, 'a')), 400,
        "DIGEST_INVALID"},
       {"upper-case hex", request("GET", "/v2/good/app/blobs/sha256:" + std::string(64, 'A')), 400,
        "DIGEST_INVALID"},
       // Manifests.
-      {"manifest not JSON", request("PUT", "/v2/good/app/manifests/bad", "{\"schemaVersion\":2,",
-                                    {"Content-Type: " + kOciManifestType}), 400, "MANIFEST_INVALID"},
-      {"manifest not an object", request("PUT", "/v2/good/app/manifests/bad", "[]",
-                                         {"Content-Type: " + kOciManifestType}), 400, "MANIFEST_INVALID"},
-      {"manifest not UTF-8", request("PUT", "/v2/good/app/manifests/bad",
-                                     "{\"schemaVersion\":2,\"annotations\":{\"a\":\"\xff\xfe\"}}",
-                                     {"Content-Type: " + kOciManifestType}), 400, "MANIFEST_INVALID"},
-      {"manifest nested 200000 deep", request("PUT", "/v2/good/app/manifests/bad", deep,
-                                               {"Content-Type: " + kOciManifestType}), 400, "MANIFEST_INVALID"},
-      {"schema 1 manifest", request("PUT", "/v2/good/app/manifests/bad", "{\"schemaVersion\":1}",
-                                    {"Content-Type: application/vnd.docker.distribution.manifest.v1+json"}),
+      {"manifest not JSON",
+       request("PUT", "/v2/good/app/manifests/bad", "{\"schemaVersion\":2,",
+               {"Content-Type: " + kOciManifestType}),
        400, "MANIFEST_INVALID"},
-      {"manifest naming missing blobs", request("PUT", "/v2/good/app/manifests/bad",
-                                                ociManifest(config, {"not pushed"}),
-                                                {"Content-Type: " + kOciManifestType}), 400,
-       "MANIFEST_BLOB_UNKNOWN"},
+      {"manifest not an object",
+       request("PUT", "/v2/good/app/manifests/bad", "[]", {"Content-Type: " + kOciManifestType}),
+       400, "MANIFEST_INVALID"},
+      {"manifest not UTF-8",
+       request("PUT", "/v2/good/app/manifests/bad",
+               "{\"schemaVersion\":2,\"annotations\":{\"a\":\"\xff\xfe\"}}",
+               {"Content-Type: " + kOciManifestType}),
+       400, "MANIFEST_INVALID"},
+      {"manifest nested 200000 deep",
+       request("PUT", "/v2/good/app/manifests/bad", deep, {"Content-Type: " + kOciManifestType}),
+       400, "MANIFEST_INVALID"},
+      {"schema 1 manifest",
+       request("PUT", "/v2/good/app/manifests/bad", "{\"schemaVersion\":1}",
+               {"Content-Type: application/vnd.docker.distribution.manifest.v1+json"}),
+       400, "MANIFEST_INVALID"},
+      {"manifest naming missing blobs",
+       request("PUT", "/v2/good/app/manifests/bad", ociManifest(config, {"not pushed"}),
+               {"Content-Type: " + kOciManifestType}),
+       400, "MANIFEST_BLOB_UNKNOWN"},
       {"index naming a missing manifest",
        request("PUT", "/v2/good/app/manifests/bad",
-               "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndexType + "\",\"manifests\":[{\"mediaType\":\"" +
-                   kOciManifestType + "\",\"digest\":\"" + missing + "\",\"size\":10}]}",
+               "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndexType +
+                   "\",\"manifests\":[{\"mediaType\":\"" + kOciManifestType + "\",\"digest\":\"" +
+                   missing + "\",\"size\":10}]}",
                {"Content-Type: " + kOciIndexType}),
        400, "MANIFEST_BLOB_UNKNOWN"},
-      {"manifest under a wrong digest", request("PUT", "/v2/good/app/manifests/" + missing, manifest,
-                                                {"Content-Type: " + kOciManifestType}), 400, "DIGEST_INVALID"},
-      {"oversize manifest", request("PUT", "/v2/good/app/manifests/big", bigManifest,
-                                    {"Content-Type: " + kOciManifestType}), 413, "SIZE_INVALID"},
+      {"manifest under a wrong digest",
+       request("PUT", "/v2/good/app/manifests/" + missing, manifest,
+               {"Content-Type: " + kOciManifestType}),
+       400, "DIGEST_INVALID"},
+      {"oversize manifest",
+       request("PUT", "/v2/good/app/manifests/big", bigManifest,
+               {"Content-Type: " + kOciManifestType}),
+       413, "SIZE_INVALID"},
       {"oversize chunked manifest",
-       "PUT /v2/good/app/manifests/big HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: " +
-           kOciManifestType + "\r\n\r\n" + [&] {
+       "PUT /v2/good/app/manifests/big HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+       "chunked\r\nContent-Type: " +
+           kOciManifestType + "\r\n\r\n" +
+           [&] {
              std::string s;
              for (size_t i = 0; i < bigManifest.size(); i += 65536) {
                std::string piece = bigManifest.substr(i, 65536);
@@ -184,57 +221,76 @@ TEST_F(HostileInputTest, EveryMalformedRequestGetsItsSpecError) {
              return s + "0\r\n\r\n";
            }(),
        413, "SIZE_INVALID"},
-      {"manifest with Content-Length past the limit", "PUT /v2/good/app/manifests/big HTTP/1.1\r\nHost: x\r\n"
-                                                      "Content-Length: 99999999999\r\n\r\n{",
+      {"manifest with Content-Length past the limit",
+       "PUT /v2/good/app/manifests/big HTTP/1.1\r\nHost: x\r\n"
+       "Content-Length: 99999999999\r\n\r\n{",
        413, "SIZE_INVALID"},
       // Uploads.
-      {"wrong digest, monolithic", request("POST", "/v2/good/app/blobs/uploads/?digest=" + missing, "content"),
-       400, "DIGEST_INVALID"},
-      {"chunk out of order", request("PATCH", upload, "abc", {"Content-Range: 100-102"}), 416, "RANGE_INVALID"},
-      {"chunk overlapping", request("PATCH", upload, "abc", {"Content-Range: 5-7"}), 416, "RANGE_INVALID"},
-      {"malformed Content-Range", request("PATCH", upload, "abc", {"Content-Range: bytes=x-y"}), 416,
+      {"wrong digest, monolithic",
+       request("POST", "/v2/good/app/blobs/uploads/?digest=" + missing, "content"), 400,
+       "DIGEST_INVALID"},
+      {"chunk out of order", request("PATCH", upload, "abc", {"Content-Range: 100-102"}), 416,
        "RANGE_INVALID"},
-      {"reversed Content-Range", request("PATCH", upload, "abc", {"Content-Range: 12-10"}), 416, "RANGE_INVALID"},
-      {"Content-Range against Content-Length", request("PATCH", upload, "abc", {"Content-Range: 10-99"}), 400,
-       "SIZE_INVALID"},
+      {"chunk overlapping", request("PATCH", upload, "abc", {"Content-Range: 5-7"}), 416,
+       "RANGE_INVALID"},
+      {"malformed Content-Range", request("PATCH", upload, "abc", {"Content-Range: bytes=x-y"}),
+       416, "RANGE_INVALID"},
+      {"reversed Content-Range", request("PATCH", upload, "abc", {"Content-Range: 12-10"}), 416,
+       "RANGE_INVALID"},
+      {"Content-Range against Content-Length",
+       request("PATCH", upload, "abc", {"Content-Range: 10-99"}), 400, "SIZE_INVALID"},
       {"unknown upload id, GET", request("GET", unknownUpload), 404, "BLOB_UPLOAD_UNKNOWN"},
-      {"unknown upload id, PATCH", request("PATCH", unknownUpload, "abc"), 404, "BLOB_UPLOAD_UNKNOWN"},
-      {"unknown upload id, PUT", request("PUT", unknownUpload + "?digest=" + digestOf("abc"), "abc"), 404,
+      {"unknown upload id, PATCH", request("PATCH", unknownUpload, "abc"), 404,
+       "BLOB_UPLOAD_UNKNOWN"},
+      {"unknown upload id, PUT",
+       request("PUT", unknownUpload + "?digest=" + digestOf("abc"), "abc"), 404,
        "BLOB_UPLOAD_UNKNOWN"},
       {"unknown upload id, DELETE", request("DELETE", unknownUpload), 404, "BLOB_UPLOAD_UNKNOWN"},
       {"PUT without digest", request("PUT", upload, ""), 400, "DIGEST_INVALID"},
-      {"range past the end", request("GET", "/v2/good/app/blobs/" + digest, "", {"Range: bytes=50000-"}), 416,
+      {"range past the end",
+       request("GET", "/v2/good/app/blobs/" + digest, "", {"Range: bytes=50000-"}), 416,
        "RANGE_INVALID"},
-      {"range far past the end", request("GET", "/v2/good/app/blobs/" + digest, "",
-                                         {"Range: bytes=9999999999999999999-"}), 416, "RANGE_INVALID"},
+      {"range far past the end",
+       request("GET", "/v2/good/app/blobs/" + digest, "", {"Range: bytes=9999999999999999999-"}),
+       416, "RANGE_INVALID"},
       // HTTP framing.
       {"garbage request line", "GARBAGE\r\n\r\n", 400, "UNKNOWN"},
-      {"binary noise", std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11), 400, "UNKNOWN"},
+      {"binary noise", std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11), 400,
+       "UNKNOWN"},
       {"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400, "UNKNOWN"},
       {"unknown method", request("BREW", "/v2/"), 405, "UNSUPPORTED"},
-      {"head over 64 KiB", "GET /v2/ HTTP/1.1\r\nX-Junk: " + std::string(100000, 'j') + "\r\n\r\n", 400,
+      {"head over 64 KiB", "GET /v2/ HTTP/1.1\r\nX-Junk: " + std::string(100000, 'j') + "\r\n\r\n",
+       400, "UNKNOWN"},
+      {"many headers",
+       "GET /v2/ HTTP/1.1\r\n" +
+           [] {
+             std::string s;
+             for (int i = 0; i < 8000; ++i) s += "X" + std::to_string(i) + ": y\r\n";
+             return s;
+           }() +
+           "\r\n",
+       400, "UNKNOWN"},
+      {"Content-Length and chunked",
+       "POST /v2/good/app/blobs/uploads/ HTTP/1.1\r\nContent-Length: 3\r\n"
+       "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+       400, "UNKNOWN"},
+      {"conflicting Content-Length",
+       "PATCH " + upload + " HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400,
        "UNKNOWN"},
-      {"many headers", "GET /v2/ HTTP/1.1\r\n" + [] {
-         std::string s;
-         for (int i = 0; i < 8000; ++i) s += "X" + std::to_string(i) + ": y\r\n";
-         return s;
-       }() + "\r\n",
+      {"negative Content-Length", "PATCH " + upload + " HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
        400, "UNKNOWN"},
-      {"Content-Length and chunked", "POST /v2/good/app/blobs/uploads/ HTTP/1.1\r\nContent-Length: 3\r\n"
-                                     "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
-       400, "UNKNOWN"},
-      {"conflicting Content-Length", "PATCH " + upload + " HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
-       400, "UNKNOWN"},
-      {"negative Content-Length", "PATCH " + upload + " HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400, "UNKNOWN"},
-      {"huge Content-Length", "PATCH " + upload + " HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
-       400, "UNKNOWN"},
-      {"bad chunk size", "PATCH " + upload + " HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
-       400, "UNKNOWN"},
-      {"chunk size overflow", "PATCH " + upload + " HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                                  std::string(40, 'f') + "\r\nabc\r\n",
-       400, "UNKNOWN"},
-      {"unsupported transfer coding", "PATCH " + upload + " HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 400,
+      {"huge Content-Length",
+       "PATCH " + upload + " HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n", 400,
        "UNKNOWN"},
+      {"bad chunk size",
+       "PATCH " + upload + " HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+       400, "UNKNOWN"},
+      {"chunk size overflow",
+       "PATCH " + upload + " HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" +
+           std::string(40, 'f') + "\r\nabc\r\n",
+       400, "UNKNOWN"},
+      {"unsupported transfer coding",
+       "PATCH " + upload + " HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 400, "UNKNOWN"},
       {"header folding", "GET /v2/ HTTP/1.1\r\nX-A: b\r\n c\r\n\r\n", 400, "UNKNOWN"},
       {"space in target", "GET /v2/ x HTTP/1.1\r\n\r\n", 400, "UNKNOWN"},
       {"control byte in target", "GET /v2/\x01 HTTP/1.1\r\n\r\n", 400, "UNKNOWN"},
@@ -300,15 +356,18 @@ TEST_F(HostileInputTest, TruncatedBodiesAndDisconnectsLeaveNoBlobAndResumableSes
     HttpConnection c(server->port(), std::chrono::seconds(2));
     ASSERT_TRUE(c.connect());
     std::string head = "POST /v2/good/app/blobs/uploads/?digest=" + digestOf(blob) +
-                       " HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(blob.size()) + "\r\n\r\n";
+                       " HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(blob.size()) +
+                       "\r\n\r\n";
     ASSERT_TRUE(c.send(head + blob.substr(0, blob.size() / 3)));
   }
   {
     // A chunked-encoding PATCH cut inside a chunk.
     HttpConnection c(server->port(), std::chrono::seconds(2));
     ASSERT_TRUE(c.connect());
-    ASSERT_TRUE(c.send("PATCH " + upload + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "100000\r\n" + blob.substr(0, 1000)));
+    ASSERT_TRUE(c.send("PATCH " + upload +
+                       " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "100000\r\n" +
+                       blob.substr(0, 1000)));
   }
   {
     // A PATCH with Content-Length that disconnects after 1 MiB, then the client resumes.
@@ -326,8 +385,9 @@ TEST_F(HostileInputTest, TruncatedBodiesAndDisconnectsLeaveNoBlobAndResumableSes
     std::string range = r->header("range");
     uint64_t have = std::stoull(range.substr(range.find('-') + 1)) + 1;
     ASSERT_LE(have, blob.size());
-    r = d.request("PATCH", location, std::string_view(blob).substr(have),
-                  {"Content-Range: " + std::to_string(have) + "-" + std::to_string(blob.size() - 1)});
+    r = d.request(
+        "PATCH", location, std::string_view(blob).substr(have),
+        {"Content-Range: " + std::to_string(have) + "-" + std::to_string(blob.size() - 1)});
     ASSERT_EQ(r->status, 202) << r->body;
     r = d.request("PUT", r->header("location") + "?digest=" + digestOf(blob));
     ASSERT_EQ(r->status, 201) << r->body;

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "common/digest.h"
-#include "common/store/layout.h"
 #include "common/names.h"
+#include "common/store/layout.h"
 #include "support/server.h"
 
 namespace regfs::testing {
@@ -44,10 +44,11 @@ class ServerTest : public ::testing::Test {
   }
   Reply push(RegfsServer& s, const std::string& repo, const std::string& bytes) {
     return http("POST", s.url() + "/v2/" + repo + "/blobs/uploads/?digest=" + digestOf(bytes),
-                {"--data-binary", "@" + file(bytes).string(), "-H", "Content-Type: application/octet-stream"});
+                {"--data-binary", "@" + file(bytes).string(), "-H",
+                 "Content-Type: application/octet-stream"});
   }
-  Reply putManifest(RegfsServer& s, const std::string& repo, const std::string& ref, const std::string& bytes,
-                    const std::string& type) {
+  Reply putManifest(RegfsServer& s, const std::string& repo, const std::string& ref,
+                    const std::string& bytes, const std::string& type) {
     return http("PUT", s.url() + "/v2/" + repo + "/manifests/" + ref,
                 {"--data-binary", "@" + file(bytes).string(), "-H", "Content-Type: " + type});
   }
@@ -58,14 +59,16 @@ const std::string kOciIndex = "application/vnd.oci.image.index.v1+json";
 const std::string kDockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
 
 std::string descriptor(const std::string& type, const std::string& bytes) {
-  return "{\"mediaType\":\"" + type + "\",\"digest\":\"" + digestOf(bytes) + "\",\"size\":" +
-         std::to_string(bytes.size()) + "}";
+  return "{\"mediaType\":\"" + type + "\",\"digest\":\"" + digestOf(bytes) +
+         "\",\"size\":" + std::to_string(bytes.size()) + "}";
 }
 
-std::string imageManifest(const std::string& config, const std::string& layer, const std::string& extra = "") {
-  return "{\"schemaVersion\":2,\"mediaType\":\"" + kOciManifest + "\",\"config\":" +
-         descriptor("application/vnd.oci.image.config.v1+json", config) + ",\"layers\":[" +
-         descriptor("application/vnd.oci.image.layer.v1.tar+gzip", layer) + "]" + extra + "}";
+std::string imageManifest(const std::string& config, const std::string& layer,
+                          const std::string& extra = "") {
+  return "{\"schemaVersion\":2,\"mediaType\":\"" + kOciManifest +
+         "\",\"config\":" + descriptor("application/vnd.oci.image.config.v1+json", config) +
+         ",\"layers\":[" + descriptor("application/vnd.oci.image.layer.v1.tar+gzip", layer) + "]" +
+         extra + "}";
 }
 
 TEST_F(ServerTest, BaseAnswersWithTheApiVersionOnEveryResponse) {
@@ -158,8 +161,8 @@ TEST_F(ServerTest, ChunkedUploadWithContentRangeStatusAndCancel) {
   EXPECT_EQ(r.header("content-length"), "0");
 
   r = http("PATCH", s.url() + location,
-           {"--data-binary", "@" + file(blob.substr(0, 100000)).string(), "-H", "Content-Range: 0-99999",
-            "-H", "Content-Type: application/octet-stream"});
+           {"--data-binary", "@" + file(blob.substr(0, 100000)).string(), "-H",
+            "Content-Range: 0-99999", "-H", "Content-Type: application/octet-stream"});
   ASSERT_EQ(r.status, 202) << r.body;
   EXPECT_EQ(r.header("range"), "0-99999");
   EXPECT_EQ(r.header("location"), location);
@@ -175,19 +178,22 @@ TEST_F(ServerTest, ChunkedUploadWithContentRangeStatusAndCancel) {
   EXPECT_EQ(r.status, 416);
   EXPECT_EQ(r.code(), "RANGE_INVALID");
   r = http("PATCH", s.url() + location,
-           {"--data-binary", "@" + file(blob.substr(0, 10)).string(), "-H", "Content-Range: 100000-100019"});
+           {"--data-binary", "@" + file(blob.substr(0, 10)).string(), "-H",
+            "Content-Range: 100000-100019"});
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.code(), "SIZE_INVALID");
 
   // Chunked transfer encoding, no Content-Range (appends), as docker sends it.
   r = http("PATCH", s.url() + location,
-           {"--data-binary", "@" + file(blob.substr(100000, 50000)).string(), "-H", "Transfer-Encoding: chunked"});
+           {"--data-binary", "@" + file(blob.substr(100000, 50000)).string(), "-H",
+            "Transfer-Encoding: chunked"});
   ASSERT_EQ(r.status, 202) << r.body;
   EXPECT_EQ(r.header("range"), "0-149999");
 
   // PUT with the last chunk.
   r = http("PUT", s.url() + location + "?digest=" + digestOf(blob),
-           {"--data-binary", "@" + file(blob.substr(150000)).string(), "-H", "Content-Range: 150000-199999"});
+           {"--data-binary", "@" + file(blob.substr(150000)).string(), "-H",
+            "Content-Range: 150000-199999"});
   ASSERT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(r.header("location"), "/v2/team/app/blobs/" + digestOf(blob));
   EXPECT_EQ(r.header("docker-content-digest"), digestOf(blob));
@@ -225,7 +231,8 @@ TEST_F(ServerTest, ChunkedUploadWithContentRangeStatusAndCancel) {
 // the file at unaligned offsets, so the next one starts with a short stage.
 TEST_F(ServerTest, ChunkedUploadOverManyUnevenPatchesCommitsByteIdentical) {
   RegfsServer s;
-  const std::vector<size_t> sizes = {1, (1 << 20) + 3, 4093, (3 << 20) - 5, 17, 65536, (2 << 20) + 4096, 9};
+  const std::vector<size_t> sizes = {1,     (1 << 20) + 3,    4093, (3 << 20) - 5, 17,
+                                     65536, (2 << 20) + 4096, 9};
   size_t total = 0;
   for (size_t n : sizes) total += n;
   std::string blob = randomBytes(total, 11);
@@ -235,8 +242,8 @@ TEST_F(ServerTest, ChunkedUploadOverManyUnevenPatchesCommitsByteIdentical) {
   for (size_t n : sizes) {
     r = http("PATCH", s.url() + location,
              {"--data-binary", "@" + file(blob.substr(offset, n)).string(), "-H",
-              "Content-Range: " + std::to_string(offset) + "-" + std::to_string(offset + n - 1), "-H",
-              "Content-Type: application/octet-stream"});
+              "Content-Range: " + std::to_string(offset) + "-" + std::to_string(offset + n - 1),
+              "-H", "Content-Type: application/octet-stream"});
     ASSERT_EQ(r.status, 202) << r.body;
     offset += n;
     EXPECT_EQ(r.header("range"), "0-" + std::to_string(offset - 1));
@@ -252,14 +259,16 @@ TEST_F(ServerTest, LargeUploadWithAWrongDigestIsRejectedAndLeavesNothing) {
   RegfsServer s;
   std::string blob = randomBytes((6 << 20) + 123, 12);
   std::string other = digestOf(blob + "x");
-  Reply r = http("POST", s.url() + "/v2/wrong/blobs/uploads/?digest=" + other,
-                 {"--data-binary", "@" + file(blob).string(), "-H", "Content-Type: application/octet-stream"});
+  Reply r = http(
+      "POST", s.url() + "/v2/wrong/blobs/uploads/?digest=" + other,
+      {"--data-binary", "@" + file(blob).string(), "-H", "Content-Type: application/octet-stream"});
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.code(), "DIGEST_INVALID");
   r = http("POST", s.url() + "/v2/wrong/blobs/uploads/");
   std::string location = r.header("location");
-  r = http("PUT", s.url() + location + "?digest=" + other,
-           {"--data-binary", "@" + file(blob).string(), "-H", "Content-Type: application/octet-stream"});
+  r = http(
+      "PUT", s.url() + location + "?digest=" + other,
+      {"--data-binary", "@" + file(blob).string(), "-H", "Content-Type: application/octet-stream"});
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.code(), "DIGEST_INVALID");
   EXPECT_EQ(http("HEAD", s.url() + "/v2/wrong/blobs/" + other).status, 404);
@@ -279,7 +288,8 @@ TEST_F(ServerTest, EmptyBlobAndExpectContinue) {
   // curl sends "Expect: 100-continue" for large bodies; the server must answer it.
   std::string big = randomBytes(3 << 20, 3);
   r = http("POST", s.url() + "/v2/a/blobs/uploads/?digest=" + digestOf(big),
-           {"--data-binary", "@" + file(big).string(), "-H", "Expect: 100-continue", "--expect100-timeout", "30"});
+           {"--data-binary", "@" + file(big).string(), "-H", "Expect: 100-continue",
+            "--expect100-timeout", "30"});
   EXPECT_EQ(r.status, 201);
 }
 
@@ -287,13 +297,15 @@ TEST_F(ServerTest, CrossRepositoryMount) {
   RegfsServer s;
   std::string blob = "mount me";
   ASSERT_EQ(push(s, "src/repo", blob).status, 201);
-  Reply r = http("POST", s.url() + "/v2/dst/repo/blobs/uploads/?mount=" + digestOf(blob) + "&from=src/repo");
+  Reply r = http(
+      "POST", s.url() + "/v2/dst/repo/blobs/uploads/?mount=" + digestOf(blob) + "&from=src/repo");
   EXPECT_EQ(r.status, 201);
   EXPECT_EQ(r.header("location"), "/v2/dst/repo/blobs/" + digestOf(blob));
   EXPECT_EQ(r.header("docker-content-digest"), digestOf(blob));
   EXPECT_EQ(http("GET", s.url() + "/v2/dst/repo/blobs/" + digestOf(blob)).body, blob);
   // Not mountable (the source does not have it): a normal upload session.
-  r = http("POST", s.url() + "/v2/dst/other/blobs/uploads/?mount=" + digestOf("absent") + "&from=src/repo");
+  r = http("POST",
+           s.url() + "/v2/dst/other/blobs/uploads/?mount=" + digestOf("absent") + "&from=src/repo");
   EXPECT_EQ(r.status, 202);
   EXPECT_TRUE(r.has("docker-upload-uuid"));
 }
@@ -377,8 +389,8 @@ TEST_F(ServerTest, ManifestsPutGetHeadWithNegotiationAndValidation) {
                       descriptor(kOciManifest, manifest) + "]}";
   r = putManifest(s, "lib/app", "multi", index, kOciIndex);
   EXPECT_EQ(r.status, 201) << r.body;
-  std::string orphanIndex = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndex + "\",\"manifests\":[" +
-                            descriptor(kOciManifest, "{}") + "]}";
+  std::string orphanIndex = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndex +
+                            "\",\"manifests\":[" + descriptor(kOciManifest, "{}") + "]}";
   r = putManifest(s, "lib/app", "orphan", orphanIndex, kOciIndex);
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.code(), "MANIFEST_BLOB_UNKNOWN");
@@ -504,7 +516,8 @@ TEST_F(ServerTest, ReferrersWithSubjectAndArtifactTypeFilter) {
   EXPECT_NE(r.body.find(digestOf(artifact)), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("application/vnd.example.sig"), std::string::npos);
   EXPECT_FALSE(r.has("oci-filters-applied"));
-  r = http("GET", s.url() + "/v2/app/referrers/" + digestOf(image) + "?artifactType=application/vnd.example.sig");
+  r = http("GET", s.url() + "/v2/app/referrers/" + digestOf(image) +
+                      "?artifactType=application/vnd.example.sig");
   EXPECT_NE(r.body.find(digestOf(artifact)), std::string::npos);
   EXPECT_EQ(r.header("oci-filters-applied"), "artifactType");
   r = http("GET", s.url() + "/v2/app/referrers/" + digestOf(image) + "?artifactType=text/other");
@@ -537,12 +550,15 @@ TEST_F(ServerTest, DeletesAreRefusedUnlessEnabled) {
   RegfsServer s(root.path());
   Reply r = http("DELETE", s.url() + "/v2/r/manifests/t");
   EXPECT_EQ(r.status, 202) << r.body;
-  EXPECT_EQ(http("GET", s.url() + "/v2/r/manifests/t", {"-H", "Accept: " + kOciManifest}).status, 404);
-  EXPECT_EQ(http("GET", s.url() + "/v2/r/manifests/u", {"-H", "Accept: " + kOciManifest}).status, 200)
+  EXPECT_EQ(http("GET", s.url() + "/v2/r/manifests/t", {"-H", "Accept: " + kOciManifest}).status,
+            404);
+  EXPECT_EQ(http("GET", s.url() + "/v2/r/manifests/u", {"-H", "Accept: " + kOciManifest}).status,
+            200)
       << "deleting a tag leaves the manifest and other tags";
   r = http("DELETE", s.url() + "/v2/r/manifests/" + digestOf(manifest));
   EXPECT_EQ(r.status, 202);
-  EXPECT_EQ(http("GET", s.url() + "/v2/r/manifests/u", {"-H", "Accept: " + kOciManifest}).status, 404);
+  EXPECT_EQ(http("GET", s.url() + "/v2/r/manifests/u", {"-H", "Accept: " + kOciManifest}).status,
+            404);
   r = http("DELETE", s.url() + "/v2/r/manifests/" + digestOf(manifest));
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.code(), "MANIFEST_UNKNOWN");
@@ -579,15 +595,17 @@ TEST_F(ServerTest, KeepAliveAndPipelining) {
   RegfsServer s;
   ASSERT_EQ(push(s, "k", "keep").status, 201);
   // curl reuses the connection for several URLs when the server keeps it open.
-  CommandResult c = curl({"-v", "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null", s.url() + "/v2/",
-                          s.url() + "/v2/k/blobs/" + digestOf("keep"), s.url() + "/v2/_catalog"});
+  CommandResult c =
+      curl({"-v", "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null", s.url() + "/v2/",
+            s.url() + "/v2/k/blobs/" + digestOf("keep"), s.url() + "/v2/_catalog"});
   ASSERT_EQ(c.status, 0) << c.err;
   EXPECT_NE(c.err.find("Re-using existing connection"), std::string::npos) << c.err;
   EXPECT_EQ(c.err.find("Connection: close"), std::string::npos);
 
   // Three requests in one packet, a blob in the middle: three answers, in order.
   std::string req = "GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\nGET /v2/k/blobs/" + digestOf("keep") +
-                    " HTTP/1.1\r\nHost: x\r\n\r\nGET /v2/_catalog HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+                    " HTTP/1.1\r\nHost: x\r\n\r\nGET /v2/_catalog HTTP/1.1\r\nHost: "
+                    "x\r\nConnection: close\r\n\r\n";
   std::string out = rawExchange(s.port(), req);
   size_t first = out.find("HTTP/1.1 200");
   size_t blob = out.find("\r\n\r\nkeep");
@@ -622,7 +640,8 @@ TEST_F(ServerTest, SlowReadersGetEveryByteAndTheNextAnswer) {
   ASSERT_NE(body, std::string::npos);
   body += 4;
   ASSERT_GE(out.size(), body + blob.size() - 1000) << "short body";
-  EXPECT_TRUE(out.compare(body, blob.size() - 1000, blob, 1000) == 0) << "the body differs from the blob";
+  EXPECT_TRUE(out.compare(body, blob.size() - 1000, blob, 1000) == 0)
+      << "the body differs from the blob";
   std::string after = out.substr(body + blob.size() - 1000);
   EXPECT_EQ(after.rfind("HTTP/1.1 200", 0), 0u) << after.substr(0, 200);
 }
@@ -634,14 +653,20 @@ TEST_F(ServerTest, TwoServersOnOneRootServeOneChunkedUpload) {
   Reply r = http("POST", a.url() + "/v2/shared/blobs/uploads/");
   ASSERT_EQ(r.status, 202);
   std::string location = r.header("location");
-  r = http("PATCH", a.url() + location, {"--data-binary", "@" + file(blob.substr(0, 30000)).string(), "-H", "Content-Range: 0-29999"});
+  r = http("PATCH", a.url() + location,
+           {"--data-binary", "@" + file(blob.substr(0, 30000)).string(), "-H",
+            "Content-Range: 0-29999"});
   ASSERT_EQ(r.status, 202);
   r = http("GET", b.url() + location);
   EXPECT_EQ(r.status, 204);
   EXPECT_EQ(r.header("range"), "0-29999");
-  r = http("PATCH", b.url() + location, {"--data-binary", "@" + file(blob.substr(30000, 30000)).string(), "-H", "Content-Range: 30000-59999"});
+  r = http("PATCH", b.url() + location,
+           {"--data-binary", "@" + file(blob.substr(30000, 30000)).string(), "-H",
+            "Content-Range: 30000-59999"});
   ASSERT_EQ(r.status, 202);
-  r = http("PATCH", a.url() + location, {"--data-binary", "@" + file(blob.substr(60000, 10000)).string(), "-H", "Content-Range: 60000-69999"});
+  r = http("PATCH", a.url() + location,
+           {"--data-binary", "@" + file(blob.substr(60000, 10000)).string(), "-H",
+            "Content-Range: 60000-69999"});
   ASSERT_EQ(r.status, 202);
   r = http("PUT", a.url() + location + "?digest=" + digestOf(blob),
            {"--data-binary", "@" + file(blob.substr(70000)).string()});
@@ -659,9 +684,11 @@ TEST_F(ServerTest, ConcurrentPushesOfTheSameContentAllSucceed) {
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&] {
       auto a = curl({"-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "--data-binary",
-                     "@" + configFile.string(), s.url() + "/v2/c/blobs/uploads/?digest=" + digestOf(config)});
+                     "@" + configFile.string(),
+                     s.url() + "/v2/c/blobs/uploads/?digest=" + digestOf(config)});
       auto b = curl({"-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "--data-binary",
-                     "@" + layerFile.string(), s.url() + "/v2/c/blobs/uploads/?digest=" + digestOf(layer)});
+                     "@" + layerFile.string(),
+                     s.url() + "/v2/c/blobs/uploads/?digest=" + digestOf(layer)});
       auto m = curl({"-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-H",
                      "Content-Type: " + kOciManifest, "--data-binary", "@" + manifestFile.string(),
                      s.url() + "/v2/c/manifests/latest"});
@@ -677,7 +704,9 @@ TEST_F(ServerTest, ConcurrentPushesOfTheSameContentAllSucceed) {
 
 int openFds(pid_t pid) {
   int n = 0;
-  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) n++;
+  for ([[maybe_unused]] auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+    n++;
   return n;
 }
 
@@ -712,7 +741,8 @@ TEST_F(ServerTest, LargeUploadsStreamAndAbortedDownloadsLeakNothing) {
   auto path = file(big);
   Reply r = http("POST", s.url() + "/v2/big/blobs/uploads/");
   std::string location = r.header("location");
-  r = http("PATCH", s.url() + location, {"--data-binary", "@" + path.string(), "-H", "Transfer-Encoding: chunked"});
+  r = http("PATCH", s.url() + location,
+           {"--data-binary", "@" + path.string(), "-H", "Transfer-Encoding: chunked"});
   ASSERT_EQ(r.status, 202) << r.body;
   r = http("PUT", s.url() + location + "?digest=" + digestOf(big));
   ASSERT_EQ(r.status, 201) << r.body;
@@ -727,7 +757,8 @@ TEST_F(ServerTest, LargeUploadsStreamAndAbortedDownloadsLeakNothing) {
   for (int i = 0; i < 20; ++i) rawExchange(s.port(), get, 20);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_LE(openFds(s.pid()), before) << "aborted downloads leak descriptors";
-  CommandResult c = curl({"-s", "-o", (work / "out").string(), s.url() + "/v2/big/blobs/" + digestOf(big)});
+  CommandResult c =
+      curl({"-s", "-o", (work / "out").string(), s.url() + "/v2/big/blobs/" + digestOf(big)});
   EXPECT_EQ(c.status, 0);
   EXPECT_EQ(sha256Hex(readFile(work / "out")), sha256Hex(big));
 }

@@ -87,12 +87,14 @@ TEST(TlsAuth, ClassicSetupWithCurl) {
   Reply ok = http("GET", s.url("/v2/_catalog"), s.ca({"-u", std::string(kUser) + ":" + kPassword}));
   EXPECT_EQ(ok.status, 200) << ok.body;
   EXPECT_EQ(ok.body, "{\"repositories\":[]}\n");
-  EXPECT_EQ(http("GET", s.url("/v2/"), s.ca({"-u", std::string(kUser) + ":" + kPassword})).status, 200);
+  EXPECT_EQ(http("GET", s.url("/v2/"), s.ca({"-u", std::string(kUser) + ":" + kPassword})).status,
+            200);
 
   Reply wrong = http("GET", s.url("/v2/_catalog"), s.ca({"-u", std::string(kUser) + ":nope"}));
   EXPECT_EQ(wrong.status, 401);
   EXPECT_EQ(wrong.code(), "UNAUTHORIZED");
-  EXPECT_EQ(http("GET", s.url("/v2/"), s.ca({"-u", std::string("nobody:") + kPassword})).status, 401);
+  EXPECT_EQ(http("GET", s.url("/v2/"), s.ca({"-u", std::string("nobody:") + kPassword})).status,
+            401);
 
   // Credentials never reach the log.
   std::string log = s.server->log();
@@ -123,8 +125,9 @@ TEST(TlsAuth, PushAndPullWithCurlOverTls) {
   EXPECT_EQ(c.out, "200") << c.err;
   EXPECT_EQ(readFile(d / "out"), blob);
   // A range, and several requests on one kept-alive connection.
-  CommandResult r = curl({"-s", "--cacert", s.cert.cert.string(), "-u", std::string(kUser) + ":" + kPassword,
-                          "-r", "4096-4099", s.url("/v2/tls/repo/blobs/" + digest), s.url("/v2/")});
+  CommandResult r =
+      curl({"-s", "--cacert", s.cert.cert.string(), "-u", std::string(kUser) + ":" + kPassword,
+            "-r", "4096-4099", s.url("/v2/tls/repo/blobs/" + digest), s.url("/v2/")});
   EXPECT_EQ(r.out.substr(0, 4), blob.substr(4096, 4)) << r.err;
   EXPECT_EQ(r.out.substr(4), "{}");
 }
@@ -228,15 +231,17 @@ TEST(TlsAuth, SilentClientsDoNotStallOthers) {
 
 TEST(TlsAuth, GarbageAuthorizationHeaders) {
   ClassicSetup s;
-  for (const std::string& header : std::vector<std::string>{"Basic", "Basic !!!!", "Basic " + base64Encode("nocolon"),
-                             "Basic " + base64Encode(":empty-user"), "Bearer abc.def.ghi",
-                             "Digest x=y", "Basic " + std::string(20000, 'A'),
-                             std::string("Basic ") + base64Encode(std::string("a\0b:c", 5))}) {
+  for (const std::string& header :
+       std::vector<std::string>{"Basic", "Basic !!!!", "Basic " + base64Encode("nocolon"),
+                                "Basic " + base64Encode(":empty-user"), "Bearer abc.def.ghi",
+                                "Digest x=y", "Basic " + std::string(20000, 'A'),
+                                std::string("Basic ") + base64Encode(std::string("a\0b:c", 5))}) {
     Reply r = http("GET", s.url("/v2/"), s.ca({"-H", "Authorization: " + header}));
     EXPECT_EQ(r.status, 401) << header.substr(0, 40);
     EXPECT_EQ(r.code(), "UNAUTHORIZED");
   }
-  EXPECT_EQ(http("GET", s.url("/v2/"), s.ca({"-u", std::string(kUser) + ":" + kPassword})).status, 200);
+  EXPECT_EQ(http("GET", s.url("/v2/"), s.ca({"-u", std::string(kUser) + ":" + kPassword})).status,
+            200);
 }
 
 TEST(TlsAuth, RepeatedWrongPasswordsAreThrottledPerAddress) {
@@ -244,7 +249,8 @@ TEST(TlsAuth, RepeatedWrongPasswordsAreThrottledPerAddress) {
   int throttled = 0;
   Reply last;
   for (int i = 0; i < 10; ++i) {
-    last = http("GET", s.url("/v2/"), s.ca({"-u", std::string(kUser) + ":wrong" + std::to_string(i)}));
+    last =
+        http("GET", s.url("/v2/"), s.ca({"-u", std::string(kUser) + ":wrong" + std::to_string(i)}));
     if (last.status == 429) throttled++;
   }
   EXPECT_GE(throttled, 3);
@@ -252,9 +258,11 @@ TEST(TlsAuth, RepeatedWrongPasswordsAreThrottledPerAddress) {
   EXPECT_EQ(last.code(), "TOOMANYREQUESTS");
   EXPECT_GT(std::stoi(last.header("retry-after")), 0);
   // The right password from the throttled address waits too; from another address it works.
-  EXPECT_EQ(http("GET", s.url("/v2/"), s.ca({"-u", std::string(kUser) + ":" + kPassword})).status, 429);
-  Reply other = http("GET", s.url("/v2/"),
-                     s.ca({"--interface", "127.0.0.2", "-u", std::string(kUser) + ":" + kPassword}));
+  EXPECT_EQ(http("GET", s.url("/v2/"), s.ca({"-u", std::string(kUser) + ":" + kPassword})).status,
+            429);
+  Reply other =
+      http("GET", s.url("/v2/"),
+           s.ca({"--interface", "127.0.0.2", "-u", std::string(kUser) + ":" + kPassword}));
   EXPECT_EQ(other.status, 200);
 }
 
@@ -268,7 +276,8 @@ TEST(TlsAuth, BadHtpasswdLinesAreSkippedWithAWarning) {
            {"REGISTRY_AUTH_HTPASSWD_REALM", "r"},
            {"REGISTRY_AUTH_HTPASSWD_PATH", (d / "htpasswd").string()}};
   RegfsServer server({}, o);
-  EXPECT_EQ(http("GET", server.url() + "/v2/", {"-u", std::string(kUser) + ":" + kPassword}).status, 200);
+  EXPECT_EQ(http("GET", server.url() + "/v2/", {"-u", std::string(kUser) + ":" + kPassword}).status,
+            200);
   EXPECT_EQ(http("GET", server.url() + "/v2/", {"-u", "md5user:x"}).status, 401);
   std::string log = server.log();
   EXPECT_NE(log.find("line 1"), std::string::npos) << log;
@@ -292,7 +301,8 @@ TEST(TlsAuth, MissingHtpasswdFileIsCreatedAndItsPasswordShownOnce) {
     password = log.substr(at + marker.size(), log.find('\n', at) - at - marker.size());
     EXPECT_GE(password.size(), 16u);
     EXPECT_EQ(log.find(password), log.rfind(password)) << "shown once";
-    EXPECT_EQ(fs::status(file).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+    EXPECT_EQ(fs::status(file).permissions() & fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write);
     EXPECT_EQ(http("GET", server.url() + "/v2/", {"-u", "docker:" + password}).status, 200);
     EXPECT_EQ(server.stop(), 0);
   }
@@ -306,8 +316,9 @@ TEST(TlsAuth, MutualTls) {
   ServerCertificate cert = makeServerCertificate(d / "server");
   ClientCertificates client = makeClientCertificates(d / "client");
   RegfsServerOptions o;
-  o.extraConfig = "  tls:\n    certificate: " + cert.cert.string() + "\n    key: " + cert.key.string() +
-                  "\n    clientcas:\n      - " + client.caCert.string() + "\n";
+  o.extraConfig = "  tls:\n    certificate: " + cert.cert.string() +
+                  "\n    key: " + cert.key.string() + "\n    clientcas:\n      - " +
+                  client.caCert.string() + "\n";
   RegfsServer server({}, o);
   std::string url = "https://" + server.host() + "/v2/";
   CommandResult without = curl({"-s", "--max-time", "5", "--cacert", cert.cert.string(), url});
@@ -316,8 +327,9 @@ TEST(TlsAuth, MutualTls) {
   CommandResult wrong = curl({"-s", "--max-time", "5", "--cacert", cert.cert.string(), "--cert",
                               cert.cert.string(), "--key", cert.key.string(), url});
   EXPECT_NE(wrong.status, 0) << wrong.out;
-  Reply with = http("GET", url, {"--cacert", cert.cert.string(), "--cert", client.cert.string(), "--key",
-                                 client.key.string()});
+  Reply with = http("GET", url,
+                    {"--cacert", cert.cert.string(), "--cert", client.cert.string(), "--key",
+                     client.key.string()});
   EXPECT_EQ(with.status, 200);
   EXPECT_NE(server.log().find("TLS handshake error"), std::string::npos) << server.log();
 }
@@ -331,18 +343,21 @@ TEST(TlsAuth, MinimumTlsVersion) {
            {"REGISTRY_HTTP_TLS_MINIMUMTLS", "tls1.3"}};
   RegfsServer server({}, o);
   std::string url = "https://" + server.host() + "/v2/";
-  EXPECT_NE(curl({"-s", "--max-time", "5", "--cacert", cert.cert.string(), "--tls-max", "1.2", url}).status, 0);
+  EXPECT_NE(curl({"-s", "--max-time", "5", "--cacert", cert.cert.string(), "--tls-max", "1.2", url})
+                .status,
+            0);
   EXPECT_EQ(http("GET", url, {"--cacert", cert.cert.string(), "--tlsv1.3"}).status, 200);
 }
 
 // regfs-server with `env` on a config that names nothing else; its exit status and stderr.
 CommandResult startFails(const std::map<std::string, std::string>& env) {
   TempDir d;
-  writeFile(d / "config.yml", "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: " +
-                                  (d / "store").string() + "\nhttp:\n  addr: 127.0.0.1:" +
-                                  std::to_string(freePort()) + "\n");
+  writeFile(d / "config.yml",
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: " + (d / "store").string() +
+                "\nhttp:\n  addr: 127.0.0.1:" + std::to_string(freePort()) + "\n");
   std::map<std::string, std::string> all = env;
-  return run({"timeout", "20", (binDir() / "regfs-server").string(), (d / "config.yml").string()}, all);
+  return run({"timeout", "20", (binDir() / "regfs-server").string(), (d / "config.yml").string()},
+             all);
 }
 
 TEST(TlsAuth, BadTlsConfigurationFailsAtStartNamingTheFile) {
@@ -355,12 +370,15 @@ TEST(TlsAuth, BadTlsConfigurationFailsAtStartNamingTheFile) {
   } cases[] = {
       {(d / "missing.crt").string(), cert.key.string(), "missing.crt: No such file or directory"},
       {cert.cert.string(), (d / "missing.key").string(), "missing.key: No such file or directory"},
-      {(d / "garbage.pem").string(), cert.key.string(), "garbage.pem holds no usable PEM certificate"},
-      {cert.cert.string(), (d / "garbage.pem").string(), "garbage.pem holds no usable PEM private key"},
+      {(d / "garbage.pem").string(), cert.key.string(),
+       "garbage.pem holds no usable PEM certificate"},
+      {cert.cert.string(), (d / "garbage.pem").string(),
+       "garbage.pem holds no usable PEM private key"},
       {cert.cert.string(), other.key.string(), "does not match the certificate"},
   };
   for (const auto& c : cases) {
-    CommandResult r = startFails({{"REGISTRY_HTTP_TLS_CERTIFICATE", c.cert}, {"REGISTRY_HTTP_TLS_KEY", c.key}});
+    CommandResult r =
+        startFails({{"REGISTRY_HTTP_TLS_CERTIFICATE", c.cert}, {"REGISTRY_HTTP_TLS_KEY", c.key}});
     EXPECT_EQ(r.status, 1) << c.expect;
     EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
@@ -370,16 +388,18 @@ TEST(TlsAuth, BadTlsConfigurationFailsAtStartNamingTheFile) {
                                       {"REGISTRY_HTTP_TLS_MINIMUMTLS", "tls9"}});
   EXPECT_EQ(version.status, 1);
   EXPECT_NE(version.err.find("http.tls.minimumtls"), std::string::npos) << version.err;
-  CommandResult ca = startFails({{"REGISTRY_HTTP_TLS_CERTIFICATE", cert.cert.string()},
-                                 {"REGISTRY_HTTP_TLS_KEY", cert.key.string()},
-                                 {"REGISTRY_HTTP_TLS_CLIENTCAS", "[" + (d / "garbage.pem").string() + "]"}});
+  CommandResult ca =
+      startFails({{"REGISTRY_HTTP_TLS_CERTIFICATE", cert.cert.string()},
+                  {"REGISTRY_HTTP_TLS_KEY", cert.key.string()},
+                  {"REGISTRY_HTTP_TLS_CLIENTCAS", "[" + (d / "garbage.pem").string() + "]"}});
   EXPECT_EQ(ca.status, 1);
   EXPECT_NE(ca.err.find("http.tls.clientcas"), std::string::npos) << ca.err;
-  CommandResult token = startFails({{"REGISTRY_AUTH", "token"},
-                                    {"REGISTRY_AUTH_TOKEN_REALM", "http://x/token"},
-                                    {"REGISTRY_AUTH_TOKEN_SERVICE", "s"},
-                                    {"REGISTRY_AUTH_TOKEN_ISSUER", "i"},
-                                    {"REGISTRY_AUTH_TOKEN_ROOTCERTBUNDLE", (d / "missing.pem").string()}});
+  CommandResult token =
+      startFails({{"REGISTRY_AUTH", "token"},
+                  {"REGISTRY_AUTH_TOKEN_REALM", "http://x/token"},
+                  {"REGISTRY_AUTH_TOKEN_SERVICE", "s"},
+                  {"REGISTRY_AUTH_TOKEN_ISSUER", "i"},
+                  {"REGISTRY_AUTH_TOKEN_ROOTCERTBUNDLE", (d / "missing.pem").string()}});
   EXPECT_EQ(token.status, 1);
   EXPECT_NE(token.err.find("missing.pem"), std::string::npos) << token.err;
 }
@@ -396,24 +416,31 @@ TEST(TokenAuth, ChallengeAndTokens) {
             "Bearer realm=\"" + tokens.realm() +
                 "\",service=\"regfs-test\",scope=\"repository:some/repo:pull\"");
   auto token = [&](const std::string& user, const std::string& scope) {
-    CommandResult c = curl({"-s", "-u", user, tokens.realm() + "?service=regfs-test&scope=" + scope});
+    CommandResult c =
+        curl({"-s", "-u", user, tokens.realm() + "?service=regfs-test&scope=" + scope});
     size_t at = c.out.find("\"token\": \"");
     if (at == std::string::npos) ADD_FAILURE() << c.out << c.err << tokens.log();
     at += 10;
     return c.out.substr(at, c.out.find('"', at) - at);
   };
   std::string pull = token("puller:pull-secret", "repository:some/repo:pull,push");
-  Reply listed = http("GET", server.url() + "/v2/some/repo/tags/list", {"-H", "Authorization: Bearer " + pull});
+  Reply listed = http("GET", server.url() + "/v2/some/repo/tags/list",
+                      {"-H", "Authorization: Bearer " + pull});
   EXPECT_EQ(listed.status, 404) << listed.body;  // allowed; the repository does not exist
   EXPECT_EQ(listed.code(), "NAME_UNKNOWN");
-  Reply push = http("POST", server.url() + "/v2/some/repo/blobs/uploads/", {"-H", "Authorization: Bearer " + pull});
+  Reply push = http("POST", server.url() + "/v2/some/repo/blobs/uploads/",
+                    {"-H", "Authorization: Bearer " + pull});
   EXPECT_EQ(push.status, 401);
-  EXPECT_NE(push.header("www-authenticate").find("error=\"insufficient_scope\""), std::string::npos);
+  EXPECT_NE(push.header("www-authenticate").find("error=\"insufficient_scope\""),
+            std::string::npos);
   std::string both = token("pusher:push-secret", "repository:some/repo:pull,push");
-  EXPECT_EQ(http("POST", server.url() + "/v2/some/repo/blobs/uploads/", {"-H", "Authorization: Bearer " + both}).status,
+  EXPECT_EQ(http("POST", server.url() + "/v2/some/repo/blobs/uploads/",
+                 {"-H", "Authorization: Bearer " + both})
+                .status,
             202);
   std::string late = token("late:late-secret", "repository:some/repo:pull,push");
-  Reply expired = http("GET", server.url() + "/v2/some/repo/tags/list", {"-H", "Authorization: Bearer " + late});
+  Reply expired = http("GET", server.url() + "/v2/some/repo/tags/list",
+                       {"-H", "Authorization: Bearer " + late});
   EXPECT_EQ(expired.status, 401);
   EXPECT_NE(expired.header("www-authenticate").find("error=\"invalid_token\""), std::string::npos);
   EXPECT_EQ(server.log().find(both), std::string::npos);

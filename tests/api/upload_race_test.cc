@@ -26,9 +26,11 @@ TEST(UploadRace, OneRequestWritesASessionAtATimeAcrossThreadsAndProcesses) {
   int races = 0, accepted = 0;
   uint64_t seed = 1;
   for (int round = 0; round < kRounds; ++round) {
-    for (UploadRace race : {UploadRace::kTwoPuts, UploadRace::kTwoPatches, UploadRace::kPutDuringPatch}) {
+    for (UploadRace race :
+         {UploadRace::kTwoPuts, UploadRace::kTwoPatches, UploadRace::kPutDuringPatch}) {
       int other = round % 2 == 0 ? one.port() : two.port();
-      UploadRaceResult r = raceOnUpload(race, one.port(), other, "race/blobs", kBlobSize, seed++, one.root().string());
+      UploadRaceResult r = raceOnUpload(race, one.port(), other, "race/blobs", kBlobSize, seed++,
+                                        one.root().string());
       for (const std::string& p : r.problems) ADD_FAILURE() << "round " << round << ": " << p;
       races++;
       accepted += r.accepted;
@@ -52,8 +54,9 @@ TEST(UploadRace, AClientThatHangsUpMidChunkLetsTheNextRequestWrite) {
   {
     HttpConnection quitter(server.port());
     ASSERT_TRUE(quitter.connect());
-    ASSERT_TRUE(quitter.send("PATCH " + location + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
-                             std::to_string(blob.size()) + "\r\n\r\n" + blob.substr(0, blob.size() / 2)));
+    ASSERT_TRUE(
+        quitter.send("PATCH " + location + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
+                     std::to_string(blob.size()) + "\r\n\r\n" + blob.substr(0, blob.size() / 2)));
   }
   // The server sees the hang-up on its own time: until then the session is still held.
   std::optional<Reply> r;
@@ -62,8 +65,9 @@ TEST(UploadRace, AClientThatHangsUpMidChunkLetsTheNextRequestWrite) {
     ASSERT_TRUE(status && status->status == 204);
     std::string range = status->header("range");
     uint64_t held = range == "0-0" ? 0 : std::stoull(range.substr(2)) + 1;
-    r = c.request("PUT", location + "?digest=" + digestOf(blob), std::string_view(blob).substr(held),
-                  {"Content-Range: " + std::to_string(held) + "-" + std::to_string(blob.size() - 1)});
+    r = c.request(
+        "PUT", location + "?digest=" + digestOf(blob), std::string_view(blob).substr(held),
+        {"Content-Range: " + std::to_string(held) + "-" + std::to_string(blob.size() - 1)});
     ASSERT_TRUE(r);
     if (r->status != 416) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

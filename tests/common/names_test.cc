@@ -19,9 +19,9 @@ TEST(RepoName, AcceptsDistributionGrammar) {
 }
 
 TEST(RepoName, RejectsWithReason) {
-  for (std::string_view bad : {"", "Alpine", "/a", "a/", "a//b", "..", "a/../b", "a/./b", "_a",
-                               "a/_manifests", "a___b", "a.-b", "-a", "a-", "a b", "a:b", "a%2fb",
-                               "a\\b", "é"}) {
+  for (std::string_view bad :
+       {"", "Alpine", "/a", "a/", "a//b", "..", "a/../b", "a/./b", "_a", "a/_manifests", "a___b",
+        "a.-b", "-a", "a-", "a b", "a:b", "a%2fb", "a\\b", "é"}) {
     EXPECT_FALSE(RepoName::tryParse(bad)) << bad;
   }
   EXPECT_FALSE(RepoName::tryParse(std::string(256, 'a')));

@@ -19,11 +19,15 @@ TEST(ViewNamesTest, ManifestDirectoriesAndTagAliasesRoundTrip) {
 
 TEST(ViewNamesTest, LayerFilesSortInManifestOrderAndGiveBackTheirDigest) {
   EXPECT_EQ(view_names::layerFile(0, 1, kDigest, ".tar.gz"), "00-" + kDigest.hex() + ".tar.gz");
-  EXPECT_EQ(view_names::layerFile(7, 100, kDigest, ""), "07-" + kDigest.hex()) << "indexes up to 99";
-  EXPECT_EQ(view_names::layerFile(7, 101, kDigest, ""), "007-" + kDigest.hex()) << "index 100 needs 3";
+  EXPECT_EQ(view_names::layerFile(7, 100, kDigest, ""), "07-" + kDigest.hex())
+      << "indexes up to 99";
+  EXPECT_EQ(view_names::layerFile(7, 101, kDigest, ""), "007-" + kDigest.hex())
+      << "index 100 needs 3";
   for (std::string ext : {"", ".tar", ".tar.gz", ".tar.zst"}) {
-    EXPECT_EQ(view_names::layerFileDigest(view_names::layerFile(3, 12, kDigest, ext), kDigest.algorithm()),
-              kDigest) << ext;
+    EXPECT_EQ(view_names::layerFileDigest(view_names::layerFile(3, 12, kDigest, ext),
+                                          kDigest.algorithm()),
+              kDigest)
+        << ext;
   }
   EXPECT_EQ(view_names::layerFileDigest("no-dash-digest", kDigest.algorithm()), std::nullopt);
   EXPECT_EQ(view_names::layerFileDigest("00" + kDigest.hex(), kDigest.algorithm()), std::nullopt);

@@ -32,8 +32,8 @@ constexpr const char* kManifestType = "application/vnd.oci.image.manifest.v1+jso
 constexpr const char* kIndexType = "application/vnd.oci.image.index.v1+json";
 
 std::string descriptorJson(const std::string& mediaType, const Digest& d, size_t size) {
-  return "{\"mediaType\":\"" + mediaType + "\",\"digest\":\"" + d.str() + "\",\"size\":" +
-         std::to_string(size) + "}";
+  return "{\"mediaType\":\"" + mediaType + "\",\"digest\":\"" + d.str() +
+         "\",\"size\":" + std::to_string(size) + "}";
 }
 
 class ViewTest : public ::testing::Test {
@@ -53,7 +53,8 @@ class ViewTest : public ::testing::Test {
     std::string config = "{\"architecture\":\"" + arch + "\",\"os\":\"linux\"}";
     Digest c = blob(repo, config);
     std::string m = "{\"schemaVersion\":2,\"mediaType\":\"" + std::string(kManifestType) +
-                    "\",\"config\":" + descriptorJson(kConfigType, c, config.size()) + ",\"layers\":[";
+                    "\",\"config\":" + descriptorJson(kConfigType, c, config.size()) +
+                    ",\"layers\":[";
     for (size_t i = 0; i < layers.size(); ++i) {
       Digest l = blob(repo, layers[i]);
       m += (i ? "," : "") + descriptorJson(kLayerType, l, layers[i].size());
@@ -63,7 +64,8 @@ class ViewTest : public ::testing::Test {
   }
 
   Digest index(Repository& repo, const std::vector<std::pair<Digest, std::string>>& children) {
-    std::string m = "{\"schemaVersion\":2,\"mediaType\":\"" + std::string(kIndexType) + "\",\"manifests\":[";
+    std::string m =
+        "{\"schemaVersion\":2,\"mediaType\":\"" + std::string(kIndexType) + "\",\"manifests\":[";
     for (size_t i = 0; i < children.size(); ++i) {
       std::string d = descriptorJson(kManifestType, children[i].first, 1);
       d.pop_back();
@@ -113,7 +115,8 @@ TEST_F(ViewTest, ImageTree) {
   EXPECT_TRUE(sameTime(tag->mtime, app.statTag(Tag::parse("v1"))->mtime));
 
   std::string md = "library/app/" + dirName(m);
-  EXPECT_EQ(names(snap->resolve(md)), (std::vector<std::string>{"config.json", "layers", "manifest.json"}));
+  EXPECT_EQ(names(snap->resolve(md)),
+            (std::vector<std::string>{"config.json", "layers", "manifest.json"}));
   const Node* manifest = snap->resolve(md + "/manifest.json");
   ASSERT_TRUE(manifest);
   EXPECT_EQ(manifest->kind, NodeKind::kFile);
@@ -152,8 +155,10 @@ TEST_F(ViewTest, SharedBlobIsOneInodeWithOneLinkPerPlace) {
   View view(store);
   auto snap = view.refresh();
   Digest shared = Digest::of("shared");
-  const Node* n1 = snap->resolve("team/a/" + dirName(ma) + "/layers/00-" + shared.hex() + ".tar.gz");
-  const Node* n2 = snap->resolve("team/b/" + dirName(mb) + "/layers/01-" + shared.hex() + ".tar.gz");
+  const Node* n1 =
+      snap->resolve("team/a/" + dirName(ma) + "/layers/00-" + shared.hex() + ".tar.gz");
+  const Node* n2 =
+      snap->resolve("team/b/" + dirName(mb) + "/layers/01-" + shared.hex() + ".tar.gz");
   ASSERT_TRUE(n1 && n2);
   EXPECT_EQ(n1, n2);
   EXPECT_EQ(n1->ino, fileIno(shared));
@@ -196,17 +201,20 @@ TEST_F(ViewTest, ArtifactsShowEveryBlob) {
   Digest art = r.putManifest(m);
   Digest broken = r.putManifest("this is not json");
   // An old-style artifact manifest: "blobs" instead of layers, no config.
-  Digest old = r.putManifest("{\"mediaType\":\"application/vnd.oci.artifact.manifest.v1+json\",\"blobs\":[" +
-                             descriptorJson("application/octet-stream", sig, 15) + "]}");
+  Digest old =
+      r.putManifest("{\"mediaType\":\"application/vnd.oci.artifact.manifest.v1+json\",\"blobs\":[" +
+                    descriptorJson("application/octet-stream", sig, 15) + "]}");
   View view(store);
   auto snap = view.refresh();
   EXPECT_EQ(names(snap->resolve("artifacts/" + dirName(art) + "/layers")),
             (std::vector<std::string>{"00-" + sig.hex() + ".bin", "01-" + sbom.hex() + ".json"}));
   snap = view.refresh();
-  EXPECT_EQ(names(snap->resolve("artifacts/" + dirName(broken))), std::vector<std::string>{"manifest.json"});
+  EXPECT_EQ(names(snap->resolve("artifacts/" + dirName(broken))),
+            std::vector<std::string>{"manifest.json"});
   EXPECT_EQ(names(snap->resolve("artifacts/" + dirName(old) + "/layers")),
             std::vector<std::string>{"00-" + sig.hex() + ".bin"});
-  EXPECT_EQ(snap->resolve("artifacts/" + dirName(art) + "/layers/00-" + sig.hex() + ".bin")->nlink, 2u);
+  EXPECT_EQ(snap->resolve("artifacts/" + dirName(art) + "/layers/00-" + sig.hex() + ".bin")->nlink,
+            2u);
   EXPECT_EQ(snap->resolve("artifacts/" + dirName(broken) + "/manifest.json")->digest, broken);
 }
 
@@ -247,7 +255,8 @@ TEST_F(ViewTest, InodeNumbersAndTimesAreStableAcrossViews) {
   r.putTag(Tag::parse("3.19"), m);
   auto collect = [&](const Snapshot& s) {
     std::map<std::string, std::tuple<uint64_t, uint32_t, int64_t, int64_t>> out;
-    std::function<void(const Node&, const std::string&)> walk = [&](const Node& n, const std::string& p) {
+    std::function<void(const Node&, const std::string&)> walk = [&](const Node& n,
+                                                                    const std::string& p) {
       out[p] = {n.ino, n.nlink, n.mtime.tv_sec, n.mtime.tv_nsec};
       for (const auto& [name, ino] : n.children) walk(*s.node(ino), p + "/" + name);
     };
@@ -260,7 +269,8 @@ TEST_F(ViewTest, InodeNumbersAndTimesAreStableAcrossViews) {
   EXPECT_EQ(first, second);
   EXPECT_EQ(first.size(), 9u);  // root, library, alpine, tag, manifest dir, 2 files, layers, layer
   EXPECT_EQ(std::get<0>(first["/library"]), directoryIno("library"));
-  EXPECT_EQ(std::get<0>(first["/library/alpine/3.19"]), symlinkIno("library/alpine/3.19", dirName(m)));
+  EXPECT_EQ(std::get<0>(first["/library/alpine/3.19"]),
+            symlinkIno("library/alpine/3.19", dirName(m)));
   // Directories carry the newest mtime below them; the repository's is the tag's here.
   auto tagTime = r.statTag(Tag::parse("3.19"))->mtime;
   EXPECT_EQ(std::get<2>(first["/library/alpine"]), tagTime.tv_sec);
@@ -276,7 +286,8 @@ TEST_F(ViewTest, InodeClassesDoNotCollide) {
   EXPECT_EQ(symlinkIno("a", "t") & (uint64_t{3} << 62), 0u);
   EXPECT_GE(directoryIno("a"), 2u);
   EXPECT_EQ(directoryIno(""), kRootIno);
-  EXPECT_NE(symlinkIno("a/t", "@sha256:1"), symlinkIno("a/t", "@sha256:2")) << "a moved tag is a new inode";
+  EXPECT_NE(symlinkIno("a/t", "@sha256:1"), symlinkIno("a/t", "@sha256:2"))
+      << "a moved tag is a new inode";
   EXPECT_NE(directoryIno("a/t"), symlinkIno("a/t", ""));
 }
 
@@ -286,7 +297,8 @@ TEST_F(ViewTest, StatData) {
   Digest m = image(r, {big});
   View view(store);
   auto snap = view.refresh();
-  const Node* f = snap->resolve("r/" + dirName(m) + "/layers/00-" + Digest::of(big).hex() + ".tar.gz");
+  const Node* f =
+      snap->resolve("r/" + dirName(m) + "/layers/00-" + Digest::of(big).hex() + ".tar.gz");
   ASSERT_TRUE(f);
   struct stat st = statOf(*f, 1000, 1001);
   EXPECT_TRUE(S_ISREG(st.st_mode));
@@ -440,7 +452,8 @@ TEST_F(ViewTest, StableNodesAndWhatChangedBetweenSnapshots) {
   auto s3 = view.refresh();
   changed = s3->changedSince(*s2);
   EXPECT_NE(std::find(changed.begin(), changed.end(), directoryIno("chg/a")), changed.end());
-  EXPECT_EQ(std::find(changed.begin(), changed.end(), s2->resolve("chg/a/latest")->ino), changed.end());
+  EXPECT_EQ(std::find(changed.begin(), changed.end(), s2->resolve("chg/a/latest")->ino),
+            changed.end());
 }
 
 TEST_F(ViewTest, TagMovesShowEvenWithinOneTimestamp) {
@@ -532,16 +545,21 @@ TEST_F(ViewTest, EmptyStore) {
 }
 
 TEST(ManifestPartsTest, StrictWhereItCanLenientWhereItMust) {
-  std::string docker = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
-                       "\"config\":" + descriptorJson("application/vnd.docker.container.image.v1+json", Digest::of("c"), 1) +
-                       ",\"layers\":[" + descriptorJson("application/vnd.docker.image.rootfs.diff.tar.gzip", Digest::of("l"), 1) + "]}";
+  std::string docker =
+      "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
+      "\"config\":" +
+      descriptorJson("application/vnd.docker.container.image.v1+json", Digest::of("c"), 1) +
+      ",\"layers\":[" +
+      descriptorJson("application/vnd.docker.image.rootfs.diff.tar.gzip", Digest::of("l"), 1) +
+      "]}";
   ManifestParts parts = describeManifest(docker);
   EXPECT_EQ(parts.mediaType, "application/vnd.docker.distribution.manifest.v2+json");
   ASSERT_TRUE(parts.config);
   EXPECT_EQ(parts.config->digest, Digest::of("c"));
   ASSERT_EQ(parts.blobs.size(), 1u);
   EXPECT_EQ(parts.blobs[0].digest, Digest::of("l"));
-  ManifestParts lenient = describeManifest("{\"layers\":[{\"digest\":\"" + Digest::of("x").str() + "\"}]}");
+  ManifestParts lenient =
+      describeManifest("{\"layers\":[{\"digest\":\"" + Digest::of("x").str() + "\"}]}");
   ASSERT_EQ(lenient.blobs.size(), 1u);
   EXPECT_FALSE(lenient.config);
   ManifestParts none = describeManifest("[1,2]");
@@ -551,7 +569,8 @@ TEST(ManifestPartsTest, StrictWhereItCanLenientWhereItMust) {
 
 TEST(ManifestPartsTest, DeepNestingDoesNotExhaustTheStack) {
   // Not a manifest, so the lenient reading parses it too: without recursion per level.
-  std::string deep = "{\"layers\":" + std::string(1'000'000, '[') + std::string(1'000'000, ']') + "}";
+  std::string deep =
+      "{\"layers\":" + std::string(1'000'000, '[') + std::string(1'000'000, ']') + "}";
   ManifestParts parts = describeManifest(deep);
   EXPECT_TRUE(parts.blobs.empty());
   EXPECT_TRUE(describeManifest(std::string(1'000'000, '[')).mediaType.empty());

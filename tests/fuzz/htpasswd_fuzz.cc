@@ -14,8 +14,8 @@
 #include <string_view>
 #include <vector>
 
-#include "common/base64.h"
 #include "common/auth/htpasswd.h"
+#include "common/base64.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace regfs::fuzz {

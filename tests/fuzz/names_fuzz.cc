@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "common/digest.h"
-#include "common/store/layout.h"
 #include "common/names.h"
+#include "common/store/layout.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace regfs::fuzz {

@@ -43,7 +43,9 @@ constexpr int kWorkers = 3;
 constexpr int kTagsPerWorker = 3;
 constexpr int kSharedLayers = 6;
 
-std::string sharedLayer(int i) { return randomBytes(static_cast<size_t>(200000 + 37 * i), 1000 + i); }
+std::string sharedLayer(int i) {
+  return randomBytes(static_cast<size_t>(200000 + 37 * i), 1000 + i);
+}
 
 struct PushedBlob {
   std::string repo;
@@ -88,9 +90,15 @@ class Worker {
   bool pushBlob(const std::string& repo, const std::string& bytes) {
     std::optional<Reply> r;
     switch (rng_() % 3) {
-      case 0: r = pushBlobMonolithic(conn_, repo, bytes); break;
-      case 1: r = pushBlobChunked(conn_, repo, bytes, 1 + static_cast<int>(rng_() % 4), false); break;
-      default: r = pushBlobChunked(conn_, repo, bytes, 2 + static_cast<int>(rng_() % 3), true); break;
+      case 0:
+        r = pushBlobMonolithic(conn_, repo, bytes);
+        break;
+      case 1:
+        r = pushBlobChunked(conn_, repo, bytes, 1 + static_cast<int>(rng_() % 4), false);
+        break;
+      default:
+        r = pushBlobChunked(conn_, repo, bytes, 2 + static_cast<int>(rng_() % 3), true);
+        break;
     }
     if (!r) {
       ledger_.interrupted++;
@@ -138,7 +146,8 @@ class Worker {
     std::lock_guard lock(ledger_.mu);
     ledger_.tagInFlight.erase(tagKey);
     if (r->status != 201 || r->header("docker-content-digest") != digest) {
-      ledger_.failures.push_back("manifest push to " + repo + ": " + std::to_string(r->status) + " " + r->body);
+      ledger_.failures.push_back("manifest push to " + repo + ": " + std::to_string(r->status) +
+                                 " " + r->body);
       return false;
     }
     ledger_.acknowledged++;
@@ -161,13 +170,15 @@ void expectLedgerInStore(const std::filesystem::path& root, Ledger& ledger, int 
   for (const auto& [digest, blob] : ledger.blobs) {
     Repository repo = store.repository(RepoName::parse(blob.repo));
     auto info = repo.statLayer(Digest::parse(digest));
-    ASSERT_TRUE(info) << "after kill " << kill << ": acknowledged blob " << digest << " is gone from " << blob.repo;
+    ASSERT_TRUE(info) << "after kill " << kill << ": acknowledged blob " << digest
+                      << " is gone from " << blob.repo;
     EXPECT_EQ(info->size, blob.bytes.size()) << digest;
   }
   for (const auto& [key, m] : ledger.manifests) {
     Repository repo = store.repository(RepoName::parse(m.repo));
     Digest digest = Digest::parse(key.substr(key.find('@') + 1));
-    ASSERT_TRUE(repo.hasManifest(digest)) << "after kill " << kill << ": acknowledged manifest " << key << " is gone";
+    ASSERT_TRUE(repo.hasManifest(digest))
+        << "after kill " << kill << ": acknowledged manifest " << key << " is gone";
     EXPECT_EQ(repo.getManifest(digest), m.bytes) << key;
   }
   std::set<std::string> tags;
@@ -182,8 +193,9 @@ void expectLedgerInStore(const std::filesystem::path& root, Ledger& ledger, int 
     allowed.insert(ledger.tagAcked.count(key) ? ledger.tagAcked[key] : "(none)");
     if (ledger.tagInFlight.count(key)) allowed.insert(ledger.tagInFlight[key]);
     std::string now = current ? current->str() : "(none)";
-    EXPECT_TRUE(allowed.count(now)) << "after kill " << kill << ": tag " << key << " points at " << now
-                                    << ", acknowledged " << (ledger.tagAcked.count(key) ? ledger.tagAcked[key] : "-");
+    EXPECT_TRUE(allowed.count(now))
+        << "after kill " << kill << ": tag " << key << " points at " << now << ", acknowledged "
+        << (ledger.tagAcked.count(key) ? ledger.tagAcked[key] : "-");
     // The interrupted PUT has now either happened or not; either is the acknowledged state.
     if (current) ledger.tagAcked[key] = now;
   }
@@ -192,7 +204,8 @@ void expectLedgerInStore(const std::filesystem::path& root, Ledger& ledger, int 
 
 TEST(CrashSafety, KillNineDuringPushesLosesNothingAcknowledged) {
   const int kills = envInt("REGFS_CRASH_KILLS", 100);
-  const uint64_t seed = static_cast<uint64_t>(envInt("REGFS_CRASH_SEED", static_cast<int>(::time(nullptr))));
+  const uint64_t seed =
+      static_cast<uint64_t>(envInt("REGFS_CRASH_SEED", static_cast<int>(::time(nullptr))));
   std::mt19937_64 rng(seed);
   TempDir dir;
   auto root = dir / "store";
@@ -206,7 +219,8 @@ TEST(CrashSafety, KillNineDuringPushesLosesNothingAcknowledged) {
     std::vector<std::thread> workers;
     for (int w = 0; w < kWorkers; ++w) {
       uint64_t workerSeed = rng();
-      workers.emplace_back([&, w, workerSeed] { Worker(w, server->port(), ledger, workerSeed, stop).run(); });
+      workers.emplace_back(
+          [&, w, workerSeed] { Worker(w, server->port(), ledger, workerSeed, stop).run(); });
     }
     // Anywhere from the first request to the middle of a multi-MiB upload.
     std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng() % 300));
@@ -215,9 +229,11 @@ TEST(CrashSafety, KillNineDuringPushesLosesNothingAcknowledged) {
     for (auto& t : workers) t.join();
     server.reset();
 
-    ASSERT_TRUE(ledger.failures.empty()) << "seed " << seed << ", kill " << kill << ": " << ledger.failures[0];
+    ASSERT_TRUE(ledger.failures.empty())
+        << "seed " << seed << ", kill " << kill << ": " << ledger.failures[0];
     StoreReport report = checker.check();
-    ASSERT_TRUE(report.clean()) << "seed " << seed << ", after kill " << kill << ": " << report.describe();
+    ASSERT_TRUE(report.clean()) << "seed " << seed << ", after kill " << kill << ": "
+                                << report.describe();
     tempFiles = report.tempFiles;
     expectLedgerInStore(root, ledger, kill);
     if (::testing::Test::HasFatalFailure() || ::testing::Test::HasNonfatalFailure()) {
@@ -235,24 +251,25 @@ TEST(CrashSafety, KillNineDuringPushesLosesNothingAcknowledged) {
     ASSERT_TRUE(r->body == blob.bytes) << digest;
   }
   for (const auto& [key, m] : ledger.manifests) {
-    auto r = c.request("GET", "/v2/" + m.repo + "/manifests/" + key.substr(key.find('@') + 1),
-                       {}, {"Accept: " + kOciManifestType});
+    auto r = c.request("GET", "/v2/" + m.repo + "/manifests/" + key.substr(key.find('@') + 1), {},
+                       {"Accept: " + kOciManifestType});
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 200) << key;
     ASSERT_EQ(r->body, m.bytes) << key;
   }
   for (const auto& [key, digest] : ledger.tagAcked) {
     size_t colon = key.find(':');
-    auto r = c.request("GET", "/v2/" + key.substr(0, colon) + "/manifests/" + key.substr(colon + 1), {},
-                       {"Accept: " + kOciManifestType});
+    auto r = c.request("GET", "/v2/" + key.substr(0, colon) + "/manifests/" + key.substr(colon + 1),
+                       {}, {"Accept: " + kOciManifestType});
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 200) << key;
     EXPECT_EQ(r->header("docker-content-digest"), digest) << key;
   }
-  std::cout << "[ crash    ] seed " << seed << ": " << kills << " kills, " << ledger.acknowledged.load()
-            << " pushes acknowledged (" << ledger.blobs.size() << " blobs, " << ledger.manifests.size()
-            << " manifests, " << ledger.tagAcked.size() << " tags), " << ledger.interrupted.load()
-            << " requests cut by a kill, " << tempFiles << " temporary files left behind\n";
+  std::cout << "[ crash    ] seed " << seed << ": " << kills << " kills, "
+            << ledger.acknowledged.load() << " pushes acknowledged (" << ledger.blobs.size()
+            << " blobs, " << ledger.manifests.size() << " manifests, " << ledger.tagAcked.size()
+            << " tags), " << ledger.interrupted.load() << " requests cut by a kill, " << tempFiles
+            << " temporary files left behind\n";
   EXPECT_GT(ledger.interrupted.load(), kills / 2) << "the kills should land inside requests";
 }
 
@@ -347,19 +364,22 @@ std::vector<std::string> fsyncViolations(const std::string& trace, size_t& renam
         out.push_back("rename of " + paths[0] + " before directory " + dir + " was fsynced");
       }
       needSync[pid].clear();
-      if (dirty.count(paths[0])) out.push_back("rename of " + paths[0] + " before its data was fsynced");
+      if (dirty.count(paths[0]))
+        out.push_back("rename of " + paths[0] + " before its data was fsynced");
       dirty.erase(paths[0]);
       needSync[pid].insert(parent(paths[1]));
     }
   }
   for (const auto& [pid, dirs] : needSync) {
-    for (const std::string& dir : dirs) out.push_back("directory " + dir + " never fsynced after a change");
+    for (const std::string& dir : dirs)
+      out.push_back("directory " + dir + " never fsynced after a change");
   }
   return out;
 }
 
 bool allThreadsTraced(pid_t pid) {
-  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
     std::string status = readFile(task.path() / "status");
     auto p = status.find("TracerPid:");
     if (p == std::string::npos || std::stoi(status.substr(p + 10)) == 0) return false;
@@ -387,20 +407,23 @@ TEST(CrashSafety, EveryRenameFollowsAnFsyncAndIsFollowedByADirectoryFsync) {
   ASSERT_TRUE(allThreadsTraced(server.pid())) << "strace did not attach";
 
   HttpConnection c(server.port(), std::chrono::seconds(60));
-  std::string config = "{}", a = randomBytes(300000, 1), b = randomBytes(100000, 2), e = randomBytes(50000, 3);
+  std::string config = "{}", a = randomBytes(300000, 1), b = randomBytes(100000, 2),
+              e = randomBytes(50000, 3);
   ASSERT_EQ(pushBlobMonolithic(c, "audit/app", config)->status, 201);
   ASSERT_EQ(pushBlobChunked(c, "audit/app", a, 3)->status, 201);
   ASSERT_EQ(pushBlobChunked(c, "audit/app", b, 2, true)->status, 201);
   ASSERT_EQ(pushBlobMonolithic(c, "audit/other", e)->status, 201);
-  auto r = c.request("POST", "/v2/audit/app/blobs/uploads/?mount=" + digestOf(e) + "&from=audit/other");
+  auto r =
+      c.request("POST", "/v2/audit/app/blobs/uploads/?mount=" + digestOf(e) + "&from=audit/other");
   ASSERT_EQ(r->status, 201);
   std::string m1 = ociManifest(config, {a, b, e}), m2 = ociManifest(config, {a}, "2");
   ASSERT_EQ(putManifest(c, "audit/app", "v1", m1, kOciManifestType)->status, 201);
   ASSERT_EQ(putManifest(c, "audit/app", "v1", m2, kOciManifestType)->status, 201);  // a tag move
   ASSERT_EQ(putManifest(c, "audit/app", digestOf(m1), m1, kOciManifestType)->status, 201);
-  std::string index = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndexType + "\",\"manifests\":[{\"mediaType\":\"" +
-                      kOciManifestType + "\",\"digest\":\"" + digestOf(m1) + "\",\"size\":" + std::to_string(m1.size()) +
-                      "}]}";
+  std::string index = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndexType +
+                      "\",\"manifests\":[{\"mediaType\":\"" + kOciManifestType +
+                      "\",\"digest\":\"" + digestOf(m1) +
+                      "\",\"size\":" + std::to_string(m1.size()) + "}]}";
   ASSERT_EQ(putManifest(c, "audit/app", "multi", index, kOciIndexType)->status, 201);
   c.close();
   EXPECT_EQ(server.stop(), 0);
@@ -411,7 +434,8 @@ TEST(CrashSafety, EveryRenameFollowsAnFsyncAndIsFollowedByADirectoryFsync) {
   EXPECT_GE(renames, 20u) << "the trace should hold every commit";
   std::string all;
   for (const auto& v : violations) all += "\n  " + v;
-  EXPECT_TRUE(violations.empty()) << violations.size() << " violation(s) in " << renames << " renames:" << all;
+  EXPECT_TRUE(violations.empty()) << violations.size() << " violation(s) in " << renames
+                                  << " renames:" << all;
 }
 
 }  // namespace

@@ -27,7 +27,8 @@ class TmpfsMount {
  public:
   TmpfsMount(const std::filesystem::path& dir, const std::string& size) : dir_(dir) {
     std::filesystem::create_directories(dir);
-    mounted_ = ::mount("tmpfs", dir.c_str(), "tmpfs", 0, ("size=" + size + ",mode=0755").c_str()) == 0;
+    mounted_ =
+        ::mount("tmpfs", dir.c_str(), "tmpfs", 0, ("size=" + size + ",mode=0755").c_str()) == 0;
   }
   ~TmpfsMount() {
     if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
@@ -50,9 +51,10 @@ uint64_t freeBytes(const std::filesystem::path& p) { return std::filesystem::spa
 void expectServerError(const std::optional<Reply>& r, int status, const std::string& what) {
   ASSERT_TRUE(r) << what << ": no answer";
   EXPECT_EQ(r->status, status) << what << ": " << r->body;
-  std::string message =
-      status == 507 ? "no space left on device: the registry's storage is full" : "the registry's storage failed";
-  EXPECT_EQ(r->body, "{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"" + message + "\",\"detail\":\"\"}]}\n")
+  std::string message = status == 507 ? "no space left on device: the registry's storage is full"
+                                      : "the registry's storage failed";
+  EXPECT_EQ(r->body, "{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"" + message +
+                         "\",\"detail\":\"\"}]}\n")
       << what;
   EXPECT_EQ(r->header("content-type"), "application/json; charset=utf-8");
 }
@@ -104,7 +106,8 @@ TEST(DiskFull, PushesFailCleanlyReadsGoOnAndPushesWorkOnceSpaceIsFreed) {
   EXPECT_TRUE(store.repository(RepoName::parse("small/app")).listUploads().empty());
   EXPECT_GE(freeBytes(dir / "mnt") + (64 << 10), left) << "space kept by a failed monolithic push";
   expectServerError(pushBlobChunked(c, "small/app", big, 3), 507, "chunked push");
-  expectServerError(pushBlobChunked(c, "small/app", big, 2, true), 507, "chunked push, last chunk with PUT");
+  expectServerError(pushBlobChunked(c, "small/app", big, 2, true), 507,
+                    "chunked push, last chunk with PUT");
   expectReadsServed(c, manifest, layer);
 
   // No partial blob, no temporary file; the failed monolithic push gave its space back.
@@ -130,7 +133,8 @@ TEST(DiskFull, PushesFailCleanlyReadsGoOnAndPushesWorkOnceSpaceIsFreed) {
   for (const auto& u : store.repository(RepoName::parse("small/app")).listUploads()) {
     store.repository(RepoName::parse("small/app")).cancelUpload(u.uuid);
   }
-  EXPECT_GE(freeBytes(dir / "mnt") + (64 << 10), before) << "space leaked by failed pushes (" << left << " left when full)";
+  EXPECT_GE(freeBytes(dir / "mnt") + (64 << 10), before)
+      << "space leaked by failed pushes (" << left << " left when full)";
   ASSERT_EQ(pushBlobMonolithic(c, "small/app", big)->status, 201);
   ASSERT_EQ(pushBlobChunked(c, "small/app", randomBytes(1 << 20, 3), 3)->status, 201);
   r = putManifest(c, "small/app", "v2", other, kOciManifestType);
@@ -158,11 +162,14 @@ TEST(DiskFull, StorageErrorsAnswer500AndTheStoreRecovers) {
 
   ASSERT_TRUE(mount.remount(true)) << std::strerror(errno);
   std::string blob = randomBytes(1 << 20, 4);
-  expectServerError(pushBlobMonolithic(c, "small/app", blob), 500, "monolithic push on a read-only store");
-  expectServerError(c.request("PATCH", session, blob, {"Content-Range: 0-" + std::to_string(blob.size() - 1)}), 500,
-                    "chunk on a read-only store");
-  expectServerError(putManifest(c, "small/app", "v2", ociManifest(config, {layer}, "x"), kOciManifestType), 500,
-                    "manifest push on a read-only store");
+  expectServerError(pushBlobMonolithic(c, "small/app", blob), 500,
+                    "monolithic push on a read-only store");
+  expectServerError(
+      c.request("PATCH", session, blob, {"Content-Range: 0-" + std::to_string(blob.size() - 1)}),
+      500, "chunk on a read-only store");
+  expectServerError(
+      putManifest(c, "small/app", "v2", ociManifest(config, {layer}, "x"), kOciManifestType), 500,
+      "manifest push on a read-only store");
   expectReadsServed(c, manifest, layer);
 
   ASSERT_TRUE(mount.remount(false)) << std::strerror(errno);

@@ -43,7 +43,8 @@ TEST(FsckRepairTest, FindsAndRepairsOnlyWhatIsBroken) {
   {
     ReferenceRegistry reference(root);
     ASSERT_EQ(skopeoCopy(oci.ref("v1"), "docker://" + reference.host() + "/team/app:v1").status, 0);
-    ASSERT_EQ(skopeoCopy(oci.ref("other"), "docker://" + reference.host() + "/team/other:v1").status, 0);
+    ASSERT_EQ(
+        skopeoCopy(oci.ref("other"), "docker://" + reference.host() + "/team/other:v1").status, 0);
   }
   auto r = runFsck(root);
   ASSERT_EQ(r.status, 0) << r.out << r.err;
@@ -64,7 +65,8 @@ TEST(FsckRepairTest, FindsAndRepairsOnlyWhatIsBroken) {
 
   r = runFsck(root);
   EXPECT_EQ(r.status, 4) << r.out << r.err;
-  EXPECT_NE(r.out.find("corrupt-blob " + appData + ": content hashes to "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("corrupt-blob " + appData + ": content hashes to "), std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("dangling-link " + dangling), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("malformed-link " + empty + ": empty link file"), std::string::npos)
       << r.out;
@@ -88,8 +90,9 @@ TEST(FsckRepairTest, FindsAndRepairsOnlyWhatIsBroken) {
   }
   EXPECT_EQ(after.size() + removed.size(), before.size()) << "repair added files";
   auto rel = [&](const std::string& full) { return fs::relative(full, root).string(); };
-  EXPECT_EQ(removed, (std::set<std::string>{rel(appData), rel(dangling), rel(empty),
-                                            rel(root.string() + layout::layerLink(repo, appDigest))}));
+  EXPECT_EQ(removed,
+            (std::set<std::string>{rel(appData), rel(dangling), rel(empty),
+                                   rel(root.string() + layout::layerLink(repo, appDigest))}));
   EXPECT_TRUE(fs::exists(root.string() + layout::blobData(pending))) << "a valid blob stays";
 
   r = runFsck(root);
@@ -102,7 +105,8 @@ TEST(FsckRepairTest, FindsAndRepairsOnlyWhatIsBroken) {
   ASSERT_EQ(skopeoCopy(oci.ref("v1"), "docker://" + reference.host() + "/team/app:v1").status, 0);
   r = runFsck(root);
   EXPECT_EQ(r.status, 0) << r.out;
-  r = skopeoCopy("docker://" + reference.host() + "/team/app:v1", "dir:" + (work / "pulled").string());
+  r = skopeoCopy("docker://" + reference.host() + "/team/app:v1",
+                 "dir:" + (work / "pulled").string());
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(readFile(work / "pulled" / app.digest.substr(7)), app.bytes);
 }

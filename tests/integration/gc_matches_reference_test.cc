@@ -12,8 +12,8 @@
 #include <set>
 
 #include "common/digest.h"
-#include "common/store/layout.h"
 #include "common/names.h"
+#include "common/store/layout.h"
 #include "support/image.h"
 
 namespace regfs {
@@ -87,7 +87,8 @@ class GcMatchesReferenceTest : public ::testing::Test {
     oci.tag("multi", index);
 
     ReferenceRegistry reference(store);
-    auto push = [&](const std::string& tag, const std::string& dest, std::vector<std::string> extra = {}) {
+    auto push = [&](const std::string& tag, const std::string& dest,
+                    std::vector<std::string> extra = {}) {
       auto r = skopeoCopy(oci.ref(tag), "docker://" + reference.host() + "/" + dest, extra);
       ASSERT_EQ(r.status, 0) << r.err;
     };
@@ -95,7 +96,7 @@ class GcMatchesReferenceTest : public ::testing::Test {
     push("old", "team/app:latest");
     push("new", "team/app:latest");  // latest now names newLatest; oldLatest is untagged
     push("deleted", "team/tools:scratch");
-    push("v1", "team/tools:v1");     // the same image in a second repository
+    push("v1", "team/tools:v1");  // the same image in a second repository
     push("multi", "team/multi:1.0", {"--all"});
     auto r = curl({"-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE",
                    reference.url() + "/v2/team/tools/manifests/" + deleted.digest});
@@ -113,8 +114,13 @@ class GcMatchesReferenceTest : public ::testing::Test {
                                        theirs.string() + "\n");
     std::vector<std::string> ref = {"/usr/bin/docker-registry", "garbage-collect",
                                     (work / "config.yml").string()};
-    std::vector<std::string> mine = {(binDir() / "regfsctl").string(), "garbage-collect",
-                                     ours.string(), "--grace", "0s", "--settle", "0s"};
+    std::vector<std::string> mine = {(binDir() / "regfsctl").string(),
+                                     "garbage-collect",
+                                     ours.string(),
+                                     "--grace",
+                                     "0s",
+                                     "--settle",
+                                     "0s"};
     if (deleteUntagged) {
       ref.push_back("--delete-untagged");
       mine.push_back("--delete-untagged");
@@ -148,9 +154,11 @@ TEST_F(GcMatchesReferenceTest, KeepsWhatTheReferenceKeeps) {
   // regfs removed the layer link the reference leaves dangling.
   EXPECT_TRUE(theirs.count(layerLinkFile("team/tools", deletedLayer)));
   EXPECT_FALSE(ours.count(layerLinkFile("team/tools", deletedLayer)));
-  EXPECT_NE(lastOutput.find("removed blob " + deletedLayer.digest), std::string::npos) << lastOutput;
+  EXPECT_NE(lastOutput.find("removed blob " + deletedLayer.digest), std::string::npos)
+      << lastOutput;
   EXPECT_NE(lastOutput.find("removed layer link team/tools -> " + deletedLayer.digest),
-            std::string::npos) << lastOutput;
+            std::string::npos)
+      << lastOutput;
 }
 
 TEST_F(GcMatchesReferenceTest, DeleteUntaggedKeepsIndexChildrenWhereTheReferenceBreaksThem) {
@@ -168,20 +176,24 @@ TEST_F(GcMatchesReferenceTest, DeleteUntaggedKeepsIndexChildrenWhereTheReference
   // What regfs keeps beyond the reference is exactly the index's children: their revision
   // links, their own layers and configs, and the layer links to those.
   std::set<std::string> extra = minus(ours, reference);
-  std::set<std::string> children = {revisionFile("team/multi", amd), revisionFile("team/multi", arm),
-                                    blobFile(amdLayer), blobFile(armLayer),
+  std::set<std::string> children = {revisionFile("team/multi", amd),
+                                    revisionFile("team/multi", arm),
+                                    blobFile(amdLayer),
+                                    blobFile(armLayer),
                                     layerLinkFile("team/multi", amdLayer),
                                     layerLinkFile("team/multi", armLayer)};
   for (const std::string& f : children) EXPECT_TRUE(extra.count(f)) << f;
   for (const std::string& f : extra) {
-    bool config = f.find("blobs/sha256/") != std::string::npos || f.find("/_layers/") != std::string::npos;
+    bool config =
+        f.find("blobs/sha256/") != std::string::npos || f.find("/_layers/") != std::string::npos;
     EXPECT_TRUE(children.count(f) || config) << "unexpected extra file " << f;
   }
   EXPECT_EQ(extra.size(), children.size() + 4) << "plus both children's configs and their links";
 
   // The index still pulls, with every platform, from the store regfs collected; from the
   // reference's it does not.
-  for (const auto& [root, pulls] : {std::pair{work / "ours", true}, std::pair{work / "theirs", false}}) {
+  for (const auto& [root, pulls] :
+       {std::pair{work / "ours", true}, std::pair{work / "theirs", false}}) {
     ReferenceRegistry registry(root);
     auto r = skopeoCopy("docker://" + registry.host() + "/team/multi:1.0",
                         "dir:" + (work / ("pulled-" + std::to_string(pulls))).string(), {"--all"});
@@ -203,17 +215,23 @@ std::map<std::string, std::string> snapshot(const fs::path& root) {
 TEST_F(GcMatchesReferenceTest, DryRunPrintsWhatWouldGoAndChangesNothing) {
   auto before = snapshot(store);
   for (const char* mode : {"", "--delete-untagged"}) {
-    std::vector<std::string> argv = {(binDir() / "regfsctl").string(), "garbage-collect", store.string(),
-                                     "--dry-run", "--grace", "0s"};
+    std::vector<std::string> argv = {(binDir() / "regfsctl").string(),
+                                     "garbage-collect",
+                                     store.string(),
+                                     "--dry-run",
+                                     "--grace",
+                                     "0s"};
     if (*mode) argv.push_back(mode);
     auto r = run(argv);
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("would remove blob " + deletedLayer.digest), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("would remove layer link team/tools -> " + deletedLayer.digest),
-              std::string::npos) << r.out;
+              std::string::npos)
+        << r.out;
     bool untagged = *mode != 0;
     EXPECT_EQ(r.out.find("would remove manifest team/app@" + oldLatest.digest) != std::string::npos,
-              untagged) << r.out;
+              untagged)
+        << r.out;
     EXPECT_EQ(r.out.find("would remove blob " + overwritten.digest) != std::string::npos, untagged)
         << r.out;
     EXPECT_EQ(r.out.find(amd.digest), std::string::npos) << "index children are never untagged";

@@ -1,7 +1,8 @@
 // garbage-collect is safe on a live store: while skopeo pushes images continuously through
-// a registry serving the same root (regfs-server, and the reference docker-registry), garbage-collect runs again and again
-// (alternating --delete-untagged), sweeping real garbage. Afterwards every image whose push
-// succeeded pulls back byte for byte, and fsck finds the store clean.
+// a registry serving the same root (regfs-server, and the reference docker-registry),
+// garbage-collect runs again and again (alternating --delete-untagged), sweeping real garbage.
+// Afterwards every image whose push succeeded pulls back byte for byte, and fsck finds the store
+// clean.
 //
 // Some pushes reuse a layer that is garbage at the time (its manifest was deleted): a push
 // that sees it exist just before it is swept may be refused (MANIFEST_BLOB_UNKNOWN, nothing
@@ -57,7 +58,8 @@ void pushWhileCollecting() {
   oci.tag("g2", g2);
   ASSERT_EQ(push("g1", "live/reuse:old").status, 0);
   ASSERT_EQ(push("g2", "live/doomed:old").status, 0);
-  for (const auto& [repo, digest] : {std::pair{"live/reuse", g1.digest}, std::pair{"live/doomed", g2.digest}}) {
+  for (const auto& [repo, digest] :
+       {std::pair{"live/reuse", g1.digest}, std::pair{"live/doomed", g2.digest}}) {
     auto r = curl({"-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE",
                    registry.url() + "/v2/" + repo + "/manifests/" + digest});
     ASSERT_EQ(r.out, "202");
@@ -68,7 +70,8 @@ void pushWhileCollecting() {
   constexpr int kImages = 24;
   std::vector<std::pair<std::string, Pushed>> plan;
   for (int i = 0; i < kImages; ++i) {
-    Blob own = oci.addLayer({{"app/" + std::to_string(i), "content of image " + std::to_string(i)}});
+    Blob own =
+        oci.addLayer({{"app/" + std::to_string(i), "content of image " + std::to_string(i)}});
     std::vector<Blob> layers = {base, own};
     if (i % 3 == 0) layers.insert(layers.begin() + 1, reused);
     Blob manifest = oci.addImage(layers, {"linux", "amd64", ""});
@@ -84,8 +87,13 @@ void pushWhileCollecting() {
   std::vector<CommandResult> collections;
   std::thread collector([&] {
     for (int round = 0; pushing || round < 2; ++round) {
-      std::vector<std::string> argv = {(binDir() / "regfsctl").string(), "garbage-collect", root.string(),
-                                       "--grace", "3s", "--settle", "300ms"};
+      std::vector<std::string> argv = {(binDir() / "regfsctl").string(),
+                                       "garbage-collect",
+                                       root.string(),
+                                       "--grace",
+                                       "3s",
+                                       "--settle",
+                                       "300ms"};
       if (round % 2) argv.push_back("--delete-untagged");
       collections.push_back(run(argv));
     }
@@ -135,7 +143,9 @@ void pushWhileCollecting() {
   EXPECT_EQ(fsck.status, 0) << fsck.out << fsck.err;
 }
 
-TEST(GcWhilePushingTest, ThroughRegfsServerEveryPushedImagePulls) { pushWhileCollecting<RegfsServer>(); }
+TEST(GcWhilePushingTest, ThroughRegfsServerEveryPushedImagePulls) {
+  pushWhileCollecting<RegfsServer>();
+}
 
 TEST(GcWhilePushingTest, ThroughTheReferenceEveryPushedImagePulls) {
   pushWhileCollecting<ReferenceRegistry>();

@@ -22,7 +22,8 @@ namespace regfs::testing {
 namespace {
 
 const std::string kStorageFailed =
-    "{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"the registry's storage failed\",\"detail\":\"\"}]}\n";
+    "{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"the registry's storage "
+    "failed\",\"detail\":\"\"}]}\n";
 
 void expectStorageFailed(const std::optional<Reply>& r, const std::string& what) {
   ASSERT_TRUE(r) << what << ": no answer";
@@ -39,14 +40,18 @@ class IoErrorTest : public ::testing::Test {
         c_(server_.port(), std::chrono::seconds(30)),
         appManifest_(ociManifest(config_, {appLayer_})),
         otherManifest_(ociManifest(config_, {otherLayer_})) {
-    for (const auto& blob : {config_, appLayer_}) EXPECT_EQ(pushBlobMonolithic(c_, "app", blob)->status, 201) << server_.log();
-    for (const auto& blob : {config_, otherLayer_}) EXPECT_EQ(pushBlobMonolithic(c_, "other", blob)->status, 201) << server_.log();
+    for (const auto& blob : {config_, appLayer_})
+      EXPECT_EQ(pushBlobMonolithic(c_, "app", blob)->status, 201) << server_.log();
+    for (const auto& blob : {config_, otherLayer_})
+      EXPECT_EQ(pushBlobMonolithic(c_, "other", blob)->status, 201) << server_.log();
     EXPECT_EQ(putManifest(c_, "app", "v1", appManifest_, kOciManifestType)->status, 201);
     EXPECT_EQ(putManifest(c_, "other", "v1", otherManifest_, kOciManifestType)->status, 201);
   }
 
   // The path of a blob's data file in the mount, as regfs-faultfs matches it.
-  static std::string dataPath(const std::string& blob) { return layout::blobData(Digest::of(blob)); }
+  static std::string dataPath(const std::string& blob) {
+    return layout::blobData(Digest::of(blob));
+  }
 
   void expectOtherServed() {
     auto r = c_.request("GET", "/v2/other/blobs/" + digestOf(otherLayer_));
@@ -73,14 +78,16 @@ TEST_F(IoErrorTest, UnreadableBlobsAnswer500OrACutConnectionAndFsckReportsThem) 
   faults_.failReads(dataPath(appLayer_));
   std::string target = "/v2/app/blobs/" + digestOf(appLayer_);
   expectStorageFailed(c_.request("GET", target), "GET of an unreadable blob");
-  expectStorageFailed(c_.request("GET", target, {}, {"Range: bytes=1000-"}), "ranged GET of an unreadable blob");
+  expectStorageFailed(c_.request("GET", target, {}, {"Range: bytes=1000-"}),
+                      "ranged GET of an unreadable blob");
   expectOtherServed();
 
   // A bad spot 1 MiB in: the answer has begun, so the server can only stop short of the
   // Content-Length it announced. What did arrive is the blob's own bytes.
   faults_.heal();
   faults_.failReads(dataPath(appLayer_), 1 << 20);
-  std::string raw = rawExchange(server_.port(), "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n", 10000);
+  std::string raw =
+      rawExchange(server_.port(), "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n", 10000);
   size_t head = raw.find("\r\n\r\n");
   ASSERT_NE(head, std::string::npos) << raw.substr(0, 200);
   Reply partial = parseReply(raw);
@@ -88,21 +95,26 @@ TEST_F(IoErrorTest, UnreadableBlobsAnswer500OrACutConnectionAndFsckReportsThem) 
   EXPECT_EQ(partial.header("content-length"), std::to_string(appLayer_.size()));
   std::string body = raw.substr(head + 4);
   EXPECT_LT(body.size(), appLayer_.size()) << "a blob that cannot be read was served whole";
-  EXPECT_TRUE(appLayer_.compare(0, body.size(), body) == 0) << "bytes served that are not the blob's";
+  EXPECT_TRUE(appLayer_.compare(0, body.size(), body) == 0)
+      << "bytes served that are not the blob's";
   EXPECT_FALSE(c_.request("GET", target)) << "a complete reply for a blob that cannot be read";
   expectOtherServed();
 
   // An unreadable manifest.
   faults_.failReads(dataPath(appManifest_));
-  expectStorageFailed(c_.request("GET", "/v2/app/manifests/v1", {}, {"Accept: " + kOciManifestType}),
-                      "GET of an unreadable manifest");
+  expectStorageFailed(
+      c_.request("GET", "/v2/app/manifests/v1", {}, {"Accept: " + kOciManifestType}),
+      "GET of an unreadable manifest");
   expectOtherServed();
 
   // fsck names the unreadable blobs; repair leaves them (the storage may recover).
   CommandResult fsck = runFsck(root_);
   EXPECT_EQ(fsck.status, 4) << fsck.out << fsck.err;
-  EXPECT_NE(fsck.out.find("unreadable-blob " + root_.string() + dataPath(appLayer_)), std::string::npos) << fsck.out;
-  EXPECT_NE(fsck.out.find("unreadable-blob " + root_.string() + dataPath(appManifest_)), std::string::npos)
+  EXPECT_NE(fsck.out.find("unreadable-blob " + root_.string() + dataPath(appLayer_)),
+            std::string::npos)
+      << fsck.out;
+  EXPECT_NE(fsck.out.find("unreadable-blob " + root_.string() + dataPath(appManifest_)),
+            std::string::npos)
       << fsck.out;
   fsck = runFsck(root_, {"--repair"});
   EXPECT_EQ(fsck.status, 4) << fsck.out << fsck.err;
@@ -129,7 +141,8 @@ TEST_F(IoErrorTest, PushesWhoseWritesOrFsyncsFailLeaveNothingVisible) {
   expectStorageFailed(pushBlobChunked(c_, "app", blob, 3), "chunked push, writes fail");
   expectOtherServed();
   EXPECT_FALSE(store.statBlob(Digest::of(blob)));
-  EXPECT_EQ(runFsck(root_).out.find("torn-upload"), std::string::npos) << "a session that failed to start was left";
+  EXPECT_EQ(runFsck(root_).out.find("torn-upload"), std::string::npos)
+      << "a session that failed to start was left";
   for (const auto& u : app.listUploads()) app.cancelUpload(u.uuid);
 
   // Every fsync under the store fails: nothing the server did not make durable may count.
@@ -139,7 +152,8 @@ TEST_F(IoErrorTest, PushesWhoseWritesOrFsyncsFailLeaveNothingVisible) {
   EXPECT_TRUE(app.listUploads().empty()) << "a failed monolithic push kept its session";
   expectStorageFailed(pushBlobChunked(c_, "app", blob, 2, true), "chunked push, fsync fails");
   std::string manifest = ociManifest(config_, {appLayer_}, "v2");
-  expectStorageFailed(putManifest(c_, "app", "v2", manifest, kOciManifestType), "manifest push, fsync fails");
+  expectStorageFailed(putManifest(c_, "app", "v2", manifest, kOciManifestType),
+                      "manifest push, fsync fails");
   expectOtherServed();
   EXPECT_FALSE(store.statBlob(Digest::of(blob)));
   EXPECT_FALSE(store.statBlob(Digest::of(manifest)));
@@ -148,7 +162,8 @@ TEST_F(IoErrorTest, PushesWhoseWritesOrFsyncsFailLeaveNothingVisible) {
   StoreReport report = checkStore(root_);
   EXPECT_TRUE(report.clean()) << report.describe();
   EXPECT_EQ(report.tempFiles, 0u);
-  EXPECT_EQ(runFsck(root_).out.find("torn-upload"), std::string::npos) << "a session that failed to start was left";
+  EXPECT_EQ(runFsck(root_).out.find("torn-upload"), std::string::npos)
+      << "a session that failed to start was left";
 
   // Healed: the same pushes work and pull back byte for byte.
   faults_.heal();

@@ -19,7 +19,8 @@ std::filesystem::path sourceDir() { return REGFS_SOURCE_DIR; }
 std::filesystem::path buildDir() { return binDir().parent_path(); }
 
 std::string replaceAll(std::string s, const std::string& from, const std::string& to) {
-  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
+  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
+    s.replace(p, from.size(), to);
   return s;
 }
 
@@ -27,20 +28,23 @@ class PackagingTest : public ::testing::Test {
  protected:
   TempDir prefix;
   void SetUp() override {
-    CommandResult r = run({"cmake", "--install", buildDir().string(), "--prefix", prefix.path().string()});
+    CommandResult r =
+        run({"cmake", "--install", buildDir().string(), "--prefix", prefix.path().string()});
     ASSERT_EQ(r.status, 0) << r.out << r.err;
   }
 };
 
 TEST_F(PackagingTest, InstallLaysOutProgramsConfigAndUnits) {
-  for (const char* p : {"bin/regfs-server", "bin/regfs-mount", "bin/regfsctl", "etc/regfs/config.yml",
-                        "share/regfs/config.yml.sample", "lib/systemd/system/regfs-server.service",
-                        "lib/systemd/system/regfs-mount@.service"}) {
+  for (const char* p :
+       {"bin/regfs-server", "bin/regfs-mount", "bin/regfsctl", "etc/regfs/config.yml",
+        "share/regfs/config.yml.sample", "lib/systemd/system/regfs-server.service",
+        "lib/systemd/system/regfs-mount@.service"}) {
     EXPECT_TRUE(std::filesystem::exists(prefix / p)) << p;
   }
   CommandResult help = run({(prefix / "bin/regfs-server").string(), "--help"});
   EXPECT_EQ(help.status, 0);
-  for (const char* section : {"SYNOPSIS", "DESCRIPTION", "OPERATIONS", "FILES", "EXIT STATUS", "--version"}) {
+  for (const char* section :
+       {"SYNOPSIS", "DESCRIPTION", "OPERATIONS", "FILES", "EXIT STATUS", "--version"}) {
     EXPECT_NE(help.out.find(section), std::string::npos) << section << "\n" << help.out;
   }
 }
@@ -49,21 +53,24 @@ TEST_F(PackagingTest, TheSampleConfigurationServesWithoutWarnings) {
   TempDir store;
   int port = freePort();
   int debugPort = freePort();
-  Process server({(prefix / "bin/regfs-server").string(), (prefix / "etc/regfs/config.yml").string()},
-                 {{"REGISTRY_HTTP_ADDR", "127.0.0.1:" + std::to_string(port)},
-                  {"REGISTRY_HTTP_DEBUG_ADDR", "127.0.0.1:" + std::to_string(debugPort)},
-                  {"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", store.path().string()}},
-                 store / "server.log");
+  Process server(
+      {(prefix / "bin/regfs-server").string(), (prefix / "etc/regfs/config.yml").string()},
+      {{"REGISTRY_HTTP_ADDR", "127.0.0.1:" + std::to_string(port)},
+       {"REGISTRY_HTTP_DEBUG_ADDR", "127.0.0.1:" + std::to_string(debugPort)},
+       {"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", store.path().string()}},
+      store / "server.log");
   ASSERT_TRUE(waitForPort(port)) << server.log();
   ASSERT_TRUE(waitForPort(debugPort)) << server.log();
   EXPECT_EQ(http("GET", "http://127.0.0.1:" + std::to_string(port) + "/v2/").status, 200);
-  EXPECT_EQ(http("GET", "http://127.0.0.1:" + std::to_string(debugPort) + "/debug/health").status, 200);
+  EXPECT_EQ(http("GET", "http://127.0.0.1:" + std::to_string(debugPort) + "/debug/health").status,
+            200);
   EXPECT_EQ(server.stop(), 0);
   EXPECT_EQ(server.log().find("level=warning"), std::string::npos) << server.log();
 }
 
 TEST_F(PackagingTest, SystemdUnitsVerify) {
-  ASSERT_TRUE(haveProgram("systemd-analyze")) << "systemd-analyze (Debian package systemd) is required";
+  ASSERT_TRUE(haveProgram("systemd-analyze"))
+      << "systemd-analyze (Debian package systemd) is required";
   // The units name the configured prefix; point them at this install so verify finds
   // the programs it checks for.
   TempDir units;
@@ -75,36 +82,44 @@ TEST_F(PackagingTest, SystemdUnitsVerify) {
     writeFile(units / name, text);
   }
   CommandResult r = sh("cd '" + units.path().string() +
-                       "' && systemd-analyze verify ./regfs-server.service ./regfs-mount@srv-registry\\\\x2dview.service 2>&1");
+                       "' && systemd-analyze verify ./regfs-server.service "
+                       "./regfs-mount@srv-registry\\\\x2dview.service 2>&1");
   EXPECT_EQ(r.status, 0) << r.out << r.err;
   EXPECT_EQ(r.out, "") << r.out;
   // A broken unit is caught, so the check above means something.
   writeFile(units / "broken.service", "[Service]\nExecStart=relative/path\nBogusKey=1\n");
-  EXPECT_NE(sh("cd '" + units.path().string() + "' && systemd-analyze verify ./broken.service 2>&1").status, 0);
+  EXPECT_NE(sh("cd '" + units.path().string() + "' && systemd-analyze verify ./broken.service 2>&1")
+                .status,
+            0);
 }
 
 TEST(DockerImageTest, BuildsFromALocalBaseAndRunsLikeRegistry2) {
   DockerDaemon& d = sharedDockerDaemon();
-  CommandResult base = sh("DOCKER='docker -H " + d.host() + "' '" + (sourceDir() / "scripts/docker-base.sh").string() +
-                          "' '" + buildDir().string() + "' regfs-base:test 2>&1");
+  CommandResult base = sh("DOCKER='docker -H " + d.host() + "' '" +
+                          (sourceDir() / "scripts/docker-base.sh").string() + "' '" +
+                          buildDir().string() + "' regfs-base:test 2>&1");
   ASSERT_EQ(base.status, 0) << base.out;
-  CommandResult build = d.docker({"build", "-q", "-t", "regfs:test", "--build-arg", "BASE=regfs-base:test", "-f",
-                                  (sourceDir() / "Dockerfile").string(), sourceDir().string()});
+  CommandResult build =
+      d.docker({"build", "-q", "-t", "regfs:test", "--build-arg", "BASE=regfs-base:test", "-f",
+                (sourceDir() / "Dockerfile").string(), sourceDir().string()});
   ASSERT_EQ(build.status, 0) << build.out << build.err;
-  CommandResult inspect = d.docker({"image", "inspect", "-f",
-                                    "{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{json .Config.ExposedPorts}} "
-                                    "{{json .Config.Volumes}}",
-                                    "regfs:test"});
+  CommandResult inspect =
+      d.docker({"image", "inspect", "-f",
+                "{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{json .Config.ExposedPorts}} "
+                "{{json .Config.Volumes}}",
+                "regfs:test"});
   ASSERT_EQ(inspect.status, 0) << inspect.err;
   EXPECT_EQ(inspect.out,
-            "[\"regfs-server\"] [\"/etc/docker/registry/config.yml\"] {\"5000/tcp\":{}} {\"/var/lib/registry\":{}}\n");
+            "[\"regfs-server\"] [\"/etc/docker/registry/config.yml\"] {\"5000/tcp\":{}} "
+            "{\"/var/lib/registry\":{}}\n");
 
   // dockerd runs without a bridge, so the container shares the host's network; the
   // address moves off 5000 with the usual REGISTRY_* variable.
   TempDir volume;
   int port = freePort();
-  CommandResult started = d.docker({"run", "-d", "--network", "host", "-v", volume.path().string() + ":/var/lib/registry",
-                                    "-e", "REGISTRY_HTTP_ADDR=127.0.0.1:" + std::to_string(port), "-e",
+  CommandResult started = d.docker({"run", "-d", "--network", "host", "-v",
+                                    volume.path().string() + ":/var/lib/registry", "-e",
+                                    "REGISTRY_HTTP_ADDR=127.0.0.1:" + std::to_string(port), "-e",
                                     "REGISTRY_STORAGE_DELETE_ENABLED=true", "regfs:test"});
   ASSERT_EQ(started.status, 0) << started.err;
   std::string id = started.out.substr(0, started.out.find('\n'));
@@ -113,12 +128,15 @@ TEST(DockerImageTest, BuildsFromALocalBaseAndRunsLikeRegistry2) {
   std::string blob = "hello from a container";
   TempDir work;
   writeFile(work / "blob", blob);
-  Reply r = http("POST", "http://127.0.0.1:" + std::to_string(port) + "/v2/c/app/blobs/uploads/?digest=sha256:" +
-                             sha256Hex(blob),
+  Reply r = http("POST",
+                 "http://127.0.0.1:" + std::to_string(port) +
+                     "/v2/c/app/blobs/uploads/?digest=sha256:" + sha256Hex(blob),
                  {"--data-binary", "@" + (work / "blob").string()});
   EXPECT_EQ(r.status, 201) << r.body;
   std::string hex = sha256Hex(blob);
-  EXPECT_EQ(readFile(volume / ("docker/registry/v2/blobs/sha256/" + hex.substr(0, 2) + "/" + hex + "/data")), blob);
+  EXPECT_EQ(readFile(volume /
+                     ("docker/registry/v2/blobs/sha256/" + hex.substr(0, 2) + "/" + hex + "/data")),
+            blob);
   EXPECT_EQ(d.docker({"stop", id}).status, 0);
   EXPECT_EQ(d.docker({"inspect", "-f", "{{.State.ExitCode}}", id}).out, "0\n");
   d.docker({"rm", id});

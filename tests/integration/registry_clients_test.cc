@@ -31,15 +31,18 @@ class RegistryClientsTest : public ::testing::Test {
 TEST_F(RegistryClientsTest, SkopeoPushesAndPullsAMultiArchIndexByteForByte) {
   OciLayout oci(work / "oci");
   Blob shared = oci.addLayer({{"etc/os-release", "regfs test"}});
-  Blob amd = oci.addImage({shared, oci.addLayer({{"bin/amd", "amd64 binary"}})}, {"linux", "amd64", ""});
-  Blob arm = oci.addImage({shared, oci.addLayer({{"bin/arm", "arm64 binary"}})}, {"linux", "arm64", "v8"});
+  Blob amd =
+      oci.addImage({shared, oci.addLayer({{"bin/amd", "amd64 binary"}})}, {"linux", "amd64", ""});
+  Blob arm =
+      oci.addImage({shared, oci.addLayer({{"bin/arm", "arm64 binary"}})}, {"linux", "arm64", "v8"});
   Blob index = oci.addIndex({{amd, {"linux", "amd64", ""}}, {arm, {"linux", "arm64", "v8"}}});
   oci.tag("multi", index);
   Blob single = oci.addImage({shared});
   oci.tag("single", single);
 
   RegfsServer server;
-  auto r = skopeoCopy(oci.ref("multi"), "docker://" + server.host() + "/library/app:multi", {"--all"});
+  auto r =
+      skopeoCopy(oci.ref("multi"), "docker://" + server.host() + "/library/app:multi", {"--all"});
   ASSERT_EQ(r.status, 0) << r.err << server.log();
   // skopeo converts to Docker schema 2 on the way: the registry keeps what it was sent.
   r = skopeoCopy(oci.ref("single"), "docker://" + server.host() + "/library/app:docker",
@@ -47,7 +50,8 @@ TEST_F(RegistryClientsTest, SkopeoPushesAndPullsAMultiArchIndexByteForByte) {
   ASSERT_EQ(r.status, 0) << r.err << server.log();
   auto stored = curl({"-s", "-H", "Accept: application/vnd.docker.distribution.manifest.v2+json",
                       server.url() + "/v2/library/app/manifests/docker"});
-  EXPECT_NE(stored.out.find("application/vnd.docker.distribution.manifest.v2+json"), std::string::npos);
+  EXPECT_NE(stored.out.find("application/vnd.docker.distribution.manifest.v2+json"),
+            std::string::npos);
 
   // Pull everything back into a fresh layout: the same bytes, the same digests.
   OciLayout back(work / "back");
@@ -60,7 +64,8 @@ TEST_F(RegistryClientsTest, SkopeoPushesAndPullsAMultiArchIndexByteForByte) {
     ASSERT_TRUE(pulled.count(hex)) << d;
     EXPECT_TRUE(pulled[hex] == pushed[hex]) << d;
   }
-  r = skopeoCopy("docker://" + server.host() + "/library/app:docker", "dir:" + (work / "dir").string());
+  r = skopeoCopy("docker://" + server.host() + "/library/app:docker",
+                 "dir:" + (work / "dir").string());
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(readFile(work / "dir" / "manifest.json"), stored.out);
   EXPECT_EQ(readFile(work / "dir" / shared.digest.substr(7)), shared.bytes);
@@ -80,16 +85,24 @@ TEST_F(RegistryClientsTest, PodmanPushesAndPulls) {
   oci.tag("v1", image);
 
   RegfsServer server;
-  std::vector<std::string> podman = {"podman",        "--root",  (work / "root").string(),
-                                     "--runroot",     (work / "run").string(),
-                                     "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs",
-                                     "--events-backend", "none"};
+  std::vector<std::string> podman = {"podman",
+                                     "--root",
+                                     (work / "root").string(),
+                                     "--runroot",
+                                     (work / "run").string(),
+                                     "--storage-driver",
+                                     "vfs",
+                                     "--cgroup-manager",
+                                     "cgroupfs",
+                                     "--events-backend",
+                                     "none"};
   auto cmd = [&](std::vector<std::string> args) {
     std::vector<std::string> argv = podman;
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv, {{"TMPDIR", work.path().string()}});
   };
-  std::string storage = "containers-storage:[vfs@" + (work / "root").string() + "+" + (work / "run").string() + "]";
+  std::string storage =
+      "containers-storage:[vfs@" + (work / "root").string() + "+" + (work / "run").string() + "]";
   auto r = skopeoCopy(oci.ref("v1"), storage + "localhost/hello:v1");
   ASSERT_EQ(r.status, 0) << r.err;
   std::string ref = server.host() + "/podman/hello:v1";
@@ -128,7 +141,8 @@ TEST_F(RegistryClientsTest, StoreWrittenByRegfsIsServedByReferenceAndBack) {
   }
   {
     ReferenceRegistry reference(root);
-    auto r = skopeoCopy("docker://" + reference.host() + "/team/app:v1", "dir:" + (work / "from-ref").string());
+    auto r = skopeoCopy("docker://" + reference.host() + "/team/app:v1",
+                        "dir:" + (work / "from-ref").string());
     ASSERT_EQ(r.status, 0) << r.err << reference.log();
     EXPECT_EQ(readFile(work / "from-ref" / "manifest.json"), image.bytes);
     EXPECT_EQ(readFile(work / "from-ref" / layer.digest.substr(7)), layer.bytes);
@@ -137,7 +151,8 @@ TEST_F(RegistryClientsTest, StoreWrittenByRegfsIsServedByReferenceAndBack) {
     ASSERT_EQ(r.status, 0) << r.err << reference.log();
   }
   RegfsServer regfs(root);
-  auto r = skopeoCopy("docker://" + regfs.host() + "/team/app:v2", "dir:" + (work / "from-regfs").string());
+  auto r = skopeoCopy("docker://" + regfs.host() + "/team/app:v2",
+                      "dir:" + (work / "from-regfs").string());
   ASSERT_EQ(r.status, 0) << r.err << regfs.log();
   EXPECT_EQ(readFile(work / "from-regfs" / "manifest.json"), image2.bytes);
   EXPECT_EQ(readFile(work / "from-regfs" / layer2.digest.substr(7)), layer2.bytes);

@@ -69,8 +69,8 @@ TEST(RegistryTlsAuth, SkopeoWithCredentialsAndCertDir) {
   std::string dest = "docker://" + server->host() + "/skopeo/tls:v1";
   std::string certDir = (dir / "skopeo-certs").string();
 
-  CommandResult anonymous = run({"skopeo", "--insecure-policy", "copy", "--quiet", "--dest-cert-dir",
-                                 certDir, layout.ref("v1"), dest});
+  CommandResult anonymous = run({"skopeo", "--insecure-policy", "copy", "--quiet",
+                                 "--dest-cert-dir", certDir, layout.ref("v1"), dest});
   EXPECT_NE(anonymous.status, 0);
   EXPECT_NE(anonymous.err.find("authentication required"), std::string::npos) << anonymous.err;
 
@@ -78,8 +78,9 @@ TEST(RegistryTlsAuth, SkopeoWithCredentialsAndCertDir) {
                               std::string(kUser) + ":" + kPassword, "--dest-cert-dir", certDir,
                               layout.ref("v1"), dest});
   ASSERT_EQ(pushed.status, 0) << pushed.err << server->log();
-  CommandResult inspected = run({"skopeo", "inspect", "--raw", "--creds", std::string(kUser) + ":" + kPassword,
-                                 "--cert-dir", certDir, dest});
+  CommandResult inspected =
+      run({"skopeo", "inspect", "--raw", "--creds", std::string(kUser) + ":" + kPassword,
+           "--cert-dir", certDir, dest});
   ASSERT_EQ(inspected.status, 0) << inspected.err;
   EXPECT_EQ(inspected.out, image.bytes);
   CommandResult back = run({"skopeo", "--insecure-policy", "copy", "--quiet", "--src-creds",
@@ -113,8 +114,9 @@ TEST(RegistryTlsAuth, DockerLoginPushPullLogout) {
   CommandResult anonymous = docker.docker({"push", ref});
   EXPECT_NE(anonymous.status, 0) << anonymous.out;
   docker.docker({"rmi", ref});
-  Reply catalog = http("GET", "https://" + server->host() + "/v2/_catalog",
-                       {"--cacert", cert.cert.string(), "-u", std::string(kUser) + ":" + kPassword});
+  Reply catalog =
+      http("GET", "https://" + server->host() + "/v2/_catalog",
+           {"--cacert", cert.cert.string(), "-u", std::string(kUser) + ":" + kPassword});
   EXPECT_EQ(catalog.body, "{\"repositories\":[\"tls/busybox\"]}\n");
 }
 
@@ -127,7 +129,8 @@ TEST(RegistryTokenAuth, DockerWithPushPullAndExpiredTokens) {
   std::string ref = server.host() + "/token/busybox:1";
   importBusyboxImage(docker, ref);
 
-  CommandResult login = docker.docker({"login", "-u", "pusher", "-p", "push-secret", server.host()});
+  CommandResult login =
+      docker.docker({"login", "-u", "pusher", "-p", "push-secret", server.host()});
   ASSERT_EQ(login.status, 0) << login.err << server.log() << tokens.log();
   CommandResult push = docker.docker({"push", ref});
   ASSERT_EQ(push.status, 0) << push.err << push.out << server.log();

@@ -49,7 +49,8 @@ TEST_F(ViewGoldenTreeTest, TreeMatchesStoreAndSurvivesRemount) {
 
   Store store = Store::openLocal(root);
   pushLayout(store, oci, "library/app", {app}, "v1");
-  store.repository(RepoName::parse("library/app")).putTag(Tag::parse("nested"), Digest::parse(app.digest));
+  store.repository(RepoName::parse("library/app"))
+      .putTag(Tag::parse("nested"), Digest::parse(app.digest));
   pushLayout(store, oci, "team/tool", {tool}, "latest");
   pushLayout(store, oci, "library/app/nested", {amd, arm, index}, "multi");
 
@@ -88,7 +89,8 @@ TEST_F(ViewGoldenTreeTest, TreeMatchesStoreAndSurvivesRemount) {
     file(d + "/config.json", configDigestOf(m));
     dir(d + "/layers");
     for (size_t i = 0; i < layers.size(); ++i) {
-      file(d + "/layers/0" + std::to_string(i) + "-" + hexOf(layers[i].digest) + ext, layers[i].digest);
+      file(d + "/layers/0" + std::to_string(i) + "-" + hexOf(layers[i].digest) + ext,
+           layers[i].digest);
     }
   };
   dir("library");
@@ -132,7 +134,8 @@ TEST_F(ViewGoldenTreeTest, TreeMatchesStoreAndSurvivesRemount) {
   {
     MountedView view(root, mnt);
     first = walkTree(mnt);
-    for (const auto& [path, e] : first) EXPECT_TRUE(expected.contains(path)) << "unexpected: " << path;
+    for (const auto& [path, e] : first)
+      EXPECT_TRUE(expected.contains(path)) << "unexpected: " << path;
     for (const auto& [path, want] : expected) {
       auto it = first.find(path);
       ASSERT_NE(it, first.end()) << "missing: " << path;
@@ -153,10 +156,12 @@ TEST_F(ViewGoldenTreeTest, TreeMatchesStoreAndSurvivesRemount) {
     // The platform link resolves through the mount.
     EXPECT_EQ(readFile(mnt / idx / "platforms/linux-arm64-v8/manifest.json"), arm.bytes);
     // Extended attributes name the blob.
-    std::string layerPath =
-        (mnt / ("team/tool/@" + tool.digest) / "layers" / ("01-" + hexOf(toolLayer.digest) + ".tar.gz")).string();
+    std::string layerPath = (mnt / ("team/tool/@" + tool.digest) / "layers" /
+                             ("01-" + hexOf(toolLayer.digest) + ".tar.gz"))
+                                .string();
     EXPECT_EQ(xattr(layerPath, "user.oci.digest"), toolLayer.digest);
-    EXPECT_EQ(xattr(layerPath, "user.oci.mediaType"), "application/vnd.docker.image.rootfs.diff.tar.gzip");
+    EXPECT_EQ(xattr(layerPath, "user.oci.mediaType"),
+              "application/vnd.docker.image.rootfs.diff.tar.gzip");
     EXPECT_EQ(xattr(mnt / ("library/app/@" + app.digest) / "manifest.json", "user.oci.mediaType"),
               "application/vnd.oci.image.manifest.v1+json");
     // Only the user namespace: ls -l stops asking for labels and ACLs when told so.

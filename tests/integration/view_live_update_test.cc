@@ -61,7 +61,8 @@ TEST(ViewLiveUpdateTest, PushTagMoveAndDeleteShowWithinASecond) {
   std::printf("moved tag visible after %lld ms\n", static_cast<long long>(took->count()));
 
   warmCache(mnt);
-  auto baseLayer = app / ("@" + one.digest) / "layers" / ("00-" + base.digest.substr(7) + ".tar.gz");
+  auto baseLayer =
+      app / ("@" + one.digest) / "layers" / ("00-" + base.digest.substr(7) + ".tar.gz");
   struct stat st;
   ASSERT_EQ(::lstat(baseLayer.c_str(), &st), 0);
   EXPECT_EQ(st.st_nlink, 2u);
@@ -69,8 +70,8 @@ TEST(ViewLiveUpdateTest, PushTagMoveAndDeleteShowWithinASecond) {
   took = waitUntil(
       [&] {
         struct stat s;
-        return !present(app / ("@" + two.digest)) && !present(app / "latest") && !present(app / "v2") &&
-               ::lstat(baseLayer.c_str(), &s) == 0 && s.st_nlink == 1;
+        return !present(app / ("@" + two.digest)) && !present(app / "latest") &&
+               !present(app / "v2") && ::lstat(baseLayer.c_str(), &s) == 0 && s.st_nlink == 1;
       },
       kSecond);
   ASSERT_TRUE(took) << "a deleted manifest did not go within a second";
@@ -92,7 +93,8 @@ TEST(ViewLiveUpdateTest, PushTagMoveAndDeleteShowWithinASecond) {
   other.putTag(Tag::parse("x"), Digest::parse(two.digest));
   took = waitUntil([&] { return target(mnt / "live/other/x") == "@" + two.digest; }, kSecond);
   ASSERT_TRUE(took) << "a tag moved while the mount was idle did not show within a second";
-  std::printf("tag moved while idle visible after %lld ms\n", static_cast<long long>(took->count()));
+  std::printf("tag moved while idle visible after %lld ms\n",
+              static_cast<long long>(took->count()));
 
   // The same for a manifest deleted while idle, seen from inside its repository (as from a
   // shell whose working directory is there, no walk through the names above): its

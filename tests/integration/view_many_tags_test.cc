@@ -34,14 +34,16 @@ TEST(ViewManyTagsTest, TenThousandTagsListInSeconds) {
   MountedView view(root, mnt);
   auto start = std::chrono::steady_clock::now();
   auto r = sh("ls -lR '" + mnt.string() + "' | grep -c ' -> @sha256:'");
-  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
   ASSERT_EQ(r.status, 0) << r.err << view.log();
   EXPECT_EQ(std::stoi(r.out), kTags);
   std::printf("ls -lR of %d tags: %lld ms\n", kTags, static_cast<long long>(took.count()));
   // Again, in parallel from several processes.
   start = std::chrono::steady_clock::now();
   r = sh("for i in 1 2 3 4; do ls -lR '" + mnt.string() + "' > /dev/null & done; wait");
-  took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               start);
   EXPECT_EQ(r.status, 0) << r.err;
   std::printf("4 parallel ls -lR: %lld ms\n", static_cast<long long>(took.count()));
   // Timing is reported, not asserted: bench/ measures speed.

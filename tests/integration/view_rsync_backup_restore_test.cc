@@ -30,7 +30,8 @@ class ViewRsyncBackupRestoreTest : public ::testing::Test {
     ASSERT_TRUE(std::filesystem::exists("/dev/fuse")) << "/dev/fuse is required";
     ASSERT_TRUE(haveProgram("rsync")) << "rsync is required";
     ASSERT_TRUE(haveProgram("skopeo")) << "skopeo is required";
-    ASSERT_TRUE(std::filesystem::exists("/usr/bin/docker-registry")) << "docker-registry is required";
+    ASSERT_TRUE(std::filesystem::exists("/usr/bin/docker-registry"))
+        << "docker-registry is required";
   }
   TempDir work;
 };
@@ -48,7 +49,8 @@ TEST_F(ViewRsyncBackupRestoreTest, BackupTwiceThenRestore) {
   Blob index = oci.addIndex({{amd, amdPlatform}, {arm, armPlatform}});
   Store store = Store::openLocal(root);
   pushLayout(store, oci, "library/app", {app}, "v1");
-  store.repository(RepoName::parse("library/app")).putTag(Tag::parse("multi"), Digest::parse(app.digest));
+  store.repository(RepoName::parse("library/app"))
+      .putTag(Tag::parse("multi"), Digest::parse(app.digest));
   pushLayout(store, oci, "team/tool", {tool}, "latest");
   pushLayout(store, oci, "library/app/multi", {amd, arm, index}, "multi");
 
@@ -62,13 +64,16 @@ TEST_F(ViewRsyncBackupRestoreTest, BackupTwiceThenRestore) {
   EXPECT_GT(transferredFiles(r.out), 0) << r.out;
   r = rsync();
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(transferredFiles(r.out), 0) << "an unchanged store transfers nothing the second time\n" << r.out;
+  EXPECT_EQ(transferredFiles(r.out), 0) << "an unchanged store transfers nothing the second time\n"
+                                        << r.out;
 
   // Shared layers stay shared in the copy: one inode, one link per place.
   std::string sharedName = "00-" + shared.digest.substr(7) + ".tar.gz";
   struct stat a, b;
-  ASSERT_EQ(::stat((backup / ("library/app/@" + app.digest) / "layers" / sharedName).c_str(), &a), 0);
-  ASSERT_EQ(::stat((backup / ("team/tool/@" + tool.digest) / "layers" / sharedName).c_str(), &b), 0);
+  ASSERT_EQ(::stat((backup / ("library/app/@" + app.digest) / "layers" / sharedName).c_str(), &a),
+            0);
+  ASSERT_EQ(::stat((backup / ("team/tool/@" + tool.digest) / "layers" / sharedName).c_str(), &b),
+            0);
   EXPECT_EQ(a.st_ino, b.st_ino);
   EXPECT_EQ(a.st_nlink, 4u);
   EXPECT_EQ(readFile(backup / "library/app/multi/multi").size(), 0u);  // a symlink to a directory
@@ -82,7 +87,8 @@ TEST_F(ViewRsyncBackupRestoreTest, BackupTwiceThenRestore) {
   bytes[bytes.size() / 2] ^= 1;
   std::filesystem::remove(badFile);  // break the hard link before writing
   writeFile(badFile, bytes);
-  r = run({(binDir() / "regfsctl").string(), "restore", broken.string(), (work / "bad-store").string()});
+  r = run({(binDir() / "regfsctl").string(), "restore", broken.string(),
+           (work / "bad-store").string()});
   EXPECT_EQ(r.status, 65) << "EX_DATAERR";
   EXPECT_NE(r.err.find(badFile.string()), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
@@ -101,13 +107,15 @@ TEST_F(ViewRsyncBackupRestoreTest, BackupTwiceThenRestore) {
   ASSERT_EQ(r.status, 0) << r.err;
   ReferenceRegistry reference(restored);
   const std::string accept =
-      "Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, "
+      "Accept: application/vnd.oci.image.manifest.v1+json, "
+      "application/vnd.oci.image.index.v1+json, "
       "application/vnd.docker.distribution.manifest.v2+json";
   auto manifestAt = [&](const std::string& repo, const std::string& ref) {
     return curl({"-f", "-H", accept, reference.url() + "/v2/" + repo + "/manifests/" + ref}).out;
   };
   EXPECT_EQ(manifestAt("library/app", "v1"), app.bytes) << reference.log();
-  EXPECT_EQ(manifestAt("library/app", "multi"), app.bytes) << "the shadowed tag comes back under its name";
+  EXPECT_EQ(manifestAt("library/app", "multi"), app.bytes)
+      << "the shadowed tag comes back under its name";
   EXPECT_EQ(manifestAt("team/tool", "latest"), tool.bytes);
   EXPECT_EQ(manifestAt("library/app/multi", "multi"), index.bytes);
   EXPECT_EQ(manifestAt("library/app/multi", arm.digest), arm.bytes);
@@ -119,8 +127,8 @@ TEST_F(ViewRsyncBackupRestoreTest, BackupTwiceThenRestore) {
   EXPECT_EQ(curl({"-f", reference.url() + "/v2/_catalog"}).out,
             "{\"repositories\":[\"library/app\",\"library/app/multi\",\"team/tool\"]}\n");
   // A real client pulls a whole image (every blob, by digest) from the restored store.
-  r = skopeoCopy("docker://" + reference.host() + "/library/app/multi:multi", "dir:" + (work / "pulled").string(),
-                 {"--all"});
+  r = skopeoCopy("docker://" + reference.host() + "/library/app/multi:multi",
+                 "dir:" + (work / "pulled").string(), {"--all"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(readFile(work / "pulled/manifest.json"), index.bytes);
 }

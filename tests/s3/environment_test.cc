@@ -31,8 +31,8 @@ class CephEnvironment : public ::testing::Environment {
     auto started = std::chrono::steady_clock::now();
     cluster.reset();
     std::cout << "[ceph] stopped in "
-              << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                      started)
+              << std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - started)
                      .count()
               << " ms" << std::endl;
   }

@@ -6,8 +6,8 @@
 #include <thread>
 
 #include "common/error.h"
-#include "common/store/layout.h"
 #include "common/storage/s3_driver.h"
+#include "common/store/layout.h"
 #include "common/store/store.h"
 #include "shared_ceph.h"
 
@@ -59,8 +59,10 @@ TEST_F(S3DriverTest, FilesAndDirectories) {
   EXPECT_EQ(driver->readRange(file, 7, 3), "123");
   EXPECT_EQ(driver->readRange(file, 9, 100), "34");
   EXPECT_EQ(driver->readRange(file, 11, 5), "");
-  EXPECT_EQ(driver->list("/docker/registry/v2/repositories/a"), (std::vector<std::string>{"b", "c"}));
-  EXPECT_EQ(driver->list("/docker/registry/v2/repositories/a/b"), (std::vector<std::string>{"_layers"}));
+  EXPECT_EQ(driver->list("/docker/registry/v2/repositories/a"),
+            (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(driver->list("/docker/registry/v2/repositories/a/b"),
+            (std::vector<std::string>{"_layers"}));
   EXPECT_TRUE(driver->list("/docker/registry/v2/nothing").empty());
   EXPECT_FALSE(driver->localPath(file));
 
@@ -138,7 +140,8 @@ TEST_F(S3DriverTest, AppendsResumeInAnotherInstance) {
   ASSERT_TRUE(driver->statFile(path)) << "once committed it is";
   EXPECT_EQ(driver->statFile(path)->size, first.size() + second.size());
   EXPECT_EQ(driver->read(path), first + second);
-  EXPECT_EQ(driver->readRange(path, first.size() - 2, 4), first.substr(first.size() - 2) + second.substr(0, 2));
+  EXPECT_EQ(driver->readRange(path, first.size() - 2, 4),
+            first.substr(first.size() - 2) + second.substr(0, 2));
 }
 
 TEST_F(S3DriverTest, SmallChunksAppendAndCommit) {
@@ -251,9 +254,11 @@ TEST_F(S3DriverTest, ASlowPartDoesNotHoldBackTheParts) {
   auto requests = relay.requests();
   auto sent = [&](int part) {
     std::string mark = "partNumber=" + std::to_string(part) + "&";
-    return std::find_if(requests.begin(), requests.end(), [&](const std::string& r) {
-             return r.starts_with("PUT ") && r.find(mark) != std::string::npos;
-           }) - requests.begin();
+    return std::find_if(requests.begin(), requests.end(),
+                        [&](const std::string& r) {
+                          return r.starts_with("PUT ") && r.find(mark) != std::string::npos;
+                        }) -
+           requests.begin();
   };
   EXPECT_LT(sent(4), sent(1)) << "part 4 waited for part 1";
   EXPECT_LT(sent(5), sent(1)) << "part 5 waited for part 1";

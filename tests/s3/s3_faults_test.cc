@@ -23,7 +23,8 @@ RegfsServerOptions onBucket(const std::string& bucket) {
 }
 
 // Pushes `blob` in one PATCH and pulls it back; prints the times beside `who`.
-void pushAndPull(const std::string& who, int port, const std::string& url, const std::string& blob) {
+void pushAndPull(const std::string& who, int port, const std::string& url,
+                 const std::string& blob) {
   using Clock = std::chrono::steady_clock;
   HttpConnection c(port, std::chrono::seconds(120));
   auto start = Clock::now();
@@ -33,7 +34,8 @@ void pushAndPull(const std::string& who, int port, const std::string& url, const
   ASSERT_EQ(reply->status, 201) << reply->body;
   TempDir work;
   start = Clock::now();
-  CommandResult got = curl({"-sS", "-o", (work / "out").string(), url + "/v2/big/blob/blobs/" + digestOf(blob)});
+  CommandResult got =
+      curl({"-sS", "-o", (work / "out").string(), url + "/v2/big/blob/blobs/" + digestOf(blob)});
   double down = std::chrono::duration<double>(Clock::now() - start).count();
   ASSERT_EQ(got.status, 0) << got.err;
   EXPECT_EQ(sha256Hex(readFile(work / "out")), sha256Hex(blob));
@@ -74,9 +76,10 @@ TEST(S3Faults, GatewayStoppedMidUploadFailsClearlyAndRecovers) {
   ASSERT_EQ(patched->status, 202) << patched->body;
 
   ceph.stopGateway();
-  auto failed = c.request("PATCH", location, rest,
-                          {"Content-Type: application/octet-stream",
-                           "Content-Range: " + std::to_string(first.size()) + "-" + std::to_string(blob.size() - 1)});
+  auto failed = c.request(
+      "PATCH", location, rest,
+      {"Content-Type: application/octet-stream",
+       "Content-Range: " + std::to_string(first.size()) + "-" + std::to_string(blob.size() - 1)});
   ASSERT_TRUE(failed) << "the server answers while its storage is down";
   EXPECT_GE(failed->status, 500) << failed->body;
   EXPECT_LT(failed->status, 600) << failed->body;
@@ -95,9 +98,10 @@ TEST(S3Faults, GatewayStoppedMidUploadFailsClearlyAndRecovers) {
   ASSERT_TRUE(status);
   EXPECT_EQ(status->status, 204) << status->body;
   EXPECT_EQ(status->header("range"), "0-" + std::to_string(first.size() - 1));
-  auto resumed = c.request("PATCH", location, rest,
-                           {"Content-Type: application/octet-stream",
-                            "Content-Range: " + std::to_string(first.size()) + "-" + std::to_string(blob.size() - 1)});
+  auto resumed = c.request(
+      "PATCH", location, rest,
+      {"Content-Type: application/octet-stream",
+       "Content-Range: " + std::to_string(first.size()) + "-" + std::to_string(blob.size() - 1)});
   ASSERT_TRUE(resumed);
   ASSERT_EQ(resumed->status, 202) << resumed->body << server.log();
   commit = c.request("PUT", location + (location.find('?') == std::string::npos ? "?" : "&") +
@@ -131,8 +135,8 @@ TEST(S3Faults, GatewayStoppedMidChunkFailsClearlyAndThePushSucceedsAfter) {
   size_t half = 10 << 20;
   ASSERT_TRUE(c.send("PATCH " + location + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
                      "Content-Type: application/octet-stream\r\nContent-Range: 0-" +
-                     std::to_string(layer.size() - 1) + "\r\nContent-Length: " + std::to_string(layer.size()) +
-                     "\r\n\r\n"));
+                     std::to_string(layer.size() - 1) +
+                     "\r\nContent-Length: " + std::to_string(layer.size()) + "\r\n\r\n"));
   ASSERT_TRUE(c.send(std::string_view(layer).substr(0, half)));
   ceph.stopGateway();
   // The server reads (and drops) what follows an early answer, so the rest goes through.

@@ -25,36 +25,57 @@ class RoundRobinProxy {
     for (const RegfsServer* s : upstreams) servers += "    server " + s->host() + ";\n";
     std::filesystem::create_directories(dir_ / "tmp");
     std::string d = dir_.path().string();
-    std::ofstream(dir_ / "nginx.conf") << "user root;\n"
-                                          "daemon off;\n"
-                                          // One process: stopping it by PID leaves no worker behind.
-                                          "master_process off;\n"
-                                          "pid " << d << "/nginx.pid;\n"
-                                          "error_log " << d << "/error.log warn;\n"
-                                          "events {}\n"
-                                          "http {\n"
-                                          "  log_format upstreams '$request_method $uri $status $upstream_addr';\n"
-                                          "  access_log " << d << "/access.log upstreams;\n"
-                                          "  client_body_temp_path " << d << "/tmp/body;\n"
-                                          "  proxy_temp_path " << d << "/tmp/proxy;\n"
-                                          "  fastcgi_temp_path " << d << "/tmp/fastcgi;\n"
-                                          "  uwsgi_temp_path " << d << "/tmp/uwsgi;\n"
-                                          "  scgi_temp_path " << d << "/tmp/scgi;\n"
-                                          "  upstream registry {\n" << servers << "    keepalive 8;\n  }\n"
-                                          "  server {\n"
-                                          "    listen 127.0.0.1:" << port_ << ";\n"
-                                          "    client_max_body_size 0;\n"
-                                          "    proxy_request_buffering off;\n"
-                                          "    proxy_buffering off;\n"
-                                          "    proxy_http_version 1.1;\n"
-                                          "    proxy_read_timeout 900s;\n"
-                                          "    location /v2/ {\n"
-                                          "      proxy_pass http://registry;\n"
-                                          "      proxy_set_header Host $http_host;\n"
-                                          "      proxy_set_header Connection \"\";\n"
-                                          "    }\n"
-                                          "  }\n"
-                                          "}\n";
+    std::ofstream(dir_ / "nginx.conf")
+        << "user root;\n"
+           "daemon off;\n"
+           // One process: stopping it by PID leaves no worker behind.
+           "master_process off;\n"
+           "pid "
+        << d
+        << "/nginx.pid;\n"
+           "error_log "
+        << d
+        << "/error.log warn;\n"
+           "events {}\n"
+           "http {\n"
+           "  log_format upstreams '$request_method $uri $status $upstream_addr';\n"
+           "  access_log "
+        << d
+        << "/access.log upstreams;\n"
+           "  client_body_temp_path "
+        << d
+        << "/tmp/body;\n"
+           "  proxy_temp_path "
+        << d
+        << "/tmp/proxy;\n"
+           "  fastcgi_temp_path "
+        << d
+        << "/tmp/fastcgi;\n"
+           "  uwsgi_temp_path "
+        << d
+        << "/tmp/uwsgi;\n"
+           "  scgi_temp_path "
+        << d
+        << "/tmp/scgi;\n"
+           "  upstream registry {\n"
+        << servers
+        << "    keepalive 8;\n  }\n"
+           "  server {\n"
+           "    listen 127.0.0.1:"
+        << port_
+        << ";\n"
+           "    client_max_body_size 0;\n"
+           "    proxy_request_buffering off;\n"
+           "    proxy_buffering off;\n"
+           "    proxy_http_version 1.1;\n"
+           "    proxy_read_timeout 900s;\n"
+           "    location /v2/ {\n"
+           "      proxy_pass http://registry;\n"
+           "      proxy_set_header Host $http_host;\n"
+           "      proxy_set_header Connection \"\";\n"
+           "    }\n"
+           "  }\n"
+           "}\n";
     process_ = std::make_unique<Process>(
         std::vector<std::string>{"nginx", "-c", (dir_ / "nginx.conf").string(), "-p", d},
         std::map<std::string, std::string>{}, dir_ / "nginx.log");
@@ -106,15 +127,16 @@ TEST(S3LoadBalancerTest, ReplicasBehindRoundRobinServeOneRegistry) {
     allReplicas.insert(upstream);
     if (line.find("/blobs/uploads/") != std::string::npos) uploadReplicas.insert(upstream);
   }
-  EXPECT_EQ(uploadReplicas.size(), 2u) << "upload requests reached only " << uploadReplicas.size()
-                                       << " replica(s)";
+  EXPECT_EQ(uploadReplicas.size(), 2u)
+      << "upload requests reached only " << uploadReplicas.size() << " replica(s)";
 
   OciLayout back(work / "back");
   auto pulled = skopeoCopy("docker://" + proxy.host() + "/library/balanced:v1", back.ref("v1"));
   ASSERT_EQ(pulled.status, 0) << pulled.err << a.log() << b.log();
   for (const Blob& blob : {small, big, image}) {
     std::string hex = blob.digest.substr(7);
-    EXPECT_TRUE(readFile(back.dir() / "blobs" / "sha256" / hex) == blob.bytes) << blob.digest << " differs";
+    EXPECT_TRUE(readFile(back.dir() / "blobs" / "sha256" / hex) == blob.bytes)
+        << blob.digest << " differs";
   }
   // Each replica on its own serves what went in through the balancer.
   for (const RegfsServer* s : {&a, &b}) {

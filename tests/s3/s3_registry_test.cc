@@ -9,12 +9,12 @@
 #include <regex>
 #include <thread>
 
-#include "support/view_fixture.h"
 #include "shared_ceph.h"
 #include "support/dockerd.h"
 #include "support/http_client.h"
 #include "support/image.h"
 #include "support/server.h"
+#include "support/view_fixture.h"
 
 namespace regfs::testing {
 namespace {
@@ -114,16 +114,18 @@ TEST_F(S3RegistryTest, SkopeoPushesAndPullsThroughRegfsOnS3) {
   EXPECT_NE(std::find(keys.begin(), keys.end(),
                       "docker/registry/v2/blobs/sha256/" + hex.substr(0, 2) + "/" + hex + "/data"),
             keys.end());
-  EXPECT_NE(std::find(keys.begin(), keys.end(),
-                      "docker/registry/v2/repositories/library/app/_manifests/tags/v1/current/link"),
-            keys.end());
+  EXPECT_NE(
+      std::find(keys.begin(), keys.end(),
+                "docker/registry/v2/repositories/library/app/_manifests/tags/v1/current/link"),
+      keys.end());
   for (const auto& k : uploadKeysLeft(bucket)) ADD_FAILURE() << "left behind: " << k;
 
   // Range requests on a blob streamed from S3.
   auto manifest = curl({"-sS", "-H", "Accept: application/vnd.oci.image.manifest.v1+json",
                         server.url() + "/v2/library/app/manifests/v1"});
   ASSERT_EQ(manifest.out, image.bytes);
-  Reply ranged = http("GET", server.url() + "/v2/library/app/blobs/" + image.digest, {"-H", "Range: bytes=2-9"});
+  Reply ranged = http("GET", server.url() + "/v2/library/app/blobs/" + image.digest,
+                      {"-H", "Range: bytes=2-9"});
   EXPECT_EQ(ranged.status, 206);
   EXPECT_EQ(ranged.body, image.bytes.substr(2, 8));
 }
@@ -136,14 +138,16 @@ TEST_F(S3RegistryTest, DockerPushesPullsAndRunsThroughRegfsOnS3) {
   importBusyboxImage(daemon, local);
   auto docker = [&](const std::vector<std::string>& args) {
     CommandResult r = daemon.docker(args);
-    EXPECT_EQ(r.status, 0) << args[0] << ": " << r.out << r.err << "\n--- registry log ---\n" << server.log();
+    EXPECT_EQ(r.status, 0) << args[0] << ": " << r.out << r.err << "\n--- registry log ---\n"
+                           << server.log();
     return r;
   };
   docker({"tag", local, remote});
   docker({"push", remote});
   docker({"rmi", local, remote});
   docker({"pull", remote});
-  CommandResult ran = docker({"run", "--rm", "--network", "none", remote, "/bin/echo", "hello from s3"});
+  CommandResult ran =
+      docker({"run", "--rm", "--network", "none", remote, "/bin/echo", "hello from s3"});
   EXPECT_EQ(ran.out, "hello from s3\n");
   docker({"rmi", remote});
 }
@@ -160,7 +164,9 @@ TEST_F(S3RegistryTest, BlobGetsRedirectToPresignedUrlsUnlessDisabled) {
   Reply redirected = http("GET", blobUrl);
   EXPECT_EQ(redirected.status, 307);
   std::string location = redirected.header("location");
-  EXPECT_EQ(location.rfind(sharedCeph().s3Endpoint() + "/" + bucket + "/docker/registry/v2/blobs/", 0), 0u)
+  EXPECT_EQ(
+      location.rfind(sharedCeph().s3Endpoint() + "/" + bucket + "/docker/registry/v2/blobs/", 0),
+      0u)
       << location;
   EXPECT_NE(location.find("X-Amz-Signature="), std::string::npos) << location;
   EXPECT_EQ(http("HEAD", blobUrl).status, 200) << "HEAD is answered by regfs";
@@ -184,7 +190,8 @@ TEST_F(S3RegistryTest, ReferenceRegistryServesWhatRegfsWroteAndTheReverse) {
   expectPullsBack("docker://" + reference->host() + "/team/app:from-regfs", oci, "from-regfs");
 
   start = Clock::now();
-  r = skopeoCopy(oci.ref("from-reference"), "docker://" + reference->host() + "/team/app:from-reference");
+  r = skopeoCopy(oci.ref("from-reference"),
+                 "docker://" + reference->host() + "/team/app:from-reference");
   ASSERT_EQ(r.status, 0) << r.err << reference->log();
   std::cout << "[s3] skopeo through the reference registry on radosgw, ~12 MiB image: push "
             << secondsSince(start) << " s" << std::endl;
@@ -238,13 +245,15 @@ void S3RegistryTest::expectReplicasServeOneRegistry(const std::vector<RegfsServe
   for (RegfsServer* replica : replicas) {
     Reply fetched = http("GET", replica->url() + "/v2/library/split/blobs/" + digest);
     EXPECT_EQ(fetched.status, 200);
-    EXPECT_TRUE(fetched.body == blob) << "every replica serves the blob (" << fetched.body.size() << " bytes)";
+    EXPECT_TRUE(fetched.body == blob)
+        << "every replica serves the blob (" << fetched.body.size() << " bytes)";
   }
 
   // An image pushed through the first is pulled through the last.
   OciLayout oci(work / "oci");
   makeImage(oci, "replicated", 5);
-  auto r = skopeoCopy(oci.ref("replicated"), "docker://" + first.host() + "/library/app:replicated");
+  auto r =
+      skopeoCopy(oci.ref("replicated"), "docker://" + first.host() + "/library/app:replicated");
   ASSERT_EQ(r.status, 0) << r.err << first.log();
   expectPullsBack("docker://" + last.host() + "/library/app:replicated", oci, "replicated");
 
@@ -254,12 +263,14 @@ void S3RegistryTest::expectReplicasServeOneRegistry(const std::vector<RegfsServe
   std::vector<std::thread> threads;
   for (size_t i = 0; i < replicas.size(); ++i) {
     threads.emplace_back([&, i] {
-      pushes[i] = skopeoCopy(oci.ref("together"), "docker://" + replicas[i]->host() + "/library/same:t");
+      pushes[i] =
+          skopeoCopy(oci.ref("together"), "docker://" + replicas[i]->host() + "/library/same:t");
     });
   }
   for (auto& t : threads) t.join();
   for (size_t i = 0; i < replicas.size(); ++i) {
-    ASSERT_EQ(pushes[i].status, 0) << "replica " << i << ": " << pushes[i].err << replicas[i]->log();
+    ASSERT_EQ(pushes[i].status, 0)
+        << "replica " << i << ": " << pushes[i].err << replicas[i]->log();
   }
   for (RegfsServer* replica : replicas) {
     expectPullsBack("docker://" + replica->host() + "/library/same:t", oci, "together");
@@ -282,7 +293,8 @@ TEST_F(S3RegistryTest, ReplicasOnCephFsServeOneRegistry) {
   RegfsServer a(hostA / "registry");
   RegfsServer b(hostB / "registry");
   expectReplicasServeOneRegistry({&a, &b});
-  EXPECT_TRUE(std::filesystem::exists(hostB / "registry/docker/registry/v2/repositories/library/same/_manifests"));
+  EXPECT_TRUE(std::filesystem::exists(
+      hostB / "registry/docker/registry/v2/repositories/library/same/_manifests"));
 }
 
 TEST_F(S3RegistryTest, RegfsctlWorksOnTheBucketAConfigNames) {
@@ -303,10 +315,12 @@ TEST_F(S3RegistryTest, RegfsctlWorksOnTheBucketAConfigNames) {
   // Untagged and unreferenced, the image's blobs go with a garbage collection.
   Reply deleted = http("DELETE", server.url() + "/v2/library/tool/manifests/" + image.digest);
   ASSERT_EQ(deleted.status, 202) << deleted.body;
-  auto gc = regfsctl({"garbage-collect", (work / "config.yml").string(), "--grace", "0s", "--settle", "0s"});
+  auto gc = regfsctl(
+      {"garbage-collect", (work / "config.yml").string(), "--grace", "0s", "--settle", "0s"});
   ASSERT_EQ(gc.status, 0) << gc.out << gc.err;
   for (const auto& k : sharedCeph().listObjects(bucket)) {
-    EXPECT_EQ(k.find("docker/registry/v2/blobs/"), std::string::npos) << k << " outlived the collection";
+    EXPECT_EQ(k.find("docker/registry/v2/blobs/"), std::string::npos)
+        << k << " outlived the collection";
   }
   fsck = regfsctl({"fsck", (work / "config.yml").string()});
   EXPECT_EQ(fsck.status, 0) << fsck.out << fsck.err;
@@ -326,7 +340,8 @@ std::vector<std::string> bucketListings(const S3Relay& relay) {
     std::string query = request.substr(request.find('?') + 1);
     std::smatch prefix;
     if (!std::regex_search(query, prefix, kPrefix)) {
-      EXPECT_NE(query.find("max-keys=1"), std::string::npos) << "a listing of the whole bucket: " << request;
+      EXPECT_NE(query.find("max-keys=1"), std::string::npos)
+          << "a listing of the whole bucket: " << request;
       continue;
     }
     if (std::regex_search(prefix[2].str(), kOneObject)) continue;
@@ -346,8 +361,13 @@ TEST_F(S3RegistryTest, GarbageCollectionListsTheBucketOnce) {
     // regfsctl reaches radosgw through a relay that logs every request.
     S3Relay relay(sharedCeph());
     writeFile(work / "relayed.yml", "version: 0.1\nstorage:\n" + relay.storageYaml(bucket));
-    std::vector<std::string> argv = {(binDir() / "regfsctl").string(), "garbage-collect",
-                                     (work / "relayed.yml").string(), "--grace", "0s", "--settle", "0s"};
+    std::vector<std::string> argv = {(binDir() / "regfsctl").string(),
+                                     "garbage-collect",
+                                     (work / "relayed.yml").string(),
+                                     "--grace",
+                                     "0s",
+                                     "--settle",
+                                     "0s"};
     if (dryRun) argv.push_back("--dry-run");
     auto gc = run(argv);
     EXPECT_EQ(gc.status, 0) << gc.out << gc.err;
@@ -358,14 +378,16 @@ TEST_F(S3RegistryTest, GarbageCollectionListsTheBucketOnce) {
   EXPECT_EQ(collect(true), std::vector<std::string>{"docker/registry/v2/"});
   // Sweeping lists the repositories once more, after the settle, for what writers did
   // meanwhile; nothing else is listed.
-  EXPECT_EQ(collect(false), (std::vector<std::string>{"docker/registry/v2/", "docker/registry/v2/repositories/"}));
+  EXPECT_EQ(collect(false),
+            (std::vector<std::string>{"docker/registry/v2/", "docker/registry/v2/repositories/"}));
 
   auto keys = sharedCeph().listObjects(bucket);
   auto blobKey = [](const Blob& b) {
     std::string hex = b.digest.substr(7);
     return "docker/registry/v2/blobs/sha256/" + hex.substr(0, 2) + "/" + hex + "/data";
   };
-  EXPECT_EQ(std::count(keys.begin(), keys.end(), blobKey(gone)), 0) << "the deleted image was swept";
+  EXPECT_EQ(std::count(keys.begin(), keys.end(), blobKey(gone)), 0)
+      << "the deleted image was swept";
   EXPECT_EQ(std::count(keys.begin(), keys.end(), blobKey(kept)), 1) << "the tagged one was kept";
   auto fsck = run({(binDir() / "regfsctl").string(), "fsck", (work / "config.yml").string()});
   EXPECT_EQ(fsck.status, 0) << fsck.out << fsck.err;

@@ -6,8 +6,8 @@
 #include <chrono>
 #include <iostream>
 
-#include "common/store/layout.h"
 #include "common/storage/s3_driver.h"
+#include "common/store/layout.h"
 #include "shared_ceph.h"
 #include "support/http_client.h"
 #include "support/image.h"

@@ -23,8 +23,10 @@ int raceEveryWay(RegfsServer& a, RegfsServer& b, size_t size) {
   int accepted = 0;
   uint64_t seed = 100;
   for (int round = 0; round < kRounds; ++round) {
-    for (UploadRace race : {UploadRace::kTwoPuts, UploadRace::kTwoPatches, UploadRace::kPutDuringPatch}) {
-      UploadRaceResult r = raceOnUpload(race, a.port(), b.port(), "race/blobs", size, seed++, "docker/registry/v2");
+    for (UploadRace race :
+         {UploadRace::kTwoPuts, UploadRace::kTwoPatches, UploadRace::kPutDuringPatch}) {
+      UploadRaceResult r =
+          raceOnUpload(race, a.port(), b.port(), "race/blobs", size, seed++, "docker/registry/v2");
       for (const std::string& p : r.problems) ADD_FAILURE() << "round " << round << ": " << p;
       accepted += r.accepted;
     }

@@ -47,7 +47,8 @@ CephCluster::CephCluster() {
   ServerCertificate tls = makeServerCertificate(d / "tls");
   certificate_ = tls.cert;
   std::string fsid = uuid();
-  std::string mon = "v2:127.0.0.1:" + std::to_string(monV2) + ",v1:127.0.0.1:" + std::to_string(monV1);
+  std::string mon =
+      "v2:127.0.0.1:" + std::to_string(monV2) + ",v1:127.0.0.1:" + std::to_string(monV1);
   conf_ = d / "ceph.conf";
   std::ostringstream c;
   c << "[global]\n"
@@ -81,7 +82,8 @@ CephCluster::CephCluster() {
   auto step = [&](const std::vector<std::string>& argv) {
     CommandResult r = run(argv);
     if (r.status != 0) {
-      throw std::runtime_error(argv[0] + " failed (" + std::to_string(r.status) + "): " + r.err + r.out);
+      throw std::runtime_error(argv[0] + " failed (" + std::to_string(r.status) + "): " + r.err +
+                               r.out);
     }
     return r.out;
   };
@@ -104,8 +106,9 @@ CephCluster::CephCluster() {
       std::map<std::string, std::string>{}, d / "osd.out");
   waitForOsd();
   startGateway();
-  step({"radosgw-admin", "-c", conf_.string(), "user", "create", "--uid=regfs", "--display-name=regfs",
-        std::string("--access-key=") + kAccessKey, std::string("--secret=") + kSecretKey});
+  step({"radosgw-admin", "-c", conf_.string(), "user", "create", "--uid=regfs",
+        "--display-name=regfs", std::string("--access-key=") + kAccessKey,
+        std::string("--secret=") + kSecretKey});
   startTime_ = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
 }
 
@@ -127,18 +130,22 @@ CephCluster::~CephCluster() {
 void CephCluster::startMds() {
   for (const char* pool : {"cephfs_metadata", "cephfs_data"}) {
     CommandResult r = ceph({"osd", "pool", "create", pool, "8"});
-    if (r.status != 0) throw std::runtime_error(std::string("ceph osd pool create ") + pool + ": " + r.err);
+    if (r.status != 0)
+      throw std::runtime_error(std::string("ceph osd pool create ") + pool + ": " + r.err);
   }
   CommandResult r = ceph({"fs", "new", "cephfs", "cephfs_metadata", "cephfs_data"});
   if (r.status != 0) throw std::runtime_error("ceph fs new: " + r.err);
   std::filesystem::create_directories(dir_ / "mds" / "a");
-  mds_ = std::make_unique<Process>(std::vector<std::string>{"ceph-mds", "-c", conf_.string(), "-i", "a", "-f"},
-                                   std::map<std::string, std::string>{}, dir_ / "mds.out");
+  mds_ = std::make_unique<Process>(
+      std::vector<std::string>{"ceph-mds", "-c", conf_.string(), "-i", "a", "-f"},
+      std::map<std::string, std::string>{}, dir_ / "mds.out");
   bool active = waitUntil(std::chrono::seconds(60), [&] {
     CommandResult s = ceph({"mds", "stat"});
     return s.status == 0 && s.out.find("up:active") != std::string::npos;
   });
-  if (!active) throw std::runtime_error("the MDS did not become active: " + readFile(dir_ / "mds.out") + logs());
+  if (!active)
+    throw std::runtime_error("the MDS did not become active: " + readFile(dir_ / "mds.out") +
+                             logs());
 }
 
 std::filesystem::path CephCluster::mountCephFs(const std::string& client) {
@@ -154,7 +161,9 @@ std::filesystem::path CephCluster::mountCephFs(const std::string& client) {
     return readFile("/proc/self/mounts").find(" " + mountpoint.string() + " ") != std::string::npos;
   });
   mounts_.emplace_back(mountpoint, std::move(process));
-  if (!mounted) throw std::runtime_error("ceph-fuse did not mount " + mountpoint.string() + ": " + readFile(log));
+  if (!mounted)
+    throw std::runtime_error("ceph-fuse did not mount " + mountpoint.string() + ": " +
+                             readFile(log));
   return mountpoint;
 }
 
@@ -201,12 +210,13 @@ void CephCluster::createBucket(const std::string& bucket) const {
                          std::string("aws:amz:") + kRegion + ":s3", "--user",
                          std::string(kAccessKey) + ":" + kSecretKey, "-H",
                          "x-amz-content-sha256:UNSIGNED-PAYLOAD", s3Endpoint() + "/" + bucket});
-  if (r.status != 0) throw std::runtime_error("could not create bucket " + bucket + ": " + r.err + r.out);
+  if (r.status != 0)
+    throw std::runtime_error("could not create bucket " + bucket + ": " + r.err + r.out);
 }
 
 std::vector<std::string> CephCluster::listObjects(const std::string& bucket) const {
-  CommandResult r = run({"radosgw-admin", "-c", conf_.string(), "bucket", "list", "--bucket=" + bucket,
-                         "--max-entries=100000"});
+  CommandResult r = run({"radosgw-admin", "-c", conf_.string(), "bucket", "list",
+                         "--bucket=" + bucket, "--max-entries=100000"});
   if (r.status != 0) throw std::runtime_error("radosgw-admin bucket list failed: " + r.err);
   // Entries are JSON objects with a "name" member; nothing else in them is a key.
   std::vector<std::string> keys;
@@ -226,8 +236,8 @@ std::string CephCluster::storageYaml(const std::string& bucket, const std::strin
   return pad + "s3:\n" + in + "region: " + kRegion + "\n" + in + "regionendpoint: " + s3Endpoint() +
          "\n" + in + "bucket: " + bucket + "\n" + in + "accesskey: " + kAccessKey + "\n" + in +
          "secretkey: " + kSecretKey + "\n" + in + "secure: false\n" + in + "v4auth: true\n" + in +
-         "rootdirectory: " + rootdirectory + "\n" + pad + "redirect:\n" + in + "disable: " +
-         (redirect ? "false" : "true") + "\n";
+         "rootdirectory: " + rootdirectory + "\n" + pad + "redirect:\n" + in +
+         "disable: " + (redirect ? "false" : "true") + "\n";
 }
 
 std::string CephCluster::logs() const {
@@ -242,17 +252,20 @@ std::string CephCluster::logs() const {
   return out;
 }
 
-S3Relay::S3Relay(const CephCluster& ceph, const std::string& dropAnswerTo, const std::string& holdFirst,
-                 double holdSeconds)
+S3Relay::S3Relay(const CephCluster& ceph, const std::string& dropAnswerTo,
+                 const std::string& holdFirst, double holdSeconds)
     : ceph_(ceph) {
   port_ = freePort();
   std::vector<std::string> argv = {"python3", std::string(REGFS_TEST_SUPPORT_DIR) + "/s3_proxy.py",
                                    std::to_string(port_), std::to_string(ceph.s3Port()),
                                    (dir_ / "requests.log").string()};
   if (!dropAnswerTo.empty()) argv.insert(argv.end(), {"--drop-answer", dropAnswerTo});
-  if (!holdFirst.empty()) argv.insert(argv.end(), {"--hold", holdFirst, std::to_string(holdSeconds)});
-  process_ = std::make_unique<Process>(argv, std::map<std::string, std::string>{}, dir_ / "relay.out");
-  if (!waitForPort(port_)) throw std::runtime_error("the S3 relay did not start: " + process_->log());
+  if (!holdFirst.empty())
+    argv.insert(argv.end(), {"--hold", holdFirst, std::to_string(holdSeconds)});
+  process_ =
+      std::make_unique<Process>(argv, std::map<std::string, std::string>{}, dir_ / "relay.out");
+  if (!waitForPort(port_))
+    throw std::runtime_error("the S3 relay did not start: " + process_->log());
 }
 
 S3Relay::~S3Relay() { process_->stop(); }

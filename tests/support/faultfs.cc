@@ -18,7 +18,8 @@ bool isMountOf(const std::filesystem::path& dir, const std::string& type) {
     std::istringstream ss(line);
     std::string id, parent, devno, rootField, mountPoint;
     ss >> id >> parent >> devno >> rootField >> mountPoint;
-    if (mountPoint == dir.string() && line.find(" - " + type + " ") != std::string::npos) return true;
+    if (mountPoint == dir.string() && line.find(" - " + type + " ") != std::string::npos)
+      return true;
   }
   return false;
 }
@@ -29,8 +30,8 @@ FaultFs::FaultFs(const std::filesystem::path& backing, const std::filesystem::pa
   std::filesystem::create_directories(mountpoint);
   heal();
   process_ = std::make_unique<Process>(
-      std::vector<std::string>{(binDir() / "regfs-faultfs").string(), backing.string(), mountpoint.string(),
-                               (dir_ / "rules").string()},
+      std::vector<std::string>{(binDir() / "regfs-faultfs").string(), backing.string(),
+                               mountpoint.string(), (dir_ / "rules").string()},
       std::map<std::string, std::string>{}, dir_ / "faultfs.log");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   struct stat st;
@@ -43,7 +44,8 @@ FaultFs::FaultFs(const std::filesystem::path& backing, const std::filesystem::pa
 }
 
 FaultFs::~FaultFs() {
-  if (isMountOf(mountpoint_, "fuse.regfs-faultfs")) run({"fusermount3", "-u", "-z", mountpoint_.string()});
+  if (isMountOf(mountpoint_, "fuse.regfs-faultfs"))
+    run({"fusermount3", "-u", "-z", mountpoint_.string()});
   process_->stop();
 }
 

@@ -87,10 +87,14 @@ int readlink(const char* path, char* buf, size_t size) {
   return 0;
 }
 
-int mkdir(const char* path, mode_t mode) { return result(::mkdirat(backing, rel(path).c_str(), mode)); }
+int mkdir(const char* path, mode_t mode) {
+  return result(::mkdirat(backing, rel(path).c_str(), mode));
+}
 int unlink(const char* path) { return result(::unlinkat(backing, rel(path).c_str(), 0)); }
 int rmdir(const char* path) { return result(::unlinkat(backing, rel(path).c_str(), AT_REMOVEDIR)); }
-int symlink(const char* target, const char* path) { return result(::symlinkat(target, backing, rel(path).c_str())); }
+int symlink(const char* target, const char* path) {
+  return result(::symlinkat(target, backing, rel(path).c_str()));
+}
 int link(const char* from, const char* to) {
   return result(::linkat(backing, rel(from).c_str(), backing, rel(to).c_str(), 0));
 }
@@ -170,7 +174,8 @@ int opendir(const char* path, fuse_file_info* fi) {
   fi->fh = reinterpret_cast<uint64_t>(dir);
   return 0;
 }
-int readdir(const char*, void* buf, fuse_fill_dir_t fill, off_t, fuse_file_info* fi, fuse_readdir_flags) {
+int readdir(const char*, void* buf, fuse_fill_dir_t fill, off_t, fuse_file_info* fi,
+            fuse_readdir_flags) {
   DIR* dir = reinterpret_cast<DIR*>(fi->fh);
   ::rewinddir(dir);
   while (dirent* e = ::readdir(dir)) {

@@ -13,7 +13,8 @@
 
 namespace regfs::testing {
 
-HttpConnection::HttpConnection(int port, std::chrono::milliseconds timeout) : port_(port), timeout_(timeout) {}
+HttpConnection::HttpConnection(int port, std::chrono::milliseconds timeout)
+    : port_(port), timeout_(timeout) {}
 
 HttpConnection::~HttpConnection() { close(); }
 
@@ -46,7 +47,8 @@ bool HttpConnection::send(std::string_view bytes) {
   auto deadline = std::chrono::steady_clock::now() + timeout_;
   while (!bytes.empty()) {
     pollfd p{fd_, POLLOUT, 0};
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
       close();
       return false;
@@ -67,7 +69,8 @@ std::optional<Reply> HttpConnection::receive(bool headRequest) {
   auto deadline = std::chrono::steady_clock::now() + timeout_;
   auto fill = [&]() -> bool {
     pollfd p{fd_, POLLIN, 0};
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
     char buf[65536];
     ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
@@ -105,7 +108,8 @@ std::optional<Reply> HttpConnection::receive(bool headRequest) {
 }
 
 std::optional<Reply> HttpConnection::request(const std::string& method, const std::string& target,
-                                             std::string_view body, const std::vector<std::string>& headers) {
+                                             std::string_view body,
+                                             const std::vector<std::string>& headers) {
   if (!connect()) return std::nullopt;
   std::string head = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
   for (const std::string& h : headers) head += h + "\r\n";
@@ -119,13 +123,14 @@ std::optional<Reply> HttpConnection::request(const std::string& method, const st
 
 std::string digestOf(std::string_view bytes) { return Digest::of(bytes).str(); }
 
-std::optional<Reply> pushBlobMonolithic(HttpConnection& c, const std::string& repo, const std::string& blob) {
+std::optional<Reply> pushBlobMonolithic(HttpConnection& c, const std::string& repo,
+                                        const std::string& blob) {
   return c.request("POST", "/v2/" + repo + "/blobs/uploads/?digest=" + digestOf(blob), blob,
                    {"Content-Type: application/octet-stream"});
 }
 
-std::optional<Reply> pushBlobChunked(HttpConnection& c, const std::string& repo, const std::string& blob,
-                                     int chunks, bool lastWithPut) {
+std::optional<Reply> pushBlobChunked(HttpConnection& c, const std::string& repo,
+                                     const std::string& blob, int chunks, bool lastWithPut) {
   auto r = c.request("POST", "/v2/" + repo + "/blobs/uploads/");
   if (!r || r->status != 202) return r;
   std::string location = r->header("location");
@@ -145,27 +150,30 @@ std::optional<Reply> pushBlobChunked(HttpConnection& c, const std::string& repo,
   std::vector<std::string> headers = {"Content-Type: application/octet-stream"};
   std::string_view rest = std::string_view(blob).substr(offset);
   if (!rest.empty()) {
-    headers.push_back("Content-Range: " + std::to_string(offset) + "-" + std::to_string(blob.size() - 1));
+    headers.push_back("Content-Range: " + std::to_string(offset) + "-" +
+                      std::to_string(blob.size() - 1));
   }
   return c.request("PUT", location + sep + "digest=" + digestOf(blob), rest, headers);
 }
 
-std::optional<Reply> putManifest(HttpConnection& c, const std::string& repo, const std::string& reference,
-                                 const std::string& bytes, const std::string& mediaType) {
-  return c.request("PUT", "/v2/" + repo + "/manifests/" + reference, bytes, {"Content-Type: " + mediaType});
+std::optional<Reply> putManifest(HttpConnection& c, const std::string& repo,
+                                 const std::string& reference, const std::string& bytes,
+                                 const std::string& mediaType) {
+  return c.request("PUT", "/v2/" + repo + "/manifests/" + reference, bytes,
+                   {"Content-Type: " + mediaType});
 }
 
 namespace {
 std::string descriptor(const std::string& type, const std::string& bytes) {
-  return "{\"mediaType\":\"" + type + "\",\"digest\":\"" + digestOf(bytes) + "\",\"size\":" +
-         std::to_string(bytes.size()) + "}";
+  return "{\"mediaType\":\"" + type + "\",\"digest\":\"" + digestOf(bytes) +
+         "\",\"size\":" + std::to_string(bytes.size()) + "}";
 }
 }  // namespace
 
 std::string ociManifest(const std::string& config, const std::vector<std::string>& layers,
                         const std::string& annotation) {
-  std::string out = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciManifestType + "\",\"config\":" +
-                    descriptor(kOciConfigType, config) + ",\"layers\":[";
+  std::string out = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciManifestType +
+                    "\",\"config\":" + descriptor(kOciConfigType, config) + ",\"layers\":[";
   for (size_t i = 0; i < layers.size(); ++i) {
     if (i) out += ",";
     out += descriptor(kOciLayerType, layers[i]);

@@ -34,7 +34,8 @@ class HttpConnection {
   std::optional<Reply> receive(bool headRequest = false);
   // A whole request with Host and Content-Length; reconnects first when needed.
   std::optional<Reply> request(const std::string& method, const std::string& target,
-                               std::string_view body = {}, const std::vector<std::string>& headers = {});
+                               std::string_view body = {},
+                               const std::vector<std::string>& headers = {});
 
  private:
   int port_;
@@ -46,15 +47,17 @@ class HttpConnection {
 std::string digestOf(std::string_view bytes);
 
 // POST /v2/<repo>/blobs/uploads/?digest= with the whole blob.
-std::optional<Reply> pushBlobMonolithic(HttpConnection& c, const std::string& repo, const std::string& blob);
+std::optional<Reply> pushBlobMonolithic(HttpConnection& c, const std::string& repo,
+                                        const std::string& blob);
 // POST, then PATCH with Content-Range in `chunks` pieces, then PUT ?digest= (the last piece
 // goes with the PUT when `lastWithPut`). The reply of the first request that fails, else
 // of the PUT.
-std::optional<Reply> pushBlobChunked(HttpConnection& c, const std::string& repo, const std::string& blob,
-                                     int chunks, bool lastWithPut = false);
+std::optional<Reply> pushBlobChunked(HttpConnection& c, const std::string& repo,
+                                     const std::string& blob, int chunks, bool lastWithPut = false);
 // PUT /v2/<repo>/manifests/<reference>.
-std::optional<Reply> putManifest(HttpConnection& c, const std::string& repo, const std::string& reference,
-                                 const std::string& bytes, const std::string& mediaType);
+std::optional<Reply> putManifest(HttpConnection& c, const std::string& repo,
+                                 const std::string& reference, const std::string& bytes,
+                                 const std::string& mediaType);
 
 inline const std::string kOciManifestType = "application/vnd.oci.image.manifest.v1+json";
 inline const std::string kOciIndexType = "application/vnd.oci.image.index.v1+json";

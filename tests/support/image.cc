@@ -43,27 +43,27 @@ Blob OciLayout::addImage(const std::vector<Blob>& layers, const ImagePlatform& p
                          bool dockerMediaTypes) {
   std::string diffIds;
   for (const Blob& l : layers) {
-
-
     TempDir t;
     writeFile(t / "l.gz", l.bytes);
     auto unz = sh("gzip -dc '" + (t / "l.gz").string() + "' | sha256sum | cut -d' ' -f1");
     if (!diffIds.empty()) diffIds += ",";
     diffIds += "\"sha256:" + unz.out.substr(0, 64) + "\"";
   }
-  std::string config = "{\"architecture\":\"" + platform.architecture + "\",\"os\":\"" + platform.os +
-                       "\"," + (platform.variant.empty() ? "" : "\"variant\":\"" + platform.variant + "\",") +
-                       "\"config\":{\"Cmd\":[\"/bin/sh\"]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[" +
-                       diffIds + "]}}";
+  std::string config =
+      "{\"architecture\":\"" + platform.architecture + "\",\"os\":\"" + platform.os + "\"," +
+      (platform.variant.empty() ? "" : "\"variant\":\"" + platform.variant + "\",") +
+      "\"config\":{\"Cmd\":[\"/bin/sh\"]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[" +
+      diffIds + "]}}";
   std::string configType = dockerMediaTypes ? "application/vnd.docker.container.image.v1+json"
                                             : "application/vnd.oci.image.config.v1+json";
   std::string layerType = dockerMediaTypes ? "application/vnd.docker.image.rootfs.diff.tar.gzip"
                                            : "application/vnd.oci.image.layer.v1.tar+gzip";
-  std::string manifestType = dockerMediaTypes ? "application/vnd.docker.distribution.manifest.v2+json"
-                                              : "application/vnd.oci.image.manifest.v1+json";
+  std::string manifestType = dockerMediaTypes
+                                 ? "application/vnd.docker.distribution.manifest.v2+json"
+                                 : "application/vnd.oci.image.manifest.v1+json";
   Blob cfg = addBlob(configType, config);
-  std::string manifest = "{\"schemaVersion\":2,\"mediaType\":\"" + manifestType + "\",\"config\":" +
-                         descriptorJson(cfg) + ",\"layers\":[";
+  std::string manifest = "{\"schemaVersion\":2,\"mediaType\":\"" + manifestType +
+                         "\",\"config\":" + descriptorJson(cfg) + ",\"layers\":[";
   for (size_t i = 0; i < layers.size(); ++i) {
     Blob l = layers[i];
     l.mediaType = layerType;
@@ -74,7 +74,9 @@ Blob OciLayout::addImage(const std::vector<Blob>& layers, const ImagePlatform& p
 }
 
 Blob OciLayout::addIndex(const std::vector<std::pair<Blob, ImagePlatform>>& images) {
-  std::string index = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[";
+  std::string index =
+      "{\"schemaVersion\":2,\"mediaType\":\"application/"
+      "vnd.oci.image.index.v1+json\",\"manifests\":[";
   for (size_t i = 0; i < images.size(); ++i) {
     std::string d = descriptorJson(images[i].first);
     d.pop_back();
@@ -103,8 +105,8 @@ void OciLayout::writeIndexJson() {
 
 CommandResult skopeoCopy(const std::string& src, const std::string& dst,
                          const std::vector<std::string>& extra) {
-  std::vector<std::string> argv = {"skopeo", "--insecure-policy", "copy", "--quiet",
-                                    "--src-tls-verify=false", "--dest-tls-verify=false"};
+  std::vector<std::string> argv = {"skopeo",  "--insecure-policy",      "copy",
+                                   "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   argv.push_back(src);
   argv.push_back(dst);
@@ -112,7 +114,8 @@ CommandResult skopeoCopy(const std::string& src, const std::string& dst,
 }
 
 ReferenceRegistry::ReferenceRegistry(const std::filesystem::path& root, bool deleteEnabled)
-    : ReferenceRegistry("  filesystem:\n    rootdirectory: " + root.string() + "\n", deleteEnabled, 0) {}
+    : ReferenceRegistry("  filesystem:\n    rootdirectory: " + root.string() + "\n", deleteEnabled,
+                        0) {}
 
 std::unique_ptr<ReferenceRegistry> ReferenceRegistry::withStorage(const std::string& storage) {
   return std::unique_ptr<ReferenceRegistry>(new ReferenceRegistry(storage, true, 0));
@@ -124,7 +127,8 @@ ReferenceRegistry::ReferenceRegistry(const std::string& driver, bool deleteEnabl
                        "  delete:\n    enabled: " + (deleteEnabled ? "true" : "false") +
                        "\nhttp:\n  addr: 127.0.0.1:" + std::to_string(port_) + "\n";
   writeFile(dir_ / "config.yml", config);
-  std::string binary = haveProgram("docker-registry") ? "docker-registry" : "/usr/bin/docker-registry";
+  std::string binary =
+      haveProgram("docker-registry") ? "docker-registry" : "/usr/bin/docker-registry";
   // Its S3 driver panics at start when AWS_CA_BUNDLE is set: run it without.
   process_ = std::make_unique<Process>(
       std::vector<std::string>{binary, "serve", (dir_ / "config.yml").string()},

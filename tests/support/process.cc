@@ -57,7 +57,8 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-CommandResult run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
+CommandResult run(const std::vector<std::string>& argv,
+                  const std::map<std::string, std::string>& env) {
   TempDir tmp;
   auto outPath = tmp / "out", errPath = tmp / "err";
   pid_t pid = ::fork();
@@ -80,7 +81,8 @@ CommandResult run(const std::vector<std::string>& argv, const std::map<std::stri
 
 CommandResult sh(const std::string& command) { return run({"/bin/sh", "-c", command}); }
 
-Process::Process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+Process::Process(const std::vector<std::string>& argv,
+                 const std::map<std::string, std::string>& env,
                  const std::filesystem::path& logFile)
     : logFile_(logFile) {
   pid_ = ::fork();
@@ -172,8 +174,9 @@ bool waitForPort(int port, std::chrono::milliseconds timeout) {
 
 std::string sanitizerReport(const std::string& output) {
   size_t first = std::string::npos;
-  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
-                             "ThreadSanitizer: reported", ": runtime error: "}) {
+  for (const char* marker :
+       {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
+        "ThreadSanitizer: reported", ": runtime error: "}) {
     first = std::min(first, output.find(marker));
   }
   if (first == std::string::npos) return "";
@@ -183,7 +186,8 @@ std::string sanitizerReport(const std::string& output) {
 
 std::filesystem::path binDir() {
   const char* dir = std::getenv("REGFS_BIN_DIR");
-  if (!dir || !*dir) throw std::runtime_error("REGFS_BIN_DIR is not set (run the tests with ctest)");
+  if (!dir || !*dir)
+    throw std::runtime_error("REGFS_BIN_DIR is not set (run the tests with ctest)");
   return dir;
 }
 

@@ -22,19 +22,20 @@ RegfsServer::RegfsServer(const std::filesystem::path& root, RegfsServerOptions o
   std::string driver = options.storage.empty()
                            ? "  filesystem:\n    rootdirectory: " + root_.string() + "\n"
                            : options.storage;
-  std::string config = "version: 0.1\nlog:\n  level: info\nstorage:\n" + driver + "  delete:\n    enabled: " +
-                       (options.deleteEnabled ? "true" : "false") +
-                       "\n  maintenance:\n    readonly:\n      enabled: " +
-                       (options.readOnly ? "true" : "false") + "\nhttp:\n  addr: 127.0.0.1:" +
-                       std::to_string(port_) + "\n";
+  std::string config =
+      "version: 0.1\nlog:\n  level: info\nstorage:\n" + driver +
+      "  delete:\n    enabled: " + (options.deleteEnabled ? "true" : "false") +
+      "\n  maintenance:\n    readonly:\n      enabled: " + (options.readOnly ? "true" : "false") +
+      "\nhttp:\n  addr: 127.0.0.1:" + std::to_string(port_) + "\n";
   if (options.catalogMaxEntries > 0) {
     config += "catalog:\n  maxentries: " + std::to_string(options.catalogMaxEntries) + "\n";
   }
   config += options.extraConfig;
   writeFile(dir_ / "config.yml", config);
-  process_ = std::make_unique<Process>(
-      std::vector<std::string>{(binDir() / "regfs-server").string(), (dir_ / "config.yml").string()},
-      options.env, dir_ / "server.log");
+  process_ =
+      std::make_unique<Process>(std::vector<std::string>{(binDir() / "regfs-server").string(),
+                                                         (dir_ / "config.yml").string()},
+                                options.env, dir_ / "server.log");
   // A server that exits at start (a bad config) fails at once, not after the timeout.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (!waitForPort(port_, std::chrono::milliseconds(100))) {
@@ -89,7 +90,8 @@ LoopbackListener::~LoopbackListener() {
   ::close(fd_);
 }
 
-std::string rawExchange(int port, const std::string& request, int timeoutMs, size_t readSize, int pauseUs) {
+std::string rawExchange(int port, const std::string& request, int timeoutMs, size_t readSize,
+                        int pauseUs) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (pauseUs > 0) {
     int small = static_cast<int>(readSize);

@@ -52,7 +52,6 @@ class RegfsServer {
 
 // --- A small HTTP client: curl for ordinary requests, a raw socket for the rest ---
 
-
 struct Reply {
   int status = 0;
   std::map<std::string, std::string> headers;  // lower-case names
@@ -85,7 +84,8 @@ inline Reply parseReply(const std::string& out) {
     size_t line = head.find("\r\n");
     while (line != std::string::npos) {
       size_t next = head.find("\r\n", line + 2);
-      std::string h = head.substr(line + 2, next == std::string::npos ? std::string::npos : next - line - 2);
+      std::string h =
+          head.substr(line + 2, next == std::string::npos ? std::string::npos : next - line - 2);
       size_t colon = h.find(':');
       if (colon != std::string::npos) {
         std::string name = h.substr(0, colon);
@@ -102,7 +102,8 @@ inline Reply parseReply(const std::string& out) {
 }
 
 // curl -i -X METHOD URL [args...]
-inline Reply http(const std::string& method, const std::string& url, std::vector<std::string> args = {}) {
+inline Reply http(const std::string& method, const std::string& url,
+                  std::vector<std::string> args = {}) {
   std::vector<std::string> argv = {"-i", "-X", method, url};
   if (method == "HEAD") argv = {"-i", "-I", url};
   argv.insert(argv.end(), args.begin(), args.end());

@@ -7,8 +7,8 @@
 #include <fcntl.h>
 
 #include <chrono>
-#include <optional>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,8 +18,8 @@
 namespace regfs::testing {
 
 inline std::string descriptor(const std::string& mediaType, const Digest& d, size_t size) {
-  return "{\"mediaType\":\"" + mediaType + "\",\"digest\":\"" + d.str() + "\",\"size\":" +
-         std::to_string(size) + "}";
+  return "{\"mediaType\":\"" + mediaType + "\",\"digest\":\"" + d.str() +
+         "\",\"size\":" + std::to_string(size) + "}";
 }
 
 struct BuiltImage {
@@ -46,10 +46,11 @@ inline BuiltImage pushImage(Store& store, Repository& repo, const std::vector<st
                        std::to_string(layers.size()) + layers.back() + "\"}";
   image.config = store.putBlob(config);
   repo.linkLayer(image.config);
-  image.bytes = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-                "\"config\":" +
-                descriptor("application/vnd.oci.image.config.v1+json", image.config, config.size()) +
-                ",\"layers\":[" + layerJson + "]";
+  image.bytes =
+      "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+      "\"config\":" +
+      descriptor("application/vnd.oci.image.config.v1+json", image.config, config.size()) +
+      ",\"layers\":[" + layerJson + "]";
   if (subject) {
     image.bytes += ",\"subject\":" + descriptor("application/vnd.oci.image.manifest.v1+json",
                                                 subject->manifest, subject->bytes.size());
@@ -60,8 +61,9 @@ inline BuiltImage pushImage(Store& store, Repository& repo, const std::vector<st
 }
 
 inline Digest pushIndex(Repository& repo, const std::vector<BuiltImage>& children) {
-  std::string json = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
-                     "\"manifests\":[";
+  std::string json =
+      "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+      "\"manifests\":[";
   for (size_t i = 0; i < children.size(); ++i) {
     if (i) json += ",";
     json += descriptor("application/vnd.oci.image.manifest.v1+json", children[i].manifest,

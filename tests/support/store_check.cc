@@ -56,7 +56,8 @@ class Checker {
 
   void walkFiles() {
     std::set<fs::path> uploadDirs;
-    for (auto it = fs::recursive_directory_iterator(v2_); it != fs::recursive_directory_iterator(); ++it) {
+    for (auto it = fs::recursive_directory_iterator(v2_); it != fs::recursive_directory_iterator();
+         ++it) {
       if (it->is_symlink()) {
         problem("symlink in the store: " + rel(it->path()));
         continue;
@@ -72,7 +73,8 @@ class Checker {
       auto uploads = std::find(parts.begin(), parts.end(), "_uploads");
       if (parts[0] == "repositories" && uploads != parts.end()) {
         // _regfs_writer: a request was writing the session (a crash leaves it).
-        if (uploads + 3 == parts.end() && (name == "data" || name == "startedat" || name == "_regfs_writer")) {
+        if (uploads + 3 == parts.end() &&
+            (name == "data" || name == "startedat" || name == "_regfs_writer")) {
           uploadDirs.insert(path.parent_path());
         } else {
           problem("unexpected file among uploads: " + rel(path));
@@ -105,14 +107,16 @@ class Checker {
       return;
     }
     std::string identity = std::to_string(st.st_ino) + " " + std::to_string(st.st_size) + " " +
-                           std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+                           std::to_string(st.st_mtim.tv_sec) + "." +
+                           std::to_string(st.st_mtim.tv_nsec);
     auto known = verified_.find(path.string());
     if (known != verified_.end() && known->second == identity) return;
     std::string bytes = readFile(path);
     Digest actual = Digest::of(bytes, *alg);
     if (actual != *digest) {
-      problem("blob " + digest->str() + " holds " + std::to_string(bytes.size()) + " bytes hashing to " +
-              actual.str() + (bytes.empty() ? " (empty: torn write)" : " (torn or corrupt)"));
+      problem("blob " + digest->str() + " holds " + std::to_string(bytes.size()) +
+              " bytes hashing to " + actual.str() +
+              (bytes.empty() ? " (empty: torn write)" : " (torn or corrupt)"));
       return;
     }
     verified_[path.string()] = identity;
@@ -122,7 +126,8 @@ class Checker {
     std::string bytes = readFile(path);
     auto digest = Digest::tryParse(bytes);
     if (!digest || digest->str() != bytes) {
-      problem("link " + rel(path) + " holds " + std::to_string(bytes.size()) + " bytes that are not a digest" +
+      problem("link " + rel(path) + " holds " + std::to_string(bytes.size()) +
+              " bytes that are not a digest" +
               (bytes.empty() ? " (empty: torn write)" : ": \"" + bytes.substr(0, 80) + "\""));
       return;
     }
@@ -132,7 +137,8 @@ class Checker {
     if (!named) {
       problem("link in an unexpected place: " + rel(path));
     } else if (*named != *digest) {
-      problem("link " + rel(path) + " names " + digest->str() + ", not the digest of its directory");
+      problem("link " + rel(path) + " names " + digest->str() +
+              ", not the digest of its directory");
     }
   }
 
@@ -178,7 +184,8 @@ class Checker {
       }
       for (const Descriptor& child : manifest->manifestReferences()) {
         if (!revisions.count(child.digest)) {
-          problem(name + ": index " + d.str() + " names " + child.digest.str() + ", not a revision");
+          problem(name + ": index " + d.str() + " names " + child.digest.str() +
+                  ", not a revision");
         }
       }
     }
@@ -216,11 +223,13 @@ StoreReport StoreChecker::check() { return Checker(root_, verified_).run(); }
 std::string listTree(const std::filesystem::path& dir) {
   std::vector<std::string> lines;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
+  for (auto it =
+           fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
        it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) break;
     if (it->is_regular_file(ec)) {
-      lines.push_back(fs::relative(it->path(), dir).string() + " " + std::to_string(it->file_size(ec)));
+      lines.push_back(fs::relative(it->path(), dir).string() + " " +
+                      std::to_string(it->file_size(ec)));
     }
   }
   std::sort(lines.begin(), lines.end());
@@ -229,8 +238,10 @@ std::string listTree(const std::filesystem::path& dir) {
   return out;
 }
 
-CommandResult runFsck(const std::filesystem::path& rootdirectory, const std::vector<std::string>& extra) {
-  std::vector<std::string> argv = {(binDir() / "regfsctl").string(), "fsck", rootdirectory.string(), "--grace", "0s"};
+CommandResult runFsck(const std::filesystem::path& rootdirectory,
+                      const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {(binDir() / "regfsctl").string(), "fsck", rootdirectory.string(),
+                                   "--grace", "0s"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return run(argv);
 }

@@ -58,6 +58,7 @@ inline StoreReport checkStore(const std::filesystem::path& rootdirectory) {
 std::string listTree(const std::filesystem::path& dir);
 
 // regfsctl fsck ROOT --grace 0s [extra...]: the tool's own verdict (exit 0 clean, 4 problems).
-CommandResult runFsck(const std::filesystem::path& rootdirectory, const std::vector<std::string>& extra = {});
+CommandResult runFsck(const std::filesystem::path& rootdirectory,
+                      const std::vector<std::string>& extra = {});
 
 }  // namespace regfs::testing

@@ -26,20 +26,23 @@ namespace {
 
 // A new CA in `dir` (ca.crt, ca.key) that signs a new `name`.crt/.key with subject `cn`;
 // `requestExtra` adds to the request (its extensions are copied into the certificate).
-IssuedCertificate issueFromNewCa(const fs::path& dir, const std::string& caCn, const std::string& name,
-                                 const std::string& cn, const std::vector<std::string>& requestExtra) {
+IssuedCertificate issueFromNewCa(const fs::path& dir, const std::string& caCn,
+                                 const std::string& name, const std::string& cn,
+                                 const std::vector<std::string>& requestExtra) {
   fs::create_directories(dir);
   IssuedCertificate c{dir / "ca.crt", dir / (name + ".crt"), dir / (name + ".key")};
   fs::path caKey = dir / "ca.key";
   fs::path csr = dir / (name + ".csr");
-  openssl({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "2", "-subj",
-           caCn, "-keyout", caKey.string(), "-out", c.caCert.string()});
-  std::vector<std::string> request = {"req", "-newkey", "rsa:2048", "-nodes", "-sha256", "-subj", cn,
-                                      "-keyout", c.key.string(), "-out", csr.string()};
+  openssl({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "2", "-subj", caCn,
+           "-keyout", caKey.string(), "-out", c.caCert.string()});
+  std::vector<std::string> request = {"req",          "-newkey", "rsa:2048",  "-nodes",
+                                      "-sha256",      "-subj",   cn,          "-keyout",
+                                      c.key.string(), "-out",    csr.string()};
   request.insert(request.end(), requestExtra.begin(), requestExtra.end());
   openssl(request);
   openssl({"x509", "-req", "-sha256", "-days", "2", "-in", csr.string(), "-CA", c.caCert.string(),
-           "-CAkey", caKey.string(), "-CAcreateserial", "-copy_extensions", "copy", "-out", c.cert.string()});
+           "-CAkey", caKey.string(), "-CAcreateserial", "-copy_extensions", "copy", "-out",
+           c.cert.string()});
   return c;
 }
 
@@ -49,7 +52,8 @@ ClientCertificates makeClientCertificates(const fs::path& dir) {
   return issueFromNewCa(dir, "/CN=regfs test client CA", "client", "/CN=regfs test client", {});
 }
 
-IssuedCertificate makeCaSignedServerCertificate(const fs::path& dir, const std::string& subjectAltName) {
+IssuedCertificate makeCaSignedServerCertificate(const fs::path& dir,
+                                                const std::string& subjectAltName) {
   return issueFromNewCa(dir, "/CN=regfs test server CA", "server", "/CN=localhost",
                         {"-addext", "subjectAltName=" + subjectAltName});
 }

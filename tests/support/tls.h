@@ -33,8 +33,9 @@ ClientCertificates makeClientCertificates(const std::filesystem::path& dir);
 
 // A CA (ca.crt, ca.key) and a server certificate it signs for `subjectAltName`
 // (server.crt, server.key): a private CA, as companies run them.
-IssuedCertificate makeCaSignedServerCertificate(const std::filesystem::path& dir,
-                                                const std::string& subjectAltName = "IP:127.0.0.1,DNS:localhost");
+IssuedCertificate makeCaSignedServerCertificate(
+    const std::filesystem::path& dir,
+    const std::string& subjectAltName = "IP:127.0.0.1,DNS:localhost");
 
 // Runs openssl with `args`; throws std::runtime_error with its stderr on failure.
 void openssl(const std::vector<std::string>& args);

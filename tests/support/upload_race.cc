@@ -123,17 +123,22 @@ std::string statusOf(const Racer& r) {
 
 std::string describe(UploadRace race) {
   switch (race) {
-    case UploadRace::kTwoPuts: return "two PUTs";
-    case UploadRace::kTwoPatches: return "two PATCHes";
-    case UploadRace::kPutDuringPatch: return "a PUT during a PATCH";
+    case UploadRace::kTwoPuts:
+      return "two PUTs";
+    case UploadRace::kTwoPatches:
+      return "two PATCHes";
+    case UploadRace::kPutDuringPatch:
+      return "a PUT during a PATCH";
   }
   return "?";
 }
 
-UploadRaceResult raceOnUpload(UploadRace race, int portA, int portB, const std::string& repo, size_t size,
-                              uint64_t seed, const std::string& forbidden) {
+UploadRaceResult raceOnUpload(UploadRace race, int portA, int portB, const std::string& repo,
+                              size_t size, uint64_t seed, const std::string& forbidden) {
   UploadRaceResult result;
-  auto problem = [&](const std::string& what) { result.problems.push_back(describe(race) + ": " + what); };
+  auto problem = [&](const std::string& what) {
+    result.problems.push_back(describe(race) + ": " + what);
+  };
   HttpConnection control(portA, std::chrono::seconds(120));
   auto started = control.request("POST", "/v2/" + repo + "/blobs/uploads/");
   if (!started || started->status != 202) {
@@ -154,7 +159,8 @@ UploadRaceResult raceOnUpload(UploadRace race, int portA, int portB, const std::
     if (r.method == "PATCH") {
       headers.push_back("Content-Range: 0-" + std::to_string(size - 1));
     } else {
-      target += (location.find('?') == std::string::npos ? "?" : "&") + std::string("digest=") + digestOf(r.body);
+      target += (location.find('?') == std::string::npos ? "?" : "&") + std::string("digest=") +
+                digestOf(r.body);
     }
     return std::make_unique<SlowRequest>(i == 0 ? portA : portB, r.method, target, r.body, headers);
   };
@@ -185,24 +191,29 @@ UploadRaceResult raceOnUpload(UploadRace race, int portA, int portB, const std::
       winner = &r;
       if (status != (r.method == "PUT" ? 201 : 202)) problem("unexpected answer " + statusOf(r));
     } else if (!(status == 416 || (status == 404 && r.reply.code() == "BLOB_UPLOAD_UNKNOWN"))) {
-      problem("the request that lost got " + statusOf(r) + " (expected 416, or 404 once the session is gone)");
+      problem("the request that lost got " + statusOf(r) +
+              " (expected 416, or 404 once the session is gone)");
     }
   }
-  if (result.accepted > 1) problem("both were accepted: " + statusOf(racers[0]) + " / " + statusOf(racers[1]));
-  if (result.accepted == 0) problem("neither was accepted: " + statusOf(racers[0]) + " / " + statusOf(racers[1]));
+  if (result.accepted > 1)
+    problem("both were accepted: " + statusOf(racers[0]) + " / " + statusOf(racers[1]));
+  if (result.accepted == 0)
+    problem("neither was accepted: " + statusOf(racers[0]) + " / " + statusOf(racers[1]));
 
   // What was accepted is exactly what the store holds.
   for (const Racer& r : racers) {
     if (r.reply.status == 202) {
       if (r.reply.header("range") != "0-" + std::to_string(size - 1)) {
-        problem("a PATCH of " + std::to_string(size) + " bytes answered Range " + r.reply.header("range"));
+        problem("a PATCH of " + std::to_string(size) + " bytes answered Range " +
+                r.reply.header("range"));
       }
       std::string sep = location.find('?') == std::string::npos ? "?" : "&";
       auto commit = control.request("PUT", location + sep + "digest=" + digestOf(r.body), {},
                                     {"Content-Type: application/octet-stream"});
       if (!commit || commit->status != 201) {
         problem("the session does not hold what its accepted PATCH sent: the commit got " +
-                (commit ? std::to_string(commit->status) + " " + commit->body : std::string("no answer")));
+                (commit ? std::to_string(commit->status) + " " + commit->body
+                        : std::string("no answer")));
       }
     }
   }
@@ -214,8 +225,9 @@ UploadRaceResult raceOnUpload(UploadRace race, int portA, int portB, const std::
     }
     bool committed = &r == winner;
     if (committed && (blob->status != 200 || blob->body != r.body)) {
-      problem("the blob " + digestOf(r.body) + " answered for serves " + std::to_string(blob->status) + " with " +
-              std::to_string(blob->body.size()) + " bytes that are not its digest's");
+      problem("the blob " + digestOf(r.body) + " answered for serves " +
+              std::to_string(blob->status) + " with " + std::to_string(blob->body.size()) +
+              " bytes that are not its digest's");
     }
     if (!committed && blob->status != 404) {
       problem("the refused request's bytes were stored (" + std::to_string(blob->status) + ")");

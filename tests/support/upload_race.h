@@ -27,8 +27,8 @@ struct UploadRaceResult {
 
 // One race on a new session of `repo` started on `portA`; the first request goes to
 // `portA`, the second to `portB`. Bodies are `size` bytes made from `seed`.
-UploadRaceResult raceOnUpload(UploadRace race, int portA, int portB, const std::string& repo, size_t size,
-                              uint64_t seed, const std::string& forbidden);
+UploadRaceResult raceOnUpload(UploadRace race, int portA, int portB, const std::string& repo,
+                              size_t size, uint64_t seed, const std::string& forbidden);
 
 std::string describe(UploadRace race);
 

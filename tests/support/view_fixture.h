@@ -52,7 +52,8 @@ class MountedView {
   ~MountedView() {
     if (process_) stop();
     if (isRegfsMount(mountpoint_)) run({"fusermount3", "-u", "-z", mountpoint_.string()});
-    if (std::string report = sanitizerReport(log()); !report.empty()) ADD_FAILURE() << "regfs-mount:\n" << report;
+    if (std::string report = sanitizerReport(log()); !report.empty())
+      ADD_FAILURE() << "regfs-mount:\n" << report;
   }
   // SIGTERM; returns the exit status. The mount must be gone afterwards.
   int stop(int signal = 15) {
@@ -98,12 +99,14 @@ inline std::ostream& operator<<(std::ostream& os, const Entry& e) {
 }
 
 // Every path below `root` (relative, "" excluded) with what lstat and a full read say.
-inline std::map<std::string, Entry> walkTree(const std::filesystem::path& root, bool hashFiles = true) {
+inline std::map<std::string, Entry> walkTree(const std::filesystem::path& root,
+                                             bool hashFiles = true) {
   std::map<std::string, Entry> out;
   for (auto it = std::filesystem::recursive_directory_iterator(root);
        it != std::filesystem::recursive_directory_iterator(); ++it) {
     struct stat st;
-    if (::lstat(it->path().c_str(), &st) != 0) throw std::runtime_error("lstat " + it->path().string());
+    if (::lstat(it->path().c_str(), &st) != 0)
+      throw std::runtime_error("lstat " + it->path().string());
     Entry e;
     e.ino = st.st_ino;
     e.nlink = st.st_nlink;
@@ -137,7 +140,8 @@ inline std::optional<std::chrono::milliseconds> waitUntil(const std::function<bo
   auto start = std::chrono::steady_clock::now();
   while (true) {
     if (condition()) {
-      return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - start);
     }
     if (std::chrono::steady_clock::now() - start > timeout) return std::nullopt;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -7,8 +7,8 @@
 #include <map>
 
 #include "common/store/layout.h"
-#include "support/store_builder.h"
 #include "support/process.h"
+#include "support/store_builder.h"
 
 namespace regfs {
 namespace {
@@ -117,8 +117,8 @@ TEST_F(RegfsctlStoreTest, DuReportsSharedUniqueAndWhatGarbageCollectionFrees) {
 TEST_F(RegfsctlStoreTest, GarbageCollectJsonAndAConfigAsRoot) {
   writeFile(dir / "config.yml", "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: " +
                                     dir.path().string() + "\n");
-  auto r = regfsctl({"garbage-collect", (dir / "config.yml").string(), "--delete-untagged", "--json",
-                     "--grace", "1h", "--settle", "0s"});
+  auto r = regfsctl({"garbage-collect", (dir / "config.yml").string(), "--delete-untagged",
+                     "--json", "--grace", "1h", "--settle", "0s"});
   ASSERT_EQ(r.status, 0) << r.err;
   auto doc = json(r.out);
   ASSERT_EQ(doc["manifests"].Size(), 1u);
@@ -135,12 +135,13 @@ TEST_F(RegfsctlStoreTest, PurgeUploadsTakesItsAgeFromTheConfig) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&started));
   store.driver().writeAtomic(layout::uploadStartedAt(app.name(), uuid), buf);
-  writeFile(dir / "config.yml", "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: " +
-                                    dir.path().string() +
-                                    "\n  maintenance:\n    uploadpurging:\n      age: 2h\n");
+  writeFile(dir / "config.yml",
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: " + dir.path().string() +
+                "\n  maintenance:\n    uploadpurging:\n      age: 2h\n");
   auto r = regfsctl({"purge-uploads", dir.path().string(), "--dry-run"});
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.out.find("would purge 0 of 1 upload sessions older than 168h"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("would purge 0 of 1 upload sessions older than 168h"), std::string::npos)
+      << r.out;
   r = regfsctl({"purge-uploads", (dir / "config.yml").string()});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("purged team/app upload " + uuid), std::string::npos) << r.out;

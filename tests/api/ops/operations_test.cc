@@ -3,14 +3,14 @@
 // webhook notifications (delivered, retried, never blocking requests) and the drain on
 // SIGTERM. Real server processes; a python3 stdlib webhook receiver.
 
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <rapidjson/document.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <signal.h>
 
 #include <atomic>
 #include <chrono>
@@ -20,12 +20,12 @@
 #include <sstream>
 #include <thread>
 
+#include "api/ops/health.h"
 #include "api/ops/logging.h"
 #include "api/ops/metrics.h"
 #include "api/ops/notifications.h"
 #include "api/ops/operations.h"
 #include "api/registry/router.h"
-#include "api/ops/health.h"
 #include "common/store/layout.h"
 #include "common/store/store.h"
 #include "support/server.h"
@@ -69,7 +69,8 @@ double sampleValue(const std::string& metrics, const std::string& sample) {
 struct OpsServer {
   int debugPort = freePort();
   std::unique_ptr<RegfsServer> server;
-  OpsServer(const std::filesystem::path& root, std::string extraConfig, std::map<std::string, std::string> env = {}) {
+  OpsServer(const std::filesystem::path& root, std::string extraConfig,
+            std::map<std::string, std::string> env = {}) {
     env["REGISTRY_HTTP_DEBUG_ADDR"] = "127.0.0.1:" + std::to_string(debugPort);
     RegfsServerOptions o;
     o.extraConfig = std::move(extraConfig);
@@ -95,16 +96,19 @@ class OpsTest : public ::testing::Test {
     std::string layer = "layer bytes of " + tag;
     for (const auto& blob : {config, layer}) {
       Reply r = http("POST", s.url() + "/v2/" + repo + "/blobs/uploads/?digest=" + digestOf(blob),
-                     {"--data-binary", "@" + file(blob).string(), "-H", "Content-Type: application/octet-stream"});
+                     {"--data-binary", "@" + file(blob).string(), "-H",
+                      "Content-Type: application/octet-stream"});
       EXPECT_EQ(r.status, 201) << r.body;
     }
     auto desc = [](const std::string& type, const std::string& b) {
-      return "{\"mediaType\":\"" + type + "\",\"digest\":\"" + digestOf(b) + "\",\"size\":" +
-             std::to_string(b.size()) + "}";
+      return "{\"mediaType\":\"" + type + "\",\"digest\":\"" + digestOf(b) +
+             "\",\"size\":" + std::to_string(b.size()) + "}";
     };
-    std::string manifest = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-                           "\"config\":" + desc("application/vnd.oci.image.config.v1+json", config) +
-                           ",\"layers\":[" + desc("application/vnd.oci.image.layer.v1.tar+gzip", layer) + "]}";
+    std::string manifest =
+        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+        "\"config\":" +
+        desc("application/vnd.oci.image.config.v1+json", config) + ",\"layers\":[" +
+        desc("application/vnd.oci.image.layer.v1.tar+gzip", layer) + "]}";
     Reply r = http("PUT", s.url() + "/v2/" + repo + "/manifests/" + tag,
                    {"--data-binary", "@" + file(manifest).string(), "-H",
                     "Content-Type: application/vnd.oci.image.manifest.v1+json"});
@@ -146,20 +150,26 @@ TEST(MetricsUnit, ConcurrentObservationsAllCount) {
   }
   for (auto& t : threads) t.join();
   std::string text = m.render();
-  EXPECT_NE(text.find("registry_http_requests_total{code=\"200\",handler=\"manifest\",method=\"GET\"} 80000\n"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find(
+          "registry_http_requests_total{code=\"200\",handler=\"manifest\",method=\"GET\"} 80000\n"),
+      std::string::npos)
       << text;
-  EXPECT_NE(text.find("registry_http_response_bytes_total{handler=\"manifest\"} 8000000\n"), std::string::npos);
-  EXPECT_NE(text.find("registry_http_request_duration_seconds_bucket{handler=\"manifest\",method=\"GET\",le="
-                      "\"0.001\"} 80000\n"),
+  EXPECT_NE(text.find("registry_http_response_bytes_total{handler=\"manifest\"} 8000000\n"),
             std::string::npos);
+  EXPECT_NE(
+      text.find(
+          "registry_http_request_duration_seconds_bucket{handler=\"manifest\",method=\"GET\",le="
+          "\"0.001\"} 80000\n"),
+      std::string::npos);
 }
 
 TEST(LoggingUnit, JsonLinesAreJsonWithTheFieldsAndEscapes) {
-  std::string line = api::formatLine(api::LogFormat::kJson, "2024-01-01T00:00:00.000Z", "info",
-                                     "a \"quoted\"\nmessage\x01", {{"service", "registry"}},
-                                     {api::LogField::str("path", "/v2/x?y=\"z\""), api::LogField::num("status", 200),
-                                      api::LogField::num("duration", 0.25)});
+  std::string line =
+      api::formatLine(api::LogFormat::kJson, "2024-01-01T00:00:00.000Z", "info",
+                      "a \"quoted\"\nmessage\x01", {{"service", "registry"}},
+                      {api::LogField::str("path", "/v2/x?y=\"z\""),
+                       api::LogField::num("status", 200), api::LogField::num("duration", 0.25)});
   rapidjson::Document d;
   d.Parse(line.c_str());
   ASSERT_FALSE(d.HasParseError()) << line;
@@ -169,8 +179,9 @@ TEST(LoggingUnit, JsonLinesAreJsonWithTheFieldsAndEscapes) {
   EXPECT_STREQ(d["service"].GetString(), "registry");
   EXPECT_EQ(d["status"].GetInt(), 200);
   EXPECT_DOUBLE_EQ(d["duration"].GetDouble(), 0.25);
-  std::string text = api::formatLine(api::LogFormat::kText, "T", "info", "hello world", {{"service", "registry"}},
-                                     {api::LogField::num("status", 404)});
+  std::string text =
+      api::formatLine(api::LogFormat::kText, "T", "info", "hello world", {{"service", "registry"}},
+                      {api::LogField::num("status", 404)});
   EXPECT_EQ(text, "time=\"T\" level=info msg=\"hello world\" status=404 service=registry");
 }
 
@@ -189,7 +200,8 @@ TEST(NotificationsUnit, EventJsonHasDistributionsFields) {
   e.method = "PUT";
   e.userAgent = "docker/24";
   e.actor = "alice";
-  std::string json = api::eventJson(e, {"host:5000", "iid"}, std::chrono::system_clock::time_point{});
+  std::string json =
+      api::eventJson(e, {"host:5000", "iid"}, std::chrono::system_clock::time_point{});
   rapidjson::Document d;
   d.Parse(json.c_str());
   ASSERT_FALSE(d.HasParseError()) << json;
@@ -273,8 +285,9 @@ TEST(NotificationsUnit, AFullQueueDropsAndCountsInsteadOfBlocking) {
 
 TEST_F(OpsTest, MetricsPassPromtoolAndCountRequestsBlobsAndRepositories) {
   ASSERT_TRUE(haveProgram("promtool")) << "promtool (Debian package prometheus) is required";
-  OpsServer o(work / "store", "", {{"REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED", "true"},
-                                   {"REGISTRY_HTTP_DEBUG_PROMETHEUS_PATH", "/prom"}});
+  OpsServer o(work / "store", "",
+              {{"REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED", "true"},
+               {"REGISTRY_HTTP_DEBUG_PROMETHEUS_PATH", "/prom"}});
   RegfsServer& s = *o.server;
   std::string digest = pushImage(s, "team/app", "v1");
   EXPECT_EQ(http("GET", s.url() + "/v2/team/app/manifests/v1", {"-H", kAcceptOci}).status, 200);
@@ -285,20 +298,28 @@ TEST_F(OpsTest, MetricsPassPromtoolAndCountRequestsBlobsAndRepositories) {
   ASSERT_EQ(m.status, 200);
   EXPECT_EQ(m.header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
   const std::string& t = m.body;
-  EXPECT_NE(t.find("registry_http_requests_total{code=\"200\",handler=\"manifest\",method=\"GET\"} 1\n"),
-            std::string::npos)
+  EXPECT_NE(
+      t.find("registry_http_requests_total{code=\"200\",handler=\"manifest\",method=\"GET\"} 1\n"),
+      std::string::npos)
       << t;
-  EXPECT_NE(t.find("registry_http_requests_total{code=\"404\",handler=\"manifest\",method=\"GET\"} 1\n"),
-            std::string::npos);
-  EXPECT_NE(t.find("registry_http_requests_total{code=\"201\",handler=\"manifest\",method=\"PUT\"} 1\n"),
-            std::string::npos);
-  EXPECT_NE(t.find("registry_http_requests_total{code=\"201\",handler=\"blob_upload\",method=\"POST\"} 2\n"),
-            std::string::npos);
-  EXPECT_NE(t.find("registry_http_requests_total{code=\"404\",handler=\"not_found\",method=\"GET\"} 1\n"),
-            std::string::npos);
+  EXPECT_NE(
+      t.find("registry_http_requests_total{code=\"404\",handler=\"manifest\",method=\"GET\"} 1\n"),
+      std::string::npos);
+  EXPECT_NE(
+      t.find("registry_http_requests_total{code=\"201\",handler=\"manifest\",method=\"PUT\"} 1\n"),
+      std::string::npos);
+  EXPECT_NE(
+      t.find(
+          "registry_http_requests_total{code=\"201\",handler=\"blob_upload\",method=\"POST\"} 2\n"),
+      std::string::npos);
+  EXPECT_NE(
+      t.find("registry_http_requests_total{code=\"404\",handler=\"not_found\",method=\"GET\"} 1\n"),
+      std::string::npos);
   EXPECT_EQ(t.find("/some/raw/path"), std::string::npos);
-  EXPECT_NE(t.find("registry_http_request_duration_seconds_count{handler=\"manifest\",method=\"GET\"} 2\n"),
-            std::string::npos);
+  EXPECT_NE(
+      t.find(
+          "registry_http_request_duration_seconds_count{handler=\"manifest\",method=\"GET\"} 2\n"),
+      std::string::npos);
   EXPECT_NE(t.find("registry_http_request_bytes_total{handler=\"manifest\"}"), std::string::npos);
   EXPECT_NE(t.find("registry_http_response_bytes_total{handler=\"manifest\"}"), std::string::npos);
   EXPECT_NE(t.find("registry_http_in_flight_requests 0\n"), std::string::npos);
@@ -307,13 +328,15 @@ TEST_F(OpsTest, MetricsPassPromtoolAndCountRequestsBlobsAndRepositories) {
   // The store is counted at start; a second server on the same store sees the image.
   OpsServer second(s.root(), "");
   ASSERT_TRUE(waitFor([&] {
-    return http("GET", second.debugUrl() + "/metrics").body.find("regfs_store_blobs 3\n") != std::string::npos;
+    return http("GET", second.debugUrl() + "/metrics").body.find("regfs_store_blobs 3\n") !=
+           std::string::npos;
   }));
   std::string t2 = http("GET", second.debugUrl() + "/metrics").body;
   EXPECT_NE(t2.find("regfs_store_repositories 1\n"), std::string::npos) << t2;
   EXPECT_NE(t2.find("regfs_store_uploads_in_progress 0\n"), std::string::npos) << t2;
 
-  for (const std::string& url : {o.debugUrl() + "/prom", o.debugUrl() + "/metrics", second.debugUrl() + "/metrics"}) {
+  for (const std::string& url :
+       {o.debugUrl() + "/prom", o.debugUrl() + "/metrics", second.debugUrl() + "/metrics"}) {
     CommandResult c = sh("curl -sf " + url + " | promtool check metrics");
     EXPECT_EQ(c.status, 0) << url << "\n" << c.out << c.err;
   }
@@ -322,7 +345,9 @@ TEST_F(OpsTest, MetricsPassPromtoolAndCountRequestsBlobsAndRepositories) {
 
 TEST_F(OpsTest, StorageHealthFailsThenRecoversAndGatesTheApi) {
   auto root = work / "store";
-  OpsServer o(root, "health:\n  storagedriver:\n    enabled: true\n    interval: 100ms\n    threshold: 2\n");
+  OpsServer o(
+      root,
+      "health:\n  storagedriver:\n    enabled: true\n    interval: 100ms\n    threshold: 2\n");
   RegfsServer& s = *o.server;
   Reply h = http("GET", o.debugUrl() + "/debug/health");
   EXPECT_EQ(h.status, 200);
@@ -344,7 +369,8 @@ TEST_F(OpsTest, StorageHealthFailsThenRecoversAndGatesTheApi) {
   EXPECT_EQ(api.code(), "UNAVAILABLE");
   EXPECT_EQ(http("GET", o.debugUrl() + "/readyz").status, 503);
   EXPECT_EQ(http("GET", o.debugUrl() + "/healthz").status, 200);
-  EXPECT_NE(http("GET", o.debugUrl() + "/metrics").body.find("regfs_storage_healthy 0\n"), std::string::npos);
+  EXPECT_NE(http("GET", o.debugUrl() + "/metrics").body.find("regfs_storage_healthy 0\n"),
+            std::string::npos);
 
   std::filesystem::remove(root);
   std::filesystem::rename(work / "moved", root);
@@ -361,11 +387,13 @@ struct StaticHttpServer {
   TempDir dir;
   int port = freePort();
   std::unique_ptr<Process> process = std::make_unique<Process>(
-      std::vector<std::string>{"python3", "-m", "http.server", "--bind", "127.0.0.1", "--directory", dir.path().string(),
-                               std::to_string(port)},
+      std::vector<std::string>{"python3", "-m", "http.server", "--bind", "127.0.0.1", "--directory",
+                               dir.path().string(), std::to_string(port)},
       std::map<std::string, std::string>{}, dir / "log");
   StaticHttpServer() { EXPECT_TRUE(waitForPort(port)) << process->log(); }
-  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port) + path; }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port) + path;
+  }
 };
 
 TEST(HealthUnit, FileProbeFailsWhileTheFileExists) {
@@ -387,7 +415,8 @@ TEST(HealthUnit, TcpProbeNeedsSomethingListening) {
     EXPECT_EQ(api::probeTcp("127.0.0.1:" + std::to_string(port), 1s, cancel), "");
   }
   std::string addr = "127.0.0.1:" + std::to_string(port);
-  EXPECT_THAT(api::probeTcp(addr, 1s, cancel), ::testing::StartsWith("connection to " + addr + " failed"));
+  EXPECT_THAT(api::probeTcp(addr, 1s, cancel),
+              ::testing::StartsWith("connection to " + addr + " failed"));
   EXPECT_THAT(api::probeTcp("127.0.0.1", 1s, cancel), ::testing::HasSubstr("no port"));
   LoopbackListener again(port);
   EXPECT_EQ(api::probeTcp(addr, 1s, cancel), "");
@@ -396,7 +425,8 @@ TEST(HealthUnit, TcpProbeNeedsSomethingListening) {
 TEST(HealthUnit, ACheckFailsAfterThresholdFailuresInARowAndASuccessResetsIt) {
   std::vector<std::string> script = {"e1", "e2", "", "e3", "e4", "e5", "", "e6"};
   size_t next = 0;
-  api::HealthCheck check("c", [&](const std::atomic<bool>&) { return script.at(next++); }, 1h, 3);
+  api::HealthCheck check(
+      "c", [&](const std::atomic<bool>&) { return script.at(next++); }, 1h, 3);
   std::vector<bool> failing;
   for (size_t i = 0; i < script.size(); ++i) {
     check.probeOnce();
@@ -407,7 +437,8 @@ TEST(HealthUnit, ACheckFailsAfterThresholdFailuresInARowAndASuccessResetsIt) {
   EXPECT_EQ(check.probeFailures(), 6u);
 
   next = 0;
-  api::HealthCheck noThreshold("d", [&](const std::atomic<bool>&) { return script.at(next++); }, 1h, 0);
+  api::HealthCheck noThreshold(
+      "d", [&](const std::atomic<bool>&) { return script.at(next++); }, 1h, 0);
   noThreshold.probeOnce();
   EXPECT_TRUE(noThreshold.failing());
   EXPECT_EQ(noThreshold.failure(), std::optional<std::string>("e1"));
@@ -428,8 +459,10 @@ TEST(HealthUnit, HttpCheckWantsItsStatusCode) {
   auto storeObject = Store::openLocal(store.path());
   api::HealthChecks checks(config, storeObject.driver(), "filesystem", false);
   checks.start();
-  std::map<std::string, std::string> expected = {{web.url("/"), "downstream service returned unexpected status: 200"}};
-  ASSERT_TRUE(waitFor([&] { return checks.failures() == expected; })) << api::healthJson(checks.failures());
+  std::map<std::string, std::string> expected = {
+      {web.url("/"), "downstream service returned unexpected status: 200"}};
+  ASSERT_TRUE(waitFor([&] { return checks.failures() == expected; }))
+      << api::healthJson(checks.failures());
   EXPECT_FALSE(checks.healthy());
   EXPECT_EQ(checks.storage(), nullptr);
 }
@@ -444,7 +477,8 @@ TEST_F(OpsTest, FileTcpAndHttpChecksGateTheApiAndNameTheFailingCheck) {
   OpsServer o(work / "store", "health:\n  file:\n    - file: " + maintenance.string() +
                                   "\n      interval: 100ms\n  tcp:\n    - addr: " + tcpAddr +
                                   "\n      timeout: 1s\n      interval: 100ms\n      threshold: 2\n"
-                                  "  http:\n    - uri: " + web.url("/") + "\n      interval: 100ms\n");
+                                  "  http:\n    - uri: " +
+                                  web.url("/") + "\n      interval: 100ms\n");
   RegfsServer& s = *o.server;
   auto failing = [&] {
     Reply h = http("GET", o.debugUrl() + "/debug/health");
@@ -488,7 +522,8 @@ TEST_F(OpsTest, FileTcpAndHttpChecksGateTheApiAndNameTheFailingCheck) {
   // An HTTP dependency that goes away.
   web.process->stop();
   ASSERT_TRUE(waitFor([&] { return failing().count(web.url("/")) == 1; })) << s.log();
-  EXPECT_THAT(failing()[web.url("/")], ::testing::StartsWith("error while checking " + web.url("/")));
+  EXPECT_THAT(failing()[web.url("/")],
+              ::testing::StartsWith("error while checking " + web.url("/")));
   std::string metrics = http("GET", o.debugUrl() + "/metrics").body;
   EXPECT_EQ(sampleValue(metrics, "regfs_health_checks_failing"), 1) << metrics;
   EXPECT_TRUE(gated());
@@ -496,7 +531,8 @@ TEST_F(OpsTest, FileTcpAndHttpChecksGateTheApiAndNameTheFailingCheck) {
 }
 
 TEST_F(OpsTest, JsonLogLinesParseAndCarryAccessFieldsAndLogFields) {
-  OpsServer o(work / "store", "", {{"REGISTRY_LOG_FORMATTER", "json"}, {"REGISTRY_LOG_FIELDS_ENVIRONMENT", "test"}});
+  OpsServer o(work / "store", "",
+              {{"REGISTRY_LOG_FORMATTER", "json"}, {"REGISTRY_LOG_FIELDS_ENVIRONMENT", "test"}});
   RegfsServer& s = *o.server;
   pushImage(s, "team/app", "v1");
   http("GET", s.url() + "/v2/team/app/manifests/v1", {"-H", "User-Agent: t", "-H", kAcceptOci});
@@ -558,9 +594,11 @@ struct Receiver {
   std::unique_ptr<Process> process;
   int port = 0;
   // `scheme` https needs tlsFlags() among the flags.
-  explicit Receiver(std::vector<std::string> flags = {}, std::string scheme = "http") : scheme(std::move(scheme)) {
-    std::vector<std::string> argv = {"python3", std::string(REGFS_SOURCE_DIR) + "/tests/support/webhook_receiver.py",
-                                     (dir / "port").string(), (dir / "events.jsonl").string()};
+  explicit Receiver(std::vector<std::string> flags = {}, std::string scheme = "http")
+      : scheme(std::move(scheme)) {
+    std::vector<std::string> argv = {
+        "python3", std::string(REGFS_SOURCE_DIR) + "/tests/support/webhook_receiver.py",
+        (dir / "port").string(), (dir / "events.jsonl").string()};
     argv.insert(argv.end(), flags.begin(), flags.end());
     process = std::make_unique<Process>(argv, std::map<std::string, std::string>{}, dir / "log");
     EXPECT_TRUE(waitFor([&] { return std::filesystem::exists(dir / "port"); })) << process->log();
@@ -581,9 +619,11 @@ std::vector<std::string> tlsFlags(const Certificate& tls) {
 }
 
 // One entry of notifications.endpoints.
-std::string endpointEntry(const std::string& name, const std::string& url, const std::string& extra = "") {
+std::string endpointEntry(const std::string& name, const std::string& url,
+                          const std::string& extra = "") {
   return "    - name: " + name + "\n      url: " + url +
-         "\n      timeout: 1s\n      threshold: 3\n      backoff: 200ms\n      headers:\n        Authorization: "
+         "\n      timeout: 1s\n      threshold: 3\n      backoff: 200ms\n      headers:\n        "
+         "Authorization: "
          "[Bearer secret]\n" +
          extra;
 }
@@ -594,10 +634,14 @@ std::string endpointConfig(const std::string& url, const std::string& extra = ""
 
 TEST_F(OpsTest, NotificationsDeliverPushPullAndDeleteEventsInDistributionsEnvelope) {
   Receiver receiver;
-  OpsServer o(work / "store", endpointConfig(receiver.url(), "      ignore:\n        actions: [mount]\n"));
+  OpsServer o(work / "store",
+              endpointConfig(receiver.url(), "      ignore:\n        actions: [mount]\n"));
   RegfsServer& s = *o.server;
   std::string digest = pushImage(s, "team/app", "v1");
-  ASSERT_EQ(http("GET", s.url() + "/v2/team/app/manifests/v1", {"-H", "User-Agent: ops-test/1", "-H", kAcceptOci}).status, 200);
+  ASSERT_EQ(http("GET", s.url() + "/v2/team/app/manifests/v1",
+                 {"-H", "User-Agent: ops-test/1", "-H", kAcceptOci})
+                .status,
+            200);
   std::string layer = "layer bytes of v1";
   ASSERT_EQ(http("GET", s.url() + "/v2/team/app/blobs/" + digestOf(layer)).status, 200);
   ASSERT_EQ(http("DELETE", s.url() + "/v2/team/app/manifests/" + digest).status, 202);
@@ -612,7 +656,8 @@ TEST_F(OpsTest, NotificationsDeliverPushPullAndDeleteEventsInDistributionsEnvelo
     post.Parse(p.c_str());
     ASSERT_FALSE(post.HasParseError());
     EXPECT_STREQ(post["path"].GetString(), "/events");
-    EXPECT_STREQ(post["headers"]["Content-Type"].GetString(), "application/vnd.docker.distribution.events.v1+json");
+    EXPECT_STREQ(post["headers"]["Content-Type"].GetString(),
+                 "application/vnd.docker.distribution.events.v1+json");
     EXPECT_STREQ(post["headers"]["Authorization"].GetString(), "Bearer secret");
     rapidjson::Document env;
     env.Parse(post["body"].GetString());
@@ -628,10 +673,12 @@ TEST_F(OpsTest, NotificationsDeliverPushPullAndDeleteEventsInDistributionsEnvelo
     if (action == "push" && e["target"].HasMember("tag")) {
       EXPECT_STREQ(e["target"]["tag"].GetString(), "v1");
       EXPECT_STREQ(e["target"]["digest"].GetString(), digest.c_str());
-      EXPECT_STREQ(e["target"]["mediaType"].GetString(), "application/vnd.oci.image.manifest.v1+json");
+      EXPECT_STREQ(e["target"]["mediaType"].GetString(),
+                   "application/vnd.oci.image.manifest.v1+json");
       EXPECT_GT(e["target"]["size"].GetInt(), 0);
       EXPECT_EQ(e["target"]["length"].GetInt(), e["target"]["size"].GetInt());
-      EXPECT_EQ(std::string(e["target"]["url"].GetString()), s.url() + "/v2/team/app/manifests/" + digest);
+      EXPECT_EQ(std::string(e["target"]["url"].GetString()),
+                s.url() + "/v2/team/app/manifests/" + digest);
       EXPECT_STREQ(e["request"]["method"].GetString(), "PUT");
     }
     if (action == "pull" && std::string(e["request"]["useragent"].GetString()) == "ops-test/1") {
@@ -658,11 +705,13 @@ TEST_F(OpsTest, NotificationsAreRetriedUntilTheEndpointAccepts) {
   // Three events; the first is refused four times (three quick retries, then backoff).
   ASSERT_TRUE(waitFor([&] { return receiver.posts().size() >= 7; })) << o.server->log();
   std::string metrics = http("GET", o.debugUrl() + "/metrics").body;
-  EXPECT_NE(metrics.find("registry_notifications_events_total{endpoint=\"hook\",type=\"failures\"} 4\n"),
-            std::string::npos)
+  EXPECT_NE(
+      metrics.find("registry_notifications_events_total{endpoint=\"hook\",type=\"failures\"} 4\n"),
+      std::string::npos)
       << metrics;
-  EXPECT_NE(metrics.find("registry_notifications_events_total{endpoint=\"hook\",type=\"successes\"} 3\n"),
-            std::string::npos)
+  EXPECT_NE(
+      metrics.find("registry_notifications_events_total{endpoint=\"hook\",type=\"successes\"} 3\n"),
+      std::string::npos)
       << metrics;
   EXPECT_NE(o.server->log().find("failed 3 times in a row"), std::string::npos);
 }
@@ -673,14 +722,15 @@ TEST_F(OpsTest, HttpsEndpointsGetEventsOnlyWhenTheirCertificateIsTrusted) {
   // third CA's certificate names another host than the endpoint's.
   IssuedCertificate trusted = makeCaSignedServerCertificate(work / "trusted");
   IssuedCertificate untrusted = makeCaSignedServerCertificate(work / "untrusted");
-  IssuedCertificate otherName = makeCaSignedServerCertificate(work / "other-name", "DNS:hooks.example");
+  IssuedCertificate otherName =
+      makeCaSignedServerCertificate(work / "other-name", "DNS:hooks.example");
   writeFile(work / "bundle.pem", readFile(trusted.caCert) + readFile(otherName.caCert));
   Receiver good(tlsFlags(trusted), "https");
   Receiver bad(tlsFlags(untrusted), "https");
   Receiver misnamed(tlsFlags(otherName), "https");
   OpsServer o(work / "store",
-              "notifications:\n  endpoints:\n" + endpointEntry("good", good.url()) + endpointEntry("bad", bad.url()) +
-                  endpointEntry("misnamed", misnamed.url()),
+              "notifications:\n  endpoints:\n" + endpointEntry("good", good.url()) +
+                  endpointEntry("bad", bad.url()) + endpointEntry("misnamed", misnamed.url()),
               {{"SSL_CERT_FILE", (work / "bundle.pem").string()}});
   RegfsServer& s = *o.server;
   std::string digest = pushImage(s, "team/app", "v1");
@@ -691,7 +741,8 @@ TEST_F(OpsTest, HttpsEndpointsGetEventsOnlyWhenTheirCertificateIsTrusted) {
     rapidjson::Document post;
     post.Parse(p.c_str());
     ASSERT_FALSE(post.HasParseError()) << p;
-    EXPECT_STREQ(post["headers"]["Content-Type"].GetString(), "application/vnd.docker.distribution.events.v1+json");
+    EXPECT_STREQ(post["headers"]["Content-Type"].GetString(),
+                 "application/vnd.docker.distribution.events.v1+json");
     EXPECT_STREQ(post["headers"]["Authorization"].GetString(), "Bearer secret");
     rapidjson::Document env;
     env.Parse(post["body"].GetString());
@@ -705,11 +756,13 @@ TEST_F(OpsTest, HttpsEndpointsGetEventsOnlyWhenTheirCertificateIsTrusted) {
   // The untrusted receiver never gets a request: the handshake is refused, and the first
   // event is retried (past the threshold, every backoff) instead of being delivered.
   auto metric = [&](const std::string& endpoint, const std::string& type) {
-    return sampleValue(http("GET", o.debugUrl() + "/metrics").body,
-                       "registry_notifications_events_total{endpoint=\"" + endpoint + "\",type=\"" + type + "\"}");
+    return sampleValue(
+        http("GET", o.debugUrl() + "/metrics").body,
+        "registry_notifications_events_total{endpoint=\"" + endpoint + "\",type=\"" + type + "\"}");
   };
   for (std::string refused : {"bad", "misnamed"}) {
-    ASSERT_TRUE(waitFor([&] { return metric(refused, "failures") >= 5; })) << refused << "\n" << s.log();
+    ASSERT_TRUE(waitFor([&] { return metric(refused, "failures") >= 5; })) << refused << "\n"
+                                                                           << s.log();
     EXPECT_EQ(metric(refused, "successes"), 0) << refused;
     EXPECT_EQ(metric(refused, "events"), 3) << refused;
   }
@@ -717,9 +770,11 @@ TEST_F(OpsTest, HttpsEndpointsGetEventsOnlyWhenTheirCertificateIsTrusted) {
   EXPECT_EQ(metric("good", "failures"), 0);
   EXPECT_TRUE(bad.posts().empty());
   EXPECT_TRUE(misnamed.posts().empty());
-  EXPECT_NE(s.log().find("endpoint bad failed 3 times in a row (SSL certificate problem"), std::string::npos)
+  EXPECT_NE(s.log().find("endpoint bad failed 3 times in a row (SSL certificate problem"),
+            std::string::npos)
       << s.log();
-  EXPECT_NE(s.log().find("endpoint misnamed failed 3 times in a row (SSL: no alternative certificate subject name"),
+  EXPECT_NE(s.log().find("endpoint misnamed failed 3 times in a row (SSL: no alternative "
+                         "certificate subject name"),
             std::string::npos)
       << s.log();
   EXPECT_EQ(s.stop(), 0);
@@ -733,8 +788,9 @@ TEST_F(OpsTest, AnHttpsEndpointIsNotTrustedWithoutItsCa) {
   ASSERT_EQ(http("GET", o.server->url() + "/v2/").status, 200);
   pushImage(*o.server, "team/app", "v1");
   ASSERT_TRUE(waitFor([&] {
-    return sampleValue(http("GET", o.debugUrl() + "/metrics").body,
-                       "registry_notifications_events_total{endpoint=\"hook\",type=\"failures\"}") >= 3;
+    return sampleValue(
+               http("GET", o.debugUrl() + "/metrics").body,
+               "registry_notifications_events_total{endpoint=\"hook\",type=\"failures\"}") >= 3;
   })) << o.server->log();
   EXPECT_TRUE(receiver.posts().empty());
   EXPECT_NE(o.server->log().find("failed 3 times in a row"), std::string::npos) << o.server->log();
@@ -746,7 +802,8 @@ TEST_F(OpsTest, AHangingEndpointNeverSlowsRequests) {
   RegfsServer& s = *o.server;
   pushImage(s, "team/app", "v1");
   auto started = Clock::now();
-  for (int i = 0; i < 40; ++i) ASSERT_EQ(http("GET", s.url() + "/v2/team/app/manifests/v1", {"-H", kAcceptOci}).status, 200);
+  for (int i = 0; i < 40; ++i)
+    ASSERT_EQ(http("GET", s.url() + "/v2/team/app/manifests/v1", {"-H", kAcceptOci}).status, 200);
   // 40 pulls, each queuing an event behind a 1 s timeout that keeps failing: were the
   // requests waiting on delivery this would take 40 s or more.
   EXPECT_LT(Clock::now() - started, 10s);
@@ -762,7 +819,8 @@ TEST_F(OpsTest, AHangingEndpointNeverSlowsRequests) {
 // `receiveBuffer` (bytes, when not 0) caps the client's receive window.
 int connectTo(int port, int receiveBuffer = 0) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (receiveBuffer > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, sizeof receiveBuffer);
+  if (receiveBuffer > 0)
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, sizeof receiveBuffer);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -775,7 +833,8 @@ int connectTo(int port, int receiveBuffer = 0) {
 }
 
 std::string readAll(int fd, std::chrono::milliseconds timeout) {
-  timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+  timeval tv{static_cast<time_t>(timeout.count() / 1000),
+             static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   std::string out;
   char buf[4096];
@@ -799,11 +858,13 @@ TEST_F(OpsTest, DrainStopsAcceptingAndFinishesTheRequestInFlight) {
   std::this_thread::sleep_for(200ms);
   ASSERT_EQ(::kill(s.pid(), SIGTERM), 0);
   // New connections are refused from now on.
-  ASSERT_TRUE(waitFor([&] {
-    int c = connectTo(s.port());
-    if (c >= 0) ::close(c);
-    return c < 0;
-  }, 3s));
+  ASSERT_TRUE(waitFor(
+      [&] {
+        int c = connectTo(s.port());
+        if (c >= 0) ::close(c);
+        return c < 0;
+      },
+      3s));
   std::string rest = "56789";
   ASSERT_EQ(::send(fd, rest.data(), rest.size(), 0), 5);
   std::string reply = readAll(fd, 5000ms);
@@ -816,14 +877,16 @@ TEST_F(OpsTest, DrainStopsAcceptingAndFinishesTheRequestInFlight) {
 }
 
 TEST_F(OpsTest, DrainFinishesABlobDownloadInFlightAndLogsItWhenItEnds) {
-  OpsServer o(work / "store", "",
-              {{"REGISTRY_HTTP_DRAINTIMEOUT", "20s"}, {"REGISTRY_LOG_ACCESSLOG_DISABLED", "false"}});
+  OpsServer o(
+      work / "store", "",
+      {{"REGISTRY_HTTP_DRAINTIMEOUT", "20s"}, {"REGISTRY_LOG_ACCESSLOG_DISABLED", "false"}});
   RegfsServer& s = *o.server;
   std::string blob(32 << 20, '\0');
   for (size_t i = 0; i < blob.size(); ++i) blob[i] = static_cast<char>(i * 7 / 4096);
   std::string digest = digestOf(blob);
-  Reply put = http("POST", s.url() + "/v2/team/app/blobs/uploads/?digest=" + digest,
-                   {"--data-binary", "@" + file(blob).string(), "-H", "Content-Type: application/octet-stream"});
+  Reply put = http(
+      "POST", s.url() + "/v2/team/app/blobs/uploads/?digest=" + digest,
+      {"--data-binary", "@" + file(blob).string(), "-H", "Content-Type: application/octet-stream"});
   ASSERT_EQ(put.status, 201) << put.body;
 
   // A client with a small receive window: most of the blob is still to be sent when the

@@ -22,7 +22,8 @@ std::string scopes(const Request& r) { return scopeParam(requiredAccess(r)); }
 TEST(RequiredAccess, FollowsTheRoute) {
   EXPECT_EQ(scopes(request("GET", "/v2/")), "");
   EXPECT_EQ(scopes(request("GET", "/v2/_catalog?n=10")), "registry:catalog:*");
-  EXPECT_EQ(scopes(request("GET", "/v2/library/alpine/manifests/latest")), "repository:library/alpine:pull");
+  EXPECT_EQ(scopes(request("GET", "/v2/library/alpine/manifests/latest")),
+            "repository:library/alpine:pull");
   EXPECT_EQ(scopes(request("HEAD", "/v2/a/blobs/sha256:00")), "repository:a:pull");
   EXPECT_EQ(scopes(request("PUT", "/v2/a/manifests/v1")), "repository:a:pull,push");
   EXPECT_EQ(scopes(request("PATCH", "/v2/a/blobs/uploads/u")), "repository:a:pull,push");

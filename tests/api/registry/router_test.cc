@@ -11,14 +11,17 @@ TEST(Router, MatchesEveryResourceFromThePathEnd) {
   EXPECT_EQ(parseRoute("/v2/"), (Route{Resource::kBase, "", ""}));
   EXPECT_EQ(parseRoute("/v2"), (Route{Resource::kBase, "", ""}));
   EXPECT_EQ(parseRoute("/v2/_catalog"), (Route{Resource::kCatalog, "", ""}));
-  EXPECT_EQ(parseRoute("/v2/library/alpine/tags/list"), (Route{Resource::kTags, "library/alpine", ""}));
+  EXPECT_EQ(parseRoute("/v2/library/alpine/tags/list"),
+            (Route{Resource::kTags, "library/alpine", ""}));
   EXPECT_EQ(parseRoute("/v2/a/manifests/latest"), (Route{Resource::kManifest, "a", "latest"}));
-  EXPECT_EQ(parseRoute("/v2/a/b/c/manifests/sha256:00"), (Route{Resource::kManifest, "a/b/c", "sha256:00"}));
+  EXPECT_EQ(parseRoute("/v2/a/b/c/manifests/sha256:00"),
+            (Route{Resource::kManifest, "a/b/c", "sha256:00"}));
   EXPECT_EQ(parseRoute("/v2/a/blobs/uploads/"), (Route{Resource::kUploadStart, "a", ""}));
   EXPECT_EQ(parseRoute("/v2/a/blobs/uploads"), (Route{Resource::kUploadStart, "a", ""}));
   EXPECT_EQ(parseRoute("/v2/a/blobs/uploads/u-1"), (Route{Resource::kUpload, "a", "u-1"}));
   EXPECT_EQ(parseRoute("/v2/a/blobs/sha256:00"), (Route{Resource::kBlob, "a", "sha256:00"}));
-  EXPECT_EQ(parseRoute("/v2/a/referrers/sha256:00"), (Route{Resource::kReferrers, "a", "sha256:00"}));
+  EXPECT_EQ(parseRoute("/v2/a/referrers/sha256:00"),
+            (Route{Resource::kReferrers, "a", "sha256:00"}));
 }
 
 TEST(Router, NamesMayContainResourceWords) {

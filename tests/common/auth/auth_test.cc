@@ -3,8 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "common/base64.h"
 #include "common/auth/htpasswd.h"
+#include "common/base64.h"
 #include "support/process.h"
 
 namespace regfs {

@@ -295,7 +295,8 @@ TEST(EnsureHtpasswdFile, CreatesOnceWithARandomPassword) {
 }
 
 TEST(EnsureHtpasswdFile, ApacheToolAcceptsTheFile) {
-  ASSERT_TRUE(testing::haveProgram("htpasswd")) << "htpasswd is required: scripts/setup.sh installs it";
+  ASSERT_TRUE(testing::haveProgram("htpasswd"))
+      << "htpasswd is required: scripts/setup.sh installs it";
   TempDir dir;
   std::optional<std::string> password = ensureHtpasswdFile(dir / "htpasswd");
   ASSERT_TRUE(password);

@@ -75,7 +75,8 @@ class TokenAuthTest : public ::testing::Test {
     dir_ = nullptr;
   }
   void SetUp() override {
-    ASSERT_TRUE(testing::haveProgram("openssl")) << "openssl is required: scripts/setup.sh installs it";
+    ASSERT_TRUE(testing::haveProgram("openssl"))
+        << "openssl is required: scripts/setup.sh installs it";
     now_ = std::chrono::system_clock::now();
     nowSeconds_ = std::chrono::duration_cast<std::chrono::seconds>(now_.time_since_epoch()).count();
   }
@@ -519,7 +520,8 @@ TEST_F(TokenAuthTest, DeepNestingDoesNotExhaustTheStack) {
   onSmallStack([&] {
     for (const std::string& bad :
          {base64UrlEncode(nested) + "." + base64UrlEncode("{}") + "." + sig,
-          base64UrlEncode(std::string(2 * depth, '[')) + "." + base64UrlEncode("{}") + "." + sig, signedDeep}) {
+          base64UrlEncode(std::string(2 * depth, '[')) + "." + base64UrlEncode("{}") + "." + sig,
+          signedDeep}) {
       ASSERT_LE(bad.size(), 64u << 10);
       EXPECT_THAT(rejection(verifier, bad), HasSubstr("not a JSON object")) << bad.substr(0, 40);
     }
@@ -655,8 +657,8 @@ TEST_F(TokenAuthTest, ConfigErrorsNameTheFile) {
 
 TEST_F(TokenAuthTest, DeeplyNestedJwkSetIsAConfigurationError) {
   TokenAuthConfig c = config();
-  testing::writeFile(dir_->path() / "deep.json",
-                     "{\"keys\":" + std::string(1'000'000, '[') + std::string(1'000'000, ']') + "}");
+  testing::writeFile(dir_->path() / "deep.json", "{\"keys\":" + std::string(1'000'000, '[') +
+                                                     std::string(1'000'000, ']') + "}");
   c.jwks = path("deep.json");
   EXPECT_THAT(configError(c), HasSubstr("auth.token.jwks"));
 }

@@ -635,8 +635,9 @@ TEST(ConfigEnv, HealthCheckListsUseDistributionsFieldNames) {
 TEST(Config, InvalidHealthChecksNameTheKey) {
   EXPECT_THAT(parseError("version: 0.1\nhealth:\n  file:\n    - interval: 1s\n"),
               HasSubstr("health.file[0].file: must name the file to check"));
-  EXPECT_THAT(parseError("version: 0.1\nhealth:\n  http:\n    - uri: http://a/\n      statuscode: 42\n"),
-              HasSubstr("health.http[0].statuscode: expected an HTTP status code"));
+  EXPECT_THAT(
+      parseError("version: 0.1\nhealth:\n  http:\n    - uri: http://a/\n      statuscode: 42\n"),
+      HasSubstr("health.http[0].statuscode: expected an HTTP status code"));
   EXPECT_THAT(parseError("version: 0.1\nhealth:\n  tcp:\n    addr: db:1\n"),
               HasSubstr("health.tcp: expected a list of TCP checks"));
   EXPECT_THAT(parseError("version: 0.1\nhealth:\n  tcp:\n    - addr: db:1\n      threshold: -1\n"),

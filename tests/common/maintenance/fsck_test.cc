@@ -5,8 +5,8 @@
 #include <map>
 
 #include "common/store/layout.h"
-#include "support/store_builder.h"
 #include "support/process.h"
+#include "support/store_builder.h"
 
 namespace regfs {
 namespace {
@@ -45,7 +45,8 @@ TEST_F(FsckTest, ACleanStoreIsClean) {
   app.putTag(Tag::parse("v1"), image.manifest);
   std::string uuid = app.startUpload();
   FsckResult r = check(false);
-  EXPECT_TRUE(r.problems.empty()) << fsckProblemName(r.problems[0].kind) << " " << r.problems[0].detail;
+  EXPECT_TRUE(r.problems.empty()) << fsckProblemName(r.problems[0].kind) << " "
+                                  << r.problems[0].detail;
   EXPECT_TRUE(r.clean());
   EXPECT_EQ(r.blobs, 4u);
   EXPECT_EQ(r.manifests, 1u);
@@ -96,8 +97,10 @@ TEST_F(FsckTest, ACorruptManifestTakesItsRevisionAndTagWithIt) {
   FsckResult r = check(false);
   auto problems = byPath(r);
   EXPECT_EQ(problems[layout::blobData(image.manifest)], FsckProblemKind::kCorruptBlob);
-  EXPECT_EQ(problems[layout::revisionLink(app.name(), image.manifest)], FsckProblemKind::kDanglingLink);
-  EXPECT_EQ(problems[layout::tagCurrentLink(app.name(), Tag::parse("v1"))], FsckProblemKind::kDanglingTag);
+  EXPECT_EQ(problems[layout::revisionLink(app.name(), image.manifest)],
+            FsckProblemKind::kDanglingLink);
+  EXPECT_EQ(problems[layout::tagCurrentLink(app.name(), Tag::parse("v1"))],
+            FsckProblemKind::kDanglingTag);
   EXPECT_FALSE(r.clean());
   EXPECT_TRUE(store.statBlob(image.manifest)) << "checking alone changes nothing";
 

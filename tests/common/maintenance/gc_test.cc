@@ -8,8 +8,8 @@
 
 #include "common/error.h"
 #include "common/store/layout.h"
-#include "support/store_builder.h"
 #include "support/process.h"
+#include "support/store_builder.h"
 
 namespace regfs {
 namespace {
@@ -147,10 +147,11 @@ TEST_F(GcTest, ABlobLinkedWhileInQuarantineIsMovedBack) {
     Repository repo = writerStore.repository(RepoName::parse("team/app"));
     std::string config = "{}";
     Digest c = writerStore.putBlob(config);
-    repo.putManifest("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-                     "\"config\":" + descriptor("application/vnd.oci.image.config.v1+json", c, 2) +
-                     ",\"layers\":[" + descriptor("application/vnd.oci.image.layer.v1.tar+gzip", layer, 52) +
-                     "]}");
+    repo.putManifest(
+        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+        "\"config\":" +
+        descriptor("application/vnd.oci.image.config.v1+json", c, 2) + ",\"layers\":[" +
+        descriptor("application/vnd.oci.image.layer.v1.tar+gzip", layer, 52) + "]}");
     pushed = true;
   });
   GcOptions o;

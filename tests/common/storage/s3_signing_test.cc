@@ -1,6 +1,6 @@
 // SigV4 against the worked examples AWS publishes (S3's "Signature Calculations for the
-// Authorization Header", its presigned URL example, and the get-vanilla case of the Signature Version 4 test suite),
-// and distribution's object keys. No network.
+// Authorization Header", its presigned URL example, and the get-vanilla case of the Signature
+// Version 4 test suite), and distribution's object keys. No network.
 #include <gtest/gtest.h>
 
 #include "common/storage/s3_driver.h"
@@ -29,8 +29,11 @@ TEST(SigV4, GetObjectWithRange) {
   r.headers.emplace_back("Range", "bytes=0-9");
   EXPECT_EQ(sigv4::canonicalRequest(r),
             "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n"
-            "x-amz-content-sha256:" + kEmptyHash + "\nx-amz-date:20130524T000000Z\n\n"
-            "host;range;x-amz-content-sha256;x-amz-date\n" + kEmptyHash);
+            "x-amz-content-sha256:" +
+                kEmptyHash +
+                "\nx-amz-date:20130524T000000Z\n\n"
+                "host;range;x-amz-content-sha256;x-amz-date\n" +
+                kEmptyHash);
   EXPECT_EQ(sigv4::stringToSign(r, kS3Example, kS3Date),
             "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n"
             "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972");
@@ -76,7 +79,11 @@ TEST(SigV4, ListObjectsQueryIsSorted) {
 
 TEST(SigV4, TestSuiteGetVanilla) {
   Credentials c{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "us-east-1", "service"};
-  Request r{"GET", "/", {}, {{"Host", "example.amazonaws.com"}, {"X-Amz-Date", "20150830T123600Z"}}, kEmptyHash};
+  Request r{"GET",
+            "/",
+            {},
+            {{"Host", "example.amazonaws.com"}, {"X-Amz-Date", "20150830T123600Z"}},
+            kEmptyHash};
   EXPECT_EQ(sigv4::authorization(r, c, "20150830T123600Z"),
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request,"
             "SignedHeaders=host;x-amz-date,"
@@ -84,10 +91,11 @@ TEST(SigV4, TestSuiteGetVanilla) {
 }
 
 TEST(SigV4, PresignedUrl) {
-  std::string query = sigv4::presignedQuery("GET", "/test.txt", "examplebucket.s3.amazonaws.com", kS3Example,
-                                            kS3Date, 86400);
+  std::string query = sigv4::presignedQuery("GET", "/test.txt", "examplebucket.s3.amazonaws.com",
+                                            kS3Example, kS3Date, 86400);
   EXPECT_EQ(query,
-            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2F"
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%"
+            "2Fus-east-1%2Fs3%2F"
             "aws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&"
             "X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
 }
@@ -105,7 +113,8 @@ TEST(S3Key, DistributionsLayout) {
   const std::string path = "/docker/registry/v2/blobs/sha256/ab/abcd/data";
   EXPECT_EQ(s3Key("", path), "docker/registry/v2/blobs/sha256/ab/abcd/data");
   EXPECT_EQ(s3Key("/", path), "docker/registry/v2/blobs/sha256/ab/abcd/data");
-  EXPECT_EQ(s3Key("/some/prefix/", path), "some/prefix/docker/registry/v2/blobs/sha256/ab/abcd/data");
+  EXPECT_EQ(s3Key("/some/prefix/", path),
+            "some/prefix/docker/registry/v2/blobs/sha256/ab/abcd/data");
   EXPECT_EQ(s3Key("some/prefix", path), "some/prefix/docker/registry/v2/blobs/sha256/ab/abcd/data");
   EXPECT_EQ(s3Key("/", "/"), "");
   EXPECT_EQ(s3Key("/prefix", "/"), "prefix/");

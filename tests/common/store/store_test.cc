@@ -24,7 +24,9 @@ class StoreTest : public ::testing::Test {
   Store store = Store::openLocal(dir.path());
   Repository repo = store.repository(RepoName::parse("library/alpine"));
 
-  std::filesystem::path file(const std::string& driverPath) { return dir.path().string() + driverPath; }
+  std::filesystem::path file(const std::string& driverPath) {
+    return dir.path().string() + driverPath;
+  }
 };
 
 template <typename F>
@@ -264,7 +266,9 @@ TEST_F(StoreTest, UploadsMixingAlignedAndUnalignedWritesKeepEveryByte) {
     for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>((sent.size() + i) * 131 % 251);
     if (aligned) {
       std::unique_ptr<char, decltype(&std::free)> memory(
-          static_cast<char*>(std::aligned_alloc(FileWriter::kDirectAlign, (size / FileWriter::kDirectAlign + 1) * FileWriter::kDirectAlign)),
+          static_cast<char*>(
+              std::aligned_alloc(FileWriter::kDirectAlign,
+                                 (size / FileWriter::kDirectAlign + 1) * FileWriter::kDirectAlign)),
           &std::free);
       std::memcpy(memory.get(), bytes.data(), size);
       w.write(memory.get(), size);
@@ -279,7 +283,7 @@ TEST_F(StoreTest, UploadsMixingAlignedAndUnalignedWritesKeepEveryByte) {
     UploadWriter w = repo.openUpload(uuid, 0);
     piece(w, 64 * kAlign, true);
     piece(w, 3 * kAlign, false);
-    piece(w, 100, true);  // unaligned length
+    piece(w, 100, true);     // unaligned length
     piece(w, kAlign, true);  // now at an unaligned offset
   }
   {
@@ -302,7 +306,8 @@ TEST_F(StoreTest, OneWriterHoldsAnUploadAtATime) {
     w.write("first");
     // Another writer, here or in another process, is refused before it writes.
     EXPECT_EQ(kindOf([&] { other.openUpload(uuid); }), ErrorKind::kRangeInvalid);
-    EXPECT_EQ(kindOf([&] { other.commitUpload(uuid, Digest::of("first")); }), ErrorKind::kRangeInvalid);
+    EXPECT_EQ(kindOf([&] { other.commitUpload(uuid, Digest::of("first")); }),
+              ErrorKind::kRangeInvalid);
     w.release();
     other.openUpload(uuid, 5).write(" second");
   }
@@ -318,7 +323,8 @@ TEST_F(StoreTest, OneWriterHoldsAnUploadAtATime) {
 TEST_F(StoreTest, CommitRefusesWrongDigestAndLeavesNoBlob) {
   std::string uuid = repo.startUpload();
   repo.openUpload(uuid).write("data");
-  EXPECT_EQ(kindOf([&] { repo.commitUpload(uuid, Digest::of("other")); }), ErrorKind::kDigestInvalid);
+  EXPECT_EQ(kindOf([&] { repo.commitUpload(uuid, Digest::of("other")); }),
+            ErrorKind::kDigestInvalid);
   EXPECT_FALSE(store.statBlob(Digest::of("other")));
   EXPECT_FALSE(store.statBlob(Digest::of("data")));
   EXPECT_FALSE(repo.statUpload(uuid));
@@ -349,7 +355,8 @@ TEST_F(StoreTest, CatalogIsComponentOrderedAndResumable) {
     store.repository(RepoName::parse(name)).putManifest("{}");
   }
   // A directory without _manifests is not a repository, but its children can be.
-  EXPECT_EQ(store.catalog(100), (std::vector<std::string>{"a", "a/b", "a/b/c", "a-b", "ab", "b", "z/y"}));
+  EXPECT_EQ(store.catalog(100),
+            (std::vector<std::string>{"a", "a/b", "a/b/c", "a-b", "ab", "b", "z/y"}));
   EXPECT_EQ(store.catalog(2), (std::vector<std::string>{"a", "a/b"}));
   EXPECT_EQ(store.catalog(2, "a/b"), (std::vector<std::string>{"a/b/c", "a-b"}));
   EXPECT_EQ(store.catalog(100, "ab"), (std::vector<std::string>{"b", "z/y"}));
@@ -379,7 +386,8 @@ TEST_F(StoreTest, AtomicWritesLeaveNoTemporaryFiles) {
   Digest m = repo.putManifest("{}");
   repo.putTag(Tag::parse("t"), m);
   for (auto& entry : std::filesystem::recursive_directory_iterator(dir.path())) {
-    EXPECT_EQ(entry.path().filename().string().find(".regfs-tmp"), std::string::npos) << entry.path();
+    EXPECT_EQ(entry.path().filename().string().find(".regfs-tmp"), std::string::npos)
+        << entry.path();
   }
 }
 

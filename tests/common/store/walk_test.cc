@@ -33,10 +33,12 @@ TEST(ListStoreTest, OneListingNamesEveryRepositoryLinkAndBlob) {
   Digest parked = store.putBlob("parked by a collection");
   store.driver().move(layout::blobDir(parked), layout::quarantineEntry(parked));
   store.driver().writeAtomic(layout::healthProbeFile(), "not a blob");
-  store.driver().writeAtomic(layout::repositoryDir(std::string_view("team/_other")) + "/file", "ignored");
+  store.driver().writeAtomic(layout::repositoryDir(std::string_view("team/_other")) + "/file",
+                             "ignored");
 
   StoreListing listing = listStore(store.driver());
-  EXPECT_EQ(namesOf(listing.repositories), (std::vector<std::string>{"library", "library/alpine", "team/new"}));
+  EXPECT_EQ(namesOf(listing.repositories),
+            (std::vector<std::string>{"library", "library/alpine", "team/new"}));
   std::vector<std::string> walked;
   for (const RepoName& name : listRepositoryDirs(store.driver())) walked.push_back(name.str());
   EXPECT_EQ(namesOf(listing.repositories), walked) << "the same repositories as the walk";
