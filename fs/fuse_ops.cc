@@ -561,6 +561,7 @@ int serveView(View& view, const MountOptions& options) {
   if (fuse_set_signal_handlers(se) == 0) {
     if (fuse_session_mount(se, options.mountpoint.c_str()) == 0) {
       fuse_daemonize(options.foreground ? 1 : 0);
+      view.startBackground();  // threads only now, in the process that serves
       if (options.passthrough) {
         // Before the loop reads the kernel's INIT request.
         fuse_custom_io io{};

@@ -591,9 +591,7 @@ class SnapshotBuilder {
 // View
 
 View::View(Store store, ViewOptions options)
-    : store_(std::move(store)), options_(options), cache_(std::make_unique<Cache>()) {
-  if (options_.background) refresher_ = std::thread([this] { refreshLoop(); });
-}
+    : store_(std::move(store)), options_(options), cache_(std::make_unique<Cache>()) {}
 
 View::~View() {
   if (refresher_.joinable()) {
@@ -642,6 +640,13 @@ void View::refreshLoop() {
   }
 }
 
+void View::startBackground() {
+  std::lock_guard lock(currentMutex_);
+  if (options_.background && !refresher_.joinable()) {
+    refresher_ = std::thread([this] { refreshLoop(); });
+  }
+}
+
 std::shared_ptr<const Snapshot> View::snapshot() {
   std::shared_ptr<const Snapshot> current;
   auto fresh = [&] { return std::chrono::steady_clock::now() - builtAt_ < options_.maxAge; };
@@ -650,7 +655,7 @@ std::shared_ptr<const Snapshot> View::snapshot() {
     lastAccess_ = std::chrono::steady_clock::now();
     if (current_ && fresh()) return current_;
     current = current_;
-    if (current && options_.background) {
+    if (current && refresher_.joinable()) {
       if (!refreshWanted_) {
         refreshWanted_ = true;
         wake_.notify_one();

@@ -113,7 +113,8 @@ class Snapshot {
 struct ViewOptions {
   // A snapshot older than this is rebuilt on the next access.
   std::chrono::milliseconds maxAge{250};
-  // Rebuild on a background thread: an access to a stale snapshot asks for a rebuild and
+  // Rebuild on a background thread (from View::startBackground() on): an access to a stale
+  // snapshot asks for a rebuild and
   // goes on with the stale one, so no request waits for a rebuild of a big store. The
   // thread spends at most half its time rebuilding. Without it, the accessing thread
   // rebuilds (tests rely on that to see a change at once).
@@ -128,6 +129,12 @@ class View {
  public:
   explicit View(Store store, ViewOptions options = {});
   ~View();
+
+  // Starts the background thread of ViewOptions::background; until then the view rebuilds
+  // as without it. Not in the constructor: regfs-mount builds its first snapshot, then forks
+  // into the background (fuse_daemonize), and a fork keeps only the calling thread, with
+  // any mutex another thread held then locked for good.
+  void startBackground();
 
   // The current snapshot, rebuilt first if it is older than maxAge (or, in background
   // mode, after a rebuild is requested). While one thread rebuilds, the others go on with
@@ -164,7 +171,7 @@ class View {
   bool refreshWanted_ = false;                          // guarded by currentMutex_
   std::chrono::steady_clock::time_point lastAccess_{};  // guarded by currentMutex_
   bool stopping_ = false;                               // guarded by currentMutex_
-  std::thread refresher_;
+  std::thread refresher_;  // started by startBackground(), under currentMutex_
 };
 
 }  // namespace regfs::view

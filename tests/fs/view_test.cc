@@ -350,6 +350,7 @@ TEST_F(ViewTest, BackgroundRebuildsNeverMakeAnAccessWait) {
   Repository r = repo("bg");
   Digest m = image(r, {"bg"});
   View view(store, ViewOptions{std::chrono::milliseconds(0), /*background=*/true});
+  view.startBackground();
   auto first = view.snapshot();
   ASSERT_TRUE(first->resolve("bg/" + dirName(m)));
   r.putTag(Tag::parse("now"), m);
@@ -499,6 +500,7 @@ TEST_F(ViewTest, BackgroundPollingHearsOfChangesWithoutAnAccess) {
   options.background = true;
   options.pollAfterAccess = std::chrono::minutes(1);
   View view(store, options);
+  view.startBackground();
   view.onRebuild([&](const Snapshot& before, const Snapshot& after) {
     EXPECT_NE(&before, &after);
     if (!after.resolve("poll/two")) return;
@@ -513,6 +515,28 @@ TEST_F(ViewTest, BackgroundPollingHearsOfChangesWithoutAnAccess) {
       << "a rebuild after the last access saw the new tag";
   lock.unlock();
   view.onRebuild(nullptr);
+}
+
+// regfs-mount builds the first snapshot, then forks into the background: a thread running
+// then would hold its locks in the child for good (the mount hung at its first access).
+TEST_F(ViewTest, ABackgroundViewStartsNoThreadBeforeItIsTold) {
+  auto threads = [] {
+    return std::distance(std::filesystem::directory_iterator("/proc/self/task"),
+                         std::filesystem::directory_iterator());
+  };
+  Repository r = repo("fork");
+  r.putTag(Tag::parse("one"), image(r, {"f"}));
+  ViewOptions options;
+  options.maxAge = std::chrono::milliseconds(0);
+  options.background = true;
+  options.pollAfterAccess = std::chrono::minutes(1);
+  auto before = threads();
+  View view(store, options);
+  ASSERT_TRUE(view.snapshot()->resolve("fork/one"));
+  ASSERT_TRUE(view.snapshot()->resolve("fork/one")) << "rebuilt by the caller meanwhile";
+  EXPECT_EQ(threads(), before);
+  view.startBackground();
+  EXPECT_EQ(threads(), before + 1);
 }
 
 TEST_F(ViewTest, MissingBlobsAreLeftOut) {
