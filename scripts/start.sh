@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh --build-dir build
+# What running needs, no more: the test stack (clients, Ceph, a second Docker) is test.sh's.
+scripts/setup.sh --build-dir build --runtime --target regfs-server --target regfs-mount --target regfsctl
 
 home=${REGFS_HOME:-$PWD/var}
 mkdir -p "$home/registry" "$home/view"
@@ -47,6 +48,8 @@ stop() {
 trap stop INT TERM EXIT
 
 echo "regfs: registry on $(grep -m1 'addr:' "$config" | awk '{print $2}'), store $home/registry, view $home/view"
-echo "regfs: try  skopeo copy --dest-tls-verify=false docker-archive:IMAGE.tar docker://127.0.0.1:5000/NAME:TAG ; ls -l $home/view"
+port=$(grep -m1 'addr:' "$config" | awk '{print $2}' | sed 's/.*://')
+echo "regfs: try  scripts/push-example.sh 127.0.0.1:$port example/hello:1.0 && ls -l $home/view/example/hello/"
+echo "regfs: or   docker tag IMAGE 127.0.0.1:$port/NAME:TAG && docker push 127.0.0.1:$port/NAME:TAG"
 # Runs until either process exits or the user stops it.
 wait -n "$server" "$mount"

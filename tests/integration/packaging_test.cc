@@ -1,13 +1,16 @@
 // Packaging as an operator meets it: `cmake --install` lays out the programs, a sample
 // configuration and systemd units (checked with systemd-analyze verify); the sample
 // configuration serves; the Dockerfile builds on a base imported from the local build and
-// runs the way `docker run registry:2` does.
+// runs the way `docker run registry:2` does; scripts/start.sh installs only what running
+// needs, and the image it suggests pushing is made on the spot.
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <set>
+#include <sstream>
 
 #include "support/dockerd.h"
 #include "support/server.h"
@@ -140,6 +143,64 @@ TEST(DockerImageTest, BuildsFromALocalBaseAndRunsLikeRegistry2) {
   EXPECT_EQ(d.docker({"stop", id}).status, 0);
   EXPECT_EQ(d.docker({"inspect", "-f", "{{.State.ExitCode}}", id}).out, "0\n");
   d.docker({"rm", id});
+}
+
+}  // namespace
+}  // namespace regfs::testing
+
+namespace regfs::testing {
+namespace {
+
+std::set<std::string> lines(const std::string& text) {
+  std::set<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.insert(line);
+  return out;
+}
+
+// scripts/start.sh, the README's first command, installs what running needs and none of the
+// test stack (clients, Ceph, a second Docker), which scripts/test.sh installs.
+TEST(StartScriptTest, InstallsWhatRunningNeedsAndNoneOfTheTestStack) {
+  std::string setup = (sourceDir() / "scripts/setup.sh").string();
+  CommandResult runtime = run({setup, "--runtime", "--list"});
+  ASSERT_EQ(runtime.status, 0) << runtime.err;
+  CommandResult all = run({setup, "--list"});
+  ASSERT_EQ(all.status, 0) << all.err;
+  std::set<std::string> forRunning = lines(runtime.out), forTesting = lines(all.out);
+  for (const char* p : {"libpistache-dev", "libfuse3-dev", "fuse3", "cmake", "curl"}) {
+    EXPECT_TRUE(forRunning.contains(p)) << p;
+  }
+  for (const char* p : {"docker.io", "podman", "skopeo", "docker-registry", "ceph-mon", "radosgw",
+                        "ceph-fuse", "prometheus", "nginx-light", "wrk", "libgtest-dev"}) {
+    EXPECT_FALSE(forRunning.contains(p)) << p;
+    EXPECT_TRUE(forTesting.contains(p)) << p;
+  }
+  EXPECT_NE(readFile(sourceDir() / "scripts/start.sh")
+                .find("scripts/setup.sh --build-dir build --runtime"),
+            std::string::npos);
+}
+
+// The image start.sh suggests pushing is made on the spot with curl and the coreutils, so a
+// fresh machine has one: pushed, a real client pulls it back with every digest verified.
+TEST(PushExampleTest, PushesAnImageThatARealClientPullsBack) {
+  RegfsServer server;
+  std::string script = (sourceDir() / "scripts/push-example.sh").string();
+  CommandResult push = run({script, server.host(), "example/hello:1.0"});
+  ASSERT_EQ(push.status, 0) << push.err;
+  EXPECT_EQ(push.out.rfind("pushed example/hello:1.0 sha256:", 0), 0u) << push.out;
+  CommandResult again = run({script, server.host(), "example/hello:1.0"});
+  EXPECT_EQ(again.out, push.out) << "the same content makes the same digests";
+
+  TempDir out;
+  CommandResult pull =
+      run({"skopeo", "copy", "--src-tls-verify=false",
+           "docker://" + server.host() + "/example/hello:1.0", "oci:" + (out / "image").string()});
+  ASSERT_EQ(pull.status, 0) << pull.err;
+  CommandResult hello = sh("for f in " + (out / "image/blobs/sha256").string() +
+                           "/*; do tar -xzOf \"$f\" hello.txt 2>/dev/null; done");
+  EXPECT_EQ(hello.out, "hello from regfs\n");
+
+  EXPECT_EQ(run({script, server.host(), "no-tag"}).status, 2);
 }
 
 }  // namespace
