@@ -12,6 +12,7 @@
 
 #include "common/digest.h"
 #include "common/names.h"
+#include "common/storage/driver.h"
 #include "common/store/layout.h"
 #include "tests/fuzz/fuzz_check.h"
 
