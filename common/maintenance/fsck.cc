@@ -105,7 +105,7 @@ class Checker {
   void checkQuarantine() {
     size_t parked = 0;
     for (DigestAlgorithm a : kAlgorithms) {
-      for (const std::string& hex : driver_.list(layout::quarantineDir() + "/" + algDir(a))) {
+      for (const std::string& hex : driver_.list(layout::quarantineAlgorithmDir(a))) {
         if (auto d = layout::digestFromDirNames(a, hex)) {
           report(FsckProblemKind::kQuarantined, layout::quarantineEntry(*d),
                  d->str() + " left in quarantine by an interrupted garbage-collect");
@@ -124,7 +124,7 @@ class Checker {
     for (DigestAlgorithm a : kAlgorithms) {
       std::string root = layout::blobAlgorithmDir(a);
       for (const std::string& prefix : driver_.list(root)) {
-        for (const std::string& hex : driver_.list(root + "/" + prefix)) {
+        for (const std::string& hex : driver_.list(layout::blobPrefixDir(a, prefix))) {
           auto d = layout::digestFromDirNames(a, hex);
           if (d && d->hex().substr(0, 2) == prefix) digests.push_back(*d);
         }
@@ -303,7 +303,7 @@ class Checker {
       std::string dir = layout::tagDir(name, *tag);
       // History entries first: a malformed one is removed on its own.
       for (DigestAlgorithm a : kAlgorithms) {
-        std::string indexDir = dir + "/index/" + algDir(a);
+        std::string indexDir = layout::tagIndexDir(name, *tag, a);
         for (const std::string& hex : driver_.list(indexDir)) {
           auto d = layout::digestFromDirNames(a, hex);
           if (!d) continue;
@@ -343,7 +343,7 @@ class Checker {
     const RepoName& name = repo.name();
     for (const std::string& uuid : driver_.list(layout::uploadsDir(name))) {
       ++result_.uploads;
-      std::string dir = layout::uploadsDir(name) + "/" + uuid;
+      std::string dir = layout::uploadDir(name, uuid);
       auto info = repo.statUpload(uuid);
       std::string why;
       if (!layout::isValidUploadId(uuid)) {

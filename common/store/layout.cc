@@ -26,8 +26,12 @@ std::string blobAlgorithmDir(DigestAlgorithm algorithm) {
   return join(blobsRoot(), digestAlgorithmName(algorithm));
 }
 
+std::string blobPrefixDir(DigestAlgorithm algorithm, std::string_view prefix) {
+  return join(blobAlgorithmDir(algorithm), prefix);
+}
+
 std::string blobDir(const Digest& d) {
-  return join(join(blobAlgorithmDir(d.algorithm()), d.hex().substr(0, 2)), d.hex());
+  return join(blobPrefixDir(d.algorithm(), d.hex().substr(0, 2)), d.hex());
 }
 
 std::string blobData(const Digest& d) { return join(blobDir(d), kDataFile); }
@@ -61,8 +65,12 @@ std::string tagCurrentLink(const RepoName& repo, const Tag& tag) {
   return join(join(tagDir(repo, tag), "current"), kLinkFile);
 }
 
+std::string tagIndexDir(const RepoName& repo, const Tag& tag, DigestAlgorithm algorithm) {
+  return join(join(tagDir(repo, tag), "index"), digestAlgorithmName(algorithm));
+}
+
 std::string tagIndexLink(const RepoName& repo, const Tag& tag, const Digest& d) {
-  return join(join(join(tagDir(repo, tag), "index"), digestDirs(d)), kLinkFile);
+  return join(join(tagIndexDir(repo, tag, d.algorithm()), d.hex()), kLinkFile);
 }
 
 std::string uploadsDir(const RepoName& repo) { return join(repositoryDir(repo), kUploadsDir); }

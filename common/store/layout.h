@@ -39,8 +39,10 @@ inline constexpr std::string_view kDataFile = "data";
 std::string v2Root();                                     // /docker/registry/v2
 std::string blobsRoot();                                  // .../blobs
 std::string blobAlgorithmDir(DigestAlgorithm algorithm);  // .../blobs/sha256
-std::string blobDir(const Digest& digest);                // .../blobs/sha256/<hh>/<hex>
-std::string blobData(const Digest& digest);               // .../blobs/sha256/<hh>/<hex>/data
+std::string blobPrefixDir(DigestAlgorithm algorithm,
+                          std::string_view prefix);  // .../blobs/sha256/<hh>
+std::string blobDir(const Digest& digest);           // .../blobs/sha256/<hh>/<hex>
+std::string blobData(const Digest& digest);          // .../blobs/sha256/<hh>/<hex>/data
 
 // A file the health check writes and removes again to prove the store is writable;
 // distribution ignores anything in v2Root() but blobs/ and repositories/.
@@ -58,6 +60,8 @@ std::string revisionLink(const RepoName& repo, const Digest& digest);
 std::string tagsDir(const RepoName& repo);
 std::string tagDir(const RepoName& repo, const Tag& tag);
 std::string tagCurrentLink(const RepoName& repo, const Tag& tag);
+std::string tagIndexDir(const RepoName& repo, const Tag& tag,
+                        DigestAlgorithm algorithm);  // <tag>/index/<alg>
 std::string tagIndexLink(const RepoName& repo, const Tag& tag, const Digest& digest);
 
 std::string uploadsDir(const RepoName& repo);

@@ -127,7 +127,7 @@ void Store::forEachBlob(const std::function<void(const Digest&)>& fn) const {
   for (DigestAlgorithm algorithm : kAlgorithms) {
     std::string root = layout::blobAlgorithmDir(algorithm);
     for (const std::string& prefix : driver_->list(root)) {
-      for (const std::string& hex : driver_->list(root + "/" + prefix)) {
+      for (const std::string& hex : driver_->list(layout::blobPrefixDir(algorithm, prefix))) {
         auto digest = layout::digestFromDirNames(algorithm, hex);
         if (!digest || digest->hex().substr(0, 2) != prefix) continue;
         if (statBlob(*digest)) fn(*digest);

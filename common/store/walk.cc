@@ -8,7 +8,8 @@ namespace regfs {
 namespace {
 
 bool isRepositoryData(const std::string& child) {
-  return child == layout::kManifestsDir || child == "_layers" || child == "_uploads";
+  return child == layout::kManifestsDir || child == layout::kLayersDir ||
+         child == layout::kUploadsDir;
 }
 
 void walkRepositories(const StorageDriver& driver, const std::string& dir, const std::string& name,
