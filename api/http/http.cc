@@ -98,7 +98,7 @@ size_t RequestHeadParser::feed(std::string_view data) {
     endLen = 2;
   }
   if (end == std::string::npos) {
-    if (buffer_.size() > kMaxHeadSize) fail("request head too large");
+    if (buffer_.size() > kMaxHeadSize) fail("request head too large", 431);
     // Refuse a request that cannot become HTTP at once, rather than waiting for a blank line
     // that never comes: a TLS ClientHello sent to this plain-HTTP port, for one. Clients
     // that try https first then fall back immediately instead of timing out.
@@ -113,7 +113,7 @@ size_t RequestHeadParser::feed(std::string_view data) {
   }
   size_t headEnd = end + endLen;
   if (headEnd > kMaxHeadSize) {
-    fail("request head too large");
+    fail("request head too large", 431);
     return skipped + data.size();
   }
   buffer_.resize(headEnd);
@@ -121,9 +121,10 @@ size_t RequestHeadParser::feed(std::string_view data) {
   return skipped + (headEnd - before);
 }
 
-void RequestHeadParser::fail(std::string message) {
+void RequestHeadParser::fail(std::string message, int status) {
   state_ = State::kError;
   error_ = std::move(message);
+  errorStatus_ = status;
 }
 
 void RequestHeadParser::parseHead() {

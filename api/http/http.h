@@ -63,18 +63,21 @@ class RequestHeadParser {
 
   size_t feed(std::string_view data);
   State state() const { return state_; }
-  // Why the head was refused (kError): a line for the 400 response.
+  // Why the head was refused (kError): a line for the response, and its status: 431 for a
+  // head over kMaxHeadSize (as distribution answers), else 400.
   const std::string& error() const { return error_; }
+  int errorStatus() const { return errorStatus_; }
   // The request, once kDone.
   Request take() { return std::move(request_); }
   void reset() { *this = RequestHeadParser(); }
 
  private:
   void parseHead();
-  void fail(std::string message);
+  void fail(std::string message, int status = 400);
   std::string buffer_;
   State state_ = State::kIncomplete;
   std::string error_;
+  int errorStatus_ = 400;
   Request request_;
 };
 

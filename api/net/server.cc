@@ -417,7 +417,7 @@ class ConnectionHandler : public Pistache::Http::Handler {
         size_t used = conn->head.feed(data);
         data.remove_prefix(used);
         if (conn->head.state() == RequestHeadParser::State::kError) {
-          badRequest(conn, peer, conn->head.error());
+          badRequest(conn, peer, conn->head.error(), conn->head.errorStatus());
           return;
         }
         if (conn->head.state() == RequestHeadParser::State::kDone) {
@@ -480,13 +480,15 @@ class ConnectionHandler : public Pistache::Http::Handler {
     return errorResponse(ErrorKind::kInternal, e.what());
   }
 
-  void badRequest(const std::shared_ptr<Conn>& conn, const PeerPtr& peer, const std::string& why) {
+  void badRequest(const std::shared_ptr<Conn>& conn, const PeerPtr& peer, const std::string& why,
+                  int status) {
     conn->request = Request();
     conn->request->method = "-";
     conn->request->target = "-";
     conn->started = Clock::now();
     state_->inFlight++;
-    respond(conn, peer, errorResponse(ErrorKind::kInvalidArgument, why, 400), /*bodyUnread=*/true);
+    respond(conn, peer, errorResponse(ErrorKind::kInvalidArgument, why, status),
+            /*bodyUnread=*/true);
   }
 
   void begin(const std::shared_ptr<Conn>& conn, const PeerPtr& peer) {

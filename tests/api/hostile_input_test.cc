@@ -260,7 +260,7 @@ TEST_F(HostileInputTest, EveryMalformedRequestGetsItsSpecError) {
       {"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400, "UNKNOWN"},
       {"unknown method", request("BREW", "/v2/"), 405, "UNSUPPORTED"},
       {"head over 64 KiB", "GET /v2/ HTTP/1.1\r\nX-Junk: " + std::string(100000, 'j') + "\r\n\r\n",
-       400, "UNKNOWN"},
+       431, "UNKNOWN"},
       {"many headers",
        "GET /v2/ HTTP/1.1\r\n" +
            [] {
@@ -269,7 +269,7 @@ TEST_F(HostileInputTest, EveryMalformedRequestGetsItsSpecError) {
              return s;
            }() +
            "\r\n",
-       400, "UNKNOWN"},
+       431, "UNKNOWN"},
       {"Content-Length and chunked",
        "POST /v2/good/app/blobs/uploads/ HTTP/1.1\r\nContent-Length: 3\r\n"
        "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",

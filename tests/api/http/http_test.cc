@@ -89,6 +89,8 @@ TEST(RequestHeadParser, RefusesMalformedAndAmbiguousHeads) {
   RequestHeadParser big;
   big.feed("GET / HTTP/1.1\r\nX: " + std::string(RequestHeadParser::kMaxHeadSize, 'a'));
   EXPECT_EQ(big.state(), RequestHeadParser::State::kError);
+  EXPECT_EQ(big.errorStatus(), 431) << "Request Header Fields Too Large, as distribution answers";
+  EXPECT_EQ(tls.errorStatus(), 400);
 }
 
 TEST(ChunkedDecoder, DecodesSplitInputWithExtensionsAndTrailers) {
