@@ -18,7 +18,7 @@ namespace regfs::api {
 
 struct FileBody {
   // Opens a local file for reading (Store::openLocalBlob, which follows no symlink);
-  // throws Error(kBlobUnknown or kNotFound) when it is gone. `path` names it in messages.
+  // throws Error(kBlobUnknown) when it is gone. `path` names it in messages.
   using Open = std::function<UniqueFd()>;
   Open open;
   std::filesystem::path path;

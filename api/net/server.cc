@@ -584,8 +584,7 @@ class ConnectionHandler : public Pistache::Http::Handler {
       try {
         file->fd = r.file->open();
       } catch (const Error& e) {
-        // Gone (kBlobUnknown from the store, kNotFound from a driver): answered below.
-        if (e.kind() != ErrorKind::kNotFound && e.kind() != ErrorKind::kBlobUnknown) openError = e;
+        if (e.kind() != ErrorKind::kBlobUnknown) openError = e;  // gone: answered below
       }
       struct stat st;
       if (openError) {
