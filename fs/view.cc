@@ -593,34 +593,28 @@ class SnapshotBuilder {
 View::View(Store store, ViewOptions options)
     : store_(std::move(store)), options_(options), cache_(std::make_unique<Cache>()) {}
 
-View::~View() {
-  if (refresher_.joinable()) {
-    {
-      std::lock_guard lock(currentMutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    refresher_.join();
-  }
-}
+View::~View() { refresher_.stop(); }
 
 void View::refreshLoop() {
   using Clock = std::chrono::steady_clock;
   auto lastTook = Clock::duration::zero();
   bool failing = false;  // the last rebuild failed (said once, and once when it recovers)
-  std::unique_lock lock(currentMutex_);
-  while (!stopping_) {
-    bool polling = Clock::now() - lastAccess_ < options_.pollAfterAccess;
-    if (!refreshWanted_ && !polling) {
-      wake_.wait(lock);
+  while (!refresher_.stopping()) {
+    bool idle;
+    auto rest = lastTook;
+    {
+      std::lock_guard lock(currentMutex_);
+      bool polling = Clock::now() - lastAccess_ < options_.pollAfterAccess;
+      idle = !refreshWanted_ && !polling;
+      // Rest as long as the last rebuild took (at most half the time goes to rebuilding),
+      // and, when only polling, until the snapshot is maxAge old.
+      if (!refreshWanted_) rest = std::max(rest, options_.maxAge - (Clock::now() - builtAt_));
+    }
+    if (idle) {
+      refresher_.wait();  // for an access that asks for a rebuild
       continue;
     }
-    // Rest as long as the last rebuild took (at most half the time goes to rebuilding),
-    // and, when only polling, until the snapshot is maxAge old.
-    auto rest = lastTook;
-    if (!refreshWanted_) rest = std::max(rest, options_.maxAge - (Clock::now() - builtAt_));
-    if (wake_.wait_for(lock, rest, [&] { return stopping_; })) return;
-    lock.unlock();
+    if (!refresher_.sleepFor(rest)) return;
     auto started = Clock::now();
     try {
       refresh();
@@ -635,16 +629,14 @@ void View::refreshLoop() {
       failing = true;
     }
     lastTook = Clock::now() - started;
-    lock.lock();
+    std::lock_guard lock(currentMutex_);
     refreshWanted_ = false;
   }
 }
 
 void View::startBackground() {
   std::lock_guard lock(currentMutex_);
-  if (options_.background && !refresher_.joinable()) {
-    refresher_ = std::thread([this] { refreshLoop(); });
-  }
+  if (options_.background && !refresher_.started()) refresher_.start([this] { refreshLoop(); });
 }
 
 std::shared_ptr<const Snapshot> View::snapshot() {
@@ -655,10 +647,10 @@ std::shared_ptr<const Snapshot> View::snapshot() {
     lastAccess_ = std::chrono::steady_clock::now();
     if (current_ && fresh()) return current_;
     current = current_;
-    if (current && refresher_.joinable()) {
+    if (current && refresher_.started()) {
       if (!refreshWanted_) {
         refreshWanted_ = true;
-        wake_.notify_one();
+        refresher_.wake();
       }
       return current;
     }

@@ -26,7 +26,6 @@
 #include <time.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -35,12 +34,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "common/digest.h"
 #include "common/store/store.h"
+#include "common/worker.h"
 
 namespace regfs::view {
 
@@ -167,11 +166,9 @@ class View {
 
   // Background mode.
   void refreshLoop();
-  std::condition_variable wake_;
   bool refreshWanted_ = false;                          // guarded by currentMutex_
   std::chrono::steady_clock::time_point lastAccess_{};  // guarded by currentMutex_
-  bool stopping_ = false;                               // guarded by currentMutex_
-  std::thread refresher_;  // started by startBackground(), under currentMutex_
+  Worker refresher_;  // started by startBackground(); last: stopped first
 };
 
 }  // namespace regfs::view

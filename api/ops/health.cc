@@ -113,36 +113,20 @@ HealthCheck::HealthCheck(std::string name, Probe probe, nanoseconds interval, in
       interval_(interval > nanoseconds(0) ? interval : kDefaultInterval),
       threshold_(threshold) {}
 
-HealthCheck::~HealthCheck() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+HealthCheck::~HealthCheck() { worker_.stop(); }
 
 void HealthCheck::start(bool firstHere) {
   spdlog::info("health check {}: every {} ms, failing after {} failed probes in a row", name_,
                std::chrono::duration_cast<std::chrono::milliseconds>(interval_).count(),
                std::max(threshold_, 1));
   if (firstHere) probeOnce();
-  thread_ = std::thread([this, probeNow = !firstHere]() mutable {
-    std::unique_lock lock(mu_);
-    while (!stopping_) {
-      if (!probeNow && cv_.wait_for(lock, interval_, [this] { return stopping_.load(); })) break;
-      probeNow = false;
-      lock.unlock();
-      probeOnce();
-      lock.lock();
-    }
-  });
+  worker_.startEvery(firstHere ? interval_ : nanoseconds(0), interval_, [this] { probeOnce(); });
 }
 
 void HealthCheck::probeOnce() {
   std::string error;
   try {
-    error = probe_(stopping_);
+    error = probe_(worker_.stopFlag());
   } catch (const std::exception& e) {
     error = e.what();
     if (error.empty()) error = "probe failed";

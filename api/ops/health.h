@@ -10,19 +10,18 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "api/http/response.h"
 #include "common/config/config.h"
 #include "common/store/store.h"
+#include "common/worker.h"
 
 namespace regfs::api {
 
@@ -52,14 +51,12 @@ class HealthCheck {
   std::chrono::nanoseconds interval_;
   int threshold_;
   std::atomic<bool> failing_{false};
-  std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> probes_{0};
   std::atomic<uint64_t> probeFailures_{0};
   int consecutive_ = 0;
   mutable std::mutex mu_;
   std::string lastError_;
-  std::condition_variable cv_;
-  std::thread thread_;
+  Worker worker_;  // last: stopped first
 };
 
 class HealthChecks {

@@ -11,28 +11,13 @@ UploadPurger::UploadPurger(Store& store, UploadPurgingConfig config)
     : store_(store), config_(config) {
   if (!config_.enabled) return;
   if (config_.interval <= std::chrono::nanoseconds(0)) config_.interval = std::chrono::hours(24);
-  thread_ = std::thread([this] {
-    std::unique_lock lock(mu_);
-    // distribution waits a random part of the interval before the first run, so that
-    // servers started together do not purge together; a fixed minute is enough here.
-    auto wait = std::min<std::chrono::nanoseconds>(config_.interval, std::chrono::minutes(1));
-    while (!cv_.wait_for(lock, wait, [this] { return stop_; })) {
-      lock.unlock();
-      runOnce();
-      lock.lock();
-      wait = config_.interval;
-    }
-  });
+  // distribution waits a random part of the interval before the first run, so that
+  // servers started together do not purge together; a fixed minute is enough here.
+  auto first = std::min<std::chrono::nanoseconds>(config_.interval, std::chrono::minutes(1));
+  worker_.startEvery(first, config_.interval, [this] { runOnce(); });
 }
 
-UploadPurger::~UploadPurger() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+UploadPurger::~UploadPurger() { worker_.stop(); }
 
 void UploadPurger::runOnce() {
   auto cutoff = std::chrono::system_clock::now() -

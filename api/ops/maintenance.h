@@ -4,14 +4,13 @@
 // `regfsctl purge-uploads`); runs and purged sessions are counted for the metrics.
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "common/config/config.h"
 #include "common/store/store.h"
+#include "common/worker.h"
 
 namespace regfs::api {
 
@@ -28,11 +27,9 @@ class UploadPurger {
   Store& store_;
   UploadPurgingConfig config_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  uint64_t runs_ = 0;
-  uint64_t purged_ = 0;
-  std::thread thread_;
+  uint64_t runs_ = 0;    // under mu_
+  uint64_t purged_ = 0;  // under mu_
+  Worker worker_;        // last: stopped first
 };
 
 }  // namespace regfs::api

@@ -3,13 +3,16 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <ctime>
+#include <deque>
 #include <random>
 
 #include "api/http/http_client.h"
 #include "api/http/json.h"
 #include "api/ops/metrics.h"
+#include "common/worker.h"
 
 namespace regfs::api {
 namespace {
@@ -104,16 +107,14 @@ std::string eventJson(const NotificationEvent& e, const NotificationSource& sour
 struct Notifier::Endpoint {
   explicit Endpoint(const CaTrust& trust) : client(trust) {}
   NotificationEndpoint config;
-  HttpClient client;                // used by the sender thread only
-  std::atomic<bool> cancel{false};  // abandons a delivery in progress at stop
+  HttpClient client;  // used by the sender only
   std::mutex mu;
-  std::condition_variable cv;
-  std::deque<std::shared_ptr<const std::string>> queue;
-  bool stopping = false;
-  bool busy = false;
+  std::condition_variable idle;                          // the queue emptied
+  std::deque<std::shared_ptr<const std::string>> queue;  // under mu
+  bool busy = false;  // under mu: the front event is being delivered
   std::atomic<uint64_t> events{0}, successes{0}, failures{0}, errors{0}, dropped{0};
-  std::chrono::steady_clock::time_point lastDropWarning{};
-  std::thread thread;
+  std::chrono::steady_clock::time_point lastDropWarning{};  // under mu
+  Worker sender;  // last: stopped first; its stop flag abandons a delivery in progress
 
   bool ignores(const NotificationEvent& e) const {
     auto has = [](const std::vector<std::string>& list, const std::string& v) {
@@ -145,7 +146,7 @@ Notifier::Notifier(const NotificationsConfig& config, NotificationSource source,
   }
   for (auto& e : endpoints_) {
     Endpoint* ep = e.get();
-    ep->thread = std::thread([this, ep] { runSender(*ep); });
+    ep->sender.start([this, ep] { runSender(*ep); });
     spdlog::info("notifications: sending events to {} ({})", ep->config.name, ep->config.url);
   }
 }
@@ -160,7 +161,7 @@ void Notifier::publish(const NotificationEvent& event) {
       json = std::make_shared<const std::string>(
           eventJson(event, source_, std::chrono::system_clock::now()));
     std::unique_lock lock(ep->mu);
-    if (ep->stopping) continue;
+    if (ep->sender.stopping()) continue;
     if (ep->queue.size() >= queueSize_) {
       ep->dropped++;
       auto now = std::chrono::steady_clock::now();
@@ -175,48 +176,61 @@ void Notifier::publish(const NotificationEvent& event) {
     ep->queue.push_back(json);
     ep->events++;
     lock.unlock();
-    ep->cv.notify_one();
+    ep->sender.wake();
   }
 }
 
 void Notifier::runSender(Endpoint& ep) {
-  std::unique_lock lock(ep.mu);
-  while (true) {
-    ep.cv.wait(lock, [&] { return ep.stopping || !ep.queue.empty(); });
-    if (ep.stopping) return;
-    auto event = ep.queue.front();
-    ep.busy = true;
-    OutboundRequest post;
-    post.url = ep.config.url;
-    post.headers = ep.config.headers;
-    post.contentType = kEventsMediaType;
-    post.body = "{\"events\":[" + *event + "]}";
-    post.timeout = ep.config.timeout;
-    int failuresInRow = 0;
-    while (!ep.stopping) {
-      lock.unlock();
-      std::string error = deliveryError(ep.client.send(post, &ep.cancel));
-      lock.lock();
-      if (error.empty()) {
-        ep.successes++;
-        break;
+  for (;;) {
+    std::shared_ptr<const std::string> event;
+    {
+      std::lock_guard lock(ep.mu);
+      if (!ep.queue.empty()) {
+        event = ep.queue.front();
+        ep.busy = true;
       }
-      ep.failures++;
-      failuresInRow++;
-      if (failuresInRow == ep.config.threshold) {
-        spdlog::warn(
-            "notifications: endpoint {} failed {} times in a row ({}); retrying every {} ms",
-            ep.config.name, failuresInRow, error,
-            std::chrono::duration_cast<std::chrono::milliseconds>(ep.config.backoff).count());
-      }
-      auto wait = failuresInRow >= ep.config.threshold
-                      ? ep.config.backoff
-                      : std::chrono::nanoseconds(std::chrono::milliseconds(10 * failuresInRow));
-      ep.cv.wait_for(lock, wait, [&] { return ep.stopping; });
     }
-    if (!ep.queue.empty()) ep.queue.pop_front();
-    ep.busy = false;
-    ep.cv.notify_all();
+    if (!event) {
+      if (!ep.sender.wait()) return;
+      continue;
+    }
+    if (ep.sender.stopping()) return;
+    deliver(ep, *event);
+    {
+      std::lock_guard lock(ep.mu);
+      ep.queue.pop_front();
+      ep.busy = false;
+    }
+    ep.idle.notify_all();
+  }
+}
+
+void Notifier::deliver(Endpoint& ep, const std::string& event) {
+  OutboundRequest post;
+  post.url = ep.config.url;
+  post.headers = ep.config.headers;
+  post.contentType = kEventsMediaType;
+  post.body = "{\"events\":[" + event + "]}";
+  post.timeout = ep.config.timeout;
+  int failuresInRow = 0;
+  while (!ep.sender.stopping()) {
+    std::string error = deliveryError(ep.client.send(post, &ep.sender.stopFlag()));
+    if (error.empty()) {
+      ep.successes++;
+      return;
+    }
+    ep.failures++;
+    failuresInRow++;
+    if (failuresInRow == ep.config.threshold) {
+      spdlog::warn(
+          "notifications: endpoint {} failed {} times in a row ({}); retrying every {} ms",
+          ep.config.name, failuresInRow, error,
+          std::chrono::duration_cast<std::chrono::milliseconds>(ep.config.backoff).count());
+    }
+    auto wait = failuresInRow >= ep.config.threshold
+                    ? ep.config.backoff
+                    : std::chrono::nanoseconds(std::chrono::milliseconds(10 * failuresInRow));
+    ep.sender.sleepFor(wait);
   }
 }
 
@@ -224,19 +238,13 @@ void Notifier::stop(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (auto& ep : endpoints_) {
     std::unique_lock lock(ep->mu);
-    ep->cv.wait_until(lock, deadline, [&] { return ep->queue.empty() && !ep->busy; });
+    ep->idle.wait_until(lock, deadline, [&] { return ep->queue.empty() && !ep->busy; });
     if (!ep->queue.empty()) {
       spdlog::warn("notifications: {} events for endpoint {} not delivered at shutdown",
                    ep->queue.size(), ep->config.name);
     }
-    ep->stopping = true;
-    ep->cancel = true;
-    lock.unlock();
-    ep->cv.notify_all();
   }
-  for (auto& ep : endpoints_) {
-    if (ep->thread.joinable()) ep->thread.join();
-  }
+  for (auto& ep : endpoints_) ep->sender.stop();
 }
 
 void Notifier::collect(std::string& out) const {

@@ -11,13 +11,10 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/config/config.h"
@@ -74,6 +71,9 @@ class Notifier {
  private:
   struct Endpoint;
   void runSender(Endpoint& ep);
+  // Posts `event` to the endpoint, retrying with its backoff until it is taken or the
+  // sender stops.
+  static void deliver(Endpoint& ep, const std::string& event);
   NotificationSource source_;
   size_t queueSize_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;

@@ -8,36 +8,24 @@ namespace regfs::api {
 
 StoreStats::StoreStats(const Store& store, std::chrono::seconds refresh)
     : store_(store), refresh_(refresh) {
-  thread_ = std::thread([this] {
-    std::unique_lock lock(mu_);
-    while (!stop_) {
-      lock.unlock();
-      auto started = std::chrono::steady_clock::now();
-      try {
-        StoreCounts c = countStore(store_);
-        double took =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        lock.lock();
-        counts_ = c;
-        counted_ = true;
-        lastDuration_ = took;
-        countedAt_ = std::chrono::system_clock::now();
-      } catch (const std::exception& e) {
-        spdlog::warn("counting the store for metrics: {}", e.what());
-        lock.lock();
-      }
-      cv_.wait_for(lock, refresh_, [this] { return stop_; });
-    }
-  });
+  worker_.startEvery(std::chrono::seconds(0), refresh_, [this] { countOnce(); });
 }
 
-StoreStats::~StoreStats() {
-  {
+StoreStats::~StoreStats() { worker_.stop(); }
+
+void StoreStats::countOnce() {
+  auto started = std::chrono::steady_clock::now();
+  try {
+    StoreCounts c = countStore(store_);
+    double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::lock_guard lock(mu_);
-    stop_ = true;
+    counts_ = c;
+    counted_ = true;
+    lastDuration_ = took;
+    countedAt_ = std::chrono::system_clock::now();
+  } catch (const std::exception& e) {
+    spdlog::warn("counting the store for metrics: {}", e.what());
   }
-  cv_.notify_all();
-  thread_.join();
 }
 
 void StoreStats::collect(std::string& out) const {

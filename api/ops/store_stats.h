@@ -3,14 +3,12 @@
 // counted by a background thread at start and then every `refresh`, so a scrape only
 // reads the last count and never walks the store.
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "common/store/inventory.h"
+#include "common/worker.h"
 
 namespace regfs::api {
 
@@ -23,6 +21,7 @@ class StoreStats {
   void collect(std::string& out) const;
 
  private:
+  void countOnce();
   const Store& store_;
   std::chrono::seconds refresh_;
   mutable std::mutex mu_;
@@ -30,9 +29,7 @@ class StoreStats {
   bool counted_ = false;
   double lastDuration_ = 0;
   std::chrono::system_clock::time_point countedAt_{};
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
+  Worker worker_;  // last: stopped first
 };
 
 }  // namespace regfs::api

@@ -50,33 +50,35 @@ void MediaTypeCache::add(const Digest& digest, const std::string& mediaType) {
   types_.emplace(digest.str(), mediaType);
 }
 
-AfterAnswer::~AfterAnswer() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  changed_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+AfterAnswer::~AfterAnswer() { worker_.stop(); }
 
 void AfterAnswer::add(std::function<void()> work) {
-  std::lock_guard lock(mu_);
-  queue_.push_back(std::move(work));
-  if (!thread_.joinable()) {
-    thread_ = std::thread([this] {
-      std::unique_lock lock(mu_);
-      while (true) {
-        changed_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // stopping, and nothing is left
-        std::function<void()> next = std::move(queue_.front());
-        queue_.pop_front();
-        lock.unlock();
-        next();
-        lock.lock();
-      }
-    });
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(work));
+    if (!worker_.started()) {
+      worker_.start([this] {
+        for (;;) {
+          if (std::function<void()> next = take()) {
+            next();
+          } else if (worker_.stopping()) {
+            return;  // and nothing is left
+          } else {
+            worker_.wait();
+          }
+        }
+      });
+    }
   }
-  changed_.notify_one();
+  worker_.wake();
+}
+
+std::function<void()> AfterAnswer::take() {
+  std::lock_guard lock(mu_);
+  if (queue_.empty()) return {};
+  std::function<void()> next = std::move(queue_.front());
+  queue_.pop_front();
+  return next;
 }
 
 void Registry::requireWritable() const {

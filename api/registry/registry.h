@@ -3,7 +3,6 @@
 // the entry point that turns one request into a response. Request bodies are handed over
 // as they arrive (BodySink), so uploads stream to the store and never sit in memory.
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -14,7 +13,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 
 #include "api/http/http.h"
@@ -22,6 +20,7 @@
 #include "api/registry/options.h"
 #include "common/digest.h"
 #include "common/store/store.h"
+#include "common/worker.h"
 
 namespace regfs::api {
 
@@ -73,11 +72,11 @@ class AfterAnswer {
   void add(std::function<void()> work);
 
  private:
+  // The next piece of work, or an empty function when none is queued.
+  std::function<void()> take();
   std::mutex mu_;
-  std::condition_variable changed_;
-  std::deque<std::function<void()>> queue_;
-  bool stop_ = false;
-  std::thread thread_;
+  std::deque<std::function<void()>> queue_;  // under mu_
+  Worker worker_;                            // last: stopped first
 };
 
 class Registry {
