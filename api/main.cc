@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
 
     regfs::api::Server server(registry, settings.server);
     server.setObserver(std::make_shared<regfs::api::Operations>(
-        registry, config.http.debugAddr.empty() ? nullptr : metrics, health, notifier,
+        config.http.debugAddr.empty() ? nullptr : metrics, health, notifier,
         regfs::api::OperationsOptions{settings.server.accessLog, config.http.host}));
     std::atomic<bool> draining{false};
 

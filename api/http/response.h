@@ -31,11 +31,28 @@ struct FileBody {
   Stream stream;
 };
 
+// What a request did to the registry, said by the handler that did it, for notification
+// events (api/ops adds who asked and how). Set only on an answer that did it: a manifest
+// GET or HEAD or a blob GET that answers (a pull), a manifest PUT or a committed or mounted
+// blob (a push, a mount), a DELETE that deleted.
+struct RegistryEvent {
+  enum class Target { kManifest, kBlob };
+  std::string action;  // "pull", "push", "mount", "delete"
+  Target target = Target::kBlob;
+  std::string repository;
+  std::string digest;  // empty when a tag was deleted
+  std::string tag;     // the tag pulled, pushed or deleted by
+  std::string mediaType;
+  uint64_t size = 0;
+  std::string fromRepository;  // a mount's source
+};
+
 struct Response {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::optional<FileBody> file;
+  std::optional<RegistryEvent> event;
 
   Response() = default;
   explicit Response(int s) : status(s) {}

@@ -636,6 +636,7 @@ class ConnectionHandler : public Pistache::Http::Handler {
       file->length = file->left;
       Response logged(r.status);
       logged.headers = r.headers;
+      logged.event = r.event;
       file->finished = [state = state_, request = std::move(*conn->request),
                         logged = std::move(logged), client = conn->client, bytesIn = conn->bytesIn,
                         started = conn->started](uint64_t sent) {

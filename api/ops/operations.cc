@@ -10,13 +10,6 @@
 namespace regfs::api {
 namespace {
 
-bool isDigest(std::string_view ref) { return ref.find(':') != std::string_view::npos; }
-
-std::string header(const Response& r, std::string_view name) {
-  auto v = r.header(name);
-  return v ? std::string(*v) : std::string();
-}
-
 std::string requestHeader(const Request& r, std::string_view name) {
   auto v = r.headers.get(name);
   return v ? std::string(*v) : std::string();
@@ -31,120 +24,39 @@ std::string basicUser(const Request& r) {
   return decoded->substr(0, decoded->find(':'));
 }
 
-uint64_t parseSize(const std::string& s) {
-  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 19)
-    return 0;
-  return std::stoull(s);
-}
-
 }  // namespace
 
-std::optional<NotificationEvent> eventFor(
-    const Exchange& x, const std::string& externalHost,
-    const std::function<uint64_t(const std::string&)>& blobSize) {
+std::optional<NotificationEvent> eventFor(const Exchange& x, const std::string& externalHost) {
+  if (!x.response.event) return std::nullopt;
+  const RegistryEvent& did = *x.response.event;
   const Request& req = x.request;
-  const Response& res = x.response;
-  int status = res.status;
-  // A blob GET answered by a redirect to storage (storage.redirect) is a pull for
-  // distribution too: its ServeBlob succeeded.
-  bool redirected = status == 307;
-  if ((status < 200 || status >= 300) && !redirected) return std::nullopt;
-  auto route = parseRoute(req.path);
-  if (!route) return std::nullopt;
-  const std::string& m = req.method;
   NotificationEvent e;
-  e.repository = route->name;
-  std::string base = externalHost;
-  if (base.empty()) base = "http://" + requestHeader(req, "Host");
-  while (!base.empty() && base.back() == '/') base.pop_back();
-
-  switch (route->resource) {
-    case Resource::kManifest:
-      if ((m == "GET" || m == "HEAD") && status == 200) {
-        e.action = "pull";
-      } else if (m == "PUT" && status == 201) {
-        e.action = "push";
-      } else if (m == "DELETE" && status == 202) {
-        e.action = "delete";
-      } else {
-        return std::nullopt;
-      }
-      if (e.action == "delete") {
-        // By digest: the manifest; by tag: the tag (distribution's TagDeleted).
-        if (isDigest(route->reference)) {
-          e.digest = route->reference;
-        } else {
-          e.tag = route->reference;
-        }
-        break;
-      }
-      e.digest = header(res, "Docker-Content-Digest");
-      if (!isDigest(route->reference)) e.tag = route->reference;
-      if (e.action == "push") {
-        e.mediaType = requestHeader(req, "Content-Type");
-        e.size = req.contentLength.value_or(x.bytesIn);
-        if (req.chunked) e.size = x.bytesIn;
-      } else {
-        e.mediaType = header(res, "Content-Type");
-        e.size = parseSize(header(res, "Content-Length"));
-      }
-      e.url = base + manifestPath(route->name, e.digest);
-      break;
-    case Resource::kBlob:
-      if (m == "GET" && (status == 200 || status == 206 || redirected)) {
-        e.action = "pull";
-        e.digest = header(res, "Docker-Content-Digest");
-        if (e.digest.empty()) e.digest = route->reference;
-        e.mediaType = "application/octet-stream";
-        std::string range = header(res, "Content-Range");
-        size_t slash = range.rfind('/');
-        if (redirected) {
-          e.size = blobSize(e.digest);
-        } else {
-          e.size = slash != std::string::npos ? parseSize(range.substr(slash + 1))
-                                              : parseSize(header(res, "Content-Length"));
-        }
-        e.url = base + blobPath(route->name, e.digest);
-      } else if (m == "DELETE" && status == 202) {
-        e.action = "delete";
-        e.digest = route->reference;
-      } else {
-        return std::nullopt;
-      }
-      break;
-    case Resource::kUploadStart:
-    case Resource::kUpload:
-      if (status != 201 || (m != "POST" && m != "PUT")) return std::nullopt;
-      e.action = "push";
-      if (m == "POST") {
-        if (auto from = queryValue(req.query, "from"); from && queryValue(req.query, "mount")) {
-          e.action = "mount";
-          e.fromRepository = *from;
-        }
-      }
-      e.digest = header(res, "Docker-Content-Digest");
-      if (e.digest.empty()) return std::nullopt;
-      e.mediaType = "application/octet-stream";
-      e.size = blobSize(e.digest);
-      e.url = base + blobPath(route->name, e.digest);
-      break;
-    default:
-      return std::nullopt;
+  e.action = did.action;
+  e.repository = did.repository;
+  e.digest = did.digest;
+  e.tag = did.tag;
+  e.mediaType = did.mediaType;
+  e.size = did.size;
+  e.fromRepository = did.fromRepository;
+  if (did.action != "delete") {
+    std::string base = externalHost.empty() ? "http://" + requestHeader(req, "Host") : externalHost;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    e.url = base + (did.target == RegistryEvent::Target::kManifest
+                        ? manifestPath(did.repository, did.digest)
+                        : blobPath(did.repository, did.digest));
   }
   e.requestId = newUuid();
   e.addr = std::string(x.remote);
   e.host = requestHeader(req, "Host");
-  e.method = m;
+  e.method = req.method;
   e.userAgent = requestHeader(req, "User-Agent");
   e.actor = basicUser(req);
   return e;
 }
 
-Operations::Operations(std::shared_ptr<Registry> registry, std::shared_ptr<Metrics> metrics,
-                       std::shared_ptr<HealthChecks> health, std::shared_ptr<Notifier> notifier,
-                       OperationsOptions options)
-    : registry_(std::move(registry)),
-      metrics_(std::move(metrics)),
+Operations::Operations(std::shared_ptr<Metrics> metrics, std::shared_ptr<HealthChecks> health,
+                       std::shared_ptr<Notifier> notifier, OperationsOptions options)
+    : metrics_(std::move(metrics)),
       health_(std::move(health)),
       notifier_(std::move(notifier)),
       options_(std::move(options)) {}
@@ -174,15 +86,7 @@ void Operations::completed(const Exchange& x) {
 
 void Operations::notify(const Exchange& x) {
   try {
-    auto event = eventFor(x, options_.externalHost, [this](const std::string& digest) -> uint64_t {
-      try {
-        auto info = registry_->store().statBlob(Digest::parse(digest));
-        return info ? info->size : 0;
-      } catch (const std::exception&) {
-        return 0;
-      }
-    });
-    if (event) notifier_->publish(*event);
+    if (auto event = eventFor(x, options_.externalHost)) notifier_->publish(*event);
   } catch (const std::exception& e) {
     spdlog::warn("notifications: cannot build an event for {} {}: {}", x.request.method,
                  loggableTarget(x.request.target), e.what());

@@ -10,7 +10,6 @@
 #include "api/ops/logging.h"
 #include "api/ops/metrics.h"
 #include "api/ops/notifications.h"
-#include "api/registry/registry.h"
 
 namespace regfs::api {
 
@@ -21,26 +20,24 @@ struct OperationsOptions {
 
 class Operations : public RequestObserver {
  public:
-  Operations(std::shared_ptr<Registry> registry, std::shared_ptr<Metrics> metrics,
-             std::shared_ptr<HealthChecks> health, std::shared_ptr<Notifier> notifier,
-             OperationsOptions options);
+  Operations(std::shared_ptr<Metrics> metrics, std::shared_ptr<HealthChecks> health,
+             std::shared_ptr<Notifier> notifier, OperationsOptions options);
 
   std::optional<Response> admit(const Request& request) override;
   void completed(const Exchange& exchange) override;
 
  private:
   void notify(const Exchange& exchange);
-  std::shared_ptr<Registry> registry_;
   std::shared_ptr<Metrics> metrics_;
   std::shared_ptr<HealthChecks> health_;
   std::shared_ptr<Notifier> notifier_;
   OperationsOptions options_;
 };
 
-// The notification event a finished exchange makes, if any (exposed for tests). `statBlob`
-// gives a pushed blob's size.
-std::optional<NotificationEvent> eventFor(
-    const Exchange& exchange, const std::string& externalHost,
-    const std::function<uint64_t(const std::string& digest)>& blobSize);
+// The notification event of a finished exchange: what its handler said it did
+// (Response::event), with who asked and how. Target URLs are based on `externalHost`
+// (http.host), else on the request's Host.
+std::optional<NotificationEvent> eventFor(const Exchange& exchange,
+                                          const std::string& externalHost);
 
 }  // namespace regfs::api

@@ -21,7 +21,16 @@ Response deleteBlob(Registry& registry, Repository& repo, const Digest& digest) 
   repo.unlinkLayer(digest);
   Response r(202);
   r.set("Docker-Content-Digest", digest.str());
+  r.event = RegistryEvent{
+      "delete", RegistryEvent::Target::kBlob, repo.name().str(), digest.str(), "", "", 0, ""};
   return r;
+}
+
+// A GET that answers is a pull of the whole blob, whatever range it asked for, and also
+// when it is redirected to the storage (storage.redirect), as distribution counts it.
+RegistryEvent blobPulled(const Route& route, const Digest& digest, uint64_t size) {
+  return RegistryEvent{"pull", RegistryEvent::Target::kBlob, route.name, digest.str(),
+                       "",     "application/octet-stream",   size,       ""};
 }
 
 }  // namespace
@@ -51,6 +60,7 @@ Response handleBlob(Registry& registry, const Request& request, const Route& rou
       Response redirect(307);
       redirect.set("Location", *url);
       redirect.set("Docker-Content-Digest", digest.str());
+      redirect.event = blobPulled(route, digest, info->size);
       return redirect;
     }
   }
@@ -85,6 +95,7 @@ Response handleBlob(Registry& registry, const Request& request, const Route& rou
     }
   }
   r.file = std::move(file);
+  if (request.method == "GET") r.event = blobPulled(route, digest, info->size);
   return r;
 }
 

@@ -67,6 +67,14 @@ Response getManifest(Registry& registry, const Request& request, const Route& ro
     r.status = 304;
     return r;
   }
+  r.event = RegistryEvent{"pull",
+                          RegistryEvent::Target::kManifest,
+                          route.name,
+                          digest.str(),
+                          ref.tag ? ref.tag->str() : "",
+                          mediaType,
+                          bytes.size(),
+                          ""};
   r.body = std::move(bytes);
   return r;
 }
@@ -104,6 +112,14 @@ Response putManifest(Registry& registry, const Request& request, const Route& ro
   }
   r.set("Location", manifestPath(route.name, digest.str()));
   r.set("Docker-Content-Digest", digest.str());
+  r.event = RegistryEvent{"push",
+                          RegistryEvent::Target::kManifest,
+                          route.name,
+                          digest.str(),
+                          ref.tag ? ref.tag->str() : "",
+                          std::string(contentType),
+                          body.size(),
+                          ""};
   return r;
 }
 
@@ -115,7 +131,17 @@ Response deleteManifest(Registry& registry, const Route& route, Repository& repo
   } else if (!ref.tag || !repo.deleteTag(*ref.tag)) {
     throw Error(ErrorKind::kManifestUnknown, "tag unknown: " + route.name + ":" + route.reference);
   }
-  return Response(202);
+  // By digest the manifest went, by tag only the tag (distribution's TagDeleted).
+  Response r(202);
+  r.event = RegistryEvent{"delete",
+                          RegistryEvent::Target::kManifest,
+                          route.name,
+                          ref.digest ? ref.digest->str() : "",
+                          ref.tag ? ref.tag->str() : "",
+                          "",
+                          0,
+                          ""};
+  return r;
 }
 
 // Keeps a manifest body up to the limit; beyond, reads the rest to /dev/null so the

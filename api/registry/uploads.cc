@@ -33,10 +33,19 @@ Response uploadStatus(int status, const Route& route, const std::string& uuid, u
   return r;
 }
 
-Response blobCreated(const Route& route, const Digest& digest) {
+// `from`: the repository a blob was mounted from, empty for a push.
+Response blobCreated(const Route& route, const BlobInfo& blob, const std::string& from = "") {
   Response r(201);
-  r.set("Location", blobPath(route.name, digest.str()));
-  r.set("Docker-Content-Digest", digest.str());
+  r.set("Location", blobPath(route.name, blob.digest.str()));
+  r.set("Docker-Content-Digest", blob.digest.str());
+  r.event = RegistryEvent{from.empty() ? "push" : "mount",
+                          RegistryEvent::Target::kBlob,
+                          route.name,
+                          blob.digest.str(),
+                          "",
+                          "application/octet-stream",
+                          blob.size,
+                          from};
   return r;
 }
 
@@ -159,7 +168,7 @@ class UploadSink : public BodySink {
         "upload {}: committed in {:.1f} ms", uuid_,
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - flushed)
             .count());
-    return blobCreated(route_, blob.digest);
+    return blobCreated(route_, blob);
   }
 
  private:
@@ -244,9 +253,11 @@ Dispatch handleUploadStart(Registry& registry, const Request& request, const Rou
   if (mount && from) {
     auto digest = Digest::tryParse(*mount);
     auto source = RepoName::tryParse(*from);
-    if (digest && source && registry.store().repository(*source).statLayer(*digest)) {
-      repo.linkLayer(*digest);
-      return Dispatch::respond(blobCreated(route, *digest));
+    std::optional<BlobInfo> blob;
+    if (digest && source) blob = registry.store().repository(*source).statLayer(*digest);
+    if (blob) {
+      repo.linkLayer(blob->digest);
+      return Dispatch::respond(blobCreated(route, *blob, source->str()));
     }
     // Not mountable: a normal upload session, as distribution answers.
   }

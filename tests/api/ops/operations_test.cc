@@ -226,31 +226,6 @@ TEST(NotificationsUnit, EventJsonHasDistributionsFields) {
   EXPECT_STREQ(d["source"]["instanceID"].GetString(), "iid");
 }
 
-TEST(NotificationsUnit, ABlobGetRedirectedToStorageIsAPullAndOtherRedirectsAreNot) {
-  std::string digest = "sha256:" + std::string(64, 'a');
-  api::Request get;
-  get.method = "GET";
-  get.path = get.target = "/v2/team/app/blobs/" + digest;
-  get.headers.add("Host", "registry.example");
-  api::Response redirect(307);
-  redirect.set("Location", "https://s3.example/bucket/key?X-Amz-Signature=x");
-  redirect.set("Docker-Content-Digest", digest);
-  auto sizeOf = [](const std::string&) -> uint64_t { return 1234; };
-  auto event = api::eventFor(api::Exchange{get, redirect, "127.0.0.1", 0, 0, {}}, "", sizeOf);
-  ASSERT_TRUE(event);
-  EXPECT_EQ(event->action, "pull");
-  EXPECT_EQ(event->digest, digest);
-  EXPECT_EQ(event->size, 1234u);
-  EXPECT_EQ(event->url, "http://registry.example/v2/team/app/blobs/" + digest);
-
-  api::Request manifest = get;
-  manifest.path = manifest.target = "/v2/team/app/manifests/v1";
-  EXPECT_FALSE(api::eventFor(api::Exchange{manifest, redirect, "127.0.0.1", 0, 0, {}}, "", sizeOf));
-  api::Request head = get;
-  head.method = "HEAD";
-  EXPECT_FALSE(api::eventFor(api::Exchange{head, redirect, "127.0.0.1", 0, 0, {}}, "", sizeOf));
-}
-
 TEST(NotificationsUnit, AFullQueueDropsAndCountsInsteadOfBlocking) {
   // An endpoint that accepts connections but never answers: the sender sits on its first
   // event while publish() keeps returning at once.
