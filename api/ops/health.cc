@@ -12,6 +12,7 @@
 
 #include "api/http/http_client.h"
 #include "api/http/json.h"
+#include "api/ops/metrics.h"
 #include "common/store/inventory.h"
 #include "common/unique_fd.h"
 
@@ -222,6 +223,23 @@ Response unavailableResponse() {
       "{\"errors\":[{\"code\":\"UNAVAILABLE\",\"message\":\"service unavailable\","
       "\"detail\":\"health check failed: please see /debug/health\"}]}\n";
   return r;
+}
+
+void HealthChecks::collect(std::string& out) const {
+  appendMetricHeader(out, "regfs_storage_healthy", "gauge",
+                     "1 while the health.storagedriver check passes (1 when it is off).");
+  appendSample(out, "regfs_storage_healthy", {}, !storage_ || !storage_->failing() ? 1 : 0);
+  if (storage_) {
+    appendMetricHeader(out, "regfs_storage_probes_total", "counter",
+                       "Storage health probes, and those that failed.");
+    appendSample(out, "regfs_storage_probes_total", {{"result", "ok"}},
+                 static_cast<double>(storage_->probes() - storage_->probeFailures()));
+    appendSample(out, "regfs_storage_probes_total", {{"result", "error"}},
+                 static_cast<double>(storage_->probeFailures()));
+  }
+  appendMetricHeader(out, "regfs_health_checks_failing", "gauge",
+                     "Configured health checks failing now (the API answers 503 while above 0).");
+  appendSample(out, "regfs_health_checks_failing", {}, static_cast<double>(failures().size()));
 }
 
 std::string healthJson(const std::map<std::string, std::string>& failures) {

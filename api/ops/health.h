@@ -75,6 +75,9 @@ class HealthChecks {
   std::map<std::string, std::string> failures() const;
   // health.storagedriver's check, nullptr when it is off.
   const HealthCheck* storage() const { return storage_; }
+  // Prometheus samples: regfs_storage_healthy, regfs_storage_probes_total{result},
+  // regfs_health_checks_failing.
+  void collect(std::string& out) const;
 
  private:
   std::vector<std::unique_ptr<HealthCheck>> checks_;

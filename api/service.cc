@@ -1,0 +1,121 @@
+#include "api/service.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "api/ops/operations.h"
+#include "api/registry/auth.h"
+#include "common/storage/s3_driver.h"
+#include "common/store/open.h"
+#include "regfs/version.h"
+
+namespace regfs::api {
+namespace {
+
+std::string hostname() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+Response json(int status, std::string body) {
+  Response r(status);
+  r.set("Content-Type", "application/json; charset=utf-8");
+  r.body = std::move(body);
+  return r;
+}
+
+bool onS3(const Config& config) { return config.storage.driver == StorageDriverKind::kS3; }
+
+}  // namespace
+
+Service::Service(const Settings& settings) : settings_(settings) {
+  const Config& config = settings.config;
+  ServerOptions server = settings.server;
+  server.authenticator = setUpAuthenticator(settings.auth);
+  if (!onS3(config)) std::filesystem::create_directories(settings.rootdirectory);
+  registry_ = std::make_shared<Registry>(Store(makeDriver(config.storage)), settings.registry);
+  health_ = std::make_shared<HealthChecks>(config.health, registry_->store().driver(),
+                                           onS3(config) ? "s3" : "filesystem",
+                                           !settings.registry.readOnly);
+  health_->start();
+  notifier_ = std::make_shared<Notifier>(
+      config.notifications,
+      NotificationSource{hostname() + ":" + std::to_string(server.port), newUuid()});
+  purger_ = std::make_unique<UploadPurger>(registry_->store(), config.storage.uploadPurging);
+  server_ = std::make_unique<Server>(registry_, server);
+  // Requests are counted only when something can read the counts (http.debug.addr).
+  bool debugOn = !config.http.debugAddr.empty();
+  server_->setObserver(
+      std::make_shared<Operations>(debugOn ? metrics_ : nullptr, health_, notifier_,
+                                   OperationsOptions{settings.server.accessLog, config.http.host}));
+  if (debugOn) startDebugServer();
+}
+
+void Service::startDebugServer() {
+  const Config& config = settings_.config;
+  stats_ = std::make_unique<StoreStats>(registry_->store(), kStoreCountInterval);
+  metrics_->addCollector([server = server_.get()](std::string& out) {
+    appendMetricHeader(out, "registry_http_in_flight_requests", "gauge",
+                       "Requests being answered now.");
+    appendSample(out, "registry_http_in_flight_requests", {}, server->inFlight());
+  });
+  metrics_->addCollector([stats = stats_.get()](std::string& out) { stats->collect(out); });
+  metrics_->addCollector([purger = purger_.get()](std::string& out) { purger->collect(out); });
+  metrics_->addCollector([notifier = notifier_](std::string& out) { notifier->collect(out); });
+  metrics_->addCollector([health = health_](std::string& out) { health->collect(out); });
+  metrics_->addCollector([](std::string& out) {
+    appendMetricHeader(out, "regfs_build_info", "gauge", "The running version.");
+    appendSample(out, "regfs_build_info", {{"version", kVersion}}, 1);
+  });
+
+  std::map<std::string, DebugServer::Route> routes;
+  auto metricsRoute = [metrics = metrics_](const Request&) {
+    Response r(200);
+    r.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    r.body = metrics->render();
+    return r;
+  };
+  routes["/metrics"] = metricsRoute;
+  if (config.http.prometheusEnabled) routes[config.http.prometheusPath] = metricsRoute;
+  routes["/debug/health"] = [health = health_](const Request&) {
+    auto failures = health->failures();
+    return json(failures.empty() ? 200 : 503, healthJson(failures));
+  };
+  routes["/healthz"] = [](const Request&) { return json(200, "{}\n"); };
+  routes["/readyz"] = [health = health_, &draining = draining_](const Request&) {
+    if (draining.load()) return json(503, "{\"draining\":\"shutting down\"}\n");
+    auto failures = health->failures();
+    return json(failures.empty() ? 200 : 503, healthJson(failures));
+  };
+  debug_ = std::make_unique<DebugServer>(config.http.debugAddr, std::move(routes));
+  spdlog::info("debug server listening on {} (port {})", config.http.debugAddr, debug_->port());
+}
+
+void Service::start() {
+  const Config& config = settings_.config;
+  server_->start();
+  spdlog::info("regfs-server {} listening on {}:{} ({}, {} threads), store {}", kVersion,
+               settings_.server.host.empty() ? "0.0.0.0" : settings_.server.host, server_->port(),
+               settings_.server.tls.certificate.empty() ? "http" : "https", server_->threads(),
+               onS3(config) ? "s3://" + config.storage.s3.bucket + "/" +
+                                  s3Key(config.storage.s3.rootDirectory, "")
+                            : settings_.rootdirectory.string());
+}
+
+void Service::drain(const std::string& why) {
+  draining_ = true;
+  auto timeout = settings_.config.http.drainTimeout > std::chrono::nanoseconds(0)
+                     ? std::chrono::duration_cast<std::chrono::milliseconds>(
+                           settings_.config.http.drainTimeout)
+                     : kDefaultDrainTimeout;
+  spdlog::info("{}: draining (up to {} ms)", why, timeout.count());
+  if (!server_->drainAndStop(timeout)) {
+    spdlog::warn("drain timeout reached with requests still in flight; they were cut off");
+  }
+  notifier_->stop(kNotificationFlushTimeout);
+}
+
+}  // namespace regfs::api
