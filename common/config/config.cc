@@ -20,6 +20,7 @@
 #include "common/config/schema.h"
 #include "common/config/sections.h"
 #include "common/error.h"
+#include "common/unique_fd.h"
 
 extern char** environ;
 
@@ -57,22 +58,17 @@ std::string readConfigFile(const std::filesystem::path& file) {
     return Error(ErrorKind::kConfigInvalid,
                  file.string() + ": cannot read the configuration: " + std::strerror(err));
   };
-  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw cannotRead(errno);
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw cannotRead(errno);
   std::string text;
   char buffer[65536];
   for (;;) {
-    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      throw cannotRead(err);
-    }
+    if (n < 0) throw cannotRead(errno);
     if (n == 0) break;
     text.append(buffer, static_cast<size_t>(n));
   }
-  ::close(fd);
   return text;
 }
 
