@@ -31,6 +31,11 @@
 //   storage.delete.enabled: expected a boolean, got "maybe" (line 7 of /etc/registry.yml)
 // Keys this schema does not know, and sections regfs accepts but does not act on, are
 // not errors: they produce lines in Config::warnings, which callers log.
+//
+// The room's other headers are the loader's parts, for this folder only: value.h (a value
+// of the YAML tree and its key path), reader.h (typed reads, and messages that say where a
+// value came from), overrides.h (the REGISTRY_* overrides), schema.h (the known keys) and
+// sections.h (one reader per section, each in <section>_section.cc). config.cc wires them.
 
 #include <chrono>
 #include <cstdint>
