@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "api/http/observer.h"
+#include "api/net/remote_body.h"
 #include "api/registry/options.h"
 #include "api/registry/registry.h"
 
@@ -36,6 +37,7 @@ struct ServerState {
   std::atomic<bool> draining{false};          // answer "Connection: close" from now on
   std::shared_ptr<TlsContext> tls;            // set when serving https
   std::shared_ptr<RequestObserver> observer;  // metrics, access log, events, health gate
+  RemoteReaders remoteReaders;                // threads reading remote blob bodies
 };
 
 class Server {
