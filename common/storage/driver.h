@@ -5,6 +5,10 @@
 // (S3, s3_driver.h). tests/common/storage/driver_contract.h holds every driver to what this
 // header promises.
 //
+// A driver path is absolute and plain: '/'-separated names, none empty, "." or "..". The
+// store builds every one in layout.h from names it validated; drivers do not check again
+// (a ".." would take FsDriver above its root: RESOLVE_NO_SYMLINKS does not stop it).
+//
 // Where a file system and an object store differ, the contract says so:
 //  - An object store has no directories of its own: a directory is there while something
 //    is below it, and a write makes the directories above it by being there.

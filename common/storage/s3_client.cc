@@ -179,6 +179,25 @@ std::optional<std::string> multipartEtag(const std::vector<Part>& parts) {
 
 }  // namespace
 
+Client::Client(const S3StorageConfig& config)
+    : config_(config), pool_(std::make_unique<HandlePool>()) {
+  initCurl();
+  std::string endpoint = config.regionEndpoint;
+  if (endpoint.empty()) endpoint = "s3." + config.region + ".amazonaws.com";
+  if (endpoint.find("://") == std::string::npos) {
+    endpoint = (config.secure ? "https://" : "http://") + endpoint;
+  }
+  while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
+  endpoint_ = endpoint;
+  host_ = endpoint.substr(endpoint.find("://") + 3);
+  host_ = host_.substr(0, host_.find('/'));
+  credentials_ = {config.accessKey, config.secretKey,
+                  config.region.empty() ? "us-east-1" : config.region, "s3"};
+  // How a private CA is trusted (CaTrust): libcurl reads neither variable by itself.
+  caFile_ = config.trust.file;
+  caDir_ = config.trust.dir;
+}
+
 Client::~Client() = default;
 
 void Client::probe() const {
@@ -202,103 +221,6 @@ void Client::probe() const {
                ? " (check accesskey and secretkey)"
            : code == "NoSuchBucket" ? " (the bucket does not exist)"
                                     : ""));
-}
-
-std::optional<FileInfo> Client::head(const std::string& key) const {
-  HttpReply reply = send("HEAD", key);
-  if (reply.status == 404) return std::nullopt;
-  check(reply, "HEAD " + key);
-  return FileInfo{std::strtoull(reply.header("content-length").c_str(), nullptr, 10),
-                  httpTime(reply.header("last-modified")), false};
-}
-
-std::string Client::get(const std::string& key) const {
-  HttpReply reply = send("GET", key);
-  check(reply, "GET " + key);
-  return std::move(reply.body);
-}
-
-std::string Client::getRange(const std::string& key, uint64_t offset, uint64_t length) const {
-  HttpReply reply = send(
-      "GET", key, {}, {},
-      {{"Range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1)}});
-  if (reply.status == 416) return {};  // at or past the end
-  check(reply, "GET " + key);
-  if (reply.status == 200) {  // the whole object: the range was ignored
-    if (offset >= reply.body.size()) return {};
-    return reply.body.substr(offset, length);
-  }
-  return std::move(reply.body);
-}
-
-void Client::put(const std::string& key, std::string_view bytes) const {
-  HttpReply reply = send("PUT", key, {}, bytes, {{"Content-Type", "application/octet-stream"}});
-  check(reply, "PUT " + key);
-}
-
-bool Client::putIfAbsent(const std::string& key, std::string_view bytes) const {
-  HttpReply reply = send("PUT", key, {}, bytes,
-                         {{"Content-Type", "application/octet-stream"}, {"If-None-Match", "*"}});
-  if (reply.status == 412 || reply.status == 409) {
-    // 412: the object exists; 409 (AWS): another conditional write to it went first. Ours
-    // took effect only if an earlier attempt did and its answer was lost (then the object
-    // holds our bytes).
-    HttpReply held = send("GET", key);
-    return held.status == 200 && held.body == bytes;
-  }
-  check(reply, "PUT " + key);
-  return true;
-}
-
-ListPage Client::listObjects(const std::string& prefix, std::string_view delimiter, int maxKeys,
-                             const std::string& token) const {
-  Query query = {{"list-type", "2"}, {"prefix", prefix}};
-  if (!delimiter.empty()) query.emplace_back("delimiter", std::string(delimiter));
-  if (maxKeys > 0) query.emplace_back("max-keys", std::to_string(maxKeys));
-  if (!token.empty()) query.emplace_back("continuation-token", token);
-  HttpReply reply = send("GET", "", query);
-  check(reply, "list " + prefix);
-  auto doc = parseXml(reply, "list");
-  auto result = doc.child("ListBucketResult");
-  ListPage page;
-  for (auto c : result.children("CommonPrefixes"))
-    page.prefixes.emplace_back(c.child_value("Prefix"));
-  for (auto c : result.children("Contents")) {
-    page.objects.emplace_back(c.child_value("Key"),
-                              FileInfo{std::strtoull(c.child_value("Size"), nullptr, 10),
-                                       isoTime(c.child_value("LastModified")), false});
-  }
-  if (std::string(result.child_value("IsTruncated")) == "true")
-    page.nextToken = result.child_value("NextContinuationToken");
-  return page;
-}
-
-Part Client::uploadPart(const std::string& key, const std::string& uploadId, int number,
-                        std::string_view body) const {
-  HttpReply reply =
-      send("PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", uploadId}}, body,
-           {{"Content-Type", "application/octet-stream"}}, Payload::kUnsigned);
-  check(reply, "upload part " + std::to_string(number) + " of " + key);
-  return Part{number, reply.header("etag"), body.size()};
-}
-
-Client::Client(const S3StorageConfig& config)
-    : config_(config), pool_(std::make_unique<HandlePool>()) {
-  initCurl();
-  std::string endpoint = config.regionEndpoint;
-  if (endpoint.empty()) endpoint = "s3." + config.region + ".amazonaws.com";
-  if (endpoint.find("://") == std::string::npos) {
-    endpoint = (config.secure ? "https://" : "http://") + endpoint;
-  }
-  while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
-  endpoint_ = endpoint;
-  host_ = endpoint.substr(endpoint.find("://") + 3);
-  host_ = host_.substr(0, host_.find('/'));
-  credentials_ = {config.accessKey, config.secretKey,
-                  config.region.empty() ? "us-east-1" : config.region, "s3"};
-  // How a private CA is trusted (CaTrust): libcurl reads neither variable by itself.
-  caFile_ = config.trust.file;
-  caDir_ = config.trust.dir;
 }
 
 std::string Client::presignedGet(const std::string& key, int expires) const {
@@ -397,6 +319,128 @@ void Client::checkBody(const HttpReply& reply, const std::string& what) {
     throw Error(ErrorKind::kIo, "S3 " + what + ": " + code + " " + errorMessageOf(reply.body));
 }
 
+std::optional<FileInfo> Client::head(const std::string& key) const {
+  HttpReply reply = send("HEAD", key);
+  if (reply.status == 404) return std::nullopt;
+  check(reply, "HEAD " + key);
+  return FileInfo{std::strtoull(reply.header("content-length").c_str(), nullptr, 10),
+                  httpTime(reply.header("last-modified")), false};
+}
+
+std::string Client::get(const std::string& key) const {
+  HttpReply reply = send("GET", key);
+  check(reply, "GET " + key);
+  return std::move(reply.body);
+}
+
+std::string Client::getRange(const std::string& key, uint64_t offset, uint64_t length) const {
+  HttpReply reply = send(
+      "GET", key, {}, {},
+      {{"Range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1)}});
+  if (reply.status == 416) return {};  // at or past the end
+  check(reply, "GET " + key);
+  if (reply.status == 200) {  // the whole object: the range was ignored
+    if (offset >= reply.body.size()) return {};
+    return reply.body.substr(offset, length);
+  }
+  return std::move(reply.body);
+}
+
+void Client::put(const std::string& key, std::string_view bytes) const {
+  HttpReply reply = send("PUT", key, {}, bytes, {{"Content-Type", "application/octet-stream"}});
+  check(reply, "PUT " + key);
+}
+
+bool Client::putIfAbsent(const std::string& key, std::string_view bytes) const {
+  HttpReply reply = send("PUT", key, {}, bytes,
+                         {{"Content-Type", "application/octet-stream"}, {"If-None-Match", "*"}});
+  if (reply.status == 412 || reply.status == 409) {
+    // 412: the object exists; 409 (AWS): another conditional write to it went first. Ours
+    // took effect only if an earlier attempt did and its answer was lost (then the object
+    // holds our bytes).
+    HttpReply held = send("GET", key);
+    return held.status == 200 && held.body == bytes;
+  }
+  check(reply, "PUT " + key);
+  return true;
+}
+
+ListPage Client::listObjects(const std::string& prefix, std::string_view delimiter, int maxKeys,
+                             const std::string& token) const {
+  Query query = {{"list-type", "2"}, {"prefix", prefix}};
+  if (!delimiter.empty()) query.emplace_back("delimiter", std::string(delimiter));
+  if (maxKeys > 0) query.emplace_back("max-keys", std::to_string(maxKeys));
+  if (!token.empty()) query.emplace_back("continuation-token", token);
+  HttpReply reply = send("GET", "", query);
+  check(reply, "list " + prefix);
+  auto doc = parseXml(reply, "list");
+  auto result = doc.child("ListBucketResult");
+  ListPage page;
+  for (auto c : result.children("CommonPrefixes"))
+    page.prefixes.emplace_back(c.child_value("Prefix"));
+  for (auto c : result.children("Contents")) {
+    page.objects.emplace_back(c.child_value("Key"),
+                              FileInfo{std::strtoull(c.child_value("Size"), nullptr, 10),
+                                       isoTime(c.child_value("LastModified")), false});
+  }
+  if (std::string(result.child_value("IsTruncated")) == "true")
+    page.nextToken = result.child_value("NextContinuationToken");
+  return page;
+}
+
+void Client::deleteObject(const std::string& key) const {
+  HttpReply reply = send("DELETE", key);
+  if (reply.status == 404) return;
+  check(reply, "DELETE " + key);
+}
+
+void Client::copy(const std::string& from, const std::string& to, uint64_t size) const {
+  if (size <= config_.multipartCopyThresholdSize) {
+    copyObject(from, to);
+    return;
+  }
+  uint64_t chunk = config_.multipartCopyChunkSize;
+  size_t count = static_cast<size_t>((size + chunk - 1) / chunk);
+  std::string uploadId = createMultipartUpload(to);
+  std::vector<Part> parts(count);
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex failureMutex;
+  std::string failure;
+  auto worker = [&] {
+    while (!failed) {
+      size_t i = next++;
+      if (i >= count) return;
+      uint64_t offset = i * chunk;
+      try {
+        parts[i] = copyPart(from, to, uploadId, static_cast<int>(i + 1), offset,
+                            std::min(chunk, size - offset));
+      } catch (const std::exception& e) {
+        std::lock_guard lock(failureMutex);
+        if (!failed.exchange(true)) failure = e.what();
+      }
+    }
+  };
+  std::vector<std::thread> workers;
+  size_t width =
+      static_cast<size_t>(std::min<uint64_t>(config_.multipartCopyMaxConcurrency, count));
+  for (size_t w = 1; w < width; ++w) workers.emplace_back(worker);
+  worker();
+  for (std::thread& t : workers) t.join();
+  try {
+    if (failed) throw Error(ErrorKind::kIo, failure);
+    completeMultipartUpload(to, uploadId, parts);
+  } catch (...) {
+    abortMultipartUpload(to, uploadId);
+    throw;
+  }
+}
+
+void Client::copyObject(const std::string& from, const std::string& to) const {
+  HttpReply reply = send("PUT", to, {}, {}, {{"x-amz-copy-source", copySource(from)}});
+  checkBody(reply, "copy " + from + " to " + to);
+}
+
 std::vector<std::pair<std::string, MultipartUpload>> Client::multipartUploads(
     const std::string& key, bool subtree) const {
   std::vector<std::pair<std::string, MultipartUpload>> out;
@@ -465,6 +509,33 @@ std::string Client::createMultipartUpload(const std::string& key) const {
   return id;
 }
 
+Part Client::uploadPart(const std::string& key, const std::string& uploadId, int number,
+                        std::string_view body) const {
+  HttpReply reply =
+      send("PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", uploadId}}, body,
+           {{"Content-Type", "application/octet-stream"}}, Payload::kUnsigned);
+  check(reply, "upload part " + std::to_string(number) + " of " + key);
+  return Part{number, reply.header("etag"), body.size()};
+}
+
+Part Client::copyPart(const std::string& from, const std::string& to, const std::string& uploadId,
+                      int number, uint64_t offset, uint64_t length) const {
+  Headers headers = {{"x-amz-copy-source", copySource(from)}};
+  if (length > 0) {
+    headers.emplace_back("x-amz-copy-source-range", "bytes=" + std::to_string(offset) + "-" +
+                                                        std::to_string(offset + length - 1));
+  }
+  std::string what = "copy part " + std::to_string(number) + " of " + from + " to " + to;
+  HttpReply reply = send(
+      "PUT", to, {{"partNumber", std::to_string(number)}, {"uploadId", uploadId}}, {}, headers);
+  checkBody(reply, what);
+  pugi::xml_document doc;
+  doc.load_string(reply.body.c_str());
+  std::string etag = doc.child("CopyPartResult").child_value("ETag");
+  if (etag.empty()) throw Error(ErrorKind::kIo, "S3 " + what + ": no ETag");
+  return Part{number, etag, length};
+}
+
 void Client::completeMultipartUpload(const std::string& key, const std::string& uploadId,
                                      const std::vector<Part>& parts) const {
   std::string xml = "<CompleteMultipartUpload>";
@@ -501,81 +572,6 @@ void Client::abortMultipartUpload(const std::string& key, const std::string& upl
   HttpReply reply = send("DELETE", key, {{"uploadId", uploadId}});
   if (reply.status == 404) return;  // already gone
   check(reply, "abort multipart upload " + key);
-}
-
-std::string Client::copySource(const std::string& key) const {
-  return "/" + config_.bucket + "/" + sigv4::uriEncode(key, false);
-}
-
-void Client::copyObject(const std::string& from, const std::string& to) const {
-  HttpReply reply = send("PUT", to, {}, {}, {{"x-amz-copy-source", copySource(from)}});
-  checkBody(reply, "copy " + from + " to " + to);
-}
-
-Part Client::copyPart(const std::string& from, const std::string& to, const std::string& uploadId,
-                      int number, uint64_t offset, uint64_t length) const {
-  Headers headers = {{"x-amz-copy-source", copySource(from)}};
-  if (length > 0) {
-    headers.emplace_back("x-amz-copy-source-range", "bytes=" + std::to_string(offset) + "-" +
-                                                        std::to_string(offset + length - 1));
-  }
-  std::string what = "copy part " + std::to_string(number) + " of " + from + " to " + to;
-  HttpReply reply = send(
-      "PUT", to, {{"partNumber", std::to_string(number)}, {"uploadId", uploadId}}, {}, headers);
-  checkBody(reply, what);
-  pugi::xml_document doc;
-  doc.load_string(reply.body.c_str());
-  std::string etag = doc.child("CopyPartResult").child_value("ETag");
-  if (etag.empty()) throw Error(ErrorKind::kIo, "S3 " + what + ": no ETag");
-  return Part{number, etag, length};
-}
-
-void Client::copy(const std::string& from, const std::string& to, uint64_t size) const {
-  if (size <= config_.multipartCopyThresholdSize) {
-    copyObject(from, to);
-    return;
-  }
-  uint64_t chunk = config_.multipartCopyChunkSize;
-  size_t count = static_cast<size_t>((size + chunk - 1) / chunk);
-  std::string uploadId = createMultipartUpload(to);
-  std::vector<Part> parts(count);
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::mutex failureMutex;
-  std::string failure;
-  auto worker = [&] {
-    while (!failed) {
-      size_t i = next++;
-      if (i >= count) return;
-      uint64_t offset = i * chunk;
-      try {
-        parts[i] = copyPart(from, to, uploadId, static_cast<int>(i + 1), offset,
-                            std::min(chunk, size - offset));
-      } catch (const std::exception& e) {
-        std::lock_guard lock(failureMutex);
-        if (!failed.exchange(true)) failure = e.what();
-      }
-    }
-  };
-  std::vector<std::thread> workers;
-  size_t width =
-      static_cast<size_t>(std::min<uint64_t>(config_.multipartCopyMaxConcurrency, count));
-  for (size_t w = 1; w < width; ++w) workers.emplace_back(worker);
-  worker();
-  for (std::thread& t : workers) t.join();
-  try {
-    if (failed) throw Error(ErrorKind::kIo, failure);
-    completeMultipartUpload(to, uploadId, parts);
-  } catch (...) {
-    abortMultipartUpload(to, uploadId);
-    throw;
-  }
-}
-
-void Client::deleteObject(const std::string& key) const {
-  HttpReply reply = send("DELETE", key);
-  if (reply.status == 404) return;
-  check(reply, "DELETE " + key);
 }
 
 HttpReply Client::once(const std::string& method, const std::string& key, const Query& query,
@@ -678,6 +674,10 @@ HttpReply Client::once(const std::string& method, const std::string& key, const 
   }
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
   return reply;
+}
+
+std::string Client::copySource(const std::string& key) const {
+  return "/" + config_.bucket + "/" + sigv4::uriEncode(key, false);
 }
 
 }  // namespace regfs::s3
