@@ -1,7 +1,21 @@
 #pragma once
 // The storage seam. The store (common/store/store.h) reaches storage only through this
 // interface, with driver paths from common/store/layout.h ("/docker/registry/v2/...").
-// The local file system is one implementation (FsDriver); an object store can be another.
+// The local file system is one implementation (FsDriver); an object store can be another
+// (S3, s3_driver.h). tests/common/storage/driver_contract.h holds every driver to what this
+// header promises.
+//
+// A driver path is absolute and plain: '/'-separated names, none empty, "." or "..". The
+// store builds every one in layout.h from names it validated; drivers do not check again
+// (a ".." would take FsDriver above its root: RESOLVE_NO_SYMLINKS does not stop it).
+//
+// Where a file system and an object store differ, the contract says so:
+//  - An object store has no directories of its own: a directory is there while something
+//    is below it, and a write makes the directories above it by being there.
+//  - A file being appended to (openAppend, until FileWriter::commit) is, on an object store,
+//    an upload in progress: stat() and openAppend() see its flushed bytes; statFile(),
+//    read(), list() and listTree() see nothing until it is committed. On a file system the
+//    bytes are in the file as they are written.
 
 #include <time.h>
 
@@ -68,8 +82,9 @@ class StorageDriver {
   // Metadata of a file or directory; nullopt if it does not exist.
   virtual std::optional<FileInfo> stat(const std::string& path) const = 0;
   // Metadata of a file written whole (by writeAtomic, or moved into place); nullopt for
-  // anything else: nothing there, a directory, a file still being appended to. On object
-  // storage one request where stat may take three.
+  // anything else: nothing there, a directory, a file still being appended to (where the
+  // storage can tell: an object store). On object storage one request where stat may take
+  // three.
   virtual std::optional<FileInfo> statFile(const std::string& path) const {
     auto info = stat(path);
     if (info && info->isDirectory) return std::nullopt;
@@ -77,7 +92,8 @@ class StorageDriver {
   }
   // The whole file; throws Error(kNotFound) if it does not exist (or is a directory).
   virtual std::string read(const std::string& path) const = 0;
-  // Up to `length` bytes from `offset`; fewer at the end of the file.
+  // Up to `length` bytes from `offset`; fewer at the end of the file, none at or past it.
+  // Throws Error(kNotFound) for a missing file, as read() does.
   virtual std::string readRange(const std::string& path, uint64_t offset,
                                 uint64_t length) const = 0;
   // Hands `length` bytes from `offset` to `sink` as they arrive, in pieces of any size,
@@ -89,7 +105,8 @@ class StorageDriver {
   // Replaces the file with `bytes` atomically and durably: a crash leaves the old
   // content or the new, never a torn file. Creates parent directories.
   virtual void writeAtomic(const std::string& path, std::string_view bytes) = 0;
-  // Opens the file for appending, creating it (and its parents) if needed.
+  // Opens the file for appending, creating it (and its parents) if needed; the writer's
+  // size() starts at the bytes already there, whoever wrote them (another process too).
   virtual std::unique_ptr<FileWriter> openAppend(const std::string& path) = 0;
   // Creates the file holding `bytes` unless it exists: true when this call created it,
   // false when it was there, whoever made it, even a moment before from another process or
@@ -105,9 +122,12 @@ class StorageDriver {
   // if it does not exist. An object store answers it in one listing (paged), so walks of
   // the whole store use this rather than list() and stat() per directory.
   virtual std::vector<std::pair<std::string, FileInfo>> listTree(const std::string& dir) const = 0;
-  // Moves a file over `to` (atomically where the storage allows), creating parents.
+  // Moves a file, or a directory with everything under it, to `to` (a file there is
+  // replaced), atomically where the storage allows, creating parents. Throws
+  // Error(kNotFound) when nothing is at `from`.
   virtual void move(const std::string& from, const std::string& to) = 0;
-  // Removes a file or a whole directory tree; a missing path is not an error.
+  // Removes a file (one being appended to too) or a whole directory tree; a missing path
+  // is not an error.
   virtual void remove(const std::string& path) = 0;
 
   // True when `path` is itself a symbolic link. Every other call treats one as nothing there

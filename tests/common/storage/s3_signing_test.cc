@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/storage/s3_driver.h"
+#include "common/storage/s3_signing.h"
 
 namespace regfs {
 namespace {

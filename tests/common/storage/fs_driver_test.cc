@@ -1,0 +1,30 @@
+// The StorageDriver contract (driver_contract.h) on the local file system: a new root below
+// a temp dir per test, which the driver creates on first write.
+#include <gtest/gtest.h>
+
+#include "common/storage/driver.h"
+#include "tests/common/storage/driver_contract.h"
+
+namespace regfs::testing {
+namespace {
+
+DriverMaker fsDriver() {
+  DriverMaker maker;
+  maker.name = "fs";
+  maker.newStorage = [](const std::filesystem::path& scratch) {
+    return (scratch / "store").string();
+  };
+  maker.open = [](const std::string& root) { return makeFsDriver(root); };
+  return maker;
+}
+
+INSTANTIATE_TEST_SUITE_P(Fs, DriverContract, ::testing::Values(fsDriver()), driverName);
+
+TEST(ParentPath, DropsTheLastName) {
+  EXPECT_EQ(parentPath("/a/b/c"), "/a/b");
+  EXPECT_EQ(parentPath("/a"), "/");
+  EXPECT_EQ(parentPath("/"), "/");
+}
+
+}  // namespace
+}  // namespace regfs::testing
