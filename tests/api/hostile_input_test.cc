@@ -49,9 +49,7 @@ class HostileInputTest : public ::testing::Test {
   void SetUp() override {
     server = std::make_unique<RegfsServer>();
     HttpConnection c(server->port());
-    ASSERT_EQ(pushBlobMonolithic(c, "good/app", config)->status, 201);
-    ASSERT_EQ(pushBlobMonolithic(c, "good/app", layer)->status, 201);
-    ASSERT_EQ(putManifest(c, "good/app", "v1", manifest, kOciManifestType)->status, 201);
+    ASSERT_EQ(pushImage(c, "good/app", "v1", config, {layer}, manifest)->status, 201);
     auto r = c.request("POST", "/v2/good/app/blobs/uploads/");
     ASSERT_EQ(r->status, 202);
     upload = r->header("location");
@@ -193,9 +191,8 @@ TEST_F(HostileInputTest, EveryMalformedRequestGetsItsSpecError) {
        400, "MANIFEST_BLOB_UNKNOWN"},
       {"index naming a missing manifest",
        request("PUT", "/v2/good/app/manifests/bad",
-               "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndexType +
-                   "\",\"manifests\":[{\"mediaType\":\"" + kOciManifestType + "\",\"digest\":\"" +
-                   missing + "\",\"size\":10}]}",
+               "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndexType + "\",\"manifests\":[" +
+                   descriptor(kOciManifestType, missing, 10) + "]}",
                {"Content-Type: " + kOciIndexType}),
        400, "MANIFEST_BLOB_UNKNOWN"},
       {"manifest under a wrong digest",

@@ -13,12 +13,12 @@
 #include "common/digest.h"
 #include "common/names.h"
 #include "common/store/layout.h"
+#include "support/image.h"
+#include "support/poll.h"
 #include "support/server.h"
 
 namespace regfs::testing {
 namespace {
-
-std::string digestOf(const std::string& bytes) { return "sha256:" + sha256Hex(bytes); }
 
 std::string randomBytes(size_t n, unsigned seed) {
   std::string s(n, '\0');
@@ -54,21 +54,14 @@ class ServerTest : public ::testing::Test {
   }
 };
 
-const std::string kOciManifest = "application/vnd.oci.image.manifest.v1+json";
-const std::string kOciIndex = "application/vnd.oci.image.index.v1+json";
 const std::string kDockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
 
-std::string descriptor(const std::string& type, const std::string& bytes) {
-  return "{\"mediaType\":\"" + type + "\",\"digest\":\"" + digestOf(bytes) +
-         "\",\"size\":" + std::to_string(bytes.size()) + "}";
-}
-
+// An OCI image manifest over `config` and one layer; `extra` fields go after the layers.
 std::string imageManifest(const std::string& config, const std::string& layer,
                           const std::string& extra = "") {
-  return "{\"schemaVersion\":2,\"mediaType\":\"" + kOciManifest +
-         "\",\"config\":" + descriptor("application/vnd.oci.image.config.v1+json", config) +
-         ",\"layers\":[" + descriptor("application/vnd.oci.image.layer.v1.tar+gzip", layer) + "]" +
-         extra + "}";
+  return "{\"schemaVersion\":2,\"mediaType\":\"" + kOciManifestType +
+         "\",\"config\":" + descriptorOf(kOciConfigType, config) + ",\"layers\":[" +
+         descriptorOf(kOciLayerType, layer) + "]" + extra + "}";
 }
 
 TEST_F(ServerTest, BaseAnswersWithTheApiVersionOnEveryResponse) {
@@ -319,19 +312,21 @@ TEST_F(ServerTest, ManifestsPutGetHeadWithNegotiationAndValidation) {
   std::string manifest = imageManifest(config, layer);
   std::string md = digestOf(manifest);
 
-  Reply r = putManifest(s, "lib/app", "v1", manifest, kOciManifest);
+  Reply r = putManifest(s, "lib/app", "v1", manifest, kOciManifestType);
   ASSERT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(r.header("location"), "/v2/lib/app/manifests/" + md);
   EXPECT_EQ(r.header("docker-content-digest"), md);
   EXPECT_FALSE(r.has("oci-subject"));
 
   for (std::string ref : {std::string("v1"), md}) {
-    r = http("GET", s.url() + "/v2/lib/app/manifests/" + ref, {"-H", "Accept: " + kOciManifest});
+    r = http("GET", s.url() + "/v2/lib/app/manifests/" + ref,
+             {"-H", "Accept: " + kOciManifestType});
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.body, manifest) << "byte-exact";
-    EXPECT_EQ(r.header("content-type"), kOciManifest);
+    EXPECT_EQ(r.header("content-type"), kOciManifestType);
     EXPECT_EQ(r.header("docker-content-digest"), md);
-    r = http("HEAD", s.url() + "/v2/lib/app/manifests/" + ref, {"-H", "Accept: " + kOciManifest});
+    r = http("HEAD", s.url() + "/v2/lib/app/manifests/" + ref,
+             {"-H", "Accept: " + kOciManifestType});
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.header("content-length"), std::to_string(manifest.size()));
     EXPECT_EQ(r.body, "");
@@ -341,7 +336,7 @@ TEST_F(ServerTest, ManifestsPutGetHeadWithNegotiationAndValidation) {
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.code(), "MANIFEST_UNKNOWN");
 
-  r = http("GET", s.url() + "/v2/lib/app/manifests/nope", {"-H", "Accept: " + kOciManifest});
+  r = http("GET", s.url() + "/v2/lib/app/manifests/nope", {"-H", "Accept: " + kOciManifestType});
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.code(), "MANIFEST_UNKNOWN");
   r = http("GET", s.url() + "/v2/lib/none/manifests/v1");
@@ -361,42 +356,42 @@ TEST_F(ServerTest, ManifestsPutGetHeadWithNegotiationAndValidation) {
   }
 
   // Validation.
-  r = putManifest(s, "lib/app", "v2", imageManifest(config, "layer not pushed"), kOciManifest);
+  r = putManifest(s, "lib/app", "v2", imageManifest(config, "layer not pushed"), kOciManifestType);
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.code(), "MANIFEST_BLOB_UNKNOWN");
-  r = putManifest(s, "lib/other", "v2", manifest, kOciManifest);
+  r = putManifest(s, "lib/other", "v2", manifest, kOciManifestType);
   EXPECT_EQ(r.status, 400) << "blobs must be linked in the repository pushed to";
   EXPECT_EQ(r.code(), "MANIFEST_BLOB_UNKNOWN");
-  r = putManifest(s, "lib/app", "v2", "{not json", kOciManifest);
+  r = putManifest(s, "lib/app", "v2", "{not json", kOciManifestType);
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.code(), "MANIFEST_INVALID");
-  r = putManifest(s, "lib/app", digestOf("something else"), manifest, kOciManifest);
+  r = putManifest(s, "lib/app", digestOf("something else"), manifest, kOciManifestType);
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.code(), "DIGEST_INVALID");
-  r = putManifest(s, "lib/app", "v2", std::string(4 * 1024 * 1024 + 1, ' '), kOciManifest);
+  r = putManifest(s, "lib/app", "v2", std::string(4 * 1024 * 1024 + 1, ' '), kOciManifestType);
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(r.code(), "SIZE_INVALID");
-  r = putManifest(s, "lib/app", "-bad-tag", manifest, kOciManifest);
+  r = putManifest(s, "lib/app", "-bad-tag", manifest, kOciManifestType);
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.code(), "TAG_INVALID");
 
   // By digest.
-  r = putManifest(s, "lib/app", md, manifest, kOciManifest);
+  r = putManifest(s, "lib/app", md, manifest, kOciManifestType);
   EXPECT_EQ(r.status, 201);
 
   // An index whose children must be manifests of the repository.
-  std::string index = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndex + "\",\"manifests\":[" +
-                      descriptor(kOciManifest, manifest) + "]}";
-  r = putManifest(s, "lib/app", "multi", index, kOciIndex);
+  std::string index = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndexType +
+                      "\",\"manifests\":[" + descriptorOf(kOciManifestType, manifest) + "]}";
+  r = putManifest(s, "lib/app", "multi", index, kOciIndexType);
   EXPECT_EQ(r.status, 201) << r.body;
-  std::string orphanIndex = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndex +
-                            "\",\"manifests\":[" + descriptor(kOciManifest, "{}") + "]}";
-  r = putManifest(s, "lib/app", "orphan", orphanIndex, kOciIndex);
+  std::string orphanIndex = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndexType +
+                            "\",\"manifests\":[" + descriptorOf(kOciManifestType, "{}") + "]}";
+  r = putManifest(s, "lib/app", "orphan", orphanIndex, kOciIndexType);
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.code(), "MANIFEST_BLOB_UNKNOWN");
-  r = http("GET", s.url() + "/v2/lib/app/manifests/multi", {"-H", "Accept: " + kOciIndex});
+  r = http("GET", s.url() + "/v2/lib/app/manifests/multi", {"-H", "Accept: " + kOciIndexType});
   EXPECT_EQ(r.body, index);
-  EXPECT_EQ(r.header("content-type"), kOciIndex);
+  EXPECT_EQ(r.header("content-type"), kOciIndexType);
 }
 
 TEST_F(ServerTest, TagsListAndCatalogPaginateWithLink) {
@@ -408,7 +403,8 @@ TEST_F(ServerTest, TagsListAndCatalogPaginateWithLink) {
     ASSERT_EQ(push(s, repo, config).status, 201);
     ASSERT_EQ(push(s, repo, layer).status, 201);
     for (std::string tag : {"1", "2", "3", "latest"}) {
-      ASSERT_EQ(putManifest(s, repo, tag, imageManifest(config, layer), kOciManifest).status, 201);
+      ASSERT_EQ(putManifest(s, repo, tag, imageManifest(config, layer), kOciManifestType).status,
+                201);
     }
   }
   Reply r = http("GET", s.url() + "/v2/b/c/tags/list");
@@ -445,7 +441,8 @@ TEST_F(ServerTest, ATagWhoseLinkIsMalformedIsNotListed) {
   ASSERT_EQ(push(s, "app", config).status, 201);
   ASSERT_EQ(push(s, "app", layer).status, 201);
   for (std::string tag : {"1", "broken", "empty"}) {
-    ASSERT_EQ(putManifest(s, "app", tag, imageManifest(config, layer), kOciManifest).status, 201);
+    ASSERT_EQ(putManifest(s, "app", tag, imageManifest(config, layer), kOciManifestType).status,
+              201);
   }
   RepoName app = RepoName::parse("app");
   writeFile(s.root().string() + layout::tagCurrentLink(app, Tag::parse("broken")),
@@ -464,7 +461,7 @@ TEST_F(ServerTest, ABlobWhoseDataIsASymlinkIsNotServed) {
   std::string blob = "a blob", config = "{}";
   ASSERT_EQ(push(s, "app", blob).status, 201);
   ASSERT_EQ(push(s, "app", config).status, 201);
-  ASSERT_EQ(putManifest(s, "app", "v1", imageManifest(config, blob), kOciManifest).status, 201);
+  ASSERT_EQ(putManifest(s, "app", "v1", imageManifest(config, blob), kOciManifestType).status, 201);
   // The data file replaced by a symlink out of the store: to another file, and to a copy
   // of the blob's own bytes (the rule is about where it points, not what it holds).
   writeFile(work / "hostname", "outside the store\n");
@@ -493,22 +490,23 @@ TEST_F(ServerTest, ReferrersWithSubjectAndArtifactTypeFilter) {
   ASSERT_EQ(push(s, "app", config).status, 201);
   ASSERT_EQ(push(s, "app", layer).status, 201);
   std::string image = imageManifest(config, layer);
-  ASSERT_EQ(putManifest(s, "app", "v1", image, kOciManifest).status, 201);
+  ASSERT_EQ(putManifest(s, "app", "v1", image, kOciManifestType).status, 201);
 
   Reply r = http("GET", s.url() + "/v2/app/referrers/" + digestOf(image));
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(r.header("content-type"), kOciIndex);
+  EXPECT_EQ(r.header("content-type"), kOciIndexType);
   EXPECT_NE(r.body.find("\"manifests\":[]"), std::string::npos) << r.body;
 
   std::string empty = "{}";
   std::string sig = "signature bytes";
   ASSERT_EQ(push(s, "app", sig).status, 201);
-  std::string subject = ",\"subject\":" + descriptor(kOciManifest, image);
-  std::string artifact = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciManifest +
+  std::string subject = ",\"subject\":" + descriptorOf(kOciManifestType, image);
+  std::string artifact = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciManifestType +
                          "\",\"artifactType\":\"application/vnd.example.sig\",\"config\":" +
-                         descriptor("application/vnd.oci.empty.v1+json", empty) + ",\"layers\":[" +
-                         descriptor("application/octet-stream", sig) + "]" + subject + "}";
-  r = putManifest(s, "app", digestOf(artifact), artifact, kOciManifest);
+                         descriptorOf("application/vnd.oci.empty.v1+json", empty) +
+                         ",\"layers\":[" + descriptorOf("application/octet-stream", sig) + "]" +
+                         subject + "}";
+  r = putManifest(s, "app", digestOf(artifact), artifact, kOciManifestType);
   ASSERT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(r.header("oci-subject"), digestOf(image));
 
@@ -538,8 +536,8 @@ TEST_F(ServerTest, DeletesAreRefusedUnlessEnabled) {
     RegfsServer s(root.path(), off);
     ASSERT_EQ(push(s, "r", config).status, 201);
     ASSERT_EQ(push(s, "r", layer).status, 201);
-    ASSERT_EQ(putManifest(s, "r", "t", manifest, kOciManifest).status, 201);
-    ASSERT_EQ(putManifest(s, "r", "u", manifest, kOciManifest).status, 201);
+    ASSERT_EQ(putManifest(s, "r", "t", manifest, kOciManifestType).status, 201);
+    ASSERT_EQ(putManifest(s, "r", "u", manifest, kOciManifestType).status, 201);
     Reply r = http("DELETE", s.url() + "/v2/r/blobs/" + digestOf(layer));
     EXPECT_EQ(r.status, 405);
     EXPECT_EQ(r.code(), "UNSUPPORTED");
@@ -550,15 +548,17 @@ TEST_F(ServerTest, DeletesAreRefusedUnlessEnabled) {
   RegfsServer s(root.path());
   Reply r = http("DELETE", s.url() + "/v2/r/manifests/t");
   EXPECT_EQ(r.status, 202) << r.body;
-  EXPECT_EQ(http("GET", s.url() + "/v2/r/manifests/t", {"-H", "Accept: " + kOciManifest}).status,
-            404);
-  EXPECT_EQ(http("GET", s.url() + "/v2/r/manifests/u", {"-H", "Accept: " + kOciManifest}).status,
-            200)
+  EXPECT_EQ(
+      http("GET", s.url() + "/v2/r/manifests/t", {"-H", "Accept: " + kOciManifestType}).status,
+      404);
+  EXPECT_EQ(
+      http("GET", s.url() + "/v2/r/manifests/u", {"-H", "Accept: " + kOciManifestType}).status, 200)
       << "deleting a tag leaves the manifest and other tags";
   r = http("DELETE", s.url() + "/v2/r/manifests/" + digestOf(manifest));
   EXPECT_EQ(r.status, 202);
-  EXPECT_EQ(http("GET", s.url() + "/v2/r/manifests/u", {"-H", "Accept: " + kOciManifest}).status,
-            404);
+  EXPECT_EQ(
+      http("GET", s.url() + "/v2/r/manifests/u", {"-H", "Accept: " + kOciManifestType}).status,
+      404);
   r = http("DELETE", s.url() + "/v2/r/manifests/" + digestOf(manifest));
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.code(), "MANIFEST_UNKNOWN");
@@ -585,7 +585,7 @@ TEST_F(ServerTest, ReadOnlyModeRefusesWritesAndServesReads) {
   EXPECT_EQ(r.code(), "UNSUPPORTED");
   r = push(s, "r", "other");
   EXPECT_EQ(r.status, 405);
-  r = putManifest(s, "r", "t", "{}", kOciManifest);
+  r = putManifest(s, "r", "t", "{}", kOciManifestType);
   EXPECT_EQ(r.status, 405);
   r = http("DELETE", s.url() + "/v2/r/blobs/" + digestOf("blob"));
   EXPECT_EQ(r.status, 405);
@@ -690,14 +690,14 @@ TEST_F(ServerTest, ConcurrentPushesOfTheSameContentAllSucceed) {
                      "@" + layerFile.string(),
                      s.url() + "/v2/c/blobs/uploads/?digest=" + digestOf(layer)});
       auto m = curl({"-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-H",
-                     "Content-Type: " + kOciManifest, "--data-binary", "@" + manifestFile.string(),
-                     s.url() + "/v2/c/manifests/latest"});
+                     "Content-Type: " + kOciManifestType, "--data-binary",
+                     "@" + manifestFile.string(), s.url() + "/v2/c/manifests/latest"});
       if (a.out == "201" && b.out == "201" && m.out == "201") ok++;
     });
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 8);
-  Reply r = http("GET", s.url() + "/v2/c/manifests/latest", {"-H", "Accept: " + kOciManifest});
+  Reply r = http("GET", s.url() + "/v2/c/manifests/latest", {"-H", "Accept: " + kOciManifestType});
   EXPECT_EQ(r.body, manifest);
   EXPECT_TRUE(http("GET", s.url() + "/v2/c/blobs/" + digestOf(layer)).body == layer);
 }
@@ -726,9 +726,8 @@ TEST_F(ServerTest, UploadsOfABlobTheStoreHoldsAreAnsweredAndLeaveNoDescriptors) 
     EXPECT_TRUE(!std::filesystem::exists(uploads) || std::filesystem::is_empty(uploads))
         << "the session of " << repo << " outlived its 201";
   }
-  for (int wait = 0; wait < 100 && openFds(s.pid()) > before; ++wait) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  waitUntil([&] { return openFds(s.pid()) <= before; }, std::chrono::seconds(5),
+            std::chrono::milliseconds(50));
   EXPECT_LE(openFds(s.pid()), before) << "the sinks of answered uploads were never dropped";
   Reply r = http("GET", s.url() + "/v2/again9/blobs/" + digestOf(blob));
   EXPECT_EQ(r.status, 200);

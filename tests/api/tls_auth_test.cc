@@ -20,6 +20,7 @@
 
 #include "common/base64.h"
 #include "support/http_client.h"
+#include "support/poll.h"
 #include "support/process.h"
 #include "support/server.h"
 #include "support/tls.h"
@@ -111,7 +112,7 @@ TEST(TlsAuth, PushAndPullWithCurlOverTls) {
   for (size_t i = 0; i < blob.size(); i += 4096) blob[i] = static_cast<char>('a' + (i / 4096) % 26);
   TempDir d;
   writeFile(d / "blob", blob);
-  std::string digest = "sha256:" + sha256Hex(blob);
+  std::string digest = digestOf(blob);
   auto put = auth;
   put.insert(put.end(), {"--data-binary", "@" + (d / "blob").string(), "-H",
                          "Content-Type: application/octet-stream"});
@@ -146,7 +147,7 @@ TEST(TlsAuth, LargeBlobsRangesAndAbortedDownloadsOverTls) {
   std::string blob = randomBytes((21 << 20) + 4567, 3);
   TempDir d;
   writeFile(d / "blob", blob);
-  std::string digest = "sha256:" + sha256Hex(blob);
+  std::string digest = digestOf(blob);
   Reply pushed = http("POST", s.url("/v2/tls/big/blobs/uploads/?digest=" + digest),
                       s.ca({"-u", user, "--data-binary", "@" + (d / "blob").string(), "-H",
                             "Content-Type: application/octet-stream"}));
@@ -183,10 +184,8 @@ TEST(TlsAuth, LargeBlobsRangesAndAbortedDownloadsOverTls) {
   std::string all;
   for (int i = 0; i < 12; ++i) all += aborted + " & ";
   sh(all + "wait");
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (openDescriptors(s.server->pid()) > before && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  waitUntil([&] { return openDescriptors(s.server->pid()) <= before; }, std::chrono::seconds(5),
+            std::chrono::milliseconds(50));
   EXPECT_LE(openDescriptors(s.server->pid()), before) << "aborted TLS downloads leak descriptors";
   c = curl(
       {"-sS", "--cacert", s.cert.cert.string(), "-u", user, "-o", (d / "after").string(), url});

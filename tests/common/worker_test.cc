@@ -8,12 +8,15 @@
 #include <atomic>
 #include <chrono>
 
+#include "support/poll.h"
+
 namespace regfs {
 namespace {
 
 using std::chrono::hours;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
+using testing::waitUntil;
 
 TEST(WorkerTest, StopEndsEveryKindOfWaitAtOnce) {
   for (int kind = 0; kind < 3; ++kind) {
@@ -51,8 +54,7 @@ TEST(WorkerTest, AWakeBeforeTheWaitIsKept) {
   });
   w.wake();
   go = true;
-  auto deadline = Clock::now() + std::chrono::seconds(10);
-  while (rounds == 0 && Clock::now() < deadline) std::this_thread::sleep_for(milliseconds(1));
+  waitUntil([&] { return rounds > 0; }, std::chrono::seconds(10), milliseconds(1));
   EXPECT_EQ(rounds.load(), 1);
 }
 
@@ -76,8 +78,7 @@ TEST(WorkerTest, StartEveryRunsFirstThenRepeats) {
   Worker w;
   std::atomic<int> runs{0};
   w.startEvery(milliseconds(0), milliseconds(5), [&] { ++runs; });
-  auto deadline = Clock::now() + std::chrono::seconds(10);
-  while (runs < 3 && Clock::now() < deadline) std::this_thread::sleep_for(milliseconds(1));
+  waitUntil([&] { return runs >= 3; }, std::chrono::seconds(10), milliseconds(1));
   w.stop();
   int after = runs;
   EXPECT_GE(after, 3);

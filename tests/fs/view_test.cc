@@ -18,23 +18,22 @@
 #include "common/store/layout.h"
 #include "common/view_names.h"
 #include "fs/manifest_parts.h"
+#include "support/image.h"
+#include "support/poll.h"
 #include "support/process.h"
+#include "support/store_builder.h"
 
 namespace regfs::view {
 namespace {
 
+using testing::descriptor;
+using testing::kOciConfigType;
+using testing::kOciIndexType;
+using testing::kOciLayerType;
+using testing::kOciManifestType;
 using testing::TempDir;
+using testing::waitUntil;
 using testing::writeFile;
-
-constexpr const char* kLayerType = "application/vnd.oci.image.layer.v1.tar+gzip";
-constexpr const char* kConfigType = "application/vnd.oci.image.config.v1+json";
-constexpr const char* kManifestType = "application/vnd.oci.image.manifest.v1+json";
-constexpr const char* kIndexType = "application/vnd.oci.image.index.v1+json";
-
-std::string descriptorJson(const std::string& mediaType, const Digest& d, size_t size) {
-  return "{\"mediaType\":\"" + mediaType + "\",\"digest\":\"" + d.str() +
-         "\",\"size\":" + std::to_string(size) + "}";
-}
 
 class ViewTest : public ::testing::Test {
  protected:
@@ -47,34 +46,20 @@ class ViewTest : public ::testing::Test {
     return d;
   }
 
-  // An image manifest with a config and the given layers, pushed into `repo`.
+  // An image manifest with a config of `arch` and the given layers, pushed into `repo`.
   Digest image(Repository& repo, const std::vector<std::string>& layers,
                const std::string& arch = "amd64") {
     std::string config = "{\"architecture\":\"" + arch + "\",\"os\":\"linux\"}";
-    Digest c = blob(repo, config);
-    std::string m = "{\"schemaVersion\":2,\"mediaType\":\"" + std::string(kManifestType) +
-                    "\",\"config\":" + descriptorJson(kConfigType, c, config.size()) +
-                    ",\"layers\":[";
-    for (size_t i = 0; i < layers.size(); ++i) {
-      Digest l = blob(repo, layers[i]);
-      m += (i ? "," : "") + descriptorJson(kLayerType, l, layers[i].size());
-    }
-    m += "]}";
-    return repo.putManifest(m);
+    return testing::pushImage(store, repo, layers, arch, std::nullopt, config).manifest;
   }
 
   Digest index(Repository& repo, const std::vector<std::pair<Digest, std::string>>& children) {
-    std::string m =
-        "{\"schemaVersion\":2,\"mediaType\":\"" + std::string(kIndexType) + "\",\"manifests\":[";
+    std::string m = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndexType + "\",\"manifests\":[";
     for (size_t i = 0; i < children.size(); ++i) {
-      std::string d = descriptorJson(kManifestType, children[i].first, 1);
-      d.pop_back();
-      if (children[i].second.empty()) {  // no platform
-        m += (i ? "," : "") + d + "}";
-        continue;
-      }
-      m += (i ? "," : "") + d + ",\"platform\":{\"os\":\"linux\",\"architecture\":\"" +
-           children[i].second + "\"}}";
+      const std::string& arch = children[i].second;  // empty: no platform
+      std::string platform =
+          arch.empty() ? "" : ",\"platform\":{\"os\":\"linux\",\"architecture\":\"" + arch + "\"}";
+      m += (i ? "," : "") + descriptor(kOciManifestType, children[i].first.str(), 1, platform);
     }
     m += "]}";
     return repo.putManifest(m);
@@ -122,7 +107,7 @@ TEST_F(ViewTest, ImageTree) {
   EXPECT_EQ(manifest->kind, NodeKind::kFile);
   EXPECT_EQ(manifest->digest, m);
   EXPECT_EQ(manifest->size, store.readBlob(m).size());
-  EXPECT_EQ(manifest->mediaType, kManifestType);
+  EXPECT_EQ(manifest->mediaType, kOciManifestType);
   EXPECT_EQ(manifest->ino, fileIno(m));
   EXPECT_TRUE(sameTime(manifest->mtime, blobMtime(m)));
 
@@ -132,11 +117,11 @@ TEST_F(ViewTest, ImageTree) {
   const Node* layer = snap->resolve(md + "/layers/01-" + l1.hex() + ".tar.gz");
   ASSERT_TRUE(layer);
   EXPECT_EQ(layer->digest, l1);
-  EXPECT_EQ(layer->mediaType, kLayerType);
+  EXPECT_EQ(layer->mediaType, kOciLayerType);
   EXPECT_EQ(layer->nlink, 1u);
   const Node* config = snap->resolve(md + "/config.json");
   ASSERT_TRUE(config);
-  EXPECT_EQ(config->mediaType, kConfigType);
+  EXPECT_EQ(config->mediaType, kOciConfigType);
 
   // Directory link counts: 2 + subdirectories.
   EXPECT_EQ(snap->resolve("")->nlink, 3u);
@@ -194,16 +179,16 @@ TEST_F(ViewTest, ArtifactsShowEveryBlob) {
   Digest sig = blob(r, "signature bytes");
   Digest sbom = blob(r, "{\"sbom\":true}");
   // No config at all, and layer media types the view does not know.
-  std::string m = "{\"schemaVersion\":2,\"mediaType\":\"" + std::string(kManifestType) +
+  std::string m = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciManifestType +
                   "\",\"artifactType\":\"application/x-test\",\"layers\":[" +
-                  descriptorJson("application/vnd.example.signature", sig, 15) + "," +
-                  descriptorJson("application/spdx+json", sbom, 13) + "]}";
+                  descriptor("application/vnd.example.signature", sig.str(), 15) + "," +
+                  descriptor("application/spdx+json", sbom.str(), 13) + "]}";
   Digest art = r.putManifest(m);
   Digest broken = r.putManifest("this is not json");
   // An old-style artifact manifest: "blobs" instead of layers, no config.
   Digest old =
       r.putManifest("{\"mediaType\":\"application/vnd.oci.artifact.manifest.v1+json\",\"blobs\":[" +
-                    descriptorJson("application/octet-stream", sig, 15) + "]}");
+                    descriptor("application/octet-stream", sig.str(), 15) + "]}");
   View view(store);
   auto snap = view.refresh();
   EXPECT_EQ(names(snap->resolve("artifacts/" + dirName(art) + "/layers")),
@@ -354,10 +339,8 @@ TEST_F(ViewTest, BackgroundRebuildsNeverMakeAnAccessWait) {
   auto first = view.snapshot();
   ASSERT_TRUE(first->resolve("bg/" + dirName(m)));
   r.putTag(Tag::parse("now"), m);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (!view.snapshot()->resolve("bg/now") && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  waitUntil([&] { return view.snapshot()->resolve("bg/now") != nullptr; }, std::chrono::seconds(2),
+            std::chrono::milliseconds(5));
   EXPECT_TRUE(view.snapshot()->resolve("bg/now"));
 }
 
@@ -572,9 +555,9 @@ TEST(ManifestPartsTest, StrictWhereItCanLenientWhereItMust) {
   std::string docker =
       "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
       "\"config\":" +
-      descriptorJson("application/vnd.docker.container.image.v1+json", Digest::of("c"), 1) +
+      descriptor("application/vnd.docker.container.image.v1+json", Digest::of("c").str(), 1) +
       ",\"layers\":[" +
-      descriptorJson("application/vnd.docker.image.rootfs.diff.tar.gzip", Digest::of("l"), 1) +
+      descriptor("application/vnd.docker.image.rootfs.diff.tar.gzip", Digest::of("l").str(), 1) +
       "]}";
   ManifestParts parts = describeManifest(docker);
   EXPECT_EQ(parts.mediaType, "application/vnd.docker.distribution.manifest.v2+json");

@@ -28,6 +28,7 @@
 
 #include "common/store/store.h"
 #include "support/http_client.h"
+#include "support/poll.h"
 #include "support/server.h"
 #include "support/store_check.h"
 
@@ -400,10 +401,8 @@ TEST(CrashSafety, EveryRenameFollowsAnFsyncAndIsFollowedByADirectoryFsync) {
                   "trace=openat,openat2,write,pwrite64,writev,fsync,fdatasync,close,mkdir,mkdirat,"
                   "rename,renameat,renameat2",
                   "-p", std::to_string(server.pid())});
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!allThreadsTraced(server.pid()) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  waitUntil([&] { return allThreadsTraced(server.pid()); }, std::chrono::seconds(20),
+            std::chrono::milliseconds(50));
   ASSERT_TRUE(allThreadsTraced(server.pid())) << "strace did not attach";
 
   HttpConnection c(server.port(), std::chrono::seconds(60));
@@ -421,9 +420,7 @@ TEST(CrashSafety, EveryRenameFollowsAnFsyncAndIsFollowedByADirectoryFsync) {
   ASSERT_EQ(putManifest(c, "audit/app", "v1", m2, kOciManifestType)->status, 201);  // a tag move
   ASSERT_EQ(putManifest(c, "audit/app", digestOf(m1), m1, kOciManifestType)->status, 201);
   std::string index = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndexType +
-                      "\",\"manifests\":[{\"mediaType\":\"" + kOciManifestType +
-                      "\",\"digest\":\"" + digestOf(m1) +
-                      "\",\"size\":" + std::to_string(m1.size()) + "}]}";
+                      "\",\"manifests\":[" + descriptorOf(kOciManifestType, m1) + "]}";
   ASSERT_EQ(putManifest(c, "audit/app", "multi", index, kOciIndexType)->status, 201);
   c.close();
   EXPECT_EQ(server.stop(), 0);

@@ -74,14 +74,6 @@ void expectReadsServed(HttpConnection& c, const std::string& manifest, const std
   EXPECT_EQ(r->status, 200);
 }
 
-// Pushes the small image small/app:v1 (a config and one layer) that every test reads back.
-void pushSmallImage(HttpConnection& c, const std::string& config, const std::string& layer,
-                    const std::string& manifest) {
-  ASSERT_EQ(pushBlobMonolithic(c, "small/app", config)->status, 201);
-  ASSERT_EQ(pushBlobMonolithic(c, "small/app", layer)->status, 201);
-  ASSERT_EQ(putManifest(c, "small/app", "v1", manifest, kOciManifestType)->status, 201);
-}
-
 TEST(DiskFull, PushesFailCleanlyReadsGoOnAndPushesWorkOnceSpaceIsFreed) {
   TempDir dir;
   TmpfsMount mount(dir / "mnt", "8m");
@@ -91,7 +83,7 @@ TEST(DiskFull, PushesFailCleanlyReadsGoOnAndPushesWorkOnceSpaceIsFreed) {
   HttpConnection c(server.port(), std::chrono::seconds(30));
   std::string config = "{\"os\":\"linux\"}", layer = randomBytes(200000, 1);
   std::string manifest = ociManifest(config, {layer});
-  ASSERT_NO_FATAL_FAILURE(pushSmallImage(c, config, layer, manifest));
+  ASSERT_EQ(pushImage(c, "small/app", "v1", config, {layer}, manifest)->status, 201);
 
   // Fill the disk but for ~1 MiB, beside the store, as other data on the volume would.
   uint64_t before = freeBytes(dir / "mnt");
@@ -155,7 +147,7 @@ TEST(DiskFull, StorageErrorsAnswer500AndTheStoreRecovers) {
   HttpConnection c(server.port(), std::chrono::seconds(30));
   std::string config = "{\"os\":\"linux\"}", layer = randomBytes(200000, 1);
   std::string manifest = ociManifest(config, {layer});
-  ASSERT_NO_FATAL_FAILURE(pushSmallImage(c, config, layer, manifest));
+  ASSERT_EQ(pushImage(c, "small/app", "v1", config, {layer}, manifest)->status, 201);
   auto r = c.request("POST", "/v2/small/app/blobs/uploads/");
   ASSERT_EQ(r->status, 202);
   std::string session = r->header("location");

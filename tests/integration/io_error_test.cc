@@ -40,12 +40,10 @@ class IoErrorTest : public ::testing::Test {
         c_(server_.port(), std::chrono::seconds(30)),
         appManifest_(ociManifest(config_, {appLayer_})),
         otherManifest_(ociManifest(config_, {otherLayer_})) {
-    for (const auto& blob : {config_, appLayer_})
-      EXPECT_EQ(pushBlobMonolithic(c_, "app", blob)->status, 201) << server_.log();
-    for (const auto& blob : {config_, otherLayer_})
-      EXPECT_EQ(pushBlobMonolithic(c_, "other", blob)->status, 201) << server_.log();
-    EXPECT_EQ(putManifest(c_, "app", "v1", appManifest_, kOciManifestType)->status, 201);
-    EXPECT_EQ(putManifest(c_, "other", "v1", otherManifest_, kOciManifestType)->status, 201);
+    EXPECT_EQ(pushImage(c_, "app", "v1", config_, {appLayer_}, appManifest_)->status, 201)
+        << server_.log();
+    EXPECT_EQ(pushImage(c_, "other", "v1", config_, {otherLayer_}, otherManifest_)->status, 201)
+        << server_.log();
   }
 
   // The path of a blob's data file in the mount, as regfs-faultfs matches it.

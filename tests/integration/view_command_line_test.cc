@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include "support/poll.h"
 #include "support/view_fixture.h"
 
 namespace regfs {

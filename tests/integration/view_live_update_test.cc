@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "support/poll.h"
 #include "support/view_fixture.h"
 
 namespace regfs {

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "support/poll.h"
 #include "support/tls.h"
 
 namespace regfs::testing {
@@ -13,23 +14,15 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Each check runs a ceph or curl process: every 100 ms is often enough.
+constexpr std::chrono::milliseconds kPollInterval(100);
+
 std::string uuid() {
   CommandResult r = run({"cat", "/proc/sys/kernel/random/uuid"});
   std::string id = r.out;
   while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
   if (id.size() != 36) throw std::runtime_error("no uuid from the kernel");
   return id;
-}
-
-// Polls `ready` every 100 ms until it returns true or `limit` passes.
-template <typename F>
-bool waitUntil(std::chrono::seconds limit, F ready) {
-  auto deadline = Clock::now() + limit;
-  while (Clock::now() < deadline) {
-    if (ready()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
 }
 
 }  // namespace
@@ -139,11 +132,11 @@ void CephCluster::startMds() {
   mds_ = std::make_unique<Process>(
       std::vector<std::string>{"ceph-mds", "-c", conf_.string(), "-i", "a", "-f"},
       std::map<std::string, std::string>{}, dir_ / "mds.out");
-  bool active = waitUntil(std::chrono::seconds(60), [&] {
+  auto active = [&] {
     CommandResult s = ceph({"mds", "stat"});
     return s.status == 0 && s.out.find("up:active") != std::string::npos;
-  });
-  if (!active)
+  };
+  if (!waitUntil(active, std::chrono::seconds(60), kPollInterval))
     throw std::runtime_error("the MDS did not become active: " + readFile(dir_ / "mds.out") +
                              logs());
 }
@@ -157,9 +150,10 @@ std::filesystem::path CephCluster::mountCephFs(const std::string& client) {
       std::vector<std::string>{"ceph-fuse", "-c", conf_.string(), "-n", "client." + client, "-f",
                                mountpoint.string()},
       std::map<std::string, std::string>{}, log);
-  bool mounted = waitUntil(std::chrono::seconds(60), [&] {
+  auto isMounted = [&] {
     return readFile("/proc/self/mounts").find(" " + mountpoint.string() + " ") != std::string::npos;
-  });
+  };
+  bool mounted = waitUntil(isMounted, std::chrono::seconds(60), kPollInterval).has_value();
   mounts_.emplace_back(mountpoint, std::move(process));
   if (!mounted)
     throw std::runtime_error("ceph-fuse did not mount " + mountpoint.string() + ": " +
@@ -174,11 +168,12 @@ CommandResult CephCluster::ceph(const std::vector<std::string>& args) const {
 }
 
 void CephCluster::waitForOsd() {
-  bool up = waitUntil(std::chrono::seconds(60), [&] {
+  auto up = [&] {
     CommandResult r = ceph({"osd", "stat"});
     return r.status == 0 && r.out.find("1 up") != std::string::npos;
-  });
-  if (!up) throw std::runtime_error("the OSD did not come up: " + logs());
+  };
+  if (!waitUntil(up, std::chrono::seconds(60), kPollInterval))
+    throw std::runtime_error("the OSD did not come up: " + logs());
 }
 
 void CephCluster::startGateway() {
@@ -199,10 +194,9 @@ void CephCluster::waitForGateway() {
                            "--cacert", certificate_.string(), endpoint + "/"});
     return r.status == 0 && r.out == "200";
   };
-  bool up = waitUntil(std::chrono::seconds(90), [&] {
-    return rgw_->running() && answers(s3Endpoint()) && answers(s3HttpsEndpoint());
-  });
-  if (!up) throw std::runtime_error("radosgw did not answer: " + logs());
+  auto up = [&] { return rgw_->running() && answers(s3Endpoint()) && answers(s3HttpsEndpoint()); };
+  if (!waitUntil(up, std::chrono::seconds(90), kPollInterval))
+    throw std::runtime_error("radosgw did not answer: " + logs());
 }
 
 void CephCluster::createBucket(const std::string& bucket) const {

@@ -9,8 +9,6 @@
 
 #include <cerrno>
 
-#include "common/digest.h"
-
 namespace regfs::testing {
 
 HttpConnection::HttpConnection(int port, std::chrono::milliseconds timeout)
@@ -121,8 +119,6 @@ std::optional<Reply> HttpConnection::request(const std::string& method, const st
   return receive(method == "HEAD");
 }
 
-std::string digestOf(std::string_view bytes) { return Digest::of(bytes).str(); }
-
 std::optional<Reply> pushBlobMonolithic(HttpConnection& c, const std::string& repo,
                                         const std::string& blob) {
   return c.request("POST", "/v2/" + repo + "/blobs/uploads/?digest=" + digestOf(blob), blob,
@@ -163,24 +159,17 @@ std::optional<Reply> putManifest(HttpConnection& c, const std::string& repo,
                    {"Content-Type: " + mediaType});
 }
 
-namespace {
-std::string descriptor(const std::string& type, const std::string& bytes) {
-  return "{\"mediaType\":\"" + type + "\",\"digest\":\"" + digestOf(bytes) +
-         "\",\"size\":" + std::to_string(bytes.size()) + "}";
-}
-}  // namespace
-
-std::string ociManifest(const std::string& config, const std::vector<std::string>& layers,
-                        const std::string& annotation) {
-  std::string out = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciManifestType +
-                    "\",\"config\":" + descriptor(kOciConfigType, config) + ",\"layers\":[";
-  for (size_t i = 0; i < layers.size(); ++i) {
-    if (i) out += ",";
-    out += descriptor(kOciLayerType, layers[i]);
+std::optional<Reply> pushImage(HttpConnection& c, const std::string& repo,
+                               const std::string& reference, const std::string& config,
+                               const std::vector<std::string>& layers, const std::string& manifest,
+                               const std::string& mediaType) {
+  std::vector<std::string> blobs = {config};
+  blobs.insert(blobs.end(), layers.begin(), layers.end());
+  for (const std::string& blob : blobs) {
+    auto r = pushBlobMonolithic(c, repo, blob);
+    if (!r || r->status != 201) return r;
   }
-  out += "]";
-  if (!annotation.empty()) out += ",\"annotations\":{\"test\":\"" + annotation + "\"}";
-  return out + "}";
+  return putManifest(c, repo, reference, manifest, mediaType);
 }
 
 std::string randomBytes(size_t n, uint64_t seed) {

@@ -2,8 +2,9 @@
 // Test support: a raw HTTP/1.1 client on one keep-alive connection, with a deadline on
 // every read, for tests that inject faults (a server killed mid-request, a client that
 // stops half-way, hostile bytes) where curl would hide what happened. And a small
-// registry client on top of it: blob pushes (monolithic and chunked) and manifest pushes
-// and pulls, each answering with the server's reply or nullopt when the connection failed.
+// registry client on top of it: blob pushes (monolithic and chunked), manifest and image
+// pushes, each answering with the server's reply or nullopt when the connection failed. The
+// images themselves are built with support/image.h.
 
 #include <chrono>
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "support/image.h"
 #include "support/server.h"
 
 namespace regfs::testing {
@@ -44,8 +46,6 @@ class HttpConnection {
   std::string buffer_;
 };
 
-std::string digestOf(std::string_view bytes);
-
 // POST /v2/<repo>/blobs/uploads/?digest= with the whole blob.
 std::optional<Reply> pushBlobMonolithic(HttpConnection& c, const std::string& repo,
                                         const std::string& blob);
@@ -59,15 +59,13 @@ std::optional<Reply> putManifest(HttpConnection& c, const std::string& repo,
                                  const std::string& reference, const std::string& bytes,
                                  const std::string& mediaType);
 
-inline const std::string kOciManifestType = "application/vnd.oci.image.manifest.v1+json";
-inline const std::string kOciIndexType = "application/vnd.oci.image.index.v1+json";
-inline const std::string kOciConfigType = "application/vnd.oci.image.config.v1+json";
-inline const std::string kOciLayerType = "application/vnd.oci.image.layer.v1.tar+gzip";
-
-// An OCI image manifest over `config` and `layers` (any bytes: the registry does not look
-// inside blobs). `annotation` makes manifests with equal blobs distinct.
-std::string ociManifest(const std::string& config, const std::vector<std::string>& layers,
-                        const std::string& annotation = "");
+// Pushes an image as a client does: `config` and each of `layers` (monolithic), then
+// `manifest` as <repo>:<reference>. The reply of the first push not answered 201, else the
+// manifest's.
+std::optional<Reply> pushImage(HttpConnection& c, const std::string& repo,
+                               const std::string& reference, const std::string& config,
+                               const std::vector<std::string>& layers, const std::string& manifest,
+                               const std::string& mediaType = kOciManifestType);
 
 // Deterministic pseudo-random bytes.
 std::string randomBytes(size_t n, uint64_t seed);

@@ -2,12 +2,44 @@
 
 #include <stdexcept>
 
+#include "common/digest.h"
+
 namespace regfs::testing {
+
+std::string digestOf(std::string_view bytes) { return Digest::of(bytes).str(); }
+
+std::string descriptor(std::string_view mediaType, std::string_view digest, uint64_t size,
+                       std::string_view extraFields) {
+  std::string out = "{\"mediaType\":\"";
+  out += mediaType;
+  out += "\",\"digest\":\"";
+  out += digest;
+  out += "\",\"size\":" + std::to_string(size);
+  out += extraFields;
+  return out + "}";
+}
+
+std::string descriptorOf(std::string_view mediaType, std::string_view bytes) {
+  return descriptor(mediaType, digestOf(bytes), bytes.size());
+}
+
+std::string ociManifest(const std::string& config, const std::vector<std::string>& layers,
+                        const std::string& annotation) {
+  std::string out = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciManifestType +
+                    "\",\"config\":" + descriptorOf(kOciConfigType, config) + ",\"layers\":[";
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (i) out += ",";
+    out += descriptorOf(kOciLayerType, layers[i]);
+  }
+  out += "]";
+  if (!annotation.empty()) out += ",\"annotations\":{\"test\":\"" + annotation + "\"}";
+  return out + "}";
+}
+
 namespace {
 
-std::string descriptorJson(const Blob& b) {
-  return "{\"mediaType\":\"" + b.mediaType + "\",\"digest\":\"" + b.digest +
-         "\",\"size\":" + std::to_string(b.size) + "}";
+std::string descriptorJson(const Blob& b, std::string_view extraFields = {}) {
+  return descriptor(b.mediaType, b.digest, b.size, extraFields);
 }
 
 std::string platformJson(const ImagePlatform& p) {
@@ -36,7 +68,7 @@ Blob OciLayout::addLayer(const std::map<std::string, std::string>& files) {
   auto r = sh("tar -C '" + src.path().string() +
               "' --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - . | gzip -n");
   if (r.status != 0) throw std::runtime_error("tar | gzip failed: " + r.err);
-  return addBlob("application/vnd.oci.image.layer.v1.tar+gzip", r.out);
+  return addBlob(kOciLayerType, r.out);
 }
 
 Blob OciLayout::addImage(const std::vector<Blob>& layers, const ImagePlatform& platform,
@@ -54,13 +86,12 @@ Blob OciLayout::addImage(const std::vector<Blob>& layers, const ImagePlatform& p
       (platform.variant.empty() ? "" : "\"variant\":\"" + platform.variant + "\",") +
       "\"config\":{\"Cmd\":[\"/bin/sh\"]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[" +
       diffIds + "]}}";
-  std::string configType = dockerMediaTypes ? "application/vnd.docker.container.image.v1+json"
-                                            : "application/vnd.oci.image.config.v1+json";
-  std::string layerType = dockerMediaTypes ? "application/vnd.docker.image.rootfs.diff.tar.gzip"
-                                           : "application/vnd.oci.image.layer.v1.tar+gzip";
-  std::string manifestType = dockerMediaTypes
-                                 ? "application/vnd.docker.distribution.manifest.v2+json"
-                                 : "application/vnd.oci.image.manifest.v1+json";
+  std::string configType =
+      dockerMediaTypes ? "application/vnd.docker.container.image.v1+json" : kOciConfigType;
+  std::string layerType =
+      dockerMediaTypes ? "application/vnd.docker.image.rootfs.diff.tar.gzip" : kOciLayerType;
+  std::string manifestType =
+      dockerMediaTypes ? "application/vnd.docker.distribution.manifest.v2+json" : kOciManifestType;
   Blob cfg = addBlob(configType, config);
   std::string manifest = "{\"schemaVersion\":2,\"mediaType\":\"" + manifestType +
                          "\",\"config\":" + descriptorJson(cfg) + ",\"layers\":[";
@@ -75,15 +106,13 @@ Blob OciLayout::addImage(const std::vector<Blob>& layers, const ImagePlatform& p
 
 Blob OciLayout::addIndex(const std::vector<std::pair<Blob, ImagePlatform>>& images) {
   std::string index =
-      "{\"schemaVersion\":2,\"mediaType\":\"application/"
-      "vnd.oci.image.index.v1+json\",\"manifests\":[";
+      "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndexType + "\",\"manifests\":[";
   for (size_t i = 0; i < images.size(); ++i) {
-    std::string d = descriptorJson(images[i].first);
-    d.pop_back();
-    index += (i ? "," : "") + d + ",\"platform\":" + platformJson(images[i].second) + "}";
+    index += (i ? "," : "") +
+             descriptorJson(images[i].first, ",\"platform\":" + platformJson(images[i].second));
   }
   index += "]}";
-  return addBlob("application/vnd.oci.image.index.v1+json", index);
+  return addBlob(kOciIndexType, index);
 }
 
 void OciLayout::tag(const std::string& tag, const Blob& manifest) {
@@ -94,10 +123,10 @@ void OciLayout::tag(const std::string& tag, const Blob& manifest) {
 void OciLayout::writeIndexJson() {
   std::string index = "{\"schemaVersion\":2,\"manifests\":[";
   for (size_t i = 0; i < tags_.size(); ++i) {
-    std::string d = descriptorJson(tags_[i].second);
-    d.pop_back();
-    index += (i ? "," : "") + d + ",\"annotations\":{\"org.opencontainers.image.ref.name\":\"" +
-             tags_[i].first + "\"}}";
+    index += (i ? "," : "") +
+             descriptorJson(tags_[i].second,
+                            ",\"annotations\":{\"org.opencontainers.image.ref.name\":\"" +
+                                tags_[i].first + "\"}");
   }
   index += "]}";
   writeFile(dir_ / "index.json", index);

@@ -1,17 +1,39 @@
 #pragma once
-// Test support: build OCI image layouts on disk (real gzip'd tar layers, configs,
-// manifests, indexes), push them with skopeo, and run the reference registry
-// (Debian's docker-registry) on a temp store.
+// Test support: what images are made of (digests, descriptors, manifests), OCI image
+// layouts on disk (real gzip'd tar layers, configs, manifests, indexes) pushed with skopeo,
+// and the reference registry (Debian's docker-registry) on a temp store.
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "support/process.h"
 
 namespace regfs::testing {
+
+inline const std::string kOciManifestType = "application/vnd.oci.image.manifest.v1+json";
+inline const std::string kOciIndexType = "application/vnd.oci.image.index.v1+json";
+inline const std::string kOciConfigType = "application/vnd.oci.image.config.v1+json";
+inline const std::string kOciLayerType = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+// "sha256:<hex>" of `bytes`.
+std::string digestOf(std::string_view bytes);
+
+// A descriptor's JSON, {"mediaType":…,"digest":…,"size":…} in that order; `extraFields`
+// (each starting with a comma, e.g. ",\"platform\":{…}") go after the size.
+std::string descriptor(std::string_view mediaType, std::string_view digest, uint64_t size,
+                       std::string_view extraFields = {});
+// The descriptor of `bytes` themselves.
+std::string descriptorOf(std::string_view mediaType, std::string_view bytes);
+
+// An OCI image manifest over `config` and `layers` (any bytes: the registry does not look
+// inside blobs). `annotation` makes manifests with equal blobs distinct.
+std::string ociManifest(const std::string& config, const std::vector<std::string>& layers,
+                        const std::string& annotation = "");
 
 struct Blob {
   std::string mediaType;

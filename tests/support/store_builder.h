@@ -14,13 +14,9 @@
 
 #include "common/digest.h"
 #include "common/store/store.h"
+#include "support/image.h"
 
 namespace regfs::testing {
-
-inline std::string descriptor(const std::string& mediaType, const Digest& d, size_t size) {
-  return "{\"mediaType\":\"" + mediaType + "\",\"digest\":\"" + d.str() +
-         "\",\"size\":" + std::to_string(size) + "}";
-}
 
 struct BuiltImage {
   Digest manifest;
@@ -30,9 +26,11 @@ struct BuiltImage {
 };
 
 // Uploads `layers` (contents) and a config into `repo`, then the manifest; optional subject.
+// The config is `config` when given, else one of `arch` that differs with the layers.
 inline BuiltImage pushImage(Store& store, Repository& repo, const std::vector<std::string>& layers,
                             const std::string& arch = "amd64",
-                            const std::optional<BuiltImage>& subject = std::nullopt) {
+                            const std::optional<BuiltImage>& subject = std::nullopt,
+                            const std::optional<std::string>& config = std::nullopt) {
   BuiltImage image{Digest::of(""), Digest::of(""), {}, {}};
   std::string layerJson;
   for (const std::string& content : layers) {
@@ -40,20 +38,20 @@ inline BuiltImage pushImage(Store& store, Repository& repo, const std::vector<st
     repo.linkLayer(d);
     image.layers.push_back(d);
     if (!layerJson.empty()) layerJson += ",";
-    layerJson += descriptor("application/vnd.oci.image.layer.v1.tar+gzip", d, content.size());
+    layerJson += descriptor(kOciLayerType, d.str(), content.size());
   }
-  std::string config = "{\"architecture\":\"" + arch + "\",\"os\":\"linux\",\"n\":\"" +
-                       std::to_string(layers.size()) + layers.back() + "\"}";
-  image.config = store.putBlob(config);
+  std::string configBytes =
+      config ? *config
+             : "{\"architecture\":\"" + arch + "\",\"os\":\"linux\",\"n\":\"" +
+                   std::to_string(layers.size()) + (layers.empty() ? "" : layers.back()) + "\"}";
+  image.config = store.putBlob(configBytes);
   repo.linkLayer(image.config);
-  image.bytes =
-      "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-      "\"config\":" +
-      descriptor("application/vnd.oci.image.config.v1+json", image.config, config.size()) +
-      ",\"layers\":[" + layerJson + "]";
+  image.bytes = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciManifestType + "\",\"config\":" +
+                descriptor(kOciConfigType, image.config.str(), configBytes.size()) +
+                ",\"layers\":[" + layerJson + "]";
   if (subject) {
-    image.bytes += ",\"subject\":" + descriptor("application/vnd.oci.image.manifest.v1+json",
-                                                subject->manifest, subject->bytes.size());
+    image.bytes += ",\"subject\":" +
+                   descriptor(kOciManifestType, subject->manifest.str(), subject->bytes.size());
   }
   image.bytes += "}";
   image.manifest = repo.putManifest(image.bytes);
@@ -61,13 +59,10 @@ inline BuiltImage pushImage(Store& store, Repository& repo, const std::vector<st
 }
 
 inline Digest pushIndex(Repository& repo, const std::vector<BuiltImage>& children) {
-  std::string json =
-      "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
-      "\"manifests\":[";
+  std::string json = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndexType + "\",\"manifests\":[";
   for (size_t i = 0; i < children.size(); ++i) {
     if (i) json += ",";
-    json += descriptor("application/vnd.oci.image.manifest.v1+json", children[i].manifest,
-                       children[i].bytes.size());
+    json += descriptor(kOciManifestType, children[i].manifest.str(), children[i].bytes.size());
   }
   return repo.putManifest(json + "]}");
 }

@@ -133,19 +133,4 @@ inline std::string xattr(const std::filesystem::path& path, const std::string& n
   return n < 0 ? std::string() : std::string(buf, static_cast<size_t>(n));
 }
 
-// Polls `condition` every 20 ms for up to `timeout`; returns how long it took, or
-// nullopt if it never held.
-inline std::optional<std::chrono::milliseconds> waitUntil(const std::function<bool()>& condition,
-                                                          std::chrono::milliseconds timeout) {
-  auto start = std::chrono::steady_clock::now();
-  while (true) {
-    if (condition()) {
-      return std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::steady_clock::now() - start);
-    }
-    if (std::chrono::steady_clock::now() - start > timeout) return std::nullopt;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
-
 }  // namespace regfs::testing

@@ -28,6 +28,8 @@
 #include "api/registry/router.h"
 #include "common/store/layout.h"
 #include "common/store/store.h"
+#include "support/image.h"
+#include "support/poll.h"
 #include "support/server.h"
 #include "support/tls.h"
 
@@ -37,17 +39,7 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-std::string digestOf(const std::string& bytes) { return "sha256:" + sha256Hex(bytes); }
-const std::string kAcceptOci = "Accept: application/vnd.oci.image.manifest.v1+json";
-
-bool waitFor(const std::function<bool()>& ok, std::chrono::milliseconds timeout = 10s) {
-  auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return ok();
-}
+const std::string kAcceptOci = "Accept: " + kOciManifestType;
 
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;
@@ -91,6 +83,7 @@ class OpsTest : public ::testing::Test {
     return p;
   }
   // Pushes a config blob, a layer and an OCI manifest tagged `tag`; returns the manifest digest.
+  // With curl, which names the server with its port in Host: the events' URLs carry it.
   std::string pushImage(RegfsServer& s, const std::string& repo, const std::string& tag) {
     std::string config = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"tag\":\"" + tag + "\"}";
     std::string layer = "layer bytes of " + tag;
@@ -100,18 +93,10 @@ class OpsTest : public ::testing::Test {
                       "Content-Type: application/octet-stream"});
       EXPECT_EQ(r.status, 201) << r.body;
     }
-    auto desc = [](const std::string& type, const std::string& b) {
-      return "{\"mediaType\":\"" + type + "\",\"digest\":\"" + digestOf(b) +
-             "\",\"size\":" + std::to_string(b.size()) + "}";
-    };
-    std::string manifest =
-        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-        "\"config\":" +
-        desc("application/vnd.oci.image.config.v1+json", config) + ",\"layers\":[" +
-        desc("application/vnd.oci.image.layer.v1.tar+gzip", layer) + "]}";
+    std::string manifest = ociManifest(config, {layer});
     Reply r = http("PUT", s.url() + "/v2/" + repo + "/manifests/" + tag,
                    {"--data-binary", "@" + file(manifest).string(), "-H",
-                    "Content-Type: application/vnd.oci.image.manifest.v1+json"});
+                    "Content-Type: " + kOciManifestType});
     EXPECT_EQ(r.status, 201) << r.body;
     return digestOf(manifest);
   }
@@ -302,7 +287,7 @@ TEST_F(OpsTest, MetricsPassPromtoolAndCountRequestsBlobsAndRepositories) {
 
   // The store is counted at start; a second server on the same store sees the image.
   OpsServer second(s.root(), "");
-  ASSERT_TRUE(waitFor([&] {
+  ASSERT_TRUE(waitUntil([&] {
     return http("GET", second.debugUrl() + "/metrics").body.find("regfs_store_blobs 3\n") !=
            std::string::npos;
   }));
@@ -333,7 +318,7 @@ TEST_F(OpsTest, StorageHealthFailsThenRecoversAndGatesTheApi) {
   // The rootdirectory turns into a plain file: stat still works, writing does not.
   std::filesystem::rename(root, work / "moved");
   writeFile(root, "not a directory");
-  ASSERT_TRUE(waitFor([&] { return http("GET", o.debugUrl() + "/debug/health").status == 503; }));
+  ASSERT_TRUE(waitUntil([&] { return http("GET", o.debugUrl() + "/debug/health").status == 503; }));
   h = http("GET", o.debugUrl() + "/debug/health");
   rapidjson::Document d;
   d.Parse(h.body.c_str());
@@ -349,7 +334,7 @@ TEST_F(OpsTest, StorageHealthFailsThenRecoversAndGatesTheApi) {
 
   std::filesystem::remove(root);
   std::filesystem::rename(work / "moved", root);
-  ASSERT_TRUE(waitFor([&] { return http("GET", o.debugUrl() + "/debug/health").status == 200; }));
+  ASSERT_TRUE(waitUntil([&] { return http("GET", o.debugUrl() + "/debug/health").status == 200; }));
   EXPECT_EQ(http("GET", s.url() + "/v2/").status, 200);
   EXPECT_EQ(http("GET", o.debugUrl() + "/readyz").status, 200);
 }
@@ -436,7 +421,7 @@ TEST(HealthUnit, HttpCheckWantsItsStatusCode) {
   checks.start();
   std::map<std::string, std::string> expected = {
       {web.url("/"), "downstream service returned unexpected status: 200"}};
-  ASSERT_TRUE(waitFor([&] { return checks.failures() == expected; }))
+  ASSERT_TRUE(waitUntil([&] { return checks.failures() == expected; }))
       << api::healthJson(checks.failures());
   EXPECT_FALSE(checks.healthy());
   EXPECT_EQ(checks.storage(), nullptr);
@@ -471,32 +456,32 @@ TEST_F(OpsTest, FileTcpAndHttpChecksGateTheApiAndNameTheFailingCheck) {
     Reply r = http("GET", s.url() + "/v2/");
     return r.status == 503 && r.code() == "UNAVAILABLE";
   };
-  ASSERT_TRUE(waitFor([&] { return failing().empty(); })) << s.log();
+  ASSERT_TRUE(waitUntil([&] { return failing().empty(); })) << s.log();
   EXPECT_EQ(http("GET", s.url() + "/v2/").status, 200);
 
   // A maintenance file takes the registry out of service while it exists.
   writeFile(maintenance, "");
-  ASSERT_TRUE(waitFor([&] { return failing().count(maintenance.string()) == 1; })) << s.log();
+  ASSERT_TRUE(waitUntil([&] { return failing().count(maintenance.string()) == 1; })) << s.log();
   EXPECT_EQ(failing()[maintenance.string()], "file exists");
   EXPECT_TRUE(gated());
   EXPECT_EQ(http("GET", o.debugUrl() + "/readyz").status, 503);
   EXPECT_EQ(http("GET", o.debugUrl() + "/healthz").status, 200);
   std::filesystem::remove(maintenance);
-  ASSERT_TRUE(waitFor([&] { return failing().empty(); })) << s.log();
+  ASSERT_TRUE(waitUntil([&] { return failing().empty(); })) << s.log();
   EXPECT_EQ(http("GET", s.url() + "/v2/").status, 200);
 
   // A dependency that stops listening, and comes back.
   tcp.reset();
-  ASSERT_TRUE(waitFor([&] { return failing().count(tcpAddr) == 1; })) << s.log();
+  ASSERT_TRUE(waitUntil([&] { return failing().count(tcpAddr) == 1; })) << s.log();
   EXPECT_THAT(failing()[tcpAddr], ::testing::StartsWith("connection to " + tcpAddr + " failed"));
   EXPECT_TRUE(gated());
   tcp.emplace(tcpPort);
-  ASSERT_TRUE(waitFor([&] { return failing().empty(); })) << s.log();
+  ASSERT_TRUE(waitUntil([&] { return failing().empty(); })) << s.log();
   EXPECT_EQ(http("GET", s.url() + "/v2/").status, 200);
 
   // An HTTP dependency that goes away.
   web.process->stop();
-  ASSERT_TRUE(waitFor([&] { return failing().count(web.url("/")) == 1; })) << s.log();
+  ASSERT_TRUE(waitUntil([&] { return failing().count(web.url("/")) == 1; })) << s.log();
   EXPECT_THAT(failing()[web.url("/")],
               ::testing::StartsWith("error while checking " + web.url("/")));
   std::string metrics = http("GET", o.debugUrl() + "/metrics").body;
@@ -555,7 +540,8 @@ TEST_F(OpsTest, TheServerPurgesStaleUploadsOnItsInterval) {
   std::filesystem::path uploads =
       o.server->root().string() + layout::uploadsDir(RepoName::parse("stale"));
   ASSERT_FALSE(std::filesystem::is_empty(uploads));
-  EXPECT_TRUE(waitFor([&] { return std::filesystem::is_empty(uploads); }, 15s)) << o.server->log();
+  EXPECT_TRUE(waitUntil([&] { return std::filesystem::is_empty(uploads); }, 15s))
+      << o.server->log();
   r = http("GET", o.server->url() + location);
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.code(), "BLOB_UPLOAD_UNKNOWN");
@@ -576,7 +562,7 @@ struct Receiver {
         (dir / "port").string(), (dir / "events.jsonl").string()};
     argv.insert(argv.end(), flags.begin(), flags.end());
     process = std::make_unique<Process>(argv, std::map<std::string, std::string>{}, dir / "log");
-    EXPECT_TRUE(waitFor([&] { return std::filesystem::exists(dir / "port"); })) << process->log();
+    EXPECT_TRUE(waitUntil([&] { return std::filesystem::exists(dir / "port"); })) << process->log();
     port = std::stoi(readFile(dir / "port"));
   }
   std::string scheme;
@@ -622,7 +608,7 @@ TEST_F(OpsTest, NotificationsDeliverPushPullAndDeleteEventsInDistributionsEnvelo
   ASSERT_EQ(http("DELETE", s.url() + "/v2/team/app/manifests/" + digest).status, 202);
 
   // push config, push layer, push manifest, pull manifest, pull blob, delete manifest
-  ASSERT_TRUE(waitFor([&] { return receiver.posts().size() >= 6; })) << s.log();
+  ASSERT_TRUE(waitUntil([&] { return receiver.posts().size() >= 6; })) << s.log();
   std::vector<std::string> posts = receiver.posts();
   ASSERT_EQ(posts.size(), 6u);
   std::vector<std::string> actions;
@@ -678,7 +664,7 @@ TEST_F(OpsTest, NotificationsAreRetriedUntilTheEndpointAccepts) {
   ASSERT_EQ(http("GET", o.server->url() + "/v2/").status, 200);
   pushImage(*o.server, "team/app", "v1");
   // Three events; the first is refused four times (three quick retries, then backoff).
-  ASSERT_TRUE(waitFor([&] { return receiver.posts().size() >= 7; })) << o.server->log();
+  ASSERT_TRUE(waitUntil([&] { return receiver.posts().size() >= 7; })) << o.server->log();
   std::string metrics = http("GET", o.debugUrl() + "/metrics").body;
   EXPECT_NE(
       metrics.find("registry_notifications_events_total{endpoint=\"hook\",type=\"failures\"} 4\n"),
@@ -710,7 +696,7 @@ TEST_F(OpsTest, HttpsEndpointsGetEventsOnlyWhenTheirCertificateIsTrusted) {
   RegfsServer& s = *o.server;
   std::string digest = pushImage(s, "team/app", "v1");
 
-  ASSERT_TRUE(waitFor([&] { return good.posts().size() >= 3; })) << s.log();
+  ASSERT_TRUE(waitUntil([&] { return good.posts().size() >= 3; })) << s.log();
   std::vector<std::string> actions;
   for (const auto& p : good.posts()) {
     rapidjson::Document post;
@@ -736,8 +722,8 @@ TEST_F(OpsTest, HttpsEndpointsGetEventsOnlyWhenTheirCertificateIsTrusted) {
         "registry_notifications_events_total{endpoint=\"" + endpoint + "\",type=\"" + type + "\"}");
   };
   for (std::string refused : {"bad", "misnamed"}) {
-    ASSERT_TRUE(waitFor([&] { return metric(refused, "failures") >= 5; })) << refused << "\n"
-                                                                           << s.log();
+    ASSERT_TRUE(waitUntil([&] { return metric(refused, "failures") >= 5; })) << refused << "\n"
+                                                                             << s.log();
     EXPECT_EQ(metric(refused, "successes"), 0) << refused;
     EXPECT_EQ(metric(refused, "events"), 3) << refused;
   }
@@ -762,7 +748,7 @@ TEST_F(OpsTest, AnHttpsEndpointIsNotTrustedWithoutItsCa) {
   OpsServer o(work / "store", endpointConfig(receiver.url()));
   ASSERT_EQ(http("GET", o.server->url() + "/v2/").status, 200);
   pushImage(*o.server, "team/app", "v1");
-  ASSERT_TRUE(waitFor([&] {
+  ASSERT_TRUE(waitUntil([&] {
     return sampleValue(
                http("GET", o.debugUrl() + "/metrics").body,
                "registry_notifications_events_total{endpoint=\"hook\",type=\"failures\"}") >= 3;
@@ -833,7 +819,7 @@ TEST_F(OpsTest, DrainStopsAcceptingAndFinishesTheRequestInFlight) {
   std::this_thread::sleep_for(200ms);
   ASSERT_EQ(::kill(s.pid(), SIGTERM), 0);
   // New connections are refused from now on.
-  ASSERT_TRUE(waitFor(
+  ASSERT_TRUE(waitUntil(
       [&] {
         int c = connectTo(s.port());
         if (c >= 0) ::close(c);

@@ -8,15 +8,17 @@
 #include "api/registry/dispatch.h"
 #include "common/error.h"
 #include "common/store/layout.h"
+#include "support/image.h"
 #include "support/process.h"
 #include "support/redirecting_driver.h"
 
 namespace regfs::api {
 namespace {
 
+using regfs::testing::descriptor;
+using regfs::testing::kOciConfigType;
+using regfs::testing::kOciManifestType;
 using regfs::testing::TempDir;
-
-const std::string kOciManifest = "application/vnd.oci.image.manifest.v1+json";
 
 Request request(std::string method, std::string target) {
   Request r;
@@ -62,13 +64,11 @@ class EventsTest : public ::testing::Test {
     send(*registry_, request("POST", "/v2/" + repo + "/blobs/uploads/?digest=" + configDigest),
          config);
     std::string manifest =
-        R"({"schemaVersion":2,"mediaType":")" + kOciManifest +
-        R"(","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
-        configDigest +
-        R"(","size":2},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":")" +
-        layerDigest_ + R"(","size":)" + std::to_string(layer_.size()) + "}]}";
+        R"({"schemaVersion":2,"mediaType":")" + kOciManifestType + R"(","config":)" +
+        descriptor(kOciConfigType, configDigest, 2) + R"(,"layers":[)" +
+        descriptor("application/vnd.oci.image.layer.v1.tar", layerDigest_, layer_.size()) + "]}";
     Request put = request("PUT", "/v2/" + repo + "/manifests/" + tag);
-    put.headers.add("Content-Type", kOciManifest);
+    put.headers.add("Content-Type", kOciManifestType);
     Response r = send(*registry_, put, manifest);
     EXPECT_EQ(r.status, 201);
     pushed_ = r.event;
@@ -89,7 +89,7 @@ TEST_F(EventsTest, PushesSayWhatWasStoredWithItsSizeAndMediaType) {
   EXPECT_EQ(pushed_->repository, "team/app");
   EXPECT_EQ(pushed_->digest, Digest::of(manifest).str());
   EXPECT_EQ(pushed_->tag, "v1");
-  EXPECT_EQ(pushed_->mediaType, kOciManifest);
+  EXPECT_EQ(pushed_->mediaType, kOciManifestType);
   EXPECT_EQ(pushed_->size, manifest.size());
 
   Response blob = send(
@@ -115,12 +115,12 @@ TEST_F(EventsTest, PushesSayWhatWasStoredWithItsSizeAndMediaType) {
 TEST_F(EventsTest, PullsCountTheWholeObjectWhateverRangeWasAsked) {
   std::string manifest = pushImage("team/app", "v1");
   Request get = request("GET", "/v2/team/app/manifests/v1");
-  get.headers.add("Accept", kOciManifest);
+  get.headers.add("Accept", kOciManifestType);
   Response pulled = send(*registry_, get);
   ASSERT_TRUE(pulled.event);
   EXPECT_EQ(pulled.event->action, "pull");
   EXPECT_EQ(pulled.event->tag, "v1");
-  EXPECT_EQ(pulled.event->mediaType, kOciManifest);
+  EXPECT_EQ(pulled.event->mediaType, kOciManifestType);
   EXPECT_EQ(pulled.event->size, manifest.size());
   Request head = get;
   head.method = "HEAD";

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/store/layout.h"
+#include "support/poll.h"
 #include "support/process.h"
 #include "support/store_builder.h"
 
@@ -138,11 +139,8 @@ TEST_F(GcTest, ABlobLinkedWhileInQuarantineIsMovedBack) {
   std::thread writer([&] {
     // Waits for the collector to park the blob, then does what a racing push does: a
     // manifest naming the blob it saw a moment ago.
-    auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (!std::filesystem::exists(path(layout::quarantineEntry(layer))) &&
-           std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(1ms);
-    }
+    waitUntil([&] { return std::filesystem::exists(path(layout::quarantineEntry(layer))); }, 10s,
+              1ms);
     Store writerStore = Store::openLocal(dir.path());
     Repository repo = writerStore.repository(RepoName::parse("team/app"));
     std::string config = "{}";
@@ -150,8 +148,8 @@ TEST_F(GcTest, ABlobLinkedWhileInQuarantineIsMovedBack) {
     repo.putManifest(
         "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
         "\"config\":" +
-        descriptor("application/vnd.oci.image.config.v1+json", c, 2) + ",\"layers\":[" +
-        descriptor("application/vnd.oci.image.layer.v1.tar+gzip", layer, 52) + "]}");
+        descriptor(kOciConfigType, c.str(), 2) + ",\"layers\":[" +
+        descriptor(kOciLayerType, layer.str(), 52) + "]}");
     pushed = true;
   });
   GcOptions o;
