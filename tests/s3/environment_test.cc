@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "shared_ceph.h"
+#include "support/poll.h"
 
 namespace regfs::testing {
 namespace {
@@ -70,14 +71,15 @@ S3StorageConfig s3Config(const std::string& bucket, const std::string& rootdirec
 
 std::vector<std::string> uploadKeysLeft(const std::string& bucket) {
   std::vector<std::string> left;
-  for (int i = 0; i < 100; ++i) {
-    left.clear();
-    for (const auto& k : sharedCeph().listObjects(bucket)) {
-      if (k.find("/_uploads/") != std::string::npos) left.push_back(k);
-    }
-    if (left.empty()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  waitUntil(
+      [&] {
+        left.clear();
+        for (const auto& k : sharedCeph().listObjects(bucket)) {
+          if (k.find("/_uploads/") != std::string::npos) left.push_back(k);
+        }
+        return left.empty();
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(100));
   return left;
 }
 

@@ -213,7 +213,7 @@ void S3RegistryTest::expectReplicasServeOneRegistry(const std::vector<RegfsServe
   // Chunks of 6 MiB, the last of 3 MiB: one per replica.
   const size_t chunk = 6 << 20;
   std::string blob = randomBytes(chunk * (replicas.size() - 1) + (3 << 20), 4);
-  std::string digest = "sha256:" + sha256Hex(blob);
+  std::string digest = digestOf(blob);
   Reply started = http("POST", first.url() + "/v2/library/split/blobs/uploads/");
   ASSERT_EQ(started.status, 202) << started.body;
   std::string location = started.header("location");

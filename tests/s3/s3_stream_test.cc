@@ -13,6 +13,7 @@
 #include "shared_ceph.h"
 #include "support/http_client.h"
 #include "support/image.h"
+#include "support/poll.h"
 #include "support/process.h"
 #include "support/server.h"
 
@@ -120,10 +121,8 @@ TEST(S3Stream, RegistryServesRangesAcrossPiecesAndCutsAFailedDownload) {
   Process download({"curl", "-sS", "--limit-rate", "1M", "-o", (work / "cut").string(), url});
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   sharedCeph().stopGateway();
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
-  while (download.running() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  waitUntil([&] { return !download.running(); }, std::chrono::seconds(90),
+            std::chrono::milliseconds(100));
   int status = download.stop();
   sharedCeph().startGateway();
   EXPECT_NE(status, 0) << "curl saw the body end short of Content-Length";
