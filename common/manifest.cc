@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <optional>
 #include <set>
 #include <span>
 #include <utility>
@@ -67,6 +68,92 @@ bool endsWith(std::string_view s, std::string_view suffix) {
 
 std::string_view view(const JsonValue& v) { return {v.GetString(), v.GetStringLength()}; }
 
+// The length of the well-formed UTF-8 sequence at the start of `s` (as Go's utf8.DecodeRune
+// accepts: shortest form, no surrogates, at most U+10FFFF), or 0 when it is not one.
+size_t utf8Length(std::string_view s) {
+  auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  auto cont = [&](size_t i, unsigned lo = 0x80, unsigned hi = 0xBF) {
+    return i < s.size() && byte(i) >= lo && byte(i) <= hi;
+  };
+  unsigned c = byte(0);
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    return cont(1, lo, hi) && cont(2) ? 3 : 0;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
+}
+
+// A JSON string as Go's decoder reads it, which is what distribution and the clients read:
+// each byte that is not part of well-formed UTF-8 becomes U+FFFD.
+std::string goText(const JsonValue& v) {
+  std::string_view s = view(v);
+  std::string out;
+  out.reserve(s.size());
+  while (!s.empty()) {
+    size_t n = utf8Length(s);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      n = 1;
+    } else {
+      out.append(s.substr(0, n));
+    }
+    s.remove_prefix(n);
+  }
+  return out;
+}
+
+// `bytes` with every \u escape of a lone UTF-16 surrogate rewritten to \ufffd (the same
+// length, so offsets in messages still point into the bytes as pushed): Go's decoder reads
+// such an escape as U+FFFD, RapidJSON refuses it. nullopt when there is none.
+std::optional<std::string> replaceLoneSurrogates(std::string_view bytes) {
+  auto hex4 = [&](size_t i) -> std::optional<unsigned> {
+    if (i + 4 > bytes.size()) return std::nullopt;
+    unsigned v = 0;
+    for (size_t k = i; k < i + 4; ++k) {
+      char c = bytes[k];
+      unsigned d = c >= '0' && c <= '9'   ? static_cast<unsigned>(c - '0')
+                   : c >= 'a' && c <= 'f' ? static_cast<unsigned>(c - 'a' + 10)
+                   : c >= 'A' && c <= 'F' ? static_cast<unsigned>(c - 'A' + 10)
+                                          : 16u;
+      if (d == 16) return std::nullopt;
+      v = v * 16 + d;
+    }
+    return v;
+  };
+  std::optional<std::string> out;
+  bool inString = false;
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    char c = bytes[i];
+    if (c == '"') inString = !inString;
+    if (!inString || c != '\\' || i + 1 >= bytes.size()) continue;
+    if (bytes[i + 1] != 'u') {
+      ++i;  // a two-character escape: \" does not end the string
+      continue;
+    }
+    auto v = hex4(i + 2);
+    if (!v) continue;  // RapidJSON reports it
+    bool high = *v >= 0xD800 && *v <= 0xDBFF, low = *v >= 0xDC00 && *v <= 0xDFFF;
+    if (high && i + 7 < bytes.size() && bytes[i + 6] == '\\' && bytes[i + 7] == 'u') {
+      if (auto next = hex4(i + 8); next && *next >= 0xDC00 && *next <= 0xDFFF) {
+        i += 11;  // a pair
+        continue;
+      }
+    }
+    if (high || low) {
+      if (!out) out.emplace(bytes);
+      out->replace(i, 6, "\\ufffd");
+    }
+    i += 5;
+  }
+  return out;
+}
+
 // A prefix for messages about the value at `path` ("layers[2].digest: ").
 std::string at(const std::string& path) { return path.empty() ? std::string() : path + ": "; }
 
@@ -74,10 +161,20 @@ std::string join(const std::string& path, std::string_view key) {
   return path.empty() ? std::string(key) : path + "." + std::string(key);
 }
 
-// The members of a JSON object that the model reads. Go's encoding/json, which distribution
-// and most clients use, matches keys case-insensitively and lets the last duplicate win;
-// RapidJSON finds the first exact match. So that nobody reads a different manifest from the
-// same bytes, a known key must appear once and spelled exactly. Other keys are ignored.
+// Keys whose Go field is a slice, a map or a pointer: a null there empties it. A null for any
+// other field (a string, a number, a struct) leaves it as it was.
+bool nullClears(std::string_view key) {
+  static constexpr std::string_view kClearing[] = {"layers",   "manifests",   "annotations",
+                                                   "urls",     "os.features", "subject",
+                                                   "platform", "fsLayers",    "signatures"};
+  return std::find(std::begin(kClearing), std::end(kClearing), key) != std::end(kClearing);
+}
+
+// The members of a JSON object that the model reads, found as Go's encoding/json finds them
+// (distribution and most clients decode with it), so that regfs reads the same manifest from
+// the same bytes as they do: keys match case-insensitively (Go's folding), a later duplicate
+// replaces an earlier one, and a null replaces only what nullClears says. Other keys are
+// ignored.
 class Fields {
  public:
   Fields(const JsonValue& object, std::span<const std::string_view> known, std::string path)
@@ -87,13 +184,14 @@ class Fields {
       std::string_view name = view(it->name);
       for (std::string_view key : known) {
         if (!goFoldEquals(name, key)) continue;
-        if (name != key) {
-          invalid("key \"" + join(path_, name) + "\" must be spelled \"" + std::string(key) + "\"");
+        auto seen = std::find_if(found_.begin(), found_.end(),
+                                 [&](const auto& entry) { return entry.first == key; });
+        if (seen == found_.end()) {
+          found_.emplace_back(key, &it->value);
+        } else if (!it->value.IsNull() || nullClears(key)) {
+          seen->second = &it->value;
         }
-        for (const auto& [seen, value] : found_) {
-          if (seen == key) invalid("key \"" + join(path_, key) + "\" appears more than once");
-        }
-        found_.emplace_back(key, &it->value);
+        break;
       }
     }
   }
@@ -114,7 +212,7 @@ class Fields {
       return {};
     }
     if (!v->IsString()) invalid(path(key) + " must be a string");
-    return std::string(view(*v));
+    return goText(*v);
   }
 
   const JsonValue* array(std::string_view key) const {
@@ -142,7 +240,7 @@ std::vector<std::string> parseStrings(const Fields& f, std::string_view key) {
   if (const JsonValue* a = f.array(key)) {
     for (rapidjson::SizeType i = 0; i < a->Size(); ++i) {
       if (!(*a)[i].IsString()) invalid(f.path(key) + " must hold strings");
-      out.emplace_back(view((*a)[i]));
+      out.push_back(goText((*a)[i]));
     }
   }
   return out;
@@ -154,13 +252,11 @@ std::map<std::string, std::string> parseAnnotations(const Fields& f) {
   if (!v) return out;
   if (!v->IsObject()) invalid(f.path("annotations") + " must be an object");
   for (auto it = v->MemberBegin(); it != v->MemberEnd(); ++it) {
-    std::string key(view(it->name));
+    std::string key = goText(it->name);
     if (!it->value.IsString()) {
       invalid(f.path("annotations") + "[\"" + clip(key) + "\"] must be a string");
     }
-    if (!out.emplace(key, std::string(view(it->value))).second) {
-      invalid(f.path("annotations") + " repeats the key \"" + clip(key) + "\"");
-    }
+    out[key] = goText(it->value);  // a repeated key: the last one, as in Go's map
   }
   return out;
 }
@@ -181,7 +277,7 @@ Digest parseDigest(const Fields& f) {
   if (!v) invalid(f.path("digest") + " is required");
   if (!v->IsString()) invalid(f.path("digest") + " must be a string");
   try {
-    return Digest::parse(view(*v));
+    return Digest::parse(goText(*v));
   } catch (const Error& e) {
     throw Error(ErrorKind::kDigestInvalid,
                 "invalid manifest: " + f.path("digest") + ": " + e.what());
@@ -197,7 +293,8 @@ Descriptor parseDescriptor(const JsonValue& v, const std::string& path) {
   if (!size->IsInt64()) {
     invalid(f.path("size") + " must be an integer below 2^63");
   }
-  if (size->GetInt64() < 0) invalid(f.path("size") + " must not be negative");
+  // A negative size is stored as pushed, as distribution does; regfs never sizes anything by
+  // it (blob sizes come from the blobs).
   Descriptor d{std::move(mediaType), std::move(digest), size->GetInt64()};
   d.artifactType = f.text("artifactType", false);
   if (const JsonValue* p = f.get("platform")) d.platform = parsePlatform(*p, f.path("platform"));
@@ -225,9 +322,11 @@ std::vector<Descriptor> parseDescriptors(const Fields& f, std::string_view key) 
 rapidjson::Document parseJson(std::string_view bytes) {
   // RapidJSON skips a UTF-8 byte order mark; Go's decoder, and so every client, refuses it.
   if (bytes.starts_with("\xEF\xBB\xBF")) invalid("not JSON: starts with a byte order mark");
+  // Invalid UTF-8 is read as Go reads it (goText); lone surrogates likewise, from a copy.
+  std::optional<std::string> rewritten = replaceLoneSurrogates(bytes);
+  if (rewritten) bytes = *rewritten;
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(bytes.data(),
-                                                                                    bytes.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(bytes.data(), bytes.size());
   if (doc.HasParseError()) {
     invalid(std::string("not JSON: ") + rapidjson::GetParseError_En(doc.GetParseError()) +
             " at byte " + std::to_string(doc.GetErrorOffset()));
@@ -305,7 +404,7 @@ Manifest buildSchema1(const Fields& top) {
     if (!sum || !sum->IsString()) invalid(path + ".blobSum must be a string");
     Digest digest = [&] {
       try {
-        return Digest::parse(view(*sum));
+        return Digest::parse(goText(*sum));
       } catch (const Error& e) {
         throw Error(ErrorKind::kDigestInvalid,
                     "invalid manifest: " + path + ".blobSum: " + e.what());
@@ -433,7 +532,7 @@ Manifest parseManifest(std::string_view bytes, std::string_view contentType) {
   const JsonValue* declaredValue = top.get("mediaType");
   if (declaredValue && !declaredValue->IsString()) invalid("mediaType must be a string");
   std::optional<std::string> declared;
-  if (declaredValue) declared = std::string(view(*declaredValue));
+  if (declaredValue) declared = goText(*declaredValue);
 
   std::string type;
   if (isManifestMediaType(ct)) {

@@ -57,7 +57,8 @@ struct Platform {
 struct Descriptor {
   std::string mediaType;
   Digest digest;
-  int64_t size = 0;          // >= 0; -1 only for the layers of a Docker schema 1 manifest
+  int64_t size = 0;          // as pushed (negative too, as distribution keeps it); -1 for the
+                             // layers of a Docker schema 1 manifest
   std::string artifactType;  // empty when absent
   std::optional<Platform> platform;
   std::vector<std::string> urls;  // where clients may fetch the content instead (foreign layers)
@@ -103,11 +104,14 @@ struct Manifest {
 //   - otherwise (absent, or another type — distribution would refuse; regfs is lenient): the
 //     JSON `mediaType` decides, else the shape: `manifests` makes an OCI index, `config` an OCI
 //     image manifest.
-// Validates: a JSON object in UTF-8 of at most kMaxManifestBytes; schemaVersion 2; an image has
-// a config and no `manifests`, an index no `config`/`layers`; every descriptor has a mediaType,
-// a supported digest and a size that is an integer in [0, 2^63); fields have their JSON types;
-// no key the model reads is repeated or spelled in another case (Go's decoder, which clients
-// use, would match it, and parsers disagree on which copy wins).
+// Reads the JSON as Go's encoding/json does (distribution and the clients decode with it), so
+// that everyone reads the same manifest from the same bytes: keys match in Go's folded case,
+// the last of a repeated key counts, a null empties a list and leaves a string, text that is
+// not UTF-8 and lone surrogate escapes read as U+FFFD.
+// Validates: JSON of at most kMaxManifestBytes; schemaVersion 2; an image has a config and no
+// `manifests`, an index no `config`/`layers`; every descriptor has a mediaType, a supported
+// digest and a size that is an integer below 2^63 (negative ones are kept, as distribution
+// keeps them); fields have their JSON types.
 // Missing or null `layers`/`manifests` are empty, as distribution and OCI 1.1 artifacts allow.
 // Throws Error(kDigestInvalid) naming the descriptor for a malformed or unsupported digest (as
 // distribution answers DIGEST_INVALID), Error(kManifestInvalid) with a clear message for
