@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -86,7 +87,8 @@ class ViewFs {
   // st_nlink. A manifest directory's name can go (a delete), yet it is cached long too:
   // with default_permissions every lookup in a directory first refreshes the directory's
   // attributes once they expire (a second for a repository), so after an idle spell the
-  // first lookup reaches us, and the rebuild it starts invalidates the names that went.
+  // first lookup there starts with a GETATTR of the directory, which waits until the rebuild
+  // it asked for has invalidated the names that went (opGetattr).
   double timeout(const Node& n) const { return n.stable ? stableTimeout_ : timeout_; }
   struct stat attr(const Node& n) const {
     return statOf(n, uid_, gid_);
@@ -186,9 +188,10 @@ class ViewFs {
   }
 
   // The node as the current snapshot has it, else as last seen for immutable kinds.
-  std::optional<Node> find(uint64_t ino) {
-    auto snap = view_.snapshot();
-    if (const Node* n = snap->node(ino)) {
+  std::optional<Node> find(uint64_t ino) { return find(*view_.snapshot(), ino); }
+  // The same in `snap`.
+  std::optional<Node> find(const Snapshot& snap, uint64_t ino) {
+    if (const Node* n = snap.node(ino)) {
       Node out;
       copyWithoutChildren(*n, out);
       return out;
@@ -297,14 +300,26 @@ void opForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
   fuse_reply_none(req);
 }
 
+// How long a GETATTR of a directory waits for the invalidations of the rebuild its snapshot
+// came from. They take far less; the bound is for an invalidation that waits for an inode
+// lock held by a request that waits in turn for a free daemon thread.
+constexpr std::chrono::milliseconds kInvalidationWait{500};
+
 void opGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   guarded(req, "getattr", [&] {
     ViewFs& f = fs(req);
-    auto n = f.find(ino);
+    auto snap = f.view().snapshot();
+    auto n = f.find(*snap, ino);
     if (!n) {
       fuse_reply_err(req, ENOENT);
       return;
     }
+    // With default_permissions the kernel asks for a directory's attributes before it looks
+    // up a name in it (once they expired), holding no inode lock: waiting here until the
+    // kernel dropped what the rebuild found gone (a deleted manifest's directory, cached
+    // long) makes the lookup that follows right. A lookup itself may not wait for that: the
+    // kernel holds the directory's lock during it, and an invalidation takes that lock.
+    if (n->kind == NodeKind::kDirectory) f.view().awaitListener(*snap, kInvalidationWait);
     struct stat st = f.attr(*n);
     fuse_reply_attr(req, &st, f.timeout(*n));
   });

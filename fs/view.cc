@@ -596,26 +596,33 @@ View::View(Store store, ViewOptions options)
 View::~View() { refresher_.stop(); }
 
 void View::refreshLoop() {
-  using Clock = std::chrono::steady_clock;
   auto lastTook = Clock::duration::zero();
+  auto lastEnded = Clock::time_point{};
   bool failing = false;  // the last rebuild failed (said once, and once when it recovers)
   while (!refresher_.stopping()) {
     bool idle;
-    auto rest = lastTook;
+    Clock::duration rest;
     {
       std::lock_guard lock(currentMutex_);
-      bool polling = Clock::now() - lastAccess_ < options_.pollAfterAccess;
+      auto now = Clock::now();
+      bool polling = now - lastAccess_ < options_.pollAfterAccess;
       idle = !refreshWanted_ && !polling;
-      // Rest as long as the last rebuild took (at most half the time goes to rebuilding),
-      // and, when only polling, until the snapshot is maxAge old.
-      if (!refreshWanted_) rest = std::max(rest, options_.maxAge - (Clock::now() - builtAt_));
+      // At most half the time goes to rebuilding: rest as long as the last rebuild took,
+      // counted from its end (an idle spell counts). When only polling, also until the
+      // snapshot is maxAge old.
+      rest = lastTook - (now - lastEnded);
+      if (!refreshWanted_) rest = std::max(rest, options_.maxAge - (now - builtAt_));
     }
     if (idle) {
       refresher_.wait();  // for an access that asks for a rebuild
       continue;
     }
-    if (!refresher_.sleepFor(rest)) return;
+    if (!refresher_.sleepFor(rest)) break;
     auto started = Clock::now();
+    {
+      std::lock_guard lock(currentMutex_);
+      refreshWanted_ = false;  // an access asking from now on asks for the next rebuild
+    }
     try {
       refresh();
       if (failing) spdlog::info("view: the store can be read again; the view is current");
@@ -627,11 +634,15 @@ void View::refreshLoop() {
                       e.what());
       }
       failing = true;
+      std::lock_guard lock(currentMutex_);
+      failedAt_ = started;  // releases the accesses waiting for this rebuild
+      published_.notify_all();
     }
-    lastTook = Clock::now() - started;
-    std::lock_guard lock(currentMutex_);
-    refreshWanted_ = false;
+    lastEnded = Clock::now();
+    lastTook = lastEnded - started;
   }
+  std::lock_guard lock(currentMutex_);
+  published_.notify_all();  // stopping: nothing waits for a rebuild that will not come
 }
 
 void View::startBackground() {
@@ -641,19 +652,14 @@ void View::startBackground() {
 
 std::shared_ptr<const Snapshot> View::snapshot() {
   std::shared_ptr<const Snapshot> current;
-  auto fresh = [&] { return std::chrono::steady_clock::now() - builtAt_ < options_.maxAge; };
+  auto fresh = [&] { return Clock::now() - builtAt_ < options_.maxAge; };
   {
-    std::lock_guard lock(currentMutex_);
-    lastAccess_ = std::chrono::steady_clock::now();
+    std::unique_lock lock(currentMutex_);
+    auto now = Clock::now();
+    lastAccess_ = now;
     if (current_ && fresh()) return current_;
+    if (current_ && refresher_.started()) return awaitFreshLocked(lock, now);
     current = current_;
-    if (current && refresher_.started()) {
-      if (!refreshWanted_) {
-        refreshWanted_ = true;
-        refresher_.wake();
-      }
-      return current;
-    }
   }
   std::unique_lock rebuild(rebuildMutex_, std::defer_lock);
   if (!current) {
@@ -665,16 +671,29 @@ std::shared_ptr<const Snapshot> View::snapshot() {
     std::lock_guard lock(currentMutex_);
     if (current_ && fresh()) return current_;
   }
-  return rebuildLocked();
+  return rebuildLocked(rebuild);
+}
+
+std::shared_ptr<const Snapshot> View::awaitFreshLocked(std::unique_lock<std::mutex>& lock,
+                                                       Clock::time_point now) {
+  if (!refreshWanted_) {
+    refreshWanted_ = true;
+    refresher_.wake();
+  }
+  // A rebuild in progress may do, if it started late enough; else the one asked for.
+  auto oldest = now - options_.visibleWithin;
+  published_.wait(
+      lock, [&] { return builtAt_ >= oldest || failedAt_ >= oldest || refresher_.stopping(); });
+  return current_;
 }
 
 std::shared_ptr<const Snapshot> View::refresh() {
-  std::lock_guard rebuild(rebuildMutex_);
-  return rebuildLocked();
+  std::unique_lock rebuild(rebuildMutex_);
+  return rebuildLocked(rebuild);
 }
 
-std::shared_ptr<const Snapshot> View::rebuildLocked() {
-  auto started = std::chrono::steady_clock::now();
+std::shared_ptr<const Snapshot> View::rebuildLocked(std::unique_lock<std::mutex>& rebuild) {
+  auto started = Clock::now();
   std::shared_ptr<const Snapshot> previous;
   {
     std::lock_guard lock(currentMutex_);
@@ -684,6 +703,7 @@ std::shared_ptr<const Snapshot> View::rebuildLocked() {
   if (!fresh) {  // nothing changed: the current snapshot is as good as new
     std::lock_guard lock(currentMutex_);
     builtAt_ = started;
+    published_.notify_all();
     return current_;
   }
   fresh->builtAt_ = started;
@@ -691,14 +711,28 @@ std::shared_ptr<const Snapshot> View::rebuildLocked() {
     std::lock_guard lock(currentMutex_);
     current_ = fresh;
     builtAt_ = started;
+    published_.notify_all();
   }
+  // The next rebuild need not wait for this listener call, which may wait for kernel locks
+  // held by requests that wait for that rebuild; the calls stay in order of the rebuilds.
+  std::lock_guard tell(listenerMutex_);
+  rebuild.unlock();
   if (previous && listener_) listener_(*previous, *fresh);
+  std::lock_guard lock(currentMutex_);
+  toldAt_ = started;
+  published_.notify_all();
   return fresh;
 }
 
 void View::onRebuild(Listener listener) {
-  std::lock_guard rebuild(rebuildMutex_);
+  std::lock_guard tell(listenerMutex_);
   listener_ = std::move(listener);
+}
+
+bool View::awaitListener(const Snapshot& snapshot, std::chrono::milliseconds bound) {
+  std::unique_lock lock(currentMutex_);
+  return published_.wait_for(
+      lock, bound, [&] { return toldAt_ >= snapshot.builtAt() || refresher_.stopping(); });
 }
 
 }  // namespace regfs::view

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -113,15 +114,21 @@ struct ViewOptions {
   // A snapshot older than this is rebuilt on the next access.
   std::chrono::milliseconds maxAge{250};
   // Rebuild on a background thread (from View::startBackground() on): an access to a stale
-  // snapshot asks for a rebuild and
-  // goes on with the stale one, so no request waits for a rebuild of a big store. The
-  // thread spends at most half its time rebuilding. Without it, the accessing thread
-  // rebuilds (tests rely on that to see a change at once).
+  // snapshot asks for a rebuild and goes on with the stale one while it is younger than
+  // visibleWithin, so a busy mount never waits for a rebuild of a big store; an older one (the
+  // first access after an idle spell) waits until the thread publishes a fresh one. The access
+  // never rebuilds itself: the listener (onRebuild) may wait for kernel locks that the access
+  // holds. The thread spends at most half its time rebuilding. Without it, the accessing
+  // thread rebuilds (tests rely on that to see a change at once).
   bool background = false;
   // In background mode, also rebuild every maxAge for this long after the last access,
   // although no access asks: a cache filled from snapshots (the kernel's) may still be
   // answering from them, and only a rebuild's listener (onRebuild) can tell it what changed.
   std::chrono::milliseconds pollAfterAccess{0};
+  // The promise: a change to the store shows in every snapshot handed out this long after it.
+  // In background mode an access never gets a snapshot whose walk of the store started
+  // longer ago than this (but when the rebuild it waits for fails): see `background`.
+  std::chrono::milliseconds visibleWithin{1000};
 };
 
 class View {
@@ -136,39 +143,57 @@ class View {
   void startBackground();
 
   // The current snapshot, rebuilt first if it is older than maxAge (or, in background
-  // mode, after a rebuild is requested). While one thread rebuilds, the others go on with
-  // the previous snapshot. The first call always builds one.
+  // mode, after a rebuild is requested; see ViewOptions::background for when the access
+  // waits). While one thread rebuilds, the others go on with the previous snapshot. The
+  // first call always builds one.
   std::shared_ptr<const Snapshot> snapshot();
   // Rebuilds now and returns the new snapshot: the current one when the store shows
   // nothing new.
   std::shared_ptr<const Snapshot> refresh();
   // Called after every rebuild with the snapshot before it and the new one, on the
-  // rebuilding thread; a null function removes the listener (and waits for a call in
-  // progress). The first snapshot has no predecessor and calls nothing.
+  // rebuilding thread, once the new one is published (so an access waiting for it does not
+  // wait for the listener); calls come one at a time, in the order of the rebuilds. A null
+  // function removes the listener (and waits for a call in progress). The first snapshot has
+  // no predecessor and calls nothing.
   using Listener = std::function<void(const Snapshot& before, const Snapshot& after)>;
   void onRebuild(Listener listener);
+  // Waits until the listener has returned from its call for `snapshot` (or a later one), at
+  // most `bound`; true if it has. For an access that must not be answered from what a cache
+  // held before `snapshot`, and that holds nothing the listener may wait for.
+  bool awaitListener(const Snapshot& snapshot, std::chrono::milliseconds bound);
 
   const Store& store() const { return store_; }
 
  private:
   struct Cache;
   friend class SnapshotBuilder;
-  std::shared_ptr<const Snapshot> rebuildLocked();
+  using Clock = std::chrono::steady_clock;
+  // Rebuilds and publishes (`rebuild` holds rebuildMutex_), then releases `rebuild` and
+  // tells the listener.
+  std::shared_ptr<const Snapshot> rebuildLocked(std::unique_lock<std::mutex>& rebuild);
+  // Background mode: asks for a rebuild; returns the current snapshot once its walk started
+  // at most visibleWithin before `now`. `lock` holds currentMutex_.
+  std::shared_ptr<const Snapshot> awaitFreshLocked(std::unique_lock<std::mutex>& lock,
+                                                   Clock::time_point now);
 
   Store store_;
   ViewOptions options_;
   std::mutex rebuildMutex_;  // one rebuild at a time; guards cache_
   std::unique_ptr<Cache> cache_;
-  Listener listener_;  // guarded by rebuildMutex_
+  std::mutex listenerMutex_;  // one listener call at a time; taken before rebuildMutex_ is left
+  Listener listener_;         // guarded by listenerMutex_
   mutable std::mutex currentMutex_;
+  std::condition_variable published_;  // with currentMutex_: builtAt_, toldAt_ or failedAt_ moved
   std::shared_ptr<const Snapshot> current_;
-  std::chrono::steady_clock::time_point builtAt_{};
+  Clock::time_point builtAt_{};  // when the walk that found current_ still true started
+  Clock::time_point toldAt_{};   // the builtAt() of the last snapshot the listener was told of
 
   // Background mode.
   void refreshLoop();
-  bool refreshWanted_ = false;                          // guarded by currentMutex_
-  std::chrono::steady_clock::time_point lastAccess_{};  // guarded by currentMutex_
-  Worker refresher_;  // started by startBackground(); last: stopped first
+  bool refreshWanted_ = false;      // guarded by currentMutex_
+  Clock::time_point lastAccess_{};  // guarded by currentMutex_
+  Clock::time_point failedAt_{};    // guarded by currentMutex_: start of the last failed rebuild
+  Worker refresher_;                // started by startBackground(); last: stopped first
 };
 
 }  // namespace regfs::view

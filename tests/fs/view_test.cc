@@ -500,6 +500,57 @@ TEST_F(ViewTest, BackgroundPollingHearsOfChangesWithoutAnAccess) {
   view.onRebuild(nullptr);
 }
 
+// The first access after an idle spell (no access asked for a rebuild, none polling) waits
+// for a snapshot whose walk started within the promise: a change made a promise ago shows.
+TEST_F(ViewTest, AnAccessAfterAnIdleSpellSeesWhatChangedAPromiseAgo) {
+  Repository r = repo("idle");
+  Digest m = image(r, {"i"});
+  ViewOptions options;
+  options.maxAge = std::chrono::milliseconds(10);
+  options.background = true;
+  options.visibleWithin = std::chrono::milliseconds(50);
+  View view(store, options);
+  view.startBackground();
+  ASSERT_FALSE(view.snapshot()->resolve("idle/later"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  r.putTag(Tag::parse("later"), m);
+  std::this_thread::sleep_for(options.visibleWithin);
+  EXPECT_TRUE(view.snapshot()->resolve("idle/later")) << "at the first look";
+}
+
+// An access that must not be answered from what a cache held before its snapshot waits for
+// the listener's call for that snapshot, and no longer than it said.
+TEST_F(ViewTest, AwaitListenerWaitsForTheCallOfItsSnapshotWithinItsBound) {
+  Repository r = repo("told");
+  Digest m = image(r, {"t"});
+  ViewOptions options;
+  options.maxAge = std::chrono::milliseconds(0);
+  options.background = true;
+  options.visibleWithin = std::chrono::milliseconds(0);
+  View view(store, options);
+  auto first = view.snapshot();
+  EXPECT_TRUE(view.awaitListener(*first, std::chrono::milliseconds(0))) << "nothing to tell";
+  std::mutex mutex;
+  std::condition_variable opened;
+  bool open = false;
+  view.onRebuild([&](const Snapshot&, const Snapshot&) {
+    std::unique_lock lock(mutex);
+    opened.wait(lock, [&] { return open; });
+  });
+  view.startBackground();
+  r.putTag(Tag::parse("new"), m);
+  auto fresh = view.snapshot();  // published while the listener is held up
+  ASSERT_TRUE(fresh->resolve("told/new"));
+  EXPECT_FALSE(view.awaitListener(*fresh, std::chrono::milliseconds(50)));
+  {
+    std::lock_guard lock(mutex);
+    open = true;
+    opened.notify_all();
+  }
+  EXPECT_TRUE(view.awaitListener(*fresh, std::chrono::seconds(20)));
+  view.onRebuild(nullptr);
+}
+
 // regfs-mount builds the first snapshot, then forks into the background: a thread running
 // then would hold its locks in the child for good (the mount hung at its first access).
 TEST_F(ViewTest, ABackgroundViewStartsNoThreadBeforeItIsTold) {

@@ -117,5 +117,64 @@ TEST(ViewLiveUpdateTest, PushTagMoveAndDeleteShowWithinASecond) {
   std::printf("delete while idle visible after %lld ms\n", static_cast<long long>(took->count()));
 }
 
+// After the mount sat unused past every timer (the daemon's rebuilds, the kernel's caches), a
+// script that changes the store and looks a second later sees the change at its first look:
+// no retry. Each kind of change is made after its own idle spell.
+TEST(ViewLiveUpdateTest, AfterIdleTheFirstLookASecondLaterSeesTheChange) {
+  ASSERT_TRUE(std::filesystem::exists("/dev/fuse")) << "/dev/fuse is required";
+  TempDir work;
+  auto root = work / "store", mnt = work / "mnt";
+  OciLayout oci(work / "oci");
+  Blob base = oci.addLayer({{"base", "base"}});
+  Blob one = oci.addImage({base});
+  Blob two = oci.addImage({base, oci.addLayer({{"two", "two"}})});
+  Store store = Store::openLocal(root);
+  pushLayout(store, oci, "idle/app", {one}, "latest");
+  Repository repo = store.repository(RepoName::parse("idle/app"));
+  MountedView view(root, mnt);
+  auto app = mnt / "idle/app";
+  // Longer than two cache timeouts (the default one is a second): the daemon has stopped
+  // rebuilding on its own and the kernel's brief entries and attributes have expired.
+  auto idle = [&] {
+    warmCache(mnt);
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+  };
+  auto promise = [] { std::this_thread::sleep_for(milliseconds(1000)); };
+
+  idle();
+  repo.putManifest(two.bytes);
+  repo.putTag(Tag::parse("v2"), Digest::parse(two.digest));
+  promise();
+  EXPECT_EQ(target(app / "v2"), "@" + two.digest) << "a new tag";
+
+  idle();
+  pushLayout(store, oci, "idle/new", {one}, "x");
+  promise();
+  EXPECT_EQ(target(mnt / "idle/new/x"), "@" + one.digest) << "a new repository";
+
+  idle();
+  repo.putTag(Tag::parse("latest"), Digest::parse(two.digest));
+  promise();
+  EXPECT_EQ(target(app / "latest"), "@" + two.digest) << "a moved tag";
+
+  // A deleted manifest, seen from inside its repository (a shell whose working directory is
+  // there): its directory, which the kernel may cache for long, is gone, and the layer it
+  // shared with the other manifest has one link less.
+  int repoDir = ::open(app.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(repoDir, 0);
+  std::string sharedLayer = "@" + two.digest + "/layers/00-" + base.digest.substr(7) + ".tar.gz";
+  struct stat st;
+  ASSERT_EQ(::fstatat(repoDir, sharedLayer.c_str(), &st, 0), 0);
+  nlink_t linksBefore = st.st_nlink;
+  idle();
+  repo.deleteManifest(Digest::parse(one.digest));
+  promise();
+  EXPECT_NE(::fstatat(repoDir, ("@" + one.digest).c_str(), &st, AT_SYMLINK_NOFOLLOW), 0)
+      << "a deleted manifest";
+  ASSERT_EQ(::fstatat(repoDir, sharedLayer.c_str(), &st, 0), 0);
+  EXPECT_EQ(st.st_nlink, linksBefore - 1) << "a layer's link count after a delete";
+  ::close(repoDir);
+}
+
 }  // namespace
 }  // namespace regfs
