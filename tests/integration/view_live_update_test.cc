@@ -30,18 +30,30 @@ std::string target(const std::filesystem::path& p) {
 // Looks at everything, so the kernel holds cached entries and attributes for it all.
 void warmCache(const std::filesystem::path& mnt) { walkTree(mnt, /*hashFiles=*/false); }
 
-TEST(ViewLiveUpdateTest, PushTagMoveAndDeleteShowWithinASecond) {
-  ASSERT_TRUE(std::filesystem::exists("/dev/fuse")) << "/dev/fuse is required";
+// A store with image `one` pushed as NAME:latest, mounted; image `two` (sharing one's base
+// layer) waits in the OCI layout for the test to push.
+class ViewLiveUpdateTest : public ::testing::Test {
+ protected:
+  void mount(const std::string& name) {
+    ASSERT_TRUE(std::filesystem::exists("/dev/fuse")) << "/dev/fuse is required";
+    pushLayout(store, oci, name, {one}, "latest");
+    view = std::make_unique<MountedView>(root, mnt);
+  }
+  Repository repository(const std::string& name) { return store.repository(RepoName::parse(name)); }
+
   TempDir work;
-  auto root = work / "store", mnt = work / "mnt";
-  OciLayout oci(work / "oci");
+  std::filesystem::path root = work / "store", mnt = work / "mnt";
+  OciLayout oci{work / "oci"};
   Blob base = oci.addLayer({{"base", "base"}});
   Blob one = oci.addImage({base});
   Blob two = oci.addImage({base, oci.addLayer({{"two", "two"}})});
   Store store = Store::openLocal(root);
-  pushLayout(store, oci, "live/app", {one}, "latest");
-  Repository repo = store.repository(RepoName::parse("live/app"));
-  MountedView view(root, mnt);
+  std::unique_ptr<MountedView> view;
+};
+
+TEST_F(ViewLiveUpdateTest, PushTagMoveAndDeleteShowWithinASecond) {
+  ASSERT_NO_FATAL_FAILURE(mount("live/app"));
+  Repository repo = repository("live/app");
   auto app = mnt / "live/app";
   const milliseconds kSecond(1000);
 
@@ -120,18 +132,9 @@ TEST(ViewLiveUpdateTest, PushTagMoveAndDeleteShowWithinASecond) {
 // After the mount sat unused past every timer (the daemon's rebuilds, the kernel's caches), a
 // script that changes the store and looks a second later sees the change at its first look:
 // no retry. Each kind of change is made after its own idle spell.
-TEST(ViewLiveUpdateTest, AfterIdleTheFirstLookASecondLaterSeesTheChange) {
-  ASSERT_TRUE(std::filesystem::exists("/dev/fuse")) << "/dev/fuse is required";
-  TempDir work;
-  auto root = work / "store", mnt = work / "mnt";
-  OciLayout oci(work / "oci");
-  Blob base = oci.addLayer({{"base", "base"}});
-  Blob one = oci.addImage({base});
-  Blob two = oci.addImage({base, oci.addLayer({{"two", "two"}})});
-  Store store = Store::openLocal(root);
-  pushLayout(store, oci, "idle/app", {one}, "latest");
-  Repository repo = store.repository(RepoName::parse("idle/app"));
-  MountedView view(root, mnt);
+TEST_F(ViewLiveUpdateTest, AfterIdleTheFirstLookASecondLaterSeesTheChange) {
+  ASSERT_NO_FATAL_FAILURE(mount("idle/app"));
+  Repository repo = repository("idle/app");
   auto app = mnt / "idle/app";
   // Longer than two cache timeouts (the default one is a second): the daemon has stopped
   // rebuilding on its own and the kernel's brief entries and attributes have expired.
