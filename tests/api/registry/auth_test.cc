@@ -4,17 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include "support/api_request.h"
+
 namespace regfs::api {
 namespace {
 
-Request request(std::string method, std::string target) {
-  Request r;
-  r.method = std::move(method);
-  r.target = target;
-  size_t q = target.find('?');
-  r.path = target.substr(0, q);
-  if (q != std::string::npos) r.query = target.substr(q + 1);
-  return r;
+Request request(const std::string& method, const std::string& target) {
+  return regfs::testing::parsedRequest(method, target);
 }
 
 std::string scopes(const Request& r) { return scopeParam(requiredAccess(r)); }

@@ -8,6 +8,7 @@
 #include "api/registry/dispatch.h"
 #include "common/error.h"
 #include "common/store/layout.h"
+#include "support/api_request.h"
 #include "support/image.h"
 #include "support/process.h"
 #include "support/redirecting_driver.h"
@@ -20,15 +21,8 @@ using regfs::testing::kOciConfigType;
 using regfs::testing::kOciManifestType;
 using regfs::testing::TempDir;
 
-Request request(std::string method, std::string target) {
-  Request r;
-  r.method = std::move(method);
-  r.target = target;
-  size_t q = target.find('?');
-  r.path = target.substr(0, q);
-  if (q != std::string::npos) r.query = target.substr(q + 1);
-  r.headers.add("Host", "registry.example");
-  return r;
+Request request(const std::string& method, const std::string& target) {
+  return regfs::testing::parsedRequest(method, target, {"Host: registry.example"});
 }
 
 // Dispatches `req`, feeding `body` to the sink when the handler reads one.

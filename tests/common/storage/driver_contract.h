@@ -26,6 +26,7 @@
 
 #include "common/error.h"
 #include "common/storage/driver.h"
+#include "support/error_kind.h"
 #include "support/process.h"
 
 namespace regfs::testing {
@@ -60,18 +61,6 @@ class DriverContract : public ::testing::TestWithParam<DriverMaker> {
   // Another driver on the same storage.
   std::shared_ptr<StorageDriver> another() const { return GetParam().open(storage_); }
   const DriverMaker& traits() const { return GetParam(); }
-
-  // The kind of the Error `f` throws; a failure if it throws none.
-  template <typename F>
-  static ErrorKind kindOf(F&& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return e.kind();
-    }
-    ADD_FAILURE() << "no error thrown";
-    return ErrorKind::kInternal;
-  }
 
   // `size` bytes that differ from those of another seed and repeat only every 251.
   static std::string pattern(size_t size, char seed) {

@@ -10,10 +10,13 @@
 
 #include "common/error.h"
 #include "common/store/layout.h"
+#include "support/error_kind.h"
 #include "support/process.h"
 
 namespace regfs {
 namespace {
+
+using testing::kindOf;
 
 using testing::readFile;
 using testing::TempDir;
@@ -28,17 +31,6 @@ class StoreTest : public ::testing::Test {
     return dir.path().string() + driverPath;
   }
 };
-
-template <typename F>
-ErrorKind kindOf(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return ErrorKind::kInternal;
-}
 
 TEST_F(StoreTest, PutBlobIsContentAddressedAndIdempotent) {
   Digest d = store.putBlob("hello");
