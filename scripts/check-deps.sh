@@ -12,15 +12,16 @@ declare -A allowed=(
   [common/config]="common"
   [common/storage]="common common/config"
   [common/store]="common common/config common/storage"
-  [common/maintenance]="common common/config common/storage common/store"
+  [common/layers]="common common/config common/storage common/store"
+  [common/maintenance]="common common/config common/storage common/store common/layers"
   [common/auth]="common common/config"
   [api/http]="common common/config"
-  [api/registry]="common common/config common/storage common/store common/auth api/http"
-  [api/ops]="common common/config common/storage common/store common/maintenance common/auth api/http api/registry"
-  [api/net]="common common/config common/storage common/store common/auth api/http api/registry"
-  [api]="common common/config common/storage common/store common/maintenance common/auth api/http api/registry api/ops api/net"
-  [fs]="common common/config common/storage common/store"
-  [tools]="common common/config common/storage common/store common/maintenance"
+  [api/registry]="common common/config common/storage common/store common/layers common/auth api/http"
+  [api/ops]="common common/config common/storage common/store common/layers common/maintenance common/auth api/http api/registry"
+  [api/net]="common common/config common/storage common/store common/layers common/auth api/http api/registry"
+  [api]="common common/config common/storage common/store common/layers common/maintenance common/auth api/http api/registry api/ops api/net"
+  [fs]="common common/config common/storage common/store common/layers"
+  [tools]="common common/config common/storage common/store common/layers common/maintenance"
 )
 
 roomOf() {  # the deepest room holding path $1 (a file or an include), or nothing

@@ -42,6 +42,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libpistache-dev libfuse3-dev fuse3 libssl-dev rapidjson-dev libyaml-cpp-dev
   libcrypt-dev libspdlog-dev libcli11-dev libcurl4-openssl-dev libpugixml-dev ca-certificates curl
+  zlib1g-dev libzstd-dev
 )
 tests=ON
 if [ "$runtime" -eq 1 ]; then
@@ -54,6 +55,8 @@ else
     # tests: real clients and the reference registry
     docker.io skopeo podman docker-registry apache2-utils curl rsync wrk nginx-light
     busybox-static openssl ca-certificates
+    # tests: what established unpackers make of a layer (images as files), and the bench's
+    umoci archivemount zstd buildah
     # tests: operations (metrics format, unit files)
     prometheus systemd
     # tests: single-node Ceph (radosgw for S3, CephFS through ceph-fuse)

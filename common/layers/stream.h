@@ -1,0 +1,98 @@
+#pragma once
+// A layer blob as a stream of tar bytes: what compression it has, one sequential pass that
+// decompresses it and records where a later read may start (seek points), and random reads
+// of the uncompressed stream from those points.
+//
+//   gzip   zlib's zran approach: at deflate block boundaries at least `span` bytes of output
+//          apart, a checkpoint keeps the input bit position and the last 32 KiB of output
+//          (the window, stored compressed); a read inflates from the checkpoint at or before
+//          it, so it never inflates more than one span before its first byte. Several gzip
+//          members one after another (concatenated .gz) are one stream.
+//   zstd   a checkpoint at every frame start; a single-frame layer has only the start, so a
+//          read there decompresses from the beginning (StreamReader keeps its position, so
+//          reads that go forward continue where the last one stopped).
+//   none   the tar itself: reads are ranged reads of the blob.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace regfs {
+class Store;
+struct Digest;
+}  // namespace regfs
+
+namespace regfs::layers {
+
+enum class Compression : uint8_t { kNone, kGzip, kZstd };
+
+// By the magic bytes at the start of a blob (gzip 1f 8b, zstd 28 b5 2f fd); anything else
+// is taken as a plain tar.
+Compression detectCompression(std::string_view head);
+std::string_view compressionName(Compression compression);  // "none", "gzip", "zstd"
+
+// Where a layer's bytes come from. Thread-safe: readAt() may be called from several threads.
+class BlobSource {
+ public:
+  virtual ~BlobSource() = default;
+  virtual uint64_t size() const = 0;
+  // Up to `length` bytes at `offset` into `buffer`; fewer only at the end of the blob.
+  // Throws Error(kIo) when storage fails.
+  virtual size_t readAt(uint64_t offset, void* buffer, size_t length) const = 0;
+};
+// A blob of the store: pread on the local file when there is one, ranged reads otherwise.
+// Throws Error(kBlobUnknown) when the blob is not there.
+std::unique_ptr<BlobSource> openBlobSource(const Store& store, const Digest& blob);
+// Bytes in memory (tests, fuzzers); `bytes` must outlive the source.
+std::unique_ptr<BlobSource> memorySource(std::string_view bytes);
+
+struct Checkpoint {
+  uint64_t out = 0;    // offset in the uncompressed stream
+  uint64_t in = 0;     // offset in the blob of the first byte to feed (gzip: holding `bits`)
+  uint8_t bits = 0;    // gzip: bits of the byte before `in` that belong to the next block (0-7)
+  std::string window;  // gzip: the 32 KiB (or fewer, near the start) before `out`, compressed
+  bool operator==(const Checkpoint&) const = default;
+};
+
+struct SeekPoints {
+  Compression compression = Compression::kNone;
+  uint64_t compressedSize = 0;          // the blob's size
+  uint64_t uncompressedSize = 0;        // the stream's size
+  std::vector<Checkpoint> checkpoints;  // ascending by out; the first at out 0 (but for kNone)
+  bool operator==(const SeekPoints&) const = default;
+};
+
+struct ScanOptions {
+  uint64_t span = 1 << 20;  // gzip: output between checkpoints, at least
+  // A layer that inflates to more than this is refused (a gzip bomb): Error(kSizeInvalid).
+  uint64_t maxUncompressed = uint64_t{64} << 30;
+};
+
+// Decompresses `blob` from start to end, handing the uncompressed bytes in order to `sink`
+// (in pieces of any size), and returns where later reads may start. Throws
+// Error(kInvalidArgument) for a corrupt or truncated stream (a gzip whose CRC or length does
+// not match, trailing garbage that is not another member), Error(kSizeInvalid) past
+// maxUncompressed, and what `sink` throws.
+SeekPoints scanStream(const BlobSource& blob, const std::function<void(std::string_view)>& sink,
+                      const ScanOptions& options = {});
+
+// Random reads of the uncompressed stream. One reader per sequence of reads (an open file):
+// not thread-safe, but readers over the same blob and points are independent.
+class StreamReader {
+ public:
+  StreamReader(const BlobSource& blob, const SeekPoints& points);
+  ~StreamReader();
+  // Up to `length` bytes at `offset` of the uncompressed stream into `buffer`; fewer only at
+  // its end. A read that starts where the previous one ended continues without seeking.
+  // Throws Error(kIo) when the blob does not decompress as it did when it was scanned.
+  size_t read(uint64_t offset, void* buffer, size_t length);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace regfs::layers
