@@ -7,6 +7,7 @@
   X(Fsck)                 \
   X(Du)                   \
   X(PurgeUploads)         \
+  X(Index)                \
   X(Restore)
 
 namespace regfs::tools {

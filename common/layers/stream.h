@@ -22,7 +22,7 @@
 
 namespace regfs {
 class Store;
-struct Digest;
+class Digest;
 }  // namespace regfs
 
 namespace regfs::layers {

@@ -1,0 +1,80 @@
+#include <spdlog/spdlog.h>
+
+#include "common/layers/layer_index.h"
+#include "common/store/layout.h"
+
+namespace regfs::layers {
+
+LayerIndexes::LayerIndexes(Store store, IndexLimits limits)
+    : store_(std::move(store)), limits_(std::move(limits)) {}
+
+std::shared_ptr<const LayerIndex> LayerIndexes::load(const Digest& blob) const {
+  const std::string path = layout::layerIndexFile(blob);
+  std::string why;
+  try {
+    auto info = store_.driver().statFile(path);
+    if (!info) return nullptr;
+    if (info->size > limits_.maxIndexBytes) {
+      why = "the file is over the size limit";
+    } else {
+      auto index =
+          std::make_shared<LayerIndex>(decodeIndex(store_.driver().read(path), blob, limits_));
+      if (!index->failure || index->failure->kind != ErrorKind::kSizeInvalid ||
+          index->failure->limits == limits_.fingerprint())
+        return index;
+      return nullptr;  // it hit a limit that has changed since: try again
+    }
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::kNotFound) return nullptr;
+    if (e.kind() != ErrorKind::kInvalidArgument) throw;
+    why = e.what();
+  }
+  std::lock_guard lock(loggedMutex_);
+  if (!logged_[blob])
+    spdlog::warn("the index of layer {} cannot be trusted ({}); it will be built again", blob.str(),
+                 why);
+  logged_[blob] = true;
+  return nullptr;
+}
+
+std::shared_ptr<const LayerIndex> LayerIndexes::build(const Digest& blob) {
+  auto source = openBlobSource(store_, blob);
+  auto index = std::make_shared<LayerIndex>(buildIndex(*source, blob, limits_));
+  std::string bytes = encodeIndex(*index);
+  if (bytes.size() > limits_.maxIndexBytes) {
+    std::string message = "its index would take " + std::to_string(bytes.size()) +
+                          " bytes, over the limit of " + std::to_string(limits_.maxIndexBytes);
+    *index = LayerIndex{blob};
+    index->failure = LayerIndex::Failure{ErrorKind::kSizeInvalid, message, limits_.fingerprint()};
+    bytes = encodeIndex(*index);
+  }
+  store_.driver().writeAtomic(layout::layerIndexFile(blob), bytes);
+  {
+    std::lock_guard lock(loggedMutex_);
+    logged_.erase(blob);
+  }
+  return index;
+}
+
+std::shared_ptr<const LayerIndex> LayerIndexes::get(const Digest& blob) {
+  if (auto index = load(blob)) return index;
+  std::shared_ptr<std::mutex> building;
+  {
+    std::lock_guard lock(mutex_);
+    std::erase_if(building_, [](const auto& item) { return item.second.expired(); });
+    building = building_[blob].lock();
+    if (!building) {
+      building = std::make_shared<std::mutex>();
+      building_[blob] = building;
+    }
+  }
+  std::lock_guard lock(*building);
+  if (auto index = load(blob)) return index;  // built by the get() this one waited for
+  return build(blob);
+}
+
+void LayerIndexes::remove(const Digest& blob) {
+  store_.driver().remove(layout::layerIndexDir(blob));
+}
+
+}  // namespace regfs::layers

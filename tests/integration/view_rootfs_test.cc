@@ -1,0 +1,183 @@
+// Images as files: an image's rootfs/ in the mounted view is its file system, the same path
+// for path (type, mode with setuid, owner, mtime to the nanosecond, size, bytes, link target,
+// hardlink groups, user xattrs) as umoci unpacks it from the same image; whiteouts and opaque
+// directories hide what they hide, a replaced file leaves its old hardlink with the old bytes,
+// a file that becomes a directory and back is what the last layer says. The layers are real
+// GNU tar archives (PAX, with xattrs and sub-second mtimes), compressed with gzip, zstd or not
+// at all: the three give the same tree. Each layer's own files are under layer-contents/,
+// whiteouts shown; inode numbers survive a remount.
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "support/tree_facts.h"
+#include "support/view_fixture.h"
+
+namespace regfs {
+namespace {
+
+using namespace regfs::testing;
+
+const std::string kLayerTar = "application/vnd.oci.image.layer.v1.tar";
+
+// The three layers, as shell commands run in an empty staging directory.
+const char* const kLayerScripts[] = {
+    // The base: a setuid binary with a hardlink and symlinks (one escaping, one absolute), a
+    // FIFO, a device node, owners, a user xattr, directories to whiteout later.
+    "mkdir -p etc bin usr/lib dir/sub opaque/keep opaque/gone dev && "
+    "echo hello > etc/os-release && chown 1234:5678 etc/os-release && "
+    "setfattr -n user.comment -v 'from layer one' etc/os-release && "
+    "echo gone > etc/gone && printf 'busybox v1' > bin/busybox && chmod 4755 bin/busybox && "
+    "ln bin/busybox bin/sh && ln -s busybox bin/ls && ln -s ../../../../etc/passwd usr/lib/up && "
+    "ln -s /etc/os-release usr/lib/abs && mkfifo usr/fifo && mknod dev/null c 1 3 && "
+    "echo x > dir/sub/file && echo y > opaque/keep/a && echo z > opaque/gone/b && "
+    "chmod 1777 usr && chmod 2755 usr/lib",
+    // A whiteout, an opaque directory with a new child, a file over a directory, a new
+    // busybox (bin/sh keeps the old bytes), a directory's new mode.
+    "mkdir -p etc opaque bin && touch etc/.wh.gone && touch opaque/.wh..wh..opq && "
+    "echo new > opaque/new && echo 'now a file' > dir && printf 'busybox v2' > bin/busybox && "
+    "chmod 0700 etc && echo second > etc/motd",
+    // The file becomes a directory again; a symlink goes.
+    "mkdir -p dir bin && echo back > dir/again && touch bin/.wh.ls",
+};
+
+class ViewRootfsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(std::filesystem::exists("/dev/fuse")) << "/dev/fuse is required";
+    ASSERT_TRUE(haveProgram("fusermount3")) << "fusermount3 is required (fuse3)";
+    ASSERT_TRUE(haveProgram("umoci")) << "umoci is required (scripts/setup.sh installs it)";
+    ASSERT_TRUE(haveProgram("setfattr")) << "setfattr is required (attr)";
+  }
+
+  // Layer `i` as a tar compressed with `compression` ("gzip", "zstd" or "none").
+  Blob layer(OciLayout& oci, size_t i, const std::string& compression) {
+    auto staging = work / ("layer" + std::to_string(i) + "-" + compression);
+    std::filesystem::create_directories(staging);
+    auto made = sh("cd '" + staging.string() + "' && " + kLayerScripts[i] +
+                   " && find . -exec touch -h -d '2021-02-03 04:05:06.123456789' {} +");
+    EXPECT_EQ(made.status, 0) << made.err;
+    std::string pipe = compression == "gzip"   ? " | gzip -n"
+                       : compression == "zstd" ? " | zstd -q -c"
+                                               : "";
+    auto tar = sh("tar -C '" + staging.string() +
+                  "' --sort=name --format=pax --xattrs --xattrs-include='user.*' "
+                  "--numeric-owner -cf - ." +
+                  pipe);
+    EXPECT_EQ(tar.status, 0) << tar.err;
+    std::string type = compression == "gzip"   ? kOciLayerType
+                       : compression == "zstd" ? kLayerTar + "+zstd"
+                                               : kLayerTar;
+    return oci.addBlob(type, tar.out);
+  }
+
+  Blob image(OciLayout& oci, const std::vector<std::string>& compressions) {
+    std::vector<Blob> layers;
+    for (size_t i = 0; i < compressions.size(); ++i) layers.push_back(layer(oci, i, compressions[i]));
+    return oci.addImage(layers);
+  }
+
+  TempDir work;
+};
+
+TreeFactsOptions withComment() {
+  TreeFactsOptions o;
+  o.xattrNames = {{"user.comment", "user.comment"}};
+  return o;
+}
+
+TEST_F(ViewRootfsTest, RootfsEqualsWhatUmociUnpacks) {
+  OciLayout oci(work / "oci");
+  Blob gzip = image(oci, {"gzip", "gzip", "gzip"});
+  Blob mixed = image(oci, {"gzip", "none", "zstd"});
+  oci.tag("gzip", gzip);
+  oci.tag("mixed", mixed);
+  auto bundle = work / "bundle";
+  auto unpacked = sh("umoci unpack --image '" + (work / "oci").string() + ":gzip' '" +
+                     bundle.string() + "'");
+  ASSERT_EQ(unpacked.status, 0) << unpacked.err;
+
+  Store store = Store::openLocal(work / "store");
+  pushLayout(store, oci, "app", {gzip}, "gzip");
+  pushLayout(store, oci, "app", {mixed}, "mixed");
+  MountedView view(work / "store", work / "mnt");
+
+  auto expected = treeFacts(bundle / "rootfs", withComment());
+  ASSERT_TRUE(expected.contains("etc/os-release"));
+  ASSERT_FALSE(expected.contains("etc/gone"));  // the comparison is with a real unpack
+  auto shown = treeFacts(work / "mnt/app/gzip/rootfs", withComment());
+  EXPECT_EQ(shown, expected);
+  // Every layer compressed another way: the same tree.
+  EXPECT_EQ(treeFacts(work / "mnt/app/mixed/rootfs", withComment()), expected);
+
+  // The facts the comparison rests on, spelled out.
+  EXPECT_EQ(shown["bin/busybox"].mode, 04755u);
+  EXPECT_EQ(readFile(work / "mnt/app/gzip/rootfs/bin/sh"), "busybox v1");
+  EXPECT_EQ(readFile(work / "mnt/app/gzip/rootfs/bin/busybox"), "busybox v2");
+  EXPECT_EQ(shown["usr/lib/up"].content, "../../../../etc/passwd");
+  EXPECT_EQ(shown["usr/fifo"].type, 'p');
+  EXPECT_EQ(shown["dev/null"].content, "1,3");
+  EXPECT_EQ(shown["etc/os-release"].uid, 1234u);
+  EXPECT_EQ(shown["etc/os-release"].mtimeNsec, 123456789);
+  EXPECT_EQ(shown["etc/os-release"].xattrs["user.comment"], "from layer one");
+  EXPECT_FALSE(shown.contains("opaque/keep"));
+  EXPECT_TRUE(shown.contains("opaque/new"));
+  EXPECT_EQ(shown["dir"].type, 'd');
+  EXPECT_FALSE(shown.contains("bin/ls"));
+}
+
+TEST_F(ViewRootfsTest, EachEntryNamesTheLayerThatSuppliedIt) {
+  OciLayout oci(work / "oci");
+  Blob img = image(oci, {"gzip", "gzip", "gzip"});
+  Store store = Store::openLocal(work / "store");
+  pushLayout(store, oci, "app", {img}, "v1");
+  MountedView view(work / "store", work / "mnt");
+  Manifest manifest = parseStoredManifest(img.bytes);
+  auto rootfs = work / "mnt/app/v1/rootfs";
+  EXPECT_EQ(xattr(rootfs / "etc/os-release", "user.oci.layer"), manifest.layers[0].digest.str());
+  EXPECT_EQ(xattr(rootfs / "etc/motd", "user.oci.layer"), manifest.layers[1].digest.str());
+  EXPECT_EQ(xattr(rootfs / "dir/again", "user.oci.layer"), manifest.layers[2].digest.str());
+  // A directory over a directory takes the upper layer's attributes.
+  EXPECT_EQ(xattr(rootfs / "etc", "user.oci.layer"), manifest.layers[1].digest.str());
+}
+
+TEST_F(ViewRootfsTest, EachLayersOwnFilesShowWhiteoutsAsFiles) {
+  OciLayout oci(work / "oci");
+  Blob img = image(oci, {"gzip", "none", "zstd"});
+  Store store = Store::openLocal(work / "store");
+  pushLayout(store, oci, "app", {img}, "v1");
+  MountedView view(work / "store", work / "mnt");
+  Manifest manifest = parseStoredManifest(img.bytes);
+  auto perLayer = work / "mnt/app/v1/layer-contents";
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(perLayer))
+    names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  ASSERT_EQ(names.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(names[i], "0" + std::to_string(i) + "-" + manifest.layers[i].digest.hex());
+  EXPECT_TRUE(std::filesystem::is_regular_file(perLayer / names[1] / "etc/.wh.gone"));
+  EXPECT_TRUE(std::filesystem::is_regular_file(perLayer / names[1] / "opaque/.wh..wh..opq"));
+  EXPECT_FALSE(std::filesystem::exists(perLayer / names[1] / "etc/os-release"));
+  EXPECT_EQ(readFile(perLayer / names[0] / "bin/busybox"), "busybox v1");
+  EXPECT_EQ(readFile(perLayer / names[2] / "dir/again"), "back\n");
+}
+
+TEST_F(ViewRootfsTest, InodeNumbersSurviveARemount) {
+  OciLayout oci(work / "oci");
+  Blob img = image(oci, {"gzip", "gzip", "gzip"});
+  Store store = Store::openLocal(work / "store");
+  pushLayout(store, oci, "app", {img}, "v1");
+  auto inodes = [&] {
+    MountedView view(work / "store", work / "mnt");
+    std::map<std::string, uint64_t> out;
+    for (auto& [path, e] : walkTree(work / "mnt/app/v1/rootfs", false)) out[path] = e.ino;
+    EXPECT_EQ(view.stop(), 0);
+    return out;
+  };
+  auto first = inodes();
+  EXPECT_GT(first.size(), 10u);
+  EXPECT_EQ(inodes(), first);
+}
+
+}  // namespace
+}  // namespace regfs
