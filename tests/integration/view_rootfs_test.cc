@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include "common/manifest.h"
 #include "support/tree_facts.h"
 #include "support/view_fixture.h"
 
@@ -52,7 +53,7 @@ class ViewRootfsTest : public ::testing::Test {
 
   // Layer `i` as a tar compressed with `compression` ("gzip", "zstd" or "none").
   Blob layer(OciLayout& oci, size_t i, const std::string& compression) {
-    auto staging = work / ("layer" + std::to_string(i) + "-" + compression);
+    auto staging = work / ("layer-" + std::to_string(++layers_));
     std::filesystem::create_directories(staging);
     auto made = sh("cd '" + staging.string() + "' && " + kLayerScripts[i] +
                    " && find . -exec touch -h -d '2021-02-03 04:05:06.123456789' {} +");
@@ -73,11 +74,13 @@ class ViewRootfsTest : public ::testing::Test {
 
   Blob image(OciLayout& oci, const std::vector<std::string>& compressions) {
     std::vector<Blob> layers;
-    for (size_t i = 0; i < compressions.size(); ++i) layers.push_back(layer(oci, i, compressions[i]));
+    for (size_t i = 0; i < compressions.size(); ++i)
+      layers.push_back(layer(oci, i, compressions[i]));
     return oci.addImage(layers);
   }
 
   TempDir work;
+  int layers_ = 0;
 };
 
 TreeFactsOptions withComment() {
@@ -93,8 +96,8 @@ TEST_F(ViewRootfsTest, RootfsEqualsWhatUmociUnpacks) {
   oci.tag("gzip", gzip);
   oci.tag("mixed", mixed);
   auto bundle = work / "bundle";
-  auto unpacked = sh("umoci unpack --image '" + (work / "oci").string() + ":gzip' '" +
-                     bundle.string() + "'");
+  auto unpacked =
+      sh("umoci unpack --image '" + (work / "oci").string() + ":gzip' '" + bundle.string() + "'");
   ASSERT_EQ(unpacked.status, 0) << unpacked.err;
 
   Store store = Store::openLocal(work / "store");
@@ -147,6 +150,7 @@ TEST_F(ViewRootfsTest, EachLayersOwnFilesShowWhiteoutsAsFiles) {
   Store store = Store::openLocal(work / "store");
   pushLayout(store, oci, "app", {img}, "v1");
   MountedView view(work / "store", work / "mnt");
+  sh("cp -a '" + (work / "store").string() + "' /tmp/debug-store");
   Manifest manifest = parseStoredManifest(img.bytes);
   auto perLayer = work / "mnt/app/v1/layer-contents";
   std::vector<std::string> names;
@@ -154,7 +158,8 @@ TEST_F(ViewRootfsTest, EachLayersOwnFilesShowWhiteoutsAsFiles) {
     names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   ASSERT_EQ(names.size(), 3u);
-  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(names[i], "0" + std::to_string(i) + "-" + manifest.layers[i].digest.hex());
+  for (size_t i = 0; i < 3; ++i)
+    EXPECT_EQ(names[i], "0" + std::to_string(i) + "-" + manifest.layers[i].digest.hex());
   EXPECT_TRUE(std::filesystem::is_regular_file(perLayer / names[1] / "etc/.wh.gone"));
   EXPECT_TRUE(std::filesystem::is_regular_file(perLayer / names[1] / "opaque/.wh..wh..opq"));
   EXPECT_FALSE(std::filesystem::exists(perLayer / names[1] / "etc/os-release"));

@@ -20,13 +20,13 @@
 namespace regfs::testing {
 
 struct PathFacts {
-  char type = '?';  // d f l c b p s
+  char type = '?';    // d f l c b p s
   unsigned mode = 0;  // 07777
   unsigned uid = 0, gid = 0;
   int64_t mtimeSec = 0;
   int64_t mtimeNsec = 0;
   uint64_t size = 0;
-  std::string content;  // f: sha256 hex; l: the target; c, b: "major,minor"
+  std::string content;    // f: sha256 hex; l: the target; c, b: "major,minor"
   std::string hardlinks;  // f with nlink > 1: the first path of its inode in the tree
   std::map<std::string, std::string> xattrs;
   bool operator==(const PathFacts&) const = default;
