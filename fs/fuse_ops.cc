@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -27,6 +28,7 @@
 #include "common/layers/file_reader.h"
 #include "common/unique_fd.h"
 #include "fs/passthrough.h"
+#include "fs/read_ahead.h"
 
 namespace regfs::view {
 namespace {
@@ -93,6 +95,7 @@ class ViewFs {
   ViewFs(View& view, const MountOptions& options)
       : view_(view),
         passthrough_(options.passthrough),
+        readAheadBytes_(options.readAheadKib * 1024),
         timeout_(std::chrono::duration<double>(options.cacheTimeout).count()),
         stableTimeout_(std::chrono::duration<double>(options.stableCacheTimeout).count()),
         uid_(::getuid()),
@@ -100,6 +103,7 @@ class ViewFs {
 
   View& view() { return view_; }
   Passthrough& passthrough() { return passthrough_; }
+  unsigned readAheadBytes() const { return readAheadBytes_; }
   bool noOpendir = false;  // set once, in init, before any other request
   // How long the kernel may cache what we say of `n`: long for a stable node, briefly for
   // the others. Either way, what a rebuild finds changed is invalidated at once
@@ -293,6 +297,7 @@ class ViewFs {
 
   View& view_;
   Passthrough passthrough_;
+  unsigned readAheadBytes_;
   double timeout_;
   double stableTimeout_;
   std::atomic<fuse_session*> session_{nullptr};
@@ -336,8 +341,15 @@ void guarded(fuse_req_t req, const char* op, F&& f) {
   }
 }
 
+// The largest READ the kernel sends. libfuse splices a reply through a pipe it grows to the
+// reply plus three pages, rounded up to a power of two: 2 MiB for the 1 MiB default, past
+// pipe-max-size (1 MiB) unless the daemon is root of the initial user namespace, and past
+// that limit libfuse copies each reply through a buffer of its own instead.
+constexpr unsigned kMaxReadRequest = 512 << 10;
+
 void opInit(void* userdata, fuse_conn_info* conn) {
-  static_cast<ViewFs*>(userdata)->noOpendir = conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT;
+  ViewFs& f = *static_cast<ViewFs*>(userdata);
+  f.noOpendir = conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT;
   auto want = [&](unsigned cap) {
     if (conn->capable & cap) conn->want |= cap;
   };
@@ -351,6 +363,11 @@ void opInit(void* userdata, fuse_conn_info* conn) {
   // File contents never change under an inode number; nothing to invalidate on attr changes.
   conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
   conn->time_gran = 1;
+  // The view is read-only: libfuse 3.14 takes the kernel's max_pages, the largest request of
+  // any kind, from max_write.
+  conn->max_write = std::min(conn->max_write, kMaxReadRequest);
+  // The kernel lowers the mount's read-ahead to this: not below what serveView set.
+  conn->max_readahead = std::max(conn->max_readahead, f.readAheadBytes());
 }
 
 // LOOKUP below a contents directory: a name in the tree of files from layers.
@@ -806,12 +823,23 @@ int serveView(View& view, const MountOptions& options) {
     fuse_opt_add_arg(&fa.args, arg);
   if (options.debug) fuse_opt_add_arg(&fa.args, "-d");
 
+  // Resolved now: once mounted, a look at the mount point is a request to this daemon.
+  std::error_code ec;
+  std::string mountpoint = std::filesystem::canonical(options.mountpoint, ec).string();
+  if (ec) mountpoint = options.mountpoint;
   fuse_lowlevel_ops ops = makeOps();
   fuse_session* se = fuse_session_new(&fa.args, &ops, sizeof ops, &state);
   if (!se) return 2;  // libfuse has printed the reason (an unknown option)
   int status = 1;
   if (fuse_set_signal_handlers(se) == 0) {
     if (fuse_session_mount(se, options.mountpoint.c_str()) == 0) {
+      // With the kernel's 128 KiB read-ahead, a sequential read through the daemon waits for
+      // a round trip every 128 KiB. Best effort: only root may raise it.
+      std::string why;
+      if (options.readAheadKib > 0 && !setReadAhead(mountpoint, options.readAheadKib, why) &&
+          options.debug) {
+        std::fprintf(stderr, "regfs-mount: read-ahead stays the kernel's: %s\n", why.c_str());
+      }
       fuse_daemonize(options.foreground ? 1 : 0);
       view.startBackground();  // threads only now, in the process that serves
       if (options.passthrough) {

@@ -26,6 +26,9 @@ struct MountOptions {
   // can (a file's st_nlink) is invalidated when a rebuild of the view sees it change.
   std::chrono::seconds stableCacheTimeout{3600};
   unsigned maxThreads = 16;
+  // How far ahead the kernel reads a file whose reads the daemon answers, in KiB (the
+  // mount's read_ahead_kb, set once mounted; root only). 0 keeps the kernel's 128.
+  unsigned readAheadKib = 4096;
   // Let the kernel read local blobs itself (FUSE passthrough, Linux 6.9, root only);
   // otherwise every read the page cache misses is answered by the daemon.
   bool passthrough = true;

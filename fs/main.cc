@@ -78,8 +78,8 @@ int main(int argc, char** argv) {
   app.add_flag("-f,--foreground", foreground, "stay in the foreground");
   app.add_option("-o", optionGroups,
                  "mount options, comma-separated: allow_other, debug, cache_timeout_ms=N, "
-                 "max_threads=N, no_passthrough, nocontents (no rootfs/ or layer-contents/: a "
-                 "mount for backups), and libfuse/kernel options")
+                 "max_threads=N, no_passthrough, read_ahead_kb=N, nocontents (no rootfs/ or "
+                 "layer-contents/: a mount for backups), and libfuse/kernel options")
       ->take_all()
       ->allow_extra_args(false);
   regfs::addVersionFlag(app, "regfs-mount");
@@ -113,6 +113,8 @@ int main(int argc, char** argv) {
         viewOptions.pollAfterAccess = 2 * options.cacheTimeout;
       } else if (auto n = number("max_threads")) {
         options.maxThreads = static_cast<unsigned>(std::max(1L, *n));
+      } else if (auto kib = number("read_ahead_kb")) {
+        options.readAheadKib = static_cast<unsigned>(std::min(*kib, 1L << 20));
       } else {
         options.fuseOptions.push_back(o);
       }
