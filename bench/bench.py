@@ -36,6 +36,11 @@ from servers import Dockerd, NginxServer, RegistryServer, make_certificate  # no
 
 SECTIONS = ["api", "catalog", "blob", "upload", "docker", "view", "s3"]
 
+# The documented backup of the view (docs/view.md, "Backups"): what is inside images stays out.
+BACKUP_EXCLUDES = ["--exclude=@*/rootfs", "--exclude=@*/layer-contents"]
+# ls -lR of the store's view alone: the images' files are rows of their own.
+CONTENTS_LS = ["--ignore=rootfs", "--ignore=layer-contents"]
+
 PROFILES = {
     "full": dict(rounds=3, seconds=3, catalog_seconds=5, blob_mib=512, catalog_repos=10000,
                  view_repos=1000, view_tags=10, docker_mib=512, docker_rounds=4, chunks=8,
@@ -882,12 +887,13 @@ class Bench:
             for which in order(["view", "direct"], rnd):
                 if rows["ls"].errors.get(which):
                     continue
-                t, _, why = timed(["ls", "-lR", trees[which]], limit)
+                t, _, why = timed(["ls", "-lR"] + CONTENTS_LS + [trees[which]], limit)
                 rows["ls"].add(which, t, error=why)
         first_done = {}
         for which in ("view", "direct"):
             dest = os.path.join(self.mem, "rsync-" + which)
-            t, _, why = timed(["rsync", "-aH", trees[which] + "/", dest + "/"], limit * 2)
+            t, _, why = timed(["rsync", "-aH"] + BACKUP_EXCLUDES + [trees[which] + "/", dest + "/"],
+                              limit * 2)
             rows["rsync1"].add(which, t, error=why)
             first_done[which] = why is None
         for rnd in range(rounds):
@@ -898,8 +904,8 @@ class Bench:
                 if rows["rsync2"].errors.get(which):
                     continue
                 dest = os.path.join(self.mem, "rsync-" + which)
-                t, out, why = timed(["rsync", "-aH", "--stats", trees[which] + "/", dest + "/"],
-                                    limit)
+                t, out, why = timed(["rsync", "-aH", "--stats"] + BACKUP_EXCLUDES +
+                                    [trees[which] + "/", dest + "/"], limit)
                 moved = None
                 for line in out.splitlines():
                     if line.startswith("Number of regular files transferred:"):
