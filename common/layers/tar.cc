@@ -320,6 +320,7 @@ struct TarParser::State {
 void TarParser::State::feed(std::string_view bytes) {
   while (!bytes.empty()) {
     size_t n = 0;
+    Phase before = phase;
     switch (phase) {
       case Phase::kEnded:
         n = bytes.size();
@@ -343,7 +344,6 @@ void TarParser::State::feed(std::string_view bytes) {
         block.append(bytes.substr(0, n));
         break;
     }
-    Phase before = phase;
     offset += n;
     if (before == Phase::kSparseMap) mapByte(bytes[0]);
     bytes.remove_prefix(n);
