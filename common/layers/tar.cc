@@ -138,7 +138,7 @@ struct PaxRecords {
   std::optional<std::string> path, linkpath, size, uid, gid, mtime;
   std::vector<std::pair<std::string, std::string>> xattrs;
   std::unordered_map<std::string, size_t> xattrIndex;
-  uint64_t xattrBytes = 0;  // as written: a replaced value still counts
+  uint64_t xattrBytes = 0;  // names and values of `xattrs`
   // GNU.sparse.*: the version records, the name and size of the file, the 0.1 map and the
   // 0.0 offset/numbytes records in the order written.
   std::optional<std::string> sparseMajor, sparseMinor, sparseName, sparseSize, sparseRealSize,
@@ -307,6 +307,8 @@ struct TarParser::State {
   void onRecord();
   void applyPax(std::string_view key, std::string_view value, bool isGlobal);
   void onMember(char typeflag, Format format);
+  std::string memberName(Format format) const;
+  std::string memberLinkName() const;
   void setEntryNumbers(char typeflag, Format format);
   void startGnuSparse();
   void readGnuSparse(std::string_view map, size_t count);
@@ -383,7 +385,7 @@ void TarParser::State::onHeader() {
         overLimit("extended header size (maxExtendedBytes)", static_cast<uint64_t>(*size),
                   limits.maxExtendedBytes, at);
       }
-      memberOpen = true;
+      memberOpen = memberOpen || typeflag != 'g';  // a global header belongs to no member
       recordType = typeflag;
       recordSize = static_cast<uint64_t>(*size);
       record.clear();
@@ -428,7 +430,6 @@ void TarParser::State::onRecord() {
       if (equals == 0 || equals == std::string_view::npos) invalid(memberAt, "bad PAX record");
       applyPax(kv.substr(0, equals), kv.substr(equals + 1), isGlobal);
     }
-    if (isGlobal) memberOpen = false;
   }
   record.clear();
   record.shrink_to_fit();
@@ -459,16 +460,17 @@ void TarParser::State::applyPax(std::string_view key, std::string_view value, bo
     set(r.mtime);
   } else if (key.starts_with(kXattr) && key.size() > kXattr.size()) {
     std::string name(key.substr(kXattr.size()));
-    r.xattrBytes += name.size() + value.size();
+    auto [it, added] = r.xattrIndex.try_emplace(name, r.xattrs.size());
+    if (added) {
+      r.xattrBytes += name.size();
+      r.xattrs.emplace_back(std::move(name), std::string());
+    }
+    std::string& slot = r.xattrs[it->second].second;
+    r.xattrBytes = r.xattrBytes - slot.size() + value.size();
     if (r.xattrBytes > limits.maxXattrBytes) {
       overLimit("xattr bytes (maxXattrBytes)", r.xattrBytes, limits.maxXattrBytes, memberAt);
     }
-    auto [it, added] = r.xattrIndex.try_emplace(name, r.xattrs.size());
-    if (added) {
-      r.xattrs.emplace_back(std::move(name), std::string(value));
-    } else {
-      r.xattrs[it->second].second = std::string(value);
-    }
+    slot = value;
   } else if (isGlobal || !key.starts_with("GNU.sparse.")) {
     return;  // uname, gname, atime, ctime, comments, other vendors' records
   } else if (key == "GNU.sparse.major") {
@@ -513,28 +515,26 @@ void TarParser::State::checkPath(std::string_view path, bool depth) {
   }
 }
 
+// The name and the link name: PAX records, else GNU long names, else the header's fields.
+std::string TarParser::State::memberName(Format format) const {
+  if (auto v = pick(pax.path, global.path)) return std::string(*v);
+  if (longName) return *longName;
+  std::string_view name = cString(field(block, kName));
+  std::string_view prefix;
+  if (format == Format::kUstar) prefix = cString(field(block, kPrefix));
+  if (format == Format::kStar) prefix = cString(field(block, kStarPrefix));
+  return prefix.empty() ? std::string(name) : std::string(prefix) + "/" + std::string(name);
+}
+
+std::string TarParser::State::memberLinkName() const {
+  if (auto v = pick(pax.linkpath, global.linkpath)) return std::string(*v);
+  if (longLink) return *longLink;
+  return std::string(cString(field(block, kLinkName)));
+}
+
 void TarParser::State::onMember(char typeflag, Format format) {
-  std::string_view b = block;
-  // The name and the link name: PAX records, else GNU long names, else the header's fields.
-  if (auto v = pick(pax.path, global.path)) {
-    rawName = *v;
-  } else if (longName) {
-    rawName = *longName;
-  } else {
-    std::string_view name = cString(field(b, kName));
-    std::string_view prefix;
-    if (format == Format::kUstar) prefix = cString(field(b, kPrefix));
-    if (format == Format::kStar) prefix = cString(field(b, kStarPrefix));
-    rawName = prefix.empty() ? std::string(name) : std::string(prefix) + "/" + std::string(name);
-  }
-  std::string rawLink;
-  if (auto v = pick(pax.linkpath, global.linkpath)) {
-    rawLink = *v;
-  } else if (longLink) {
-    rawLink = *longLink;
-  } else {
-    rawLink = cString(field(b, kLinkName));
-  }
+  rawName = memberName(format);
+  std::string rawLink = memberLinkName();
   entry = Entry();
   bool headerOnly = true;
   entry.type = memberType(typeflag, rawName, headerOnly);
@@ -554,7 +554,7 @@ void TarParser::State::onMember(char typeflag, Format format) {
       checkPath(*target, true);
       entry.linkTarget = std::move(*target);
     }
-  } else if (entry.type == EntryType::kSymlink) {
+  } else if (entry.type == EntryType::kSymlink && !drop) {
     checkPath(rawLink, false);
     entry.linkTarget = std::move(rawLink);
   }

@@ -655,6 +655,10 @@ TEST(TarParser, EachLimitThrowsNamingIt) {
   TarWriter both;  // global and own together
   both.pax({{"SCHILY.xattr.a", "12345"}}, 'g').pax({{"SCHILY.xattr.b", "12345"}}).file("x", "");
   expectLimit(both.end().bytes(), limits, "maxXattrBytes");
+  TarWriter replaced;  // a value replaced counts once
+  for (int i = 0; i < 20; ++i) replaced.pax({{"SCHILY.xattr.a", "12345"}}, 'g');
+  replaced.pax({{"SCHILY.xattr.b", "1"}, {"SCHILY.xattr.b", "123"}}).file("x", "").end();
+  EXPECT_EQ(parse(replaced.bytes(), limits).at(0).xattrs.size(), 2u);
 
   limits = {};
   limits.maxSparseExtents = 2;
