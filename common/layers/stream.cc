@@ -15,6 +15,10 @@ namespace regfs::layers {
 Compression detectCompression(std::string_view head) {
   if (head.starts_with("\x1f\x8b")) return Compression::kGzip;
   if (head.starts_with("\x28\xb5\x2f\xfd")) return Compression::kZstd;
+  // A zstd skippable frame (magic 0x184D2A50 to 0x184D2A5F) may come first.
+  if (head.size() >= 4 && (head[0] & 0xf0) == 0x50 && head.substr(1, 3) == "\x2a\x4d\x18") {
+    return Compression::kZstd;
+  }
   return Compression::kNone;
 }
 
