@@ -200,8 +200,8 @@ void scanPlain(const BlobSource& blob, Output& output, SeekPoints& points) {
 // the ring's bytes. zlib checks each member's header, CRC and length (windowBits 15+16).
 class GzipScan {
  public:
-  GzipScan(const BlobSource& blob, Output& output, uint64_t span)
-      : input_(blob, kScanInput), output_(output), span_(span) {}
+  GzipScan(const BlobSource& blob, Output& output, const ScanOptions& options)
+      : input_(blob, kScanInput), output_(output), options_(options) {}
 
   void run(SeekPoints& points) {
     for (;;) {
@@ -224,8 +224,11 @@ class GzipScan {
         if (!input_.refill()) throw Error(ErrorKind::kInvalidArgument, "gzip stream truncated");
       } else if (ret != Z_OK) {
         throw Error(ErrorKind::kInvalidArgument, inflater_.message("gzip stream corrupt"));
-      } else if (atBlockBoundary() && farEnough(points.checkpoints, output_.total(), span_)) {
+      } else if (atBlockBoundary() &&
+                 farEnough(points.checkpoints, output_.total(), options_.span) && withinBudget()) {
         points.checkpoints.push_back(checkpoint());
+        windowBytes_ += points.checkpoints.back().window.size();
+        lastWindow_ = points.checkpoints.back().window.size();
       }
     }
     points.uncompressedSize = output_.total();
@@ -235,6 +238,12 @@ class GzipScan {
   // After the end of a block or a member's header, and not inside the member's last block.
   bool atBlockBoundary() const {
     return (inflater_.s.data_type & 128) && !(inflater_.s.data_type & 64);
+  }
+
+  // Whether a window the size of the last one keeps the windows within their share.
+  bool withinBudget() const {
+    return static_cast<double>(windowBytes_ + lastWindow_) <=
+           static_cast<double>(output_.total()) * options_.windowShare;
   }
 
   Checkpoint checkpoint() {
@@ -276,11 +285,13 @@ class GzipScan {
 
   Input input_;
   Output& output_;
-  uint64_t span_;
+  const ScanOptions& options_;
   Inflater inflater_{15 + 16};
   Deflater deflater_{kWindowLevel};
   uint8_t ring_[kWindowSize];
-  uint64_t memberOut_ = 0;  // output of the current member
+  uint64_t memberOut_ = 0;    // output of the current member
+  uint64_t windowBytes_ = 0;  // of every checkpoint so far
+  uint64_t lastWindow_ = 0;
 };
 
 // Frame by frame: a checkpoint at a frame's start a span past the last one.
@@ -503,7 +514,7 @@ SeekPoints scanStream(const BlobSource& blob, const std::function<void(std::stri
       scanPlain(blob, output, points);
       break;
     case Compression::kGzip:
-      GzipScan(blob, output, options.span).run(points);
+      GzipScan(blob, output, options).run(points);
       break;
     case Compression::kZstd:
       scanZstd(blob, output, points, options.span);

@@ -6,7 +6,9 @@
 //   gzip   zlib's zran approach: at deflate block boundaries at least `span` bytes of output
 //          apart, a checkpoint keeps the input bit position and the last 32 KiB of output
 //          (the window, stored compressed); a read inflates from the checkpoint at or before
-//          it, so it never inflates more than one span before its first byte. Several gzip
+//          it, so it inflates about one span before its first byte. Checkpoints spread out
+//          where the windows would pass their share of the output (data that compresses
+//          badly has windows that do too), so the index stays small. Several gzip
 //          members one after another (concatenated .gz) are one stream.
 //   zstd   a checkpoint at a frame start at least `span` of output past the last (so a
 //          stream of tiny frames cannot grow the index past one point per span); a
@@ -69,6 +71,9 @@ struct SeekPoints {
 
 struct ScanOptions {
   uint64_t span = 1 << 20;  // output between checkpoints, at least (gzip and zstd)
+  // gzip: the stored windows stay under this share of the output (plus one window); where
+  // they would not, checkpoints are further apart than `span`.
+  double windowShare = 0.01;
   // A layer that inflates to more than this is refused (a gzip bomb): Error(kSizeInvalid).
   uint64_t maxUncompressed = uint64_t{64} << 30;
 };

@@ -48,6 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   layers::ScanOptions options;
   options.maxUncompressed = 16 << 20;
   options.span = 64 * 1024;
+  options.windowShare = 1;  // a checkpoint every span: more seeks to check
   std::string stream;
   layers::SeekPoints points;
   try {

@@ -103,9 +103,11 @@ Scanned scan(std::string_view bytes, const ScanOptions& options = {}) {
   return scan(*memorySource(bytes), options);
 }
 
+// Checkpoints every `span`, however large the windows.
 ScanOptions spanOf(uint64_t span) {
   ScanOptions options;
   options.span = span;
+  options.windowShare = 1;
   return options;
 }
 
@@ -201,6 +203,23 @@ TEST(StreamScan, GzipCheckpointsEverySpan) {
     EXPECT_LT(points[i].window.size(), 32u * 1024) << "windows are stored compressed";
   }
   EXPECT_TRUE(points[0].window.empty()) << "nothing comes before the first byte";
+}
+
+// Windows of data that does not compress stay within their share: checkpoints spread out.
+TEST(StreamScan, GzipWindowsKeepToTheirShare) {
+  std::mt19937 rng(21);
+  std::string data(8 << 20, '\0');
+  for (char& c : data) c = static_cast<char>(rng());
+  std::string blob = gzipBytes(data, 6);
+  ScanOptions options;
+  options.span = 256 * 1024;
+  Scanned scanned = scan(blob, options);
+  uint64_t windows = 0;
+  for (const Checkpoint& point : scanned.points.checkpoints) windows += point.window.size();
+  EXPECT_LE(windows, data.size() / 100 + 33 * 1024);
+  EXPECT_GE(scanned.points.checkpoints.size(), 3u);
+  EXPECT_LT(scanned.points.checkpoints.size(), 10u) << "not one every span";
+  expectRandomReads(*memorySource(blob), scanned.points, data, 100, 22);
 }
 
 TEST(StreamScan, GzipCommandLine) {
