@@ -37,6 +37,7 @@ std::string_view compressionName(Compression compression) {
 namespace {
 
 constexpr size_t kWindowSize = 32 * 1024;    // deflate's history
+constexpr size_t kScanOutput = 256 * 1024;   // the scan's output ring (fewer, larger pieces)
 constexpr size_t kScanInput = 1 << 20;       // the scan reads the blob in pieces this big
 constexpr size_t kReaderInput = 256 * 1024;  // a reader's, for reads of a span or less
 constexpr int kWindowLevel = 1;              // deflate level of the stored windows
@@ -195,9 +196,9 @@ void scanPlain(const BlobSource& blob, Output& output, SeekPoints& points) {
   points.uncompressedSize = output.total();
 }
 
-// zran: inflate block by block (Z_BLOCK), keeping the last 32 KiB of output in a ring, and
-// at a block boundary a span past the last checkpoint record the input bit position and
-// the ring's bytes. zlib checks each member's header, CRC and length (windowBits 15+16).
+// zran: inflate block by block (Z_BLOCK) into a ring of output, and at a block boundary a
+// span past the last checkpoint record the input bit position and the ring's last 32 KiB. zlib
+// checks each member's header, CRC and length (windowBits 15+16).
 class GzipScan {
  public:
   GzipScan(const BlobSource& blob, Output& output, const ScanOptions& options)
@@ -207,8 +208,8 @@ class GzipScan {
     for (;;) {
       z_stream& s = inflater_.s;
       if (s.avail_out == 0) {
-        s.next_out = ring_;
-        s.avail_out = kWindowSize;
+        s.next_out = ring_.data();
+        s.avail_out = kScanOutput;
       }
       uint8_t* before = s.next_out;
       s.next_in = const_cast<uint8_t*>(input_.data());
@@ -254,11 +255,11 @@ class GzipScan {
     // A member's deflate stream never refers to the members before it.
     size_t length = std::min<uint64_t>(memberOut_, kWindowSize);
     if (length > 0) {
-      size_t end = inflater_.s.next_out - ring_;
+      size_t end = inflater_.s.next_out - ring_.data();
       uint8_t linear[kWindowSize];
       size_t tail = length > end ? length - end : 0;  // wrapped round the ring's end
-      std::memcpy(linear, ring_ + kWindowSize - tail, tail);
-      std::memcpy(linear + tail, ring_ + end - (length - tail), length - tail);
+      std::memcpy(linear, ring_.data() + kScanOutput - tail, tail);
+      std::memcpy(linear + tail, ring_.data() + end - (length - tail), length - tail);
       point.window = deflater_.compress(linear, length);
     }
     return point;
@@ -288,7 +289,7 @@ class GzipScan {
   const ScanOptions& options_;
   Inflater inflater_{15 + 16};
   Deflater deflater_{kWindowLevel};
-  uint8_t ring_[kWindowSize];
+  std::vector<uint8_t> ring_ = std::vector<uint8_t>(kScanOutput);
   uint64_t memberOut_ = 0;    // output of the current member
   uint64_t windowBytes_ = 0;  // of every checkpoint so far
   uint64_t lastWindow_ = 0;
