@@ -6,11 +6,15 @@
 //   gzip   zlib's zran approach: at deflate block boundaries at least `span` bytes of output
 //          apart, a checkpoint keeps the input bit position and the last 32 KiB of output
 //          (the window, stored compressed); a read inflates from the checkpoint at or before
-//          it, so it never inflates more than one span before its first byte. Several gzip
+//          it, so it inflates about one span before its first byte. Checkpoints spread out
+//          where the windows would pass their share of the output (data that compresses
+//          badly has windows that do too), so the index stays small. Several gzip
 //          members one after another (concatenated .gz) are one stream.
-//   zstd   a checkpoint at every frame start; a single-frame layer has only the start, so a
-//          read there decompresses from the beginning (StreamReader keeps its position, so
-//          reads that go forward continue where the last one stopped).
+//   zstd   a checkpoint at a frame start at least `span` of output past the last (so a
+//          stream of tiny frames cannot grow the index past one point per span); a
+//          single-frame layer has only the start, so a read there decompresses from the
+//          beginning (StreamReader keeps its position, so reads that go forward continue
+//          where the last one stopped).
 //   none   the tar itself: reads are ranged reads of the blob.
 
 #include <cstdint>
@@ -29,8 +33,8 @@ namespace regfs::layers {
 
 enum class Compression : uint8_t { kNone, kGzip, kZstd };
 
-// By the magic bytes at the start of a blob (gzip 1f 8b, zstd 28 b5 2f fd); anything else
-// is taken as a plain tar.
+// By the magic bytes at the start of a blob (gzip 1f 8b, zstd 28 b5 2f fd or a skippable
+// frame's 5? 2a 4d 18); anything else is taken as a plain tar.
 Compression detectCompression(std::string_view head);
 std::string_view compressionName(Compression compression);  // "none", "gzip", "zstd"
 
@@ -66,7 +70,10 @@ struct SeekPoints {
 };
 
 struct ScanOptions {
-  uint64_t span = 1 << 20;  // gzip: output between checkpoints, at least
+  uint64_t span = 1 << 20;  // output between checkpoints, at least (gzip and zstd)
+  // gzip: the stored windows stay under this share of the output (plus one window); where
+  // they would not, checkpoints are further apart than `span`.
+  double windowShare = 0.01;
   // A layer that inflates to more than this is refused (a gzip bomb): Error(kSizeInvalid).
   uint64_t maxUncompressed = uint64_t{64} << 30;
 };
@@ -80,7 +87,8 @@ SeekPoints scanStream(const BlobSource& blob, const std::function<void(std::stri
                       const ScanOptions& options = {});
 
 // Random reads of the uncompressed stream. One reader per sequence of reads (an open file):
-// not thread-safe, but readers over the same blob and points are independent.
+// not thread-safe, but readers over the same blob and points are independent. `blob` and
+// `points` must outlive the reader.
 class StreamReader {
  public:
   StreamReader(const BlobSource& blob, const SeekPoints& points);
