@@ -1,0 +1,309 @@
+#include "common/layers/rootfs.h"
+
+#include <algorithm>
+#include <functional>
+#include <unordered_map>
+
+namespace regfs::layers {
+namespace {
+
+constexpr uint32_t kNone = Inode::kNone;
+constexpr std::string_view kWhiteoutPrefix = ".wh.";
+constexpr std::string_view kOpaqueWhiteout = ".wh..wh..opq";
+
+bool isCleanName(std::string_view name) { return !name.empty() && name != "." && name != ".."; }
+
+// A path's parent ("" for a top-level name) and last name.
+std::pair<std::string_view, std::string_view> splitLast(std::string_view path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string_view::npos) return {std::string_view(), path};
+  return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
+// Calls fn(name) for every '/'-separated name of `path` ("" has none) until fn returns false.
+template <class Fn>
+bool eachName(std::string_view path, Fn&& fn) {
+  while (!path.empty()) {
+    size_t slash = path.find('/');
+    if (!fn(path.substr(0, slash))) return false;
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+    if (path.empty() && !fn(path)) return false;  // a trailing '/': an empty name
+  }
+  return true;
+}
+
+// The tree while layers are applied. Names are views of the entries' paths (the tables outlive
+// the build). Children live in one hash table keyed by (directory key, name) rather than a
+// map per directory: a directory's key is replaced to empty it at once (an opaque whiteout),
+// and a replaced or whited-out subtree is simply no longer reachable, so nothing is walked
+// while building. Only `finish` walks, breadth-first, what the root still reaches.
+class TreeBuilder {
+ public:
+  explicit TreeBuilder(size_t expectedEntries) {
+    children_.reserve(expectedEntries);
+    nodes_.push_back({0, kNone, newDirKey(0)});
+  }
+
+  // A layer's whiteouts, before its other entries (see rootfs.h).
+  void applyWhiteouts(const std::vector<Entry>& layer) {
+    forgetParent();
+    for (const Entry& entry : layer) {
+      auto [parentPath, name] = splitLast(entry.path);
+      if (!name.starts_with(kWhiteoutPrefix)) continue;
+      uint32_t parent = resolve(parentPath);
+      if (parent == kNone || !isDir(parent)) continue;
+      if (name == kOpaqueWhiteout) {
+        nodes_[parent].dirKey = newDirKey(parent);
+      } else {
+        children_.erase(ChildKey{nodes_[parent].dirKey, name.substr(kWhiteoutPrefix.size())});
+      }
+    }
+  }
+
+  // `whiteouts`: ".wh." names are whiteouts (already applied), so skip them and refuse to
+  // create anything below one; otherwise they are plain names.
+  void addLayer(uint32_t layerNumber, const std::vector<Entry>& layer, bool whiteouts) {
+    forgetParent();
+    for (size_t i = 0; i < layer.size(); ++i) {
+      add(layerNumber, static_cast<uint32_t>(i), layer[i], whiteouts);
+    }
+  }
+
+  uint64_t droppedHardlinks() const { return droppedHardlinks_; }
+  uint64_t droppedEntries() const { return droppedEntries_; }
+
+  // The inode table: what the root reaches, numbered breadth-first in name order.
+  std::vector<Inode> finish();
+
+ private:
+  struct Node {
+    uint32_t layer = 0;
+    uint32_t entry = kNone;
+    uint32_t dirKey = kNone;  // kNone: not a directory
+  };
+  struct ChildKey {
+    uint32_t dirKey;
+    std::string_view name;
+    bool operator==(const ChildKey&) const = default;
+  };
+  struct ChildKeyHash {
+    size_t operator()(const ChildKey& key) const {
+      return std::hash<std::string_view>()(key.name) ^
+             (static_cast<size_t>(key.dirKey) + 1) * 0x9e3779b97f4a7c15ULL;
+    }
+  };
+
+  bool isDir(uint32_t node) const { return nodes_[node].dirKey != kNone; }
+
+  uint32_t newDirKey(uint32_t node) {
+    dirOwner_.push_back(node);
+    return static_cast<uint32_t>(dirOwner_.size() - 1);
+  }
+
+  uint32_t newNode(uint32_t layer, uint32_t entry, bool dir) {
+    auto node = static_cast<uint32_t>(nodes_.size());
+    nodes_.push_back({layer, entry, dir ? newDirKey(node) : kNone});
+    return node;
+  }
+
+  uint32_t lookup(uint32_t dir, std::string_view name) const {
+    auto it = children_.find(ChildKey{nodes_[dir].dirKey, name});
+    return it == children_.end() ? kNone : it->second;
+  }
+
+  // The node at `path` now; kNone if none (a name below a non-directory included).
+  uint32_t resolve(std::string_view path) const {
+    uint32_t node = 0;
+    eachName(path, [&](std::string_view name) {
+      node = isDir(node) ? lookup(node, name) : kNone;
+      return node != kNone;
+    });
+    return node;
+  }
+
+  // The directory at `path`, made (implied, by `layer`) where missing; kNone when a name on
+  // the way is not a directory or may not be one.
+  uint32_t parentDir(uint32_t layer, std::string_view path, bool whiteouts) {
+    if (lastParent_ != kNone && path == lastParentPath_) return lastParent_;
+    uint32_t node = 0;
+    bool ok = eachName(path, [&](std::string_view name) {
+      if (!isCleanName(name) || (whiteouts && name.starts_with(kWhiteoutPrefix))) return false;
+      auto [it, added] = children_.try_emplace(ChildKey{nodes_[node].dirKey, name}, kNone);
+      if (added) it->second = newNode(layer, kNone, true);
+      node = it->second;
+      return isDir(node);
+    });
+    if (!ok) return kNone;
+    rememberParent(path, node);
+    return node;
+  }
+
+  // Consecutive entries mostly share a directory: remember the last one walked to (or made).
+  // Forgotten whenever a node is replaced, since that may have been it or above it.
+  void rememberParent(std::string_view path, uint32_t node) {
+    lastParentPath_ = path;
+    lastParent_ = node;
+  }
+  void forgetParent() { lastParent_ = kNone; }
+
+  void add(uint32_t layer, uint32_t index, const Entry& entry, bool whiteouts) {
+    if (entry.path.empty()) {
+      if (entry.type == EntryType::kDirectory) {
+        nodes_[0].layer = layer;
+        nodes_[0].entry = index;
+      } else {
+        ++droppedEntries_;
+      }
+      return;
+    }
+    auto [parentPath, name] = splitLast(entry.path);
+    if (whiteouts && name.starts_with(kWhiteoutPrefix)) return;
+    if (!isCleanName(name)) {
+      ++droppedEntries_;
+      return;
+    }
+    uint32_t target = kNone;
+    if (entry.type == EntryType::kHardlink) {
+      target = resolve(entry.linkTarget);
+      if (target == kNone || isDir(target)) {
+        ++droppedHardlinks_;
+        return;
+      }
+    }
+    uint32_t parent = parentDir(layer, parentPath, whiteouts);
+    if (parent == kNone) {
+      ++droppedEntries_;
+      return;
+    }
+    auto [it, added] = children_.try_emplace(ChildKey{nodes_[parent].dirKey, name}, kNone);
+    bool dir = entry.type == EntryType::kDirectory;
+    if (!added) {
+      uint32_t existing = it->second;
+      if (dir && isDir(existing)) {
+        nodes_[existing].layer = layer;
+        nodes_[existing].entry = index;
+        rememberParent(entry.path, existing);
+        return;
+      }
+      forgetParent();
+    }
+    it->second = target != kNone ? target : newNode(layer, index, dir);
+    if (dir) rememberParent(entry.path, it->second);
+  }
+
+  std::vector<Node> nodes_;         // 0 is the root
+  std::vector<uint32_t> dirOwner_;  // directory key -> the node it was made for
+  std::unordered_map<ChildKey, uint32_t, ChildKeyHash> children_;
+  std::string_view lastParentPath_;
+  uint32_t lastParent_ = kNone;
+  uint64_t droppedHardlinks_ = 0;
+  uint64_t droppedEntries_ = 0;
+};
+
+std::vector<Inode> TreeBuilder::finish() {
+  // Children grouped by directory key (a counting sort: keys are dense), the table freed
+  // before the inodes are made so the two never coexist in full.
+  struct Child {
+    std::string_view name;
+    uint32_t node;
+  };
+  std::vector<uint32_t> start(dirOwner_.size() + 1, 0);
+  for (const auto& [key, node] : children_) ++start[key.dirKey + 1];
+  for (size_t k = 1; k < start.size(); ++k) start[k] += start[k - 1];
+  std::vector<Child> grouped(children_.size());
+  {
+    std::vector<uint32_t> next(start.begin(), start.end() - 1);
+    for (const auto& [key, node] : children_) grouped[next[key.dirKey]++] = {key.name, node};
+    decltype(children_)().swap(children_);
+  }
+
+  // Breadth-first from the root: inode i is node order[i]. Keys no longer owned by a
+  // reachable directory (emptied by an opaque whiteout, or of a replaced directory) are never
+  // visited.
+  std::vector<uint32_t> number(nodes_.size(), kNone);
+  std::vector<uint32_t> order{0};
+  std::vector<Inode> inodes(1);
+  inodes.reserve(nodes_.size());
+  number[0] = 0;
+  inodes[0] = {nodes_[0].layer, nodes_[0].entry, 2, {}};
+  for (size_t i = 0; i < order.size(); ++i) {
+    const Node& dir = nodes_[order[i]];
+    if (dir.dirKey == kNone) continue;
+    auto first = grouped.begin() + start[dir.dirKey];
+    auto last = grouped.begin() + start[dir.dirKey + 1];
+    std::sort(first, last, [](const Child& a, const Child& b) { return a.name < b.name; });
+    std::vector<std::pair<std::string, uint32_t>> children;
+    children.reserve(static_cast<size_t>(last - first));
+    uint32_t subdirs = 0;
+    for (auto child = first; child != last; ++child) {
+      const Node& node = nodes_[child->node];
+      if (number[child->node] == kNone) {
+        number[child->node] = static_cast<uint32_t>(inodes.size());
+        order.push_back(child->node);
+        inodes.push_back({node.layer, node.entry, node.dirKey != kNone ? 2u : 0u, {}});
+      }
+      uint32_t n = number[child->node];
+      if (node.dirKey != kNone) {
+        ++subdirs;
+      } else {
+        ++inodes[n].nlink;
+      }
+      children.emplace_back(child->name, n);
+    }
+    inodes[i].nlink += subdirs;
+    inodes[i].children = std::move(children);
+  }
+  return inodes;
+}
+
+size_t totalEntries(const std::vector<const std::vector<Entry>*>& layers) {
+  size_t total = 0;
+  for (const auto* layer : layers) total += layer ? layer->size() : 0;
+  return total;
+}
+
+}  // namespace
+
+FsTree FsTree::merge(const std::vector<const std::vector<Entry>*>& layers) {
+  TreeBuilder builder(totalEntries(layers));
+  for (size_t l = 0; l < layers.size(); ++l) {
+    if (layers[l] == nullptr) continue;
+    builder.applyWhiteouts(*layers[l]);
+    builder.addLayer(static_cast<uint32_t>(l), *layers[l], true);
+  }
+  FsTree tree;
+  tree.inodes_ = builder.finish();
+  tree.droppedHardlinks_ = builder.droppedHardlinks();
+  tree.droppedEntries_ = builder.droppedEntries();
+  return tree;
+}
+
+FsTree FsTree::single(const std::vector<Entry>& layer) {
+  TreeBuilder builder(layer.size());
+  builder.addLayer(0, layer, false);
+  FsTree tree;
+  tree.inodes_ = builder.finish();
+  tree.droppedHardlinks_ = builder.droppedHardlinks();
+  tree.droppedEntries_ = builder.droppedEntries();
+  return tree;
+}
+
+uint32_t FsTree::child(uint32_t dir, std::string_view name) const {
+  if (dir >= inodes_.size()) return Inode::kNone;
+  const auto& children = inodes_[dir].children;
+  auto it = std::lower_bound(children.begin(), children.end(), name,
+                             [](const auto& child, std::string_view n) { return child.first < n; });
+  return it != children.end() && it->first == name ? it->second : Inode::kNone;
+}
+
+uint32_t FsTree::resolve(std::string_view path) const {
+  uint32_t node = kRoot;
+  eachName(path, [&](std::string_view name) {
+    node = child(node, name);
+    return node != Inode::kNone;
+  });
+  return node;
+}
+
+}  // namespace regfs::layers
