@@ -50,7 +50,7 @@ class TreeBuilder {
     forgetParent();
     for (const Entry& entry : layer) {
       auto [parentPath, name] = splitLast(entry.path);
-      if (!name.starts_with(kWhiteoutPrefix)) continue;
+      if (!name.starts_with(kWhiteoutPrefix) || !acceptable(entry.path, false)) continue;
       uint32_t parent = resolve(parentPath);
       if (parent == kNone || !isDir(parent)) continue;
       if (name == kOpaqueWhiteout) {
@@ -122,13 +122,12 @@ class TreeBuilder {
     return node;
   }
 
-  // The directory at `path`, made (implied, by `layer`) where missing; kNone when a name on
-  // the way is not a directory or may not be one.
-  uint32_t parentDir(uint32_t layer, std::string_view path, bool whiteouts) {
+  // The directory at `path` (checked by `acceptable`), made (implied, by `layer`) where
+  // missing; kNone when a name on the way is not a directory.
+  uint32_t parentDir(uint32_t layer, std::string_view path) {
     if (lastParent_ != kNone && path == lastParentPath_) return lastParent_;
     uint32_t node = 0;
     bool ok = eachName(path, [&](std::string_view name) {
-      if (!isCleanName(name) || (whiteouts && name.starts_with(kWhiteoutPrefix))) return false;
       auto [it, added] = children_.try_emplace(ChildKey{nodes_[node].dirKey, name}, kNone);
       if (added) it->second = newNode(layer, kNone, true);
       node = it->second;
@@ -137,6 +136,14 @@ class TreeBuilder {
     if (!ok) return kNone;
     rememberParent(path, node);
     return node;
+  }
+
+  // Clean, and (with whiteouts) no directory on the way named like a whiteout: checked before
+  // anything is made, so a refused path leaves no implied directory behind.
+  static bool acceptable(std::string_view path, bool whiteouts) {
+    return eachName(path, [&](std::string_view name) {
+      return isCleanName(name) && !(whiteouts && name.starts_with(kWhiteoutPrefix));
+    });
   }
 
   // Consecutive entries mostly share a directory: remember the last one walked to (or made).
@@ -159,7 +166,7 @@ class TreeBuilder {
     }
     auto [parentPath, name] = splitLast(entry.path);
     if (whiteouts && name.starts_with(kWhiteoutPrefix)) return;
-    if (!isCleanName(name)) {
+    if (!acceptable(entry.path, whiteouts)) {
       ++droppedEntries_;
       return;
     }
@@ -171,7 +178,7 @@ class TreeBuilder {
         return;
       }
     }
-    uint32_t parent = parentDir(layer, parentPath, whiteouts);
+    uint32_t parent = parentDir(layer, parentPath);
     if (parent == kNone) {
       ++droppedEntries_;
       return;
