@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <functional>
-#include <unordered_map>
 
 namespace regfs::layers {
 namespace {
@@ -33,6 +32,107 @@ bool eachName(std::string_view path, Fn&& fn) {
   return true;
 }
 
+// (directory key, name) -> node, open addressing with linear probing: one array for every
+// name of the tree, no allocation per name.
+class ChildTable {
+ public:
+  struct Slot {
+    const char* data = nullptr;
+    uint32_t size = 0;
+    uint32_t dirKey = 0;
+    uint32_t node = kEmpty;  // the value, or kEmpty / kErased
+    uint32_t hash = 0;
+    bool used() const { return node < kErased; }
+    std::string_view name() const { return {data, size}; }
+  };
+
+  explicit ChildTable(size_t expected) { resize(capacityFor(expected)); }
+
+  // The node of (dirKey, name); kNone if none.
+  uint32_t find(uint32_t dirKey, std::string_view name) const {
+    const Slot& slot = slots_[probe(dirKey, name, hashOf(dirKey, name))];
+    return slot.used() ? slot.node : kNone;
+  }
+  // The node of (dirKey, name), made with `make()` when there is none (then `added`).
+  template <class Make>
+  uint32_t& findOrAdd(uint32_t dirKey, std::string_view name, bool& added, Make&& make) {
+    if ((filled_ + 1) * 4 > slots_.size() * 3) resize(capacityFor(size_ + 1));
+    uint64_t hash = hashOf(dirKey, name);
+    Slot* slot = &slots_[probe(dirKey, name, hash)];
+    added = !slot->used();
+    if (added) {
+      if (slot->node == kEmpty) ++filled_;
+      ++size_;
+      *slot = {name.data(), static_cast<uint32_t>(name.size()), dirKey, kNone,
+               static_cast<uint32_t>(hash)};
+      slot->node = make();
+    }
+    return slot->node;
+  }
+  void erase(uint32_t dirKey, std::string_view name) {
+    Slot& slot = slots_[probe(dirKey, name, hashOf(dirKey, name))];
+    if (!slot.used()) return;
+    slot.node = kErased;
+    --size_;
+  }
+
+  size_t size() const { return size_; }
+  template <class Fn>
+  void forEach(Fn&& fn) const {
+    for (const Slot& slot : slots_) {
+      if (slot.used()) fn(slot.dirKey, slot.name(), slot.node);
+    }
+  }
+
+ private:
+  static constexpr uint32_t kEmpty = UINT32_MAX;
+  static constexpr uint32_t kErased = UINT32_MAX - 1;
+
+  static size_t capacityFor(size_t count) {
+    size_t capacity = 16;
+    while (capacity * 3 < count * 4 + 4) capacity *= 2;
+    return capacity;
+  }
+  static uint64_t hashOf(uint32_t dirKey, std::string_view name) {
+    return std::hash<std::string_view>()(name) ^ (uint64_t{dirKey} + 1) * 0x9e3779b97f4a7c15ULL;
+  }
+
+  // The index of the slot holding (dirKey, name), or of where it would go: the first erased slot on
+  // the way, else the empty one that ends the run.
+  size_t probe(uint32_t dirKey, std::string_view name, uint64_t hash) const {
+    size_t mask = slots_.size() - 1;
+    size_t erased = SIZE_MAX;
+    for (size_t i = (hash ^ (hash >> 29)) & mask;; i = (i + 1) & mask) {
+      const Slot& slot = slots_[i];
+      if (slot.node == kEmpty) return erased != SIZE_MAX ? erased : i;
+      if (slot.node == kErased) {
+        if (erased == SIZE_MAX) erased = i;
+      } else if (slot.hash == static_cast<uint32_t>(hash) && slot.dirKey == dirKey &&
+                 slot.name() == name) {
+        return i;
+      }
+    }
+  }
+
+  void resize(size_t capacity) {
+    std::vector<Slot> old(capacity);
+    old.swap(slots_);
+    filled_ = size_;
+    for (const Slot& slot : old) {
+      if (!slot.used()) continue;
+      size_t mask = slots_.size() - 1;
+      uint64_t hash = hashOf(slot.dirKey, slot.name());
+      size_t i = (hash ^ (hash >> 29)) & mask;
+      while (slots_[i].node != kEmpty) i = (i + 1) & mask;
+      slots_[i] = slot;
+    }
+  }
+
+  std::vector<Slot> slots_;
+  size_t size_ = 0;    // names held
+  size_t filled_ = 0;  // slots not empty: names and erased ones
+};
+
 // The tree while layers are applied. Names are views of the entries' paths (the tables outlive
 // the build). Children live in one hash table keyed by (directory key, name) rather than a
 // map per directory: a directory's key is replaced to empty it at once (an opaque whiteout),
@@ -40,8 +140,7 @@ bool eachName(std::string_view path, Fn&& fn) {
 // while building. Only `finish` walks, breadth-first, what the root still reaches.
 class TreeBuilder {
  public:
-  explicit TreeBuilder(size_t expectedEntries) {
-    children_.reserve(expectedEntries);
+  explicit TreeBuilder(size_t expectedEntries) : children_(expectedEntries) {
     nodes_.push_back({0, kNone, newDirKey(0)});
   }
 
@@ -56,7 +155,7 @@ class TreeBuilder {
       if (name == kOpaqueWhiteout) {
         nodes_[parent].dirKey = newDirKey(parent);
       } else {
-        children_.erase(ChildKey{nodes_[parent].dirKey, name.substr(kWhiteoutPrefix.size())});
+        children_.erase(nodes_[parent].dirKey, name.substr(kWhiteoutPrefix.size()));
       }
     }
   }
@@ -82,18 +181,6 @@ class TreeBuilder {
     uint32_t entry = kNone;
     uint32_t dirKey = kNone;  // kNone: not a directory
   };
-  struct ChildKey {
-    uint32_t dirKey;
-    std::string_view name;
-    bool operator==(const ChildKey&) const = default;
-  };
-  struct ChildKeyHash {
-    size_t operator()(const ChildKey& key) const {
-      return std::hash<std::string_view>()(key.name) ^
-             (static_cast<size_t>(key.dirKey) + 1) * 0x9e3779b97f4a7c15ULL;
-    }
-  };
-
   bool isDir(uint32_t node) const { return nodes_[node].dirKey != kNone; }
 
   uint32_t newDirKey(uint32_t node) {
@@ -108,8 +195,7 @@ class TreeBuilder {
   }
 
   uint32_t lookup(uint32_t dir, std::string_view name) const {
-    auto it = children_.find(ChildKey{nodes_[dir].dirKey, name});
-    return it == children_.end() ? kNone : it->second;
+    return children_.find(nodes_[dir].dirKey, name);
   }
 
   // The node at `path` now; kNone if none (a name below a non-directory included).
@@ -128,9 +214,9 @@ class TreeBuilder {
     if (lastParent_ != kNone && path == lastParentPath_) return lastParent_;
     uint32_t node = 0;
     bool ok = eachName(path, [&](std::string_view name) {
-      auto [it, added] = children_.try_emplace(ChildKey{nodes_[node].dirKey, name}, kNone);
-      if (added) it->second = newNode(layer, kNone, true);
-      node = it->second;
+      bool added = false;
+      node = children_.findOrAdd(nodes_[node].dirKey, name, added,
+                                 [&] { return newNode(layer, kNone, true); });
       return isDir(node);
     });
     if (!ok) return kNone;
@@ -183,10 +269,11 @@ class TreeBuilder {
       ++droppedEntries_;
       return;
     }
-    auto [it, added] = children_.try_emplace(ChildKey{nodes_[parent].dirKey, name}, kNone);
+    bool added = false;
+    uint32_t& slot = children_.findOrAdd(nodes_[parent].dirKey, name, added, [] { return kNone; });
     bool dir = entry.type == EntryType::kDirectory;
     if (!added) {
-      uint32_t existing = it->second;
+      uint32_t existing = slot;
       if (dir && isDir(existing)) {
         nodes_[existing].layer = layer;
         nodes_[existing].entry = index;
@@ -195,13 +282,14 @@ class TreeBuilder {
       }
       forgetParent();
     }
-    it->second = target != kNone ? target : newNode(layer, index, dir);
-    if (dir) rememberParent(entry.path, it->second);
+    // `slot` stays valid: making a node does not touch the table.
+    slot = target != kNone ? target : newNode(layer, index, dir);
+    if (dir) rememberParent(entry.path, slot);
   }
 
   std::vector<Node> nodes_;         // 0 is the root
   std::vector<uint32_t> dirOwner_;  // directory key -> the node it was made for
-  std::unordered_map<ChildKey, uint32_t, ChildKeyHash> children_;
+  ChildTable children_;
   std::string_view lastParentPath_;
   uint32_t lastParent_ = kNone;
   uint64_t droppedHardlinks_ = 0;
@@ -216,13 +304,15 @@ std::vector<Inode> TreeBuilder::finish() {
     uint32_t node;
   };
   std::vector<uint32_t> start(dirOwner_.size() + 1, 0);
-  for (const auto& [key, node] : children_) ++start[key.dirKey + 1];
+  children_.forEach([&](uint32_t key, std::string_view, uint32_t) { ++start[key + 1]; });
   for (size_t k = 1; k < start.size(); ++k) start[k] += start[k - 1];
   std::vector<Child> grouped(children_.size());
   {
     std::vector<uint32_t> next(start.begin(), start.end() - 1);
-    for (const auto& [key, node] : children_) grouped[next[key.dirKey]++] = {key.name, node};
-    decltype(children_)().swap(children_);
+    children_.forEach([&](uint32_t key, std::string_view name, uint32_t node) {
+      grouped[next[key]++] = {name, node};
+    });
+    children_ = ChildTable(0);
   }
 
   // Breadth-first from the root: inode i is node order[i]. Keys no longer owned by a
@@ -239,7 +329,9 @@ std::vector<Inode> TreeBuilder::finish() {
     if (dir.dirKey == kNone) continue;
     auto first = grouped.begin() + start[dir.dirKey];
     auto last = grouped.begin() + start[dir.dirKey + 1];
-    std::sort(first, last, [](const Child& a, const Child& b) { return a.name < b.name; });
+    // Layers written by walking a directory (docker, buildkit) list each one sorted already.
+    auto byName = [](const Child& a, const Child& b) { return a.name < b.name; };
+    if (!std::is_sorted(first, last, byName)) std::sort(first, last, byName);
     std::vector<std::pair<std::string, uint32_t>> children;
     children.reserve(static_cast<size_t>(last - first));
     uint32_t subdirs = 0;
