@@ -48,7 +48,7 @@ class BlobSource {
   virtual size_t readAt(uint64_t offset, void* buffer, size_t length) const = 0;
 };
 // A blob of the store: pread on the local file when there is one, ranged reads otherwise.
-// Throws Error(kBlobUnknown) when the blob is not there.
+// Throws Error(kBlobUnknown) when the blob is not there. `store` must outlive the source.
 std::unique_ptr<BlobSource> openBlobSource(const Store& store, const Digest& blob);
 // Bytes in memory (tests, fuzzers); `bytes` must outlive the source.
 std::unique_ptr<BlobSource> memorySource(std::string_view bytes);
