@@ -46,12 +46,6 @@ uint64_t contentsIno(uint64_t base, uint32_t n) {
   return kContentsBit | mix(base ^ mix(uint64_t{n} + 1));
 }
 
-const layers::Entry* FileTree::entry(uint32_t n) const {
-  const layers::Inode& inode = tree.inode(n);
-  if (inode.entry == layers::Inode::kNone) return nullptr;
-  return &indexes[inode.layer]->entries[inode.entry];
-}
-
 struct stat contentsStat(const FileTree& tree, uint32_t n, uint64_t ino,
                          const timespec& impliedMtime) {
   struct stat st;
@@ -82,60 +76,6 @@ struct stat contentsStat(const FileTree& tree, uint32_t n, uint64_t ino,
                                                                 : static_cast<uint64_t>(st.st_size);
   st.st_blocks = static_cast<blkcnt_t>((stored + kBlockSize - 1) / kBlockSize * (kBlockSize / 512));
   return st;
-}
-
-Contents::Contents(Store store, layers::IndexLimits limits, size_t cachedTrees)
-    : indexes_(std::move(store), std::move(limits)), cachedTrees_(cachedTrees) {}
-
-std::shared_ptr<const FileTree> Contents::tree(const ContentsRoot& root) {
-  std::shared_ptr<std::mutex> building;
-  {
-    std::lock_guard lock(mutex_);
-    for (auto it = recent_.begin(); it != recent_.end(); ++it) {
-      if ((*it)->root == root) {
-        recent_.splice(recent_.begin(), recent_, it);
-        return recent_.front();
-      }
-    }
-    std::erase_if(building_, [](const auto& item) { return item.second.expired(); });
-    building = building_[root].lock();
-    if (!building) building_[root] = building = std::make_shared<std::mutex>();
-  }
-  std::lock_guard buildLock(*building);
-  {
-    std::lock_guard lock(mutex_);  // built by the access this one waited for?
-    for (const auto& t : recent_) {
-      if (t->root == root) return t;
-    }
-  }
-  auto tree = build(root);
-  std::lock_guard lock(mutex_);
-  recent_.push_front(tree);
-  if (recent_.size() > cachedTrees_) recent_.pop_back();
-  return tree;
-}
-
-std::shared_ptr<const FileTree> Contents::build(const ContentsRoot& root) {
-  auto out = std::make_shared<FileTree>();
-  out->root = root;
-  std::vector<const std::vector<layers::Entry>*> tables;
-  for (const Digest& layer : root.layers) {
-    auto index = indexes_.get(layer);
-    if (index->failure) {
-      out->error = "layer " + layer.str() + " cannot be read: " + index->failure->message;
-      spdlog::error("{}", out->error);
-      out->indexes.clear();
-      return out;
-    }
-    out->indexes.push_back(index);
-    tables.push_back(&index->entries);
-  }
-  if (root.merged) {
-    out->tree = layers::FsTree::merge(tables);
-  } else {
-    out->tree = layers::FsTree::single(*tables.at(0));
-  }
-  return out;
 }
 
 }  // namespace regfs::view

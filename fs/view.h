@@ -171,7 +171,7 @@ class View {
 
   const Store& store() const { return store_; }
   // What is inside images, below the snapshot's contents directories.
-  Contents& contents() { return contents_; }
+  layers::FileTrees& contents() { return contents_; }
 
  private:
   struct Cache;
@@ -189,7 +189,7 @@ class View {
   ViewOptions options_;
   std::mutex rebuildMutex_;  // one rebuild at a time; guards cache_
   std::unique_ptr<Cache> cache_;
-  Contents contents_;
+  layers::FileTrees contents_;
   std::mutex listenerMutex_;  // one listener call at a time; taken before rebuildMutex_ is left
   Listener listener_;         // guarded by listenerMutex_
   mutable std::mutex currentMutex_;

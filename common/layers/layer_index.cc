@@ -244,8 +244,8 @@ std::string IndexLimits::fingerprint() const {
   return "tar:" + std::to_string(tar.maxEntries) + "," + std::to_string(tar.maxPathBytes) + "," +
          std::to_string(tar.maxDepth) + "," + std::to_string(tar.maxExtendedBytes) + "," +
          std::to_string(tar.maxXattrBytes) + "," + std::to_string(tar.maxSparseExtents) +
-         ";scan:" + std::to_string(scan.span) + "," + std::to_string(scan.maxUncompressed) +
-         ";index:" + std::to_string(maxIndexBytes);
+         ";scan:" + std::to_string(scan.span) + "," + std::to_string(scan.maxUncompressed) + "," +
+         std::to_string(scan.windowShare) + ";index:" + std::to_string(maxIndexBytes);
 }
 
 LayerIndex buildIndex(const BlobSource& blob, const Digest& digest, const IndexLimits& limits) {
