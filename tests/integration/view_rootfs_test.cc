@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "common/manifest.h"
+#include "support/poll.h"
 #include "support/tree_facts.h"
 #include "support/view_fixture.h"
 
@@ -165,6 +166,51 @@ TEST_F(ViewRootfsTest, EachLayersOwnFilesShowWhiteoutsAsFiles) {
   EXPECT_FALSE(std::filesystem::exists(perLayer / names[1] / "etc/os-release"));
   EXPECT_EQ(readFile(perLayer / names[0] / "bin/busybox"), "busybox v1");
   EXPECT_EQ(readFile(perLayer / names[2] / "dir/again"), "back\n");
+}
+
+TEST_F(ViewRootfsTest, ALayerThatCannotBeReadAnswersEioAndNothingElseSuffers) {
+  OciLayout oci(work / "oci");
+  Blob good = image(oci, {"gzip"});
+  // A gzip layer cut in half: what a corrupt or truncated upload leaves.
+  Blob whole = layer(oci, 1, "gzip");
+  Blob cut = oci.addBlob(kOciLayerType, whole.bytes.substr(0, whole.bytes.size() / 2));
+  Blob bad = oci.addImage({layer(oci, 0, "gzip"), cut});
+  Store store = Store::openLocal(work / "store");
+  pushLayout(store, oci, "app", {good}, "good");
+  pushLayout(store, oci, "app", {bad}, "bad");
+  MountedView view(work / "store", work / "mnt");
+  std::error_code ec;
+  std::filesystem::directory_iterator(work / "mnt/app/bad/rootfs", ec);
+  EXPECT_EQ(ec.value(), EIO) << ec.message();
+  EXPECT_EQ(readFile(work / "mnt/app/good/rootfs/etc/os-release"), "hello\n");
+  // The layer's own tree fails too; the other layer of the same image reads.
+  auto perLayer = work / "mnt/app/bad/layer-contents";
+  std::vector<std::filesystem::path> layers;
+  for (const auto& e : std::filesystem::directory_iterator(perLayer)) layers.push_back(e.path());
+  std::sort(layers.begin(), layers.end());
+  ASSERT_EQ(layers.size(), 2u);
+  EXPECT_TRUE(std::filesystem::exists(layers[0] / "etc/os-release"));
+  std::filesystem::directory_iterator(layers[1], ec);
+  EXPECT_EQ(ec.value(), EIO);
+  // The blobs themselves are still there to read, and the log names the layer once.
+  EXPECT_EQ(readFile(work / "mnt/app/bad/layers" /
+                     (std::string("01-") + cut.digest.substr(7) + ".tar.gz")),
+            cut.bytes);
+  EXPECT_NE(view.log().find(cut.digest), std::string::npos) << view.log();
+}
+
+TEST_F(ViewRootfsTest, APushShowsItsFilesWithoutARemount) {
+  OciLayout oci(work / "oci");
+  Blob img = image(oci, {"gzip", "zstd"});
+  std::filesystem::create_directories(work / "store");
+  Store store = Store::openLocal(work / "store");
+  MountedView view(work / "store", work / "mnt");
+  EXPECT_FALSE(std::filesystem::exists(work / "mnt/app"));
+  pushLayout(store, oci, "app", {img}, "v1");
+  EXPECT_TRUE(
+      waitUntil([&] { return std::filesystem::exists(work / "mnt/app/v1/rootfs/etc/motd"); },
+                std::chrono::seconds(10)));
+  EXPECT_EQ(readFile(work / "mnt/app/v1/rootfs/etc/motd"), "second\n");
 }
 
 TEST_F(ViewRootfsTest, InodeNumbersSurviveARemount) {
