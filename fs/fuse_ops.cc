@@ -50,8 +50,7 @@ std::string shownXattrName(const std::string& name) {
 
 // A file inside an image, open: read through its layer's index.
 struct ContentsFile {
-  std::shared_ptr<const FileTree> tree;  // holds the index the reader reads with
-  std::unique_ptr<layers::BlobSource> blob;
+  std::shared_ptr<const FileTree> tree;  // holds the layer's index and readers
   std::unique_ptr<layers::FileReader> reader;
   std::mutex mutex;  // one read at a time: the reader keeps its place in the stream
 };
@@ -593,10 +592,7 @@ void contentsOpen(fuse_req_t req, ViewFs& f, fuse_ino_t ino, fuse_file_info* fi)
     fuse_reply_err(req, e && e->type == layers::EntryType::kDirectory ? EISDIR : EACCES);
     return;
   }
-  const layers::Inode& inode = file->tree->tree.inode(place->n);
-  file->blob = layers::openBlobSource(f.view().store(), file->tree->layerOf(place->n));
-  file->reader = std::make_unique<layers::FileReader>(*file->blob,
-                                                      file->tree->indexes[inode.layer]->stream, *e);
+  file->reader = std::make_unique<layers::FileReader>(file->tree->streamOf(place->n), *e);
   auto handle = std::make_unique<OpenFile>();
   handle->contents = std::move(file);
   fi->fh = reinterpret_cast<uint64_t>(handle.get());

@@ -56,6 +56,12 @@ std::shared_ptr<const FileTree> FileTrees::build(const TreeSource& root) {
     out->indexes.push_back(index);
     tables.push_back(&index->entries);
   }
+  for (size_t i = 0; i < root.layers.size(); ++i) {
+    FileTree::LayerStream stream;
+    stream.blob = openBlobSource(indexes_.store(), root.layers[i]);
+    stream.pool = std::make_unique<StreamReaderPool>(*stream.blob, out->indexes[i]->stream);
+    out->streams.push_back(std::move(stream));
+  }
   if (root.merged) {
     out->tree = FsTree::merge(tables);
   } else {

@@ -39,6 +39,14 @@ struct FileTree {
   // The layer that supplied inode `n`, and its index.
   const Digest& layerOf(uint32_t n) const { return source.layers[tree.inode(n).layer]; }
   const LayerIndex& indexOf(uint32_t n) const { return *indexes[tree.inode(n).layer]; }
+  // The readers of the layer that supplied inode `n`, shared by every file read of the tree.
+  StreamReaderPool& streamOf(uint32_t n) const { return *streams[tree.inode(n).layer].pool; }
+
+  struct LayerStream {
+    std::unique_ptr<BlobSource> blob;
+    std::unique_ptr<StreamReaderPool> pool;
+  };
+  std::vector<LayerStream> streams;  // as source.layers
 };
 
 class FileTrees {

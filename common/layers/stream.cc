@@ -498,6 +498,44 @@ size_t StreamReader::read(uint64_t offset, void* buffer, size_t length) {
   return state_->read(offset, buffer, length);
 }
 
+bool StreamReader::continuesTo(uint64_t offset) const {
+  const State& s = *state_;
+  if (s.points.compression == Compression::kNone) return true;  // nothing to continue
+  if (!s.positioned || s.pos > offset || offset >= s.points.uncompressedSize) return false;
+  return s.checkpointFor(offset).out <= s.pos;
+}
+
+uint64_t StreamReader::position() const { return state_->positioned ? state_->pos : 0; }
+
+StreamReaderPool::StreamReaderPool(const BlobSource& blob, const SeekPoints& points, size_t keep)
+    : blob_(blob), points_(points), keep_(std::max<size_t>(keep, 1)) {}
+
+StreamReaderPool::~StreamReaderPool() = default;
+
+size_t StreamReaderPool::read(uint64_t offset, void* buffer, size_t length) {
+  std::unique_ptr<StreamReader> reader;
+  {
+    std::lock_guard lock(mutex_);
+    // The reader standing closest before `offset` that can continue to it.
+    auto best = idle_.end();
+    for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+      if ((*it)->continuesTo(offset) &&
+          (best == idle_.end() || (*it)->position() > (*best)->position()))
+        best = it;
+    }
+    if (best != idle_.end()) {
+      reader = std::move(*best);
+      idle_.erase(best);
+    }
+  }
+  if (!reader) reader = std::make_unique<StreamReader>(blob_, points_);
+  size_t n = reader->read(offset, buffer, length);  // a reader that throws is dropped
+  std::lock_guard lock(mutex_);
+  idle_.push_back(std::move(reader));
+  if (idle_.size() > keep_) idle_.erase(idle_.begin());
+  return n;
+}
+
 std::unique_ptr<BlobSource> memorySource(std::string_view bytes) {
   return std::make_unique<MemorySource>(bytes);
 }

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -97,10 +98,33 @@ class StreamReader {
   // its end. A read that starts where the previous one ended continues without seeking.
   // Throws Error(kIo) when the blob does not decompress as it did when it was scanned.
   size_t read(uint64_t offset, void* buffer, size_t length);
+  // True when a read at `offset` would continue from where this reader stands, decompressing
+  // only what lies between (no seek back to a checkpoint).
+  bool continuesTo(uint64_t offset) const;
+  // Where the last read ended (0 before the first).
+  uint64_t position() const;
 
  private:
   struct State;
   std::unique_ptr<State> state_;
+};
+
+// The readers of one layer's stream, shared by everything that reads files of it: a read goes
+// to the reader that can continue to it (files read one after another in tar order cost one
+// pass over the layer, not a seek each), else to a fresh one. Thread-safe: each read has a
+// reader of its own while it lasts; at most `keep` idle readers are kept.
+class StreamReaderPool {
+ public:
+  StreamReaderPool(const BlobSource& blob, const SeekPoints& points, size_t keep = 4);
+  ~StreamReaderPool();
+  size_t read(uint64_t offset, void* buffer, size_t length);
+
+ private:
+  const BlobSource& blob_;
+  const SeekPoints& points_;
+  size_t keep_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<StreamReader>> idle_;  // guarded by mutex_; least recent first
 };
 
 }  // namespace regfs::layers
