@@ -216,5 +216,13 @@ TEST(RootfsUmoci, ReplacementsWithinAndAcrossLayers) {
   });
 }
 
+TEST(RootfsUmoci, WhiteoutsAfterTheirOwnLayersEntriesAndLinksToReplacedNames) {
+  expectSameAsUmoci({
+      layer({"a", "b", "c/", "c/1", "c/sub/", "c/sub/2", "e"}),
+      layer({"a", ".wh.a", "h => b", "b", "g => h", ".wh..wh.plnk", "c/2", "c/.wh..wh..opq",
+             "c/sub/", "c/sub/3", "e/", "e/.wh.x"}),
+  });
+}
+
 }  // namespace
 }  // namespace regfs::layers
