@@ -32,61 +32,67 @@ bool eachName(std::string_view path, Fn&& fn) {
   return true;
 }
 
-// (directory key, name) -> node, open addressing with linear probing: one array for every
-// name of the tree, no allocation per name.
+// (directory key, name) -> node. The names sit in one array in the order they were added,
+// so a directory's children come out in tar order (already sorted, for most layers); an open
+// addressing table with linear probing indexes them. No allocation per name.
 class ChildTable {
  public:
-  struct Slot {
-    const char* data = nullptr;
-    uint32_t size = 0;
-    uint32_t dirKey = 0;
-    uint32_t node = kEmpty;  // the value, or kEmpty / kErased
-    uint32_t hash = 0;
-    bool used() const { return node < kErased; }
-    std::string_view name() const { return {data, size}; }
-  };
-
-  explicit ChildTable(size_t expected) { resize(capacityFor(expected)); }
+  explicit ChildTable(size_t expected) {
+    names_.reserve(expected);
+    resize(capacityFor(expected));
+  }
 
   // The node of (dirKey, name); kNone if none.
   uint32_t find(uint32_t dirKey, std::string_view name) const {
-    const Slot& slot = slots_[probe(dirKey, name, hashOf(dirKey, name))];
-    return slot.used() ? slot.node : kNone;
+    uint64_t slot = slots_[probe(dirKey, name, hashOf(dirKey, name))];
+    return slot > kErased ? names_[(slot & 0xffffffff) - kFirst].node : kNone;
   }
-  // The node of (dirKey, name), made with `make()` when there is none (then `added`).
+  // The node of (dirKey, name), made with `make()` when there is none (then `added`). The
+  // reference lasts until the next findOrAdd.
   template <class Make>
   uint32_t& findOrAdd(uint32_t dirKey, std::string_view name, bool& added, Make&& make) {
     if ((filled_ + 1) * 4 > slots_.size() * 3) resize(capacityFor(size_ + 1));
     uint64_t hash = hashOf(dirKey, name);
-    Slot* slot = &slots_[probe(dirKey, name, hash)];
-    added = !slot->used();
+    uint64_t& slot = slots_[probe(dirKey, name, hash)];
+    added = slot <= kErased;
     if (added) {
-      if (slot->node == kEmpty) ++filled_;
+      if (slot == kEmpty) ++filled_;
       ++size_;
-      *slot = {name.data(), static_cast<uint32_t>(name.size()), dirKey, kNone,
-               static_cast<uint32_t>(hash)};
-      slot->node = make();
+      slot = (hash << 32) | (names_.size() + kFirst);
+      names_.push_back({name.data(), static_cast<uint32_t>(name.size()), dirKey, kNone});
+      names_.back().node = make();
     }
-    return slot->node;
+    return names_[(slot & 0xffffffff) - kFirst].node;
   }
   void erase(uint32_t dirKey, std::string_view name) {
-    Slot& slot = slots_[probe(dirKey, name, hashOf(dirKey, name))];
-    if (!slot.used()) return;
-    slot.node = kErased;
+    uint64_t& slot = slots_[probe(dirKey, name, hashOf(dirKey, name))];
+    if (slot <= kErased) return;
+    names_[(slot & 0xffffffff) - kFirst].node = kNone;
+    slot = kErased;
     --size_;
   }
 
   size_t size() const { return size_; }
+  // fn(dirKey, name, node) for every name held, in the order they were added.
   template <class Fn>
   void forEach(Fn&& fn) const {
-    for (const Slot& slot : slots_) {
-      if (slot.used()) fn(slot.dirKey, slot.name(), slot.node);
+    for (const Name& n : names_) {
+      if (n.node != kNone) fn(n.dirKey, std::string_view(n.data, n.size), n.node);
     }
   }
 
  private:
-  static constexpr uint32_t kEmpty = UINT32_MAX;
-  static constexpr uint32_t kErased = UINT32_MAX - 1;
+  struct Name {
+    const char* data;
+    uint32_t size;
+    uint32_t dirKey;
+    uint32_t node;  // kNone once erased
+  };
+  // A slot: 0 empty, 1 erased, else the hash's low half (in the high bits) and kFirst + the
+  // index in names_.
+  static constexpr uint64_t kEmpty = 0;
+  static constexpr uint64_t kErased = 1;
+  static constexpr uint64_t kFirst = 2;
 
   static size_t capacityFor(size_t count) {
     size_t capacity = 16;
@@ -96,39 +102,42 @@ class ChildTable {
   static uint64_t hashOf(uint32_t dirKey, std::string_view name) {
     return std::hash<std::string_view>()(name) ^ (uint64_t{dirKey} + 1) * 0x9e3779b97f4a7c15ULL;
   }
+  static size_t start(uint64_t hash, size_t mask) { return (hash ^ (hash >> 29)) & mask; }
 
-  // The index of the slot holding (dirKey, name), or of where it would go: the first erased slot on
-  // the way, else the empty one that ends the run.
+  // The index of the slot holding (dirKey, name), or of where it would go: the first erased
+  // slot on the way, else the empty one that ends the run.
   size_t probe(uint32_t dirKey, std::string_view name, uint64_t hash) const {
     size_t mask = slots_.size() - 1;
     size_t erased = SIZE_MAX;
-    for (size_t i = (hash ^ (hash >> 29)) & mask;; i = (i + 1) & mask) {
-      const Slot& slot = slots_[i];
-      if (slot.node == kEmpty) return erased != SIZE_MAX ? erased : i;
-      if (slot.node == kErased) {
+    for (size_t i = start(hash, mask);; i = (i + 1) & mask) {
+      uint64_t slot = slots_[i];
+      if (slot == kEmpty) return erased != SIZE_MAX ? erased : i;
+      if (slot == kErased) {
         if (erased == SIZE_MAX) erased = i;
-      } else if (slot.hash == static_cast<uint32_t>(hash) && slot.dirKey == dirKey &&
-                 slot.name() == name) {
-        return i;
+        continue;
       }
+      if ((slot >> 32) != (hash & 0xffffffff)) continue;
+      const Name& n = names_[(slot & 0xffffffff) - kFirst];
+      if (n.dirKey == dirKey && std::string_view(n.data, n.size) == name) return i;
     }
   }
 
   void resize(size_t capacity) {
-    std::vector<Slot> old(capacity);
-    old.swap(slots_);
+    slots_.assign(capacity, kEmpty);
     filled_ = size_;
-    for (const Slot& slot : old) {
-      if (!slot.used()) continue;
-      size_t mask = slots_.size() - 1;
-      uint64_t hash = hashOf(slot.dirKey, slot.name());
-      size_t i = (hash ^ (hash >> 29)) & mask;
-      while (slots_[i].node != kEmpty) i = (i + 1) & mask;
-      slots_[i] = slot;
+    size_t mask = capacity - 1;
+    for (size_t index = 0; index < names_.size(); ++index) {
+      const Name& n = names_[index];
+      if (n.node == kNone) continue;
+      uint64_t hash = hashOf(n.dirKey, std::string_view(n.data, n.size));
+      size_t i = start(hash, mask);
+      while (slots_[i] != kEmpty) i = (i + 1) & mask;
+      slots_[i] = (hash << 32) | (index + kFirst);
     }
   }
 
-  std::vector<Slot> slots_;
+  std::vector<Name> names_;
+  std::vector<uint64_t> slots_;
   size_t size_ = 0;    // names held
   size_t filled_ = 0;  // slots not empty: names and erased ones
 };

@@ -10,8 +10,10 @@
 //    directory has in the layers below. A layer's whiteouts all apply before its other entries,
 //    wherever they stand in the tar (layer.md says so of opaque ones; doing it for both keeps
 //    the result independent of tar order), so a path whited out and added again in one layer
-//    is there, with only this layer's children. A whiteout of something absent, or one naming
-//    nothing (".wh.", ".wh..", ".wh..wh.plnk": no name in the tree starts with ".wh."), does
+//    is there, with only this layer's children (and, if only implied again, implied: umoci
+//    keeps the lower attributes when the whiteout comes after). A whiteout makes no parent
+//    directory. One of something absent, or naming nothing (".wh.", ".wh..", ".wh..wh.plnk":
+//    no name in the tree starts with ".wh."; umoci reads ".wh." as its own directory), does
 //    nothing; so does one whose directory is not a directory below.
 //  - A directory over a directory takes the new attributes (the inode's layer and entry move
 //    to the new entry) and keeps the children; any other entry replaces what was there, a

@@ -174,6 +174,20 @@ TEST(RootfsWhiteout, NeverHidesItsOwnLayersEntryWhereverItStands) {
   }
 }
 
+TEST(RootfsWhiteout, MakesNoParentDirectory) {
+  auto m = merged({layer({"a"}), layer({"d/.wh.x", "e/f/.wh..wh..opq"})});
+  EXPECT_EQ(m.text, lines({"/ d L0 E- n2", "a f L0 E0 n1"}));
+}
+
+TEST(RootfsWhiteout, ADirectoryOnlyImpliedAgainIsImplied) {
+  for (auto upper : {layer({".wh.d", "d/new"}), layer({"d/new", ".wh.d"})}) {
+    auto m = merged({layer({"d/", "d/old"}), upper});
+    int added = upper[0].path == "d/new" ? 0 : 1;
+    EXPECT_EQ(m.text, lines({"/ d L0 E- n3", "d d L1 E- n2",
+                             ("d/new f L1 E" + std::to_string(added) + " n1").c_str()}));
+  }
+}
+
 TEST(RootfsWhiteout, OfADirectoryRemovesItsSubtree) {
   auto m = merged({layer({"d/", "d/x/", "d/x/y", "k"}), layer({".wh.d"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n2", "k f L0 E3 n1"}));
