@@ -220,8 +220,10 @@ def write_layer_tar(path, files, total, seed):
     listed = []
     with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
         dirs = set()
+        per_dir = max(1, -(-files // 900))  # 30 × 30 directories, filled one after another
         for i in range(files):
-            directory = "usr/d%02d/s%02d" % (i % 30, (i // 30) % 30)
+            d = i // per_dir  # as tar writes a tree: depth first, a directory's files together
+            directory = "usr/d%02d/s%02d" % (d // 30 % 30, d % 30)
             parts = directory.split("/")
             for k in range(1, len(parts) + 1):
                 d = "/".join(parts[:k])
