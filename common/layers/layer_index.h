@@ -72,7 +72,8 @@ LayerIndex decodeIndex(std::string_view bytes, const Digest& expected,
                        const IndexLimits& limits = {});
 
 // The layer indexes of one store. Thread-safe; concurrent get()s of one layer in this process
-// build it once.
+// build it once, and while anything holds the index get() hands out, later get()s share it
+// rather than read the file again.
 class LayerIndexes {
  public:
   explicit LayerIndexes(Store store, IndexLimits limits = {});
@@ -83,7 +84,8 @@ class LayerIndexes {
   // Builds the index of `blob` and stores it, replacing any. Throws Error(kBlobUnknown) when
   // the blob is not there and Error(kIo) when storage fails (nothing is stored then).
   std::shared_ptr<const LayerIndex> build(const Digest& blob);
-  // load(), or build() when there is nothing to trust.
+  // The index in memory when one is held, else load(), else build() when there is nothing to
+  // trust.
   std::shared_ptr<const LayerIndex> get(const Digest& blob);
   // Removes the stored index (nothing if there is none).
   void remove(const Digest& blob);
@@ -94,9 +96,13 @@ class LayerIndexes {
  private:
   Store store_;
   IndexLimits limits_;
-  // Lock of the layer get() builds, by digest; guarded by mutex_.
-  std::mutex mutex_;
+  std::shared_ptr<const LayerIndex> shared(const Digest& blob);
+  std::shared_ptr<const LayerIndex> share(std::shared_ptr<const LayerIndex> index);
+
+  std::mutex mutex_;  // guards building_ and loaded_
+  // Lock of the layer get() builds, by digest.
   std::map<Digest, std::weak_ptr<std::mutex>> building_;
+  std::map<Digest, std::weak_ptr<const LayerIndex>> loaded_;  // what get() handed out
   mutable std::mutex loggedMutex_;
   mutable std::map<Digest, bool>
       logged_;  // bad index files already logged; guarded by loggedMutex_

@@ -57,7 +57,8 @@ std::shared_ptr<const LayerIndex> LayerIndexes::build(const Digest& blob) {
 }
 
 std::shared_ptr<const LayerIndex> LayerIndexes::get(const Digest& blob) {
-  if (auto index = load(blob)) return index;
+  if (auto index = shared(blob)) return index;
+  if (auto index = load(blob)) return share(index);
   std::shared_ptr<std::mutex> building;
   {
     std::lock_guard lock(mutex_);
@@ -69,8 +70,22 @@ std::shared_ptr<const LayerIndex> LayerIndexes::get(const Digest& blob) {
     }
   }
   std::lock_guard lock(*building);
-  if (auto index = load(blob)) return index;  // built by the get() this one waited for
-  return build(blob);
+  if (auto index = shared(blob)) return index;  // built by the get() this one waited for
+  if (auto index = load(blob)) return share(index);
+  return share(build(blob));
+}
+
+std::shared_ptr<const LayerIndex> LayerIndexes::shared(const Digest& blob) {
+  std::lock_guard lock(mutex_);
+  auto it = loaded_.find(blob);
+  return it == loaded_.end() ? nullptr : it->second.lock();
+}
+
+std::shared_ptr<const LayerIndex> LayerIndexes::share(std::shared_ptr<const LayerIndex> index) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(loaded_, [](const auto& item) { return item.second.expired(); });
+  loaded_[index->blob] = index;
+  return index;
 }
 
 void LayerIndexes::remove(const Digest& blob) {

@@ -115,7 +115,7 @@ class StreamReader {
 // reader of its own while it lasts; at most `keep` idle readers are kept.
 class StreamReaderPool {
  public:
-  StreamReaderPool(const BlobSource& blob, const SeekPoints& points, size_t keep = 4);
+  StreamReaderPool(const BlobSource& blob, const SeekPoints& points, size_t keep = 2);
   ~StreamReaderPool();
   size_t read(uint64_t offset, void* buffer, size_t length);
 
