@@ -340,6 +340,37 @@ TEST(StreamReader, SequentialReadsContinue) {
   }
 }
 
+// Files read one after another in stream order (what `tar -c` of a tree does), each by a reader
+// of its own from the pool, cost one pass over the blob; two such sequences interleaved (two
+// programs reading) each keep a reader of their own.
+TEST(StreamReaderPool, FilesInStreamOrderCostOnePass) {
+  std::string data = makeData(16 << 20, 17);
+  std::string blob = gzipBytes(data, 6);
+  Scanned scanned = scan(blob, spanOf(1 << 20));
+  auto inner = memorySource(blob);
+  CountingSource counting(*inner);
+  StreamReaderPool pool(counting, scanned.points);
+  char buffer[5000];
+  auto readAt = [&](uint64_t offset) {
+    size_t n = pool.read(offset, buffer, sizeof buffer);
+    EXPECT_EQ(std::string_view(buffer, n), std::string_view(data).substr(offset, sizeof buffer));
+  };
+  for (uint64_t a = 0, b = 8 << 20; b + sizeof buffer < data.size(); a += 7000, b += 7000) {
+    readAt(a);  // the first sequence, in the first half
+    readAt(b);  // the second, in the second half
+  }
+  // Once through, and the span before the second sequence's start once more.
+  EXPECT_LE(counting.bytesRead(), blob.size() + (2 << 20));
+  // A pool of one reader alternates between the two places: it seeks every time.
+  CountingSource single(*inner);
+  StreamReaderPool one(single, scanned.points, 1);
+  for (uint64_t a = 0, b = 8 << 20; a < (1 << 20); a += 70000, b += 70000) {
+    one.read(a, buffer, sizeof buffer);
+    one.read(b, buffer, sizeof buffer);
+  }
+  EXPECT_GT(single.bytesRead(), blob.size());
+}
+
 // A reader seeks only as far back as the checkpoint before the read.
 TEST(StreamReader, RandomReadInflatesAtMostASpan) {
   std::string data = makeData(16 << 20, 15);
