@@ -4,6 +4,7 @@
 // in the URL reaches outside the image or renders in the registry's origin.
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <filesystem>
 #include <string>
@@ -32,7 +33,22 @@ std::string bigFile() {
   return s;
 }
 
-// Two layers: the base, and one that adds, replaces and whites out.
+std::string gzip(const std::string& bytes) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&z, bytes.size()) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+  z.avail_in = static_cast<uInt>(bytes.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+// Two layers: the base (a plain tar), and one (gzip'd, as most are) that adds, replaces and
+// whites out.
 std::vector<std::string> imageLayers() {
   TarWriter base;
   base.dir("etc/")
@@ -50,7 +66,7 @@ std::vector<std::string> imageLayers() {
       .file("big.bin", bigFile())
       .fifo("run.fifo")
       .end();
-  return {base.bytes(), top.bytes()};
+  return {base.bytes(), gzip(top.bytes())};
 }
 
 class FilesTest : public ::testing::Test {
