@@ -59,6 +59,9 @@ std::vector<std::string> imageLayers() {
       .file("usr/lib/libc.so", "ELF")
       .symlink("lib", "usr/lib")
       .file("www/index.html", kHtml)
+      .file("www/caf\xc3\xa9.html", "cafe")
+      .file("www/\xff.bin", "ff")
+      .file("www/a\"b\r\nX-Evil: 1.txt", "evil")
       .end();
   TarWriter top;
   top.file("etc/.wh.gone", "")
@@ -111,6 +114,26 @@ TEST_F(FilesTest, AnHtmlFileNeverRendersInTheRegistrysOrigin) {
   EXPECT_EQ(r.header("content-disposition").rfind("attachment;", 0), 0u);
   EXPECT_EQ(r.header("x-content-type-options"), "nosniff");
   EXPECT_NE(r.header("content-security-policy").find("sandbox"), std::string::npos);
+}
+
+TEST_F(FilesTest, NamesAreBytesAndNeverHeaders) {
+  start();
+  Reply r = get("/v2/team/app/_regfs/files/latest/www/caf%C3%A9.html");
+  EXPECT_EQ(r.body, "cafe");
+  EXPECT_EQ(r.header("content-disposition"),
+            "attachment; filename=\"caf__.html\"; filename*=UTF-8''caf%C3%A9.html");
+  r = get("/v2/team/app/_regfs/files/latest/www/a%22b%0D%0AX-Evil:%201.txt");
+  EXPECT_EQ(r.body, "evil");
+  EXPECT_FALSE(r.has("x-evil"));
+  EXPECT_EQ(
+      r.header("content-disposition"),
+      "attachment; filename=\"a_b__X-Evil: 1.txt\"; filename*=UTF-8''a%22b%0D%0AX-Evil%3A%201.txt");
+  EXPECT_EQ(get("/v2/team/app/_regfs/files/latest/www/%FF.bin").body, "ff");
+  // JSON holds text: the name that is not UTF-8 reads as U+FFFD there.
+  r = get("/v2/team/app/_regfs/files/latest/www");
+  EXPECT_NE(r.body.find("\"name\":\"caf\xc3\xa9.html\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"name\":\"\xef\xbf\xbd.bin\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"name\":\"a\\\"b\\r\\nX-Evil: 1.txt\""), std::string::npos) << r.body;
 }
 
 TEST_F(FilesTest, LargeFilesStreamWholeAndByRange) {
