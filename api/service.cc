@@ -36,7 +36,10 @@ Service::Service(const Settings& settings) : settings_(settings) {
   ServerOptions server = settings.server;
   server.authenticator = setUpAuthenticator(settings.auth);
   if (!onS3(config)) std::filesystem::create_directories(settings.rootdirectory);
-  registry_ = std::make_shared<Registry>(Store(makeDriver(config.storage)), settings.registry);
+  Store store(makeDriver(config.storage));
+  // One cache of the trees of files inside images, for every request that reads them.
+  registry_ = std::make_shared<Registry>(store, settings.registry,
+                                         std::make_shared<layers::FileTrees>(store));
   health_ = std::make_shared<HealthChecks>(config.health, registry_->store().driver(),
                                            onS3(config) ? "s3" : "filesystem",
                                            !settings.registry.readOnly);
