@@ -192,7 +192,11 @@ char typeflag(EntryType type) {
 class Exporter {
  public:
   Exporter(const Store& store, const FileTree& tree, const TarSink& sink)
-      : store_(store), tree_(tree), out_(sink), blobs_(tree.indexes.size()) {}
+      : store_(store),
+        tree_(tree),
+        out_(sink),
+        blobs_(tree.indexes.size()),
+        streams_(tree.indexes.size()) {}
 
   ExportStats run() {
     // Depth first, children in name order; a stack of (inode, path) still to write.
@@ -262,8 +266,11 @@ class Exporter {
 
   void writeData(uint32_t n, const Entry& e) {
     uint32_t layer = tree_.tree.inode(n).layer;
-    if (!blobs_[layer]) blobs_[layer] = openBlobSource(store_, tree_.layerOf(n));
-    FileReader reader(*blobs_[layer], tree_.indexOf(n).stream, e);
+    if (!blobs_[layer]) {
+      blobs_[layer] = openBlobSource(store_, tree_.layerOf(n));
+      streams_[layer] = std::make_unique<StreamReader>(*blobs_[layer], tree_.indexOf(n).stream);
+    }
+    FileReader reader(*streams_[layer], e);
     std::string chunk(kChunk, '\0');
     for (uint64_t at = 0; at < e.size;) {
       size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, e.size - at));
@@ -280,8 +287,11 @@ class Exporter {
   const Store& store_;
   const FileTree& tree_;
   TarOut out_;
-  std::vector<std::unique_ptr<BlobSource>> blobs_;  // by layer, opened on first use
-  std::map<uint32_t, std::string> firstNames_;      // inodes of several names: the first
+  // By layer, opened on first use. One stream reader per layer: tree order is mostly the
+  // layer's own order, so reads go forward and the layer is decompressed about once.
+  std::vector<std::unique_ptr<BlobSource>> blobs_;
+  std::vector<std::unique_ptr<StreamReader>> streams_;
+  std::map<uint32_t, std::string> firstNames_;  // inodes of several names: the first
   ExportStats stats_;
 };
 

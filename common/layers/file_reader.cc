@@ -15,7 +15,9 @@ uint64_t storedSize(const Entry& entry) {
 }
 
 FileReader::FileReader(const BlobSource& blob, const SeekPoints& points, const Entry& entry)
-    : entry_(entry), stream_(blob, points) {}
+    : entry_(entry), own_(std::make_unique<StreamReader>(blob, points)), stream_(*own_) {}
+
+FileReader::FileReader(StreamReader& stream, const Entry& entry) : entry_(entry), stream_(stream) {}
 
 void FileReader::readStream(uint64_t offset, char* buffer, size_t length) {
   while (length > 0) {

@@ -3,6 +3,7 @@
 // names is written once; names, link targets, owners and times that a ustar header cannot
 // hold go through PAX; a tree that cannot be built writes nothing.
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <functional>
 
@@ -230,6 +231,51 @@ TEST_F(ExportTest, XattrsSubSecondTimesAndLargeNumbers) {
   EXPECT_EQ(x.find("future")->mtimeSec, 99999999999);
   EXPECT_EQ(x.find("dev/big")->devMajor, 5000000u);
   EXPECT_EQ(x.find("dev/big")->devMinor, 1u);
+}
+
+std::string gzip(std::string_view data) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&z, data.size()) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+// Incompressible bytes, so a layer spans several gzip checkpoints.
+std::string noise(size_t size, uint32_t seed) {
+  std::string out(size, '\0');
+  for (char& c : out) {
+    seed = seed * 1103515245 + 12345;
+    c = static_cast<char>(seed >> 16);
+  }
+  return out;
+}
+
+TEST_F(ExportTest, FilesOfCompressedLayersInAnyOrder) {
+  // Tree order is not tar order here: the one stream reader per layer goes back and forth.
+  std::vector<std::string> data;
+  TarWriter low, high;
+  for (int i = 0; i < 6; ++i) {
+    data.push_back(noise(700 * 1024 + i, i));
+    low.file("f" + std::to_string(5 - i), data.back());
+  }
+  high.file("b", "upper").file("f3", "replaced");
+  auto t = tree({gzip(low.end().bytes()), gzip(high.end().bytes())});
+  ASSERT_TRUE(t->error.empty()) << t->error;
+  ASSERT_GE(t->indexes[0]->stream.checkpoints.size(), 2u);
+  Exported x = exportOf(*t);
+  std::vector<std::string> paths;
+  for (const Entry& e : x.entries) paths.push_back(e.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"b", "f0", "f1", "f2", "f3", "f4", "f5"}));
+  EXPECT_EQ(x.data(0), "upper");
+  for (int i : {0, 1, 2, 4, 5}) EXPECT_EQ(x.data(1 + i), data[5 - i]) << "f" << i;
+  EXPECT_EQ(x.data(4), "replaced");
 }
 
 TEST_F(ExportTest, ATreeThatCannotBeBuiltWritesNothing) {
