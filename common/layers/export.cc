@@ -1,6 +1,7 @@
 #include "common/layers/export.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
