@@ -8,6 +8,7 @@
   X(Du)                   \
   X(PurgeUploads)         \
   X(Index)                \
+  X(Export)               \
   X(Restore)
 
 namespace regfs::tools {

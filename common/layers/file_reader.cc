@@ -15,13 +15,16 @@ uint64_t storedSize(const Entry& entry) {
 }
 
 FileReader::FileReader(const BlobSource& blob, const SeekPoints& points, const Entry& entry)
-    : entry_(entry), own_(std::make_unique<StreamReader>(blob, points)) {}
+    : entry_(entry), own_(std::make_unique<StreamReader>(blob, points)), stream_(own_.get()) {}
 
 FileReader::FileReader(StreamReaderPool& pool, const Entry& entry) : entry_(entry), pool_(&pool) {}
 
+FileReader::FileReader(StreamReader& stream, const Entry& entry)
+    : entry_(entry), stream_(&stream) {}
+
 void FileReader::readStream(uint64_t offset, char* buffer, size_t length) {
   while (length > 0) {
-    size_t n = pool_ ? pool_->read(offset, buffer, length) : own_->read(offset, buffer, length);
+    size_t n = pool_ ? pool_->read(offset, buffer, length) : stream_->read(offset, buffer, length);
     if (n == 0) throw Error(ErrorKind::kIo, "the layer ends before the file's data does");
     offset += n;
     buffer += n;

@@ -17,6 +17,10 @@ class FileReader {
   FileReader(const BlobSource& blob, const SeekPoints& points, const Entry& entry);
   // Reads through the layer's shared readers (`pool` and `entry` outlive the reader).
   FileReader(StreamReaderPool& pool, const Entry& entry);
+  // Reads through `stream`, a reader of the file's layer that outlives this one and is used by
+  // one FileReader at a time: files read in stream order (export) then continue where the last
+  // one stopped, instead of decompressing from a checkpoint each.
+  FileReader(StreamReader& stream, const Entry& entry);
   // Up to `length` bytes at `offset` of the file into `buffer`; fewer only at its end. Not
   // thread-safe. Throws Error(kIo) when the layer no longer reads as it was indexed.
   size_t read(uint64_t offset, void* buffer, size_t length);
@@ -26,7 +30,8 @@ class FileReader {
   // Reads exactly `length` stream bytes at `offset` (kIo if the stream ends first).
   void readStream(uint64_t offset, char* buffer, size_t length);
   const Entry& entry_;
-  std::unique_ptr<StreamReader> own_;
+  std::unique_ptr<StreamReader> own_;  // the first constructor's
+  StreamReader* stream_ = nullptr;     // own_, or the one given
   StreamReaderPool* pool_ = nullptr;
 };
 

@@ -12,6 +12,7 @@
 
 #include "common/manifest.h"
 #include "support/poll.h"
+#include "support/rootfs_layers.h"
 #include "support/tree_facts.h"
 #include "support/view_fixture.h"
 
@@ -19,29 +20,6 @@ namespace regfs {
 namespace {
 
 using namespace regfs::testing;
-
-const std::string kLayerTar = "application/vnd.oci.image.layer.v1.tar";
-
-// The three layers, as shell commands run in an empty staging directory.
-const char* const kLayerScripts[] = {
-    // The base: a setuid binary with a hardlink and symlinks (one escaping, one absolute), a
-    // FIFO, a device node, owners, a user xattr, directories to whiteout later.
-    "mkdir -p etc bin usr/lib dir/sub opaque/keep opaque/gone dev && "
-    "echo hello > etc/os-release && chown 1234:5678 etc/os-release && "
-    "setfattr -n user.comment -v 'from layer one' etc/os-release && "
-    "echo gone > etc/gone && printf 'busybox v1' > bin/busybox && chmod 4755 bin/busybox && "
-    "ln bin/busybox bin/sh && ln -s busybox bin/ls && ln -s ../../../../etc/passwd usr/lib/up && "
-    "ln -s /etc/os-release usr/lib/abs && mkfifo usr/fifo && mknod dev/null c 1 3 && "
-    "echo x > dir/sub/file && echo y > opaque/keep/a && echo z > opaque/gone/b && "
-    "chmod 1777 usr && chmod 2755 usr/lib",
-    // A whiteout, an opaque directory with a new child, a file over a directory, a new
-    // busybox (bin/sh keeps the old bytes), a directory's new mode.
-    "mkdir -p etc opaque bin && touch etc/.wh.gone && touch opaque/.wh..wh..opq && "
-    "echo new > opaque/new && echo 'now a file' > dir && printf 'busybox v2' > bin/busybox && "
-    "chmod 0700 etc && echo second > etc/motd",
-    // The file becomes a directory again; a symlink goes.
-    "mkdir -p dir bin && echo back > dir/again && touch bin/.wh.ls",
-};
 
 class ViewRootfsTest : public ::testing::Test {
  protected:
@@ -52,25 +30,8 @@ class ViewRootfsTest : public ::testing::Test {
     ASSERT_TRUE(haveProgram("setfattr")) << "setfattr is required (attr)";
   }
 
-  // Layer `i` as a tar compressed with `compression` ("gzip", "zstd" or "none").
   Blob layer(OciLayout& oci, size_t i, const std::string& compression) {
-    auto staging = work / ("layer-" + std::to_string(++layers_));
-    std::filesystem::create_directories(staging);
-    auto made = sh("cd '" + staging.string() + "' && " + kLayerScripts[i] +
-                   " && find . -exec touch -h -d '2021-02-03 04:05:06.123456789' {} +");
-    EXPECT_EQ(made.status, 0) << made.err;
-    std::string pipe = compression == "gzip"   ? " | gzip -n"
-                       : compression == "zstd" ? " | zstd -q -c"
-                                               : "";
-    auto tar = sh("tar -C '" + staging.string() +
-                  "' --sort=name --format=pax --xattrs --xattrs-include='user.*' "
-                  "--numeric-owner -cf - ." +
-                  pipe);
-    EXPECT_EQ(tar.status, 0) << tar.err;
-    std::string type = compression == "gzip"   ? kOciLayerType
-                       : compression == "zstd" ? kLayerTar + "+zstd"
-                                               : kLayerTar;
-    return oci.addBlob(type, tar.out);
+    return rootfsLayer(oci, work / ("layer-" + std::to_string(++layers_)), i, compression);
   }
 
   Blob image(OciLayout& oci, const std::vector<std::string>& compressions) {
@@ -83,12 +44,6 @@ class ViewRootfsTest : public ::testing::Test {
   TempDir work;
   int layers_ = 0;
 };
-
-TreeFactsOptions withComment() {
-  TreeFactsOptions o;
-  o.xattrNames = {{"user.comment", "user.comment"}};
-  return o;
-}
 
 TEST_F(ViewRootfsTest, RootfsEqualsWhatUmociUnpacks) {
   OciLayout oci(work / "oci");
@@ -106,13 +61,13 @@ TEST_F(ViewRootfsTest, RootfsEqualsWhatUmociUnpacks) {
   pushLayout(store, oci, "app", {mixed}, "mixed");
   MountedView view(work / "store", work / "mnt");
 
-  auto expected = treeFacts(bundle / "rootfs", withComment());
+  auto expected = treeFacts(bundle / "rootfs", withRootfsComment());
   ASSERT_TRUE(expected.contains("etc/os-release"));
   ASSERT_FALSE(expected.contains("etc/gone"));  // the comparison is with a real unpack
-  auto shown = treeFacts(work / "mnt/app/gzip/rootfs", withComment());
+  auto shown = treeFacts(work / "mnt/app/gzip/rootfs", withRootfsComment());
   EXPECT_EQ(shown, expected);
   // Every layer compressed another way: the same tree.
-  EXPECT_EQ(treeFacts(work / "mnt/app/mixed/rootfs", withComment()), expected);
+  EXPECT_EQ(treeFacts(work / "mnt/app/mixed/rootfs", withRootfsComment()), expected);
 
   // The facts the comparison rests on, spelled out.
   EXPECT_EQ(shown["bin/sh"].mode, 04755u);  // the old busybox, under its other name
