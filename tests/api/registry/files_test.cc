@@ -12,6 +12,7 @@
 #include "api/registry/auth.h"
 #include "common/store/store.h"
 #include "support/api_request.h"
+#include "support/compress.h"
 #include "support/image.h"
 #include "support/server.h"
 #include "support/store_builder.h"
@@ -31,20 +32,6 @@ std::string bigFile() {
     c = static_cast<char>(x >> 24);
   }
   return s;
-}
-
-std::string gzip(const std::string& bytes) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(deflateBound(&z, bytes.size()) + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
-  z.avail_in = static_cast<uInt>(bytes.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
 }
 
 // Two layers: the base (a plain tar), and one (gzip'd, as most are) that adds, replaces and
@@ -69,7 +56,7 @@ std::vector<std::string> imageLayers() {
       .file("big.bin", bigFile())
       .fifo("run.fifo")
       .end();
-  return {base.bytes(), gzip(top.bytes())};
+  return {base.bytes(), testing::gzipBytes(top.bytes())};
 }
 
 class FilesTest : public ::testing::Test {

@@ -11,6 +11,7 @@
 #include "common/layers/export.h"
 #include "common/layers/file_reader.h"
 #include "common/layers/tar.h"
+#include "support/compress.h"
 #include "support/process.h"
 #include "support/tar_writer.h"
 
@@ -233,40 +234,17 @@ TEST_F(ExportTest, XattrsSubSecondTimesAndLargeNumbers) {
   EXPECT_EQ(x.find("dev/big")->devMinor, 1u);
 }
 
-std::string gzip(std::string_view data) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(deflateBound(&z, data.size()) + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
-
-// Incompressible bytes, so a layer spans several gzip checkpoints.
-std::string noise(size_t size, uint32_t seed) {
-  std::string out(size, '\0');
-  for (char& c : out) {
-    seed = seed * 1103515245 + 12345;
-    c = static_cast<char>(seed >> 16);
-  }
-  return out;
-}
-
 TEST_F(ExportTest, FilesOfCompressedLayersInAnyOrder) {
   // Tree order is not tar order here: the one stream reader per layer goes back and forth.
   std::vector<std::string> data;
   TarWriter low, high;
   for (int i = 0; i < 6; ++i) {
-    data.push_back(noise(700 * 1024 + i, i));
+    data.push_back(regfs::testing::noiseBytes(700 * 1024 + i, i));
     low.file("f" + std::to_string(5 - i), data.back());
   }
   high.file("b", "upper").file("f3", "replaced");
-  auto t = tree({gzip(low.end().bytes()), gzip(high.end().bytes())});
+  auto t = tree({regfs::testing::gzipBytes(low.end().bytes()),
+                 regfs::testing::gzipBytes(high.end().bytes())});
   ASSERT_TRUE(t->error.empty()) << t->error;
   ASSERT_GE(t->indexes[0]->stream.checkpoints.size(), 2u);
   Exported x = exportOf(*t);

@@ -8,6 +8,7 @@
 #include "common/layers/file_reader.h"
 #include "common/layers/layer_index.h"
 #include "common/store/layout.h"
+#include "support/compress.h"
 #include "support/process.h"
 #include "support/tar_writer.h"
 
@@ -17,35 +18,11 @@ namespace {
 using regfs::testing::TarWriter;
 using regfs::testing::TempDir;
 
-std::string gzip(std::string_view data) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(deflateBound(&z, data.size()) + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
-
-// Incompressible bytes, so the layer spans many gzip checkpoints.
-std::string noise(size_t size, uint32_t seed) {
-  std::string out(size, '\0');
-  for (char& c : out) {
-    seed = seed * 1103515245 + 12345;
-    c = static_cast<char>(seed >> 16);
-  }
-  return out;
-}
-
 class LayerIndexesTest : public ::testing::Test {
  protected:
   TempDir dir;
   Store store = Store::openLocal(dir.path());
-  std::string big = noise(3 << 20, 7);
+  std::string big = regfs::testing::noiseBytes(3 << 20, 7);
   std::string layerTar = TarWriter()
                              .dir("etc/")
                              .file("etc/os-release", "ID=test\n")
@@ -53,7 +30,7 @@ class LayerIndexesTest : public ::testing::Test {
                              .file("etc/last", "the end\n")
                              .end()
                              .bytes();
-  Digest layer = store.putBlob(gzip(layerTar));
+  Digest layer = store.putBlob(regfs::testing::gzipBytes(layerTar));
   std::string indexPath() const { return dir.path().string() + layout::layerIndexFile(layer); }
 };
 
@@ -113,7 +90,8 @@ TEST_F(LayerIndexesTest, FilesReadThroughTheIndexEqualTheirBytes) {
 }
 
 TEST_F(LayerIndexesTest, ALayerThatIsNoTarIsRecordedNotReadAgain) {
-  Digest junk = store.putBlob(gzip("this is not a tar archive at all, just text"));
+  Digest junk =
+      store.putBlob(regfs::testing::gzipBytes("this is not a tar archive at all, just text"));
   LayerIndexes indexes(store);
   auto index = indexes.get(junk);
   ASSERT_TRUE(index->failure);

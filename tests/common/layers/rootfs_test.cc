@@ -1,4 +1,5 @@
 #include "common/layers/rootfs.h"
+#include "support/layer_entries.h"
 
 #include <gtest/gtest.h>
 
@@ -11,37 +12,7 @@
 namespace regfs::layers {
 namespace {
 
-// A layer from a compact description, one entry per string, in tar order:
-//   "d/"      directory          "f"       regular file      "/"   the root ("./")
-//   "s -> t"  symlink to t       "h => t"  hardlink to t     "c:x" char device, "p:x" fifo
-std::vector<Entry> layer(std::initializer_list<std::string_view> lines) {
-  std::vector<Entry> entries;
-  for (std::string_view line : lines) {
-    Entry e;
-    if (size_t arrow = line.find(" -> "); arrow != std::string_view::npos) {
-      e.type = EntryType::kSymlink;
-      e.linkTarget = line.substr(arrow + 4);
-      line = line.substr(0, arrow);
-    } else if (size_t link = line.find(" => "); link != std::string_view::npos) {
-      e.type = EntryType::kHardlink;
-      e.linkTarget = line.substr(link + 4);
-      line = line.substr(0, link);
-    } else if (line.starts_with("c:")) {
-      e.type = EntryType::kCharDevice;
-      line.remove_prefix(2);
-    } else if (line.starts_with("p:")) {
-      e.type = EntryType::kFifo;
-      line.remove_prefix(2);
-    } else if (line.ends_with("/")) {
-      e.type = EntryType::kDirectory;
-      line.remove_suffix(1);
-    }
-    e.path = line;
-    e.mode = e.type == EntryType::kDirectory ? 0755 : 0644;
-    entries.push_back(std::move(e));
-  }
-  return entries;
-}
+using testing::layerEntries;
 
 char kindOf(EntryType type) {
   switch (type) {
@@ -127,18 +98,18 @@ std::string lines(std::initializer_list<std::string_view> list) {
 }
 
 TEST(RootfsLayer, LastEntryOfAPathWins) {
-  auto m = merged({layer({"f", "d/", "f"})});
+  auto m = merged({layerEntries({"f", "d/", "f"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n3", "d d L0 E1 n2", "f f L0 E2 n1"}));
 }
 
 TEST(RootfsLayer, LaterEntryReplacesADirectoryTheSameLayerPopulated) {
-  auto m = merged({layer({"d/", "d/x", "d/sub/", "d", "d/y"})});
+  auto m = merged({layerEntries({"d/", "d/x", "d/sub/", "d", "d/y"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n2", "d f L0 E3 n1"}));
   EXPECT_EQ(m.tree.droppedEntries(), 1u);  // d/y: d is a file by then
 }
 
 TEST(RootfsLayer, DirectoryOverDirectoryTakesAttributesAndKeepsChildren) {
-  auto m = merged({layer({"d/", "d/a", "d/s/"}), layer({"d/", "d/b"})});
+  auto m = merged({layerEntries({"d/", "d/a", "d/s/"}), layerEntries({"d/", "d/b"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n3", "d d L1 E0 n3", "d/a f L0 E1 n1", "d/b f L1 E1 n1",
                            "d/s d L0 E2 n2"}));
   uint32_t d = m.tree.resolve("d");
@@ -147,27 +118,28 @@ TEST(RootfsLayer, DirectoryOverDirectoryTakesAttributesAndKeepsChildren) {
 }
 
 TEST(RootfsLayer, DirectoryAgainInOneLayerKeepsItsChildren) {
-  auto m = merged({layer({"d/", "d/a", "d/"})});
+  auto m = merged({layerEntries({"d/", "d/a", "d/"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n3", "d d L0 E2 n2", "d/a f L0 E1 n1"}));
 }
 
 TEST(RootfsLayer, AnythingButADirectoryOverADirectoryReplacesIt) {
-  auto m = merged({layer({"a/", "a/x", "b/", "b/x", "c/", "c/x", "e"}),
-                   layer({"a", "b -> elsewhere", "p:c", "e/", "e/y"})});
+  auto m = merged({layerEntries({"a/", "a/x", "b/", "b/x", "c/", "c/x", "e"}),
+                   layerEntries({"a", "b -> elsewhere", "p:c", "e/", "e/y"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n3", "a f L1 E0 n1", "b l L1 E1 n1", "c p L1 E2 n1",
                            "e d L1 E3 n2", "e/y f L1 E4 n1"}));
 }
 
 TEST(RootfsWhiteout, HidesTheLowerLayersNameAndIsNotShown) {
-  auto m = merged({layer({"a", "b", "d/", "d/x", "d/y"}), layer({".wh.a", "d/.wh.x"})});
+  auto m =
+      merged({layerEntries({"a", "b", "d/", "d/x", "d/y"}), layerEntries({".wh.a", "d/.wh.x"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n3", "b f L0 E1 n1", "d d L0 E2 n2", "d/y f L0 E4 n1"}));
   EXPECT_EQ(m.tree.resolve(".wh.a"), Inode::kNone);
   EXPECT_EQ(m.tree.droppedEntries(), 0u);
 }
 
 TEST(RootfsWhiteout, NeverHidesItsOwnLayersEntryWhereverItStands) {
-  for (auto upper : {layer({"a", ".wh.a"}), layer({".wh.a", "a"})}) {
-    auto m = merged({layer({"a"}), upper});
+  for (auto upper : {layerEntries({"a", ".wh.a"}), layerEntries({".wh.a", "a"})}) {
+    auto m = merged({layerEntries({"a"}), upper});
     const int added = upper[0].path == "a" ? 0 : 1;
     EXPECT_EQ(m.text, lines({"/ d L0 E- n2", ("a f L1 E" + std::to_string(added) + " n1").c_str()}))
         << upper[0].path;
@@ -175,13 +147,13 @@ TEST(RootfsWhiteout, NeverHidesItsOwnLayersEntryWhereverItStands) {
 }
 
 TEST(RootfsWhiteout, MakesNoParentDirectory) {
-  auto m = merged({layer({"a"}), layer({"d/.wh.x", "e/f/.wh..wh..opq"})});
+  auto m = merged({layerEntries({"a"}), layerEntries({"d/.wh.x", "e/f/.wh..wh..opq"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n2", "a f L0 E0 n1"}));
 }
 
 TEST(RootfsWhiteout, ADirectoryOnlyImpliedAgainIsImplied) {
-  for (auto upper : {layer({".wh.d", "d/new"}), layer({"d/new", ".wh.d"})}) {
-    auto m = merged({layer({"d/", "d/old"}), upper});
+  for (auto upper : {layerEntries({".wh.d", "d/new"}), layerEntries({"d/new", ".wh.d"})}) {
+    auto m = merged({layerEntries({"d/", "d/old"}), upper});
     int added = upper[0].path == "d/new" ? 0 : 1;
     EXPECT_EQ(m.text, lines({"/ d L0 E- n3", "d d L1 E- n2",
                              ("d/new f L1 E" + std::to_string(added) + " n1").c_str()}));
@@ -189,14 +161,15 @@ TEST(RootfsWhiteout, ADirectoryOnlyImpliedAgainIsImplied) {
 }
 
 TEST(RootfsWhiteout, OfADirectoryRemovesItsSubtree) {
-  auto m = merged({layer({"d/", "d/x/", "d/x/y", "k"}), layer({".wh.d"})});
+  auto m = merged({layerEntries({"d/", "d/x/", "d/x/y", "k"}), layerEntries({".wh.d"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n2", "k f L0 E3 n1"}));
   EXPECT_EQ(m.tree.resolve("d/x/y"), Inode::kNone);
 }
 
 TEST(RootfsWhiteout, ADirectoryWhitedOutAndAddedAgainHasOnlyThisLayersChildren) {
-  for (auto upper : {layer({".wh.d", "d/", "d/new"}), layer({"d/", "d/new", ".wh.d"})}) {
-    auto m = merged({layer({"d/", "d/old", "d/sub/", "d/sub/x"}), upper});
+  for (auto upper :
+       {layerEntries({".wh.d", "d/", "d/new"}), layerEntries({"d/", "d/new", ".wh.d"})}) {
+    auto m = merged({layerEntries({"d/", "d/old", "d/sub/", "d/sub/x"}), upper});
     uint32_t d = m.tree.resolve("d");
     ASSERT_NE(d, Inode::kNone);
     EXPECT_EQ(m.tree.inode(d).layer, 1u);
@@ -207,8 +180,8 @@ TEST(RootfsWhiteout, ADirectoryWhitedOutAndAddedAgainHasOnlyThisLayersChildren) 
 }
 
 TEST(RootfsWhiteout, OfSomethingAbsentDoesNothing) {
-  auto m =
-      merged({layer({"a", "f"}), layer({".wh.b", "nodir/.wh.x", "f/.wh.x", "a/.wh..wh..opq"})});
+  auto m = merged({layerEntries({"a", "f"}),
+                   layerEntries({".wh.b", "nodir/.wh.x", "f/.wh.x", "a/.wh..wh..opq"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n2", "a f L0 E0 n1", "f f L0 E1 n1"}));
   EXPECT_EQ(m.tree.droppedEntries(), 0u);
 }
@@ -216,140 +189,144 @@ TEST(RootfsWhiteout, OfSomethingAbsentDoesNothing) {
 TEST(RootfsWhiteout, NamesThatNameNothingDoNothing) {
   // ".wh." would name the directory itself, ".wh.." and ".wh..." its "." and "..": no tree
   // name can be any of those, nor start with ".wh." (".wh..wh.plnk" of AUFS).
-  auto m = merged({layer({"d/", "d/x", "y"}),
-                   layer({".wh.", ".wh..", ".wh...", ".wh..wh.plnk", "d/.wh.", "d/.wh.."})});
+  auto m = merged({layerEntries({"d/", "d/x", "y"}),
+                   layerEntries({".wh.", ".wh..", ".wh...", ".wh..wh.plnk", "d/.wh.", "d/.wh.."})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n3", "d d L0 E0 n2", "d/x f L0 E1 n1", "y f L0 E2 n1"}));
 }
 
 TEST(RootfsWhiteout, AnyTypeWithTheNameIsAWhiteout) {
-  auto m = merged({layer({"a", "b", "c"}), layer({".wh.a/", ".wh.b -> x", "p:.wh.c"})});
+  auto m =
+      merged({layerEntries({"a", "b", "c"}), layerEntries({".wh.a/", ".wh.b -> x", "p:.wh.c"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n2"}));
 }
 
 TEST(RootfsWhiteout, EntriesBelowAWhiteoutNameAreDropped) {
-  auto m = merged({layer({"a/"}), layer({".wh.a/", ".wh.a/x", "d/.wh.b/y"})});
+  auto m = merged({layerEntries({"a/"}), layerEntries({".wh.a/", ".wh.a/x", "d/.wh.b/y"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n2"}));
   EXPECT_EQ(m.tree.droppedEntries(), 2u);
 }
 
 TEST(RootfsWhiteout, OneNameOfAHardlinkedInodeLeavesTheOther) {
-  auto m = merged({layer({"f", "h => f"}), layer({".wh.f"})});
+  auto m = merged({layerEntries({"f", "h => f"}), layerEntries({".wh.f"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n2", "h f L0 E0 n1"}));
 }
 
 TEST(RootfsOpaque, HidesLowerChildrenWhereverItStands) {
   const std::vector<std::pair<std::vector<Entry>, std::string>> cases = {
-      {layer({"d/", "d/.wh..wh..opq", "d/b"}), "d d L1 E0 n2\nd/b f L1 E2 n1\n"},
-      {layer({"d/", "d/b", "d/.wh..wh..opq"}), "d d L1 E0 n2\nd/b f L1 E1 n1\n"},
-      {layer({"d/b", "d/.wh..wh..opq", "d/"}), "d d L1 E2 n2\nd/b f L1 E0 n1\n"},
+      {layerEntries({"d/", "d/.wh..wh..opq", "d/b"}), "d d L1 E0 n2\nd/b f L1 E2 n1\n"},
+      {layerEntries({"d/", "d/b", "d/.wh..wh..opq"}), "d d L1 E0 n2\nd/b f L1 E1 n1\n"},
+      {layerEntries({"d/b", "d/.wh..wh..opq", "d/"}), "d d L1 E2 n2\nd/b f L1 E0 n1\n"},
   };
   for (const auto& [upper, expected] : cases) {
-    auto m = merged({layer({"d/", "d/a", "d/s/", "d/s/x", "e"}), upper});
+    auto m = merged({layerEntries({"d/", "d/a", "d/s/", "d/s/x", "e"}), upper});
     EXPECT_EQ(m.text, "/ d L0 E- n3\n" + expected + "e f L0 E4 n1\n");
   }
 }
 
 TEST(RootfsOpaque, WithoutTheDirectoryEntryKeepsTheLowerAttributes) {
-  auto m = merged({layer({"d/", "d/a"}), layer({"d/.wh..wh..opq"})});
+  auto m = merged({layerEntries({"d/", "d/a"}), layerEntries({"d/.wh..wh..opq"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n3", "d d L0 E0 n2"}));
 }
 
 TEST(RootfsOpaque, AtTheRootHidesEverythingBelow) {
-  auto m = merged({layer({"/", "a/", "a/x", "b"}), layer({".wh..wh..opq", "c"})});
+  auto m = merged({layerEntries({"/", "a/", "a/x", "b"}), layerEntries({".wh..wh..opq", "c"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E0 n2", "c f L1 E1 n1"}));
 }
 
 TEST(RootfsOpaque, OnANonDirectoryDoesNothing) {
-  auto m = merged({layer({"f", "s -> d"}), layer({"f/.wh..wh..opq", "s/.wh..wh..opq"})});
+  auto m =
+      merged({layerEntries({"f", "s -> d"}), layerEntries({"f/.wh..wh..opq", "s/.wh..wh..opq"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n2", "f f L0 E0 n1", "s l L0 E1 n1"}));
 }
 
 TEST(RootfsHardlink, SameLayerIsOneInode) {
-  auto m = merged({layer({"f", "d/", "d/h => f"})});
+  auto m = merged({layerEntries({"f", "d/", "d/h => f"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n3", "d d L0 E1 n2", "d/h f L0 E0 n2", "f f L0 E0 n2 =d/h"}));
   EXPECT_EQ(m.tree.resolve("f"), m.tree.resolve("d/h"));
 }
 
 TEST(RootfsHardlink, ToALowerLayersFile) {
-  auto m = merged({layer({"f"}), layer({"h => f"})});
+  auto m = merged({layerEntries({"f"}), layerEntries({"h => f"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n2", "f f L0 E0 n2", "h f L0 E0 n2 =f"}));
 }
 
 TEST(RootfsHardlink, KeepsTheOldInodeWhenItsTargetIsReplaced) {
-  auto m = merged({layer({"f", "h => f", "f"})});
+  auto m = merged({layerEntries({"f", "h => f", "f"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n2", "f f L0 E2 n1", "h f L0 E0 n1"}));
-  auto across = merged({layer({"f", "h => f"}), layer({"f -> x"})});
+  auto across = merged({layerEntries({"f", "h => f"}), layerEntries({"f -> x"})});
   EXPECT_EQ(across.text, lines({"/ d L0 E- n2", "f l L1 E0 n1", "h f L0 E0 n1"}));
 }
 
 TEST(RootfsHardlink, ToAHardlinkIsTheSameInode) {
-  auto m = merged({layer({"f", "h => f"}), layer({"g => h"})});
+  auto m = merged({layerEntries({"f", "h => f"}), layerEntries({"g => h"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n2", "f f L0 E0 n3", "g f L0 E0 n3 =f", "h f L0 E0 n3 =f"}));
 }
 
 TEST(RootfsHardlink, ToAnyNonDirectory) {
-  auto m = merged({layer({"s -> x", "c:dev", "l => s", "m => dev"})});
+  auto m = merged({layerEntries({"s -> x", "c:dev", "l => s", "m => dev"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n2", "dev c L0 E1 n2", "l l L0 E0 n2", "m c L0 E1 n2 =dev",
                            "s l L0 E0 n2 =l"}));
   EXPECT_EQ(m.tree.droppedHardlinks(), 0u);
 }
 
 TEST(RootfsHardlink, MissingDirectoryOrDroppedTargetsAreDroppedAndCounted) {
-  auto m = merged({layer({"d/", "a => nothing", "b => d", "c => a", "r => ", "e => d/"}),
-                   layer({"f"}), layer({".wh.f", "g => f"})});
+  auto m = merged({layerEntries({"d/", "a => nothing", "b => d", "c => a", "r => ", "e => d/"}),
+                   layerEntries({"f"}), layerEntries({".wh.f", "g => f"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n3", "d d L0 E0 n2"}));
   EXPECT_EQ(m.tree.droppedHardlinks(), 6u);
 }
 
 TEST(RootfsHardlink, ReplacingTheDirectoryItsTargetIsInKeepsTheTarget) {
-  auto m = merged({layer({"d/", "d/f", "d => d/f"})});
+  auto m = merged({layerEntries({"d/", "d/f", "d => d/f"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n2", "d f L0 E1 n1"}));
 }
 
 TEST(RootfsHardlink, ToItselfKeepsTheInode) {
-  auto m = merged({layer({"f"}), layer({"f => f"})});
+  auto m = merged({layerEntries({"f"}), layerEntries({"f => f"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n2", "f f L0 E0 n1"}));
 }
 
 TEST(RootfsImplied, ParentsNoLayerListsAreMadeByTheLayerThatNeededThem) {
-  auto m = merged({layer({"x"}), layer({"a/b/c"}), layer({"a/b/d", "a/e/f"})});
+  auto m = merged({layerEntries({"x"}), layerEntries({"a/b/c"}), layerEntries({"a/b/d", "a/e/f"})});
   EXPECT_EQ(m.text,
             lines({"/ d L0 E- n3", "a d L1 E- n4", "a/b d L1 E- n2", "a/b/c f L1 E0 n1",
                    "a/b/d f L2 E0 n1", "a/e d L2 E- n2", "a/e/f f L2 E1 n1", "x f L0 E0 n1"}));
 }
 
 TEST(RootfsImplied, ListedLaterTheDirectoryTakesTheEntry) {
-  auto m = merged({layer({"a/b", "a/"})});
+  auto m = merged({layerEntries({"a/b", "a/"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n3", "a d L0 E1 n2", "a/b f L0 E0 n1"}));
 }
 
 TEST(RootfsParent, NotADirectoryDropsTheEntry) {
-  auto m = merged({layer({"f", "s -> d", "d/", "h => f"}), layer({"f/x", "s/x", "h/x/y", "d/x"})});
+  auto m = merged({layerEntries({"f", "s -> d", "d/", "h => f"}),
+                   layerEntries({"f/x", "s/x", "h/x/y", "d/x"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n3", "d d L0 E2 n2", "d/x f L1 E3 n1", "f f L0 E0 n2",
                            "h f L0 E0 n2 =f", "s l L0 E1 n1"}));
   EXPECT_EQ(m.tree.droppedEntries(), 3u);
 }
 
 TEST(RootfsParent, PathsThatAreNotCleanAreDropped) {
-  auto m = merged({layer({"a//b", "./c", "d/..", "/e", "f/./g", "ok"})});
+  auto m = merged({layerEntries({"a//b", "./c", "d/..", "/e", "f/./g", "ok"})});
   EXPECT_EQ(m.text, lines({"/ d L0 E- n2", "ok f L0 E5 n1"}));
   EXPECT_EQ(m.tree.droppedEntries(), 5u);
 }
 
 TEST(RootfsRoot, ItsEntrySetsItsAttributesAndNothingReplacesIt) {
-  auto m = merged({layer({"/", "a"}), layer({"/"})});
+  auto m = merged({layerEntries({"/", "a"}), layerEntries({"/"})});
   EXPECT_EQ(m.text, lines({"/ d L1 E0 n2", "a f L0 E1 n1"}));
-  std::vector<Entry> odd = layer({"a"});
+  std::vector<Entry> odd = layerEntries({"a"});
   odd.push_back(Entry{.path = "", .type = EntryType::kRegular});
   odd.push_back(Entry{.path = "", .type = EntryType::kSymlink, .linkTarget = "/x"});
   odd.push_back(Entry{.path = "", .type = EntryType::kHardlink, .linkTarget = "a"});
-  auto r = merged({layer({"/"}), odd});
+  auto r = merged({layerEntries({"/"}), odd});
   EXPECT_EQ(r.text, lines({"/ d L0 E0 n2", "a f L1 E0 n1"}));
   EXPECT_EQ(r.tree.droppedEntries(), 3u);
 }
 
 TEST(RootfsNlink, DirectoriesCountSubdirectoriesFilesCountNames) {
-  auto m = merged({layer({"a/", "a/b/", "a/c/", "a/f", "a/g => a/f", "a/b/h => a/f", "e/"})});
+  auto m =
+      merged({layerEntries({"a/", "a/b/", "a/c/", "a/f", "a/g => a/f", "a/b/h => a/f", "e/"})});
   EXPECT_EQ(m.tree.inode(FsTree::kRoot).nlink, 4u);
   EXPECT_EQ(m.tree.inode(m.tree.resolve("a")).nlink, 4u);
   EXPECT_EQ(m.tree.inode(m.tree.resolve("a/b")).nlink, 2u);
@@ -357,7 +334,7 @@ TEST(RootfsNlink, DirectoriesCountSubdirectoriesFilesCountNames) {
 }
 
 TEST(RootfsLookup, ChildrenAreSortedBytewise) {
-  auto m = merged({layer({"b", "a", "\xff", "B", "a\n", "a b", "\x01"})});
+  auto m = merged({layerEntries({"b", "a", "\xff", "B", "a\n", "a b", "\x01"})});
   std::vector<std::string> names;
   for (const auto& [name, number] : m.tree.inode(FsTree::kRoot).children) names.push_back(name);
   EXPECT_EQ(names, (std::vector<std::string>{"\x01", "B", "a", "a\n", "a b", "b", "\xff"}));
@@ -365,7 +342,7 @@ TEST(RootfsLookup, ChildrenAreSortedBytewise) {
 }
 
 TEST(RootfsLookup, ChildAndResolve) {
-  auto m = merged({layer({"d/", "d/x", "d/y/", "d/y/z"})});
+  auto m = merged({layerEntries({"d/", "d/x", "d/y/", "d/y/z"})});
   const FsTree& t = m.tree;
   EXPECT_EQ(t.resolve(""), FsTree::kRoot);
   uint32_t d = t.resolve("d");
@@ -382,8 +359,8 @@ TEST(RootfsLookup, ChildAndResolve) {
 }
 
 TEST(RootfsLookup, NumbersAreBreadthFirstAndTheSameEveryBuild) {
-  auto a = merged({layer({"z/", "z/y", "a/", "a/b"}), layer({"m"})});
-  auto b = merged({layer({"z/", "z/y", "a/", "a/b"}), layer({"m"})});
+  auto a = merged({layerEntries({"z/", "z/y", "a/", "a/b"}), layerEntries({"m"})});
+  auto b = merged({layerEntries({"z/", "z/y", "a/", "a/b"}), layerEntries({"m"})});
   EXPECT_EQ(a.tree.resolve("a"), 1u);
   EXPECT_EQ(a.tree.resolve("m"), 2u);
   EXPECT_EQ(a.tree.resolve("z"), 3u);
@@ -395,19 +372,20 @@ TEST(RootfsLookup, NumbersAreBreadthFirstAndTheSameEveryBuild) {
 }
 
 TEST(RootfsLookup, ReplacedAndWhitedOutInodesAreNotInTheTable) {
-  auto m = merged({layer({"d/", "d/a", "d/b", "f"}), layer({".wh.d", "f"})});
+  auto m = merged({layerEntries({"d/", "d/a", "d/b", "f"}), layerEntries({".wh.d", "f"})});
   EXPECT_EQ(m.tree.size(), 2u);  // the root and the new f
 }
 
 TEST(RootfsSingle, ShowsWhiteoutsAsTheFilesTheyAre) {
-  auto m = singled(layer({"d/", "d/.wh..wh..opq", ".wh.x", ".wh.y/", ".wh.y/z", "d/a", "d/a"}));
+  auto m =
+      singled(layerEntries({"d/", "d/.wh..wh..opq", ".wh.x", ".wh.y/", ".wh.y/z", "d/a", "d/a"}));
   EXPECT_EQ(m.text,
             lines({"/ d L0 E- n4", ".wh.x f L0 E2 n1", ".wh.y d L0 E3 n2", ".wh.y/z f L0 E4 n1",
                    "d d L0 E0 n2", "d/.wh..wh..opq f L0 E1 n1", "d/a f L0 E6 n1"}));
 }
 
 TEST(RootfsSingle, HardlinksResolveInsideTheLayerOnly) {
-  auto m = singled(layer({"f", "h => f", "lower => from/below", "d/", "g => d"}));
+  auto m = singled(layerEntries({"f", "h => f", "lower => from/below", "d/", "g => d"}));
   EXPECT_EQ(m.text, lines({"/ d L0 E- n3", "d d L0 E3 n2", "f f L0 E0 n2", "h f L0 E0 n2 =f"}));
   EXPECT_EQ(m.tree.droppedHardlinks(), 2u);
 }
@@ -416,7 +394,7 @@ TEST(RootfsHostile, ADeepPathBuildsWithoutRecursion) {
   constexpr int kDepth = 10'000;
   std::string path = "a";
   for (int i = 1; i < kDepth; ++i) path += "/a";
-  std::vector<Entry> deep = layer({});
+  std::vector<Entry> deep = layerEntries({});
   deep.push_back(Entry{.path = path});
   std::vector<Entry> chain;
   std::string dir;
@@ -431,7 +409,7 @@ TEST(RootfsHostile, ADeepPathBuildsWithoutRecursion) {
   ASSERT_NE(file, Inode::kNone);
   EXPECT_EQ(tree.inode(file).entry, 0u);
   EXPECT_EQ(tree.inode(tree.resolve(dir)).entry, static_cast<uint32_t>(kDepth - 1));
-  std::vector<Entry> gone = layer({".wh.a", ".wh.b"});
+  std::vector<Entry> gone = layerEntries({".wh.a", ".wh.b"});
   layers.push_back(&gone);
   EXPECT_EQ(FsTree::merge(layers).size(), 1u);
 }

@@ -18,44 +18,19 @@
 
 #include "common/layers/rootfs.h"
 #include "support/image.h"
+#include "support/layer_entries.h"
 #include "support/process.h"
 
 namespace regfs::layers {
 namespace {
 
+using testing::layerEntries;
+
 namespace fs = std::filesystem;
 using testing::TempDir;
 
-// A layer from a compact description, as in rootfs_test.cc:
-//   "d/" directory, "f" regular file, "s -> t" symlink, "h => t" hardlink, "p:x" fifo.
 // A regular file's content names its layer and entry ("L1E3"), so the unpacked tree shows
-// which entry supplied it.
-std::vector<Entry> layer(std::initializer_list<std::string_view> lines) {
-  std::vector<Entry> entries;
-  for (std::string_view line : lines) {
-    Entry e;
-    if (size_t arrow = line.find(" -> "); arrow != std::string_view::npos) {
-      e.type = EntryType::kSymlink;
-      e.linkTarget = line.substr(arrow + 4);
-      line = line.substr(0, arrow);
-    } else if (size_t link = line.find(" => "); link != std::string_view::npos) {
-      e.type = EntryType::kHardlink;
-      e.linkTarget = line.substr(link + 4);
-      line = line.substr(0, link);
-    } else if (line.starts_with("p:")) {
-      e.type = EntryType::kFifo;
-      line.remove_prefix(2);
-    } else if (line.ends_with("/")) {
-      e.type = EntryType::kDirectory;
-      line.remove_suffix(1);
-    }
-    e.path = line;
-    e.mode = e.type == EntryType::kDirectory ? 0755 : 0644;
-    entries.push_back(std::move(e));
-  }
-  return entries;
-}
-
+// which entry supplied it. Layers are described as testing::layerEntries says.
 std::string contentOf(size_t layer, size_t entry) {
   return "L" + std::to_string(layer) + "E" + std::to_string(entry);
 }
@@ -193,34 +168,34 @@ void expectSameAsUmoci(const std::vector<std::vector<Entry>>& tables) {
 
 TEST(RootfsUmoci, WhiteoutsAndOpaqueDirectories) {
   expectSameAsUmoci({
-      layer({"etc/", "etc/a", "etc/b", "bin/", "bin/x", "bin/sub/", "bin/sub/y", "d/", "d/old",
-             "d/sub/", "d/sub/z", "f"}),
-      layer({"etc/", "etc/.wh.a", "bin/", "bin/.wh..wh..opq", "bin/z", ".wh.d", "d/", "d/new",
-             ".wh.nothing"}),
-      layer({"etc/", "etc/c", "etc/.wh..wh..opq", "f/", "f/g", "bin/", "bin/.wh.z"}),
+      layerEntries({"etc/", "etc/a", "etc/b", "bin/", "bin/x", "bin/sub/", "bin/sub/y", "d/",
+                    "d/old", "d/sub/", "d/sub/z", "f"}),
+      layerEntries({"etc/", "etc/.wh.a", "bin/", "bin/.wh..wh..opq", "bin/z", ".wh.d", "d/",
+                    "d/new", ".wh.nothing"}),
+      layerEntries({"etc/", "etc/c", "etc/.wh..wh..opq", "f/", "f/g", "bin/", "bin/.wh.z"}),
   });
 }
 
 TEST(RootfsUmoci, Hardlinks) {
   expectSameAsUmoci({
-      layer({"a", "h => a", "b", "d/", "d/x"}),
-      layer({"l => b", "a", "d", "m => h"}),
-      layer({".wh.b", "p:fifo", "q => fifo", "r => l"}),
+      layerEntries({"a", "h => a", "b", "d/", "d/x"}),
+      layerEntries({"l => b", "a", "d", "m => h"}),
+      layerEntries({".wh.b", "p:fifo", "q => fifo", "r => l"}),
   });
 }
 
 TEST(RootfsUmoci, ReplacementsWithinAndAcrossLayers) {
   expectSameAsUmoci({
-      layer({"x/", "x/1", "x", "y", "y/", "y/2", "z -> target", "z", "k/", "k/1"}),
-      layer({"y -> elsewhere", "w/deep/er/file", "k/", "k/2", "x/"}),
+      layerEntries({"x/", "x/1", "x", "y", "y/", "y/2", "z -> target", "z", "k/", "k/1"}),
+      layerEntries({"y -> elsewhere", "w/deep/er/file", "k/", "k/2", "x/"}),
   });
 }
 
 TEST(RootfsUmoci, WhiteoutsAfterTheirOwnLayersEntriesAndLinksToReplacedNames) {
   expectSameAsUmoci({
-      layer({"a", "b", "c/", "c/1", "c/sub/", "c/sub/2", "e"}),
-      layer({"a", ".wh.a", "h => b", "b", "g => h", ".wh..wh.plnk", "c/2", "c/.wh..wh..opq",
-             "c/sub/", "c/sub/3", "e/", "e/.wh.x"}),
+      layerEntries({"a", "b", "c/", "c/1", "c/sub/", "c/sub/2", "e"}),
+      layerEntries({"a", ".wh.a", "h => b", "b", "g => h", ".wh..wh.plnk", "c/2", "c/.wh..wh..opq",
+                    "c/sub/", "c/sub/3", "e/", "e/.wh.x"}),
   });
 }
 

@@ -15,6 +15,7 @@
 
 #include "common/error.h"
 #include "common/store/store.h"
+#include "support/compress.h"
 #include "support/error_kind.h"
 #include "support/process.h"
 #include "support/redirecting_driver.h"
@@ -22,8 +23,10 @@
 namespace regfs::layers {
 namespace {
 
+using testing::gzipBytes;
 using testing::kindOf;
 using testing::TempDir;
+using testing::zstdBytes;
 
 // Text that compresses (lines with counters) mixed with runs of random bytes that do not.
 std::string makeData(size_t size, uint32_t seed) {
@@ -41,32 +44,6 @@ std::string makeData(size_t size, uint32_t seed) {
   }
   data.resize(size);
   return data;
-}
-
-// One gzip member by zlib; `header` sets the optional fields (FEXTRA, FNAME, ...).
-std::string gzipBytes(std::string_view data, int level, gz_header* header = nullptr) {
-  z_stream s{};
-  EXPECT_EQ(deflateInit2(&s, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  if (header) {
-    EXPECT_EQ(deflateSetHeader(&s, header), Z_OK);
-  }
-  std::string out(deflateBound(&s, data.size()) + 1024, '\0');
-  s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  s.avail_in = static_cast<uInt>(data.size());
-  s.next_out = reinterpret_cast<Bytef*>(out.data());
-  s.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&s, Z_FINISH), Z_STREAM_END);
-  out.erase(s.total_out);
-  deflateEnd(&s);
-  return out;
-}
-
-std::string zstdBytes(std::string_view data, int level = 3) {
-  std::string out(ZSTD_compressBound(data.size()), '\0');
-  size_t n = ZSTD_compress(out.data(), out.size(), data.data(), data.size(), level);
-  EXPECT_FALSE(ZSTD_isError(n));
-  out.erase(n);
-  return out;
 }
 
 // A zstd skippable frame (zstd:chunked puts its manifest in one).
