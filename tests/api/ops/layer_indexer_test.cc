@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "api/ops/layer_indexer.h"
 #include "common/digest.h"
 #include "common/store/layout.h"
 #include "support/image.h"
@@ -157,6 +158,21 @@ std::optional<std::pair<int, int>> threadPriority(pid_t pid, const std::string& 
     return std::make_pair(std::stoi(fields.at(19 - 3)), std::stoi(fields.at(41 - 3)));
   }
   return std::nullopt;
+}
+
+TEST(LayerIndexerQueue, IsBoundedAndHoldsEachDigestOnce) {
+  TempDir dir;
+  api::LayerIndexer indexer(Store::openLocal(dir.path()), 2);
+  indexer.stop();  // nothing is taken off the queue: what it holds stays countable
+  Digest a = Digest::of("a"), b = Digest::of("b"), c = Digest::of("c");
+  indexer.manifestPushed(a);
+  indexer.manifestPushed(a);
+  indexer.manifestPushed(b);
+  indexer.manifestPushed(c);
+  std::string m;
+  indexer.collect(m);
+  EXPECT_EQ(sampleValue("\n" + m, "regfs_layer_index_queue_length{kind=\"manifest\"}"), 2);
+  EXPECT_EQ(sampleValue("\n" + m, "regfs_layer_index_dropped_total"), 1);
 }
 
 TEST_F(LayerIndexerTest, APushedImageIsIndexedInTheBackgroundAtIdlePriority) {
