@@ -37,7 +37,7 @@ double secondsOf(std::chrono::nanoseconds d) { return std::chrono::duration<doub
 }  // namespace
 
 LayerIndexer::LayerIndexer(Store store, size_t maxQueue)
-    : store_(store), indexes_(std::move(store)), maxQueue_(maxQueue) {
+    : indexes_(std::move(store)), maxQueue_(maxQueue) {
   worker_.start([this] { run(); });
 }
 
@@ -47,7 +47,19 @@ void LayerIndexer::stop() { worker_.stop(); }
 
 bool LayerIndexer::enqueueLocked(std::deque<Digest>& queue, const Digest& digest) {
   if (queued_.count(digest)) return true;
-  if (queued_.size() >= maxQueue_) return false;
+  if (queued_.size() >= maxQueue_) {
+    dropped_++;
+    // One line when the queue fills up, not one per push while it stays full.
+    if (!full_) {
+      spdlog::warn(
+          "layer indexing: {} manifests and layers are waiting; {} and what comes next while "
+          "the queue is full are not indexed now (the view indexes layers on first access)",
+          queued_.size(), digest.str());
+    }
+    full_ = true;
+    return false;
+  }
+  full_ = false;
   queue.push_back(digest);
   queued_.insert(digest);
   return true;
@@ -56,18 +68,7 @@ bool LayerIndexer::enqueueLocked(std::deque<Digest>& queue, const Digest& digest
 void LayerIndexer::manifestPushed(const Digest& manifest) {
   {
     std::lock_guard lock(mu_);
-    if (!enqueueLocked(manifests_, manifest)) {
-      dropped_++;
-      if (!full_) {
-        spdlog::warn(
-            "layer indexing: {} manifests and layers are waiting; the layers of {} and of the "
-            "next pushes are not indexed now (the view indexes them on first access)",
-            queued_.size(), manifest.str());
-      }
-      full_ = true;
-      return;
-    }
-    full_ = false;
+    if (!enqueueLocked(manifests_, manifest)) return;
   }
   worker_.wake();
 }
@@ -105,7 +106,8 @@ void LayerIndexer::run() {
 
 void LayerIndexer::expand(const Digest& manifest) {
   try {
-    layers::ImageLayers image = layers::imageLayers(parseStoredManifest(store_.readBlob(manifest)));
+    layers::ImageLayers image =
+        layers::imageLayers(parseStoredManifest(indexes_.store().readBlob(manifest)));
     if (!image.why.empty()) {
       spdlog::debug("layer indexing: {} has no layers to index: {}", manifest.str(), image.why);
       return;
@@ -113,11 +115,7 @@ void LayerIndexer::expand(const Digest& manifest) {
     for (const Descriptor& layer : image.layers) {
       if (indexes_.load(layer.digest)) continue;
       std::lock_guard lock(mu_);
-      if (!enqueueLocked(layers_, layer.digest)) {
-        dropped_++;
-        spdlog::warn("layer indexing: the queue is full; layer {} is not indexed now",
-                     layer.digest.str());
-      }
+      enqueueLocked(layers_, layer.digest);
     }
   } catch (const std::exception& e) {
     // Deleted since, or not what its push said: nothing to index.

@@ -44,20 +44,20 @@ class LayerIndexer {
  private:
   enum class Result { kOk, kUnreadable, kError };
   void run();
-  // Queues `digest` on `queue` unless it is there already or the queues are full. Under mu_.
+  // Queues `digest` on `queue` unless it is there already; false (counted, logged once) when
+  // the queues are full. Under mu_.
   bool enqueueLocked(std::deque<Digest>& queue, const Digest& digest);
   void expand(const Digest& manifest);
   void index(const Digest& layer);
   void count(Result result, std::chrono::nanoseconds took);
 
-  Store store_;
   layers::LayerIndexes indexes_;
   size_t maxQueue_;
   mutable std::mutex mu_;
   std::deque<Digest> manifests_;  // pushed, not read yet; under mu_
   std::deque<Digest> layers_;     // to index; under mu_
   std::set<Digest> queued_;       // what both queues hold; under mu_
-  bool full_ = false;             // the queues were full at the last push (logged); under mu_
+  bool full_ = false;             // the queues were full at the last enqueue; under mu_
   uint64_t dropped_ = 0;          // manifests not queued; under mu_
   uint64_t results_[3] = {};      // builds by Result; under mu_
   double seconds_ = 0;            // time spent building; under mu_
