@@ -37,9 +37,10 @@ Service::Service(const Settings& settings) : settings_(settings) {
   server.authenticator = setUpAuthenticator(settings.auth);
   if (!onS3(config)) std::filesystem::create_directories(settings.rootdirectory);
   Store store(makeDriver(config.storage));
-  // One cache of the trees of files inside images, for every request that reads them.
-  registry_ = std::make_shared<Registry>(store, settings.registry,
-                                         std::make_shared<layers::FileTrees>(store));
+  // One cache of the trees of files inside images, for every request that reads them, and
+  // one set of layer indexes under it, which the indexer shares: a layer is built once.
+  auto trees = std::make_shared<layers::FileTrees>(store);
+  registry_ = std::make_shared<Registry>(store, settings.registry, trees);
   health_ = std::make_shared<HealthChecks>(config.health, registry_->store().driver(),
                                            onS3(config) ? "s3" : "filesystem",
                                            !settings.registry.readOnly);
@@ -50,7 +51,7 @@ Service::Service(const Settings& settings) : settings_(settings) {
   purger_ = std::make_unique<UploadPurger>(registry_->store(), config.storage.uploadPurging);
   // A read-only registry takes no pushes, and may not write indexes.
   if (config.regfs.indexingEnabled && !settings.registry.readOnly)
-    indexer_ = std::make_shared<LayerIndexer>(registry_->store());
+    indexer_ = std::make_shared<LayerIndexer>(trees);
   server_ = std::make_unique<Server>(registry_, server);
   // Requests are counted only when something can read the counts (http.debug.addr).
   bool debugOn = !config.http.debugAddr.empty();

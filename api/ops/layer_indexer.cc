@@ -36,8 +36,8 @@ double secondsOf(std::chrono::nanoseconds d) { return std::chrono::duration<doub
 
 }  // namespace
 
-LayerIndexer::LayerIndexer(Store store, size_t maxQueue)
-    : indexes_(std::move(store)), maxQueue_(maxQueue) {
+LayerIndexer::LayerIndexer(std::shared_ptr<layers::FileTrees> trees, size_t maxQueue)
+    : trees_(std::move(trees)), indexes_(trees_->indexes()), maxQueue_(maxQueue) {
   worker_.start([this] { run(); });
 }
 

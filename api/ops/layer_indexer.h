@@ -18,6 +18,7 @@
 #include <string>
 
 #include "common/digest.h"
+#include "common/layers/file_trees.h"
 #include "common/layers/layer_index.h"
 #include "common/store/store.h"
 #include "common/worker.h"
@@ -29,7 +30,10 @@ class LayerIndexer {
   // Manifests and layers waiting, at most.
   static constexpr size_t kDefaultMaxQueue = 10000;
 
-  explicit LayerIndexer(Store store, size_t maxQueue = kDefaultMaxQueue);
+  // Builds through `trees`' layer indexes, which the server's requests use too: a layer a
+  // request and the indexer both want is built once.
+  explicit LayerIndexer(std::shared_ptr<layers::FileTrees> trees,
+                        size_t maxQueue = kDefaultMaxQueue);
   ~LayerIndexer();  // stop()
   LayerIndexer(const LayerIndexer&) = delete;
   LayerIndexer& operator=(const LayerIndexer&) = delete;
@@ -51,7 +55,8 @@ class LayerIndexer {
   void index(const Digest& layer);
   void count(Result result, std::chrono::nanoseconds took);
 
-  layers::LayerIndexes indexes_;
+  std::shared_ptr<layers::FileTrees> trees_;
+  layers::LayerIndexes& indexes_;  // trees_'s
   size_t maxQueue_;
   mutable std::mutex mu_;
   std::deque<Digest> manifests_;  // pushed, not read yet; under mu_

@@ -162,7 +162,7 @@ std::optional<std::pair<int, int>> threadPriority(pid_t pid, const std::string& 
 
 TEST(LayerIndexerQueue, IsBoundedAndHoldsEachDigestOnce) {
   TempDir dir;
-  api::LayerIndexer indexer(Store::openLocal(dir.path()), 2);
+  api::LayerIndexer indexer(std::make_shared<layers::FileTrees>(Store::openLocal(dir.path())), 2);
   indexer.stop();  // nothing is taken off the queue: what it holds stays countable
   Digest a = Digest::of("a"), b = Digest::of("b"), c = Digest::of("c");
   indexer.manifestPushed(a);
