@@ -16,11 +16,13 @@
 // The stored body is the body compressed with zstd; the body is a sequence of unsigned LEB128
 // numbers and length-prefixed byte strings (layer_index.cc writes and reads it in one place).
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,6 +73,13 @@ std::string encodeIndex(const LayerIndex& index);
 LayerIndex decodeIndex(std::string_view bytes, const Digest& expected,
                        const IndexLimits& limits = {});
 
+// What build() and get() throw when their `cancel` flag is set while the blob is read (a
+// server stopping): nothing is stored, and the next get() builds the index from the start.
+class IndexCancelled : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // The layer indexes of one store. Thread-safe; concurrent get()s of one layer in this process
 // build it once, and while anything holds the index get() hands out, later get()s share it
 // rather than read the file again.
@@ -82,11 +91,14 @@ class LayerIndexes {
   // another version, or a failure recorded under other limits). A bad file is logged once.
   std::shared_ptr<const LayerIndex> load(const Digest& blob) const;
   // Builds the index of `blob` and stores it, replacing any. Throws Error(kBlobUnknown) when
-  // the blob is not there and Error(kIo) when storage fails (nothing is stored then).
-  std::shared_ptr<const LayerIndex> build(const Digest& blob);
+  // the blob is not there and Error(kIo) when storage fails (nothing is stored then). Once
+  // `cancel` (when given) is set, the next read of the blob throws IndexCancelled.
+  std::shared_ptr<const LayerIndex> build(const Digest& blob,
+                                          const std::atomic<bool>* cancel = nullptr);
   // The index in memory when one is held, else load(), else build() when there is nothing to
   // trust.
-  std::shared_ptr<const LayerIndex> get(const Digest& blob);
+  std::shared_ptr<const LayerIndex> get(const Digest& blob,
+                                        const std::atomic<bool>* cancel = nullptr);
   // Removes the stored index (nothing if there is none).
   void remove(const Digest& blob);
 

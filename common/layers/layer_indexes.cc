@@ -4,6 +4,25 @@
 #include "common/store/layout.h"
 
 namespace regfs::layers {
+namespace {
+
+// A blob whose reads stop once `cancel` is set: the scan ends at its next read.
+class CancellableSource : public BlobSource {
+ public:
+  CancellableSource(const BlobSource& blob, const std::atomic<bool>& cancel)
+      : blob_(blob), cancel_(cancel) {}
+  uint64_t size() const override { return blob_.size(); }
+  size_t readAt(uint64_t offset, void* buffer, size_t length) const override {
+    if (cancel_.load(std::memory_order_relaxed)) throw IndexCancelled("indexing cancelled");
+    return blob_.readAt(offset, buffer, length);
+  }
+
+ private:
+  const BlobSource& blob_;
+  const std::atomic<bool>& cancel_;
+};
+
+}  // namespace
 
 LayerIndexes::LayerIndexes(Store store, IndexLimits limits)
     : store_(std::move(store)), limits_(std::move(limits)) {}
@@ -37,9 +56,13 @@ std::shared_ptr<const LayerIndex> LayerIndexes::load(const Digest& blob) const {
   return nullptr;
 }
 
-std::shared_ptr<const LayerIndex> LayerIndexes::build(const Digest& blob) {
+std::shared_ptr<const LayerIndex> LayerIndexes::build(const Digest& blob,
+                                                      const std::atomic<bool>* cancel) {
   auto source = openBlobSource(store_, blob);
-  auto index = std::make_shared<LayerIndex>(buildIndex(*source, blob, limits_));
+  std::optional<CancellableSource> cancellable;
+  if (cancel) cancellable.emplace(*source, *cancel);
+  const BlobSource& read = cancellable ? static_cast<const BlobSource&>(*cancellable) : *source;
+  auto index = std::make_shared<LayerIndex>(buildIndex(read, blob, limits_));
   std::string bytes = encodeIndex(*index);
   if (bytes.size() > limits_.maxIndexBytes) {
     std::string message = "its index would take " + std::to_string(bytes.size()) +
@@ -56,7 +79,8 @@ std::shared_ptr<const LayerIndex> LayerIndexes::build(const Digest& blob) {
   return index;
 }
 
-std::shared_ptr<const LayerIndex> LayerIndexes::get(const Digest& blob) {
+std::shared_ptr<const LayerIndex> LayerIndexes::get(const Digest& blob,
+                                                    const std::atomic<bool>* cancel) {
   if (auto index = shared(blob)) return index;
   if (auto index = load(blob)) return share(index);
   std::shared_ptr<std::mutex> building;
@@ -72,7 +96,7 @@ std::shared_ptr<const LayerIndex> LayerIndexes::get(const Digest& blob) {
   std::lock_guard lock(*building);
   if (auto index = shared(blob)) return index;  // built by the get() this one waited for
   if (auto index = load(blob)) return share(index);
-  return share(build(blob));
+  return share(build(blob, cancel));
 }
 
 std::shared_ptr<const LayerIndex> LayerIndexes::shared(const Digest& blob) {

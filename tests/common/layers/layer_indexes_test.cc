@@ -126,6 +126,21 @@ TEST_F(LayerIndexesTest, AMissingBlobStoresNothing) {
   EXPECT_FALSE(std::filesystem::exists(dir.path().string() + layout::layerIndexFile(absent)));
 }
 
+TEST_F(LayerIndexesTest, ACancelledBuildStoresNothingAndTheNextOneBuilds) {
+  LayerIndexes indexes(store);
+  std::atomic<bool> cancel{true};
+  EXPECT_THROW(indexes.get(layer, &cancel), IndexCancelled);
+  EXPECT_THROW(indexes.build(layer, &cancel), IndexCancelled);
+  EXPECT_FALSE(std::filesystem::exists(indexPath()));
+  cancel = false;
+  auto built = indexes.get(layer, &cancel);
+  ASSERT_FALSE(built->failure) << built->failure->message;
+  EXPECT_EQ(built->entries.size(), 4u);
+  EXPECT_TRUE(std::filesystem::exists(indexPath()));
+  cancel = true;  // a stored index is loaded without reading the blob
+  EXPECT_EQ(*indexes.get(layer, &cancel), *built);
+}
+
 TEST_F(LayerIndexesTest, ConcurrentFirstAccessesAgree) {
   LayerIndexes indexes(store);
   std::vector<std::shared_ptr<const LayerIndex>> got(8);
