@@ -36,7 +36,11 @@ Service::Service(const Settings& settings) : settings_(settings) {
   ServerOptions server = settings.server;
   server.authenticator = setUpAuthenticator(settings.auth);
   if (!onS3(config)) std::filesystem::create_directories(settings.rootdirectory);
-  registry_ = std::make_shared<Registry>(Store(makeDriver(config.storage)), settings.registry);
+  Store store(makeDriver(config.storage));
+  // One cache of the trees of files inside images, for every request that reads them, and
+  // one set of layer indexes under it, which the indexer shares: a layer is built once.
+  auto trees = std::make_shared<layers::FileTrees>(store);
+  registry_ = std::make_shared<Registry>(store, settings.registry, trees);
   health_ = std::make_shared<HealthChecks>(config.health, registry_->store().driver(),
                                            onS3(config) ? "s3" : "filesystem",
                                            !settings.registry.readOnly);
@@ -45,11 +49,14 @@ Service::Service(const Settings& settings) : settings_(settings) {
       config.notifications,
       NotificationSource{hostname() + ":" + std::to_string(server.port), newUuid()});
   purger_ = std::make_unique<UploadPurger>(registry_->store(), config.storage.uploadPurging);
+  // A read-only registry takes no pushes, and may not write indexes.
+  if (config.regfs.indexingEnabled && !settings.registry.readOnly)
+    indexer_ = std::make_shared<LayerIndexer>(trees);
   server_ = std::make_unique<Server>(registry_, server);
   // Requests are counted only when something can read the counts (http.debug.addr).
   bool debugOn = !config.http.debugAddr.empty();
   server_->setObserver(
-      std::make_shared<Operations>(debugOn ? metrics_ : nullptr, health_, notifier_,
+      std::make_shared<Operations>(debugOn ? metrics_ : nullptr, health_, notifier_, indexer_,
                                    OperationsOptions{settings.server.accessLog, config.http.host}));
   if (debugOn) startDebugServer();
 }
@@ -66,6 +73,8 @@ void Service::startDebugServer() {
   metrics_->addCollector([purger = purger_.get()](std::string& out) { purger->collect(out); });
   metrics_->addCollector([notifier = notifier_](std::string& out) { notifier->collect(out); });
   metrics_->addCollector([health = health_](std::string& out) { health->collect(out); });
+  if (indexer_)
+    metrics_->addCollector([indexer = indexer_](std::string& out) { indexer->collect(out); });
   metrics_->addCollector([](std::string& out) {
     appendMetricHeader(out, "regfs_build_info", "gauge", "The running version.");
     appendSample(out, "regfs_build_info", {{"version", kVersion}}, 1);
@@ -115,6 +124,7 @@ void Service::drain(const std::string& why) {
   if (!server_->drainAndStop(timeout)) {
     spdlog::warn("drain timeout reached with requests still in flight; they were cut off");
   }
+  if (indexer_) indexer_->stop();
   notifier_->stop(kNotificationFlushTimeout);
 }
 

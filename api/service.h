@@ -1,8 +1,8 @@
 #pragma once
 // regfs-server's parts wired together from its settings: the registry over the store, the
 // API listener with its operations (metrics, access log, notifications, the health gate),
-// upload purging and, on http.debug.addr, the debug listener with the store counts. Built
-// in the constructor, listening from start(), drained by drain().
+// upload purging, the indexing of pushed layers and, on http.debug.addr, the debug listener with
+// the store counts. Built in the constructor, listening from start(), drained by drain().
 
 #include <atomic>
 #include <chrono>
@@ -11,6 +11,7 @@
 #include "api/net/debug_server.h"
 #include "api/net/server.h"
 #include "api/ops/health.h"
+#include "api/ops/layer_indexer.h"
 #include "api/ops/maintenance.h"
 #include "api/ops/metrics.h"
 #include "api/ops/notifications.h"
@@ -36,7 +37,8 @@ class Service {
   // Opens the API listener and logs where it listens.
   void start();
   // Stops accepting, lets requests in flight finish for up to http.draintimeout, flushes
-  // notifications. /readyz answers 503 from the first moment. `why` starts the log line.
+  // notifications, and stops layer indexing (a build in progress is cancelled). /readyz
+  // answers 503 from the first moment. `why` starts the log line.
   void drain(const std::string& why);
 
  private:
@@ -51,6 +53,7 @@ class Service {
   std::shared_ptr<HealthChecks> health_;
   std::shared_ptr<Notifier> notifier_;
   std::unique_ptr<UploadPurger> purger_;
+  std::shared_ptr<LayerIndexer> indexer_;  // null when regfs.indexing.enabled is false
   std::unique_ptr<Server> server_;
   std::unique_ptr<StoreStats> stats_;
   std::unique_ptr<DebugServer> debug_;

@@ -34,15 +34,22 @@ from ceph import Ceph, CephError  # noqa: E402
 from procs import Procs, status_kib  # noqa: E402
 from servers import Dockerd, NginxServer, RegistryServer, make_certificate  # noqa: E402
 
-SECTIONS = ["api", "catalog", "blob", "upload", "docker", "view", "s3"]
+SECTIONS = ["api", "catalog", "blob", "upload", "docker", "view", "contents", "s3"]
+
+# The documented backup of the view (docs/view.md, "Backups"): what is inside images stays out.
+BACKUP_EXCLUDES = ["--exclude=@*/rootfs", "--exclude=@*/layer-contents"]
+# ls -lR of the store's view alone: the images' files are rows of their own.
+CONTENTS_LS = ["--ignore=rootfs", "--ignore=layer-contents"]
 
 PROFILES = {
     "full": dict(rounds=3, seconds=3, catalog_seconds=5, blob_mib=512, catalog_repos=10000,
                  view_repos=1000, view_tags=10, docker_mib=512, docker_rounds=4, chunks=8,
-                 gets_per_round=2, view_timeout=60, s3_mib=512, s3_rounds=3),
+                 gets_per_round=2, view_timeout=60, s3_mib=512, s3_rounds=3,
+                 contents_mib=256, contents_files=30000, contents_browse=20),
     "quick": dict(rounds=2, seconds=1, catalog_seconds=2, blob_mib=64, catalog_repos=1000,
                   view_repos=100, view_tags=10, docker_mib=32, docker_rounds=1, chunks=8,
-                  gets_per_round=2, view_timeout=30, s3_mib=64, s3_rounds=2),
+                  gets_per_round=2, view_timeout=30, s3_mib=64, s3_rounds=2,
+                  contents_mib=32, contents_files=4000, contents_browse=4),
 }
 
 ACCEPT = ("Accept: application/vnd.docker.distribution.manifest.v2+json, "
@@ -159,6 +166,7 @@ class Bench:
         self.ceilings = []  # (title, value, unit)
         self.unavailable = {}  # server -> reason
         self.view_unavailable = None
+        self.contents_unavailable = None
         self.meta = {}
         with open("/proc/loadavg") as f:
             self.load_start = " ".join(f.read().split()[:3])
@@ -770,6 +778,169 @@ class Bench:
                  "annotations": {"org.opencontainers.image.ref.name": "bench"}}]}, f)
         return "sha256:" + layer_hex
 
+    # ---- 7: inside images ------------------------------------------------------------------
+
+    def _fuse(self, argv, mnt, name):
+        """Starts a FUSE daemon in the foreground and waits for its mount; returns the process,
+        or None (with the reason in self.contents_unavailable)."""
+        os.makedirs(mnt, exist_ok=True)
+        proc = self.procs.start(argv, os.path.join(self.logdir, name + ".log"))
+        self.procs.add_mount(mnt)
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None and not os.path.ismount(mnt):
+            time.sleep(0.01)
+        if not os.path.ismount(mnt):
+            self.contents_unavailable = "%s did not mount" % name
+            self._unfuse(proc, mnt)
+            return None
+        return proc
+
+    def _unfuse(self, proc, mnt):
+        self.procs.unmount(mnt)
+        self.procs.stop(proc)
+
+    def contents_phase(self):
+        p = self.p
+        t0 = time.monotonic()
+        work = os.path.join(self.mem, "contents-work")
+        os.makedirs(work, exist_ok=True)
+        gen = store_gen.generate_contents(os.path.join(self.mem, "contents"), work,
+                                          p["contents_files"], p["contents_mib"] << 20,
+                                          p["contents_browse"])
+        root = gen["root"]
+        mib = gen["uncompressed"] >> 20
+        files = gen["files"]
+        log("contents store: one layer of %d files, %d MiB uncompressed (gzip %d MiB), %d more "
+            "images (%.1f s)" % (len(files), mib, os.path.getsize(gen["gz"]) >> 20,
+                                 len(gen["browse"]), time.monotonic() - t0))
+        what = "%d MiB gzip layer, %d files" % (mib, len(files))
+        rows = dict(
+            build=self.row("contents_index_build", "contents",
+                           "index build of the %s (regfsctl index) vs gzip -dc" % what, "s",
+                           higher_is_better=False, targets=[("other", "≤", 1.0)]),
+            size=self.row("contents_index_size", "contents",
+                          "index size, % of the uncompressed layer", "%",
+                          higher_is_better=False, targets=[("absolute", "≤", 2)]),
+            find=self.row("contents_find", "contents",
+                          "fresh mount + find rootfs (indexed) vs archivemount + find", "s",
+                          higher_is_better=False, targets=[("other", "≤", 0.2)]),
+            reads=self.row("contents_random_reads", "contents",
+                           "10 random file reads, fresh mount, gzip vs archivemount", "s",
+                           higher_is_better=False, targets=[("other", "≤", 0.05)]),
+            reads_zstd=self.row("contents_random_reads_zstd", "contents",
+                                "10 random file reads, fresh mount, zstd (one frame)", "s",
+                                higher_is_better=False),
+            reads_plain=self.row("contents_random_reads_plain", "contents",
+                                 "10 random file reads, fresh mount, plain tar", "s",
+                                 higher_is_better=False),
+            all=self.row("contents_read_all", "contents",
+                         "every file (tar -c rootfs) vs tar -xzf to tmpfs", "s",
+                         higher_is_better=False, targets=[("other", "≤", 1.2)]),
+        )
+        rss = self.row("contents_rss", "contents",
+                       "regfs-mount peak RSS after find + 10 reads in %d images (VmHWM)"
+                       % len(gen["browse"]), "MiB", higher_is_better=False,
+                       targets=[("absolute", "≤", 128)])
+        regfsctl = os.path.join(self.a.regfs_bin, "regfsctl")
+        layer = gen["images"]["gzip"]["layer"]
+        index_file = os.path.join(store_gen.v2(root), "_layer_index", "sha256", layer[:2], layer,
+                                  "index")
+        for rnd in range(p["rounds"]):
+            for which in order(["regfs", "other"], rnd):
+                if which == "regfs":
+                    t, _, why = timed([regfsctl, "index", root, "contents/gzip:latest", "--force"],
+                                      600)
+                else:
+                    t, _, why = timed(["sh", "-c", "gzip -dc '%s' > /dev/null" % gen["gz"]], 600)
+                rows["build"].add(which, t, error=why)
+        if os.path.exists(index_file):
+            rows["size"].add("regfs", 100.0 * os.path.getsize(index_file) / gen["uncompressed"])
+        for image in ("contents/zstd:latest", "contents/plain:latest", "contents/browse"):
+            timed([regfsctl, "index", root, image], 600)
+
+        step = max(1, len(files) // 10)
+        picks = [files[min(len(files) - 1, i * step + step // 2)][0] for i in range(10)]
+        picks[-1] = files[-1][0]  # the very end of the layer
+        mnt = os.path.join(self.work, "mnt-contents")
+        rootfs = os.path.join(mnt, "contents/%s/latest/rootfs")
+
+        def mount_regfs():
+            return self._fuse([self.regfs_mount, root, mnt, "-f"], mnt, "regfs-mount-contents")
+
+        def mount_archive():
+            return self._fuse(["archivemount", "-f", "-o", "readonly", gen["gz"], mnt], mnt,
+                              "archivemount")
+
+        def read_picks(base):
+            t0 = time.monotonic()
+            for name in picks:
+                with open(os.path.join(base, name), "rb") as f:
+                    while f.read(1 << 20):
+                        pass
+            return time.monotonic() - t0
+
+        for rnd in range(p["rounds"]):
+            for which in order(["regfs", "other"], rnd):
+                settle()
+                t0 = time.monotonic()
+                proc = mount_regfs() if which == "regfs" else mount_archive()
+                if proc is None:
+                    return
+                base = rootfs % "gzip" if which == "regfs" else mnt
+                r = sh(["find", base])
+                rows["find"].add(which, time.monotonic() - t0,
+                                 error=None if r.returncode == 0 else r.stderr[:160])
+                self._unfuse(proc, mnt)
+                proc = mount_regfs() if which == "regfs" else mount_archive()
+                if proc is None:
+                    return
+                try:
+                    rows["reads"].add(which, read_picks(base))
+                except OSError as e:
+                    rows["reads"].add(which, None, error=str(e))
+                self._unfuse(proc, mnt)
+            for kind, row in (("zstd", rows["reads_zstd"]), ("plain", rows["reads_plain"])):
+                proc = mount_regfs()
+                if proc is None:
+                    return
+                try:
+                    row.add("regfs", read_picks(rootfs % kind))
+                except OSError as e:
+                    row.add("regfs", None, error=str(e))
+                self._unfuse(proc, mnt)
+        for rnd in range(p["rounds"]):
+            for which in order(["regfs", "other"], rnd):
+                if which == "regfs":
+                    proc = mount_regfs()
+                    if proc is None:
+                        return
+                    t, _, why = timed(["sh", "-c", "tar -cf - -C '%s' . | cat > /dev/null"
+                                       % (rootfs % "gzip")], 600)
+                    self._unfuse(proc, mnt)
+                else:
+                    dest = os.path.join(self.mem, "contents-untar")
+                    os.makedirs(dest, exist_ok=True)
+                    t, _, why = timed(["tar", "-xzf", gen["gz"], "-C", dest], 600)
+                    shutil.rmtree(dest, ignore_errors=True)
+                rows["all"].add(which, t, error=why)
+        proc = mount_regfs()
+        if proc is None:
+            return
+        for tag in gen["browse"]:
+            base = os.path.join(mnt, "contents/browse", tag, "rootfs")
+            sh(["find", base])
+            try:
+                read_picks(base)
+            except OSError as e:
+                rss.errors.setdefault("regfs", str(e))
+        kib = status_kib(proc.pid, "VmHWM")
+        rss.add("regfs", kib / 1024.0 if kib else None)
+        self._unfuse(proc, mnt)
+        rss.note = "each image: the big gzip layer under a small one of its own"
+        for key in rows:
+            log("%s: %s" % (rows[key].title, self._summary(rows[key])))
+        log("%s: %s" % (rss.title, self._summary(rss)))
+
     # ---- 6: the view ----------------------------------------------------------------------
 
     def view_phase(self):
@@ -882,12 +1053,13 @@ class Bench:
             for which in order(["view", "direct"], rnd):
                 if rows["ls"].errors.get(which):
                     continue
-                t, _, why = timed(["ls", "-lR", trees[which]], limit)
+                t, _, why = timed(["ls", "-lR"] + CONTENTS_LS + [trees[which]], limit)
                 rows["ls"].add(which, t, error=why)
         first_done = {}
         for which in ("view", "direct"):
             dest = os.path.join(self.mem, "rsync-" + which)
-            t, _, why = timed(["rsync", "-aH", trees[which] + "/", dest + "/"], limit * 2)
+            t, _, why = timed(["rsync", "-aH"] + BACKUP_EXCLUDES + [trees[which] + "/", dest + "/"],
+                              limit * 2)
             rows["rsync1"].add(which, t, error=why)
             first_done[which] = why is None
         for rnd in range(rounds):
@@ -898,8 +1070,8 @@ class Bench:
                 if rows["rsync2"].errors.get(which):
                     continue
                 dest = os.path.join(self.mem, "rsync-" + which)
-                t, out, why = timed(["rsync", "-aH", "--stats", trees[which] + "/", dest + "/"],
-                                    limit)
+                t, out, why = timed(["rsync", "-aH", "--stats"] + BACKUP_EXCLUDES +
+                                    [trees[which] + "/", dest + "/"], limit)
                 moved = None
                 for line in out.splitlines():
                     if line.startswith("Number of regular files transferred:"):
@@ -1001,6 +1173,14 @@ class Bench:
                              report.markdown_table(view_rows, [("view", "view"),
                                                                ("direct", "direct")],
                                                    [("direct", "view/direct")])))
+        contents_rows = [r for r in self.rows if r.table == "contents"]
+        if self.contents_unavailable:
+            sections.append(("Inside images (rootfs/ through regfs-mount)", self.contents_unavailable))
+        elif contents_rows:
+            sections.append(("Inside images (rootfs/ through regfs-mount) against the usual tools",
+                             report.markdown_table(contents_rows, [("regfs", "regfs"),
+                                                                   ("other", "other")],
+                                                   [("other", "regfs/other")])))
         notes = []
         for name, why in self.unavailable.items():
             notes.append("%s: n/a — %s" % (name, why))
@@ -1101,7 +1281,7 @@ def main(argv):
     t0 = time.monotonic()
     b = Bench(a, procs)
     try:
-        if set(sections) - {"docker", "s3"}:
+        if set(sections) - {"docker", "s3", "contents"}:
             b.prepare()
         if {"api", "catalog", "blob"} & set(sections):
             b.read_phase(sections)
@@ -1111,6 +1291,8 @@ def main(argv):
             b.docker_phase()
         if "view" in sections:
             b.view_phase()
+        if "contents" in sections:
+            b.contents_phase()
         if "s3" in sections:
             b.s3_phase()
     except BaseException as e:  # still report what was measured, then fail

@@ -20,6 +20,7 @@ prints a JSON description of what it wrote (names, tags, digests, paths).
 import argparse
 import errno
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -199,6 +200,107 @@ def generate_view(root, repos, tags, big_from=None):
         store.add_manifest("bench/big", m_hex, blob_hexes)
         store.tag("bench/big", "latest", m_hex)
         out["big"] = {"name": "bench/big", "tag": "latest", "manifest": m_hex, "blob": big_hex}
+    return out
+
+
+LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
+LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
+
+
+def write_layer_tar(path, files, total, seed):
+    """A tar of `files` regular files (and their directories) of about `total` bytes in all,
+    deterministic for a seed: sizes spread from 64 B to 64 KiB around the mean, contents half
+    text (compresses about 3x, as a distribution's files do) and half random bytes. Returns
+    [(path, size)] of the files, in tar order."""
+    import random
+    import tarfile
+    rng = random.Random(seed)
+    words = [("w%04x" % rng.randrange(1 << 16)).encode() for _ in range(4096)]
+    mean = max(64, total // max(files, 1))
+    listed = []
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        dirs = set()
+        per_dir = max(1, -(-files // 900))  # 30 × 30 directories, filled one after another
+        for i in range(files):
+            d = i // per_dir  # as tar writes a tree: depth first, a directory's files together
+            directory = "usr/d%02d/s%02d" % (d // 30 % 30, d % 30)
+            parts = directory.split("/")
+            for k in range(1, len(parts) + 1):
+                d = "/".join(parts[:k])
+                if d not in dirs:
+                    dirs.add(d)
+                    info = tarfile.TarInfo(d)
+                    info.type = tarfile.DIRTYPE
+                    info.mode = 0o755
+                    info.mtime = 1700000000
+                    tar.addfile(info)
+            size = min(64 << 10, max(64, int(rng.expovariate(1.0 / mean))))
+            if i % 2:
+                data = os.urandom(size)
+            else:
+                text = b" ".join(rng.choice(words) for _ in range(size // 5 + 1))
+                data = text[:size]
+            name = "%s/f%06d" % (directory, i)
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            info.mtime = 1700000000
+            tar.addfile(info, io.BytesIO(data))
+            listed.append((name, len(data)))
+    return listed
+
+
+def put_blob_file(store, path):
+    """Moves a file into the store as a blob; returns (hex, size)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for piece in iter(lambda: f.read(8 << 20), b""):
+            h.update(piece)
+    hexdigest = h.hexdigest()
+    dest = blob_path(store.root, hexdigest)
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    shutil.copyfile(path, dest)
+    store.blobs.add(hexdigest)
+    return hexdigest, os.path.getsize(dest)
+
+
+def generate_contents(root, work, files, total, browse_images):
+    """The images-as-files store: one layer of `files` files (~`total` bytes uncompressed) as
+    contents/gzip, contents/zstd and contents/plain (the same tar three ways), and
+    `browse_images` images contents/browse:tNN, each that gzip layer under a small layer of its
+    own. The layer files stay in `work` for the tools to compare with."""
+    import subprocess
+    store = Store(root)
+    tar = os.path.join(work, "layer.tar")
+    listed = write_layer_tar(tar, files, total, 1)
+    subprocess.run("gzip -6 -n -c '%s' > '%s.gz'" % (tar, tar), shell=True, check=True)
+    subprocess.run(["zstd", "-q", "-3", "-f", tar, "-o", tar + ".zst"], check=True)
+    diff_id = hashlib.sha256(open(tar, "rb").read()).hexdigest()
+    out = {"root": root, "tar": tar, "gz": tar + ".gz", "zst": tar + ".zst", "files": listed,
+           "uncompressed": os.path.getsize(tar), "images": {}}
+    layer_hex = {}
+    for kind, path, media in (("gzip", tar + ".gz", LAYER_GZIP), ("zstd", tar + ".zst", LAYER_ZSTD),
+                              ("plain", tar, LAYER_TAR)):
+        h, size = put_blob_file(store, path)
+        layer_hex[kind] = (h, size, media)
+        config = image_config([diff_id], "contents-" + kind)
+        m_hex, _, blobs = image_manifest(store, config, [(h, size, media)])
+        name = "contents/" + kind
+        store.add_manifest(name, m_hex, blobs)
+        store.tag(name, "latest", m_hex)
+        out["images"][kind] = {"name": name, "tag": "latest", "layer": h}
+    for i in range(browse_images):
+        top = os.path.join(work, "top-%d.tar" % i)
+        write_layer_tar(top, 100, 100 << 10, 100 + i)
+        subprocess.run(["gzip", "-n", "-f", top], check=True)
+        h, size = put_blob_file(store, top + ".gz")
+        top_diff = hashlib.sha256(subprocess.run(["gzip", "-dc", top + ".gz"], check=True,
+                                                 stdout=subprocess.PIPE).stdout).hexdigest()
+        config = image_config([diff_id, top_diff], "browse-%d" % i)
+        m_hex, _, blobs = image_manifest(store, config, [layer_hex["gzip"], (h, size, LAYER_GZIP)])
+        store.add_manifest("contents/browse", m_hex, blobs)
+        store.tag("contents/browse", "t%02d" % i, m_hex)
+    out["browse"] = ["t%02d" % i for i in range(browse_images)]
     return out
 
 

@@ -29,6 +29,10 @@ std::string layerFile(size_t index, size_t count, const Digest& digest,
   return name + "-" + digest.hex() + std::string(extension);
 }
 
+std::string layerContentsDir(size_t index, size_t count, const Digest& digest) {
+  return layerFile(index, count, digest, "");
+}
+
 std::optional<Digest> layerFileDigest(std::string_view name, DigestAlgorithm algorithm) {
   size_t dash = name.find('-');
   if (dash == std::string_view::npos) return std::nullopt;

@@ -9,6 +9,8 @@
 //                     config.json
 //                     layers/NN-<hex><ext>
 //                     platforms/<os-arch…> -> ../../@<digest>
+//                     rootfs/…                 inside an image: its file system
+//                     layer-contents/NN-<hex>/…   one layer's own files
 
 #include <cstddef>
 #include <optional>
@@ -23,6 +25,8 @@ inline constexpr std::string_view kManifestFile = "manifest.json";
 inline constexpr std::string_view kConfigFile = "config.json";
 inline constexpr std::string_view kLayersDir = "layers";
 inline constexpr std::string_view kPlatformsDir = "platforms";
+inline constexpr std::string_view kRootfsDir = "rootfs";
+inline constexpr std::string_view kLayerContentsDir = "layer-contents";
 inline constexpr std::string_view kManifestDirPrefix = "@";
 inline constexpr std::string_view kTagAliasPrefix = "@tag:";
 
@@ -37,6 +41,9 @@ std::string_view tagOfEntry(std::string_view name);
 // Layer `index` of `count`: "NN-<hex><extension>", the index zero-padded to two digits or as
 // many as the last index needs, so names sort in manifest order.
 std::string layerFile(size_t index, size_t count, const Digest& digest, std::string_view extension);
+// Layer `index` of `count`'s directory under layer-contents/: "NN-<hex>", as layerFile names it
+// without the extension.
+std::string layerContentsDir(size_t index, size_t count, const Digest& digest);
 // The digest (of `algorithm`, the manifest's) a layer file's name holds; nullopt if none.
 std::optional<Digest> layerFileDigest(std::string_view name, DigestAlgorithm algorithm);
 

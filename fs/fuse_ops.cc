@@ -25,6 +25,7 @@
 #include <unordered_map>
 
 #include "common/error.h"
+#include "common/layers/file_reader.h"
 #include "common/unique_fd.h"
 #include "fs/passthrough.h"
 #include "fs/read_ahead.h"
@@ -35,6 +36,24 @@ namespace {
 constexpr std::string_view kUserXattrPrefix = "user.";
 constexpr std::string_view kDigestXattr = "user.oci.digest";
 constexpr std::string_view kMediaTypeXattr = "user.oci.mediaType";
+// Inside images: the layer that supplied an entry, and the entry's own extended attributes
+// from its tar header: "user.*" as they are, every other one (security.capability, trusted.*)
+// under this prefix, since the mount stores and enforces none of them.
+constexpr std::string_view kLayerXattr = "user.oci.layer";
+constexpr std::string_view kForeignXattrPrefix = "user.regfs.xattr.";
+
+// The name an entry's tar xattr `name` has on the mount.
+std::string shownXattrName(const std::string& name) {
+  if (name.starts_with(kUserXattrPrefix)) return name;
+  return std::string(kForeignXattrPrefix) + name;
+}
+
+// A file inside an image, open: read through its layer's index.
+struct ContentsFile {
+  std::shared_ptr<const FileTree> tree;  // holds the layer's index and readers
+  std::unique_ptr<layers::FileReader> reader;
+  std::mutex mutex;  // one read at a time: the reader keeps its place in the stream
+};
 
 // An open layer file: a local file spliced from, or a blob on remote storage read in
 // ranges, the last window kept (kReadAhead bytes: the one cache a handle holds).
@@ -48,6 +67,7 @@ struct OpenFile {
   std::mutex mutex;
   uint64_t windowStart = 0;
   std::string window;
+  std::unique_ptr<ContentsFile> contents;  // a file inside an image
 
   std::string read(uint64_t offset, size_t size) {
     std::lock_guard lock(mutex);
@@ -175,6 +195,54 @@ class ViewFs {
     }
   }
 
+  // A place inside a tree of files from layers (contents.h) the kernel may ask about.
+  struct ContentsPlace {
+    std::shared_ptr<const ContentsRoot> root;
+    uint64_t base = 0;  // the snapshot directory showing the tree
+    uint32_t n = 0;     // the inode in the tree
+    timespec impliedMtime{};
+  };
+
+  // The contents place `ino` is: a snapshot directory showing a tree (its root), or an inode
+  // below one that the kernel holds. nullopt for everything else.
+  std::optional<ContentsPlace> contentsPlace(const Snapshot& snap, uint64_t ino) {
+    if (!isContentsIno(ino)) {
+      const Node* n = snap.node(ino);
+      if (!n || !n->contents) return std::nullopt;
+      return ContentsPlace{n->contents, ino, layers::FsTree::kRoot, n->mtime};
+    }
+    std::lock_guard lock(mutex_);
+    auto it = contentsInodes_.find(ino);
+    if (it == contentsInodes_.end()) return std::nullopt;
+    return it->second.second;
+  }
+
+  // The tree a place is in; throws Error(kIo) (EIO) for one that cannot be shown.
+  std::shared_ptr<const FileTree> treeOf(const ContentsPlace& place) {
+    auto tree = view_.contents().tree(*place.root);
+    if (!tree->error.empty()) throw Error(ErrorKind::kIo, tree->error);
+    return tree;
+  }
+
+  fuse_entry_param contentsEntry(const FileTree& tree, const ContentsPlace& place) {
+    fuse_entry_param e;
+    std::memset(&e, 0, sizeof e);
+    e.ino = contentsIno(place.base, place.n);
+    e.attr = contentsStat(tree, place.n, e.ino, place.impliedMtime);
+    e.attr_timeout = stableTimeout_;  // contents derive from digests alone
+    e.entry_timeout = stableTimeout_;
+    return e;
+  }
+
+  // Counts one lookup of a place inside a tree by the kernel.
+  void rememberContents(uint64_t ino, const ContentsPlace& place) {
+    std::lock_guard lock(mutex_);
+    auto& [nlookup, known] = contentsInodes_[ino];
+    if (nlookup++ == 0) known = place;
+  }
+
+  double stableTimeout() const { return stableTimeout_; }
+
   // Counts one lookup of `n` by the kernel.
   void remember(const Node& n) {
     std::lock_guard lock(mutex_);
@@ -185,6 +253,13 @@ class ViewFs {
 
   void forget(uint64_t ino, uint64_t n) {
     std::lock_guard lock(mutex_);
+    if (isContentsIno(ino)) {
+      auto it = contentsInodes_.find(ino);
+      if (it == contentsInodes_.end()) return;
+      it->second.first = it->second.first > n ? it->second.first - n : 0;
+      if (it->second.first == 0) contentsInodes_.erase(it);
+      return;
+    }
     auto it = inodes_.find(ino);
     if (it == inodes_.end()) return;
     it->second.nlookup = it->second.nlookup > n ? it->second.nlookup - n : 0;
@@ -229,6 +304,8 @@ class ViewFs {
   gid_t gid_;
   std::mutex mutex_;
   std::unordered_map<uint64_t, InodeEntry> inodes_;
+  // Places inside trees of files the kernel holds, with its lookup count; guarded by mutex_.
+  std::unordered_map<uint64_t, std::pair<uint64_t, ContentsPlace>> contentsInodes_;
   static constexpr size_t kMaxListings = 256;
   std::unordered_map<uint64_t, std::shared_ptr<const Snapshot>> listings_;
 };
@@ -292,10 +369,30 @@ void opInit(void* userdata, fuse_conn_info* conn) {
   conn->max_readahead = std::max(conn->max_readahead, f.readAheadBytes());
 }
 
+// LOOKUP below a contents directory: a name in the tree of files from layers.
+void contentsLookup(fuse_req_t req, ViewFs& f, const ViewFs::ContentsPlace& parent,
+                    const char* name) {
+  auto tree = f.treeOf(parent);
+  uint32_t child = tree->tree.child(parent.n, name);
+  if (child == layers::Inode::kNone) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  ViewFs::ContentsPlace place = parent;
+  place.n = child;
+  fuse_entry_param e = f.contentsEntry(*tree, place);
+  f.rememberContents(e.ino, place);
+  if (fuse_reply_entry(req, &e) != 0) f.forget(e.ino, 1);
+}
+
 void opLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   guarded(req, "lookup", [&] {
     ViewFs& f = fs(req);
     auto snap = f.view().snapshot();
+    if (auto place = f.contentsPlace(*snap, parent)) {
+      contentsLookup(req, f, *place, name);
+      return;
+    }
     const Node* n = snap->child(parent, name);
     if (!n) {
       fuse_reply_err(req, ENOENT);
@@ -326,6 +423,16 @@ void opGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   guarded(req, "getattr", [&] {
     ViewFs& f = fs(req);
     auto snap = f.view().snapshot();
+    if (isContentsIno(ino)) {
+      auto place = f.contentsPlace(*snap, ino);
+      if (!place) {
+        fuse_reply_err(req, ENOENT);
+        return;
+      }
+      fuse_entry_param e = f.contentsEntry(*f.treeOf(*place), *place);
+      fuse_reply_attr(req, &e.attr, e.attr_timeout);
+      return;
+    }
     auto n = f.find(*snap, ino);
     if (!n) {
       fuse_reply_err(req, ENOENT);
@@ -344,7 +451,23 @@ void opGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 
 void opReadlink(fuse_req_t req, fuse_ino_t ino) {
   guarded(req, "readlink", [&] {
-    auto n = fs(req).find(ino);
+    ViewFs& f = fs(req);
+    if (isContentsIno(ino)) {
+      auto place = f.contentsPlace(*f.view().snapshot(), ino);
+      if (!place) {
+        fuse_reply_err(req, ENOENT);
+        return;
+      }
+      auto tree = f.treeOf(*place);
+      const layers::Entry* e = tree->entry(place->n);
+      if (!e || e->type != layers::EntryType::kSymlink) {
+        fuse_reply_err(req, EINVAL);
+      } else {
+        fuse_reply_readlink(req, e->linkTarget.c_str());
+      }
+      return;
+    }
+    auto n = f.find(ino);
     if (!n) {
       fuse_reply_err(req, ENOENT);
     } else if (n->kind != NodeKind::kSymlink) {
@@ -367,10 +490,49 @@ void opOpendir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   }
 }
 
+// READDIR(PLUS) of a directory in a tree of files from layers. The tree never changes, so
+// every chunk of a listing reads the same entries.
+void contentsReaddir(fuse_req_t req, ViewFs& f, const ViewFs::ContentsPlace& dir, size_t size,
+                     off_t offset, bool plus) {
+  auto tree = f.treeOf(dir);
+  const layers::Inode& inode = tree->tree.inode(dir.n);
+  const layers::Entry* e = tree->entry(dir.n);
+  if (e && e->type != layers::EntryType::kDirectory) {
+    fuse_reply_err(req, ENOTDIR);
+    return;
+  }
+  std::vector<char> buf(size);
+  size_t used = 0;
+  for (size_t i = static_cast<size_t>(std::max<off_t>(offset, 0)); i < inode.children.size(); ++i) {
+    ViewFs::ContentsPlace place = dir;
+    place.n = inode.children[i].second;
+    fuse_entry_param entry = f.contentsEntry(*tree, place);
+    const char* name = inode.children[i].first.c_str();
+    size_t room = size - used;
+    off_t next = static_cast<off_t>(i + 1);
+    size_t len;
+    if (plus) {
+      len = fuse_add_direntry_plus(req, buf.data() + used, room, name, &entry, next);
+      if (len > room) break;
+      f.rememberContents(entry.ino, place);
+    } else {
+      len = fuse_add_direntry(req, buf.data() + used, room, name, &entry.attr, next);
+      if (len > room) break;
+    }
+    used += len;
+  }
+  fuse_reply_buf(req, buf.data(), used);
+}
+
 void readdirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, bool plus) {
   guarded(req, plus ? "readdirplus" : "readdir", [&] {
     ViewFs& f = fs(req);
     auto snap = f.listing(ino, offset);
+    if (auto place = f.contentsPlace(*snap, ino)) {
+      f.endListing(ino);
+      contentsReaddir(req, f, *place, size, offset, plus);
+      return;
+    }
     const Node* dir = snap->node(ino);
     if (!dir) {
       fuse_reply_err(req, ENOENT);
@@ -416,6 +578,29 @@ void opReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fu
   readdirCommon(req, ino, size, offset, true);
 }
 
+// OPEN of a file inside an image: a reader of its layer's stream, from the layer's index.
+void contentsOpen(fuse_req_t req, ViewFs& f, fuse_ino_t ino, fuse_file_info* fi) {
+  auto place = f.contentsPlace(*f.view().snapshot(), ino);
+  if (!place) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  auto file = std::make_unique<ContentsFile>();
+  file->tree = f.treeOf(*place);
+  const layers::Entry* e = file->tree->entry(place->n);
+  if (!e || e->type != layers::EntryType::kRegular) {
+    fuse_reply_err(req, e && e->type == layers::EntryType::kDirectory ? EISDIR : EACCES);
+    return;
+  }
+  file->reader = std::make_unique<layers::FileReader>(file->tree->streamOf(place->n), *e);
+  auto handle = std::make_unique<OpenFile>();
+  handle->contents = std::move(file);
+  fi->fh = reinterpret_cast<uint64_t>(handle.get());
+  fi->keep_cache = 1;  // immutable under its inode number
+  fi->noflush = 1;
+  if (fuse_reply_open(req, fi) == 0) static_cast<void>(handle.release());
+}
+
 void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   guarded(req, "open", [&] {
     if ((fi->flags & O_ACCMODE) != O_RDONLY) {
@@ -423,6 +608,10 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       return;
     }
     ViewFs& f = fs(req);
+    if (isContentsIno(ino)) {
+      contentsOpen(req, f, ino, fi);
+      return;
+    }
     auto n = f.find(ino);
     if (!n) {
       fuse_reply_err(req, ENOENT);
@@ -467,6 +656,19 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void opRead(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_info* fi) {
   auto* file = reinterpret_cast<OpenFile*>(fi->fh);
+  if (file->contents) {
+    guarded(req, "read", [&] {
+      ContentsFile& c = *file->contents;
+      std::vector<char> buf(size);
+      size_t n;
+      {
+        std::lock_guard lock(c.mutex);
+        n = c.reader->read(static_cast<uint64_t>(offset), buf.data(), size);
+      }
+      fuse_reply_buf(req, buf.data(), n);
+    });
+    return;
+  }
   if (file->store) {
     guarded(req, "read", [&] {
       std::string piece = file->read(static_cast<uint64_t>(offset), size);
@@ -501,8 +703,32 @@ void replyXattr(fuse_req_t req, std::string_view value, size_t size) {
   }
 }
 
+// The extended attributes of an entry inside an image, by the names the mount shows.
+std::vector<std::pair<std::string, std::string>> contentsXattrs(ViewFs& f, fuse_ino_t ino) {
+  auto place = f.contentsPlace(*f.view().snapshot(), ino);
+  if (!place) throw Error(ErrorKind::kNotFound, "no such inode");
+  auto tree = f.treeOf(*place);
+  std::vector<std::pair<std::string, std::string>> out;
+  out.emplace_back(kLayerXattr, tree->layerOf(place->n).str());
+  if (const layers::Entry* e = tree->entry(place->n)) {
+    for (const auto& [name, value] : e->xattrs) out.emplace_back(shownXattrName(name), value);
+  }
+  return out;
+}
+
 void opGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
   guarded(req, "getxattr", [&] {
+    if (isContentsIno(ino) && !std::string_view(name).starts_with(kUserXattrPrefix)) {
+      fuse_reply_err(req, EOPNOTSUPP);  // as for the rest of the view
+      return;
+    }
+    if (isContentsIno(ino)) {
+      for (const auto& [shown, value] : contentsXattrs(fs(req), ino)) {
+        if (shown == name) return replyXattr(req, value, size);
+      }
+      fuse_reply_err(req, ENODATA);
+      return;
+    }
     auto n = fs(req).find(ino);
     if (!n) {
       fuse_reply_err(req, ENOENT);
@@ -522,6 +748,13 @@ void opGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
 
 void opListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
   guarded(req, "listxattr", [&] {
+    if (isContentsIno(ino)) {
+      std::string names;
+      for (const auto& [shown, value] : contentsXattrs(fs(req), ino))
+        names.append(shown).push_back('\0');
+      replyXattr(req, names, size);
+      return;
+    }
     auto n = fs(req).find(ino);
     if (!n) {
       fuse_reply_err(req, ENOENT);

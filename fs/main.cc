@@ -78,7 +78,8 @@ int main(int argc, char** argv) {
   app.add_flag("-f,--foreground", foreground, "stay in the foreground");
   app.add_option("-o", optionGroups,
                  "mount options, comma-separated: allow_other, debug, cache_timeout_ms=N, "
-                 "max_threads=N, no_passthrough, read_ahead_kb=N, and libfuse/kernel options")
+                 "max_threads=N, no_passthrough, read_ahead_kb=N, nocontents (no rootfs/ or "
+                 "layer-contents/: a mount for backups), and libfuse/kernel options")
       ->take_all()
       ->allow_extra_args(false);
   regfs::addVersionFlag(app, "regfs-mount");
@@ -105,6 +106,8 @@ int main(int argc, char** argv) {
         options.debug = true;
       } else if (o == "no_passthrough") {
         options.passthrough = false;
+      } else if (o == "nocontents") {
+        viewOptions.contents = false;
       } else if (auto ms = number("cache_timeout_ms")) {
         options.cacheTimeout = std::chrono::milliseconds(*ms);
         viewOptions.pollAfterAccess = 2 * options.cacheTimeout;

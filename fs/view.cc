@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "common/error.h"
+#include "common/layers/image.h"
 #include "common/view_names.h"
 #include "fs/manifest_parts.h"
 
@@ -255,6 +256,7 @@ constexpr time_t kSettleSeconds = 1;
 struct BlobCache {
   std::unordered_map<Digest, std::shared_ptr<const ManifestParts>> manifests;
   std::unordered_map<Digest, BlobInfo> blobs;  // only blobs that exist
+  bool contents = true;                        // ViewOptions::contents
 };
 
 struct View::Cache : BlobCache {
@@ -341,6 +343,7 @@ class ManifestTreeBuilder {
                 d.digest, d.mediaType);
       }
     }
+    if (cache_.contents) addContents(dir, dirPath, *parts, blob->mtime);
     if (!parts->children.empty()) {
       std::string platformsPath = joinPath(dirPath, view_names::kPlatformsDir);
       Node& platforms =
@@ -351,6 +354,26 @@ class ManifestTreeBuilder {
                           "../../" + view_names::manifestDir(parts->children[i].digest),
                           blob->mtime);
       }
+    }
+  }
+
+  // rootfs/ and layer-contents/NN-<hex>/ of an image manifest: directories whose entries
+  // come from the layers (contents.h), so the snapshot reads nothing of the layers here.
+  void addContents(Node& dir, const std::string& dirPath, const ManifestParts& parts,
+                   const timespec& mtime) {
+    if (!parts.children.empty() || (!parts.config && parts.blobs.empty()) ||
+        !layers::whyNoRootfs(parts.config, parts.blobs).empty())
+      return;
+    auto root = std::make_shared<ContentsRoot>();
+    for (const Descriptor& d : parts.blobs) root->layers.push_back(d.digest);
+    subdirectory(dir, dirPath, std::string(view_names::kRootfsDir), mtime).contents = root;
+    if (parts.blobs.empty()) return;
+    std::string perLayerPath = joinPath(dirPath, view_names::kLayerContentsDir);
+    Node& perLayer = subdirectory(dir, dirPath, std::string(view_names::kLayerContentsDir), mtime);
+    for (size_t i = 0; i < parts.blobs.size(); ++i) {
+      auto one = std::make_shared<ContentsRoot>(ContentsRoot{{parts.blobs[i].digest}, false});
+      std::string name = view_names::layerContentsDir(i, parts.blobs.size(), parts.blobs[i].digest);
+      subdirectory(perLayer, perLayerPath, name, mtime).contents = one;
     }
   }
 
@@ -591,7 +614,12 @@ class SnapshotBuilder {
 // View
 
 View::View(Store store, ViewOptions options)
-    : store_(std::move(store)), options_(options), cache_(std::make_unique<Cache>()) {}
+    : store_(std::move(store)),
+      options_(options),
+      cache_(std::make_unique<Cache>()),
+      contents_(store_) {
+  cache_->contents = options_.contents;
+}
 
 View::~View() { refresher_.stop(); }
 

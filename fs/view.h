@@ -7,6 +7,7 @@
 //                        config.json      the config blob, when the manifest has one
 //                        layers/NN-<hex><ext>   every other blob, in manifest order
 //                        platforms/<os>-<arch>[-<variant>] -> ../../@sha256:<child>  (indexes)
+//                        rootfs/, layer-contents/NN-<hex>/   inside the image (contents.h)
 //
 // A tag and a nested repository may share a name (repository "a/b" with tag "c", and
 // repository "a/b/c"). Then the directory wins: "a/b/c" is the repository, and the tag
@@ -41,6 +42,7 @@
 #include "common/digest.h"
 #include "common/store/store.h"
 #include "common/worker.h"
+#include "fs/contents.h"
 
 namespace regfs::view {
 
@@ -72,6 +74,9 @@ struct Node {
   std::string target;            // symlink
   std::optional<Digest> digest;  // file: the blob
   std::string mediaType;         // file: as the first manifest that lists it says
+  // A directory whose entries are files inside images (contents.h): what it shows. The
+  // snapshot holds the directory alone, with no children.
+  std::shared_ptr<const ContentsRoot> contents;
   // A manifest directory and everything below it: its name never changes while the
   // directory that lists it exists, nor (for a directory) its entries, nor any attribute
   // but a file's st_nlink, which changes only in a snapshot that reports it
@@ -129,6 +134,8 @@ struct ViewOptions {
   // In background mode an access never gets a snapshot whose walk of the store started
   // longer ago than this (but when the rebuild it waits for fails): see `background`.
   std::chrono::milliseconds visibleWithin{1000};
+  // Show what is inside images (rootfs/, layer-contents/); off for a mount that only backs up.
+  bool contents = true;
 };
 
 class View {
@@ -163,6 +170,8 @@ class View {
   bool awaitListener(const Snapshot& snapshot, std::chrono::milliseconds bound);
 
   const Store& store() const { return store_; }
+  // What is inside images, below the snapshot's contents directories.
+  layers::FileTrees& contents() { return contents_; }
 
  private:
   struct Cache;
@@ -180,6 +189,7 @@ class View {
   ViewOptions options_;
   std::mutex rebuildMutex_;  // one rebuild at a time; guards cache_
   std::unique_ptr<Cache> cache_;
+  layers::FileTrees contents_;
   std::mutex listenerMutex_;  // one listener call at a time; taken before rebuildMutex_ is left
   Listener listener_;         // guarded by listenerMutex_
   mutable std::mutex currentMutex_;

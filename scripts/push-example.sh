@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Pushes a small image that this script makes (one layer holding /hello.txt), with curl and
+# Pushes a small image that this script makes (one layer holding /hello.txt and
+# /etc/os-release), with curl and
 # the coreutils only, so a fresh machine has something to push:
 #   scripts/push-example.sh [REGISTRY] [NAME:TAG]     (default 127.0.0.1:5000 example/hello:1.0)
 # REGISTRY is host:port, spoken to over plain HTTP (as scripts/start.sh serves it); set
@@ -19,10 +20,13 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir "$work/rootfs"
+mkdir -p "$work/rootfs/etc"
 printf 'hello from regfs\n' >"$work/rootfs/hello.txt"
+printf 'NAME="regfs example"\nID=regfs-example\nVERSION_ID=1.0\n' >"$work/rootfs/etc/os-release"
+chmod 0755 "$work/rootfs/etc"
+chmod 0644 "$work/rootfs/hello.txt" "$work/rootfs/etc/os-release"
 tar --create --file="$work/layer.tar" --directory="$work/rootfs" --sort=name --mtime=@0 \
-  --owner=0 --group=0 --numeric-owner hello.txt
+  --owner=0 --group=0 --numeric-owner --no-recursion etc etc/os-release hello.txt
 gzip --no-name --keep --stdout "$work/layer.tar" >"$work/layer.tar.gz"
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }

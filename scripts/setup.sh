@@ -56,7 +56,7 @@ else
     docker.io skopeo podman docker-registry apache2-utils curl rsync wrk nginx-light
     busybox-static openssl ca-certificates
     # tests: what established unpackers make of a layer (images as files), and the bench's
-    umoci archivemount zstd buildah
+    umoci archivemount zstd buildah attr
     # tests: operations (metrics format, unit files)
     prometheus systemd
     # tests: single-node Ceph (radosgw for S3, CephFS through ceph-fuse)

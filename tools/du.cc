@@ -39,6 +39,8 @@ void printJson(const StoreUsage& usage) {
   out.field("blobBytes", usage.blobBytes);
   out.field("uploads", usage.uploads);
   out.field("uploadBytes", usage.uploadBytes);
+  out.field("layerIndexes", usage.layerIndexes);
+  out.field("layerIndexBytes", usage.layerIndexBytes);
   out.field("gcFrees", usage.gcFrees);
   out.field("gcDeleteUntaggedFrees", usage.gcDeleteUntaggedFrees);
   out.w().EndObject();
@@ -56,7 +58,8 @@ void printText(const StoreUsage& usage) {
                 humanBytes(u.uniqueBytes).c_str(), humanBytes(u.sharedBytes).c_str());
   }
   std::cout << "store: " << usage.blobs << " blobs, " << humanBytes(usage.blobBytes) << "; "
-            << usage.uploads << " upload sessions, " << humanBytes(usage.uploadBytes) << "\n"
+            << usage.uploads << " upload sessions, " << humanBytes(usage.uploadBytes) << "; "
+            << usage.layerIndexes << " layer indexes, " << humanBytes(usage.layerIndexBytes) << "\n"
             << "garbage-collect would free " << humanBytes(usage.gcFrees)
             << ", with --delete-untagged " << humanBytes(usage.gcDeleteUntaggedFrees)
             << " (blobs younger than its --grace stay)\n";

@@ -49,6 +49,7 @@ int runFsck(const FsckCommandOptions& opts) {
     out.field("manifests", result.manifests);
     out.field("links", result.links);
     out.field("uploads", result.uploads);
+    out.field("layerIndexes", result.layerIndexes);
     out.key("problems");
     out.w().StartArray();
     for (const FsckProblem& p : result.problems) {
@@ -69,7 +70,8 @@ int runFsck(const FsckCommandOptions& opts) {
     }
     std::cout << result.blobs << " blobs (" << humanBytes(result.blobBytes) << ") re-hashed, "
               << result.repositories << " repositories, " << result.manifests << " manifests, "
-              << result.links << " links, " << result.uploads << " uploads checked: ";
+              << result.links << " links, " << result.uploads << " uploads, " << result.layerIndexes
+              << " layer indexes checked: ";
     if (result.problems.empty()) {
       std::cout << "clean\n";
     } else {

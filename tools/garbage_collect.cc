@@ -55,6 +55,7 @@ void printJson(const GcResult& r, const GcOptions& o) {
   manifests("manifests", r.manifests);
   blobs("blobs", r.blobs);
   manifests("layerLinks", r.layerLinks);
+  blobs("layerIndexes", r.layerIndexes);
   blobs("youngBlobs", r.youngBlobs);
   manifests("youngManifests", r.youngManifests);
   out.key("restored");
@@ -86,6 +87,9 @@ void printText(const GcResult& r, const GcOptions& o) {
   for (const GcManifest& l : r.layerLinks) {
     std::cout << verb << " layer link " << l.repository << " -> " << l.digest.str() << "\n";
   }
+  for (const GcBlob& b : r.layerIndexes) {
+    std::cout << verb << " the index of layer " << b.digest.str() << " (its blob is gone)\n";
+  }
   std::string grace = humanDuration(o.grace);
   for (const GcManifest& m : r.youngManifests) {
     std::cout << "kept manifest " << m.repository << "@" << m.digest.str()
@@ -100,8 +104,9 @@ void printText(const GcResult& r, const GcOptions& o) {
   }
   std::cout << r.repositories << " repositories, " << r.manifestsMarked << " manifests and "
             << r.blobsMarked << " blobs marked, " << r.blobsSeen << " blobs in the store; " << verb
-            << " " << r.manifests.size() << " manifests, " << r.blobs.size() << " blobs ("
-            << humanBytes(r.bytesFreed) << "), " << r.layerLinks.size() << " layer links\n";
+            << " " << r.manifests.size() << " manifests, " << r.blobs.size() << " blobs and "
+            << r.layerIndexes.size() << " layer indexes (" << humanBytes(r.bytesFreed) << "), "
+            << r.layerLinks.size() << " layer links\n";
 }
 
 int runGarbageCollect(const GarbageCollectOptions& opts) {

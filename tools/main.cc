@@ -7,6 +7,8 @@
   X(Fsck)                 \
   X(Du)                   \
   X(PurgeUploads)         \
+  X(Index)                \
+  X(Export)               \
   X(Restore)
 
 namespace regfs::tools {

@@ -73,6 +73,9 @@ Handler classifyHandler(std::string_view path) {
   if (path == "/v2" || path == "/v2/") return Handler::kBase;
   if (path.substr(0, 4) != "/v2/") return Handler::kNotFound;
   if (path == "/v2/_catalog") return Handler::kCatalog;
+  // The first "/_regfs/files/" decides: the path inside an image may hold anything after it.
+  if (size_t p = path.find("/_regfs/files/"); p != std::string_view::npos && p > 4)
+    return Handler::kFiles;
   if (endsWith(path, "/tags/list")) return Handler::kTags;
   if (endsWith(path, "/blobs/uploads/") || endsWith(path, "/blobs/uploads"))
     return Handler::kBlobUpload;
@@ -119,6 +122,8 @@ std::string_view handlerLabel(Handler h) {
       return "blob_upload_chunk";
     case Handler::kReferrers:
       return "referrers";
+    case Handler::kFiles:
+      return "files";
     case Handler::kNotFound:
     case Handler::kCount:
       break;

@@ -27,6 +27,7 @@ enum class Handler : uint8_t {
   kBlobUpload,       // POST …/blobs/uploads/
   kBlobUploadChunk,  // …/blobs/uploads/<uuid>
   kReferrers,
+  kFiles,     // …/_regfs/files/<reference>/<path>
   kNotFound,  // no route
   kCount
 };

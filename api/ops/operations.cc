@@ -6,6 +6,7 @@
 #include "api/registry/router.h"
 #include "common/base64.h"
 #include "common/digest.h"
+#include "common/manifest.h"
 
 namespace regfs::api {
 namespace {
@@ -55,10 +56,12 @@ std::optional<NotificationEvent> eventFor(const Exchange& x, const std::string& 
 }
 
 Operations::Operations(std::shared_ptr<Metrics> metrics, std::shared_ptr<HealthChecks> health,
-                       std::shared_ptr<Notifier> notifier, OperationsOptions options)
+                       std::shared_ptr<Notifier> notifier, std::shared_ptr<LayerIndexer> indexer,
+                       OperationsOptions options)
     : metrics_(std::move(metrics)),
       health_(std::move(health)),
       notifier_(std::move(notifier)),
+      indexer_(std::move(indexer)),
       options_(std::move(options)) {}
 
 std::optional<Response> Operations::admit(const Request&) {
@@ -81,7 +84,16 @@ void Operations::completed(const Exchange& x) {
                         LogField::num("bytes", static_cast<double>(x.bytesOut)),
                         LogField::num("duration", seconds), LogField::str("remote", x.remote)});
   }
+  if (indexer_) queueForIndexing(x);
   if (notifier_ && !notifier_->empty()) notify(x);
+}
+
+void Operations::queueForIndexing(const Exchange& x) {
+  const std::optional<RegistryEvent>& did = x.response.event;
+  if (!did || did->action != "push" || did->target != RegistryEvent::Target::kManifest) return;
+  // An index has no layers of its own: its children are pushed as manifests themselves.
+  if (did->mediaType == media::kOciIndex || did->mediaType == media::kDockerManifestList) return;
+  if (auto digest = Digest::tryParse(did->digest)) indexer_->manifestPushed(*digest);
 }
 
 void Operations::notify(const Exchange& x) {

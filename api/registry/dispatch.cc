@@ -50,6 +50,9 @@ Dispatch dispatch(Registry& registry, const Request& request) {
     case Resource::kReferrers:
       if (!read) return Dispatch::respond(methodNotAllowed(request, "GET, HEAD"));
       return simple([&] { return handleReferrers(registry, request, *route); });
+    case Resource::kFiles:
+      if (!read) return Dispatch::respond(methodNotAllowed(request, "GET, HEAD"));
+      return simple([&] { return handleFiles(registry, request, *route); });
     case Resource::kBlob:
       if (!read && m != "DELETE")
         return Dispatch::respond(methodNotAllowed(request, "GET, HEAD, DELETE"));

@@ -104,6 +104,25 @@ Response errorResponse(ErrorKind kind, const std::string& detail, int status) {
   return r;
 }
 
+Response errorResponse(RegfsError error, const std::string& detail) {
+  auto answer = [&](int status, std::string_view code, std::string_view message) {
+    Response r(status);
+    r.body = errorJson(code, message, detail);
+    r.set("Content-Type", "application/json; charset=utf-8");
+    return r;
+  };
+  switch (error) {
+    case RegfsError::kFileUnknown:
+      return answer(404, "FILE_UNKNOWN", "no such file in the image");
+    case RegfsError::kRootfsUnknown:
+      return answer(404, "ROOTFS_UNKNOWN", "the manifest has no root file system");
+    case RegfsError::kLayerUnreadable:
+      // Not logged here: FileTrees logged it when it built the tree.
+      return answer(500, "LAYER_UNREADABLE", "a layer of the image cannot be read");
+  }
+  return answer(500, "UNKNOWN", "unknown error");
+}
+
 namespace {
 
 // Kinds raised by storage (or a bug), whose messages name server paths or object keys.

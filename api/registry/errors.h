@@ -26,4 +26,13 @@ std::string errorJson(std::string_view code, std::string_view message, std::stri
 Response errorResponse(const Error& error, int status = 0);
 Response errorResponse(ErrorKind kind, const std::string& detail, int status = 0);
 
+// regfs's own codes, for answers of its extensions that the spec has no code for
+// (docs/api.md lists them). Their detail is always answered: it names no server path.
+enum class RegfsError {
+  kFileUnknown,      // FILE_UNKNOWN 404: no such path inside the image
+  kRootfsUnknown,    // ROOTFS_UNKNOWN 404: the manifest has no root file system of its own
+  kLayerUnreadable,  // LAYER_UNREADABLE 500: a layer of the image that regfs cannot read
+};
+Response errorResponse(RegfsError error, const std::string& detail);
+
 }  // namespace regfs::api

@@ -19,6 +19,7 @@
 #include "api/http/response.h"
 #include "api/registry/options.h"
 #include "common/digest.h"
+#include "common/layers/file_trees.h"
 #include "common/store/store.h"
 #include "common/worker.h"
 
@@ -81,8 +82,13 @@ class AfterAnswer {
 
 class Registry {
  public:
-  Registry(Store store, RegistryOptions options) : store_(std::move(store)), options_(options) {}
+  // `fileTrees` (over the same store) serves the files inside images; without it the
+  // extension answers UNSUPPORTED.
+  Registry(Store store, RegistryOptions options,
+           std::shared_ptr<layers::FileTrees> fileTrees = nullptr)
+      : store_(std::move(store)), options_(options), fileTrees_(std::move(fileTrees)) {}
   Store& store() { return store_; }
+  layers::FileTrees* fileTrees() { return fileTrees_.get(); }
   const RegistryOptions& options() const { return options_; }
   HasherCache& hashers() { return hashers_; }
   MediaTypeCache& mediaTypes() { return mediaTypes_; }
@@ -96,6 +102,7 @@ class Registry {
  private:
   Store store_;
   RegistryOptions options_;
+  std::shared_ptr<layers::FileTrees> fileTrees_;
   HasherCache hashers_;
   MediaTypeCache mediaTypes_;
   AfterAnswer afterAnswer_;  // last: its thread may use the store until it is joined

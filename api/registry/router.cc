@@ -1,10 +1,46 @@
 #include "api/registry/router.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "api/http/http.h"
 
 namespace regfs::api {
+namespace {
+
+bool plainSegment(std::string_view p) { return !p.empty() && p != "." && p != ".."; }
+
+// "<name>/_regfs/files/<reference>[/<path>]" split at '/', or nullopt when `parts` has no
+// "_regfs" segment; a route that matches nothing when it has one in the wrong place.
+std::optional<std::optional<Route>> filesRouteOf(const std::vector<std::string_view>& parts) {
+  auto marker = std::find(parts.begin(), parts.end(), "_regfs");
+  if (marker == parts.end()) return std::nullopt;
+  size_t at = static_cast<size_t>(marker - parts.begin());
+  if (at == 0 || at + 2 >= parts.size() || parts[at + 1] != "files" || !plainSegment(parts[at + 2]))
+    return std::optional<Route>();
+  Route route{Resource::kFiles, {}, std::string(parts[at + 2]), {}};
+  for (size_t i = 0; i < at; ++i) {
+    if (!plainSegment(parts[i])) return std::optional<Route>();
+    if (i) route.name += '/';
+    route.name += parts[i];
+  }
+  std::vector<std::string_view> clean;
+  for (size_t i = at + 3; i < parts.size(); ++i) {
+    if (parts[i].empty() || parts[i] == ".") continue;
+    if (parts[i] == "..") {
+      if (!clean.empty()) clean.pop_back();
+      continue;
+    }
+    clean.push_back(parts[i]);
+  }
+  for (std::string_view p : clean) {
+    if (!route.path.empty()) route.path += '/';
+    route.path += p;
+  }
+  return std::optional<Route>(std::move(route));
+}
+
+}  // namespace
 
 std::optional<Route> parseRoute(std::string_view rawPath) {
   auto decoded = percentDecode(rawPath);
@@ -22,6 +58,7 @@ std::optional<Route> parseRoute(std::string_view rawPath) {
     if (slash == std::string_view::npos) break;
     path.remove_prefix(slash + 1);
   }
+  if (auto files = filesRouteOf(parts)) return *files;
   // Only "/v2/<name>/blobs/uploads/" may end in an empty segment.
   bool trailingSlash = parts.size() > 1 && parts.back().empty();
   if (trailingSlash) parts.pop_back();

@@ -9,8 +9,13 @@
 //   /v2/<name>/blobs/uploads/<uuid>        upload session
 //   /v2/<name>/blobs/<digest>              blob
 //   /v2/<name>/referrers/<digest>          referrers
+//   /v2/<name>/_regfs/files/<reference>/<path>   a file inside an image (regfs extension)
 // The name and reference are percent-decoded but not validated here (handlers answer
-// NAME_INVALID, DIGEST_INVALID, ...); a path with empty, "." or ".." segments matches nothing.
+// NAME_INVALID, DIGEST_INVALID, ...); a path with empty, "." or ".." segments matches nothing,
+// but for the <path> of a file inside an image, which is cleaned instead: empty and "."
+// segments go, ".." takes the one before it away and stays at the image's root (never
+// reaching the reference or the name). No repository name has a "_regfs" segment, so the
+// first one marks the extension.
 
 #include <optional>
 #include <string>
@@ -18,12 +23,23 @@
 
 namespace regfs::api {
 
-enum class Resource { kBase, kCatalog, kTags, kManifest, kUploadStart, kUpload, kBlob, kReferrers };
+enum class Resource {
+  kBase,
+  kCatalog,
+  kTags,
+  kManifest,
+  kUploadStart,
+  kUpload,
+  kBlob,
+  kReferrers,
+  kFiles,
+};
 
 struct Route {
   Resource resource = Resource::kBase;
   std::string name;       // repository name, empty for base and catalog
   std::string reference;  // tag, digest or upload uuid
+  std::string path;       // kFiles: the cleaned path inside the image, "" for its root
   friend bool operator==(const Route&, const Route&) = default;
 };
 

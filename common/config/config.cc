@@ -111,6 +111,7 @@ Config readSections(Reader& reader, const Value& root) {
   config::readNotifications(reader, childOf(root, "notifications"), c.notifications);
   config::readHealth(reader, childOf(root, "health"), c.health);
   config::readCatalog(reader, childOf(root, "catalog"), c.catalogMaxEntries);
+  config::readRegfs(reader, childOf(root, "regfs"), c.regfs);
   c.warnings = reader.takeWarnings();
   c.notes = reader.takeNotes();
   return c;

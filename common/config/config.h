@@ -239,6 +239,13 @@ struct HealthConfig {
   CaTrust trust;                            // for health.http
 };
 
+// regfs: keys of regfs's own, which registry:2 ignores (it does not know them).
+struct RegfsConfig {
+  // regfs.indexing.enabled: the server indexes the layers of each pushed image in the
+  // background, so that browsing it (regfs-mount, the files API) never waits for a scan.
+  bool indexingEnabled = true;
+};
+
 struct Config {
   std::string version = "0.1";
   LogConfig log;
@@ -248,6 +255,7 @@ struct Config {
   NotificationsConfig notifications;
   HealthConfig health;
   int catalogMaxEntries = 1000;  // zero or less -> 1000
+  RegfsConfig regfs;
 
   std::vector<std::string> warnings;  // log at warning level
   std::vector<std::string> notes;     // log at debug level

@@ -131,6 +131,10 @@ const Schema kNotifications =
 
 const Schema kCatalog = structOf({{"maxentries", &kScalar}});
 
+// regfs's own keys: registry:2 ignores a section it does not know.
+const Schema kIndexing = structOf({{"enabled", &kScalar}});
+const Schema kRegfs = structOf({{"indexing", &kIndexing}});
+
 const Schema kStorageDriverHealth =
     structOf({{"enabled", &kScalar}, {"interval", &kScalar}, {"threshold", &kScalar}});
 const Schema kFileHealth =
@@ -163,6 +167,7 @@ const Schema kRoot = structOf({{"version", &kScalar},
                                {"redis", &kAny, Support::kIgnored},
                                {"health", &kHealth},
                                {"catalog", &kCatalog},
+                               {"regfs", &kRegfs},
                                {"proxy", &kAny, Support::kIgnored},
                                {"compatibility", &kAny, Support::kIgnored},
                                {"validation", &kAny, Support::kIgnored},

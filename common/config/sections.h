@@ -30,4 +30,7 @@ void readHealth(Reader& reader, const Value& v, HealthConfig& health);
 // catalog.maxentries.
 void readCatalog(Reader& reader, const Value& v, int& maxEntries);
 
+// regfs: regfs's own keys (indexing.enabled).
+void readRegfs(Reader& reader, const Value& v, RegfsConfig& regfs);
+
 }  // namespace regfs::config

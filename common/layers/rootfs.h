@@ -2,18 +2,45 @@
 // Layers applied in order, as image-spec layer.md says, into a tree of inodes: the image's
 // root file system. Also one layer on its own, whiteouts shown as the files they are.
 //
-//  - Within one layer the last entry of a path wins (as tar extracting does).
-//  - A whiteout ".wh.<name>" hides <name> of the layers below only; ".wh..wh..opq" hides
-//    every child its directory has in the layers below, wherever it stands in the tar; a
-//    path whited out and added again in one layer is there.
-//  - A directory over a directory takes the new attributes and keeps the children; any other
-//    entry replaces what was there (a file becomes a directory and back).
+//  - Within one layer the last entry of a path wins (as tar extracting does): a later entry
+//    replaces what an earlier one of the same layer made, a directory with its subtree too.
+//  - A whiteout is an entry whose last name starts with ".wh.", of any type (as containerd
+//    and umoci read them); it never appears in the tree. ".wh.<name>" hides <name> of the
+//    layers below only, a directory with its subtree; ".wh..wh..opq" hides every child its
+//    directory has in the layers below. A layer's whiteouts all apply before its other entries,
+//    wherever they stand in the tar (layer.md says so of opaque ones; doing it for both keeps
+//    the result independent of tar order), so a path whited out and added again in one layer
+//    is there, with only this layer's children (and, if only implied again, implied: umoci
+//    keeps the lower attributes when the whiteout comes after). A whiteout makes no parent
+//    directory. One of something absent, or naming nothing (".wh.", ".wh..", ".wh..wh.plnk":
+//    no name in the tree starts with ".wh."; umoci reads ".wh." as its own directory), does
+//    nothing; so does one whose directory is not a directory below.
+//  - A directory over a directory takes the new attributes (the inode's layer and entry move
+//    to the new entry) and keeps the children; any other entry replaces what was there, a
+//    directory's subtree with it (a file becomes a directory and back).
 //  - A hardlink is another name for the inode its target names at that point (this layer's
-//    earlier entries or the layers below); one whose target is missing or a directory is
-//    dropped and counted.
+//    earlier entries or the layers below), so a later entry replacing the target's name leaves
+//    the link on the old inode, as on a real file system. Any non-directory may be linked (as
+//    link(2) allows). One whose target is missing (never there, whited out, dropped, a
+//    hardlink that was dropped) or a directory is dropped and counted (droppedHardlinks).
 //  - A path whose parent directories no layer lists gets them, with mode 0755, owner 0:0 and
 //    the mtime 0 (`implied`), as tar extracting makes them (but with a fixed mtime, so
 //    inodes stay the same across builds).
+//  - An entry whose parent is not a directory in the tree at that point (a file, a device, a
+//    symlink: symlinks are never followed) is dropped and counted (droppedEntries). tar and
+//    containerd fail the whole extraction there; one odd entry should not hide an image.
+//    (containerd and umoci follow a symlink parent inside the root; regfs does not.) So is an
+//    entry whose path is not clean (Entry::path says what clean is) and, in `merge`, one below
+//    a name that starts with ".wh." (no such directory can exist).
+//  - The root: an entry with path "" (a tar's "./") that is a directory sets its attributes;
+//    the root is never replaced, so any other entry at "" is dropped and counted
+//    (droppedEntries). With no such entry the root is implied, by layer 0.
+//  - `single`: the same rules without whiteouts (a ".wh." name is a plain entry) and with
+//    hardlinks resolved inside the layer only: one that names a lower layer's file cannot be
+//    resolved there, so it is dropped and counted like any link whose target is missing.
+//  - nlink: a directory's is 2 plus its subdirectories, anything else's the names it has.
+//    Inode numbers are breadth-first from the root (0) in name order, so a tree built twice
+//    from the same layers numbers its inodes the same.
 
 #include <cstdint>
 #include <string>
@@ -51,10 +78,14 @@ class FsTree {
   // The inode at a cleaned path ("" is the root); Inode::kNone if none.
   uint32_t resolve(std::string_view path) const;
   uint64_t droppedHardlinks() const { return droppedHardlinks_; }
+  // Entries dropped for a parent that is not a directory, a non-directory at the root, a
+  // path that is not clean or (merge) lies below a ".wh." name.
+  uint64_t droppedEntries() const { return droppedEntries_; }
 
  private:
   std::vector<Inode> inodes_;
   uint64_t droppedHardlinks_ = 0;
+  uint64_t droppedEntries_ = 0;
 };
 
 }  // namespace regfs::layers

@@ -6,31 +6,36 @@
 //   gzip   zlib's zran approach: at deflate block boundaries at least `span` bytes of output
 //          apart, a checkpoint keeps the input bit position and the last 32 KiB of output
 //          (the window, stored compressed); a read inflates from the checkpoint at or before
-//          it, so it never inflates more than one span before its first byte. Several gzip
+//          it, so it inflates about one span before its first byte. Checkpoints spread out
+//          where the windows would pass their share of the output (data that compresses
+//          badly has windows that do too), so the index stays small. Several gzip
 //          members one after another (concatenated .gz) are one stream.
-//   zstd   a checkpoint at every frame start; a single-frame layer has only the start, so a
-//          read there decompresses from the beginning (StreamReader keeps its position, so
-//          reads that go forward continue where the last one stopped).
+//   zstd   a checkpoint at a frame start at least `span` of output past the last (so a
+//          stream of tiny frames cannot grow the index past one point per span); a
+//          single-frame layer has only the start, so a read there decompresses from the
+//          beginning (StreamReader keeps its position, so reads that go forward continue
+//          where the last one stopped).
 //   none   the tar itself: reads are ranged reads of the blob.
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace regfs {
 class Store;
-struct Digest;
+class Digest;
 }  // namespace regfs
 
 namespace regfs::layers {
 
 enum class Compression : uint8_t { kNone, kGzip, kZstd };
 
-// By the magic bytes at the start of a blob (gzip 1f 8b, zstd 28 b5 2f fd); anything else
-// is taken as a plain tar.
+// By the magic bytes at the start of a blob (gzip 1f 8b, zstd 28 b5 2f fd or a skippable
+// frame's 5? 2a 4d 18); anything else is taken as a plain tar.
 Compression detectCompression(std::string_view head);
 std::string_view compressionName(Compression compression);  // "none", "gzip", "zstd"
 
@@ -44,7 +49,7 @@ class BlobSource {
   virtual size_t readAt(uint64_t offset, void* buffer, size_t length) const = 0;
 };
 // A blob of the store: pread on the local file when there is one, ranged reads otherwise.
-// Throws Error(kBlobUnknown) when the blob is not there.
+// Throws Error(kBlobUnknown) when the blob is not there. `store` must outlive the source.
 std::unique_ptr<BlobSource> openBlobSource(const Store& store, const Digest& blob);
 // Bytes in memory (tests, fuzzers); `bytes` must outlive the source.
 std::unique_ptr<BlobSource> memorySource(std::string_view bytes);
@@ -66,7 +71,10 @@ struct SeekPoints {
 };
 
 struct ScanOptions {
-  uint64_t span = 1 << 20;  // gzip: output between checkpoints, at least
+  uint64_t span = 1 << 20;  // output between checkpoints, at least (gzip and zstd)
+  // gzip: the stored windows stay under this share of the output (plus one window); where
+  // they would not, checkpoints are further apart than `span`.
+  double windowShare = 0.01;
   // A layer that inflates to more than this is refused (a gzip bomb): Error(kSizeInvalid).
   uint64_t maxUncompressed = uint64_t{64} << 30;
 };
@@ -80,7 +88,8 @@ SeekPoints scanStream(const BlobSource& blob, const std::function<void(std::stri
                       const ScanOptions& options = {});
 
 // Random reads of the uncompressed stream. One reader per sequence of reads (an open file):
-// not thread-safe, but readers over the same blob and points are independent.
+// not thread-safe, but readers over the same blob and points are independent. `blob` and
+// `points` must outlive the reader.
 class StreamReader {
  public:
   StreamReader(const BlobSource& blob, const SeekPoints& points);
@@ -89,10 +98,33 @@ class StreamReader {
   // its end. A read that starts where the previous one ended continues without seeking.
   // Throws Error(kIo) when the blob does not decompress as it did when it was scanned.
   size_t read(uint64_t offset, void* buffer, size_t length);
+  // True when a read at `offset` would continue from where this reader stands, decompressing
+  // only what lies between (no seek back to a checkpoint).
+  bool continuesTo(uint64_t offset) const;
+  // Where the last read ended (0 before the first).
+  uint64_t position() const;
 
  private:
   struct State;
   std::unique_ptr<State> state_;
+};
+
+// The readers of one layer's stream, shared by everything that reads files of it: a read goes
+// to the reader that can continue to it (files read one after another in tar order cost one
+// pass over the layer, not a seek each), else to a fresh one. Thread-safe: each read has a
+// reader of its own while it lasts; at most `keep` idle readers are kept.
+class StreamReaderPool {
+ public:
+  StreamReaderPool(const BlobSource& blob, const SeekPoints& points, size_t keep = 2);
+  ~StreamReaderPool();
+  size_t read(uint64_t offset, void* buffer, size_t length);
+
+ private:
+  const BlobSource& blob_;
+  const SeekPoints& points_;
+  size_t keep_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<StreamReader>> idle_;  // guarded by mutex_; least recent first
 };
 
 }  // namespace regfs::layers

@@ -11,6 +11,22 @@
 // says; an entry whose name or hardlink target would leave the root ("a/../../x", "..") is
 // dropped and counted, never emitted. The stream ends at the end-of-archive blocks (bytes
 // after them are ignored) or, as GNU tar accepts, at the end of the input on a block boundary.
+//
+// Where tars disagree, the parser decides so:
+//  - The first zero block ends the archive (GNU tar stops there too, warning when no second
+//    follows; Go's archive/tar refuses a non-zero block after it).
+//  - An unknown typeflag is a regular file, its data skipped (GNU tar extracts it so); 'D' (a
+//    GNU dump directory) is a directory; 'V', 'M' and 'N' members are skipped, not emitted.
+//    A regular type ('0', '\0', '7') named with a trailing '/' is a directory.
+//  - Hardlinks, symlinks, devices, fifos and directories have no data, whatever their size
+//    field says (as Go's archive/tar, which docker and containerd extract with, reads them).
+//  - A member named as the root ("./", "/") that is not a directory, and a hardlink naming the
+//    root, are dropped and counted like names that leave it.
+//  - Global PAX headers ('g') apply to every later member (POSIX, GNU tar); a member's own
+//    record overrides them; an empty value in an 'x' record means the header's own field.
+//  - A sparse file gets Entry::sparse non-empty even when it is all hole (one empty extent at
+//    its end), so it never reads as a file stored whole; its extents must be in order, within
+//    its size, and add up to the bytes stored.
 
 #include <cstdint>
 #include <functional>
@@ -26,7 +42,7 @@ namespace regfs::layers {
 
 // What one layer may cost; past a limit the parser throws Error(kSizeInvalid) naming it.
 struct TarLimits {
-  uint64_t maxEntries = 2'000'000;
+  uint64_t maxEntries = 2'000'000;    // members emitted or dropped
   size_t maxPathBytes = 16 * 1024;    // a cleaned path, a link target
   size_t maxDepth = 1024;             // components of a path
   size_t maxExtendedBytes = 1 << 20;  // one PAX or GNU long-name record

@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "common/error.h"
+#include "common/layers/layer_index.h"
 #include "common/maintenance/gc.h"
 #include "common/maintenance/purge.h"
 #include "common/manifest.h"
@@ -79,6 +80,7 @@ class Checker {
       ++result_.repositories;
       checkRepository(name);
     }
+    checkLayerIndexes();
     checkFiles();
     return std::move(result_);
   }
@@ -360,6 +362,42 @@ class Checker {
     }
   }
 
+  // Every layer index must be intact and belong to a blob of the store; a bad one would be
+  // built again on its next use anyway, and repair removes it now.
+  void checkLayerIndexes() {
+    for (DigestAlgorithm a : kAlgorithms) {
+      const std::string root = layout::layerIndexAlgorithmDir(a);
+      for (const std::string& prefix : driver_.list(root)) {
+        for (const std::string& hex : driver_.list(root + "/" + prefix)) {
+          auto d = layout::digestFromDirNames(a, hex);
+          if (!d || d->hex().substr(0, 2) != prefix) continue;
+          ++result_.layerIndexes;
+          if (auto why = layerIndexProblem(*d)) {
+            auto& p = report(FsckProblemKind::kBadLayerIndex, layout::layerIndexFile(*d),
+                             d->str() + ": " + *why);
+            repairByRemoving(p, layout::layerIndexDir(*d));
+          }
+        }
+      }
+    }
+  }
+
+  std::optional<std::string> layerIndexProblem(const Digest& d) {
+    if (!store_.statBlob(d) && !isQuarantined(store_, d)) return "an index of a blob that is gone";
+    try {
+      layers::decodeIndex(driver_.read(layout::layerIndexFile(d)), d);
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::kNotFound) {
+        // Its first write may be in progress (the temporary file is there, not yet renamed).
+        if (!settled(layout::layerIndexDir(d))) return std::nullopt;
+        return "an index directory without its index file";
+      }
+      if (e.kind() != ErrorKind::kInvalidArgument) throw;
+      return std::string(e.what());
+    }
+    return std::nullopt;
+  }
+
   // Temporary files of interrupted writes, and symlinks, anywhere in the store.
   void checkFiles() {
     auto symlink = [&](const std::string& path) {
@@ -421,6 +459,8 @@ std::string_view fsckProblemName(FsckProblemKind kind) {
       return "temp-file";
     case FsckProblemKind::kQuarantined:
       return "quarantined";
+    case FsckProblemKind::kBadLayerIndex:
+      return "bad-layer-index";
     case FsckProblemKind::kSymlink:
       return "symlink";
   }

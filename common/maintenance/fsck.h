@@ -6,13 +6,13 @@
 // Repair removes only what is provably broken, and never a blob whose content matches its
 // digest: a corrupt blob (so a re-push can store it again), dangling and malformed links, a
 // tag whose manifest is gone, torn upload sessions, temporary files of crashed atomic
-// writes, and it moves back blobs an interrupted garbage-collect left in quarantine.
-// What a writer in progress leaves for a moment (an upload without startedat yet, a temporary
-// file, a tag directory before its current link, a link being written by distribution, which
-// does not write atomically: empty, or the start of a digest) counts as broken only once it
-// is older than `grace`.
-// Symbolic links in the store are reported and never followed (the driver does not), so
-// nothing outside the store is read or removed; repair leaves them to the operator.
+// writes, layer indexes that are corrupt or whose blob is gone, and it moves back blobs an
+// interrupted garbage-collect left in quarantine. What a writer in progress leaves for a moment (an
+// upload without startedat yet, a temporary file, a tag directory before its current link, a link
+// being written by distribution, which does not write atomically: empty, or the start of a digest)
+// counts as broken only once it is older than `grace`. Symbolic links in the store are reported and
+// never followed (the driver does not), so nothing outside the store is read or removed; repair
+// leaves them to the operator.
 
 #include <chrono>
 #include <cstdint>
@@ -38,6 +38,7 @@ enum class FsckProblemKind {
   kTornUpload,        // an upload session without data or a readable startedat
   kTempFile,          // a temporary file left by a crashed atomic write
   kQuarantined,       // a blob an interrupted garbage-collect left in quarantine
+  kBadLayerIndex,     // a layer index that is torn, corrupt, or of a blob that is gone
   kSymlink,           // a symbolic link in the store: never followed; repair leaves it
 };
 
@@ -59,6 +60,7 @@ struct FsckResult {
   uint64_t manifests = 0;
   uint64_t links = 0;
   uint64_t uploads = 0;
+  uint64_t layerIndexes = 0;
   // No problem is left: none was found, or every one was repaired.
   bool clean() const;
 };

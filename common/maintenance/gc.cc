@@ -219,6 +219,7 @@ class Collector {
       release(parked, relisted);
     }
     sweepLayerLinks(*repositories);
+    sweepLayerIndexes();
     summarize();
     return std::move(result_);
   }
@@ -384,6 +385,19 @@ class Collector {
     }
   }
 
+  // The index of a layer goes with its blob: swept by this run, or gone before it (another
+  // registry's collector removes blobs and knows nothing of indexes).
+  void sweepLayerIndexes() {
+    for (const auto& [d, info] : listing_.layerIndexes) {
+      bool absent = swept_.count(d) || (!listing_.blobs.count(d) && !listing_.quarantined.count(d));
+      if (!absent) continue;
+      // Looked at again right before: a push may have brought the blob back.
+      if (!options_.dryRun && (store_.statBlob(d) || isQuarantined(store_, d))) continue;
+      result_.layerIndexes.push_back({d, info.size});
+      if (!options_.dryRun) driver_.remove(layout::layerIndexDir(d));
+    }
+  }
+
   void summarize() {
     const StoreMarks& marks = marker_.marks();
     result_.repositories = marks.repositories.size();
@@ -393,6 +407,7 @@ class Collector {
     result_.blobsMarked = marks.marked.size();
     result_.warnings = marks.warnings;
     for (const GcBlob& b : result_.blobs) result_.bytesFreed += b.size;
+    for (const GcBlob& b : result_.layerIndexes) result_.bytesFreed += b.size;
   }
 
   Store& store_;

@@ -6,7 +6,8 @@
 // everything it references is marked: config, layers, and the child manifests of an index,
 // recursively, so a child is never "untagged" while its index is kept.
 // Sweep. With deleteUntagged, revision links nothing keeps go first (with their tag-history
-// entries); then every blob nobody marked, and the layer links that point at it.
+// entries); then every blob nobody marked, and the layer links that point at it, and the
+// layer indexes (common/layers/layer_index.h) of blobs that are gone.
 //
 // The store is listed once (common/store/walk.h: one listing of the bucket on S3), and the mark
 // and the sweep share that listing; links and manifests are read, not listed.
@@ -90,11 +91,12 @@ struct GcResult {
   std::vector<GcManifest> manifests;       // untagged revisions removed (or that would be)
   std::vector<GcBlob> blobs;               // blobs removed (or that would be)
   std::vector<GcManifest> layerLinks;      // layer links removed (or that would be)
+  std::vector<GcBlob> layerIndexes;        // indexes of layers whose blob is gone, with their size
   std::vector<GcBlob> youngBlobs;          // unreferenced but within the grace: kept
   std::vector<GcManifest> youngManifests;  // untagged but within the grace: kept
   std::vector<Digest> restored;            // referenced again while in quarantine: moved back
   size_t recovered = 0;                    // blobs a crashed run had left in quarantine
-  uint64_t bytesFreed = 0;                 // (or that would be)
+  uint64_t bytesFreed = 0;                 // blobs and layer indexes (or that would be)
   std::vector<std::string> warnings;
 };
 

@@ -3,6 +3,7 @@
 #include <unordered_map>
 
 #include "common/maintenance/gc.h"
+#include "common/store/layout.h"
 #include "common/store/walk.h"
 
 namespace regfs {
@@ -53,6 +54,11 @@ StoreUsage measureUsage(const Store& store, const ProgressFn& progress) {
       ++usage.uploads;
       usage.uploadBytes += upload.size;
     }
+  }
+  for (const auto& [path, info] : store.driver().listTree(layout::layerIndexRoot())) {
+    if (layout::classifyFile(path).kind != layout::StoreFile::Kind::kLayerIndex) continue;
+    ++usage.layerIndexes;
+    usage.layerIndexBytes += info.size;
   }
   return usage;
 }

@@ -37,6 +37,8 @@ struct StoreUsage {
   uint64_t blobBytes = 0;
   uint64_t uploads = 0;  // upload sessions in progress, in every repository directory
   uint64_t uploadBytes = 0;
+  uint64_t layerIndexes = 0;  // indexes of layers' contents (common/layers/layer_index.h)
+  uint64_t layerIndexBytes = 0;
   uint64_t gcFrees = 0;                // bytes no revision reaches
   uint64_t gcDeleteUntaggedFrees = 0;  // bytes no tag reaches (garbage-collect -m)
 };

@@ -106,6 +106,18 @@ std::string quarantineEntry(const Digest& d) { return join(quarantineDir(), dige
 
 std::string quarantineData(const Digest& d) { return join(quarantineEntry(d), kDataFile); }
 
+std::string layerIndexRoot() { return join(v2Root(), kLayerIndexDir); }
+
+std::string layerIndexAlgorithmDir(DigestAlgorithm algorithm) {
+  return join(layerIndexRoot(), digestAlgorithmName(algorithm));
+}
+
+std::string layerIndexDir(const Digest& d) {
+  return join(join(layerIndexAlgorithmDir(d.algorithm()), d.hex().substr(0, 2)), d.hex());
+}
+
+std::string layerIndexFile(const Digest& d) { return join(layerIndexDir(d), "index"); }
+
 bool isValidUploadId(std::string_view uuid) {
   if (uuid.empty() || uuid.size() > 128) return false;
   return std::all_of(uuid.begin(), uuid.end(), [](char c) {
@@ -152,6 +164,11 @@ StoreFile classifyFile(std::string_view path) {
   if (shape(0, {kQuarantineDir, "", "", kDataFile})) {
     file.digest = digestAt(1, 2);
     if (file.digest) file.kind = Kind::kQuarantinedData;
+    return file;
+  }
+  if (shape(0, {kLayerIndexDir, "", "", "", "index"})) {
+    file.digest = digestAt(1, 3);
+    if (file.digest && file.digest->hex().substr(0, 2) == parts[2]) file.kind = Kind::kLayerIndex;
     return file;
   }
   if (parts[0] != "repositories") return file;

@@ -12,6 +12,7 @@
 //   repositories/<name>/_uploads/<uuid>/_regfs_writer              regfs only: a request writes it
 //   repositories/<name>/_referrers/<alg>/<hex>/<alg>/<hex>/link    regfs only: subject -> referrer
 //   _quarantine/<alg>/<hex>/data                                   regfs only: blobs being swept
+//   _layer_index/<alg>/<hh>/<hex>/index                            regfs only: a layer's contents
 //
 // A link file holds exactly "<alg>:<hex>" with no newline; startedat is RFC 3339 UTC.
 // A directory under repositories/ is a repository iff it has a child "_manifests";
@@ -31,8 +32,9 @@ namespace regfs::layout {
 inline constexpr std::string_view kManifestsDir = "_manifests";
 inline constexpr std::string_view kLayersDir = "_layers";
 inline constexpr std::string_view kUploadsDir = "_uploads";
-inline constexpr std::string_view kReferrersDir = "_referrers";    // regfs only
-inline constexpr std::string_view kQuarantineDir = "_quarantine";  // regfs only
+inline constexpr std::string_view kReferrersDir = "_referrers";     // regfs only
+inline constexpr std::string_view kQuarantineDir = "_quarantine";   // regfs only
+inline constexpr std::string_view kLayerIndexDir = "_layer_index";  // regfs only
 inline constexpr std::string_view kLinkFile = "link";
 inline constexpr std::string_view kDataFile = "data";
 
@@ -82,6 +84,13 @@ std::string quarantineAlgorithmDir(DigestAlgorithm algorithm);  // .../_quaranti
 std::string quarantineEntry(const Digest& digest);              // .../_quarantine/<alg>/<hex>
 std::string quarantineData(const Digest& digest);               // .../_quarantine/<alg>/<hex>/data
 
+// regfs only: the index of a layer blob's contents (common/layers/layer_index.h), kept beside
+// the blobs the way blobs/ keeps them; garbage collection removes it with its blob.
+std::string layerIndexRoot();                                   // .../_layer_index
+std::string layerIndexAlgorithmDir(DigestAlgorithm algorithm);  // .../_layer_index/<alg>
+std::string layerIndexDir(const Digest& digest);                // .../<alg>/<hh>/<hex>
+std::string layerIndexFile(const Digest& digest);               // .../<alg>/<hh>/<hex>/index
+
 // True for an upload id regfs or distribution could have made: 1-128 of [A-Za-z0-9-],
 // which keeps it a single safe path component.
 bool isValidUploadId(std::string_view uuid);
@@ -93,12 +102,13 @@ std::optional<Digest> digestFromDirNames(DigestAlgorithm algorithm, std::string_
 // What a file of the store is, read from its path alone, for walks that list the whole
 // store in one pass (common/store/walk.h). Files under repositories/<name>/_manifests, _layers
 // or _uploads belong to repository <name>; the links among them name their digest (and
-// tag); a blob's or a quarantined blob's data file names its digest.
+// tag); a blob's or a quarantined blob's data file, and a layer index, names its digest.
 struct StoreFile {
   enum class Kind {
     kOther,
     kBlobData,
     kQuarantinedData,
+    kLayerIndex,
     kRepositoryData,  // any other file of a repository (uploads, unknown files)
     kLayerLink,
     kRevisionLink,

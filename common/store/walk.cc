@@ -51,6 +51,7 @@ void addFiles(const std::vector<std::pair<std::string, FileInfo>>& files, StoreL
     layout::StoreFile file = layout::classifyFile(path);
     if (file.kind == Kind::kBlobData) listing.blobs[*file.digest] = info;
     if (file.kind == Kind::kQuarantinedData) listing.quarantined.insert(*file.digest);
+    if (file.kind == Kind::kLayerIndex) listing.layerIndexes[*file.digest] = info;
     if (!file.repository) continue;
     auto it = repositories.find(*file.repository);
     if (it == repositories.end()) {

@@ -34,9 +34,10 @@ struct StoreListing {
   std::vector<RepositoryListing> repositories;  // in catalog order, as listRepositoryDirs
   std::map<Digest, FileInfo> blobs;             // blob data files
   std::set<Digest> quarantined;                 // blobs a collection has parked
+  std::map<Digest, FileInfo> layerIndexes;      // index files of layers' contents
 };
 
-// The whole store (blobs, repositories, quarantine) in one listing.
+// The whole store (blobs, repositories, quarantine, layer indexes) in one listing.
 StoreListing listStore(const StorageDriver& driver);
 // The repositories alone, in one listing of repositories/.
 std::vector<RepositoryListing> listRepositories(const StorageDriver& driver);

@@ -101,7 +101,8 @@ TEST_F(ViewTest, ImageTree) {
 
   std::string md = "library/app/" + dirName(m);
   EXPECT_EQ(names(snap->resolve(md)),
-            (std::vector<std::string>{"config.json", "layers", "manifest.json"}));
+            (std::vector<std::string>{"config.json", "layer-contents", "layers", "manifest.json",
+                                      "rootfs"}));
   const Node* manifest = snap->resolve(md + "/manifest.json");
   ASSERT_TRUE(manifest);
   EXPECT_EQ(manifest->kind, NodeKind::kFile);
@@ -123,12 +124,53 @@ TEST_F(ViewTest, ImageTree) {
   ASSERT_TRUE(config);
   EXPECT_EQ(config->mediaType, kOciConfigType);
 
+  // Inside the image: directories that show what the layers hold (contents.h), read from them
+  // only when someone looks in.
+  const Node* rootfs = snap->resolve(md + "/rootfs");
+  ASSERT_TRUE(rootfs);
+  ASSERT_TRUE(rootfs->contents);
+  EXPECT_EQ(*rootfs->contents, (ContentsRoot{{l0, l1}, true}));
+  EXPECT_TRUE(rootfs->children.empty());
+  EXPECT_EQ(names(snap->resolve(md + "/layer-contents")),
+            (std::vector<std::string>{"00-" + l0.hex(), "01-" + l1.hex()}));
+  const Node* second = snap->resolve(md + "/layer-contents/01-" + l1.hex());
+  ASSERT_TRUE(second && second->contents);
+  EXPECT_EQ(*second->contents, (ContentsRoot{{l1}, false}));
+
   // Directory link counts: 2 + subdirectories.
   EXPECT_EQ(snap->resolve("")->nlink, 3u);
   EXPECT_EQ(snap->resolve("library/app")->nlink, 3u);
-  EXPECT_EQ(snap->resolve(md)->nlink, 3u);
+  EXPECT_EQ(snap->resolve(md)->nlink, 5u);
   EXPECT_EQ(snap->resolve(md + "/layers")->nlink, 2u);
   EXPECT_EQ(snap->node(kRootIno), snap->resolve(""));
+}
+
+TEST_F(ViewTest, OnlyImagesShowTheirFilesAndOnlyWhenAsked) {
+  Repository app = repo("library/app");
+  Digest img = image(app, {"layer-one"});
+  // An artifact: a config of its own type, a layer that is no tar.
+  Digest chartConfig = store.putBlob("{}"), chart = store.putBlob("a chart");
+  app.linkLayer(chartConfig);
+  app.linkLayer(chart);
+  Digest artifact = app.putManifest(
+      "{\"schemaVersion\":2,\"mediaType\":\"" + kOciManifestType + "\",\"config\":" +
+      descriptor("application/vnd.cncf.helm.config.v1+json", chartConfig.str(), 2) +
+      ",\"layers\":[" +
+      descriptor("application/vnd.cncf.helm.chart.content.v1.tar+gzip", chart.str(), 7) + "]}");
+  Digest list = index(app, {{img, "amd64"}});
+  std::string root = "library/app/";
+  auto snap = View(store).refresh();
+  EXPECT_TRUE(snap->resolve(root + dirName(img) + "/rootfs"));
+  EXPECT_FALSE(snap->resolve(root + dirName(artifact) + "/rootfs"));
+  EXPECT_FALSE(snap->resolve(root + dirName(artifact) + "/layer-contents"));
+  EXPECT_FALSE(snap->resolve(root + dirName(list) + "/rootfs"));
+
+  ViewOptions blobsOnly;
+  blobsOnly.contents = false;  // regfs-mount -o nocontents
+  auto plain = View(store, blobsOnly).refresh();
+  EXPECT_TRUE(plain->resolve(root + dirName(img) + "/layers"));
+  EXPECT_FALSE(plain->resolve(root + dirName(img) + "/rootfs"));
+  EXPECT_FALSE(plain->resolve(root + dirName(img) + "/layer-contents"));
 }
 
 TEST_F(ViewTest, SharedBlobIsOneInodeWithOneLinkPerPlace) {
@@ -252,7 +294,9 @@ TEST_F(ViewTest, InodeNumbersAndTimesAreStableAcrossViews) {
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   auto second = collect(*View(Store::openLocal(dir.path())).refresh());
   EXPECT_EQ(first, second);
-  EXPECT_EQ(first.size(), 9u);  // root, library, alpine, tag, manifest dir, 2 files, layers, layer
+  // root, library, alpine, tag, manifest dir, 2 files, layers, layer, rootfs, layer-contents and
+  // its one layer
+  EXPECT_EQ(first.size(), 12u);
   EXPECT_EQ(std::get<0>(first["/library"]), directoryIno("library"));
   EXPECT_EQ(std::get<0>(first["/library/alpine/3.19"]),
             symlinkIno("library/alpine/3.19", dirName(m)));

@@ -414,6 +414,25 @@ TEST_F(S3RegistryTest, ViewMountsTheBucketAConfigNames) {
   EXPECT_EQ(layers, 2);
 }
 
+// Images as files on S3: the view's rootfs/ reads files in place through ranged GETs, building
+// the layer indexes in the bucket on first access; regfsctl sees and checks them there.
+TEST_F(S3RegistryTest, ViewShowsTheFilesInsideImagesOnTheBucket) {
+  RegfsServer server({}, s3Options());
+  ASSERT_NO_FATAL_FAILURE(pushForTools(server, "library/app:v1", 10));
+  MountedView view(work / "config.yml", work / "mnt");
+  auto rootfs = view.path() / "library/app/v1/rootfs";
+  EXPECT_EQ(readFile(rootfs / "etc/hello"), "hello from t") << view.log();
+  EXPECT_EQ(sha256Hex(readFile(rootfs / "opt/big.bin")), sha256Hex(randomBytes(12 << 20, 10)));
+  EXPECT_EQ(xattr(rootfs / "opt/big.bin", "user.oci.layer").substr(0, 7), "sha256:");
+
+  auto du = run({(binDir() / "regfsctl").string(), "du", (work / "config.yml").string(), "--json"});
+  ASSERT_EQ(du.status, 0) << du.err;
+  EXPECT_NE(du.out.find("\"layerIndexes\": 2"), std::string::npos) << du.out;
+  auto fsck = run({(binDir() / "regfsctl").string(), "fsck", (work / "config.yml").string()});
+  EXPECT_EQ(fsck.status, 0) << fsck.out << fsck.err;
+  EXPECT_NE(fsck.out.find("2 layer indexes checked: clean"), std::string::npos) << fsck.out;
+}
+
 TEST_F(S3RegistryTest, WrongCredentialsStopTheStart) {
   RegfsServerOptions o = s3Options();
   o.env["REGISTRY_STORAGE_S3_SECRETKEY"] = "wrong";

@@ -77,7 +77,11 @@ Blob OciLayout::addImage(const std::vector<Blob>& layers, const ImagePlatform& p
   for (const Blob& l : layers) {
     TempDir t;
     writeFile(t / "l.gz", l.bytes);
-    auto unz = sh("gzip -dc '" + (t / "l.gz").string() + "' | sha256sum | cut -d' ' -f1");
+    // The diff ID: the digest of the layer's tar, whatever it is compressed with.
+    std::string unpack = l.mediaType.ends_with("+zstd")  ? "zstd -dc"
+                         : l.mediaType.ends_with(".tar") ? "cat"
+                                                         : "gzip -dc";
+    auto unz = sh(unpack + " '" + (t / "l.gz").string() + "' | sha256sum | cut -d' ' -f1");
     if (!diffIds.empty()) diffIds += ",";
     diffIds += "\"sha256:" + unz.out.substr(0, 64) + "\"";
   }
@@ -97,7 +101,9 @@ Blob OciLayout::addImage(const std::vector<Blob>& layers, const ImagePlatform& p
                          "\",\"config\":" + descriptorJson(cfg) + ",\"layers\":[";
   for (size_t i = 0; i < layers.size(); ++i) {
     Blob l = layers[i];
-    l.mediaType = layerType;
+    // An OCI layer keeps its own type (plain, zstd); anything else is taken as gzip'd tar.
+    if (dockerMediaTypes || !l.mediaType.starts_with("application/vnd.oci.image.layer."))
+      l.mediaType = layerType;
     manifest += (i ? "," : "") + descriptorJson(l);
   }
   manifest += "]}";

@@ -8,6 +8,7 @@
 
 #include "common/digest.h"
 #include "common/error.h"
+#include "common/layers/layer_index.h"
 #include "common/manifest.h"
 #include "common/names.h"
 #include "common/store/store.h"
@@ -67,7 +68,9 @@ class Checker {
       std::string name = path.filename().string();
       std::vector<std::string> parts = components(fs::relative(path, v2_));
       if (name.rfind(".regfs-tmp-", 0) == 0) {
-        report_.tempFiles++;
+        // Under _layer_index/: the server's background indexer writing one (layer_indexer.h),
+        // not a request's leftover.
+        if (parts[0] != "_layer_index") report_.tempFiles++;
         continue;
       }
       auto uploads = std::find(parts.begin(), parts.end(), "_uploads");
@@ -83,6 +86,8 @@ class Checker {
       }
       if (parts[0] == "blobs") {
         checkBlobFile(path, parts);
+      } else if (parts[0] == "_layer_index") {
+        checkLayerIndexFile(path, parts);
       } else if (parts[0] == "repositories" && name == "link") {
         checkLinkFile(path, parts);
       } else {
@@ -90,6 +95,25 @@ class Checker {
       }
     }
     report_.uploads = uploadDirs.size();
+  }
+
+  // _layer_index/<alg>/<hh>/<hex>/index: the contents index of a blob of the store, written
+  // whole (the server builds them after pushes; common/layers/layer_index.h).
+  void checkLayerIndexFile(const fs::path& path, const std::vector<std::string>& parts) {
+    auto alg = parts.size() == 5 ? algorithmNamed(parts[1]) : std::nullopt;
+    auto digest = alg ? Digest::tryParse(parts[1] + ":" + parts[3]) : std::nullopt;
+    if (!digest || parts[4] != "index" || parts[2] != parts[3].substr(0, 2)) {
+      problem("unexpected file among layer indexes: " + rel(path));
+      return;
+    }
+    ++report_.layerIndexes;
+    if (!fs::exists(v2_ / "blobs" / parts[1] / parts[2] / parts[3] / "data"))
+      problem("layer index of a blob that is not there: " + rel(path));
+    try {
+      layers::decodeIndex(readFile(path), *digest);
+    } catch (const Error& e) {
+      problem("layer index that is not whole: " + rel(path) + ": " + e.what());
+    }
   }
 
   void checkBlobFile(const fs::path& path, const std::vector<std::string>& parts) {

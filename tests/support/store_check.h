@@ -32,6 +32,7 @@ struct StoreReport {
   size_t tags = 0;
   size_t tempFiles = 0;
   size_t uploads = 0;
+  size_t layerIndexes = 0;
   bool clean() const { return problems.empty(); }
   // The problems, one per line (for a test failure message).
   std::string describe() const;

@@ -9,6 +9,7 @@
 #include "common/store/layout.h"
 #include "support/process.h"
 #include "support/store_builder.h"
+#include "support/tar_writer.h"
 
 namespace regfs {
 namespace {
@@ -238,6 +239,51 @@ TEST_F(RegfsctlStoreTest, DuAndGarbageCollectNeverGoThroughASymlink) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(snapshot(outside.path()), before) << "nothing outside the store changed";
   EXPECT_FALSE(store.repository(RepoName::parse("team/tools")).hasManifest(untagged.manifest));
+}
+
+}  // namespace
+}  // namespace regfs
+
+namespace regfs {
+namespace {
+
+TEST_F(RegfsctlStoreTest, IndexBuildsWhatIsMissingAndSaysWhatCannotBeRead) {
+  Repository files = store.repository(RepoName::parse("team/files"));
+  std::string tar = TarWriter().dir("etc/").file("etc/os-release", "ID=test\n").end().bytes();
+  BuiltImage image = pushImage(store, files, {tar});
+  files.putTag(Tag::parse("v1"), image.manifest);
+  std::string root = dir.path().string();
+
+  auto r = regfsctl({"index", root, "team/files:v1", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto doc = json(r.out);
+  ASSERT_EQ(doc["layers"].Size(), 1u);
+  EXPECT_STREQ(doc["layers"][0]["state"].GetString(), "indexed");
+  EXPECT_EQ(doc["layers"][0]["entries"].GetUint64(), 2u);
+  EXPECT_STREQ(doc["layers"][0]["compression"].GetString(), "none");
+  EXPECT_TRUE(store.driver().stat(layout::layerIndexFile(image.layers[0])));
+
+  r = regfsctl({"index", root, "team/files@" + image.manifest.str()});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("present " + image.layers[0].str(), 0), 0u) << r.out;
+  r = regfsctl({"index", root, "team/files", "--force"});
+  EXPECT_EQ(r.out.rfind("indexed " + image.layers[0].str(), 0), 0u) << r.out;
+
+  // Every image of the store: the other layers are no tars.
+  r = regfsctl({"index", root});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("unreadable " + untagged.layers[0].str() + ": tar:"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("5 layers: 4 indexed now, 4 unreadable or missing"), std::string::npos)
+      << r.out;
+
+  r = regfsctl({"index", root, "team/nothing:v1"});
+  EXPECT_EQ(r.status, 66) << "EX_NOINPUT";
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  r = regfsctl({"index", root, "team/files:v2"});
+  EXPECT_EQ(r.status, 66) << r.err;
+  r = regfsctl({"index", root, "Team/Files"});
+  EXPECT_EQ(r.status, 65) << "EX_DATAERR: " << r.err;
 }
 
 }  // namespace

@@ -119,6 +119,9 @@ TEST(MetricsUnit, HandlersAreTheRouterResourcesAndNeverRawPaths) {
       {"/v2/blobs/blobs/uploads/", api::Handler::kBlobUpload},
       {"/v2/a/b/blobs/uploads/0d2a-uuid", api::Handler::kBlobUploadChunk},
       {"/v2/a/referrers/sha256:00", api::Handler::kReferrers},
+      {"/v2/a/_regfs/files/latest/etc/os-release", api::Handler::kFiles},
+      {"/v2/a/_regfs/files/latest/x/blobs/sha256:00", api::Handler::kFiles},
+      {"/v2/a/_regfs/files/latest/x/manifests/y", api::Handler::kFiles},
       {"/v3/x", api::Handler::kNotFound},
       {"/v2/a/unknown/thing", api::Handler::kNotFound},
   };

@@ -64,6 +64,37 @@ TEST(Errors, EveryCodeHasItsStatus) {
   EXPECT_EQ(statusFor(ErrorKind::kIo), 500);
 }
 
+TEST(Router, FilesInsideImagesCleanTheirPathOnly) {
+  auto files = [](std::string name, std::string ref, std::string path) {
+    return Route{Resource::kFiles, std::move(name), std::move(ref), std::move(path)};
+  };
+  EXPECT_EQ(parseRoute("/v2/a/b/_regfs/files/latest/etc/os-release"),
+            files("a/b", "latest", "etc/os-release"));
+  EXPECT_EQ(parseRoute("/v2/a/_regfs/files/latest"), files("a", "latest", ""));
+  EXPECT_EQ(parseRoute("/v2/a/_regfs/files/latest/"), files("a", "latest", ""));
+  EXPECT_EQ(parseRoute("/v2/a/_regfs/files/latest//x/./y/../z/"), files("a", "latest", "x/z"));
+  EXPECT_EQ(parseRoute("/v2/a/_regfs/files/latest/../../../x"), files("a", "latest", "x"));
+  EXPECT_EQ(parseRoute("/v2/a/_regfs/files/latest/%2e%2e/x%2Fy"), files("a", "latest", "x/y"));
+  // The first "_regfs" decides; later ones, "blobs" or "manifests" are names in the image.
+  EXPECT_EQ(parseRoute("/v2/a/_regfs/files/v1/_regfs/files/blobs/sha256:00"),
+            files("a", "v1", "_regfs/files/blobs/sha256:00"));
+  EXPECT_EQ(parseRoute("/v2/_regfs/files/latest/x"), std::nullopt);
+  EXPECT_EQ(parseRoute("/v2/a/_regfs/files/"), std::nullopt);
+  EXPECT_EQ(parseRoute("/v2/a/_regfs/files/../x"), std::nullopt);
+  EXPECT_EQ(parseRoute("/v2/a/../_regfs/files/v1/x"), std::nullopt);
+  EXPECT_EQ(parseRoute("/v2/a/_regfs/other/v1/x"), std::nullopt);
+  EXPECT_EQ(parseRoute("/v2/a/_regfs/files/v1/x%00"), std::nullopt);
+}
+
+TEST(Errors, RegfsCodesKeepTheirDetail) {
+  Response r = errorResponse(RegfsError::kLayerUnreadable, "layer sha256:ab cannot be read: x");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_NE(r.body.find("\"code\":\"LAYER_UNREADABLE\""), std::string::npos);
+  EXPECT_NE(r.body.find("layer sha256:ab cannot be read: x"), std::string::npos);
+  EXPECT_EQ(errorResponse(RegfsError::kFileUnknown, "").status, 404);
+  EXPECT_EQ(errorResponse(RegfsError::kRootfsUnknown, "").status, 404);
+}
+
 TEST(Errors, BodyIsTheSpecsJsonAndHidesServerDetails) {
   Response r = errorResponse(Error(ErrorKind::kBlobUnknown, "blob \"x\" unknown"));
   EXPECT_EQ(r.status, 404);

@@ -891,4 +891,21 @@ TEST(ProcessEnvironment, ReadsThisProcess) {
 }
 
 }  // namespace
+
+TEST(Config, RegfsIndexingIsOnUnlessTurnedOff) {
+  EXPECT_TRUE(parseConfig("version: 0.1\n", {}).regfs.indexingEnabled);
+  EXPECT_TRUE(parseConfig("version: 0.1\nregfs:\n  indexing:\n", {}).regfs.indexingEnabled);
+  Config c = parseConfig("version: 0.1\nregfs:\n  indexing:\n    enabled: false\n", {});
+  EXPECT_FALSE(c.regfs.indexingEnabled);
+  EXPECT_THAT(c.warnings, IsEmpty());
+  c = parseConfig("version: 0.1\n", {{"REGISTRY_REGFS_INDEXING_ENABLED", "false"}});
+  EXPECT_FALSE(c.regfs.indexingEnabled);
+  EXPECT_THAT(c.warnings, IsEmpty());
+  EXPECT_THAT(parseError("version: 0.1\nregfs:\n  indexing:\n    enabled: sometimes\n"),
+              HasSubstr("regfs.indexing.enabled: expected a boolean"));
+  c = parseConfig("version: 0.1\nregfs:\n  indexing:\n    enable: false\n", {});
+  ASSERT_EQ(c.warnings.size(), 1u);
+  EXPECT_THAT(c.warnings[0], HasSubstr("regfs.indexing.enable: unknown key"));
+}
+
 }  // namespace regfs

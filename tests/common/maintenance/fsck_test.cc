@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "common/layers/layer_index.h"
 #include "common/store/layout.h"
 #include "support/process.h"
 #include "support/store_builder.h"
@@ -264,6 +265,40 @@ TEST_F(FsckTest, SymlinksInTheStoreAreReportedNeverFollowedAndNeverRemoved) {
   EXPECT_TRUE(std::filesystem::is_symlink(path(layout::repositoryDir(evil))));
   EXPECT_TRUE(std::filesystem::is_symlink(path(layout::blobData(linked))));
   EXPECT_FALSE(app.hasLayer(linked));
+}
+
+}  // namespace
+}  // namespace regfs
+
+namespace regfs {
+namespace {
+
+TEST_F(FsckTest, LayerIndexesAreCheckedAndBadOnesRepaired) {
+  BuiltImage image = pushImage(store, app, {"a layer"});
+  app.putTag(Tag::parse("v1"), image.manifest);
+  Digest good = image.layers[0], gone = Digest::of("a blob that is gone");
+  layers::LayerIndex index{good};
+  index.failure = layers::LayerIndex::Failure{ErrorKind::kInvalidArgument, "not a tar", ""};
+  store.driver().writeAtomic(layout::layerIndexFile(good), layers::encodeIndex(index));
+  EXPECT_TRUE(check(false).clean());
+  EXPECT_EQ(check(false).layerIndexes, 1u);
+
+  Digest config = image.config;  // a torn index, and an index without its blob
+  store.driver().writeAtomic(layout::layerIndexFile(config), "RGFSLIDX torn");
+  index.blob = gone;
+  store.driver().writeAtomic(layout::layerIndexFile(gone), layers::encodeIndex(index));
+  FsckResult r = check(false);
+  EXPECT_EQ(kindNames(r), (std::map<std::string, std::string>{
+                              {layout::layerIndexFile(config), "bad-layer-index"},
+                              {layout::layerIndexFile(gone), "bad-layer-index"}}));
+  EXPECT_TRUE(store.driver().stat(layout::layerIndexFile(config)));
+
+  r = check(true);
+  EXPECT_TRUE(r.clean());
+  EXPECT_FALSE(store.driver().stat(layout::layerIndexDir(config)));
+  EXPECT_FALSE(store.driver().stat(layout::layerIndexDir(gone)));
+  EXPECT_TRUE(store.driver().stat(layout::layerIndexFile(good)));
+  EXPECT_TRUE(check(false).clean());
 }
 
 }  // namespace

@@ -206,3 +206,34 @@ TEST_F(GcTest, MarkStoreReportsWhatEachRepositoryReaches) {
 
 }  // namespace
 }  // namespace regfs
+
+namespace regfs {
+namespace {
+
+// A layer's contents index goes with its blob, and with nothing else.
+TEST_F(GcTest, TheIndexOfASweptBlobGoesWithIt) {
+  BuiltImage kept = pushImage(store, app, {"kept layer"});
+  app.putTag(Tag::parse("v1"), kept.manifest);
+  Digest orphan = store.putBlob("swept layer");
+  Digest vanished = Digest::of("removed by another registry's collector");
+  for (const Digest& d : {kept.layers[0], orphan, vanished})
+    store.driver().writeAtomic(layout::layerIndexFile(d), "an index of " + d.str());
+  ageTree(dir.path(), 2h);
+
+  GcResult dry = collect(false, /*dryRun=*/true);
+  EXPECT_EQ(dry.layerIndexes.size(), 2u);
+  EXPECT_TRUE(store.driver().stat(layout::layerIndexFile(orphan)));
+
+  GcResult r = collect(false);
+  std::set<Digest> gone;
+  for (const GcBlob& b : r.layerIndexes) gone.insert(b.digest);
+  EXPECT_EQ(gone, (std::set<Digest>{orphan, vanished}));
+  EXPECT_FALSE(store.driver().stat(layout::layerIndexDir(orphan)));
+  EXPECT_FALSE(store.driver().stat(layout::layerIndexDir(vanished)));
+  EXPECT_TRUE(store.driver().stat(layout::layerIndexFile(kept.layers[0])));
+  uint64_t indexBytes = ("an index of " + orphan.str()).size() * 2;
+  EXPECT_EQ(r.bytesFreed, std::string("swept layer").size() + indexBytes);
+}
+
+}  // namespace
+}  // namespace regfs

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/store/layout.h"
 #include "support/process.h"
 #include "support/store_builder.h"
 
@@ -71,6 +72,18 @@ TEST(UsageTest, AnEmptyStoreUsesNothing) {
   EXPECT_EQ(usage.uploads, 0u);
   EXPECT_EQ(usage.gcFrees, 0u);
   EXPECT_EQ(usage.gcDeleteUntaggedFrees, 0u);
+  EXPECT_EQ(usage.layerIndexes, 0u);
+}
+
+TEST(UsageTest, LayerIndexesAreCounted) {
+  TempDir dir;
+  Store store = Store::openLocal(dir.path());
+  for (const char* layer : {"one", "two"})
+    store.driver().writeAtomic(layout::layerIndexFile(Digest::of(layer)), "12345");
+  store.driver().writeAtomic(layout::layerIndexRoot() + "/sha256/xx/stray", "not an index");
+  StoreUsage usage = measureUsage(store);
+  EXPECT_EQ(usage.layerIndexes, 2u);
+  EXPECT_EQ(usage.layerIndexBytes, 10u);
 }
 
 }  // namespace

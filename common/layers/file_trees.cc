@@ -1,0 +1,73 @@
+#include "common/layers/file_trees.h"
+
+#include <spdlog/spdlog.h>
+
+namespace regfs::layers {
+
+const Entry* FileTree::entry(uint32_t n) const {
+  const Inode& inode = tree.inode(n);
+  if (inode.entry == Inode::kNone) return nullptr;
+  return &indexes[inode.layer]->entries[inode.entry];
+}
+
+FileTrees::FileTrees(Store store, IndexLimits limits, size_t cachedTrees)
+    : indexes_(std::move(store), std::move(limits)), cachedTrees_(cachedTrees) {}
+
+std::shared_ptr<const FileTree> FileTrees::tree(const TreeSource& root) {
+  std::shared_ptr<std::mutex> building;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = recent_.begin(); it != recent_.end(); ++it) {
+      if ((*it)->source == root) {
+        recent_.splice(recent_.begin(), recent_, it);
+        return recent_.front();
+      }
+    }
+    std::erase_if(building_, [](const auto& item) { return item.second.expired(); });
+    building = building_[root].lock();
+    if (!building) building_[root] = building = std::make_shared<std::mutex>();
+  }
+  std::lock_guard buildLock(*building);
+  {
+    std::lock_guard lock(mutex_);  // built by the access this one waited for?
+    for (const auto& t : recent_) {
+      if (t->source == root) return t;
+    }
+  }
+  auto tree = build(root);
+  std::lock_guard lock(mutex_);
+  recent_.push_front(tree);
+  if (recent_.size() > cachedTrees_) recent_.pop_back();
+  return tree;
+}
+
+std::shared_ptr<const FileTree> FileTrees::build(const TreeSource& root) {
+  auto out = std::make_shared<FileTree>();
+  out->source = root;
+  std::vector<const std::vector<Entry>*> tables;
+  for (const Digest& layer : root.layers) {
+    auto index = indexes_.get(layer);
+    if (index->failure) {
+      out->error = "layer " + layer.str() + " cannot be read: " + index->failure->message;
+      spdlog::error("{}", out->error);
+      out->indexes.clear();
+      return out;
+    }
+    out->indexes.push_back(index);
+    tables.push_back(&index->entries);
+  }
+  for (size_t i = 0; i < root.layers.size(); ++i) {
+    FileTree::LayerStream stream;
+    stream.blob = openBlobSource(indexes_.store(), root.layers[i]);
+    stream.pool = std::make_unique<StreamReaderPool>(*stream.blob, out->indexes[i]->stream);
+    out->streams.push_back(std::move(stream));
+  }
+  if (root.merged) {
+    out->tree = FsTree::merge(tables);
+  } else {
+    out->tree = FsTree::single(*tables.at(0));
+  }
+  return out;
+}
+
+}  // namespace regfs::layers
