@@ -76,24 +76,7 @@ Response handleBlob(Registry& registry, const Request& request, const Route& rou
       store.streamBlob(digest, offset, length, sink);
     };
   }
-  if (auto header = request.headers.get("Range")) {
-    RangeRequest range = parseRange(*header, info->size);
-    if (range.kind == RangeRequest::Kind::kUnsatisfiable) {
-      Response bad = errorResponse(ErrorKind::kRangeInvalid,
-                                   "range " + std::string(*header) + " outside the blob's " +
-                                       std::to_string(info->size) + " bytes");
-      bad.set("Content-Range", "bytes */" + std::to_string(info->size));
-      return bad;
-    }
-    if (range.kind == RangeRequest::Kind::kSatisfiable) {
-      r.status = 206;
-      file.offset = range.range.first;
-      file.length = range.range.length();
-      r.set("Content-Range", "bytes " + std::to_string(range.range.first) + "-" +
-                                 std::to_string(range.range.last) + "/" +
-                                 std::to_string(info->size));
-    }
-  }
+  if (auto refused = applyRange(request, info->size, "blob", r, file)) return *refused;
   r.file = std::move(file);
   if (request.method == "GET") r.event = blobPulled(route, digest, info->size);
   return r;

@@ -342,23 +342,7 @@ Response fileBytes(Registry& registry, const Request& request, const Route& rout
   r.set("Content-Security-Policy", "default-src 'none'; sandbox");
   r.set("Accept-Ranges", "bytes");
   FileBody file{{}, {}, 0, size, {}};
-  if (auto header = request.headers.get("Range")) {
-    RangeRequest range = parseRange(*header, size);
-    if (range.kind == RangeRequest::Kind::kUnsatisfiable) {
-      Response bad = errorResponse(ErrorKind::kRangeInvalid, "range " + std::string(*header) +
-                                                                 " outside the file's " +
-                                                                 std::to_string(size) + " bytes");
-      bad.set("Content-Range", "bytes */" + std::to_string(size));
-      return bad;
-    }
-    if (range.kind == RangeRequest::Kind::kSatisfiable) {
-      r.status = 206;
-      file.offset = range.range.first;
-      file.length = range.range.length();
-      r.set("Content-Range", "bytes " + std::to_string(range.range.first) + "-" +
-                                 std::to_string(range.range.last) + "/" + std::to_string(size));
-    }
-  }
+  if (auto refused = applyRange(request, size, "file", r, file)) return *refused;
   file.stream = [store = registry.fileTrees()->store(), tree = std::move(tree), n](
                     uint64_t offset, uint64_t length,
                     const std::function<bool(std::string_view)>& sink) {

@@ -29,5 +29,10 @@ struct Page {
   std::string last;
 };
 Page pageParams(const Request& request);
+// A body of `size` bytes (a blob, a file inside an image: `what`) answered to the request's
+// Range header: `file` narrowed to the range and `r` made a 206 with its Content-Range, or
+// the answer to a range the body does not have (416 RANGE_INVALID, Content-Range bytes */size).
+std::optional<Response> applyRange(const Request& request, uint64_t size, std::string_view what,
+                                   Response& r, FileBody& file);
 
 }  // namespace regfs::api

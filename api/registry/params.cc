@@ -1,6 +1,7 @@
 // Request parameters shared by the resource handlers.
 #include <charconv>
 
+#include "api/registry/errors.h"
 #include "api/registry/handlers.h"
 #include "common/error.h"
 
@@ -24,6 +25,28 @@ Page pageParams(const Request& request) {
   }
   if (auto last = queryValue(request.query, "last")) page.last = *last;
   return page;
+}
+
+std::optional<Response> applyRange(const Request& request, uint64_t size, std::string_view what,
+                                   Response& r, FileBody& file) {
+  auto header = request.headers.get("Range");
+  if (!header) return std::nullopt;
+  RangeRequest range = parseRange(*header, size);
+  if (range.kind == RangeRequest::Kind::kUnsatisfiable) {
+    Response bad = errorResponse(ErrorKind::kRangeInvalid,
+                                 "range " + std::string(*header) + " outside the " +
+                                     std::string(what) + "'s " + std::to_string(size) + " bytes");
+    bad.set("Content-Range", "bytes */" + std::to_string(size));
+    return bad;
+  }
+  if (range.kind == RangeRequest::Kind::kSatisfiable) {
+    r.status = 206;
+    file.offset = range.range.first;
+    file.length = range.range.length();
+    r.set("Content-Range", "bytes " + std::to_string(range.range.first) + "-" +
+                               std::to_string(range.range.last) + "/" + std::to_string(size));
+  }
+  return std::nullopt;
 }
 
 }  // namespace regfs::api
