@@ -38,16 +38,7 @@ Error manifestUnknown(const Route& route) {
 Response getManifest(Registry& registry, const Request& request, const Route& route,
                      Repository& repo, const Reference& ref) {
   if (!ref.digest && !ref.tag) throw manifestUnknown(route);
-  Digest digest = ref.digest ? *ref.digest : [&] {
-    auto d = repo.resolveTag(*ref.tag);
-    if (!d) {
-      if (!repo.exists())
-        throw Error(ErrorKind::kNameUnknown, "repository name not known: " + route.name);
-      throw Error(ErrorKind::kManifestUnknown,
-                  "manifest unknown: " + route.name + ":" + ref.tag->str());
-    }
-    return *d;
-  }();
+  Digest digest = repo.manifestOf(ref.tag, ref.digest);
   std::string bytes = repo.getManifest(digest);
   std::string mediaType = storedMediaType(registry, digest, bytes);
   std::vector<std::string> accept;

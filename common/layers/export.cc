@@ -303,94 +303,23 @@ ExportStats exportTree(const Store& store, const FileTree& tree, const TarSink& 
   return Exporter(store, tree, sink).run();
 }
 
-Platform parsePlatform(std::string_view text) {
-  Platform p;
-  std::vector<std::string> parts;
-  size_t start = 0;
-  for (size_t slash; (slash = text.find('/', start)) != std::string_view::npos; start = slash + 1)
-    parts.emplace_back(text.substr(start, slash - start));
-  parts.emplace_back(text.substr(start));
-  bool empty = std::any_of(parts.begin(), parts.end(), [](const auto& s) { return s.empty(); });
-  if (parts.size() < 2 || parts.size() > 3 || empty)
-    throw Error(ErrorKind::kInvalidArgument,
-                "platform \"" + std::string(text) + "\" is not OS/ARCH or OS/ARCH/VARIANT");
-  p.os = parts[0];
-  p.architecture = parts[1];
-  if (parts.size() == 3) p.variant = parts[2];
-  return p;
-}
-
-Platform hostPlatform() {
-  Platform p;
-  p.os = "linux";
-#if defined(__x86_64__)
-  p.architecture = "amd64";
-#elif defined(__aarch64__)
-  p.architecture = "arm64";
-#elif defined(__arm__)
-  p.architecture = "arm";
-#elif defined(__i386__)
-  p.architecture = "386";
-#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  p.architecture = "ppc64le";
-#elif defined(__s390x__)
-  p.architecture = "s390x";
-#elif defined(__riscv) && __riscv_xlen == 64
-  p.architecture = "riscv64";
-#else
-  p.architecture = "unknown";
-#endif
-  return p;
-}
-
-std::string platformString(const Platform& platform) {
-  std::string out = platform.os + "/" + platform.architecture;
-  if (!platform.variant.empty()) out += "/" + platform.variant;
-  return out;
-}
-
-namespace {
-
-// The child of `index` for `wanted`; a variant is compared only when `wanted` has one.
-const Descriptor& pickChild(const Manifest& index, const Platform& wanted) {
-  std::string have;
-  for (const Descriptor& child : index.manifests) {
-    if (!child.platform) continue;
-    const Platform& p = *child.platform;
-    if (p.os == wanted.os && p.architecture == wanted.architecture &&
-        (wanted.variant.empty() || p.variant == wanted.variant))
-      return child;
-    have += (have.empty() ? "" : ", ") + platformString(p);
-  }
-  throw Error(ErrorKind::kManifestUnknown, "no image for " + platformString(wanted) +
-                                               " in the index (it has " +
-                                               (have.empty() ? std::string("no platforms") : have) +
-                                               "); choose one with --platform");
-}
-
-}  // namespace
-
 std::vector<Digest> rootfsLayers(const Store& store, const ImageReference& ref,
                                  const std::optional<Platform>& platform) {
   Repository repo = store.repository(ref.name);
   if (!repo.exists())
     throw Error(ErrorKind::kNameUnknown, "no repository " + ref.name.str() + " in the store");
-  Digest digest = Digest::of("");
-  if (ref.digest) {
-    if (!repo.hasManifest(*ref.digest))
-      throw Error(ErrorKind::kManifestUnknown,
-                  "no manifest " + ref.digest->str() + " in " + ref.name.str());
-    digest = *ref.digest;
-  } else {
-    Tag tag = ref.tag.value_or(Tag::parse("latest"));
-    auto d = repo.resolveTag(tag);
-    if (!d)
-      throw Error(ErrorKind::kManifestUnknown, "no tag " + tag.str() + " in " + ref.name.str());
-    digest = *d;
-  }
+  std::optional<Tag> tag = ref.tag;
+  if (!tag && !ref.digest) tag = Tag::parse("latest");  // NAME alone is NAME:latest
+  Digest digest = repo.manifestOf(tag, ref.digest);
   Manifest manifest = parseStoredManifest(repo.getManifest(digest));
   if (manifest.kind == ManifestKind::kIndex) {
-    digest = pickChild(manifest, platform.value_or(hostPlatform())).digest;
+    Platform wanted = platform.value_or(hostPlatform());
+    const Descriptor* child = childFor(manifest, wanted);
+    if (!child)
+      throw Error(ErrorKind::kManifestUnknown,
+                  "no image for " + platformString(wanted) + " in the index (it has " +
+                      platformsOf(manifest) + "); choose one with --platform");
+    digest = child->digest;
     manifest = parseStoredManifest(repo.getManifest(digest));
   }
   ImageLayers image = imageLayers(manifest);

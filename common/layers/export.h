@@ -27,6 +27,7 @@
 #include "common/digest.h"
 #include "common/layers/file_trees.h"
 #include "common/layers/image.h"
+#include "common/layers/platform.h"
 #include "common/manifest.h"
 #include "common/store/store.h"
 
@@ -46,13 +47,6 @@ struct ExportStats {
 // before writing anything; Error(kBlobUnknown) when a layer's blob is gone and Error(kIo) when
 // one no longer reads as indexed, midway (what was written stays written); what `sink` throws.
 ExportStats exportTree(const Store& store, const FileTree& tree, const TarSink& sink);
-
-// "OS/ARCH" or "OS/ARCH/VARIANT" ("linux/arm64/v8"). Throws Error(kInvalidArgument).
-Platform parsePlatform(std::string_view text);
-// The platform this program was built for, as image indexes name it ("linux/amd64").
-Platform hostPlatform();
-// "os/architecture[/variant]".
-std::string platformString(const Platform& platform);
 
 // The layers (base first) of the image `ref` names; NAME alone means NAME:latest. An index's
 // child is picked by `platform` (its os and architecture, and its variant when given), by

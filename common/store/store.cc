@@ -259,6 +259,15 @@ std::optional<Digest> Repository::resolveTag(const Tag& tag) const {
   return readLink(layout::tagCurrentLink(name_, tag));
 }
 
+Digest Repository::manifestOf(const std::optional<Tag>& tag,
+                              const std::optional<Digest>& digest) const {
+  if (digest) return *digest;
+  if (!tag) throw Error(ErrorKind::kManifestUnknown, "manifest unknown: no tag or digest given");
+  if (auto d = resolveTag(*tag)) return *d;
+  if (!exists()) throw Error(ErrorKind::kNameUnknown, "repository name not known: " + name_.str());
+  throw Error(ErrorKind::kManifestUnknown, "manifest unknown: " + name_.str() + ":" + tag->str());
+}
+
 std::optional<FileInfo> Repository::statTag(const Tag& tag) const {
   return driver_->statFile(layout::tagCurrentLink(name_, tag));
 }

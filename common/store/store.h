@@ -166,6 +166,11 @@ class Repository {
   // Points `tag` at a manifest, which must already be a revision here.
   void putTag(const Tag& tag, const Digest& manifest);
   std::optional<Digest> resolveTag(const Tag& tag) const;
+  // The manifest a reference names, by `tag` or by `digest` (one of them set): what the tag
+  // points at, or the digest as is (getManifest says whether this repository holds it). A
+  // tag that points nowhere throws Error(kManifestUnknown), or Error(kNameUnknown) when the
+  // repository does not exist, as distribution answers.
+  Digest manifestOf(const std::optional<Tag>& tag, const std::optional<Digest>& digest) const;
   // The tag's current link metadata (its mtime is when the tag last moved).
   std::optional<FileInfo> statTag(const Tag& tag) const;
   // Tags in bytewise order: those whose current link holds a digest (a crash inside putTag
