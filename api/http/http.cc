@@ -1,8 +1,10 @@
 #include "api/http/http.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "common/error.h"
+#include "common/percent.h"
 
 namespace regfs::api {
 namespace {
@@ -328,20 +330,8 @@ std::optional<std::string> percentDecode(std::string_view text) {
 }
 
 std::string queryEscape(std::string_view text) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else if (c == ' ') {
-      out.push_back('+');
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
+  std::string out = percentEncode(text, " ");
+  std::replace(out.begin(), out.end(), ' ', '+');  // form encoding, as Go's url.Values
   return out;
 }
 

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "api/registry/router.h"
+
 namespace regfs::api {
 namespace {
 
@@ -25,10 +27,6 @@ size_t methodIndex(std::string_view m) {
     if (kMethodLabels[i] == m) return i;
   }
   return Metrics::kMethods - 1;
-}
-
-bool endsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
 void appendDouble(std::string& out, double v) {
@@ -70,38 +68,29 @@ struct alignas(64) Metrics::Shard {
 };
 
 Handler classifyHandler(std::string_view path) {
-  if (path == "/v2" || path == "/v2/") return Handler::kBase;
-  if (path.substr(0, 4) != "/v2/") return Handler::kNotFound;
-  if (path == "/v2/_catalog") return Handler::kCatalog;
-  // The first "/_regfs/files/" decides: the path inside an image may hold anything after it.
-  if (size_t p = path.find("/_regfs/files/"); p != std::string_view::npos && p > 4)
-    return Handler::kFiles;
-  if (endsWith(path, "/tags/list")) return Handler::kTags;
-  if (endsWith(path, "/blobs/uploads/") || endsWith(path, "/blobs/uploads"))
-    return Handler::kBlobUpload;
-  // The marker closest to the end decides, as routes match from the end.
-  struct Marker {
-    std::string_view text;
-    Handler handler;
-  };
-  static constexpr Marker kMarkers[] = {{"/manifests/", Handler::kManifest},
-                                        {"/blobs/uploads/", Handler::kBlobUploadChunk},
-                                        {"/blobs/", Handler::kBlob},
-                                        {"/referrers/", Handler::kReferrers}};
-  size_t best = std::string_view::npos;
-  Handler out = Handler::kNotFound;
-  for (const auto& m : kMarkers) {
-    size_t p = path.rfind(m.text);
-    if (p == std::string_view::npos || p < 4) continue;
-    size_t rest = p + m.text.size();
-    if (rest >= path.size() || path.find('/', rest) != std::string_view::npos) continue;
-    if (best == std::string_view::npos || p > best ||
-        (p == best && m.handler == Handler::kBlobUploadChunk)) {
-      best = p;
-      out = m.handler;
-    }
+  auto route = parseRoute(path);
+  if (!route) return Handler::kNotFound;
+  switch (route->resource) {
+    case Resource::kBase:
+      return Handler::kBase;
+    case Resource::kCatalog:
+      return Handler::kCatalog;
+    case Resource::kTags:
+      return Handler::kTags;
+    case Resource::kManifest:
+      return Handler::kManifest;
+    case Resource::kUploadStart:
+      return Handler::kBlobUpload;
+    case Resource::kUpload:
+      return Handler::kBlobUploadChunk;
+    case Resource::kBlob:
+      return Handler::kBlob;
+    case Resource::kReferrers:
+      return Handler::kReferrers;
+    case Resource::kFiles:
+      return Handler::kFiles;
   }
-  return out;
+  return Handler::kNotFound;
 }
 
 std::string_view handlerLabel(Handler h) {

@@ -32,7 +32,7 @@ enum class Handler : uint8_t {
   kCount
 };
 
-// The route a request path names, without allocating (same grammar as parseRoute).
+// The resource parseRoute finds in a request path, as a metrics label.
 Handler classifyHandler(std::string_view path);
 std::string_view handlerLabel(Handler h);
 

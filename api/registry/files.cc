@@ -16,7 +16,9 @@
 #include "common/error.h"
 #include "common/layers/file_reader.h"
 #include "common/layers/image.h"
+#include "common/layers/platform.h"
 #include "common/manifest.h"
+#include "common/percent.h"
 
 namespace regfs::api {
 namespace {
@@ -39,50 +41,15 @@ struct Image {
   std::optional<Response> refusal;
 };
 
-Digest manifestDigest(Repository& repo, const Route& route) {
-  auto unknown = [&](const std::string& what) -> Error {
-    if (!repo.exists())
-      return Error(ErrorKind::kNameUnknown, "repository name not known: " + route.name);
-    return Error(ErrorKind::kManifestUnknown, "manifest unknown: " + what);
-  };
-  if (route.reference.find(':') != std::string::npos) {
-    Digest d = digestParam(route.reference);
-    if (!repo.hasManifest(d)) throw unknown(route.name + "@" + d.str());
-    return d;
-  }
+// The manifest the route's reference names: a digest, or a tag.
+Digest manifestDigest(const Repository& repo, const Route& route) {
+  if (route.reference.find(':') != std::string::npos)
+    return repo.manifestOf(std::nullopt, digestParam(route.reference));
   auto tag = Tag::tryParse(route.reference);
-  auto d = tag ? repo.resolveTag(*tag) : std::nullopt;
-  if (!d) throw unknown(route.name + ":" + route.reference);
-  return *d;
-}
-
-std::string platformText(const Platform& p) {
-  return p.os + "/" + p.architecture + (p.variant.empty() ? "" : "/" + p.variant);
-}
-
-// The child of `index` that ?platform= names: "os/arch" (the first of any variant) or
-// "os/arch/variant".
-std::optional<Descriptor> childFor(const Manifest& index, const std::string& platform) {
-  size_t parts = static_cast<size_t>(std::count(platform.begin(), platform.end(), '/')) + 1;
-  if ((parts != 2 && parts != 3) || platform.find("//") != std::string::npos ||
-      platform.front() == '/' || platform.back() == '/')
-    throw Error(ErrorKind::kInvalidArgument,
-                "platform must be os/arch or os/arch/variant, not " + platform);
-  for (const Descriptor& child : index.manifests) {
-    if (!child.platform) continue;
-    std::string text = platformText(*child.platform);
-    if (text == platform || (parts == 2 && text.rfind(platform + "/", 0) == 0)) return child;
-  }
-  return std::nullopt;
-}
-
-std::string platformsOf(const Manifest& index) {
-  std::string out;
-  for (const Descriptor& child : index.manifests) {
-    if (!child.platform) continue;
-    out += (out.empty() ? "" : ", ") + platformText(*child.platform);
-  }
-  return out.empty() ? "none" : out;
+  if (!tag)
+    throw Error(ErrorKind::kManifestUnknown,
+                "manifest unknown: " + route.name + ":" + route.reference);
+  return repo.manifestOf(tag, std::nullopt);
 }
 
 Image imageFor(Repository& repo, const Request& request, const Route& route) {
@@ -92,15 +59,17 @@ Image imageFor(Repository& repo, const Request& request, const Route& route) {
   if (manifest.kind == ManifestKind::kIndex) {
     auto platform = queryValue(request.query, "platform");
     if (!platform || platform->empty()) {
-      image.refusal = errorResponse(RegfsError::kRootfsUnknown,
-                                    route.reference + " is an index of the platforms " +
-                                        platformsOf(manifest) + ": name one with ?platform=");
+      image.refusal =
+          errorResponse(RegfsError::kRootfsUnknown, route.reference + " is an index of " +
+                                                        layers::platformsOf(manifest) +
+                                                        ": name one with ?platform=");
       return image;
     }
-    auto child = childFor(manifest, *platform);
-    if (!child || !repo.hasManifest(child->digest)) {
+    const Descriptor* child = layers::childFor(manifest, layers::parsePlatform(*platform));
+    if (!child) {
       throw Error(ErrorKind::kManifestUnknown, "no " + *platform + " image in " + route.reference +
-                                                   " (it has " + platformsOf(manifest) + ")");
+                                                   " (it has " + layers::platformsOf(manifest) +
+                                                   ")");
     }
     image.manifest = child->digest;
     manifest = parseStoredManifest(repo.getManifest(image.manifest));
@@ -249,19 +218,7 @@ void writeEntry(JsonWriter& w, const FileTree& tree, uint32_t n, std::string_vie
 
 // The URL of this path again, with the query `query` ("n=…&last=…").
 std::string selfUrl(const Route& route, const std::string& query) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out = "/v2/" + route.name + "/_regfs/files/" + route.reference + "/";
-  for (char ch : route.path) {
-    auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) || ch == '/' || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-      out += ch;
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out + "?" + query;
+  return filesPath(route.name, route.reference, percentEncode(route.path, "/")) + "?" + query;
 }
 
 // The JSON answer for inode `n` at the request's path: its entry and, for a directory, its
@@ -309,25 +266,18 @@ Response describe(const Request& request, const Route& route, const Image& image
 // `name` for Content-Disposition: an ASCII fallback and, when it has other bytes, the exact
 // name as RFC 6266's filename*.
 std::string attachment(std::string_view name) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string plain, exact;
+  std::string plain;
   bool ascii = true;
   for (char ch : name) {
     auto c = static_cast<unsigned char>(ch);
     bool printable = c >= 0x20 && c < 0x7f;
     ascii = ascii && printable;
     plain += printable && ch != '"' && ch != '\\' ? ch : '_';
-    if (std::isalnum(c) || std::string_view("!#$&+-.^_`|~").find(ch) != std::string_view::npos) {
-      exact += ch;
-    } else {
-      exact += '%';
-      exact += kHex[c >> 4];
-      exact += kHex[c & 15];
-    }
   }
   if (plain.empty()) plain = "file";
   std::string out = "attachment; filename=\"" + plain + "\"";
-  if (!ascii) out += "; filename*=UTF-8''" + exact;
+  // RFC 5987's attr-char: unreserved and !#$&+^`|
+  if (!ascii) out += "; filename*=UTF-8''" + percentEncode(name, "!#$&+^`|");
   return out;
 }
 

@@ -108,4 +108,9 @@ std::string manifestPath(std::string_view name, std::string_view reference) {
   return "/v2/" + std::string(name) + "/manifests/" + std::string(reference);
 }
 
+std::string filesPath(std::string_view name, std::string_view reference, std::string_view path) {
+  return "/v2/" + std::string(name) + "/_regfs/files/" + std::string(reference) + "/" +
+         std::string(path);
+}
+
 }  // namespace regfs::api

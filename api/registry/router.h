@@ -50,5 +50,7 @@ std::optional<Route> parseRoute(std::string_view rawPath);
 std::string blobPath(std::string_view name, std::string_view digest);
 std::string uploadPath(std::string_view name, std::string_view uuid);
 std::string manifestPath(std::string_view name, std::string_view reference);
+// "/v2/<name>/_regfs/files/<reference>/<path>", `path` as given (already encoded for a URL).
+std::string filesPath(std::string_view name, std::string_view reference, std::string_view path);
 
 }  // namespace regfs::api

@@ -7,6 +7,7 @@
 #include <cctype>
 
 #include "common/error.h"
+#include "common/percent.h"
 
 namespace regfs::sigv4 {
 namespace {
@@ -78,21 +79,7 @@ std::string sha256Hex(std::string_view data) {
 }
 
 std::string uriEncode(std::string_view text, bool encodeSlash) {
-  static constexpr char kDigits[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (char ch : text) {
-    auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
-        (c == '/' && !encodeSlash)) {
-      out += ch;
-    } else {
-      out += '%';
-      out += kDigits[c >> 4];
-      out += kDigits[c & 0xf];
-    }
-  }
-  return out;
+  return percentEncode(text, encodeSlash ? "" : "/");
 }
 
 std::string canonicalQuery(const std::vector<std::pair<std::string, std::string>>& query) {
