@@ -40,8 +40,11 @@ constexpr size_t kWindowSize = 32 * 1024;    // deflate's history
 constexpr size_t kScanOutput = 256 * 1024;   // the scan's output ring (fewer, larger pieces)
 constexpr size_t kScanInput = 1 << 20;       // the scan reads the blob in pieces this big
 constexpr size_t kReaderInput = 256 * 1024;  // a reader's, for reads of a span or less
-constexpr int kWindowLevel = 1;              // deflate level of the stored windows
-constexpr int kZstdWindowLogMax = 27;        // 128 MiB: zstd --long's window, no more
+// The output a reader keeps behind where it stands, so that a read of what it just passed (a
+// file two threads asked for at once) is a copy, not a seek.
+constexpr size_t kKeptBehind = 256 * 1024;
+constexpr int kWindowLevel = 1;        // deflate level of the stored windows
+constexpr int kZstdWindowLogMax = 27;  // 128 MiB: zstd --long's window, no more
 
 class MemorySource : public BlobSource {
  public:
@@ -361,6 +364,10 @@ struct StreamReader::State {
   bool memberEnded = false;          // inflate() said Z_STREAM_END; the next member follows
   ZstdDCtx zstd;
   std::vector<uint8_t> scratch;  // for the bytes a read skips
+  // The last `kept` bytes of output before `pos`, a ring: byte o (pos - kept <= o < pos) is
+  // at behind[o % kKeptBehind].
+  std::vector<uint8_t> behind;
+  size_t kept = 0;
 
   State(const BlobSource& blob, const SeekPoints& points)
       : blob(blob), points(points), input(blob, kReaderInput) {}
@@ -412,12 +419,37 @@ struct StreamReader::State {
       size_t produced = points.compression == Compression::kGzip
                             ? inflateSome(out + done, length - done, consumed)
                             : zstdSome(out + done, length - done, consumed);
+      keep(out + done, produced);
       done += produced;
       pos += produced;
       if (produced > 0 || consumed > 0) continue;
       if (input.available() > 0) throwChanged("the decompressor is stuck");
       if (!input.refill()) throwChanged("it ends early");
     }
+  }
+
+  // Adds the `length` bytes produced at `pos` to the ring.
+  void keep(const uint8_t* data, size_t length) {
+    if (length == 0) return;
+    if (behind.empty()) behind.resize(kKeptBehind);
+    size_t n = std::min(length, kKeptBehind);  // only the last ones stay
+    uint64_t from = pos + length - n;
+    size_t at = static_cast<size_t>(from % kKeptBehind);
+    size_t first = std::min(n, kKeptBehind - at);
+    std::memcpy(behind.data() + at, data + length - n, first);
+    std::memcpy(behind.data(), data + length - n + first, n - first);
+    kept = static_cast<size_t>(std::min<uint64_t>(kKeptBehind, kept + length));
+  }
+  // True when the ring holds stream byte `offset`.
+  bool keeps(uint64_t offset) const { return positioned && offset < pos && offset + kept >= pos; }
+  // Copies up to `length` kept bytes at `offset` (keeps(offset)); returns how many.
+  size_t copyKept(uint64_t offset, uint8_t* out, size_t length) const {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(length, pos - offset));
+    size_t at = static_cast<size_t>(offset % kKeptBehind);
+    size_t first = std::min(n, kKeptBehind - at);
+    std::memcpy(out, behind.data() + at, first);
+    std::memcpy(out + first, behind.data(), n - first);
+    return n;
   }
 
   size_t inflateSome(uint8_t* out, size_t length, size_t& consumed) {
@@ -478,12 +510,22 @@ struct StreamReader::State {
       readExactly(blob, offset, buffer, length);
       return length;
     }
+    auto* out = static_cast<uint8_t*>(buffer);
+    size_t copied = 0;
+    if (keeps(offset)) {
+      copied = copyKept(offset, out, length);
+      if (copied == length) return length;
+      offset += copied;  // now pos: the rest continues
+    }
     const Checkpoint& point = checkpointFor(offset);
     bool continues = positioned && pos <= offset && point.out <= pos;
     positioned = false;  // until this read succeeds
-    if (!continues) seek(point);
+    if (!continues) {
+      seek(point);
+      kept = 0;
+    }
     skip(offset - pos);
-    produce(static_cast<uint8_t*>(buffer), length);
+    produce(out + copied, length - copied);
     positioned = true;
     return length;
   }
@@ -501,6 +543,7 @@ size_t StreamReader::read(uint64_t offset, void* buffer, size_t length) {
 bool StreamReader::continuesTo(uint64_t offset) const {
   const State& s = *state_;
   if (s.points.compression == Compression::kNone) return true;  // nothing to continue
+  if (s.keeps(offset)) return true;
   if (!s.positioned || s.pos > offset || offset >= s.points.uncompressedSize) return false;
   return s.checkpointFor(offset).out <= s.pos;
 }
@@ -513,26 +556,59 @@ StreamReaderPool::StreamReaderPool(const BlobSource& blob, const SeekPoints& poi
 StreamReaderPool::~StreamReaderPool() = default;
 
 size_t StreamReaderPool::read(uint64_t offset, void* buffer, size_t length) {
+  // Whether a reader standing at `end` continues to `offset` (no checkpoint between).
+  auto continues = [&](uint64_t end) {
+    if (offset >= points_.uncompressedSize) return false;
+    if (end > offset) return end - offset <= kKeptBehind;  // it keeps what it passed
+    auto after = std::upper_bound(points_.checkpoints.begin(), points_.checkpoints.end(), offset,
+                                  [](uint64_t o, const Checkpoint& c) { return o < c.out; });
+    return after == points_.checkpoints.begin() || (after - 1)->out <= end;
+  };
   std::unique_ptr<StreamReader> reader;
+  uint64_t end =
+      offset + std::min<uint64_t>(
+                   length, points_.uncompressedSize - std::min(offset, points_.uncompressedSize));
   {
-    std::lock_guard lock(mutex_);
-    // The reader standing closest before `offset` that can continue to it.
-    auto best = idle_.end();
-    for (auto it = idle_.begin(); it != idle_.end(); ++it) {
-      if ((*it)->continuesTo(offset) &&
-          (best == idle_.end() || (*it)->position() > (*best)->position()))
-        best = it;
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      // The reader standing closest before `offset` that can continue to it.
+      auto best = idle_.end();
+      for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+        if ((*it)->continuesTo(offset) &&
+            (best == idle_.end() || (*it)->position() > (*best)->position()))
+          best = it;
+      }
+      if (best != idle_.end()) {
+        reader = std::move(*best);
+        idle_.erase(best);
+        break;
+      }
+      bool worthWaiting = points_.compression != Compression::kNone &&
+                          std::any_of(busyEnds_.begin(), busyEnds_.end(), continues);
+      if (!worthWaiting) break;
+      returned_.wait(lock);
     }
-    if (best != idle_.end()) {
-      reader = std::move(*best);
-      idle_.erase(best);
-    }
+    busyEnds_.push_back(end);
   }
+  // Whatever happens, the read is no longer in progress; a reader that throws is dropped.
+  auto done = [&](std::unique_ptr<StreamReader> back) {
+    std::lock_guard lock(mutex_);
+    busyEnds_.erase(std::find(busyEnds_.begin(), busyEnds_.end(), end));
+    if (back) {
+      idle_.push_back(std::move(back));
+      if (idle_.size() > keep_) idle_.erase(idle_.begin());
+    }
+    returned_.notify_all();
+  };
   if (!reader) reader = std::make_unique<StreamReader>(blob_, points_);
-  size_t n = reader->read(offset, buffer, length);  // a reader that throws is dropped
-  std::lock_guard lock(mutex_);
-  idle_.push_back(std::move(reader));
-  if (idle_.size() > keep_) idle_.erase(idle_.begin());
+  size_t n;
+  try {
+    n = reader->read(offset, buffer, length);
+  } catch (...) {
+    done(nullptr);
+    throw;
+  }
+  done(std::move(reader));
   return n;
 }
 

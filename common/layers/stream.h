@@ -17,6 +17,7 @@
 //          where the last one stopped).
 //   none   the tar itself: reads are ranged reads of the blob.
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -112,7 +113,9 @@ class StreamReader {
 // The readers of one layer's stream, shared by everything that reads files of it: a read goes
 // to the reader that can continue to it (files read one after another in tar order cost one
 // pass over the layer, not a seek each), else to a fresh one. Thread-safe: each read has a
-// reader of its own while it lasts; at most `keep` idle readers are kept.
+// reader of its own while it lasts; at most `keep` idle readers are kept. A read that could
+// continue where a read in progress will end waits for that one rather than decompress from
+// a checkpoint (two threads reading neighbouring files: a reader and a read-ahead).
 class StreamReaderPool {
  public:
   StreamReaderPool(const BlobSource& blob, const SeekPoints& points, size_t keep = 2);
@@ -124,7 +127,9 @@ class StreamReaderPool {
   const SeekPoints& points_;
   size_t keep_;
   std::mutex mutex_;
+  std::condition_variable returned_;                 // a busy reader went back to idle_
   std::vector<std::unique_ptr<StreamReader>> idle_;  // guarded by mutex_; least recent first
+  std::vector<uint64_t> busyEnds_;                   // guarded by mutex_: where reads will end
 };
 
 }  // namespace regfs::layers

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "common/error.h"
 #include "common/store/store.h"
@@ -360,6 +361,54 @@ TEST(StreamReader, RandomReadInflatesAtMostASpan) {
   ASSERT_EQ(reader.read(15 << 20, buffer, sizeof buffer), sizeof buffer);
   EXPECT_EQ(std::string_view(buffer, sizeof buffer), std::string_view(data).substr(15 << 20, 4096));
   EXPECT_LT(counting.bytesRead(), blob.size() / 4);
+}
+
+// What a reader just passed it still has: a read a little behind where it stands (a file two
+// threads asked for at once) is a copy, and one that starts behind and ends ahead goes on.
+TEST(StreamReader, ReadsJustBehindAreCopies) {
+  std::string data = makeData(4 << 20, 18);
+  for (const std::string& blob : {gzipBytes(data, 6), zstdBytes(data)}) {
+    Scanned scanned = scan(blob, spanOf(1 << 20));
+    auto inner = memorySource(blob);
+    CountingSource counting(*inner);
+    StreamReader reader(counting, scanned.points);
+    std::string buffer(300 << 10, '\0');
+    for (uint64_t at = 0; at < (900 << 10); at += 100 << 10)
+      ASSERT_EQ(reader.read(at, buffer.data(), 100 << 10), size_t{100} << 10);
+    uint64_t before = counting.bytesRead();
+    uint64_t at = reader.position();
+    ASSERT_EQ(at, uint64_t{900} << 10);
+    ASSERT_EQ(reader.read(at - (200 << 10), buffer.data(), 150 << 10), size_t{150} << 10);
+    EXPECT_EQ(buffer.substr(0, 150 << 10), data.substr(at - (200 << 10), 150 << 10));
+    EXPECT_EQ(counting.bytesRead(), before) << "a read behind the reader decompressed again";
+    ASSERT_EQ(reader.read(at - (100 << 10), buffer.data(), 300 << 10), size_t{300} << 10);
+    EXPECT_EQ(buffer, data.substr(at - (100 << 10), 300 << 10));
+    // One more input buffer (256 KiB), not the megabyte from the checkpoint again.
+    EXPECT_LT(counting.bytesRead(), before + (300 << 10)) << "it went on, not back";
+  }
+}
+
+// Two threads reading the files of one stream in turns (a program and a read-ahead): every
+// byte is the stream's.
+TEST(StreamReaderPool, NeighbouringReadsFromTwoThreads) {
+  std::string data = makeData(8 << 20, 19);
+  std::string blob = gzipBytes(data, 6);
+  Scanned scanned = scan(blob, spanOf(1 << 20));
+  auto source = memorySource(blob);
+  StreamReaderPool pool(*source, scanned.points);
+  constexpr uint64_t kFile = 9000;
+  std::atomic<int> wrong{0};
+  auto readEvery = [&](uint64_t first) {
+    std::string buffer(kFile, '\0');
+    for (uint64_t at = first * kFile; at + kFile <= data.size(); at += 2 * kFile) {
+      size_t n = pool.read(at, buffer.data(), kFile);
+      if (n != kFile || buffer != data.substr(at, kFile)) ++wrong;
+    }
+  };
+  std::thread a(readEvery, 0), b(readEvery, 1);
+  a.join();
+  b.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 TEST(StreamScan, RefusesCorruptGzip) {
