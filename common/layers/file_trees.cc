@@ -56,18 +56,32 @@ std::shared_ptr<const FileTree> FileTrees::build(const TreeSource& root) {
     out->indexes.push_back(index);
     tables.push_back(&index->entries);
   }
-  for (size_t i = 0; i < root.layers.size(); ++i) {
-    FileTree::LayerStream stream;
-    stream.blob = openBlobSource(indexes_.store(), root.layers[i]);
-    stream.pool = std::make_unique<StreamReaderPool>(*stream.blob, out->indexes[i]->stream);
-    out->streams.push_back(std::move(stream));
-  }
+  for (size_t i = 0; i < root.layers.size(); ++i)
+    out->streams.push_back(streamOf(root.layers[i], out->indexes[i]));
   if (root.merged) {
     out->tree = FsTree::merge(tables);
   } else {
     out->tree = FsTree::single(*tables.at(0));
   }
   return out;
+}
+
+std::shared_ptr<FileTree::LayerStream> FileTrees::streamOf(
+    const Digest& layer, const std::shared_ptr<const LayerIndex>& index) {
+  {
+    std::lock_guard lock(mutex_);
+    auto it = streams_.find(layer);
+    auto shared = it == streams_.end() ? nullptr : it->second.lock();
+    if (shared && shared->index == index) return shared;
+  }
+  auto stream = std::make_shared<FileTree::LayerStream>();
+  stream->index = index;
+  stream->blob = openBlobSource(indexes_.store(), layer);
+  stream->pool = std::make_unique<StreamReaderPool>(*stream->blob, index->stream);
+  std::lock_guard lock(mutex_);
+  std::erase_if(streams_, [](const auto& item) { return item.second.expired(); });
+  streams_[layer] = stream;
+  return stream;
 }
 
 }  // namespace regfs::layers

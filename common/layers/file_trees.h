@@ -39,14 +39,16 @@ struct FileTree {
   // The layer that supplied inode `n`, and its index.
   const Digest& layerOf(uint32_t n) const { return source.layers[tree.inode(n).layer]; }
   const LayerIndex& indexOf(uint32_t n) const { return *indexes[tree.inode(n).layer]; }
-  // The readers of the layer that supplied inode `n`, shared by every file read of the tree.
-  StreamReaderPool& streamOf(uint32_t n) const { return *streams[tree.inode(n).layer].pool; }
+  // The readers of the layer that supplied inode `n`, shared by every file read of every
+  // tree that has the layer.
+  StreamReaderPool& streamOf(uint32_t n) const { return *streams[tree.inode(n).layer]->pool; }
 
   struct LayerStream {
+    std::shared_ptr<const LayerIndex> index;  // its seek points, which the pool reads by
     std::unique_ptr<BlobSource> blob;
     std::unique_ptr<StreamReaderPool> pool;
   };
-  std::vector<LayerStream> streams;  // as source.layers
+  std::vector<std::shared_ptr<LayerStream>> streams;  // as source.layers
 };
 
 class FileTrees {
@@ -63,6 +65,9 @@ class FileTrees {
 
  private:
   std::shared_ptr<const FileTree> build(const TreeSource& source);
+  // The readers of `layer`, shared with every tree alive that has it.
+  std::shared_ptr<FileTree::LayerStream> streamOf(const Digest& layer,
+                                                  const std::shared_ptr<const LayerIndex>& index);
 
   LayerIndexes indexes_;
   size_t cachedTrees_;
@@ -70,6 +75,7 @@ class FileTrees {
   std::list<std::shared_ptr<const FileTree>> recent_;  // most recently used first
   // Per source, a lock held while it is built, so concurrent first uses build it once.
   std::map<TreeSource, std::weak_ptr<std::mutex>> building_;
+  std::map<Digest, std::weak_ptr<FileTree::LayerStream>> streams_;  // guarded by mutex_
 };
 
 }  // namespace regfs::layers
