@@ -28,6 +28,7 @@
 #include "common/layers/file_reader.h"
 #include "common/unique_fd.h"
 #include "fs/passthrough.h"
+#include "fs/prefetch.h"
 #include "fs/read_ahead.h"
 
 namespace regfs::view {
@@ -152,11 +153,17 @@ class ViewFs {
   void attach(fuse_session* se) {
     session_.store(se);
     passthrough_.attach(se);
+    prefetcher_.attach(se);
   }
+  // Before unmounting: nothing is sent to the kernel from now on.
   void detach() {
     session_.store(nullptr);
     passthrough_.attach(nullptr);
+    prefetcher_.release();
   }
+  // After unmounting, before the session goes: the threads that send to it have ended.
+  void stop() { prefetcher_.stop(); }
+  FilePrefetcher& prefetcher() { return prefetcher_; }
 
   // Drops what the kernel caches of nodes that changed between two snapshots: the
   // attributes of files and symlinks (their content is immutable under their inode
@@ -201,6 +208,10 @@ class ViewFs {
     uint64_t base = 0;  // the snapshot directory showing the tree
     uint32_t n = 0;     // the inode in the tree
     timespec impliedMtime{};
+    // Where the kernel found it: child number `position` of directory `parent` (kNone for
+    // a tree's root).
+    uint32_t parent = layers::Inode::kNone;
+    uint32_t position = 0;
   };
 
   // The contents place `ino` is: a snapshot directory showing a tree (its root), or an inode
@@ -300,6 +311,7 @@ class ViewFs {
   double timeout_;
   double stableTimeout_;
   std::atomic<fuse_session*> session_{nullptr};
+  FilePrefetcher prefetcher_;
   uid_t uid_;
   gid_t gid_;
   std::mutex mutex_;
@@ -373,13 +385,18 @@ void opInit(void* userdata, fuse_conn_info* conn) {
 void contentsLookup(fuse_req_t req, ViewFs& f, const ViewFs::ContentsPlace& parent,
                     const char* name) {
   auto tree = f.treeOf(parent);
-  uint32_t child = tree->tree.child(parent.n, name);
-  if (child == layers::Inode::kNone) {
+  const auto& children = tree->tree.inode(parent.n).children;
+  std::string_view wanted(name);
+  auto it = std::lower_bound(children.begin(), children.end(), wanted,
+                             [](const auto& child, std::string_view n) { return child.first < n; });
+  if (it == children.end() || it->first != wanted) {
     fuse_reply_err(req, ENOENT);
     return;
   }
   ViewFs::ContentsPlace place = parent;
-  place.n = child;
+  place.n = it->second;
+  place.parent = parent.n;
+  place.position = static_cast<uint32_t>(it - children.begin());
   fuse_entry_param e = f.contentsEntry(*tree, place);
   f.rememberContents(e.ino, place);
   if (fuse_reply_entry(req, &e) != 0) f.forget(e.ino, 1);
@@ -506,6 +523,8 @@ void contentsReaddir(fuse_req_t req, ViewFs& f, const ViewFs::ContentsPlace& dir
   for (size_t i = static_cast<size_t>(std::max<off_t>(offset, 0)); i < inode.children.size(); ++i) {
     ViewFs::ContentsPlace place = dir;
     place.n = inode.children[i].second;
+    place.parent = dir.n;
+    place.position = static_cast<uint32_t>(i);
     fuse_entry_param entry = f.contentsEntry(*tree, place);
     const char* name = inode.children[i].first.c_str();
     size_t room = size - used;
@@ -598,7 +617,11 @@ void contentsOpen(fuse_req_t req, ViewFs& f, fuse_ino_t ino, fuse_file_info* fi)
   fi->fh = reinterpret_cast<uint64_t>(handle.get());
   fi->keep_cache = 1;  // immutable under its inode number
   fi->noflush = 1;
-  if (fuse_reply_open(req, fi) == 0) static_cast<void>(handle.release());
+  std::shared_ptr<const FileTree> tree = handle->contents->tree;
+  if (fuse_reply_open(req, fi) != 0) return;
+  static_cast<void>(handle.release());
+  if (place->parent != layers::Inode::kNone)
+    f.prefetcher().opened(tree, place->base, place->parent, place->position);
 }
 
 void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -862,6 +885,7 @@ int serveView(View& view, const MountOptions& options) {
       // read now; unmounting ends those requests, and with them the wait.
       state.detach();
       fuse_session_unmount(se);
+      state.stop();
       view.onRebuild(nullptr);
       // A signal ends the loop with its number: that is the normal way to stop.
       status = rc < 0 ? 1 : 0;
