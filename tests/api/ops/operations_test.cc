@@ -3,10 +3,8 @@
 // webhook notifications (delivered, retried, never blocking requests) and the drain on
 // SIGTERM. Real server processes; a python3 stdlib webhook receiver.
 
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <rapidjson/document.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -780,22 +778,6 @@ TEST_F(OpsTest, AHangingEndpointNeverSlowsRequests) {
 
 // ---- drain ----
 
-// `receiveBuffer` (bytes, when not 0) caps the client's receive window.
-int connectTo(int port, int receiveBuffer = 0) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (receiveBuffer > 0)
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, sizeof receiveBuffer);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 std::string readAll(int fd, std::chrono::milliseconds timeout) {
   timeval tv{static_cast<time_t>(timeout.count() / 1000),
              static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
@@ -814,7 +796,7 @@ TEST_F(OpsTest, DrainStopsAcceptingAndFinishesTheRequestInFlight) {
   OpsServer o(work / "store", "", {{"REGISTRY_HTTP_DRAINTIMEOUT", "10s"}});
   RegfsServer& s = *o.server;
   std::string blob = "0123456789";
-  int fd = connectTo(s.port());
+  int fd = connectLoopback(s.port());
   ASSERT_GE(fd, 0);
   std::string head = "POST /v2/team/app/blobs/uploads/?digest=" + digestOf(blob) +
                      " HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234";
@@ -824,7 +806,7 @@ TEST_F(OpsTest, DrainStopsAcceptingAndFinishesTheRequestInFlight) {
   // New connections are refused from now on.
   ASSERT_TRUE(waitUntil(
       [&] {
-        int c = connectTo(s.port());
+        int c = connectLoopback(s.port());
         if (c >= 0) ::close(c);
         return c < 0;
       },
@@ -855,7 +837,7 @@ TEST_F(OpsTest, DrainFinishesABlobDownloadInFlightAndLogsItWhenItEnds) {
 
   // A client with a small receive window: most of the blob is still to be sent when the
   // server is told to stop.
-  int fd = connectTo(s.port(), 64 << 10);
+  int fd = connectLoopback(s.port(), 64 << 10);
   ASSERT_GE(fd, 0);
   std::string get = "GET /v2/team/app/blobs/" + digest + " HTTP/1.1\r\nHost: x\r\n\r\n";
   ASSERT_EQ(::send(fd, get.data(), get.size(), 0), static_cast<ssize_t>(get.size()));
@@ -894,7 +876,7 @@ TEST_F(OpsTest, DrainFinishesABlobDownloadInFlightAndLogsItWhenItEnds) {
 TEST_F(OpsTest, DrainGivesUpAfterTheDrainTimeoutAndExitsZero) {
   OpsServer o(work / "store", "", {{"REGISTRY_HTTP_DRAINTIMEOUT", "1500ms"}});
   RegfsServer& s = *o.server;
-  int fd = connectTo(s.port());
+  int fd = connectLoopback(s.port());
   ASSERT_GE(fd, 0);
   std::string head = "POST /v2/team/app/blobs/uploads/?digest=sha256:" + std::string(64, 'a') +
                      " HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\npartial";
