@@ -37,10 +37,7 @@ class SlowRequest {
     timeval timeout{120, 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    std::string head = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-    for (const std::string& h : headers) head += h + "\r\n";
-    head += "Content-Length: " + std::to_string(body_.size()) + "\r\n\r\n";
-    if (!sendAll(head)) stopped_ = true;
+    if (!sendAll(requestHead(method, target, body_.size(), headers))) stopped_ = true;
   }
   ~SlowRequest() {
     if (fd_ >= 0) ::close(fd_);
