@@ -23,27 +23,17 @@ namespace {
 
 constexpr int kRounds = 4;
 
-struct Image {
-  std::string config;
-  std::vector<std::string> layers;
-  std::string manifest;
-};
-
 std::string sharedLayer(int i) {
   return randomBytes(static_cast<size_t>(300000 + 1000 * i), 500 + i);
 }
 
-Image makeImage(const std::string& who, int round, bool shared) {
-  Image image;
-  image.config = "{\"who\":\"" + who + "\",\"round\":" + std::to_string(round) + "}";
-  image.layers.push_back(sharedLayer(round % 3));
-  image.layers.push_back(sharedLayer(3 + round % 2));
+ImageBytes makeImage(const std::string& who, int round, bool shared) {
+  std::vector<std::string> layers = {sharedLayer(round % 3), sharedLayer(3 + round % 2)};
   if (!shared)
-    image.layers.push_back(
-        randomBytes(100000 + who.size() * 7 + static_cast<size_t>(round),
-                    std::hash<std::string>{}(who) + static_cast<uint64_t>(round)));
-  image.manifest = ociManifest(image.config, image.layers, shared ? "" : who);
-  return image;
+    layers.push_back(randomBytes(100000 + who.size() * 7 + static_cast<size_t>(round),
+                                 std::hash<std::string>{}(who) + static_cast<uint64_t>(round)));
+  return ociImage("{\"who\":\"" + who + "\",\"round\":" + std::to_string(round) + "}",
+                  std::move(layers), shared ? "" : who);
 }
 
 class Errors {
@@ -63,42 +53,24 @@ class Errors {
   std::vector<std::string> errors_;
 };
 
-bool push(HttpConnection& c, const std::string& repo, const std::string& tag, const Image& image,
-          int how, Errors& errors) {
-  std::vector<std::string> blobs = image.layers;
-  blobs.push_back(image.config);
-  for (size_t i = 0; i < blobs.size(); ++i) {
-    const std::string& blob = blobs[i];
-    std::optional<Reply> r;
-    switch ((how + static_cast<int>(i)) % 4) {
-      case 0:
-        r = pushBlobMonolithic(c, repo, blob);
-        break;
-      case 1:
-        r = pushBlobChunked(c, repo, blob, 3);
-        break;
-      case 2:
-        r = pushBlobChunked(c, repo, blob, 2, true);
-        break;
-      default:
-        // Cross-repository mount from the repository shared layers are first pushed to,
-        // falling back to an upload when it does not have the blob yet (as clients do).
-        r = c.request("POST", "/v2/" + repo + "/blobs/uploads/?mount=" + digestOf(blob) +
-                                  "&from=base/layers");
-        if (r && r->status == 202) {
-          r = c.request("PUT", r->header("location") + "?digest=" + digestOf(blob), blob);
-        }
-        break;
+// Pushes `image`, each blob another way as `how` counts up: monolithic, chunked, the last
+// chunk with the PUT, or a cross-repository mount from the repository shared layers are first
+// pushed to, falling back to an upload when it does not have the blob yet (as clients do).
+bool push(HttpConnection& c, const std::string& repo, const std::string& tag,
+          const ImageBytes& image, int how, Errors& errors) {
+  auto pushOne = [&how](HttpConnection& c, const std::string& repo, const std::string& blob) {
+    int way = how++ % 4;
+    if (way < 3) return pushBlob(c, repo, blob, static_cast<BlobUpload>(way), way == 2 ? 2 : 3);
+    auto r = c.request(
+        "POST", "/v2/" + repo + "/blobs/uploads/?mount=" + digestOf(blob) + "&from=base/layers");
+    if (r && r->status == 202) {
+      r = c.request("PUT", r->header("location") + "?digest=" + digestOf(blob), blob);
     }
-    if (!r || r->status != 201) {
-      errors.add("blob push to " + repo + ": " +
-                 (r ? std::to_string(r->status) + " " + r->body : "no answer"));
-      return false;
-    }
-  }
-  auto r = putManifest(c, repo, tag, image.manifest, kOciManifestType);
-  if (!r || r->status != 201 || r->header("docker-content-digest") != digestOf(image.manifest)) {
-    errors.add("manifest push to " + repo + ":" + tag + ": " +
+    return r;
+  };
+  auto r = pushImage(c, repo, tag, image, pushOne);
+  if (!r || r->status != 201 || r->header("docker-content-digest") != image.digest()) {
+    errors.add("push to " + repo + ":" + tag + ": " +
                (r ? std::to_string(r->status) + " " + r->body : "no answer"));
     return false;
   }
@@ -139,8 +111,8 @@ TEST(Concurrency, ManyClientsPushSameAndDifferentImagesWhileOthersPull) {
   // Images every pusher may produce, by tag, for the pullers to check against.
   std::map<std::string, std::set<std::string>> expected;  // "repo:tag" -> manifests
   std::map<std::string, std::string> blobs;               // digest -> bytes
-  const Image same = makeImage("same", 0, true);
-  auto note = [&](const std::string& key, const Image& image) {
+  const ImageBytes same = makeImage("same", 0, true);
+  auto note = [&](const std::string& key, const ImageBytes& image) {
     expected[key].insert(image.manifest);
     for (const auto& l : image.layers) blobs[digestOf(l)] = l;
     blobs[digestOf(image.config)] = image.config;

@@ -34,12 +34,7 @@ struct BadRequest {
 
 std::string request(const std::string& method, const std::string& target,
                     const std::string& body = "", const std::vector<std::string>& headers = {}) {
-  std::string out = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-  for (const auto& h : headers) out += h + "\r\n";
-  if (!body.empty() || method == "PUT" || method == "POST" || method == "PATCH") {
-    out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-  }
-  return out + "\r\n" + body;
+  return requestHead(method, target, body.size(), headers) + body;
 }
 
 const std::string kHex = std::string(64, 'a');
@@ -49,7 +44,7 @@ class HostileInputTest : public ::testing::Test {
   void SetUp() override {
     server = std::make_unique<RegfsServer>();
     HttpConnection c(server->port());
-    ASSERT_EQ(pushImage(c, "good/app", "v1", config, {layer}, manifest)->status, 201);
+    ASSERT_EQ(pushImage(c, "good/app", "v1", ImageBytes{config, {layer}, manifest})->status, 201);
     auto r = c.request("POST", "/v2/good/app/blobs/uploads/");
     ASSERT_EQ(r->status, 202);
     upload = r->header("location");
@@ -186,8 +181,7 @@ TEST_F(HostileInputTest, EveryMalformedRequestGetsItsSpecError) {
        400, "MANIFEST_BLOB_UNKNOWN"},
       {"index naming a missing manifest",
        request("PUT", "/v2/good/app/manifests/bad",
-               "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndexType + "\",\"manifests\":[" +
-                   descriptor(kOciManifestType, missing, 10) + "]}",
+               indexJson({descriptor(kOciManifestType, missing, 10)}),
                {"Content-Type: " + kOciIndexType}),
        400, "MANIFEST_BLOB_UNKNOWN"},
       {"manifest under a wrong digest",

@@ -20,18 +20,6 @@
 namespace regfs::testing {
 namespace {
 
-std::string randomBytes(size_t n, unsigned seed) {
-  std::string s(n, '\0');
-  uint32_t x = seed * 2654435761u + 1;
-  for (auto& c : s) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    c = static_cast<char>(x);
-  }
-  return s;
-}
-
 class ServerTest : public ::testing::Test {
  protected:
   TempDir work;
@@ -55,14 +43,6 @@ class ServerTest : public ::testing::Test {
 };
 
 const std::string kDockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
-
-// An OCI image manifest over `config` and one layer; `extra` fields go after the layers.
-std::string imageManifest(const std::string& config, const std::string& layer,
-                          const std::string& extra = "") {
-  return "{\"schemaVersion\":2,\"mediaType\":\"" + kOciManifestType +
-         "\",\"config\":" + descriptorOf(kOciConfigType, config) + ",\"layers\":[" +
-         descriptorOf(kOciLayerType, layer) + "]" + extra + "}";
-}
 
 TEST_F(ServerTest, BaseAnswersWithTheApiVersionOnEveryResponse) {
   RegfsServer s;
@@ -309,7 +289,7 @@ TEST_F(ServerTest, ManifestsPutGetHeadWithNegotiationAndValidation) {
   std::string layer = randomBytes(5000, 4);
   ASSERT_EQ(push(s, "lib/app", config).status, 201);
   ASSERT_EQ(push(s, "lib/app", layer).status, 201);
-  std::string manifest = imageManifest(config, layer);
+  std::string manifest = ociManifest(config, {layer});
   std::string md = digestOf(manifest);
 
   Reply r = putManifest(s, "lib/app", "v1", manifest, kOciManifestType);
@@ -356,7 +336,7 @@ TEST_F(ServerTest, ManifestsPutGetHeadWithNegotiationAndValidation) {
   }
 
   // Validation.
-  r = putManifest(s, "lib/app", "v2", imageManifest(config, "layer not pushed"), kOciManifestType);
+  r = putManifest(s, "lib/app", "v2", ociManifest(config, {"layer not pushed"}), kOciManifestType);
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.code(), "MANIFEST_BLOB_UNKNOWN");
   r = putManifest(s, "lib/other", "v2", manifest, kOciManifestType);
@@ -380,12 +360,10 @@ TEST_F(ServerTest, ManifestsPutGetHeadWithNegotiationAndValidation) {
   EXPECT_EQ(r.status, 201);
 
   // An index whose children must be manifests of the repository.
-  std::string index = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndexType +
-                      "\",\"manifests\":[" + descriptorOf(kOciManifestType, manifest) + "]}";
+  std::string index = indexJson({descriptorOf(kOciManifestType, manifest)});
   r = putManifest(s, "lib/app", "multi", index, kOciIndexType);
   EXPECT_EQ(r.status, 201) << r.body;
-  std::string orphanIndex = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndexType +
-                            "\",\"manifests\":[" + descriptorOf(kOciManifestType, "{}") + "]}";
+  std::string orphanIndex = indexJson({descriptorOf(kOciManifestType, "{}")});
   r = putManifest(s, "lib/app", "orphan", orphanIndex, kOciIndexType);
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.code(), "MANIFEST_BLOB_UNKNOWN");
@@ -403,7 +381,7 @@ TEST_F(ServerTest, TagsListAndCatalogPaginateWithLink) {
     ASSERT_EQ(push(s, repo, config).status, 201);
     ASSERT_EQ(push(s, repo, layer).status, 201);
     for (std::string tag : {"1", "2", "3", "latest"}) {
-      ASSERT_EQ(putManifest(s, repo, tag, imageManifest(config, layer), kOciManifestType).status,
+      ASSERT_EQ(putManifest(s, repo, tag, ociManifest(config, {layer}), kOciManifestType).status,
                 201);
     }
   }
@@ -441,7 +419,7 @@ TEST_F(ServerTest, ATagWhoseLinkIsMalformedIsNotListed) {
   ASSERT_EQ(push(s, "app", config).status, 201);
   ASSERT_EQ(push(s, "app", layer).status, 201);
   for (std::string tag : {"1", "broken", "empty"}) {
-    ASSERT_EQ(putManifest(s, "app", tag, imageManifest(config, layer), kOciManifestType).status,
+    ASSERT_EQ(putManifest(s, "app", tag, ociManifest(config, {layer}), kOciManifestType).status,
               201);
   }
   RepoName app = RepoName::parse("app");
@@ -461,7 +439,7 @@ TEST_F(ServerTest, ABlobWhoseDataIsASymlinkIsNotServed) {
   std::string blob = "a blob", config = "{}";
   ASSERT_EQ(push(s, "app", blob).status, 201);
   ASSERT_EQ(push(s, "app", config).status, 201);
-  ASSERT_EQ(putManifest(s, "app", "v1", imageManifest(config, blob), kOciManifestType).status, 201);
+  ASSERT_EQ(putManifest(s, "app", "v1", ociManifest(config, {blob}), kOciManifestType).status, 201);
   // The data file replaced by a symlink out of the store: to another file, and to a copy
   // of the blob's own bytes (the rule is about where it points, not what it holds).
   writeFile(work / "hostname", "outside the store\n");
@@ -489,7 +467,7 @@ TEST_F(ServerTest, ReferrersWithSubjectAndArtifactTypeFilter) {
   std::string config = "{}", layer = "image layer";
   ASSERT_EQ(push(s, "app", config).status, 201);
   ASSERT_EQ(push(s, "app", layer).status, 201);
-  std::string image = imageManifest(config, layer);
+  std::string image = ociManifest(config, {layer});
   ASSERT_EQ(putManifest(s, "app", "v1", image, kOciManifestType).status, 201);
 
   Reply r = http("GET", s.url() + "/v2/app/referrers/" + digestOf(image));
@@ -501,11 +479,10 @@ TEST_F(ServerTest, ReferrersWithSubjectAndArtifactTypeFilter) {
   std::string sig = "signature bytes";
   ASSERT_EQ(push(s, "app", sig).status, 201);
   std::string subject = ",\"subject\":" + descriptorOf(kOciManifestType, image);
-  std::string artifact = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciManifestType +
-                         "\",\"artifactType\":\"application/vnd.example.sig\",\"config\":" +
-                         descriptorOf("application/vnd.oci.empty.v1+json", empty) +
-                         ",\"layers\":[" + descriptorOf("application/octet-stream", sig) + "]" +
-                         subject + "}";
+  std::string artifact =
+      manifestJson(descriptorOf("application/vnd.oci.empty.v1+json", empty),
+                   {descriptorOf("application/octet-stream", sig)},
+                   ",\"artifactType\":\"application/vnd.example.sig\"" + subject);
   r = putManifest(s, "app", digestOf(artifact), artifact, kOciManifestType);
   ASSERT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(r.header("oci-subject"), digestOf(image));
@@ -529,7 +506,7 @@ TEST_F(ServerTest, ReferrersWithSubjectAndArtifactTypeFilter) {
 TEST_F(ServerTest, DeletesAreRefusedUnlessEnabled) {
   TempDir root;
   std::string config = "{}", layer = "layer";
-  std::string manifest = imageManifest(config, layer);
+  std::string manifest = ociManifest(config, {layer});
   {
     RegfsServerOptions off;
     off.deleteEnabled = false;
@@ -677,7 +654,7 @@ TEST_F(ServerTest, TwoServersOnOneRootServeOneChunkedUpload) {
 TEST_F(ServerTest, ConcurrentPushesOfTheSameContentAllSucceed) {
   RegfsServer s;
   std::string config = "{}", layer = randomBytes(100000, 6);
-  std::string manifest = imageManifest(config, layer);
+  std::string manifest = ociManifest(config, {layer});
   auto layerFile = file(layer), configFile = file(config), manifestFile = file(manifest);
   std::atomic<int> ok{0};
   std::vector<std::thread> threads;

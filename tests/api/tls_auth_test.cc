@@ -4,8 +4,6 @@
 // clients that connect and never finish a handshake, and large blobs, ranges and aborted
 // downloads over TLS.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -63,19 +61,6 @@ struct ClassicSetup {
     return more;
   }
 };
-
-int connectTo(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 TEST(TlsAuth, ClassicSetupWithCurl) {
   ClassicSetup s;
@@ -210,12 +195,12 @@ TEST(TlsAuth, SilentClientsDoNotStallOthers) {
   ClassicSetup s;
   std::vector<int> silent;
   for (int i = 0; i < 32; ++i) {
-    int fd = connectTo(s.server->port());
+    int fd = connectLoopback(s.server->port());
     ASSERT_GE(fd, 0);
     silent.push_back(fd);
   }
   // One that sends half a ClientHello record header and stops.
-  int half = connectTo(s.server->port());
+  int half = connectLoopback(s.server->port());
   ASSERT_EQ(::send(half, "\x16\x03\x01", 3, 0), 3);
   silent.push_back(half);
   auto start = std::chrono::steady_clock::now();

@@ -27,10 +27,12 @@ namespace regfs::view {
 namespace {
 
 using testing::descriptor;
+using testing::indexJson;
 using testing::kOciConfigType;
 using testing::kOciIndexType;
 using testing::kOciLayerType;
 using testing::kOciManifestType;
+using testing::manifestJson;
 using testing::TempDir;
 using testing::waitUntil;
 using testing::writeFile;
@@ -54,15 +56,13 @@ class ViewTest : public ::testing::Test {
   }
 
   Digest index(Repository& repo, const std::vector<std::pair<Digest, std::string>>& children) {
-    std::string m = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndexType + "\",\"manifests\":[";
-    for (size_t i = 0; i < children.size(); ++i) {
-      const std::string& arch = children[i].second;  // empty: no platform
+    std::vector<std::string> manifests;
+    for (const auto& [digest, arch] : children) {  // arch empty: no platform
       std::string platform =
           arch.empty() ? "" : ",\"platform\":{\"os\":\"linux\",\"architecture\":\"" + arch + "\"}";
-      m += (i ? "," : "") + descriptor(kOciManifestType, children[i].first.str(), 1, platform);
+      manifests.push_back(descriptor(kOciManifestType, digest.str(), 1, platform));
     }
-    m += "]}";
-    return repo.putManifest(m);
+    return repo.putManifest(indexJson(manifests));
   }
 
   Repository repo(const std::string& name) { return store.repository(RepoName::parse(name)); }
@@ -152,11 +152,9 @@ TEST_F(ViewTest, OnlyImagesShowTheirFilesAndOnlyWhenAsked) {
   Digest chartConfig = store.putBlob("{}"), chart = store.putBlob("a chart");
   app.linkLayer(chartConfig);
   app.linkLayer(chart);
-  Digest artifact = app.putManifest(
-      "{\"schemaVersion\":2,\"mediaType\":\"" + kOciManifestType + "\",\"config\":" +
-      descriptor("application/vnd.cncf.helm.config.v1+json", chartConfig.str(), 2) +
-      ",\"layers\":[" +
-      descriptor("application/vnd.cncf.helm.chart.content.v1.tar+gzip", chart.str(), 7) + "]}");
+  Digest artifact = app.putManifest(manifestJson(
+      descriptor("application/vnd.cncf.helm.config.v1+json", chartConfig.str(), 2),
+      {descriptor("application/vnd.cncf.helm.chart.content.v1.tar+gzip", chart.str(), 7)}));
   Digest list = index(app, {{img, "amd64"}});
   std::string root = "library/app/";
   auto snap = View(store).refresh();
@@ -221,10 +219,10 @@ TEST_F(ViewTest, ArtifactsShowEveryBlob) {
   Digest sig = blob(r, "signature bytes");
   Digest sbom = blob(r, "{\"sbom\":true}");
   // No config at all, and layer media types the view does not know.
-  std::string m = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciManifestType +
-                  "\",\"artifactType\":\"application/x-test\",\"layers\":[" +
-                  descriptor("application/vnd.example.signature", sig.str(), 15) + "," +
-                  descriptor("application/spdx+json", sbom.str(), 13) + "]}";
+  std::string m = manifestJson("",
+                               {descriptor("application/vnd.example.signature", sig.str(), 15),
+                                descriptor("application/spdx+json", sbom.str(), 13)},
+                               ",\"artifactType\":\"application/x-test\"");
   Digest art = r.putManifest(m);
   Digest broken = r.putManifest("this is not json");
   // An old-style artifact manifest: "blobs" instead of layers, no config.

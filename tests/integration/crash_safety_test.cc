@@ -83,24 +83,18 @@ class Worker {
       : id_(id), conn_(port, std::chrono::seconds(20)), ledger_(ledger), rng_(seed), stop_(stop) {}
 
   void run() {
-    while (!stop_.load() && pushImage()) {
+    while (!stop_.load() && pushNextImage()) {
     }
   }
 
  private:
-  bool pushBlob(const std::string& repo, const std::string& bytes) {
-    std::optional<Reply> r;
-    switch (rng_() % 3) {
-      case 0:
-        r = pushBlobMonolithic(conn_, repo, bytes);
-        break;
-      case 1:
-        r = pushBlobChunked(conn_, repo, bytes, 1 + static_cast<int>(rng_() % 4), false);
-        break;
-      default:
-        r = pushBlobChunked(conn_, repo, bytes, 2 + static_cast<int>(rng_() % 3), true);
-        break;
-    }
+  // Uploads `bytes` one of the three ways, chosen at random, and notes what was acknowledged.
+  bool pushAndRecordBlob(const std::string& repo, const std::string& bytes) {
+    auto how = static_cast<BlobUpload>(rng_() % 3);
+    int chunks = how == BlobUpload::kChunked              ? 1 + static_cast<int>(rng_() % 4)
+                 : how == BlobUpload::kChunkedLastWithPut ? 2 + static_cast<int>(rng_() % 3)
+                                                          : 1;
+    std::optional<Reply> r = pushBlob(conn_, repo, bytes, how, chunks);
     if (!r) {
       ledger_.interrupted++;
       return false;
@@ -115,7 +109,9 @@ class Worker {
     return true;
   }
 
-  bool pushImage() {
+  // Pushes the next image blob by blob, noting each step in the ledger: the tag's manifest is
+  // in flight from just before its PUT until the answer.
+  bool pushNextImage() {
     std::string repo = "crash/w" + std::to_string(id_);
     uint64_t n = rng_();
     std::string config = "{\"worker\":" + std::to_string(id_) + ",\"n\":" + std::to_string(n) + "}";
@@ -123,15 +119,15 @@ class Worker {
     layers.push_back(randomBytes(rng_() % 3 == 0 ? 1 + rng_() % 3000000 : rng_() % 70000, n));
     layers.push_back(sharedLayer(static_cast<int>(rng_() % kSharedLayers)));
     if (rng_() % 2) layers.push_back(std::string());  // the empty blob
-    for (const std::string& blob : {config, layers[0], layers[1]}) {
-      if (!pushBlob(repo, blob)) return false;
+    ImageBytes image = ociImage(config, layers, std::to_string(n));
+    for (const std::string& blob : image.blobs()) {
+      if (!pushAndRecordBlob(repo, blob)) return false;
     }
-    if (layers.size() == 3 && !pushBlob(repo, layers[2])) return false;
     // Shared layers also go to one repository all clients push to at once.
-    if (!pushBlob("crash/shared", layers[1])) return false;
+    if (!pushAndRecordBlob("crash/shared", layers[1])) return false;
 
-    std::string manifest = ociManifest(config, layers, std::to_string(n));
-    std::string digest = digestOf(manifest);
+    const std::string& manifest = image.manifest;
+    std::string digest = image.digest();
     bool byTag = rng_() % 4 != 0;
     std::string tagKey = repo + ":t" + std::to_string(rng_() % kTagsPerWorker);
     std::string reference = byTag ? tagKey.substr(repo.size() + 1) : digest;
@@ -419,8 +415,7 @@ TEST(CrashSafety, EveryRenameFollowsAnFsyncAndIsFollowedByADirectoryFsync) {
   ASSERT_EQ(putManifest(c, "audit/app", "v1", m1, kOciManifestType)->status, 201);
   ASSERT_EQ(putManifest(c, "audit/app", "v1", m2, kOciManifestType)->status, 201);  // a tag move
   ASSERT_EQ(putManifest(c, "audit/app", digestOf(m1), m1, kOciManifestType)->status, 201);
-  std::string index = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndexType +
-                      "\",\"manifests\":[" + descriptorOf(kOciManifestType, m1) + "]}";
+  std::string index = indexJson({descriptorOf(kOciManifestType, m1)});
   ASSERT_EQ(putManifest(c, "audit/app", "multi", index, kOciIndexType)->status, 201);
   c.close();
   EXPECT_EQ(server.stop(), 0);

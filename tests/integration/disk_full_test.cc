@@ -83,7 +83,7 @@ TEST(DiskFull, PushesFailCleanlyReadsGoOnAndPushesWorkOnceSpaceIsFreed) {
   HttpConnection c(server.port(), std::chrono::seconds(30));
   std::string config = "{\"os\":\"linux\"}", layer = randomBytes(200000, 1);
   std::string manifest = ociManifest(config, {layer});
-  ASSERT_EQ(pushImage(c, "small/app", "v1", config, {layer}, manifest)->status, 201);
+  ASSERT_EQ(pushImage(c, "small/app", "v1", ImageBytes{config, {layer}, manifest})->status, 201);
 
   // Fill the disk but for ~1 MiB, beside the store, as other data on the volume would.
   uint64_t before = freeBytes(dir / "mnt");
@@ -147,7 +147,7 @@ TEST(DiskFull, StorageErrorsAnswer500AndTheStoreRecovers) {
   HttpConnection c(server.port(), std::chrono::seconds(30));
   std::string config = "{\"os\":\"linux\"}", layer = randomBytes(200000, 1);
   std::string manifest = ociManifest(config, {layer});
-  ASSERT_EQ(pushImage(c, "small/app", "v1", config, {layer}, manifest)->status, 201);
+  ASSERT_EQ(pushImage(c, "small/app", "v1", ImageBytes{config, {layer}, manifest})->status, 201);
   auto r = c.request("POST", "/v2/small/app/blobs/uploads/");
   ASSERT_EQ(r->status, 202);
   std::string session = r->header("location");

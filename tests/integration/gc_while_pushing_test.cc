@@ -139,7 +139,7 @@ void pushWhileCollecting() {
       EXPECT_EQ(readFile(out / layer.digest.substr(7)), layer.bytes) << ref << " " << layer.digest;
     }
   }
-  auto fsck = run({(binDir() / "regfsctl").string(), "fsck", root.string()});
+  auto fsck = regfsctl({"fsck", root.string()});
   EXPECT_EQ(fsck.status, 0) << fsck.out << fsck.err;
 }
 

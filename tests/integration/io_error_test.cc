@@ -40,9 +40,12 @@ class IoErrorTest : public ::testing::Test {
         c_(server_.port(), std::chrono::seconds(30)),
         appManifest_(ociManifest(config_, {appLayer_})),
         otherManifest_(ociManifest(config_, {otherLayer_})) {
-    EXPECT_EQ(pushImage(c_, "app", "v1", config_, {appLayer_}, appManifest_)->status, 201)
+    EXPECT_EQ(pushImage(c_, "app", "v1", ImageBytes{config_, {appLayer_}, appManifest_})->status,
+              201)
         << server_.log();
-    EXPECT_EQ(pushImage(c_, "other", "v1", config_, {otherLayer_}, otherManifest_)->status, 201)
+    EXPECT_EQ(
+        pushImage(c_, "other", "v1", ImageBytes{config_, {otherLayer_}, otherManifest_})->status,
+        201)
         << server_.log();
   }
 

@@ -95,8 +95,7 @@ TEST_F(ViewRsyncBackupRestoreTest, BackupTwiceThenRestore) {
   bytes[bytes.size() / 2] ^= 1;
   std::filesystem::remove(badFile);  // break the hard link before writing
   writeFile(badFile, bytes);
-  r = run({(binDir() / "regfsctl").string(), "restore", broken.string(),
-           (work / "bad-store").string()});
+  r = regfsctl({"restore", broken.string(), (work / "bad-store").string()});
   EXPECT_EQ(r.status, 65) << "EX_DATAERR";
   EXPECT_NE(r.err.find(badFile.string()), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
@@ -105,13 +104,13 @@ TEST_F(ViewRsyncBackupRestoreTest, BackupTwiceThenRestore) {
     EXPECT_EQ(e.path().filename().string().find(".regfs-restore"), std::string::npos) << e.path();
   }
   // A non-empty ROOT is refused.
-  r = run({(binDir() / "regfsctl").string(), "restore", backup.string(), root.string()});
+  r = regfsctl({"restore", backup.string(), root.string()});
   EXPECT_EQ(r.status, 2) << "a bad argument";
   EXPECT_NE(r.err.find("not empty"), std::string::npos) << r.err;
 
   // Restore, and serve the result with the reference registry.
   auto restored = work / "restored";
-  r = run({(binDir() / "regfsctl").string(), "restore", backup.string(), restored.string()});
+  r = regfsctl({"restore", backup.string(), restored.string()});
   ASSERT_EQ(r.status, 0) << r.err;
   ReferenceRegistry reference(restored);
   const std::string accept =

@@ -1,10 +1,10 @@
-// The StorageDriver contract (tests/common/storage/driver_contract.h) on S3: a new bucket on
+// The StorageDriver contract (support/driver_contract.h) on S3: a new bucket on
 // the shared radosgw per test.
 #include <gtest/gtest.h>
 
 #include "common/storage/s3_driver.h"
 #include "shared_ceph.h"
-#include "tests/common/storage/driver_contract.h"
+#include "support/driver_contract.h"
 
 namespace regfs::testing {
 namespace {

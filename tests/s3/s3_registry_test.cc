@@ -301,11 +301,6 @@ TEST_F(S3RegistryTest, RegfsctlWorksOnTheBucketAConfigNames) {
   RegfsServer server({}, s3Options());
   Blob image;
   ASSERT_NO_FATAL_FAILURE(image = pushForTools(server, "library/tool:v1", 7));
-  auto regfsctl = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), (binDir() / "regfsctl").string());
-    return run(args);
-  };
-
   auto du = regfsctl({"du", (work / "config.yml").string()});
   ASSERT_EQ(du.status, 0) << du.err;
   EXPECT_NE(du.out.find("library/tool"), std::string::npos) << du.out;
@@ -389,7 +384,7 @@ TEST_F(S3RegistryTest, GarbageCollectionListsTheBucketOnce) {
   EXPECT_EQ(std::count(keys.begin(), keys.end(), blobKey(gone)), 0)
       << "the deleted image was swept";
   EXPECT_EQ(std::count(keys.begin(), keys.end(), blobKey(kept)), 1) << "the tagged one was kept";
-  auto fsck = run({(binDir() / "regfsctl").string(), "fsck", (work / "config.yml").string()});
+  auto fsck = regfsctl({"fsck", (work / "config.yml").string()});
   EXPECT_EQ(fsck.status, 0) << fsck.out << fsck.err;
 }
 
@@ -425,10 +420,10 @@ TEST_F(S3RegistryTest, ViewShowsTheFilesInsideImagesOnTheBucket) {
   EXPECT_EQ(sha256Hex(readFile(rootfs / "opt/big.bin")), sha256Hex(randomBytes(12 << 20, 10)));
   EXPECT_EQ(xattr(rootfs / "opt/big.bin", "user.oci.layer").substr(0, 7), "sha256:");
 
-  auto du = run({(binDir() / "regfsctl").string(), "du", (work / "config.yml").string(), "--json"});
+  auto du = regfsctl({"du", (work / "config.yml").string(), "--json"});
   ASSERT_EQ(du.status, 0) << du.err;
   EXPECT_NE(du.out.find("\"layerIndexes\": 2"), std::string::npos) << du.out;
-  auto fsck = run({(binDir() / "regfsctl").string(), "fsck", (work / "config.yml").string()});
+  auto fsck = regfsctl({"fsck", (work / "config.yml").string()});
   EXPECT_EQ(fsck.status, 0) << fsck.out << fsck.err;
   EXPECT_NE(fsck.out.find("2 layer indexes checked: clean"), std::string::npos) << fsck.out;
 }

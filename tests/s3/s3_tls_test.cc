@@ -111,8 +111,8 @@ TEST_F(S3TlsTest, SkopeoAndRegfsctlWorkOverHttpsWithSkipVerify) {
   // regfsctl on a config naming the same https storage.
   writeFile(work / "config.yml", "version: 0.1\nstorage:\n" + storage);
   auto regfsctl = [&](const std::string& command) {
-    return run({(binDir() / "regfsctl").string(), command, (work / "config.yml").string()},
-               {{"SSL_CERT_FILE", ""}, {"SSL_CERT_DIR", ""}});
+    return testing::regfsctl({command, (work / "config.yml").string()},
+                             {{"SSL_CERT_FILE", ""}, {"SSL_CERT_DIR", ""}});
   };
   auto du = regfsctl("du");
   ASSERT_EQ(du.status, 0) << du.err;
@@ -138,8 +138,8 @@ TEST_F(S3TlsTest, UntrustedCertificateStopsTheStart) {
 
   // regfsctl refuses it the same way.
   writeFile(work / "config.yml", "version: 0.1\nstorage:\n" + storage);
-  auto du = run({(binDir() / "regfsctl").string(), "du", (work / "config.yml").string()},
-                {{"SSL_CERT_FILE", ""}, {"SSL_CERT_DIR", ""}});
+  auto du = regfsctl({"du", (work / "config.yml").string()},
+                     {{"SSL_CERT_FILE", ""}, {"SSL_CERT_DIR", ""}});
   EXPECT_NE(du.status, 0);
   EXPECT_NE(du.err.find("the TLS certificate of " + endpoint + " was not trusted"),
             std::string::npos)

@@ -1,12 +1,12 @@
 #pragma once
 // Test support: layer bytes compressed in memory, as registries store them (zlib's gzip
-// format, zstd), and incompressible bytes that make a layer span many seek points.
+// format, zstd). Bytes that do not compress (a layer spanning many seek points) are
+// randomBytes of support/image.h.
 
 #include <gtest/gtest.h>
 #include <zlib.h>
 #include <zstd.h>
 
-#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -36,16 +36,6 @@ inline std::string zstdBytes(std::string_view data, int level = 3) {
   size_t n = ZSTD_compress(out.data(), out.size(), data.data(), data.size(), level);
   EXPECT_FALSE(ZSTD_isError(n));
   out.erase(n);
-  return out;
-}
-
-// `size` bytes that do not compress, the same for a seed.
-inline std::string noiseBytes(size_t size, uint32_t seed) {
-  std::string out(size, '\0');
-  for (char& c : out) {
-    seed = seed * 1103515245 + 12345;
-    c = static_cast<char>(seed >> 16);
-  }
   return out;
 }
 

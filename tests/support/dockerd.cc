@@ -16,7 +16,8 @@
 #include <map>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
+
+#include "support/poll.h"
 
 namespace regfs::testing {
 namespace {
@@ -207,23 +208,21 @@ DockerDaemon::DockerDaemon() : dir_(std::make_unique<WorkDir>()) {
 
   // dockerd itself waits for containerd's socket, so both start at once; either one
   // exiting ends the wait early.
-  std::string failure;
-  while (true) {
-    if (pingDocker(d / "docker.sock")) break;
-    if (!containerd_->running()) {
-      failure = "containerd exited";
-    } else if (!dockerd_->running()) {
-      failure = "dockerd exited";
-    } else if (Clock::now() - start > kStartTimeout) {
-      failure = "dockerd did not answer /_ping within " +
-                std::to_string(std::chrono::seconds(kStartTimeout).count()) + " s";
-    }
-    if (!failure.empty()) {
-      std::string logs = log();
-      stop();
-      throw std::runtime_error(failure + " (" + version_ + ")\n" + logs);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  bool answered = false;
+  waitUntil(
+      [&] {
+        answered = pingDocker(d / "docker.sock");
+        return answered || !containerd_->running() || !dockerd_->running();
+      },
+      kStartTimeout);
+  if (!answered) {
+    std::string failure = !containerd_->running() ? "containerd exited"
+                          : !dockerd_->running()  ? "dockerd exited"
+                                                  : "dockerd did not answer /_ping within " +
+                                                       std::to_string(kStartTimeout.count()) + " s";
+    std::string logs = log();
+    stop();
+    throw std::runtime_error(failure + " (" + version_ + ")\n" + logs);
   }
   startupTime_ = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
 }

@@ -7,7 +7,6 @@
 #include <map>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
 
 namespace regfs::testing {
 
@@ -33,13 +32,11 @@ FaultFs::FaultFs(const std::filesystem::path& backing, const std::filesystem::pa
       std::vector<std::string>{(binDir() / "regfs-faultfs").string(), backing.string(),
                                mountpoint.string(), (dir_ / "rules").string()},
       std::map<std::string, std::string>{}, dir_ / "faultfs.log");
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   struct stat st;
-  while (!isMountOf(mountpoint, "fuse.regfs-faultfs") || ::stat(mountpoint.c_str(), &st) != 0) {
-    if (!process_->running() || std::chrono::steady_clock::now() > deadline) {
-      throw std::runtime_error("regfs-faultfs did not mount: " + process_->log());
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (!process_->waitWhileRunning([&] {
+        return isMountOf(mountpoint, "fuse.regfs-faultfs") && ::stat(mountpoint.c_str(), &st) == 0;
+      })) {
+    throw std::runtime_error("regfs-faultfs did not mount: " + process_->log());
   }
 }
 

@@ -1,6 +1,5 @@
 #include "support/http_client.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -19,18 +18,10 @@ HttpConnection::~HttpConnection() { close(); }
 bool HttpConnection::connect() {
   if (fd_ >= 0) return true;
   buffer_.clear();
-  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  fd_ = connectLoopback(port_);
   if (fd_ < 0) return false;
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port_));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close();
-    return false;
-  }
   return true;
 }
 
@@ -105,16 +96,23 @@ std::optional<Reply> HttpConnection::receive(bool headRequest) {
   }
 }
 
+std::string requestHead(const std::string& method, const std::string& target, size_t bodySize,
+                        const std::vector<std::string>& headers, const std::string& host) {
+  std::string head = method + " " + target + " HTTP/1.1\r\nHost: " + host + "\r\n";
+  for (const std::string& h : headers) head += h + "\r\n";
+  if (bodySize > 0 || method == "PUT" || method == "POST" || method == "PATCH") {
+    head += "Content-Length: " + std::to_string(bodySize) + "\r\n";
+  }
+  return head + "\r\n";
+}
+
 std::optional<Reply> HttpConnection::request(const std::string& method, const std::string& target,
                                              std::string_view body,
                                              const std::vector<std::string>& headers) {
   if (!connect()) return std::nullopt;
-  std::string head = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-  for (const std::string& h : headers) head += h + "\r\n";
-  if (!body.empty() || method == "PUT" || method == "POST" || method == "PATCH") {
-    head += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-  }
-  head += "\r\n";
+  // As curl does, with the port: event URLs are built from it.
+  std::string head =
+      requestHead(method, target, body.size(), headers, "127.0.0.1:" + std::to_string(port_));
   if (!send(head) || !send(body)) return std::nullopt;
   return receive(method == "HEAD");
 }
@@ -159,29 +157,27 @@ std::optional<Reply> putManifest(HttpConnection& c, const std::string& repo,
                    {"Content-Type: " + mediaType});
 }
 
-std::optional<Reply> pushImage(HttpConnection& c, const std::string& repo,
-                               const std::string& reference, const std::string& config,
-                               const std::vector<std::string>& layers, const std::string& manifest,
-                               const std::string& mediaType) {
-  std::vector<std::string> blobs = {config};
-  blobs.insert(blobs.end(), layers.begin(), layers.end());
-  for (const std::string& blob : blobs) {
-    auto r = pushBlobMonolithic(c, repo, blob);
-    if (!r || r->status != 201) return r;
+std::optional<Reply> pushBlob(HttpConnection& c, const std::string& repo, const std::string& blob,
+                              BlobUpload how, int chunks) {
+  switch (how) {
+    case BlobUpload::kMonolithic:
+      return pushBlobMonolithic(c, repo, blob);
+    case BlobUpload::kChunked:
+      return pushBlobChunked(c, repo, blob, chunks);
+    case BlobUpload::kChunkedLastWithPut:
+      return pushBlobChunked(c, repo, blob, chunks, true);
   }
-  return putManifest(c, repo, reference, manifest, mediaType);
+  return std::nullopt;
 }
 
-std::string randomBytes(size_t n, uint64_t seed) {
-  std::string s(n, '\0');
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (auto& c : s) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    c = static_cast<char>(x >> 24);
+std::optional<Reply> pushImage(HttpConnection& c, const std::string& repo,
+                               const std::string& reference, const ImageBytes& image,
+                               const BlobPusher& pushOne) {
+  for (const std::string& blob : image.blobs()) {
+    auto r = pushOne(c, repo, blob);
+    if (!r || r->status != 201) return r;
   }
-  return s;
+  return putManifest(c, repo, reference, image.manifest, image.mediaType);
 }
 
 }  // namespace regfs::testing

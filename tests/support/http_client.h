@@ -4,10 +4,11 @@
 // stops half-way, hostile bytes) where curl would hide what happened. And a small
 // registry client on top of it: blob pushes (monolithic and chunked), manifest and image
 // pushes, each answering with the server's reply or nullopt when the connection failed. The
-// images themselves are built with support/image.h.
+// images themselves are built with support/image.h (ociImage, randomBytes).
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,12 @@
 #include "support/server.h"
 
 namespace regfs::testing {
+
+// The head of an HTTP/1.1 request: the request line, Host, `headers`, and Content-Length
+// when there is a body or the method sends one (PUT, POST, PATCH).
+std::string requestHead(const std::string& method, const std::string& target, size_t bodySize,
+                        const std::vector<std::string>& headers = {},
+                        const std::string& host = "127.0.0.1");
 
 class HttpConnection {
  public:
@@ -59,15 +66,21 @@ std::optional<Reply> putManifest(HttpConnection& c, const std::string& repo,
                                  const std::string& reference, const std::string& bytes,
                                  const std::string& mediaType);
 
-// Pushes an image as a client does: `config` and each of `layers` (monolithic), then
-// `manifest` as <repo>:<reference>. The reply of the first push not answered 201, else the
+// The ways a client uploads a blob, for tests that vary them.
+enum class BlobUpload { kMonolithic, kChunked, kChunkedLastWithPut };
+// Uploads `blob` the way `how` says; the chunked ways send it in `chunks` pieces.
+std::optional<Reply> pushBlob(HttpConnection& c, const std::string& repo, const std::string& blob,
+                              BlobUpload how, int chunks = 3);
+
+// Uploads one blob of an image; pushImage's default is pushBlobMonolithic.
+using BlobPusher = std::function<std::optional<Reply>(HttpConnection&, const std::string& repo,
+                                                      const std::string& blob)>;
+
+// Pushes `image` as a client does: each of its blobs (config first) with `pushOne`, then the
+// manifest as <repo>:<reference>. The reply of the first push not answered 201, else the
 // manifest's.
 std::optional<Reply> pushImage(HttpConnection& c, const std::string& repo,
-                               const std::string& reference, const std::string& config,
-                               const std::vector<std::string>& layers, const std::string& manifest,
-                               const std::string& mediaType = kOciManifestType);
-
-// Deterministic pseudo-random bytes.
-std::string randomBytes(size_t n, uint64_t seed);
+                               const std::string& reference, const ImageBytes& image,
+                               const BlobPusher& pushOne = pushBlobMonolithic);
 
 }  // namespace regfs::testing

@@ -25,15 +25,60 @@ std::string descriptorOf(std::string_view mediaType, std::string_view bytes) {
 
 std::string ociManifest(const std::string& config, const std::vector<std::string>& layers,
                         const std::string& annotation) {
-  std::string out = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciManifestType +
-                    "\",\"config\":" + descriptorOf(kOciConfigType, config) + ",\"layers\":[";
-  for (size_t i = 0; i < layers.size(); ++i) {
-    if (i) out += ",";
-    out += descriptorOf(kOciLayerType, layers[i]);
-  }
-  out += "]";
-  if (!annotation.empty()) out += ",\"annotations\":{\"test\":\"" + annotation + "\"}";
+  std::vector<std::string> descriptors;
+  for (const std::string& layer : layers) descriptors.push_back(descriptorOf(kOciLayerType, layer));
+  return manifestJson(
+      descriptorOf(kOciConfigType, config), descriptors,
+      annotation.empty() ? "" : ",\"annotations\":{\"test\":\"" + annotation + "\"}");
+}
+
+namespace {
+
+// `items` joined by commas.
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + items[i];
+  return out;
+}
+
+}  // namespace
+
+std::string manifestJson(std::string_view config, const std::vector<std::string>& layers,
+                         std::string_view extraFields) {
+  std::string out = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciManifestType + "\"";
+  if (!config.empty()) (out += ",\"config\":") += config;
+  out += ",\"layers\":[" + joined(layers) + "]";
+  out += extraFields;
   return out + "}";
+}
+
+std::string indexJson(const std::vector<std::string>& manifests) {
+  return "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndexType + "\",\"manifests\":[" +
+         joined(manifests) + "]}";
+}
+
+std::vector<std::string> ImageBytes::blobs() const {
+  std::vector<std::string> out = {config};
+  out.insert(out.end(), layers.begin(), layers.end());
+  return out;
+}
+
+ImageBytes ociImage(std::string config, std::vector<std::string> layers,
+                    const std::string& annotation) {
+  std::string manifest = ociManifest(config, layers, annotation);
+  return ImageBytes{std::move(config), std::move(layers), std::move(manifest)};
+}
+
+std::string randomBytes(size_t n, uint64_t seed) {
+  std::string s(n, '\0');
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (auto& c : s) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    c = static_cast<char>(x >> 24);
+  }
+  return s;
 }
 
 namespace {
@@ -111,14 +156,11 @@ Blob OciLayout::addImage(const std::vector<Blob>& layers, const ImagePlatform& p
 }
 
 Blob OciLayout::addIndex(const std::vector<std::pair<Blob, ImagePlatform>>& images) {
-  std::string index =
-      "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndexType + "\",\"manifests\":[";
-  for (size_t i = 0; i < images.size(); ++i) {
-    index += (i ? "," : "") +
-             descriptorJson(images[i].first, ",\"platform\":" + platformJson(images[i].second));
+  std::vector<std::string> manifests;
+  for (const auto& [image, platform] : images) {
+    manifests.push_back(descriptorJson(image, ",\"platform\":" + platformJson(platform)));
   }
-  index += "]}";
-  return addBlob(kOciIndexType, index);
+  return addBlob(kOciIndexType, indexJson(manifests));
 }
 
 void OciLayout::tag(const std::string& tag, const Blob& manifest) {

@@ -34,6 +34,29 @@ std::string descriptorOf(std::string_view mediaType, std::string_view bytes);
 // inside blobs). `annotation` makes manifests with equal blobs distinct.
 std::string ociManifest(const std::string& config, const std::vector<std::string>& layers,
                         const std::string& annotation = "");
+// An OCI image manifest over descriptors (artifacts, media types of any kind, blobs not at
+// hand): `config` ("" for none), the layers, then `extraFields` (each starting with a comma).
+std::string manifestJson(std::string_view config, const std::vector<std::string>& layers,
+                         std::string_view extraFields = {});
+// An OCI index over the descriptors of its manifests.
+std::string indexJson(const std::vector<std::string>& manifests);
+
+// An image as a client pushes it: its blobs, then its manifest of type `mediaType`.
+struct ImageBytes {
+  std::string config;
+  std::vector<std::string> layers;
+  std::string manifest;
+  std::string mediaType = kOciManifestType;
+  // The config, then the layers: the order a client uploads them in.
+  std::vector<std::string> blobs() const;
+  std::string digest() const { return digestOf(manifest); }
+};
+// An image of `layers` with `config`, its manifest from ociManifest().
+ImageBytes ociImage(std::string config, std::vector<std::string> layers,
+                    const std::string& annotation = "");
+
+// Deterministic pseudo-random bytes, the same for a seed; they do not compress.
+std::string randomBytes(size_t n, uint64_t seed);
 
 struct Blob {
   std::string mediaType;

@@ -13,9 +13,9 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
 
 #include "common/digest.h"
+#include "support/poll.h"
 
 namespace regfs::testing {
 namespace {
@@ -50,6 +50,12 @@ TempDir::TempDir() {
   std::string pattern = std::string(base && *base ? base : "/tmp") + "/regfs-test-XXXXXX";
   if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
   path_ = pattern;
+}
+
+std::filesystem::path TempDir::write(const std::string& name, const std::string& content) const {
+  std::filesystem::path file = path_ / name;
+  writeFile(file, content);
+  return file;
 }
 
 TempDir::~TempDir() {
@@ -118,14 +124,22 @@ bool Process::running() {
   return true;
 }
 
+bool Process::waitWhileRunning(const std::function<bool()>& condition,
+                               std::chrono::milliseconds timeout) {
+  bool held = false;
+  waitUntil(
+      [&] {
+        held = condition();
+        return held || !running();
+      },
+      timeout);
+  return held;
+}
+
 int Process::stop(int signal, std::chrono::milliseconds timeout) {
   if (!running()) return status_;
   ::kill(pid_, signal);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (!running()) return status_;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  if (waitUntil([&] { return !running(); }, timeout, std::chrono::milliseconds(10))) return status_;
   ::kill(-pid_, SIGKILL);
   ::kill(pid_, SIGKILL);
   int status = 0;
@@ -156,20 +170,37 @@ int freePort() {
   return ntohs(addr.sin_port);
 }
 
-bool waitForPort(int port, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::close(fd);
-    if (rc == 0) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+CommandResult regfsctl(std::vector<std::string> args,
+                       const std::map<std::string, std::string>& env) {
+  args.insert(args.begin(), (binDir() / "regfsctl").string());
+  return run(args, env);
+}
+
+int connectLoopback(int port, int receiveBuffer) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (receiveBuffer > 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, sizeof receiveBuffer);
   }
-  return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool portAccepts(int port) {
+  int fd = connectLoopback(port);
+  if (fd >= 0) ::close(fd);
+  return fd >= 0;
+}
+
+bool waitForPort(int port, std::chrono::milliseconds timeout) {
+  return waitUntil([port] { return portAccepts(port); }, timeout).has_value();
 }
 
 std::string sanitizerReport(const std::string& output) {

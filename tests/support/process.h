@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -22,6 +23,8 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
   const std::filesystem::path& path() const { return path_; }
   std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+  // Writes `content` to `name` below the directory (parents made); returns the file's path.
+  std::filesystem::path write(const std::string& name, const std::string& content) const;
 
  private:
   std::filesystem::path path_;
@@ -53,6 +56,10 @@ class Process {
   // Sends `signal` and waits up to `timeout` for exit (then SIGKILL); returns the status.
   int stop(int signal = 15, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   std::string log() const;
+  // Waits until `condition` holds (true), or the process exits or `timeout` passes (false):
+  // a program that fails at start fails the wait at once.
+  bool waitWhileRunning(const std::function<bool()>& condition,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
  private:
   pid_t pid_ = -1;
@@ -62,11 +69,19 @@ class Process {
 
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int freePort();
+// A TCP connection (close-on-exec) to 127.0.0.1:port, or -1. A `receiveBuffer` (bytes, when
+// not 0) is set before connecting, so that it caps the window the client offers.
+int connectLoopback(int port, int receiveBuffer = 0);
+// Whether something accepts TCP connections on 127.0.0.1:port now.
+bool portAccepts(int port);
 // Waits until something accepts TCP connections on 127.0.0.1:port; false on timeout.
 bool waitForPort(int port, std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 // Directory of the built programs (regfs-server, regfs-mount, regfsctl).
 std::filesystem::path binDir();
+// The built regfsctl with `args`, run to completion.
+CommandResult regfsctl(std::vector<std::string> args,
+                       const std::map<std::string, std::string>& env = {});
 // True if `program` is on PATH.
 bool haveProgram(const std::string& program);
 

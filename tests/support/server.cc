@@ -37,11 +37,8 @@ RegfsServer::RegfsServer(const std::filesystem::path& root, RegfsServerOptions o
                                                          (dir_ / "config.yml").string()},
                                 options.env, dir_ / "server.log");
   // A server that exits at start (a bad config) fails at once, not after the timeout.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!waitForPort(port_, std::chrono::milliseconds(100))) {
-    if (!process_->running() || std::chrono::steady_clock::now() > deadline) {
-      throw std::runtime_error("regfs-server did not start: " + process_->log());
-    }
+  if (!process_->waitWhileRunning([this] { return portAccepts(port_); })) {
+    throw std::runtime_error("regfs-server did not start: " + process_->log());
   }
 }
 
@@ -92,19 +89,8 @@ LoopbackListener::~LoopbackListener() {
 
 std::string rawExchange(int port, const std::string& request, int timeoutMs, size_t readSize,
                         int pauseUs) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (pauseUs > 0) {
-    int small = static_cast<int>(readSize);
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-  }
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return "";
-  }
+  int fd = connectLoopback(port, pauseUs > 0 ? static_cast<int>(readSize) : 0);
+  if (fd < 0) return "";
   size_t sent = 0;
   while (sent < request.size()) {
     ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);

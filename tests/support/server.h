@@ -112,6 +112,13 @@ inline Reply http(const std::string& method, const std::string& url,
   return parseReply(c.out);
 }
 
+// The value of one sample (name and labels, as written) in Prometheus text, -1 when absent.
+inline double sampleValue(const std::string& metrics, const std::string& sample) {
+  size_t at = metrics.find("\n" + sample + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(metrics.substr(at + sample.size() + 2));
+}
+
 // A TCP listener on 127.0.0.1:`port` (0: a free one), closed on destruction. With
 // `acceptAndClose` a thread accepts every connection and closes it at once (so that
 // frequent probes never fill the backlog); without, connections wait unanswered.

@@ -32,13 +32,12 @@ inline BuiltImage pushImage(Store& store, Repository& repo, const std::vector<st
                             const std::optional<BuiltImage>& subject = std::nullopt,
                             const std::optional<std::string>& config = std::nullopt) {
   BuiltImage image{Digest::of(""), Digest::of(""), {}, {}};
-  std::string layerJson;
+  std::vector<std::string> layerDescriptors;
   for (const std::string& content : layers) {
     Digest d = store.putBlob(content);
     repo.linkLayer(d);
     image.layers.push_back(d);
-    if (!layerJson.empty()) layerJson += ",";
-    layerJson += descriptor(kOciLayerType, d.str(), content.size());
+    layerDescriptors.push_back(descriptor(kOciLayerType, d.str(), content.size()));
   }
   std::string configBytes =
       config ? *config
@@ -46,25 +45,21 @@ inline BuiltImage pushImage(Store& store, Repository& repo, const std::vector<st
                    std::to_string(layers.size()) + (layers.empty() ? "" : layers.back()) + "\"}";
   image.config = store.putBlob(configBytes);
   repo.linkLayer(image.config);
-  image.bytes = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciManifestType + "\",\"config\":" +
-                descriptor(kOciConfigType, image.config.str(), configBytes.size()) +
-                ",\"layers\":[" + layerJson + "]";
-  if (subject) {
-    image.bytes += ",\"subject\":" +
-                   descriptor(kOciManifestType, subject->manifest.str(), subject->bytes.size());
-  }
-  image.bytes += "}";
+  image.bytes = manifestJson(
+      descriptor(kOciConfigType, image.config.str(), configBytes.size()), layerDescriptors,
+      subject ? ",\"subject\":" +
+                    descriptor(kOciManifestType, subject->manifest.str(), subject->bytes.size())
+              : "");
   image.manifest = repo.putManifest(image.bytes);
   return image;
 }
 
 inline Digest pushIndex(Repository& repo, const std::vector<BuiltImage>& children) {
-  std::string json = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndexType + "\",\"manifests\":[";
-  for (size_t i = 0; i < children.size(); ++i) {
-    if (i) json += ",";
-    json += descriptor(kOciManifestType, children[i].manifest.str(), children[i].bytes.size());
+  std::vector<std::string> manifests;
+  for (const BuiltImage& child : children) {
+    manifests.push_back(descriptor(kOciManifestType, child.manifest.str(), child.bytes.size()));
   }
-  return repo.putManifest(json + "]}");
+  return repo.putManifest(indexJson(manifests));
 }
 
 // Sets every file's and directory's mtime under `root` to `age` ago.

@@ -1,4 +1,4 @@
-#include "tests/support/tar_writer.h"
+#include "support/tar_writer.h"
 
 #include <cstdio>
 

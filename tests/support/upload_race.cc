@@ -1,6 +1,5 @@
 #include "support/upload_race.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -27,26 +26,18 @@ class SlowRequest {
   SlowRequest(int port, const std::string& method, const std::string& target, std::string body,
               const std::vector<std::string>& headers)
       : body_(std::move(body)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) return;
+    fd_ = connectLoopback(port);
+    if (fd_ < 0) {
+      stopped_ = true;
+      return;
+    }
     int one = 1;
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     // Only against a server that hangs: the test then fails instead of waiting forever.
     timeval timeout{120, 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      stopped_ = true;
-      return;
-    }
-    std::string head = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-    for (const std::string& h : headers) head += h + "\r\n";
-    head += "Content-Length: " + std::to_string(body_.size()) + "\r\n\r\n";
-    if (!sendAll(head)) stopped_ = true;
+    if (!sendAll(requestHead(method, target, body_.size(), headers))) stopped_ = true;
   }
   ~SlowRequest() {
     if (fd_ >= 0) ::close(fd_);

@@ -40,13 +40,10 @@ class MountedView {
     argv.insert(argv.end(), extra.begin(), extra.end());
     logFile_ = mountpoint.parent_path() / (mountpoint.filename().string() + ".log");
     process_ = std::make_unique<Process>(argv, std::map<std::string, std::string>{}, logFile_);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     struct stat st;
-    while (!isRegfsMount(mountpoint) || ::stat(mountpoint.c_str(), &st) != 0) {
-      if (!process_->running() || std::chrono::steady_clock::now() > deadline) {
-        throw std::runtime_error("regfs-mount did not mount: " + process_->log());
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!process_->waitWhileRunning(
+            [&] { return isRegfsMount(mountpoint) && ::stat(mountpoint.c_str(), &st) == 0; })) {
+      throw std::runtime_error("regfs-mount did not mount: " + process_->log());
     }
   }
   ~MountedView() {

@@ -20,11 +20,6 @@ namespace {
 
 using namespace regfs::testing;
 
-CommandResult regfsctl(std::vector<std::string> args) {
-  args.insert(args.begin(), (binDir() / "regfsctl").string());
-  return run(args);
-}
-
 size_t lines(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
 
 // Every name in `dir`, sorted.

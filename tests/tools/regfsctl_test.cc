@@ -17,11 +17,6 @@ namespace {
 using namespace regfs::testing;
 using namespace std::chrono_literals;
 
-CommandResult regfsctl(std::vector<std::string> args) {
-  args.insert(args.begin(), (binDir() / "regfsctl").string());
-  return run(args);
-}
-
 rapidjson::Document json(const std::string& text) {
   rapidjson::Document doc;
   doc.Parse(text.c_str());

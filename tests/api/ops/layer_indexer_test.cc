@@ -14,9 +14,12 @@
 #include "api/ops/layer_indexer.h"
 #include "common/digest.h"
 #include "common/store/layout.h"
+#include "support/compress.h"
+#include "support/http_client.h"
 #include "support/image.h"
 #include "support/poll.h"
 #include "support/server.h"
+#include "support/tar_writer.h"
 
 namespace regfs::testing {
 namespace {
@@ -28,15 +31,9 @@ using ::testing::Not;
 // Indexing runs at idle priority on a shared machine: deadlines are generous.
 constexpr auto kDeadline = 120s;
 
-// The value of one sample in Prometheus text, -1 when absent.
-double sampleValue(const std::string& metrics, const std::string& sample) {
-  size_t at = metrics.find("\n" + sample + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(metrics.substr(at + sample.size() + 2));
-}
-
-// `bytes` as one gzip member; run-length matching, which is quick on long runs of zeros.
-std::string gzipMember(std::string_view bytes, size_t repeatZeros = 0) {
+// One gzip member of `n` zeros, fed a MiB at a time; run-length matching, which is quick on
+// long runs of zeros.
+std::string gzipZeros(size_t n) {
   z_stream z{};
   EXPECT_EQ(deflateInit2(&z, 9, Z_DEFLATED, 16 + 15, 9, Z_RLE), Z_OK);
   std::string out;
@@ -52,44 +49,19 @@ std::string gzipMember(std::string_view bytes, size_t repeatZeros = 0) {
       out.append(buf, sizeof buf - z.avail_out);
     } while (z.avail_out == 0 || z.avail_in > 0);
   };
-  feed(bytes, Z_NO_FLUSH);
-  for (size_t i = 0; i < repeatZeros / zeros.size(); ++i) feed(zeros, Z_NO_FLUSH);
+  for (size_t i = 0; i < n / zeros.size(); ++i) feed(zeros, Z_NO_FLUSH);
   feed({}, Z_FINISH);
   deflateEnd(&z);
   return out;
 }
 
-// A ustar header for a regular file `name` of `size` bytes.
-std::string tarHeader(const std::string& name, uint64_t size) {
-  std::string h(512, '\0');
-  h.replace(0, name.size(), name);
-  auto octal = [&](size_t at, size_t width, uint64_t v) {
-    std::string s(width - 1, '0');
-    for (size_t i = width - 1; i-- > 0 && v; v >>= 3) s[i] = static_cast<char>('0' + (v & 7));
-    h.replace(at, width - 1, s);
-  };
-  octal(100, 8, 0644);
-  octal(108, 8, 0);
-  octal(116, 8, 0);
-  octal(124, 12, size);
-  octal(136, 12, 0);
-  h[156] = '0';
-  h.replace(257, 6, std::string("ustar\0", 6));
-  h.replace(263, 2, "00");
-  h.replace(148, 8, "        ");
-  unsigned sum = 0;
-  for (unsigned char c : h) sum += c;
-  octal(148, 7, sum);
-  return h;
-}
-
 // A gzip'd tar layer of one file of `gib` GiB of zeros: a few MiB to push, many seconds to
 // scan. Multi-member gzip, one GiB member repeated.
 std::string bigLayer(size_t gib) {
-  std::string out = gzipMember(tarHeader("zeros", uint64_t(gib) << 30));
-  std::string member = gzipMember({}, size_t{1} << 30);
+  std::string out = gzipBytes(TarHeader().name("zeros").size(uint64_t(gib) << 30).block());
+  std::string member = gzipZeros(size_t{1} << 30);
   for (size_t i = 0; i < gib; ++i) out += member;
-  return out + gzipMember(std::string(1024, '\0'));
+  return out + gzipBytes(std::string(1024, '\0'));
 }
 
 struct IndexingServer {
@@ -112,35 +84,19 @@ struct IndexingServer {
   }
 };
 
+const std::string kConfig = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{}}";
+
 class LayerIndexerTest : public ::testing::Test {
  protected:
   TempDir work;
   OciLayout layout{work / "oci"};
 
-  void pushBlob(RegfsServer& s, const std::string& repo, const std::string& bytes) {
-    static int n = 0;
-    auto file = work / ("blob-" + std::to_string(n++));
-    writeFile(file, bytes);
-    Reply r = http(
-        "POST", s.url() + "/v2/" + repo + "/blobs/uploads/?digest=" + digestOf(bytes),
-        {"--data-binary", "@" + file.string(), "-H", "Content-Type: application/octet-stream"});
+  // An image of `layers` (their bytes) pushed as repo:tag.
+  void push(RegfsServer& s, const std::string& repo, const std::string& tag,
+            const std::vector<std::string>& layers) {
+    HttpConnection c(s.port());
+    Reply r = pushImage(c, repo, tag, ociImage(kConfig, layers, tag)).value_or(Reply{});
     ASSERT_EQ(r.status, 201) << r.body;
-  }
-  void pushManifest(RegfsServer& s, const std::string& repo, const std::string& tag,
-                    const std::string& manifest, const std::string& type = kOciManifestType) {
-    auto file = work / ("manifest-" + tag);
-    writeFile(file, manifest);
-    Reply r = http("PUT", s.url() + "/v2/" + repo + "/manifests/" + tag,
-                   {"--data-binary", "@" + file.string(), "-H", "Content-Type: " + type});
-    ASSERT_EQ(r.status, 201) << r.body;
-  }
-  // An image of `layers` (their bytes), curl-pushed as repo:tag.
-  void pushImage(RegfsServer& s, const std::string& repo, const std::string& tag,
-                 const std::vector<std::string>& layers) {
-    std::string config = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{}}";
-    pushBlob(s, repo, config);
-    for (const auto& l : layers) pushBlob(s, repo, l);
-    pushManifest(s, repo, tag, ociManifest(config, layers, tag));
   }
 };
 
@@ -179,8 +135,8 @@ TEST_F(LayerIndexerTest, APushedImageIsIndexedInTheBackgroundAtIdlePriority) {
   IndexingServer s;
   Blob base = layout.addLayer({{"etc/os-release", "ID=test\n"}, {"bin/sh", "#!"}});
   Blob app = layout.addLayer({{"app/main", "print('hi')\n"}});
-  std::string junk = gzipMember("this is no tar archive, only text of some length");
-  pushImage(*s.server, "team/app", "v1", {base.bytes, app.bytes, junk});
+  std::string junk = gzipBytes("this is no tar archive, only text of some length");
+  push(*s.server, "team/app", "v1", {base.bytes, app.bytes, junk});
 
   EXPECT_TRUE(waitUntil([&] { return s.indexed(base.digest) && s.indexed(app.digest); }, kDeadline))
       << s.server->log();
@@ -202,7 +158,7 @@ TEST_F(LayerIndexerTest, APushedImageIsIndexedInTheBackgroundAtIdlePriority) {
 
   // The same layers pushed again in another image are not indexed again.
   Blob more = layout.addLayer({{"more", "x"}});
-  pushImage(*s.server, "team/other", "v1", {base.bytes, more.bytes});
+  push(*s.server, "team/other", "v1", {base.bytes, more.bytes});
   EXPECT_TRUE(waitUntil([&] { return s.indexed(more.digest); }, kDeadline));
   EXPECT_TRUE(waitUntil(
       [&] { return s.sample("regfs_layer_indexes_built_total{result=\"ok\"}") == 3; }, kDeadline))
@@ -217,24 +173,20 @@ TEST_F(LayerIndexerTest, APushedImageIsIndexedInTheBackgroundAtIdlePriority) {
 TEST_F(LayerIndexerTest, AnArtifactOrAnIndexQueuesNothing) {
   IndexingServer s;
   Blob chart = layout.addLayer({{"Chart.yaml", "name: demo\n"}});
-  std::string config = "{\"name\":\"demo\"}";
-  pushBlob(*s.server, "charts/demo", config);
-  pushBlob(*s.server, "charts/demo", chart.bytes);
-  pushManifest(*s.server, "charts/demo", "1.0",
-               "{\"schemaVersion\":2,\"mediaType\":\"" + kOciManifestType + "\",\"config\":" +
-                   descriptorOf("application/vnd.cncf.helm.config.v1+json", config) +
-                   ",\"layers\":[" + descriptorOf(kOciLayerType, chart.bytes) + "]}");
+  ImageBytes artifact{"{\"name\":\"demo\"}", {chart.bytes}};
+  artifact.manifest =
+      manifestJson(descriptorOf("application/vnd.cncf.helm.config.v1+json", artifact.config),
+                   {descriptorOf(kOciLayerType, chart.bytes)});
+  HttpConnection c(s.server->port());
+  ASSERT_EQ(pushImage(c, "charts/demo", "1.0", artifact).value_or(Reply{}).status, 201);
   // An index over the chart: nothing of its own to index.
-  std::string index = "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndexType +
-                      "\",\"manifests\":[" +
-                      descriptor(kOciManifestType, digestOf(readFile(work / "manifest-1.0")),
-                                 readFile(work / "manifest-1.0").size()) +
-                      "]}";
-  pushManifest(*s.server, "charts/demo", "all", index, kOciIndexType);
+  std::string index = indexJson({descriptorOf(kOciManifestType, artifact.manifest)});
+  ASSERT_EQ(putManifest(c, "charts/demo", "all", index, kOciIndexType).value_or(Reply{}).status,
+            201);
 
   // Then an image: once its layer is indexed, everything pushed before it was looked at.
   Blob layer = layout.addLayer({{"a", "b"}});
-  pushImage(*s.server, "team/app", "v1", {layer.bytes});
+  push(*s.server, "team/app", "v1", {layer.bytes});
   EXPECT_TRUE(waitUntil([&] { return s.indexed(layer.digest); }, kDeadline)) << s.server->log();
   EXPECT_TRUE(waitUntil(
       [&] { return s.sample("regfs_layer_indexes_built_total{result=\"ok\"}") == 1; }, kDeadline))
@@ -245,7 +197,7 @@ TEST_F(LayerIndexerTest, AnArtifactOrAnIndexQueuesNothing) {
 TEST_F(LayerIndexerTest, TurnedOffByConfigBuildsNothing) {
   IndexingServer s("regfs:\n  indexing:\n    enabled: false\n");
   Blob layer = layout.addLayer({{"a", "b"}});
-  pushImage(*s.server, "team/app", "v1", {layer.bytes});
+  push(*s.server, "team/app", "v1", {layer.bytes});
   std::string m = s.metrics();
   EXPECT_THAT(m, HasSubstr("registry_http_requests_total"));
   EXPECT_THAT(m, Not(HasSubstr("regfs_layer_index")));  // no indexer to report
@@ -258,7 +210,7 @@ TEST_F(LayerIndexerTest, TurnedOffByConfigBuildsNothing) {
 TEST_F(LayerIndexerTest, StoppingWhileABigLayerIsIndexedCancelsIt) {
   IndexingServer s;
   std::string big = bigLayer(8);
-  pushImage(*s.server, "team/big", "v1", {big});
+  push(*s.server, "team/big", "v1", {big});
   // The layer stays queued while it is built.
   ASSERT_TRUE(waitUntil(
       [&] { return s.sample("regfs_layer_index_queue_length{kind=\"layer\"}") == 1; }, kDeadline))

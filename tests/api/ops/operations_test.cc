@@ -3,10 +3,8 @@
 // webhook notifications (delivered, retried, never blocking requests) and the drain on
 // SIGTERM. Real server processes; a python3 stdlib webhook receiver.
 
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <rapidjson/document.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -28,6 +26,7 @@
 #include "api/registry/router.h"
 #include "common/store/layout.h"
 #include "common/store/store.h"
+#include "support/http_client.h"
 #include "support/image.h"
 #include "support/poll.h"
 #include "support/server.h"
@@ -50,13 +49,6 @@ std::vector<std::string> lines(const std::string& text) {
   return out;
 }
 
-// The value of one sample in Prometheus text, -1 when absent.
-double sampleValue(const std::string& metrics, const std::string& sample) {
-  size_t at = metrics.find("\n" + sample + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(metrics.substr(at + sample.size() + 2));
-}
-
 // A regfs-server with a debug listener, configured through REGISTRY_* variables.
 struct OpsServer {
   int debugPort = freePort();
@@ -76,29 +68,15 @@ struct OpsServer {
 class OpsTest : public ::testing::Test {
  protected:
   TempDir work;
-  std::filesystem::path file(const std::string& bytes) {
-    static int n = 0;
-    auto p = work / ("body-" + std::to_string(n++));
-    writeFile(p, bytes);
-    return p;
-  }
   // Pushes a config blob, a layer and an OCI manifest tagged `tag`; returns the manifest digest.
-  // With curl, which names the server with its port in Host: the events' URLs carry it.
-  std::string pushImage(RegfsServer& s, const std::string& repo, const std::string& tag) {
-    std::string config = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"tag\":\"" + tag + "\"}";
-    std::string layer = "layer bytes of " + tag;
-    for (const auto& blob : {config, layer}) {
-      Reply r = http("POST", s.url() + "/v2/" + repo + "/blobs/uploads/?digest=" + digestOf(blob),
-                     {"--data-binary", "@" + file(blob).string(), "-H",
-                      "Content-Type: application/octet-stream"});
-      EXPECT_EQ(r.status, 201) << r.body;
-    }
-    std::string manifest = ociManifest(config, {layer});
-    Reply r = http("PUT", s.url() + "/v2/" + repo + "/manifests/" + tag,
-                   {"--data-binary", "@" + file(manifest).string(), "-H",
-                    "Content-Type: " + kOciManifestType});
+  std::string pushSmallImage(RegfsServer& s, const std::string& repo, const std::string& tag) {
+    ImageBytes image =
+        ociImage("{\"architecture\":\"amd64\",\"os\":\"linux\",\"tag\":\"" + tag + "\"}",
+                 {"layer bytes of " + tag});
+    HttpConnection c(s.port());
+    Reply r = pushImage(c, repo, tag, image).value_or(Reply{});
     EXPECT_EQ(r.status, 201) << r.body;
-    return digestOf(manifest);
+    return image.digest();
   }
 };
 
@@ -252,7 +230,7 @@ TEST_F(OpsTest, MetricsPassPromtoolAndCountRequestsBlobsAndRepositories) {
               {{"REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED", "true"},
                {"REGISTRY_HTTP_DEBUG_PROMETHEUS_PATH", "/prom"}});
   RegfsServer& s = *o.server;
-  std::string digest = pushImage(s, "team/app", "v1");
+  std::string digest = pushSmallImage(s, "team/app", "v1");
   EXPECT_EQ(http("GET", s.url() + "/v2/team/app/manifests/v1", {"-H", kAcceptOci}).status, 200);
   EXPECT_EQ(http("GET", s.url() + "/v2/team/app/manifests/nope").status, 404);
   EXPECT_EQ(http("GET", s.url() + "/some/raw/path/42").status, 404);
@@ -497,7 +475,7 @@ TEST_F(OpsTest, JsonLogLinesParseAndCarryAccessFieldsAndLogFields) {
   OpsServer o(work / "store", "",
               {{"REGISTRY_LOG_FORMATTER", "json"}, {"REGISTRY_LOG_FIELDS_ENVIRONMENT", "test"}});
   RegfsServer& s = *o.server;
-  pushImage(s, "team/app", "v1");
+  pushSmallImage(s, "team/app", "v1");
   http("GET", s.url() + "/v2/team/app/manifests/v1", {"-H", "User-Agent: t", "-H", kAcceptOci});
   EXPECT_EQ(s.stop(), 0);
   int access = 0;
@@ -601,7 +579,7 @@ TEST_F(OpsTest, NotificationsDeliverPushPullAndDeleteEventsInDistributionsEnvelo
   OpsServer o(work / "store",
               endpointConfig(receiver.url(), "      ignore:\n        actions: [mount]\n"));
   RegfsServer& s = *o.server;
-  std::string digest = pushImage(s, "team/app", "v1");
+  std::string digest = pushSmallImage(s, "team/app", "v1");
   ASSERT_EQ(http("GET", s.url() + "/v2/team/app/manifests/v1",
                  {"-H", "User-Agent: ops-test/1", "-H", kAcceptOci})
                 .status,
@@ -665,7 +643,7 @@ TEST_F(OpsTest, NotificationsAreRetriedUntilTheEndpointAccepts) {
   Receiver receiver({"--fail", "4"});
   OpsServer o(work / "store", endpointConfig(receiver.url()));
   ASSERT_EQ(http("GET", o.server->url() + "/v2/").status, 200);
-  pushImage(*o.server, "team/app", "v1");
+  pushSmallImage(*o.server, "team/app", "v1");
   // Three events; the first is refused four times (three quick retries, then backoff).
   ASSERT_TRUE(waitUntil([&] { return receiver.posts().size() >= 7; })) << o.server->log();
   std::string metrics = http("GET", o.debugUrl() + "/metrics").body;
@@ -697,7 +675,7 @@ TEST_F(OpsTest, HttpsEndpointsGetEventsOnlyWhenTheirCertificateIsTrusted) {
                   endpointEntry("bad", bad.url()) + endpointEntry("misnamed", misnamed.url()),
               {{"SSL_CERT_FILE", (work / "bundle.pem").string()}});
   RegfsServer& s = *o.server;
-  std::string digest = pushImage(s, "team/app", "v1");
+  std::string digest = pushSmallImage(s, "team/app", "v1");
 
   ASSERT_TRUE(waitUntil([&] { return good.posts().size() >= 3; })) << s.log();
   std::vector<std::string> actions;
@@ -750,7 +728,7 @@ TEST_F(OpsTest, AnHttpsEndpointIsNotTrustedWithoutItsCa) {
   Receiver receiver(tlsFlags(cert), "https");
   OpsServer o(work / "store", endpointConfig(receiver.url()));
   ASSERT_EQ(http("GET", o.server->url() + "/v2/").status, 200);
-  pushImage(*o.server, "team/app", "v1");
+  pushSmallImage(*o.server, "team/app", "v1");
   ASSERT_TRUE(waitUntil([&] {
     return sampleValue(
                http("GET", o.debugUrl() + "/metrics").body,
@@ -764,7 +742,7 @@ TEST_F(OpsTest, AHangingEndpointNeverSlowsRequests) {
   Receiver receiver({"--hang"});
   OpsServer o(work / "store", endpointConfig(receiver.url()));
   RegfsServer& s = *o.server;
-  pushImage(s, "team/app", "v1");
+  pushSmallImage(s, "team/app", "v1");
   auto started = Clock::now();
   for (int i = 0; i < 40; ++i)
     ASSERT_EQ(http("GET", s.url() + "/v2/team/app/manifests/v1", {"-H", kAcceptOci}).status, 200);
@@ -779,22 +757,6 @@ TEST_F(OpsTest, AHangingEndpointNeverSlowsRequests) {
 }
 
 // ---- drain ----
-
-// `receiveBuffer` (bytes, when not 0) caps the client's receive window.
-int connectTo(int port, int receiveBuffer = 0) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (receiveBuffer > 0)
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, sizeof receiveBuffer);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 std::string readAll(int fd, std::chrono::milliseconds timeout) {
   timeval tv{static_cast<time_t>(timeout.count() / 1000),
@@ -814,7 +776,7 @@ TEST_F(OpsTest, DrainStopsAcceptingAndFinishesTheRequestInFlight) {
   OpsServer o(work / "store", "", {{"REGISTRY_HTTP_DRAINTIMEOUT", "10s"}});
   RegfsServer& s = *o.server;
   std::string blob = "0123456789";
-  int fd = connectTo(s.port());
+  int fd = connectLoopback(s.port());
   ASSERT_GE(fd, 0);
   std::string head = "POST /v2/team/app/blobs/uploads/?digest=" + digestOf(blob) +
                      " HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234";
@@ -824,7 +786,7 @@ TEST_F(OpsTest, DrainStopsAcceptingAndFinishesTheRequestInFlight) {
   // New connections are refused from now on.
   ASSERT_TRUE(waitUntil(
       [&] {
-        int c = connectTo(s.port());
+        int c = connectLoopback(s.port());
         if (c >= 0) ::close(c);
         return c < 0;
       },
@@ -848,14 +810,13 @@ TEST_F(OpsTest, DrainFinishesABlobDownloadInFlightAndLogsItWhenItEnds) {
   std::string blob(32 << 20, '\0');
   for (size_t i = 0; i < blob.size(); ++i) blob[i] = static_cast<char>(i * 7 / 4096);
   std::string digest = digestOf(blob);
-  Reply put = http(
-      "POST", s.url() + "/v2/team/app/blobs/uploads/?digest=" + digest,
-      {"--data-binary", "@" + file(blob).string(), "-H", "Content-Type: application/octet-stream"});
+  HttpConnection c(s.port());
+  Reply put = pushBlobMonolithic(c, "team/app", blob).value_or(Reply{});
   ASSERT_EQ(put.status, 201) << put.body;
 
   // A client with a small receive window: most of the blob is still to be sent when the
   // server is told to stop.
-  int fd = connectTo(s.port(), 64 << 10);
+  int fd = connectLoopback(s.port(), 64 << 10);
   ASSERT_GE(fd, 0);
   std::string get = "GET /v2/team/app/blobs/" + digest + " HTTP/1.1\r\nHost: x\r\n\r\n";
   ASSERT_EQ(::send(fd, get.data(), get.size(), 0), static_cast<ssize_t>(get.size()));
@@ -894,7 +855,7 @@ TEST_F(OpsTest, DrainFinishesABlobDownloadInFlightAndLogsItWhenItEnds) {
 TEST_F(OpsTest, DrainGivesUpAfterTheDrainTimeoutAndExitsZero) {
   OpsServer o(work / "store", "", {{"REGISTRY_HTTP_DRAINTIMEOUT", "1500ms"}});
   RegfsServer& s = *o.server;
-  int fd = connectTo(s.port());
+  int fd = connectLoopback(s.port());
   ASSERT_GE(fd, 0);
   std::string head = "POST /v2/team/app/blobs/uploads/?digest=sha256:" + std::string(64, 'a') +
                      " HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\npartial";

@@ -16,9 +16,10 @@
 namespace regfs::api {
 namespace {
 
-using regfs::testing::descriptor;
-using regfs::testing::kOciConfigType;
+using regfs::testing::digestOf;
+using regfs::testing::ImageBytes;
 using regfs::testing::kOciManifestType;
+using regfs::testing::ociImage;
 using regfs::testing::TempDir;
 
 Request request(const std::string& method, const std::string& target) {
@@ -44,29 +45,24 @@ class EventsTest : public ::testing::Test {
     o.deleteEnabled = true;
     return o;
   }
-  // Pushes a layer and an image manifest through the handlers; returns the manifest.
+  // Pushes an image of one layer through the handlers; returns the manifest.
   std::string pushImage(const std::string& repo, const std::string& tag) {
-    layer_ = "layer bytes of " + repo;
-    layerDigest_ = Digest::of(layer_).str();
-    EXPECT_EQ(
-        send(*registry_, request("POST", "/v2/" + repo + "/blobs/uploads/?digest=" + layerDigest_),
-             layer_)
-            .status,
-        201);
-    std::string config = "{}";
-    std::string configDigest = Digest::of(config).str();
-    send(*registry_, request("POST", "/v2/" + repo + "/blobs/uploads/?digest=" + configDigest),
-         config);
-    std::string manifest =
-        R"({"schemaVersion":2,"mediaType":")" + kOciManifestType + R"(","config":)" +
-        descriptor(kOciConfigType, configDigest, 2) + R"(,"layers":[)" +
-        descriptor("application/vnd.oci.image.layer.v1.tar", layerDigest_, layer_.size()) + "]}";
+    ImageBytes image = ociImage("{}", {"layer bytes of " + repo});
+    layer_ = image.layers[0];
+    layerDigest_ = digestOf(layer_);
+    for (const std::string& blob : image.blobs()) {
+      EXPECT_EQ(
+          send(*registry_,
+               request("POST", "/v2/" + repo + "/blobs/uploads/?digest=" + digestOf(blob)), blob)
+              .status,
+          201);
+    }
     Request put = request("PUT", "/v2/" + repo + "/manifests/" + tag);
-    put.headers.add("Content-Type", kOciManifestType);
-    Response r = send(*registry_, put, manifest);
+    put.headers.add("Content-Type", image.mediaType);
+    Response r = send(*registry_, put, image.manifest);
     EXPECT_EQ(r.status, 201);
     pushed_ = r.event;
-    return manifest;
+    return image.manifest;
   }
 
   TempDir dir_;

@@ -266,10 +266,8 @@ TEST_F(FilesTest, AnArtifactHasNoRootFileSystem) {
   std::string config = "{\"chart\":1}";
   Digest c = store.putBlob(config);
   repo.linkLayer(c);
-  Digest manifest = repo.putManifest(
-      "{\"schemaVersion\":2,\"mediaType\":\"" + kOciManifestType + "\",\"config\":" +
-      descriptor("application/vnd.cncf.helm.config.v1+json", c.str(), config.size()) +
-      ",\"layers\":[]}");
+  Digest manifest = repo.putManifest(manifestJson(
+      descriptor("application/vnd.cncf.helm.config.v1+json", c.str(), config.size()), {}));
   repo.putTag(Tag::parse("chart"), manifest);
   start();
   Reply r = get("/v2/team/app/_regfs/files/chart/");
@@ -288,9 +286,8 @@ TEST_F(FilesTest, AnIndexNamesItsImageByPlatform) {
                       ",\"platform\":" + platform);
   };
   Digest index = repo.putManifest(
-      "{\"schemaVersion\":2,\"mediaType\":\"" + kOciIndexType + "\",\"manifests\":[" +
-      child(image, "{\"os\":\"linux\",\"architecture\":\"amd64\"}") + "," +
-      child(arm, "{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"}") + "]}");
+      indexJson({child(image, "{\"os\":\"linux\",\"architecture\":\"amd64\"}"),
+                 child(arm, "{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"}")}));
   repo.putTag(Tag::parse("multi"), index);
   start();
   Reply r = get("/v2/team/app/_regfs/files/multi/etc/os-release");

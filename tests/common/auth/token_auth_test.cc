@@ -21,7 +21,9 @@
 
 #include "common/base64.h"
 #include "common/error.h"
+#include "support/error_kind.h"
 #include "support/process.h"
+#include "support/tls.h"
 
 namespace regfs {
 namespace {
@@ -30,17 +32,11 @@ using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using testing::openssl;
 using testing::TempDir;
 
 constexpr char kIssuer[] = "auth.example.com";
 constexpr char kService[] = "registry.example.com";
-
-void openssl(const std::vector<std::string>& args) {
-  std::vector<std::string> argv{"openssl"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  testing::CommandResult r = testing::run(argv);
-  ASSERT_EQ(r.status, 0) << r.err;
-}
 
 // Keys and certificates made once by the openssl CLI:
 //   rsa     RSA 2048, self-signed certificate, in the bundle
@@ -622,14 +618,7 @@ TEST_F(TokenAuthTest, TrustsJwksKeys) {
 
 // The Error(kConfigInvalid) message of constructing a verifier from `c`.
 std::string configError(const TokenAuthConfig& c) {
-  try {
-    TokenVerifier verifier(c);
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kConfigInvalid) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "no error";
-  return "";
+  return testing::configError([&] { TokenVerifier verifier(c); });
 }
 
 TEST_F(TokenAuthTest, ConfigErrorsNameTheFile) {

@@ -8,6 +8,8 @@
 #include <fstream>
 
 #include "common/error.h"
+#include "support/error_kind.h"
+#include "support/process.h"
 
 namespace regfs {
 namespace {
@@ -19,39 +21,8 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-// A temporary directory removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "regfs-config-XXXXXX").string();
-    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
-  std::filesystem::path write(const std::string& name, const std::string& text) const {
-    std::filesystem::path file = path_ / name;
-    std::ofstream(file) << text;
-    return file;
-  }
-
- private:
-  std::filesystem::path path_;
-};
-
-// The message of the Error(kConfigInvalid) that `f` throws, or a test failure.
-template <typename F>
-std::string configError(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kConfigInvalid) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return "";
-}
+using testing::configError;
+using testing::TempDir;
 
 std::string parseError(const std::string& yaml, const Environment& env = {}) {
   return configError([&] { parseConfig(yaml, env); });

@@ -12,6 +12,7 @@
 #include "common/layers/file_reader.h"
 #include "common/layers/tar.h"
 #include "support/compress.h"
+#include "support/image.h"
 #include "support/process.h"
 #include "support/tar_writer.h"
 
@@ -239,7 +240,7 @@ TEST_F(ExportTest, FilesOfCompressedLayersInAnyOrder) {
   std::vector<std::string> data;
   TarWriter low, high;
   for (int i = 0; i < 6; ++i) {
-    data.push_back(regfs::testing::noiseBytes(700 * 1024 + i, i));
+    data.push_back(regfs::testing::randomBytes(700 * 1024 + i, i));
     low.file("f" + std::to_string(5 - i), data.back());
   }
   high.file("b", "upper").file("f3", "replaced");

@@ -9,6 +9,7 @@
 #include "common/layers/layer_index.h"
 #include "common/store/layout.h"
 #include "support/compress.h"
+#include "support/image.h"
 #include "support/process.h"
 #include "support/tar_writer.h"
 
@@ -22,7 +23,7 @@ class LayerIndexesTest : public ::testing::Test {
  protected:
   TempDir dir;
   Store store = Store::openLocal(dir.path());
-  std::string big = regfs::testing::noiseBytes(3 << 20, 7);
+  std::string big = regfs::testing::randomBytes(3 << 20, 7);
   std::string layerTar = TarWriter()
                              .dir("etc/")
                              .file("etc/os-release", "ID=test\n")

@@ -8,8 +8,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -20,6 +18,7 @@
 #include "support/image.h"
 #include "support/layer_entries.h"
 #include "support/process.h"
+#include "support/tar_writer.h"
 
 namespace regfs::layers {
 namespace {
@@ -27,6 +26,8 @@ namespace {
 using testing::layerEntries;
 
 namespace fs = std::filesystem;
+using testing::TarHeader;
+using testing::TarWriter;
 using testing::TempDir;
 
 // A regular file's content names its layer and entry ("L1E3"), so the unpacked tree shows
@@ -37,39 +38,25 @@ std::string contentOf(size_t layer, size_t entry) {
 
 // A ustar archive of `entries` (names under 100 bytes).
 std::string ustar(const std::vector<Entry>& entries, size_t layerNumber) {
-  std::string out;
+  TarWriter tar;
   for (size_t i = 0; i < entries.size(); ++i) {
     const Entry& e = entries[i];
     std::string data = e.type == EntryType::kRegular ? contentOf(layerNumber, i) : "";
-    char header[512] = {};
-    std::string name = e.type == EntryType::kDirectory ? e.path + "/" : e.path;
-    std::snprintf(header, 100, "%s", name.c_str());
-    std::snprintf(header + 100, 8, "%07o", e.mode);
-    std::snprintf(header + 108, 8, "%07o", 0);
-    std::snprintf(header + 116, 8, "%07o", 0);
-    std::snprintf(header + 124, 12, "%011o", static_cast<unsigned>(data.size()));
-    std::snprintf(header + 136, 12, "%011o", 1700000000u);
     char type = '0';
     if (e.type == EntryType::kDirectory) type = '5';
     if (e.type == EntryType::kSymlink) type = '2';
     if (e.type == EntryType::kHardlink) type = '1';
     if (e.type == EntryType::kFifo) type = '6';
-    header[156] = type;
-    std::snprintf(header + 157, 100, "%s", e.linkTarget.c_str());
-    std::memcpy(header + 257,
-                "ustar\0"
-                "00",
-                8);
-    std::memset(header + 148, ' ', 8);
-    unsigned sum = 0;
-    for (char c : header) sum += static_cast<unsigned char>(c);
-    std::snprintf(header + 148, 8, "%06o", sum);
-    out.append(header, sizeof header);
-    out += data;
-    out.append((512 - data.size() % 512) % 512, '\0');
+    tar.header(TarHeader()
+                   .name(e.type == EntryType::kDirectory ? e.path + "/" : e.path)
+                   .mode(e.mode)
+                   .size(data.size())
+                   .mtime(1700000000)
+                   .type(type)
+                   .linkName(e.linkTarget))
+        .data(data);
   }
-  out.append(1024, '\0');
-  return out;
+  return tar.end().bytes();
 }
 
 struct Seen {

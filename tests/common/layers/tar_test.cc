@@ -22,18 +22,20 @@
 #include <vector>
 
 #include "common/error.h"
-#include "tests/support/error_kind.h"
-#include "tests/support/process.h"
-#include "tests/support/tar_writer.h"
+#include "support/error_kind.h"
+#include "support/process.h"
+#include "support/tar_writer.h"
 
 namespace regfs::layers {
 namespace {
 
 namespace fs = std::filesystem;
 using regfs::testing::kindOf;
+using regfs::testing::readFile;
 using regfs::testing::TarHeader;
 using regfs::testing::TarWriter;
 using regfs::testing::TempDir;
+using regfs::testing::writeFile;
 
 std::vector<Entry> parseSplit(std::string_view bytes, const std::vector<size_t>& cuts,
                               TarLimits limits = {}) {
@@ -71,13 +73,6 @@ std::string sparseContent(std::string_view tar, const Entry& e) {
     at += x.length;
   }
   return content;
-}
-
-std::string readFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 // ---- cleanPath
@@ -766,10 +761,6 @@ struct TarTree {
   TempDir dir;
   fs::path src = dir / "src";
 };
-
-void writeFile(const fs::path& path, std::string_view content) {
-  std::ofstream(path, std::ios::binary) << content;
-}
 
 // Entries of `tar` (made from `src` with -C src .) against the files: every name `tar -t`
 // lists, and for each entry what lstat says and the bytes at dataOffset.

@@ -145,11 +145,8 @@ TEST_F(GcTest, ABlobLinkedWhileInQuarantineIsMovedBack) {
     Repository repo = writerStore.repository(RepoName::parse("team/app"));
     std::string config = "{}";
     Digest c = writerStore.putBlob(config);
-    repo.putManifest(
-        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-        "\"config\":" +
-        descriptor(kOciConfigType, c.str(), 2) + ",\"layers\":[" +
-        descriptor(kOciLayerType, layer.str(), 52) + "]}");
+    repo.putManifest(manifestJson(descriptor(kOciConfigType, c.str(), 2),
+                                  {descriptor(kOciLayerType, layer.str(), 52)}));
     pushed = true;
   });
   GcOptions o;

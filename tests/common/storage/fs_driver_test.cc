@@ -1,9 +1,9 @@
-// The StorageDriver contract (driver_contract.h) on the local file system: a new root below
+// The StorageDriver contract (support/driver_contract.h) on the local file system: a new root below
 // a temp dir per test, which the driver creates on first write.
 #include <gtest/gtest.h>
 
 #include "common/storage/driver.h"
-#include "tests/common/storage/driver_contract.h"
+#include "support/driver_contract.h"
 
 namespace regfs::testing {
 namespace {
