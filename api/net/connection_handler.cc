@@ -44,23 +44,14 @@ Response answerFor(const std::exception& e) {
   return internalError(e);
 }
 
-// What the access log, the metrics and the drain learn of a request once its response is
-// complete: for a file body that is when its last byte is out, not when its head is.
+// What the observer (the access log, the metrics, events) learns of a request once its
+// response is complete: for a file body that is when its last byte is out, not when its
+// head is.
 void reportExchange(ServerState& state, const Request& request, const Response& r,
                     std::string_view client, uint64_t bytesIn, uint64_t bytesOut,
                     Clock::time_point started) {
-  auto elapsed = Clock::now() - started;
-  if (state.observer) {
-    state.observer->completed(
-        Exchange{request, r, client, bytesIn, bytesOut,
-                 std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed)});
-    return;
-  }
-  if (!state.options.accessLog) return;
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
-  spdlog::info("{} \"{} {}\" {} {} {:.3f}ms", client, request.method,
-               loggableTarget(request.target), r.status, bytesOut,
-               static_cast<double>(us) / 1000.0);
+  auto elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started);
+  state.observer->completed(Exchange{request, r, client, bytesIn, bytesOut, elapsed});
 }
 
 }  // namespace
@@ -165,9 +156,7 @@ Dispatch ConnectionHandler::route(const Request& request, const std::string& cli
     if (refused) return Dispatch::respond(std::move(*refused));
   }
   try {
-    std::optional<Response> gate;
-    if (state_->observer) gate = state_->observer->admit(request);
-    if (gate) return Dispatch::respond(std::move(*gate));
+    if (auto gate = state_->observer->admit(request)) return Dispatch::respond(std::move(*gate));
     return dispatch(*state_->registry, request);
   } catch (const std::exception& e) {
     return Dispatch::respond(answerFor(e));

@@ -10,6 +10,16 @@
 #include "api/net/tls.h"
 
 namespace regfs::api {
+namespace {
+
+// The observer of a server that was given none.
+class Unobserved : public RequestObserver {
+ public:
+  std::optional<Response> admit(const Request&) override { return std::nullopt; }
+  void completed(const Exchange&) override {}
+};
+
+}  // namespace
 
 int defaultThreads(unsigned cores) {
   if (cores == 0) cores = 1;
@@ -18,12 +28,18 @@ int defaultThreads(unsigned cores) {
 
 Server::Server(std::shared_ptr<Registry> registry, ServerOptions options)
     : options_(std::move(options)),
-      state_(std::make_shared<ServerState>(std::move(registry), options_)) {}
+      state_(std::make_shared<ServerState>(std::move(registry), options_)) {
+  state_->observer = std::make_shared<Unobserved>();
+}
 
 Server::~Server() {
   if (!endpoint_) return;
   state_->remoteReaders.stopAll();
   endpoint_->shutdown();
+}
+
+void Server::setObserver(std::shared_ptr<RequestObserver> observer) {
+  if (observer) state_->observer = std::move(observer);
 }
 
 void Server::start() {
