@@ -1,7 +1,6 @@
 #include "api/net/server.h"
 
 #include <pistache/endpoint.h>
-#include <spdlog/spdlog.h>
 
 #include <thread>
 
@@ -43,13 +42,7 @@ void Server::setObserver(std::shared_ptr<RequestObserver> observer) {
 }
 
 void Server::start() {
-  if (!options_.tls.certificate.empty()) {
-    state_->tls = std::make_shared<TlsContext>(options_.tls);
-    spdlog::debug("TLS records are encrypted {}",
-                  TlsContext::kernelTlsAvailable()
-                      ? "in user space (kernel TLS is available but unused)"
-                      : "in user space (this kernel offers no kernel TLS)");
-  }
+  if (!options_.tls.certificate.empty()) state_->tls = std::make_shared<TlsContext>(options_.tls);
   threads_ =
       options_.threads > 0 ? options_.threads : defaultThreads(std::thread::hardware_concurrency());
   Pistache::Address addr(options_.host.empty() ? std::string("0.0.0.0") : options_.host,
