@@ -1,8 +1,8 @@
 #pragma once
 // One client connection of regfs-server, as every part of its handling sees it: the state
-// the reactor thread that owns the peer keeps for it (api/net/connection_handler.h reads
-// requests into it, api/net/transport.h writes to its socket, the body senders stream
-// files through it).
+// the reactor thread that owns the peer keeps for it (api/net/request_reader.h reads
+// requests into it, api/net/connection_handler.h answers them, api/net/transport.h writes
+// to its socket, api/net/body_sender.h streams files through it).
 
 #include <pistache/http.h>
 #include <pistache/peer.h>

@@ -1,7 +1,6 @@
 #include "api/net/server.h"
 
 #include <pistache/endpoint.h>
-#include <spdlog/spdlog.h>
 
 #include <thread>
 
@@ -10,6 +9,16 @@
 #include "api/net/tls.h"
 
 namespace regfs::api {
+namespace {
+
+// The observer of a server that was given none.
+class Unobserved : public RequestObserver {
+ public:
+  std::optional<Response> admit(const Request&) override { return std::nullopt; }
+  void completed(const Exchange&) override {}
+};
+
+}  // namespace
 
 int defaultThreads(unsigned cores) {
   if (cores == 0) cores = 1;
@@ -18,7 +27,9 @@ int defaultThreads(unsigned cores) {
 
 Server::Server(std::shared_ptr<Registry> registry, ServerOptions options)
     : options_(std::move(options)),
-      state_(std::make_shared<ServerState>(std::move(registry), options_)) {}
+      state_(std::make_shared<ServerState>(std::move(registry), options_)) {
+  state_->observer = std::make_shared<Unobserved>();
+}
 
 Server::~Server() {
   if (!endpoint_) return;
@@ -26,14 +37,12 @@ Server::~Server() {
   endpoint_->shutdown();
 }
 
+void Server::setObserver(std::shared_ptr<RequestObserver> observer) {
+  if (observer) state_->observer = std::move(observer);
+}
+
 void Server::start() {
-  if (!options_.tls.certificate.empty()) {
-    state_->tls = std::make_shared<TlsContext>(options_.tls);
-    spdlog::debug("TLS records are encrypted {}",
-                  TlsContext::kernelTlsAvailable()
-                      ? "in user space (kernel TLS is available but unused)"
-                      : "in user space (this kernel offers no kernel TLS)");
-  }
+  if (!options_.tls.certificate.empty()) state_->tls = std::make_shared<TlsContext>(options_.tls);
   threads_ =
       options_.threads > 0 ? options_.threads : defaultThreads(std::thread::hardware_concurrency());
   Pistache::Address addr(options_.host.empty() ? std::string("0.0.0.0") : options_.host,

@@ -3,7 +3,8 @@
 // own HTTP/1.1 connection handling on top (Pistache's request parser buffers whole bodies
 // and mishandles keep-alive, so it is bypassed): request bodies stream into BodySinks,
 // blob bodies go out from their files in pieces, keep-alive and pipelining follow the client,
-// "Expect: 100-continue" is answered, and every request gets one access-log line.
+// "Expect: 100-continue" is answered, and every finished request is reported to the
+// server's RequestObserver (api/http/observer.h), which keeps the access log and the metrics.
 // With http.tls, each connection runs TLS beneath all of that (api/net/tls.h); with auth.*,
 // each request is authorised before it is dispatched (api/registry/auth.h).
 
@@ -36,7 +37,7 @@ struct ServerState {
   std::atomic<int> inFlight{0};               // requests whose response is not yet on the wire
   std::atomic<bool> draining{false};          // answer "Connection: close" from now on
   std::shared_ptr<TlsContext> tls;            // set when serving https
-  std::shared_ptr<RequestObserver> observer;  // metrics, access log, events, health gate
+  std::shared_ptr<RequestObserver> observer;  // never null: metrics, access log, events, gate
   RemoteReaders remoteReaders;                // threads reading remote blob bodies
 };
 
@@ -44,10 +45,9 @@ class Server {
  public:
   Server(std::shared_ptr<Registry> registry, ServerOptions options);
   ~Server();
-  // Set before start(); without one, requests get a plain access-log line.
-  void setObserver(std::shared_ptr<RequestObserver> observer) {
-    state_->observer = std::move(observer);
-  }
+  // Set before start(). Without one, every request is admitted and none is reported: no
+  // access log, no metrics, no events.
+  void setObserver(std::shared_ptr<RequestObserver> observer);
   // Binds and serves on background threads. Throws std::runtime_error when it cannot bind.
   void start();
   // Requests whose response is not yet on the wire.

@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <vector>
 
 #include "api/http/send_now.h"
@@ -92,7 +91,7 @@ int selectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const uns
 }  // namespace
 
 // The BIO between OpenSSL and a session: reads from the input being fed, writes to the
-// socket or the backlog.
+// socket or the backlog. Its method is made once and kept for the life of the process.
 struct TlsBio {
   static BIO_METHOD* method() {
     static BIO_METHOD* m = [] {
@@ -166,19 +165,6 @@ TlsContext::TlsContext(const TlsConfig& config) {
   ERR_clear_error();
 }
 
-bool TlsContext::kernelTlsAvailable() {
-#ifdef OPENSSL_NO_KTLS
-  return false;
-#else
-  std::ifstream ulp("/proc/sys/net/ipv4/tcp_available_ulp");
-  std::string word;
-  while (ulp >> word) {
-    if (word == "tls") return true;
-  }
-  return false;
-#endif
-}
-
 namespace {
 // Where the records of a write collect before they go out together, and the session whose
 // records they are (after a write with `more`), on this thread. Sessions are told apart by
@@ -188,18 +174,18 @@ thread_local uint64_t stagedBy = 0;
 std::atomic<uint64_t> lastSessionId{0};
 }  // namespace
 
-TlsSession::TlsSession(const TlsContext& context, int fd) : fd_(fd), id_(++lastSessionId) {
-  ssl_ = SSL_new(context.get());
+TlsSession::TlsSession(const TlsContext& context, int fd)
+    : fd_(fd), id_(++lastSessionId), ssl_(SSL_new(context.get())) {
   if (!ssl_) throw Error(ErrorKind::kInternal, "SSL_new failed: " + takeOpensslError());
-  BIO* bio = BIO_new(TlsBio::method());
-  BIO_set_data(bio, this);
-  SSL_set_bio(ssl_, bio, bio);
-  SSL_set_accept_state(ssl_);
+  CPtr<BIO, BIO_free> bio(BIO_new(TlsBio::method()));
+  if (!bio) throw Error(ErrorKind::kInternal, "BIO_new failed: " + takeOpensslError());
+  BIO_set_data(bio.get(), this);
+  SSL_set_bio(ssl_.get(), bio.get(), bio.get());
+  bio.release();  // the session's now, for reading and writing
+  SSL_set_accept_state(ssl_.get());
 }
 
-TlsSession::~TlsSession() { SSL_free(ssl_); }
-
-bool TlsSession::handshakeDone() const { return SSL_is_init_finished(ssl_) == 1; }
+bool TlsSession::handshakeDone() const { return SSL_is_init_finished(ssl_.get()) == 1; }
 
 int TlsSession::bioRead(char* out, int len) {
   if (input_.empty()) return -1;
@@ -240,9 +226,9 @@ TlsSession::Result TlsSession::receive(std::string_view cipher, std::string& pla
   ERR_clear_error();
   input_ = cipher;
   if (!handshakeDone()) {
-    int r = SSL_do_handshake(ssl_);
+    int r = SSL_do_handshake(ssl_.get());
     if (r != 1) {
-      int e = SSL_get_error(ssl_, r);
+      int e = SSL_get_error(ssl_.get(), r);
       input_ = {};
       if (e == SSL_ERROR_WANT_READ) return Result::kOk;
       fail("handshake");
@@ -252,12 +238,12 @@ TlsSession::Result TlsSession::receive(std::string_view cipher, std::string& pla
   thread_local std::string buf(64 << 10, '\0');
   while (true) {
     size_t got = 0;
-    int r = SSL_read_ex(ssl_, buf.data(), buf.size(), &got);
+    int r = SSL_read_ex(ssl_.get(), buf.data(), buf.size(), &got);
     if (r == 1) {
       plain.append(buf.data(), got);
       continue;
     }
-    int e = SSL_get_error(ssl_, r);
+    int e = SSL_get_error(ssl_.get(), r);
     input_ = {};
     if (e == SSL_ERROR_WANT_READ) return Result::kOk;
     if (e == SSL_ERROR_ZERO_RETURN) return Result::kClosed;
@@ -282,7 +268,7 @@ bool TlsSession::write(std::string_view plain, bool more) {
   if (direct) staging_ = &staged;
   while (!plain.empty()) {
     size_t written = 0;
-    if (SSL_write_ex(ssl_, plain.data(), plain.size(), &written) != 1) {
+    if (SSL_write_ex(ssl_.get(), plain.data(), plain.size(), &written) != 1) {
       staging_ = nullptr;
       stagedBy = 0;
       fail("write");
@@ -304,7 +290,7 @@ bool TlsSession::write(std::string_view plain, bool more) {
 
 void TlsSession::close() {
   ERR_clear_error();
-  if (handshakeDone() && !broken_) SSL_shutdown(ssl_);
+  if (handshakeDone() && !broken_) SSL_shutdown(ssl_.get());
   ERR_clear_error();
 }
 

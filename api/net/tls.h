@@ -38,9 +38,6 @@ class TlsContext {
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;
   SSL_CTX* get() const { return ctx_.get(); }
-  // True if this OpenSSL build and kernel can move record encryption into the kernel
-  // (kTLS), so that sendfile(2) would work on TLS connections.
-  static bool kernelTlsAvailable();
 
  private:
   SslCtxPtr ctx_;
@@ -50,7 +47,6 @@ class TlsSession {
  public:
   // A server-side session on the connected socket `fd` (used for sending only).
   TlsSession(const TlsContext& context, int fd);
-  ~TlsSession();
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;
 
@@ -90,7 +86,6 @@ class TlsSession {
   bool sendStaged(const std::string& staged);
   void fail(const char* what);
 
-  SSL* ssl_ = nullptr;
   int fd_;
   uint64_t id_;
   std::string_view input_;
@@ -101,6 +96,8 @@ class TlsSession {
   bool sawInput_ = false;
   bool plainHttp_ = false;
   std::string error_;
+  // Last, so that it goes first: its BIO writes into the members above.
+  CPtr<SSL, SSL_free> ssl_;
 };
 
 }  // namespace regfs::api

@@ -1,7 +1,7 @@
 #pragma once
 // The operational side of regfs-server, behind the RequestObserver seam: request metrics,
-// access log lines (text or JSON), notification events, the health gate, and the layers of
-// pushed images handed to the indexer.
+// the access log (its only lines: one per request, text or JSON), notification events, the
+// health gate, and the layers of pushed images handed to the indexer.
 
 #include <memory>
 #include <string>
