@@ -2,8 +2,6 @@
 
 #include <CLI/CLI.hpp>
 
-#include <sysexits.h>
-
 #include <iostream>
 
 #include "common/cli.h"
@@ -11,42 +9,6 @@
 #include "common/store/open.h"
 
 namespace regfs::tools {
-
-int exitStatusFor(ErrorKind kind) {
-  switch (kind) {
-    case ErrorKind::kInvalidArgument:
-      return kExitUsage;
-    case ErrorKind::kDigestInvalid:
-    case ErrorKind::kNameInvalid:
-    case ErrorKind::kTagInvalid:
-    case ErrorKind::kManifestInvalid:
-    case ErrorKind::kSizeInvalid:
-    case ErrorKind::kRangeInvalid:
-    case ErrorKind::kBlobUploadInvalid:
-      return EX_DATAERR;
-    case ErrorKind::kNotFound:
-    case ErrorKind::kBlobUnknown:
-    case ErrorKind::kBlobUploadUnknown:
-    case ErrorKind::kManifestUnknown:
-    case ErrorKind::kManifestBlobUnknown:
-    case ErrorKind::kNameUnknown:
-      return EX_NOINPUT;
-    case ErrorKind::kUnsupported:
-    case ErrorKind::kTooManyRequests:
-      return EX_UNAVAILABLE;
-    case ErrorKind::kDenied:
-    case ErrorKind::kUnauthorized:
-      return EX_NOPERM;
-    case ErrorKind::kConfigInvalid:
-      return EX_CONFIG;
-    case ErrorKind::kNoSpace:
-    case ErrorKind::kIo:
-      return EX_IOERR;
-    case ErrorKind::kInternal:
-      return EX_SOFTWARE;
-  }
-  return EX_SOFTWARE;
-}
 
 Command& Command::flag(const std::string& names, bool& value, const std::string& description) {
   app_.add_flag(names, value, description);
@@ -91,12 +53,9 @@ int Commands::run(int argc, char** argv) {
     if (!command->parsed()) continue;
     try {
       return run();
-    } catch (const Error& e) {
-      std::cerr << "regfsctl " << command->get_name() << ": " << e.what() << "\n";
-      return exitStatusFor(e.kind());
     } catch (const std::exception& e) {
       std::cerr << "regfsctl " << command->get_name() << ": " << e.what() << "\n";
-      return EX_SOFTWARE;
+      return exitStatusFor(e);
     }
   }
   std::cerr << "regfsctl: no command given (see --help)\n";
