@@ -1,8 +1,11 @@
 #include "tools/command.h"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <memory>
 
 #include "common/cli.h"
 #include "common/error.h"
@@ -48,6 +51,9 @@ Command Commands::add(const std::string& name, const std::string& description,
 }
 
 int Commands::run(int argc, char** argv) {
+  // Log lines (the warnings of common/) go to stderr, never into a command's output.
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "", std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
   if (int rc = parseCommandLine(*app_, argc, argv); rc >= 0) return rc;
   for (const auto& [command, run] : commands_) {
     if (!command->parsed()) continue;
