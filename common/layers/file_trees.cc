@@ -10,8 +10,10 @@ const Entry* FileTree::entry(uint32_t n) const {
   return &indexes[inode.layer]->entries[inode.entry];
 }
 
-FileTrees::FileTrees(Store store, IndexLimits limits, size_t cachedTrees)
-    : indexes_(std::move(store), std::move(limits)), cachedTrees_(cachedTrees) {}
+FileTrees::FileTrees(Store store, IndexLimits limits, size_t cachedTrees, size_t cachedInodes)
+    : indexes_(std::move(store), std::move(limits)),
+      cachedTrees_(cachedTrees),
+      cachedInodes_(cachedInodes) {}
 
 std::shared_ptr<const FileTree> FileTrees::tree(const TreeSource& root) {
   std::shared_ptr<std::mutex> building;
@@ -37,7 +39,12 @@ std::shared_ptr<const FileTree> FileTrees::tree(const TreeSource& root) {
   auto tree = build(root);
   std::lock_guard lock(mutex_);
   recent_.push_front(tree);
-  if (recent_.size() > cachedTrees_) recent_.pop_back();
+  size_t inodes = 0;
+  for (const auto& t : recent_) inodes += t->tree.size();
+  while (recent_.size() > 1 && (recent_.size() > cachedTrees_ || inodes > cachedInodes_)) {
+    inodes -= recent_.back()->tree.size();
+    recent_.pop_back();
+  }
   return tree;
 }
 

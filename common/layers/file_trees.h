@@ -53,7 +53,12 @@ struct FileTree {
 
 class FileTrees {
  public:
-  explicit FileTrees(Store store, IndexLimits limits = {}, size_t cachedTrees = 16);
+  // The trees kept for the next access: at most `cachedTrees`, and (the most recent always
+  // kept) at most `cachedInodes` inodes in all, since a tree costs memory by its inodes (about
+  // 80 bytes each): 16 images of a few thousand files, or 8 of 30,000.
+  static constexpr size_t kCachedInodes = 250'000;
+  explicit FileTrees(Store store, IndexLimits limits = {}, size_t cachedTrees = 16,
+                     size_t cachedInodes = kCachedInodes);
 
   // The tree of `source`, from the cache or built now (reading, or building, the indexes of
   // its layers). A layer that cannot be read gives a tree with `error` set, logged once per
@@ -71,6 +76,7 @@ class FileTrees {
 
   LayerIndexes indexes_;
   size_t cachedTrees_;
+  size_t cachedInodes_;
   std::mutex mutex_;                                   // guards recent_ and building_
   std::list<std::shared_ptr<const FileTree>> recent_;  // most recently used first
   // Per source, a lock held while it is built, so concurrent first uses build it once.

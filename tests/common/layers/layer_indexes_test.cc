@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/layers/file_reader.h"
+#include "common/layers/file_trees.h"
 #include "common/layers/layer_index.h"
 #include "common/store/layout.h"
 #include "support/compress.h"
@@ -150,6 +151,29 @@ TEST_F(LayerIndexesTest, ConcurrentFirstAccessesAgree) {
     threads.emplace_back([&, i] { got[i] = indexes.get(layer); });
   for (auto& t : threads) t.join();
   for (const auto& index : got) EXPECT_EQ(*index, *got[0]);
+}
+
+// Trees cost memory by their inodes: the cache keeps recent ones up to an inode budget (the
+// newest always), and a tree it let go is built again on the next access.
+TEST_F(LayerIndexesTest, FileTreesKeepRecentTreesWithinAnInodeBudget) {
+  std::vector<TreeSource> sources;
+  for (int i = 0; i < 3; ++i) {
+    TarWriter tar;
+    for (int f = 0; f < 100; ++f)
+      tar.file("dir" + std::to_string(i) + "/f" + std::to_string(f), "x");
+    sources.push_back(TreeSource{{store.putBlob(tar.end().bytes())}, true});
+  }
+  FileTrees trees(store, {}, 16, 250);  // two trees of 102 inodes fit, three do not
+  auto first = trees.tree(sources[0]);  // held: a rebuilt tree cannot take its address
+  EXPECT_EQ(trees.tree(sources[0])->tree.size(), 102u);
+  EXPECT_EQ(trees.tree(sources[0]), first) << "kept";
+  auto second = trees.tree(sources[1]);
+  EXPECT_EQ(trees.tree(sources[0]), first) << "two fit";
+  trees.tree(sources[2]);  // the least recent, the second, goes
+  EXPECT_EQ(trees.tree(sources[0]), first);
+  auto again = trees.tree(sources[1]);
+  EXPECT_NE(again, second) << "built again";
+  EXPECT_EQ(again->tree.size(), 102u);
 }
 
 }  // namespace
