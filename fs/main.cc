@@ -7,7 +7,7 @@
 #include <cstring>
 #include <sstream>
 
-#include "common/cli.h"
+#include "common/cli/cli.h"
 #include "common/error.h"
 #include "common/store/open.h"
 #include "fs/fuse_ops.h"

@@ -10,7 +10,7 @@
 
 #include "common/error.h"
 #include "common/layers/image.h"
-#include "common/view_names.h"
+#include "common/view/names.h"
 #include "fs/manifest_parts.h"
 
 namespace regfs::view {

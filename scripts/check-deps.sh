@@ -9,19 +9,22 @@ cd "$(dirname "$0")/.."
 # room: the rooms it may include besides itself (lowest first).
 declare -A allowed=(
   [common]=""
+  [common/curl]="common"
+  [common/view]="common"
+  [common/cli]="common"
   [common/config]="common"
-  [common/storage]="common common/config"
+  [common/storage]="common common/curl common/config"
   [common/store]="common common/config common/storage"
   [common/layers]="common common/config common/storage common/store"
   [common/maintenance]="common common/config common/storage common/store common/layers"
   [common/auth]="common common/config"
-  [api/http]="common common/config"
+  [api/http]="common common/curl common/config"
   [api/registry]="common common/config common/storage common/store common/layers common/auth api/http"
   [api/ops]="common common/config common/storage common/store common/layers common/maintenance common/auth api/http api/registry"
   [api/net]="common common/config common/storage common/store common/layers common/auth api/http api/registry"
-  [api]="common common/config common/storage common/store common/layers common/maintenance common/auth api/http api/registry api/ops api/net"
-  [fs]="common common/config common/storage common/store common/layers"
-  [tools]="common common/config common/storage common/store common/layers common/maintenance"
+  [api]="common common/cli common/config common/storage common/store common/layers common/maintenance common/auth api/http api/registry api/ops api/net"
+  [fs]="common common/view common/cli common/config common/storage common/store common/layers"
+  [tools]="common common/view common/cli common/config common/storage common/store common/layers common/maintenance"
 )
 
 roomOf() {  # the deepest room holding path $1 (a file or an include), or nothing

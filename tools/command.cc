@@ -6,7 +6,7 @@
 
 #include <iostream>
 
-#include "common/cli.h"
+#include "common/cli/cli.h"
 #include "common/error.h"
 #include "common/store/open.h"
 

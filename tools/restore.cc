@@ -26,7 +26,7 @@
 #include "common/names.h"
 #include "common/store/store.h"
 #include "common/unique_fd.h"
-#include "common/view_names.h"
+#include "common/view/names.h"
 #include "tools/command.h"
 
 namespace regfs::tools {

@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "common/curl.h"
+#include "common/curl/curl.h"
 
 namespace regfs::api {
 namespace {

@@ -16,7 +16,7 @@
 #include <thread>
 
 #include "common/store/layout.h"
-#include "common/view_names.h"
+#include "common/view/names.h"
 #include "fs/manifest_parts.h"
 #include "support/image.h"
 #include "support/poll.h"
