@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/config/config.h"
+#include "common/config/defaults.h"
 #include "common/storage/driver.h"
 
 namespace regfs {
@@ -17,7 +18,7 @@ struct StoreRoot {
   std::filesystem::path rootdirectory;  // empty when the store is in S3
   std::shared_ptr<StorageDriver> driver;
   // storage.maintenance.uploadpurging.age of the config.yml ROOT names, else distribution's.
-  std::chrono::nanoseconds uploadPurgingAge = std::chrono::hours(168);
+  std::chrono::nanoseconds uploadPurgingAge = kDefaultUploadPurgingAge;
 };
 
 // The driver `storage` names: the file system under storage.filesystem.rootdirectory, or S3
