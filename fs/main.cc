@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/cli/cli.h"
+#include "common/config/config.h"
 #include "common/error.h"
 #include "common/store/open.h"
 #include "fs/fuse_ops.h"
@@ -126,7 +127,7 @@ int main(int argc, char** argv) {
 
   regfs::StoreRoot store;
   try {
-    store = regfs::openStoreRoot(root);
+    store = regfs::openStoreRoot(root, regfs::processEnvironment());
   } catch (const std::exception& e) {
     return fail(e.what());
   }

@@ -280,11 +280,4 @@ Environment processEnvironment();
 // ms, s, m, h. Throws Error(kConfigInvalid) on anything else or on overflow.
 std::chrono::nanoseconds parseDuration(std::string_view text);
 
-// For commands whose ROOT argument is "a rootdirectory, or a config.yml": a directory is
-// returned as is; a regular file named *.yml or *.yaml is loaded with `env` and its
-// storage.filesystem.rootdirectory returned (its warnings are logged). Anything else, or
-// a config whose driver is not filesystem, throws Error naming the argument.
-std::filesystem::path resolveStoreRoot(const std::string& rootOrConfig, const Environment& env);
-std::filesystem::path resolveStoreRoot(const std::string& rootOrConfig);
-
 }  // namespace regfs
