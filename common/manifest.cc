@@ -584,6 +584,10 @@ Manifest parseStoredManifest(std::string_view bytes) {
   return buildManifest(top, declared);
 }
 
+bool isManifestParseError(ErrorKind kind) {
+  return kind == ErrorKind::kManifestInvalid || kind == ErrorKind::kDigestInvalid;
+}
+
 bool isManifestMediaType(std::string_view mediaType) {
   return mediaType == media::kDockerManifest || mediaType == media::kDockerManifestList ||
          mediaType == media::kOciManifest || mediaType == media::kOciIndex;

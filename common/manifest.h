@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/digest.h"
+#include "common/error.h"
 
 namespace regfs {
 
@@ -124,6 +125,10 @@ Manifest parseManifest(std::string_view bytes, std::string_view contentType = {}
 // media::kDockerSchema1Signed when it carries signatures, else kDockerSchema1; layers from
 // fsLayers, base first, size -1; no config). No size limit; otherwise as parseManifest.
 Manifest parseStoredManifest(std::string_view bytes);
+
+// Whether an Error of `kind` from parseManifest or parseStoredManifest says the bytes are not
+// a manifest regfs reads (kManifestInvalid, kDigestInvalid), rather than something else failing.
+bool isManifestParseError(ErrorKind kind);
 
 // Whether `mediaType` is one of the four manifest types regfs accepts on push. Exact match:
 // strip a header value with bareMediaType() first.
