@@ -126,6 +126,20 @@ Manifest parseManifest(std::string_view bytes, std::string_view contentType = {}
 // fsLayers, base first, size -1; no config). No size limit; otherwise as parseManifest.
 Manifest parseStoredManifest(std::string_view bytes);
 
+// What a stored manifest lists, read as far as it can be, for showing whatever the store holds
+// (the view): parseStoredManifest's reading where it succeeds; where it refuses the bytes (an
+// artifact without a config, an old artifact manifest with "blobs", a type it does not know), a
+// lenient reading that still finds every descriptor with a digest (its mediaType, and its
+// platform's os, architecture and variant, when they are strings). Bytes that are not a JSON
+// object list nothing.
+struct ManifestParts {
+  std::string mediaType;
+  std::optional<Descriptor> config;
+  std::vector<Descriptor> blobs;     // layers (or an artifact manifest's "blobs")
+  std::vector<Descriptor> children;  // an index's manifests
+};
+ManifestParts describeManifest(std::string_view bytes);
+
 // Whether an Error of `kind` from parseManifest or parseStoredManifest says the bytes are not
 // a manifest regfs reads (kManifestInvalid, kDigestInvalid), rather than something else failing.
 bool isManifestParseError(ErrorKind kind);
