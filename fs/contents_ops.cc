@@ -1,5 +1,5 @@
 // The FUSE operations inside images: every reply comes from the tree of files of the layers
-// (fs/contents.h) and the layer indexes behind it; nothing here changes.
+// (fs/contents.h) and the layer indexes behind it, which never change under an inode number.
 
 #include "fs/contents_ops.h"
 
