@@ -8,7 +8,7 @@
 #include "api/ops/logging.h"
 #include "api/registry/settings.h"
 #include "api/service.h"
-#include "common/cli.h"
+#include "common/cli/cli.h"
 
 namespace {
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/digest.h"
+#include "common/error.h"
 
 namespace regfs {
 
@@ -124,6 +125,24 @@ Manifest parseManifest(std::string_view bytes, std::string_view contentType = {}
 // media::kDockerSchema1Signed when it carries signatures, else kDockerSchema1; layers from
 // fsLayers, base first, size -1; no config). No size limit; otherwise as parseManifest.
 Manifest parseStoredManifest(std::string_view bytes);
+
+// What a stored manifest lists, read as far as it can be, for showing whatever the store holds
+// (the view): parseStoredManifest's reading where it succeeds; where it refuses the bytes (an
+// artifact without a config, an old artifact manifest with "blobs", a type it does not know), a
+// lenient reading that still finds every descriptor with a digest (its mediaType, and its
+// platform's os, architecture and variant, when they are strings). Bytes that are not a JSON
+// object list nothing.
+struct ManifestParts {
+  std::string mediaType;
+  std::optional<Descriptor> config;
+  std::vector<Descriptor> blobs;     // layers (or an artifact manifest's "blobs")
+  std::vector<Descriptor> children;  // an index's manifests
+};
+ManifestParts describeManifest(std::string_view bytes);
+
+// Whether an Error of `kind` from parseManifest or parseStoredManifest says the bytes are not
+// a manifest regfs reads (kManifestInvalid, kDigestInvalid), rather than something else failing.
+bool isManifestParseError(ErrorKind kind);
 
 // Whether `mediaType` is one of the four manifest types regfs accepts on push. Exact match:
 // strip a header value with bareMediaType() first.

@@ -7,7 +7,8 @@
 #include <cstring>
 #include <sstream>
 
-#include "common/cli.h"
+#include "common/cli/cli.h"
+#include "common/config/config.h"
 #include "common/error.h"
 #include "common/exit_status.h"
 #include "common/store/open.h"
@@ -104,9 +105,10 @@ void parseMountOptions(const std::vector<std::string>& groups, regfs::view::Moun
 }
 
 // Opens the store at `root` and serves its view at options.mountpoint until unmounted.
-int mountView(const std::string& root, const regfs::view::MountOptions& options,
+int mountView(const std::string& root, const regfs::Environment& env,
+              const regfs::view::MountOptions& options,
               const regfs::view::ViewOptions& viewOptions) {
-  regfs::StoreRoot store = regfs::openStoreRoot(root);
+  regfs::StoreRoot store = regfs::openStoreRoot(root, env);
   std::error_code ec;
   if (!store.rootdirectory.empty() && !std::filesystem::is_directory(store.rootdirectory, ec)) {
     throw Error(ErrorKind::kNotFound,
@@ -141,7 +143,7 @@ int main(int argc, char** argv) {
     regfs::view::ViewOptions viewOptions;
     viewOptions.background = true;
     parseMountOptions(optionGroups, options, viewOptions);
-    return mountView(root, options, viewOptions);
+    return mountView(root, regfs::processEnvironment(), options, viewOptions);
   } catch (const std::exception& e) {
     return fail(e.what(), regfs::exitStatusFor(e));
   }

@@ -10,8 +10,8 @@
 
 #include "common/error.h"
 #include "common/layers/image.h"
-#include "common/view_names.h"
-#include "fs/manifest_parts.h"
+#include "common/manifest.h"
+#include "common/view/names.h"
 
 namespace regfs::view {
 namespace {

@@ -7,7 +7,8 @@
 #include <iostream>
 #include <memory>
 
-#include "common/cli.h"
+#include "common/cli/cli.h"
+#include "common/config/config.h"
 #include "common/error.h"
 #include "common/store/open.h"
 
@@ -77,9 +78,13 @@ void addJsonFlag(Command& command, bool& json) {
 }
 
 StoreAt openStore(const std::string& root) {
-  StoreRoot opened = openStoreRoot(root);
+  StoreRoot opened = openStoreRoot(root, processEnvironment());
   return StoreAt{opened.rootdirectory, std::make_shared<Store>(opened.driver),
                  opened.uploadPurgingAge};
+}
+
+std::filesystem::path newStoreRoot(const std::string& root) {
+  return localStoreRoot(root, processEnvironment(), RootMust::kMayBeNew);
 }
 
 }  // namespace regfs::tools

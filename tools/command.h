@@ -69,12 +69,16 @@ void addRootArgument(Command& command, std::string& root);
 // Adds --json (machine-readable output on stdout).
 void addJsonFlag(Command& command, bool& json);
 
-// The store that ROOT names: a rootdirectory, or a config.yml naming one (or an S3 bucket).
+// The store that ROOT names: a rootdirectory, or a config.yml naming one (or an S3 bucket),
+// read with this process's REGISTRY_* variables.
 struct StoreAt {
   std::filesystem::path rootdirectory;  // empty for S3
   std::shared_ptr<Store> store;
-  std::chrono::nanoseconds uploadPurgingAge;  // from the config.yml, else distribution's 168h
+  std::chrono::nanoseconds uploadPurgingAge;  // from the config.yml, else kDefaultUploadPurgingAge
 };
 StoreAt openStore(const std::string& root);
+// The rootdirectory of a store about to be written (restore): ROOT read as openStore reads it,
+// but the directory need not exist, and a config.yml must name a filesystem store.
+std::filesystem::path newStoreRoot(const std::string& root);
 
 }  // namespace regfs::tools

@@ -4,6 +4,7 @@
 // left, 1 the check itself failed.
 #include <iostream>
 
+#include "common/config/defaults.h"
 #include "common/error.h"
 #include "common/maintenance/fsck.h"
 #include "tools/command.h"
@@ -18,7 +19,7 @@ constexpr int kExitProblemsLeft = 4;
 struct FsckCommandOptions {
   std::string root;
   bool repair = false;
-  std::string grace = "1h";
+  std::string grace = humanDuration(kDefaultMaintenanceGrace);
   bool json = false;
 };
 

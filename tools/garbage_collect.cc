@@ -2,6 +2,7 @@
 // Mark and sweep over common/gc, safe while servers write to the store.
 #include <iostream>
 
+#include "common/config/defaults.h"
 #include "common/error.h"
 #include "common/maintenance/gc.h"
 #include "tools/command.h"
@@ -15,8 +16,8 @@ struct GarbageCollectOptions {
   std::string root;
   bool dryRun = false;
   bool deleteUntagged = false;
-  std::string grace = "1h";
-  std::string settle = "5s";
+  std::string grace = humanDuration(kDefaultMaintenanceGrace);
+  std::string settle = humanDuration(kDefaultGcSettle);
   bool json = false;
 };
 

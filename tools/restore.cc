@@ -2,8 +2,9 @@
 // Turns a copy of the mounted view (rsync -aH MOUNT/ BACKUP_DIR/) back into a store:
 // blobs, revisions, layer links and tags (from the tag symlinks). Every file is hashed
 // and must match its digest; the first one that does not is named and nothing is
-// written. ROOT must not exist or be empty: the store is built in a sibling directory
-// and renamed into place only when complete, so there is never a half store at ROOT.
+// written. ROOT is a rootdirectory or a config.yml naming one, as for the other commands;
+// that directory must not exist or be empty: the store is built in a sibling directory
+// and renamed into place only when complete, so there is never a half store there.
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -26,7 +27,7 @@
 #include "common/names.h"
 #include "common/store/store.h"
 #include "common/unique_fd.h"
-#include "common/view_names.h"
+#include "common/view/names.h"
 #include "tools/command.h"
 
 namespace regfs::tools {
@@ -163,8 +164,9 @@ void verifyManifestDir(ManifestDir& m, Verifier& verifier) {
   }
   try {
     m.parsed = parseStoredManifest(m.bytes);
-  } catch (const Error&) {
+  } catch (const Error& e) {
     // Not a manifest regfs understands: its files are still checked by their digests.
+    if (!isManifestParseError(e.kind())) throw;
   }
   auto listed = [&](const Digest& d) { return m.bytes.find(d.str()) != std::string::npos; };
 
@@ -249,12 +251,15 @@ void fsyncDir(const fs::path& dir) {
 }
 
 int runRestore(const std::string& backupArg, const std::string& rootArg) {
-  fs::path backup = backupArg, root = fs::absolute(rootArg).lexically_normal();
+  fs::path backup = backupArg;
+  fs::path named = newStoreRoot(rootArg);  // ROOT itself, or the rootdirectory of its config
+  fs::path root = fs::absolute(named).lexically_normal();
   if (root.filename().empty()) root = root.parent_path();
   if (!fs::is_directory(backup)) refuse(backupArg + ": not a directory");
   bool rootExists = fs::exists(root);
   if (rootExists && (!fs::is_directory(root) || !fs::is_empty(root))) {
-    refuse(rootArg + ": exists and is not empty; restore only into a new or empty directory");
+    refuse(named.string() +
+           ": exists and is not empty; restore only into a new or empty directory");
   }
 
   // Read and verify everything before writing anything.
@@ -305,7 +310,9 @@ void addRestoreCommand(Commands& commands) {
       "turn an rsync -aH copy of the mounted view back into a store at ROOT (new or empty)",
       [backup, root] { return runRestore(*backup, *root); });
   cmd.required("BACKUP_DIR", *backup, "the copy of the view");
-  cmd.required("ROOT", *root, "rootdirectory of the new store; must not exist or be empty");
+  cmd.required("ROOT", *root,
+               "the new store: a rootdirectory that does not exist or is empty, or a config.yml "
+               "naming one");
 }
 
 }  // namespace regfs::tools

@@ -8,7 +8,7 @@
 #include <mutex>
 #include <utility>
 
-#include "common/curl.h"
+#include "common/curl/curl.h"
 #include "common/error.h"
 
 namespace regfs::api {

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "common/config/config.h"
-#include "common/curl.h"
+#include "common/curl/curl.h"
 
 namespace regfs::api {
 

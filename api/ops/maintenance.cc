@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/ops/metrics.h"
+#include "common/config/defaults.h"
 #include "common/maintenance/purge.h"
 
 namespace regfs::api {
@@ -10,7 +11,8 @@ namespace regfs::api {
 UploadPurger::UploadPurger(Store& store, UploadPurgingConfig config)
     : store_(store), config_(config) {
   if (!config_.enabled) return;
-  if (config_.interval <= std::chrono::nanoseconds(0)) config_.interval = std::chrono::hours(24);
+  if (config_.interval <= std::chrono::nanoseconds(0))
+    config_.interval = kDefaultUploadPurgingInterval;
   // distribution waits a random part of the interval before the first run, so that
   // servers started together do not purge together; a fixed minute is enough here.
   auto first = std::min<std::chrono::nanoseconds>(config_.interval, std::chrono::minutes(1));

@@ -11,11 +11,12 @@
 
 #include "api/registry/options.h"
 #include "common/config/config.h"
+#include "common/config/defaults.h"
 
 namespace regfs::api {
 
 struct Settings {
-  std::filesystem::path rootdirectory = "/var/lib/registry";
+  std::filesystem::path rootdirectory{kDefaultRootDirectory};
   ServerOptions server;
   RegistryOptions registry;
   AuthConfig auth;  // turned into server.authenticator at start (api/registry/auth.h)

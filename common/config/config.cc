@@ -6,7 +6,6 @@
 #include "common/config/config.h"
 
 #include <fcntl.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
@@ -164,33 +163,6 @@ Environment processEnvironment() {
     env.emplace_back(std::string(text.substr(0, equals)), std::string(text.substr(equals + 1)));
   }
   return env;
-}
-
-std::filesystem::path resolveStoreRoot(const std::string& rootOrConfig, const Environment& env) {
-  std::filesystem::path path(rootOrConfig);
-  std::error_code ec;
-  std::filesystem::file_status status = std::filesystem::status(path, ec);
-  if (!std::filesystem::exists(status)) {
-    throw Error(ErrorKind::kNotFound, rootOrConfig + ": no such directory or config file");
-  }
-  if (std::filesystem::is_directory(status)) return path;
-  std::string extension = path.extension().string();
-  if (!std::filesystem::is_regular_file(status) || (extension != ".yml" && extension != ".yaml")) {
-    throw Error(ErrorKind::kInvalidArgument,
-                rootOrConfig + ": neither a directory nor a .yml/.yaml config file");
-  }
-  Config config = loadConfig(path, env);
-  for (const std::string& warning : config.warnings) spdlog::warn("{}", warning);
-  if (config.storage.driver != StorageDriverKind::kFilesystem) {
-    throw Error(ErrorKind::kConfigInvalid,
-                rootOrConfig +
-                    ": the storage driver is not filesystem, so there is no local rootdirectory");
-  }
-  return config.storage.filesystem.rootDirectory;
-}
-
-std::filesystem::path resolveStoreRoot(const std::string& rootOrConfig) {
-  return resolveStoreRoot(rootOrConfig, processEnvironment());
 }
 
 }  // namespace regfs

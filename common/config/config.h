@@ -32,7 +32,8 @@
 // Keys this schema does not know, and sections regfs accepts but does not act on, are
 // not errors: they produce lines in Config::warnings, which callers log.
 //
-// The room's other headers are the loader's parts, for this folder only: value.h (a value
+// defaults.h holds the default values, for everyone. The room's other headers are the
+// loader's parts, for this folder only: value.h (a value
 // of the YAML tree and its key path), reader.h (typed reads, and messages that say where a
 // value came from), overrides.h (the REGISTRY_* overrides), schema.h (the known keys) and
 // sections.h (one reader per section, each in <section>_section.cc). config.cc wires them.
@@ -45,6 +46,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "common/config/defaults.h"
 
 namespace regfs {
 
@@ -66,7 +69,7 @@ struct LogConfig {
 enum class StorageDriverKind { kFilesystem, kS3 };
 
 struct FilesystemStorageConfig {
-  std::filesystem::path rootDirectory = "/var/lib/registry";
+  std::filesystem::path rootDirectory{kDefaultRootDirectory};
   uint64_t maxThreads = 100;  // values under 25 become 25, as in distribution
 };
 
@@ -108,8 +111,8 @@ struct S3StorageConfig {
 
 struct UploadPurgingConfig {
   bool enabled = true;
-  std::chrono::nanoseconds age = std::chrono::hours(168);
-  std::chrono::nanoseconds interval = std::chrono::hours(24);
+  std::chrono::nanoseconds age = kDefaultUploadPurgingAge;
+  std::chrono::nanoseconds interval = kDefaultUploadPurgingInterval;
   bool dryRun = false;
 };
 
@@ -276,12 +279,5 @@ Environment processEnvironment();
 // Go's time.ParseDuration: "300ms", "1.5h", "1h30m", "-2s", "0"; units ns, us (µs, μs),
 // ms, s, m, h. Throws Error(kConfigInvalid) on anything else or on overflow.
 std::chrono::nanoseconds parseDuration(std::string_view text);
-
-// For commands whose ROOT argument is "a rootdirectory, or a config.yml": a directory is
-// returned as is; a regular file named *.yml or *.yaml is loaded with `env` and its
-// storage.filesystem.rootdirectory returned (its warnings are logged). Anything else, or
-// a config whose driver is not filesystem, throws Error naming the argument.
-std::filesystem::path resolveStoreRoot(const std::string& rootOrConfig, const Environment& env);
-std::filesystem::path resolveStoreRoot(const std::string& rootOrConfig);
 
 }  // namespace regfs

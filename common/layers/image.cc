@@ -72,8 +72,10 @@ void addLayers(const Repository& repo, const Digest& d, std::set<Digest>& seen,
   Manifest manifest;
   try {
     manifest = parseStoredManifest(repo.getManifest(d));
-  } catch (const Error&) {
-    return;  // not there, or not a manifest: fsck's business
+  } catch (const Error& e) {
+    // Not there, or not a manifest: fsck's business. A failing store is the caller's.
+    if (e.kind() != ErrorKind::kManifestUnknown && !isManifestParseError(e.kind())) throw;
+    return;
   }
   for (const Descriptor& child : manifest.manifestReferences())
     addLayers(repo, child.digest, seen, seenLayers, out);

@@ -44,8 +44,9 @@ ImageReference parseImageReference(std::string_view text);
 
 // The tar layers of the images `ref` names (every manifest of NAME; the one NAME:TAG or
 // NAME@DIGEST names; every manifest of the store when nullopt), the images of an index's
-// children included, each layer once, in the order found. Manifests that cannot be read are
-// passed over. Throws Error(kNameUnknown / kManifestUnknown) when `ref` names nothing.
+// children included, each layer once, in the order found. Manifests that are missing or that
+// do not parse are passed over; other errors (a failing store) propagate. Throws
+// Error(kNameUnknown / kManifestUnknown) when `ref` names nothing.
 std::vector<Descriptor> layersOf(const Store& store, const std::optional<ImageReference>& ref);
 
 }  // namespace regfs::layers

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/config/defaults.h"
 #include "common/progress.h"
 #include "common/store/store.h"
 
@@ -67,7 +68,7 @@ struct FsckResult {
 
 struct FsckOptions {
   bool repair = false;
-  std::chrono::seconds grace{3600};
+  std::chrono::seconds grace = kDefaultMaintenanceGrace;
   ProgressFn progress;
 };
 

@@ -39,6 +39,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/config/defaults.h"
 #include "common/digest.h"
 #include "common/names.h"
 #include "common/progress.h"
@@ -68,8 +69,8 @@ StoreMarks markStore(const Store& store, bool deleteUntagged, const ProgressFn& 
 struct GcOptions {
   bool dryRun = false;          // report what would go, change nothing
   bool deleteUntagged = false;  // roots are tags, not revisions
-  std::chrono::seconds grace{3600};
-  std::chrono::milliseconds settle{5000};
+  std::chrono::seconds grace = kDefaultMaintenanceGrace;
+  std::chrono::milliseconds settle = kDefaultGcSettle;
   ProgressFn progress;
 };
 

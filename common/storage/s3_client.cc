@@ -14,7 +14,7 @@
 #include <pugixml.hpp>
 #include <thread>
 
-#include "common/curl.h"
+#include "common/curl/curl.h"
 #include "common/error.h"
 #include "common/utc.h"
 #include "common/worker.h"

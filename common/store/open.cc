@@ -2,18 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/error.h"
 #include "common/storage/s3_driver.h"
 
 namespace regfs {
-namespace {
-
-bool isConfigFile(const std::filesystem::path& path) {
-  std::error_code ec;
-  return std::filesystem::is_regular_file(path, ec) &&
-         (path.extension() == ".yml" || path.extension() == ".yaml");
-}
-
-}  // namespace
 
 std::shared_ptr<StorageDriver> makeDriver(const StorageConfig& storage) {
   if (storage.driver == StorageDriverKind::kS3)
@@ -21,18 +13,50 @@ std::shared_ptr<StorageDriver> makeDriver(const StorageConfig& storage) {
   return makeFsDriver(storage.filesystem.rootDirectory);
 }
 
-StoreRoot openStoreRoot(const std::string& rootOrConfig) {
-  StoreRoot out;
-  if (isConfigFile(rootOrConfig)) {
-    Config config = loadConfig(rootOrConfig, processEnvironment());
-    out.uploadPurgingAge = config.storage.uploadPurging.age;
-    if (config.storage.driver == StorageDriverKind::kS3) {
-      for (const std::string& warning : config.warnings) spdlog::warn("{}", warning);
-      out.driver = makeS3Driver(config.storage.s3);
-      return out;
-    }
+StorageConfig storageNamedBy(const std::string& rootOrConfig, const Environment& env,
+                             RootMust must) {
+  std::filesystem::path path(rootOrConfig);
+  std::error_code ec;
+  std::filesystem::file_status status = std::filesystem::status(path, ec);
+  bool exists = std::filesystem::exists(status);
+  if (!exists && must == RootMust::kExist) {
+    throw Error(ErrorKind::kNotFound, rootOrConfig + ": no such directory or config file");
   }
-  out.rootdirectory = resolveStoreRoot(rootOrConfig);
+  if (!exists || std::filesystem::is_directory(status)) {
+    StorageConfig storage;
+    storage.filesystem.rootDirectory = path;
+    return storage;
+  }
+  std::string extension = path.extension().string();
+  if (!std::filesystem::is_regular_file(status) || (extension != ".yml" && extension != ".yaml")) {
+    throw Error(ErrorKind::kInvalidArgument,
+                rootOrConfig + ": neither a directory nor a .yml/.yaml config file");
+  }
+  Config config = loadConfig(path, env);
+  for (const std::string& warning : config.warnings) spdlog::warn("{}", warning);
+  return config.storage;
+}
+
+std::filesystem::path localStoreRoot(const std::string& rootOrConfig, const Environment& env,
+                                     RootMust must) {
+  StorageConfig storage = storageNamedBy(rootOrConfig, env, must);
+  if (storage.driver != StorageDriverKind::kFilesystem) {
+    throw Error(ErrorKind::kConfigInvalid,
+                rootOrConfig +
+                    ": the storage driver is not filesystem, so there is no local rootdirectory");
+  }
+  return storage.filesystem.rootDirectory;
+}
+
+StoreRoot openStoreRoot(const std::string& rootOrConfig, const Environment& env) {
+  StorageConfig storage = storageNamedBy(rootOrConfig, env);
+  StoreRoot out;
+  out.uploadPurgingAge = storage.uploadPurging.age;
+  if (storage.driver == StorageDriverKind::kS3) {
+    out.driver = makeS3Driver(storage.s3);
+    return out;
+  }
+  out.rootdirectory = storage.filesystem.rootDirectory;
   out.driver = makeFsDriver(out.rootdirectory);
   return out;
 }

@@ -15,9 +15,9 @@
 #include <set>
 #include <thread>
 
+#include "common/manifest.h"
 #include "common/store/layout.h"
-#include "common/view_names.h"
-#include "fs/manifest_parts.h"
+#include "common/view/names.h"
 #include "support/image.h"
 #include "support/poll.h"
 #include "support/process.h"

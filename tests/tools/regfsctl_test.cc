@@ -7,6 +7,7 @@
 #include <map>
 
 #include "common/store/layout.h"
+#include "common/view/names.h"
 #include "support/process.h"
 #include "support/store_builder.h"
 #include "support/tar_writer.h"
@@ -279,6 +280,72 @@ TEST_F(RegfsctlStoreTest, IndexBuildsWhatIsMissingAndSaysWhatCannotBeRead) {
   EXPECT_EQ(r.status, 66) << r.err;
   r = regfsctl({"index", root, "Team/Files"});
   EXPECT_EQ(r.status, 65) << "EX_DATAERR: " << r.err;
+}
+
+// A copy of the view holding one tagged image, as `rsync -aH MOUNT/ BACKUP/` writes it.
+// Returns the image's manifest digest.
+Digest writeViewCopy(const std::filesystem::path& backup, Store& source) {
+  Repository repo = source.repository(RepoName::parse("team/app"));
+  BuiltImage image = pushImage(source, repo, {"the only layer"});
+  std::filesystem::path repoDir = backup / "team/app";
+  std::filesystem::path manifestDir = repoDir / view_names::manifestDir(image.manifest);
+  std::filesystem::create_directories(manifestDir / view_names::kLayersDir);
+  writeFile(manifestDir / view_names::kManifestFile, image.bytes);
+  writeFile(manifestDir / view_names::kConfigFile, source.readBlob(image.config));
+  writeFile(manifestDir / view_names::kLayersDir /
+                view_names::layerFile(0, 1, image.layers[0], ".tar.gz"),
+            "the only layer");
+  std::filesystem::create_symlink(view_names::manifestDir(image.manifest), repoDir / "v1");
+  return image.manifest;
+}
+
+TEST(RegfsctlRestoreTest, RootIsADirectoryOrAConfigAsForTheOtherCommands) {
+  TempDir dir;
+  Store source = Store::openLocal(dir / "source");
+  std::filesystem::path backup = dir / "backup";
+  Digest manifest = writeViewCopy(backup, source);
+  auto restoredTag = [](const std::filesystem::path& root) {
+    Store store = Store::openLocal(root);
+    std::optional<Digest> tagged =
+        store.repository(RepoName::parse("team/app")).resolveTag(Tag::parse("v1"));
+    return tagged ? tagged->str() : "no tag";
+  };
+
+  // A config.yml names the new store's rootdirectory.
+  std::filesystem::path restored = dir / "restored";
+  std::filesystem::path config = dir / "config.yml";
+  writeFile(config, "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: " +
+                        restored.string() + "\n");
+  auto r = regfsctl({"restore", backup.string(), config.string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find(restored.string()), std::string::npos) << r.out;
+  EXPECT_EQ(restoredTag(restored), manifest.str());
+  EXPECT_TRUE(std::filesystem::is_regular_file(config)) << "the config is read, not replaced";
+
+  // Its rootdirectory now holds a store: refused as any non-empty ROOT is.
+  r = regfsctl({"restore", backup.string(), config.string()});
+  EXPECT_EQ(r.status, 2) << "a bad argument";
+  EXPECT_NE(r.err.find(restored.string() + ": exists and is not empty"), std::string::npos)
+      << r.err;
+
+  // REGISTRY_* apply to the config, as for the other commands.
+  std::filesystem::path overridden = dir / "overridden";
+  r = run({(binDir() / "regfsctl").string(), "restore", backup.string(), config.string()},
+          {{"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", overridden.string()}});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(restoredTag(overridden), manifest.str());
+
+  // A directory, as before.
+  r = regfsctl({"restore", backup.string(), (dir / "plain").string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(restoredTag(dir / "plain"), manifest.str());
+
+  // A config of an S3 store has no directory to restore into.
+  std::filesystem::path s3 = dir / "s3.yml";
+  writeFile(s3, "version: 0.1\nstorage:\n  s3:\n    bucket: b\n    region: us-east-1\n");
+  r = regfsctl({"restore", backup.string(), s3.string()});
+  EXPECT_EQ(r.status, 78) << "EX_CONFIG: " << r.err;
+  EXPECT_NE(r.err.find("not filesystem"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -821,39 +821,6 @@ TEST(Config, UnreadableFileIsNamed) {
                         file.string() + ")"));
 }
 
-TEST(ResolveStoreRoot, TakesADirectoryOrAConfig) {
-  TempDir dir;
-  EXPECT_EQ(resolveStoreRoot(dir.path().string(), {}), dir.path());
-
-  std::filesystem::path yml = dir.write(
-      "config.yml", "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /srv/registry\n");
-  EXPECT_EQ(resolveStoreRoot(yml.string(), {}), "/srv/registry");
-  EXPECT_EQ(resolveStoreRoot(yml.string(), {{"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", "/o"}}),
-            "/o");
-  std::filesystem::path yaml = dir.write("config.yaml", "version: 0.1\n");
-  EXPECT_EQ(resolveStoreRoot(yaml.string(), {}), "/var/lib/registry");
-
-  std::filesystem::path s3 =
-      dir.write("s3.yml", "version: 0.1\nstorage:\n  s3:\n    bucket: b\n    region: us-east-1\n");
-  EXPECT_THAT(configError([&] { resolveStoreRoot(s3.string(), {}); }),
-              HasSubstr("the storage driver is not filesystem"));
-
-  std::filesystem::path txt = dir.write("notes.txt", "hello");
-  try {
-    resolveStoreRoot(txt.string(), {});
-    ADD_FAILURE() << "accepted a text file";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
-    EXPECT_THAT(e.what(), HasSubstr(txt.string()));
-  }
-  try {
-    resolveStoreRoot((dir.path() / "missing").string(), {});
-    ADD_FAILURE() << "accepted a missing path";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kNotFound);
-  }
-}
-
 TEST(ProcessEnvironment, ReadsThisProcess) {
   const char* path = getenv("PATH");
   ASSERT_NE(path, nullptr) << "ctest runs tests with PATH set";

@@ -1,4 +1,4 @@
-#include "common/view_names.h"
+#include "common/view/names.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "common/curl.h"
+#include "common/curl/curl.h"
 
 #include <curl/curl.h>
 
