@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "common/exit_status.h"
 #include "regfs/version.h"
 
 namespace regfs {
@@ -22,7 +23,7 @@ int parseCommandLine(CLI::App& app, int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << app.get_name() << ": " << e.what() << " (see --help)\n";
-    return 2;
+    return kExitUsage;
   }
   return -1;
 }

@@ -17,4 +17,12 @@ void initCurl() {
   });
 }
 
+void appendHeader(CurlHeaders& headers, const std::string& line) {
+  curl_slist* next = curl_slist_append(headers.get(), line.c_str());
+  if (!next) throw Error(ErrorKind::kInternal, "libcurl: out of memory");
+  // `next` heads the list `headers` held (or a new one): owned once, from its head.
+  static_cast<void>(headers.release());
+  headers.reset(next);
+}
+
 }  // namespace regfs

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include "common/error.h"
+#include "common/handles.h"
 
 namespace regfs {
 namespace {
@@ -101,18 +102,17 @@ std::string Digest::str() const {
 }
 
 struct Hasher::Ctx {
-  EVP_MD_CTX* md = EVP_MD_CTX_new();
-  ~Ctx() { EVP_MD_CTX_free(md); }
+  CPtr<EVP_MD_CTX, EVP_MD_CTX_free> md{EVP_MD_CTX_new()};
 };
 
 Hasher::Hasher(DigestAlgorithm algorithm) : algorithm_(algorithm), ctx_(std::make_unique<Ctx>()) {
-  if (!ctx_->md || EVP_DigestInit_ex(ctx_->md, evpMd(algorithm), nullptr) != 1) {
+  if (!ctx_->md || EVP_DigestInit_ex(ctx_->md.get(), evpMd(algorithm), nullptr) != 1) {
     throw Error(ErrorKind::kInternal, "EVP_DigestInit_ex failed");
   }
 }
 
 Hasher::Hasher(const Hasher& other) : algorithm_(other.algorithm_), ctx_(std::make_unique<Ctx>()) {
-  if (EVP_MD_CTX_copy_ex(ctx_->md, other.ctx_->md) != 1) {
+  if (EVP_MD_CTX_copy_ex(ctx_->md.get(), other.ctx_->md.get()) != 1) {
     throw Error(ErrorKind::kInternal, "EVP_MD_CTX_copy_ex failed");
   }
 }
@@ -127,7 +127,7 @@ Hasher& Hasher::operator=(Hasher&&) noexcept = default;
 Hasher::~Hasher() = default;
 
 void Hasher::update(const void* data, size_t size) {
-  if (size > 0 && EVP_DigestUpdate(ctx_->md, data, size) != 1) {
+  if (size > 0 && EVP_DigestUpdate(ctx_->md.get(), data, size) != 1) {
     throw Error(ErrorKind::kInternal, "EVP_DigestUpdate failed");
   }
 }
@@ -136,7 +136,8 @@ Digest Hasher::digest() const {
   Ctx copy;
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  if (EVP_MD_CTX_copy_ex(copy.md, ctx_->md) != 1 || EVP_DigestFinal_ex(copy.md, out, &n) != 1) {
+  if (EVP_MD_CTX_copy_ex(copy.md.get(), ctx_->md.get()) != 1 ||
+      EVP_DigestFinal_ex(copy.md.get(), out, &n) != 1) {
     throw Error(ErrorKind::kInternal, "EVP_DigestFinal_ex failed");
   }
   return Digest::parse(std::string(digestAlgorithmName(algorithm_)) + ":" + toHex(out, n));

@@ -3,6 +3,7 @@
 // function (CPtr<SSL_CTX, SSL_CTX_free>, CPtr<DIR, closedir>), and a temporary file that
 // removes itself unless it was committed.
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <memory>
@@ -21,20 +22,23 @@ template <typename T, auto Free>
 using CPtr = std::unique_ptr<T, CFree<T, Free>>;
 
 // A file at `path` that is unlinked when this goes out of scope, unless commit() was called
-// (it was renamed or linked into place, or is to stay).
+// (it was renamed or linked into place, or is to stay). `path` is relative to the directory
+// `dirFd` when one is given, which must stay open as long as this.
 class TempFile {
  public:
-  explicit TempFile(std::string path) : path_(std::move(path)) {}
+  explicit TempFile(std::string path, int dirFd = AT_FDCWD)
+      : path_(std::move(path)), dirFd_(dirFd) {}
   TempFile(const TempFile&) = delete;
   TempFile& operator=(const TempFile&) = delete;
   ~TempFile() {
-    if (!committed_) ::unlink(path_.c_str());
+    if (!committed_) ::unlinkat(dirFd_, path_.c_str(), 0);
   }
   const std::string& path() const { return path_; }
   void commit() { committed_ = true; }
 
  private:
   std::string path_;
+  int dirFd_;
   bool committed_ = false;
 };
 

@@ -1,5 +1,7 @@
 #include "common/worker.h"
 
+#include <pthread.h>
+
 #include <stdexcept>
 
 namespace regfs {
@@ -11,12 +13,24 @@ constexpr std::chrono::nanoseconds kForever = std::chrono::hours(24 * 365 * 100)
 
 }  // namespace
 
+void nameThisThread(const std::string& name) {
+  // Fails only for a name too long, which the cut rules out.
+  ::pthread_setname_np(::pthread_self(), name.substr(0, kThreadNameMax).c_str());
+}
+
+std::thread namedThread(std::string name, std::function<void()> f) {
+  return std::thread([name = std::move(name), f = std::move(f)] {
+    nameThisThread(name);
+    f();
+  });
+}
+
 Worker::~Worker() { stop(); }
 
 void Worker::start(std::function<void()> loop) {
   std::lock_guard lock(mu_);
   if (thread_.joinable() || stop_) throw std::logic_error("Worker::start: started before");
-  thread_ = std::thread(std::move(loop));
+  thread_ = namedThread(name_, std::move(loop));
 }
 
 void Worker::startEvery(std::chrono::nanoseconds first, std::chrono::nanoseconds interval,

@@ -9,49 +9,49 @@
 
 #include "common/cli.h"
 #include "common/error.h"
+#include "common/exit_status.h"
 #include "common/store/open.h"
 #include "fs/fuse_ops.h"
 #include "fs/view.h"
 
 namespace {
 
-int fail(const std::string& message) {
+using regfs::Error;
+using regfs::ErrorKind;
+
+int fail(const std::string& message, int status) {
   std::fprintf(stderr, "regfs-mount: %s\n", message.c_str());
-  return 1;
+  return status;
 }
 
 // A mount left behind by a crashed daemon answers every access with ENOTCONN. Detach
-// it lazily (as root, or through fusermount3 for a user) so we can mount again.
-bool recoverStaleMount(const std::string& mountpoint, std::string& error) {
+// it lazily (as root, or through fusermount3 for a user) so we can mount again. Throws
+// when `mountpoint` cannot be mounted on.
+void recoverStaleMount(const std::string& mountpoint) {
   struct stat st;
   if (::stat(mountpoint.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) {
-      error = mountpoint + ": not a directory";
-      return false;
-    }
-    return true;
+    if (!S_ISDIR(st.st_mode))
+      throw Error(ErrorKind::kInvalidArgument, mountpoint + ": not a directory");
+    return;
   }
   if (errno != ENOTCONN) {
-    error = mountpoint + ": " + std::strerror(errno);
-    return false;
+    ErrorKind kind = errno == ENOENT || errno == ENOTDIR ? ErrorKind::kNotFound : ErrorKind::kIo;
+    throw Error(kind, mountpoint + ": " + std::strerror(errno));
   }
   std::fprintf(stderr, "regfs-mount: %s: stale mount of a dead daemon; detaching it\n",
                mountpoint.c_str());
   if (::umount2(mountpoint.c_str(), MNT_DETACH) != 0) {
     std::string cmd = "fusermount3 -u -z -- '" + mountpoint + "' 2>/dev/null";
     if (mountpoint.find('\'') != std::string::npos || std::system(cmd.c_str()) != 0) {
-      error = mountpoint +
-              ": stale mount (transport endpoint is not connected) that could not be "
-              "detached; run: fusermount3 -uz " +
-              mountpoint;
-      return false;
+      throw Error(ErrorKind::kIo, mountpoint +
+                                      ": stale mount (transport endpoint is not connected) that "
+                                      "could not be detached; run: fusermount3 -uz " +
+                                      mountpoint);
     }
   }
   if (::stat(mountpoint.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    error = mountpoint + ": still unusable after detaching a stale mount";
-    return false;
+    throw Error(ErrorKind::kIo, mountpoint + ": still unusable after detaching a stale mount");
   }
-  return true;
 }
 
 std::vector<std::string> splitOptions(const std::vector<std::string>& groups) {
@@ -66,16 +66,67 @@ std::vector<std::string> splitOptions(const std::vector<std::string>& groups) {
   return out;
 }
 
+// The value of `option` when it is "key=N", N a number of 0 or more; nullopt for another key.
+// Throws kInvalidArgument when the key matches and N is no such number.
+std::optional<long> numberOption(const std::string& option, std::string_view key) {
+  if (option.rfind(std::string(key) + "=", 0) != 0) return std::nullopt;
+  std::string v = option.substr(key.size() + 1);
+  char* end = nullptr;
+  long n = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || *end || n < 0) throw Error(ErrorKind::kInvalidArgument, "bad option " + option);
+  return n;
+}
+
+// Applies the -o options (`groups`, each comma-separated) to the mount and the view; what
+// regfs-mount does not know goes to libfuse and the kernel. Throws kInvalidArgument for a bad
+// value.
+void parseMountOptions(const std::vector<std::string>& groups, regfs::view::MountOptions& mount,
+                       regfs::view::ViewOptions& view) {
+  view.pollAfterAccess = 2 * mount.cacheTimeout;
+  for (const std::string& o : splitOptions(groups)) {
+    if (o == "debug") {
+      mount.debug = true;
+    } else if (o == "no_passthrough") {
+      mount.passthrough = false;
+    } else if (o == "nocontents") {
+      view.contents = false;
+    } else if (auto ms = numberOption(o, "cache_timeout_ms")) {
+      mount.cacheTimeout = std::chrono::milliseconds(*ms);
+      view.pollAfterAccess = 2 * mount.cacheTimeout;
+    } else if (auto n = numberOption(o, "max_threads")) {
+      mount.maxThreads = static_cast<unsigned>(std::max(1L, *n));
+    } else if (auto kib = numberOption(o, "read_ahead_kb")) {
+      mount.readAheadKib = static_cast<unsigned>(std::min(*kib, 1L << 20));
+    } else {
+      mount.fuseOptions.push_back(o);
+    }
+  }
+}
+
+// Opens the store at `root` and serves its view at options.mountpoint until unmounted.
+int mountView(const std::string& root, const regfs::view::MountOptions& options,
+              const regfs::view::ViewOptions& viewOptions) {
+  regfs::StoreRoot store = regfs::openStoreRoot(root);
+  std::error_code ec;
+  if (!store.rootdirectory.empty() && !std::filesystem::is_directory(store.rootdirectory, ec)) {
+    throw Error(ErrorKind::kNotFound,
+                store.rootdirectory.string() + ": the store's rootdirectory does not exist");
+  }
+  recoverStaleMount(options.mountpoint);
+  regfs::view::View view(regfs::Store(store.driver), viewOptions);
+  return regfs::view::serveView(view, options);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"regfs-mount: mount a read-only, human-readable view of a registry store"};
-  std::string root, mountpoint;
-  bool foreground = false;
+  std::string root;
+  regfs::view::MountOptions options;
   std::vector<std::string> optionGroups;
   app.add_option("ROOT", root, "rootdirectory of the store, or a config.yml")->required();
-  app.add_option("MOUNTPOINT", mountpoint, "where to mount the view")->required();
-  app.add_flag("-f,--foreground", foreground, "stay in the foreground");
+  app.add_option("MOUNTPOINT", options.mountpoint, "where to mount the view")->required();
+  app.add_flag("-f,--foreground", options.foreground, "stay in the foreground");
   app.add_option("-o", optionGroups,
                  "mount options, comma-separated: allow_other, debug, cache_timeout_ms=N, "
                  "max_threads=N, no_passthrough, read_ahead_kb=N, nocontents (no rootfs/ or "
@@ -85,62 +136,13 @@ int main(int argc, char** argv) {
   regfs::addVersionFlag(app, "regfs-mount");
   if (int rc = regfs::parseCommandLine(app, argc, argv); rc >= 0) return rc;
 
-  regfs::view::MountOptions options;
-  options.mountpoint = mountpoint;
-  options.foreground = foreground;
-  regfs::view::ViewOptions viewOptions;
-  viewOptions.background = true;
-  viewOptions.pollAfterAccess = 2 * options.cacheTimeout;
-  for (const std::string& o : splitOptions(optionGroups)) {
-    auto number = [&](std::string_view key) -> std::optional<long> {
-      if (o.rfind(std::string(key) + "=", 0) != 0) return std::nullopt;
-      std::string v = o.substr(key.size() + 1);
-      char* end = nullptr;
-      long n = std::strtol(v.c_str(), &end, 10);
-      if (v.empty() || *end || n < 0)
-        throw regfs::Error(regfs::ErrorKind::kInvalidArgument, "bad option " + o);
-      return n;
-    };
-    try {
-      if (o == "debug") {
-        options.debug = true;
-      } else if (o == "no_passthrough") {
-        options.passthrough = false;
-      } else if (o == "nocontents") {
-        viewOptions.contents = false;
-      } else if (auto ms = number("cache_timeout_ms")) {
-        options.cacheTimeout = std::chrono::milliseconds(*ms);
-        viewOptions.pollAfterAccess = 2 * options.cacheTimeout;
-      } else if (auto n = number("max_threads")) {
-        options.maxThreads = static_cast<unsigned>(std::max(1L, *n));
-      } else if (auto kib = number("read_ahead_kb")) {
-        options.readAheadKib = static_cast<unsigned>(std::min(*kib, 1L << 20));
-      } else {
-        options.fuseOptions.push_back(o);
-      }
-    } catch (const regfs::Error& e) {
-      std::fprintf(stderr, "regfs-mount: %s\n", e.what());
-      return 2;
-    }
-  }
-
-  regfs::StoreRoot store;
+  // Exit statuses as regfsctl's: by the kind of the failure (docs/view.md).
   try {
-    store = regfs::openStoreRoot(root);
+    regfs::view::ViewOptions viewOptions;
+    viewOptions.background = true;
+    parseMountOptions(optionGroups, options, viewOptions);
+    return mountView(root, options, viewOptions);
   } catch (const std::exception& e) {
-    return fail(e.what());
-  }
-  std::error_code ec;
-  if (!store.rootdirectory.empty() && !std::filesystem::is_directory(store.rootdirectory, ec)) {
-    return fail(store.rootdirectory.string() + ": the store's rootdirectory does not exist");
-  }
-  std::string error;
-  if (!recoverStaleMount(mountpoint, error)) return fail(error);
-
-  try {
-    regfs::view::View view(regfs::Store(store.driver), viewOptions);
-    return regfs::view::serveView(view, options);
-  } catch (const std::exception& e) {
-    return fail(e.what());
+    return fail(e.what(), regfs::exitStatusFor(e));
   }
 }

@@ -200,10 +200,10 @@ class View {
 
   // Background mode.
   void refreshLoop();
-  bool refreshWanted_ = false;      // guarded by currentMutex_
-  Clock::time_point lastAccess_{};  // guarded by currentMutex_
-  Clock::time_point failedAt_{};    // guarded by currentMutex_: start of the last failed rebuild
-  Worker refresher_;                // started by startBackground(); last: stopped first
+  bool refreshWanted_ = false;        // guarded by currentMutex_
+  Clock::time_point lastAccess_{};    // guarded by currentMutex_
+  Clock::time_point failedAt_{};      // guarded by currentMutex_: start of the last failed rebuild
+  Worker refresher_{"view-refresh"};  // started by startBackground(); last: stopped first
 };
 
 }  // namespace regfs::view

@@ -1,52 +1,17 @@
 #include "tools/command.h"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
-#include <sysexits.h>
-
 #include <iostream>
+#include <memory>
 
 #include "common/cli.h"
 #include "common/error.h"
 #include "common/store/open.h"
 
 namespace regfs::tools {
-
-int exitStatusFor(ErrorKind kind) {
-  switch (kind) {
-    case ErrorKind::kInvalidArgument:
-      return kExitUsage;
-    case ErrorKind::kDigestInvalid:
-    case ErrorKind::kNameInvalid:
-    case ErrorKind::kTagInvalid:
-    case ErrorKind::kManifestInvalid:
-    case ErrorKind::kSizeInvalid:
-    case ErrorKind::kRangeInvalid:
-    case ErrorKind::kBlobUploadInvalid:
-      return EX_DATAERR;
-    case ErrorKind::kNotFound:
-    case ErrorKind::kBlobUnknown:
-    case ErrorKind::kBlobUploadUnknown:
-    case ErrorKind::kManifestUnknown:
-    case ErrorKind::kManifestBlobUnknown:
-    case ErrorKind::kNameUnknown:
-      return EX_NOINPUT;
-    case ErrorKind::kUnsupported:
-    case ErrorKind::kTooManyRequests:
-      return EX_UNAVAILABLE;
-    case ErrorKind::kDenied:
-    case ErrorKind::kUnauthorized:
-      return EX_NOPERM;
-    case ErrorKind::kConfigInvalid:
-      return EX_CONFIG;
-    case ErrorKind::kNoSpace:
-    case ErrorKind::kIo:
-      return EX_IOERR;
-    case ErrorKind::kInternal:
-      return EX_SOFTWARE;
-  }
-  return EX_SOFTWARE;
-}
 
 Command& Command::flag(const std::string& names, bool& value, const std::string& description) {
   app_.add_flag(names, value, description);
@@ -86,17 +51,17 @@ Command Commands::add(const std::string& name, const std::string& description,
 }
 
 int Commands::run(int argc, char** argv) {
+  // Log lines (the warnings of common/) go to stderr, never into a command's output.
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "", std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
   if (int rc = parseCommandLine(*app_, argc, argv); rc >= 0) return rc;
   for (const auto& [command, run] : commands_) {
     if (!command->parsed()) continue;
     try {
       return run();
-    } catch (const Error& e) {
-      std::cerr << "regfsctl " << command->get_name() << ": " << e.what() << "\n";
-      return exitStatusFor(e.kind());
     } catch (const std::exception& e) {
       std::cerr << "regfsctl " << command->get_name() << ": " << e.what() << "\n";
-      return EX_SOFTWARE;
+      return exitStatusFor(e);
     }
   }
   std::cerr << "regfsctl: no command given (see --help)\n";

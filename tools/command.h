@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/exit_status.h"
 #include "common/store/store.h"
 
 namespace CLI {
@@ -23,14 +24,6 @@ class App;
 }  // namespace CLI
 
 namespace regfs::tools {
-
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitUsage = 2;  // bad arguments, as the command-line parser answers them
-
-// The exit status of a command that failed with `kind`: sysexits(3)'s codes, so a script can
-// tell a bad argument (2) from missing input (66), malformed data (65), a configuration error
-// (78), failed storage (74) and the rest (docs/tools.md has the table).
-int exitStatusFor(ErrorKind kind);
 
 // One subcommand's arguments, each bound to a variable its run function reads. Names are
 // CLI11's: "-d,--dry-run" for an option, "ROOT" (no dash) for a positional argument.

@@ -6,10 +6,10 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
-#include <stdexcept>
 #include <utility>
 
 #include "common/curl.h"
+#include "common/error.h"
 
 namespace regfs::api {
 namespace {
@@ -20,22 +20,18 @@ int checkCancel(void* cancel, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return static_cast<const std::atomic<bool>*>(cancel)->load() ? 1 : 0;
 }
 
-struct SlistFree {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-
 }  // namespace
 
 HttpClient::HttpClient(CaTrust trust) : trust_(std::move(trust)) {
   initCurl();
-  curl_ = curl_easy_init();
-  if (!curl_) throw std::runtime_error("libcurl: cannot create a handle");
+  curl_.reset(curl_easy_init());
+  if (!curl_) throw Error(ErrorKind::kInternal, "libcurl: cannot create a handle");
 }
 
-HttpClient::~HttpClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+HttpClient::~HttpClient() = default;
 
 OutboundResult HttpClient::send(const OutboundRequest& request, const std::atomic<bool>* cancel) {
-  CURL* c = static_cast<CURL*>(curl_);
+  CURL* c = curl_.get();
   curl_easy_reset(c);  // options only: the connection cache survives
   char errorBuffer[CURL_ERROR_SIZE] = {};
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errorBuffer);
@@ -61,26 +57,19 @@ OutboundResult HttpClient::send(const OutboundRequest& request, const std::atomi
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(cancel));
   }
 
-  std::unique_ptr<curl_slist, SlistFree> headers;
-  auto addHeader = [&](const std::string& line) {
-    curl_slist* next = curl_slist_append(headers.get(), line.c_str());
-    if (!next) throw std::runtime_error("libcurl: out of memory");
-    // `next` heads the list `headers` held (or a new one): owned once, from its head.
-    static_cast<void>(headers.release());
-    headers.reset(next);
-  };
-  addHeader("User-Agent: regfs");
-  addHeader("Expect:");  // no 100-continue round trip
+  CurlHeaders headers;
+  appendHeader(headers, "User-Agent: regfs");
+  appendHeader(headers, "Expect:");  // no 100-continue round trip
   if (request.method == "HEAD") {
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else {
     curl_easy_setopt(c, CURLOPT_POST, 1L);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
-    if (!request.contentType.empty()) addHeader("Content-Type: " + request.contentType);
+    if (!request.contentType.empty()) appendHeader(headers, "Content-Type: " + request.contentType);
   }
   for (const auto& [name, values] : request.headers) {
-    for (const auto& value : values) addHeader(name + ": " + value);
+    for (const auto& value : values) appendHeader(headers, name + ": " + value);
   }
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
 
@@ -97,16 +86,19 @@ OutboundResult HttpClient::send(const OutboundRequest& request, const std::atomi
 }
 
 bool isHttpUrl(const std::string& url) {
-  std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> u(curl_url(), curl_url_cleanup);
+  CurlUrlPtr u(curl_url());
   if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) return false;
-  char* scheme = nullptr;
-  char* host = nullptr;
-  bool ok = curl_url_get(u.get(), CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-            curl_url_get(u.get(), CURLUPART_HOST, &host, 0) == CURLUE_OK && host && *host &&
-            (std::string(scheme) == "http" || std::string(scheme) == "https");
-  curl_free(scheme);
-  curl_free(host);
-  return ok;
+  // Each part is owned as soon as libcurl hands it out (on failure it hands out none).
+  auto part = [&u](CURLUPart which) {
+    char* got = nullptr;
+    CURLUcode rc = curl_url_get(u.get(), which, &got, 0);
+    CurlString owned(got);
+    return rc == CURLUE_OK ? std::move(owned) : CurlString();
+  };
+  CurlString scheme = part(CURLUPART_SCHEME);
+  CurlString host = part(CURLUPART_HOST);
+  return scheme && host && *host &&
+         (std::string(scheme.get()) == "http" || std::string(scheme.get()) == "https");
 }
 
 }  // namespace regfs::api

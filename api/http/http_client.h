@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/config/config.h"
+#include "common/curl.h"
 
 namespace regfs::api {
 
@@ -42,7 +43,7 @@ class HttpClient {
 
  private:
   CaTrust trust_;
-  void* curl_;  // CURL*
+  CurlPtr curl_;
 };
 
 // True for an absolute http:// or https:// URL with a host.

@@ -11,10 +11,12 @@
 
 #include <cerrno>
 #include <cstring>
-#include <stdexcept>
 
 #include "api/registry/options.h"
 #include "api/registry/settings.h"
+#include "common/error.h"
+#include "common/handles.h"
+#include "common/worker.h"
 
 namespace regfs::api {
 
@@ -30,8 +32,9 @@ DebugServer::DebugServer(const std::string& addr, std::map<std::string, Route> r
   std::string port = std::to_string(where.port);
   const char* host = where.host == "0.0.0.0" ? nullptr : where.host.c_str();
   if (int rc = ::getaddrinfo(host, port.c_str(), &hints, &res); rc != 0) {
-    throw std::runtime_error("http.debug.addr " + addr + ": " + gai_strerror(rc));
+    throw Error(ErrorKind::kConfigInvalid, "http.debug.addr " + addr + ": " + gai_strerror(rc));
   }
+  CPtr<addrinfo, ::freeaddrinfo> addresses(res);
   std::string error = "no address";
   for (addrinfo* ai = res; ai; ai = ai->ai_next) {
     UniqueFd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol));
@@ -44,19 +47,17 @@ DebugServer::DebugServer(const std::string& addr, std::map<std::string, Route> r
     }
     error = std::strerror(errno);
   }
-  ::freeaddrinfo(res);
-  if (!listen_) throw std::runtime_error("http.debug.addr " + addr + ": " + error);
+  if (!listen_) throw Error(ErrorKind::kConfigInvalid, "http.debug.addr " + addr + ": " + error);
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   ::getsockname(listen_.get(), reinterpret_cast<sockaddr*>(&ss), &len);
   port_ = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
                                          : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
   int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0)
-    throw std::runtime_error("pipe: " + std::string(std::strerror(errno)));
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) throwErrno("pipe", "for the debug listener", errno);
   stopRead_.reset(pipefd[0]);
   stopWrite_.reset(pipefd[1]);
-  thread_ = std::thread([this] { run(); });
+  thread_ = namedThread("debug-listener", [this] { run(); });
 }
 
 DebugServer::~DebugServer() {

@@ -17,7 +17,7 @@ namespace regfs::api {
 class DebugServer {
  public:
   using Route = std::function<Response(const Request&)>;
-  // `addr` as http.addr (":5001", "127.0.0.1:5001"). Throws std::runtime_error when it
+  // `addr` as http.addr (":5001", "127.0.0.1:5001"). Throws Error (kConfigInvalid) when it
   // cannot bind.
   DebugServer(const std::string& addr, std::map<std::string, Route> routes);
   ~DebugServer();
@@ -30,10 +30,13 @@ class DebugServer {
   void serve(int fd);
   std::map<std::string, Route> routes_;
   UniqueFd listen_;
+  // The thread is no Worker: it blocks in poll() on the listening socket, which a Worker's
+  // condition variable cannot interrupt, so the destructor stops it through this pipe,
+  // which poll() watches too.
   UniqueFd stopRead_;
   UniqueFd stopWrite_;
   int port_ = 0;
-  std::thread thread_;
+  std::thread thread_;  // named "debug-listener"
 };
 
 }  // namespace regfs::api

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/handles.h"
+#include "common/unique_fd.h"
 
 namespace regfs::api {
 
@@ -33,10 +34,9 @@ bool stopListening(uint16_t port) {
     if (p != port) continue;
     // Put an unbound socket in its place: the listening socket closes (its last
     // descriptor is gone, so epoll forgets it too) and the number stays owned.
-    int dummy = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (dummy < 0) continue;
-    ::dup2(dummy, fd);
-    ::close(dummy);
+    UniqueFd dummy(::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!dummy) continue;
+    ::dup2(dummy.get(), fd);
     found = true;
   }
   return found;

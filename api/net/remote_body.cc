@@ -3,6 +3,8 @@
 #include <atomic>
 #include <utility>
 
+#include "common/worker.h"
+
 namespace regfs::api {
 
 bool RemoteBody::push(std::string piece, const Wake& wake) {
@@ -58,7 +60,7 @@ void RemoteReaders::start(std::shared_ptr<RemoteBody> body, std::function<void()
     return;
   }
   auto done = std::make_shared<std::atomic<bool>>(false);
-  std::thread thread([read = std::move(read), done] {
+  std::thread thread = namedThread("remote-body", [read = std::move(read), done] {
     read();
     *done = true;
   });

@@ -13,6 +13,7 @@
 #include "api/http/http_client.h"
 #include "api/http/json.h"
 #include "api/ops/metrics.h"
+#include "common/handles.h"
 #include "common/store/inventory.h"
 #include "common/unique_fd.h"
 
@@ -77,6 +78,7 @@ std::string probeTcp(const std::string& addr, nanoseconds timeout,
       rc != 0) {
     return "connection to " + addr + " failed: " + gai_strerror(rc);
   }
+  CPtr<addrinfo, ::freeaddrinfo> addresses(res);
   std::string error = "no address";
   bool connected = false;
   for (addrinfo* ai = res; ai && !connected; ai = ai->ai_next) {
@@ -104,7 +106,6 @@ std::string probeTcp(const std::string& addr, nanoseconds timeout,
     }
     connected = true;
   }
-  ::freeaddrinfo(res);
   return connected ? "" : "connection to " + addr + " failed: " + error;
 }
 

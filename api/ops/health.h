@@ -56,7 +56,7 @@ class HealthCheck {
   int consecutive_ = 0;
   mutable std::mutex mu_;
   std::string lastError_;
-  Worker worker_;  // last: stopped first
+  Worker worker_{"health-check"};  // last: stopped first
 };
 
 class HealthChecks {

@@ -59,14 +59,14 @@ class LayerIndexer {
   layers::LayerIndexes& indexes_;  // trees_'s
   size_t maxQueue_;
   mutable std::mutex mu_;
-  std::deque<Digest> manifests_;  // pushed, not read yet; under mu_
-  std::deque<Digest> layers_;     // to index; under mu_
-  std::set<Digest> queued_;       // what both queues hold; under mu_
-  bool full_ = false;             // the queues were full at the last enqueue; under mu_
-  uint64_t dropped_ = 0;          // manifests not queued; under mu_
-  uint64_t results_[3] = {};      // builds by Result; under mu_
-  double seconds_ = 0;            // time spent building; under mu_
-  Worker worker_;                 // last: stopped first
+  std::deque<Digest> manifests_;    // pushed, not read yet; under mu_
+  std::deque<Digest> layers_;       // to index; under mu_
+  std::set<Digest> queued_;         // what both queues hold; under mu_
+  bool full_ = false;               // the queues were full at the last enqueue; under mu_
+  uint64_t dropped_ = 0;            // manifests not queued; under mu_
+  uint64_t results_[3] = {};        // builds by Result; under mu_
+  double seconds_ = 0;              // time spent building; under mu_
+  Worker worker_{"layer-indexer"};  // last: stopped first
 };
 
 }  // namespace regfs::api

@@ -27,9 +27,9 @@ class UploadPurger {
   Store& store_;
   UploadPurgingConfig config_;
   mutable std::mutex mu_;
-  uint64_t runs_ = 0;    // under mu_
-  uint64_t purged_ = 0;  // under mu_
-  Worker worker_;        // last: stopped first
+  uint64_t runs_ = 0;              // under mu_
+  uint64_t purged_ = 0;            // under mu_
+  Worker worker_{"upload-purge"};  // last: stopped first
 };
 
 }  // namespace regfs::api

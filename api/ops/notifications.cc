@@ -105,7 +105,8 @@ std::string eventJson(const NotificationEvent& e, const NotificationSource& sour
 }
 
 struct Notifier::Endpoint {
-  explicit Endpoint(const CaTrust& trust) : client(trust) {}
+  Endpoint(NotificationEndpoint endpoint, const CaTrust& trust)
+      : config(std::move(endpoint)), client(trust), sender("notify-" + config.name) {}
   NotificationEndpoint config;
   HttpClient client;  // used by the sender only
   std::mutex mu;
@@ -135,8 +136,7 @@ Notifier::Notifier(const NotificationsConfig& config, NotificationSource source,
           ep.name, ep.url);
       continue;
     }
-    auto e = std::make_unique<Endpoint>(config.trust);
-    e->config = ep;
+    auto e = std::make_unique<Endpoint>(ep, config.trust);
     if (e->config.timeout <= std::chrono::nanoseconds(0))
       e->config.timeout = std::chrono::seconds(1);
     if (e->config.backoff <= std::chrono::nanoseconds(0))

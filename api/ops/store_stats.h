@@ -29,7 +29,7 @@ class StoreStats {
   bool counted_ = false;
   double lastDuration_ = 0;
   std::chrono::system_clock::time_point countedAt_{};
-  Worker worker_;  // last: stopped first
+  Worker worker_{"store-stats"};  // last: stopped first
 };
 
 }  // namespace regfs::api

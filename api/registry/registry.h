@@ -77,7 +77,7 @@ class AfterAnswer {
   std::function<void()> take();
   std::mutex mu_;
   std::deque<std::function<void()>> queue_;  // under mu_
-  Worker worker_;                            // last: stopped first
+  Worker worker_{"after-answer"};            // last: stopped first
 };
 
 class Registry {

@@ -150,9 +150,10 @@ class UploadSink : public BodySink {
     BlobInfo blob = repo_.commitOpenUpload(uuid_, writer_, *commitAs_, computed);
     committed_ = true;
     if (writer_.writesBehind()) {
-      // On remote storage removing the session takes a few requests (~60 ms on radosgw)
-      // that the client need not wait for: the blob is in place and linked, and what is
-      // left is only the session's own files. The session stays held until then.
+      // On remote storage removing the session takes a few requests (docs/benchmarks.md,
+      // "Measured facts behind design choices") that the client need not wait for: the blob
+      // is in place and linked, and what is left is only the session's own files. The
+      // session stays held until then.
       registry_.afterAnswer().add([repo = repo_, uuid = uuid_,
                                    open = std::make_shared<UploadWriter>(std::move(
                                        writer_))]() mutable { removeSession(repo, uuid, *open); });

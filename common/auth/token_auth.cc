@@ -42,10 +42,13 @@ using EcGroupPtr = CPtr<EC_GROUP, EC_GROUP_free>;
 using EcdsaSigPtr = CPtr<ECDSA_SIG, ECDSA_SIG_free>;
 using ParamBldPtr = CPtr<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>;
 using ParamPtr = CPtr<OSSL_PARAM, OSSL_PARAM_free>;
-struct X509StackDeleter {
-  void operator()(STACK_OF(X509) * s) const { sk_X509_pop_free(s, X509_free); }
-};
-using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackDeleter>;
+// Functions for what OpenSSL frees through macros.
+void freeX509Stack(STACK_OF(X509) * s) { sk_X509_pop_free(s, X509_free); }
+void freeOpenssl(void* p) { OPENSSL_free(p); }
+using X509StackPtr = CPtr<STACK_OF(X509), freeX509Stack>;
+// Bytes OpenSSL allocated and handed out (a DER encoding, a PEM block's parts).
+template <typename T>
+using OpensslBytes = CPtr<T, freeOpenssl>;
 
 PkeyPtr ownPkey(EVP_PKEY* key) { return PkeyPtr(key, EVP_PKEY_free); }
 
@@ -156,10 +159,10 @@ std::string distributionEcKeyId(EVP_PKEY* key) {
 std::string libtrustIdOf(EVP_PKEY* key) {
   unsigned char* der = nullptr;
   int length = i2d_PUBKEY(key, &der);
+  OpensslBytes<unsigned char> owned(der);
   if (length <= 0) return "";
   std::string digest =
       sha256(std::string_view(reinterpret_cast<const char*>(der), static_cast<size_t>(length)));
-  OPENSSL_free(der);
   constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
   std::string base32;
   uint64_t buffer = 0;
@@ -232,10 +235,9 @@ std::optional<std::string> ecdsaRawToDer(std::string_view raw, size_t half) {
   (void)s.release();
   unsigned char* der = nullptr;
   int length = i2d_ECDSA_SIG(sig.get(), &der);
+  OpensslBytes<unsigned char> owned(der);
   if (length <= 0) return std::nullopt;
-  std::string out(reinterpret_cast<const char*>(der), static_cast<size_t>(length));
-  OPENSSL_free(der);
-  return out;
+  return std::string(reinterpret_cast<const char*>(der), static_cast<size_t>(length));
 }
 
 // Whether `key` is of the kind `alg` needs; refuses e.g. an EC key for RS256.
@@ -332,12 +334,11 @@ struct TokenVerifier::Keys {
       unsigned char* data = nullptr;
       long length = 0;
       if (PEM_read_bio(bio.get(), &name, &header, &data, &length) != 1) break;
+      OpensslBytes<char> ownedName(name), ownedHeader(header);
+      OpensslBytes<unsigned char> ownedData(data);
       std::string type = name;
       const unsigned char* p = data;
       X509Ptr cert(type == "CERTIFICATE" ? d2i_X509(nullptr, &p, length) : nullptr);
-      OPENSSL_free(name);
-      OPENSSL_free(header);
-      OPENSSL_free(data);
       if (type != "CERTIFICATE") continue;  // distribution skips other blocks too
       if (!cert) {
         throw Error(ErrorKind::kConfigInvalid, std::string(key) + ": PEM block " +

@@ -99,8 +99,8 @@ struct S3StorageConfig {
   // A move copies objects larger than the threshold (0 .. 5 GiB) in parts of the chunk
   // size (5 MiB .. 5 GiB), up to this many at once; smaller ones in one CopyObject.
   // distribution's threshold is 32 MiB; regfs's is 5 GiB, the most one CopyObject takes:
-  // radosgw shares the data of a CopyObject (512 MiB: ~0.4 s) but rewrites every copied
-  // part (~5 s), and every pushed layer is moved once.
+  // radosgw shares the data of a CopyObject but rewrites every copied part, and every pushed
+  // layer is moved once (docs/benchmarks.md, "What limits the S3 push").
   uint64_t multipartCopyChunkSize = 32 * 1024 * 1024;
   uint64_t multipartCopyMaxConcurrency = 100;
   uint64_t multipartCopyThresholdSize = uint64_t{5} << 30;

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "common/error.h"
+#include "common/handles.h"
 
 namespace regfs::layers {
 
@@ -175,10 +176,7 @@ size_t inflateWindow(const std::string& window, uint8_t* out) {
   return kWindowSize - s.avail_out;
 }
 
-struct ZstdDCtxFree {
-  void operator()(ZSTD_DCtx* dctx) const { ZSTD_freeDCtx(dctx); }
-};
-using ZstdDCtx = std::unique_ptr<ZSTD_DCtx, ZstdDCtxFree>;
+using ZstdDCtx = CPtr<ZSTD_DCtx, ZSTD_freeDCtx>;
 
 ZstdDCtx newZstdDCtx() {
   ZstdDCtx dctx(ZSTD_createDCtx());

@@ -1,5 +1,7 @@
 #include "common/maintenance/gc.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -21,7 +23,8 @@ struct ManifestReferences {
   std::optional<Digest> subject;  // OCI 1.1 referrers
 };
 
-std::optional<ManifestReferences> referencesOf(std::string_view bytes) {
+// Nothing for a manifest that does not parse: what it names is not kept alive by it.
+std::optional<ManifestReferences> referencesOf(const Digest& manifest, std::string_view bytes) {
   try {
     Manifest m = parseStoredManifest(bytes);
     ManifestReferences refs;
@@ -29,7 +32,9 @@ std::optional<ManifestReferences> referencesOf(std::string_view bytes) {
     for (const Descriptor& d : m.manifestReferences()) refs.manifests.push_back(d.digest);
     if (m.subject) refs.subject = m.subject->digest;
     return refs;
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    spdlog::warn("gc: manifest {} does not parse; it keeps nothing it names alive: {}",
+                 manifest.str(), e.what());
     return std::nullopt;
   }
 }
@@ -170,7 +175,7 @@ class Marker {
     Parsed p;
     if (auto bytes = readManifest(d)) {
       p.present = true;
-      p.refs = referencesOf(*bytes);
+      p.refs = referencesOf(d, *bytes);
     }
     return cache_.emplace(d, std::move(p)).first->second;
   }

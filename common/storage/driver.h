@@ -137,9 +137,10 @@ class StorageDriver {
   // The local file behind a path, when there is one, to name it to people; nullopt for
   // remote storage. Reads go through openLocal, which follows no symlink.
   virtual std::optional<std::filesystem::path> localPath(const std::string& path) const = 0;
-  // The local file opened for reading, for zero-copy reads (sendfile, splice, FUSE
-  // passthrough); an empty UniqueFd for remote storage. Throws Error(kNotFound) if there is
-  // no such file, as for read().
+  // The local file opened for reading, for reads that bypass the driver (a blob GET reads it
+  // in place, the view splices it or hands it to the kernel by FUSE passthrough); an empty
+  // UniqueFd for remote storage. Throws Error(kNotFound) if there is no such file, as for
+  // read().
   virtual UniqueFd openLocal(const std::string&) const { return UniqueFd(); }
   // A URL clients may fetch the file from directly for a while (a presigned GET), when the
   // storage offers one and redirects are on; nullopt: serve the bytes.

@@ -53,10 +53,8 @@ bool haveOpenat2() {
     open_how how{};
     how.flags = O_PATH | O_CLOEXEC;
     how.resolve = RESOLVE_NO_SYMLINKS;
-    long fd = ::syscall(SYS_openat2, AT_FDCWD, "/", &how, sizeof how);
-    if (fd < 0) return false;  // an old kernel, or a seccomp filter that does not know it
-    ::close(static_cast<int>(fd));
-    return true;
+    UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, "/", &how, sizeof how)));
+    return static_cast<bool>(fd);  // false: an old kernel, or a seccomp filter not knowing it
   }();
   return have;
 }
@@ -116,16 +114,15 @@ bool isAbsent(int err) { return err == ENOENT || err == ENOTDIR || err == ELOOP;
 
 // The names in an open directory (consumed), without "." and "..", in no particular order.
 std::vector<std::string> entryNames(UniqueFd fd, const std::string& path) {
-  DIR* dir = ::fdopendir(fd.get());
+  CPtr<DIR, ::closedir> dir(::fdopendir(fd.get()));
   if (!dir) throwErrno("opendir", path, errno);
-  fd.release();
+  static_cast<void>(fd.release());  // the DIR owns it now
   std::vector<std::string> names;
-  while (dirent* e = ::readdir(dir)) {
+  while (dirent* e = ::readdir(dir.get())) {
     std::string_view name = e->d_name;
     if (name == "." || name == "..") continue;
     names.emplace_back(name);
   }
-  ::closedir(dir);
   return names;
 }
 
@@ -320,17 +317,14 @@ class FsDriver : public StorageDriver {
     UniqueFd fd(::openat(dir.get(), temp.c_str(),
                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
     if (!fd) throwErrno("create", shownTemp, errno);
-    try {
-      writeAll(fd.get(), bytes.data(), bytes.size(), shownTemp);
-      if (::fdatasync(fd.get()) != 0) throwErrno("fsync", shownTemp, errno);
-      fd.reset();
-      if (::renameat(dir.get(), temp.c_str(), dir.get(), name.c_str()) != 0) {
-        throwErrno("rename", full, errno);
-      }
-    } catch (...) {
-      ::unlinkat(dir.get(), temp.c_str(), 0);
-      throw;
+    TempFile unlinkTemp(temp, dir.get());  // renamed into place below, or removed
+    writeAll(fd.get(), bytes.data(), bytes.size(), shownTemp);
+    if (::fdatasync(fd.get()) != 0) throwErrno("fsync", shownTemp, errno);
+    fd.reset();
+    if (::renameat(dir.get(), temp.c_str(), dir.get(), name.c_str()) != 0) {
+      throwErrno("rename", full, errno);
     }
+    unlinkTemp.commit();
     if (::fsync(dir.get()) != 0) throwErrno("fsync", parentPath(full), errno);
   }
 
@@ -353,18 +347,18 @@ class FsDriver : public StorageDriver {
   bool createExclusive(const std::string& path, std::string_view bytes) override {
     std::string full = shownPath(path);
     // No directories are made: the file's directory must exist.
-    UniqueFd fd(openBeneath(fullPath(path), O_WRONLY | O_CREAT | O_EXCL, 0644));
+    UniqueFd dir(openBeneath(fullPath(parentPath(path)), O_PATH | O_DIRECTORY));
+    if (!dir) throwBeneath(ErrorKind::kIo, "create", full, errno);
+    std::string name = baseName(path);
+    UniqueFd fd(::openat(dir.get(), name.c_str(),
+                         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
     if (!fd) {
       if (errno == EEXIST) return false;
       throwBeneath(ErrorKind::kIo, "create", full, errno);
     }
-    try {
-      writeAll(fd.get(), bytes.data(), bytes.size(), full);
-    } catch (...) {
-      UniqueFd dir(openBeneath(fullPath(parentPath(path)), O_PATH | O_DIRECTORY));
-      if (dir) ::unlinkat(dir.get(), baseName(path).c_str(), 0);
-      throw;
-    }
+    TempFile unlinkPartial(name, dir.get());  // a file only part written is removed
+    writeAll(fd.get(), bytes.data(), bytes.size(), full);
+    unlinkPartial.commit();
     return true;
   }
 

@@ -17,6 +17,7 @@
 #include "common/curl.h"
 #include "common/error.h"
 #include "common/utc.h"
+#include "common/worker.h"
 
 namespace regfs::s3 {
 
@@ -35,24 +36,41 @@ struct BodyStream {
 // A pool of curl easy handles: each keeps its connections open between requests.
 class HandlePool {
  public:
-  ~HandlePool() {
-    for (CURL* h : free_) curl_easy_cleanup(h);
-  }
-  CURL* take() {
+  // A handle out of the pool, given back when the lease ends.
+  class Lease {
+   public:
+    Lease(HandlePool& pool, CurlPtr handle) : pool_(pool), handle_(std::move(handle)) {}
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease() { pool_.give(std::move(handle_)); }
+    CURL* get() const { return handle_.get(); }
+
+   private:
+    HandlePool& pool_;
+    CurlPtr handle_;
+  };
+
+  // One of the pool's handles, or a new one.
+  Lease take() {
     std::lock_guard lock(mutex_);
-    if (free_.empty()) return curl_easy_init();
-    CURL* h = free_.back();
+    if (free_.empty()) {
+      CurlPtr h(curl_easy_init());
+      if (!h) throw Error(ErrorKind::kInternal, "curl_easy_init failed");
+      return Lease(*this, std::move(h));
+    }
+    CurlPtr h = std::move(free_.back());
     free_.pop_back();
-    return h;
-  }
-  void give(CURL* h) {
-    std::lock_guard lock(mutex_);
-    free_.push_back(h);
+    return Lease(*this, std::move(h));
   }
 
  private:
+  void give(CurlPtr h) {
+    std::lock_guard lock(mutex_);
+    free_.push_back(std::move(h));
+  }
+
   std::mutex mutex_;
-  std::vector<CURL*> free_;
+  std::vector<CurlPtr> free_;
 };
 
 namespace {
@@ -424,7 +442,7 @@ void Client::copy(const std::string& from, const std::string& to, uint64_t size)
   std::vector<std::thread> workers;
   size_t width =
       static_cast<size_t>(std::min<uint64_t>(config_.multipartCopyMaxConcurrency, count));
-  for (size_t w = 1; w < width; ++w) workers.emplace_back(worker);
+  for (size_t w = 1; w < width; ++w) workers.push_back(namedThread("s3-copy", worker));
   worker();
   for (std::thread& t : workers) t.join();
   try {
@@ -588,36 +606,26 @@ HttpReply Client::once(const std::string& method, const std::string& key, const 
     if (name.starts_with("x-amz-")) signing.headers.emplace_back(name, value);
   }
 
-  CURL* h = pool_->take();
-  if (!h) throw Error(ErrorKind::kInternal, "curl_easy_init failed");
-  struct Give {
-    HandlePool& pool;
-    CURL* h;
-    ~Give() { pool.give(h); }
-  } give{*pool_, h};
+  HandlePool::Lease lease = pool_->take();
+  CURL* h = lease.get();
   curl_easy_reset(h);
 
   std::string url = endpoint_ + sigv4::uriEncode(path, false);
   std::string q = sigv4::canonicalQuery(query);
   if (!q.empty()) url += "?" + q;
-  curl_slist* list = nullptr;
+  CurlHeaders list;
   for (const auto& [name, value] : signing.headers) {
-    if (name != "host") list = curl_slist_append(list, (name + ": " + value).c_str());
+    if (name != "host") appendHeader(list, name + ": " + value);
   }
   for (const auto& [name, value] : extra) {
-    if (!name.starts_with("x-amz-")) list = curl_slist_append(list, (name + ": " + value).c_str());
+    if (!name.starts_with("x-amz-")) appendHeader(list, name + ": " + value);
   }
-  list = curl_slist_append(
-      list, ("Authorization: " + sigv4::authorization(signing, credentials_, amzDate)).c_str());
-  list = curl_slist_append(list, "Expect:");
-  struct FreeList {
-    curl_slist* l;
-    ~FreeList() { curl_slist_free_all(l); }
-  } freeList{list};
+  appendHeader(list, "Authorization: " + sigv4::authorization(signing, credentials_, amzDate));
+  appendHeader(list, "Expect:");
 
   HttpReply reply;
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, list.get());
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);

@@ -1,6 +1,7 @@
 #include "common/store/store.h"
 
 #include <openssl/rand.h>
+#include <spdlog/spdlog.h>
 
 #include <array>
 #include <cstdio>
@@ -326,7 +327,8 @@ std::string Repository::startUpload() {
     // removal fails, the first error is the one to report (fsck finds the rest).
     try {
       driver_->remove(layout::uploadDir(name_, uuid));
-    } catch (const Error&) {
+    } catch (const Error& e) {
+      spdlog::warn("upload {} could not be started, nor its directory removed: {}", uuid, e.what());
     }
     throw;
   }
@@ -359,24 +361,30 @@ UploadHold::UploadHold(std::shared_ptr<StorageDriver> driver, std::string path,
   path_ = std::move(path);
 }
 
+namespace {
+
+// Where no exception may leave (a destructor, a move): a hold that stays is logged; the
+// session then stays held, as after a crash.
+void releaseOrWarn(UploadHold& hold) noexcept {
+  try {
+    hold.release();
+  } catch (const Error& e) {
+    spdlog::warn("an upload session stays held: {}", e.what());
+  }
+}
+
+}  // namespace
+
 UploadHold& UploadHold::operator=(UploadHold&& other) noexcept {
   if (this != &other) {
-    try {
-      release();
-    } catch (const Error&) {
-    }
+    releaseOrWarn(*this);
     driver_ = std::move(other.driver_);
     path_ = std::exchange(other.path_, {});
   }
   return *this;
 }
 
-UploadHold::~UploadHold() {
-  try {
-    release();
-  } catch (const Error&) {
-  }
-}
+UploadHold::~UploadHold() { releaseOrWarn(*this); }
 
 void UploadHold::release() {
   if (path_.empty()) return;

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <new>
 
+#include "common/worker.h"
+
 namespace regfs {
 
 StageBuffer::StageBuffer(size_t capacity)
@@ -22,11 +24,11 @@ size_t StageBuffer::fill(std::string_view bytes) {
 }
 
 WriteBehind::WriteBehind(UploadWriter& writer, Hasher* hasher)
-    : writer_(writer), hasher_(hasher), writerThread_([this] {
+    : writer_(writer), hasher_(hasher), writerThread_(namedThread("write-behind", [this] {
         consume(written_, [this](const StageBuffer& b) { writer_.write(b.data(), b.size()); });
-      }) {
+      })) {
   if (hasher_) {
-    hasherThread_ = std::thread([this] {
+    hasherThread_ = namedThread("hash-behind", [this] {
       consume(hashed_, [this](const StageBuffer& b) { hasher_->update(b.data(), b.size()); });
     });
   }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/digest.h"
+#include "common/handles.h"
 #include "common/store/store.h"
 
 namespace regfs {
@@ -42,10 +43,7 @@ class StageBuffer {
   void clear() { size_ = 0; }
 
  private:
-  struct Free {
-    void operator()(char* p) const { std::free(p); }
-  };
-  std::unique_ptr<char, Free> data_;
+  CPtr<char, std::free> data_;
   size_t size_ = 0;
   size_t capacity_ = 0;
 };

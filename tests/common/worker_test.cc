@@ -4,9 +4,11 @@
 #include "common/worker.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
 
 #include <atomic>
 #include <chrono>
+#include <string>
 
 #include "support/poll.h"
 
@@ -20,7 +22,7 @@ using testing::waitUntil;
 
 TEST(WorkerTest, StopEndsEveryKindOfWaitAtOnce) {
   for (int kind = 0; kind < 3; ++kind) {
-    Worker w;
+    Worker w{"test-worker"};
     std::atomic<bool> returned{false};
     w.start([&] {
       if (kind == 0)
@@ -44,7 +46,7 @@ TEST(WorkerTest, StopEndsEveryKindOfWaitAtOnce) {
 }
 
 TEST(WorkerTest, AWakeBeforeTheWaitIsKept) {
-  Worker w;
+  Worker w{"test-worker"};
   std::atomic<int> rounds{0};
   std::atomic<bool> go{false};
   w.start([&] {
@@ -59,7 +61,7 @@ TEST(WorkerTest, AWakeBeforeTheWaitIsKept) {
 }
 
 TEST(WorkerTest, SleepForIsNotShortenedByAWake) {
-  Worker w;
+  Worker w{"test-worker"};
   std::atomic<bool> slept{false};
   Clock::duration took{};
   w.start([&] {
@@ -75,7 +77,7 @@ TEST(WorkerTest, SleepForIsNotShortenedByAWake) {
 }
 
 TEST(WorkerTest, StartEveryRunsFirstThenRepeats) {
-  Worker w;
+  Worker w{"test-worker"};
   std::atomic<int> runs{0};
   w.startEvery(milliseconds(0), milliseconds(5), [&] { ++runs; });
   waitUntil([&] { return runs >= 3; }, std::chrono::seconds(10), milliseconds(1));
@@ -87,7 +89,7 @@ TEST(WorkerTest, StartEveryRunsFirstThenRepeats) {
 }
 
 TEST(WorkerTest, StartEveryWaitsTheFirstDelay) {
-  Worker w;
+  Worker w{"test-worker"};
   std::atomic<int> runs{0};
   w.startEvery(hours(1), milliseconds(1), [&] { ++runs; });
   std::this_thread::sleep_for(milliseconds(20));
@@ -96,16 +98,33 @@ TEST(WorkerTest, StartEveryWaitsTheFirstDelay) {
 }
 
 TEST(WorkerTest, StartsOnceAndStopIsIdempotent) {
-  Worker w;
+  Worker w{"test-worker"};
   EXPECT_FALSE(w.started());
   w.stop();  // never started
   EXPECT_THROW(w.start([] {}), std::logic_error);
-  Worker v;
+  Worker v{"test-worker"};
   v.start([&] { v.wait(); });
   EXPECT_TRUE(v.started());
   EXPECT_THROW(v.start([] {}), std::logic_error);
   v.stop();
   v.stop();
+}
+
+TEST(WorkerTest, NamesItsThreadCutToWhatTheKernelKeeps) {
+  auto nameOf = [](Worker& w) {
+    std::string name;
+    w.start([&] {
+      char buf[64] = "";
+      pthread_getname_np(pthread_self(), buf, sizeof buf);
+      name = buf;
+    });
+    w.stop();
+    return name;
+  };
+  Worker shortName{"store-stats"};
+  EXPECT_EQ(nameOf(shortName), "store-stats");
+  Worker longName{"notify-a-long-endpoint-name"};
+  EXPECT_EQ(nameOf(longName), "notify-a-long-e");
 }
 
 }  // namespace

@@ -47,6 +47,19 @@ TEST(ViewCommandLineTest, HelpVersionAndBadArguments) {
   }
 }
 
+TEST(ViewCommandLineTest, FailuresExitWithTheToolsStatuses) {
+  TempDir work;
+  std::filesystem::create_directories(work / "mnt");
+  std::string mnt = (work / "mnt").string();
+  EXPECT_EQ(run({mountBin(), (work / "missing").string(), mnt, "-f"}).status, 66)
+      << "EX_NOINPUT: ROOT is missing";
+  EXPECT_EQ(run({mountBin(), work.path().string(), mnt, "-f", "-o", "max_threads=-1"}).status, 2)
+      << "a bad option";
+  writeFile(work / "config.yml", "version: 0.1\nstorage:\n  bogus: {}\n");
+  EXPECT_EQ(run({mountBin(), (work / "config.yml").string(), mnt, "-f"}).status, 78) << "EX_CONFIG";
+  EXPECT_FALSE(isRegfsMount(work / "mnt"));
+}
+
 TEST(ViewCommandLineTest, StaleMountOfACrashedDaemonIsRecovered) {
   ASSERT_TRUE(std::filesystem::exists("/dev/fuse")) << "/dev/fuse is required";
   TempDir work;
