@@ -68,7 +68,7 @@ class FilePrefetcher {
   std::deque<Item> queue_;                                 // guarded by mutex_
   std::map<std::pair<uint64_t, uint32_t>, size_t> ahead_;  // (base, dir): next position to queue
   std::atomic<uint64_t> stored_{0};
-  Worker worker_;
+  Worker worker_{"file-prefetch"};
 };
 
 }  // namespace regfs::view
