@@ -11,6 +11,7 @@ import argparse
 import datetime
 import glob
 import hashlib
+import io
 import json
 import os
 import platform
@@ -31,8 +32,8 @@ import loadgen  # noqa: E402
 import report  # noqa: E402
 import store_gen  # noqa: E402
 from ceph import Ceph, CephError  # noqa: E402
-from procs import Procs, status_kib  # noqa: E402
-from servers import Dockerd, NginxServer, RegistryServer, make_certificate  # noqa: E402
+from procs import Procs, status_kib, thread_cpu_seconds  # noqa: E402
+from servers import Dockerd, NginxServer, RegistryServer, free_port, make_certificate  # noqa: E402
 
 SECTIONS = ["api", "catalog", "blob", "upload", "docker", "view", "contents", "s3"]
 
@@ -45,11 +46,11 @@ PROFILES = {
     "full": dict(rounds=3, seconds=3, catalog_seconds=5, blob_mib=512, catalog_repos=10000,
                  view_repos=1000, view_tags=10, docker_mib=512, docker_rounds=4, chunks=8,
                  gets_per_round=2, view_timeout=60, s3_mib=512, s3_rounds=3,
-                 contents_mib=256, contents_files=30000, contents_browse=20),
+                 contents_mib=256, contents_files=30000, contents_browse=20, index_copies=10),
     "quick": dict(rounds=2, seconds=1, catalog_seconds=2, blob_mib=64, catalog_repos=1000,
                   view_repos=100, view_tags=10, docker_mib=32, docker_rounds=1, chunks=8,
                   gets_per_round=2, view_timeout=30, s3_mib=64, s3_rounds=2,
-                  contents_mib=32, contents_files=4000, contents_browse=4),
+                  contents_mib=32, contents_files=4000, contents_browse=4, index_copies=4),
 }
 
 ACCEPT = ("Accept: application/vnd.docker.distribution.manifest.v2+json, "
@@ -940,6 +941,192 @@ class Bench:
         for key in rows:
             log("%s: %s" % (rows[key].title, self._summary(rows[key])))
         log("%s: %s" % (rss.title, self._summary(rss)))
+        self._indexing_rows(gen, what)
+
+    def _push_blobs(self, s, repo, layer_path, diff_id, label):
+        """Uploads a gzip layer file and a config of its own to `repo` through the API (blob
+        uploads start no indexing); returns the manifest of the two, not pushed yet."""
+        with open(layer_path, "rb") as f:
+            layer_hex = hashlib.file_digest(f, "sha256").hexdigest()
+        loadgen.upload_monolithic(s.url, repo, layer_path, "sha256:" + layer_hex)
+        config = store_gen.image_config([diff_id], label)
+        config_path = os.path.join(self.mem, "contents-config")
+        with open(config_path, "wb") as f:
+            f.write(config)
+        config_hex = hashlib.sha256(config).hexdigest()
+        loadgen.upload_monolithic(s.url, repo, config_path, "sha256:" + config_hex)
+        os.unlink(config_path)
+        return store_gen.manifest_bytes(config_hex, len(config), [
+            (layer_hex, os.path.getsize(layer_path), store_gen.LAYER_GZIP)])
+
+    def _put_manifest(self, s, repo, tag, body):
+        path = os.path.join(self.mem, "contents-manifest")
+        with open(path, "wb") as f:
+            f.write(body)
+        loadgen.put_manifest(s.url, repo, tag, path, store_gen.MANIFEST_V2)
+        os.unlink(path)
+
+    def _push_small_image(self, s, repo, tag):
+        """An image of one small gzip layer (one file) pushed through the API; returns the
+        manifest's digest (hex)."""
+        tar_path = os.path.join(self.mem, "contents-small.tar")
+        with tarfile.open(tar_path, "w") as tar:
+            info = tarfile.TarInfo("etc/hostname")
+            info.size = 6
+            info.mtime = 1700000000
+            tar.addfile(info, io.BytesIO(b"bench\n"))
+        with open(tar_path, "rb") as f:
+            diff_id = hashlib.file_digest(f, "sha256").hexdigest()
+        subprocess.run(["gzip", "-n", "-f", tar_path], check=True)
+        body = self._push_blobs(s, repo, tar_path + ".gz", diff_id, "small")
+        os.unlink(tar_path + ".gz")
+        self._put_manifest(s, repo, tag, body)
+        return hashlib.sha256(body).hexdigest()
+
+    def _push_layer_copies(self, s, gen, repo, copies):
+        """Pushes `copies` images through the API, each the big gzip layer under a gzip header
+        of its own (MTIME = the copy's number: another digest, the same tar): every blob first,
+        then the manifests together, so that indexing starts once every blob is in."""
+        tmp = os.path.join(self.mem, "contents-copy.gz")
+        manifests = []
+        for i in range(copies):
+            with open(gen["gz"], "rb") as src, open(tmp, "wb") as dst:
+                head = bytearray(src.read(10))
+                head[4:8] = (i + 1).to_bytes(4, "little")
+                dst.write(head)
+                shutil.copyfileobj(src, dst, 8 << 20)
+            manifests.append(self._push_blobs(s, repo, tmp, gen["diff_id"], "indexing-%d" % i))
+        os.unlink(tmp)
+        for i, body in enumerate(manifests):
+            self._put_manifest(s, repo, "c%02d" % i, body)
+
+    def _indexer(self, s, metrics_url):
+        """What `s` reports of its layer indexing (regfs_layer_index_*), and the CPU time its
+        layer-indexer thread has had."""
+        st, _, body = fetch(metrics_url)
+        values = {}
+        for line in body.decode(errors="replace").splitlines() if st == 200 else []:
+            if line.startswith("regfs_layer_index"):
+                key, _, value = line.rpartition(" ")
+                values[key] = float(value)
+        queue = 'regfs_layer_index_queue_length{kind="%s"}'
+        return {"layers": values.get(queue % "layer"),
+                "manifests": values.get(queue % "manifest"),
+                "ok": values.get('regfs_layer_indexes_built_total{result="ok"}'),
+                "seconds": values.get("regfs_layer_index_build_duration_seconds_sum"),
+                "cpu": thread_cpu_seconds(s.proc.pid, "layer-indexer")}
+
+    def _wait_indexer(self, s, metrics_url, done, timeout):
+        """The indexer's state once done(state) holds, or None after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        now = self._indexer(s, metrics_url)
+        while not done(now) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            now = self._indexer(s, metrics_url)
+        return now if done(now) else None
+
+    def _measure_gets(self, rows, column, url, queued=None):
+        """p["rounds"] rounds of manifest GETs at each row's connection count into `column`;
+        with `queued` (the layer queue's length now), a run after which no layer is queued
+        counts as failed. Returns the least queue length seen after a run."""
+        least = None
+        for rnd in range(self.p["rounds"]):
+            for c in order(list(rows), rnd):
+                res = self._load(url, [ACCEPT], c, self.p["seconds"])
+                why = None if res["ok"] else "%d errors" % res["errors"]
+                if queued:
+                    n = queued() or 0
+                    least = n if least is None else min(least, n)
+                    if not n:
+                        why = "indexing had ended by the end of a run"
+                rows[c].add(column, None if why else res["rps"], res["p99_ms"], why)
+        return least
+
+    def _indexing_rows(self, gen, what):
+        """Manifest GETs (wrk, as the api rows) from a regfs-server while it indexes copies of
+        the big gzip layer pushed through its API, and from the same server idle, before the
+        pushes and once its queue is empty. Its metrics show indexing went on through every
+        measured run: with no pushes meanwhile the queue only shrinks, so a layer still queued
+        after a run was queued all through it."""
+        copies = self.p["index_copies"]
+        rows = {c: self.row("contents_manifest_get_indexing_c%d" % c, "contents",
+                            "manifest GET by tag, %d conns (wrk): regfs-server indexing %d pushed "
+                            "copies of the %s vs the same server idle" % (c, copies, what),
+                            "req/s")
+                for c in (32, 256)}
+        metrics_url = "http://127.0.0.1:%d/metrics" % free_port()
+        s = RegistryServer("regfs-indexing", [self.regfs_server],
+                           os.path.join(self.mem, "contents-pushed"), self.procs, self.logdir,
+                           env={"REGISTRY_HTTP_DEBUG_ADDR": metrics_url.split("/")[2],
+                                "REGISTRY_REGFS_INDEXING_ENABLED": "true"}).start()
+        try:
+            why = self._measure_indexing(s, metrics_url, gen, rows, copies)
+        finally:
+            s.stop()
+        if why:
+            log("manifest GET while indexing: %s" % why)
+            for r in rows.values():  # in the column the failure left without samples
+                r.add("other" if "regfs" in r.samples else "regfs", None, error=why)
+        for r in rows.values():
+            log("%s: %s" % (r.title, self._summary(r)))
+
+    def _measure_indexing(self, s, metrics_url, gen, rows, copies):
+        """The measurement of _indexing_rows on the running server `s`; returns why it could
+        not be made, or None."""
+        if not s.available:
+            return "regfs-server did not start: %s" % s.note
+
+        def idle(now):
+            return now["layers"] == 0 and now["manifests"] == 0
+
+        repo = "contents/indexing"
+        url = s.url + "/v2/%s/manifests/small" % repo
+        try:
+            digest = self._push_small_image(s, repo, "small")
+            st, _, body = fetch(url, headers={"Accept": ACCEPT.split(": ", 1)[1]})
+            if st != 200 or hashlib.sha256(body).hexdigest() != digest:
+                return "GET manifest -> %s, not the pushed manifest" % st
+            before = self._wait_indexer(s, metrics_url, idle, 60)
+            if before is None:
+                return "the small image was not indexed within 60 s"
+            self._load(url, [ACCEPT], 32, 1)  # warm-up
+            self._measure_gets(rows, "other", url)
+            self._push_layer_copies(s, gen, repo, copies)
+        except RuntimeError as e:
+            return "push through the API: %s" % e
+        # The indexer reads the pushed manifests first, then queues their layers.
+        start = self._wait_indexer(
+            s, metrics_url, lambda now: now["manifests"] == 0 and (now["layers"] or 0) > 0, 60)
+        if start is None:
+            return "the pushed layers were not queued within 60 s"
+        least = self._measure_gets(rows, "regfs", url,
+                                   lambda: self._indexer(s, metrics_url)["layers"])
+        during = self._indexer(s, metrics_url)
+        end = self._wait_indexer(s, metrics_url, idle, 600)
+        if end is None:
+            return "indexing still ran 600 s after the runs"
+        self._measure_gets(rows, "other", url)
+
+        def count(x):
+            return "n/a" if x is None else "%d" % x
+
+        rows[32].note = (
+            "regfs: a regfs-server (indexing on: one thread at idle priority) right after %d "
+            "images were pushed through its API (blob uploads, then the manifests), each the "
+            "big gzip layer under a gzip header of its own (another digest, the same tar). Its "
+            "layer queue (regfs_layer_index_queue_length{kind=\"layer\"}, the layer being "
+            "built included) was %s before the first run and at least %s after every run; "
+            "without pushes it only shrinks, so indexing went on through every run. During the "
+            "runs the layer-indexer thread used %.2f CPU-s and finished %s of the layers; the %d "
+            "builds took %.1f s in all (regfs_layer_index_build_duration_seconds_sum, the time "
+            "the runs left them no CPU included). other: the same server idle, %d rounds before "
+            "the pushes and %d once its queue was empty." % (
+                copies, count(start["layers"]), count(least), during["cpu"] - start["cpu"],
+                count((during["ok"] or 0) - (start["ok"] or 0)), copies,
+                (end["seconds"] or 0) - (before["seconds"] or 0), self.p["rounds"],
+                self.p["rounds"]))
+        rows[256].note = "as at 32 connections, in the same rounds"
+        return None
 
     # ---- 6: the view ----------------------------------------------------------------------
 

@@ -158,3 +158,12 @@ def upload_chunked(base, repo, chunks, digest):
     if status != 201:
         raise RuntimeError("final PUT ?digest= answered %s" % status)
     return t
+
+
+def put_manifest(base, repo, reference, path, media_type):
+    """PUT the manifest in file `path` as `repo`:`reference`; raises unless it answers 201."""
+    status, _ = _curl_headers(["-X", "PUT", "-T", path, "-H", "Expect:", "-H",
+                               "Content-Type: " + media_type,
+                               "%s/v2/%s/manifests/%s" % (base, repo, reference)])
+    if status != 201:
+        raise RuntimeError("PUT manifest answered %s" % status)

@@ -42,15 +42,38 @@ def status_kib(pid, key):
     return None
 
 
-def cpu_seconds(pid):
-    """User + system CPU time of `pid` (all its threads) so far, or None."""
+def _stat_cpu_seconds(stat_path):
     try:
-        with open("/proc/%d/stat" % pid) as f:
+        with open(stat_path) as f:
             fields = f.read().rsplit(")", 1)[1].split()
     except OSError:
         return None
     # utime and stime are fields 14 and 15 of stat(5); after the command, 12 and 13 here.
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of `pid` (all its threads) so far, or None."""
+    return _stat_cpu_seconds("/proc/%d/stat" % pid)
+
+
+def thread_cpu_seconds(pid, name):
+    """CPU time so far of the threads of `pid` named `name` (pthread_setname_np), summed."""
+    total = 0.0
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return total
+    for tid in tids:
+        task = "/proc/%d/task/%s/" % (pid, tid)
+        try:
+            with open(task + "comm") as f:
+                if f.read().strip() != name:
+                    continue
+        except OSError:
+            continue
+        total += _stat_cpu_seconds(task + "stat") or 0.0
+    return total
 
 
 def total_cpu_seconds(pids):

@@ -116,16 +116,21 @@ class Store:
         _link(os.path.join(base, "index", "sha256", manifest_hex, "link"), manifest_hex)
 
 
-def image_manifest(store, config_bytes, layers):
-    """Stores config and manifest for `layers` [(hex, size, mediaType)]; returns (hex, bytes, blob hexes)."""
-    config_hex, config_size = store.put_blob(config_bytes)
+def manifest_bytes(config_hex, config_size, layers):
+    """An image manifest (Docker v2) of a config and `layers` [(hex, size, mediaType)]."""
     manifest = {
         "schemaVersion": 2,
         "mediaType": MANIFEST_V2,
         "config": {"mediaType": CONFIG_V1, "size": config_size, "digest": "sha256:" + config_hex},
         "layers": [{"mediaType": mt, "size": size, "digest": "sha256:" + h} for h, size, mt in layers],
     }
-    data = json.dumps(manifest, indent=3).encode()
+    return json.dumps(manifest, indent=3).encode()
+
+
+def image_manifest(store, config_bytes, layers):
+    """Stores config and manifest for `layers` [(hex, size, mediaType)]; returns (hex, bytes, blob hexes)."""
+    config_hex, config_size = store.put_blob(config_bytes)
+    data = manifest_bytes(config_hex, config_size, layers)
     manifest_hex, _ = store.put_blob(data)
     return manifest_hex, data, [config_hex] + [h for h, _, _ in layers]
 
@@ -277,7 +282,7 @@ def generate_contents(root, work, files, total, browse_images):
     subprocess.run(["zstd", "-q", "-3", "-f", tar, "-o", tar + ".zst"], check=True)
     diff_id = hashlib.sha256(open(tar, "rb").read()).hexdigest()
     out = {"root": root, "tar": tar, "gz": tar + ".gz", "zst": tar + ".zst", "files": listed,
-           "uncompressed": os.path.getsize(tar), "images": {}}
+           "uncompressed": os.path.getsize(tar), "diff_id": diff_id, "images": {}}
     layer_hex = {}
     for kind, path, media in (("gzip", tar + ".gz", LAYER_GZIP), ("zstd", tar + ".zst", LAYER_ZSTD),
                               ("plain", tar, LAYER_TAR)):
