@@ -9,6 +9,8 @@ namespace {
 constexpr uint32_t kNone = Inode::kNone;
 constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kOpaqueWhiteout = ".wh..wh..opq";
+// Symlinks followed while resolving one path, as securejoin and containerd allow.
+constexpr int kMaxSymlinks = 255;
 
 bool isCleanName(std::string_view name) { return !name.empty() && name != "." && name != ".."; }
 
@@ -159,7 +161,7 @@ class TreeBuilder {
     for (const Entry& entry : layer) {
       auto [parentPath, name] = splitLast(entry.path);
       if (!name.starts_with(kWhiteoutPrefix) || !acceptable(entry.path, false)) continue;
-      uint32_t parent = resolve(parentPath);
+      uint32_t parent = follow(parentPath, false) ? walkEnd() : kNone;
       if (parent == kNone || !isDir(parent)) continue;
       if (name == kOpaqueWhiteout) {
         nodes_[parent].dirKey = newDirKey(parent);
@@ -173,6 +175,8 @@ class TreeBuilder {
   // create anything below one; otherwise they are plain names.
   void addLayer(uint32_t layerNumber, const std::vector<Entry>& layer, bool whiteouts) {
     forgetParent();
+    if (tables_.size() <= layerNumber) tables_.resize(layerNumber + 1);
+    tables_[layerNumber] = &layer;
     for (size_t i = 0; i < layer.size(); ++i) {
       add(layerNumber, static_cast<uint32_t>(i), layer[i], whiteouts);
     }
@@ -207,28 +211,83 @@ class TreeBuilder {
     return children_.find(nodes_[dir].dirKey, name);
   }
 
-  // The node at `path` now; kNone if none (a name below a non-directory included).
-  uint32_t resolve(std::string_view path) const {
-    uint32_t node = 0;
-    eachName(path, [&](std::string_view name) {
-      node = isDir(node) ? lookup(node, name) : kNone;
-      return node != kNone;
-    });
-    return node;
+  // The symlink entry that made `node`; nullptr if it is no symlink.
+  const Entry* symlinkOf(uint32_t node) const {
+    const Node& n = nodes_[node];
+    if (n.dirKey != kNone || n.entry == kNone) return nullptr;
+    const Entry& entry = (*tables_[n.layer])[n.entry];
+    return entry.type == EntryType::kSymlink ? &entry : nullptr;
   }
 
-  // The directory at `path` (checked by `acceptable`), made (implied, by `layer`) where
-  // missing; kNone when a name on the way is not a directory.
-  uint32_t parentDir(uint32_t layer, std::string_view path) {
-    if (lastParent_ != kNone && path == lastParentPath_) return lastParent_;
-    uint32_t node = 0;
-    bool ok = eachName(path, [&](std::string_view name) {
-      bool added = false;
-      node = children_.findOrAdd(nodes_[node].dirKey, name, added,
-                                 [&] { return newNode(layer, kNone, true); });
-      return isDir(node);
+  // Resolves `path` with every name on it followed where it is a symlink, as securejoin does
+  // (see rootfs.h): walk_ gets the resolved names, each with its node, kNone from the first
+  // missing one on (a missing name is taken as a directory still to make). False when the
+  // path cannot be resolved: past kMaxSymlinks, a name below a non-directory, or (with
+  // whiteouts) a resolved name that starts with ".wh.". Iterative: a symlink's target is
+  // pushed onto pending_, the names still to walk, and read before the rest of the path.
+  bool follow(std::string_view path, bool whiteouts) {
+    walk_.clear();
+    pending_.assign(1, path);
+    int symlinks = 0;
+    while (!pending_.empty()) {
+      std::string_view& rest = pending_.back();
+      if (rest.empty()) {
+        pending_.pop_back();
+        continue;
+      }
+      size_t slash = rest.find('/');
+      std::string_view name = rest.substr(0, slash);
+      rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+      if (name.empty() || name == ".") continue;
+      if (name == "..") {  // lexical: what walk_ holds has no symlink left, and "/.." is "/"
+        if (!walk_.empty()) walk_.pop_back();
+        continue;
+      }
+      uint32_t dir = walkEnd();
+      uint32_t node = kNone;
+      if (dir != kNone) {
+        if (!isDir(dir)) return false;
+        node = lookup(dir, name);
+      }
+      if (const Entry* link = node != kNone ? symlinkOf(node) : nullptr) {
+        if (++symlinks > kMaxSymlinks) return false;
+        if (link->linkTarget.starts_with('/')) walk_.clear();
+        pending_.push_back(link->linkTarget);  // `rest` is not used past this point
+        continue;
+      }
+      walk_.push_back({name, node});
+    }
+    return !whiteouts || std::none_of(walk_.begin(), walk_.end(), [](const Step& step) {
+      return step.name.starts_with(kWhiteoutPrefix);
     });
-    if (!ok) return kNone;
+  }
+  // The node `follow` ended on: the root for an empty walk, kNone if it is missing.
+  uint32_t walkEnd() const { return walk_.empty() ? 0 : walk_.back().node; }
+
+  // The node at `path` now, its parent directories followed where they are symlinks, its
+  // last name not; kNone if none (a name below a non-directory included).
+  uint32_t resolve(std::string_view path) {
+    auto [parentPath, name] = splitLast(path);
+    if (!follow(parentPath, false)) return kNone;
+    uint32_t dir = walkEnd();
+    if (name.empty()) return dir;
+    return dir != kNone && isDir(dir) ? lookup(dir, name) : kNone;
+  }
+
+  // The directory at `path` (checked by `acceptable`) with its symlinks followed, made
+  // (implied, by `layer`) where missing; kNone when it cannot be resolved or is no directory.
+  // Nothing is made unless it resolves.
+  uint32_t parentDir(uint32_t layer, std::string_view path, bool whiteouts) {
+    if (lastParent_ != kNone && path == lastParentPath_) return lastParent_;
+    if (!follow(path, whiteouts)) return kNone;
+    uint32_t node = 0;
+    for (const Step& step : walk_) {
+      bool added = false;
+      node = step.node != kNone ? step.node
+                                : children_.findOrAdd(nodes_[node].dirKey, step.name, added,
+                                                      [&] { return newNode(layer, kNone, true); });
+    }
+    if (!isDir(node)) return kNone;
     rememberParent(path, node);
     return node;
   }
@@ -273,7 +332,7 @@ class TreeBuilder {
         return;
       }
     }
-    uint32_t parent = parentDir(layer, parentPath);
+    uint32_t parent = parentDir(layer, parentPath, whiteouts);
     if (parent == kNone) {
       ++droppedEntries_;
       return;
@@ -281,6 +340,8 @@ class TreeBuilder {
     bool added = false;
     uint32_t& slot = children_.findOrAdd(nodes_[parent].dirKey, name, added, [] { return kNone; });
     bool dir = entry.type == EntryType::kDirectory;
+    // A new symlink may sit where a path remembered went through a missing name and "..".
+    if (entry.type == EntryType::kSymlink) forgetParent();
     if (!added) {
       uint32_t existing = slot;
       if (dir && isDir(existing)) {
@@ -296,6 +357,15 @@ class TreeBuilder {
     if (dir) rememberParent(entry.path, slot);
   }
 
+  // A name `follow` resolved: a view of an entry's path or of a symlink's target.
+  struct Step {
+    std::string_view name;
+    uint32_t node;
+  };
+
+  std::vector<const std::vector<Entry>*> tables_;  // layer number -> its entries
+  std::vector<Step> walk_;                         // follow's result, kept for its capacity
+  std::vector<std::string_view> pending_;
   std::vector<Node> nodes_;         // 0 is the root
   std::vector<uint32_t> dirOwner_;  // directory key -> the node it was made for
   ChildTable children_;

@@ -26,18 +26,32 @@
 //  - A path whose parent directories no layer lists gets them, with mode 0755, owner 0:0 and
 //    the mtime 0 (`implied`), as tar extracting makes them (but with a fixed mtime, so
 //    inodes stay the same across builds).
-//  - An entry whose parent is not a directory in the tree at that point (a file, a device, a
-//    symlink: symlinks are never followed) is dropped and counted (droppedEntries). tar and
-//    containerd fail the whole extraction there; one odd entry should not hide an image.
-//    (containerd and umoci follow a symlink parent inside the root; regfs does not.) So is an
-//    entry whose path is not clean (Entry::path says what clean is) and, in `merge`, one below
-//    a name that starts with ".wh." (no such directory can exist).
+//  - A symlink among an entry's parent directories is followed inside the root, as umoci
+//    (securejoin) and containerd (fs.RootPath) apply layers: `lib/foo` over `lib -> usr/lib`
+//    lands at `usr/lib/foo`. The parent path is walked name by name in the tree at that point;
+//    a symlink's target is read in the directory holding it (an absolute one from the root),
+//    `.` and empty names are skipped, and `..` takes the walk back one name, lexically (what
+//    the walk holds has no symlink left), never above the root. A missing name is taken as a
+//    directory still to make: parents are implied where the walk ends, not where the entry
+//    named them (a symlink to nothing makes its target's directories). The entry's last name
+//    is never followed: an entry over a symlink replaces the symlink, as tar does. The same
+//    walk finds a whiteout's directory (through the symlinks of the layers below: a layer's
+//    whiteouts apply first) and a hardlink's target (its parents followed, its last name not,
+//    as umoci does: a link to a symlink is a link to the symlink).
+//  - An entry whose parent cannot be resolved is dropped and counted (droppedEntries): more
+//    than 255 symlinks followed for one path (a loop, a longer chain), a name below a
+//    non-directory, or a resolved parent that is not a directory (a file, a device). tar,
+//    containerd and umoci fail the whole extraction there; one odd entry should not hide an
+//    image. So is an entry whose path is not clean (Entry::path says what clean is) and, in
+//    `merge`, one whose path or resolved parent has a name that starts with ".wh." (no such
+//    directory can exist).
 //  - The root: an entry with path "" (a tar's "./") that is a directory sets its attributes;
 //    the root is never replaced, so any other entry at "" is dropped and counted
 //    (droppedEntries). With no such entry the root is implied, by layer 0.
 //  - `single`: the same rules without whiteouts (a ".wh." name is a plain entry) and with
-//    hardlinks resolved inside the layer only: one that names a lower layer's file cannot be
-//    resolved there, so it is dropped and counted like any link whose target is missing.
+//    hardlinks and symlinked parents resolved inside the layer only (as umoci unpacks a
+//    one-layer image): a link that names a lower layer's file cannot be resolved there, so it
+//    is dropped and counted like any link whose target is missing.
 //  - nlink: a directory's is 2 plus its subdirectories, anything else's the names it has.
 //    Inode numbers are breadth-first from the root (0) in name order, so a tree built twice
 //    from the same layers numbers its inodes the same.
@@ -78,8 +92,8 @@ class FsTree {
   // The inode at a cleaned path ("" is the root); Inode::kNone if none.
   uint32_t resolve(std::string_view path) const;
   uint64_t droppedHardlinks() const { return droppedHardlinks_; }
-  // Entries dropped for a parent that is not a directory, a non-directory at the root, a
-  // path that is not clean or (merge) lies below a ".wh." name.
+  // Entries dropped for a parent that does not resolve to a directory (symlinks followed), a
+  // non-directory at the root, a path that is not clean or (merge) lies below a ".wh." name.
   uint64_t droppedEntries() const { return droppedEntries_; }
 
  private:

@@ -186,5 +186,50 @@ TEST(RootfsUmoci, WhiteoutsAfterTheirOwnLayersEntriesAndLinksToReplacedNames) {
   });
 }
 
+// Symlinked parent directories, followed inside the root. Only what umoci can unpack: a loop,
+// a chain past 255 links or a parent that is a file fails its whole unpack (regfs drops the
+// entry; rootfs_test.cc covers those).
+TEST(RootfsUmoci, EntriesBelowASymlinkOfALowerLayer) {
+  expectSameAsUmoci({
+      layerEntries({"usr/", "usr/lib/", "usr/lib/a", "lib -> usr/lib", "bin -> usr/lib"}),
+      layerEntries({"lib/b", "lib/x86_64-linux-gnu/c", "lib/a", "bin/", "bin/d"}),
+  });
+}
+
+TEST(RootfsUmoci, SymlinksOfTheSameLayerAbsoluteDotDotChainsAndDangling) {
+  expectSameAsUmoci({
+      layerEntries({"lib -> usr/lib",
+                    "usr/",
+                    "lib/a",
+                    "d/",
+                    "d/sub/",
+                    "d/s -> /d/sub",
+                    "d/s/x",
+                    "a/",
+                    "a/up -> ../../../b",
+                    "a/up/x",
+                    "a/s -> ../a/./c//",
+                    "a/s/y",
+                    "c1 -> c2",
+                    "c2 -> c3",
+                    "c3 -> d",
+                    "c1/z",
+                    "u -> /no/where",
+                    "u/z",
+                    "r -> ..",
+                    "r/top",
+                    "m -> nowhere/../d",
+                    "m/w"}),
+  });
+}
+
+TEST(RootfsUmoci, WhiteoutsAndHardlinksThroughLowerSymlinks) {
+  expectSameAsUmoci({
+      layerEntries({"usr/lib/", "usr/lib/a", "usr/lib/b", "usr/lib/f", "usr/c/", "usr/c/d",
+                    "lib -> usr/lib", "c -> usr/c"}),
+      layerEntries({"lib/.wh.a", "c/.wh..wh..opq", "h => lib/f", "k => lib", "lib/g => lib/b"}),
+  });
+}
+
 }  // namespace
 }  // namespace regfs::layers
