@@ -267,10 +267,10 @@ class TreeBuilder {
   // The node at `path` now, its parent directories followed where they are symlinks, its
   // last name not; kNone if none (a name below a non-directory included).
   uint32_t resolve(std::string_view path) {
+    if (path.empty()) return 0;
     auto [parentPath, name] = splitLast(path);
     if (!follow(parentPath, false)) return kNone;
     uint32_t dir = walkEnd();
-    if (name.empty()) return dir;
     return dir != kNone && isDir(dir) ? lookup(dir, name) : kNone;
   }
 
@@ -354,7 +354,9 @@ class TreeBuilder {
     }
     // `slot` stays valid: making a node does not touch the table.
     slot = target != kNone ? target : newNode(layer, index, dir);
-    if (dir) rememberParent(entry.path, slot);
+    // Not after a replacement: the name replaced may have been a symlink on the entry's own
+    // parent path (`lib/lib` over `lib -> .`), so entry.path no longer leads here.
+    if (dir && added) rememberParent(entry.path, slot);
   }
 
   // A name `follow` resolved: a view of an entry's path or of a symlink's target.

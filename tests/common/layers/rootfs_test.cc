@@ -401,6 +401,14 @@ TEST(RootfsSymlinkParent, RememberedParentsForgetANewSymlink) {
                            "s l L0 E3 n1"}));
 }
 
+TEST(RootfsSymlinkParent, ADirectoryReplacingASymlinkOnItsOwnParentPathIsNotRemembered) {
+  // lib/lib/ replaces the symlink lib (its parent resolves to the root), so lib/lib is no
+  // longer that directory: lib/lib/x goes one level down.
+  auto m = merged({layerEntries({"lib -> .", "lib/lib/", "lib/lib/x"})});
+  EXPECT_EQ(m.text, lines({"/ d L0 E- n3", "lib d L0 E1 n3", "lib/lib d L0 E- n2",
+                           "lib/lib/x f L0 E2 n1"}));
+}
+
 TEST(RootfsSymlinkParent, WhiteoutsResolveTheirDirectoryThroughLowerSymlinks) {
   std::vector<Entry> base = layerEntries(
       {"usr/lib/", "usr/lib/a", "usr/lib/b", "usr/c/", "usr/c/d", "lib -> usr/lib", "c -> usr/c"});
