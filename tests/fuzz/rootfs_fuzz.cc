@@ -4,12 +4,13 @@
 // promises and against a plain model that keeps every full path in an ordered map.
 //
 // Input: a byte stream read as entries. Per entry: a kind byte (type; 6 starts the next layer),
-// a depth byte and one name byte per level (depth 0 is the root), and for a hardlink the same
-// for its target.
+// a depth byte and one name byte per level (depth 0 is the root), for a hardlink the same for
+// its target, and for a symlink one byte that picks its target.
 
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,10 @@ constexpr uint32_t kNone = Inode::kNone;
 constexpr std::string_view kNames[] = {
     "a",    "b",   "c", ".wh.a", ".wh.b", ".wh.c", ".wh..wh..opq", ".wh.", ".wh..", ".wh..wh.plnk",
     "\xff", "a b", ".", "..",    "",
+};
+// Symlink targets: relative, absolute, climbing, chains (a -> b -> a), whiteout names.
+constexpr std::string_view kTargets[] = {
+    "a", "b", "c", "/a", "/", "..", "../b", "a/b", ".", "", "c/../a", "b/..", ".wh.a", "/c/./a//",
 };
 
 class Input {
@@ -75,7 +80,7 @@ std::vector<std::vector<Entry>> decode(std::string_view bytes) {
     e.type = kTypes[kind];
     e.path = in.path();
     if (e.type == EntryType::kHardlink) e.linkTarget = in.path();
-    if (e.type == EntryType::kSymlink) e.linkTarget = "a";
+    if (e.type == EntryType::kSymlink) e.linkTarget = kTargets[in.next() % std::size(kTargets)];
     tables.back().push_back(std::move(e));
   }
   return tables;
@@ -104,6 +109,11 @@ std::string parentOf(const std::string& path) {
 std::string join(const std::string& dir, std::string_view name) {
   return dir.empty() ? std::string(name) : dir + "/" + std::string(name);
 }
+std::string joinAll(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& name : names) out = join(out, name);
+  return out;
+}
 
 // The rules of rootfs.h applied the obvious way: every full path in a map, subtrees removed by
 // prefix. Slow, and plain enough to trust.
@@ -112,8 +122,9 @@ struct Model {
     bool dir;
     uint32_t layer;
     uint32_t entry;
+    std::optional<std::string> symlink;  // its target
   };
-  std::vector<Node> nodes{{true, 0, kNone}};
+  std::vector<Node> nodes{{true, 0, kNone, std::nullopt}};
   std::map<std::string, uint32_t> names{{"", 0}};
   uint64_t droppedHardlinks = 0;
   uint64_t droppedEntries = 0;
@@ -122,6 +133,40 @@ struct Model {
     auto it = names.find(path);
     return it != names.end() && nodes[it->second].dir;
   }
+  // The path `path` leads to, each name followed where it is a symlink, written as securejoin
+  // is: the target spliced in front of what is left, ".." lexical. Nothing past 255 symlinks,
+  // below a non-directory, or (whiteouts) with a ".wh." name left in it.
+  std::optional<std::string> follow(const std::string& path, bool whiteouts) const {
+    std::vector<std::string> walked;
+    std::string rest = path;
+    int symlinks = 0;
+    while (!rest.empty()) {
+      size_t slash = rest.find('/');
+      std::string name = rest.substr(0, slash);
+      rest = slash == std::string::npos ? std::string() : rest.substr(slash + 1);
+      if (name.empty() || name == ".") continue;
+      if (name == "..") {
+        if (!walked.empty()) walked.pop_back();
+        continue;
+      }
+      std::string dir = joinAll(walked);
+      if (names.count(dir) && !isDir(dir)) return std::nullopt;
+      auto it = names.find(join(dir, name));
+      if (it != names.end() && nodes[it->second].symlink) {
+        if (++symlinks > 255) return std::nullopt;
+        const std::string& target = *nodes[it->second].symlink;
+        if (target.starts_with('/')) walked.clear();
+        rest = target + "/" + rest;
+        continue;
+      }
+      walked.push_back(name);
+    }
+    for (const auto& name : walked) {
+      if (whiteouts && isWhiteoutName(name)) return std::nullopt;
+    }
+    return joinAll(walked);
+  }
+
   void eraseBelow(const std::string& path) {  // the descendants of `path`, not `path`
     std::string prefix = path.empty() ? std::string() : path + "/";
     for (auto it = names.lower_bound(prefix); it != names.end() && it->first.starts_with(prefix);) {
@@ -133,8 +178,9 @@ struct Model {
     for (const Entry& e : table) {
       std::string name = lastName(e.path);
       if (e.path.empty() || !isWhiteoutName(name) || !cleanPath(e.path)) continue;
-      std::string dir = parentOf(e.path);
-      if (!isDir(dir)) continue;
+      std::optional<std::string> found = follow(parentOf(e.path), false);
+      if (!found || !isDir(*found)) continue;
+      const std::string& dir = *found;
       if (name == ".wh..wh..opq") {
         eraseBelow(dir);
         continue;
@@ -157,9 +203,7 @@ struct Model {
       return;
     }
     if (applyWhiteouts && isWhiteoutName(lastName(e.path))) return;
-    std::vector<std::string> prefixes;  // the parents, top first
     std::string_view rest = e.path;
-    std::string sofar;
     bool clean = true;
     while (true) {
       size_t slash = rest.find('/');
@@ -167,8 +211,6 @@ struct Model {
       clean = clean && isClean(name);
       if (slash == std::string_view::npos) break;
       clean = clean && !(applyWhiteouts && isWhiteoutName(name));
-      sofar = join(sofar, name);
-      prefixes.push_back(sofar);
       rest.remove_prefix(slash + 1);
     }
     if (!clean) {
@@ -177,37 +219,44 @@ struct Model {
     }
     uint32_t target = kNone;
     if (e.type == EntryType::kHardlink) {
-      auto it = names.find(e.linkTarget);
+      std::optional<std::string> dir = follow(parentOf(e.linkTarget), false);
+      auto it = dir ? names.find(join(*dir, lastName(e.linkTarget))) : names.end();
       if (it == names.end() || nodes[it->second].dir) {
         ++droppedHardlinks;
         return;
       }
       target = it->second;
     }
-    for (const auto& p : prefixes) {
-      if (names.count(p) && !isDir(p)) {
-        ++droppedEntries;
-        return;
-      }
-    }
-    for (const auto& p : prefixes) {
-      if (!names.count(p)) {
-        names[p] = static_cast<uint32_t>(nodes.size());
-        nodes.push_back({true, layer, kNone});
-      }
-    }
-    bool dir = e.type == EntryType::kDirectory;
-    if (dir && isDir(e.path)) {
-      nodes[names[e.path]].layer = layer;
-      nodes[names[e.path]].entry = index;
+    std::optional<std::string> parent = follow(parentOf(e.path), applyWhiteouts);
+    if (!parent || (names.count(*parent) && !isDir(*parent))) {
+      ++droppedEntries;
       return;
     }
-    eraseBelow(e.path);
+    std::string sofar;
+    for (std::string_view rest = *parent; !rest.empty();) {
+      size_t slash = rest.find('/');
+      sofar = join(sofar, rest.substr(0, slash));
+      rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+      if (!names.count(sofar)) {
+        names[sofar] = static_cast<uint32_t>(nodes.size());
+        nodes.push_back({true, layer, kNone, std::nullopt});
+      }
+    }
+    std::string path = join(*parent, lastName(e.path));
+    bool dir = e.type == EntryType::kDirectory;
+    if (dir && isDir(path)) {
+      nodes[names[path]].layer = layer;
+      nodes[names[path]].entry = index;
+      return;
+    }
+    eraseBelow(path);
     if (target == kNone) {
       target = static_cast<uint32_t>(nodes.size());
-      nodes.push_back({dir, layer, index});
+      std::optional<std::string> symlink;
+      if (e.type == EntryType::kSymlink) symlink = e.linkTarget;
+      nodes.push_back({dir, layer, index, symlink});
     }
-    names[e.path] = target;
+    names[path] = target;
   }
 };
 
