@@ -2,7 +2,19 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/error.h"
+
 namespace regfs::layers {
+namespace {
+
+// "sha256:…, sha256:…" for messages.
+std::string describe(const TreeSource& source) {
+  std::string out;
+  for (const Digest& layer : source.layers) out += (out.empty() ? "" : ", ") + layer.str();
+  return out;
+}
+
+}  // namespace
 
 const Entry* FileTree::entry(uint32_t n) const {
   const Inode& inode = tree.inode(n);
@@ -65,10 +77,11 @@ std::shared_ptr<const FileTree> FileTrees::build(const TreeSource& root) {
   }
   for (size_t i = 0; i < root.layers.size(); ++i)
     out->streams.push_back(streamOf(root.layers[i], out->indexes[i]));
-  if (root.merged) {
-    out->tree = FsTree::merge(tables);
-  } else {
-    out->tree = FsTree::single(*tables.at(0));
+  try {
+    out->tree = root.merged ? FsTree::merge(tables) : FsTree::single(*tables.at(0));
+  } catch (const Error& e) {  // a limit: the layers cannot be shown, now or later
+    out->error = "the layers " + describe(root) + " cannot be applied: " + e.what();
+    spdlog::error("{}", out->error);
   }
   return out;
 }

@@ -1,5 +1,7 @@
 #include "common/layers/rootfs.h"
 
+#include "common/error.h"
+
 #include <algorithm>
 #include <functional>
 
@@ -151,7 +153,8 @@ class ChildTable {
 // while building. Only `finish` walks, breadth-first, what the root still reaches.
 class TreeBuilder {
  public:
-  explicit TreeBuilder(size_t expectedEntries) : children_(expectedEntries) {
+  TreeBuilder(size_t expectedEntries, uint64_t maxSymlinkSteps)
+      : symlinkStepsLeft_(maxSymlinkSteps), children_(expectedEntries) {
     nodes_.push_back({0, kNone, newDirKey(0)});
   }
 
@@ -238,6 +241,11 @@ class TreeBuilder {
       size_t slash = rest.find('/');
       std::string_view name = rest.substr(0, slash);
       rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+      if (symlinks > 0 && symlinkStepsLeft_-- == 0) {
+        throw Error(ErrorKind::kSizeInvalid,
+                    "the layers' symlinks take too many steps to follow (a layer built to "
+                    "exhaust whoever applies it?)");
+      }
       if (name.empty() || name == ".") continue;
       if (name == "..") {  // lexical: what walk_ holds has no symlink left, and "/.." is "/"
         if (!walk_.empty()) walk_.pop_back();
@@ -368,6 +376,7 @@ class TreeBuilder {
   std::vector<const std::vector<Entry>*> tables_;  // layer number -> its entries
   std::vector<Step> walk_;                         // follow's result, kept for its capacity
   std::vector<std::string_view> pending_;
+  uint64_t symlinkStepsLeft_;       // names read inside symlink targets, for the whole tree
   std::vector<Node> nodes_;         // 0 is the root
   std::vector<uint32_t> dirOwner_;  // directory key -> the node it was made for
   ChildTable children_;
@@ -445,8 +454,9 @@ size_t totalEntries(const std::vector<const std::vector<Entry>*>& layers) {
 
 }  // namespace
 
-FsTree FsTree::merge(const std::vector<const std::vector<Entry>*>& layers) {
-  TreeBuilder builder(totalEntries(layers));
+FsTree FsTree::merge(const std::vector<const std::vector<Entry>*>& layers,
+                     uint64_t maxSymlinkSteps) {
+  TreeBuilder builder(totalEntries(layers), maxSymlinkSteps);
   for (size_t l = 0; l < layers.size(); ++l) {
     if (layers[l] == nullptr) continue;
     builder.applyWhiteouts(*layers[l]);
@@ -459,8 +469,8 @@ FsTree FsTree::merge(const std::vector<const std::vector<Entry>*>& layers) {
   return tree;
 }
 
-FsTree FsTree::single(const std::vector<Entry>& layer) {
-  TreeBuilder builder(layer.size());
+FsTree FsTree::single(const std::vector<Entry>& layer, uint64_t maxSymlinkSteps) {
+  TreeBuilder builder(layer.size(), maxSymlinkSteps);
   builder.addLayer(0, layer, false);
   FsTree tree;
   tree.inodes_ = builder.finish();

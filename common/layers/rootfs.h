@@ -79,10 +79,16 @@ struct Inode {
 
 class FsTree {
  public:
-  // `layers` bottom first: each the entry table of one layer, in tar order.
-  static FsTree merge(const std::vector<const std::vector<Entry>*>& layers);
+  // Names read inside symlink targets while applying layers, at most: 255 links per path
+  // times a long target on every entry would cost a hostile layer's reader without end.
+  static constexpr uint64_t kMaxSymlinkSteps = uint64_t{1} << 24;
+  // `layers` bottom first: each the entry table of one layer, in tar order. Throws
+  // Error(kSizeInvalid) past `maxSymlinkSteps` (the layers cannot be shown).
+  static FsTree merge(const std::vector<const std::vector<Entry>*>& layers,
+                      uint64_t maxSymlinkSteps = kMaxSymlinkSteps);
   // One layer as it is: whiteouts are plain entries, nothing is hidden.
-  static FsTree single(const std::vector<Entry>& layer);
+  static FsTree single(const std::vector<Entry>& layer,
+                       uint64_t maxSymlinkSteps = kMaxSymlinkSteps);
 
   static constexpr uint32_t kRoot = 0;
   const Inode& inode(uint32_t number) const { return inodes_[number]; }

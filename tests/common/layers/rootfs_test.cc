@@ -1,4 +1,5 @@
 #include "common/layers/rootfs.h"
+#include "common/error.h"
 #include "support/layer_entries.h"
 
 #include <gtest/gtest.h>
@@ -375,6 +376,29 @@ TEST(RootfsSymlinkParent, ChainsUpTo255LinksAreFollowedLoopsAreDropped) {
   EXPECT_EQ(m.tree.resolve("d/far"), Inode::kNone);
   EXPECT_NE(m.tree.resolve("z"), Inode::kNone);
   EXPECT_EQ(m.tree.droppedEntries(), 3u);  // l0/far, a/x, s/y
+}
+
+// Following symlinks costs at most a budget of names for the whole tree: a layer whose every
+// entry sends the walk down a long chain is refused (the image cannot be shown), not followed
+// without end.
+TEST(RootfsSymlinkParent, FollowingHasABudgetForTheWholeTree) {
+  std::vector<Entry> layer = layerEntries({"d/"});
+  for (int i = 0; i < 100; ++i) {
+    layer.push_back(Entry{.path = "l" + std::to_string(i),
+                          .type = EntryType::kSymlink,
+                          .linkTarget = i == 99 ? "d" : "l" + std::to_string(i + 1)});
+  }
+  // 50 parents, so that each is walked (the last parent walked is remembered).
+  for (int i = 0; i < 50; ++i)
+    layer.push_back(layerEntries({"l0/x" + std::to_string(i) + "/f"})[0]);
+  EXPECT_NO_THROW(FsTree::merge({&layer}, 50 * 110));  // 50 walks of 100 links and a name
+  try {
+    FsTree::merge({&layer}, 50 * 100 / 2);
+    ADD_FAILURE() << "no budget";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kSizeInvalid) << e.what();
+  }
+  EXPECT_THROW(FsTree::single(layer, 100), Error);
 }
 
 TEST(RootfsSymlinkParent, ToANonDirectoryDropsToNothingMakesTheTarget) {
