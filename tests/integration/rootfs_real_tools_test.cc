@@ -131,6 +131,15 @@ class RootfsRealToolsTest : public ::testing::Test {
     writeFile(work_ / "context/Dockerfile", kDockerfile);
   }
 
+  // The engine is shared by the test program: images left in it would change what other
+  // tests' pulls find already there.
+  void TearDown() override {
+    if (!docker_) return;
+    std::vector<std::string> rmi = {"rmi", "-f"};
+    rmi.insert(rmi.end(), images_.begin(), images_.end());
+    docker(rmi);
+  }
+
   // Runs docker; a non-zero exit fails the test with docker's output and the logs.
   CommandResult docker(const std::vector<std::string>& args) {
     CommandResult r = docker_->docker(args);
@@ -154,10 +163,12 @@ class RootfsRealToolsTest : public ::testing::Test {
   TempDir work_;
   RegfsServer server_{work_ / "store"};
   DockerDaemon* docker_ = nullptr;
+  std::vector<std::string> images_ = {kBase};  // to remove from the engine
 };
 
 TEST_F(RootfsRealToolsTest, DockerBuildEqualsDockerExport) {
   const std::string image = server_.host() + "/built/docker:1";
+  images_.push_back(image);
   ASSERT_EQ(docker({"build", "--network", "none", "--build-arg", std::string("BASE=") + kBase, "-t",
                     image, (work_ / "context").string()})
                 .status,
