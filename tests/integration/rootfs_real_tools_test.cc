@@ -190,7 +190,8 @@ TEST_F(RootfsRealToolsTest, DockerBuildEqualsDockerExport) {
   auto expected = treeFacts(exported, factsOptions());
   // docker's own: what a container has that its image has not. docker export writes the
   // container's file system, which holds the init layer (/.dockerenv, the files docker
-  // bind-mounts over in /etc, the mount points of /dev, /proc, /sys) as well as the image.
+  // bind-mounts over in /etc, the /etc/mtab symlink, the mount points of /dev, /proc, /sys)
+  // as well as the image.
   for (const char* path : {".dockerenv", "etc/hostname", "etc/hosts", "etc/mtab", "etc/resolv.conf",
                            "dev/console", "dev/pts", "dev/shm", "dev", "proc", "sys"}) {
     EXPECT_TRUE(expected.erase(path)) << path << " is no longer docker's own: drop it";
