@@ -2,6 +2,7 @@
 // Removes upload sessions that started longer ago than the age (startedat decides).
 #include <iostream>
 
+#include "common/config/defaults.h"
 #include "common/error.h"
 #include "common/maintenance/purge.h"
 #include "tools/command.h"
@@ -70,7 +71,8 @@ void addPurgeUploadsCommand(Commands& commands) {
   addRootArgument(cmd, opts->root);
   cmd.option("--age", opts->age,
              "purge sessions older than this (default: storage.maintenance.uploadpurging.age, "
-             "else 168h)");
+             "else " +
+                 humanDuration(kDefaultUploadPurgingAge) + ")");
   cmd.flag("--dry-run", opts->dryRun, "print what would be purged, change nothing");
   addJsonFlag(cmd, opts->json);
 }
