@@ -18,7 +18,7 @@ case "${1:-}" in
   *) echo "test.sh: unknown argument $1 (only --long)" >&2; exit 2 ;;
 esac
 
-echo "== Rooms: includes point one way"
+echo "== Rooms: includes and CMake links point one way"
 scripts/check-deps.sh
 scripts/setup.sh --build-dir build
 echo "== Style: clang-format and clang-tidy"
