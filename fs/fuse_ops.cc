@@ -20,6 +20,7 @@
 #include <memory>
 
 #include "common/error.h"
+#include "common/handles.h"
 #include "common/unique_fd.h"
 #include "fs/contents_ops.h"
 #include "fs/fuse_state.h"
@@ -387,6 +388,17 @@ struct FuseArgs {
   fuse_args args = FUSE_ARGS_INIT(0, nullptr);
   ~FuseArgs() { fuse_opt_free_args(&args); }
 };
+using FuseSession = CPtr<fuse_session, fuse_session_destroy>;
+using FuseLoopConfig = CPtr<fuse_loop_config, fuse_loop_cfg_destroy>;
+
+// Serves requests until the session ends; the loop's config is gone when this returns.
+int runLoop(fuse_session* se, const MountOptions& options) {
+  FuseLoopConfig config(fuse_loop_cfg_create());
+  fuse_loop_cfg_set_clone_fd(config.get(), 1);
+  fuse_loop_cfg_set_max_threads(config.get(), options.maxThreads);
+  fuse_loop_cfg_set_idle_threads(config.get(), options.maxThreads / 2);
+  return fuse_session_loop_mt(se, config.get());
+}
 
 }  // namespace
 
@@ -406,8 +418,10 @@ int serveView(View& view, const MountOptions& options) {
   std::string mountpoint = std::filesystem::canonical(options.mountpoint, ec).string();
   if (ec) mountpoint = options.mountpoint;
   fuse_lowlevel_ops ops = makeOps();
-  fuse_session* se = fuse_session_new(&fa.args, &ops, sizeof ops, &state);
-  if (!se) return 2;  // libfuse has printed the reason (an unknown option)
+  // Destroyed last, after the teardown below has unmounted it.
+  FuseSession session(fuse_session_new(&fa.args, &ops, sizeof ops, &state));
+  if (!session) return 2;  // libfuse has printed the reason (an unknown option)
+  fuse_session* se = session.get();
   int status = 1;
   if (fuse_set_signal_handlers(se) == 0) {
     if (fuse_session_mount(se, options.mountpoint.c_str()) == 0) {
@@ -434,12 +448,7 @@ int serveView(View& view, const MountOptions& options) {
       view.onRebuild([&state](const Snapshot& before, const Snapshot& after) {
         state.invalidateChanges(before, after);
       });
-      fuse_loop_config* config = fuse_loop_cfg_create();
-      fuse_loop_cfg_set_clone_fd(config, 1);
-      fuse_loop_cfg_set_max_threads(config, options.maxThreads);
-      fuse_loop_cfg_set_idle_threads(config, options.maxThreads / 2);
-      int rc = fuse_session_loop_mt(se, config);
-      fuse_loop_cfg_destroy(config);
+      int rc = runLoop(se, options);
       // In this order: an invalidation in progress may wait for a request nobody will
       // read now; unmounting ends those requests, and with them the wait.
       state.detach();
@@ -453,7 +462,6 @@ int serveView(View& view, const MountOptions& options) {
     }
     fuse_remove_signal_handlers(se);
   }
-  fuse_session_destroy(se);
   return status;
 }
 
