@@ -9,6 +9,7 @@
 #include "api/registry/settings.h"
 #include "api/service.h"
 #include "common/cli/cli.h"
+#include "common/exit_status.h"
 
 namespace {
 
@@ -45,7 +46,9 @@ FILES
   /var/lib/registry                 the default rootdirectory
 
 EXIT STATUS
-  0 after a drain; 1 when the configuration or the listener fails; 2 on bad arguments.)";
+  0 after a drain; 2 on bad arguments; 78 when the configuration is invalid or a listener
+  cannot be opened; 74 when the storage fails; 70 on an internal error (sysexits(3)'s
+  codes, as regfsctl and regfs-mount use them).)";
 
 }  // namespace
 
@@ -62,7 +65,7 @@ int main(int argc, char** argv) {
     settings = regfs::api::loadSettings(configPath);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "regfs-server: %s\n", e.what());
-    return 1;
+    return regfs::exitStatusFor(e);
   }
   const regfs::Config& config = settings.config;
   regfs::api::configureLogging(regfs::api::LogSettings{
@@ -87,7 +90,7 @@ int main(int argc, char** argv) {
     spdlog::info("stopped");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "regfs-server: %s\n", e.what());
-    return 1;
+    return regfs::exitStatusFor(e);
   }
-  return 0;
+  return regfs::kExitOk;
 }

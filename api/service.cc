@@ -7,6 +7,7 @@
 
 #include "api/ops/operations.h"
 #include "api/registry/auth.h"
+#include "common/error.h"
 #include "common/storage/s3_driver.h"
 #include "common/store/open.h"
 #include "regfs/version.h"
@@ -105,7 +106,14 @@ void Service::startDebugServer() {
 
 void Service::start() {
   const Config& config = settings_.config;
-  server_->start();
+  try {
+    server_->start();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    // The HTTP library's own exception: http.addr cannot be listened on (as for http.debug.addr).
+    throw Error(ErrorKind::kConfigInvalid, "http.addr " + config.http.addr + ": " + e.what());
+  }
   spdlog::info("regfs-server {} listening on {}:{} ({}, {} threads), store {}", kVersion,
                settings_.server.host.empty() ? "0.0.0.0" : settings_.server.host, server_->port(),
                settings_.server.tls.certificate.empty() ? "http" : "https", server_->threads(),
