@@ -5,6 +5,7 @@
 // downloads over TLS.
 
 #include <sys/socket.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -363,20 +364,20 @@ TEST(TlsAuth, BadTlsConfigurationFailsAtStartNamingTheFile) {
   for (const auto& c : cases) {
     CommandResult r =
         startFails({{"REGISTRY_HTTP_TLS_CERTIFICATE", c.cert}, {"REGISTRY_HTTP_TLS_KEY", c.key}});
-    EXPECT_EQ(r.status, 1) << c.expect;
+    EXPECT_EQ(r.status, EX_CONFIG) << c.expect;
     EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   }
   CommandResult version = startFails({{"REGISTRY_HTTP_TLS_CERTIFICATE", cert.cert.string()},
                                       {"REGISTRY_HTTP_TLS_KEY", cert.key.string()},
                                       {"REGISTRY_HTTP_TLS_MINIMUMTLS", "tls9"}});
-  EXPECT_EQ(version.status, 1);
+  EXPECT_EQ(version.status, EX_CONFIG);
   EXPECT_NE(version.err.find("http.tls.minimumtls"), std::string::npos) << version.err;
   CommandResult ca =
       startFails({{"REGISTRY_HTTP_TLS_CERTIFICATE", cert.cert.string()},
                   {"REGISTRY_HTTP_TLS_KEY", cert.key.string()},
                   {"REGISTRY_HTTP_TLS_CLIENTCAS", "[" + (d / "garbage.pem").string() + "]"}});
-  EXPECT_EQ(ca.status, 1);
+  EXPECT_EQ(ca.status, EX_CONFIG);
   EXPECT_NE(ca.err.find("http.tls.clientcas"), std::string::npos) << ca.err;
   CommandResult token =
       startFails({{"REGISTRY_AUTH", "token"},
@@ -384,7 +385,7 @@ TEST(TlsAuth, BadTlsConfigurationFailsAtStartNamingTheFile) {
                   {"REGISTRY_AUTH_TOKEN_SERVICE", "s"},
                   {"REGISTRY_AUTH_TOKEN_ISSUER", "i"},
                   {"REGISTRY_AUTH_TOKEN_ROOTCERTBUNDLE", (d / "missing.pem").string()}});
-  EXPECT_EQ(token.status, 1);
+  EXPECT_EQ(token.status, EX_CONFIG);
   EXPECT_NE(token.err.find("missing.pem"), std::string::npos) << token.err;
 }
 
