@@ -17,6 +17,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "support/mountinfo.h"
 #include "support/poll.h"
 
 namespace regfs::testing {
@@ -132,15 +133,10 @@ class DockerDaemon::WorkDir {
 
  private:
   void detachMounts() {
-    std::ifstream mountinfo("/proc/self/mountinfo");
     std::vector<std::string> below;
-    std::string line;
     const std::string prefix = path_.string() + "/";
-    while (std::getline(mountinfo, line)) {
-      std::istringstream fields(line);
-      std::string id, parent, device, root, mountPoint;
-      fields >> id >> parent >> device >> root >> mountPoint;
-      if (mountPoint.starts_with(prefix)) below.push_back(mountPoint);
+    for (const MountEntry& m : mountTable()) {
+      if (m.mountPoint.starts_with(prefix)) below.push_back(m.mountPoint);
     }
     // Deepest first.
     std::sort(below.begin(), below.end(),

@@ -5,20 +5,15 @@
 #include <chrono>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <stdexcept>
+
+#include "support/mountinfo.h"
 
 namespace regfs::testing {
 
 bool isMountOf(const std::filesystem::path& dir, const std::string& type) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ss(line);
-    std::string id, parent, devno, rootField, mountPoint;
-    ss >> id >> parent >> devno >> rootField >> mountPoint;
-    if (mountPoint == dir.string() && line.find(" - " + type + " ") != std::string::npos)
-      return true;
+  for (const MountEntry& m : mountTable()) {
+    if (m.mountPoint == dir.string() && m.type == type) return true;
   }
   return false;
 }
