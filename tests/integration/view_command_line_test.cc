@@ -14,12 +14,6 @@ using namespace regfs::testing;
 
 std::string mountBin() { return (binDir() / "regfs-mount").string(); }
 
-size_t lines(const std::string& s) {
-  size_t n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
-
 TEST(ViewCommandLineTest, HelpVersionAndBadArguments) {
   auto r = run({mountBin(), "--help"});
   EXPECT_EQ(r.status, 0);

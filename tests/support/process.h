@@ -36,6 +36,13 @@ struct CommandResult {
   std::string err;
 };
 
+// How many lines `text` holds (its newlines): an error is to be one line.
+inline size_t lines(const std::string& text) {
+  size_t n = 0;
+  for (char c : text) n += c == '\n';
+  return n;
+}
+
 // Runs argv[0] (searched in PATH) to completion with stdin from /dev/null.
 CommandResult run(const std::vector<std::string>& argv,
                   const std::map<std::string, std::string>& env = {});

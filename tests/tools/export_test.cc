@@ -20,8 +20,6 @@ namespace {
 
 using namespace regfs::testing;
 
-size_t lines(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
-
 // Every name in `dir`, sorted.
 std::vector<std::string> namesIn(const std::filesystem::path& dir) {
   std::vector<std::string> out;
