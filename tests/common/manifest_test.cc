@@ -5,9 +5,12 @@
 #include <regex>
 
 #include "common/error.h"
+#include "support/image.h"
 
 namespace regfs {
 namespace {
+
+using testing::descriptor;
 
 // Replaces every <name> in `json` with the sha256 digest of "name", so fixtures read like the
 // real manifests they copy while their digests stay valid.
@@ -813,6 +816,38 @@ TEST(ManifestFuzzRegression, MessagesQuoteAtMostAShortExcerpt) {
       }
     }
   }
+}
+
+TEST(ManifestPartsTest, StrictWhereItCanLenientWhereItMust) {
+  std::string docker =
+      "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
+      "\"config\":" +
+      descriptor("application/vnd.docker.container.image.v1+json", Digest::of("c").str(), 1) +
+      ",\"layers\":[" +
+      descriptor("application/vnd.docker.image.rootfs.diff.tar.gzip", Digest::of("l").str(), 1) +
+      "]}";
+  ManifestParts parts = describeManifest(docker);
+  EXPECT_EQ(parts.mediaType, "application/vnd.docker.distribution.manifest.v2+json");
+  ASSERT_TRUE(parts.config);
+  EXPECT_EQ(parts.config->digest, Digest::of("c"));
+  ASSERT_EQ(parts.blobs.size(), 1u);
+  EXPECT_EQ(parts.blobs[0].digest, Digest::of("l"));
+  ManifestParts lenient =
+      describeManifest("{\"layers\":[{\"digest\":\"" + Digest::of("x").str() + "\"}]}");
+  ASSERT_EQ(lenient.blobs.size(), 1u);
+  EXPECT_FALSE(lenient.config);
+  ManifestParts none = describeManifest("[1,2]");
+  EXPECT_TRUE(none.blobs.empty());
+  EXPECT_TRUE(none.mediaType.empty());
+}
+
+TEST(ManifestPartsTest, DeepNestingDoesNotExhaustTheStack) {
+  // Not a manifest, so the lenient reading parses it too: without recursion per level.
+  std::string deep =
+      "{\"layers\":" + std::string(1'000'000, '[') + std::string(1'000'000, ']') + "}";
+  ManifestParts parts = describeManifest(deep);
+  EXPECT_TRUE(parts.blobs.empty());
+  EXPECT_TRUE(describeManifest(std::string(1'000'000, '[')).mediaType.empty());
 }
 
 }  // namespace
