@@ -181,7 +181,7 @@ TlsSession::TlsSession(const TlsContext& context, int fd)
   if (!bio) throw Error(ErrorKind::kInternal, "BIO_new failed: " + takeOpensslError());
   BIO_set_data(bio.get(), this);
   SSL_set_bio(ssl_.get(), bio.get(), bio.get());
-  bio.release();  // the session's now, for reading and writing
+  static_cast<void>(bio.release());  // the session's now, for reading and writing
   SSL_set_accept_state(ssl_.get());
 }
 
