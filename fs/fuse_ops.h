@@ -29,6 +29,9 @@ struct MountOptions {
   // How far ahead the kernel reads a file whose reads the daemon answers, in KiB (the
   // mount's read_ahead_kb, set once mounted; root only). 0 keeps the kernel's 128.
   unsigned readAheadKib = 4096;
+  // Files inside an image read ahead into the page cache when one before them in their
+  // directory is opened (fs/prefetch.h); 0 turns the read-ahead off.
+  size_t prefetchFiles = 64;
   // Let the kernel read local blobs itself (FUSE passthrough, Linux 6.9, root only);
   // otherwise every read the page cache misses is answered by the daemon.
   bool passthrough = true;

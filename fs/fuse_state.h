@@ -84,6 +84,7 @@ class ViewFs {
         readAheadBytes_(options.readAheadKib * 1024),
         timeout_(std::chrono::duration<double>(options.cacheTimeout).count()),
         stableTimeout_(std::chrono::duration<double>(options.stableCacheTimeout).count()),
+        prefetcher_(PrefetchOptions{.files = options.prefetchFiles}),
         uid_(::getuid()),
         gid_(::getgid()) {}
 

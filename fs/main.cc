@@ -98,6 +98,8 @@ void parseMountOptions(const std::vector<std::string>& groups, regfs::view::Moun
       mount.maxThreads = static_cast<unsigned>(std::max(1L, *n));
     } else if (auto kib = numberOption(o, "read_ahead_kb")) {
       mount.readAheadKib = static_cast<unsigned>(std::min(*kib, 1L << 20));
+    } else if (auto files = numberOption(o, "prefetch_files")) {
+      mount.prefetchFiles = static_cast<size_t>(std::min(*files, 4096L));
     } else {
       mount.fuseOptions.push_back(o);
     }
@@ -131,7 +133,8 @@ int main(int argc, char** argv) {
   app.add_flag("-f,--foreground", options.foreground, "stay in the foreground");
   app.add_option("-o", optionGroups,
                  "mount options, comma-separated: allow_other, debug, cache_timeout_ms=N, "
-                 "max_threads=N, no_passthrough, read_ahead_kb=N, nocontents (no rootfs/ or "
+                 "max_threads=N, no_passthrough, read_ahead_kb=N, prefetch_files=N, nocontents (no "
+                 "rootfs/ or "
                  "layer-contents/: a mount for backups), and libfuse/kernel options")
       ->take_all()
       ->allow_extra_args(false);

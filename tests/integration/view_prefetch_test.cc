@@ -72,5 +72,27 @@ TEST(ViewPrefetchTest, FilesThatFollowInADirectoryAreReadAheadIntoThePageCache) 
   EXPECT_EQ(readFile(dir / "big"), files["dir/big"]);
 }
 
+// -o prefetch_files=0 turns the read-ahead off: every file is read through the daemon.
+TEST(ViewPrefetchTest, PrefetchFilesZeroReadsEveryFileThroughTheDaemon) {
+  ASSERT_TRUE(std::filesystem::exists("/dev/fuse")) << "/dev/fuse is required";
+  TempDir work;
+  OciLayout oci(work / "oci");
+  std::map<std::string, std::string> files;
+  for (int i = 0; i < 10; ++i)
+    files["dir/f" + std::to_string(i)] = randomBytes(5000, static_cast<uint64_t>(i));
+  Blob image = oci.addImage({oci.addLayer(files)});
+  Store store = Store::openLocal(work / "store");
+  pushLayout(store, oci, "app", {image}, "latest");
+  MountedView view(work / "store", work / "mnt", {"-o", "debug,prefetch_files=0"});
+  auto dir = view.path() / "app/latest/rootfs/dir";
+  for (const auto& e : std::filesystem::directory_iterator(dir)) static_cast<void>(e);
+  for (const auto& [name, bytes] : files)
+    EXPECT_EQ(readFile(view.path() / "app/latest/rootfs" / name), bytes) << name;
+  static const std::regex read(R"(opcode: READ \(15\))");
+  static const std::regex stored(R"(NOTIFY: code=4 )");
+  EXPECT_EQ(countInLog(view.log(), stored), 0u);
+  EXPECT_EQ(countInLog(view.log(), read), files.size());
+}
+
 }  // namespace
 }  // namespace regfs
