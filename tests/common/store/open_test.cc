@@ -10,23 +10,11 @@
 namespace regfs {
 namespace {
 
+using testing::errorMessage;
 using ::testing::HasSubstr;
 using testing::kindOf;
 using testing::TempDir;
 using testing::writeFile;
-
-// What `f` throws, which must be an Error of `kind`.
-template <typename F>
-std::string errorOf(ErrorKind kind, F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), kind) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return "";
-}
 
 TEST(LocalStoreRoot, TakesADirectoryOrAConfig) {
   TempDir dir;
@@ -43,12 +31,12 @@ TEST(LocalStoreRoot, TakesADirectoryOrAConfig) {
 
   std::filesystem::path s3 = dir / "s3.yml";
   writeFile(s3, "version: 0.1\nstorage:\n  s3:\n    bucket: b\n    region: us-east-1\n");
-  EXPECT_THAT(errorOf(ErrorKind::kConfigInvalid, [&] { localStoreRoot(s3.string(), {}); }),
+  EXPECT_THAT(errorMessage(ErrorKind::kConfigInvalid, [&] { localStoreRoot(s3.string(), {}); }),
               HasSubstr("the storage driver is not filesystem"));
 
   std::filesystem::path txt = dir / "notes.txt";
   writeFile(txt, "hello");
-  EXPECT_THAT(errorOf(ErrorKind::kInvalidArgument, [&] { localStoreRoot(txt.string(), {}); }),
+  EXPECT_THAT(errorMessage(ErrorKind::kInvalidArgument, [&] { localStoreRoot(txt.string(), {}); }),
               HasSubstr(txt.string()));
   EXPECT_EQ(kindOf([&] { localStoreRoot((dir / "missing").string(), {}); }), ErrorKind::kNotFound);
 }
