@@ -115,4 +115,16 @@ std::string rawExchange(int port, const std::string& request, int timeoutMs, siz
   return out;
 }
 
+RegfsServerOptions htpasswdAuth(const std::filesystem::path& dir, const std::string& user,
+                                const std::string& password) {
+  CommandResult h = run({"htpasswd", "-Bbn", user, password});
+  if (h.status != 0) throw std::runtime_error("htpasswd failed: " + h.err);
+  writeFile(dir / "htpasswd", h.out);
+  RegfsServerOptions o;
+  o.env = {{"REGISTRY_AUTH", "htpasswd"},
+           {"REGISTRY_AUTH_HTPASSWD_REALM", "Registry Realm"},
+           {"REGISTRY_AUTH_HTPASSWD_PATH", (dir / "htpasswd").string()}};
+  return o;
+}
+
 }  // namespace regfs::testing

@@ -29,6 +29,11 @@ struct RegfsServerOptions {
   std::map<std::string, std::string> env;
 };
 
+// Options for htpasswd auth with one user (htpasswd -Bbn), its file written into `dir`;
+// throws std::runtime_error when htpasswd fails.
+RegfsServerOptions htpasswdAuth(const std::filesystem::path& dir, const std::string& user,
+                                const std::string& password);
+
 class RegfsServer {
  public:
   // Serves `root` (a fresh temp store when empty).
