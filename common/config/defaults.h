@@ -22,4 +22,10 @@ inline constexpr std::chrono::hours kDefaultMaintenanceGrace{1};
 // How long the blobs garbage collection sweeps wait in quarantine for a racing push.
 inline constexpr std::chrono::seconds kDefaultGcSettle{5};
 
+// proxy.ttl: what the pull-through cache fetched is removed this long after (distribution's
+// default); a manifest it holds by tag is served without asking the upstream for this long
+// after the upstream last confirmed the tag.
+inline constexpr std::chrono::hours kDefaultProxyTtl{168};
+inline constexpr std::chrono::seconds kDefaultProxyTagFreshness{30};
+
 }  // namespace regfs
