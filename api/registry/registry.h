@@ -17,6 +17,7 @@
 
 #include "api/http/http.h"
 #include "api/http/response.h"
+#include "api/mirror/mirror.h"
 #include "api/registry/options.h"
 #include "common/digest.h"
 #include "common/layers/file_trees.h"
@@ -83,12 +84,18 @@ class AfterAnswer {
 class Registry {
  public:
   // `fileTrees` (over the same store) serves the files inside images; without it the
-  // extension answers UNSUPPORTED.
+  // extension answers UNSUPPORTED. With `mirror` the registry is a pull-through cache:
+  // reads fetch what is missing through it, writes answer UNSUPPORTED.
   Registry(Store store, RegistryOptions options,
-           std::shared_ptr<layers::FileTrees> fileTrees = nullptr)
-      : store_(std::move(store)), options_(options), fileTrees_(std::move(fileTrees)) {}
+           std::shared_ptr<layers::FileTrees> fileTrees = nullptr,
+           std::shared_ptr<mirror::Mirror> mirror = nullptr)
+      : store_(std::move(store)),
+        options_(options),
+        fileTrees_(std::move(fileTrees)),
+        mirror_(std::move(mirror)) {}
   Store& store() { return store_; }
   layers::FileTrees* fileTrees() { return fileTrees_.get(); }
+  mirror::Mirror* mirror() { return mirror_.get(); }
   const RegistryOptions& options() const { return options_; }
   HasherCache& hashers() { return hashers_; }
   MediaTypeCache& mediaTypes() { return mediaTypes_; }
@@ -103,6 +110,7 @@ class Registry {
   Store store_;
   RegistryOptions options_;
   std::shared_ptr<layers::FileTrees> fileTrees_;
+  std::shared_ptr<mirror::Mirror> mirror_;
   HasherCache hashers_;
   MediaTypeCache mediaTypes_;
   AfterAnswer afterAnswer_;  // last: its thread may use the store until it is joined
