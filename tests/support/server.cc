@@ -52,6 +52,19 @@ RegfsServer::~RegfsServer() {
 
 int RegfsServer::stop() { return process_->stop(15); }
 
+RegfsServerOptions htpasswdOptions(const std::filesystem::path& dir, const std::string& user,
+                                   const std::string& password) {
+  CommandResult h = run({"htpasswd", "-Bbn", user, password});
+  if (h.status != 0) throw std::runtime_error("htpasswd failed: " + h.err);
+  std::filesystem::create_directories(dir);
+  writeFile(dir / "htpasswd", h.out);
+  RegfsServerOptions o;
+  o.env = {{"REGISTRY_AUTH", "htpasswd"},
+           {"REGISTRY_AUTH_HTPASSWD_REALM", "Registry Realm"},
+           {"REGISTRY_AUTH_HTPASSWD_PATH", (dir / "htpasswd").string()}};
+  return o;
+}
+
 LoopbackListener::LoopbackListener(int port, bool acceptAndClose) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;

@@ -29,6 +29,11 @@ struct RegfsServerOptions {
   std::map<std::string, std::string> env;
 };
 
+// Options for a server behind htpasswd auth (realm "Registry Realm") with one user, whose
+// htpasswd file is written under `dir`.
+RegfsServerOptions htpasswdOptions(const std::filesystem::path& dir, const std::string& user,
+                                   const std::string& password);
+
 class RegfsServer {
  public:
   // Serves `root` (a fresh temp store when empty).
