@@ -37,9 +37,9 @@ struct OutboundRequest {
 };
 
 struct OutboundResult {
-  static constexpr size_t kMaxKeptBody = 1 << 20;
-  int status = 0;          // the HTTP status, 0 when none was received
-  std::string error;       // why no status was received ("" when one was)
+  static constexpr size_t kMaxKeptBody = 4 << 20;  // the largest manifest regfs takes
+  int status = 0;                                  // the HTTP status, 0 when none was received
+  std::string error;                               // why no status was received ("" when one was)
   HeaderMap headers;       // the final response's headers, names lower-cased
   std::string body;        // see OutboundRequest::sink
   bool truncated = false;  // the body was longer than kMaxKeptBody

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <utility>
 
@@ -16,16 +15,6 @@ namespace {
 // this size: large enough that the per-piece flush costs little, small enough that clients
 // start at once.
 constexpr size_t kFillPiece = 1 << 20;
-
-std::optional<uint64_t> contentLength(const HeaderMap& headers) {
-  auto it = headers.find("content-length");
-  if (it == headers.end() || it->second.empty()) return std::nullopt;
-  const std::string& text = it->second.back();
-  uint64_t n = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return n;
-}
 
 // The error a client gets for an upstream answer other than 200.
 Error upstreamRefused(const UpstreamReply& reply, const Digest& digest, const std::string& name) {

@@ -20,12 +20,6 @@ std::chrono::system_clock::time_point timeOf(const timespec& t) {
           std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec)));
 }
 
-std::optional<std::string> firstHeader(const HeaderMap& headers, const std::string& name) {
-  auto it = headers.find(name);
-  if (it == headers.end() || it->second.empty()) return std::nullopt;
-  return it->second.front();
-}
-
 // Why an upstream answer other than 200 leaves the request without what it asked for.
 Error upstreamFailure(const UpstreamReply& reply, const std::string& name) {
   if (reply.status == 429) {
@@ -237,9 +231,14 @@ BlobStream Mirror::blob(const RepoName& name, const Digest& digest, bool head) {
       counters_.upstreamErrors++;
       throw upstreamFailure(reply, up.upstream->name());
     }
-    auto length = firstHeader(reply.headers, "content-length");
+    auto length = contentLength(reply.headers);
+    if (!length) {
+      counters_.upstreamErrors++;
+      throw Error(ErrorKind::kUnavailable, "upstream " + up.upstream->name() +
+                                               " sent no Content-Length for " + digest.str());
+    }
     BlobStream out;
-    out.size = length ? std::stoull(*length) : 0;
+    out.size = *length;
     return out;
   }
   BlobStream out;

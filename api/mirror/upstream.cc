@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <cctype>
+#include <charconv>
 #include <utility>
 
 #include "common/config/defaults.h"
@@ -31,12 +32,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::optional<std::string> firstHeader(const HeaderMap& headers, const std::string& name) {
-  auto it = headers.find(name);
-  if (it == headers.end() || it->second.empty()) return std::nullopt;
-  return it->second.front();
-}
-
 // The token of a realm's JSON answer ("token", or OAuth2's "access_token") and how long it
 // lasts ("expires_in", 60 s when absent as the Docker token spec says).
 std::optional<std::pair<std::string, std::chrono::seconds>> parseTokenAnswer(
@@ -46,22 +41,36 @@ std::optional<std::pair<std::string, std::chrono::seconds>> parseTokenAnswer(
   if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
   std::string token;
   for (const char* key : {"token", "access_token"}) {
-    auto it = doc.FindMember(key);
-    if (it != doc.MemberEnd() && it->value.IsString() && it->value.GetStringLength() > 0) {
-      token.assign(it->value.GetString(), it->value.GetStringLength());
+    if (doc.HasMember(key) && doc[key].IsString() && doc[key].GetStringLength() > 0) {
+      token.assign(doc[key].GetString(), doc[key].GetStringLength());
       break;
     }
   }
   if (token.empty()) return std::nullopt;
   std::chrono::seconds lasts{60};
-  auto expires = doc.FindMember("expires_in");
-  if (expires != doc.MemberEnd() && expires->value.IsInt64() && expires->value.GetInt64() > 0) {
-    lasts = std::chrono::seconds(expires->value.GetInt64());
+  if (doc.HasMember("expires_in") && doc["expires_in"].IsInt64() &&
+      doc["expires_in"].GetInt64() > 0) {
+    lasts = std::chrono::seconds(doc["expires_in"].GetInt64());
   }
   return std::make_pair(std::move(token), lasts);
 }
 
 }  // namespace
+
+std::optional<std::string> firstHeader(const HeaderMap& headers, const std::string& name) {
+  auto it = headers.find(name);
+  if (it == headers.end() || it->second.empty()) return std::nullopt;
+  return it->second.front();
+}
+
+std::optional<uint64_t> contentLength(const HeaderMap& headers) {
+  auto text = firstHeader(headers, "content-length");
+  if (!text) return std::nullopt;
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
+  if (ec != std::errc() || end != text->data() + text->size()) return std::nullopt;
+  return n;
+}
 
 std::optional<BearerChallenge> parseBearerChallenge(std::string_view header) {
   size_t i = 0;

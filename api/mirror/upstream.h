@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -35,6 +36,11 @@ struct UpstreamRequest {
   std::function<bool(std::string_view data)> sink;
   const std::atomic<bool>* cancel = nullptr;  // abandons the exchange when it turns true
 };
+
+// The first value of header `name` (lower case) of an upstream's answer.
+std::optional<std::string> firstHeader(const HeaderMap& headers, const std::string& name);
+// Its Content-Length, when it has a valid one.
+std::optional<uint64_t> contentLength(const HeaderMap& headers);
 
 // A Bearer token challenge: WWW-Authenticate: Bearer realm="…",service="…",scope="…".
 struct BearerChallenge {

@@ -213,7 +213,7 @@ void expectPullThrough(const std::string& upstreamUrl, const std::string& upstre
 
 TEST(MirrorUpstreamAuth, HtpasswdWithTheConfiguredCredentials) {
   TempDir dir;
-  RegfsServer upstream({}, htpasswdOptions(dir, "mirror", "mirror-secret"));
+  RegfsServer upstream({}, htpasswdOptions(dir / "auth", "mirror", "mirror-secret"));
   expectPullThrough(upstream.url(), upstream.host(), {"--dest-creds", "mirror:mirror-secret"},
                     "  username: mirror\n  password: mirror-secret\n");
 }
