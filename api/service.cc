@@ -41,7 +41,12 @@ Service::Service(const Settings& settings) : settings_(settings) {
   // One cache of the trees of files inside images, for every request that reads them, and
   // one set of layer indexes under it, which the indexer shares: a layer is built once.
   auto trees = std::make_shared<layers::FileTrees>(store);
-  registry_ = std::make_shared<Registry>(store, settings.registry, trees);
+  std::shared_ptr<mirror::Mirror> mirror;
+  if (config.proxy.enabled()) {
+    mirror = std::make_shared<mirror::Mirror>(store, config.proxy);
+    spdlog::info("pull-through cache of {}", config.proxy.remoteUrl);
+  }
+  registry_ = std::make_shared<Registry>(store, settings.registry, trees, mirror);
   health_ = std::make_shared<HealthChecks>(config.health, registry_->store().driver(),
                                            onS3(config) ? "s3" : "filesystem",
                                            !settings.registry.readOnly);
@@ -76,6 +81,11 @@ void Service::startDebugServer() {
   metrics_->addCollector([health = health_](std::string& out) { health->collect(out); });
   if (indexer_)
     metrics_->addCollector([indexer = indexer_](std::string& out) { indexer->collect(out); });
+  if (registry_->mirror()) {
+    metrics_->addCollector([registry = registry_](std::string& out) {
+      appendMirrorMetrics(out, registry->mirror()->counters());
+    });
+  }
   metrics_->addCollector([](std::string& out) {
     appendMetricHeader(out, "regfs_build_info", "gauge", "The running version.");
     appendSample(out, "regfs_build_info", {{"version", kVersion}}, 1);

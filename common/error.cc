@@ -39,6 +39,8 @@ std::string_view errorCode(ErrorKind kind) {
       return "UNAUTHORIZED";
     case ErrorKind::kTooManyRequests:
       return "TOOMANYREQUESTS";
+    case ErrorKind::kUnavailable:
+      return "UNAVAILABLE";
     default:
       return "UNKNOWN";
   }

@@ -27,6 +27,7 @@ enum class ErrorKind {
   kDenied,               // DENIED: forbidden for this client (e.g. no such scope in its token)
   kUnauthorized,         // UNAUTHORIZED
   kTooManyRequests,      // TOOMANYREQUESTS
+  kUnavailable,          // UNAVAILABLE: a service regfs relies on (a mirror's upstream) is down
   kConfigInvalid,        // configuration that cannot be used
   kNotFound,             // a storage path that does not exist
   kNoSpace,              // storage is full

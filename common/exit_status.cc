@@ -25,6 +25,7 @@ int exitStatusFor(ErrorKind kind) {
       return EX_NOINPUT;
     case ErrorKind::kUnsupported:
     case ErrorKind::kTooManyRequests:
+    case ErrorKind::kUnavailable:
       return EX_UNAVAILABLE;
     case ErrorKind::kDenied:
     case ErrorKind::kUnauthorized:

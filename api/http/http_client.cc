@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -14,7 +15,59 @@
 namespace regfs::api {
 namespace {
 
-size_t discardBody(char*, size_t size, size_t n, void*) { return size * n; }
+// What the callbacks of one exchange share.
+struct Exchange {
+  CURL* curl;
+  const OutboundRequest* request;
+  OutboundResult* result;
+  bool started = false;
+  bool streaming = false;
+};
+
+void startBody(Exchange& x) {
+  if (x.started) return;
+  x.started = true;
+  long status = 0;
+  curl_easy_getinfo(x.curl, CURLINFO_RESPONSE_CODE, &status);
+  x.streaming = x.request->sink && status >= 200 && status < 300;
+  if (x.streaming && x.request->start)
+    x.request->start(static_cast<int>(status), x.result->headers);
+}
+
+size_t receiveBody(char* data, size_t size, size_t n, void* user) {
+  auto& x = *static_cast<Exchange*>(user);
+  size_t bytes = size * n;
+  startBody(x);
+  if (x.streaming) return x.request->sink(std::string_view(data, bytes)) ? bytes : 0;
+  std::string& body = x.result->body;
+  size_t keep = std::min(bytes, OutboundResult::kMaxKeptBody - body.size());
+  body.append(data, keep);
+  if (keep < bytes) x.result->truncated = true;
+  return bytes;
+}
+
+// Each response's header lines; a new status line (a redirect followed, a 100 Continue)
+// starts the set over, so the final response's are what remain.
+size_t receiveHeader(char* data, size_t size, size_t n, void* user) {
+  auto& x = *static_cast<Exchange*>(user);
+  std::string_view line(data, size * n);
+  if (line.starts_with("HTTP/")) {
+    x.result->headers.clear();
+    return line.size();
+  }
+  size_t colon = line.find(':');
+  if (colon == line.npos) return line.size();
+  std::string name(line.substr(0, colon));
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+    value.remove_suffix(1);
+  }
+  x.result->headers[name].emplace_back(value);
+  return line.size();
+}
 
 int checkCancel(void* cancel, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return static_cast<const std::atomic<bool>*>(cancel)->load() ? 1 : 0;
@@ -40,13 +93,29 @@ OutboundResult HttpClient::send(const OutboundRequest& request, const std::atomi
   curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(request.timeout).count();
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(ms, 1)));
+  if (request.timeout.count() > 0) {
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(ms, 1)));
+  }
+  if (request.stallTimeout.count() > 0) {
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(request.stallTimeout.count()));
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(request.stallTimeout.count()));
+  }
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
   // libcurl reads neither SSL_CERT_FILE nor SSL_CERT_DIR by itself (CaTrust).
   if (!trust_.file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, trust_.file.c_str());
   if (!trust_.dir.empty()) curl_easy_setopt(c, CURLOPT_CAPATH, trust_.dir.c_str());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discardBody);
+  OutboundResult result;
+  Exchange exchange{c, &request, &result};
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, receiveBody);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &exchange);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, receiveHeader);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &exchange);
+  if (!request.basicAuth.empty()) {
+    curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+    curl_easy_setopt(c, CURLOPT_USERPWD, request.basicAuth.c_str());
+  }
   if (request.followRedirects) {
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);  // Go's limit
@@ -62,6 +131,8 @@ OutboundResult HttpClient::send(const OutboundRequest& request, const std::atomi
   appendHeader(headers, "Expect:");  // no 100-continue round trip
   if (request.method == "HEAD") {
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  } else if (request.method == "GET") {
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
   } else {
     curl_easy_setopt(c, CURLOPT_POST, 1L);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
@@ -74,7 +145,6 @@ OutboundResult HttpClient::send(const OutboundRequest& request, const std::atomi
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
 
   CURLcode rc = curl_easy_perform(c);
-  OutboundResult result;
   if (rc != CURLE_OK) {
     result.error = errorBuffer[0] ? errorBuffer : curl_easy_strerror(rc);
     return result;
@@ -82,6 +152,7 @@ OutboundResult HttpClient::send(const OutboundRequest& request, const std::atomi
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   result.status = static_cast<int>(status);
+  startBody(exchange);  // an empty body: `start` still runs
   return result;
 }
 

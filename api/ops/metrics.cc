@@ -174,6 +174,30 @@ void appendMetricHeader(std::string& out, std::string_view name, std::string_vie
   out += '\n';
 }
 
+void appendMirrorMetrics(std::string& out, const mirror::MirrorCounters& counters) {
+  auto counter = [&out](std::string_view name, std::string_view help, uint64_t value) {
+    appendMetricHeader(out, name, "counter", help);
+    appendSample(out, name, {}, static_cast<double>(value));
+  };
+  counter("regfs_mirror_hits_total", "Pulls answered from the pull-through cache.",
+          counters.hits.load());
+  counter("regfs_mirror_misses_total", "Manifests and blobs fetched from the upstream.",
+          counters.misses.load());
+  counter("regfs_mirror_upstream_bytes_total", "Body bytes received from the upstream.",
+          counters.upstreamBytes.load());
+  counter("regfs_mirror_coalesced_total",
+          "Requests that joined a fetch already running instead of starting one.",
+          counters.coalesced.load());
+  counter("regfs_mirror_upstream_errors_total",
+          "Upstream requests that failed: unreachable, 5xx, 429, wrong bytes.",
+          counters.upstreamErrors.load());
+  counter("regfs_mirror_served_stale_total",
+          "Cached manifests served because the upstream could not confirm them.",
+          counters.servedStale.load());
+  counter("regfs_mirror_expired_total", "Manifests and layers removed by proxy.ttl.",
+          counters.expired.load());
+}
+
 void appendSample(std::string& out, std::string_view name,
                   const std::vector<std::pair<std::string_view, std::string_view>>& labels,
                   double value) {

@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "api/mirror/mirror.h"
+
 namespace regfs::api {
 
 enum class Handler : uint8_t {
@@ -74,6 +76,9 @@ class Metrics {
 void appendMetricHeader(std::string& out, std::string_view name, std::string_view type,
                         std::string_view help);
 // "name{k="v",…} value\n"; label values are escaped.
+// The pull-through cache's counters (api/mirror).
+void appendMirrorMetrics(std::string& out, const mirror::MirrorCounters& counters);
+
 void appendSample(std::string& out, std::string_view name,
                   const std::vector<std::pair<std::string_view, std::string_view>>& labels,
                   double value);

@@ -33,6 +33,34 @@ RegistryEvent blobPulled(const Route& route, const Digest& digest, uint64_t size
                        "",     "application/octet-stream",   size,       ""};
 }
 
+void setBlobHeaders(Response& r, const Digest& digest) {
+  r.set("Content-Type", "application/octet-stream");
+  r.set("Docker-Content-Digest", digest.str());
+  r.set("ETag", "\"" + digest.str() + "\"");
+  r.set("Cache-Control", "max-age=31536000");
+  r.set("Accept-Ranges", "bytes");
+}
+
+// A pull-through cache's blob that is not in the repository yet: streamed from its one
+// upstream fetch as it arrives (a HEAD asks the upstream for the size).
+Response mirroredBlob(Registry& registry, const Request& request, const Route& route,
+                      const Repository& repo, const Digest& digest) {
+  auto fetched = registry.mirror()->blob(repo.name(), digest, request.method == "HEAD");
+  Response r(200);
+  setBlobHeaders(r, digest);
+  FileBody file{{}, {}, 0, fetched.size, std::move(fetched.stream)};
+  if (!file.stream) {
+    // HEAD: no body is sent.
+    file.stream = [](uint64_t, uint64_t, const std::function<bool(std::string_view)>&) {
+      throw Error(ErrorKind::kInternal, "a HEAD answer has no body");
+    };
+  }
+  if (auto refused = applyRange(request, fetched.size, "blob", r, file)) return *refused;
+  r.file = std::move(file);
+  if (request.method == "GET") r.event = blobPulled(route, digest, fetched.size);
+  return r;
+}
+
 }  // namespace
 
 Response handleBlob(Registry& registry, const Request& request, const Route& route) {
@@ -41,14 +69,12 @@ Response handleBlob(Registry& registry, const Request& request, const Route& rou
   if (request.method == "DELETE") return deleteBlob(registry, repo, digest);
 
   auto info = statRepoBlob(repo, registry.store(), digest);
+  if (!info && registry.mirror()) return mirroredBlob(registry, request, route, repo, digest);
   if (!info) throw Error(ErrorKind::kBlobUnknown, "blob unknown: " + digest.str());
+  if (auto* mirror = registry.mirror()) mirror->noteHit();
 
   Response r(200);
-  r.set("Content-Type", "application/octet-stream");
-  r.set("Docker-Content-Digest", digest.str());
-  r.set("ETag", "\"" + digest.str() + "\"");
-  r.set("Cache-Control", "max-age=31536000");
-  r.set("Accept-Ranges", "bytes");
+  setBlobHeaders(r, digest);
   if (auto match = request.headers.get("If-None-Match");
       match && (*match == "\"" + digest.str() + "\"" || *match == digest.str())) {
     r.status = 304;

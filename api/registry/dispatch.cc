@@ -33,6 +33,12 @@ Dispatch dispatch(Registry& registry, const Request& request) {
   const std::string& m = request.method;
   bool read = m == "GET" || m == "HEAD";
   if (m == "DELETE") refuseCrossOriginDelete(request);
+  // A pull-through cache holds what its upstream has: pushes and deletes go there.
+  if (registry.mirror() && !read) {
+    return Dispatch::respond(
+        errorResponse(ErrorKind::kUnsupported,
+                      "this registry is a pull-through cache: " + m + " not allowed", 405));
+  }
   auto simple = [&](auto&& fn) -> Dispatch {
     // Routes that take no body: answer once it (if any) is read.
     if (!request.hasBody()) return Dispatch::respond(fn());

@@ -33,6 +33,8 @@ int statusFor(ErrorKind kind) {
       return 416;
     case ErrorKind::kTooManyRequests:
       return 429;
+    case ErrorKind::kUnavailable:
+      return 503;
     case ErrorKind::kNoSpace:
       return 507;
     case ErrorKind::kConfigInvalid:
@@ -60,6 +62,7 @@ std::string_view errorMessage(std::string_view code) {
   if (code == "DENIED") return "requested access to the resource is denied";
   if (code == "UNAUTHORIZED") return "authentication required";
   if (code == "TOOMANYREQUESTS") return "too many requests";
+  if (code == "UNAVAILABLE") return "service unavailable";
   return "unknown error";
 }
 

@@ -46,6 +46,7 @@ Response getManifest(Registry& registry, const Request& request, const Route& ro
   if (negotiateManifest(mediaType, ref.tag.has_value(), accept) ==
       ManifestToServe::kDefaultPlatformChild) {
     digest = defaultPlatformChild(parseStoredManifest(bytes)).digest;
+    if (auto* mirror = registry.mirror()) mirror->ensureManifest(repo.name(), digest);
     bytes = repo.getManifest(digest);
     mediaType = storedMediaType(registry, digest, bytes);
   }
@@ -178,6 +179,11 @@ Dispatch handleManifest(Registry& registry, const Request& request, const Route&
   Repository repo = repositoryFor(registry, route);
   Reference ref = parseReference(route.reference, request.method == "PUT");
   if (request.method == "GET" || request.method == "HEAD") {
+    // A pull-through cache first brings the manifest in, or checks its tag upstream.
+    if (auto* mirror = registry.mirror()) {
+      if (ref.tag) mirror->refreshTag(repo.name(), *ref.tag);
+      if (ref.digest) mirror->ensureManifest(repo.name(), *ref.digest);
+    }
     return Dispatch::respond(getManifest(registry, request, route, repo, ref));
   }
   if (request.method == "DELETE")

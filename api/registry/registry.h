@@ -17,6 +17,7 @@
 
 #include "api/http/http.h"
 #include "api/http/response.h"
+#include "api/mirror/mirror.h"
 #include "api/registry/options.h"
 #include "common/browse/facts.h"
 #include "common/digest.h"
@@ -84,12 +85,18 @@ class AfterAnswer {
 class Registry {
  public:
   // `fileTrees` (over the same store) serves the files inside images; without it the
-  // extension answers UNSUPPORTED.
+  // extension answers UNSUPPORTED. With `mirror` the registry is a pull-through cache:
+  // reads fetch what is missing through it, writes answer UNSUPPORTED.
   Registry(Store store, RegistryOptions options,
-           std::shared_ptr<layers::FileTrees> fileTrees = nullptr)
-      : store_(std::move(store)), options_(options), fileTrees_(std::move(fileTrees)) {}
+           std::shared_ptr<layers::FileTrees> fileTrees = nullptr,
+           std::shared_ptr<mirror::Mirror> mirror = nullptr)
+      : store_(std::move(store)),
+        options_(options),
+        fileTrees_(std::move(fileTrees)),
+        mirror_(std::move(mirror)) {}
   Store& store() { return store_; }
   layers::FileTrees* fileTrees() { return fileTrees_.get(); }
+  mirror::Mirror* mirror() { return mirror_.get(); }
   const RegistryOptions& options() const { return options_; }
   HasherCache& hashers() { return hashers_; }
   MediaTypeCache& mediaTypes() { return mediaTypes_; }
@@ -106,6 +113,7 @@ class Registry {
   Store store_;
   RegistryOptions options_;
   std::shared_ptr<layers::FileTrees> fileTrees_;
+  std::shared_ptr<mirror::Mirror> mirror_;
   HasherCache hashers_;
   MediaTypeCache mediaTypes_;
   browse::FactCache facts_;

@@ -111,6 +111,7 @@ Config readSections(Reader& reader, const Value& root) {
   config::readHealth(reader, childOf(root, "health"), c.health);
   config::readCatalog(reader, childOf(root, "catalog"), c.catalogMaxEntries);
   config::readRegfs(reader, childOf(root, "regfs"), c.regfs);
+  config::readProxy(reader, childOf(root, "proxy"), c.proxy);
   c.warnings = reader.takeWarnings();
   c.notes = reader.takeNotes();
   return c;
@@ -129,7 +130,7 @@ Config parseFrom(std::string source, std::string_view text, const Environment& e
   config::checkKeys(reader, root, config::rootSchema());
   Config c = readSections(reader, root);
   CaTrust trust = caTrustFrom(env);
-  c.storage.s3.trust = c.notifications.trust = c.health.trust = trust;
+  c.storage.s3.trust = c.notifications.trust = c.health.trust = c.proxy.trust = trust;
   return c;
 }
 

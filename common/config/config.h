@@ -249,6 +249,17 @@ struct RegfsConfig {
   bool indexingEnabled = true;
 };
 
+// proxy: the pull-through cache (api/mirror). regfs is a mirror of `remoteUrl` when it is
+// set: pulls fetch from there and keep what they fetched, pushes and deletes are refused.
+struct ProxyConfig {
+  std::string remoteUrl;  // http:// or https://, with a host; empty: not a mirror
+  std::string username;   // for the upstream's Basic auth or its token realm
+  std::string password;
+  std::chrono::nanoseconds ttl = kDefaultProxyTtl;  // zero: kept until removed by hand
+  CaTrust trust;                                    // for https upstreams
+  bool enabled() const { return !remoteUrl.empty(); }
+};
+
 struct Config {
   std::string version = "0.1";
   LogConfig log;
@@ -259,6 +270,7 @@ struct Config {
   HealthConfig health;
   int catalogMaxEntries = 1000;  // zero or less -> 1000
   RegfsConfig regfs;
+  ProxyConfig proxy;
 
   std::vector<std::string> warnings;  // log at warning level
   std::vector<std::string> notes;     // log at debug level

@@ -28,4 +28,10 @@ inline constexpr std::chrono::seconds kDefaultGcSettle{5};
 inline constexpr size_t kDefaultFactCacheEntries = 100'000;
 inline constexpr size_t kDefaultFactCacheBytes = 64 << 20;
 
+// proxy.ttl: what the pull-through cache fetched is removed this long after (distribution's
+// default); a manifest it holds by tag is served without asking the upstream for this long
+// after the upstream last confirmed the tag.
+inline constexpr std::chrono::hours kDefaultProxyTtl{168};
+inline constexpr std::chrono::seconds kDefaultProxyTagFreshness{30};
+
 }  // namespace regfs

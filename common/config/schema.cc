@@ -135,6 +135,9 @@ const Schema kCatalog = structOf({{"maxentries", &kScalar}});
 const Schema kIndexing = structOf({{"enabled", &kScalar}});
 const Schema kRegfs = structOf({{"indexing", &kIndexing}});
 
+const Schema kProxy = structOf(
+    {{"remoteurl", &kScalar}, {"username", &kScalar}, {"password", &kScalar}, {"ttl", &kScalar}});
+
 const Schema kStorageDriverHealth =
     structOf({{"enabled", &kScalar}, {"interval", &kScalar}, {"threshold", &kScalar}});
 const Schema kFileHealth =
@@ -168,7 +171,7 @@ const Schema kRoot = structOf({{"version", &kScalar},
                                {"health", &kHealth},
                                {"catalog", &kCatalog},
                                {"regfs", &kRegfs},
-                               {"proxy", &kAny, Support::kIgnored},
+                               {"proxy", &kProxy},
                                {"compatibility", &kAny, Support::kIgnored},
                                {"validation", &kAny, Support::kIgnored},
                                {"policy", &kAny, Support::kIgnored}});

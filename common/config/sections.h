@@ -33,4 +33,7 @@ void readCatalog(Reader& reader, const Value& v, int& maxEntries);
 // regfs: regfs's own keys (indexing.enabled).
 void readRegfs(Reader& reader, const Value& v, RegfsConfig& regfs);
 
+// proxy: remoteurl, username, password, ttl (the pull-through cache).
+void readProxy(Reader& reader, const Value& v, ProxyConfig& proxy);
+
 }  // namespace regfs::config

@@ -73,6 +73,20 @@ std::string tagIndexLink(const RepoName& repo, const Tag& tag, const Digest& d) 
   return join(join(tagIndexDir(repo, tag, d.algorithm()), d.hex()), kLinkFile);
 }
 
+std::string mirrorDir(const RepoName& repo) { return join(repositoryDir(repo), kMirrorDir); }
+
+std::string mirrorTagRecord(const RepoName& repo, const Tag& tag) {
+  return join(join(mirrorDir(repo), "tags"), tag.str());
+}
+
+std::string mirrorManifestRecord(const RepoName& repo, const Digest& digest) {
+  return join(join(mirrorDir(repo), "manifests"), digestDirs(digest));
+}
+
+std::string mirrorLayerRecord(const RepoName& repo, const Digest& digest) {
+  return join(join(mirrorDir(repo), "layers"), digestDirs(digest));
+}
+
 std::string uploadsDir(const RepoName& repo) { return join(repositoryDir(repo), kUploadsDir); }
 std::string uploadDir(const RepoName& repo, std::string_view uuid) {
   return join(uploadsDir(repo), uuid);

@@ -11,6 +11,9 @@
 //   repositories/<name>/_uploads/<uuid>/{data,startedat}           uploads in progress
 //   repositories/<name>/_uploads/<uuid>/_regfs_writer              regfs only: a request writes it
 //   repositories/<name>/_referrers/<alg>/<hex>/<alg>/<hex>/link    regfs only: subject -> referrer
+//   repositories/<name>/_regfs_mirror/{tags/<tag>,manifests/<alg>/<hex>,layers/<alg>/<hex>}
+//                                                  regfs only: what a pull-through cache fetched,
+//                                                  when
 //   _quarantine/<alg>/<hex>/data                                   regfs only: blobs being swept
 //   _layer_index/<alg>/<hh>/<hex>/index                            regfs only: a layer's contents
 //
@@ -35,6 +38,7 @@ inline constexpr std::string_view kUploadsDir = "_uploads";
 inline constexpr std::string_view kReferrersDir = "_referrers";     // regfs only
 inline constexpr std::string_view kQuarantineDir = "_quarantine";   // regfs only
 inline constexpr std::string_view kLayerIndexDir = "_layer_index";  // regfs only
+inline constexpr std::string_view kMirrorDir = "_regfs_mirror";     // regfs only
 inline constexpr std::string_view kLinkFile = "link";
 inline constexpr std::string_view kDataFile = "data";
 
@@ -76,6 +80,17 @@ std::string uploadWriter(const RepoName& repo, std::string_view uuid);  // <uuid
 
 std::string referrersDir(const RepoName& repo, const Digest& subject, DigestAlgorithm algorithm);
 std::string referrerLink(const RepoName& repo, const Digest& subject, const Digest& referrer);
+
+// regfs only: the records of a pull-through cache (api/mirror), one small file per item it
+// holds, whose mtime says when: for a tag, when the upstream last confirmed what it points
+// at; for a manifest revision or a layer link, when it was fetched. The file holds that time
+// in RFC 3339 UTC for people. Expiry (proxy.ttl) removes what they name.
+std::string mirrorDir(const RepoName& repo);                        // <repo>/_regfs_mirror
+std::string mirrorTagRecord(const RepoName& repo, const Tag& tag);  // .../tags/<tag>
+std::string mirrorManifestRecord(const RepoName& repo,
+                                 const Digest& digest);  // .../manifests/<alg>/<hex>
+std::string mirrorLayerRecord(const RepoName& repo,
+                              const Digest& digest);  // .../layers/<alg>/<hex>
 
 // regfs only: where garbage collection parks a blob directory between sweeping it and
 // removing it (common/maintenance/gc.h). distribution walks only blobs/ and repositories/.

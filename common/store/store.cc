@@ -484,6 +484,11 @@ BlobInfo Repository::commitOpenUpload(std::string_view uuid, UploadWriter& write
   return *blob;
 }
 
+UniqueFd Repository::openLocalUpload(std::string_view uuid) const {
+  if (!layout::isValidUploadId(uuid)) return UniqueFd();
+  return driver_->openLocal(layout::uploadData(name_, uuid));
+}
+
 void Repository::cancelUpload(std::string_view uuid) {
   if (!layout::isValidUploadId(uuid)) return;
   driver_->remove(layout::uploadDir(name_, uuid));
@@ -509,6 +514,70 @@ std::vector<Digest> Repository::listReferrers(const Digest& subject) const {
     if (hasManifest(d)) out.push_back(d);
   }
   return out;
+}
+
+void Repository::recordMirrorTag(const Tag& tag) {
+  driver_->writeAtomic(layout::mirrorTagRecord(name_, tag), rfc3339Now());
+}
+
+void Repository::recordMirrorFetch(MirrorRecord::Kind kind, const Digest& digest) {
+  std::string path = kind == MirrorRecord::Kind::kManifest
+                         ? layout::mirrorManifestRecord(name_, digest)
+                         : layout::mirrorLayerRecord(name_, digest);
+  driver_->writeAtomic(path, rfc3339Now());
+}
+
+std::optional<timespec> Repository::mirrorTagConfirmedAt(const Tag& tag) const {
+  auto info = driver_->stat(layout::mirrorTagRecord(name_, tag));
+  if (!info || info->isDirectory) return std::nullopt;
+  return info->mtime;
+}
+
+std::vector<MirrorRecord> Repository::listMirrorRecords() const {
+  const std::string root = layout::mirrorDir(name_) + "/";
+  std::vector<MirrorRecord> out;
+  for (const auto& [path, info] : driver_->listTree(layout::mirrorDir(name_))) {
+    if (!path.starts_with(root)) continue;
+    std::string_view rest = std::string_view(path).substr(root.size());
+    MirrorRecord record;
+    record.at = info.mtime;
+    if (rest.starts_with("tags/")) {
+      record.kind = MirrorRecord::Kind::kTag;
+      record.tag = Tag::tryParse(rest.substr(5));
+      if (!record.tag) continue;
+    } else {
+      size_t slash = rest.find('/');
+      if (slash == rest.npos) continue;
+      std::string_view kind = rest.substr(0, slash);
+      if (kind != "manifests" && kind != "layers") continue;
+      record.kind =
+          kind == "manifests" ? MirrorRecord::Kind::kManifest : MirrorRecord::Kind::kLayer;
+      std::string text(rest.substr(slash + 1));
+      size_t sep = text.find('/');
+      if (sep == text.npos) continue;
+      text[sep] = ':';
+      record.digest = Digest::tryParse(text);
+      if (!record.digest) continue;
+    }
+    out.push_back(std::move(record));
+  }
+  return out;
+}
+
+void Repository::removeMirrorRecord(const MirrorRecord& record) {
+  std::string path;
+  switch (record.kind) {
+    case MirrorRecord::Kind::kTag:
+      path = layout::mirrorTagRecord(name_, *record.tag);
+      break;
+    case MirrorRecord::Kind::kManifest:
+      path = layout::mirrorManifestRecord(name_, *record.digest);
+      break;
+    case MirrorRecord::Kind::kLayer:
+      path = layout::mirrorLayerRecord(name_, *record.digest);
+      break;
+  }
+  driver_->remove(path);
 }
 
 }  // namespace regfs

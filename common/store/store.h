@@ -39,6 +39,15 @@ struct UploadInfo {
 
 class Repository;
 
+// What a pull-through cache holds in a repository, from its records (layout::mirrorDir).
+struct MirrorRecord {
+  enum class Kind { kTag, kManifest, kLayer };
+  Kind kind = Kind::kLayer;
+  std::optional<Tag> tag;        // kTag
+  std::optional<Digest> digest;  // kManifest, kLayer
+  timespec at{};                 // confirmed (a tag) or fetched (the others)
+};
+
 // One request's exclusive hold on an upload session: the session's writer file, created
 // exclusively (StorageDriver::createExclusive) and removed when the hold ends. A hold whose
 // process died stays: the session can then no longer be written and is purged with age.
@@ -216,12 +225,26 @@ class Repository {
   BlobInfo commitOpenUpload(std::string_view uuid, UploadWriter& writer, const Digest& expected,
                             const std::optional<Digest>& computed);
   void cancelUpload(std::string_view uuid);
+  // The upload's data file opened for reading, to follow it as it grows (the pull-through
+  // cache); an empty fd on remote storage or when it is gone.
+  UniqueFd openLocalUpload(std::string_view uuid) const;
   std::vector<UploadInfo> listUploads() const;
 
   // --- Referrers (regfs metadata under _referrers, ignored by distribution) ---
   void addReferrer(const Digest& subject, const Digest& referrer);
   // Referrers of `subject` that are still revisions here.
   std::vector<Digest> listReferrers(const Digest& subject) const;
+
+  // --- Pull-through cache records (regfs metadata under _regfs_mirror, api/mirror) ---
+  // Written after what they record is in place, so a crash leaves at worst an item without
+  // a record, which expiry never removes and the next fetch records.
+  void recordMirrorTag(const Tag& tag);  // the upstream confirmed the tag now
+  void recordMirrorFetch(MirrorRecord::Kind kind, const Digest& digest);  // fetched now
+  // When the upstream last confirmed `tag`; nullopt when never.
+  std::optional<timespec> mirrorTagConfirmedAt(const Tag& tag) const;
+  // Every record, in no particular order (one listing of the directory tree).
+  std::vector<MirrorRecord> listMirrorRecords() const;
+  void removeMirrorRecord(const MirrorRecord& record);
 
  private:
   std::optional<Digest> readLink(const std::string& path) const;

@@ -119,6 +119,7 @@ RegfsServerOptions htpasswdAuth(const std::filesystem::path& dir, const std::str
                                 const std::string& password) {
   CommandResult h = run({"htpasswd", "-Bbn", user, password});
   if (h.status != 0) throw std::runtime_error("htpasswd failed: " + h.err);
+  std::filesystem::create_directories(dir);
   writeFile(dir / "htpasswd", h.out);
   RegfsServerOptions o;
   o.env = {{"REGISTRY_AUTH", "htpasswd"},

@@ -674,6 +674,52 @@ frobnicate: 1
   EXPECT_THAT(c.warnings, ElementsAre("storage.filesystem.rootdir: unknown key, ignored (line 4)"));
 }
 
+TEST(ConfigProxy, ReadsDistributionsKeysAndDefaults) {
+  Config c = parseConfig("version: 0.1\n", {});
+  EXPECT_FALSE(c.proxy.enabled());
+  EXPECT_EQ(c.proxy.ttl, std::chrono::hours(168));
+
+  c = parseConfig(R"(version: 0.1
+proxy:
+  remoteurl: https://registry-1.docker.io/
+  username: user
+  password: secret
+  ttl: 2h
+)",
+                  {{"SSL_CERT_FILE", "/ca.pem"}});
+  EXPECT_TRUE(c.proxy.enabled());
+  EXPECT_EQ(c.proxy.remoteUrl, "https://registry-1.docker.io");  // no doubled slashes
+  EXPECT_EQ(c.proxy.username, "user");
+  EXPECT_EQ(c.proxy.password, "secret");
+  EXPECT_EQ(c.proxy.ttl, 2h);
+  EXPECT_EQ(c.proxy.trust.file, "/ca.pem");
+  EXPECT_TRUE(c.warnings.empty()) << c.warnings.front();
+
+  c = parseConfig("version: 0.1\n", {{"REGISTRY_PROXY_REMOTEURL", "http://127.0.0.1:5001"},
+                                     {"REGISTRY_PROXY_USERNAME", "u"},
+                                     {"REGISTRY_PROXY_PASSWORD", "p"},
+                                     {"REGISTRY_PROXY_TTL", "0s"}});
+  EXPECT_EQ(c.proxy.remoteUrl, "http://127.0.0.1:5001");
+  EXPECT_EQ(c.proxy.username, "u");
+  EXPECT_EQ(c.proxy.password, "p");
+  EXPECT_EQ(c.proxy.ttl, 0s);
+}
+
+TEST(ConfigProxy, RejectsWhatCannotBeAnUpstream) {
+  EXPECT_THAT(parseError("version: 0.1\nproxy:\n  remoteurl: ftp://x\n"),
+              HasSubstr("proxy.remoteurl: expected an http:// or https:// URL with a host"));
+  EXPECT_THAT(parseError("version: 0.1\nproxy:\n  remoteurl: https:///x\n"),
+              HasSubstr("proxy.remoteurl"));
+  EXPECT_THAT(parseError("version: 0.1\nproxy:\n  remoteurl: http://x\n  ttl: -1h\n"),
+              HasSubstr("proxy.ttl: must not be negative"));
+  EXPECT_THAT(parseError("version: 0.1\nproxy:\n  remoteurl: http://x\n  ttl: soon\n"),
+              HasSubstr("proxy.ttl"));
+  EXPECT_THAT(parseError("version: 0.1\n", {{"REGISTRY_PROXY_REMOTEURL", "registry-1"}}),
+              HasSubstr("proxy.remoteurl"));
+  EXPECT_THAT(parseConfig("version: 0.1\nproxy:\n  remotetypo: http://x\n", {}).warnings,
+              Contains("proxy.remotetypo: unknown key, ignored (line 3)"));
+}
+
 TEST(Config, InvalidValuesNameTheKey) {
   EXPECT_THAT(parseError("version: 0.1\nstorage:\n  delete:\n    enabled: maybe\n"),
               HasSubstr("storage.delete.enabled: expected a boolean, got \"maybe\" (line 4)"));

@@ -1,0 +1,250 @@
+#include "api/mirror/blob_fill.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace regfs::api::mirror {
+namespace {
+
+// Bytes from the upstream are written to the file, and shown to the clients, in pieces of
+// this size: large enough that the per-piece flush costs little, small enough that clients
+// start at once.
+constexpr size_t kFillPiece = 1 << 20;
+
+// The error a client gets for an upstream answer other than 200.
+Error upstreamRefused(const UpstreamReply& reply, const Digest& digest, const std::string& name) {
+  if (reply.status == 404) {
+    return Error(ErrorKind::kBlobUnknown, "blob unknown upstream: " + digest.str());
+  }
+  if (reply.status == 429) {
+    return Error(ErrorKind::kTooManyRequests, "upstream " + name + " answered 429");
+  }
+  std::string why = reply.status == 0 ? reply.error : "answered " + std::to_string(reply.status);
+  return Error(ErrorKind::kUnavailable, "upstream " + name + ": " + why);
+}
+
+}  // namespace
+
+uint64_t BlobFill::waitForSize() {
+  std::unique_lock lock(mu_);
+  changed_.wait(lock, [&] { return size_ || failure_; });
+  if (failure_) throw *failure_;
+  return *size_;
+}
+
+uint64_t BlobFill::waitPast(std::unique_lock<std::mutex>& lock, uint64_t pos) {
+  changed_.wait(lock, [&] { return landed_ > pos || done_ || failure_; });
+  if (failure_) throw Error(ErrorKind::kUnavailable, failure_->what());
+  return landed_;
+}
+
+void BlobFill::streamTo(uint64_t offset, uint64_t length,
+                        const std::function<bool(std::string_view)>& sink) {
+  if (!source_) {
+    // Remote storage: no file to follow; the blob is streamed from the store once it is in.
+    std::unique_lock lock(mu_);
+    changed_.wait(lock, [&] { return done_ || failure_; });
+    if (failure_) throw Error(ErrorKind::kUnavailable, failure_->what());
+    lock.unlock();
+    store_.streamBlob(digest_, offset, length, sink);
+    return;
+  }
+  std::string buffer(std::min<uint64_t>(length, kFillPiece), '\0');
+  uint64_t pos = offset;
+  const uint64_t end = offset + length;
+  while (pos < end) {
+    uint64_t landed;
+    {
+      std::unique_lock lock(mu_);
+      landed = waitPast(lock, pos);
+    }
+    if (landed <= pos) throw Error(ErrorKind::kUnavailable, "the blob ended early");
+    size_t n = static_cast<size_t>(std::min({landed, end, pos + buffer.size()}) - pos);
+    ssize_t got = ::pread(source_.get(), buffer.data(), n, static_cast<off_t>(pos));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      throw Error(ErrorKind::kIo, std::string("reading a blob being fetched: ") +
+                                      (got < 0 ? std::strerror(errno) : "short file"));
+    }
+    pos += static_cast<uint64_t>(got);
+    if (!sink(std::string_view(buffer.data(), static_cast<size_t>(got)))) return;
+  }
+}
+
+void BlobFill::setSource(UniqueFd fd) {
+  std::lock_guard lock(mu_);
+  source_ = std::move(fd);
+}
+
+void BlobFill::setSize(uint64_t size) {
+  std::lock_guard lock(mu_);
+  size_ = size;
+  changed_.notify_all();
+}
+
+void BlobFill::landed(uint64_t bytes) {
+  std::lock_guard lock(mu_);
+  landed_ += bytes;
+  changed_.notify_all();
+}
+
+void BlobFill::succeed() {
+  std::lock_guard lock(mu_);
+  done_ = true;
+  changed_.notify_all();
+}
+
+void BlobFill::fail(ErrorKind kind, std::string why) {
+  std::lock_guard lock(mu_);
+  if (!failure_) failure_.emplace(kind, std::move(why));
+  changed_.notify_all();
+}
+
+BlobFills::~BlobFills() {
+  std::list<Filler> fillers;
+  {
+    std::lock_guard lock(mu_);
+    fillers.swap(fillers_);
+  }
+  for (Filler& f : fillers) f.worker->stop();
+}
+
+std::shared_ptr<BlobFill> BlobFills::find(const RepoName& repo, const Digest& digest) {
+  std::lock_guard lock(mu_);
+  auto it = running_.find(repo.str() + "@" + digest.str());
+  return it == running_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<BlobFill> BlobFills::join(const RepoName& repo, const Digest& digest,
+                                          const Upstreams::Choice& up) {
+  std::string key = repo.str() + "@" + digest.str();
+  std::lock_guard lock(mu_);
+  reap();
+  if (auto it = running_.find(key); it != running_.end()) {
+    counters_.coalesced++;
+    return it->second;
+  }
+  auto fill = std::make_shared<BlobFill>(store_, digest);
+  running_[key] = fill;
+  counters_.misses++;
+  Filler filler{fill, std::make_unique<Worker>("mirror-fill"),
+                std::make_shared<std::atomic<bool>>(false)};
+  Worker& worker = *filler.worker;
+  worker.start([this, fill, repo, digest, up, key, &worker, finished = filler.finished] {
+    try {
+      run(fill, repo, digest, up, worker.stopFlag());
+    } catch (const std::exception& e) {
+      // The store failed under the fill (disk full, …): the clients are told, nothing is kept.
+      spdlog::error("mirror: fetching {} into {}: {}", digest.str(), repo.str(), e.what());
+      fill->fail(ErrorKind::kIo, e.what());
+    }
+    {
+      std::lock_guard done(mu_);
+      running_.erase(key);
+    }
+    finished->store(true);
+  });
+  fillers_.push_back(std::move(filler));
+  return fill;
+}
+
+void BlobFills::reap() {
+  for (auto it = fillers_.begin(); it != fillers_.end();) {
+    if (it->finished->load()) {
+      it->worker->stop();
+      it = fillers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void BlobFills::run(const std::shared_ptr<BlobFill>& fill, const RepoName& name,
+                    const Digest& digest, const Upstreams::Choice& up,
+                    const std::atomic<bool>& stop) {
+  Repository repo = store_.repository(name);
+  std::string uuid = repo.startUpload();
+  UploadWriter writer = repo.openUpload(uuid);
+  fill->setSource(repo.openLocalUpload(uuid));
+  Hasher hasher(digest.algorithm());
+  std::optional<uint64_t> size;
+  uint64_t received = 0;
+  std::string piece;
+  std::string failure;
+  auto writePiece = [&] {
+    writer.write(piece);
+    writer.flush();
+    fill->landed(piece.size());
+    piece.clear();
+  };
+
+  UpstreamRequest get;
+  get.repository = up.remoteName;
+  get.path = "blobs/" + digest.str();
+  get.cancel = &stop;
+  get.start = [&](int, const HeaderMap& headers) {
+    size = contentLength(headers);
+    if (size) fill->setSize(*size);
+  };
+  get.sink = [&](std::string_view data) {
+    if (stop.load()) {
+      failure = "the registry is stopping";
+      return false;
+    }
+    if (!size) {
+      failure = "the upstream sent no Content-Length";
+      return false;
+    }
+    received += data.size();
+    counters_.upstreamBytes += data.size();
+    if (received > *size) {
+      failure = "the upstream sent more than its Content-Length";
+      return false;
+    }
+    hasher.update(data);
+    piece.append(data);
+    if (piece.size() >= kFillPiece) writePiece();
+    return true;
+  };
+  UpstreamReply reply;
+  try {
+    reply = up.upstream->send(get);
+  } catch (const Error& e) {
+    counters_.upstreamErrors++;
+    repo.cancelUpload(uuid);
+    fill->fail(e.kind(), e.what());
+    return;
+  }
+  if (failure.empty() && reply.status != 200) {
+    counters_.upstreamErrors++;
+    Error refused = upstreamRefused(reply, digest, up.upstream->name());
+    repo.cancelUpload(uuid);
+    fill->fail(refused.kind(), refused.what());
+    return;
+  }
+  if (failure.empty() && !reply.error.empty()) failure = reply.error;
+  if (failure.empty() && size && received < *size) failure = "the upstream's body ended early";
+  if (failure.empty() && hasher.digest() != digest) {
+    failure = "the upstream sent bytes of digest " + hasher.digest().str();
+  }
+  if (!failure.empty()) {
+    counters_.upstreamErrors++;
+    spdlog::warn("mirror: fetching {} from {}: {}; nothing kept", digest.str(), up.upstream->name(),
+                 failure);
+    repo.cancelUpload(uuid);
+    fill->fail(ErrorKind::kUnavailable, failure);
+    return;
+  }
+  if (!piece.empty()) writePiece();
+  repo.commitOpenUpload(uuid, writer, digest, hasher.digest());
+  repo.recordMirrorFetch(MirrorRecord::Kind::kLayer, digest);
+  fill->succeed();
+  repo.cancelUpload(uuid);  // the session's leftovers; the blob is in place
+}
+
+}  // namespace regfs::api::mirror

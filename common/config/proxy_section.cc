@@ -1,0 +1,46 @@
+// The proxy section: distribution's pull-through cache. regfs checks the upstream's URL
+// when it reads the file, where distribution finds a bad one only at its first pull.
+
+#include <string>
+
+#include "common/config/sections.h"
+
+namespace regfs::config {
+namespace {
+
+// True for "http://host..." or "https://host...": a scheme regfs connects with and a host.
+bool isUpstreamUrl(const std::string& url) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (url.starts_with(scheme)) {
+      std::string_view rest = std::string_view(url).substr(scheme.size());
+      return !rest.empty() && rest.front() != '/' && rest.find_first_of(" \t\r\n") == rest.npos;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+void readProxy(Reader& reader, const Value& v, ProxyConfig& proxy) {
+  reader.requireMap(v);
+  Value remote = childOf(v, "remoteurl");
+  proxy.remoteUrl = reader.text(remote).value_or("");
+  if (!proxy.remoteUrl.empty() && !isUpstreamUrl(proxy.remoteUrl)) {
+    reader.fail(remote,
+                "expected an http:// or https:// URL with a host, got \"" + proxy.remoteUrl + "\"");
+  }
+  // Trailing slashes would double in every upstream URL built from it.
+  while (proxy.remoteUrl.ends_with('/')) proxy.remoteUrl.pop_back();
+  proxy.username = reader.text(childOf(v, "username")).value_or("");
+  proxy.password = reader.text(childOf(v, "password")).value_or("");
+  Value ttl = childOf(v, "ttl");
+  if (auto d = reader.duration(ttl, true)) {
+    if (d->count() < 0) reader.fail(ttl, "must not be negative");
+    proxy.ttl = *d;
+  }
+  if (proxy.remoteUrl.empty() && (!proxy.username.empty() || !proxy.password.empty())) {
+    reader.warn("proxy: username/password without remoteurl, ignored");
+  }
+}
+
+}  // namespace regfs::config

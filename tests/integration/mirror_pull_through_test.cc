@@ -1,0 +1,274 @@
+// User story: regfs as a pull-through cache, configured the way registry:2 is
+// (proxy.remoteurl), in front of an upstream registry holding library/… images. Clients
+// pull through the mirror and get the upstream's exact bytes (Docker media types kept), the
+// upstream is asked once per blob however many clients pull at once, nothing half-fetched or
+// wrong is ever kept, what was fetched is still served when the upstream is gone, and
+// proxy.ttl removes it on a live store. The upstream is a second regfs-server (behind
+// htpasswd, token auth or TLS with a private CA where the test says), or a small fake
+// registry that cuts or corrupts a blob on purpose (tests/support/fake_upstream.py).
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/fake_upstream.h"
+#include "support/http_client.h"
+#include "support/image.h"
+#include "support/poll.h"
+#include "support/server.h"
+#include "support/tls.h"
+
+namespace regfs {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace regfs::testing;
+
+// A mirror of `upstreamUrl`, with its metrics on a debug listener.
+struct Mirror {
+  int debugPort = freePort();
+  std::unique_ptr<RegfsServer> server;
+
+  explicit Mirror(const std::string& upstreamUrl, const std::string& proxyExtra = "",
+                  std::map<std::string, std::string> env = {}) {
+    RegfsServerOptions o;
+    o.extraConfig = "proxy:\n  remoteurl: " + upstreamUrl + "\n" + proxyExtra;
+    env["REGISTRY_HTTP_DEBUG_ADDR"] = "127.0.0.1:" + std::to_string(debugPort);
+    o.env = std::move(env);
+    server = std::make_unique<RegfsServer>(fs::path(), o);
+  }
+  double metric(const std::string& name) const {
+    Reply r = http("GET", "http://127.0.0.1:" + std::to_string(debugPort) + "/metrics");
+    return sampleValue(r.body, name);
+  }
+  fs::path blobData(const std::string& digest) const {
+    std::string hex = digest.substr(7);
+    return server->root() / "docker/registry/v2/blobs/sha256" / hex.substr(0, 2) / hex / "data";
+  }
+};
+
+// An image in an OCI layout: one layer of `text`.
+Blob makeImage(OciLayout& layout, const std::string& text) {
+  Blob image = layout.addImage({layout.addLayer({{"hello.txt", text}})});
+  layout.tag("v1", image);
+  return image;
+}
+
+// The manifest bytes `ref` (docker://…) serves.
+std::string rawManifest(const std::string& ref, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> argv = {"skopeo", "inspect", "--raw", "--tls-verify=false"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back(ref);
+  CommandResult c = run(argv);
+  EXPECT_EQ(c.status, 0) << c.err;
+  return c.out;
+}
+
+// How many lines of `log` hold `needle`.
+size_t countLines(const std::string& log, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) ++n;
+  return n;
+}
+
+TEST(MirrorPullThrough, SkopeoPullsDockerAndOciImagesWithTheUpstreamsDigests) {
+  TempDir dir;
+  RegfsServer upstream;
+  OciLayout layout(dir / "oci");
+  makeImage(layout, "through the mirror\n");
+  ASSERT_EQ(skopeoCopy(layout.ref("v1"), "docker://" + upstream.host() + "/library/oci:v1").status,
+            0);
+  // Docker media types, as Docker Hub serves most images: kept, never converted.
+  CommandResult docker = skopeoCopy(
+      layout.ref("v1"), "docker://" + upstream.host() + "/library/docker:v1", {"--format", "v2s2"});
+  ASSERT_EQ(docker.status, 0) << docker.err;
+  Mirror mirror(upstream.url());
+
+  for (std::string name : {"library/oci", "library/docker"}) {
+    std::string fromUpstream = rawManifest("docker://" + upstream.host() + "/" + name + ":v1");
+    std::string viaMirror = rawManifest("docker://" + mirror.server->host() + "/" + name + ":v1");
+    EXPECT_EQ(viaMirror, fromUpstream) << name;
+    std::string digest = digestOf(fromUpstream);
+    // A destination of its own: skopeo skips blobs a layout already holds.
+    std::string leaf = fs::path(name).filename().string();
+    CommandResult byTag = skopeoCopy("docker://" + mirror.server->host() + "/" + name + ":v1",
+                                     "oci:" + (dir / ("tag-" + leaf)).string() + ":v1");
+    EXPECT_EQ(byTag.status, 0) << byTag.err << mirror.server->log();
+    CommandResult byDigest =
+        skopeoCopy("docker://" + mirror.server->host() + "/" + name + "@" + digest,
+                   "oci:" + (dir / ("digest-" + leaf)).string());
+    EXPECT_EQ(byDigest.status, 0) << byDigest.err;
+  }
+  EXPECT_NE(rawManifest("docker://" + mirror.server->host() + "/library/docker:v1")
+                .find("application/vnd.docker.distribution.manifest.v2+json"),
+            std::string::npos);
+  EXPECT_GT(mirror.metric("regfs_mirror_misses_total"), 0);
+  EXPECT_GT(mirror.metric("regfs_mirror_upstream_bytes_total"), 0);
+
+  // What is cached is listed; pushes and deletes go to the upstream, not here.
+  EXPECT_EQ(http("GET", mirror.server->url() + "/v2/_catalog").body,
+            "{\"repositories\":[\"library/docker\",\"library/oci\"]}\n");
+  EXPECT_EQ(http("GET", mirror.server->url() + "/v2/library/oci/tags/list").body,
+            "{\"name\":\"library/oci\",\"tags\":[\"v1\"]}\n");
+  Reply push = http("POST", mirror.server->url() + "/v2/library/oci/blobs/uploads/");
+  EXPECT_EQ(push.status, 405);
+  EXPECT_EQ(push.code(), "UNSUPPORTED");
+  EXPECT_EQ(http("DELETE", mirror.server->url() + "/v2/library/oci/manifests/v1").status, 405);
+  CommandResult skopeoPush =
+      skopeoCopy(layout.ref("v1"), "docker://" + mirror.server->host() + "/library/pushed:v1");
+  EXPECT_NE(skopeoPush.status, 0);
+
+  // The upstream gone: what was pulled is still served, by tag and by digest.
+  upstream.stop();
+  CommandResult again = skopeoCopy("docker://" + mirror.server->host() + "/library/docker:v1",
+                                   "oci:" + (dir / "again").string() + ":v1");
+  EXPECT_EQ(again.status, 0) << again.err << mirror.server->log();
+  Reply missing = http("GET", mirror.server->url() + "/v2/library/never/manifests/v1");
+  EXPECT_EQ(missing.status, 503) << missing.body;
+}
+
+TEST(MirrorPullThrough, EightConcurrentPullsOfABlobFetchItOnce) {
+  RegfsServer upstream;
+  std::string blob = randomBytes(48 << 20, 20);
+  std::string digest = digestOf(blob);
+  HttpConnection c(upstream.port());
+  auto pushed = pushBlobMonolithic(c, "library/big", blob);
+  ASSERT_TRUE(pushed && pushed->status == 201) << upstream.log();
+  Mirror mirror(upstream.url());
+
+  std::vector<std::string> got(8);
+  std::vector<std::thread> clients;
+  for (size_t i = 0; i < got.size(); ++i) {
+    clients.emplace_back([&, i] {
+      CommandResult r = curl({"-sf", mirror.server->url() + "/v2/library/big/blobs/" + digest});
+      got[i] = r.status == 0 ? sha256Hex(r.out) : "curl exit " + std::to_string(r.status);
+    });
+  }
+  for (auto& t : clients) t.join();
+  for (const std::string& g : got) EXPECT_EQ("sha256:" + g, digest);
+  EXPECT_EQ(countLines(upstream.log(), "GET /v2/library/big/blobs/" + digest + " 200"), 1u)
+      << upstream.log();
+  EXPECT_EQ(mirror.metric("regfs_mirror_upstream_bytes_total"), static_cast<double>(blob.size()));
+  EXPECT_TRUE(fs::exists(mirror.blobData(digest)));
+  // Linked into the repository as a push would: the next pull is a hit.
+  EXPECT_EQ(http("HEAD", mirror.server->url() + "/v2/library/big/blobs/" + digest).status, 200);
+  EXPECT_GT(mirror.metric("regfs_mirror_hits_total"), 0);
+}
+
+// The fake upstream misbehaves on the first GET of the blob (`mode`), then serves it right.
+void expectNothingKeptThenARetryFetches(FakeUpstream::Mode mode) {
+  TempDir dir;
+  std::string blob = randomBytes(3 << 20, 7);
+  std::string digest = digestOf(blob);
+  FakeUpstream fake(blob, mode);
+  Mirror mirror(fake.url());
+  std::string url = mirror.server->url() + "/v2/library/flaky/blobs/" + digest;
+
+  CommandResult first = curl({"-s", "-o", (dir / "first").string(), url});
+  // Cut short of its Content-Length: curl says the transfer was partial (18), never a
+  // complete body of the wrong bytes.
+  EXPECT_EQ(first.status, 18) << first.err << mirror.server->log();
+  EXPECT_FALSE(fs::exists(mirror.blobData(digest)));
+  fs::path uploads =
+      mirror.server->root() / "docker/registry/v2/repositories/library/flaky/_uploads";
+  EXPECT_TRUE(waitUntil([&] { return !fs::exists(uploads) || fs::is_empty(uploads); }));
+  EXPECT_GT(mirror.metric("regfs_mirror_upstream_errors_total"), 0);
+
+  CommandResult retry = curl({"-sf", url});
+  ASSERT_EQ(retry.status, 0) << retry.err << mirror.server->log();
+  EXPECT_EQ("sha256:" + sha256Hex(retry.out), digest);
+  EXPECT_TRUE(fs::exists(mirror.blobData(digest)));
+  EXPECT_EQ(countLines(fake.log(), "GET /v2/library/flaky/blobs/" + digest), 2u) << fake.log();
+}
+
+TEST(MirrorPullThrough, AnUpstreamCutMidwayLeavesNothingAndTheRetryFetches) {
+  expectNothingKeptThenARetryFetches(FakeUpstream::Mode::kCut);
+}
+
+TEST(MirrorPullThrough, WrongBytesFromTheUpstreamAreCaught) {
+  expectNothingKeptThenARetryFetches(FakeUpstream::Mode::kCorrupt);
+}
+
+// Pushes an image to `upstream` as library/private:v1 with skopeo `pushArgs`, then pulls it
+// through a mirror configured with `proxyExtra` and `env`.
+void expectPullThrough(const std::string& upstreamUrl, const std::string& upstreamHost,
+                       const std::vector<std::string>& pushArgs, const std::string& proxyExtra,
+                       const std::map<std::string, std::string>& env = {}) {
+  TempDir dir;
+  OciLayout layout(dir / "oci");
+  Blob image = makeImage(layout, "private\n");
+  CommandResult pushed =
+      skopeoCopy(layout.ref("v1"), "docker://" + upstreamHost + "/library/private:v1", pushArgs);
+  ASSERT_EQ(pushed.status, 0) << pushed.err;
+  Mirror mirror(upstreamUrl, proxyExtra, env);
+  CommandResult pulled = skopeoCopy("docker://" + mirror.server->host() + "/library/private:v1",
+                                    "oci:" + (dir / "back").string() + ":v1");
+  EXPECT_EQ(pulled.status, 0) << pulled.err << mirror.server->log();
+  EXPECT_EQ(rawManifest("docker://" + mirror.server->host() + "/library/private:v1"), image.bytes);
+}
+
+TEST(MirrorUpstreamAuth, HtpasswdWithTheConfiguredCredentials) {
+  TempDir dir;
+  RegfsServer upstream({}, htpasswdAuth(dir / "auth", "mirror", "mirror-secret"));
+  expectPullThrough(upstream.url(), upstream.host(), {"--dest-creds", "mirror:mirror-secret"},
+                    "  username: mirror\n  password: mirror-secret\n");
+}
+
+TEST(MirrorUpstreamAuth, BearerTokensFromTheUpstreamsRealm) {
+  TokenServer tokens("regfs-test-issuer", "regfs-test");
+  RegfsServerOptions o;
+  o.extraConfig = tokens.registryConfig();
+  RegfsServer upstream({}, o);
+  expectPullThrough(upstream.url(), upstream.host(), {"--dest-creds", "pusher:push-secret"},
+                    "  username: puller\n  password: pull-secret\n");
+  EXPECT_NE(tokens.log().find("/token"), std::string::npos);
+}
+
+TEST(MirrorUpstreamAuth, TlsVerifiedAgainstAPrivateCa) {
+  TempDir dir;
+  IssuedCertificate cert = makeCaSignedServerCertificate(dir / "certs");
+  RegfsServerOptions o;
+  o.env = {{"REGISTRY_HTTP_TLS_CERTIFICATE", cert.cert.string()},
+           {"REGISTRY_HTTP_TLS_KEY", cert.key.string()}};
+  RegfsServer upstream({}, o);
+  std::string url = "https://" + upstream.host();
+  expectPullThrough(url, upstream.host(), {}, "", {{"SSL_CERT_FILE", cert.caCert.string()}});
+  // Without the CA the upstream is not trusted: nothing is fetched.
+  Mirror untrusting(url);
+  Reply r = http("GET", untrusting.server->url() + "/v2/library/private/manifests/v1");
+  EXPECT_EQ(r.status, 503) << r.body;
+}
+
+TEST(MirrorExpiry, TtlRemovesWhatWasFetchedOnALiveStore) {
+  TempDir dir;
+  RegfsServer upstream;
+  OciLayout layout(dir / "oci");
+  makeImage(layout, "short-lived\n");
+  ASSERT_EQ(
+      skopeoCopy(layout.ref("v1"), "docker://" + upstream.host() + "/library/brief:v1").status, 0);
+  Mirror mirror(upstream.url(), "  ttl: 1s\n");
+  CommandResult pulled = skopeoCopy("docker://" + mirror.server->host() + "/library/brief:v1",
+                                    "oci:" + (dir / "back").string() + ":v1");
+  ASSERT_EQ(pulled.status, 0) << pulled.err;
+  fs::path repo = mirror.server->root() / "docker/registry/v2/repositories/library/brief";
+  auto emptyDir = [](const fs::path& p) { return !fs::exists(p) || fs::is_empty(p); };
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        return emptyDir(repo / "_manifests/tags") && emptyDir(repo / "_layers/sha256") &&
+               emptyDir(repo / "_manifests/revisions/sha256");
+      },
+      std::chrono::seconds(20)))
+      << mirror.server->log();
+  EXPECT_GT(mirror.metric("regfs_mirror_expired_total"), 0);
+  // Fetched again on the next pull.
+  CommandResult again = skopeoCopy("docker://" + mirror.server->host() + "/library/brief:v1",
+                                   "oci:" + (dir / "again").string() + ":v1");
+  EXPECT_EQ(again.status, 0) << again.err;
+}
+
+}  // namespace
+}  // namespace regfs

@@ -1,0 +1,21 @@
+#include "support/fake_upstream.h"
+
+#include <stdexcept>
+#include <vector>
+
+namespace regfs::testing {
+
+FakeUpstream::FakeUpstream(const std::string& blob, Mode mode, int failures) {
+  writeFile(dir_ / "blob", blob);
+  port_ = freePort();
+  std::filesystem::path script = std::filesystem::path(REGFS_TEST_SUPPORT_DIR) / "fake_upstream.py";
+  process_ = std::make_unique<Process>(
+      std::vector<std::string>{"python3", script.string(), "--port", std::to_string(port_),
+                               "--blob", (dir_ / "blob").string(), "--mode",
+                               mode == Mode::kCut ? "cut" : "corrupt", "--failures",
+                               std::to_string(failures)},
+      std::map<std::string, std::string>{}, dir_ / "fake-upstream.log");
+  if (!waitForPort(port_)) throw std::runtime_error("fake upstream did not start: " + log());
+}
+
+}  // namespace regfs::testing
