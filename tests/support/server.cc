@@ -115,4 +115,16 @@ std::string rawExchange(int port, const std::string& request, int timeoutMs, siz
   return out;
 }
 
+RegfsServerOptions htpasswdOptions(const std::filesystem::path& dir, const std::string& user,
+                                   const std::string& password) {
+  CommandResult h = run({"htpasswd", "-Bbn", user, password});
+  EXPECT_EQ(h.status, 0) << "htpasswd: " << h.err;
+  writeFile(dir / "htpasswd", h.out);
+  RegfsServerOptions options;
+  options.env = {{"REGISTRY_AUTH", "htpasswd"},
+                 {"REGISTRY_AUTH_HTPASSWD_REALM", "regfs"},
+                 {"REGISTRY_AUTH_HTPASSWD_PATH", (dir / "htpasswd").string()}};
+  return options;
+}
+
 }  // namespace regfs::testing

@@ -29,6 +29,11 @@ struct RegfsServerOptions {
   std::map<std::string, std::string> env;
 };
 
+// Options for a server with auth.htpasswd (realm "regfs") and one user, whose file is written
+// into `dir` (htpasswd -B; fails the test if htpasswd cannot run).
+RegfsServerOptions htpasswdOptions(const std::filesystem::path& dir, const std::string& user,
+                                   const std::string& password);
+
 class RegfsServer {
  public:
   // Serves `root` (a fresh temp store when empty).

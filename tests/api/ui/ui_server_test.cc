@@ -35,14 +35,7 @@ TEST(UiServer, ServesThePageAndItsModules) {
 
 TEST(UiServer, ThePageNeedsNoCredentialsTheApiDoes) {
   TempDir work;
-  CommandResult h = run({"htpasswd", "-Bbn", "alice", "wonder-land"});
-  ASSERT_EQ(h.status, 0) << h.err;
-  writeFile(work / "htpasswd", h.out);
-  RegfsServerOptions options;
-  options.env = {{"REGISTRY_AUTH", "htpasswd"},
-                 {"REGISTRY_AUTH_HTPASSWD_REALM", "regfs"},
-                 {"REGISTRY_AUTH_HTPASSWD_PATH", (work / "htpasswd").string()}};
-  RegfsServer server(std::filesystem::path(), options);
+  RegfsServer server(std::filesystem::path(), htpasswdOptions(work.path(), "alice", "wonder-land"));
   EXPECT_EQ(http("GET", server.url() + "/").status, 200);
   EXPECT_EQ(http("GET", server.url() + "/ui/app.js").status, 200);
   Reply api = http("GET", server.url() + "/v2/_catalog");
