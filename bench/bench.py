@@ -35,7 +35,7 @@ from ceph import Ceph, CephError  # noqa: E402
 from procs import Procs, status_kib, thread_cpu_seconds  # noqa: E402
 from servers import Dockerd, NginxServer, RegistryServer, free_port, make_certificate  # noqa: E402
 
-SECTIONS = ["api", "catalog", "blob", "upload", "docker", "view", "contents", "s3"]
+SECTIONS = ["api", "catalog", "blob", "upload", "docker", "view", "contents", "s3", "ui-api"]
 
 # The documented backup of the view (docs/view.md, "Backups"): what is inside images stays out.
 BACKUP_EXCLUDES = ["--exclude=@*/rootfs", "--exclude=@*/layer-contents"]
@@ -46,11 +46,13 @@ PROFILES = {
     "full": dict(rounds=3, seconds=3, catalog_seconds=5, blob_mib=512, catalog_repos=10000,
                  view_repos=1000, view_tags=10, docker_mib=512, docker_rounds=4, chunks=8,
                  gets_per_round=2, view_timeout=60, s3_mib=512, s3_rounds=3,
-                 contents_mib=256, contents_files=30000, contents_browse=20, index_copies=10),
+                 contents_mib=256, contents_files=30000, contents_browse=20, index_copies=10,
+                 ui_tags=10000),
     "quick": dict(rounds=2, seconds=1, catalog_seconds=2, blob_mib=64, catalog_repos=1000,
                   view_repos=100, view_tags=10, docker_mib=32, docker_rounds=1, chunks=8,
                   gets_per_round=2, view_timeout=30, s3_mib=64, s3_rounds=2,
-                  contents_mib=32, contents_files=4000, contents_browse=4, index_copies=4),
+                  contents_mib=32, contents_files=4000, contents_browse=4, index_copies=4,
+                  ui_tags=1000),
 }
 
 ACCEPT = ("Accept: application/vnd.docker.distribution.manifest.v2+json, "
@@ -223,6 +225,51 @@ class Bench:
             log("%s is not available: %s" % (name, s.note))
             s.stop()
         return s
+
+    # ---- the web UI's JSON endpoints (regfs only: the reference has none) ------------------
+
+    def ui_api_phase(self):
+        """The web UI's endpoints on the main store's catalog and on a repository of 10,000
+        tags: requests per second from one connection and the median latency."""
+        m = self.main
+        tags = self.p["ui_tags"]
+        store_gen.add_many_tags(m["root"], "bench/tags", tags, m["small"]["manifest"],
+                                m["small"]["blobs"])
+        s = self.registry("regfs", m["root"])
+        if not s.available:
+            return
+        n_repos = "{:,}".format(m["repositories"] + 1)
+        n_tags = "{:,}".format(tags)
+        endpoints = [
+            ("ui_catalog", "/v2/_regfs/catalog: all %s repositories with counts and sizes" % n_repos,
+             "/v2/_regfs/catalog"),
+            ("ui_tags_pushed", "tags of a %s-tag repository, first page of 50 by push date" % n_tags,
+             "/v2/bench/tags/_regfs/tags?sort=pushed&n=50"),
+            ("ui_tags_name", "the same by name", "/v2/bench/tags/_regfs/tags?sort=name&n=50"),
+            ("ui_tags_size", "the same by size", "/v2/bench/tags/_regfs/tags?sort=size&n=50"),
+            ("ui_untagged", "untagged manifests of the %s-tag repository" % n_tags,
+             "/v2/bench/tags/_regfs/manifests?untagged=true"),
+            ("ui_image", "image page (config, layers, history, referrers, tags)",
+             "/v2/bench/small/_regfs/image/latest"),
+        ]
+        for work, title, path in endpoints:
+            status, _, body = fetch(s.url + path, timeout=120)
+            why = None if status == 200 and body.startswith(b"{") else "%s -> %s" % (path, status)
+            rate = self.row(work, "ui-api", title + " (wrk, 1 conn)", "req/s")
+            latency = self.row(work + "_p50", "ui-api", title + ": median latency", "ms",
+                               higher_is_better=False)
+            if why:
+                rate.add("regfs", None, error=why)
+                latency.add("regfs", None, error=why)
+                log("regfs answers %s wrongly: %s" % (work, why))
+                continue
+            for _ in range(self.p["rounds"]):
+                res = loadgen.wrk(s.url + path, 1, self.p["seconds"], timeout_s=120)
+                err = None if res["ok"] else "%d errors" % res["errors"]
+                rate.add("regfs", res["rps"] if res["ok"] else None, res["p99_ms"], err)
+                latency.add("regfs", res["p50_ms"] if res["ok"] else None, None, err)
+            log("%s: %s" % (rate.title, self._summary(rate)))
+        s.stop()
 
     # ---- 1-3: the read side ---------------------------------------------------------------
 
@@ -1360,6 +1407,10 @@ class Bench:
                              report.markdown_table(view_rows, [("view", "view"),
                                                                ("direct", "direct")],
                                                    [("direct", "view/direct")])))
+        ui_rows = [r for r in self.rows if r.table == "ui-api"]
+        if ui_rows:
+            sections.append(("The web UI's JSON endpoints (regfs only)", report.markdown_table(
+                ui_rows, [("regfs", "regfs")], [], unavailable)))
         contents_rows = [r for r in self.rows if r.table == "contents"]
         if self.contents_unavailable:
             sections.append(("Inside images (rootfs/ through regfs-mount)", self.contents_unavailable))
@@ -1482,6 +1533,8 @@ def main(argv):
             b.contents_phase()
         if "s3" in sections:
             b.s3_phase()
+        if "ui-api" in sections:
+            b.ui_api_phase()
     except BaseException as e:  # still report what was measured, then fail
         code = getattr(e, "code", None)
         b.notes.append("the run stopped early: %s" % (

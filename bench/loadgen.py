@@ -14,7 +14,7 @@ def _ms(value, unit):
 
 def wrk(url, connections, seconds, headers=(), timeout_s=30, script=None, script_args=()):
     """GET `url` from `connections` keep-alive connections for `seconds` (one wrk thread; the
-    other core is the server's). Returns {rps, p99_ms, requests, errors, ok, raw}."""
+    other core is the server's). Returns {rps, p50_ms, p99_ms, requests, errors, ok, raw}."""
     argv = ["wrk", "-t1", "-c%d" % connections, "-d%ds" % seconds, "--latency",
             "--timeout", "%ds" % timeout_s]
     for h in headers:
@@ -25,10 +25,13 @@ def wrk(url, connections, seconds, headers=(), timeout_s=30, script=None, script
     if script_args:
         argv += ["--"] + list(script_args)
     out = subprocess.run(argv, capture_output=True, text=True).stdout
-    res = {"rps": None, "p99_ms": None, "requests": 0, "errors": 0, "raw": out}
+    res = {"rps": None, "p50_ms": None, "p99_ms": None, "requests": 0, "errors": 0, "raw": out}
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if m:
         res["rps"] = float(m.group(1))
+    m = re.search(r"^\s*50%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
+    if m:
+        res["p50_ms"] = _ms(m.group(1), m.group(2))
     m = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
     if m:
         res["p99_ms"] = _ms(m.group(1), m.group(2))
@@ -51,7 +54,7 @@ def ab_head(url, connections, seconds):
     argv = ["ab", "-q", "-k", "-i", "-r", "-c", str(connections), "-t", str(seconds),
             "-n", "100000000", url]
     out = subprocess.run(argv, capture_output=True, text=True).stdout
-    res = {"rps": None, "p99_ms": None, "requests": 0, "errors": 0, "raw": out}
+    res = {"rps": None, "p50_ms": None, "p99_ms": None, "requests": 0, "errors": 0, "raw": out}
     m = re.search(r"Requests per second:\s+([\d.]+)", out)
     if m:
         res["rps"] = float(m.group(1))

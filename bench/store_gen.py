@@ -159,7 +159,7 @@ def generate_main(root, repos, big_size):
     m_hex, m_bytes, small_blobs = image_manifest(store, config, layers)
     store.add_manifest("bench/small", m_hex, small_blobs)
     store.tag("bench/small", "latest", m_hex)
-    out["small"] = {"name": "bench/small", "tag": "latest", "manifest": m_hex,
+    out["small"] = {"name": "bench/small", "tag": "latest", "manifest": m_hex, "blobs": small_blobs,
                     "manifest_size": len(m_bytes), "manifest_type": MANIFEST_V2,
                     "layer": layers[0][0], "layer_size": layers[0][1]}
 
@@ -179,6 +179,19 @@ def generate_main(root, repos, big_size):
         store.tag(name, "latest", m_hex)
     out["repositories"] = fillers + 2
     return out
+
+
+def add_many_tags(root, name, count, manifest_hex, blob_hexes):
+    """`count` tags of one image in `name` (t00000, ...), pushed one second apart in a
+    scrambled order (their current links' mtimes), so that push order is not name order."""
+    store = Store(root)
+    store.add_manifest(name, manifest_hex, blob_hexes)
+    base = os.path.join(store.repo_dir(name), "_manifests", "tags")
+    for i in range(count):
+        tag = "t%05d" % i
+        store.tag(name, tag, manifest_hex)
+        when = 1_700_000_000 + (i * 7919) % count
+        os.utime(os.path.join(base, tag, "current", "link"), (when, when))
 
 
 def generate_view(root, repos, tags, big_from=None):

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "common/error.h"
+#include "common/utf8.h"
 
 namespace regfs {
 namespace {
@@ -68,45 +69,9 @@ bool endsWith(std::string_view s, std::string_view suffix) {
 
 std::string_view view(const JsonValue& v) { return {v.GetString(), v.GetStringLength()}; }
 
-// The length of the well-formed UTF-8 sequence at the start of `s` (as Go's utf8.DecodeRune
-// accepts: shortest form, no surrogates, at most U+10FFFF), or 0 when it is not one.
-size_t utf8Length(std::string_view s) {
-  auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  auto cont = [&](size_t i, unsigned lo = 0x80, unsigned hi = 0xBF) {
-    return i < s.size() && byte(i) >= lo && byte(i) <= hi;
-  };
-  unsigned c = byte(0);
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-    return cont(1, lo, hi) && cont(2) ? 3 : 0;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
-  }
-  return 0;
-}
-
 // A JSON string as Go's decoder reads it, which is what distribution and the clients read:
 // each byte that is not part of well-formed UTF-8 becomes U+FFFD.
-std::string goText(const JsonValue& v) {
-  std::string_view s = view(v);
-  std::string out;
-  out.reserve(s.size());
-  while (!s.empty()) {
-    size_t n = utf8Length(s);
-    if (n == 0) {
-      out += "\xEF\xBF\xBD";
-      n = 1;
-    } else {
-      out.append(s.substr(0, n));
-    }
-    s.remove_prefix(n);
-  }
-  return out;
-}
+std::string goText(const JsonValue& v) { return utf8Text(view(v)); }
 
 // `bytes` with every \u escape of a lone UTF-16 surrogate rewritten to \ufffd (the same
 // length, so offsets in messages still point into the bytes as pushed): Go's decoder reads

@@ -50,6 +50,8 @@ struct Request {
   // Whether the connection stays open after this exchange (HTTP/1.1 default, or
   // HTTP/1.0 with "Connection: keep-alive").
   bool keepAlive = true;
+  // Who the request authenticated as (set once auth allowed it); empty without auth.
+  std::string user;
   bool hasBody() const { return chunked || (contentLength && *contentLength > 0); }
 };
 

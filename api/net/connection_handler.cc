@@ -100,7 +100,7 @@ void ConnectionHandler::headRead(const std::shared_ptr<Conn>& conn, const PeerPt
   conn->started = Clock::now();
   conn->bytesIn = 0;
   state_->inFlight++;
-  const Request& request = *conn->request;
+  Request& request = *conn->request;  // route() records who authenticated
   Dispatch d = route(request, conn->client);
   if (d.response) {
     respond(conn, peer, std::move(*d.response), request.hasBody());
@@ -145,7 +145,7 @@ void ConnectionHandler::bodyFailed(const std::shared_ptr<Conn>& conn, const Peer
   respond(conn, peer, answerFor(error), /*bodyUnread=*/true);
 }
 
-Dispatch ConnectionHandler::route(const Request& request, const std::string& client) {
+Dispatch ConnectionHandler::route(Request& request, const std::string& client) {
   if (const auto& pages = state_->options.pages) {
     try {
       if (auto page = pages(request)) return Dispatch::respond(std::move(*page));

@@ -57,7 +57,7 @@ class ConnectionHandler : public Pistache::Http::Handler, private RequestReader:
 
   // Authorises the request, asks the observer's gate, then dispatches it: the answer, or
   // the sink its body goes to.
-  Dispatch route(const Request& request, const std::string& client);
+  Dispatch route(Request& request, const std::string& client);
 
   // Sends the response. `bodyUnread`: the request body was not consumed, so the
   // connection cannot carry another request and is closed after the answer. `keep` is

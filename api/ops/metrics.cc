@@ -89,6 +89,13 @@ Handler classifyHandler(std::string_view path) {
       return Handler::kReferrers;
     case Resource::kFiles:
       return Handler::kFiles;
+    case Resource::kUiCatalog:
+    case Resource::kUiStorage:
+    case Resource::kUiWhoami:
+    case Resource::kUiTags:
+    case Resource::kUiManifests:
+    case Resource::kUiImage:
+      return Handler::kUi;
   }
   return Handler::kNotFound;
 }
@@ -113,6 +120,8 @@ std::string_view handlerLabel(Handler h) {
       return "referrers";
     case Handler::kFiles:
       return "files";
+    case Handler::kUi:
+      return "ui";
     case Handler::kNotFound:
     case Handler::kCount:
       break;

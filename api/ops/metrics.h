@@ -28,6 +28,7 @@ enum class Handler : uint8_t {
   kBlobUploadChunk,  // …/blobs/uploads/<uuid>
   kReferrers,
   kFiles,     // …/_regfs/files/<reference>/<path>
+  kUi,        // the web UI's views: /v2/_regfs/catalog, …/_regfs/tags, …/_regfs/image/…
   kNotFound,  // no route
   kCount
 };

@@ -13,7 +13,9 @@ namespace regfs::api {
 std::vector<Access> requiredAccess(const Request& request) {
   auto route = parseRoute(request.path);
   if (!route || route->resource == Resource::kBase) return {};
-  if (route->resource == Resource::kCatalog) return {catalogAccess()};
+  if (route->resource == Resource::kCatalog || route->resource == Resource::kUiCatalog ||
+      route->resource == Resource::kUiStorage)
+    return {catalogAccess()};
   auto repo = RepoName::tryParse(route->name);
   if (!repo) return {};
   std::vector<Access> access = repositoryAccess(request.method, *repo);
@@ -27,7 +29,7 @@ std::vector<Access> requiredAccess(const Request& request) {
   return access;
 }
 
-std::optional<Response> checkAccess(Authenticator& authenticator, const Request& request,
+std::optional<Response> checkAccess(Authenticator& authenticator, Request& request,
                                     const std::string& clientAddress) {
   AuthRequest a;
   a.access = requiredAccess(request);
@@ -36,7 +38,10 @@ std::optional<Response> checkAccess(Authenticator& authenticator, const Request&
   a.host = std::string(request.headers.get("Host").value_or(""));
   a.forwardedProto = std::string(request.headers.get("X-Forwarded-Proto").value_or(""));
   AuthDecision d = authenticator.authorize(a);
-  if (d.allowed) return std::nullopt;
+  if (d.allowed) {
+    request.user = d.user;
+    return std::nullopt;
+  }
   // A request without credentials is the usual first step of a client, not news.
   if (a.authorization.empty()) {
     spdlog::debug("{} \"{} {}\": {}", clientAddress, request.method, loggableTarget(request.target),

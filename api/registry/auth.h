@@ -21,10 +21,11 @@ namespace regfs::api {
 // cross-repository mount.
 std::vector<Access> requiredAccess(const Request& request);
 
-// nullopt if `request`, from `clientAddress`, may proceed; otherwise the refusal: 401
+// nullopt if `request`, from `clientAddress`, may proceed (its `user` then set to who
+// authenticated); otherwise the refusal: 401
 // UNAUTHORIZED, 403 DENIED or 429 TOOMANYREQUESTS with WWW-Authenticate and Retry-After
 // as the authenticator decided. Refusals are logged without credentials.
-std::optional<Response> checkAccess(Authenticator& authenticator, const Request& request,
+std::optional<Response> checkAccess(Authenticator& authenticator, Request& request,
                                     const std::string& clientAddress);
 
 // The authenticator for `config`, or nullptr when auth is off. For auth.htpasswd a missing

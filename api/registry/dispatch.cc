@@ -32,27 +32,39 @@ Dispatch dispatch(Registry& registry, const Request& request) {
   }
   const std::string& m = request.method;
   bool read = m == "GET" || m == "HEAD";
+  if (m == "DELETE") refuseCrossOriginDelete(request);
   auto simple = [&](auto&& fn) -> Dispatch {
     // Routes that take no body: answer once it (if any) is read.
     if (!request.hasBody()) return Dispatch::respond(fn());
     return ignoreBody(fn());
   };
+  auto readOnly = [&](auto&& fn) -> Dispatch {
+    if (!read) return Dispatch::respond(methodNotAllowed(request, "GET, HEAD"));
+    return simple(fn);
+  };
   switch (route->resource) {
     case Resource::kBase:
-      if (!read) return Dispatch::respond(methodNotAllowed(request, "GET, HEAD"));
-      return simple([&] { return handleBase(registry, request); });
+      return readOnly([&] { return handleBase(registry, request); });
     case Resource::kCatalog:
-      if (!read) return Dispatch::respond(methodNotAllowed(request, "GET, HEAD"));
-      return simple([&] { return handleCatalog(registry, request); });
+      return readOnly([&] { return handleCatalog(registry, request); });
     case Resource::kTags:
-      if (!read) return Dispatch::respond(methodNotAllowed(request, "GET, HEAD"));
-      return simple([&] { return handleTags(registry, request, *route); });
+      return readOnly([&] { return handleTags(registry, request, *route); });
     case Resource::kReferrers:
-      if (!read) return Dispatch::respond(methodNotAllowed(request, "GET, HEAD"));
-      return simple([&] { return handleReferrers(registry, request, *route); });
+      return readOnly([&] { return handleReferrers(registry, request, *route); });
     case Resource::kFiles:
-      if (!read) return Dispatch::respond(methodNotAllowed(request, "GET, HEAD"));
-      return simple([&] { return handleFiles(registry, request, *route); });
+      return readOnly([&] { return handleFiles(registry, request, *route); });
+    case Resource::kUiCatalog:
+      return readOnly([&] { return handleUiCatalog(registry, request); });
+    case Resource::kUiStorage:
+      return readOnly([&] { return handleUiStorage(registry, request); });
+    case Resource::kUiWhoami:
+      return readOnly([&] { return handleUiWhoami(registry, request); });
+    case Resource::kUiTags:
+      return readOnly([&] { return handleUiTags(registry, request, *route); });
+    case Resource::kUiManifests:
+      return readOnly([&] { return handleUiManifests(registry, request, *route); });
+    case Resource::kUiImage:
+      return readOnly([&] { return handleUiImage(registry, request, *route); });
     case Resource::kBlob:
       if (!read && m != "DELETE")
         return Dispatch::respond(methodNotAllowed(request, "GET, HEAD, DELETE"));

@@ -13,12 +13,14 @@
 
 #include "api/registry/errors.h"
 #include "api/registry/handlers.h"
+#include "api/registry/json_body.h"
 #include "common/error.h"
 #include "common/layers/file_reader.h"
 #include "common/layers/image.h"
 #include "common/layers/platform.h"
 #include "common/manifest.h"
 #include "common/percent.h"
+#include "common/utc.h"
 
 namespace regfs::api {
 namespace {
@@ -41,20 +43,9 @@ struct Image {
   std::optional<Response> refusal;
 };
 
-// The manifest the route's reference names: a digest, or a tag.
-Digest manifestDigest(const Repository& repo, const Route& route) {
-  if (route.reference.find(':') != std::string::npos)
-    return repo.manifestOf(std::nullopt, digestParam(route.reference));
-  auto tag = Tag::tryParse(route.reference);
-  if (!tag)
-    throw Error(ErrorKind::kManifestUnknown,
-                "manifest unknown: " + route.name + ":" + route.reference);
-  return repo.manifestOf(tag, std::nullopt);
-}
-
 Image imageFor(Repository& repo, const Request& request, const Route& route) {
   Image image;
-  image.manifest = manifestDigest(repo, route);
+  image.manifest = manifestDigestOf(repo, route);
   Manifest manifest = parseStoredManifest(repo.getManifest(image.manifest));
   if (manifest.kind == ManifestKind::kIndex) {
     auto platform = queryValue(request.query, "platform");
@@ -113,34 +104,6 @@ uint32_t resolvePath(const FileTree& tree, const std::string& path, std::string&
   return n;
 }
 
-// `bytes` as UTF-8, each byte of an invalid sequence read as U+FFFD (JSON holds only text).
-std::string utf8Text(std::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size());
-  size_t i = 0;
-  while (i < bytes.size()) {
-    auto c = static_cast<unsigned char>(bytes[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    bool ok = len > 0 && i + len <= bytes.size() && !(len == 2 && c < 0xc2);
-    for (size_t k = 1; ok && k < len; ++k)
-      ok = (static_cast<unsigned char>(bytes[i + k]) & 0xc0) == 0x80;
-    if (ok && len >= 3) {
-      auto c1 = static_cast<unsigned char>(bytes[i + 1]);
-      ok = !(len == 3 && c == 0xe0 && c1 < 0xa0) && !(len == 3 && c == 0xed && c1 >= 0xa0) &&
-           !(len == 4 && c == 0xf0 && c1 < 0x90) &&
-           !(len == 4 && c >= 0xf4 && (c > 0xf4 || c1 >= 0x90));
-    }
-    if (!ok) {
-      out += "\xef\xbf\xbd";
-      ++i;
-      continue;
-    }
-    out.append(bytes.substr(i, len));
-    i += len;
-  }
-  return out;
-}
-
 std::string_view typeName(EntryType type) {
   switch (type) {
     case EntryType::kRegular:
@@ -161,28 +124,6 @@ std::string_view typeName(EntryType type) {
   return "unknown";
 }
 
-// RFC 3339 in UTC, with nanoseconds when the entry has them.
-std::string rfc3339(int64_t sec, uint32_t nsec) {
-  std::time_t t = static_cast<std::time_t>(sec);
-  std::tm tm{};
-  if (!::gmtime_r(&t, &tm)) return "1970-01-01T00:00:00Z";
-  char buf[64];
-  size_t used = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string out(buf, used);
-  if (nsec) {
-    std::snprintf(buf, sizeof buf, ".%09u", nsec);
-    out += buf;
-  }
-  return out + "Z";
-}
-
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void writeString(JsonWriter& w, std::string_view key, std::string_view value) {
-  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
-
 // One entry: what stat would say of it, and the layer that supplied it.
 void writeEntry(JsonWriter& w, const FileTree& tree, uint32_t n, std::string_view name) {
   static const Entry kImplied = [] {
@@ -195,7 +136,7 @@ void writeEntry(JsonWriter& w, const FileTree& tree, uint32_t n, std::string_vie
   char mode[16];
   std::snprintf(mode, sizeof mode, "%04o", e.mode & 07777);
   w.StartObject();
-  writeString(w, "name", utf8Text(name));
+  writeString(w, "name", name);
   writeString(w, "type", typeName(e.type));
   writeString(w, "mode", mode);
   w.Key("uid");
@@ -205,7 +146,7 @@ void writeEntry(JsonWriter& w, const FileTree& tree, uint32_t n, std::string_vie
   w.Key("size");
   w.Uint64(e.size);
   writeString(w, "mtime", rfc3339(e.mtimeSec, e.mtimeNsec));
-  if (e.type == EntryType::kSymlink) writeString(w, "target", utf8Text(e.linkTarget));
+  if (e.type == EntryType::kSymlink) writeString(w, "target", e.linkTarget);
   if (e.type == EntryType::kCharDevice || e.type == EntryType::kBlockDevice) {
     w.Key("devMajor");
     w.Uint(e.devMajor);
@@ -231,7 +172,7 @@ Response describe(const Request& request, const Route& route, const Image& image
   writeString(w, "name", route.name);
   writeString(w, "reference", route.reference);
   writeString(w, "digest", image.manifest.str());
-  writeString(w, "path", utf8Text("/" + route.path));
+  writeString(w, "path", "/" + route.path);
   w.Key("entry");
   writeEntry(w, tree, n, route.path.substr(route.path.rfind('/') + 1));
   Response r(200);

@@ -1,7 +1,7 @@
 #pragma once
 // One handler per resource (base.cc, catalog.cc, tags.cc, blobs.cc, uploads.cc, manifests.cc,
-// referrers.cc, files.cc), called by dispatch (api/registry/dispatch.h): validate the request, call
-// the store, build the response. Failures are thrown as regfs::Error and mapped in
+// referrers.cc, files.cc, ui_*.cc), called by dispatch (api/registry/dispatch.h): validate the
+// request, call the store, build the response. Failures are thrown as regfs::Error and mapped in
 // api/registry/errors.cc.
 
 #include "api/registry/registry.h"
@@ -18,11 +18,27 @@ Dispatch handleManifest(Registry& registry, const Request& request, const Route&
 Dispatch handleUploadStart(Registry& registry, const Request& request, const Route& route);
 Dispatch handleUpload(Registry& registry, const Request& request, const Route& route);
 Response handleFiles(Registry& registry, const Request& request, const Route& route);
+// The web UI's views (ui_*.cc; docs/api.md "The web UI's endpoints").
+Response handleUiCatalog(Registry& registry, const Request& request);
+Response handleUiStorage(Registry& registry, const Request& request);
+Response handleUiWhoami(Registry& registry, const Request& request);
+Response handleUiTags(Registry& registry, const Request& request, const Route& route);
+Response handleUiManifests(Registry& registry, const Request& request, const Route& route);
+Response handleUiImage(Registry& registry, const Request& request, const Route& route);
+// Refuses (Error(kDenied)) a DELETE a browser sends for a page of another origin: its Origin
+// header names another host than the request's Host, or Sec-Fetch-Site says cross-site.
+void refuseCrossOriginDelete(const Request& request);
 
 // Shared by the handlers: the repository a route names (Error(kNameInvalid) if malformed).
 Repository repositoryFor(Registry& registry, const Route& route);
 // A digest from a URL or query (Error(kDigestInvalid) if malformed).
 Digest digestParam(std::string_view text);
+// The manifest the route's reference names: a digest as is, or what a tag points at
+// (Error(kManifestUnknown) when it points nowhere, kNameUnknown without the repository).
+Digest manifestDigestOf(const Repository& repo, const Route& route);
+// A query parameter that is a count; nullopt when absent or empty, Error(kInvalidArgument)
+// when it is not a non-negative integer.
+std::optional<size_t> countParam(const Request& request, std::string_view key);
 // "<url>?n=..&last=.." pagination: parses n (Error(kInvalidArgument) when not a number).
 struct Page {
   std::optional<size_t> n;

@@ -13,16 +13,31 @@ Repository repositoryFor(Registry& registry, const Route& route) {
 
 Digest digestParam(std::string_view text) { return Digest::parse(text); }
 
+Digest manifestDigestOf(const Repository& repo, const Route& route) {
+  if (route.reference.find(':') != std::string::npos)
+    return repo.manifestOf(std::nullopt, digestParam(route.reference));
+  auto tag = Tag::tryParse(route.reference);
+  if (!tag)
+    throw Error(ErrorKind::kManifestUnknown,
+                "manifest unknown: " + route.name + ":" + route.reference);
+  return repo.manifestOf(tag, std::nullopt);
+}
+
+std::optional<size_t> countParam(const Request& request, std::string_view key) {
+  auto text = queryValue(request.query, key);
+  if (!text || text->empty()) return std::nullopt;
+  size_t v = 0;
+  auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+  if (ec != std::errc() || ptr != text->data() + text->size()) {
+    throw Error(ErrorKind::kInvalidArgument,
+                std::string(key) + " must be a non-negative integer, not " + *text);
+  }
+  return v;
+}
+
 Page pageParams(const Request& request) {
   Page page;
-  if (auto n = queryValue(request.query, "n"); n && !n->empty()) {
-    size_t v = 0;
-    auto [ptr, ec] = std::from_chars(n->data(), n->data() + n->size(), v);
-    if (ec != std::errc() || ptr != n->data() + n->size()) {
-      throw Error(ErrorKind::kInvalidArgument, "n must be a non-negative integer, not " + *n);
-    }
-    page.n = v;
-  }
+  page.n = countParam(request, "n");
   if (auto last = queryValue(request.query, "last")) page.last = *last;
   return page;
 }

@@ -18,6 +18,7 @@
 #include "api/http/http.h"
 #include "api/http/response.h"
 #include "api/registry/options.h"
+#include "common/browse/facts.h"
 #include "common/digest.h"
 #include "common/layers/file_trees.h"
 #include "common/store/store.h"
@@ -92,6 +93,8 @@ class Registry {
   const RegistryOptions& options() const { return options_; }
   HasherCache& hashers() { return hashers_; }
   MediaTypeCache& mediaTypes() { return mediaTypes_; }
+  // What the web UI's views read from manifests, by digest.
+  browse::FactCache& facts() { return facts_; }
   AfterAnswer& afterAnswer() { return afterAnswer_; }
 
   // Throws Error(kUnsupported) in read-only mode.
@@ -105,6 +108,7 @@ class Registry {
   std::shared_ptr<layers::FileTrees> fileTrees_;
   HasherCache hashers_;
   MediaTypeCache mediaTypes_;
+  browse::FactCache facts_;
   AfterAnswer afterAnswer_;  // last: its thread may use the store until it is joined
 };
 

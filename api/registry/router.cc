@@ -10,33 +10,54 @@ namespace {
 
 bool plainSegment(std::string_view p) { return !p.empty() && p != "." && p != ".."; }
 
-// "<name>/_regfs/files/<reference>[/<path>]" split at '/', or nullopt when `parts` has no
+// The cleaned <path> of a file inside an image: empty and "." segments go, ".." takes the one
+// before it away and stays at the image's root.
+std::string cleanFilePath(const std::vector<std::string_view>& segments) {
+  std::vector<std::string_view> clean;
+  for (std::string_view p : segments) {
+    if (p.empty() || p == ".") continue;
+    if (p == "..") {
+      if (!clean.empty()) clean.pop_back();
+      continue;
+    }
+    clean.push_back(p);
+  }
+  std::string path;
+  for (std::string_view p : clean) {
+    if (!path.empty()) path += '/';
+    path += p;
+  }
+  return path;
+}
+
+// "<name>/_regfs/<view>[/<reference>[/<path>]]" split at '/', or nullopt when `parts` has no
 // "_regfs" segment; a route that matches nothing when it has one in the wrong place.
-std::optional<std::optional<Route>> filesRouteOf(const std::vector<std::string_view>& parts) {
+std::optional<std::optional<Route>> extensionRouteOf(const std::vector<std::string_view>& parts) {
   auto marker = std::find(parts.begin(), parts.end(), "_regfs");
   if (marker == parts.end()) return std::nullopt;
   size_t at = static_cast<size_t>(marker - parts.begin());
-  if (at == 0 || at + 2 >= parts.size() || parts[at + 1] != "files" || !plainSegment(parts[at + 2]))
-    return std::optional<Route>();
-  Route route{Resource::kFiles, {}, std::string(parts[at + 2]), {}};
+  if (at == 0 || at + 1 >= parts.size()) return std::optional<Route>();
+  Route route;
   for (size_t i = 0; i < at; ++i) {
     if (!plainSegment(parts[i])) return std::optional<Route>();
     if (i) route.name += '/';
     route.name += parts[i];
   }
-  std::vector<std::string_view> clean;
-  for (size_t i = at + 3; i < parts.size(); ++i) {
-    if (parts[i].empty() || parts[i] == ".") continue;
-    if (parts[i] == "..") {
-      if (!clean.empty()) clean.pop_back();
-      continue;
-    }
-    clean.push_back(parts[i]);
-  }
-  for (std::string_view p : clean) {
-    if (!route.path.empty()) route.path += '/';
-    route.path += p;
-  }
+  std::string_view view = parts[at + 1];
+  size_t rest = parts.size() - at - 2;  // segments after the view's name
+  if (view == "tags" && rest == 0)
+    route.resource = Resource::kUiTags;
+  else if (view == "manifests" && rest == 0)
+    route.resource = Resource::kUiManifests;
+  else if (view == "image" && rest == 1 && plainSegment(parts[at + 2]))
+    route.resource = Resource::kUiImage;
+  else if (view == "files" && rest >= 1 && plainSegment(parts[at + 2]))
+    route.resource = Resource::kFiles;
+  else
+    return std::optional<Route>();
+  if (rest >= 1) route.reference = std::string(parts[at + 2]);
+  if (route.resource == Resource::kFiles)
+    route.path = cleanFilePath({parts.begin() + static_cast<std::ptrdiff_t>(at) + 3, parts.end()});
   return std::optional<Route>(std::move(route));
 }
 
@@ -50,6 +71,9 @@ std::optional<Route> parseRoute(std::string_view rawPath) {
   if (path.substr(0, 4) != "/v2/") return std::nullopt;
   path.remove_prefix(4);
   if (path == "_catalog") return Route{Resource::kCatalog, {}, {}};
+  if (path == "_regfs/catalog") return Route{Resource::kUiCatalog, {}, {}};
+  if (path == "_regfs/storage") return Route{Resource::kUiStorage, {}, {}};
+  if (path == "_regfs/whoami") return Route{Resource::kUiWhoami, {}, {}};
 
   std::vector<std::string_view> parts;
   while (true) {
@@ -58,7 +82,7 @@ std::optional<Route> parseRoute(std::string_view rawPath) {
     if (slash == std::string_view::npos) break;
     path.remove_prefix(slash + 1);
   }
-  if (auto files = filesRouteOf(parts)) return *files;
+  if (auto extension = extensionRouteOf(parts)) return *extension;
   // Only "/v2/<name>/blobs/uploads/" may end in an empty segment.
   bool trailingSlash = parts.size() > 1 && parts.back().empty();
   if (trailingSlash) parts.pop_back();

@@ -10,6 +10,9 @@
 //   /v2/<name>/blobs/<digest>              blob
 //   /v2/<name>/referrers/<digest>          referrers
 //   /v2/<name>/_regfs/files/<reference>/<path>   a file inside an image (regfs extension)
+//   /v2/_regfs/catalog, /v2/_regfs/storage, /v2/_regfs/whoami      the web UI's registry-wide
+//   /v2/<name>/_regfs/tags, /v2/<name>/_regfs/manifests,            and per-repository views
+//   /v2/<name>/_regfs/image/<reference>                             (regfs extension)
 // The name and reference are percent-decoded but not validated here (handlers answer
 // NAME_INVALID, DIGEST_INVALID, ...); a path with empty, "." or ".." segments matches nothing,
 // but for the <path> of a file inside an image, which is cleaned instead: empty and "."
@@ -33,6 +36,12 @@ enum class Resource {
   kBlob,
   kReferrers,
   kFiles,
+  kUiCatalog,
+  kUiStorage,
+  kUiWhoami,
+  kUiTags,
+  kUiManifests,
+  kUiImage,
 };
 
 struct Route {

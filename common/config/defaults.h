@@ -4,6 +4,7 @@
 // all take them from here.
 
 #include <chrono>
+#include <cstddef>
 #include <string_view>
 
 namespace regfs {
@@ -21,5 +22,10 @@ inline constexpr std::chrono::hours kDefaultUploadPurgingInterval{24};
 inline constexpr std::chrono::hours kDefaultMaintenanceGrace{1};
 // How long the blobs garbage collection sweeps wait in quarantine for a racing push.
 inline constexpr std::chrono::seconds kDefaultGcSettle{5};
+
+// The web UI's per-digest manifest facts kept in memory (common/browse/facts.h): at most this
+// many digests and this many bytes, whichever is reached first.
+inline constexpr size_t kDefaultFactCacheEntries = 100'000;
+inline constexpr size_t kDefaultFactCacheBytes = 64 << 20;
 
 }  // namespace regfs

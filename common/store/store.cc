@@ -176,11 +176,20 @@ std::vector<Digest> Repository::listLinkedDigests(
     const std::function<std::string(DigestAlgorithm)>& dirFor,
     const std::function<std::string(const Digest&)>& linkFor) const {
   std::vector<Digest> out;
+  for (auto& [digest, info] : listLinks(dirFor, linkFor)) out.push_back(digest);
+  return out;
+}
+
+std::vector<std::pair<Digest, FileInfo>> Repository::listLinks(
+    const std::function<std::string(DigestAlgorithm)>& dirFor,
+    const std::function<std::string(const Digest&)>& linkFor) const {
+  std::vector<std::pair<Digest, FileInfo>> out;
   for (DigestAlgorithm algorithm : kAlgorithms) {
     for (const std::string& hex : driver_->list(dirFor(algorithm))) {
       auto digest = layout::digestFromDirNames(algorithm, hex);
+      if (!digest) continue;
       // distribution deletes only the link file, so a bare directory means "gone".
-      if (digest && driver_->statFile(linkFor(*digest))) out.push_back(*digest);
+      if (auto info = driver_->statFile(linkFor(*digest))) out.emplace_back(*digest, *info);
     }
   }
   return out;
@@ -245,6 +254,11 @@ void Repository::deleteManifest(const Digest& digest) {
 std::vector<Digest> Repository::listManifests() const {
   return listLinkedDigests([&](DigestAlgorithm a) { return layout::revisionsDir(name_, a); },
                            [&](const Digest& d) { return layout::revisionLink(name_, d); });
+}
+
+std::vector<std::pair<Digest, FileInfo>> Repository::listManifestLinks() const {
+  return listLinks([&](DigestAlgorithm a) { return layout::revisionsDir(name_, a); },
+                   [&](const Digest& d) { return layout::revisionLink(name_, d); });
 }
 
 void Repository::putTag(const Tag& tag, const Digest& manifest) {

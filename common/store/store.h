@@ -161,6 +161,9 @@ class Repository {
   // Removes the revision link and every tag that points at it; kManifestUnknown if absent.
   void deleteManifest(const Digest& digest);
   std::vector<Digest> listManifests() const;
+  // listManifests with each revision link's metadata, from the same pass (its mtime is when
+  // the manifest was pushed to this repository).
+  std::vector<std::pair<Digest, FileInfo>> listManifestLinks() const;
 
   // --- Tags ---
   // Points `tag` at a manifest, which must already be a revision here.
@@ -180,6 +183,8 @@ class Repository {
   // listTags with each tag's current link metadata, from the same pass (the view polls
   // these mtimes to see which tags moved without reading every link).
   std::vector<std::pair<Tag, FileInfo>> listTagLinks() const;
+  // Every tag listTags() names, with the manifest it points at, from the same pass.
+  std::vector<std::pair<Tag, Digest>> resolveTags() const;
   std::vector<Tag> tagsFor(const Digest& manifest) const;
   // Removes the tag; false if it did not exist.
   bool deleteTag(const Tag& tag);
@@ -220,10 +225,11 @@ class Repository {
 
  private:
   std::optional<Digest> readLink(const std::string& path) const;
-  // Every tag listTags() names, with the manifest it points at.
-  std::vector<std::pair<Tag, Digest>> resolveTags() const;
   void writeLink(const std::string& path, const Digest& digest);
   std::vector<Digest> listLinkedDigests(
+      const std::function<std::string(DigestAlgorithm)>& dirFor,
+      const std::function<std::string(const Digest&)>& linkFor) const;
+  std::vector<std::pair<Digest, FileInfo>> listLinks(
       const std::function<std::string(DigestAlgorithm)>& dirFor,
       const std::function<std::string(const Digest&)>& linkFor) const;
 

@@ -121,7 +121,7 @@ TEST(WebUiBrowser, EveryViewRendersWithoutRunningWhatWasPushed) {
 TEST(WebUiBrowser, SignsInWithHtpasswd) {
   requireBrowserStack();
   TempDir work;
-  RegfsServer server(fs::path(), htpasswdOptions(work.path(), "alice", "wonder-land"));
+  RegfsServer server(fs::path(), htpasswdAuth(work.path(), "alice", "wonder-land"));
   OciLayout oci(work / "oci");
   oci.tag("1.0", oci.addImage({oci.addLayer({{"hello.txt", "hi\n"}})}));
   skopeoCopy(oci.ref("1.0"), "docker://" + server.host() + "/library/hello:1.0",

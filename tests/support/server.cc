@@ -115,16 +115,16 @@ std::string rawExchange(int port, const std::string& request, int timeoutMs, siz
   return out;
 }
 
-RegfsServerOptions htpasswdOptions(const std::filesystem::path& dir, const std::string& user,
-                                   const std::string& password) {
+RegfsServerOptions htpasswdAuth(const std::filesystem::path& dir, const std::string& user,
+                                const std::string& password) {
   CommandResult h = run({"htpasswd", "-Bbn", user, password});
-  EXPECT_EQ(h.status, 0) << "htpasswd: " << h.err;
+  if (h.status != 0) throw std::runtime_error("htpasswd failed: " + h.err);
   writeFile(dir / "htpasswd", h.out);
-  RegfsServerOptions options;
-  options.env = {{"REGISTRY_AUTH", "htpasswd"},
-                 {"REGISTRY_AUTH_HTPASSWD_REALM", "regfs"},
-                 {"REGISTRY_AUTH_HTPASSWD_PATH", (dir / "htpasswd").string()}};
-  return options;
+  RegfsServerOptions o;
+  o.env = {{"REGISTRY_AUTH", "htpasswd"},
+           {"REGISTRY_AUTH_HTPASSWD_REALM", "Registry Realm"},
+           {"REGISTRY_AUTH_HTPASSWD_PATH", (dir / "htpasswd").string()}};
+  return o;
 }
 
 }  // namespace regfs::testing

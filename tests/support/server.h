@@ -29,10 +29,10 @@ struct RegfsServerOptions {
   std::map<std::string, std::string> env;
 };
 
-// Options for a server with auth.htpasswd (realm "regfs") and one user, whose file is written
-// into `dir` (htpasswd -B; fails the test if htpasswd cannot run).
-RegfsServerOptions htpasswdOptions(const std::filesystem::path& dir, const std::string& user,
-                                   const std::string& password);
+// Options for htpasswd auth with one user (htpasswd -Bbn), its file written into `dir`;
+// throws std::runtime_error when htpasswd fails.
+RegfsServerOptions htpasswdAuth(const std::filesystem::path& dir, const std::string& user,
+                                const std::string& password);
 
 class RegfsServer {
  public:

@@ -100,6 +100,9 @@ TEST(MetricsUnit, HandlersAreTheRouterResourcesAndNeverRawPaths) {
       {"/v2/a/_regfs/files/latest/etc/os-release", api::Handler::kFiles},
       {"/v2/a/_regfs/files/latest/x/blobs/sha256:00", api::Handler::kFiles},
       {"/v2/a/_regfs/files/latest/x/manifests/y", api::Handler::kFiles},
+      {"/v2/_regfs/catalog", api::Handler::kUi},
+      {"/v2/a/_regfs/tags", api::Handler::kUi},
+      {"/v2/a/_regfs/image/latest", api::Handler::kUi},
       {"/v3/x", api::Handler::kNotFound},
       {"/v2/a/unknown/thing", api::Handler::kNotFound},
   };

@@ -33,6 +33,15 @@ TEST(RequiredAccess, FollowsTheRoute) {
   EXPECT_EQ(scopes(request("GET", "/nothing")), "");
 }
 
+TEST(RequiredAccess, TheWebUiViewsNeedWhatTheApiNeedsForTheSameData) {
+  EXPECT_EQ(scopes(request("GET", "/v2/_regfs/catalog?q=a")), "registry:catalog:*");
+  EXPECT_EQ(scopes(request("GET", "/v2/_regfs/storage")), "registry:catalog:*");
+  EXPECT_EQ(scopes(request("GET", "/v2/_regfs/whoami")), "");
+  EXPECT_EQ(scopes(request("GET", "/v2/a/b/_regfs/tags?sort=name")), "repository:a/b:pull");
+  EXPECT_EQ(scopes(request("GET", "/v2/a/_regfs/manifests?untagged=true")), "repository:a:pull");
+  EXPECT_EQ(scopes(request("GET", "/v2/a/_regfs/image/v1")), "repository:a:pull");
+}
+
 TEST(LoggableTarget, RedactsSecretQueryValues) {
   EXPECT_EQ(loggableTarget("/v2/a/tags/list?n=1&last=b"), "/v2/a/tags/list?n=1&last=b");
   EXPECT_EQ(loggableTarget("/v2/?access_token=abc&n=1"), "/v2/?access_token=REDACTED&n=1");

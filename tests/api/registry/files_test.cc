@@ -332,14 +332,7 @@ TEST(FilesAccess, NeedsPullOnTheRepository) {
 }
 
 TEST_F(FilesTest, NeedsCredentialsWhenAuthIsOn) {
-  CommandResult h = run({"htpasswd", "-Bbn", "alice", "secret"});
-  ASSERT_EQ(h.status, 0) << h.err;
-  writeFile(dir / "htpasswd", h.out);
-  RegfsServerOptions o;
-  o.env = {{"REGISTRY_AUTH", "htpasswd"},
-           {"REGISTRY_AUTH_HTPASSWD_REALM", "Registry Realm"},
-           {"REGISTRY_AUTH_HTPASSWD_PATH", (dir / "htpasswd").string()}};
-  start(o);
+  start(htpasswdAuth(dir.path(), "alice", "secret"));
   Reply r = get("/v2/team/app/_regfs/files/latest/etc/os-release");
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(r.code(), "UNAUTHORIZED");

@@ -86,6 +86,23 @@ TEST(Router, FilesInsideImagesCleanTheirPathOnly) {
   EXPECT_EQ(parseRoute("/v2/a/_regfs/files/v1/x%00"), std::nullopt);
 }
 
+TEST(Router, TheWebUiViewsAreExtensionRoutes) {
+  EXPECT_EQ(parseRoute("/v2/_regfs/catalog"), (Route{Resource::kUiCatalog, {}, {}, {}}));
+  EXPECT_EQ(parseRoute("/v2/_regfs/storage"), (Route{Resource::kUiStorage, {}, {}, {}}));
+  EXPECT_EQ(parseRoute("/v2/_regfs/whoami"), (Route{Resource::kUiWhoami, {}, {}, {}}));
+  EXPECT_EQ(parseRoute("/v2/a/b/_regfs/tags"), (Route{Resource::kUiTags, "a/b", {}, {}}));
+  EXPECT_EQ(parseRoute("/v2/a/_regfs/manifests"), (Route{Resource::kUiManifests, "a", {}, {}}));
+  EXPECT_EQ(parseRoute("/v2/a/_regfs/image/sha256:00"),
+            (Route{Resource::kUiImage, "a", "sha256:00", {}}));
+  // A repository named "_regfs/catalog" cannot exist: the extension's segment is no name.
+  EXPECT_EQ(parseRoute("/v2/_regfs/catalog/tags/list"), std::nullopt);
+  EXPECT_EQ(parseRoute("/v2/a/_regfs/tags/x"), std::nullopt);
+  EXPECT_EQ(parseRoute("/v2/a/_regfs/image"), std::nullopt);
+  EXPECT_EQ(parseRoute("/v2/a/_regfs/image/v1/x"), std::nullopt);
+  EXPECT_EQ(parseRoute("/v2/a/_regfs/image/.."), std::nullopt);
+  EXPECT_EQ(parseRoute("/v2/_regfs/tags"), std::nullopt);
+}
+
 TEST(Errors, RegfsCodesKeepTheirDetail) {
   Response r = errorResponse(RegfsError::kLayerUnreadable, "layer sha256:ab cannot be read: x");
   EXPECT_EQ(r.status, 500);

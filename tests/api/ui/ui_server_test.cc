@@ -35,12 +35,12 @@ TEST(UiServer, ServesThePageAndItsModules) {
 
 TEST(UiServer, ThePageNeedsNoCredentialsTheApiDoes) {
   TempDir work;
-  RegfsServer server(std::filesystem::path(), htpasswdOptions(work.path(), "alice", "wonder-land"));
+  RegfsServer server(std::filesystem::path(), htpasswdAuth(work.path(), "alice", "wonder-land"));
   EXPECT_EQ(http("GET", server.url() + "/").status, 200);
   EXPECT_EQ(http("GET", server.url() + "/ui/app.js").status, 200);
   Reply api = http("GET", server.url() + "/v2/_catalog");
   EXPECT_EQ(api.status, 401);
-  EXPECT_EQ(api.header("www-authenticate"), "Basic realm=\"regfs\"");
+  EXPECT_EQ(api.header("www-authenticate"), "Basic realm=\"Registry Realm\"");
 }
 
 TEST(UiServer, TurnedOffTheRootIsNotFound) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -96,6 +97,16 @@ TEST_F(StoreTest, ManifestsAndTags) {
   EXPECT_EQ(repo.tagsFor(m2).size(), 2u);
   auto manifests = repo.listManifests();
   EXPECT_EQ(manifests.size(), 2u);
+  auto revisions = repo.listManifestLinks();
+  ASSERT_EQ(revisions.size(), 2u);
+  for (const auto& [digest, info] : revisions) {
+    EXPECT_NE(std::find(manifests.begin(), manifests.end(), digest), manifests.end());
+    struct stat st {};
+    ASSERT_EQ(::stat(file(layout::revisionLink(repo.name(), digest)).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mtim.tv_sec, info.mtime.tv_sec);
+    EXPECT_EQ(st.st_mtim.tv_nsec, info.mtime.tv_nsec);
+    EXPECT_EQ(info.size, digest.str().size());
+  }
 
   EXPECT_EQ(kindOf([&] { repo.putTag(Tag::parse("x"), Digest::of("missing")); }),
             ErrorKind::kManifestUnknown);
