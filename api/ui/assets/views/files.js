@@ -4,7 +4,7 @@
 // answers it as an attachment, so an HTML file inside an image never renders here).
 
 import { credentials, getBlob, getFile, getJson, repoPath } from '../api.js';
-import { bytes, date, errorBox, facts, h, shortDigest, table } from '../dom.js';
+import { append, bytes, date, errorBox, facts, h, shortDigest, table } from '../dom.js';
 import { link } from '../router.js';
 
 // How much of a file is fetched for its preview.
@@ -123,7 +123,7 @@ export async function filesTab(page, { name, reference, platform, path, image })
     return;
   }
   if (answer.json?.entries) {
-    page.append(listing(at, image, path, answer.json.entries, false));
+    append(page, [listing(at, image, path, answer.json.entries, false)]);
     return;
   }
   if (answer.json) {

@@ -3,7 +3,7 @@
 // raw manifest. One request for everything but the files.
 
 import { getJson, repoPath } from '../api.js';
-import { bytes, date, facts, h, keyValues, shortDigest, table, tabs } from '../dom.js';
+import { append, bytes, date, facts, h, keyValues, shortDigest, table, tabs } from '../dom.js';
 import { link } from '../router.js';
 import { filesTab } from './files.js';
 import { deleteButton, pullBox } from './repository.js';
@@ -94,22 +94,25 @@ export async function imageView(page, params, context) {
   const query = platform ? `?platform=${encodeURIComponent(platform)}` : '';
   const image = await getJson(`/v2/${repoPath(name)}/_regfs/image/${encodeURIComponent(reference)}${query}`);
   const isIndex = Boolean(image.index);
+  const named = image.index?.digest ?? image.digest;
   const here = (extra) => link('image', { name, ref: reference, platform, ...extra });
 
-  page.append(
+  append(page, [
     h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'Repositories'), ' / ',
       h('a', { href: link('repo', { name }) }, name), ' / '),
     h('h1', null, `${name}${reference.includes(':') ? '@' + shortDigest(reference) : ':' + reference}`),
     facts([
-      ['Digest', h('code', null, image.digest)],
+      ['Digest', h('code', null, named)],
+      ['Platform image', platform ? h('code', null, image.digest) : null],
       ['Media type', image.mediaType],
       ['Size', bytes(image.size)],
       ['Tags', (image.tags ?? []).join(', ')],
     ]),
     h('details', { class: 'pull-details' }, h('summary', null, 'Pull commands'), pullBox(name, reference)),
-    deleteButton(context, `manifest ${shortDigest(image.digest)}`,
-      `The manifest ${image.digest} and every tag pointing at it (${(image.tags ?? []).join(', ') || 'none'}) are deleted.`,
-      `/v2/${repoPath(name)}/manifests/${image.digest}`, () => { location.hash = link('repo', { name }); }));
+    // The manifest the reference names: an index, not the platform's child shown.
+    deleteButton(context, `manifest ${shortDigest(named)}`,
+      `The manifest ${named} and every tag pointing at it (${(image.tags ?? []).join(', ') || 'none'}) are deleted.`,
+      `/v2/${repoPath(name)}/manifests/${named}`, () => { location.hash = link('repo', { name }); })]);
 
   if (isIndex) {
     page.append(tabs([{ label: 'Index', href: link('image', { name, ref: reference }), active: !platform },
