@@ -7,6 +7,7 @@
 
 #include "api/ops/operations.h"
 #include "api/registry/auth.h"
+#include "api/ui/web_ui.h"
 #include "common/error.h"
 #include "common/storage/s3_driver.h"
 #include "common/store/open.h"
@@ -36,6 +37,9 @@ Service::Service(const Settings& settings) : settings_(settings) {
   const Config& config = settings.config;
   ServerOptions server = settings.server;
   server.authenticator = setUpAuthenticator(settings.auth);
+  if (config.regfs.uiEnabled) {
+    server.pages = [ui = std::make_shared<WebUi>()](const Request& r) { return ui->answer(r); };
+  }
   if (!onS3(config)) std::filesystem::create_directories(settings.rootdirectory);
   Store store(makeDriver(config.storage));
   // One cache of the trees of files inside images, for every request that reads them, and

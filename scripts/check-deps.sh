@@ -28,7 +28,8 @@ declare -A allowed=(
   [api/registry]="common common/config common/storage common/store common/layers common/maintenance common/browse common/auth api/http api/mirror"
   [api/ops]="common common/config common/storage common/store common/layers common/maintenance common/auth api/http api/mirror api/registry"
   [api/net]="common common/config common/storage common/store common/layers common/auth api/http api/mirror api/registry"
-  [api]="common common/cli common/config common/storage common/store common/layers common/maintenance common/browse common/auth api/http api/mirror api/registry api/ops api/net"
+  [api/ui]="common api/http"
+  [api]="common common/cli common/config common/storage common/store common/layers common/maintenance common/browse common/auth api/http api/mirror api/registry api/ops api/net api/ui"
   [fs]="common common/view common/cli common/config common/storage common/store common/layers"
   [tools]="common common/view common/cli common/config common/storage common/store common/layers common/maintenance"
 )

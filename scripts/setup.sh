@@ -61,7 +61,11 @@ else
     prometheus systemd
     # tests: single-node Ceph (radosgw for S3, CephFS through ceph-fuse)
     ceph-mon ceph-osd radosgw ceph-common ceph-mds ceph-fuse
+    # tests: the web UI in headless Chromium, driven by playwright-core from npm (tests/browser)
+    chromium nodejs
   )
+  # npm ships inside other builds of nodejs; Debian's is a package of its own.
+  command -v npm >/dev/null || packages+=(npm)
 fi
 
 packages+=("${extra[@]}")
@@ -82,6 +86,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
   # Debian's packaging starts services on install; nothing here needs them running.
   $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The browser tests' one npm package, at the version package-lock.json pins.
+if [ "$tests" = ON ] && [ ! -d tests/browser/node_modules/playwright-core ]; then
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 [ "$do_build" -eq 1 ] || exit 0

@@ -146,6 +146,13 @@ void ConnectionHandler::bodyFailed(const std::shared_ptr<Conn>& conn, const Peer
 }
 
 Dispatch ConnectionHandler::route(Request& request, const std::string& client) {
+  if (const auto& pages = state_->options.pages) {
+    try {
+      if (auto page = pages(request)) return Dispatch::respond(std::move(*page));
+    } catch (const std::exception& e) {
+      return Dispatch::respond(answerFor(e));
+    }
+  }
   if (const auto& authenticator = state_->options.authenticator) {
     std::optional<Response> refused;
     try {

@@ -2,11 +2,15 @@
 // The switches of regfs-server, filled from the configuration (api/registry/settings.h).
 
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "api/http/http.h"
+#include "api/http/response.h"
 #include "common/auth/auth.h"
 #include "common/config/config.h"
 
@@ -26,6 +30,9 @@ struct ServerOptions {
   bool accessLog = true;                                          // !log.accesslog.disabled
   TlsConfig tls;                                 // http.tls; on when tls.certificate is set
   std::shared_ptr<Authenticator> authenticator;  // auth.*; null: every request allowed
+  // Answers the requests it knows outside the API (the web UI's files, regfs.ui.enabled),
+  // before auth: nullopt sends the request on to the API. Null: none.
+  std::function<std::optional<Response>(const Request&)> pages;
 };
 
 }  // namespace regfs::api

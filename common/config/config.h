@@ -247,6 +247,8 @@ struct RegfsConfig {
   // regfs.indexing.enabled: the server indexes the layers of each pushed image in the
   // background, so that browsing it (regfs-mount, the files API) never waits for a scan.
   bool indexingEnabled = true;
+  // regfs.ui.enabled: regfs-server serves the web UI at / on the API's listener.
+  bool uiEnabled = true;
 };
 
 // proxy: the pull-through cache (api/mirror). regfs is a mirror of `remoteUrl` when it is

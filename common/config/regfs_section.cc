@@ -1,5 +1,5 @@
 // The regfs section: keys of regfs's own, which registry:2 ignores. indexing.enabled turns
-// the server's background indexing of pushed layers on or off.
+// the server's background indexing of pushed layers on or off, ui.enabled the web UI.
 
 #include "common/config/sections.h"
 
@@ -10,6 +10,9 @@ void readRegfs(Reader& reader, const Value& v, RegfsConfig& regfs) {
   Value indexing = childOf(v, "indexing");
   reader.requireMap(indexing);
   if (auto on = reader.boolean(childOf(indexing, "enabled"))) regfs.indexingEnabled = *on;
+  Value ui = childOf(v, "ui");
+  reader.requireMap(ui);
+  if (auto on = reader.boolean(childOf(ui, "enabled"))) regfs.uiEnabled = *on;
 }
 
 }  // namespace regfs::config

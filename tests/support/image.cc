@@ -117,7 +117,7 @@ Blob OciLayout::addLayer(const std::map<std::string, std::string>& files) {
 }
 
 Blob OciLayout::addImage(const std::vector<Blob>& layers, const ImagePlatform& platform,
-                         bool dockerMediaTypes) {
+                         bool dockerMediaTypes, const ImageExtras& extras) {
   std::string diffIds;
   for (const Blob& l : layers) {
     TempDir t;
@@ -133,8 +133,8 @@ Blob OciLayout::addImage(const std::vector<Blob>& layers, const ImagePlatform& p
   std::string config =
       "{\"architecture\":\"" + platform.architecture + "\",\"os\":\"" + platform.os + "\"," +
       (platform.variant.empty() ? "" : "\"variant\":\"" + platform.variant + "\",") +
-      "\"config\":{\"Cmd\":[\"/bin/sh\"]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[" +
-      diffIds + "]}}";
+      "\"config\":" + extras.containerConfig + ",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[" +
+      diffIds + "]}" + extras.configFields + "}";
   std::string configType =
       dockerMediaTypes ? "application/vnd.docker.container.image.v1+json" : kOciConfigType;
   std::string layerType =
@@ -151,7 +151,7 @@ Blob OciLayout::addImage(const std::vector<Blob>& layers, const ImagePlatform& p
       l.mediaType = layerType;
     manifest += (i ? "," : "") + descriptorJson(l);
   }
-  manifest += "]}";
+  manifest += "]" + extras.manifestFields + "}";
   return addBlob(manifestType, manifest);
 }
 

@@ -71,6 +71,13 @@ struct ImagePlatform {
   std::string variant;
 };
 
+// What an image's config and manifest hold beyond the platform and the layers (JSON text).
+struct ImageExtras {
+  std::string containerConfig = R"({"Cmd":["/bin/sh"]})";  // the config's "config" object
+  std::string configFields;    // more members of the config ("history", "created"), each ",…"
+  std::string manifestFields;  // more members of the manifest ("annotations"), each ",…"
+};
+
 // An OCI image layout directory ("oci:DIR:TAG" for skopeo).
 class OciLayout {
  public:
@@ -82,7 +89,7 @@ class OciLayout {
   Blob addLayer(const std::map<std::string, std::string>& files);
   // An image: config for `platform` + the layers, as an OCI manifest (or Docker schema 2).
   Blob addImage(const std::vector<Blob>& layers, const ImagePlatform& platform = {},
-                bool dockerMediaTypes = false);
+                bool dockerMediaTypes = false, const ImageExtras& extras = {});
   // An OCI index over images, each with its platform.
   Blob addIndex(const std::vector<std::pair<Blob, ImagePlatform>>& images);
   // Names `manifest` as `tag` in index.json (skopeo reads "oci:DIR:TAG").

@@ -892,4 +892,15 @@ TEST(Config, RegfsIndexingIsOnUnlessTurnedOff) {
   EXPECT_THAT(c.warnings[0], HasSubstr("regfs.indexing.enable: unknown key"));
 }
 
+TEST(Config, RegfsUiIsOnUnlessTurnedOff) {
+  EXPECT_TRUE(parseConfig("version: 0.1\n", {}).regfs.uiEnabled);
+  Config c = parseConfig("version: 0.1\nregfs:\n  ui:\n    enabled: false\n", {});
+  EXPECT_FALSE(c.regfs.uiEnabled);
+  EXPECT_THAT(c.warnings, IsEmpty());
+  c = parseConfig("version: 0.1\n", {{"REGISTRY_REGFS_UI_ENABLED", "false"}});
+  EXPECT_FALSE(c.regfs.uiEnabled);
+  EXPECT_THAT(parseError("version: 0.1\nregfs:\n  ui:\n    enabled: maybe\n"),
+              HasSubstr("regfs.ui.enabled: expected a boolean"));
+}
+
 }  // namespace regfs

@@ -1,0 +1,134 @@
+// The web UI in a real browser: regfs-server on a free port with images pushed by skopeo (one
+// with hostile labels, annotations, history and file names, a multi-platform index with an
+// SBOM referring to it, namespaces, an untagged manifest), then tests/browser/ui.test.mjs
+// drives Debian's headless Chromium through every view, the delete flow, deep links after a
+// reload and, on a second server, the htpasswd sign-in. The run leaves its screenshots in
+// <build>/ui-screenshots, or where REGFS_UI_SCREENSHOTS says (docs/images for the README's).
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "support/http_client.h"
+#include "support/image.h"
+#include "support/process.h"
+#include "support/server.h"
+
+namespace regfs::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kBrowserDir = fs::path(REGFS_SOURCE_DIR) / "tests/browser";
+
+// Fails the test loudly when what the browser tests need is missing.
+void requireBrowserStack() {
+  ASSERT_EQ(run({"node", "--version"}).status, 0) << "node is missing: run scripts/setup.sh";
+  ASSERT_TRUE(fs::exists("/usr/bin/chromium")) << "chromium is missing: run scripts/setup.sh";
+  ASSERT_TRUE(fs::exists(kBrowserDir / "node_modules/playwright-core"))
+      << "playwright-core is missing: run scripts/setup.sh (npm ci in tests/browser)";
+}
+
+CommandResult runBrowser(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"node", (kBrowserDir / "ui.test.mjs").string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv);
+}
+
+// An image whose every user-controlled value would run script if it were read as HTML.
+Blob hostileImage(OciLayout& oci) {
+  Blob files = oci.addLayer({
+      {"hello.txt", "hello from regfs\n"},
+      {"etc/os-release", "ID=regfs-test\n"},
+      {"<img src=x onerror=window.pwned=4>.txt", "a name to show as text\n"},
+      {"www/evil.html", "<html><script>window.pwned=5</script><h1>never rendered</h1></html>\n"},
+  });
+  Blob more = oci.addLayer({{"srv/app.sh", "#!/bin/sh\necho app\n"}});
+  ImageExtras extras;
+  extras.containerConfig =
+      R"({"User":"app","WorkingDir":"/srv","Env":["PATH=/usr/bin"],"Entrypoint":["/bin/sh"],)"
+      R"("Cmd":["-c","/srv/app.sh"],"ExposedPorts":{"8080/tcp":{}},)"
+      R"("Labels":{"title":"<img src=x onerror=window.pwned=1>"}})";
+  extras.configFields =
+      R"(,"created":"2026-12-01T00:00:00Z","history":[)"
+      R"({"created":"2026-12-01T00:00:00Z","created_by":"ADD files /"},)"
+      R"({"created":"2026-12-01T00:00:00Z","created_by":"ENV PATH=/usr/bin","empty_layer":true},)"
+      R"({"created":"2026-12-01T00:00:00Z","created_by":"RUN echo \"<iframe src=javascript:window.pwned=3>\""}])";
+  extras.manifestFields =
+      R"(,"annotations":{"org.example.note":"<script>window.pwned=2</script>"})";
+  return oci.addImage({files, more}, {}, false, extras);
+}
+
+// Pushes what ui.test.mjs expects to `server`.
+void pushImages(RegfsServer& server, const fs::path& work) {
+  OciLayout oci(work / "oci");
+  Blob hello = hostileImage(oci);
+  oci.tag("1.0", hello);
+  Blob other = oci.addImage({oci.addLayer({{"hello.txt", "another\n"}})});
+  oci.tag("other", other);
+  Blob amd64 = oci.addImage({oci.addLayer({{"arch.txt", "amd64\n"}})});
+  Blob arm64 = oci.addImage({oci.addLayer({{"arch.txt", "arm64\n"}})},
+                            {.os = "linux", .architecture = "arm64", .variant = "v8"});
+  Blob index = oci.addIndex({{amd64, {}}, {arm64, {.architecture = "arm64", .variant = "v8"}}});
+  oci.tag("2.0", index);
+  std::string registry = "docker://" + server.host() + "/";
+  for (const char* tag : {"1.0", "1.1", "1.2"})
+    skopeoCopy(oci.ref("1.0"), registry + "library/hello:" + tag);
+  skopeoCopy(oci.ref("other"), registry + "library/hello:other");
+  skopeoCopy(oci.ref("2.0"), registry + "multi/arch:2.0", {"--all"});
+  for (const char* name : {"team/tools/lint", "team/tools/build", "team/web"})
+    skopeoCopy(oci.ref("other"), registry + name + ":latest");
+  skopeoCopy(oci.ref("other"), registry + "scratch/delete-me:old");
+  skopeoCopy(oci.ref("1.0"), registry + "scratch/delete-me:keep");
+
+  HttpConnection c(server.port());
+  // An untagged manifest: pushed by its digest only.
+  ImageBytes loose = ociImage("{\"architecture\":\"amd64\",\"os\":\"linux\"}", {"loose layer"});
+  auto pushed = pushImage(c, "library/hello", loose.digest(), loose);
+  ASSERT_TRUE(pushed);
+  ASSERT_EQ(pushed->status, 201) << pushed->body;
+
+  // An SBOM referring to the index.
+  std::string sbom = "{\"spdxVersion\":\"SPDX-2.3\"}";
+  ASSERT_EQ(pushBlobMonolithic(c, "multi/arch", sbom)->status, 201);
+  ASSERT_EQ(pushBlobMonolithic(c, "multi/arch", "{}")->status, 201);
+  std::string referrer =
+      manifestJson(descriptor("application/vnd.oci.empty.v1+json", digestOf("{}"), 2),
+                   {descriptor("application/spdx+json", digestOf(sbom), sbom.size())},
+                   ",\"artifactType\":\"application/vnd.example.sbom+json\",\"subject\":" +
+                       descriptor(kOciIndexType, index.digest, index.size));
+  auto put = putManifest(c, "multi/arch", digestOf(referrer), referrer, kOciManifestType);
+  ASSERT_TRUE(put);
+  ASSERT_EQ(put->status, 201) << put->body;
+}
+
+fs::path screenshotDir() {
+  if (const char* dir = getenv("REGFS_UI_SCREENSHOTS")) return dir;
+  return fs::path(getenv("REGFS_BIN_DIR")).parent_path() / "ui-screenshots";
+}
+
+TEST(WebUiBrowser, EveryViewRendersWithoutRunningWhatWasPushed) {
+  requireBrowserStack();
+  TempDir work;
+  RegfsServer server;
+  ASSERT_NO_FATAL_FAILURE(pushImages(server, work.path()));
+  CommandResult r = runBrowser({"browse", server.url(), screenshotDir().string()});
+  EXPECT_EQ(r.status, 0) << r.out << r.err << "\nserver log:\n" << server.log();
+  EXPECT_EQ(server.stop(), 0);
+}
+
+TEST(WebUiBrowser, SignsInWithHtpasswd) {
+  requireBrowserStack();
+  TempDir work;
+  RegfsServer server(fs::path(), htpasswdAuth(work.path(), "alice", "wonder-land"));
+  OciLayout oci(work / "oci");
+  oci.tag("1.0", oci.addImage({oci.addLayer({{"hello.txt", "hi\n"}})}));
+  skopeoCopy(oci.ref("1.0"), "docker://" + server.host() + "/library/hello:1.0",
+             {"--dest-creds", "alice:wonder-land"});
+  CommandResult r = runBrowser({"htpasswd", server.url(), "alice", "wonder-land"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err << "\nserver log:\n" << server.log();
+}
+
+}  // namespace
+}  // namespace regfs::testing
