@@ -22,4 +22,11 @@ inline constexpr std::chrono::hours kDefaultMaintenanceGrace{1};
 // How long the blobs garbage collection sweeps wait in quarantine for a racing push.
 inline constexpr std::chrono::seconds kDefaultGcSettle{5};
 
+// A repository delete (common/store/repository_delete.h) waits this long between raising its
+// fence and removing anything; a manifest push confirms itself in a window shorter than this.
+inline constexpr std::chrono::seconds kRepositoryDeleteSettle{2};
+// A delete's fence expires this long after it was last renewed: what a deleter that died
+// makes pushes into the repository wait at most.
+inline constexpr std::chrono::minutes kRepositoryDeleteFenceTtl{10};
+
 }  // namespace regfs
