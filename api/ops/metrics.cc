@@ -89,6 +89,8 @@ Handler classifyHandler(std::string_view path) {
       return Handler::kReferrers;
     case Resource::kFiles:
       return Handler::kFiles;
+    case Resource::kRepository:
+      return Handler::kRepository;
   }
   return Handler::kNotFound;
 }
@@ -113,6 +115,8 @@ std::string_view handlerLabel(Handler h) {
       return "referrers";
     case Handler::kFiles:
       return "files";
+    case Handler::kRepository:
+      return "repository";
     case Handler::kNotFound:
     case Handler::kCount:
       break;

@@ -27,8 +27,9 @@ enum class Handler : uint8_t {
   kBlobUpload,       // POST …/blobs/uploads/
   kBlobUploadChunk,  // …/blobs/uploads/<uuid>
   kReferrers,
-  kFiles,     // …/_regfs/files/<reference>/<path>
-  kNotFound,  // no route
+  kFiles,       // …/_regfs/files/<reference>/<path>
+  kRepository,  // …/_regfs/repository
+  kNotFound,    // no route
   kCount
 };
 

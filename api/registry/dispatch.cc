@@ -53,6 +53,9 @@ Dispatch dispatch(Registry& registry, const Request& request) {
     case Resource::kFiles:
       if (!read) return Dispatch::respond(methodNotAllowed(request, "GET, HEAD"));
       return simple([&] { return handleFiles(registry, request, *route); });
+    case Resource::kRepository:
+      if (m != "DELETE") return Dispatch::respond(methodNotAllowed(request, "DELETE"));
+      return simple([&] { return handleRepository(registry, request, *route); });
     case Resource::kBlob:
       if (!read && m != "DELETE")
         return Dispatch::respond(methodNotAllowed(request, "GET, HEAD, DELETE"));

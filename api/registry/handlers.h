@@ -1,8 +1,8 @@
 #pragma once
 // One handler per resource (base.cc, catalog.cc, tags.cc, blobs.cc, uploads.cc, manifests.cc,
-// referrers.cc, files.cc), called by dispatch (api/registry/dispatch.h): validate the request, call
-// the store, build the response. Failures are thrown as regfs::Error and mapped in
-// api/registry/errors.cc.
+// referrers.cc, files.cc, repository.cc), called by dispatch (api/registry/dispatch.h): validate
+// the request, call the store, build the response. Failures are thrown as regfs::Error and mapped
+// in api/registry/errors.cc.
 
 #include "api/registry/registry.h"
 #include "api/registry/router.h"
@@ -18,6 +18,7 @@ Dispatch handleManifest(Registry& registry, const Request& request, const Route&
 Dispatch handleUploadStart(Registry& registry, const Request& request, const Route& route);
 Dispatch handleUpload(Registry& registry, const Request& request, const Route& route);
 Response handleFiles(Registry& registry, const Request& request, const Route& route);
+Response handleRepository(Registry& registry, const Request& request, const Route& route);
 
 // Shared by the handlers: the repository a route names (Error(kNameInvalid) if malformed).
 Repository repositoryFor(Registry& registry, const Route& route);

@@ -10,20 +10,32 @@ namespace {
 
 bool plainSegment(std::string_view p) { return !p.empty() && p != "." && p != ".."; }
 
-// "<name>/_regfs/files/<reference>[/<path>]" split at '/', or nullopt when `parts` has no
-// "_regfs" segment; a route that matches nothing when it has one in the wrong place.
-std::optional<std::optional<Route>> filesRouteOf(const std::vector<std::string_view>& parts) {
+// The repository name before the "_regfs" segment at `at`, or nullopt when a segment of
+// it is empty, "." or "..".
+std::optional<std::string> extensionName(const std::vector<std::string_view>& parts, size_t at) {
+  std::string name;
+  for (size_t i = 0; i < at; ++i) {
+    if (!plainSegment(parts[i])) return std::nullopt;
+    if (i) name += '/';
+    name += parts[i];
+  }
+  return name;
+}
+
+// "<name>/_regfs/files/<reference>[/<path>]" or "<name>/_regfs/repository" split at '/', or
+// nullopt when `parts` has no "_regfs" segment; a route that matches nothing when it has
+// one in the wrong place.
+std::optional<std::optional<Route>> extensionRouteOf(const std::vector<std::string_view>& parts) {
   auto marker = std::find(parts.begin(), parts.end(), "_regfs");
   if (marker == parts.end()) return std::nullopt;
   size_t at = static_cast<size_t>(marker - parts.begin());
-  if (at == 0 || at + 2 >= parts.size() || parts[at + 1] != "files" || !plainSegment(parts[at + 2]))
+  auto name = at == 0 ? std::nullopt : extensionName(parts, at);
+  if (!name) return std::optional<Route>();
+  if (at + 2 == parts.size() && parts[at + 1] == "repository")
+    return std::optional<Route>(Route{Resource::kRepository, *name, {}, {}});
+  if (at + 2 >= parts.size() || parts[at + 1] != "files" || !plainSegment(parts[at + 2]))
     return std::optional<Route>();
-  Route route{Resource::kFiles, {}, std::string(parts[at + 2]), {}};
-  for (size_t i = 0; i < at; ++i) {
-    if (!plainSegment(parts[i])) return std::optional<Route>();
-    if (i) route.name += '/';
-    route.name += parts[i];
-  }
+  Route route{Resource::kFiles, *name, std::string(parts[at + 2]), {}};
   std::vector<std::string_view> clean;
   for (size_t i = at + 3; i < parts.size(); ++i) {
     if (parts[i].empty() || parts[i] == ".") continue;
@@ -58,7 +70,7 @@ std::optional<Route> parseRoute(std::string_view rawPath) {
     if (slash == std::string_view::npos) break;
     path.remove_prefix(slash + 1);
   }
-  if (auto files = filesRouteOf(parts)) return *files;
+  if (auto extension = extensionRouteOf(parts)) return *extension;
   // Only "/v2/<name>/blobs/uploads/" may end in an empty segment.
   bool trailingSlash = parts.size() > 1 && parts.back().empty();
   if (trailingSlash) parts.pop_back();

@@ -10,6 +10,7 @@
 //   /v2/<name>/blobs/<digest>              blob
 //   /v2/<name>/referrers/<digest>          referrers
 //   /v2/<name>/_regfs/files/<reference>/<path>   a file inside an image (regfs extension)
+//   /v2/<name>/_regfs/repository           the repository itself (regfs extension: DELETE)
 // The name and reference are percent-decoded but not validated here (handlers answer
 // NAME_INVALID, DIGEST_INVALID, ...); a path with empty, "." or ".." segments matches nothing,
 // but for the <path> of a file inside an image, which is cleaned instead: empty and "."
@@ -33,6 +34,7 @@ enum class Resource {
   kBlob,
   kReferrers,
   kFiles,
+  kRepository,
 };
 
 struct Route {
