@@ -133,7 +133,11 @@ const Schema kCatalog = structOf({{"maxentries", &kScalar}});
 
 // regfs's own keys: registry:2 ignores a section it does not know.
 const Schema kIndexing = structOf({{"enabled", &kScalar}});
-const Schema kRegfs = structOf({{"indexing", &kIndexing}});
+const Schema kRegfsGc = structOf({{"interval", &kScalar},
+                                  {"deleteuntagged", &kScalar},
+                                  {"grace", &kScalar},
+                                  {"settle", &kScalar}});
+const Schema kRegfs = structOf({{"indexing", &kIndexing}, {"gc", &kRegfsGc}});
 
 const Schema kStorageDriverHealth =
     structOf({{"enabled", &kScalar}, {"interval", &kScalar}, {"threshold", &kScalar}});
