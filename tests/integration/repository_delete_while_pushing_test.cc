@@ -79,7 +79,7 @@ TEST(RepositoryDeleteWhilePushingTest, EveryTagLeftPullsWholeAndTheRestOfTheStor
   int refused = 0;
   for (const auto& [tag, planned] : plan) {
     CommandResult r;
-    for (int attempt = 0; attempt < 4; ++attempt) {
+    for (int attempt = 0; attempt < 6; ++attempt) {
       r = push(tag, "live/target:" + tag);
       if (r.status == 0) break;
       ++refused;
