@@ -68,11 +68,30 @@ LeaseRecord raiseFence(Lease& fence, const RepoName& name, std::chrono::millisec
               "repository " + name.str() + " is being deleted by " + by + "; try again later");
 }
 
-void renewFence(Lease& fence, LeaseRecord& claim) {
-  claim.expires = std::chrono::ceil<std::chrono::seconds>(std::chrono::system_clock::now() +
-                                                          kRepositoryDeleteFenceTtl);
-  fence.write(claim);
-}
+// The fence while the delete runs; dropped when it ends, also when it failed part-way, so
+// that pushes go on at once rather than when the fence expires.
+class RaisedFence {
+ public:
+  RaisedFence(Lease& fence, LeaseRecord claim) : fence_(fence), claim_(std::move(claim)) {}
+  RaisedFence(const RaisedFence&) = delete;
+  RaisedFence& operator=(const RaisedFence&) = delete;
+  ~RaisedFence() {
+    try {
+      fence_.release(claim_);
+    } catch (const Error& e) {
+      spdlog::warn("a repository delete's fence stays until it expires: {}", e.what());
+    }
+  }
+  void renew() {
+    claim_.expires = std::chrono::ceil<std::chrono::seconds>(std::chrono::system_clock::now() +
+                                                             kRepositoryDeleteFenceTtl);
+    fence_.write(claim_);
+  }
+
+ private:
+  Lease& fence_;
+  LeaseRecord claim_;
+};
 
 bool fenceStands(const Lease& fence) {
   auto current = fence.read();
@@ -117,19 +136,21 @@ RepositoryContents deleteRepository(Store& store, const RepoName& name,
   if (options.dryRun) return listRepositoryContents(store, name);
   StorageDriver& driver = store.driver();
   Lease fence = fenceOf(store, name, options.holder.empty() ? thisProcessHolder() : options.holder);
-  LeaseRecord claim = raiseFence(
-      fence, name, std::max<std::chrono::milliseconds>(options.settle, kRepositoryDeleteSettle));
-  RepositoryContents gone = listRepositoryContents(store, name);
-  // Uploads first: a session's commit can then no longer link a blob into what goes.
-  driver.remove(layout::uploadsDir(name));
-  renewFence(fence, claim);
-  // Tags before revisions, as a manifest delete does: no tag names a missing revision.
-  driver.remove(layout::tagsDir(name));
-  driver.remove(layout::manifestsDir(name));
-  renewFence(fence, claim);
-  driver.remove(layout::repositoryReferrersDir(name));
-  driver.remove(layout::repositoryLayersDir(name));
-  fence.release(claim);
+  auto settle = std::max<std::chrono::milliseconds>(options.settle, kRepositoryDeleteSettle);
+  RepositoryContents gone;
+  {
+    RaisedFence raised(fence, raiseFence(fence, name, settle));
+    gone = listRepositoryContents(store, name);
+    // Uploads first: a session's commit can then no longer link a blob into what goes.
+    driver.remove(layout::uploadsDir(name));
+    raised.renew();
+    // Tags before revisions, as a manifest delete does: no tag names a missing revision.
+    driver.remove(layout::tagsDir(name));
+    driver.remove(layout::manifestsDir(name));
+    raised.renew();
+    driver.remove(layout::repositoryReferrersDir(name));
+    driver.remove(layout::repositoryLayersDir(name));
+  }
   removeEmptyDirectories(driver, name);
   return gone;
 }
