@@ -59,6 +59,12 @@ Service::Service(const Settings& settings) : settings_(settings) {
       config.notifications,
       NotificationSource{hostname() + ":" + std::to_string(server.port), newUuid()});
   purger_ = std::make_unique<UploadPurger>(registry_->store(), config.storage.uploadPurging);
+  GcScheduleConfig gc = config.regfs.gc;
+  if (settings.registry.readOnly && gc.interval > std::chrono::nanoseconds(0)) {
+    spdlog::warn("regfs.gc.interval is set, but the registry is read-only: no scheduled gc");
+    gc.interval = std::chrono::nanoseconds(0);
+  }
+  gc_ = std::make_unique<ScheduledGc>(registry_->store(), gc);
   // A read-only registry takes no pushes, and may not write indexes.
   if (config.regfs.indexingEnabled && !settings.registry.readOnly)
     indexer_ = std::make_shared<LayerIndexer>(trees);
@@ -81,6 +87,7 @@ void Service::startDebugServer() {
   });
   metrics_->addCollector([stats = stats_.get()](std::string& out) { stats->collect(out); });
   metrics_->addCollector([purger = purger_.get()](std::string& out) { purger->collect(out); });
+  metrics_->addCollector([gc = gc_.get()](std::string& out) { gc->collect(out); });
   metrics_->addCollector([notifier = notifier_](std::string& out) { notifier->collect(out); });
   metrics_->addCollector([health = health_](std::string& out) { health->collect(out); });
   if (indexer_)

@@ -15,6 +15,7 @@
 #include "api/ops/maintenance.h"
 #include "api/ops/metrics.h"
 #include "api/ops/notifications.h"
+#include "api/ops/scheduled_gc.h"
 #include "api/ops/store_stats.h"
 #include "api/registry/settings.h"
 
@@ -53,6 +54,7 @@ class Service {
   std::shared_ptr<HealthChecks> health_;
   std::shared_ptr<Notifier> notifier_;
   std::unique_ptr<UploadPurger> purger_;
+  std::unique_ptr<ScheduledGc> gc_;
   std::shared_ptr<LayerIndexer> indexer_;  // null when regfs.indexing.enabled is false
   std::unique_ptr<Server> server_;
   std::unique_ptr<StoreStats> stats_;

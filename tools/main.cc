@@ -7,6 +7,7 @@
   X(Fsck)                 \
   X(Du)                   \
   X(PurgeUploads)         \
+  X(DeleteRepo)           \
   X(Index)                \
   X(Export)               \
   X(Restore)

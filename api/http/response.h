@@ -34,9 +34,9 @@ struct FileBody {
 // What a request did to the registry, said by the handler that did it, for notification
 // events (api/ops adds who asked and how). Set only on an answer that did it: a manifest
 // GET or HEAD or a blob GET that answers (a pull), a manifest PUT or a committed or mounted
-// blob (a push, a mount), a DELETE that deleted.
+// blob (a push, a mount), a DELETE that deleted (a repository too: neither digest nor tag).
 struct RegistryEvent {
-  enum class Target { kManifest, kBlob };
+  enum class Target { kManifest, kBlob, kRepository };
   std::string action;  // "pull", "push", "mount", "delete"
   Target target = Target::kBlob;
   std::string repository;

@@ -96,6 +96,8 @@ Handler classifyHandler(std::string_view path) {
     case Resource::kUiManifests:
     case Resource::kUiImage:
       return Handler::kUi;
+    case Resource::kRepository:
+      return Handler::kRepository;
   }
   return Handler::kNotFound;
 }
@@ -122,6 +124,8 @@ std::string_view handlerLabel(Handler h) {
       return "files";
     case Handler::kUi:
       return "ui";
+    case Handler::kRepository:
+      return "repository";
     case Handler::kNotFound:
     case Handler::kCount:
       break;

@@ -29,9 +29,10 @@ enum class Handler : uint8_t {
   kBlobUpload,       // POST …/blobs/uploads/
   kBlobUploadChunk,  // …/blobs/uploads/<uuid>
   kReferrers,
-  kFiles,     // …/_regfs/files/<reference>/<path>
-  kUi,        // the web UI's views: /v2/_regfs/catalog, …/_regfs/tags, …/_regfs/image/…
-  kNotFound,  // no route
+  kFiles,       // …/_regfs/files/<reference>/<path>
+  kUi,          // the web UI's views: /v2/_regfs/catalog, …/_regfs/tags, …/_regfs/image/…
+  kRepository,  // …/_regfs/repository
+  kNotFound,    // no route
   kCount
 };
 

@@ -71,6 +71,9 @@ Dispatch dispatch(Registry& registry, const Request& request) {
       return readOnly([&] { return handleUiManifests(registry, request, *route); });
     case Resource::kUiImage:
       return readOnly([&] { return handleUiImage(registry, request, *route); });
+    case Resource::kRepository:
+      if (m != "DELETE") return Dispatch::respond(methodNotAllowed(request, "DELETE"));
+      return simple([&] { return handleRepository(registry, request, *route); });
     case Resource::kBlob:
       if (!read && m != "DELETE")
         return Dispatch::respond(methodNotAllowed(request, "GET, HEAD, DELETE"));

@@ -1,6 +1,7 @@
 #pragma once
 // One handler per resource (base.cc, catalog.cc, tags.cc, blobs.cc, uploads.cc, manifests.cc,
-// referrers.cc, files.cc, ui_*.cc), called by dispatch (api/registry/dispatch.h): validate the
+// referrers.cc, files.cc, ui_*.cc,
+// repository.cc), called by dispatch (api/registry/dispatch.h): validate the
 // request, call the store, build the response. Failures are thrown as regfs::Error and mapped in
 // api/registry/errors.cc.
 
@@ -28,6 +29,7 @@ Response handleUiImage(Registry& registry, const Request& request, const Route& 
 // Refuses (Error(kDenied)) a DELETE a browser sends for a page of another origin: its Origin
 // header names another host than the request's Host, or Sec-Fetch-Site says cross-site.
 void refuseCrossOriginDelete(const Request& request);
+Response handleRepository(Registry& registry, const Request& request, const Route& route);
 
 // Shared by the handlers: the repository a route names (Error(kNameInvalid) if malformed).
 Repository repositoryFor(Registry& registry, const Route& route);

@@ -1,10 +1,12 @@
 // GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>, by tag or digest. Manifests are
 // stored and served byte-exact with their own media type; a push is validated against the
-// repository (every blob linked, every child manifest present) before anything is written.
+// repository (every blob linked, every child manifest present) before anything is written,
+// and confirmed against repository deletes after (common/store/repository_delete.h).
 #include "api/registry/errors.h"
 #include "api/registry/handlers.h"
 #include "common/error.h"
 #include "common/manifest.h"
+#include "common/store/repository_delete.h"
 
 namespace regfs::api {
 namespace {
@@ -102,6 +104,12 @@ Response putManifest(Registry& registry, const Request& request, const Route& ro
     repo.addReferrer(manifest.subject->digest, digest);
     r.set("OCI-Subject", manifest.subject->digest.str());
   }
+  PushedManifest pushed{digest, body, ref.tag, {}, {}, {}};
+  for (const Descriptor& blob : manifest.requiredBlobs()) pushed.blobs.push_back(blob.digest);
+  for (const Descriptor& child : manifest.manifestReferences())
+    pushed.manifests.push_back(child.digest);
+  if (manifest.subject) pushed.subject = manifest.subject->digest;
+  confirmManifestPush(registry.store(), repo, pushed);
   r.set("Location", manifestPath(route.name, digest.str()));
   r.set("Docker-Content-Digest", digest.str());
   r.event = RegistryEvent{"push",

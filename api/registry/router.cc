@@ -30,7 +30,8 @@ std::string cleanFilePath(const std::vector<std::string_view>& segments) {
   return path;
 }
 
-// "<name>/_regfs/<view>[/<reference>[/<path>]]" split at '/', or nullopt when `parts` has no
+// "<name>/_regfs/<view>[/<reference>[/<path>]]" (view: tags, manifests, image, files,
+// repository) split at '/', or nullopt when `parts` has no
 // "_regfs" segment; a route that matches nothing when it has one in the wrong place.
 std::optional<std::optional<Route>> extensionRouteOf(const std::vector<std::string_view>& parts) {
   auto marker = std::find(parts.begin(), parts.end(), "_regfs");
@@ -45,7 +46,9 @@ std::optional<std::optional<Route>> extensionRouteOf(const std::vector<std::stri
   }
   std::string_view view = parts[at + 1];
   size_t rest = parts.size() - at - 2;  // segments after the view's name
-  if (view == "tags" && rest == 0)
+  if (view == "repository" && rest == 0)
+    route.resource = Resource::kRepository;
+  else if (view == "tags" && rest == 0)
     route.resource = Resource::kUiTags;
   else if (view == "manifests" && rest == 0)
     route.resource = Resource::kUiManifests;

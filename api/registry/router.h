@@ -13,6 +13,7 @@
 //   /v2/_regfs/catalog, /v2/_regfs/storage, /v2/_regfs/whoami      the web UI's registry-wide
 //   /v2/<name>/_regfs/tags, /v2/<name>/_regfs/manifests,            and per-repository views
 //   /v2/<name>/_regfs/image/<reference>                             (regfs extension)
+//   /v2/<name>/_regfs/repository           the repository itself (regfs extension: DELETE)
 // The name and reference are percent-decoded but not validated here (handlers answer
 // NAME_INVALID, DIGEST_INVALID, ...); a path with empty, "." or ".." segments matches nothing,
 // but for the <path> of a file inside an image, which is cleaned instead: empty and "."
@@ -42,6 +43,7 @@ enum class Resource {
   kUiTags,
   kUiManifests,
   kUiImage,
+  kRepository,
 };
 
 struct Route {

@@ -243,12 +243,22 @@ struct HealthConfig {
 };
 
 // regfs: keys of regfs's own, which registry:2 ignores (it does not know them).
+// regfs.gc: the server runs garbage collection (common/maintenance/gc.h) every `interval`,
+// one server of those sharing the store at a time (api/ops/scheduled_gc.h).
+struct GcScheduleConfig {
+  std::chrono::nanoseconds interval{0};                       // regfs.gc.interval; zero: off
+  bool deleteUntagged = false;                                // regfs.gc.deleteuntagged
+  std::chrono::nanoseconds grace = kDefaultMaintenanceGrace;  // regfs.gc.grace
+  std::chrono::nanoseconds settle = kDefaultGcSettle;         // regfs.gc.settle
+};
+
 struct RegfsConfig {
   // regfs.indexing.enabled: the server indexes the layers of each pushed image in the
   // background, so that browsing it (regfs-mount, the files API) never waits for a scan.
   bool indexingEnabled = true;
   // regfs.ui.enabled: regfs-server serves the web UI at / on the API's listener.
   bool uiEnabled = true;
+  GcScheduleConfig gc;
 };
 
 // proxy: the pull-through cache (api/mirror). regfs is a mirror of `remoteUrl` when it is

@@ -33,5 +33,11 @@ inline constexpr size_t kDefaultFactCacheBytes = 64 << 20;
 // after the upstream last confirmed the tag.
 inline constexpr std::chrono::hours kDefaultProxyTtl{168};
 inline constexpr std::chrono::seconds kDefaultProxyTagFreshness{30};
+// A repository delete (common/store/repository_delete.h) waits this long between raising its
+// fence and removing anything; a manifest push confirms itself in a window shorter than this.
+inline constexpr std::chrono::seconds kRepositoryDeleteSettle{2};
+// A delete's fence expires this long after it was last renewed: what a deleter that died
+// makes pushes into the repository wait at most.
+inline constexpr std::chrono::minutes kRepositoryDeleteFenceTtl{10};
 
 }  // namespace regfs

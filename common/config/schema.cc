@@ -133,8 +133,12 @@ const Schema kCatalog = structOf({{"maxentries", &kScalar}});
 
 // regfs's own keys: registry:2 ignores a section it does not know.
 const Schema kIndexing = structOf({{"enabled", &kScalar}});
+const Schema kRegfsGc = structOf({{"interval", &kScalar},
+                                  {"deleteuntagged", &kScalar},
+                                  {"grace", &kScalar},
+                                  {"settle", &kScalar}});
 const Schema kUi = structOf({{"enabled", &kScalar}});
-const Schema kRegfs = structOf({{"indexing", &kIndexing}, {"ui", &kUi}});
+const Schema kRegfs = structOf({{"indexing", &kIndexing}, {"ui", &kUi}, {"gc", &kRegfsGc}});
 
 const Schema kProxy = structOf(
     {{"remoteurl", &kScalar}, {"username", &kScalar}, {"password", &kScalar}, {"ttl", &kScalar}});

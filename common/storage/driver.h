@@ -129,6 +129,10 @@ class StorageDriver {
   // Removes a file (one being appended to too) or a whole directory tree; a missing path
   // is not an error.
   virtual void remove(const std::string& path) = 0;
+  // Removes the directory at `path` if it is empty, and nothing else (what is created in it
+  // meanwhile stays, with it): true when it did. Storage without directories of its own (an
+  // object store) has none to remove: false.
+  virtual bool removeEmptyDirectory(const std::string&) { return false; }
 
   // True when `path` is itself a symbolic link. Every other call treats one as nothing there
   // (see makeFsDriver); fsck reports them. Storage without symlinks answers false.

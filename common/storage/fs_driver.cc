@@ -409,6 +409,18 @@ class FsDriver : public StorageDriver {
     removeAt(dir.get(), baseName(path), shownPath(path));
   }
 
+  bool removeEmptyDirectory(const std::string& path) override {
+    UniqueFd dir(openBeneath(fullPath(parentPath(path)), O_PATH | O_DIRECTORY));
+    if (!dir) {
+      if (isAbsent(errno)) return false;
+      throwErrno("remove", shownPath(path), errno);
+    }
+    if (::unlinkat(dir.get(), baseName(path).c_str(), AT_REMOVEDIR) == 0) return true;
+    // Not empty (ENOTEMPTY or EEXIST), gone, or no directory: nothing to do.
+    if (errno == ENOTEMPTY || errno == EEXIST || errno == ENOENT || errno == ENOTDIR) return false;
+    throwErrno("remove", shownPath(path), errno);
+  }
+
   std::optional<std::filesystem::path> localPath(const std::string& path) const override {
     return shownPath(path);
   }

@@ -110,6 +110,18 @@ std::string referrerLink(const RepoName& repo, const Digest& subject, const Dige
   return join(join(referrersDir(repo, subject, referrer.algorithm()), referrer.hex()), kLinkFile);
 }
 
+std::string repositoryDeleteFence(const RepoName& repo) {
+  return join(repositoryDir(repo), "_regfs_deleting");
+}
+std::string repositoryLayersDir(const RepoName& repo) {
+  return join(repositoryDir(repo), kLayersDir);
+}
+std::string repositoryReferrersDir(const RepoName& repo) {
+  return join(repositoryDir(repo), kReferrersDir);
+}
+
+std::string gcLease() { return v2Root() + "/_regfs_gc_lease"; }
+
 std::string quarantineDir() { return join(v2Root(), kQuarantineDir); }
 
 std::string quarantineAlgorithmDir(DigestAlgorithm algorithm) {

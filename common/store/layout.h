@@ -14,6 +14,8 @@
 //   repositories/<name>/_regfs_mirror/{tags/<tag>,manifests/<alg>/<hex>,layers/<alg>/<hex>}
 //                                                  regfs only: what a pull-through cache fetched,
 //                                                  when
+//   repositories/<name>/_regfs_deleting                            regfs only: a delete's fence
+//   _regfs_gc_lease                                                regfs only: scheduled GC's lease
 //   _quarantine/<alg>/<hex>/data                                   regfs only: blobs being swept
 //   _layer_index/<alg>/<hh>/<hex>/index                            regfs only: a layer's contents
 //
@@ -91,6 +93,16 @@ std::string mirrorManifestRecord(const RepoName& repo,
                                  const Digest& digest);  // .../manifests/<alg>/<hex>
 std::string mirrorLayerRecord(const RepoName& repo,
                               const Digest& digest);  // .../layers/<alg>/<hex>
+// regfs only: stands while the repository is being deleted (common/store/repository_delete.h);
+// a lease record (common/store/lease.h). The repository's directories are named one by one
+// (manifestsDir, uploadsDir, ...) for the delete; these are the rest of its own.
+std::string repositoryDeleteFence(const RepoName& repo);   // <repo>/_regfs_deleting
+std::string repositoryLayersDir(const RepoName& repo);     // <repo>/_layers
+std::string repositoryReferrersDir(const RepoName& repo);  // <repo>/_referrers
+
+// regfs only: the lease that lets one server of those sharing the store run the scheduled
+// garbage collection (api/ops/scheduled_gc.h); a lease record (common/store/lease.h).
+std::string gcLease();  // /docker/registry/v2/_regfs_gc_lease
 
 // regfs only: where garbage collection parks a blob directory between sweeping it and
 // removing it (common/maintenance/gc.h). distribution walks only blobs/ and repositories/.

@@ -118,6 +118,27 @@ inline Reply http(const std::string& method, const std::string& url,
 }
 
 // The value of one sample (name and labels, as written) in Prometheus text, -1 when absent.
+// How many times `needle` occurs in `text` (a log, a metrics page).
+inline size_t occurrences(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// A regfs-server with a debug listener on a free port, for its metrics.
+struct MetricsServer {
+  int debugPort = freePort();
+  std::unique_ptr<RegfsServer> server;
+  MetricsServer(const std::filesystem::path& root, RegfsServerOptions options) {
+    options.env["REGISTRY_HTTP_DEBUG_ADDR"] = "127.0.0.1:" + std::to_string(debugPort);
+    server = std::make_unique<RegfsServer>(root, std::move(options));
+    EXPECT_TRUE(waitForPort(debugPort)) << server->log();
+  }
+  std::string metrics() const {
+    return http("GET", "http://127.0.0.1:" + std::to_string(debugPort) + "/metrics").body;
+  }
+};
+
 inline double sampleValue(const std::string& metrics, const std::string& sample) {
   size_t at = metrics.find("\n" + sample + " ");
   if (at == std::string::npos) return -1;

@@ -1,5 +1,9 @@
 #include "support/tls.h"
 
+#include "support/image.h"
+
+#include <gtest/gtest.h>
+
 #include <stdexcept>
 
 namespace regfs::testing {
@@ -77,6 +81,17 @@ TokenServer::TokenServer(std::string issuer, std::string service)
 std::string TokenServer::registryConfig() const {
   return "auth:\n  token:\n    realm: " + realm() + "\n    service: " + service_ +
          "\n    issuer: " + issuer_ + "\n    rootcertbundle: " + cert_.string() + "\n";
+}
+
+std::string TokenServer::token(const std::string& user, const std::string& scope) const {
+  CommandResult c = curl({"-s", "-u", user, realm() + "?service=" + service_ + "&scope=" + scope});
+  size_t at = c.out.find("\"token\": \"");
+  if (at == std::string::npos) {
+    ADD_FAILURE() << c.out << c.err << log();
+    return "";
+  }
+  at += 10;
+  return c.out.substr(at, c.out.find('"', at) - at);
 }
 
 }  // namespace regfs::testing

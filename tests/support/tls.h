@@ -57,6 +57,9 @@ class TokenServer {
   std::string log() const { return process_->log(); }
   // config.yml lines for auth.token pointing at this server.
   std::string registryConfig() const;
+  // A token for `user` ("name:password") asking for `scope`, from this server with curl; a
+  // test failure (and "") when it gives none.
+  std::string token(const std::string& user, const std::string& scope) const;
 
  private:
   TempDir dir_;

@@ -28,7 +28,7 @@ rapidjson::Document json(const std::string& text) {
 TEST(RegfsctlTest, HelpVersionAndErrors) {
   auto r = regfsctl({"--help"});
   EXPECT_EQ(r.status, 0);
-  for (const char* command : {"garbage-collect", "fsck", "du", "purge-uploads"}) {
+  for (const char* command : {"garbage-collect", "fsck", "du", "purge-uploads", "delete-repo"}) {
     EXPECT_NE(r.out.find(command), std::string::npos) << command;
   }
   r = regfsctl({"--version"});
@@ -143,6 +143,45 @@ TEST_F(RegfsctlStoreTest, PurgeUploadsTakesItsAgeFromTheConfig) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("purged team/app upload " + uuid), std::string::npos) << r.out;
   EXPECT_FALSE(app.statUpload(uuid));
+}
+
+TEST_F(RegfsctlStoreTest, DeleteRepoListsWhatGoesAndGarbageCollectTakesItsBlobsAfter) {
+  Repository app = store.repository(RepoName::parse("team/app"));
+  Digest appManifest = *app.resolveTag(Tag::parse("v1"));
+  auto r = regfsctl({"delete-repo", dir.path().string(), "team/app", "--dry-run", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto doc = json(r.out);
+  EXPECT_STREQ(doc["repository"].GetString(), "team/app");
+  EXPECT_TRUE(doc["dryRun"].GetBool());
+  ASSERT_EQ(doc["tags"].Size(), 1u);
+  EXPECT_STREQ(doc["tags"][0].GetString(), "v1");
+  ASSERT_EQ(doc["manifests"].Size(), 1u);
+  EXPECT_EQ(doc["manifests"][0].GetString(), appManifest.str());
+  EXPECT_EQ(doc["layers"].Size(), 3u);
+  EXPECT_TRUE(app.exists()) << "a dry run changes nothing";
+
+  r = regfsctl({"delete-repo", dir.path().string(), "team/app"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("deleted tag team/app:v1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("deleted repository team/app: 1 tags, 1 manifests, 3 layer links"),
+            std::string::npos)
+      << r.out;
+  EXPECT_FALSE(app.exists());
+  EXPECT_EQ(store.catalog(10), std::vector<std::string>{"team/tools"});
+
+  r = regfsctl({"delete-repo", dir.path().string(), "team/app"});
+  EXPECT_EQ(r.status, 66) << "EX_NOINPUT: no such repository";
+  EXPECT_NE(r.err.find("team/app"), std::string::npos) << r.err;
+  EXPECT_EQ(regfsctl({"delete-repo", dir.path().string(), "Bad..Name"}).status, 65);
+
+  // Its own blobs go at the next collection; the one team/tools shares stays.
+  r = regfsctl({"garbage-collect", dir.path().string(), "--grace", "1m", "--settle", "0s"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_FALSE(store.statBlob(appManifest));
+  EXPECT_FALSE(store.statBlob(Digest::of("app layer")));
+  EXPECT_TRUE(store.statBlob(Digest::of("shared base")));
+  Repository tools = store.repository(RepoName::parse("team/tools"));
+  EXPECT_TRUE(store.statBlob(*tools.resolveTag(Tag::parse("v1"))));
 }
 
 TEST_F(RegfsctlStoreTest, FsckExitStatusSaysWhetherTheStoreIsClean) {

@@ -24,6 +24,7 @@ TEST(RequiredAccess, FollowsTheRoute) {
   EXPECT_EQ(scopes(request("PUT", "/v2/a/manifests/v1")), "repository:a:pull,push");
   EXPECT_EQ(scopes(request("PATCH", "/v2/a/blobs/uploads/u")), "repository:a:pull,push");
   EXPECT_EQ(scopes(request("DELETE", "/v2/a/manifests/sha256:00")), "repository:a:delete");
+  EXPECT_EQ(scopes(request("DELETE", "/v2/a/b/_regfs/repository")), "repository:a/b:delete");
   EXPECT_EQ(scopes(request("POST", "/v2/a/blobs/uploads/?mount=sha256:00&from=b/c")),
             "repository:a:pull,push repository:b/c:pull");
   // A mount from an invalid name asks for nothing more; the handler refuses it.

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "api/ops/metrics.h"
 #include "api/ops/operations.h"
 #include "api/registry/dispatch.h"
 #include "common/error.h"
@@ -150,6 +151,25 @@ TEST_F(EventsTest, DeletesNameTheManifestOrOnlyTheTag) {
   ASSERT_TRUE(blob.event);
   EXPECT_EQ(blob.event->target, RegistryEvent::Target::kBlob);
   EXPECT_EQ(blob.event->digest, layerDigest_);
+}
+
+TEST_F(EventsTest, ARepositoryDeleteNamesTheRepositoryAlone) {
+  pushImage("team/app", "v1");
+  Request del = request("DELETE", "/v2/team/app/_regfs/repository");
+  Response r = send(*registry_, del);
+  EXPECT_EQ(r.status, 202);
+  ASSERT_TRUE(r.event);
+  EXPECT_EQ(r.event->action, "delete");
+  EXPECT_EQ(r.event->target, RegistryEvent::Target::kRepository);
+  EXPECT_EQ(r.event->repository, "team/app");
+  auto event = eventFor(Exchange{del, r, "10.0.0.7", 0, 0, {}}, "");
+  ASSERT_TRUE(event);
+  EXPECT_EQ(event->repository, "team/app");
+  EXPECT_EQ(event->digest, "");
+  EXPECT_EQ(event->tag, "");
+  EXPECT_EQ(event->url, "");
+  EXPECT_EQ(classifyHandler(del.path), Handler::kRepository);
+  EXPECT_EQ(handlerLabel(Handler::kRepository), "repository");
 }
 
 TEST_F(EventsTest, NotificationsAddWhoAskedAndTheTargetUrl) {

@@ -103,6 +103,14 @@ TEST(Router, TheWebUiViewsAreExtensionRoutes) {
   EXPECT_EQ(parseRoute("/v2/_regfs/tags"), std::nullopt);
 }
 
+TEST(Router, TheRepositoryExtensionNamesTheWholeRepository) {
+  EXPECT_EQ(parseRoute("/v2/a/b/_regfs/repository"), (Route{Resource::kRepository, "a/b", {}, {}}));
+  EXPECT_EQ(parseRoute("/v2/a/_regfs/repository/x"), std::nullopt);
+  EXPECT_EQ(parseRoute("/v2/a/_regfs/repository/"), std::nullopt);
+  EXPECT_EQ(parseRoute("/v2/_regfs/repository"), std::nullopt);
+  EXPECT_EQ(parseRoute("/v2/a/../_regfs/repository"), std::nullopt);
+}
+
 TEST(Errors, RegfsCodesKeepTheirDetail) {
   Response r = errorResponse(RegfsError::kLayerUnreadable, "layer sha256:ab cannot be read: x");
   EXPECT_EQ(r.status, 500);

@@ -903,4 +903,28 @@ TEST(Config, RegfsUiIsOnUnlessTurnedOff) {
               HasSubstr("regfs.ui.enabled: expected a boolean"));
 }
 
+TEST(Config, RegfsGcIsOffUnlessAnIntervalIsSet) {
+  using namespace std::chrono_literals;
+  Config c = parseConfig("version: 0.1\n", {});
+  EXPECT_EQ(c.regfs.gc.interval, 0ns);
+  EXPECT_FALSE(c.regfs.gc.deleteUntagged);
+  EXPECT_EQ(c.regfs.gc.grace, std::chrono::nanoseconds(kDefaultMaintenanceGrace));
+  EXPECT_EQ(c.regfs.gc.settle, std::chrono::nanoseconds(kDefaultGcSettle));
+  c = parseConfig(
+      "version: 0.1\nregfs:\n  gc:\n    interval: 24h\n    deleteuntagged: true\n"
+      "    grace: 30m\n    settle: 2s\n",
+      {});
+  EXPECT_EQ(c.regfs.gc.interval, 24h);
+  EXPECT_TRUE(c.regfs.gc.deleteUntagged);
+  EXPECT_EQ(c.regfs.gc.grace, 30min);
+  EXPECT_EQ(c.regfs.gc.settle, 2s);
+  EXPECT_THAT(c.warnings, IsEmpty());
+  c = parseConfig("version: 0.1\n", {{"REGISTRY_REGFS_GC_INTERVAL", "1h"}});
+  EXPECT_EQ(c.regfs.gc.interval, 1h);
+  EXPECT_THAT(parseError("version: 0.1\nregfs:\n  gc:\n    interval: often\n"),
+              HasSubstr("regfs.gc.interval"));
+  EXPECT_THAT(parseError("version: 0.1\nregfs:\n  gc:\n    interval: -1h\n"),
+              HasSubstr("negative"));
+}
+
 }  // namespace regfs

@@ -1,9 +1,11 @@
-// The StorageDriver contract (support/driver_contract.h) on the local file system: a new root below
+// The StorageDriver contract (support/driver_contract.h) and the store's lease on it
+// (support/lease_contract.h) on the local file system: a new root below
 // a temp dir per test, which the driver creates on first write.
 #include <gtest/gtest.h>
 
 #include "common/storage/driver.h"
 #include "support/driver_contract.h"
+#include "support/lease_contract.h"
 
 namespace regfs::testing {
 namespace {
@@ -19,6 +21,7 @@ DriverMaker fsDriver() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fs, DriverContract, ::testing::Values(fsDriver()), driverName);
+INSTANTIATE_TEST_SUITE_P(Fs, LeaseContract, ::testing::Values(fsDriver()), driverName);
 
 TEST(ParentPath, DropsTheLastName) {
   EXPECT_EQ(parentPath("/a/b/c"), "/a/b");
