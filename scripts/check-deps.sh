@@ -21,14 +21,15 @@ declare -A allowed=(
   [common/store]="common common/config common/storage"
   [common/layers]="common common/config common/storage common/store"
   [common/maintenance]="common common/config common/storage common/store common/layers"
+  [common/lifecycle]="common common/config common/storage common/store"
   [common/auth]="common common/config"
   [api/http]="common common/curl common/config"
-  [api/registry]="common common/config common/storage common/store common/layers common/auth api/http"
-  [api/ops]="common common/config common/storage common/store common/layers common/maintenance common/auth api/http api/registry"
-  [api/net]="common common/config common/storage common/store common/layers common/auth api/http api/registry"
-  [api]="common common/cli common/config common/storage common/store common/layers common/maintenance common/auth api/http api/registry api/ops api/net"
+  [api/registry]="common common/config common/storage common/store common/layers common/lifecycle common/auth api/http"
+  [api/ops]="common common/config common/storage common/store common/layers common/maintenance common/lifecycle common/auth api/http api/registry"
+  [api/net]="common common/config common/storage common/store common/layers common/lifecycle common/auth api/http api/registry"
+  [api]="common common/cli common/config common/storage common/store common/layers common/maintenance common/lifecycle common/auth api/http api/registry api/ops api/net"
   [fs]="common common/view common/cli common/config common/storage common/store common/layers"
-  [tools]="common common/view common/cli common/config common/storage common/store common/layers common/maintenance"
+  [tools]="common common/view common/cli common/config common/storage common/store common/layers common/maintenance common/lifecycle"
 )
 
 roomOf() {  # the deepest room holding path $1 (a file or an include), or nothing

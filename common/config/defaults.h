@@ -22,4 +22,7 @@ inline constexpr std::chrono::hours kDefaultMaintenanceGrace{1};
 // How long the blobs garbage collection sweeps wait in quarantine for a racing push.
 inline constexpr std::chrono::seconds kDefaultGcSettle{5};
 
+// regfs.retention.interval: how often regfs-server runs the retention policies.
+inline constexpr std::chrono::hours kDefaultRetentionInterval{24};
+
 }  // namespace regfs

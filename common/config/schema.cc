@@ -133,7 +133,22 @@ const Schema kCatalog = structOf({{"maxentries", &kScalar}});
 
 // regfs's own keys: registry:2 ignores a section it does not know.
 const Schema kIndexing = structOf({{"enabled", &kScalar}});
-const Schema kRegfs = structOf({{"indexing", &kIndexing}});
+const Schema kRetentionPolicy = structOf({{"repositories", &kStringList},
+                                          {"protecttags", &kStringList},
+                                          {"keeplatest", &kScalar},
+                                          {"keeptags", &kStringList},
+                                          {"removeolderthan", &kScalar},
+                                          {"untaggedolderthan", &kScalar},
+                                          {"deletereferrers", &kScalar}});
+const Schema kRetentionPolicies{.shape = Shape::kList, .element = &kRetentionPolicy};
+const Schema kRetention = structOf({{"enabled", &kScalar},
+                                    {"interval", &kScalar},
+                                    {"dryrun", &kScalar},
+                                    {"policies", &kRetentionPolicies}});
+const Schema kImmutableRule = structOf({{"repositories", &kStringList}, {"tags", &kStringList}});
+const Schema kImmutableRules{.shape = Shape::kList, .element = &kImmutableRule};
+const Schema kRegfs = structOf(
+    {{"indexing", &kIndexing}, {"retention", &kRetention}, {"immutable", &kImmutableRules}});
 
 const Schema kStorageDriverHealth =
     structOf({{"enabled", &kScalar}, {"interval", &kScalar}, {"threshold", &kScalar}});

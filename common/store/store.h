@@ -161,6 +161,8 @@ class Repository {
   // Removes the revision link and every tag that points at it; kManifestUnknown if absent.
   void deleteManifest(const Digest& digest);
   std::vector<Digest> listManifests() const;
+  // The revision link's metadata (its mtime is when the manifest was pushed here).
+  std::optional<FileInfo> statManifest(const Digest& digest) const;
 
   // --- Tags ---
   // Points `tag` at a manifest, which must already be a revision here.
