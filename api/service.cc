@@ -50,6 +50,11 @@ Service::Service(const Settings& settings) : settings_(settings) {
       config.notifications,
       NotificationSource{hostname() + ":" + std::to_string(server.port), newUuid()});
   purger_ = std::make_unique<UploadPurger>(registry_->store(), config.storage.uploadPurging);
+  // A read-only registry removes nothing.
+  RetentionConfig retention = config.regfs.retention;
+  if (settings.registry.readOnly) retention.enabled = false;
+  retention_ = std::make_unique<RetentionScheduler>(registry_->store(), retention,
+                                                    config.regfs.immutable, notifier_);
   // A read-only registry takes no pushes, and may not write indexes.
   if (config.regfs.indexingEnabled && !settings.registry.readOnly)
     indexer_ = std::make_shared<LayerIndexer>(trees);
@@ -72,6 +77,8 @@ void Service::startDebugServer() {
   });
   metrics_->addCollector([stats = stats_.get()](std::string& out) { stats->collect(out); });
   metrics_->addCollector([purger = purger_.get()](std::string& out) { purger->collect(out); });
+  metrics_->addCollector(
+      [retention = retention_.get()](std::string& out) { retention->collect(out); });
   metrics_->addCollector([notifier = notifier_](std::string& out) { notifier->collect(out); });
   metrics_->addCollector([health = health_](std::string& out) { health->collect(out); });
   if (indexer_)
