@@ -9,7 +9,9 @@
   X(PurgeUploads)         \
   X(Index)                \
   X(Export)               \
-  X(Restore)
+  X(Restore)              \
+  X(Retention)            \
+  X(Immutable)
 
 namespace regfs::tools {
 #define REGFS_DECLARE_COMMAND(Name) void add##Name##Command(Commands& commands);
