@@ -83,15 +83,26 @@ TEST_F(RetentionRunTest, TheInjectedClockDecidesAges) {
   EXPECT_TRUE(app.listManifests().empty());
 }
 
-TEST_F(RetentionRunTest, ATagPushedAfterTheDecisionStays) {
+TEST_F(RetentionRunTest, ATagMovedAfterTheDecisionStays) {
   RetentionRunOptions o = options();
-  o.decided = [&](const RetentionPlan&) { app.putTag(Tag::parse("old"), m1.manifest); };
+  o.decided = [&](const RetentionPlan&) { app.putTag(Tag::parse("old"), m2.manifest); };
   RetentionReport report = runRetention(store, o);
   EXPECT_EQ(report.tagsRemoved, 0u);
-  EXPECT_EQ(app.resolveTag(Tag::parse("old")), m1.manifest);
-  // Its manifest is tagged again, so it stays too.
+  EXPECT_EQ(app.resolveTag(Tag::parse("old")), m2.manifest);
+  ASSERT_EQ(report.skipped.size(), 1u);
+  // The manifest it pointed at is untagged and old: it goes as decided.
+  EXPECT_EQ(report.manifestsRemoved, 1u);
+  EXPECT_FALSE(app.hasManifest(m1.manifest));
+}
+
+TEST_F(RetentionRunTest, AManifestTaggedAfterTheDecisionStays) {
+  RetentionRunOptions o = options();
+  o.decided = [&](const RetentionPlan&) { app.putTag(Tag::parse("again"), m1.manifest); };
+  RetentionReport report = runRetention(store, o);
+  EXPECT_EQ(report.tagsRemoved, 1u);
+  EXPECT_EQ(report.manifestsRemoved, 0u);
   EXPECT_TRUE(app.hasManifest(m1.manifest));
-  EXPECT_EQ(report.skipped.size(), 2u);
+  EXPECT_EQ(app.resolveTag(Tag::parse("again")), m1.manifest);
 }
 
 TEST_F(RetentionRunTest, AnIndexPushedAfterTheDecisionKeepsItsChildren) {
