@@ -65,6 +65,11 @@ Service::Service(const Settings& settings) : settings_(settings) {
     gc.interval = std::chrono::nanoseconds(0);
   }
   gc_ = std::make_unique<ScheduledGc>(registry_->store(), gc);
+  // A read-only registry removes nothing.
+  RetentionConfig retention = config.regfs.retention;
+  if (settings.registry.readOnly) retention.enabled = false;
+  retention_ = std::make_unique<RetentionScheduler>(registry_->store(), retention,
+                                                    config.regfs.immutable, notifier_);
   // A read-only registry takes no pushes, and may not write indexes.
   if (config.regfs.indexingEnabled && !settings.registry.readOnly)
     indexer_ = std::make_shared<LayerIndexer>(trees);
@@ -88,6 +93,8 @@ void Service::startDebugServer() {
   metrics_->addCollector([stats = stats_.get()](std::string& out) { stats->collect(out); });
   metrics_->addCollector([purger = purger_.get()](std::string& out) { purger->collect(out); });
   metrics_->addCollector([gc = gc_.get()](std::string& out) { gc->collect(out); });
+  metrics_->addCollector(
+      [retention = retention_.get()](std::string& out) { retention->collect(out); });
   metrics_->addCollector([notifier = notifier_](std::string& out) { notifier->collect(out); });
   metrics_->addCollector([health = health_](std::string& out) { health->collect(out); });
   if (indexer_)

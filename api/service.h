@@ -1,8 +1,9 @@
 #pragma once
 // regfs-server's parts wired together from its settings: the registry over the store, the
 // API listener with its operations (metrics, access log, notifications, the health gate),
-// upload purging, the indexing of pushed layers and, on http.debug.addr, the debug listener with
-// the store counts. Built in the constructor, listening from start(), drained by drain().
+// upload purging, scheduled retention, the indexing of pushed layers and, on http.debug.addr,
+// the debug listener with the store counts. Built in the constructor, listening from start(),
+// drained by drain().
 
 #include <atomic>
 #include <chrono>
@@ -15,6 +16,7 @@
 #include "api/ops/maintenance.h"
 #include "api/ops/metrics.h"
 #include "api/ops/notifications.h"
+#include "api/ops/retention.h"
 #include "api/ops/scheduled_gc.h"
 #include "api/ops/store_stats.h"
 #include "api/registry/settings.h"
@@ -55,7 +57,8 @@ class Service {
   std::shared_ptr<Notifier> notifier_;
   std::unique_ptr<UploadPurger> purger_;
   std::unique_ptr<ScheduledGc> gc_;
-  std::shared_ptr<LayerIndexer> indexer_;  // null when regfs.indexing.enabled is false
+  std::unique_ptr<RetentionScheduler> retention_;  // idle unless regfs.retention.enabled
+  std::shared_ptr<LayerIndexer> indexer_;          // null when regfs.indexing.enabled is false
   std::unique_ptr<Server> server_;
   std::unique_ptr<StoreStats> stats_;
   std::unique_ptr<DebugServer> debug_;

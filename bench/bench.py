@@ -35,7 +35,7 @@ from ceph import Ceph, CephError  # noqa: E402
 from procs import Procs, status_kib, thread_cpu_seconds  # noqa: E402
 from servers import Dockerd, NginxServer, RegistryServer, free_port, make_certificate  # noqa: E402
 
-SECTIONS = ["api", "catalog", "blob", "upload", "docker", "view", "contents", "s3", "ui-api"]
+SECTIONS = ["api", "catalog", "blob", "upload", "docker", "view", "contents", "s3", "ui-api", "retention"]
 
 # The documented backup of the view (docs/view.md, "Backups"): what is inside images stays out.
 BACKUP_EXCLUDES = ["--exclude=@*/rootfs", "--exclude=@*/layer-contents"]
@@ -43,12 +43,12 @@ BACKUP_EXCLUDES = ["--exclude=@*/rootfs", "--exclude=@*/layer-contents"]
 CONTENTS_LS = ["--ignore=rootfs", "--ignore=layer-contents"]
 
 PROFILES = {
-    "full": dict(rounds=3, seconds=3, catalog_seconds=5, blob_mib=512, catalog_repos=10000,
+    "full": dict(retention_repos=10, retention_tags=1000, rounds=3, seconds=3, catalog_seconds=5, blob_mib=512, catalog_repos=10000,
                  view_repos=1000, view_tags=10, docker_mib=512, docker_rounds=4, chunks=8,
                  gets_per_round=2, view_timeout=60, s3_mib=512, s3_rounds=3,
                  contents_mib=256, contents_files=30000, contents_browse=20, index_copies=10,
                  ui_tags=10000),
-    "quick": dict(rounds=2, seconds=1, catalog_seconds=2, blob_mib=64, catalog_repos=1000,
+    "quick": dict(retention_repos=10, retention_tags=100, rounds=2, seconds=1, catalog_seconds=2, blob_mib=64, catalog_repos=1000,
                   view_repos=100, view_tags=10, docker_mib=32, docker_rounds=1, chunks=8,
                   gets_per_round=2, view_timeout=30, s3_mib=64, s3_rounds=2,
                   contents_mib=32, contents_files=4000, contents_browse=4, index_copies=4,
@@ -847,6 +847,48 @@ class Bench:
         self.procs.unmount(mnt)
         self.procs.stop(proc)
 
+    def retention_phase(self):
+        """regfsctl retention over a generated store: a dry run, then a real one (half of each
+        repository's tags and their manifests go), each on a fresh copy of the store."""
+        p = self.p
+        regfsctl = os.path.join(self.a.regfs_bin, "regfsctl")
+        src = os.path.join(self.mem, "retention")
+        t0 = time.monotonic()
+        tags = store_gen.generate_retention(src, p["retention_repos"], p["retention_tags"],
+                                            48 * 3600)
+        log("retention store: %d tags in %d repositories (%.1f s)" % (
+            tags, p["retention_repos"], time.monotonic() - t0))
+        what = "%d tags, %d repositories, half older than the policy" % (tags, p["retention_repos"])
+        rows = dict(
+            dry=self.row("retention_dry_run", "retention",
+                         "regfsctl retention --dry-run, %s" % what, "s", higher_is_better=False),
+            real=self.row("retention_run", "retention",
+                          "regfsctl retention (removes %d tags and their manifests), %s"
+                          % (tags // 2, what), "s", higher_is_better=False),
+        )
+        for _ in range(p["rounds"]):
+            for key, extra in (("dry", ["--dry-run"]), ("real", [])):
+                root = os.path.join(self.mem, "retention-run")
+                shutil.rmtree(root, ignore_errors=True)
+                shutil.copytree(src, root, copy_function=shutil.copy2)
+                config = os.path.join(self.mem, "retention.yml")
+                with open(config, "w") as f:
+                    f.write("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\n"
+                            "regfs:\n  retention:\n    policies:\n"
+                            "      - repositories: [\"retention/*\"]\n"
+                            "        removeolderthan: 24h\n        untaggedolderthan: 24h\n"
+                            % root)
+                t, out, why = timed([regfsctl, "retention", config, "--json"] + extra, 600)
+                if t is None:
+                    rows[key].add("regfs", None, error=why)
+                    continue
+                removed = json.loads(out)["tagsRemoved"]
+                if removed != tags // 2:
+                    rows[key].add("regfs", None, error="removed %d tags, not %d" % (removed, tags // 2))
+                    continue
+                rows[key].add("regfs", t)
+        shutil.rmtree(os.path.join(self.mem, "retention-run"), ignore_errors=True)
+
     def contents_phase(self):
         p = self.p
         t0 = time.monotonic()
@@ -1419,6 +1461,11 @@ class Bench:
                              report.markdown_table(contents_rows, [("regfs", "regfs"),
                                                                    ("other", "other")],
                                                    [("other", "regfs/other")])))
+        retention_rows = [r for r in self.rows if r.table == "retention"]
+        if retention_rows:
+            sections.append(("Retention (regfsctl retention on tmpfs)",
+                             report.markdown_table(retention_rows, [("regfs", "regfs")], [],
+                                                   unavailable)))
         notes = []
         for name, why in self.unavailable.items():
             notes.append("%s: n/a — %s" % (name, why))
@@ -1436,7 +1483,7 @@ class Bench:
                 "round starts each registry afresh on a new port (skopeo would otherwise mount "
                 "blobs it pushed before) and pushes to a new repository; skopeo copies from an "
                 "OCI layout on disk (one gzip layer of random data) and pulls into a fresh one.")
-        if len(self.rows) == len(s3_rows):
+        if len(self.rows) == len(s3_rows) + len(retention_rows):
             return self._write_files(header, sections, notes, started, command)
         notes += [
             "HEAD load comes from ab (whole-millisecond percentiles): wrk 4.1 waits for a body "
@@ -1519,7 +1566,7 @@ def main(argv):
     t0 = time.monotonic()
     b = Bench(a, procs)
     try:
-        if set(sections) - {"docker", "s3", "contents"}:
+        if set(sections) - {"docker", "s3", "contents", "retention"}:
             b.prepare()
         if {"api", "catalog", "blob"} & set(sections):
             b.read_phase(sections)
@@ -1535,6 +1582,8 @@ def main(argv):
             b.s3_phase()
         if "ui-api" in sections:
             b.ui_api_phase()
+        if "retention" in sections:
+            b.retention_phase()
     except BaseException as e:  # still report what was measured, then fail
         code = getattr(e, "code", None)
         b.notes.append("the run stopped early: %s" % (

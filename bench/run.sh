@@ -5,7 +5,7 @@
 # latest-SECTIONS[-quick].{md,json} beside them).
 #
 #   bench/run.sh [--quick] [--regfs-bin DIR] [--mount-bin FILE] [--rounds N] [--seconds S]
-#                [--only api,catalog,blob,upload,docker,view,contents,s3,ui-api] [--workdir DIR]
+#                [--only api,catalog,blob,upload,docker,view,contents,s3,ui-api,retention] [--workdir DIR]
 #
 # Installs what is missing (as scripts/setup.sh does) and builds regfs (Release) unless
 # --regfs-bin names a directory holding regfs-server and regfs-mount. Everything runs in fresh

@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import sys
+import time
 
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 CONFIG_V1 = "application/vnd.docker.container.image.v1+json"
@@ -320,6 +321,30 @@ def generate_contents(root, work, files, total, browse_images):
         store.tag("contents/browse", "t%02d" % i, m_hex)
     out["browse"] = ["t%02d" % i for i in range(browse_images)]
     return out
+
+
+def generate_retention(root, repos, tags_per_repo, old_seconds):
+    """A store of `repos` repositories of `tags_per_repo` tags, each tag its own one-layer
+    image; every link is aged `old_seconds`, except the newest half of each repository's tags,
+    which are spread over the last hour. Returns the number of tags."""
+    store = Store(root)
+    now = time.time()
+    layer_hex, layer_size = store.put_blob(b"retention bench layer")
+    for r in range(repos):
+        name = "retention/repo%03d" % r
+        for t in range(tags_per_repo):
+            config = image_config([layer_hex], "%s:%d" % (name, t))
+            manifest_hex, _, blobs = image_manifest(store, config, [(layer_hex, layer_size, LAYER_GZIP)])
+            store.add_manifest(name, manifest_hex, blobs)
+            tag = "t%05d" % t
+            store.tag(name, tag, manifest_hex)
+            age = old_seconds if t < tags_per_repo // 2 else (tags_per_repo - t)
+            stamp = now - age
+            base = os.path.join(store.repo_dir(name), "_manifests")
+            for link in (os.path.join(base, "tags", tag, "current", "link"),
+                         os.path.join(base, "revisions", "sha256", manifest_hex, "link")):
+                os.utime(link, (stamp, stamp))
+    return repos * tags_per_repo
 
 
 def main(argv):

@@ -22,16 +22,17 @@ declare -A allowed=(
   [common/layers]="common common/config common/storage common/store"
   [common/maintenance]="common common/config common/storage common/store common/layers"
   [common/browse]="common common/config common/storage common/store common/layers common/maintenance"
+  [common/lifecycle]="common common/config common/storage common/store"
   [common/auth]="common common/config"
   [api/http]="common common/curl common/config"
   [api/mirror]="common common/config common/storage common/store api/http"
-  [api/registry]="common common/config common/storage common/store common/layers common/maintenance common/browse common/auth api/http api/mirror"
-  [api/ops]="common common/config common/storage common/store common/layers common/maintenance common/auth api/http api/mirror api/registry"
-  [api/net]="common common/config common/storage common/store common/layers common/auth api/http api/mirror api/registry"
+  [api/registry]="common common/config common/storage common/store common/layers common/maintenance common/browse common/lifecycle common/auth api/http api/mirror"
+  [api/ops]="common common/config common/storage common/store common/layers common/maintenance common/lifecycle common/auth api/http api/mirror api/registry"
+  [api/net]="common common/config common/storage common/store common/layers common/lifecycle common/auth api/http api/mirror api/registry"
   [api/ui]="common api/http"
-  [api]="common common/cli common/config common/storage common/store common/layers common/maintenance common/browse common/auth api/http api/mirror api/registry api/ops api/net api/ui"
+  [api]="common common/cli common/config common/storage common/store common/layers common/maintenance common/browse common/lifecycle common/auth api/http api/mirror api/registry api/ops api/net api/ui"
   [fs]="common common/view common/cli common/config common/storage common/store common/layers"
-  [tools]="common common/view common/cli common/config common/storage common/store common/layers common/maintenance"
+  [tools]="common common/view common/cli common/config common/storage common/store common/layers common/maintenance common/lifecycle"
 )
 
 roomOf() {  # the deepest room holding path $1 (a file or an include), or nothing

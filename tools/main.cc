@@ -10,7 +10,9 @@
   X(DeleteRepo)           \
   X(Index)                \
   X(Export)               \
-  X(Restore)
+  X(Restore)              \
+  X(Retention)            \
+  X(Immutable)
 
 namespace regfs::tools {
 #define REGFS_DECLARE_COMMAND(Name) void add##Name##Command(Commands& commands);

@@ -5,6 +5,7 @@
 #include "api/registry/errors.h"
 #include "api/registry/handlers.h"
 #include "common/error.h"
+#include "common/lifecycle/immutable.h"
 #include "common/manifest.h"
 #include "common/store/repository_delete.h"
 
@@ -97,6 +98,10 @@ Response putManifest(Registry& registry, const Request& request, const Route& ro
                   "manifest unknown to the repository: " + child.digest.str());
     }
   }
+  if (ref.tag) {
+    lifecycle::requireMutable(registry.options().immutable, repo.name(), *ref.tag,
+                              repo.resolveTag(*ref.tag), Digest::of(body));
+  }
   Digest digest = repo.putManifest(body);
   if (ref.tag) repo.putTag(*ref.tag, digest);
   Response r(201);
@@ -126,9 +131,15 @@ Response putManifest(Registry& registry, const Request& request, const Route& ro
 Response deleteManifest(Registry& registry, const Route& route, Repository& repo,
                         const Reference& ref) {
   registry.requireDeleteEnabled();
+  const std::vector<ImmutableRule>& immutable = registry.options().immutable;
   if (ref.digest) {
+    lifecycle::requireManifestDeletable(immutable, repo, *ref.digest);
     repo.deleteManifest(*ref.digest);
-  } else if (!ref.tag || !repo.deleteTag(*ref.tag)) {
+  } else if (ref.tag) {
+    lifecycle::requireMutable(immutable, repo.name(), *ref.tag, repo.resolveTag(*ref.tag),
+                              std::nullopt);
+  }
+  if (!ref.digest && (!ref.tag || !repo.deleteTag(*ref.tag))) {
     throw Error(ErrorKind::kManifestUnknown, "tag unknown: " + route.name + ":" + route.reference);
   }
   // By digest the manifest went, by tag only the tag (distribution's TagDeleted).

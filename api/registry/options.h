@@ -17,9 +17,10 @@
 namespace regfs::api {
 
 struct RegistryOptions {
-  bool deleteEnabled = false;       // storage.delete.enabled
-  bool readOnly = false;            // storage.maintenance.readonly.enabled
-  size_t catalogMaxEntries = 1000;  // catalog.maxentries
+  bool deleteEnabled = false;            // storage.delete.enabled
+  bool readOnly = false;                 // storage.maintenance.readonly.enabled
+  size_t catalogMaxEntries = 1000;       // catalog.maxentries
+  std::vector<ImmutableRule> immutable;  // regfs.immutable
 };
 
 struct ServerOptions {

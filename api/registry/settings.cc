@@ -41,6 +41,7 @@ Settings settingsFrom(const Config& config) {
   s.server.tls = config.http.tls;
   s.auth = config.auth;
   s.registry.deleteEnabled = config.storage.deleteEnabled;
+  s.registry.immutable = config.regfs.immutable;
   s.registry.readOnly = config.storage.readOnly;
   s.registry.catalogMaxEntries =
       config.catalogMaxEntries > 0 ? static_cast<size_t>(config.catalogMaxEntries) : 1000;

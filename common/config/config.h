@@ -42,12 +42,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "common/config/defaults.h"
+#include "common/pattern.h"
 
 namespace regfs {
 
@@ -242,6 +244,35 @@ struct HealthConfig {
   CaTrust trust;                            // for health.http
 };
 
+// regfs.retention.policies[]: which tags and untagged manifests of the repositories it
+// selects a retention run removes. common/lifecycle/retention.h states how the rules combine.
+struct RetentionPolicy {
+  std::vector<NameGlob> repositories;   // repositories: at least one
+  std::vector<TagPattern> protectTags;  // protecttags: always kept
+  std::optional<size_t> keepLatest;     // keeplatest: the N most recently pushed tags
+  std::vector<TagPattern> keepTags;     // keeptags: tags matching one are kept
+  // removeolderthan: tags pushed longer ago than this are removed (younger ones kept)
+  std::optional<std::chrono::nanoseconds> removeOlderThan;
+  // untaggedolderthan: manifests no kept tag reaches, pushed longer ago than this, go
+  std::optional<std::chrono::nanoseconds> untaggedOlderThan;
+  bool deleteReferrers = false;  // deletereferrers: referrers of kept manifests may go too
+};
+
+// regfs.retention: the policies, and the server's schedule for them.
+struct RetentionConfig {
+  bool enabled = false;  // enabled: regfs-server runs retention every `interval`
+  std::chrono::nanoseconds interval = kDefaultRetentionInterval;
+  bool dryRun = false;  // dryrun: the server logs what would go, removes nothing
+  std::vector<RetentionPolicy> policies;
+};
+
+// regfs.immutable[]: in the repositories it selects, a tag matching one of `tags` cannot be
+// moved or deleted once pushed (common/lifecycle/immutable.h).
+struct ImmutableRule {
+  std::vector<NameGlob> repositories;  // repositories: at least one
+  std::vector<TagPattern> tags;        // tags: at least one
+};
+
 // regfs: keys of regfs's own, which registry:2 ignores (it does not know them).
 // regfs.gc: the server runs garbage collection (common/maintenance/gc.h) every `interval`,
 // one server of those sharing the store at a time (api/ops/scheduled_gc.h).
@@ -259,6 +290,8 @@ struct RegfsConfig {
   // regfs.ui.enabled: regfs-server serves the web UI at / on the API's listener.
   bool uiEnabled = true;
   GcScheduleConfig gc;
+  RetentionConfig retention;
+  std::vector<ImmutableRule> immutable;
 };
 
 // proxy: the pull-through cache (api/mirror). regfs is a mirror of `remoteUrl` when it is

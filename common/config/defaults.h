@@ -39,5 +39,7 @@ inline constexpr std::chrono::seconds kRepositoryDeleteSettle{2};
 // A delete's fence expires this long after it was last renewed: what a deleter that died
 // makes pushes into the repository wait at most.
 inline constexpr std::chrono::minutes kRepositoryDeleteFenceTtl{10};
+// regfs.retention.interval: how often regfs-server runs the retention policies.
+inline constexpr std::chrono::hours kDefaultRetentionInterval{24};
 
 }  // namespace regfs

@@ -138,7 +138,25 @@ const Schema kRegfsGc = structOf({{"interval", &kScalar},
                                   {"grace", &kScalar},
                                   {"settle", &kScalar}});
 const Schema kUi = structOf({{"enabled", &kScalar}});
-const Schema kRegfs = structOf({{"indexing", &kIndexing}, {"ui", &kUi}, {"gc", &kRegfsGc}});
+const Schema kRetentionPolicy = structOf({{"repositories", &kStringList},
+                                          {"protecttags", &kStringList},
+                                          {"keeplatest", &kScalar},
+                                          {"keeptags", &kStringList},
+                                          {"removeolderthan", &kScalar},
+                                          {"untaggedolderthan", &kScalar},
+                                          {"deletereferrers", &kScalar}});
+const Schema kRetentionPolicies{.shape = Shape::kList, .element = &kRetentionPolicy};
+const Schema kRetention = structOf({{"enabled", &kScalar},
+                                    {"interval", &kScalar},
+                                    {"dryrun", &kScalar},
+                                    {"policies", &kRetentionPolicies}});
+const Schema kImmutableRule = structOf({{"repositories", &kStringList}, {"tags", &kStringList}});
+const Schema kImmutableRules{.shape = Shape::kList, .element = &kImmutableRule};
+const Schema kRegfs = structOf({{"indexing", &kIndexing},
+                                {"ui", &kUi},
+                                {"gc", &kRegfsGc},
+                                {"retention", &kRetention},
+                                {"immutable", &kImmutableRules}});
 
 const Schema kProxy = structOf(
     {{"remoteurl", &kScalar}, {"username", &kScalar}, {"password", &kScalar}, {"ttl", &kScalar}});

@@ -261,6 +261,10 @@ std::vector<std::pair<Digest, FileInfo>> Repository::listManifestLinks() const {
                    [&](const Digest& d) { return layout::revisionLink(name_, d); });
 }
 
+std::optional<FileInfo> Repository::statManifest(const Digest& digest) const {
+  return driver_->statFile(layout::revisionLink(name_, digest));
+}
+
 void Repository::putTag(const Tag& tag, const Digest& manifest) {
   if (!hasManifest(manifest)) {
     throw Error(ErrorKind::kManifestUnknown,

@@ -173,6 +173,8 @@ class Repository {
   // listManifests with each revision link's metadata, from the same pass (its mtime is when
   // the manifest was pushed to this repository).
   std::vector<std::pair<Digest, FileInfo>> listManifestLinks() const;
+  // The revision link's metadata (its mtime is when the manifest was pushed here).
+  std::optional<FileInfo> statManifest(const Digest& digest) const;
 
   // --- Tags ---
   // Points `tag` at a manifest, which must already be a revision here.

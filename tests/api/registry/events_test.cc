@@ -24,16 +24,11 @@ using regfs::testing::ociImage;
 using regfs::testing::TempDir;
 
 Request request(const std::string& method, const std::string& target) {
-  return regfs::testing::parsedRequest(method, target, {"Host: registry.example"});
+  return regfs::testing::hostRequest(method, target);
 }
 
-// Dispatches `req`, feeding `body` to the sink when the handler reads one.
 Response send(Registry& registry, Request req, const std::string& body = "") {
-  if (!body.empty()) req.contentLength = body.size();
-  Dispatch d = dispatch(registry, req);
-  if (d.response) return std::move(*d.response);
-  d.sink->write(body);
-  return d.sink->finish();
+  return regfs::testing::dispatchWithBody(registry, std::move(req), body);
 }
 
 class EventsTest : public ::testing::Test {

@@ -927,4 +927,79 @@ TEST(Config, RegfsGcIsOffUnlessAnIntervalIsSet) {
               HasSubstr("negative"));
 }
 
+TEST(Config, RegfsRetentionAndImmutableRules) {
+  Config c = parseConfig(R"(version: 0.1
+regfs:
+  retention:
+    enabled: true
+    interval: 6h
+    dryrun: true
+    policies:
+      - repositories: ["team/*", "ci/**"]
+        protecttags: ["release-.*"]
+        keeplatest: 10
+        keeptags: ["v[0-9]+"]
+        removeolderthan: 720h
+        untaggedolderthan: 168h
+        deletereferrers: true
+      - repositories: ["**"]
+  immutable:
+    - repositories: ["prod/**"]
+      tags: ["v.*", "stable"]
+)",
+                         {});
+  EXPECT_THAT(c.warnings, IsEmpty());
+  const RetentionConfig& r = c.regfs.retention;
+  EXPECT_TRUE(r.enabled);
+  EXPECT_TRUE(r.dryRun);
+  EXPECT_EQ(r.interval, std::chrono::hours(6));
+  ASSERT_EQ(r.policies.size(), 2u);
+  const RetentionPolicy& p = r.policies[0];
+  ASSERT_EQ(p.repositories.size(), 2u);
+  EXPECT_EQ(p.repositories[1].str(), "ci/**");
+  EXPECT_EQ(p.keepLatest, 10u);
+  EXPECT_TRUE(p.keepTags.at(0).matches("v12"));
+  EXPECT_TRUE(p.protectTags.at(0).matches("release-1"));
+  EXPECT_EQ(p.removeOlderThan, std::chrono::hours(720));
+  EXPECT_EQ(p.untaggedOlderThan, std::chrono::hours(168));
+  EXPECT_TRUE(p.deleteReferrers);
+  EXPECT_FALSE(r.policies[1].keepLatest);
+  EXPECT_FALSE(r.policies[1].deleteReferrers);
+  ASSERT_EQ(c.regfs.immutable.size(), 1u);
+  EXPECT_EQ(c.regfs.immutable[0].tags.size(), 2u);
+  // Off unless configured.
+  Config plain = parseConfig("version: 0.1\n", {});
+  EXPECT_FALSE(plain.regfs.retention.enabled);
+  EXPECT_EQ(plain.regfs.retention.interval, kDefaultRetentionInterval);
+  EXPECT_THAT(plain.regfs.immutable, IsEmpty());
+}
+
+TEST(Config, RegfsRetentionRefusesBadPatternsAndDurations) {
+  const std::string head = "version: 0.1\nregfs:\n  retention:\n    policies:\n      - ";
+  auto policyError = [&](const std::string& policy) {
+    return configError([&] { parseConfig(head + policy, {}); });
+  };
+  EXPECT_THAT(policyError("repositories: [\"Team/[a]\"]\n"),
+              HasSubstr("regfs.retention.policies[0].repositories[0]: repository pattern"));
+  EXPECT_THAT(policyError("repositories: [\"**\"]\n        keeptags: [\"v([\"]\n"),
+              HasSubstr("regfs.retention.policies[0].keeptags[0]: tag pattern \"v([\": not a "
+                        "regular expression"));
+  EXPECT_THAT(policyError("repositories: [\"**\"]\n        protecttags: [\"(\"]\n"),
+              HasSubstr("regfs.retention.policies[0].protecttags[0]"));
+  EXPECT_THAT(policyError("repositories: [\"**\"]\n        removeolderthan: 30d\n"),
+              HasSubstr("regfs.retention.policies[0].removeolderthan: invalid duration"));
+  EXPECT_THAT(policyError("repositories: [\"**\"]\n        untaggedolderthan: 0s\n"),
+              HasSubstr("must be a duration above zero"));
+  EXPECT_THAT(policyError("repositories: [\"**\"]\n        keeplatest: 0\n"),
+              HasSubstr("regfs.retention.policies[0].keeplatest: must be a number of tags"));
+  EXPECT_THAT(policyError("keeplatest: 3\n"), HasSubstr("repositories"));
+  EXPECT_THAT(parseError("version: 0.1\nregfs:\n  retention:\n    interval: soon\n"),
+              HasSubstr("regfs.retention.interval: invalid duration"));
+  EXPECT_THAT(parseError("version: 0.1\nregfs:\n  immutable:\n    - repositories: [\"**\"]\n"),
+              HasSubstr("regfs.immutable[0]"));
+  EXPECT_THAT(parseError("version: 0.1\nregfs:\n  immutable:\n    - repositories: [\"**\"]\n      "
+                         "tags: [\"[\"]\n"),
+              HasSubstr("regfs.immutable[0].tags[0]: tag pattern"));
+}
+
 }  // namespace regfs

@@ -1,0 +1,147 @@
+#include "common/lifecycle/retention_run.h"
+
+#include <map>
+#include <set>
+
+#include "common/error.h"
+#include "common/manifest.h"
+
+namespace regfs::lifecycle {
+namespace {
+
+TimePoint timeOf(const timespec& t) {
+  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(
+      std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec)));
+}
+
+ManifestState readManifestState(const Repository& repo, const Digest& digest, TimePoint pushed) {
+  ManifestState m{digest, pushed, {}, std::nullopt};
+  Manifest parsed;
+  try {
+    parsed = parseStoredManifest(repo.getManifest(digest));
+  } catch (const Error& e) {
+    throw Error(ErrorKind::kIo, repo.name().str() + "@" + digest.str() + ": " + e.what());
+  }
+  for (const Descriptor& child : parsed.manifestReferences()) m.children.push_back(child.digest);
+  if (parsed.subject) m.subject = parsed.subject->digest;
+  return m;
+}
+
+// Applies `plan` to `repo`, checking each removal against the store first (see the header).
+void applyPlan(Repository& repo, const RetentionPlan& plan, const RepositoryState& state,
+               const RetentionRunOptions& options, RetentionReport& report) {
+  const std::string& name = repo.name().str();
+  for (const TagVerdict& t : plan.tags) {
+    if (!t.remove) continue;
+    auto link = repo.statTag(t.tag.tag);
+    auto target = repo.resolveTag(t.tag.tag);
+    if (!link || !target || *target != t.tag.manifest || timeOf(link->mtime) != t.tag.pushed) {
+      report.skipped.push_back(name + ":" + t.tag.tag.str() + ": moved during the run, kept");
+      continue;
+    }
+    if (!repo.deleteTag(t.tag.tag)) continue;
+    report.tagsRemoved++;
+    if (options.removed) options.removed(repo.name(), t.tag.tag, t.tag.manifest);
+  }
+  if (plan.manifestsRemoved() == 0) return;
+  // What pushes since the state was read now hold on to: tagged manifests, and the
+  // children and subjects of new revisions.
+  std::set<Digest> held;
+  for (const Tag& tag : repo.listTags()) {
+    if (auto d = repo.resolveTag(tag)) held.insert(*d);
+  }
+  std::set<Digest> known;
+  for (const ManifestState& m : state.manifests) known.insert(m.digest);
+  for (const Digest& d : repo.listManifests()) {
+    if (known.count(d)) continue;
+    try {
+      ManifestState m = readManifestState(repo, d, TimePoint());
+      held.insert(m.children.begin(), m.children.end());
+      if (m.subject) held.insert(*m.subject);
+    } catch (const Error& e) {
+      report.skipped.push_back(name + ": untagged manifests kept: " + e.what());
+      return;
+    }
+  }
+  for (const ManifestVerdict& m : plan.untagged) {
+    if (!m.remove) continue;
+    if (held.count(m.digest)) {
+      report.skipped.push_back(name + "@" + m.digest.str() + ": referenced during the run, kept");
+      continue;
+    }
+    try {
+      repo.deleteManifest(m.digest);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kManifestUnknown) throw;
+      continue;  // already gone: someone else removed it
+    }
+    report.manifestsRemoved++;
+    if (options.removed) options.removed(repo.name(), std::nullopt, m.digest);
+  }
+}
+
+void retainRepository(Repository& repo, const RetentionRunOptions& options,
+                      RetentionReport& report) {
+  auto policy = policyFor(options.policies, repo.name());
+  if (!policy) return;
+  bool withManifests = needsManifests(options.policies[*policy]);
+  std::optional<RepositoryState> state;
+  try {
+    state = readRepositoryState(repo, withManifests);
+  } catch (const Error& e) {
+    if (!withManifests || e.kind() != ErrorKind::kIo) throw;
+    // A manifest that cannot be read hides what it references: decide on the tags alone.
+    report.skipped.push_back(repo.name().str() + ": untagged manifests kept: " + e.what());
+    RetentionRunOptions tagsOnly = options;
+    tagsOnly.policies[*policy].untaggedOlderThan.reset();
+    return retainRepository(repo, tagsOnly, report);
+  }
+  RetentionPlan plan = decideRetention(*state, options.policies, options.immutable, options.now());
+  if (options.decided) options.decided(plan);
+  if (options.dryRun) {
+    report.tagsRemoved += plan.tagsRemoved();
+    report.manifestsRemoved += plan.manifestsRemoved();
+  } else {
+    applyPlan(repo, plan, *state, options, report);
+  }
+  report.plans.push_back(std::move(plan));
+}
+
+}  // namespace
+
+RepositoryState readRepositoryState(const Repository& repo, bool withManifests) {
+  RepositoryState state{repo.name(), {}, {}};
+  for (auto& [tag, link] : repo.listTagLinks()) {
+    // A tag removed between the listing and the read is no tag.
+    if (auto target = repo.resolveTag(tag))
+      state.tags.push_back(TagState{tag, *target, timeOf(link.mtime)});
+  }
+  if (!withManifests) return state;
+  for (const Digest& d : repo.listManifests()) {
+    auto link = repo.statManifest(d);
+    if (!link) continue;  // removed meanwhile
+    state.manifests.push_back(readManifestState(repo, d, timeOf(link->mtime)));
+  }
+  return state;
+}
+
+RetentionReport runRetention(Store& store, const RetentionRunOptions& options) {
+  RetentionReport report;
+  constexpr size_t kPage = 1000;
+  std::string last;
+  for (;;) {
+    std::vector<std::string> names = store.catalog(kPage, last);
+    for (const std::string& name : names) {
+      report.repositories++;
+      auto repoName = RepoName::tryParse(name);
+      if (!repoName) continue;
+      Repository repo = store.repository(*repoName);
+      retainRepository(repo, options, report);
+    }
+    if (names.size() < kPage) break;
+    last = names.back();
+  }
+  return report;
+}
+
+}  // namespace regfs::lifecycle

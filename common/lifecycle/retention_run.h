@@ -1,0 +1,53 @@
+#pragma once
+// A retention run over a store: for each repository, its state is read (tags with their
+// current link mtimes, and when the policy needs them, revisions with their link mtimes and
+// references), decided by decideRetention, then applied with the store operations the API's
+// DELETE uses (Repository::deleteTag, deleteManifest).
+//
+// Safe while servers write: a repository is read and applied at once, one at a time, and
+// each removal is checked against the store just before it is made. A tag that moved since
+// its state was read (another manifest or a newer current link) stays; an untagged manifest
+// stays when a tag now points at it, or a revision pushed since references it (a child, a
+// subject). What a push does between that check and the removal is the same race as an API
+// DELETE meeting a push.
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/config/config.h"
+#include "common/lifecycle/retention.h"
+#include "common/store/store.h"
+
+namespace regfs::lifecycle {
+
+struct RetentionRunOptions {
+  std::vector<RetentionPolicy> policies;
+  std::vector<ImmutableRule> immutable;
+  bool dryRun = false;
+  // The time rules compare push times with; a test's own clock.
+  std::function<TimePoint()> now = [] { return std::chrono::system_clock::now(); };
+  // Called with a repository's plan after it is decided and before it is applied.
+  std::function<void(const RetentionPlan&)> decided;
+  // Called after each removal (not in a dry run): `tag` set for a tag, else the manifest.
+  std::function<void(const RepoName&, const std::optional<Tag>& tag, const Digest& manifest)>
+      removed;
+};
+
+struct RetentionReport {
+  std::vector<RetentionPlan> plans;  // the repositories a policy selects
+  size_t repositories = 0;           // every repository seen
+  size_t tagsRemoved = 0;            // (would be, in a dry run)
+  size_t manifestsRemoved = 0;
+  // Removals the plan held but the store refused or a write in the meantime overtook, and
+  // repositories whose manifests could not be read (their untagged manifests are kept).
+  std::vector<std::string> skipped;
+};
+
+// Reads what decideRetention needs of `repo`; `withManifests` for RepositoryState::manifests.
+// Throws Error(kIo) when a manifest cannot be read or parsed.
+RepositoryState readRepositoryState(const Repository& repo, bool withManifests);
+
+RetentionReport runRetention(Store& store, const RetentionRunOptions& options);
+
+}  // namespace regfs::lifecycle
