@@ -143,12 +143,15 @@ void contentsOpen(fuse_req_t req, ViewFs& f, fuse_ino_t ino, fuse_file_info* fi)
   file->reader = std::make_unique<layers::FileReader>(file->tree->streamOf(place->n), *e);
   auto handle = std::make_unique<OpenFile>();
   handle->contents = std::move(file);
-  fi->fh = reinterpret_cast<uint64_t>(handle.get());
+  std::shared_ptr<const FileTree> tree = handle->contents->tree;
+  OpenFile* open = f.hold(std::move(handle));
+  fi->fh = reinterpret_cast<uint64_t>(open);
   fi->keep_cache = 1;  // immutable under its inode number
   fi->noflush = 1;
-  std::shared_ptr<const FileTree> tree = handle->contents->tree;
-  if (fuse_reply_open(req, fi) != 0) return;
-  static_cast<void>(handle.release());
+  if (fuse_reply_open(req, fi) != 0) {
+    f.drop(open);  // the kernel never got it
+    return;
+  }
   if (place->parent != layers::Inode::kNone)
     f.prefetcher().opened(tree, place->base, place->parent, place->position);
 }

@@ -266,15 +266,15 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       handle->store = &f.view().store();
       handle->digest = *n->digest;
     }
-    fi->fh = reinterpret_cast<uint64_t>(handle.get());
+    OpenFile* file = f.hold(std::move(handle));
+    fi->fh = reinterpret_cast<uint64_t>(file);
     // Content is immutable under its inode number. (A passthrough file has no pages of
     // its own: the kernel reads the blob's.)
     fi->keep_cache = backingId > 0 ? 0 : 1;
     fi->noflush = 1;
-    if (Passthrough::replyOpen(req, fi, backingId) == 0) {
-      static_cast<void>(handle.release());  // the kernel holds it as fi->fh until opRelease
-    } else if (backingId > 0) {
-      f.passthrough().release(ino);
+    if (Passthrough::replyOpen(req, fi, backingId) != 0) {
+      f.drop(file);  // the kernel never got it
+      if (backingId > 0) f.passthrough().release(ino);
     }
   });
 }
@@ -305,7 +305,7 @@ void opRead(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_inf
 void opRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   auto* file = reinterpret_cast<OpenFile*>(fi->fh);
   if (file->passthroughIno) fs(req).passthrough().release(file->passthroughIno);
-  delete file;
+  fs(req).drop(file);
   fuse_reply_err(req, 0);
 }
 

@@ -152,6 +152,24 @@ class ViewFs {
   void stop() { prefetcher_.stop(); }
   FilePrefetcher& prefetcher() { return prefetcher_; }
 
+  // Open files: the kernel holds each as fi->fh until it sends RELEASE. A RELEASE still in
+  // flight when the session ends never comes, so the file system owns them and frees those
+  // left when it goes. `hold` before replying to OPEN, `drop` on RELEASE (or a failed reply).
+  OpenFile* hold(std::unique_ptr<OpenFile> file) {
+    std::lock_guard lock(openMutex_);
+    OpenFile* raw = file.get();
+    open_.emplace(raw, std::move(file));
+    return raw;
+  }
+  void drop(OpenFile* file) {
+    std::unique_ptr<OpenFile> gone;  // freed outside the lock
+    std::lock_guard lock(openMutex_);
+    if (auto it = open_.find(file); it != open_.end()) {
+      gone = std::move(it->second);
+      open_.erase(it);
+    }
+  }
+
   // Drops what the kernel caches of nodes that changed between two snapshots: the
   // attributes of files and symlinks (their content is immutable under their inode
   // number); the attributes and cached listing of a directory, and its names that now
@@ -313,6 +331,8 @@ class ViewFs {
   gid_t gid_;
   std::mutex mutex_;
   std::unordered_map<uint64_t, InodeEntry> inodes_;
+  std::mutex openMutex_;  // guards open_
+  std::unordered_map<OpenFile*, std::unique_ptr<OpenFile>> open_;
   // What a tree shown under a snapshot directory shares with every inode of it below, so the
   // kernel's inodes take 32 bytes each (a find over 20 images of 30,000 files holds 600,000).
   struct ContentsShown {
