@@ -40,7 +40,7 @@ ctest --test-dir build --output-on-failure --timeout 900 -L integration
 echo "== ASan+UBSan: unit tests"
 env "${sanitizers[@]}" ctest --test-dir build-asan --output-on-failure --timeout 300 -j"$(nproc)" -L unit
 # Tests fail on any sanitizer report in a server's or a mount's log (tests/support).
-asan_integration='IoErrorTest|DiskFull|ViewGoldenTree|ViewLiveUpdate|ViewRead|ViewRootfs|ViewPrefetch|ViewRsyncBackupRestore|RegistryClients|FsckRepair|GcWhilePushingTest.ThroughRegfsServer'
+asan_integration='IoErrorTest|DiskFull|ViewGoldenTree|ViewLiveUpdate|ViewRead|ViewRootfs|ViewPrefetch|ViewRsyncBackupRestore|RegistryClients|FsckRepair|GcWhilePushingTest.ThroughRegfsServer|Mirror|RepositoryDeleteWhilePushing|Lifecycle|WebUiBrowser'
 if [ "$long" -eq 1 ]; then asan_integration='.'; fi
 echo "== ASan+UBSan: integration tests ($asan_integration)"
 env "${sanitizers[@]}" ctest --test-dir build-asan --output-on-failure --timeout 1800 -L integration \
