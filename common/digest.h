@@ -12,6 +12,9 @@
 namespace regfs {
 
 enum class DigestAlgorithm { kSha256, kSha512 };
+// Every algorithm, in the order the store's directories list them.
+inline constexpr DigestAlgorithm kDigestAlgorithms[] = {DigestAlgorithm::kSha256,
+                                                        DigestAlgorithm::kSha512};
 
 class Digest {
  public:

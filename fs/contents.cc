@@ -18,7 +18,8 @@ uint64_t mix(uint64_t x) {
   return x;
 }
 
-constexpr uint32_t kBlockSize = 4096;
+// An entry's st_blksize and the unit of its st_blocks, as on a local file system.
+constexpr uint32_t kEntryBlockSize = 4096;
 
 mode_t typeBits(layers::EntryType type) {
   switch (type) {
@@ -52,7 +53,7 @@ struct stat contentsStat(const FileTree& tree, uint32_t n, uint64_t ino,
   std::memset(&st, 0, sizeof st);
   st.st_ino = ino;
   st.st_nlink = tree.tree.inode(n).nlink;
-  st.st_blksize = kBlockSize;
+  st.st_blksize = kEntryBlockSize;
   const layers::Entry* e = tree.entry(n);
   if (!e) {
     st.st_mode = S_IFDIR | 0755;
@@ -68,13 +69,14 @@ struct stat contentsStat(const FileTree& tree, uint32_t n, uint64_t ino,
     if (e->type == layers::EntryType::kCharDevice || e->type == layers::EntryType::kBlockDevice)
       st.st_rdev = makedev(e->devMajor, e->devMinor);
   }
-  if (S_ISDIR(st.st_mode)) st.st_size = kBlockSize;
+  if (S_ISDIR(st.st_mode)) st.st_size = kEntryBlockSize;
   st.st_ctim = st.st_mtim;
   st.st_atim = st.st_mtim;
   // A sparse file takes the blocks of its data only.
   uint64_t stored = e && e->type == layers::EntryType::kRegular ? layers::storedSize(*e)
                                                                 : static_cast<uint64_t>(st.st_size);
-  st.st_blocks = static_cast<blkcnt_t>((stored + kBlockSize - 1) / kBlockSize * (kBlockSize / 512));
+  st.st_blocks = static_cast<blkcnt_t>((stored + kEntryBlockSize - 1) / kEntryBlockSize *
+                                       (kEntryBlockSize / 512));
   return st;
 }
 

@@ -18,7 +18,7 @@ scripts/setup.sh --no-build --with clang --with libclang-rt-dev
 
 if [ ! -f "$build_dir/build.ninja" ]; then
   CC=clang CXX=clang++ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DREGFS_FUZZ=ON >/dev/null
+    -DREGFS_FUZZ=ON -DCMAKE_UNITY_BUILD=ON >/dev/null
 fi
 cmake --build "$build_dir" --target regfs-fuzz -j"$(nproc)"
 

@@ -8,7 +8,10 @@
 # would make sure of, one per line, and stop.
 # --sanitize: ASan+UBSan build with clang (it compiles the sanitizers' instrumentation in two
 # thirds of GCC's time, and its UBSan checks more); --tsan: ThreadSanitizer build (both
-# RelWithDebInfo, each in a build dir of its own); --target: build only these targets (default: all).
+# RelWithDebInfo, each in a build dir of its own, and unity builds: each batch of sources in
+# one compiler run, which takes the ASan build from 8 minutes to under 5 on two cores; the
+# Release build stays file by file, as clang-tidy reads its compile commands); --target:
+# build only these targets (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +20,7 @@ runtime=0
 sanitize=OFF
 tsan=OFF
 build_type=Release
+unity=OFF
 targets=()
 compiler=()
 do_build=1
@@ -26,9 +30,9 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --build-dir) build_dir=$2; shift 2 ;;
     --runtime) runtime=1; shift ;;
-    --sanitize) sanitize=ON; build_type=RelWithDebInfo; compiler=(CC=clang CXX=clang++)
+    --sanitize) sanitize=ON; build_type=RelWithDebInfo; unity=ON; compiler=(CC=clang CXX=clang++)
                 extra+=(clang libclang-rt-dev); shift ;;
-    --tsan) tsan=ON; build_type=RelWithDebInfo; shift ;;
+    --tsan) tsan=ON; build_type=RelWithDebInfo; unity=ON; shift ;;
     --target) targets+=(--target "$2"); shift 2 ;;
     --no-build) do_build=0; shift ;;
     --list) list=1; shift ;;
@@ -99,10 +103,13 @@ if [ ${#compiler[@]} -gt 0 ] && [ -f "$build_dir/CMakeCache.txt" ] &&
   echo "setup: $build_dir was configured with another compiler; configuring it afresh"
   rm -rf "$build_dir"
 fi
-# Configured afresh, or again when the tests are to be built now and were not (or the other way).
+# Configured afresh, or again when the tests are to be built now and were not (or the other
+# way), or the unity setting changed.
 if [ ! -f "$build_dir/build.ninja" ] ||
-   ! grep -q "^REGFS_BUILD_TESTS:BOOL=$tests\$" "$build_dir/CMakeCache.txt"; then
+   ! grep -q "^REGFS_BUILD_TESTS:BOOL=$tests\$" "$build_dir/CMakeCache.txt" ||
+   ! grep -q "^CMAKE_UNITY_BUILD:BOOL=$unity\$" "$build_dir/CMakeCache.txt"; then
   env "${compiler[@]}" cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" \
-    -DREGFS_SANITIZE="$sanitize" -DREGFS_TSAN="$tsan" -DREGFS_BUILD_TESTS="$tests" >/dev/null
+    -DREGFS_SANITIZE="$sanitize" -DREGFS_TSAN="$tsan" -DREGFS_BUILD_TESTS="$tests" \
+    -DCMAKE_UNITY_BUILD:BOOL="$unity" >/dev/null
 fi
 cmake --build "$build_dir" -j"$(nproc)" "${targets[@]}"

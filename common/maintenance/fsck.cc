@@ -15,21 +15,14 @@
 namespace regfs {
 namespace {
 
-constexpr DigestAlgorithm kAlgorithms[] = {DigestAlgorithm::kSha256, DigestAlgorithm::kSha512};
 constexpr uint64_t kHashChunk = 4 << 20;
-
-std::chrono::system_clock::time_point toTimePoint(const timespec& ts) {
-  return std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(
-          std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
-}
 
 std::string algDir(DigestAlgorithm a) { return std::string(digestAlgorithmName(a)); }
 
 // True for what a link being written by distribution shows for a moment: it truncates the
 // file and then writes the digest, so a reader may see nothing or the digest's beginning.
 bool mayBeUnfinishedWrite(std::string_view content) {
-  for (DigestAlgorithm a : kAlgorithms) {
+  for (DigestAlgorithm a : kDigestAlgorithms) {
     std::string whole = algDir(a) + ":" + std::string(Digest::of("", a).hex().size(), 'f');
     if (content.size() >= whole.size()) continue;
     size_t colon = algDir(a).size();
@@ -106,7 +99,7 @@ class Checker {
 
   void checkQuarantine() {
     size_t parked = 0;
-    for (DigestAlgorithm a : kAlgorithms) {
+    for (DigestAlgorithm a : kDigestAlgorithms) {
       for (const std::string& hex : driver_.list(layout::quarantineAlgorithmDir(a))) {
         if (auto d = layout::digestFromDirNames(a, hex)) {
           report(FsckProblemKind::kQuarantined, layout::quarantineEntry(*d),
@@ -123,7 +116,7 @@ class Checker {
 
   void checkBlobs() {
     std::vector<Digest> digests;
-    for (DigestAlgorithm a : kAlgorithms) {
+    for (DigestAlgorithm a : kDigestAlgorithms) {
       std::string root = layout::blobAlgorithmDir(a);
       for (const std::string& prefix : driver_.list(root)) {
         for (const std::string& hex : driver_.list(layout::blobPrefixDir(a, prefix))) {
@@ -222,7 +215,7 @@ class Checker {
   void checkRepository(const RepoName& name) {
     Repository repo = store_.repository(name);
     // Layer links.
-    for (DigestAlgorithm a : kAlgorithms) {
+    for (DigestAlgorithm a : kDigestAlgorithms) {
       for (const std::string& hex : driver_.list(layout::layersDir(name, a))) {
         auto d = layout::digestFromDirNames(a, hex);
         if (!d) continue;
@@ -237,7 +230,7 @@ class Checker {
       }
     }
     // Revisions, and what each manifest references.
-    for (DigestAlgorithm a : kAlgorithms) {
+    for (DigestAlgorithm a : kDigestAlgorithms) {
       for (const std::string& hex : driver_.list(layout::revisionsDir(name, a))) {
         auto d = layout::digestFromDirNames(a, hex);
         if (!d) continue;
@@ -304,7 +297,7 @@ class Checker {
       if (!tag) continue;
       std::string dir = layout::tagDir(name, *tag);
       // History entries first: a malformed one is removed on its own.
-      for (DigestAlgorithm a : kAlgorithms) {
+      for (DigestAlgorithm a : kDigestAlgorithms) {
         std::string indexDir = layout::tagIndexDir(name, *tag, a);
         for (const std::string& hex : driver_.list(indexDir)) {
           auto d = layout::digestFromDirNames(a, hex);
@@ -365,7 +358,7 @@ class Checker {
   // Every layer index must be intact and belong to a blob of the store; a bad one would be
   // built again on its next use anyway, and repair removes it now.
   void checkLayerIndexes() {
-    for (DigestAlgorithm a : kAlgorithms) {
+    for (DigestAlgorithm a : kDigestAlgorithms) {
       const std::string root = layout::layerIndexAlgorithmDir(a);
       for (const std::string& prefix : driver_.list(root)) {
         for (const std::string& hex : driver_.list(root + "/" + prefix)) {

@@ -39,14 +39,6 @@ std::optional<ManifestReferences> referencesOf(const Digest& manifest, std::stri
   }
 }
 
-constexpr DigestAlgorithm kAlgorithms[] = {DigestAlgorithm::kSha256, DigestAlgorithm::kSha512};
-
-std::chrono::system_clock::time_point toTimePoint(const timespec& ts) {
-  return std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(
-          std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
-}
-
 // Moves a quarantined blob back, unless blobs/ has it again (`present`). Moving the data
 // file (not the directory) cannot collide with a writer that recreated the blob meanwhile:
 // a rename over theirs swaps in the same content.
@@ -443,7 +435,7 @@ GcResult collectGarbage(Store& store, const GcOptions& options) {
 size_t restoreQuarantine(Store& store) {
   StorageDriver& driver = store.driver();
   size_t count = 0;
-  for (DigestAlgorithm algorithm : kAlgorithms) {
+  for (DigestAlgorithm algorithm : kDigestAlgorithms) {
     std::string dir = layout::quarantineAlgorithmDir(algorithm);
     for (const std::string& hex : driver.list(dir)) {
       auto d = layout::digestFromDirNames(algorithm, hex);

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -51,6 +52,13 @@ struct FileInfo {
   timespec mtime{};
   bool isDirectory = false;
 };
+
+// A modification time as a point on the system clock (to compare with cutoffs).
+inline std::chrono::system_clock::time_point toTimePoint(const timespec& ts) {
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
+}
 
 // Appends to one file. Nothing is durable until sync() returns.
 class FileWriter {

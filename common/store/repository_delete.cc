@@ -12,8 +12,6 @@
 namespace regfs {
 namespace {
 
-constexpr DigestAlgorithm kAlgorithms[] = {DigestAlgorithm::kSha256, DigestAlgorithm::kSha512};
-
 // How often a push waiting for a delete to end looks at the fence again.
 constexpr std::chrono::milliseconds kFencePoll{100};
 // Rounds of a push's confirmation that may outlast the settle before it gives up.
@@ -37,7 +35,7 @@ std::vector<std::pair<Digest, Digest>> listReferrerLinks(const Store& store, con
     }
     if (parts.size() != 4 || rest != layout::kLinkFile) continue;
     std::optional<Digest> subject, referrer;
-    for (DigestAlgorithm a : kAlgorithms) {
+    for (DigestAlgorithm a : kDigestAlgorithms) {
       if (parts[0] == digestAlgorithmName(a)) subject = layout::digestFromDirNames(a, parts[1]);
       if (parts[2] == digestAlgorithmName(a)) referrer = layout::digestFromDirNames(a, parts[3]);
     }

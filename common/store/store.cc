@@ -3,7 +3,6 @@
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
-#include <array>
 #include <cstdio>
 #include <ctime>
 #include <utility>
@@ -15,8 +14,6 @@
 namespace regfs {
 namespace {
 
-constexpr std::array<DigestAlgorithm, 2> kAlgorithms = {DigestAlgorithm::kSha256,
-                                                        DigestAlgorithm::kSha512};
 constexpr uint64_t kHashChunk = 4 << 20;
 
 std::string newUploadId() {
@@ -125,7 +122,7 @@ std::optional<std::filesystem::path> Store::localBlobPath(const Digest& digest) 
 void Store::deleteBlob(const Digest& digest) { driver_->remove(layout::blobDir(digest)); }
 
 void Store::forEachBlob(const std::function<void(const Digest&)>& fn) const {
-  for (DigestAlgorithm algorithm : kAlgorithms) {
+  for (DigestAlgorithm algorithm : kDigestAlgorithms) {
     std::string root = layout::blobAlgorithmDir(algorithm);
     for (const std::string& prefix : driver_->list(root)) {
       for (const std::string& hex : driver_->list(layout::blobPrefixDir(algorithm, prefix))) {
@@ -184,7 +181,7 @@ std::vector<std::pair<Digest, FileInfo>> Repository::listLinks(
     const std::function<std::string(DigestAlgorithm)>& dirFor,
     const std::function<std::string(const Digest&)>& linkFor) const {
   std::vector<std::pair<Digest, FileInfo>> out;
-  for (DigestAlgorithm algorithm : kAlgorithms) {
+  for (DigestAlgorithm algorithm : kDigestAlgorithms) {
     for (const std::string& hex : driver_->list(dirFor(algorithm))) {
       auto digest = layout::digestFromDirNames(algorithm, hex);
       if (!digest) continue;

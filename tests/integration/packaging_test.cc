@@ -151,7 +151,7 @@ TEST(DockerImageTest, BuildsFromALocalBaseAndRunsLikeRegistry2) {
 namespace regfs::testing {
 namespace {
 
-std::set<std::string> lines(const std::string& text) {
+std::set<std::string> lineSet(const std::string& text) {
   std::set<std::string> out;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) out.insert(line);
@@ -166,7 +166,7 @@ TEST(StartScriptTest, InstallsWhatRunningNeedsAndNoneOfTheTestStack) {
   ASSERT_EQ(runtime.status, 0) << runtime.err;
   CommandResult all = run({setup, "--list"});
   ASSERT_EQ(all.status, 0) << all.err;
-  std::set<std::string> forRunning = lines(runtime.out), forTesting = lines(all.out);
+  std::set<std::string> forRunning = lineSet(runtime.out), forTesting = lineSet(all.out);
   for (const char* p : {"libpistache-dev", "libfuse3-dev", "fuse3", "cmake", "curl"}) {
     EXPECT_TRUE(forRunning.contains(p)) << p;
   }
