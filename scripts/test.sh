@@ -18,10 +18,29 @@ case "${1:-}" in
   *) echo "test.sh: unknown argument $1 (only --long)" >&2; exit 2 ;;
 esac
 
-echo "== Rooms: includes and CMake links point one way"
+# Each section's wall time, printed at the end (also when a section fails): where the suite's
+# time goes on the CI machine.
+timings=()
+current=""
+current_start=$SECONDS
+section() {
+  [ -z "$current" ] || timings+=("$(printf '%5ds  %s' $((SECONDS - current_start)) "$current")")
+  current=$1
+  current_start=$SECONDS
+  [ -z "$current" ] || echo "== $current"
+}
+report_timings() {
+  section ""
+  echo "== Time per section (total ${SECONDS}s)"
+  printf '%s\n' "${timings[@]}"
+}
+trap report_timings EXIT
+
+section "Rooms: includes and CMake links point one way"
 scripts/check-deps.sh
+section "Release build"
 scripts/setup.sh --build-dir build
-echo "== Style: clang-format and clang-tidy"
+section "Style: clang-format and clang-tidy"
 scripts/check-style.sh build
 # Only what runs under the sanitizers below: the unit and integration test executables and the
 # programs the tests start (s3_tests is Release-only).
@@ -30,19 +49,20 @@ for target in api_tests common_tests fs_tests tools_tests integration_tests \
               regfs-server regfs-mount regfsctl regfs-faultfs; do
   asan_targets+=(--target "$target")
 done
+section "ASan+UBSan build"
 scripts/setup.sh --build-dir build-asan --sanitize "${asan_targets[@]}"
 
 sanitizers=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
-echo "== Release: unit tests"
+section "Release: unit tests"
 ctest --test-dir build --output-on-failure --timeout 300 -j"$(nproc)" -L unit
-echo "== Release: integration tests (real clients, servers and mounts)"
+section "Release: integration tests (real clients, servers and mounts)"
 ctest --test-dir build --output-on-failure --timeout 900 -L integration
-echo "== ASan+UBSan: unit tests"
+section "ASan+UBSan: unit tests"
 env "${sanitizers[@]}" ctest --test-dir build-asan --output-on-failure --timeout 300 -j"$(nproc)" -L unit
 # Tests fail on any sanitizer report in a server's or a mount's log (tests/support).
 asan_integration='IoErrorTest|DiskFull|ViewGoldenTree|ViewLiveUpdate|ViewRead|ViewRootfs|ViewPrefetch|ViewRsyncBackupRestore|RegistryClients|FsckRepair|GcWhilePushingTest.ThroughRegfsServer|Mirror|RepositoryDeleteWhilePushing|Lifecycle|WebUiBrowser'
 if [ "$long" -eq 1 ]; then asan_integration='.'; fi
-echo "== ASan+UBSan: integration tests ($asan_integration)"
+section "ASan+UBSan: integration tests ($asan_integration)"
 env "${sanitizers[@]}" ctest --test-dir build-asan --output-on-failure --timeout 1800 -L integration \
   -R "$asan_integration"
 if [ "$long" -eq 1 ]; then
@@ -50,9 +70,9 @@ if [ "$long" -eq 1 ]; then
   scripts/setup.sh --build-dir build-tsan --tsan --target regfs-server
   # The API tests (concurrency, hostile input, drain, ...) drive it; a ThreadSanitizer report
   # in its log fails the test (tests/support). The resident-memory bound is Release-only.
-  echo "== TSan: the API tests against a ThreadSanitizer regfs-server"
+  section "TSan: the API tests against a ThreadSanitizer regfs-server"
   TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp" REGFS_BIN_DIR="$PWD/build-tsan/bin" \
     build/bin/api_tests --gtest_filter='-ServerTest.LargeUploadsStreamAndAbortedDownloadsLeakNothing'
 fi
-echo "== Fuzz targets, briefly (clang, ASan+UBSan)"
+section "Fuzz targets, briefly (clang, ASan+UBSan)"
 scripts/fuzz.sh 5
