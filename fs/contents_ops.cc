@@ -61,6 +61,7 @@ void contentsLookup(fuse_req_t req, ViewFs& f, const ViewFs::ContentsPlace& pare
   place.parent = parent.n;
   place.position = static_cast<uint32_t>(it - children.begin());
   fuse_entry_param e = f.contentsEntry(*tree, place);
+  if (!S_ISDIR(e.attr.st_mode)) f.statHabits().lookedUpFile(fuse_req_ctx(req)->pid);
   f.rememberContents(e.ino, place);
   if (fuse_reply_entry(req, &e) != 0) f.forget(e.ino, 1);
 }
@@ -101,6 +102,8 @@ void contentsReaddir(fuse_req_t req, ViewFs& f, const ViewFs::ContentsPlace& dir
     fuse_reply_err(req, ENOTDIR);
     return;
   }
+  // Attributes of files only for a reader that looks at its files (fs/stat_habits.h).
+  bool files = plus && f.statHabits().statsFiles(fuse_req_ctx(req)->pid);
   std::vector<char> buf(size);
   size_t used = 0;
   for (size_t i = static_cast<size_t>(std::max<off_t>(offset, 0)); i < inode.children.size(); ++i) {
@@ -114,9 +117,12 @@ void contentsReaddir(fuse_req_t req, ViewFs& f, const ViewFs::ContentsPlace& dir
     off_t next = static_cast<off_t>(i + 1);
     size_t len;
     if (plus) {
+      // Node id 0: the name and type only, no inode for the kernel to build or forget.
+      bool full = files || S_ISDIR(entry.attr.st_mode);
+      if (!full) entry.ino = 0;
       len = fuse_add_direntry_plus(req, buf.data() + used, room, name, &entry, next);
       if (len > room) break;
-      f.rememberContents(entry.ino, place);
+      if (full) f.rememberContents(entry.ino, place);
     } else {
       len = fuse_add_direntry(req, buf.data() + used, room, name, &entry.attr, next);
       if (len > room) break;

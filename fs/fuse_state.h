@@ -29,6 +29,7 @@
 #include "fs/fuse_ops.h"
 #include "fs/passthrough.h"
 #include "fs/prefetch.h"
+#include "fs/stat_habits.h"
 #include "fs/view.h"
 
 namespace regfs::view {
@@ -151,6 +152,7 @@ class ViewFs {
   // After unmounting, before the session goes: the threads that send to it have ended.
   void stop() { prefetcher_.stop(); }
   FilePrefetcher& prefetcher() { return prefetcher_; }
+  StatHabits& statHabits() { return statHabits_; }
 
   // Open files: the kernel holds each as fi->fh until it sends RELEASE. A RELEASE still in
   // flight when the session ends never comes, so the file system owns them and frees those
@@ -327,6 +329,7 @@ class ViewFs {
   double stableTimeout_;
   std::atomic<fuse_session*> session_{nullptr};
   FilePrefetcher prefetcher_;
+  StatHabits statHabits_;
   uid_t uid_;
   gid_t gid_;
   std::mutex mutex_;

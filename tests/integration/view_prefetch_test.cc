@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <map>
 #include <regex>
+#include <thread>
 
 #include "support/http_client.h"
 #include "support/poll.h"
@@ -43,7 +44,10 @@ TEST(ViewPrefetchTest, FilesThatFollowInADirectoryAreReadAheadIntoThePageCache) 
   MountedView view(work / "store", work / "mnt", {"-o", "debug"});
   auto dir = view.path() / "app/latest/rootfs/dir";
 
-  std::vector<std::string> names;  // listing the directory makes the kernel know its files
+  // A reader that looks at files (as tar and cp -r do) gets listings that make the kernel know
+  // every file, which the daemon can then store pages for (fs/stat_habits.h).
+  EXPECT_TRUE(std::filesystem::is_regular_file(std::filesystem::symlink_status(dir / "big")));
+  std::vector<std::string> names;
   for (const auto& e : std::filesystem::directory_iterator(dir))
     names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
@@ -70,6 +74,58 @@ TEST(ViewPrefetchTest, FilesThatFollowInADirectoryAreReadAheadIntoThePageCache) 
   for (size_t i = 66; i < names.size(); ++i)
     EXPECT_EQ(readFile(dir / names[i]), files["dir/" + names[i]]) << names[i];
   EXPECT_EQ(readFile(dir / "big"), files["dir/big"]);
+}
+
+// A listing inside an image carries the attributes of files only for a reader that has looked
+// up a file (fs/stat_habits.h): find and ls make the kernel build no inode per file, while ls
+// -l, tar and rsync, once they have looked at one file, need no LOOKUP for the others.
+TEST(ViewPrefetchTest, ListingsCarryFileAttributesOnlyForReadersThatLookAtFiles) {
+  ASSERT_TRUE(std::filesystem::exists("/dev/fuse")) << "/dev/fuse is required";
+  TempDir work;
+  OciLayout oci(work / "oci");
+  std::map<std::string, std::string> files;
+  for (const char* d : {"a", "b"}) {
+    for (int i = 0; i < 20; ++i)
+      files[std::string(d) + "/f" + std::to_string(i)] = "file " + std::to_string(i);
+  }
+  files["c/x"] = "looked up first";
+  Blob image = oci.addImage({oci.addLayer(files)});
+  Store store = Store::openLocal(work / "store");
+  pushLayout(store, oci, "app", {image}, "latest");
+  MountedView view(work / "store", work / "mnt", {"-o", "debug"});
+  auto rootfs = view.path() / "app/latest/rootfs";
+  static const std::regex lookup(R"(opcode: LOOKUP \(1\))");
+  // Lists directory `d` and stats its files on a thread of its own (the daemon tells readers
+  // apart by thread id), after a look at the file `first` when it is not empty; returns the
+  // LOOKUPs the stats took.
+  auto listThenStat = [&](const std::string& d, const std::string& first) {
+    size_t lookups = 0;
+    std::thread reader([&] {
+      if (!first.empty()) {
+        EXPECT_EQ(std::filesystem::file_size(rootfs / first), files[first].size());
+      }
+      std::vector<std::filesystem::path> listed;
+      for (const auto& e : std::filesystem::directory_iterator(rootfs / d)) {
+        EXPECT_TRUE(e.is_regular_file()) << e.path();  // the type comes with every name
+        listed.push_back(e.path());
+      }
+      EXPECT_EQ(listed.size(), 20u);
+      size_t before = countInLog(view.log(), lookup);
+      for (const auto& path : listed) {
+        EXPECT_EQ(std::filesystem::file_size(path),
+                  files[d + "/" + path.filename().string()].size())
+            << path;
+      }
+      lookups = countInLog(view.log(), lookup) - before;
+    });
+    reader.join();
+    return lookups;
+  };
+  // A reader new to the mount: its listing had names and types only, each stat a LOOKUP.
+  EXPECT_EQ(listThenStat("a", ""), 20u);
+  // A reader that has looked at a file (one the kernel did not know yet): its listing carried
+  // every attribute.
+  EXPECT_EQ(listThenStat("b", "c/x"), 0u);
 }
 
 // -o prefetch_files=0 turns the read-ahead off: every file is read through the daemon.
