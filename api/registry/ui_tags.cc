@@ -1,9 +1,11 @@
 // GET /v2/<name>/_regfs/tags[?sort=pushed|name|size&order=asc|desc&n=&offset=&q=]: one page of
-// a repository's tags, sorted across all of them on the server (the web UI's tag list).
+// a repository's tags, sorted across all of them on the server (the web UI's tag list), each
+// with the regfs.immutable rule that holds it, if any.
 #include "api/registry/handlers.h"
 #include "api/registry/json_body.h"
 #include "common/browse/repository.h"
 #include "common/error.h"
+#include "common/lifecycle/immutable.h"
 
 namespace regfs::api {
 namespace {
@@ -58,6 +60,8 @@ Response handleUiTags(Registry& registry, const Request& request, const Route& r
     writeNumber(w, "size", row.size);
     writeTime(w, "pushed", row.pushed);
     writeStrings(w, "platforms", row.facts->platforms);
+    if (auto rule = lifecycle::immutableRuleFor(registry.options().immutable, repo.name(), row.tag))
+      writeString(w, "immutable", lifecycle::describeImmutable(*rule));
     w.EndObject();
   }
   w.EndArray();

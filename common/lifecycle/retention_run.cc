@@ -1,6 +1,8 @@
 #include "common/lifecycle/retention_run.h"
 
+#include <chrono>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "common/error.h"
@@ -27,6 +29,38 @@ ManifestState readManifestState(const Repository& repo, const Digest& digest, Ti
   return m;
 }
 
+// What writes since the state was read hold on to: the manifests tags point at, and the
+// children and subjects of revisions the state did not list. One reading serves many
+// removals (reading every tag per removal made a run quadratic in a repository's tags);
+// it is read again once it is older than the run's recheckAfter and than the time its
+// reading took, so rereading costs at most as much time as the removals themselves.
+struct Holds {
+  std::set<Digest> held;
+  std::chrono::steady_clock::time_point readAt;
+  std::chrono::steady_clock::duration took{};
+
+  // Throws Error(kIo) when a new revision cannot be read: what it references is unknown.
+  static Holds read(const Repository& repo, const std::set<Digest>& known) {
+    auto start = std::chrono::steady_clock::now();
+    Holds h;
+    for (const auto& [tag, target] : repo.resolveTags()) h.held.insert(target);
+    for (const Digest& d : repo.listManifests()) {
+      if (known.count(d)) continue;
+      ManifestState m = readManifestState(repo, d, TimePoint());
+      h.held.insert(m.children.begin(), m.children.end());
+      if (m.subject) h.held.insert(*m.subject);
+    }
+    h.readAt = std::chrono::steady_clock::now();
+    h.took = h.readAt - start;
+    return h;
+  }
+
+  bool stale(std::chrono::nanoseconds recheckAfter) const {
+    auto age = std::chrono::steady_clock::now() - readAt;
+    return age >= recheckAfter && age >= took;
+  }
+};
+
 // Applies `plan` to `repo`, checking each removal against the store first (see the header).
 void applyPlan(Repository& repo, const RetentionPlan& plan, const RepositoryState& state,
                const RetentionRunOptions& options, RetentionReport& report) {
@@ -44,33 +78,26 @@ void applyPlan(Repository& repo, const RetentionPlan& plan, const RepositoryStat
     if (options.removed) options.removed(repo.name(), t.tag.tag, t.tag.manifest);
   }
   if (plan.manifestsRemoved() == 0) return;
-  // What pushes since the state was read now hold on to: tagged manifests, and the
-  // children and subjects of new revisions.
-  std::set<Digest> held;
-  for (const Tag& tag : repo.listTags()) {
-    if (auto d = repo.resolveTag(tag)) held.insert(*d);
-  }
   std::set<Digest> known;
   for (const ManifestState& m : state.manifests) known.insert(m.digest);
-  for (const Digest& d : repo.listManifests()) {
-    if (known.count(d)) continue;
-    try {
-      ManifestState m = readManifestState(repo, d, TimePoint());
-      held.insert(m.children.begin(), m.children.end());
-      if (m.subject) held.insert(*m.subject);
-    } catch (const Error& e) {
-      report.skipped.push_back(name + ": untagged manifests kept: " + e.what());
-      return;
-    }
-  }
+  std::optional<Holds> holds;
   for (const ManifestVerdict& m : plan.untagged) {
     if (!m.remove) continue;
-    if (held.count(m.digest)) {
+    if (!holds || holds->stale(options.recheckAfter)) {
+      try {
+        holds = Holds::read(repo, known);
+      } catch (const Error& e) {
+        report.skipped.push_back(name + ": untagged manifests kept: " + e.what());
+        return;
+      }
+    }
+    if (holds->held.count(m.digest)) {
       report.skipped.push_back(name + "@" + m.digest.str() + ": referenced during the run, kept");
       continue;
     }
     try {
-      repo.deleteManifest(m.digest);
+      // No tag pointed at it when the holds were read.
+      repo.deleteManifest(m.digest, {});
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::kManifestUnknown) throw;
       continue;  // already gone: someone else removed it

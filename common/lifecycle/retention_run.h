@@ -5,12 +5,15 @@
 // DELETE uses (Repository::deleteTag, deleteManifest).
 //
 // Safe while servers write: a repository is read and applied at once, one at a time, and
-// each removal is checked against the store just before it is made. A tag that moved since
-// its state was read (another manifest or a newer current link) stays; an untagged manifest
-// stays when a tag now points at it, or a revision pushed since references it (a child, a
-// subject). What a push does between that check and the removal is the same race as an API
-// DELETE meeting a push.
+// each removal is checked against the store before it is made. A tag that moved since its
+// state was read (another manifest or a newer current link) stays; an untagged manifest
+// stays when a tag points at it, or a revision pushed since references it (a child, a
+// subject), as of a reading of the repository's tags and new revisions that is at most
+// recheckAfter old (or as old as that reading took, when longer). What a push does within
+// that window is the same race as an API DELETE meeting a push, over a longer moment.
+// Cost: reads in proportion to the repository's tags and revisions, not to their product.
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -27,6 +30,9 @@ struct RetentionRunOptions {
   bool dryRun = false;
   // The time rules compare push times with; a test's own clock.
   std::function<TimePoint()> now = [] { return std::chrono::system_clock::now(); };
+  // How long one reading of what a repository's tags and new revisions hold on to serves
+  // the checks before its untagged manifests are removed (see above).
+  std::chrono::nanoseconds recheckAfter = std::chrono::seconds(1);
   // Called with a repository's plan after it is decided and before it is applied.
   std::function<void(const RetentionPlan&)> decided;
   // Called after each removal (not in a dry run): `tag` set for a tag, else the manifest.

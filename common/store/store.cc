@@ -243,8 +243,18 @@ void Repository::deleteManifest(const Digest& digest) {
     throw Error(ErrorKind::kManifestUnknown,
                 "manifest unknown: " + name_.str() + "@" + digest.str());
   }
+  deleteManifest(digest, tagsFor(digest));
+}
+
+void Repository::deleteManifest(const Digest& digest, const std::vector<Tag>& tags) {
+  if (!hasManifest(digest)) {
+    throw Error(ErrorKind::kManifestUnknown,
+                "manifest unknown: " + name_.str() + "@" + digest.str());
+  }
   // Tags first, so no tag is ever left pointing at a manifest that is gone.
-  for (const Tag& tag : tagsFor(digest)) deleteTag(tag);
+  for (const Tag& tag : tags) {
+    if (resolveTag(tag) == digest) deleteTag(tag);
+  }
   driver_->remove(parentPath(layout::revisionLink(name_, digest)));
 }
 

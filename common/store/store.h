@@ -168,7 +168,12 @@ class Repository {
   // The exact bytes; throws kManifestUnknown when this repository has no such revision.
   std::string getManifest(const Digest& digest) const;
   // Removes the revision link and every tag that points at it; kManifestUnknown if absent.
+  // Finding those tags reads every tag's link (tagsFor).
   void deleteManifest(const Digest& digest);
+  // The same with the tags that point at it as the caller read them (from one resolveTags
+  // for many deletes): those of `tags` that still point at it go, then the revision link.
+  // A tag moved onto the manifest after the caller's reading is not seen.
+  void deleteManifest(const Digest& digest, const std::vector<Tag>& tags);
   std::vector<Digest> listManifests() const;
   // listManifests with each revision link's metadata, from the same pass (its mtime is when
   // the manifest was pushed to this repository).

@@ -189,6 +189,10 @@ check('delete: a tag goes after its confirmation, not before', async ({ page, se
   const tags = await page.evaluate(async () => (await (await fetch('/v2/scratch/delete-me/tags/list')).json()).tags);
   assert.deepEqual(tags, ['keep']);
   assert.deepEqual(seen.dialogs, [], 'the confirmation is the page\'s own, not a browser dialog');
+  // keep is held by a regfs.immutable rule: a mark naming it instead of a delete button.
+  const kept = page.locator('#tags tbody tr', { hasText: 'keep' });
+  assert.equal(await kept.getByRole('button', { name: 'Delete' }).count(), 0);
+  assert.match(await kept.locator('.badge.immutable').getAttribute('title'), /^Immutable: regfs\.immutable\[0\] \(repositories scratch\/\*\*, tags keep\)$/);
 });
 
 // --- htpasswd: the browser's Basic prompt, or the page's own form ---

@@ -67,17 +67,6 @@ const std::vector<RegistryFactory> kRegistries = {
     registry<RegfsServer>("regfs"),
 };
 
-// The manifest digest `docker push` reports ("TAG: digest: sha256:<hex> size: N"), or "".
-// (No std::regex: GCC 12 warns falsely inside it under the sanitizers.)
-std::string pushedDigest(const std::string& output, const std::string& tag) {
-  const std::string marker = tag + ": digest: ";
-  size_t at = output.find(marker);
-  if (at == std::string::npos) return "";
-  size_t begin = at + marker.size();
-  std::string digest = output.substr(begin, output.find_first_of(" \n", begin) - begin);
-  return Digest::tryParse(digest) ? digest : "";
-}
-
 class DockerPushPullTest : public ::testing::TestWithParam<RegistryFactory> {
  protected:
   void SetUp() override {

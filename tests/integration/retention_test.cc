@@ -3,6 +3,9 @@
 // layers, and every kept image still pulls byte for byte from regfs-server and from Debian's
 // docker-registry serving the same store. Immutable tags: skopeo's push that would move one
 // is refused (DENIED, the API's message naming the rule), the same push again is accepted.
+// With a Docker engine (one per test program, so one test does both): docker push cannot
+// move an immutable tag (the API's answer to its manifest names the rule), and after
+// retention and garbage-collect every kept image still pulls with docker.
 
 #include <gtest/gtest.h>
 
@@ -11,6 +14,7 @@
 #include <map>
 #include <thread>
 
+#include "support/dockerd.h"
 #include "support/image.h"
 #include "support/server.h"
 #include "support/store_builder.h"
@@ -167,6 +171,86 @@ TEST_F(LifecycleTest, SkopeoCannotMoveAnImmutableTag) {
   ASSERT_EQ(list.status, 0) << list.err;
   EXPECT_NE(list.out.find("immutable prod/app:v1.0 (regfs.immutable[0]"), std::string::npos)
       << list.out;
+}
+
+TEST_F(LifecycleTest, DockerCannotMoveAnImmutableTagAndPullsWhatRetentionKept) {
+  DockerDaemon& engine = sharedDockerDaemon();
+  RegfsServerOptions options;
+  options.extraConfig = kRules;
+  RegfsServer server(root, options);
+  auto docker = [&](const std::vector<std::string>& args) {
+    CommandResult r = engine.docker(args);
+    std::string command = "docker";
+    for (const auto& a : args) command += " " + a;
+    EXPECT_EQ(r.status, 0) << command << "\n" << r.out << r.err << "\n" << server.log();
+    return r;
+  };
+  // Three images sharing their one layer, with different configs.
+  for (const char* variant : {"a", "b", "c"})
+    importBusyboxImage(engine, std::string("lifecycle-") + variant,
+                       {std::string("LABEL variant=") + variant});
+  const std::string host = server.host();
+  std::map<std::string, std::string> pushed;  // reference -> digest docker reported
+  auto push = [&](const std::string& local, const std::string& ref) {
+    docker({"tag", local, host + "/" + ref});
+    CommandResult r = docker({"push", host + "/" + ref});
+    pushed[ref] = pushedDigest(r.out, ref.substr(ref.find(':') + 1));
+    EXPECT_FALSE(pushed[ref].empty()) << r.out;
+    return r;
+  };
+
+  // prod/app:v1.0 is immutable: the same image again is accepted, another is refused, and
+  // the tag still names the first. docker prints the DENIED code's own message, not the
+  // error's detail; the API's answer to the same manifest names the rule.
+  push("lifecycle-a", "prod/app:v1.0");
+  std::string first = pushed["prod/app:v1.0"];
+  push("lifecycle-a", "prod/app:v1.0");
+  EXPECT_EQ(pushed["prod/app:v1.0"], first);
+  docker({"tag", "lifecycle-b", host + "/prod/app:v1.0"});
+  CommandResult moved = engine.docker({"push", host + "/prod/app:v1.0"});
+  EXPECT_NE(moved.status, 0) << moved.out;
+  EXPECT_NE((moved.out + moved.err).find("denied"), std::string::npos) << moved.out << moved.err;
+  const std::string kDockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
+  Reply head = http("HEAD", server.url() + "/v2/prod/app/manifests/v1.0",
+                    {"-H", "Accept: " + kDockerManifest});
+  EXPECT_EQ(head.header("docker-content-digest"), first);
+  // The manifest docker sent, pushed under a tag no rule holds, then PUT under v1.0.
+  push("lifecycle-b", "prod/app:other");
+  Reply other = http("GET", server.url() + "/v2/prod/app/manifests/other",
+                     {"-H", "Accept: " + kDockerManifest});
+  ASSERT_EQ(other.header("docker-content-digest"), pushed["prod/app:other"]);
+  Reply put = http("PUT", server.url() + "/v2/prod/app/manifests/v1.0",
+                   {"-H", "Content-Type: " + kDockerManifest, "--data-binary", other.body});
+  EXPECT_EQ(put.status, 403);
+  EXPECT_EQ(put.code(), "DENIED");
+  EXPECT_NE(put.body.find("prod/app:v1.0 is immutable by regfs.immutable[0] (repositories prod/**"),
+            std::string::npos)
+      << put.body;
+
+  // ci/app: main (protected) and old are pushed, then aged; new is pushed after.
+  push("lifecycle-a", "ci/app:main");
+  push("lifecycle-b", "ci/app:old");
+  ageTree(root, 48h);
+  push("lifecycle-c", "ci/app:new");
+  auto retention = regfsctl({"retention", config.string()});
+  ASSERT_EQ(retention.status, 0) << retention.out << retention.err;
+  EXPECT_NE(retention.out.find("removed tag ci/app:old"), std::string::npos) << retention.out;
+  auto gc = regfsctl({"garbage-collect", root.string(), "--grace", "1s", "--settle", "100ms"});
+  ASSERT_EQ(gc.status, 0) << gc.out << gc.err;
+
+  // Nothing local is left, so each pull fetches every blob from regfs.
+  std::vector<std::string> rmi = {"rmi", "-f", "lifecycle-a", "lifecycle-b", "lifecycle-c"};
+  for (const auto& [ref, digest] : pushed) rmi.push_back(host + "/" + ref);
+  docker(rmi);
+  for (const std::string ref : {"ci/app:main", "ci/app:new", "prod/app:v1.0"}) {
+    CommandResult pull = docker({"pull", host + "/" + ref});
+    EXPECT_NE(pull.out.find("Digest: " + pushed[ref]), std::string::npos) << ref << pull.out;
+  }
+  CommandResult gone = engine.docker({"pull", host + "/ci/app:old"});
+  EXPECT_NE(gone.status, 0) << gone.out;
+  EXPECT_NE(gone.err.find("not found"), std::string::npos) << gone.err;
+  // The engine is shared by the test program: leave no image (nor its layer) behind.
+  docker({"rmi", host + "/ci/app:main", host + "/ci/app:new", host + "/prod/app:v1.0"});
 }
 
 }  // namespace

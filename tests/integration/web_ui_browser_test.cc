@@ -111,7 +111,11 @@ fs::path screenshotDir() {
 TEST(WebUiBrowser, EveryViewRendersWithoutRunningWhatWasPushed) {
   requireBrowserStack();
   TempDir work;
-  RegfsServer server;
+  RegfsServerOptions options;
+  // The delete flow's repository keeps one tag a rule holds: the UI marks it.
+  options.extraConfig =
+      "regfs:\n  immutable:\n    - repositories: [\"scratch/**\"]\n      tags: [keep]\n";
+  RegfsServer server(fs::path(), options);
   ASSERT_NO_FATAL_FAILURE(pushImages(server, work.path()));
   CommandResult r = runBrowser({"browse", server.url(), screenshotDir().string()});
   EXPECT_EQ(r.status, 0) << r.out << r.err << "\nserver log:\n" << server.log();

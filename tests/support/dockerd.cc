@@ -17,6 +17,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/digest.h"
 #include "support/mountinfo.h"
 #include "support/poll.h"
 
@@ -265,7 +266,8 @@ DockerDaemon& sharedDockerDaemon() {
   return *daemon;
 }
 
-std::string importBusyboxImage(const DockerDaemon& daemon, const std::string& ref) {
+std::string importBusyboxImage(const DockerDaemon& daemon, const std::string& ref,
+                               const std::vector<std::string>& changes) {
   const fs::path busybox = "/bin/busybox";
   if (!fs::exists(busybox) || !isStatic64BitExecutable(busybox)) {
     throw std::runtime_error(busybox.string() +
@@ -288,9 +290,26 @@ std::string importBusyboxImage(const DockerDaemon& daemon, const std::string& re
   CommandResult r = run({"tar", "--sort=name", "--mtime=@0", "--owner=0", "--group=0",
                          "--numeric-owner", "-C", root.string(), "-cf", tar.string(), "."});
   if (r.status != 0) throw std::runtime_error("tar failed: " + r.err);
-  r = daemon.docker({"import", "--change", "CMD [\"/bin/sh\"]", tar.string(), ref});
+  std::vector<std::string> args = {"import", "--change", "CMD [\"/bin/sh\"]"};
+  for (const std::string& change : changes) {
+    args.push_back("--change");
+    args.push_back(change);
+  }
+  args.push_back(tar.string());
+  args.push_back(ref);
+  r = daemon.docker(args);
   if (r.status != 0) throw std::runtime_error("docker import failed: " + r.err + r.out);
   return trim(r.out);
+}
+
+// (No std::regex: GCC 12 warns falsely inside it under the sanitizers.)
+std::string pushedDigest(const std::string& output, const std::string& tag) {
+  const std::string marker = tag + ": digest: ";
+  size_t at = output.find(marker);
+  if (at == std::string::npos) return "";
+  size_t begin = at + marker.size();
+  std::string digest = output.substr(begin, output.find_first_of(" \n", begin) - begin);
+  return Digest::tryParse(digest) ? digest : "";
 }
 
 }  // namespace regfs::testing

@@ -58,8 +58,13 @@ DockerDaemon& sharedDockerDaemon();
 
 // Imports a one-layer image holding a static busybox (/bin/busybox with its applets as
 // symlinks in /bin, CMD /bin/sh) under `ref` with `docker import`; returns the image ID.
-// Throws std::runtime_error with docker's message on failure, or if /bin/busybox is not
-// statically linked (Debian package busybox-static).
-std::string importBusyboxImage(const DockerDaemon& daemon, const std::string& ref);
+// `changes` are more Dockerfile instructions for its config (`LABEL n=1`: another image
+// with the same layer). Throws std::runtime_error with docker's message on failure, or if
+// /bin/busybox is not statically linked (Debian package busybox-static).
+std::string importBusyboxImage(const DockerDaemon& daemon, const std::string& ref,
+                               const std::vector<std::string>& changes = {});
+
+// The manifest digest `docker push` reports ("TAG: digest: sha256:<hex> size: N"), or "".
+std::string pushedDigest(const std::string& output, const std::string& tag);
 
 }  // namespace regfs::testing

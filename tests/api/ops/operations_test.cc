@@ -30,6 +30,7 @@
 #include "support/image.h"
 #include "support/poll.h"
 #include "support/server.h"
+#include "support/store_builder.h"
 #include "support/tls.h"
 
 namespace regfs::testing {
@@ -640,6 +641,85 @@ TEST_F(OpsTest, NotificationsDeliverPushPullAndDeleteEventsInDistributionsEnvelo
     }
   }
   EXPECT_EQ(actions, (std::vector<std::string>{"push", "push", "push", "pull", "pull", "delete"}));
+}
+
+TEST_F(OpsTest, TheServerRunsRetentionOnItsIntervalNotifyingAndCountingEachRemoval) {
+  // regfs.retention from config.yml: the server's own runs remove what the policy says (an
+  // old tag, then its manifest, now untagged and old), send each removal to the endpoints
+  // as a delete event, as an API DELETE is, and count it in the metrics; what the policy
+  // keeps, and repositories it does not select, stay.
+  std::filesystem::path root = work / "store";
+  Digest oldManifest = Digest::of("");
+  {
+    Store store = Store::openLocal(root);
+    Repository app = store.repository(RepoName::parse("team/app"));
+    Repository other = store.repository(RepoName::parse("other/app"));
+    oldManifest = pushImage(store, app, {"old"}).manifest;
+    app.putTag(Tag::parse("old"), oldManifest);
+    app.putTag(Tag::parse("main"), pushImage(store, app, {"main"}).manifest);
+    app.putTag(Tag::parse("recent"), pushImage(store, app, {"recent"}).manifest);
+    other.putTag(Tag::parse("old"), pushImage(store, other, {"other"}).manifest);
+    ageTree(root, 48h);
+    std::string recent = root.string() + layout::tagCurrentLink(app.name(), Tag::parse("recent"));
+    ASSERT_EQ(::utimensat(AT_FDCWD, recent.c_str(), nullptr, 0), 0);
+  }
+  Receiver receiver;
+  OpsServer o(root, endpointConfig(receiver.url()) + R"(regfs:
+  retention:
+    enabled: true
+    interval: 1s
+    policies:
+      - repositories: ["team/*"]
+        protecttags: ["main"]
+        removeolderthan: 24h
+        untaggedolderthan: 24h
+)");
+  RegfsServer& s = *o.server;
+  auto runs = [&] {
+    return sampleValue(http("GET", o.debugUrl() + "/metrics").body, "regfs_retention_runs_total");
+  };
+  // Two runs after the removals: the second finds nothing more to remove.
+  ASSERT_TRUE(waitUntil([&] { return runs() >= 3; }, 15s)) << s.log();
+  // What each delete event names: the tag, or the manifest's digest.
+  auto targets = [&] {
+    std::vector<std::string> out;
+    for (const auto& p : receiver.posts()) {
+      rapidjson::Document post;
+      post.Parse(p.c_str());
+      EXPECT_FALSE(post.HasParseError()) << p;
+      rapidjson::Document env;
+      env.Parse(post["body"].GetString());
+      EXPECT_FALSE(env.HasParseError()) << post["body"].GetString();
+      for (const auto& e : env["events"].GetArray()) {
+        EXPECT_STREQ(e["action"].GetString(), "delete");
+        EXPECT_STREQ(e["target"]["repository"].GetString(), "team/app");
+        out.push_back(e["target"].HasMember("tag") ? e["target"]["tag"].GetString()
+                                                   : e["target"]["digest"].GetString());
+      }
+    }
+    return out;
+  };
+  ASSERT_TRUE(waitUntil([&] { return targets().size() >= 2; })) << s.log();
+  EXPECT_EQ(targets(), (std::vector<std::string>{"old", oldManifest.str()}));
+  std::string metrics = http("GET", o.debugUrl() + "/metrics").body;
+  EXPECT_EQ(sampleValue(metrics, "regfs_retention_removed_total{kind=\"tag\"}"), 1) << metrics;
+  EXPECT_EQ(sampleValue(metrics, "regfs_retention_removed_total{kind=\"manifest\"}"), 1);
+  EXPECT_EQ(sampleValue(metrics, "regfs_retention_failures_total"), 0);
+  EXPECT_EQ(
+      sampleValue(metrics,
+                  "registry_notifications_events_total{endpoint=\"hook\",type=\"successes\"}"),
+      2);
+  EXPECT_NE(s.log().find("retention: removed 1 tags and 1 untagged manifests"), std::string::npos)
+      << s.log();
+
+  EXPECT_EQ(http("GET", s.url() + "/v2/team/app/manifests/old", {"-H", kAcceptOci}).status, 404);
+  EXPECT_EQ(http("GET", s.url() + "/v2/team/app/manifests/" + oldManifest.str(), {"-H", kAcceptOci})
+                .status,
+            404);
+  for (const char* kept : {"/v2/team/app/manifests/main", "/v2/team/app/manifests/recent",
+                           "/v2/other/app/manifests/old"}) {
+    EXPECT_EQ(http("GET", s.url() + kept, {"-H", kAcceptOci}).status, 200) << kept;
+  }
 }
 
 TEST_F(OpsTest, NotificationsAreRetriedUntilTheEndpointAccepts) {

@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <rapidjson/document.h>
 
 #include "api/registry/dispatch.h"
 #include "common/error.h"
@@ -93,6 +94,25 @@ TEST_F(ImmutableApiTest, DeletingAnImmutableTagOrItsManifestIsDenied) {
   EXPECT_EQ(
       dispatchWithBody(*registry_, hostRequest("DELETE", "/v2/prod/app/manifests/edge")).status,
       202);
+}
+
+TEST_F(ImmutableApiTest, TheUiTagListNamesTheRuleThatHoldsATag) {
+  push("prod/app", "v1.0", "one");
+  push("prod/app", "latest", "two");
+  Response r =
+      dispatchWithBody(*registry_, hostRequest("GET", "/v2/prod/app/_regfs/tags?sort=name"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  rapidjson::Document d;
+  d.Parse(r.body.c_str());
+  ASSERT_FALSE(d.HasParseError()) << r.body;
+  const auto& tags = d["tags"];
+  ASSERT_EQ(tags.Size(), 2u) << r.body;
+  EXPECT_STREQ(tags[0]["tag"].GetString(), "latest");
+  EXPECT_FALSE(tags[0].HasMember("immutable")) << r.body;
+  EXPECT_STREQ(tags[1]["tag"].GetString(), "v1.0");
+  ASSERT_TRUE(tags[1].HasMember("immutable")) << r.body;
+  EXPECT_STREQ(tags[1]["immutable"].GetString(),
+               "regfs.immutable[0] (repositories prod/**, tags v[0-9.]+)");
 }
 
 }  // namespace

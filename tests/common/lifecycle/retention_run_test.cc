@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include "common/store/layout.h"
+#include "support/forwarding_driver.h"
 #include "support/process.h"
 #include "support/store_builder.h"
 
@@ -13,6 +16,24 @@ namespace {
 
 using namespace regfs::testing;
 using std::chrono::hours;
+
+void ageFile(const TempDir& dir, const std::string& driverPath, hours ago) {
+  timespec times[2];
+  times[0].tv_sec = times[1].tv_sec = ::time(nullptr) - ago.count() * 3600;
+  times[0].tv_nsec = times[1].tv_nsec = 0;
+  ASSERT_EQ(::utimensat(AT_FDCWD, (dir.path().string() + driverPath).c_str(), times, 0), 0);
+}
+
+// team/*: tags older than 24h go, and untagged manifests older than 24h.
+RetentionRunOptions teamPolicy() {
+  RetentionRunOptions o;
+  RetentionPolicy p;
+  p.repositories.push_back(NameGlob::parse("team/*"));
+  p.removeOlderThan = hours(24);
+  p.untaggedOlderThan = hours(24);
+  o.policies.push_back(p);
+  return o;
+}
 
 class RetentionRunTest : public ::testing::Test {
  protected:
@@ -30,22 +51,9 @@ class RetentionRunTest : public ::testing::Test {
     age(layout::revisionLink(app.name(), m2.manifest), hours(100));
   }
 
-  void age(const std::string& driverPath, hours ago) {
-    timespec times[2];
-    times[0].tv_sec = times[1].tv_sec = ::time(nullptr) - ago.count() * 3600;
-    times[0].tv_nsec = times[1].tv_nsec = 0;
-    ASSERT_EQ(::utimensat(AT_FDCWD, (dir.path().string() + driverPath).c_str(), times, 0), 0);
-  }
+  void age(const std::string& driverPath, hours ago) { ageFile(dir, driverPath, ago); }
 
-  RetentionRunOptions options() {
-    RetentionRunOptions o;
-    RetentionPolicy p;
-    p.repositories.push_back(NameGlob::parse("team/*"));
-    p.removeOlderThan = hours(24);
-    p.untaggedOlderThan = hours(24);
-    o.policies.push_back(p);
-    return o;
-  }
+  RetentionRunOptions options() { return teamPolicy(); }
 };
 
 TEST_F(RetentionRunTest, RemovesOldTagsAndTheirManifestsThroughTheStore) {
@@ -121,6 +129,66 @@ TEST_F(RetentionRunTest, AnUnreadableManifestKeepsUntaggedManifestsButNotTheTagD
   EXPECT_EQ(report.manifestsRemoved, 0u);
   EXPECT_TRUE(app.hasManifest(m1.manifest));
   ASSERT_EQ(report.skipped.size(), 1u);
+}
+
+TEST_F(RetentionRunTest, AManifestTaggedWhileOthersAreRemovedStays) {
+  BuiltImage m3 = pushImage(store, app, {"three"});
+  age(layout::revisionLink(app.name(), m3.manifest), hours(100));
+  RetentionRunOptions o = options();
+  o.recheckAfter = std::chrono::nanoseconds(0);
+  std::vector<Digest> removed;
+  o.removed = [&](const RepoName&, const std::optional<Tag>& tag, const Digest& d) {
+    if (tag) return;
+    removed.push_back(d);
+    // After the first removal, the other old untagged manifest is tagged again.
+    app.putTag(Tag::parse("again"), d == m1.manifest ? m3.manifest : m1.manifest);
+  };
+  RetentionReport report = runRetention(store, o);
+  EXPECT_EQ(report.manifestsRemoved, 1u);
+  ASSERT_EQ(removed.size(), 1u);
+  Digest tagged = removed[0] == m1.manifest ? m3.manifest : m1.manifest;
+  EXPECT_TRUE(app.hasManifest(tagged));
+  EXPECT_EQ(app.resolveTag(Tag::parse("again")), tagged);
+  EXPECT_FALSE(app.hasManifest(removed[0]));
+  ASSERT_EQ(report.skipped.size(), 1u);
+  EXPECT_NE(report.skipped[0].find("referenced during the run"), std::string::npos);
+}
+
+class CountingDriver : public testing::ForwardingDriver {
+ public:
+  using ForwardingDriver::ForwardingDriver;
+  std::string read(const std::string& p) const override {
+    reads++;
+    return inner_->read(p);
+  }
+  mutable std::atomic<size_t> reads{0};
+};
+
+// A run reads each tag and revision a bounded number of times, however many of them it
+// removes: reading every tag for each removed manifest made 10,000 tags take minutes.
+TEST(RetentionRunCostTest, ReadsGrowWithTheRepositoryNotWithItsSquare) {
+  TempDir dir;
+  auto driver = std::make_shared<CountingDriver>(makeFsDriver(dir.path()));
+  Store store(driver);
+  Repository repo = store.repository(RepoName::parse("team/many"));
+  constexpr size_t kTags = 200;  // half old: 100 tags and their manifests go
+  for (size_t i = 0; i < kTags; ++i) {
+    BuiltImage image = pushImage(store, repo, {"layer " + std::to_string(i)});
+    Tag tag = Tag::parse("t" + std::to_string(i));
+    repo.putTag(tag, image.manifest);
+    if (i % 2 != 0) continue;
+    ageFile(dir, layout::tagCurrentLink(repo.name(), tag), hours(100));
+    ageFile(dir, layout::revisionLink(repo.name(), image.manifest), hours(100));
+  }
+  RetentionRunOptions o = teamPolicy();
+  o.recheckAfter = hours(1);
+  driver->reads = 0;
+  RetentionReport report = runRetention(store, o);
+  EXPECT_EQ(report.tagsRemoved, kTags / 2);
+  EXPECT_EQ(report.manifestsRemoved, kTags / 2);
+  // Reading every remaining tag per removed manifest would be kTags / 2 * kTags / 2 reads.
+  RecordProperty("reads", static_cast<int>(driver->reads.load()));
+  EXPECT_LT(driver->reads.load(), 5 * kTags);
 }
 
 }  // namespace

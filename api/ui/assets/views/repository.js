@@ -74,9 +74,11 @@ async function tagsTab(page, name, params, context, rerender) {
     date(t.pushed),
     (t.platforms ?? []).join(', '),
     h('details', { class: 'pull-details' }, h('summary', null, 'Pull'), pullBox(name, t.tag)),
-    deleteButton(context, `tag ${t.tag}`,
-      `The tag ${t.tag} goes; the manifest ${shortDigest(t.digest)} stays (with its other tags).`,
-      `/v2/${repoPath(name)}/manifests/${encodeURIComponent(t.tag)}`, rerender),
+    t.immutable
+      ? h('span', { class: 'badge immutable', title: `Immutable: ${t.immutable}` }, 'immutable')
+      : deleteButton(context, `tag ${t.tag}`,
+        `The tag ${t.tag} goes; the manifest ${shortDigest(t.digest)} stays (with its other tags).`,
+        `/v2/${repoPath(name)}/manifests/${encodeURIComponent(t.tag)}`, rerender),
   ]);
   const total = answer.total ?? rows.length;
   const pager = h('p', { class: 'pager' },
