@@ -5,12 +5,14 @@ It serves one blob under any repository: GET /v2/<name>/blobs/<digest> answers w
 blob's Content-Length, and its first --failures GETs misbehave as --mode says:
   cut      half the bytes, then the connection is closed
   corrupt  the right length of wrong bytes
+  stall    half the bytes, then nothing more for a minute (the connection stays open)
 Every request is logged as one line "METHOD PATH" on stdout. Python standard library only.
 """
 import argparse
 import hashlib
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -18,7 +20,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--blob", required=True)
-    parser.add_argument("--mode", choices=["cut", "corrupt"], required=True)
+    parser.add_argument("--mode", choices=["cut", "corrupt", "stall"], required=True)
     parser.add_argument("--failures", type=int, default=1)
     args = parser.parse_args()
     with open(args.blob, "rb") as f:
@@ -63,6 +65,11 @@ def main():
             elif args.mode == "cut":
                 self.wfile.write(blob[: len(blob) // 2])
                 self.wfile.flush()
+                self.close_connection = True
+            elif args.mode == "stall":
+                self.wfile.write(blob[: len(blob) // 2])
+                self.wfile.flush()
+                time.sleep(60)
                 self.close_connection = True
             else:
                 self.wfile.write(bytes(b ^ 0xFF for b in blob))
