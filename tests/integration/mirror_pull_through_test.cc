@@ -3,11 +3,12 @@
 // pull through the mirror and get the upstream's exact bytes (Docker media types kept), the
 // upstream is asked once per blob however many clients pull at once, nothing half-fetched or
 // wrong is ever kept, what was fetched is still served when the upstream is gone, and
-// proxy.ttl removes it on a live store. A mirror killed (SIGKILL) in the middle of a fetch
+// proxy.ttl removes it on a live store. An upstream that answers 429 is not asked again before
+// its Retry-After has passed. A mirror killed (SIGKILL) in the middle of a fetch
 // leaves no partial blob. Several upstreams serve one mirror by name prefix
 // (regfs.proxy.upstreams). The upstream is a second regfs-server (behind htpasswd, token
 // auth or TLS with a private CA where the test says), Debian's docker-registry, or a small
-// fake registry that cuts, corrupts or stalls a blob on purpose
+// fake registry that cuts, corrupts, stalls or rate-limits a blob on purpose
 // (tests/support/fake_upstream.py).
 
 #include <gtest/gtest.h>
@@ -203,6 +204,36 @@ TEST(MirrorPullThrough, AnUpstreamCutMidwayLeavesNothingAndTheRetryFetches) {
 
 TEST(MirrorPullThrough, WrongBytesFromTheUpstreamAreCaught) {
   expectNothingKeptThenARetryFetches(FakeUpstream::Mode::kCorrupt);
+}
+
+TEST(MirrorPullThrough, AnUpstreamThatAnswers429IsNotAskedAgainBeforeItsRetryAfter) {
+  std::string blob = randomBytes(1 << 20, 13);
+  std::string digest = digestOf(blob);
+  // The first GET of the blob answers 429 with Retry-After: 2.
+  FakeUpstream fake(blob, FakeUpstream::Mode::kRateLimit);
+  Mirror mirror(fake.url());
+  const std::string url = mirror.server->url() + "/v2/library/limited/blobs/" + digest;
+  const std::string upstreamGet = "GET /v2/library/limited/blobs/" + digest;
+
+  Reply first = http("GET", url);
+  EXPECT_EQ(first.status, 429) << first.body << mirror.server->log();
+  EXPECT_EQ(first.code(), "TOOMANYREQUESTS");
+  // Within the pause the mirror answers without asking.
+  Reply again = http("GET", url);
+  EXPECT_EQ(again.status, 429) << again.body;
+  EXPECT_EQ(countLines(fake.log(), upstreamGet), 1u) << fake.log();
+  EXPECT_GT(mirror.metric("regfs_mirror_upstream_errors_total"), 0);
+
+  // After it, the blob is fetched, with one more request upstream.
+  CommandResult fetched;
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        fetched = curl({"-sf", url});
+        return fetched.status == 0;
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(250)));
+  EXPECT_EQ("sha256:" + sha256Hex(fetched.out), digest);
+  EXPECT_EQ(countLines(fake.log(), upstreamGet), 2u) << fake.log();
 }
 
 // Pushes an image to `upstream` as library/private:v1 with skopeo `pushArgs`, then pulls it

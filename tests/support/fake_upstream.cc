@@ -14,6 +14,8 @@ const char* modeName(FakeUpstream::Mode mode) {
       return "corrupt";
     case FakeUpstream::Mode::kStall:
       return "stall";
+    case FakeUpstream::Mode::kRateLimit:
+      return "ratelimit";
   }
   return "cut";
 }
