@@ -46,9 +46,12 @@ Service::Service(const Settings& settings) : settings_(settings) {
   // one set of layer indexes under it, which the indexer shares: a layer is built once.
   auto trees = std::make_shared<layers::FileTrees>(store);
   std::shared_ptr<mirror::Mirror> mirror;
-  if (config.proxy.enabled()) {
-    mirror = std::make_shared<mirror::Mirror>(store, config.proxy);
-    spdlog::info("pull-through cache of {}", config.proxy.remoteUrl);
+  if (config.mirroring()) {
+    mirror = std::make_shared<mirror::Mirror>(store, config.proxy, config.regfs.proxyUpstreams);
+    for (const PrefixUpstream& up : config.regfs.proxyUpstreams) {
+      spdlog::info("pull-through cache of {} for {}/…", up.proxy.remoteUrl, up.prefix);
+    }
+    if (config.proxy.enabled()) spdlog::info("pull-through cache of {}", config.proxy.remoteUrl);
   }
   registry_ = std::make_shared<Registry>(store, settings.registry, trees, mirror);
   health_ = std::make_shared<HealthChecks>(config.health, registry_->store().driver(),

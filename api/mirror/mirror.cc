@@ -77,13 +77,12 @@ bool Coalescer::run(const std::string& key, const std::function<void()>& work) {
   return true;
 }
 
-Mirror::Mirror(Store store, const ProxyConfig& config)
+Mirror::Mirror(Store store, const ProxyConfig& config, const std::vector<PrefixUpstream>& byPrefix)
     : store_(std::move(store)),
-      ttl_(config.ttl),
-      upstreams_(config),
+      upstreams_(config, byPrefix),
       fills_(std::make_unique<BlobFills>(store_, counters_)) {
-  if (ttl_.count() > 0) {
-    auto every = expiryInterval(ttl_);
+  if (auto shortest = upstreams_.shortestTtl(); shortest.count() > 0) {
+    auto every = expiryInterval(shortest);
     expiry_.startEvery(every, every, [this] {
       try {
         expireOnce();
@@ -190,8 +189,10 @@ void Mirror::refreshTag(const RepoName& name, const Tag& tag) {
   Repository repo = store_.repository(name);
   if (repo.resolveTag(tag)) {
     if (auto confirmed = repo.mirrorTagConfirmedAt(tag);
-        confirmed &&
-        std::chrono::system_clock::now() - timeOf(*confirmed) < kDefaultProxyTagFreshness) {
+        (confirmed &&
+         std::chrono::system_clock::now() - timeOf(*confirmed) < kDefaultProxyTagFreshness) ||
+        !upstreams_.forRepository(name.str()).upstream) {
+      // Fresh, or cached under a name no upstream serves any more: served as it is.
       counters_.hits++;
       return;
     }
@@ -255,9 +256,11 @@ void Mirror::expireOnce() {
   for (const std::string& name : store_.catalog(std::numeric_limits<size_t>::max())) {
     auto repoName = RepoName::tryParse(name);
     if (!repoName) continue;
+    const std::chrono::nanoseconds ttl = upstreams_.forRepository(name).ttl;
+    if (ttl.count() == 0) continue;
     Repository repo = store_.repository(*repoName);
     for (const MirrorRecord& record : repo.listMirrorRecords()) {
-      bool old = now - timeOf(record.at) >= ttl_;
+      bool old = now - timeOf(record.at) >= ttl;
       switch (record.kind) {
         case MirrorRecord::Kind::kManifest:
           if (!old) continue;

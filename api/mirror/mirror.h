@@ -5,7 +5,7 @@
 // byte, so digests never change. Concurrent lookups of one manifest make one upstream request;
 // concurrent pulls of one blob make one upstream fetch (api/mirror/blob_fill.h) that streams to
 // every client as it arrives. What was fetched is recorded in the repository
-// (Repository::recordMirrorFetch) and removed proxy.ttl later by the expiry worker.
+// (Repository::recordMirrorFetch) and removed its upstream's ttl later by the expiry worker.
 
 #include <atomic>
 #include <cstdint>
@@ -58,7 +58,8 @@ class Coalescer {
 
 class Mirror {
  public:
-  Mirror(Store store, const ProxyConfig& config);
+  // Mirrors `config`'s upstream (when it names one) and those of `byPrefix`.
+  Mirror(Store store, const ProxyConfig& config, const std::vector<PrefixUpstream>& byPrefix = {});
   ~Mirror();
   Mirror(const Mirror&) = delete;
   Mirror& operator=(const Mirror&) = delete;
@@ -80,8 +81,9 @@ class Mirror {
   const MirrorCounters& counters() const { return counters_; }
   Upstreams& upstreams() { return upstreams_; }
 
-  // Removes what was fetched longer than proxy.ttl ago (tags with their manifests, layer
-  // links); the blobs then go with garbage collection. The expiry worker runs this.
+  // Removes what was fetched longer ago than the ttl of the repository's upstream (tags with
+  // their manifests, layer links); the blobs then go with garbage collection. Repositories
+  // no upstream serves any more are left alone. The expiry worker runs this.
   void expireOnce();
 
  private:
@@ -95,7 +97,6 @@ class Mirror {
   void checkTag(const RepoName& repo, const Tag& tag);
 
   Store store_;
-  const std::chrono::nanoseconds ttl_;
   Upstreams upstreams_;
   MirrorCounters counters_;
   Coalescer manifests_;

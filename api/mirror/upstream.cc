@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <utility>
@@ -272,13 +273,38 @@ UpstreamReply Upstream::send(const UpstreamRequest& request) {
   return reply;
 }
 
-Upstreams::Upstreams(const ProxyConfig& config) {
-  if (config.enabled()) upstreams_.push_back(std::make_unique<Upstream>("remote", config));
+Upstreams::Upstreams(const ProxyConfig& config, const std::vector<PrefixUpstream>& byPrefix) {
+  for (const PrefixUpstream& p : byPrefix) {
+    upstreams_.push_back(std::make_unique<Upstream>(p.prefix, p.proxy));
+    served_.push_back(Served{p.prefix, upstreams_.back().get(), p.proxy.ttl});
+  }
+  std::stable_sort(served_.begin(), served_.end(), [](const Served& a, const Served& b) {
+    return a.prefix.size() > b.prefix.size();
+  });
+  if (config.enabled()) {
+    upstreams_.push_back(std::make_unique<Upstream>("remote", config));
+    served_.push_back(Served{"", upstreams_.back().get(), config.ttl});
+  }
 }
 
 Upstreams::Choice Upstreams::forRepository(const std::string& repository) const {
-  if (upstreams_.empty()) return {};
-  return Choice{upstreams_.front().get(), repository};
+  for (const Served& s : served_) {
+    if (s.prefix.empty()) return Choice{s.upstream, repository, s.ttl};
+    // "ghcr.io/org/app" is under "ghcr.io"; "ghcr.io" itself and "ghcr.iox/app" are not.
+    if (repository.size() > s.prefix.size() + 1 && repository.starts_with(s.prefix) &&
+        repository[s.prefix.size()] == '/') {
+      return Choice{s.upstream, repository.substr(s.prefix.size() + 1), s.ttl};
+    }
+  }
+  return {};
+}
+
+std::chrono::nanoseconds Upstreams::shortestTtl() const {
+  std::chrono::nanoseconds shortest{0};
+  for (const Served& s : served_) {
+    if (s.ttl.count() > 0 && (shortest.count() == 0 || s.ttl < shortest)) shortest = s.ttl;
+  }
+  return shortest;
 }
 
 }  // namespace regfs::api::mirror

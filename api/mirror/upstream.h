@@ -99,21 +99,32 @@ class Upstream {
   std::vector<std::unique_ptr<HttpClient>> idle_;      // reusable connections, under mu_
 };
 
-// The upstreams by repository name. Today one upstream serves every name (proxy.remoteurl);
-// several by name prefix fit the same shape.
+// The upstreams by repository name: those of regfs.proxy.upstreams by name prefix, the
+// longest prefix of whole name components first, asked for the name without the prefix;
+// proxy.remoteurl for every name under no prefix, asked for the name as it is.
 class Upstreams {
  public:
-  explicit Upstreams(const ProxyConfig& config);
-  // The upstream that serves `repository`, and the name it has there; nullptr when none does.
+  Upstreams(const ProxyConfig& config, const std::vector<PrefixUpstream>& byPrefix = {});
+  // The upstream that serves `repository`, the name it has there, and how long what it
+  // fetched is kept (its ttl; zero: kept); a null upstream when none serves the name.
   struct Choice {
     Upstream* upstream = nullptr;
     std::string remoteName;
+    std::chrono::nanoseconds ttl{0};
   };
   Choice forRepository(const std::string& repository) const;
   const std::vector<std::unique_ptr<Upstream>>& all() const { return upstreams_; }
+  // The shortest ttl above zero of them all; zero when none expires anything.
+  std::chrono::nanoseconds shortestTtl() const;
 
  private:
+  struct Served {
+    std::string prefix;  // "" for proxy.remoteurl
+    Upstream* upstream;
+    std::chrono::nanoseconds ttl;
+  };
   std::vector<std::unique_ptr<Upstream>> upstreams_;
+  std::vector<Served> served_;  // longest prefix first, proxy.remoteurl (if any) last
 };
 
 }  // namespace regfs::api::mirror

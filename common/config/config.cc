@@ -131,6 +131,7 @@ Config parseFrom(std::string source, std::string_view text, const Environment& e
   Config c = readSections(reader, root);
   CaTrust trust = caTrustFrom(env);
   c.storage.s3.trust = c.notifications.trust = c.health.trust = c.proxy.trust = trust;
+  for (PrefixUpstream& up : c.regfs.proxyUpstreams) up.proxy.trust = trust;
   return c;
 }
 

@@ -273,6 +273,26 @@ struct ImmutableRule {
   std::vector<TagPattern> tags;        // tags: at least one
 };
 
+// proxy: the pull-through cache (api/mirror). regfs is a mirror of `remoteUrl` when it is
+// set: pulls fetch from there and keep what they fetched, pushes and deletes are refused.
+struct ProxyConfig {
+  std::string remoteUrl;  // http:// or https://, with a host; empty: not a mirror
+  std::string username;   // for the upstream's Basic auth or its token realm
+  std::string password;
+  std::chrono::nanoseconds ttl = kDefaultProxyTtl;  // zero: kept until removed by hand
+  CaTrust trust;                                    // for https upstreams
+  bool enabled() const { return !remoteUrl.empty(); }
+};
+
+// regfs.proxy.upstreams[]: more upstreams of the pull-through cache, each for the repository
+// names under its prefix. The longest prefix that matches whole name components wins; the
+// upstream is asked for the name without the prefix; a name under no prefix goes to `proxy`
+// (docs/mirror.md, "Several upstreams").
+struct PrefixUpstream {
+  std::string prefix;  // one or more name components: "ghcr.io", "mirrors/quay"
+  ProxyConfig proxy;   // remoteurl (required), username, password, ttl
+};
+
 // regfs: keys of regfs's own, which registry:2 ignores (it does not know them).
 // regfs.gc: the server runs garbage collection (common/maintenance/gc.h) every `interval`,
 // one server of those sharing the store at a time (api/ops/scheduled_gc.h).
@@ -292,17 +312,7 @@ struct RegfsConfig {
   GcScheduleConfig gc;
   RetentionConfig retention;
   std::vector<ImmutableRule> immutable;
-};
-
-// proxy: the pull-through cache (api/mirror). regfs is a mirror of `remoteUrl` when it is
-// set: pulls fetch from there and keep what they fetched, pushes and deletes are refused.
-struct ProxyConfig {
-  std::string remoteUrl;  // http:// or https://, with a host; empty: not a mirror
-  std::string username;   // for the upstream's Basic auth or its token realm
-  std::string password;
-  std::chrono::nanoseconds ttl = kDefaultProxyTtl;  // zero: kept until removed by hand
-  CaTrust trust;                                    // for https upstreams
-  bool enabled() const { return !remoteUrl.empty(); }
+  std::vector<PrefixUpstream> proxyUpstreams;  // regfs.proxy.upstreams
 };
 
 struct Config {
@@ -319,6 +329,9 @@ struct Config {
 
   std::vector<std::string> warnings;  // log at warning level
   std::vector<std::string> notes;     // log at debug level
+
+  // A pull-through cache: `proxy` or regfs.proxy.upstreams names an upstream.
+  bool mirroring() const { return proxy.enabled() || !regfs.proxyUpstreams.empty(); }
 };
 
 // Reads `file` and applies `env`. An empty `file` means the configuration the registry:2

@@ -1,6 +1,7 @@
 // The regfs section: keys of regfs's own, which registry:2 ignores. indexing.enabled turns
 // the server's background indexing of pushed layers on or off, ui.enabled the web UI; gc schedules
-// garbage collection (interval, deleteuntagged, grace, settle); retention and immutable hold
+// garbage collection (interval, deleteuntagged, grace, settle); proxy.upstreams adds upstreams
+// to the pull-through cache by name prefix (proxy_section.cc); retention and immutable hold
 // the lifecycle rules (common/lifecycle/), checked here so that a bad pattern or duration
 // stops the program that reads the file, naming the key.
 
@@ -109,6 +110,7 @@ void readRegfs(Reader& reader, const Value& v, RegfsConfig& regfs) {
   reader.forEachItem(childOf(v, "immutable"), "immutable tag rules", [&](const Value& r) {
     regfs.immutable.push_back(readImmutableRule(reader, r));
   });
+  readPrefixUpstreams(reader, childOf(v, "proxy"), regfs.proxyUpstreams);
 }
 
 }  // namespace regfs::config

@@ -152,14 +152,21 @@ const Schema kRetention = structOf({{"enabled", &kScalar},
                                     {"policies", &kRetentionPolicies}});
 const Schema kImmutableRule = structOf({{"repositories", &kStringList}, {"tags", &kStringList}});
 const Schema kImmutableRules{.shape = Shape::kList, .element = &kImmutableRule};
+const Schema kProxy = structOf(
+    {{"remoteurl", &kScalar}, {"username", &kScalar}, {"password", &kScalar}, {"ttl", &kScalar}});
+const Schema kPrefixUpstream = structOf({{"prefix", &kScalar},
+                                         {"remoteurl", &kScalar},
+                                         {"username", &kScalar},
+                                         {"password", &kScalar},
+                                         {"ttl", &kScalar}});
+const Schema kPrefixUpstreams{.shape = Shape::kList, .element = &kPrefixUpstream};
+const Schema kRegfsProxy = structOf({{"upstreams", &kPrefixUpstreams}});
 const Schema kRegfs = structOf({{"indexing", &kIndexing},
                                 {"ui", &kUi},
                                 {"gc", &kRegfsGc},
                                 {"retention", &kRetention},
-                                {"immutable", &kImmutableRules}});
-
-const Schema kProxy = structOf(
-    {{"remoteurl", &kScalar}, {"username", &kScalar}, {"password", &kScalar}, {"ttl", &kScalar}});
+                                {"immutable", &kImmutableRules},
+                                {"proxy", &kRegfsProxy}});
 
 const Schema kStorageDriverHealth =
     structOf({{"enabled", &kScalar}, {"interval", &kScalar}, {"threshold", &kScalar}});

@@ -35,5 +35,7 @@ void readRegfs(Reader& reader, const Value& v, RegfsConfig& regfs);
 
 // proxy: remoteurl, username, password, ttl (the pull-through cache).
 void readProxy(Reader& reader, const Value& v, ProxyConfig& proxy);
+// regfs.proxy: upstreams[], each a prefix and the proxy section's keys.
+void readPrefixUpstreams(Reader& reader, const Value& v, std::vector<PrefixUpstream>& upstreams);
 
 }  // namespace regfs::config

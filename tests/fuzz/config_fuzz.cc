@@ -6,7 +6,8 @@
 //     upper-case "REGISTRY_" prefix change nothing;
 //   - a variable naming a key sets it, over whatever the file or less specific variables said;
 //   - a loaded configuration keeps the documented limits (maxthreads >= 25, positive catalog
-//     size and endpoint timeouts, log level and formatter from their lists);
+//     size and endpoint timeouts, log level and formatter from their lists, upstream prefixes
+//     that are distinct repository names, each with a remoteurl);
 //   - parseDuration agrees with its own sign rules.
 
 #include <algorithm>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "common/config/config.h"
+#include "common/names.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace regfs::fuzz {
@@ -73,7 +75,13 @@ std::string describe(const Config& c) {
     list(e.ignoreMediaTypes);
     list(e.ignoreActions);
   }
-  o << '|' << c.catalogMaxEntries << '|';
+  o << '|' << c.catalogMaxEntries << '|' << show(c.proxy.remoteUrl) << show(c.proxy.username)
+    << show(c.proxy.password) << c.proxy.ttl.count();
+  for (const auto& u : c.regfs.proxyUpstreams) {
+    o << ',' << show(u.prefix) << show(u.proxy.remoteUrl) << show(u.proxy.username)
+      << show(u.proxy.password) << u.proxy.ttl.count();
+  }
+  o << '|';
   list(c.warnings);
   list(c.notes);
   return o.str();
@@ -111,6 +119,13 @@ void checkLimits(const Config& c) {
   for (const auto& e : c.notifications.endpoints) {
     FUZZ_CHECK(e.timeout.count() > 0 && e.threshold > 0 && e.backoff.count() > 0,
                "a notification endpoint with a non-positive timeout, threshold or backoff");
+  }
+  std::set<std::string> prefixes;
+  for (const auto& u : c.regfs.proxyUpstreams) {
+    FUZZ_CHECK(RepoName::tryParse(u.prefix).has_value(), "upstream prefix " + show(u.prefix));
+    FUZZ_CHECK(prefixes.insert(u.prefix).second, "upstream prefix given twice " + show(u.prefix));
+    FUZZ_CHECK(!u.proxy.remoteUrl.empty() && u.proxy.ttl.count() >= 0,
+               "an upstream without remoteurl, or with a negative ttl");
   }
 }
 

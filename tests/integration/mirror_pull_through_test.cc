@@ -3,11 +3,16 @@
 // pull through the mirror and get the upstream's exact bytes (Docker media types kept), the
 // upstream is asked once per blob however many clients pull at once, nothing half-fetched or
 // wrong is ever kept, what was fetched is still served when the upstream is gone, and
-// proxy.ttl removes it on a live store. The upstream is a second regfs-server (behind
-// htpasswd, token auth or TLS with a private CA where the test says), or a small fake
-// registry that cuts or corrupts a blob on purpose (tests/support/fake_upstream.py).
+// proxy.ttl removes it on a live store. An upstream that answers 429 is not asked again before
+// its Retry-After has passed. A mirror killed (SIGKILL) in the middle of a fetch
+// leaves no partial blob. Several upstreams serve one mirror by name prefix
+// (regfs.proxy.upstreams). The upstream is a second regfs-server (behind htpasswd, token
+// auth or TLS with a private CA where the test says), Debian's docker-registry, or a small
+// fake registry that cuts, corrupts, stalls or rate-limits a blob on purpose
+// (tests/support/fake_upstream.py).
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <filesystem>
 #include <memory>
@@ -33,10 +38,13 @@ struct Mirror {
   int debugPort = freePort();
   std::unique_ptr<RegfsServer> server;
 
+  // `upstreamUrl` empty: no proxy section (`extra` names the upstreams).
   explicit Mirror(const std::string& upstreamUrl, const std::string& proxyExtra = "",
-                  std::map<std::string, std::string> env = {}) {
+                  std::map<std::string, std::string> env = {}, const std::string& extra = "") {
     RegfsServerOptions o;
-    o.extraConfig = "proxy:\n  remoteurl: " + upstreamUrl + "\n" + proxyExtra;
+    if (!upstreamUrl.empty())
+      o.extraConfig = "proxy:\n  remoteurl: " + upstreamUrl + "\n" + proxyExtra;
+    o.extraConfig += extra;
     env["REGISTRY_HTTP_DEBUG_ADDR"] = "127.0.0.1:" + std::to_string(debugPort);
     o.env = std::move(env);
     server = std::make_unique<RegfsServer>(fs::path(), o);
@@ -50,6 +58,11 @@ struct Mirror {
     return server->root() / "docker/registry/v2/blobs/sha256" / hex.substr(0, 2) / hex / "data";
   }
 };
+
+// The mirror's config for the upstreams of `items` (lines of regfs.proxy.upstreams).
+std::string upstreamsByPrefix(const std::string& items) {
+  return "regfs:\n  proxy:\n    upstreams:\n" + items;
+}
 
 // An image in an OCI layout: one layer of `text`.
 Blob makeImage(OciLayout& layout, const std::string& text) {
@@ -193,6 +206,36 @@ TEST(MirrorPullThrough, WrongBytesFromTheUpstreamAreCaught) {
   expectNothingKeptThenARetryFetches(FakeUpstream::Mode::kCorrupt);
 }
 
+TEST(MirrorPullThrough, AnUpstreamThatAnswers429IsNotAskedAgainBeforeItsRetryAfter) {
+  std::string blob = randomBytes(1 << 20, 13);
+  std::string digest = digestOf(blob);
+  // The first GET of the blob answers 429 with Retry-After: 2.
+  FakeUpstream fake(blob, FakeUpstream::Mode::kRateLimit);
+  Mirror mirror(fake.url());
+  const std::string url = mirror.server->url() + "/v2/library/limited/blobs/" + digest;
+  const std::string upstreamGet = "GET /v2/library/limited/blobs/" + digest;
+
+  Reply first = http("GET", url);
+  EXPECT_EQ(first.status, 429) << first.body << mirror.server->log();
+  EXPECT_EQ(first.code(), "TOOMANYREQUESTS");
+  // Within the pause the mirror answers without asking.
+  Reply again = http("GET", url);
+  EXPECT_EQ(again.status, 429) << again.body;
+  EXPECT_EQ(countLines(fake.log(), upstreamGet), 1u) << fake.log();
+  EXPECT_GT(mirror.metric("regfs_mirror_upstream_errors_total"), 0);
+
+  // After it, the blob is fetched, with one more request upstream.
+  CommandResult fetched;
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        fetched = curl({"-sf", url});
+        return fetched.status == 0;
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(250)));
+  EXPECT_EQ("sha256:" + sha256Hex(fetched.out), digest);
+  EXPECT_EQ(countLines(fake.log(), upstreamGet), 2u) << fake.log();
+}
+
 // Pushes an image to `upstream` as library/private:v1 with skopeo `pushArgs`, then pulls it
 // through a mirror configured with `proxyExtra` and `env`.
 void expectPullThrough(const std::string& upstreamUrl, const std::string& upstreamHost,
@@ -209,6 +252,122 @@ void expectPullThrough(const std::string& upstreamUrl, const std::string& upstre
                                     "oci:" + (dir / "back").string() + ":v1");
   EXPECT_EQ(pulled.status, 0) << pulled.err << mirror.server->log();
   EXPECT_EQ(rawManifest("docker://" + mirror.server->host() + "/library/private:v1"), image.bytes);
+}
+
+TEST(MirrorPullThrough, AKillDuringAFetchLeavesNoPartialBlobAndTheNextPullFetchesAgain) {
+  TempDir dir;
+  std::string blob = randomBytes(6 << 20, 11);
+  std::string digest = digestOf(blob);
+  std::string hex = digest.substr(7);
+  // The first GET sends half the blob, then stalls: the mirror is killed in the middle.
+  FakeUpstream fake(blob, FakeUpstream::Mode::kStall);
+  fs::path root = dir / "store";
+  RegfsServerOptions o;
+  o.extraConfig = "proxy:\n  remoteurl: " + fake.url() + "\n";
+  auto mirror = std::make_unique<RegfsServer>(root, o);
+  const std::string url = mirror->url() + "/v2/library/killed/blobs/" + digest;
+  const fs::path v2 = root / "docker/registry/v2";
+  const fs::path uploads = v2 / "repositories/library/killed/_uploads";
+
+  CommandResult first;
+  std::thread client([&] { first = curl({"-s", "-o", (dir / "first").string(), url}); });
+  // Part of the blob has landed in the fill's upload session.
+  auto landed = [&] {
+    std::error_code ec;
+    for (const auto& session : fs::directory_iterator(uploads, ec)) {
+      if (fs::exists(session.path() / "data") && fs::file_size(session.path() / "data") > 0)
+        return true;
+    }
+    return false;
+  };
+  bool partway = static_cast<bool>(waitUntil(landed, std::chrono::seconds(20)));
+  ASSERT_EQ(::kill(mirror->pid(), SIGKILL), 0);
+  client.join();
+  ASSERT_TRUE(partway) << mirror->log() << fake.log();
+  EXPECT_NE(first.status, 0) << "a client of a killed fill got a whole body";
+  EXPECT_LT(fs::file_size(dir / "first"), blob.size());
+  // Nothing of the blob is in the store: no data, no link in the repository.
+  EXPECT_FALSE(fs::exists(v2 / "blobs/sha256" / hex.substr(0, 2) / hex / "data"));
+  EXPECT_FALSE(fs::exists(v2 / "repositories/library/killed/_layers/sha256" / hex));
+  mirror.reset();
+
+  // Restarted on the same store: the next pull fetches again, verified, and keeps the blob.
+  mirror = std::make_unique<RegfsServer>(root, o);
+  CommandResult retry = curl({"-sf", mirror->url() + "/v2/library/killed/blobs/" + digest});
+  ASSERT_EQ(retry.status, 0) << retry.err << mirror->log();
+  EXPECT_EQ("sha256:" + sha256Hex(retry.out), digest);
+  EXPECT_EQ(readFile(v2 / "blobs/sha256" / hex.substr(0, 2) / hex / "data"), blob);
+  EXPECT_EQ(countLines(fake.log(), "GET /v2/library/killed/blobs/" + digest), 2u) << fake.log();
+}
+
+// Two upstreams in one mirror by name prefix, both holding library/app:v1 (different
+// images): the prefix picks the upstream, which is asked for the name without it, with its
+// own credentials; each keeps what it fetched for its own ttl.
+TEST(MirrorUpstreams, TwoUpstreamsByPrefixEachWithItsCredentialsAndTtl) {
+  TempDir dir;
+  RegfsServer one({}, htpasswdAuth(dir / "auth", "one", "one-secret"));
+  ReferenceRegistry two(dir / "two");
+  OciLayout layout(dir / "oci");
+  Blob fromOne = layout.addImage({layout.addLayer({{"from.txt", "one\n"}})});
+  layout.tag("one", fromOne);
+  Blob fromTwo = layout.addImage({layout.addLayer({{"from.txt", "two\n"}})});
+  layout.tag("two", fromTwo);
+  ASSERT_EQ(skopeoCopy(layout.ref("one"), "docker://" + one.host() + "/library/app:v1",
+                       {"--dest-creds", "one:one-secret"})
+                .status,
+            0);
+  ASSERT_EQ(skopeoCopy(layout.ref("two"), "docker://" + two.host() + "/library/app:v1").status, 0);
+  Mirror mirror("", "", {},
+                upstreamsByPrefix("      - prefix: one.example\n"
+                                  "        remoteurl: " +
+                                  one.url() +
+                                  "\n"
+                                  "        username: one\n"
+                                  "        password: one-secret\n"
+                                  "        ttl: 1s\n"
+                                  "      - prefix: two.example/mirrors\n"
+                                  "        remoteurl: " +
+                                  two.url() +
+                                  "\n"
+                                  "        ttl: 0\n"));
+  const std::string host = mirror.server->host();
+
+  // one.example through a registries.conf mirror, as docs/mirror.md writes it.
+  std::string conf =
+      dir.write("registries.conf",
+                "[[registry]]\nprefix = \"one.example\"\nlocation = \"one.example\"\n"
+                "[[registry.mirror]]\nlocation = \"" +
+                    host + "/one.example\"\ninsecure = true\n")
+          .string();
+  CommandResult pulled =
+      run({"skopeo", "--insecure-policy", "--registries-conf", conf, "copy",
+           "docker://one.example/library/app:v1", "dir:" + (dir / "one").string()});
+  ASSERT_EQ(pulled.status, 0) << pulled.err << mirror.server->log();
+  EXPECT_EQ(readFile(dir / "one/manifest.json"), fromOne.bytes);
+  EXPECT_EQ(rawManifest("docker://" + host + "/two.example/mirrors/library/app:v1"), fromTwo.bytes);
+  CommandResult fromTwoByDigest =
+      skopeoCopy("docker://" + host + "/two.example/mirrors/library/app@" + fromTwo.digest,
+                 "dir:" + (dir / "by-digest").string());
+  EXPECT_EQ(fromTwoByDigest.status, 0) << fromTwoByDigest.err;
+
+  // A name under no prefix (a prefix matches whole components), with no proxy.remoteurl.
+  for (const std::string name :
+       {"library/app", "one.example", "two.example/library/app", "one.examples/library/app"}) {
+    Reply r = http("GET", mirror.server->url() + "/v2/" + name + "/manifests/v1");
+    EXPECT_EQ(r.status, 404) << name;
+    EXPECT_EQ(r.code(), "NAME_UNKNOWN") << name << r.body;
+  }
+  // one's ttl (1s) removes what came from it; two's (0) keeps everything.
+  fs::path repos = mirror.server->root() / "docker/registry/v2/repositories";
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        fs::path tags = repos / "one.example/library/app/_manifests/tags";
+        return !fs::exists(tags) || fs::is_empty(tags);
+      },
+      std::chrono::seconds(20)))
+      << mirror.server->log();
+  EXPECT_TRUE(
+      fs::exists(repos / "two.example/mirrors/library/app/_manifests/tags/v1/current/link"));
 }
 
 TEST(MirrorUpstreamAuth, HtpasswdWithTheConfiguredCredentials) {

@@ -85,17 +85,7 @@ TEST_F(RegistryClientsTest, PodmanPushesAndPulls) {
   oci.tag("v1", image);
 
   RegfsServer server;
-  std::vector<std::string> podman = {"podman",
-                                     "--root",
-                                     (work / "root").string(),
-                                     "--runroot",
-                                     (work / "run").string(),
-                                     "--storage-driver",
-                                     "vfs",
-                                     "--cgroup-manager",
-                                     "cgroupfs",
-                                     "--events-backend",
-                                     "none"};
+  std::vector<std::string> podman = privatePodman(work.path());
   auto cmd = [&](std::vector<std::string> args) {
     std::vector<std::string> argv = podman;
     argv.insert(argv.end(), args.begin(), args.end());

@@ -176,11 +176,10 @@ DockerDaemon::DockerDaemon() : dir_(std::make_unique<WorkDir>()) {
   // settings could conflict with the flags. Before 23.0, dockerd also writes a trust
   // key to /etc/docker/key.json unless told otherwise (later versions have no such key
   // and reject the setting).
-  std::string daemonJson = "{}\n";
   if (major > 0 && major < 23) {
-    daemonJson = "{\"deprecated-key-path\": " + quoted(d / "key.json") + "}\n";
+    daemonJsonBase_ = "\"deprecated-key-path\": " + quoted(d / "key.json");
   }
-  writeFile(d / "daemon.json", daemonJson);
+  writeFile(d / "daemon.json", "{" + daemonJsonBase_ + "}\n");
   fs::create_directories(d / "cli");
 
   // setpriv --pdeathsig: the daemons get SIGTERM if the test program dies without
@@ -227,6 +226,39 @@ DockerDaemon::DockerDaemon() : dir_(std::make_unique<WorkDir>()) {
 DockerDaemon::~DockerDaemon() { stop(); }
 
 std::string DockerDaemon::host() const { return "unix://" + (*dir_ / "docker.sock").string(); }
+
+std::string DockerDaemon::containerdAddress() const { return (*dir_ / "containerd.sock").string(); }
+
+void DockerDaemon::setRegistryMirrors(const std::vector<std::string>& mirrors) {
+  std::string list;
+  for (const std::string& m : mirrors) list += (list.empty() ? "\"" : ", \"") + m + "\"";
+  // An empty list is written too: a reload leaves the mirrors alone when the key is absent.
+  std::string json = daemonJsonBase_ + (daemonJsonBase_.empty() ? "" : ", ") +
+                     "\"registry-mirrors\": [" + list + "]";
+  writeFile(*dir_ / "daemon.json", "{" + json + "}\n");
+  // dockerd reloads registry-mirrors from its config file on SIGHUP.
+  if (::kill(dockerd_->pid(), SIGHUP) != 0) {
+    throw std::runtime_error(std::string("SIGHUP to dockerd: ") + std::strerror(errno));
+  }
+  // `docker info` lists the mirrors with a trailing slash.
+  std::string shown;
+  bool reloaded = waitUntil(
+                      [&] {
+                        CommandResult r = docker(
+                            {"info", "--format", "{{range .RegistryConfig.Mirrors}}{{.}} {{end}}"});
+                        shown = trim(r.out);
+                        std::string expected;
+                        for (const std::string& m : mirrors)
+                          expected += (expected.empty() ? "" : " ") + m + "/";
+                        return r.status == 0 && shown == expected;
+                      },
+                      std::chrono::seconds(10))
+                      .has_value();
+  if (!reloaded) {
+    throw std::runtime_error("dockerd did not reload registry-mirrors (it shows \"" + shown +
+                             "\")\n" + log());
+  }
+}
 
 CommandResult DockerDaemon::docker(const std::vector<std::string>& args) const {
   std::vector<std::string> argv = {"docker", "-H", host()};

@@ -29,6 +29,13 @@ class DockerDaemon {
 
   // "unix://<socket>", as for `docker -H`.
   std::string host() const;
+  // containerd's socket, as for `ctr --address`: a client of its own in a namespace of its
+  // own (`ctr -n NAME`) leaves dockerd's images ("moby") alone.
+  std::string containerdAddress() const;
+  // Makes dockerd use `mirrors` (URLs) for docker.io names (daemon.json "registry-mirrors",
+  // reloaded with SIGHUP, no restart); an empty list removes them. Throws std::runtime_error
+  // when dockerd does not show them in `docker info` within a few seconds.
+  void setRegistryMirrors(const std::vector<std::string>& mirrors);
   // Runs the docker CLI against this engine, with a private DOCKER_CONFIG (no credential
   // helpers, no contexts) and the DOCKER_* variables of the environment cleared.
   CommandResult docker(const std::vector<std::string>& args) const;
@@ -46,6 +53,7 @@ class DockerDaemon {
   class WorkDir;
   std::unique_ptr<WorkDir> dir_;
   std::string version_;
+  std::string daemonJsonBase_;  // daemon.json's settings other than the mirrors
   std::unique_ptr<Process> containerd_;
   std::unique_ptr<Process> dockerd_;
   std::chrono::milliseconds startupTime_{0};

@@ -5,12 +5,15 @@ It serves one blob under any repository: GET /v2/<name>/blobs/<digest> answers w
 blob's Content-Length, and its first --failures GETs misbehave as --mode says:
   cut      half the bytes, then the connection is closed
   corrupt  the right length of wrong bytes
+  stall    half the bytes, then nothing more for a minute (the connection stays open)
+  ratelimit  429 with Retry-After: 2, no body
 Every request is logged as one line "METHOD PATH" on stdout. Python standard library only.
 """
 import argparse
 import hashlib
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -18,7 +21,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--blob", required=True)
-    parser.add_argument("--mode", choices=["cut", "corrupt"], required=True)
+    parser.add_argument("--mode", choices=["cut", "corrupt", "stall", "ratelimit"], required=True)
     parser.add_argument("--failures", type=int, default=1)
     args = parser.parse_args()
     with open(args.blob, "rb") as f:
@@ -47,6 +50,18 @@ def main():
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
+            fail = False
+            if not head:
+                with lock:
+                    fail = left[0] > 0
+                    if fail:
+                        left[0] -= 1
+            if fail and args.mode == "ratelimit":
+                self.send_response(429)
+                self.send_header("Retry-After", "2")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             self.send_response(200)
             self.send_header("Content-Length", str(len(blob)))
             self.send_header("Docker-Content-Digest", digest)
@@ -54,15 +69,16 @@ def main():
             self.end_headers()
             if head:
                 return
-            with lock:
-                fail = left[0] > 0
-                if fail:
-                    left[0] -= 1
             if not fail:
                 self.wfile.write(blob)
             elif args.mode == "cut":
                 self.wfile.write(blob[: len(blob) // 2])
                 self.wfile.flush()
+                self.close_connection = True
+            elif args.mode == "stall":
+                self.wfile.write(blob[: len(blob) // 2])
+                self.wfile.flush()
+                time.sleep(60)
                 self.close_connection = True
             else:
                 self.wfile.write(bytes(b ^ 0xFF for b in blob))

@@ -180,6 +180,20 @@ void OciLayout::writeIndexJson() {
   writeFile(dir_ / "index.json", index);
 }
 
+std::vector<std::string> privatePodman(const std::filesystem::path& dir) {
+  return {"podman",
+          "--root",
+          (dir / "root").string(),
+          "--runroot",
+          (dir / "run").string(),
+          "--storage-driver",
+          "vfs",
+          "--cgroup-manager",
+          "cgroupfs",
+          "--events-backend",
+          "none"};
+}
+
 CommandResult skopeoCopy(const std::string& src, const std::string& dst,
                          const std::vector<std::string>& extra) {
   std::vector<std::string> argv = {"skopeo",  "--insecure-policy",      "copy",

@@ -102,6 +102,10 @@ class OciLayout {
   std::vector<std::pair<std::string, Blob>> tags_;
 };
 
+// podman and its options for a store of its own under `dir` (vfs, cgroupfs, no events), so
+// that nothing of the machine's podman changes; the command's arguments go after these.
+std::vector<std::string> privatePodman(const std::filesystem::path& dir);
+
 // skopeo copy SRC DST without TLS verification; fails the test with skopeo's message.
 CommandResult skopeoCopy(const std::string& src, const std::string& dst,
                          const std::vector<std::string>& extra = {});

@@ -1,5 +1,5 @@
 // The pieces of the pull-through cache that need no upstream: reading token challenges and
-// Retry-After, and coalescing concurrent work on one key.
+// Retry-After, coalescing concurrent work on one key, and the choice of an upstream by name.
 #include "api/mirror/upstream.h"
 
 #include <gtest/gtest.h>
@@ -110,6 +110,45 @@ TEST(Coalescer, EveryJoinedCallerGetsTheRunsError) {
   bool ranAgain = false;
   EXPECT_TRUE(coalescer.run("k", [&] { ranAgain = true; }));
   EXPECT_TRUE(ranAgain);
+}
+
+ProxyConfig upstreamAt(const std::string& url, std::chrono::nanoseconds ttl) {
+  ProxyConfig c;
+  c.remoteUrl = url;
+  c.ttl = ttl;
+  return c;
+}
+
+TEST(Upstreams, TheLongestPrefixOfWholeComponentsWinsAndIsStripped) {
+  Upstreams ups(upstreamAt("http://plain", 1h), {{"ghcr.io", upstreamAt("http://ghcr", 2h)},
+                                                 {"ghcr.io/team", upstreamAt("http://team", 0s)},
+                                                 {"quay.io", upstreamAt("http://quay", 3h)}});
+  auto chosen = [&](const std::string& name) {
+    auto c = ups.forRepository(name);
+    return c.upstream ? c.upstream->url() + " " + c.remoteName : std::string("none");
+  };
+  EXPECT_EQ(chosen("ghcr.io/org/app"), "http://ghcr org/app");
+  EXPECT_EQ(chosen("ghcr.io/team/app"), "http://team app");
+  EXPECT_EQ(chosen("ghcr.io/teams/app"), "http://ghcr teams/app");
+  EXPECT_EQ(chosen("quay.io/a/b/c"), "http://quay a/b/c");
+  // Under no prefix: proxy.remoteurl, asked for the name as it is.
+  EXPECT_EQ(chosen("library/alpine"), "http://plain library/alpine");
+  EXPECT_EQ(chosen("ghcr.io"), "http://plain ghcr.io");
+  EXPECT_EQ(chosen("ghcr.iox/app"), "http://plain ghcr.iox/app");
+  EXPECT_EQ(ups.forRepository("ghcr.io/org/app").ttl, 2h);
+  EXPECT_EQ(ups.forRepository("ghcr.io/team/app").ttl, 0s);
+  EXPECT_EQ(ups.forRepository("library/alpine").ttl, 1h);
+  EXPECT_EQ(ups.shortestTtl(), 1h);
+  EXPECT_EQ(ups.all().size(), 4u);
+}
+
+TEST(Upstreams, WithoutProxyRemoteurlANameUnderNoPrefixHasNone) {
+  Upstreams ups(ProxyConfig{}, {{"docker.io", upstreamAt("http://hub", 0s)}});
+  EXPECT_EQ(ups.forRepository("docker.io/library/alpine").remoteName, "library/alpine");
+  EXPECT_EQ(ups.forRepository("library/alpine").upstream, nullptr);
+  EXPECT_EQ(ups.forRepository("docker.io").upstream, nullptr);
+  EXPECT_EQ(ups.shortestTtl(), 0s);  // nothing expires
+  EXPECT_EQ(Upstreams(ProxyConfig{}).forRepository("a/b").upstream, nullptr);
 }
 
 }  // namespace

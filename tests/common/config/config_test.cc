@@ -720,6 +720,79 @@ TEST(ConfigProxy, RejectsWhatCannotBeAnUpstream) {
               Contains("proxy.remotetypo: unknown key, ignored (line 3)"));
 }
 
+TEST(ConfigProxy, UpstreamsByPrefixUnderRegfs) {
+  Config c = parseConfig(R"(version: 0.1
+regfs:
+  proxy:
+    upstreams:
+      - prefix: docker.io
+        remoteurl: https://registry-1.docker.io/
+        username: hub
+        password: hub-secret
+      - prefix: ghcr.io
+        remoteurl: https://ghcr.io
+        ttl: 24h
+)",
+                         {{"SSL_CERT_DIR", "/certs"}});
+  EXPECT_TRUE(c.warnings.empty()) << c.warnings.front();
+  EXPECT_FALSE(c.proxy.enabled());
+  EXPECT_TRUE(c.mirroring());
+  ASSERT_EQ(c.regfs.proxyUpstreams.size(), 2u);
+  const PrefixUpstream& hub = c.regfs.proxyUpstreams[0];
+  EXPECT_EQ(hub.prefix, "docker.io");
+  EXPECT_EQ(hub.proxy.remoteUrl, "https://registry-1.docker.io");
+  EXPECT_EQ(hub.proxy.username, "hub");
+  EXPECT_EQ(hub.proxy.password, "hub-secret");
+  EXPECT_EQ(hub.proxy.ttl, 168h);  // distribution's default, as for proxy.ttl
+  EXPECT_EQ(hub.proxy.trust.dir, "/certs");
+  const PrefixUpstream& ghcr = c.regfs.proxyUpstreams[1];
+  EXPECT_EQ(ghcr.prefix, "ghcr.io");
+  EXPECT_EQ(ghcr.proxy.ttl, 24h);
+  EXPECT_TRUE(ghcr.proxy.username.empty());
+
+  // As registry:2's variables set lists: by index.
+  c = parseConfig("version: 0.1\n",
+                  {{"REGISTRY_REGFS_PROXY_UPSTREAMS_0_PREFIX", "quay.io"},
+                   {"REGISTRY_REGFS_PROXY_UPSTREAMS_0_REMOTEURL", "https://quay.io"},
+                   {"REGISTRY_REGFS_PROXY_UPSTREAMS_0_TTL", "0"}});
+  ASSERT_EQ(c.regfs.proxyUpstreams.size(), 1u);
+  EXPECT_EQ(c.regfs.proxyUpstreams[0].prefix, "quay.io");
+  EXPECT_EQ(c.regfs.proxyUpstreams[0].proxy.remoteUrl, "https://quay.io");
+  EXPECT_EQ(c.regfs.proxyUpstreams[0].proxy.ttl, 0s);
+  EXPECT_FALSE(parseConfig("version: 0.1\n", {}).mirroring());
+}
+
+TEST(ConfigProxy, RejectsUpstreamsByPrefixThatCannotServe) {
+  auto upstreams = [](const std::string& items) {
+    return "version: 0.1\nregfs:\n  proxy:\n    upstreams:\n" + items;
+  };
+  EXPECT_THAT(parseError(upstreams("      - remoteurl: https://ghcr.io\n")),
+              HasSubstr("regfs.proxy.upstreams[0].prefix"));
+  EXPECT_THAT(parseError(upstreams("      - prefix: ghcr.io\n")),
+              HasSubstr("regfs.proxy.upstreams[0].remoteurl"));
+  for (const char* bad : {"/ghcr.io", "ghcr.io/", "GHCR.io", "a//b", "localhost:5000"}) {
+    EXPECT_THAT(parseError(upstreams("      - prefix: \"" + std::string(bad) +
+                                     "\"\n        remoteurl: https://x\n")),
+                HasSubstr("regfs.proxy.upstreams[0].prefix: expected repository name components"))
+        << bad;
+  }
+  EXPECT_THAT(parseError(upstreams("      - prefix: ghcr.io\n        remoteurl: https://a\n"
+                                   "      - prefix: ghcr.io\n        remoteurl: https://b\n")),
+              HasSubstr("regfs.proxy.upstreams[1].prefix: \"ghcr.io\" is given twice"));
+  EXPECT_THAT(parseError(upstreams("      - prefix: ghcr.io\n        remoteurl: ghcr.io\n")),
+              HasSubstr("regfs.proxy.upstreams[0].remoteurl: expected an http:// or https:// URL"));
+  EXPECT_THAT(parseError(upstreams("      - prefix: ghcr.io\n        remoteurl: https://a\n"
+                                   "        ttl: -1s\n")),
+              HasSubstr("regfs.proxy.upstreams[0].ttl: must not be negative"));
+  EXPECT_THAT(parseError("version: 0.1\nregfs:\n  proxy:\n    upstreams: ghcr.io\n"),
+              HasSubstr("regfs.proxy.upstreams: expected a list of upstreams"));
+  EXPECT_THAT(parseConfig(upstreams("      - prefix: ghcr.io\n        remoteurl: https://a\n"
+                                    "        remoteur1: https://b\n"),
+                          {})
+                  .warnings,
+              Contains(HasSubstr("regfs.proxy.upstreams[0].remoteur1: unknown key, ignored")));
+}
+
 TEST(Config, InvalidValuesNameTheKey) {
   EXPECT_THAT(parseError("version: 0.1\nstorage:\n  delete:\n    enabled: maybe\n"),
               HasSubstr("storage.delete.enabled: expected a boolean, got \"maybe\" (line 4)"));
