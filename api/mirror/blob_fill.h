@@ -2,10 +2,11 @@
 // One upstream fetch per blob, however many clients ask at once. The first request starts a
 // fill: a thread that GETs the blob from the upstream into an upload session of the store,
 // hashing it as it streams. Every client, the first included, is streamed the bytes as they
-// land, read back from the growing file (bounded memory, whatever the size). The blob is
-// committed and linked into the repository, as a push would, only when its size and digest
-// match; otherwise nothing is kept and every client is cut short of its Content-Length
-// (the stream throws), and the next request fetches again.
+// land, read back from the growing file (bounded memory, whatever the size); on remote
+// storage (S3), which cannot read an upload back, from a spool file the fill also writes in
+// the temporary directory. The blob is committed and linked into the repository, as a push
+// would, only when its size and digest match; otherwise nothing is kept and every client is
+// cut short of its Content-Length (the stream throws), and the next request fetches again.
 
 #include <atomic>
 #include <condition_variable>
@@ -28,8 +29,6 @@ namespace regfs::api::mirror {
 // The state of one fill, shared by its thread and the clients streaming from it.
 class BlobFill {
  public:
-  BlobFill(Store store, Digest digest) : store_(std::move(store)), digest_(std::move(digest)) {}
-
   // Until the size is known; throws why the fill failed before that.
   uint64_t waitForSize();
   // Hands `length` bytes from `offset` to `sink` as the fill brings them (StorageDriver::
@@ -48,11 +47,9 @@ class BlobFill {
   // Waits (holding `lock`) for bytes past `pos`, the end, or a failure; throws on failure.
   uint64_t waitPast(std::unique_lock<std::mutex>& lock, uint64_t pos);
 
-  const Store store_;
-  const Digest digest_;
   std::mutex mu_;
   std::condition_variable changed_;
-  UniqueFd source_;               // the upload's file, set before the size; empty on remote storage
+  UniqueFd source_;               // the upload's file or the spool, set before the size
   std::optional<uint64_t> size_;  // under mu_
   uint64_t landed_ = 0;           // under mu_
   bool done_ = false;             // committed, under mu_

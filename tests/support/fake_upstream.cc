@@ -4,6 +4,21 @@
 #include <vector>
 
 namespace regfs::testing {
+namespace {
+
+const char* modeName(FakeUpstream::Mode mode) {
+  switch (mode) {
+    case FakeUpstream::Mode::kCut:
+      return "cut";
+    case FakeUpstream::Mode::kCorrupt:
+      return "corrupt";
+    case FakeUpstream::Mode::kPause:
+      return "pause";
+  }
+  return "cut";
+}
+
+}  // namespace
 
 FakeUpstream::FakeUpstream(const std::string& blob, Mode mode, int failures) {
   writeFile(dir_ / "blob", blob);
@@ -11,11 +26,13 @@ FakeUpstream::FakeUpstream(const std::string& blob, Mode mode, int failures) {
   std::filesystem::path script = std::filesystem::path(REGFS_TEST_SUPPORT_DIR) / "fake_upstream.py";
   process_ = std::make_unique<Process>(
       std::vector<std::string>{"python3", script.string(), "--port", std::to_string(port_),
-                               "--blob", (dir_ / "blob").string(), "--mode",
-                               mode == Mode::kCut ? "cut" : "corrupt", "--failures",
-                               std::to_string(failures)},
+                               "--blob", (dir_ / "blob").string(), "--mode", modeName(mode),
+                               "--failures", std::to_string(failures), "--release",
+                               (dir_ / "release").string()},
       std::map<std::string, std::string>{}, dir_ / "fake-upstream.log");
   if (!waitForPort(port_)) throw std::runtime_error("fake upstream did not start: " + log());
 }
+
+void FakeUpstream::release() const { writeFile(dir_ / "release", ""); }
 
 }  // namespace regfs::testing

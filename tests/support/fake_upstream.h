@@ -1,7 +1,7 @@
 #pragma once
 // Test support: a registry that misbehaves on purpose (tests/support/fake_upstream.py), for
 // the pull-through cache: it serves one blob under any repository, and its first GETs of it
-// are cut midway or carry wrong bytes.
+// are cut midway, carry wrong bytes, or stop midway until released.
 
 #include <filesystem>
 #include <memory>
@@ -13,10 +13,12 @@ namespace regfs::testing {
 
 class FakeUpstream {
  public:
-  enum class Mode { kCut, kCorrupt };
+  enum class Mode { kCut, kCorrupt, kPause };
   // Serves `blob`; the first `failures` GETs of it misbehave as `mode` says.
   FakeUpstream(const std::string& blob, Mode mode, int failures = 1);
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // kPause: the paused GETs send the rest of the blob.
+  void release() const;
   // One line per request received: "METHOD PATH".
   std::string log() const { return process_->log(); }
 

@@ -5,12 +5,15 @@ It serves one blob under any repository: GET /v2/<name>/blobs/<digest> answers w
 blob's Content-Length, and its first --failures GETs misbehave as --mode says:
   cut      half the bytes, then the connection is closed
   corrupt  the right length of wrong bytes
+  pause    half the bytes, then the rest once the file --release names exists
 Every request is logged as one line "METHOD PATH" on stdout. Python standard library only.
 """
 import argparse
 import hashlib
+import os
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -18,8 +21,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--blob", required=True)
-    parser.add_argument("--mode", choices=["cut", "corrupt"], required=True)
+    parser.add_argument("--mode", choices=["cut", "corrupt", "pause"], required=True)
     parser.add_argument("--failures", type=int, default=1)
+    parser.add_argument("--release", help="pause: the file whose existence ends the pause")
     args = parser.parse_args()
     with open(args.blob, "rb") as f:
         blob = f.read()
@@ -47,6 +51,12 @@ def main():
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
+            fail = False
+            if not head:
+                with lock:
+                    fail = left[0] > 0
+                    if fail:
+                        left[0] -= 1
             self.send_response(200)
             self.send_header("Content-Length", str(len(blob)))
             self.send_header("Docker-Content-Digest", digest)
@@ -54,16 +64,18 @@ def main():
             self.end_headers()
             if head:
                 return
-            with lock:
-                fail = left[0] > 0
-                if fail:
-                    left[0] -= 1
             if not fail:
                 self.wfile.write(blob)
             elif args.mode == "cut":
                 self.wfile.write(blob[: len(blob) // 2])
                 self.wfile.flush()
                 self.close_connection = True
+            elif args.mode == "pause":
+                self.wfile.write(blob[: len(blob) // 2])
+                self.wfile.flush()
+                while not os.path.exists(args.release):
+                    time.sleep(0.05)
+                self.wfile.write(blob[len(blob) // 2:])
             else:
                 self.wfile.write(bytes(b ^ 0xFF for b in blob))
 
