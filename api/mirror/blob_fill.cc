@@ -133,12 +133,16 @@ void BlobFill::fail(ErrorKind kind, std::string why) {
   changed_.notify_all();
 }
 
-BlobFills::~BlobFills() {
+BlobFills::~BlobFills() { stopAll(); }
+
+void BlobFills::stopAll() {
   std::list<Filler> fillers;
   {
     std::lock_guard lock(mu_);
+    stopped_ = true;
     fillers.swap(fillers_);
   }
+  // Not under mu_: a fill thread takes it to leave running_.
   for (Filler& f : fillers) f.worker->stop();
 }
 
@@ -152,6 +156,7 @@ std::shared_ptr<BlobFill> BlobFills::join(const RepoName& repo, const Digest& di
                                           const Upstreams::Choice& up) {
   std::string key = repo.str() + "@" + digest.str();
   std::lock_guard lock(mu_);
+  if (stopped_) throw Error(ErrorKind::kUnavailable, "the registry is stopping");
   reap();
   if (auto it = running_.find(key); it != running_.end()) {
     counters_.coalesced++;

@@ -61,7 +61,7 @@ class BlobFills {
  public:
   BlobFills(Store store, MirrorCounters& counters)
       : store_(std::move(store)), counters_(counters) {}
-  // Stops every fill (its clients are cut short) and joins its thread.
+  // stopAll()
   ~BlobFills();
   BlobFills(const BlobFills&) = delete;
   BlobFills& operator=(const BlobFills&) = delete;
@@ -71,6 +71,9 @@ class BlobFills {
                                  const Upstreams::Choice& up);
   // The one running, if any.
   std::shared_ptr<BlobFill> find(const RepoName& repo, const Digest& digest);
+  // Stops every fill (its clients are cut short) and joins its thread; join() then throws
+  // kUnavailable. Idempotent.
+  void stopAll();
 
  private:
   struct Filler {
@@ -88,6 +91,7 @@ class BlobFills {
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<BlobFill>> running_;  // under mu_
   std::list<Filler> fillers_;                                 // under mu_
+  bool stopped_ = false;                                      // under mu_
 };
 
 }  // namespace regfs::api::mirror

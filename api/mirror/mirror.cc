@@ -99,6 +99,8 @@ Mirror::~Mirror() {
   fills_.reset();
 }
 
+void Mirror::stopFills() { fills_->stopAll(); }
+
 Upstreams::Choice Mirror::upstreamFor(const RepoName& repo) const {
   auto choice = upstreams_.forRepository(repo.str());
   if (!choice.upstream) {

@@ -76,6 +76,9 @@ class Mirror {
   BlobStream blob(const RepoName& repo, const Digest& digest, bool head);
   // A hit: the handler served the item from the cache.
   void noteHit() { counters_.hits++; }
+  // Stops the blob fetches still running, so that their clients, which wait on them rather
+  // than on a socket, are cut short at once (the server's drain, once its time is up).
+  void stopFills();
 
   const MirrorCounters& counters() const { return counters_; }
   Upstreams& upstreams() { return upstreams_; }
