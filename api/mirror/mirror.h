@@ -96,6 +96,8 @@ class Mirror {
   // kManifestUnknown (no such tag upstream), kUnavailable or kTooManyRequests.
   std::optional<Digest> headTag(const Upstreams::Choice& up, const Tag& tag);
   void checkTag(const RepoName& repo, const Tag& tag);
+  BlobStream blobFrom(const Upstreams::Choice& up, const RepoName& repo, const Digest& digest,
+                      bool head);
 
   Store store_;
   const std::chrono::nanoseconds ttl_;

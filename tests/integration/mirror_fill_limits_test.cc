@@ -1,7 +1,9 @@
 // User story: the pull-through cache at its edges. A mirror stopped while clients stream a
 // blob it is still fetching from a stalled upstream drains and exits at once, its clients cut
-// short of Content-Length rather than left waiting. The upstream is a small fake registry
-// that stalls on purpose (tests/support/fake_upstream.py).
+// short of Content-Length rather than left waiting; an upstream's 429 reaches the clients as
+// regfs's own 429 with Retry-After, and the upstream is not asked again meanwhile. The
+// upstream is a small fake registry that stalls or rate-limits on purpose
+// (tests/support/fake_upstream.py).
 
 #include <gtest/gtest.h>
 
@@ -63,6 +65,26 @@ TEST(MirrorFillLimits, ADrainCutsShortTheClientsOfABlobStillBeingFetched) {
   EXPECT_LT(took, std::chrono::seconds(8)) << mirror->log();
   EXPECT_EQ(client.status, 18) << "curl: the transfer ended short of Content-Length";
   EXPECT_LT(sizeOr0(out), blob.size());
+}
+
+TEST(MirrorFillLimits, AnUpstreams429ReachesClientsWithRetryAfterAndIsNotRepeated) {
+  std::string blob = randomBytes(1 << 20, 32);
+  std::string digest = digestOf(blob);
+  FakeUpstream fake(blob, FakeUpstream::Mode::kRateLimit, 10);  // 429, Retry-After: 30
+  auto mirror = mirrorOf(fake.url());
+  std::string url = mirror->url() + "/v2/library/limited/blobs/" + digest;
+
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Reply r = http("GET", url);
+    EXPECT_EQ(r.status, 429) << r.body << mirror->log();
+    EXPECT_EQ(r.code(), "TOOMANYREQUESTS");
+    ASSERT_TRUE(r.has("retry-after")) << attempt;
+    int seconds = std::stoi(r.header("retry-after"));
+    EXPECT_GE(seconds, 1);
+    EXPECT_LE(seconds, 30);
+  }
+  // The second request was answered without asking the upstream.
+  EXPECT_EQ(occurrences(fake.log(), "GET /v2/library/limited/blobs/" + digest), 1u) << fake.log();
 }
 
 }  // namespace

@@ -14,6 +14,8 @@ const char* modeName(FakeUpstream::Mode mode) {
       return "corrupt";
     case FakeUpstream::Mode::kPause:
       return "pause";
+    case FakeUpstream::Mode::kRateLimit:
+      return "limit";
   }
   return "cut";
 }

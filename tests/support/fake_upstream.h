@@ -1,7 +1,7 @@
 #pragma once
 // Test support: a registry that misbehaves on purpose (tests/support/fake_upstream.py), for
 // the pull-through cache: it serves one blob under any repository, and its first GETs of it
-// are cut midway, carry wrong bytes, or stop midway until released.
+// are cut midway, carry wrong bytes, stop midway until released, or answer 429.
 
 #include <filesystem>
 #include <memory>
@@ -13,7 +13,7 @@ namespace regfs::testing {
 
 class FakeUpstream {
  public:
-  enum class Mode { kCut, kCorrupt, kPause };
+  enum class Mode { kCut, kCorrupt, kPause, kRateLimit };
   // Serves `blob`; the first `failures` GETs of it misbehave as `mode` says.
   FakeUpstream(const std::string& blob, Mode mode, int failures = 1);
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }

@@ -6,6 +6,7 @@ blob's Content-Length, and its first --failures GETs misbehave as --mode says:
   cut      half the bytes, then the connection is closed
   corrupt  the right length of wrong bytes
   pause    half the bytes, then the rest once the file --release names exists
+  limit    429 with Retry-After: 30, no body
 Every request is logged as one line "METHOD PATH" on stdout. Python standard library only.
 """
 import argparse
@@ -21,7 +22,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--blob", required=True)
-    parser.add_argument("--mode", choices=["cut", "corrupt", "pause"], required=True)
+    parser.add_argument("--mode", choices=["cut", "corrupt", "pause", "limit"], required=True)
     parser.add_argument("--failures", type=int, default=1)
     parser.add_argument("--release", help="pause: the file whose existence ends the pause")
     args = parser.parse_args()
@@ -57,6 +58,12 @@ def main():
                     fail = left[0] > 0
                     if fail:
                         left[0] -= 1
+            if fail and args.mode == "limit":
+                self.send_response(429)
+                self.send_header("Retry-After", "30")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             self.send_response(200)
             self.send_header("Content-Length", str(len(blob)))
             self.send_header("Docker-Content-Digest", digest)
