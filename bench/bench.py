@@ -29,13 +29,15 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import loadgen  # noqa: E402
+import mirror_bench  # noqa: E402
 import report  # noqa: E402
 import store_gen  # noqa: E402
 from ceph import Ceph, CephError  # noqa: E402
 from procs import Procs, status_kib, thread_cpu_seconds  # noqa: E402
 from servers import Dockerd, NginxServer, RegistryServer, free_port, make_certificate  # noqa: E402
 
-SECTIONS = ["api", "catalog", "blob", "upload", "docker", "view", "contents", "s3", "ui-api", "retention"]
+SECTIONS = ["api", "catalog", "blob", "upload", "docker", "view", "contents", "s3", "ui-api", "retention",
+            "mirror"]
 
 # The documented backup of the view (docs/view.md, "Backups"): what is inside images stays out.
 BACKUP_EXCLUDES = ["--exclude=@*/rootfs", "--exclude=@*/layer-contents"]
@@ -47,12 +49,12 @@ PROFILES = {
                  view_repos=1000, view_tags=10, docker_mib=512, docker_rounds=4, chunks=8,
                  gets_per_round=2, view_timeout=60, s3_mib=512, s3_rounds=3,
                  contents_mib=256, contents_files=30000, contents_browse=20, index_copies=10,
-                 ui_tags=10000),
+                 ui_tags=10000, mirror_mib=512, mirror_rss_mib=2048),
     "quick": dict(retention_repos=10, retention_tags=100, rounds=2, seconds=1, catalog_seconds=2, blob_mib=64, catalog_repos=1000,
                   view_repos=100, view_tags=10, docker_mib=32, docker_rounds=1, chunks=8,
                   gets_per_round=2, view_timeout=30, s3_mib=64, s3_rounds=2,
                   contents_mib=32, contents_files=4000, contents_browse=4, index_copies=4,
-                  ui_tags=1000),
+                  ui_tags=1000, mirror_mib=64, mirror_rss_mib=256),
 }
 
 ACCEPT = ("Accept: application/vnd.docker.distribution.manifest.v2+json, "
@@ -211,15 +213,18 @@ class Bench:
 
     # ---- servers --------------------------------------------------------------------------
 
-    def registry(self, name, root, tls=None, storage=None):
-        env = None
+    def registry(self, name, root, tls=None, storage=None, env=None):
+        """regfs-server ("regfs") or the reference; `env` adds variables (REGISTRY_…)."""
+        env = dict(env or {})
         if name == "regfs":
             argv = [self.regfs_server]
         else:
             argv = ["docker-registry", "serve"]
             # Its S3 driver panics at start (LoadCustomCABundleError) with AWS_CA_BUNDLE set.
-            env = {"AWS_CA_BUNDLE": None} if storage else None
-        s = RegistryServer(name, argv, root, self.procs, self.logdir, tls, storage, env).start()
+            if storage:
+                env["AWS_CA_BUNDLE"] = None
+        s = RegistryServer(name, argv, root, self.procs, self.logdir, tls, storage,
+                           env or None).start()
         if not s.available:
             self.unavailable.setdefault(name, s.note)
             log("%s is not available: %s" % (name, s.note))
@@ -270,6 +275,13 @@ class Bench:
                 latency.add("regfs", res["p50_ms"] if res["ok"] else None, None, err)
             log("%s: %s" % (rate.title, self._summary(rate)))
         s.stop()
+
+    # ---- the pull-through cache (regfs and distribution's proxy in front of one upstream) ---
+
+    def mirror_phase(self):
+        tools = argparse.Namespace(log=log, order=order, settle=settle, fetch=fetch,
+                                   summary=self._summary)
+        mirror_bench.MirrorBench(self, tools).run()
 
     # ---- 1-3: the read side ---------------------------------------------------------------
 
@@ -1466,6 +1478,13 @@ class Bench:
             sections.append(("Retention (regfsctl retention on tmpfs)",
                              report.markdown_table(retention_rows, [("regfs", "regfs")], [],
                                                    unavailable)))
+        mirror_rows = [r for r in self.rows if r.table == "mirror"]
+        if mirror_rows:
+            sections.append(("Pull-through cache: regfs and the reference as mirrors of one "
+                             "upstream", report.markdown_table(
+                                 mirror_rows, srv_cols[:2] + [("direct", "direct")],
+                                 [("reference", "regfs/ref"), ("direct", "regfs/direct")],
+                                 unavailable)))
         notes = []
         for name, why in self.unavailable.items():
             notes.append("%s: n/a — %s" % (name, why))
@@ -1483,7 +1502,7 @@ class Bench:
                 "round starts each registry afresh on a new port (skopeo would otherwise mount "
                 "blobs it pushed before) and pushes to a new repository; skopeo copies from an "
                 "OCI layout on disk (one gzip layer of random data) and pulls into a fresh one.")
-        if len(self.rows) == len(s3_rows) + len(retention_rows):
+        if len(self.rows) == len(s3_rows) + len(retention_rows) + len(mirror_rows):
             return self._write_files(header, sections, notes, started, command)
         notes += [
             "HEAD load comes from ab (whole-millisecond percentiles): wrk 4.1 waits for a body "
@@ -1566,7 +1585,7 @@ def main(argv):
     t0 = time.monotonic()
     b = Bench(a, procs)
     try:
-        if set(sections) - {"docker", "s3", "contents", "retention"}:
+        if set(sections) - {"docker", "s3", "contents", "retention", "mirror"}:
             b.prepare()
         if {"api", "catalog", "blob"} & set(sections):
             b.read_phase(sections)
@@ -1584,6 +1603,8 @@ def main(argv):
             b.ui_api_phase()
         if "retention" in sections:
             b.retention_phase()
+        if "mirror" in sections:
+            b.mirror_phase()
     except BaseException as e:  # still report what was measured, then fail
         code = getattr(e, "code", None)
         b.notes.append("the run stopped early: %s" % (

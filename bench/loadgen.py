@@ -2,6 +2,7 @@
 wrk (GET load), ab (HEAD load: wrk 4.1 waits for a body after a HEAD response and stalls),
 curl (blob downloads and uploads)."""
 
+import json
 import re
 import subprocess
 import time
@@ -170,3 +171,48 @@ def put_manifest(base, repo, reference, path, media_type):
                                "%s/v2/%s/manifests/%s" % (base, repo, reference)])
     if status != 201:
         raise RuntimeError("PUT manifest answered %s" % status)
+
+
+MANIFEST_ACCEPT = ("application/vnd.docker.distribution.manifest.v2+json, "
+                   "application/vnd.oci.image.manifest.v1+json")
+
+
+def pull(base, repo, tag, parallel=3, timeout_s=1800):
+    """A pull as a container client makes one, transfer only: the manifest by tag, then its
+    config and layers, `parallel` at a time (dockerd's default max-concurrent-downloads), each
+    to /dev/null with curl --parallel. Nothing is hashed or unpacked: the sizes are checked.
+    Returns {seconds, bytes (blob bodies), error (None when every answer was 200 and whole)}."""
+    t0 = time.monotonic()
+    url = "%s/v2/%s/manifests/%s" % (base, repo, tag)
+    r = subprocess.run(["curl", "-sS", "-f", "-H", "Accept: " + MANIFEST_ACCEPT, url],
+                       capture_output=True, timeout=timeout_s)
+    res = {"seconds": None, "bytes": 0, "error": None}
+    if r.returncode != 0:
+        res["error"] = "GET manifest: curl exit %d: %s" % (r.returncode, r.stderr.decode(
+            errors="replace").strip()[:160])
+        return res
+    try:
+        manifest = json.loads(r.stdout)
+        blobs = [manifest["config"]] + manifest["layers"]
+        want = {b["digest"]: int(b["size"]) for b in blobs}
+    except (ValueError, KeyError, TypeError) as e:
+        res["error"] = "not an image manifest: %s" % e
+        return res
+    argv = ["curl", "-sS", "--parallel", "--parallel-max", str(parallel),
+            "-w", "%{http_code} %{size_download} %{url_effective}\\n"]
+    for digest in want:
+        argv += ["-o", "/dev/null", "%s/v2/%s/blobs/%s" % (base, repo, digest)]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s)
+    res["seconds"] = time.monotonic() - t0
+    got = {}
+    for line in r.stdout.splitlines():
+        code, size, where = line.split(" ", 2)
+        got[where.rsplit("/", 1)[1]] = (int(code), int(size))
+        res["bytes"] += int(size)
+    bad = ["%s: %s" % (d[:19], got.get(d)) for d, size in want.items()
+           if got.get(d) != (200, size)]
+    if r.returncode != 0 or bad:
+        res["error"] = "curl exit %d; blobs not whole: %s %s" % (
+            r.returncode, ", ".join(bad), r.stderr.strip()[:160])
+        res["seconds"] = None
+    return res

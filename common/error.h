@@ -3,6 +3,7 @@
 // regfs::Error; its kind tells the API which OCI error code and status to answer
 // and tells the tools which message and exit status to give.
 
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -45,6 +46,17 @@ class Error : public std::runtime_error {
 
  private:
   ErrorKind kind_;
+};
+
+// kTooManyRequests that knows when to come back: the client is answered Retry-After.
+class RetryLater : public Error {
+ public:
+  RetryLater(const std::string& message, std::chrono::seconds after)
+      : Error(ErrorKind::kTooManyRequests, message), after_(after) {}
+  std::chrono::seconds after() const { return after_; }
+
+ private:
+  std::chrono::seconds after_;
 };
 
 // Throws kIo (or kNoSpace / kNotFound by errno) naming the operation and path.

@@ -1,11 +1,14 @@
 #include "api/mirror/blob_fill.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <utility>
 
 namespace regfs::api::mirror {
@@ -28,6 +31,40 @@ Error upstreamRefused(const UpstreamReply& reply, const Digest& digest, const st
   return Error(ErrorKind::kUnavailable, "upstream " + name + ": " + why);
 }
 
+// Remote storage cannot read an upload back before it is committed: the fill also writes the
+// bytes to a file of its own in the temporary directory (TMPDIR), unlinked from the start, for
+// its clients to follow. The file goes with its last reader.
+UniqueFd openSpool() {
+  std::error_code ec;
+  std::string dir = std::filesystem::temp_directory_path(ec).string();
+  if (ec) dir = "/tmp";
+  UniqueFd fd(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  if (!fd && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+    // A file system without O_TMPFILE: a named file, unlinked at once.
+    std::string path = dir + "/regfs-mirror-XXXXXX";
+    fd.reset(::mkostemp(path.data(), O_CLOEXEC));
+    if (fd) ::unlink(path.c_str());
+  }
+  if (!fd) {
+    throw Error(ErrorKind::kIo,
+                "cannot make the mirror's spool file in " + dir + ": " + std::strerror(errno));
+  }
+  return fd;
+}
+
+void writeSpool(int fd, std::string_view data, uint64_t offset) {
+  while (!data.empty()) {
+    ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      throw Error(ErrorKind::kIo,
+                  std::string("writing the mirror's spool file: ") + std::strerror(errno));
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
+  }
+}
+
 }  // namespace
 
 uint64_t BlobFill::waitForSize() {
@@ -45,15 +82,6 @@ uint64_t BlobFill::waitPast(std::unique_lock<std::mutex>& lock, uint64_t pos) {
 
 void BlobFill::streamTo(uint64_t offset, uint64_t length,
                         const std::function<bool(std::string_view)>& sink) {
-  if (!source_) {
-    // Remote storage: no file to follow; the blob is streamed from the store once it is in.
-    std::unique_lock lock(mu_);
-    changed_.wait(lock, [&] { return done_ || failure_; });
-    if (failure_) throw Error(ErrorKind::kUnavailable, failure_->what());
-    lock.unlock();
-    store_.streamBlob(digest_, offset, length, sink);
-    return;
-  }
   std::string buffer(std::min<uint64_t>(length, kFillPiece), '\0');
   uint64_t pos = offset;
   const uint64_t end = offset + length;
@@ -105,12 +133,16 @@ void BlobFill::fail(ErrorKind kind, std::string why) {
   changed_.notify_all();
 }
 
-BlobFills::~BlobFills() {
+BlobFills::~BlobFills() { stopAll(); }
+
+void BlobFills::stopAll() {
   std::list<Filler> fillers;
   {
     std::lock_guard lock(mu_);
+    stopped_ = true;
     fillers.swap(fillers_);
   }
+  // Not under mu_: a fill thread takes it to leave running_.
   for (Filler& f : fillers) f.worker->stop();
 }
 
@@ -124,12 +156,13 @@ std::shared_ptr<BlobFill> BlobFills::join(const RepoName& repo, const Digest& di
                                           const Upstreams::Choice& up) {
   std::string key = repo.str() + "@" + digest.str();
   std::lock_guard lock(mu_);
+  if (stopped_) throw Error(ErrorKind::kUnavailable, "the registry is stopping");
   reap();
   if (auto it = running_.find(key); it != running_.end()) {
     counters_.coalesced++;
     return it->second;
   }
-  auto fill = std::make_shared<BlobFill>(store_, digest);
+  auto fill = std::make_shared<BlobFill>();
   running_[key] = fill;
   counters_.misses++;
   Filler filler{fill, std::make_unique<Worker>("mirror-fill"),
@@ -170,15 +203,39 @@ void BlobFills::run(const std::shared_ptr<BlobFill>& fill, const RepoName& name,
   Repository repo = store_.repository(name);
   std::string uuid = repo.startUpload();
   UploadWriter writer = repo.openUpload(uuid);
-  fill->setSource(repo.openLocalUpload(uuid));
+  // Clients follow the upload's own file, or on remote storage the spool beside it.
+  UniqueFd source = repo.openLocalUpload(uuid);
+  int spool = -1;
+  uint64_t spooled = 0;
+  if (!source) {
+    try {
+      source = openSpool();
+    } catch (const Error&) {
+      repo.cancelUpload(uuid);
+      throw;
+    }
+    spool = source.get();  // owned by the fill, which outlives this call
+  }
+  fill->setSource(std::move(source));
+  auto keep = [&](std::string_view data) {
+    writer.write(data);
+    if (spool < 0) {
+      writer.flush();  // into the file the clients read
+      return;
+    }
+    // The store takes its parts in its own time (the commit hands it the rest); the clients
+    // read the spool.
+    writeSpool(spool, data, spooled);
+    spooled += data.size();
+  };
   Hasher hasher(digest.algorithm());
   std::optional<uint64_t> size;
   uint64_t received = 0;
   std::string piece;
   std::string failure;
+  std::optional<Error> storeFailure;  // the store (or the spool) failed under the fill
   auto writePiece = [&] {
-    writer.write(piece);
-    writer.flush();
+    keep(piece);
     fill->landed(piece.size());
     piece.clear();
   };
@@ -210,7 +267,16 @@ void BlobFills::run(const std::shared_ptr<BlobFill>& fill, const RepoName& name,
     piece.append(data);
     // The last piece waits for the digest check below: no client is ever given a whole body of
     // wrong bytes, however the blob's size falls on the pieces.
-    if (piece.size() >= kFillPiece && received < *size) writePiece();
+    if (piece.size() >= kFillPiece && received < *size) {
+      // No exception crosses the HTTP client's C callbacks: the transfer ends, and the
+      // failure is thrown below.
+      try {
+        writePiece();
+      } catch (const Error& e) {
+        storeFailure = e;
+        return false;
+      }
+    }
     return true;
   };
   UpstreamReply reply;
@@ -221,6 +287,10 @@ void BlobFills::run(const std::shared_ptr<BlobFill>& fill, const RepoName& name,
     repo.cancelUpload(uuid);
     fill->fail(e.kind(), e.what());
     return;
+  }
+  if (storeFailure) {
+    repo.cancelUpload(uuid);
+    throw *storeFailure;  // join() tells the clients
   }
   if (failure.empty() && reply.status != 200) {
     counters_.upstreamErrors++;
@@ -245,10 +315,7 @@ void BlobFills::run(const std::shared_ptr<BlobFill>& fill, const RepoName& name,
   // The last piece is shown only once the blob is in the store: a client that has the whole
   // body finds the blob there.
   size_t last = piece.size();
-  if (last > 0) {
-    writer.write(piece);
-    writer.flush();
-  }
+  if (last > 0) keep(piece);
   repo.commitOpenUpload(uuid, writer, digest, hasher.digest());
   repo.recordMirrorFetch(MirrorRecord::Kind::kLayer, digest);
   if (last > 0) fill->landed(last);

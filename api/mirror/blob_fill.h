@@ -2,10 +2,11 @@
 // One upstream fetch per blob, however many clients ask at once. The first request starts a
 // fill: a thread that GETs the blob from the upstream into an upload session of the store,
 // hashing it as it streams. Every client, the first included, is streamed the bytes as they
-// land, read back from the growing file (bounded memory, whatever the size). The blob is
-// committed and linked into the repository, as a push would, only when its size and digest
-// match; otherwise nothing is kept and every client is cut short of its Content-Length
-// (the stream throws), and the next request fetches again.
+// land, read back from the growing file (bounded memory, whatever the size); on remote
+// storage (S3), which cannot read an upload back, from a spool file the fill also writes in
+// the temporary directory. The blob is committed and linked into the repository, as a push
+// would, only when its size and digest match; otherwise nothing is kept and every client is
+// cut short of its Content-Length (the stream throws), and the next request fetches again.
 
 #include <atomic>
 #include <condition_variable>
@@ -28,8 +29,6 @@ namespace regfs::api::mirror {
 // The state of one fill, shared by its thread and the clients streaming from it.
 class BlobFill {
  public:
-  BlobFill(Store store, Digest digest) : store_(std::move(store)), digest_(std::move(digest)) {}
-
   // Until the size is known; throws why the fill failed before that.
   uint64_t waitForSize();
   // Hands `length` bytes from `offset` to `sink` as the fill brings them (StorageDriver::
@@ -48,11 +47,9 @@ class BlobFill {
   // Waits (holding `lock`) for bytes past `pos`, the end, or a failure; throws on failure.
   uint64_t waitPast(std::unique_lock<std::mutex>& lock, uint64_t pos);
 
-  const Store store_;
-  const Digest digest_;
   std::mutex mu_;
   std::condition_variable changed_;
-  UniqueFd source_;               // the upload's file, set before the size; empty on remote storage
+  UniqueFd source_;               // the upload's file or the spool, set before the size
   std::optional<uint64_t> size_;  // under mu_
   uint64_t landed_ = 0;           // under mu_
   bool done_ = false;             // committed, under mu_
@@ -64,7 +61,7 @@ class BlobFills {
  public:
   BlobFills(Store store, MirrorCounters& counters)
       : store_(std::move(store)), counters_(counters) {}
-  // Stops every fill (its clients are cut short) and joins its thread.
+  // stopAll()
   ~BlobFills();
   BlobFills(const BlobFills&) = delete;
   BlobFills& operator=(const BlobFills&) = delete;
@@ -74,6 +71,9 @@ class BlobFills {
                                  const Upstreams::Choice& up);
   // The one running, if any.
   std::shared_ptr<BlobFill> find(const RepoName& repo, const Digest& digest);
+  // Stops every fill (its clients are cut short) and joins its thread; join() then throws
+  // kUnavailable. Idempotent.
+  void stopAll();
 
  private:
   struct Filler {
@@ -91,6 +91,7 @@ class BlobFills {
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<BlobFill>> running_;  // under mu_
   std::list<Filler> fillers_;                                 // under mu_
+  bool stopped_ = false;                                      // under mu_
 };
 
 }  // namespace regfs::api::mirror

@@ -29,6 +29,20 @@ Error upstreamFailure(const UpstreamReply& reply, const std::string& name) {
   return Error(ErrorKind::kUnavailable, "upstream " + name + ": " + why);
 }
 
+// Runs `work`; a kTooManyRequests out of it tells the client when `up` takes requests again
+// (Retry-After).
+template <typename Work>
+auto passingOnThePause(const Upstream* up, Work&& work) {
+  try {
+    return work();
+  } catch (const RetryLater&) {
+    throw;
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kTooManyRequests || !up) throw;
+    throw RetryLater(e.what(), up->pauseLeft());
+  }
+}
+
 // How often expiry looks for what outlived proxy.ttl: a fraction of it, so nothing outlives
 // it by much, within bounds that keep the walk of the store cheap.
 std::chrono::nanoseconds expiryInterval(std::chrono::nanoseconds ttl) {
@@ -97,6 +111,8 @@ Mirror::~Mirror() {
   expiry_.stop();
   fills_.reset();
 }
+
+void Mirror::stopFills() { fills_->stopAll(); }
 
 Upstreams::Choice Mirror::upstreamFor(const RepoName& repo) const {
   auto choice = upstreams_.forRepository(repo.str());
@@ -197,9 +213,10 @@ void Mirror::refreshTag(const RepoName& name, const Tag& tag) {
       return;
     }
   }
-  if (!manifests_.run(name.str() + ":" + tag.str(), [&] { checkTag(name, tag); })) {
-    counters_.coalesced++;
-  }
+  bool ran = passingOnThePause(upstreams_.forRepository(name.str()).upstream, [&] {
+    return manifests_.run(name.str() + ":" + tag.str(), [&] { checkTag(name, tag); });
+  });
+  if (!ran) counters_.coalesced++;
 }
 
 void Mirror::ensureManifest(const RepoName& name, const Digest& digest) {
@@ -209,14 +226,20 @@ void Mirror::ensureManifest(const RepoName& name, const Digest& digest) {
     return;
   }
   auto up = upstreamFor(name);
-  if (!manifests_.run(name.str() + "@" + digest.str(),
-                      [&] { fetchManifest(name, up, digest.str(), digest); })) {
-    counters_.coalesced++;
-  }
+  bool ran = passingOnThePause(up.upstream, [&] {
+    return manifests_.run(name.str() + "@" + digest.str(),
+                          [&] { fetchManifest(name, up, digest.str(), digest); });
+  });
+  if (!ran) counters_.coalesced++;
 }
 
 BlobStream Mirror::blob(const RepoName& name, const Digest& digest, bool head) {
   auto up = upstreamFor(name);
+  return passingOnThePause(up.upstream, [&] { return blobFrom(up, name, digest, head); });
+}
+
+BlobStream Mirror::blobFrom(const Upstreams::Choice& up, const RepoName& name, const Digest& digest,
+                            bool head) {
   std::shared_ptr<BlobFill> fill =
       head ? fills_->find(name, digest) : fills_->join(name, digest, up);
   if (!fill) {

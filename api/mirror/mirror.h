@@ -77,6 +77,9 @@ class Mirror {
   BlobStream blob(const RepoName& repo, const Digest& digest, bool head);
   // A hit: the handler served the item from the cache.
   void noteHit() { counters_.hits++; }
+  // Stops the blob fetches still running, so that their clients, which wait on them rather
+  // than on a socket, are cut short at once (the server's drain, once its time is up).
+  void stopFills();
 
   const MirrorCounters& counters() const { return counters_; }
   Upstreams& upstreams() { return upstreams_; }
@@ -95,6 +98,8 @@ class Mirror {
   // kManifestUnknown (no such tag upstream), kUnavailable or kTooManyRequests.
   std::optional<Digest> headTag(const Upstreams::Choice& up, const Tag& tag);
   void checkTag(const RepoName& repo, const Tag& tag);
+  BlobStream blobFrom(const Upstreams::Choice& up, const RepoName& repo, const Digest& digest,
+                      bool head);
 
   Store store_;
   Upstreams upstreams_;

@@ -135,6 +135,11 @@ Clock::time_point Upstream::blockedUntil() const {
   return blockedUntil_;
 }
 
+std::chrono::seconds Upstream::pauseLeft() const {
+  auto left = std::chrono::ceil<std::chrono::seconds>(blockedUntil() - Clock::now());
+  return std::max(left, std::chrono::seconds(1));
+}
+
 std::unique_ptr<HttpClient> Upstream::takeClient() {
   {
     std::lock_guard lock(mu_);

@@ -73,6 +73,8 @@ class Upstream {
 
   // Until when (steady clock) the upstream asked not to be sent requests; the past if never.
   Clock::time_point blockedUntil() const;
+  // What is left of that pause, in whole seconds and at least one: a client's Retry-After.
+  std::chrono::seconds pauseLeft() const;
 
  private:
   struct Token {

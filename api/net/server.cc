@@ -66,6 +66,10 @@ bool Server::drainAndStop(std::chrono::milliseconds timeout) {
   }
   bool drained = state_->inFlight.load() == 0;
   if (endpoint_) {
+    // A mirror's clients of a blob still being fetched wait on the fetch: it stops first.
+    if (auto* mirror = state_->registry ? state_->registry->mirror() : nullptr) {
+      mirror->stopFills();
+    }
     state_->remoteReaders.stopAll();  // before the handlers their wakes call into go
     endpoint_->shutdown();
     endpoint_.reset();

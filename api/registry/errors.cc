@@ -139,6 +139,9 @@ bool fromStorage(ErrorKind kind) {
 Response errorResponse(const Error& error, int status) {
   bool storage = fromStorage(error.kind());
   Response r = errorResponse(error.kind(), storage ? std::string() : error.what(), status);
+  if (const auto* later = dynamic_cast<const RetryLater*>(&error)) {
+    r.set("Retry-After", std::to_string(later->after().count()));
+  }
   // The client is not told what failed (it names server paths); the operator is.
   if (storage || r.status >= 500)
     spdlog::error("{} {}: {}", r.status, errorCode(error.kind()), error.what());

@@ -14,6 +14,8 @@ const char* modeName(FakeUpstream::Mode mode) {
       return "corrupt";
     case FakeUpstream::Mode::kStall:
       return "stall";
+    case FakeUpstream::Mode::kPause:
+      return "pause";
     case FakeUpstream::Mode::kRateLimit:
       return "ratelimit";
   }
@@ -29,9 +31,12 @@ FakeUpstream::FakeUpstream(const std::string& blob, Mode mode, int failures) {
   process_ = std::make_unique<Process>(
       std::vector<std::string>{"python3", script.string(), "--port", std::to_string(port_),
                                "--blob", (dir_ / "blob").string(), "--mode", modeName(mode),
-                               "--failures", std::to_string(failures)},
+                               "--failures", std::to_string(failures), "--release",
+                               (dir_ / "release").string()},
       std::map<std::string, std::string>{}, dir_ / "fake-upstream.log");
   if (!waitForPort(port_)) throw std::runtime_error("fake upstream did not start: " + log());
 }
+
+void FakeUpstream::release() const { writeFile(dir_ / "release", ""); }
 
 }  // namespace regfs::testing

@@ -1,4 +1,4 @@
-#!/ usr / bin / env python3
+#!/usr/bin/env python3
 """A registry that misbehaves on purpose, for the pull-through cache's tests.
 
 It serves one blob under any repository: GET /v2/<name>/blobs/<digest> answers with the
@@ -6,11 +6,13 @@ blob's Content-Length, and its first --failures GETs misbehave as --mode says:
   cut      half the bytes, then the connection is closed
   corrupt  the right length of wrong bytes
   stall    half the bytes, then nothing more for a minute (the connection stays open)
+  pause    half the bytes, then the rest once the file --release names exists
   ratelimit  429 with Retry-After: 2, no body
 Every request is logged as one line "METHOD PATH" on stdout. Python standard library only.
 """
 import argparse
 import hashlib
+import os
 import sys
 import threading
 import time
@@ -21,8 +23,10 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--blob", required=True)
-    parser.add_argument("--mode", choices=["cut", "corrupt", "stall", "ratelimit"], required=True)
+    parser.add_argument("--mode", choices=["cut", "corrupt", "stall", "pause", "ratelimit"],
+                        required=True)
     parser.add_argument("--failures", type=int, default=1)
+    parser.add_argument("--release", help="pause: the file whose existence ends the pause")
     args = parser.parse_args()
     with open(args.blob, "rb") as f:
         blob = f.read()
@@ -80,6 +84,12 @@ def main():
                 self.wfile.flush()
                 time.sleep(60)
                 self.close_connection = True
+            elif args.mode == "pause":
+                self.wfile.write(blob[: len(blob) // 2])
+                self.wfile.flush()
+                while not os.path.exists(args.release):
+                    time.sleep(0.05)
+                self.wfile.write(blob[len(blob) // 2:])
             else:
                 self.wfile.write(bytes(b ^ 0xFF for b in blob))
 

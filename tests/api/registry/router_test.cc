@@ -133,5 +133,13 @@ TEST(Errors, BodyIsTheSpecsJsonAndHidesServerDetails) {
   EXPECT_EQ(errorResponse(ErrorKind::kSizeInvalid, "too big", 413).status, 413);
 }
 
+TEST(Errors, ARetryLaterTellsTheClientWhenInRetryAfter) {
+  Response r = errorResponse(RetryLater("upstream answered 429", std::chrono::seconds(17)));
+  EXPECT_EQ(r.status, 429);
+  EXPECT_NE(r.body.find("\"code\":\"TOOMANYREQUESTS\""), std::string::npos);
+  EXPECT_EQ(r.header("Retry-After"), "17");
+  EXPECT_FALSE(errorResponse(Error(ErrorKind::kTooManyRequests, "x")).header("Retry-After"));
+}
+
 }  // namespace
 }  // namespace regfs::api
