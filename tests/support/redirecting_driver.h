@@ -6,53 +6,18 @@
 #include <memory>
 #include <string>
 
-#include "common/storage/driver.h"
+#include "common/storage/forwarding_driver.h"
 
 namespace regfs::testing {
 
-class RedirectingDriver : public StorageDriver {
+class RedirectingDriver : public ForwardingDriver {
  public:
-  explicit RedirectingDriver(std::shared_ptr<StorageDriver> inner) : inner_(std::move(inner)) {}
+  explicit RedirectingDriver(std::shared_ptr<StorageDriver> inner)
+      : ForwardingDriver(std::move(inner)) {}
 
   std::optional<std::string> redirectUrl(const std::string& path) const override {
     return "https://storage.example/" + path;
   }
-
-  std::optional<FileInfo> stat(const std::string& p) const override { return inner_->stat(p); }
-  std::optional<FileInfo> statFile(const std::string& p) const override {
-    return inner_->statFile(p);
-  }
-  std::string read(const std::string& p) const override { return inner_->read(p); }
-  std::string readRange(const std::string& p, uint64_t offset, uint64_t length) const override {
-    return inner_->readRange(p, offset, length);
-  }
-  void readStream(const std::string& p, uint64_t offset, uint64_t length,
-                  const std::function<bool(std::string_view)>& sink) const override {
-    inner_->readStream(p, offset, length, sink);
-  }
-  void writeAtomic(const std::string& p, std::string_view bytes) override {
-    inner_->writeAtomic(p, bytes);
-  }
-  std::unique_ptr<FileWriter> openAppend(const std::string& p) override {
-    return inner_->openAppend(p);
-  }
-  bool createExclusive(const std::string& p, std::string_view bytes) override {
-    return inner_->createExclusive(p, bytes);
-  }
-  std::vector<std::string> list(const std::string& p) const override { return inner_->list(p); }
-  std::vector<std::pair<std::string, FileInfo>> listTree(const std::string& dir) const override {
-    return inner_->listTree(dir);
-  }
-  void move(const std::string& from, const std::string& to) override { inner_->move(from, to); }
-  void remove(const std::string& p) override { inner_->remove(p); }
-  bool isSymlink(const std::string& p) const override { return inner_->isSymlink(p); }
-  std::optional<std::filesystem::path> localPath(const std::string& p) const override {
-    return inner_->localPath(p);
-  }
-  UniqueFd openLocal(const std::string& p) const override { return inner_->openLocal(p); }
-
- private:
-  std::shared_ptr<StorageDriver> inner_;
 };
 
 }  // namespace regfs::testing
