@@ -5,7 +5,8 @@
 # latest-SECTIONS[-quick].{md,json} beside them).
 #
 #   bench/run.sh [--quick] [--regfs-bin DIR] [--mount-bin FILE] [--rounds N] [--seconds S]
-#                [--only api,catalog,blob,upload,docker,view,contents,s3,ui-api,retention] [--workdir DIR]
+#                [--only api,catalog,blob,upload,docker,view,contents,s3,ui-api,ui,retention]
+#                [--workdir DIR]
 #
 # Installs what is missing (as scripts/setup.sh does) and builds regfs (Release) unless
 # --regfs-bin names a directory holding regfs-server and regfs-mount. Everything runs in fresh
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
       shift 2 ;;
     --quick) pass+=("$1"); shift ;;
     --workdir) export BENCH_TMPDIR=$2; command+=" $2"; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
