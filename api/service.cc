@@ -9,6 +9,7 @@
 #include "api/registry/auth.h"
 #include "api/ui/web_ui.h"
 #include "common/error.h"
+#include "common/storage/observed_driver.h"
 #include "common/storage/s3_driver.h"
 #include "common/store/open.h"
 #include "regfs/version.h"
@@ -41,7 +42,9 @@ Service::Service(const Settings& settings) : settings_(settings) {
     server.pages = [ui = std::make_shared<WebUi>()](const Request& r) { return ui->answer(r); };
   }
   if (!onS3(config)) std::filesystem::create_directories(settings.rootdirectory);
-  Store store(makeDriver(config.storage));
+  // Every write goes through one driver that tells the web UI's summaries what changed.
+  auto observed = std::make_shared<ObservedDriver>(makeDriver(config.storage));
+  Store store(observed);
   // One cache of the trees of files inside images, for every request that reads them, and
   // one set of layer indexes under it, which the indexer shares: a layer is built once.
   auto trees = std::make_shared<layers::FileTrees>(store);
@@ -54,6 +57,9 @@ Service::Service(const Settings& settings) : settings_(settings) {
     if (config.proxy.enabled()) spdlog::info("pull-through cache of {}", config.proxy.remoteUrl);
   }
   registry_ = std::make_shared<Registry>(store, settings.registry, trees, mirror);
+  observed->observe([summaries = registry_->summariesRef()](std::string_view path) {
+    if (auto s = summaries.lock()) s->changed(path);
+  });
   health_ = std::make_shared<HealthChecks>(config.health, registry_->store().driver(),
                                            onS3(config) ? "s3" : "filesystem",
                                            !settings.registry.readOnly);

@@ -36,8 +36,8 @@ from ceph import Ceph, CephError  # noqa: E402
 from procs import Procs, status_kib, thread_cpu_seconds  # noqa: E402
 from servers import Dockerd, NginxServer, RegistryServer, free_port, make_certificate  # noqa: E402
 
-SECTIONS = ["api", "catalog", "blob", "upload", "docker", "view", "contents", "s3", "ui-api", "retention",
-            "mirror"]
+SECTIONS = ["api", "catalog", "blob", "upload", "docker", "view", "contents", "s3", "ui-api", "ui",
+            "retention", "mirror"]
 
 # The documented backup of the view (docs/view.md, "Backups"): what is inside images stays out.
 BACKUP_EXCLUDES = ["--exclude=@*/rootfs", "--exclude=@*/layer-contents"]
@@ -63,6 +63,7 @@ ACCEPT = ("Accept: application/vnd.docker.distribution.manifest.v2+json, "
 
 MB = 1e6
 LUA_CATALOG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lua", "catalog-pages.lua")
+UI_BROWSER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ui_browser.mjs")
 
 
 def log(msg):
@@ -233,13 +234,20 @@ class Bench:
 
     # ---- the web UI's JSON endpoints (regfs only: the reference has none) ------------------
 
+    def ui_store(self):
+        """The main store with a repository of ui_tags tags (bench/tags), made once."""
+        m = self.main
+        if not m.get("ui_tags"):
+            store_gen.add_many_tags(m["root"], "bench/tags", self.p["ui_tags"],
+                                    m["small"]["manifest"], m["small"]["blobs"])
+            m["ui_tags"] = self.p["ui_tags"]
+        return m
+
     def ui_api_phase(self):
         """The web UI's endpoints on the main store's catalog and on a repository of 10,000
         tags: requests per second from one connection and the median latency."""
-        m = self.main
+        m = self.ui_store()
         tags = self.p["ui_tags"]
-        store_gen.add_many_tags(m["root"], "bench/tags", tags, m["small"]["manifest"],
-                                m["small"]["blobs"])
         s = self.registry("regfs", m["root"])
         if not s.available:
             return
@@ -274,6 +282,61 @@ class Bench:
                 rate.add("regfs", res["rps"] if res["ok"] else None, res["p99_ms"], err)
                 latency.add("regfs", res["p50_ms"] if res["ok"] else None, None, err)
             log("%s: %s" % (rate.title, self._summary(rate)))
+        s.stop()
+
+    def ui_phase(self):
+        """The web UI in headless Chromium (bench/ui_browser.mjs) on the same store as
+        ui_api_phase: the catalog and the 10,000-tag repository's first page, each timed from
+        navigation until shown, and the catalog's filter from a keystroke to the next frame.
+        The server has answered one catalog request before (it reads the store once, then
+        keeps the summaries)."""
+        m = self.ui_store()
+        s = self.registry("regfs", m["root"])
+        if not s.available:
+            return
+        t0 = time.monotonic()
+        status, _, body = fetch(s.url + "/v2/_regfs/catalog?n=1", timeout=300)
+        first = (time.monotonic() - t0) * 1000
+        total = json.loads(body)["total"] if status == 200 else None
+        cold = self.row("ui_catalog_first", "ui", "the server's first catalog request after it "
+                        "started (reads every repository once)", "ms", higher_is_better=False)
+        cold.add("regfs", first if total is not None else None,
+                 error=None if total is not None else "status %s" % status)
+        rows = [
+            self.row("ui_catalog_browser", "ui",
+                     "catalog of %s repositories shown, from navigation (new browser context)" %
+                     "{:,}".format(total or 0), "ms", higher_is_better=False,
+                     targets=[("absolute", "≤", 1000)]),
+            self.row("ui_tags_browser", "ui",
+                     "first page of the %s-tag repository by push date shown, from navigation" %
+                     "{:,}".format(self.p["ui_tags"]), "ms", higher_is_better=False,
+                     targets=[("absolute", "≤", 1000)]),
+            self.row("ui_filter_browser", "ui",
+                     "catalog filter: the slowest of 12 keystrokes, to the next frame", "ms",
+                     higher_is_better=False, targets=[("absolute", "≤", 100)]),
+        ]
+        if total is None:
+            for r in rows:
+                r.add("regfs", None, error="the catalog answered %s" % status)
+            s.stop()
+            return
+        t, out, why = timed(["node", UI_BROWSER, s.url, str(total), "bench/tags",
+                             str(self.p["ui_tags"]), str(self.p["rounds"])], timeout=600)
+        if why:
+            for r in rows:
+                r.add("regfs", None, error="ui_browser.mjs: " + why)
+            log("the browser run failed: %s" % why)
+        else:
+            got = json.loads(out)
+            for v in got["catalog_ms"]:
+                rows[0].add("regfs", v)
+            for v in got["tags_ms"]:
+                rows[1].add("regfs", v)
+            typed = len(got["filter_ms"]) // len(got["catalog_ms"])
+            for i in range(len(got["catalog_ms"])):
+                rows[2].add("regfs", max(got["filter_ms"][i * typed:(i + 1) * typed]))
+            for r in rows:
+                log("%s: %s" % (r.title, self._summary(r)))
         s.stop()
 
     # ---- the pull-through cache (regfs and distribution's proxy in front of one upstream) ---
@@ -1465,6 +1528,11 @@ class Bench:
         if ui_rows:
             sections.append(("The web UI's JSON endpoints (regfs only)", report.markdown_table(
                 ui_rows, [("regfs", "regfs")], [], unavailable)))
+        browser_rows = [r for r in self.rows if r.table == "ui"]
+        if browser_rows:
+            sections.append(("The web UI in headless Chromium (regfs only)",
+                             report.markdown_table(browser_rows, [("regfs", "regfs")], [],
+                                                   unavailable)))
         contents_rows = [r for r in self.rows if r.table == "contents"]
         if self.contents_unavailable:
             sections.append(("Inside images (rootfs/ through regfs-mount)", self.contents_unavailable))
@@ -1601,6 +1669,8 @@ def main(argv):
             b.s3_phase()
         if "ui-api" in sections:
             b.ui_api_phase()
+        if "ui" in sections:
+            b.ui_phase()
         if "retention" in sections:
             b.retention_phase()
         if "mirror" in sections:

@@ -5,7 +5,8 @@
 # latest-SECTIONS[-quick].{md,json} beside them).
 #
 #   bench/run.sh [--quick] [--regfs-bin DIR] [--mount-bin FILE] [--rounds N] [--seconds S]
-#                [--only api,catalog,blob,upload,docker,view,contents,s3,ui-api,retention,mirror]
+#                [--only api,catalog,blob,upload,docker,view,contents,s3,ui-api,ui,retention,
+#                        mirror]
 #                [--workdir DIR]
 #
 # Installs what is missing (as scripts/setup.sh does) and builds regfs (Release) unless
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
       shift 2 ;;
     --quick) pass+=("$1"); shift ;;
     --workdir) export BENCH_TMPDIR=$2; command+=" $2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -1,6 +1,7 @@
 #pragma once
 // The switches of regfs-server, filled from the configuration (api/registry/settings.h).
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -21,6 +22,9 @@ struct RegistryOptions {
   bool readOnly = false;                 // storage.maintenance.readonly.enabled
   size_t catalogMaxEntries = 1000;       // catalog.maxentries
   std::vector<ImmutableRule> immutable;  // regfs.immutable
+  // regfs.ui.refresh (browse::StoreSummaries); zero reads the store for every catalog and
+  // storage request, as a registry whose store has no observer must.
+  std::chrono::nanoseconds uiRefresh{0};
 };
 
 struct ServerOptions {

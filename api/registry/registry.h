@@ -20,6 +20,7 @@
 #include "api/mirror/mirror.h"
 #include "api/registry/options.h"
 #include "common/browse/facts.h"
+#include "common/browse/summaries.h"
 #include "common/digest.h"
 #include "common/layers/file_trees.h"
 #include "common/store/store.h"
@@ -93,7 +94,8 @@ class Registry {
       : store_(std::move(store)),
         options_(options),
         fileTrees_(std::move(fileTrees)),
-        mirror_(std::move(mirror)) {}
+        mirror_(std::move(mirror)),
+        summaries_(std::make_shared<browse::StoreSummaries>(store_, facts_, options_.uiRefresh)) {}
   Store& store() { return store_; }
   layers::FileTrees* fileTrees() { return fileTrees_.get(); }
   mirror::Mirror* mirror() { return mirror_.get(); }
@@ -102,6 +104,10 @@ class Registry {
   MediaTypeCache& mediaTypes() { return mediaTypes_; }
   // What the web UI's views read from manifests, by digest.
   browse::FactCache& facts() { return facts_; }
+  // The catalog's and the storage view's figures, kept between requests; they follow the
+  // store's changes when its driver tells them (ObservedDriver, Service does).
+  browse::StoreSummaries& summaries() { return *summaries_; }
+  std::weak_ptr<browse::StoreSummaries> summariesRef() { return summaries_; }
   AfterAnswer& afterAnswer() { return afterAnswer_; }
 
   // Throws Error(kUnsupported) in read-only mode.
@@ -117,6 +123,7 @@ class Registry {
   HasherCache hashers_;
   MediaTypeCache mediaTypes_;
   browse::FactCache facts_;
+  std::shared_ptr<browse::StoreSummaries> summaries_;  // after store_ and facts_, which it uses
   AfterAnswer afterAnswer_;  // last: its thread may use the store until it is joined
 };
 

@@ -43,6 +43,7 @@ Settings settingsFrom(const Config& config) {
   s.registry.deleteEnabled = config.storage.deleteEnabled;
   s.registry.immutable = config.regfs.immutable;
   s.registry.readOnly = config.storage.readOnly;
+  s.registry.uiRefresh = config.regfs.uiRefresh;
   s.registry.catalogMaxEntries =
       config.catalogMaxEntries > 0 ? static_cast<size_t>(config.catalogMaxEntries) : 1000;
   const std::string& level = config.log.level;

@@ -1,14 +1,16 @@
 // GET /v2/_regfs/storage: the store's space (blobs, what the repositories reference, what
-// sharing saves, the biggest repositories, uploads in progress), for the web UI. Walks the
-// whole store, as regfsctl du does.
+// sharing saves, the biggest repositories, uploads in progress), for the web UI: a walk of
+// the whole store, as regfsctl du does, kept until something changes it
+// (browse::StoreSummaries).
 #include "api/registry/handlers.h"
 #include "api/registry/json_body.h"
-#include "common/browse/storage.h"
+#include "common/browse/summaries.h"
 
 namespace regfs::api {
 
 Response handleUiStorage(Registry& registry, const Request&) {
-  browse::StorageSummary s = browse::summarizeStorage(registry.store());
+  std::shared_ptr<const browse::StorageSummary> kept = registry.summaries().storage();
+  const browse::StorageSummary& s = *kept;
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();

@@ -309,6 +309,9 @@ struct RegfsConfig {
   bool indexingEnabled = true;
   // regfs.ui.enabled: regfs-server serves the web UI at / on the API's listener.
   bool uiEnabled = true;
+  // regfs.ui.refresh: how old the web UI's catalog and storage figures may get before the
+  // server reads them from the store again (browse::StoreSummaries).
+  std::chrono::nanoseconds uiRefresh = kDefaultUiRefresh;
   GcScheduleConfig gc;
   RetentionConfig retention;
   std::vector<ImmutableRule> immutable;

@@ -27,6 +27,9 @@ inline constexpr std::chrono::seconds kDefaultGcSettle{5};
 // many digests and this many bytes, whichever is reached first.
 inline constexpr size_t kDefaultFactCacheEntries = 100'000;
 inline constexpr size_t kDefaultFactCacheBytes = 64 << 20;
+// regfs.ui.refresh: the web UI's catalog and storage figures are read from the store again
+// when they are older than this (changes made through the server itself show at once).
+inline constexpr std::chrono::seconds kDefaultUiRefresh{30};
 
 // proxy.ttl: what the pull-through cache fetched is removed this long after (distribution's
 // default); a manifest it holds by tag is served without asking the upstream for this long

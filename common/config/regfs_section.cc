@@ -96,6 +96,8 @@ void readRegfs(Reader& reader, const Value& v, RegfsConfig& regfs) {
   Value ui = childOf(v, "ui");
   reader.requireMap(ui);
   if (auto on = reader.boolean(childOf(ui, "enabled"))) regfs.uiEnabled = *on;
+  regfs.uiRefresh = reader.duration(childOf(ui, "refresh"), false).value_or(regfs.uiRefresh);
+  if (regfs.uiRefresh < std::chrono::nanoseconds(0)) reader.fail(ui, "refresh cannot be negative");
   Value gc = childOf(v, "gc");
   reader.requireMap(gc);
   GcScheduleConfig& g = regfs.gc;

@@ -137,7 +137,7 @@ const Schema kRegfsGc = structOf({{"interval", &kScalar},
                                   {"deleteuntagged", &kScalar},
                                   {"grace", &kScalar},
                                   {"settle", &kScalar}});
-const Schema kUi = structOf({{"enabled", &kScalar}});
+const Schema kUi = structOf({{"enabled", &kScalar}, {"refresh", &kScalar}});
 const Schema kRetentionPolicy = structOf({{"repositories", &kStringList},
                                           {"protecttags", &kStringList},
                                           {"keeplatest", &kScalar},

@@ -42,6 +42,17 @@ std::string repositoryDir(std::string_view name) { return join(repositoriesRoot(
 std::string repositoryDir(const RepoName& repo) { return repositoryDir(repo.str()); }
 std::string manifestsDir(const RepoName& repo) { return join(repositoryDir(repo), kManifestsDir); }
 
+std::optional<PathInRepositories> splitRepositoryPath(std::string_view path) {
+  std::string root = repositoriesRoot() + "/";
+  if (!path.starts_with(root) || path.size() == root.size()) return std::nullopt;
+  path.remove_prefix(root.size());
+  // The name ends before the first component that starts with '_'.
+  size_t end = path.starts_with('_') ? 0 : path.find("/_");
+  if (end == 0) return std::nullopt;
+  if (end == std::string_view::npos) return PathInRepositories{std::string(path), ""};
+  return PathInRepositories{std::string(path.substr(0, end)), std::string(path.substr(end + 1))};
+}
+
 std::string layersDir(const RepoName& repo, DigestAlgorithm algorithm) {
   return join(repositoryDir(repo), join(kLayersDir, digestAlgorithmName(algorithm)));
 }

@@ -60,6 +60,17 @@ std::string repositoryDir(std::string_view name);  // .../repositories/<name>
 std::string repositoryDir(const RepoName& repo);
 std::string manifestsDir(const RepoName& repo);  // <repo>/_manifests
 
+// Where a driver path lies below repositories/: the directory names before the first one
+// that starts with '_' (a repository's name, or a namespace's when nothing follows), and the
+// rest. ".../repositories/a/b/_manifests/tags/x" -> {"a/b", "_manifests/tags/x"},
+// ".../repositories/a" -> {"a", ""}; nullopt for a path outside repositories/ or for the
+// directory itself. The name is not validated.
+struct PathInRepositories {
+  std::string name;
+  std::string rest;
+};
+std::optional<PathInRepositories> splitRepositoryPath(std::string_view path);
+
 std::string layersDir(const RepoName& repo, DigestAlgorithm algorithm);
 std::string layerLink(const RepoName& repo, const Digest& digest);
 std::string revisionsDir(const RepoName& repo, DigestAlgorithm algorithm);

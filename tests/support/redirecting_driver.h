@@ -6,13 +6,14 @@
 #include <memory>
 #include <string>
 
-#include "support/forwarding_driver.h"
+#include "common/storage/forwarding_driver.h"
 
 namespace regfs::testing {
 
 class RedirectingDriver : public ForwardingDriver {
  public:
-  using ForwardingDriver::ForwardingDriver;
+  explicit RedirectingDriver(std::shared_ptr<StorageDriver> inner)
+      : ForwardingDriver(std::move(inner)) {}
 
   std::optional<std::string> redirectUrl(const std::string& path) const override {
     return "https://storage.example/" + path;

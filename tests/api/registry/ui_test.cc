@@ -17,6 +17,7 @@
 #include "common/store/store.h"
 #include "support/http_client.h"
 #include "support/image.h"
+#include "support/poll.h"
 #include "support/server.h"
 #include "support/store_builder.h"
 #include "support/tls.h"
@@ -305,6 +306,44 @@ TEST_F(UiApiTest, TheCatalogSummarizesEachRepositoryAndPages) {
   ASSERT_EQ(d["repositories"].Size(), 1u);
   EXPECT_EQ(str(d["repositories"][0]["name"]), "c/app");
   EXPECT_EQ(get("/v2/_regfs/catalog?n=x").status, 400);
+}
+
+TEST_F(UiApiTest, TheCatalogFollowsPushesAndDeletesThroughTheServer) {
+  start();
+  ImageBytes one = ociImage(R"({"architecture":"amd64","os":"linux"})", {"one"});
+  ImageBytes two = ociImage(R"({"architecture":"amd64","os":"linux","x":1})", {"two"});
+  push("a/app", "1", one);
+  rapidjson::Document d = json(get("/v2/_regfs/catalog"));
+  ASSERT_EQ(d["total"].GetUint(), 1u);
+  EXPECT_EQ(json(get("/v2/_regfs/storage"))["repositories"].GetUint(), 1u);
+
+  // The server keeps the summaries it read; what is pushed and deleted through it shows in
+  // the next answer.
+  push("a/app", "2", two);
+  push("b/new", "x", one);
+  ASSERT_EQ(http("DELETE", server->url() + "/v2/a/app/manifests/1").status, 202);
+  d = json(get("/v2/_regfs/catalog"));
+  ASSERT_EQ(d["total"].GetUint(), 2u);
+  EXPECT_EQ(str(d["repositories"][0]["name"]), "a/app");
+  EXPECT_EQ(d["repositories"][0]["tags"].GetUint(), 1u);
+  EXPECT_EQ(d["repositories"][0]["manifests"].GetUint(), 2u);
+  EXPECT_EQ(str(d["repositories"][1]["name"]), "b/new");
+  // The store's space is read again in the background: an answer after that has the push.
+  EXPECT_TRUE(
+      waitUntil([&] { return json(get("/v2/_regfs/storage"))["repositories"].GetUint() == 2u; }));
+}
+
+TEST_F(UiApiTest, AnotherProcesssPushShowsOnceTheSummariesAreOlderThanTheRefresh) {
+  start({.extraConfig = "regfs:\n  ui:\n    refresh: 1s\n"});
+  ImageBytes one = ociImage(R"({"architecture":"amd64","os":"linux"})", {"one"});
+  push("a/app", "1", one);
+  ASSERT_EQ(json(get("/v2/_regfs/catalog"))["total"].GetUint(), 1u);
+  // Another process on the same store (regfsctl, a second server).
+  Store other = Store::openLocal(dir / "store");
+  Repository repo = other.repository(RepoName::parse("b/behind"));
+  pushImage(other, repo, {"layer"});
+  EXPECT_TRUE(waitUntil([&] { return json(get("/v2/_regfs/catalog"))["total"].GetUint() == 2u; },
+                        std::chrono::seconds(15), std::chrono::milliseconds(200)));
 }
 
 TEST_F(UiApiTest, StorageCountsBlobsReferencesSavingsAndUploads) {

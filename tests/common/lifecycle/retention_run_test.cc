@@ -6,8 +6,8 @@
 
 #include <atomic>
 
+#include "common/storage/forwarding_driver.h"
 #include "common/store/layout.h"
-#include "support/forwarding_driver.h"
 #include "support/process.h"
 #include "support/store_builder.h"
 
@@ -154,12 +154,12 @@ TEST_F(RetentionRunTest, AManifestTaggedWhileOthersAreRemovedStays) {
   EXPECT_NE(report.skipped[0].find("referenced during the run"), std::string::npos);
 }
 
-class CountingDriver : public testing::ForwardingDriver {
+class CountingDriver : public ForwardingDriver {
  public:
   using ForwardingDriver::ForwardingDriver;
   std::string read(const std::string& p) const override {
     reads++;
-    return inner_->read(p);
+    return ForwardingDriver::read(p);
   }
   mutable std::atomic<size_t> reads{0};
 };

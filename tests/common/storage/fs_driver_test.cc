@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/storage/driver.h"
+#include "common/storage/observed_driver.h"
 #include "support/driver_contract.h"
 #include "support/lease_contract.h"
 
@@ -20,7 +21,21 @@ DriverMaker fsDriver() {
   return maker;
 }
 
-INSTANTIATE_TEST_SUITE_P(Fs, DriverContract, ::testing::Values(fsDriver()), driverName);
+// The same driver under an ObservedDriver (common/storage/observed_driver.h), which regfs-server
+// puts under its store.
+DriverMaker observedFsDriver() {
+  DriverMaker maker = fsDriver();
+  maker.name = "observed_fs";
+  maker.open = [](const std::string& root) {
+    auto driver = std::make_shared<ObservedDriver>(makeFsDriver(root));
+    driver->observe([](std::string_view) {});
+    return std::shared_ptr<StorageDriver>(driver);
+  };
+  return maker;
+}
+
+INSTANTIATE_TEST_SUITE_P(Fs, DriverContract, ::testing::Values(fsDriver(), observedFsDriver()),
+                         driverName);
 INSTANTIATE_TEST_SUITE_P(Fs, LeaseContract, ::testing::Values(fsDriver()), driverName);
 
 TEST(ParentPath, DropsTheLastName) {

@@ -1,13 +1,18 @@
 #pragma once
-// A storage driver that serves every call from another one: a base for test drivers that
-// watch or change a few calls.
+// A storage driver that serves every call from another one: the base of drivers that change
+// one thing about the driver under them (ObservedDriver tells what changed; a test's driver
+// offers redirects) and override just that.
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/storage/driver.h"
 
-namespace regfs::testing {
+namespace regfs {
 
 class ForwardingDriver : public StorageDriver {
  public:
@@ -40,17 +45,20 @@ class ForwardingDriver : public StorageDriver {
   }
   void move(const std::string& from, const std::string& to) override { inner_->move(from, to); }
   void remove(const std::string& p) override { inner_->remove(p); }
-  bool isSymlink(const std::string& p) const override { return inner_->isSymlink(p); }
-  std::optional<std::string> redirectUrl(const std::string& p) const override {
-    return inner_->redirectUrl(p);
+  bool removeEmptyDirectory(const std::string& p) override {
+    return inner_->removeEmptyDirectory(p);
   }
+  bool isSymlink(const std::string& p) const override { return inner_->isSymlink(p); }
   std::optional<std::filesystem::path> localPath(const std::string& p) const override {
     return inner_->localPath(p);
   }
   UniqueFd openLocal(const std::string& p) const override { return inner_->openLocal(p); }
+  std::optional<std::string> redirectUrl(const std::string& p) const override {
+    return inner_->redirectUrl(p);
+  }
 
- protected:
+ private:
   std::shared_ptr<StorageDriver> inner_;
 };
 
-}  // namespace regfs::testing
+}  // namespace regfs
