@@ -139,6 +139,11 @@ bool fromStorage(ErrorKind kind) {
 Response errorResponse(const Error& error, int status) {
   bool storage = fromStorage(error.kind());
   Response r = errorResponse(error.kind(), storage ? std::string() : error.what(), status);
+  // A refusal says why in its message too: docker and podman print only "denied: <message>"
+  // (a push that would move an immutable tag shows the rule that holds it).
+  if (error.kind() == ErrorKind::kDenied) {
+    r.body = errorJson(errorCode(error.kind()), error.what(), error.what());
+  }
   if (const auto* later = dynamic_cast<const RetryLater*>(&error)) {
     r.set("Retry-After", std::to_string(later->after().count()));
   }

@@ -199,9 +199,8 @@ TEST_F(LifecycleTest, DockerCannotMoveAnImmutableTagAndPullsWhatRetentionKept) {
     return r;
   };
 
-  // prod/app:v1.0 is immutable: the same image again is accepted, another is refused, and
-  // the tag still names the first. docker prints the DENIED code's own message, not the
-  // error's detail; the API's answer to the same manifest names the rule.
+  // prod/app:v1.0 is immutable: the same image again is accepted, another is refused with the
+  // rule in docker's message, and the tag still names the first.
   push("lifecycle-a", "prod/app:v1.0");
   std::string first = pushed["prod/app:v1.0"];
   push("lifecycle-a", "prod/app:v1.0");
@@ -209,7 +208,11 @@ TEST_F(LifecycleTest, DockerCannotMoveAnImmutableTagAndPullsWhatRetentionKept) {
   docker({"tag", "lifecycle-b", host + "/prod/app:v1.0"});
   CommandResult moved = engine.docker({"push", host + "/prod/app:v1.0"});
   EXPECT_NE(moved.status, 0) << moved.out;
-  EXPECT_NE((moved.out + moved.err).find("denied"), std::string::npos) << moved.out << moved.err;
+  EXPECT_NE((moved.out + moved.err)
+                .find("denied: tag prod/app:v1.0 is immutable by regfs.immutable[0] (repositories "
+                      "prod/**"),
+            std::string::npos)
+      << moved.out << moved.err;
   const std::string kDockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
   Reply head = http("HEAD", server.url() + "/v2/prod/app/manifests/v1.0",
                     {"-H", "Accept: " + kDockerManifest});
