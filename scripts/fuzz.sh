@@ -24,7 +24,9 @@ cmake --build "$build_dir" --target regfs-fuzz -j"$(nproc)"
 
 artifacts="$build_dir/fuzz-artifacts"
 mkdir -p "$artifacts"
-failed=()
+# The targets run side by side, one per core (each is one thread); each one's exit status
+# lands beside its log.
+names=()
 for source in tests/fuzz/*_fuzz.cc; do
   target=$(basename "$source" .cc)
   name=${target%_fuzz}
@@ -33,13 +35,25 @@ for source in tests/fuzz/*_fuzz.cc; do
   args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
         -artifact_prefix="$artifacts/$name-")
   [ -f "tests/fuzz/$name.dict" ] && args+=(-dict="tests/fuzz/$name.dict")
-  echo "== $target: ${seconds}s"
   log="$build_dir/fuzz-$name.log"
-  if "$build_dir/bin/$target" "${args[@]}" "$found" "tests/fuzz/corpus/$name" >"$log" 2>&1; then
+  rm -f "$log.status"
+  while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do sleep 0.2; done
+  ( status=0
+    "$build_dir/bin/$target" "${args[@]}" "$found" "tests/fuzz/corpus/$name" >"$log" 2>&1 ||
+      status=$?
+    echo "$status" >"$log.status" ) &
+  names+=("$name")
+done
+wait
+failed=()
+for name in "${names[@]}"; do
+  log="$build_dir/fuzz-$name.log"
+  echo "== ${name}_fuzz: ${seconds}s"
+  if [ "$(cat "$log.status" 2>/dev/null)" = 0 ]; then
     grep -E '^stat::number_of_executed_units|^Done' "$log" || true
   else
     tail -n 40 "$log"
-    failed+=("$target")
+    failed+=("${name}_fuzz")
   fi
 done
 

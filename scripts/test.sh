@@ -42,10 +42,11 @@ section "Release build"
 scripts/setup.sh --build-dir build
 section "Style: clang-format and clang-tidy"
 scripts/check-style.sh build
-# Only what runs under the sanitizers below: the unit and integration test executables and the
-# programs the tests start (s3_tests is Release-only).
+# Only what runs under the sanitizers below: the unit test executables and the programs the
+# tests start. The integration tests are clients in other processes: the Release build's run
+# against these programs (REGFS_PROGRAMS_DIR). s3_tests is Release-only.
 asan_targets=()
-for target in api_tests common_tests fs_tests tools_tests integration_tests \
+for target in api_tests common_tests fs_tests tools_tests \
               regfs-server regfs-mount regfsctl regfs-faultfs; do
   asan_targets+=(--target "$target")
 done
@@ -63,8 +64,9 @@ env "${sanitizers[@]}" ctest --test-dir build-asan --output-on-failure --timeout
 asan_integration='IoErrorTest|DiskFull|ViewGoldenTree|ViewLiveUpdate|ViewRead|ViewRootfs|ViewPrefetch|ViewRsyncBackupRestore|RegistryClients|FsckRepair|GcWhilePushingTest.ThroughRegfsServer|Mirror|RepositoryDeleteWhilePushing|Lifecycle|WebUiBrowser'
 if [ "$long" -eq 1 ]; then asan_integration='.'; fi
 section "ASan+UBSan: integration tests ($asan_integration)"
-env "${sanitizers[@]}" ctest --test-dir build-asan --output-on-failure --timeout 1800 -L integration \
-  -R "$asan_integration"
+env "${sanitizers[@]}" REGFS_PROGRAMS_DIR="$PWD/build-asan/bin" \
+  ctest --test-dir build --output-on-failure --timeout 1800 -L integration -R "$asan_integration" \
+  -E "^s3_tests$"
 if [ "$long" -eq 1 ]; then
   # Only regfs-server is built with ThreadSanitizer: the tests are clients in other processes.
   scripts/setup.sh --build-dir build-tsan --tsan --target regfs-server

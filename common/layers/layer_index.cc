@@ -7,7 +7,7 @@
 namespace regfs::layers {
 namespace {
 
-constexpr std::string_view kMagic = "RGFSLIDX";
+constexpr std::string_view kIndexMagic = "RGFSLIDX";
 constexpr uint32_t kVersion = 1;
 constexpr size_t kHeaderSize = 8 + 4 + 8 + 8;
 constexpr size_t kChecksumSize = 32;
@@ -272,7 +272,7 @@ std::string encodeIndex(const LayerIndex& index) {
   if (ZSTD_isError(n))
     throw Error(ErrorKind::kInternal, std::string("layer index: ") + ZSTD_getErrorName(n));
   stored.resize(n);
-  std::string out(kMagic);
+  std::string out(kIndexMagic);
   putFixed(out, kVersion, 4);
   putFixed(out, body.size(), 8);
   putFixed(out, stored.size(), 8);
@@ -282,7 +282,7 @@ std::string encodeIndex(const LayerIndex& index) {
 }
 
 LayerIndex decodeIndex(std::string_view bytes, const Digest& expected, const IndexLimits& limits) {
-  if (bytes.size() < kHeaderSize + kChecksumSize || !bytes.starts_with(kMagic))
+  if (bytes.size() < kHeaderSize + kChecksumSize || !bytes.starts_with(kIndexMagic))
     corrupt("not an index file");
   if (bytes.size() > limits.maxIndexBytes) corrupt("the file is over the size limit");
   std::string_view covered = bytes.substr(0, bytes.size() - kChecksumSize);

@@ -216,6 +216,8 @@ std::string sanitizerReport(const std::string& output) {
 }
 
 std::filesystem::path binDir() {
+  if (const char* programs = std::getenv("REGFS_PROGRAMS_DIR"); programs && *programs)
+    return programs;
   const char* dir = std::getenv("REGFS_BIN_DIR");
   if (!dir || !*dir)
     throw std::runtime_error("REGFS_BIN_DIR is not set (run the tests with ctest)");

@@ -84,7 +84,9 @@ bool portAccepts(int port);
 // Waits until something accepts TCP connections on 127.0.0.1:port; false on timeout.
 bool waitForPort(int port, std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
-// Directory of the built programs (regfs-server, regfs-mount, regfsctl).
+// Directory of the programs the tests start (regfs-server, regfs-mount, regfsctl): the
+// build's own (ctest sets REGFS_BIN_DIR), or REGFS_PROGRAMS_DIR when that is set
+// (scripts/test.sh runs the Release integration tests against the sanitizer build's).
 std::filesystem::path binDir();
 // The built regfsctl with `args`, run to completion.
 CommandResult regfsctl(std::vector<std::string> args,
