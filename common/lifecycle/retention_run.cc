@@ -4,6 +4,9 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "common/error.h"
 #include "common/manifest.h"
@@ -61,6 +64,67 @@ struct Holds {
   }
 };
 
+// Removes the untagged manifests `plan` decided on, each unless a tag or a revision the
+// state did not list (`known` did) holds it (see the header).
+void removeUntagged(Repository& repo, const RetentionPlan& plan, const std::set<Digest>& known,
+                    const RetentionRunOptions& options, RetentionReport& report) {
+  const std::string& name = repo.name().str();
+  auto readHolds = [&]() -> std::optional<Holds> {
+    try {
+      return Holds::read(repo, known);
+    } catch (const Error& e) {
+      report.skipped.push_back(name + ": untagged manifests kept: " + e.what());
+      return std::nullopt;
+    }
+  };
+  // Removed since `holds` was read, with their bytes: a push may have tagged one (or named
+  // it) after that reading and confirmed itself before the removal, so each counts as
+  // removed only once a later reading shows nothing holds it, and goes back otherwise.
+  std::vector<std::pair<Digest, std::string>> unconfirmed;
+  auto confirm = [&](const std::optional<Holds>& after) {
+    for (auto& [digest, bytes] : unconfirmed) {
+      if (!after || after->held.count(digest)) {
+        repo.putManifest(bytes);
+        report.skipped.push_back(name + "@" + digest.str() +
+                                 (after ? ": referenced during the run, put back"
+                                        : ": put back, what holds it is unknown"));
+        continue;
+      }
+      report.manifestsRemoved++;
+      if (options.removed) options.removed(repo.name(), std::nullopt, digest);
+    }
+    unconfirmed.clear();
+  };
+  std::optional<Holds> holds;
+  try {
+    for (const ManifestVerdict& m : plan.untagged) {
+      if (!m.remove) continue;
+      if (!holds || holds->stale(options.recheckAfter)) {
+        holds = readHolds();
+        confirm(holds);
+        if (!holds) return;
+      }
+      if (holds->held.count(m.digest)) {
+        report.skipped.push_back(name + "@" + m.digest.str() + ": referenced during the run, kept");
+        continue;
+      }
+      try {
+        std::string bytes = repo.getManifest(m.digest);
+        // No tag pointed at it when the holds were read.
+        repo.deleteManifest(m.digest, {});
+        unconfirmed.emplace_back(m.digest, std::move(bytes));
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::kManifestUnknown) throw;
+        continue;  // already gone: someone else removed it
+      }
+    }
+  } catch (...) {
+    if (!unconfirmed.empty()) confirm(readHolds());
+    throw;
+  }
+  if (!unconfirmed.empty()) confirm(readHolds());  // a reading after the last removal
+}
+
 // Applies `plan` to `repo`, checking each removal against the store first (see the header).
 void applyPlan(Repository& repo, const RetentionPlan& plan, const RepositoryState& state,
                const RetentionRunOptions& options, RetentionReport& report) {
@@ -80,31 +144,7 @@ void applyPlan(Repository& repo, const RetentionPlan& plan, const RepositoryStat
   if (plan.manifestsRemoved() == 0) return;
   std::set<Digest> known;
   for (const ManifestState& m : state.manifests) known.insert(m.digest);
-  std::optional<Holds> holds;
-  for (const ManifestVerdict& m : plan.untagged) {
-    if (!m.remove) continue;
-    if (!holds || holds->stale(options.recheckAfter)) {
-      try {
-        holds = Holds::read(repo, known);
-      } catch (const Error& e) {
-        report.skipped.push_back(name + ": untagged manifests kept: " + e.what());
-        return;
-      }
-    }
-    if (holds->held.count(m.digest)) {
-      report.skipped.push_back(name + "@" + m.digest.str() + ": referenced during the run, kept");
-      continue;
-    }
-    try {
-      // No tag pointed at it when the holds were read.
-      repo.deleteManifest(m.digest, {});
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::kManifestUnknown) throw;
-      continue;  // already gone: someone else removed it
-    }
-    report.manifestsRemoved++;
-    if (options.removed) options.removed(repo.name(), std::nullopt, m.digest);
-  }
+  removeUntagged(repo, plan, known, options, report);
 }
 
 void retainRepository(Repository& repo, const RetentionRunOptions& options,

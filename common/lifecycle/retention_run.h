@@ -5,12 +5,18 @@
 // DELETE uses (Repository::deleteTag, deleteManifest).
 //
 // Safe while servers write: a repository is read and applied at once, one at a time, and
-// each removal is checked against the store before it is made. A tag that moved since its
-// state was read (another manifest or a newer current link) stays; an untagged manifest
-// stays when a tag points at it, or a revision pushed since references it (a child, a
-// subject), as of a reading of the repository's tags and new revisions that is at most
-// recheckAfter old (or as old as that reading took, when longer). What a push does within
-// that window is the same race as an API DELETE meeting a push, over a longer moment.
+// each removal is checked against the store first. A tag that moved since its state was
+// read (another manifest or a newer current link) stays. An untagged manifest is removed
+// when no tag points at it and no revision pushed since references it (a child, a subject),
+// as of a reading of the repository's tags and new revisions at most recheckAfter old (or
+// as old as that reading took, when longer); it counts as removed (and is reported to
+// `removed`) only once a reading after its removal still shows nothing holding it, and its
+// revision is put back otherwise. With the push's side (confirmManifestPush writes the
+// revision again after the push's tag), a push that tags an old untagged manifest during a
+// run never leaves its tag on a removed manifest: if the push confirmed itself before the
+// removal, the reading after it sees the tag; if after, the push wrote the revision back.
+// Between the removal and that reading (at most recheckAfter) a pull of such a tag can
+// find no manifest.
 // Cost: reads in proportion to the repository's tags and revisions, not to their product.
 
 #include <chrono>

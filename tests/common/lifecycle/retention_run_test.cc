@@ -5,9 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
+#include <thread>
+#include <utility>
 
 #include "common/storage/forwarding_driver.h"
 #include "common/store/layout.h"
+#include "common/store/repository_delete.h"
 #include "support/process.h"
 #include "support/store_builder.h"
 
@@ -152,6 +156,113 @@ TEST_F(RetentionRunTest, AManifestTaggedWhileOthersAreRemovedStays) {
   EXPECT_FALSE(app.hasManifest(removed[0]));
   ASSERT_EQ(report.skipped.size(), 1u);
   EXPECT_NE(report.skipped[0].find("referenced during the run"), std::string::npos);
+}
+
+// Runs `before` or `after` when a revision link's directory is removed.
+class RevisionRemovalHook : public ForwardingDriver {
+ public:
+  using ForwardingDriver::ForwardingDriver;
+  void remove(const std::string& p) override {
+    bool revision = p.find("/_manifests/revisions/") != std::string::npos;
+    if (revision && before) std::exchange(before, nullptr)();
+    ForwardingDriver::remove(p);
+    if (revision && after) std::exchange(after, nullptr)();
+  }
+  std::function<void()> before;
+  std::function<void()> after;
+};
+
+// A push as the API makes it: the revision, the tag, then its confirmation against deletes.
+void pushTag(Store& store, Repository& repo, const BuiltImage& image, const Tag& tag) {
+  repo.putManifest(image.bytes);
+  repo.putTag(tag, image.manifest);
+  PushedManifest pushed{image.manifest, image.bytes, tag, {}, {}, {}};
+  pushed.blobs.push_back(image.config);
+  pushed.blobs.insert(pushed.blobs.end(), image.layers.begin(), image.layers.end());
+  confirmManifestPush(store, repo, pushed);
+}
+
+class RetentionRaceTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  std::shared_ptr<RevisionRemovalHook> driver =
+      std::make_shared<RevisionRemovalHook>(makeFsDriver(dir.path()));
+  Store store{driver};
+  Repository app = store.repository(RepoName::parse("team/app"));
+  BuiltImage old = pushImage(store, app, {"old"});
+  Tag again = Tag::parse("again");
+
+  void SetUp() override {
+    ageFile(dir, layout::revisionLink(app.name(), old.manifest), hours(100));
+  }
+
+  void expectTaggedAndWhole(const RetentionReport& report) {
+    EXPECT_EQ(report.manifestsRemoved, 0u);
+    EXPECT_TRUE(app.hasManifest(old.manifest));
+    EXPECT_EQ(app.resolveTag(again), old.manifest);
+    EXPECT_EQ(app.getManifest(old.manifest), old.bytes);
+  }
+};
+
+// The push lands between the run's reading of the tags and its removal, whole: the reading
+// after the removal sees its tag and the revision goes back.
+TEST_F(RetentionRaceTest, APushConfirmedJustBeforeTheRemovalKeepsItsManifest) {
+  driver->before = [&] { pushTag(store, app, old, again); };
+  std::vector<Digest> removed;
+  RetentionRunOptions o = teamPolicy();
+  o.removed = [&](const RepoName&, const std::optional<Tag>&, const Digest& d) {
+    removed.push_back(d);
+  };
+  RetentionReport report = runRetention(store, o);
+  expectTaggedAndWhole(report);
+  EXPECT_TRUE(removed.empty());  // no notification for what was put back
+  ASSERT_EQ(report.skipped.size(), 1u);
+  EXPECT_NE(report.skipped[0].find("put back"), std::string::npos);
+}
+
+// The push lands right after the removal: its confirmation writes the revision again.
+TEST_F(RetentionRaceTest, APushJustAfterTheRemovalKeepsItsManifest) {
+  driver->after = [&] { pushTag(store, app, old, again); };
+  expectTaggedAndWhole(runRetention(store, teamPolicy()));
+}
+
+// A revision that cannot be read appears right after the removal: what it references is
+// unknown, so the removed manifest goes back.
+TEST_F(RetentionRaceTest, AnUnreadableRevisionAfterTheRemovalPutsItBack) {
+  driver->after = [&] { app.putManifest("not json"); };
+  RetentionReport report = runRetention(store, teamPolicy());
+  EXPECT_EQ(report.manifestsRemoved, 0u);
+  EXPECT_EQ(app.getManifest(old.manifest), old.bytes);
+  ASSERT_EQ(report.skipped.size(), 2u);
+  EXPECT_NE(report.skipped[1].find("what holds it is unknown"), std::string::npos);
+}
+
+// Pushes tagging old untagged manifests while a run removes them: every tag still names a
+// manifest the repository has, whatever the interleaving.
+TEST(RetentionRaceStressTest, TagsPushedDuringARunNeverPointAtRemovedManifests) {
+  TempDir dir;
+  Store store = Store::openLocal(dir.path());
+  Repository repo = store.repository(RepoName::parse("team/many"));
+  std::vector<BuiltImage> images;
+  for (int i = 0; i < 60; ++i) {
+    images.push_back(pushImage(store, repo, {"layer " + std::to_string(i)}));
+    ageFile(dir, layout::revisionLink(repo.name(), images.back().manifest), hours(100));
+  }
+  RetentionRunOptions o = teamPolicy();
+  o.recheckAfter = std::chrono::milliseconds(2);
+  std::atomic<bool> done{false};
+  std::thread pusher([&] {
+    // From the last image down, against the run's order (digest order is arbitrary).
+    for (size_t i = images.size(); i-- > 0 && !done;) {
+      pushTag(store, repo, images[i], Tag::parse("t" + std::to_string(i)));
+    }
+  });
+  runRetention(store, o);
+  done = true;
+  pusher.join();
+  for (const auto& [tag, target] : repo.resolveTags()) {
+    EXPECT_TRUE(repo.hasManifest(target)) << tag.str();
+  }
 }
 
 class CountingDriver : public ForwardingDriver {
