@@ -2,16 +2,17 @@
 # Installs the Debian packages regfs and its tests need (only those missing; quiet when
 # nothing is), then configures and builds. Idempotent.
 #   scripts/setup.sh [--build-dir DIR] [--runtime] [--sanitize | --tsan] [--target TARGET]...
-#                    [--no-build] [--with PACKAGE]... [--list]
+#                    [--no-build] [--no-unity] [--with PACKAGE]... [--list]
 # --runtime: only what building and running the three programs needs (no test clients, no
 # Ceph, no second Docker), and the build without the tests. --list: print the packages it
 # would make sure of, one per line, and stop.
+# Builds are unity builds (each batch of sources in one compiler run): on two cores the
+# Release build takes 4 minutes instead of 6, the ASan build under 5 instead of 8.
+# --no-unity: file by file, for a build dir rebuilt often after small changes.
 # --sanitize: ASan+UBSan build with clang (it compiles the sanitizers' instrumentation in two
 # thirds of GCC's time, and its UBSan checks more); --tsan: ThreadSanitizer build (both
-# RelWithDebInfo, each in a build dir of its own, and unity builds: each batch of sources in
-# one compiler run, which takes the ASan build from 8 minutes to under 5 on two cores; the
-# Release build stays file by file, as clang-tidy reads its compile commands); --target:
-# build only these targets (default: all).
+# RelWithDebInfo, each in a build dir of its own); --target: build only these targets
+# (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +21,7 @@ runtime=0
 sanitize=OFF
 tsan=OFF
 build_type=Release
-unity=OFF
+unity=ON
 targets=()
 compiler=()
 do_build=1
@@ -30,9 +31,10 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --build-dir) build_dir=$2; shift 2 ;;
     --runtime) runtime=1; shift ;;
-    --sanitize) sanitize=ON; build_type=RelWithDebInfo; unity=ON; compiler=(CC=clang CXX=clang++)
+    --sanitize) sanitize=ON; build_type=RelWithDebInfo; compiler=(CC=clang CXX=clang++)
                 extra+=(clang libclang-rt-dev); shift ;;
-    --tsan) tsan=ON; build_type=RelWithDebInfo; unity=ON; shift ;;
+    --tsan) tsan=ON; build_type=RelWithDebInfo; shift ;;
+    --no-unity) unity=OFF; shift ;;
     --target) targets+=(--target "$2"); shift 2 ;;
     --no-build) do_build=0; shift ;;
     --list) list=1; shift ;;
