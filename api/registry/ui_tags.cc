@@ -50,6 +50,8 @@ Response handleUiTags(Registry& registry, const Request& request, const Route& r
   w.StartObject();
   writeString(w, "name", route.name);
   writeNumber(w, "total", page.total);
+  writeKey(w, "canDelete");
+  w.Bool(uiMayDelete(registry, request, repo.name()));
   writeKey(w, "tags");
   w.StartArray();
   for (const browse::TagRow& row : page.tags) {

@@ -3,6 +3,8 @@
 // images this script expects (the names below), then:
 //   node ui.test.mjs browse URL SCREENSHOT_DIR     every view, deep links, hostile values, delete
 //   node ui.test.mjs htpasswd URL USER PASSWORD    the sign-in flows with htpasswd
+//   node ui.test.mjs token URL FOREIGN_URL         token auth: URL's realm is on its origin,
+//                                                  FOREIGN_URL's on another
 // Exits 1 with one line per failed check; a Chromium that cannot start fails the run.
 
 import assert from 'node:assert/strict';
@@ -224,6 +226,93 @@ async function htpasswd(browser, user, password) {
   await cancelled.close();
 }
 
+// --- token auth: the page asks the realm for tokens, as docker does ---
+
+async function signIn(page, user, password) {
+  await page.fill('input[name=user]', user);
+  await page.fill('input[name=password]', password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+// A DELETE sent through the page's own request code (the buttons are not there): the error
+// the page would show, or 'deleted'.
+function forcedDelete(page, path) {
+  return page.evaluate(async (p) => {
+    const api = await import('/ui/api.js');
+    try {
+      await api.remove(p);
+      return 'deleted';
+    } catch (error) {
+      return `${error.status} ${error.message}`;
+    }
+  }, path);
+}
+
+async function token(browser, foreign) {
+  const fresh = async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.setDefaultTimeout(kTimeout);
+    return { context, page, seen: watch(page) };
+  };
+
+  // Anonymous: the UI's endpoints answer 401 with the realm's challenge; the page asks to sign in.
+  let { context, page, seen } = await fresh();
+  await open(page, '#/repo?name=library/hello', 'uses token auth');
+  const anonymous = await page.evaluate(async () => Promise.all(
+    ['/v2/_regfs/catalog', '/v2/_regfs/storage', '/v2/library/hello/_regfs/tags',
+      '/v2/library/hello/_regfs/image/1.0', '/v2/library/hello/_regfs/files/1.0/hello.txt']
+      .map(async (p) => { const r = await fetch(p); return [p, r.status, r.headers.get('www-authenticate')]; })));
+  for (const [path, status, challenge] of anonymous) {
+    assert.equal(status, 401, `${path} without a token`);
+    assert.match(challenge, new RegExp(`^Bearer realm="${new URL('/token', base).href}"`), path);
+  }
+  // A wrong password: the realm refuses it.
+  await signIn(page, 'viewer', 'wrong');
+  await page.getByText('refused these credentials').waitFor();
+  // viewer: browses (catalog, tags, an image, a file), sees no delete, and a forced one is refused.
+  await signIn(page, 'viewer', 'view-secret');
+  await page.locator('#tags').waitFor();
+  assert.match(page.url(), /name=library(%2F|\/)hello/, 'the deep link survives the sign-in');
+  await page.getByText('signed in as viewer').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Delete' }).count(), 0, 'no delete for viewer');
+  await open(page, '#/', 'library/');
+  await page.locator('.catalog').getByRole('link', { name: 'hello', exact: true }).waitFor();
+  await open(page, '#/image?name=library/hello&ref=1.0&tab=files&path=/hello.txt');
+  await page.locator('#preview', { hasText: 'hi' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Delete' }).count(), 0, 'no delete on the image page');
+  await open(page, '#/repo?name=scratch/delete-me', 'old');
+  assert.equal(await page.getByRole('button', { name: 'Delete' }).count(), 0);
+  assert.match(await forcedDelete(page, '/v2/scratch/delete-me/manifests/old'),
+    /^401 viewer may not do this: the token realm did not grant repository:scratch\/delete-me:delete/);
+  const tags = async (p) => p.evaluate(async () =>
+    (await (await import('/ui/api.js')).getJson('/v2/scratch/delete-me/tags/list')).tags.sort());
+  assert.deepEqual(await tags(page), ['keep', 'old'], 'the forced delete removed nothing');
+  await untouched(page, seen, 'viewer');
+  await context.close();
+
+  // pusher may delete: the buttons are there and a tag goes.
+  ({ context, page, seen } = await fresh());
+  await open(page, '#/repo?name=scratch/delete-me', 'Sign in');
+  await signIn(page, 'pusher', 'push-secret');
+  const row = page.locator('#tags tbody tr', { hasText: 'old' });
+  await row.getByRole('button', { name: 'Delete' }).click();
+  await page.locator('dialog.confirm').getByRole('button', { name: 'Delete' }).click();
+  await row.waitFor({ state: 'detached' });
+  assert.deepEqual(await tags(page), ['keep']);
+  await untouched(page, seen, 'pusher');
+  await context.close();
+
+  // A realm on another origin: the page cannot reach it and says so.
+  ({ context, page, seen } = await fresh());
+  await page.goto(new URL('/#/', foreign).href);
+  await page.getByText('Sign in').first().waitFor();
+  await signIn(page, 'pusher', 'push-secret');
+  await page.getByText('is not this page\'s origin').waitFor();
+  assert.equal(await page.locator('.catalog').count(), 0, 'no data without a token');
+  await context.close();
+}
+
 async function main() {
   let browser;
   try {
@@ -237,6 +326,9 @@ async function main() {
     if (mode === 'htpasswd') {
       await htpasswd(browser, rest[0], rest[1]);
       console.log('ok - htpasswd sign-in (Basic prompt, then the form)');
+    } else if (mode === 'token') {
+      await token(browser, rest[0]);
+      console.log('ok - token auth (the realm on the page\'s origin; another origin refused)');
     } else if (mode === 'browse') {
       const dir = rest[0];
       mkdirSync(dir, { recursive: true });
@@ -258,7 +350,7 @@ async function main() {
         await context.close();
       }
     } else {
-      console.error('usage: node ui.test.mjs browse URL DIR | htpasswd URL USER PASSWORD');
+      console.error('usage: node ui.test.mjs browse URL DIR | htpasswd URL USER PASSWORD | token URL FOREIGN_URL');
       failed = 1;
     }
   } catch (error) {

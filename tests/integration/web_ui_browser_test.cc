@@ -10,10 +10,13 @@
 #include <filesystem>
 #include <string>
 
+#include "support/dockerd.h"
 #include "support/http_client.h"
 #include "support/image.h"
+#include "support/nginx.h"
 #include "support/process.h"
 #include "support/server.h"
+#include "support/tls.h"
 
 namespace regfs::testing {
 namespace {
@@ -132,6 +135,40 @@ TEST(WebUiBrowser, SignsInWithHtpasswd) {
              {"--dest-creds", "alice:wonder-land"});
   CommandResult r = runBrowser({"htpasswd", server.url(), "alice", "wonder-land"});
   EXPECT_EQ(r.status, 0) << r.out << r.err << "\nserver log:\n" << server.log();
+}
+
+// Token auth as it is deployed behind one reverse proxy: nginx serves the registry at / and
+// the token server at /token, so the realm is on the page's origin and the page asks it for
+// tokens as docker does. viewer browses and is offered no delete (the API refuses its forced
+// one); pusher deletes. A second registry whose realm is on another origin: the page says
+// it cannot ask it (docs/ui.md, "Auth").
+TEST(WebUiBrowser, SignsInWithTokensFromTheRealm) {
+  requireBrowserStack();
+  ASSERT_TRUE(haveProgram("nginx")) << "nginx is required (scripts/setup.sh installs nginx-light)";
+  TempDir work;
+  TokenServer tokens("regfs-test-issuer", "regfs-test");
+  int proxyPort = freePort();
+  std::string proxied = "http://127.0.0.1:" + std::to_string(proxyPort);
+  RegfsServerOptions options;
+  options.extraConfig = tokens.registryConfig(proxied + "/token");
+  RegfsServer server(fs::path(), options);
+  NginxProxy proxy(
+      {{"/token", {"127.0.0.1:" + std::to_string(tokens.port())}}, {"/", {server.host()}}},
+      proxyPort);
+  OciLayout oci(work / "oci");
+  oci.tag("1.0", oci.addImage({oci.addLayer({{"hello.txt", "hi\n"}})}));
+  for (const char* ref : {"library/hello:1.0", "scratch/delete-me:old", "scratch/delete-me:keep"}) {
+    CommandResult pushed = skopeoCopy(oci.ref("1.0"), "docker://" + proxy.host() + "/" + ref,
+                                      {"--dest-creds", "pusher:push-secret"});
+    ASSERT_EQ(pushed.status, 0) << pushed.err << server.log() << tokens.log();
+  }
+  RegfsServerOptions elsewhere;
+  elsewhere.extraConfig = tokens.registryConfig();
+  RegfsServer foreign(fs::path(), elsewhere);
+  CommandResult r = runBrowser({"token", proxy.url(), foreign.url()});
+  EXPECT_EQ(r.status, 0) << r.out << r.err << "\nserver log:\n"
+                         << server.log() << "\ntoken server log:\n"
+                         << tokens.log();
 }
 
 }  // namespace
