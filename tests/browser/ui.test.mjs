@@ -169,6 +169,44 @@ check('index: one tab per platform, referrers by artifact type', async ({ page, 
   await page.getByRole('link', { name: 'arch.txt' }).waitFor({ timeout: kTimeout });
 });
 
+check('docker: an image docker built and pushed, its config and history, a manifest list', async ({ page, dir }) => {
+  await open(page, '#/image?name=docker/app&ref=1.0', 'Config');
+  const text = await page.locator('main').textContent();
+  for (const value of ['application/vnd.docker.distribution.manifest.v2+json', 'linux/amd64', 'GREETING=hello',
+    'org.example.built-by', '/srv', '9090/tcp', '["/bin/sh"]']) {
+    assert.ok(text.includes(value), `the docker image's page shows ${value}`);
+  }
+  assert.equal(await page.locator('dd', { hasText: /^1000$/ }).count(), 1, 'the user docker set');
+  await page.getByRole('tab', { name: 'Layers' }).click();
+  await page.locator('table.history').waitFor();
+  // Each step's row: the layer it made (— for steps that made none), its size, its command.
+  const steps = await page.locator('table.history tbody tr').evaluateAll((rows) =>
+    rows.map((r) => [...r.cells].slice(0, 3).map((c) => c.textContent)));
+  const step = (what) => steps.find(([, , command]) => command.includes(what)) ?? [];
+  assert.equal(step('echo docker-run')[0], '2', 'RUN made the third layer');
+  assert.match(step('echo docker-run')[1], /B$/);
+  assert.equal(step('greeting.txt')[0], '1', 'COPY made the second');
+  assert.equal(step('ENV GREETING=hello')[0], '—', 'ENV made none');
+  assert.equal(step('WORKDIR /srv')[0], '—');
+  assert.equal(await page.locator('table.layers tbody tr').count(), 3);
+  assert.match(await page.locator('table.layers').textContent(), /application\/vnd\.docker\.image\.rootfs\.diff\.tar\.gzip/);
+  await shot(page, dir, 'docker-history.png');
+  await page.getByRole('tab', { name: 'Files' }).click();
+  await page.getByRole('link', { name: 'srv' }).click();
+  await page.getByRole('link', { name: 'run.txt' }).click();
+  await page.locator('#preview', { hasText: 'docker-run' }).waitFor();
+
+  await open(page, '#/image?name=docker/app&ref=2.0', 'Platforms');
+  assert.ok((await page.locator('main').textContent()).includes('application/vnd.docker.distribution.manifest.list.v2+json'));
+  await page.getByRole('tab', { name: 'linux/amd64' }).waitFor();
+  await page.getByRole('tab', { name: 'linux/arm64/v8' }).click();
+  await page.waitForURL(/platform=linux%2Farm64%2Fv8/);
+  await page.locator('main', { hasText: 'org.example.arch' }).waitFor();
+  // The tag list shows both platforms of the list.
+  await open(page, '#/repo?name=docker/app', '2.0');
+  assert.match(await page.locator('#tags tbody tr', { hasText: '2.0' }).textContent(), /linux\/amd64, linux\/arm64\/v8/);
+});
+
 check('storage: totals, dedupe savings, biggest repositories', async ({ page, dir }) => {
   await open(page, '#/storage', 'Biggest repositories');
   assert.match(await page.locator('main').textContent(), /Saved by deduplication/);

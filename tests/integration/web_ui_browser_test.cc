@@ -1,6 +1,7 @@
 // The web UI in a real browser: regfs-server on a free port with images pushed by skopeo (one
 // with hostile labels, annotations, history and file names, a multi-platform index with an
-// SBOM referring to it, namespaces, an untagged manifest), then tests/browser/ui.test.mjs
+// SBOM referring to it, namespaces, an untagged manifest) and by docker (an image docker
+// built, a manifest list of two platforms), then tests/browser/ui.test.mjs
 // drives Debian's headless Chromium through every view, the delete flow, deep links after a
 // reload and, on a second server, the htpasswd sign-in. The run leaves its screenshots in
 // <build>/ui-screenshots, or where REGFS_UI_SCREENSHOTS says (docs/images for the README's).
@@ -106,6 +107,53 @@ void pushImages(RegfsServer& server, const fs::path& work) {
   ASSERT_EQ(put->status, 201) << put->body;
 }
 
+// Built by docker from the busybox image (history with empty layers, a label, environment,
+// user, working directory and port in docker's config).
+constexpr char kDockerfile[] = R"(ARG BASE
+FROM ${BASE}
+LABEL org.example.built-by=docker
+ENV GREETING=hello
+COPY greeting.txt /srv/greeting.txt
+RUN echo docker-run > /srv/run.txt
+WORKDIR /srv
+EXPOSE 9090
+USER 1000
+)";
+
+// Pushes with docker (Docker media types): docker/app:1.0 built by `docker build`, and
+// docker/app:2.0, a manifest list (`docker manifest`) of it and an image listed as arm64/v8.
+void pushDockerImages(RegfsServer& server, const fs::path& work) {
+  DockerDaemon* docker = nullptr;
+  try {
+    docker = &sharedDockerDaemon();
+  } catch (const std::exception& e) {
+    FAIL() << "dockerd could not start: " << e.what();
+  }
+  auto ok = [&](const std::vector<std::string>& args) {
+    CommandResult r = docker->docker(args);
+    EXPECT_EQ(r.status, 0) << "docker " << args[0] << ": " << r.out << r.err << server.log();
+    return r.status == 0;
+  };
+  const std::string base = "regfs-busybox:ui";
+  const std::string repo = server.host() + "/docker/app";
+  importBusyboxImage(*docker, base);
+  importBusyboxImage(*docker, repo + ":arm64", {"LABEL org.example.arch=arm64"});
+  writeFile(work / "context/Dockerfile", kDockerfile);
+  writeFile(work / "context/greeting.txt", "hello from docker\n");
+  bool pushed =
+      ok({"build", "--network", "none", "--build-arg", "BASE=" + base, "-t", repo + ":1.0",
+          (work / "context").string()}) &&
+      ok({"push", repo + ":1.0"}) && ok({"push", repo + ":arm64"}) &&
+      ok({"manifest", "create", "--insecure", repo + ":2.0", repo + ":1.0", repo + ":arm64"}) &&
+      // docker import records the engine's own platform: the list says what it is for.
+      ok({"manifest", "annotate", "--arch", "arm64", "--variant", "v8", repo + ":2.0",
+          repo + ":arm64"}) &&
+      ok({"manifest", "push", "--insecure", "--purge", repo + ":2.0"});
+  // The engine is shared by the test program: leave nothing in it.
+  docker->docker({"rmi", "-f", base, repo + ":1.0", repo + ":arm64"});
+  ASSERT_TRUE(pushed);
+}
+
 fs::path screenshotDir() {
   if (const char* dir = getenv("REGFS_UI_SCREENSHOTS")) return dir;
   return fs::path(getenv("REGFS_BIN_DIR")).parent_path() / "ui-screenshots";
@@ -120,6 +168,7 @@ TEST(WebUiBrowser, EveryViewRendersWithoutRunningWhatWasPushed) {
       "regfs:\n  immutable:\n    - repositories: [\"scratch/**\"]\n      tags: [keep]\n";
   RegfsServer server(fs::path(), options);
   ASSERT_NO_FATAL_FAILURE(pushImages(server, work.path()));
+  ASSERT_NO_FATAL_FAILURE(pushDockerImages(server, work.path()));
   CommandResult r = runBrowser({"browse", server.url(), screenshotDir().string()});
   EXPECT_EQ(r.status, 0) << r.out << r.err << "\nserver log:\n" << server.log();
   EXPECT_EQ(server.stop(), 0);
