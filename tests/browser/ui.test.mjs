@@ -72,7 +72,7 @@ check('catalog: a namespace tree with tag counts and sizes, filtered as typed', 
   await page.fill('#filter', 'arch');
   await page.waitForFunction(() => document.querySelectorAll('.catalog li.repo').length === 1);
   assert.match(await tree.textContent(), /arch/);
-  assert.match(page.url(), /q=arch/);
+  await page.waitForURL(/q=arch/);
   // The filter is in the URL: a reload keeps it.
   await page.reload();
   await page.locator('.catalog li.repo').first().waitFor();
