@@ -3,6 +3,7 @@
 // images this script expects (the names below), then:
 //   node ui.test.mjs browse URL SCREENSHOT_DIR     every view, deep links, hostile values, delete
 //   node ui.test.mjs htpasswd URL USER PASSWORD    the sign-in flows with htpasswd
+//   node ui.test.mjs catalog URL                   a catalog of 250 repositories in many/
 //   node ui.test.mjs token URL FOREIGN_URL         token auth: URL's realm is on its origin,
 //                                                  FOREIGN_URL's on another
 // Exits 1 with one line per failed check; a Chromium that cannot start fails the run.
@@ -351,6 +352,40 @@ async function token(browser, foreign) {
   await context.close();
 }
 
+// --- a catalog larger than a screen: drawn as it is shown ---
+
+async function bigCatalog(browser) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.setDefaultTimeout(kTimeout);
+  const seen = watch(page);
+  await open(page, '#/', '250 repositories');
+  const rows = page.locator('.catalog li.repo');
+  const more = page.getByRole('button', { name: /^Show more/ });
+  assert.equal(await rows.count(), 0, 'many/ (250) starts closed, its rows not drawn');
+  await page.locator('summary', { hasText: 'many/' }).click();
+  await rows.nth(99).waitFor();
+  assert.equal(await rows.count(), 100, 'opened: the first 100 rows');
+  assert.equal(await more.textContent(), 'Show more (150 left here)');
+  await more.click();
+  await rows.nth(199).waitFor();
+  await more.click();
+  await rows.nth(249).waitFor();
+  assert.equal(await more.count(), 0, 'all 250 drawn, nothing left');
+  const names = await page.locator('.catalog li.repo a').allTextContents();
+  assert.deepEqual(names, Array.from({ length: 250 }, (_, i) => `r${String(i).padStart(3, '0')}`),
+    'in catalog order, each once');
+  // Typing on narrows; deleting widens again.
+  for (const [typed, count] of [['r2', 50], ['r24', 10], ['r', 100]]) {
+    await page.fill('#filter', typed);
+    await page.waitForFunction((n) => document.querySelectorAll('.catalog li.repo').length === n, count);
+  }
+  assert.equal(await more.textContent(), 'Show more (150 left here)', 'a filter matching all draws 100');
+  await page.getByText('250 of 250 repositories match').waitFor();
+  await untouched(page, seen, 'big catalog');
+  await context.close();
+}
+
 async function main() {
   let browser;
   try {
@@ -364,6 +399,9 @@ async function main() {
     if (mode === 'htpasswd') {
       await htpasswd(browser, rest[0], rest[1]);
       console.log('ok - htpasswd sign-in (Basic prompt, then the form)');
+    } else if (mode === 'catalog') {
+      await bigCatalog(browser);
+      console.log('ok - a catalog larger than a screen, drawn as it is shown');
     } else if (mode === 'token') {
       await token(browser, rest[0]);
       console.log('ok - token auth (the realm on the page\'s origin; another origin refused)');
@@ -388,7 +426,7 @@ async function main() {
         await context.close();
       }
     } else {
-      console.error('usage: node ui.test.mjs browse URL DIR | htpasswd URL USER PASSWORD | token URL FOREIGN_URL');
+      console.error('usage: node ui.test.mjs browse URL DIR | catalog URL | htpasswd URL USER PASSWORD | token URL FOREIGN_URL');
       failed = 1;
     }
   } catch (error) {

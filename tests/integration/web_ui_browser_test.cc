@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <string>
 
@@ -17,6 +18,7 @@
 #include "support/nginx.h"
 #include "support/process.h"
 #include "support/server.h"
+#include "support/store_builder.h"
 #include "support/tls.h"
 
 namespace regfs::testing {
@@ -172,6 +174,26 @@ TEST(WebUiBrowser, EveryViewRendersWithoutRunningWhatWasPushed) {
   CommandResult r = runBrowser({"browse", server.url(), screenshotDir().string()});
   EXPECT_EQ(r.status, 0) << r.out << r.err << "\nserver log:\n" << server.log();
   EXPECT_EQ(server.stop(), 0);
+}
+
+// A catalog larger than a screen: many/ holds 250 repositories, so it starts closed and its
+// rows are drawn when it is opened, 100 at a time behind "Show more"; the filter narrows.
+TEST(WebUiBrowser, TheCatalogDrawsWhatTheScreenShows) {
+  requireBrowserStack();
+  TempDir work;
+  {
+    Store store = Store::openLocal(work / "store");
+    for (int i = 0; i < 250; ++i) {
+      char name[16];
+      std::snprintf(name, sizeof name, "many/r%03d", i);
+      Repository repo = store.repository(RepoName::parse(name));
+      BuiltImage image = pushImage(store, repo, {"layer"});
+      repo.putTag(Tag::parse("latest"), image.manifest);
+    }
+  }
+  RegfsServer server(work / "store");
+  CommandResult r = runBrowser({"catalog", server.url()});
+  EXPECT_EQ(r.status, 0) << r.out << r.err << "\nserver log:\n" << server.log();
 }
 
 TEST(WebUiBrowser, SignsInWithHtpasswd) {
