@@ -14,6 +14,10 @@
 #include <utility>
 #include <vector>
 
+namespace regfs {
+struct TokenClaims;
+}
+
 namespace regfs::api {
 
 // Header names compare case-insensitively; values keep their bytes.
@@ -52,6 +56,8 @@ struct Request {
   bool keepAlive = true;
   // Who the request authenticated as (set once auth allowed it); empty without auth.
   std::string user;
+  // What a bearer token that let it in grants (AuthDecision::token); null otherwise.
+  std::shared_ptr<const TokenClaims> token;
   bool hasBody() const { return chunked || (contentLength && *contentLength > 0); }
 };
 

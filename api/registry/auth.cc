@@ -40,6 +40,7 @@ std::optional<Response> checkAccess(Authenticator& authenticator, Request& reque
   AuthDecision d = authenticator.authorize(a);
   if (d.allowed) {
     request.user = d.user;
+    request.token = std::move(d.token);
     return std::nullopt;
   }
   // A request without credentials is the usual first step of a client, not news.

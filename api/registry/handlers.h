@@ -26,6 +26,10 @@ Response handleUiWhoami(Registry& registry, const Request& request);
 Response handleUiTags(Registry& registry, const Request& request, const Route& route);
 Response handleUiManifests(Registry& registry, const Request& request, const Route& route);
 Response handleUiImage(Registry& registry, const Request& request, const Route& route);
+// Whether the web UI offers deletes in `repo`: the registry deletes (storage.delete.enabled,
+// not read-only) and the request's credentials grant delete there (a token's own scopes;
+// every other kind of credentials may do everything).
+bool uiMayDelete(const Registry& registry, const Request& request, const RepoName& repo);
 // Refuses (Error(kDenied)) a DELETE a browser sends for a page of another origin: its Origin
 // header names another host than the request's Host, or Sec-Fetch-Site says cross-site.
 void refuseCrossOriginDelete(const Request& request);

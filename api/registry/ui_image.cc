@@ -165,6 +165,8 @@ Response handleUiImage(Registry& registry, const Request& request, const Route& 
   w.StartObject();
   writeString(w, "name", route.name);
   writeString(w, "reference", route.reference);
+  writeKey(w, "canDelete");
+  w.Bool(uiMayDelete(registry, request, repo.name()));
   writeString(w, "digest", shown.str());
   writeString(w, "mediaType", manifest ? manifest->mediaType : describeManifest(bytes).mediaType);
   writeNumber(w, "size", bytes.size());

@@ -18,6 +18,8 @@ Response handleUiManifests(Registry& registry, const Request& request, const Rou
   JsonWriter w(buf);
   w.StartObject();
   writeString(w, "name", route.name);
+  writeKey(w, "canDelete");
+  w.Bool(uiMayDelete(registry, request, repo.name()));
   writeKey(w, "manifests");
   w.StartArray();
   for (const browse::ManifestRow& row :

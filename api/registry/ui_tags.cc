@@ -4,6 +4,7 @@
 #include "api/registry/handlers.h"
 #include "api/registry/json_body.h"
 #include "common/browse/repository.h"
+#include "common/browse/summaries.h"
 #include "common/error.h"
 #include "common/lifecycle/immutable.h"
 
@@ -44,12 +45,17 @@ Response handleUiTags(Registry& registry, const Request& request, const Route& r
   browse::TagQuery query = tagQuery(request);
   if (!repo.exists())
     throw Error(ErrorKind::kNameUnknown, "repository name not known: " + route.name);
-  browse::TagPage page = browse::tagPage(registry.store(), repo, registry.facts(), query);
+  // The tag links (names, push dates) are kept between requests: a page costs what it shows.
+  std::shared_ptr<const browse::TagLinks> links = registry.summaries().tagLinks(repo);
+  browse::TagPage page =
+      browse::tagPage(registry.store(), repo, registry.facts(), query, links.get());
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
   writeString(w, "name", route.name);
   writeNumber(w, "total", page.total);
+  writeKey(w, "canDelete");
+  w.Bool(uiMayDelete(registry, request, repo.name()));
   writeKey(w, "tags");
   w.StartArray();
   for (const browse::TagRow& row : page.tags) {

@@ -99,7 +99,9 @@ class TokenAuthenticator : public Authenticator {
             "token does not grant " + access.type + ":" + access.name + ":" + access.action);
       }
     }
-    return allow(claims.subject);
+    AuthDecision d = allow(claims.subject);
+    d.token = std::make_shared<const TokenClaims>(std::move(claims));
+    return d;
   }
 
  private:

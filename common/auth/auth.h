@@ -35,6 +35,7 @@
 
 #include "common/auth/access.h"
 #include "common/auth/login_throttle.h"
+#include "common/auth/token_auth.h"
 #include "common/config/config.h"
 #include "common/error.h"
 
@@ -55,8 +56,11 @@ struct AuthDecision {
   std::string wwwAuthenticate;                // the challenge to send, when set
   int retryAfterSeconds = 0;                  // for Retry-After, when > 0
   std::string user;                           // who was authenticated, when allowed
-  std::string message;                        // for the error body
-  std::string logDetail;                      // why it was refused, for the server log
+  // What the credentials grant beyond this request (a page offering a delete asks): null when
+  // whoever passed may do everything (no auth, htpasswd, silly), a token's claims otherwise.
+  std::shared_ptr<const TokenClaims> token;
+  std::string message;    // for the error body
+  std::string logDetail;  // why it was refused, for the server log
 };
 
 class Authenticator {

@@ -43,22 +43,25 @@ bool complete(const Store& store, const Repository& repo, FactCache& cache, TagR
   return true;
 }
 
-void sortRows(std::vector<TagRow>& rows, const TagQuery& query) {
+// `rows` in `query`'s order as far as `end`: the page and what precedes it, not the rest.
+void sortRows(std::vector<TagRow>& rows, const TagQuery& query, size_t end) {
   auto byName = [](const TagRow& a, const TagRow& b) { return a.tag.str() < b.tag.str(); };
-  std::stable_sort(rows.begin(), rows.end(), [&](const TagRow& a, const TagRow& b) {
-    switch (query.sort) {
-      case TagSort::kName:
-        return query.descending ? byName(b, a) : byName(a, b);
-      case TagSort::kPushed:
-        if (earlier(a.pushed, b.pushed) || earlier(b.pushed, a.pushed))
-          return query.descending ? earlier(b.pushed, a.pushed) : earlier(a.pushed, b.pushed);
+  // Ties are broken by name, so the order is total and a partial sort is stable enough.
+  std::partial_sort(
+      rows.begin(), rows.begin() + end, rows.end(), [&](const TagRow& a, const TagRow& b) {
+        switch (query.sort) {
+          case TagSort::kName:
+            return query.descending ? byName(b, a) : byName(a, b);
+          case TagSort::kPushed:
+            if (earlier(a.pushed, b.pushed) || earlier(b.pushed, a.pushed))
+              return query.descending ? earlier(b.pushed, a.pushed) : earlier(a.pushed, b.pushed);
+            return byName(a, b);
+          case TagSort::kSize:
+            if (a.size != b.size) return query.descending ? a.size > b.size : a.size < b.size;
+            return byName(a, b);
+        }
         return byName(a, b);
-      case TagSort::kSize:
-        if (a.size != b.size) return query.descending ? a.size > b.size : a.size < b.size;
-        return byName(a, b);
-    }
-    return byName(a, b);
-  });
+      });
 }
 
 }  // namespace
@@ -82,12 +85,19 @@ RepositorySummary summarize(const Store& store, const Repository& repo, FactCach
   return s;
 }
 
-TagPage tagPage(const Store& store, const Repository& repo, FactCache& cache,
-                const TagQuery& query) {
+TagPage tagPage(const Store& store, const Repository& repo, FactCache& cache, const TagQuery& query,
+                const TagLinks* links) {
+  TagLinks read;
+  if (!links) {
+    read = repo.listTagLinks();
+    links = &read;
+  }
   std::vector<TagRow> rows;
-  for (auto& [tag, link] : repo.listTagLinks()) {
+  rows.reserve(links->size());
+  static const Digest kNone = Digest::of("");
+  for (const auto& [tag, link] : *links) {
     if (!query.filter.empty() && tag.str().find(query.filter) == std::string::npos) continue;
-    rows.push_back(TagRow{std::move(tag), Digest::of(""), link.mtime, nullptr, 0});
+    rows.push_back(TagRow{tag, kNone, link.mtime, nullptr, 0});
   }
   if (query.sort == TagSort::kSize) {
     // Every size is needed to sort: read every link (the facts are cached by digest).
@@ -95,9 +105,9 @@ TagPage tagPage(const Store& store, const Repository& repo, FactCache& cache,
   }
   TagPage page;
   page.total = rows.size();
-  sortRows(rows, query);
   size_t begin = std::min(query.offset, rows.size());
   size_t end = begin + std::min(query.limit, rows.size() - begin);
+  sortRows(rows, query, end);
   for (size_t i = begin; i < end; ++i) {
     if (complete(store, repo, cache, rows[i])) page.tags.push_back(std::move(rows[i]));
   }

@@ -1,9 +1,9 @@
 #pragma once
 // The web UI's views of a repository and of the store, computed on the server: a summary per
 // repository, its tags sorted and paged across all of them, its untagged manifests, and the
-// store's space. Push dates are link modification times (a stat each, on every driver);
-// everything read from manifests comes from the FactCache, so a page costs what it shows
-// plus a stat per tag, not a read of every manifest.
+// store's space. Push dates are link modification times (a stat each, on every driver; kept
+// between requests by StoreSummaries); everything read from manifests comes from the
+// FactCache, so a page costs what it shows, not a read of every manifest.
 
 #include <time.h>
 
@@ -55,11 +55,16 @@ struct TagPage {
   std::vector<TagRow> tags;
 };
 
-// One page of the repository's tags in `query`'s order (ties by name, ascending). Sorting by
-// pushed or name stats every tag link and reads the page's; by size it reads every link
-// (the facts come from `cache`). A tag removed meanwhile is left out of the page.
-TagPage tagPage(const Store& store, const Repository& repo, FactCache& cache,
-                const TagQuery& query);
+// A repository's tag links with their stat data, as Repository::listTagLinks() reads them.
+using TagLinks = std::vector<std::pair<Tag, FileInfo>>;
+
+// One page of the repository's tags in `query`'s order (ties by name, ascending), from
+// `links` (the repository's tag links, kept between requests by StoreSummaries::tagLinks; read
+// here, a stat each, when null). Sorting by pushed or name reads only the page's links; by
+// size it reads every link (the facts come from `cache`). A tag removed meanwhile is left out
+// of the page.
+TagPage tagPage(const Store& store, const Repository& repo, FactCache& cache, const TagQuery& query,
+                const TagLinks* links = nullptr);
 
 struct ManifestRow {
   Digest digest;

@@ -152,12 +152,46 @@ void StoreSummaries::readStorage() {
   storageAt_ = at;
 }
 
+std::shared_ptr<const TagLinks> StoreSummaries::tagLinks(const Repository& repo) {
+  if (refresh_ == std::chrono::nanoseconds(0))
+    return std::make_shared<const TagLinks>(repo.listTagLinks());
+  const std::string& name = repo.name().str();
+  uint64_t read = 0;
+  Clock::time_point at = Clock::now();
+  {
+    std::lock_guard lock(mu_);
+    KeptTagLinks& kept = tagLinks_[name];
+    kept.used = ++tagUse_;
+    if (kept.links && !stale(kept.at)) return kept.links;
+    // Read again below; a change marked meanwhile drops the entry, so this read is not kept.
+    kept.read = read = ++tagReads_;
+    kept.at = at;
+  }
+  auto links = std::make_shared<const TagLinks>(repo.listTagLinks());
+  std::lock_guard lock(mu_);
+  auto it = tagLinks_.find(name);
+  if (it != tagLinks_.end() && it->second.read == read) it->second.links = links;
+  while (tagLinks_.size() > kTagLinksKept) {
+    auto oldest = std::min_element(
+        tagLinks_.begin(), tagLinks_.end(),
+        [](const auto& a, const auto& b) { return a.second.used < b.second.used; });
+    tagLinks_.erase(oldest);
+  }
+  return links;
+}
+
 void StoreSummaries::changed(std::string_view path) noexcept {
   if (refresh_ == std::chrono::nanoseconds(0)) return;  // nothing is kept
   auto where = layout::splitRepositoryPath(path);
   std::lock_guard lock(mu_);
   storageChanged_ = true;
   if (!where || !touchesCatalog(*where)) return;
+  // A repository's tag links go with any change to its _manifests (a tag written or removed),
+  // and with the removal of a directory above it.
+  std::string below = where->name + "/";
+  std::erase_if(tagLinks_, [&](const auto& kept) {
+    return kept.first == where->name || (where->rest.empty() && kept.first.starts_with(below));
+  });
   Mark& mark = marks_[where->name];
   mark.subtree = (mark.subtree && !mark.applied) || where->rest.empty();
   mark.seq = ++seq_;

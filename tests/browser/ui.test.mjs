@@ -3,6 +3,9 @@
 // images this script expects (the names below), then:
 //   node ui.test.mjs browse URL SCREENSHOT_DIR     every view, deep links, hostile values, delete
 //   node ui.test.mjs htpasswd URL USER PASSWORD    the sign-in flows with htpasswd
+//   node ui.test.mjs catalog URL                   a catalog of 250 repositories in many/
+//   node ui.test.mjs token URL FOREIGN_URL         token auth: URL's realm is on its origin,
+//                                                  FOREIGN_URL's on another
 // Exits 1 with one line per failed check; a Chromium that cannot start fails the run.
 
 import assert from 'node:assert/strict';
@@ -70,7 +73,7 @@ check('catalog: a namespace tree with tag counts and sizes, filtered as typed', 
   await page.fill('#filter', 'arch');
   await page.waitForFunction(() => document.querySelectorAll('.catalog li.repo').length === 1);
   assert.match(await tree.textContent(), /arch/);
-  assert.match(page.url(), /q=arch/);
+  await page.waitForURL(/q=arch/);
   // The filter is in the URL: a reload keeps it.
   await page.reload();
   await page.locator('.catalog li.repo').first().waitFor();
@@ -167,6 +170,44 @@ check('index: one tab per platform, referrers by artifact type', async ({ page, 
   await page.getByRole('link', { name: 'arch.txt' }).waitFor({ timeout: kTimeout });
 });
 
+check('docker: an image docker built and pushed, its config and history, a manifest list', async ({ page, dir }) => {
+  await open(page, '#/image?name=docker/app&ref=1.0', 'Config');
+  const text = await page.locator('main').textContent();
+  for (const value of ['application/vnd.docker.distribution.manifest.v2+json', 'linux/amd64', 'GREETING=hello',
+    'org.example.built-by', '/srv', '9090/tcp', '["/bin/sh"]']) {
+    assert.ok(text.includes(value), `the docker image's page shows ${value}`);
+  }
+  assert.equal(await page.locator('dd', { hasText: /^1000$/ }).count(), 1, 'the user docker set');
+  await page.getByRole('tab', { name: 'Layers' }).click();
+  await page.locator('table.history').waitFor();
+  // Each step's row: the layer it made (— for steps that made none), its size, its command.
+  const steps = await page.locator('table.history tbody tr').evaluateAll((rows) =>
+    rows.map((r) => [...r.cells].slice(0, 3).map((c) => c.textContent)));
+  const step = (what) => steps.find(([, , command]) => command.includes(what)) ?? [];
+  assert.equal(step('echo docker-run')[0], '2', 'RUN made the third layer');
+  assert.match(step('echo docker-run')[1], /B$/);
+  assert.equal(step('greeting.txt')[0], '1', 'COPY made the second');
+  assert.equal(step('ENV GREETING=hello')[0], '—', 'ENV made none');
+  assert.equal(step('WORKDIR /srv')[0], '—');
+  assert.equal(await page.locator('table.layers tbody tr').count(), 3);
+  assert.match(await page.locator('table.layers').textContent(), /application\/vnd\.docker\.image\.rootfs\.diff\.tar\.gzip/);
+  await shot(page, dir, 'docker-history.png');
+  await page.getByRole('tab', { name: 'Files' }).click();
+  await page.getByRole('link', { name: 'srv' }).click();
+  await page.getByRole('link', { name: 'run.txt' }).click();
+  await page.locator('#preview', { hasText: 'docker-run' }).waitFor();
+
+  await open(page, '#/image?name=docker/app&ref=2.0', 'Platforms');
+  assert.ok((await page.locator('main').textContent()).includes('application/vnd.docker.distribution.manifest.list.v2+json'));
+  await page.getByRole('tab', { name: 'linux/amd64' }).waitFor();
+  await page.getByRole('tab', { name: 'linux/arm64/v8' }).click();
+  await page.waitForURL(/platform=linux%2Farm64%2Fv8/);
+  await page.locator('main', { hasText: 'org.example.arch' }).waitFor();
+  // The tag list shows both platforms of the list.
+  await open(page, '#/repo?name=docker/app', '2.0');
+  assert.match(await page.locator('#tags tbody tr', { hasText: '2.0' }).textContent(), /linux\/amd64, linux\/arm64\/v8/);
+});
+
 check('storage: totals, dedupe savings, biggest repositories', async ({ page, dir }) => {
   await open(page, '#/storage', 'Biggest repositories');
   assert.match(await page.locator('main').textContent(), /Saved by deduplication/);
@@ -224,6 +265,127 @@ async function htpasswd(browser, user, password) {
   await cancelled.close();
 }
 
+// --- token auth: the page asks the realm for tokens, as docker does ---
+
+async function signIn(page, user, password) {
+  await page.fill('input[name=user]', user);
+  await page.fill('input[name=password]', password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+// A DELETE sent through the page's own request code (the buttons are not there): the error
+// the page would show, or 'deleted'.
+function forcedDelete(page, path) {
+  return page.evaluate(async (p) => {
+    const api = await import('/ui/api.js');
+    try {
+      await api.remove(p);
+      return 'deleted';
+    } catch (error) {
+      return `${error.status} ${error.message}`;
+    }
+  }, path);
+}
+
+async function token(browser, foreign) {
+  const fresh = async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.setDefaultTimeout(kTimeout);
+    return { context, page, seen: watch(page) };
+  };
+
+  // Anonymous: the UI's endpoints answer 401 with the realm's challenge; the page asks to sign in.
+  let { context, page, seen } = await fresh();
+  await open(page, '#/repo?name=library/hello', 'uses token auth');
+  const anonymous = await page.evaluate(async () => Promise.all(
+    ['/v2/_regfs/catalog', '/v2/_regfs/storage', '/v2/library/hello/_regfs/tags',
+      '/v2/library/hello/_regfs/image/1.0', '/v2/library/hello/_regfs/files/1.0/hello.txt']
+      .map(async (p) => { const r = await fetch(p); return [p, r.status, r.headers.get('www-authenticate')]; })));
+  for (const [path, status, challenge] of anonymous) {
+    assert.equal(status, 401, `${path} without a token`);
+    assert.match(challenge, new RegExp(`^Bearer realm="${new URL('/token', base).href}"`), path);
+  }
+  // A wrong password: the realm refuses it.
+  await signIn(page, 'viewer', 'wrong');
+  await page.getByText('refused these credentials').waitFor();
+  // viewer: browses (catalog, tags, an image, a file), sees no delete, and a forced one is refused.
+  await signIn(page, 'viewer', 'view-secret');
+  await page.locator('#tags').waitFor();
+  assert.match(page.url(), /name=library(%2F|\/)hello/, 'the deep link survives the sign-in');
+  await page.getByText('signed in as viewer').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Delete' }).count(), 0, 'no delete for viewer');
+  await open(page, '#/', 'library/');
+  await page.locator('.catalog').getByRole('link', { name: 'hello', exact: true }).waitFor();
+  await open(page, '#/image?name=library/hello&ref=1.0&tab=files&path=/hello.txt');
+  await page.locator('#preview', { hasText: 'hi' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Delete' }).count(), 0, 'no delete on the image page');
+  await open(page, '#/repo?name=scratch/delete-me', 'old');
+  assert.equal(await page.getByRole('button', { name: 'Delete' }).count(), 0);
+  assert.match(await forcedDelete(page, '/v2/scratch/delete-me/manifests/old'),
+    /^401 viewer may not do this: the token realm did not grant repository:scratch\/delete-me:delete/);
+  const tags = async (p) => p.evaluate(async () =>
+    (await (await import('/ui/api.js')).getJson('/v2/scratch/delete-me/tags/list')).tags.sort());
+  assert.deepEqual(await tags(page), ['keep', 'old'], 'the forced delete removed nothing');
+  await untouched(page, seen, 'viewer');
+  await context.close();
+
+  // pusher may delete: the buttons are there and a tag goes.
+  ({ context, page, seen } = await fresh());
+  await open(page, '#/repo?name=scratch/delete-me', 'Sign in');
+  await signIn(page, 'pusher', 'push-secret');
+  const row = page.locator('#tags tbody tr', { hasText: 'old' });
+  await row.getByRole('button', { name: 'Delete' }).click();
+  await page.locator('dialog.confirm').getByRole('button', { name: 'Delete' }).click();
+  await row.waitFor({ state: 'detached' });
+  assert.deepEqual(await tags(page), ['keep']);
+  await untouched(page, seen, 'pusher');
+  await context.close();
+
+  // A realm on another origin: the page cannot reach it and says so.
+  ({ context, page, seen } = await fresh());
+  await page.goto(new URL('/#/', foreign).href);
+  await page.getByText('Sign in').first().waitFor();
+  await signIn(page, 'pusher', 'push-secret');
+  await page.getByText('is not this page\'s origin').waitFor();
+  assert.equal(await page.locator('.catalog').count(), 0, 'no data without a token');
+  await context.close();
+}
+
+// --- a catalog larger than a screen: drawn as it is shown ---
+
+async function bigCatalog(browser) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.setDefaultTimeout(kTimeout);
+  const seen = watch(page);
+  await open(page, '#/', '250 repositories');
+  const rows = page.locator('.catalog li.repo');
+  const more = page.getByRole('button', { name: /^Show more/ });
+  assert.equal(await rows.count(), 0, 'many/ (250) starts closed, its rows not drawn');
+  await page.locator('summary', { hasText: 'many/' }).click();
+  await rows.nth(99).waitFor();
+  assert.equal(await rows.count(), 100, 'opened: the first 100 rows');
+  assert.equal(await more.textContent(), 'Show more (150 left here)');
+  await more.click();
+  await rows.nth(199).waitFor();
+  await more.click();
+  await rows.nth(249).waitFor();
+  assert.equal(await more.count(), 0, 'all 250 drawn, nothing left');
+  const names = await page.locator('.catalog li.repo a').allTextContents();
+  assert.deepEqual(names, Array.from({ length: 250 }, (_, i) => `r${String(i).padStart(3, '0')}`),
+    'in catalog order, each once');
+  // Typing on narrows; deleting widens again.
+  for (const [typed, count] of [['r2', 50], ['r24', 10], ['r', 100]]) {
+    await page.fill('#filter', typed);
+    await page.waitForFunction((n) => document.querySelectorAll('.catalog li.repo').length === n, count);
+  }
+  assert.equal(await more.textContent(), 'Show more (150 left here)', 'a filter matching all draws 100');
+  await page.getByText('250 of 250 repositories match').waitFor();
+  await untouched(page, seen, 'big catalog');
+  await context.close();
+}
+
 async function main() {
   let browser;
   try {
@@ -237,6 +399,12 @@ async function main() {
     if (mode === 'htpasswd') {
       await htpasswd(browser, rest[0], rest[1]);
       console.log('ok - htpasswd sign-in (Basic prompt, then the form)');
+    } else if (mode === 'catalog') {
+      await bigCatalog(browser);
+      console.log('ok - a catalog larger than a screen, drawn as it is shown');
+    } else if (mode === 'token') {
+      await token(browser, rest[0]);
+      console.log('ok - token auth (the realm on the page\'s origin; another origin refused)');
     } else if (mode === 'browse') {
       const dir = rest[0];
       mkdirSync(dir, { recursive: true });
@@ -258,7 +426,7 @@ async function main() {
         await context.close();
       }
     } else {
-      console.error('usage: node ui.test.mjs browse URL DIR | htpasswd URL USER PASSWORD');
+      console.error('usage: node ui.test.mjs browse URL DIR | catalog URL | htpasswd URL USER PASSWORD | token URL FOREIGN_URL');
       failed = 1;
     }
   } catch (error) {

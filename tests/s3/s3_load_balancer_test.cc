@@ -4,101 +4,16 @@
 // shows the same nginx settings.
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "shared_ceph.h"
 #include "support/http_client.h"
 #include "support/image.h"
+#include "support/nginx.h"
 #include "support/server.h"
 
 namespace regfs::testing {
 namespace {
-
-// nginx on a free loopback port, round-robin over `upstreams`, streaming request and
-// response bodies as a registry needs; stopped by PID with the object.
-class RoundRobinProxy {
- public:
-  explicit RoundRobinProxy(const std::vector<const RegfsServer*>& upstreams) : port_(freePort()) {
-    std::string servers;
-    for (const RegfsServer* s : upstreams) servers += "    server " + s->host() + ";\n";
-    std::filesystem::create_directories(dir_ / "tmp");
-    std::string d = dir_.path().string();
-    std::ofstream(dir_ / "nginx.conf")
-        << "user root;\n"
-           "daemon off;\n"
-           // One process: stopping it by PID leaves no worker behind.
-           "master_process off;\n"
-           "pid "
-        << d
-        << "/nginx.pid;\n"
-           "error_log "
-        << d
-        << "/error.log warn;\n"
-           "events {}\n"
-           "http {\n"
-           "  log_format upstreams '$request_method $uri $status $upstream_addr';\n"
-           "  access_log "
-        << d
-        << "/access.log upstreams;\n"
-           "  client_body_temp_path "
-        << d
-        << "/tmp/body;\n"
-           "  proxy_temp_path "
-        << d
-        << "/tmp/proxy;\n"
-           "  fastcgi_temp_path "
-        << d
-        << "/tmp/fastcgi;\n"
-           "  uwsgi_temp_path "
-        << d
-        << "/tmp/uwsgi;\n"
-           "  scgi_temp_path "
-        << d
-        << "/tmp/scgi;\n"
-           "  upstream registry {\n"
-        << servers
-        << "    keepalive 8;\n  }\n"
-           "  server {\n"
-           "    listen 127.0.0.1:"
-        << port_
-        << ";\n"
-           "    client_max_body_size 0;\n"
-           "    proxy_request_buffering off;\n"
-           "    proxy_buffering off;\n"
-           "    proxy_http_version 1.1;\n"
-           "    proxy_read_timeout 900s;\n"
-           "    location /v2/ {\n"
-           "      proxy_pass http://registry;\n"
-           "      proxy_set_header Host $http_host;\n"
-           "      proxy_set_header Connection \"\";\n"
-           "    }\n"
-           "  }\n"
-           "}\n";
-    process_ = std::make_unique<Process>(
-        std::vector<std::string>{"nginx", "-c", (dir_ / "nginx.conf").string(), "-p", d},
-        std::map<std::string, std::string>{}, dir_ / "nginx.log");
-    if (!waitForPort(port_)) {
-      ADD_FAILURE() << "nginx did not start: " << process_->log() << readFile(dir_ / "error.log");
-    }
-  }
-
-  std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
-
-  // "METHOD URI STATUS UPSTREAM" for each request so far.
-  std::vector<std::string> requests() const {
-    std::vector<std::string> lines;
-    std::istringstream in(readFile(dir_ / "access.log"));
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-    return lines;
-  }
-
- private:
-  TempDir dir_;
-  int port_;
-  std::unique_ptr<Process> process_;
-};
 
 TEST(S3LoadBalancerTest, ReplicasBehindRoundRobinServeOneRegistry) {
   ASSERT_TRUE(haveProgram("nginx")) << "nginx is required (scripts/setup.sh installs nginx-light)";
@@ -108,7 +23,8 @@ TEST(S3LoadBalancerTest, ReplicasBehindRoundRobinServeOneRegistry) {
   options.env["REGISTRY_STORAGE_S3_CHUNKSIZE"] = std::to_string(5 << 20);
   RegfsServer a({}, options);
   RegfsServer b({}, options);
-  RoundRobinProxy proxy({&a, &b});
+  // nginx sends each request to the next replica in turn.
+  NginxProxy proxy({{"/v2/", {a.host(), b.host()}}});
 
   TempDir work;
   OciLayout oci(work / "oci");

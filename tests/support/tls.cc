@@ -78,9 +78,10 @@ TokenServer::TokenServer(std::string issuer, std::string service)
   if (!waitForPort(port_)) throw std::runtime_error("token server did not start: " + log());
 }
 
-std::string TokenServer::registryConfig() const {
-  return "auth:\n  token:\n    realm: " + realm() + "\n    service: " + service_ +
-         "\n    issuer: " + issuer_ + "\n    rootcertbundle: " + cert_.string() + "\n";
+std::string TokenServer::registryConfig(const std::string& realm) const {
+  return "auth:\n  token:\n    realm: " + (realm.empty() ? this->realm() : realm) +
+         "\n    service: " + service_ + "\n    issuer: " + issuer_ +
+         "\n    rootcertbundle: " + cert_.string() + "\n";
 }
 
 std::string TokenServer::token(const std::string& user, const std::string& scope) const {

@@ -43,6 +43,8 @@ void openssl(const std::vector<std::string>& args);
 // A token server on a free loopback port. Users (Basic auth on GET /token):
 //   pusher:push-secret  gets every action it asks for
 //   puller:pull-secret  gets pull only
+//   viewer:view-secret  gets pull on repositories and the catalog: it browses, it cannot
+//                       push or delete
 //   late:late-secret    gets every action, in a token that expired an hour ago
 // Tokens are RS256 JWTs signed with `key()`, whose certificate `cert()` the registry trusts
 // (auth.token.rootcertbundle); header "kid" is the key's libtrust id.
@@ -55,8 +57,9 @@ class TokenServer {
   const std::string& issuer() const { return issuer_; }
   const std::string& service() const { return service_; }
   std::string log() const { return process_->log(); }
-  // config.yml lines for auth.token pointing at this server.
-  std::string registryConfig() const;
+  // config.yml lines for auth.token pointing at this server, or at `realm` when given (this
+  // server behind a proxy).
+  std::string registryConfig(const std::string& realm = "") const;
   // A token for `user` ("name:password") asking for `scope`, from this server with curl; a
   // test failure (and "") when it gives none.
   std::string token(const std::string& user, const std::string& scope) const;

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """A small Bearer token server for tests, as docker_auth answers GET /token.
 
-Users (Basic auth): pusher gets every action asked for, puller gets pull only, late gets
-every action in a token that expired an hour ago. Tokens are RS256 JWTs signed with the
+Users (Basic auth): pusher gets every action asked for, puller gets pull only, viewer gets
+pull on repositories and the catalog (no push, no delete), late gets every action in a token
+that expired an hour ago. Tokens are RS256 JWTs signed with the
 given key (by the openssl CLI); the header's "kid" is the key's libtrust id.
 Python standard library only.
 """
@@ -16,7 +17,8 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-USERS = {"pusher": "push-secret", "puller": "pull-secret", "late": "late-secret"}
+USERS = {"pusher": "push-secret", "puller": "pull-secret", "viewer": "view-secret",
+         "late": "late-secret"}
 
 
 def b64url(data):
@@ -87,6 +89,9 @@ def main():
                 wanted = [a for a in actions.split(",") if a]
                 if user == "puller":
                     wanted = [a for a in wanted if a == "pull"]
+                elif user == "viewer":
+                    allowed = {"pull"} if kind == "repository" else {"*"}
+                    wanted = [a for a in wanted if a in allowed]
                 access.append({"type": kind, "name": name, "actions": wanted})
             now = int(time.time())
             issued = now - 7200 if user == "late" else now

@@ -7,6 +7,7 @@
 
 const kCredentials = 'regfs.credentials';
 const tokens = new Map(); // scope -> bearer token
+let alsoAsk = []; // actions asked for with a repository's pull (askAlsoFor)
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -35,6 +36,18 @@ export function setCredentials(user, password) {
   else sessionStorage.setItem(kCredentials, JSON.stringify({ user, password }));
 }
 
+// With deletes on, a token asked for a repository's pull also asks for its delete, as docker
+// asks for pull and push together: the realm grants what the user may, and the repository's
+// pages learn from the server's answer (canDelete) whether to offer deletes.
+export function askAlsoFor(actions) {
+  alsoAsk = actions;
+}
+
+function widened(scope) {
+  if (!alsoAsk.length || !scope) return scope;
+  return scope.split(' ').map((s) => (/^repository:[^ ]+:pull$/.test(s) ? [s, ...alsoAsk].join(',') : s)).join(' ');
+}
+
 function basic({ user, password }) {
   const bytes = new TextEncoder().encode(`${user}:${password}`);
   return 'Basic ' + btoa(String.fromCharCode(...bytes));
@@ -48,7 +61,8 @@ function parseChallenge(header) {
 }
 
 async function bearerToken(challenge) {
-  const { realm, service, scope } = parseChallenge(challenge);
+  const { realm, service } = parseChallenge(challenge);
+  const scope = widened(parseChallenge(challenge).scope);
   if (tokens.has(scope)) return tokens.get(scope);
   const who = credentials();
   if (!who) throw new LoginNeeded('This registry uses token auth: sign in.');
@@ -59,7 +73,9 @@ async function bearerToken(challenge) {
   }
   if (service) url.searchParams.set('service', service);
   if (scope) url.searchParams.set('scope', scope);
-  const r = await fetch(url, { headers: { Authorization: basic(who) } });
+  // Without credentials of the browser's own: a realm refusing these answers 401 with a Basic
+  // challenge, and the browser would ask with its own prompt instead of this page.
+  const r = await fetch(url, { headers: { Authorization: basic(who) }, credentials: 'omit' });
   if (!r.ok) throw new LoginNeeded('The token realm refused these credentials.');
   const body = await r.json();
   const token = body.token ?? body.access_token;
@@ -79,6 +95,12 @@ export async function request(path, init = {}) {
     headers.set('Authorization', 'Bearer ' + await bearerToken(challenge));
     r = await fetch(path, { ...init, headers, credentials: 'same-origin' });
     if (r.status !== 401) return r;
+    // Signed in, but the realm did not grant this: not a reason to sign in again.
+    const again = parseChallenge(r.headers.get('WWW-Authenticate') ?? '');
+    if (again.error === 'insufficient_scope') {
+      throw new ApiError(401, 'DENIED', `${who.user} may not do this: the token realm did not ` +
+        `grant ${again.scope ?? 'the access it needs'}.`);
+    }
   }
   throw new LoginNeeded(who ? 'These credentials were refused.' : 'Sign in to this registry.');
 }

@@ -1,7 +1,7 @@
 // The web UI: renders the view the URL names (router.js) on load and on every change of it;
 // the server serves the one page at / only.
 
-import { getJson, LoginNeeded } from './api.js';
+import { askAlsoFor, getJson, LoginNeeded } from './api.js';
 import { clear, errorBox, h } from './dom.js';
 import { catalogView } from './views/catalog.js';
 import { imageView } from './views/image.js';
@@ -27,6 +27,7 @@ async function render() {
   try {
     if (!context.whoami) {
       context.whoami = await getJson('/v2/_regfs/whoami');
+      askAlsoFor(context.whoami.deleteEnabled ? ['delete'] : []);
       const who = document.getElementById('who');
       clear(who, context.whoami.user ? `signed in as ${context.whoami.user}` : '');
     }

@@ -455,6 +455,45 @@ TEST_F(UiApiTest, TokenAuthNeedsPullOnTheRepositoryAndCatalogForTheCatalog) {
   EXPECT_EQ(catalog.status, 200) << catalog.body;
 }
 
+// With token auth, deletes are per repository: the answers the UI's repository and image pages
+// read say whether the request's token grants delete there, so the UI offers deletes only then.
+TEST_F(UiApiTest, WithTokensTheRepositoryAnswersSayWhetherTheTokenMayDelete) {
+  TokenServer tokens("regfs-test-issuer", "regfs-test");
+  {
+    Store store = Store::openLocal(dir / "store");
+    Repository repo = store.repository(RepoName::parse("team/app"));
+    BuiltImage image = pushImage(store, repo, {"layer"});
+    repo.putTag(Tag::parse("1.0"), image.manifest);
+  }
+  RegfsServerOptions o;
+  o.extraConfig = tokens.registryConfig();
+  start(o);
+  auto bearer = [&](const std::string& user, const std::string& scope) {
+    return "Authorization: Bearer " + tokens.token(user, scope);
+  };
+  const std::string asked = "repository:team/app:pull,delete";  // what the UI asks for
+  for (const char* target : {"/v2/team/app/_regfs/tags", "/v2/team/app/_regfs/manifests",
+                             "/v2/team/app/_regfs/image/1.0"}) {
+    Reply viewer = get(target, {"-H", bearer("viewer:view-secret", asked)});
+    ASSERT_EQ(viewer.status, 200) << target << viewer.body;
+    EXPECT_FALSE(json(viewer)["canDelete"].GetBool()) << target << ": viewer got pull only";
+    Reply pusher = get(target, {"-H", bearer("pusher:push-secret", asked)});
+    ASSERT_EQ(pusher.status, 200) << target << pusher.body;
+    EXPECT_TRUE(json(pusher)["canDelete"].GetBool()) << target;
+    Reply pullOnly = get(target, {"-H", bearer("pusher:push-secret", "repository:team/app:pull")});
+    EXPECT_FALSE(json(pullOnly)["canDelete"].GetBool()) << target << ": the token it came with";
+  }
+  Reply refused = http("DELETE", server->url() + "/v2/team/app/manifests/1.0",
+                       {"-H", bearer("viewer:view-secret", asked)});
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_NE(refused.header("www-authenticate").find("error=\"insufficient_scope\""),
+            std::string::npos)
+      << refused.header("www-authenticate");
+  EXPECT_EQ(
+      get("/v2/team/app/_regfs/image/1.0", {"-H", bearer("viewer:view-secret", asked)}).status, 200)
+      << "the tag is still there";
+}
+
 TEST_F(UiApiTest, ADeleteFromAnotherOriginIsDenied) {
   start();
   ImageBytes image = ociImage("{}", {"l"});

@@ -109,5 +109,62 @@ TEST_F(StoreSummariesTest, ARefreshOfZeroReadsTheStoreEveryTime) {
   EXPECT_EQ(s.storage()->repositories, 2u);
 }
 
+// A repository's tag names and push dates (for its tag pages) are read once and kept: a
+// change marked on it drops them, changes elsewhere do not, another process's change shows
+// once they are older than the refresh, and only the last kTagLinksKept repositories asked
+// for are kept.
+TEST_F(StoreSummariesTest, TagLinksAreKeptUntilAChangeMarksTheirRepository) {
+  push(store, "team/app", "1", "a");
+  push(store, "team/app", "2", "b");
+  push(store, "team/other", "1", "c");
+  Repository app = store.repository(RepoName::parse("team/app"));
+  auto tags = [](const TagLinks& links) {
+    std::vector<std::string> out;
+    for (const auto& [tag, info] : links) out.push_back(tag.str());
+    return out;
+  };
+  auto s = summaries(1h);
+  auto first = s->tagLinks(app);
+  EXPECT_EQ(tags(*first), (std::vector<std::string>{"1", "2"}));
+  EXPECT_EQ(s->tagLinks(app), first) << "kept: not read again";
+  push(other, "team/app", "3", "d");
+  EXPECT_EQ(s->tagLinks(app), first) << "another process's tag is not seen before the refresh";
+  push(store, "team/other", "2", "e");
+  EXPECT_EQ(s->tagLinks(app), first) << "a change to another repository keeps these";
+
+  app.putTag(Tag::parse("4"), app.resolveTag(Tag::parse("1")).value());
+  auto second = s->tagLinks(app);
+  EXPECT_EQ(tags(*second), (std::vector<std::string>{"1", "2", "3", "4"}));
+  ASSERT_TRUE(app.deleteTag(Tag::parse("2")));
+  EXPECT_EQ(tags(*s->tagLinks(app)), (std::vector<std::string>{"1", "3", "4"}));
+  observed->remove(layout::repositoryDir("team"));
+  EXPECT_TRUE(s->tagLinks(app)->empty()) << "a directory above it removed whole drops them";
+
+  // Only the last kTagLinksKept repositories asked for are kept.
+  push(store, "many/r0", "1", "f");
+  Repository r0 = store.repository(RepoName::parse("many/r0"));
+  auto kept = s->tagLinks(r0);
+  for (size_t i = 1; i <= StoreSummaries::kTagLinksKept; ++i) {
+    std::string name = "many/r" + std::to_string(i);
+    push(store, name, "1", "f");
+    s->tagLinks(store.repository(RepoName::parse(name)));
+  }
+  EXPECT_NE(s->tagLinks(r0), kept) << "the least recently asked for went";
+}
+
+TEST_F(StoreSummariesTest, TagLinksOlderThanTheRefreshAreReadAgain) {
+  push(store, "team/app", "1", "a");
+  Repository app = store.repository(RepoName::parse("team/app"));
+  auto s = summaries(200ms);
+  ASSERT_EQ(s->tagLinks(app)->size(), 1u);
+  push(other, "team/app", "2", "b");
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(s->tagLinks(app)->size(), 2u);
+
+  StoreSummaries every(other, facts, 0s);
+  Repository seen = other.repository(RepoName::parse("team/app"));
+  EXPECT_NE(every.tagLinks(seen), every.tagLinks(seen)) << "a refresh of zero keeps nothing";
+}
+
 }  // namespace
 }  // namespace regfs::browse

@@ -85,7 +85,7 @@ function platformsTable(name, reference, image) {
     h('code', { title: p.digest }, shortDigest(p.digest)), bytes(p.size)]));
 }
 
-export async function imageView(page, params, context) {
+export async function imageView(page, params) {
   const name = params.get('name') ?? '';
   const reference = params.get('ref') ?? '';
   const platform = params.get('platform') ?? '';
@@ -110,7 +110,7 @@ export async function imageView(page, params, context) {
     ]),
     h('details', { class: 'pull-details' }, h('summary', null, 'Pull commands'), pullBox(name, reference)),
     // The manifest the reference names: an index, not the platform's child shown.
-    deleteButton(context, `manifest ${shortDigest(named)}`,
+    deleteButton(image, `manifest ${shortDigest(named)}`,
       `The manifest ${named} and every tag pointing at it (${(image.tags ?? []).join(', ') || 'none'}) are deleted.`,
       `/v2/${repoPath(name)}/manifests/${named}`, () => { location.hash = link('repo', { name }); })]);
 

@@ -24,9 +24,10 @@ function pullBox(name, reference) {
     h('label', null, h('span', { class: 'tool' }, tool), copyField(command, `${tool} pull command`))));
 }
 
-// A delete button with its confirmation; `after` runs once it is done.
-function deleteButton(context, what, message, path, after) {
-  if (!context.whoami?.deleteEnabled || context.whoami?.canDelete === false) return null;
+// A delete button with its confirmation, where `answer` (the server's, for this repository)
+// says the user may delete; `after` runs once it is done.
+function deleteButton(answer, what, message, path, after) {
+  if (!answer.canDelete) return null;
   const status = h('span', { class: 'status' });
   const button = h('button', { type: 'button', class: 'danger small' }, 'Delete');
   button.addEventListener('click', async () => {
@@ -52,7 +53,7 @@ function sortHeader(label, key, params, name) {
   label + arrow) };
 }
 
-async function tagsTab(page, name, params, context, rerender) {
+async function tagsTab(page, name, params, rerender) {
   const sort = params.get('sort') ?? 'pushed';
   const order = params.get('order') ?? 'desc';
   const offset = Math.max(0, Number(params.get('offset') ?? 0) || 0);
@@ -76,7 +77,7 @@ async function tagsTab(page, name, params, context, rerender) {
     h('details', { class: 'pull-details' }, h('summary', null, 'Pull'), pullBox(name, t.tag)),
     t.immutable
       ? h('span', { class: 'badge immutable', title: `Immutable: ${t.immutable}` }, 'immutable')
-      : deleteButton(context, `tag ${t.tag}`,
+      : deleteButton(answer, `tag ${t.tag}`,
         `The tag ${t.tag} goes; the manifest ${shortDigest(t.digest)} stays (with its other tags).`,
         `/v2/${repoPath(name)}/manifests/${encodeURIComponent(t.tag)}`, rerender),
   ]);
@@ -91,7 +92,7 @@ async function tagsTab(page, name, params, context, rerender) {
     : h('p', { class: 'muted' }, q ? 'No tag matches.' : 'No tags.'), pager);
 }
 
-async function untaggedTab(page, name, context, rerender) {
+async function untaggedTab(page, name, rerender) {
   const answer = await getJson(`/v2/${repoPath(name)}/_regfs/manifests?untagged=true`);
   const manifests = answer.manifests ?? [];
   if (!manifests.length) {
@@ -101,12 +102,12 @@ async function untaggedTab(page, name, context, rerender) {
   page.append(table(['Digest', 'Media type', 'Artifact type', 'Size', 'Pushed', ''], manifests.map((m) => [
     h('a', { href: link('image', { name, ref: m.digest }) }, h('code', { title: m.digest }, shortDigest(m.digest))),
     m.mediaType ?? '', m.artifactType ?? '', bytes(m.size), date(m.pushed),
-    deleteButton(context, `manifest ${shortDigest(m.digest)}`, `The manifest ${m.digest} is deleted.`,
+    deleteButton(answer, `manifest ${shortDigest(m.digest)}`, `The manifest ${m.digest} is deleted.`,
       `/v2/${repoPath(name)}/manifests/${m.digest}`, rerender),
   ]), { class: 'untagged' }));
 }
 
-export async function repositoryView(page, params, context) {
+export async function repositoryView(page, params) {
   const name = params.get('name') ?? '';
   const tab = params.get('tab') ?? 'tags';
   document.title = `${name} · regfs`;
@@ -120,8 +121,8 @@ export async function repositoryView(page, params, context) {
       { label: 'Untagged manifests', href: link('repo', { name, tab: 'untagged' }), active: tab === 'untagged' },
     ]),
     body);
-  if (tab === 'untagged') await untaggedTab(body, name, context, rerender);
-  else await tagsTab(body, name, params, context, rerender);
+  if (tab === 'untagged') await untaggedTab(body, name, rerender);
+  else await tagsTab(body, name, params, rerender);
 }
 
 export { deleteButton, pullBox };
