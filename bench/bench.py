@@ -1001,7 +1001,14 @@ class Bench:
             all=self.row("contents_read_all", "contents",
                          "every file (tar -c rootfs) vs tar -xzf to tmpfs", "s",
                          higher_is_better=False, targets=[("other", "≤", 1.2)]),
+            all_cached=self.row("contents_read_all_cached", "contents",
+                                "every file again, pages cached (tar -c rootfs, same mount) vs "
+                                "tar -c of the tree tar -xzf made on tmpfs", "s",
+                                higher_is_better=False),
         )
+        rows["all_cached"].note = ("the second tar -c of the mount the row above timed: the kernel "
+                                   "holds every page, so what is left is one OPEN and one RELEASE "
+                                   "request per file (no READ, nothing to decompress)")
         rss = self.row("contents_rss", "contents",
                        "regfs-mount peak RSS after find + 10 reads in %d images (VmHWM)"
                        % len(gen["browse"]), "MiB", higher_is_better=False,
@@ -1079,15 +1086,19 @@ class Bench:
                     proc = mount_regfs()
                     if proc is None:
                         return
-                    t, _, why = timed(["sh", "-c", "tar -cf - -C '%s' . | cat > /dev/null"
-                                       % (rootfs % "gzip")], 600)
+                    tar_c = ["sh", "-c", "tar -cf - -C '%s' . | cat > /dev/null" % (rootfs % "gzip")]
+                    t, _, why = timed(tar_c, 600)
+                    again, _, why_again = timed(tar_c, 600)
                     self._unfuse(proc, mnt)
                 else:
                     dest = os.path.join(self.mem, "contents-untar")
                     os.makedirs(dest, exist_ok=True)
                     t, _, why = timed(["tar", "-xzf", gen["gz"], "-C", dest], 600)
+                    again, _, why_again = timed(["sh", "-c", "tar -cf - -C '%s' . | cat > /dev/null"
+                                                 % dest], 600)
                     shutil.rmtree(dest, ignore_errors=True)
                 rows["all"].add(which, t, error=why)
+                rows["all_cached"].add(which, again, error=why_again)
         proc = mount_regfs()
         if proc is None:
             return
