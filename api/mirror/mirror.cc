@@ -267,10 +267,8 @@ BlobStream Mirror::blobFrom(const Upstreams::Choice& up, const RepoName& name, c
   }
   BlobStream out;
   out.size = fill->waitForSize();
-  out.stream = [fill](uint64_t offset, uint64_t length,
-                      const std::function<bool(std::string_view)>& sink) {
-    fill->streamTo(offset, length, sink);
-  };
+  out.open = [fill] { return fill->openSource(); };
+  out.growing = fill;
   return out;
 }
 

@@ -38,10 +38,12 @@ struct MirrorCounters {
   std::atomic<uint64_t> expired{0};         // items removed by proxy.ttl
 };
 
-// An uncached blob being fetched: its size, and its bytes streamed as they arrive.
+// An uncached blob being fetched: its size and, for a GET, the file its bytes land in, to be
+// sent as it grows.
 struct BlobStream {
   uint64_t size = 0;
-  FileBody::Stream stream;
+  FileBody::Open open;
+  std::shared_ptr<GrowingFile> growing;
 };
 
 // Runs one piece of work per key at a time: callers of the same key while it runs wait for
