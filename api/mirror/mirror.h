@@ -77,6 +77,11 @@ class Mirror {
   // bytes of the one fetch of it (started by this call or joined). Throws kBlobUnknown when
   // the upstream has none, kUnavailable or kTooManyRequests.
   BlobStream blob(const RepoName& repo, const Digest& digest, bool head);
+  // A blob the store holds for other repositories: linked into `repo`, without fetching its
+  // bytes again, once its upstream confirms (HEAD, with the repository's credentials) that
+  // the repository there has it, of `size` bytes. Throws kBlobUnknown when it has not,
+  // kUnavailable or kTooManyRequests.
+  void linkStoredBlob(const RepoName& repo, const Digest& digest, uint64_t size);
   // A hit: the handler served the item from the cache.
   void noteHit() { counters_.hits++; }
   // Stops the blob fetches still running, so that their clients, which wait on them rather
@@ -100,6 +105,8 @@ class Mirror {
   // kManifestUnknown (no such tag upstream), kUnavailable or kTooManyRequests.
   std::optional<Digest> headTag(const Upstreams::Choice& up, const Tag& tag);
   void checkTag(const RepoName& repo, const Tag& tag);
+  // HEAD of a blob: its size; throws kBlobUnknown, kUnavailable or kTooManyRequests.
+  uint64_t headBlob(const Upstreams::Choice& up, const Digest& digest);
   BlobStream blobFrom(const Upstreams::Choice& up, const RepoName& repo, const Digest& digest,
                       bool head);
 

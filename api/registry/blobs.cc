@@ -64,9 +64,15 @@ Response handleBlob(Registry& registry, const Request& request, const Route& rou
   if (request.method == "DELETE") return deleteBlob(registry, repo, digest);
 
   auto info = statRepoBlob(repo, registry.store(), digest);
-  if (!info && registry.mirror()) return mirroredBlob(registry, request, route, repo, digest);
+  if (!info && registry.mirror()) {
+    // Held for another repository: the upstream only confirms this one has it.
+    info = registry.store().statBlob(digest);
+    if (!info) return mirroredBlob(registry, request, route, repo, digest);
+    registry.mirror()->linkStoredBlob(repo.name(), digest, info->size);
+  } else if (auto* mirror = registry.mirror()) {
+    mirror->noteHit();
+  }
   if (!info) throw Error(ErrorKind::kBlobUnknown, "blob unknown: " + digest.str());
-  if (auto* mirror = registry.mirror()) mirror->noteHit();
 
   Response r(200);
   setBlobHeaders(r, digest);

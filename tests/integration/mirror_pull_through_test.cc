@@ -172,6 +172,48 @@ TEST(MirrorPullThrough, EightConcurrentPullsOfABlobFetchItOnce) {
   EXPECT_GT(mirror.metric("regfs_mirror_hits_total"), 0);
 }
 
+// A blob the mirror's store already holds for another repository is not fetched again: the
+// upstream is asked (HEAD, with this repository's name and credentials) whether this
+// repository has it, and it is linked. One the upstream does not have there is refused.
+TEST(MirrorPullThrough, ABlobStoredForAnotherRepositoryIsLinkedOnceTheUpstreamConfirmsIt) {
+  RegfsServer upstream;
+  std::string blob = randomBytes(2 << 20, 21);
+  std::string digest = digestOf(blob);
+  HttpConnection c(upstream.port());
+  for (std::string repo : {"library/first", "library/second"}) {
+    auto pushed = pushBlobMonolithic(c, repo, blob);
+    ASSERT_TRUE(pushed && pushed->status == 201) << upstream.log();
+  }
+  Mirror mirror(upstream.url());
+  auto pull = [&](const std::string& repo) {
+    return http("GET", mirror.server->url() + "/v2/" + repo + "/blobs/" + digest);
+  };
+
+  ASSERT_EQ(pull("library/first").status, 200) << mirror.server->log();
+  Reply second = pull("library/second");
+  ASSERT_EQ(second.status, 200) << second.body << mirror.server->log();
+  EXPECT_EQ("sha256:" + sha256Hex(second.body), digest);
+  EXPECT_EQ(countLines(upstream.log(), "GET /v2/library/first/blobs/" + digest), 1u);
+  EXPECT_EQ(countLines(upstream.log(), "GET /v2/library/second/blobs/" + digest), 0u)
+      << upstream.log();
+  EXPECT_EQ(countLines(upstream.log(), "HEAD /v2/library/second/blobs/" + digest), 1u)
+      << upstream.log();
+  EXPECT_EQ(mirror.metric("regfs_mirror_upstream_bytes_total"), static_cast<double>(blob.size()));
+  // Linked: the next pull asks the upstream nothing.
+  EXPECT_EQ(pull("library/second").status, 200);
+  EXPECT_EQ(countLines(upstream.log(), "HEAD /v2/library/second/blobs/"), 1u) << upstream.log();
+  EXPECT_EQ(countLines(upstream.log(), "GET /v2/library/second/blobs/"), 0u);
+
+  // The upstream's library/other does not hold it: not served, not linked.
+  Reply other = pull("library/other");
+  EXPECT_EQ(other.status, 404) << other.body;
+  EXPECT_EQ(other.code(), "BLOB_UNKNOWN");
+  EXPECT_FALSE(fs::exists(mirror.server->root() /
+                          "docker/registry/v2/repositories/library/other/_layers/sha256" /
+                          digest.substr(7)));
+  EXPECT_EQ(countLines(upstream.log(), "GET /v2/library/other/blobs/"), 0u) << upstream.log();
+}
+
 // The fake upstream misbehaves on the first GET of the blob (`mode`), then serves it right.
 void expectNothingKeptThenARetryFetches(FakeUpstream::Mode mode) {
   TempDir dir;
