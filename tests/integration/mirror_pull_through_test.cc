@@ -172,6 +172,52 @@ TEST(MirrorPullThrough, EightConcurrentPullsOfABlobFetchItOnce) {
   EXPECT_GT(mirror.metric("regfs_mirror_hits_total"), 0);
 }
 
+// 8 clients pull a whole image the mirror has never seen, at once, as a client pulls: the
+// manifest by tag, then the config and every layer. Each gets the image's exact bytes, and the
+// upstream serves the manifest and each blob once.
+TEST(MirrorPullThrough, EightConcurrentPullsOfAWholeUncachedImageFetchEachBlobOnce) {
+  RegfsServer upstream;
+  ImageBytes image =
+      ociImage("{\"architecture\":\"amd64\",\"os\":\"linux\"}",
+               {randomBytes(8 << 20, 31), randomBytes(8 << 20, 32), randomBytes(8 << 20, 33)});
+  HttpConnection c(upstream.port());
+  auto pushed = pushImage(c, "library/whole", "v1", image);
+  ASSERT_TRUE(pushed && pushed->status == 201) << upstream.log();
+  Mirror mirror(upstream.url());
+  const std::string base = mirror.server->url() + "/v2/library/whole/";
+
+  std::vector<std::string> failures(8);
+  std::vector<std::thread> clients;
+  for (size_t i = 0; i < failures.size(); ++i) {
+    clients.emplace_back([&, i] {
+      CommandResult m = curl({"-sf", "-H", "Accept: " + kOciManifestType, base + "manifests/v1"});
+      if (m.status != 0 || m.out != image.manifest) {
+        failures[i] = "manifest: curl exit " + std::to_string(m.status);
+        return;
+      }
+      for (const std::string& blob : image.blobs()) {
+        CommandResult b = curl({"-sf", base + "blobs/" + digestOf(blob)});
+        if (b.status != 0 || b.out != blob) {
+          failures[i] = "blob " + digestOf(blob) + ": curl exit " + std::to_string(b.status);
+          return;
+        }
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  for (const std::string& f : failures) EXPECT_EQ(f, "") << mirror.server->log();
+  for (const std::string& blob : image.blobs()) {
+    EXPECT_EQ(countLines(upstream.log(), "GET /v2/library/whole/blobs/" + digestOf(blob) + " 200"),
+              1u)
+        << upstream.log();
+  }
+  EXPECT_EQ(countLines(upstream.log(), "GET /v2/library/whole/manifests/"), 1u) << upstream.log();
+  size_t bytes = 0;
+  for (const std::string& blob : image.blobs()) bytes += blob.size();
+  EXPECT_EQ(mirror.metric("regfs_mirror_upstream_bytes_total"),
+            static_cast<double>(bytes + image.manifest.size()));
+}
+
 // A blob the mirror's store already holds for another repository is not fetched again: the
 // upstream is asked (HEAD, with this repository's name and credentials) whether this
 // repository has it, and it is linked. One the upstream does not have there is refused.
