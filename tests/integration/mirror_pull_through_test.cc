@@ -490,6 +490,53 @@ TEST(MirrorUpstreamAuth, TlsVerifiedAgainstAPrivateCa) {
   EXPECT_EQ(r.status, 503) << r.body;
 }
 
+// The mirror itself behind TLS: clients of a blob being fetched, one of them asking for a
+// range across the middle, get their bytes encrypted as they land, before the upstream has
+// sent the rest.
+TEST(MirrorUpstreamAuth, ClientsOfAFetchThroughAnHttpsMirrorGetBytesAsTheyLand) {
+  TempDir dir;
+  std::string blob = randomBytes(6 << 20, 41);
+  std::string digest = digestOf(blob);
+  // The upstream sends half the blob, then waits to be released.
+  FakeUpstream fake(blob, FakeUpstream::Mode::kPause);
+  IssuedCertificate cert = makeCaSignedServerCertificate(dir / "certs");
+  Mirror mirror(fake.url(), "",
+                {{"REGISTRY_HTTP_TLS_CERTIFICATE", cert.cert.string()},
+                 {"REGISTRY_HTTP_TLS_KEY", cert.key.string()}});
+  const std::string url = "https://" + mirror.server->host() + "/v2/library/secure/blobs/" + digest;
+  const size_t from = (1 << 20) + 7;
+  const size_t to = (5 << 20) - 3;
+  auto out = [&](size_t i) { return dir / ("got-" + std::to_string(i)); };
+
+  std::vector<CommandResult> got(3);
+  std::vector<std::thread> clients;
+  for (size_t i = 0; i < got.size(); ++i) {
+    clients.emplace_back([&, i] {
+      std::vector<std::string> args = {"-sf", "--cacert",      cert.caCert.string(),
+                                       "-o",  out(i).string(), url};
+      if (i == 0) args.insert(args.end(), {"-r", std::to_string(from) + "-" + std::to_string(to)});
+      got[i] = curl(args);
+    });
+  }
+  bool streaming = waitUntil(
+                       [&] {
+                         std::error_code ec;
+                         return fs::file_size(out(0), ec) >= (1u << 20) &&
+                                fs::file_size(out(1), ec) >= (2u << 20) &&
+                                fs::file_size(out(2), ec) >= (2u << 20);
+                       },
+                       std::chrono::seconds(20))
+                       .has_value();
+  EXPECT_TRUE(streaming) << mirror.server->log();
+  fake.release();
+  for (auto& t : clients) t.join();
+  for (const CommandResult& r : got) ASSERT_EQ(r.status, 0) << r.err << mirror.server->log();
+  EXPECT_EQ(readFile(out(0)), blob.substr(from, to - from + 1));
+  EXPECT_EQ("sha256:" + sha256Hex(readFile(out(1))), digest);
+  EXPECT_EQ("sha256:" + sha256Hex(readFile(out(2))), digest);
+  EXPECT_EQ(countLines(fake.log(), "GET /v2/library/secure/blobs/" + digest), 1u) << fake.log();
+}
+
 TEST(MirrorExpiry, TtlRemovesWhatWasFetchedOnALiveStore) {
   TempDir dir;
   RegfsServer upstream;
