@@ -73,8 +73,8 @@ class Mirror {
   void refreshTag(const RepoName& repo, const Tag& tag);
   // Makes the repository hold the manifest `digest`, fetched and verified if it did not.
   void ensureManifest(const RepoName& repo, const Digest& digest);
-  // A blob the repository does not link yet: its size from the upstream, and for a GET the
-  // bytes of the one fetch of it (started by this call or joined). Throws kBlobUnknown when
+  // A blob the store does not hold yet: its size from the upstream, and for a GET the file
+  // the one fetch of it (started by this call or joined) lands in. Throws kBlobUnknown when
   // the upstream has none, kUnavailable or kTooManyRequests.
   BlobStream blob(const RepoName& repo, const Digest& digest, bool head);
   // A blob the store holds for other repositories: linked into `repo`, without fetching its
