@@ -124,6 +124,10 @@ class MirrorBench:
             conc_up=b.row("mirror_concurrent_upstream", "mirror",
                           "%d concurrent cold pulls: upstream bytes, × the image" % CONCURRENT,
                           "×", higher_is_better=False, targets=[("absolute", "≤", 1.0)]),
+            conc_warm=b.row("mirror_concurrent_warm", "mirror",
+                            "%d concurrent warm pulls from the same mirror: wall time, × one cold "
+                            "pull (sending the clients their bytes, without the fetch)"
+                            % CONCURRENT, "×", higher_is_better=False),
             conc_rate=b.row("mirror_concurrent_rate", "mirror",
                             "%d concurrent cold pulls: bytes to the clients / wall time"
                             % CONCURRENT, "MB/s"),
@@ -166,7 +170,10 @@ class MirrorBench:
             "nothing hashed). Upstream bytes are the upstream's "
             "registry_http_response_bytes_total{handler=\"blob\"} over the image's config and "
             "layers (manifests left out). direct: the same pull "
-            "from the upstream itself." % LAYERS)
+            "from the upstream itself. The %d concurrent warm pulls follow the %d cold ones on "
+            "the same mirror: the same bytes to the same clients without the fetch, the part of "
+            "the cold pulls' time that sending to the clients takes on this host."
+            % (LAYERS, CONCURRENT, CONCURRENT))
         sha = sha256_speed()
         if sha:
             b.notes.append(
@@ -206,20 +213,9 @@ class MirrorBench:
             if s is None:
                 return
             before = upstream.bytes_sent()
-            results = [None] * CONCURRENT
-
-            def one(i):
-                results[i] = loadgen.pull(s.url, "library/image", "latest")
-
-            threads = [threading.Thread(target=one, args=(i,)) for i in range(CONCURRENT)]
-            t0 = time.monotonic()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            wall = time.monotonic() - t0
+            cold = self._pulls(s.url)
+            wall, results, errors = cold["wall"], cold["results"], cold["errors"]
             sent = upstream.bytes_sent() - before
-            errors = [r["error"] for r in results if r["error"]]
             why = "%d of %d pulls failed: %s" % (len(errors), CONCURRENT, errors[0]) if errors \
                 else None
             if why:
@@ -232,6 +228,27 @@ class MirrorBench:
             rows["conc_rate"].add(name, None if errors else
                                   sum(r["bytes"] for r in results) / wall / MB,
                                   error=why if errors else None)
+            if why:
+                return
+            warm = self._pulls(s.url)
+            rows["conc_warm"].add(name, warm["wall"] / single if not warm["errors"] else None,
+                                  error=warm["errors"][0] if warm["errors"] else None)
+
+    def _pulls(self, url):
+        """CONCURRENT pulls of the image from `url` at once: their wall time and errors."""
+        results = [None] * CONCURRENT
+
+        def one(i):
+            results[i] = loadgen.pull(url, "library/image", "latest")
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(CONCURRENT)]
+        t0 = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return {"wall": time.monotonic() - t0, "results": results,
+                "errors": [r["error"] for r in results if r["error"]]}
 
     def _big(self, name, upstream, big_bytes, rss, big_rate):
         with self.mirror(name, upstream, "mirror-big-" + name) as s:

@@ -108,6 +108,9 @@ OutboundResult HttpClient::send(const OutboundRequest& request, const std::atomi
   if (!trust_.dir.empty()) curl_easy_setopt(c, CURLOPT_CAPATH, trust_.dir.c_str());
   OutboundResult result;
   Exchange exchange{c, &request, &result};
+  if (request.receiveBuffer > 0) {
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, static_cast<long>(request.receiveBuffer));
+  }
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, receiveBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &exchange);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, receiveHeader);

@@ -34,6 +34,9 @@ struct OutboundRequest {
   // of the body are kept in the result.
   std::function<void(int status, const HeaderMap& headers)> start;
   std::function<bool(std::string_view data)> sink;
+  // How much libcurl receives in one read, and so hands `sink` at most at once; 0: its
+  // default (16 KiB). Large bodies move with fewer system calls through a larger one.
+  size_t receiveBuffer = 0;
 };
 
 struct OutboundResult {

@@ -1,11 +1,13 @@
 #pragma once
 // What a resource handler answers: status, headers and either a small body held in memory
-// or a range of a file: a local one the connection layer reads and sends in large pieces,
-// or one on remote storage it streams through `stream` (one read, bounded memory).
+// or a range of a file: a local one the connection layer reads and sends in large pieces (as
+// it grows, when it is still being written), or one on remote storage it streams through
+// `stream` (one read, bounded memory).
 
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +17,18 @@
 #include "common/unique_fd.h"
 
 namespace regfs::api {
+
+// A local file still being written (a blob the pull-through cache is fetching,
+// api/mirror/blob_fill.h): how much of it may be read yet.
+class GrowingFile {
+ public:
+  virtual ~GrowingFile() = default;
+  // The bytes from the start of the file that may be read now. When they do not reach past
+  // `offset`, `wake` is kept and called once, on another thread, when they do or when the
+  // writing failed. Throws Error(kUnavailable) once the writing failed (or the file ended
+  // before `offset`): it will never be whole.
+  virtual uint64_t readable(uint64_t offset, std::function<void()> wake) = 0;
+};
 
 struct FileBody {
   // Opens a local file for reading (Store::openLocalBlob, which follows no symlink);
@@ -29,6 +43,9 @@ struct FileBody {
   using Stream = std::function<void(uint64_t offset, uint64_t length,
                                     const std::function<bool(std::string_view)>& sink)>;
   Stream stream;
+  // Set for a local file still being written: `open` opens it, and only what this says may be
+  // read of it is sent, as it grows.
+  std::shared_ptr<GrowingFile> growing;
 };
 
 // What a request did to the registry, said by the handler that did it, for notification

@@ -14,8 +14,8 @@
 namespace regfs::api::mirror {
 namespace {
 
-// Bytes from the upstream are written to the file, and shown to the clients, in pieces of
-// this size: large enough that the per-piece flush costs little, small enough that clients
+// Bytes from the upstream are written to the file as they arrive, and shown to the clients
+// in steps of this size: large enough that waking them costs little, small enough that they
 // start at once.
 constexpr size_t kFillPiece = 1 << 20;
 
@@ -74,34 +74,27 @@ uint64_t BlobFill::waitForSize() {
   return *size_;
 }
 
-uint64_t BlobFill::waitPast(std::unique_lock<std::mutex>& lock, uint64_t pos) {
-  changed_.wait(lock, [&] { return landed_ > pos || done_ || failure_; });
+UniqueFd BlobFill::openSource() const {
+  // The source is set before the size, which every client waits for.
+  UniqueFd fd(::fcntl(source_.get(), F_DUPFD_CLOEXEC, 0));
+  if (!fd) {
+    throw Error(ErrorKind::kIo,
+                std::string("opening a blob being fetched: ") + std::strerror(errno));
+  }
+  return fd;
+}
+
+uint64_t BlobFill::readable(uint64_t offset, std::function<void()> wake) {
+  std::lock_guard lock(mu_);
   if (failure_) throw Error(ErrorKind::kUnavailable, failure_->what());
+  if (landed_ > offset) return landed_;
+  if (done_) throw Error(ErrorKind::kUnavailable, "the blob ended early");
+  waiting_.push_back(std::move(wake));
   return landed_;
 }
 
-void BlobFill::streamTo(uint64_t offset, uint64_t length,
-                        const std::function<bool(std::string_view)>& sink) {
-  std::string buffer(std::min<uint64_t>(length, kFillPiece), '\0');
-  uint64_t pos = offset;
-  const uint64_t end = offset + length;
-  while (pos < end) {
-    uint64_t landed;
-    {
-      std::unique_lock lock(mu_);
-      landed = waitPast(lock, pos);
-    }
-    if (landed <= pos) throw Error(ErrorKind::kUnavailable, "the blob ended early");
-    size_t n = static_cast<size_t>(std::min({landed, end, pos + buffer.size()}) - pos);
-    ssize_t got = ::pread(source_.get(), buffer.data(), n, static_cast<off_t>(pos));
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) {
-      throw Error(ErrorKind::kIo, std::string("reading a blob being fetched: ") +
-                                      (got < 0 ? std::strerror(errno) : "short file"));
-    }
-    pos += static_cast<uint64_t>(got);
-    if (!sink(std::string_view(buffer.data(), static_cast<size_t>(got)))) return;
-  }
+void BlobFill::wakeAll(std::vector<std::function<void()>> waiting) {
+  for (auto& wake : waiting) wake();
 }
 
 void BlobFill::setSource(UniqueFd fd) {
@@ -116,21 +109,34 @@ void BlobFill::setSize(uint64_t size) {
 }
 
 void BlobFill::landed(uint64_t bytes) {
-  std::lock_guard lock(mu_);
-  landed_ += bytes;
-  changed_.notify_all();
+  std::vector<std::function<void()>> waiting;
+  {
+    std::lock_guard lock(mu_);
+    landed_ += bytes;
+    waiting.swap(waiting_);
+  }
+  wakeAll(std::move(waiting));
 }
 
 void BlobFill::succeed() {
-  std::lock_guard lock(mu_);
-  done_ = true;
-  changed_.notify_all();
+  std::vector<std::function<void()>> waiting;
+  {
+    std::lock_guard lock(mu_);
+    done_ = true;
+    waiting.swap(waiting_);
+  }
+  wakeAll(std::move(waiting));
 }
 
 void BlobFill::fail(ErrorKind kind, std::string why) {
-  std::lock_guard lock(mu_);
-  if (!failure_) failure_.emplace(kind, std::move(why));
-  changed_.notify_all();
+  std::vector<std::function<void()>> waiting;
+  {
+    std::lock_guard lock(mu_);
+    if (!failure_) failure_.emplace(kind, std::move(why));
+    changed_.notify_all();
+    waiting.swap(waiting_);
+  }
+  wakeAll(std::move(waiting));
 }
 
 BlobFills::~BlobFills() { stopAll(); }
@@ -231,15 +237,9 @@ void BlobFills::run(const std::shared_ptr<BlobFill>& fill, const RepoName& name,
   Hasher hasher(digest.algorithm());
   std::optional<uint64_t> size;
   uint64_t received = 0;
-  std::string piece;
+  uint64_t shown = 0;  // bytes the clients were told of (BlobFill::landed)
   std::string failure;
   std::optional<Error> storeFailure;  // the store (or the spool) failed under the fill
-  auto writePiece = [&] {
-    keep(piece);
-    fill->landed(piece.size());
-    piece.clear();
-  };
-
   UpstreamRequest get;
   get.repository = up.remoteName;
   get.path = "blobs/" + digest.str();
@@ -264,18 +264,19 @@ void BlobFills::run(const std::shared_ptr<BlobFill>& fill, const RepoName& name,
       return false;
     }
     hasher.update(data);
-    piece.append(data);
-    // The last piece waits for the digest check below: no client is ever given a whole body of
-    // wrong bytes, however the blob's size falls on the pieces.
-    if (piece.size() >= kFillPiece && received < *size) {
-      // No exception crosses the HTTP client's C callbacks: the transfer ends, and the
-      // failure is thrown below.
-      try {
-        writePiece();
-      } catch (const Error& e) {
-        storeFailure = e;
-        return false;
-      }
+    // No exception crosses the HTTP client's C callbacks: the transfer ends, and the
+    // failure is thrown below.
+    try {
+      keep(data);
+    } catch (const Error& e) {
+      storeFailure = e;
+      return false;
+    }
+    // The clients are told in steps, and never of the last byte before the digest check
+    // below: no client is ever given a whole body of wrong bytes.
+    if (received - shown >= kFillPiece && received < *size) {
+      fill->landed(received - shown);
+      shown = received;
     }
     return true;
   };
@@ -312,13 +313,11 @@ void BlobFills::run(const std::shared_ptr<BlobFill>& fill, const RepoName& name,
     fill->fail(ErrorKind::kUnavailable, failure);
     return;
   }
-  // The last piece is shown only once the blob is in the store: a client that has the whole
-  // body finds the blob there.
-  size_t last = piece.size();
-  if (last > 0) keep(piece);
+  // The rest is shown only once the blob is in the store: a client that has the whole body
+  // finds the blob there.
   repo.commitOpenUpload(uuid, writer, digest, hasher.digest());
   repo.recordMirrorFetch(MirrorRecord::Kind::kLayer, digest);
-  if (last > 0) fill->landed(last);
+  if (received > shown) fill->landed(received - shown);
   fill->succeed();
   repo.cancelUpload(uuid);  // the session's leftovers; the blob is in place
 }

@@ -1,12 +1,13 @@
 #pragma once
 // One upstream fetch per blob, however many clients ask at once. The first request starts a
 // fill: a thread that GETs the blob from the upstream into an upload session of the store,
-// hashing it as it streams. Every client, the first included, is streamed the bytes as they
-// land, read back from the growing file (bounded memory, whatever the size); on remote
-// storage (S3), which cannot read an upload back, from a spool file the fill also writes in
-// the temporary directory. The blob is committed and linked into the repository, as a push
-// would, only when its size and digest match; otherwise nothing is kept and every client is
-// cut short of its Content-Length (the stream throws), and the next request fetches again.
+// hashing it as it streams. Every client, the first included, is sent the bytes as they
+// land, read back from the growing file by its connection (bounded memory, whatever the
+// size, and no thread per client); on remote storage (S3), which cannot read an upload back,
+// from a spool file the fill also writes in the temporary directory. The blob is committed
+// and linked into the repository, as a push would, only when its size and digest match;
+// otherwise nothing is kept, every client is cut short of its Content-Length, and the next
+// request fetches again.
 
 #include <atomic>
 #include <condition_variable>
@@ -16,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "api/mirror/mirror.h"
 #include "api/mirror/upstream.h"
@@ -26,15 +28,17 @@
 
 namespace regfs::api::mirror {
 
-// The state of one fill, shared by its thread and the clients streaming from it.
-class BlobFill {
+// The state of one fill, shared by its thread and the clients it is sent to: a file that
+// grows (the upload's, or the spool), which the connection layer sends from as it does a
+// stored blob's, as far as the fill says it may.
+class BlobFill : public GrowingFile {
  public:
   // Until the size is known; throws why the fill failed before that.
   uint64_t waitForSize();
-  // Hands `length` bytes from `offset` to `sink` as the fill brings them (StorageDriver::
-  // readStream's contract); throws Error(kUnavailable) when the fill fails first.
-  void streamTo(uint64_t offset, uint64_t length,
-                const std::function<bool(std::string_view)>& sink);
+  // The file the bytes land in, opened anew for one client (its offsets are its own).
+  UniqueFd openSource() const;
+  // GrowingFile: the bytes landed; throws Error(kUnavailable) once the fill failed.
+  uint64_t readable(uint64_t offset, std::function<void()> wake) override;
 
   // The fill thread's side.
   void setSource(UniqueFd fd);
@@ -44,16 +48,17 @@ class BlobFill {
   void fail(ErrorKind kind, std::string why);
 
  private:
-  // Waits (holding `lock`) for bytes past `pos`, the end, or a failure; throws on failure.
-  uint64_t waitPast(std::unique_lock<std::mutex>& lock, uint64_t pos);
+  // Calls the clients waiting for more (outside mu_: a wake queues work on their connection).
+  static void wakeAll(std::vector<std::function<void()>> waiting);
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable changed_;
   UniqueFd source_;               // the upload's file or the spool, set before the size
   std::optional<uint64_t> size_;  // under mu_
   uint64_t landed_ = 0;           // under mu_
   bool done_ = false;             // committed, under mu_
   std::optional<Error> failure_;  // under mu_
+  std::vector<std::function<void()>> waiting_;  // clients to wake when more lands, under mu_
 };
 
 // The fills running, by repository and digest, and their threads.

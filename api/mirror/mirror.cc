@@ -238,39 +238,56 @@ BlobStream Mirror::blob(const RepoName& name, const Digest& digest, bool head) {
   return passingOnThePause(up.upstream, [&] { return blobFrom(up, name, digest, head); });
 }
 
+uint64_t Mirror::headBlob(const Upstreams::Choice& up, const Digest& digest) {
+  UpstreamRequest request;
+  request.method = "HEAD";
+  request.repository = up.remoteName;
+  request.path = "blobs/" + digest.str();
+  UpstreamReply reply = up.upstream->send(request);
+  if (reply.status == 404)
+    throw Error(ErrorKind::kBlobUnknown, "blob unknown upstream: " + digest.str());
+  if (reply.status != 200) {
+    counters_.upstreamErrors++;
+    throw upstreamFailure(reply, up.upstream->name());
+  }
+  auto length = contentLength(reply.headers);
+  if (!length) {
+    counters_.upstreamErrors++;
+    throw Error(ErrorKind::kUnavailable,
+                "upstream " + up.upstream->name() + " sent no Content-Length for " + digest.str());
+  }
+  return *length;
+}
+
+void Mirror::linkStoredBlob(const RepoName& name, const Digest& digest, uint64_t size) {
+  auto up = upstreamFor(name);
+  uint64_t upstreamSize = passingOnThePause(up.upstream, [&] { return headBlob(up, digest); });
+  if (upstreamSize != size) {
+    counters_.upstreamErrors++;
+    throw Error(ErrorKind::kUnavailable, "upstream " + up.upstream->name() + " says " +
+                                             digest.str() + " has " + std::to_string(upstreamSize) +
+                                             " bytes, the store holds " + std::to_string(size));
+  }
+  Repository repo = store_.repository(name);
+  repo.linkLayer(digest);
+  repo.recordMirrorFetch(MirrorRecord::Kind::kLayer, digest);
+  counters_.hits++;
+}
+
 BlobStream Mirror::blobFrom(const Upstreams::Choice& up, const RepoName& name, const Digest& digest,
                             bool head) {
   std::shared_ptr<BlobFill> fill =
       head ? fills_->find(name, digest) : fills_->join(name, digest, up);
   if (!fill) {
     // A HEAD of a blob nobody fetches: the upstream's answer, nothing fetched.
-    UpstreamRequest request;
-    request.method = "HEAD";
-    request.repository = up.remoteName;
-    request.path = "blobs/" + digest.str();
-    UpstreamReply reply = up.upstream->send(request);
-    if (reply.status == 404)
-      throw Error(ErrorKind::kBlobUnknown, "blob unknown upstream: " + digest.str());
-    if (reply.status != 200) {
-      counters_.upstreamErrors++;
-      throw upstreamFailure(reply, up.upstream->name());
-    }
-    auto length = contentLength(reply.headers);
-    if (!length) {
-      counters_.upstreamErrors++;
-      throw Error(ErrorKind::kUnavailable, "upstream " + up.upstream->name() +
-                                               " sent no Content-Length for " + digest.str());
-    }
     BlobStream out;
-    out.size = *length;
+    out.size = headBlob(up, digest);
     return out;
   }
   BlobStream out;
   out.size = fill->waitForSize();
-  out.stream = [fill](uint64_t offset, uint64_t length,
-                      const std::function<bool(std::string_view)>& sink) {
-    fill->streamTo(offset, length, sink);
-  };
+  out.open = [fill] { return fill->openSource(); };
+  out.growing = fill;
   return out;
 }
 

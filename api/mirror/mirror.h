@@ -38,10 +38,12 @@ struct MirrorCounters {
   std::atomic<uint64_t> expired{0};         // items removed by proxy.ttl
 };
 
-// An uncached blob being fetched: its size, and its bytes streamed as they arrive.
+// An uncached blob being fetched: its size and, for a GET, the file its bytes land in, to be
+// sent as it grows.
 struct BlobStream {
   uint64_t size = 0;
-  FileBody::Stream stream;
+  FileBody::Open open;
+  std::shared_ptr<GrowingFile> growing;
 };
 
 // Runs one piece of work per key at a time: callers of the same key while it runs wait for
@@ -71,10 +73,15 @@ class Mirror {
   void refreshTag(const RepoName& repo, const Tag& tag);
   // Makes the repository hold the manifest `digest`, fetched and verified if it did not.
   void ensureManifest(const RepoName& repo, const Digest& digest);
-  // A blob the repository does not link yet: its size from the upstream, and for a GET the
-  // bytes of the one fetch of it (started by this call or joined). Throws kBlobUnknown when
+  // A blob the store does not hold yet: its size from the upstream, and for a GET the file
+  // the one fetch of it (started by this call or joined) lands in. Throws kBlobUnknown when
   // the upstream has none, kUnavailable or kTooManyRequests.
   BlobStream blob(const RepoName& repo, const Digest& digest, bool head);
+  // A blob the store holds for other repositories: linked into `repo`, without fetching its
+  // bytes again, once its upstream confirms (HEAD, with the repository's credentials) that
+  // the repository there has it, of `size` bytes. Throws kBlobUnknown when it has not,
+  // kUnavailable or kTooManyRequests.
+  void linkStoredBlob(const RepoName& repo, const Digest& digest, uint64_t size);
   // A hit: the handler served the item from the cache.
   void noteHit() { counters_.hits++; }
   // Stops the blob fetches still running, so that their clients, which wait on them rather
@@ -98,6 +105,8 @@ class Mirror {
   // kManifestUnknown (no such tag upstream), kUnavailable or kTooManyRequests.
   std::optional<Digest> headTag(const Upstreams::Choice& up, const Tag& tag);
   void checkTag(const RepoName& repo, const Tag& tag);
+  // HEAD of a blob: its size; throws kBlobUnknown, kUnavailable or kTooManyRequests.
+  uint64_t headBlob(const Upstreams::Choice& up, const Digest& digest);
   BlobStream blobFrom(const Upstreams::Choice& up, const RepoName& repo, const Digest& digest,
                       bool head);
 

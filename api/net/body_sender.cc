@@ -66,6 +66,17 @@ std::shared_ptr<FileSend> openFileBody(Response& r, bool head) {
     file->remote = std::make_shared<RemoteBody>();
     return file;
   }
+  if (r.file->growing) {
+    // Still being written: neither its size nor its first byte can be checked yet.
+    try {
+      file->fd = r.file->open();
+    } catch (const std::exception& e) {
+      r = errorResponse(Error(ErrorKind::kIo, e.what()));
+      return nullptr;
+    }
+    file->growing = std::move(r.file->growing);
+    return file;
+  }
   try {
     file->fd = r.file->open();
   } catch (const Error& e) {
@@ -126,7 +137,14 @@ void BodySender::pumpFile() {
   if (!peer || conn_->closed) return;
   touch(*conn_, *peer, false);
   std::string why;
-  switch (conn_->tls ? pumpFileTls(peer, why) : pumpFilePlain(peer, why)) {
+  Pump pump;
+  try {
+    pump = conn_->tls ? pumpFileTls(peer, why) : pumpFilePlain(peer, why);
+  } catch (const std::exception& e) {  // a growing file whose writing failed
+    pump = Pump::kFailed;
+    why = e.what();
+  }
+  switch (pump) {
     case Pump::kWaiting:
       return;  // resumes once the queue has drained
     case Pump::kFailed:
@@ -146,6 +164,7 @@ BodySender::Pump BodySender::pumpFilePlain(const PeerPtr& peer, std::string& why
   thread_local std::string buf(kFilePiece, '\0');
   while (file_->left > 0) {
     size_t want = static_cast<size_t>(std::min<uint64_t>(file_->left, kFilePiece));
+    if (!canRead(want)) return Pump::kWaiting;
     file_->readAhead();
     ssize_t got = ::pread(file_->fd.get(), buf.data(), want, file_->offset);
     if (got < 0 && errno == EINTR) continue;
@@ -179,6 +198,10 @@ BodySender::Pump BodySender::pumpFileTls(const PeerPtr& peer, std::string& why) 
   thread_local std::string buf(kTlsPiece, '\0');
   for (int n = 1; file_->left > 0; ++n) {
     size_t piece = static_cast<size_t>(std::min<uint64_t>(file_->left, kTlsPiece));
+    if (!canRead(piece)) {
+      // Nothing is held back: the last write said no more was coming at once.
+      return Pump::kWaiting;
+    }
     file_->readAhead();
     if (::pread(file_->fd.get(), buf.data(), piece, file_->offset) != static_cast<ssize_t>(piece)) {
       why = "read or TLS error";
@@ -186,7 +209,9 @@ BodySender::Pump BodySender::pumpFileTls(const PeerPtr& peer, std::string& why) 
     }
     file_->offset += static_cast<off_t>(piece);
     file_->left -= piece;
-    bool more = n % kTlsPiecesPerSend != 0 && file_->left > 0;
+    // Records are held for one send of several pieces only while more can be read at once.
+    bool more = n % kTlsPiecesPerSend != 0 && file_->left > 0 &&
+                (!file_->growing || static_cast<uint64_t>(file_->offset) < file_->grownTo);
     if (!conn_->tls->write(std::string_view(buf.data(), piece), more)) {
       why = "read or TLS error";
       return Pump::kFailed;
@@ -197,6 +222,22 @@ BodySender::Pump BodySender::pumpFileTls(const PeerPtr& peer, std::string& why) 
     }
   }
   return Pump::kDone;
+}
+
+bool BodySender::canRead(size_t& want) {
+  if (!file_->growing) return true;
+  auto offset = static_cast<uint64_t>(file_->offset);
+  uint64_t readable = file_->growing->readable(offset, [self = shared_from_this()] {
+    // On the fill's thread: back to the reactor, as a remote body's reader does.
+    auto peer = self->peer_.lock();
+    if (!peer) return;
+    queueBytes(peer, std::string())
+        .then([self](ssize_t) { self->pumpFile(); }, Pistache::Async::IgnoreException);
+  });
+  file_->grownTo = readable;
+  if (readable <= offset) return false;
+  want = static_cast<size_t>(std::min<uint64_t>(want, readable - offset));
+  return true;
 }
 
 void BodySender::pumpRemote() {

@@ -2,7 +2,8 @@
 // A response body sent from a file, after the response head: opened and checked before the
 // head is written, then sent in pieces on the connection's reactor thread. A local file is
 // read there (plain: straight into the socket while it takes it; https: encrypted in small
-// pieces); a remote one arrives from a reader thread of its own (api/net/remote_body.h).
+// pieces), also one still being written, as far as it has grown; a remote one arrives from a
+// reader thread of its own (api/net/remote_body.h).
 // What the socket does not take waits in Pistache's write queue, and the sending goes on
 // once it is written. Reactor thread only, but for the remote reader.
 
@@ -50,6 +51,10 @@ class BodySender : public std::enable_shared_from_this<BodySender> {
   // write queue is out, kFailed with `why`.
   Pump pumpFilePlain(const PeerPtr& peer, std::string& why);
   Pump pumpFileTls(const PeerPtr& peer, std::string& why);
+  // Whether the next bytes of the file can be read now: always, unless it is still being
+  // written; then as far as it has grown (`want` shrinks to that), and when not at all, the
+  // pump goes on once it grows. Throws when its writing failed.
+  bool canRead(size_t& want);
 
   // Sends a remote file's pieces as its reader queues them (through TLS when on): the
   // download holds at most kRemoteQueued pieces, the one being filled and the one out.

@@ -33,6 +33,8 @@ Server::Server(std::shared_ptr<Registry> registry, ServerOptions options)
 
 Server::~Server() {
   if (!endpoint_) return;
+  // A mirror's fills wake the connections sending what they fetch: they stop first.
+  if (auto* mirror = state_->registry ? state_->registry->mirror() : nullptr) mirror->stopFills();
   state_->remoteReaders.stopAll();
   endpoint_->shutdown();
 }
@@ -66,7 +68,8 @@ bool Server::drainAndStop(std::chrono::milliseconds timeout) {
   }
   bool drained = state_->inFlight.load() == 0;
   if (endpoint_) {
-    // A mirror's clients of a blob still being fetched wait on the fetch: it stops first.
+    // A mirror's clients of a blob still being fetched wait on the fetch, which wakes their
+    // connections: it stops first.
     if (auto* mirror = state_->registry ? state_->registry->mirror() : nullptr) {
       mirror->stopFills();
     }

@@ -41,20 +41,15 @@ void setBlobHeaders(Response& r, const Digest& digest) {
   r.set("Accept-Ranges", "bytes");
 }
 
-// A pull-through cache's blob that is not in the repository yet: streamed from its one
-// upstream fetch as it arrives (a HEAD asks the upstream for the size).
+// A pull-through cache's blob that is not in the repository yet: sent from the file its one
+// upstream fetch lands in, as it grows (a HEAD asks the upstream for the size).
 Response mirroredBlob(Registry& registry, const Request& request, const Route& route,
                       const Repository& repo, const Digest& digest) {
   auto fetched = registry.mirror()->blob(repo.name(), digest, request.method == "HEAD");
   Response r(200);
   setBlobHeaders(r, digest);
-  FileBody file{{}, {}, 0, fetched.size, std::move(fetched.stream)};
-  if (!file.stream) {
-    // HEAD: no body is sent.
-    file.stream = [](uint64_t, uint64_t, const std::function<bool(std::string_view)>&) {
-      throw Error(ErrorKind::kInternal, "a HEAD answer has no body");
-    };
-  }
+  // A HEAD has no file: no body is sent.
+  FileBody file{std::move(fetched.open), {}, 0, fetched.size, {}, std::move(fetched.growing)};
   if (auto refused = applyRange(request, fetched.size, "blob", r, file)) return *refused;
   r.file = std::move(file);
   if (request.method == "GET") r.event = blobPulled(route, digest, fetched.size);
@@ -69,9 +64,15 @@ Response handleBlob(Registry& registry, const Request& request, const Route& rou
   if (request.method == "DELETE") return deleteBlob(registry, repo, digest);
 
   auto info = statRepoBlob(repo, registry.store(), digest);
-  if (!info && registry.mirror()) return mirroredBlob(registry, request, route, repo, digest);
+  if (!info && registry.mirror()) {
+    // Held for another repository: the upstream only confirms this one has it.
+    info = registry.store().statBlob(digest);
+    if (!info) return mirroredBlob(registry, request, route, repo, digest);
+    registry.mirror()->linkStoredBlob(repo.name(), digest, info->size);
+  } else if (auto* mirror = registry.mirror()) {
+    mirror->noteHit();
+  }
   if (!info) throw Error(ErrorKind::kBlobUnknown, "blob unknown: " + digest.str());
-  if (auto* mirror = registry.mirror()) mirror->noteHit();
 
   Response r(200);
   setBlobHeaders(r, digest);
@@ -90,7 +91,7 @@ Response handleBlob(Registry& registry, const Request& request, const Route& rou
       return redirect;
     }
   }
-  FileBody file{{}, {}, 0, info->size, {}};
+  FileBody file{{}, {}, 0, info->size, {}, {}};
   if (auto path = registry.store().localBlobPath(digest)) {
     file.open = [store = registry.store(), digest] { return store.openLocalBlob(digest); };
     file.path = *path;

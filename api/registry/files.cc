@@ -232,7 +232,7 @@ Response fileBytes(Registry& registry, const Request& request, const Route& rout
   r.set("X-Content-Type-Options", "nosniff");
   r.set("Content-Security-Policy", "default-src 'none'; sandbox");
   r.set("Accept-Ranges", "bytes");
-  FileBody file{{}, {}, 0, size, {}};
+  FileBody file{{}, {}, 0, size, {}, {}};
   if (auto refused = applyRange(request, size, "file", r, file)) return *refused;
   file.stream = [store = registry.fileTrees()->store(), tree = std::move(tree), n](
                     uint64_t offset, uint64_t length,

@@ -172,6 +172,94 @@ TEST(MirrorPullThrough, EightConcurrentPullsOfABlobFetchItOnce) {
   EXPECT_GT(mirror.metric("regfs_mirror_hits_total"), 0);
 }
 
+// 8 clients pull a whole image the mirror has never seen, at once, as a client pulls: the
+// manifest by tag, then the config and every layer. Each gets the image's exact bytes, and the
+// upstream serves the manifest and each blob once.
+TEST(MirrorPullThrough, EightConcurrentPullsOfAWholeUncachedImageFetchEachBlobOnce) {
+  RegfsServer upstream;
+  ImageBytes image =
+      ociImage("{\"architecture\":\"amd64\",\"os\":\"linux\"}",
+               {randomBytes(8 << 20, 31), randomBytes(8 << 20, 32), randomBytes(8 << 20, 33)});
+  HttpConnection c(upstream.port());
+  auto pushed = pushImage(c, "library/whole", "v1", image);
+  ASSERT_TRUE(pushed && pushed->status == 201) << upstream.log();
+  Mirror mirror(upstream.url());
+  const std::string base = mirror.server->url() + "/v2/library/whole/";
+
+  std::vector<std::string> failures(8);
+  std::vector<std::thread> clients;
+  for (size_t i = 0; i < failures.size(); ++i) {
+    clients.emplace_back([&, i] {
+      CommandResult m = curl({"-sf", "-H", "Accept: " + kOciManifestType, base + "manifests/v1"});
+      if (m.status != 0 || m.out != image.manifest) {
+        failures[i] = "manifest: curl exit " + std::to_string(m.status);
+        return;
+      }
+      for (const std::string& blob : image.blobs()) {
+        CommandResult b = curl({"-sf", base + "blobs/" + digestOf(blob)});
+        if (b.status != 0 || b.out != blob) {
+          failures[i] = "blob " + digestOf(blob) + ": curl exit " + std::to_string(b.status);
+          return;
+        }
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  for (const std::string& f : failures) EXPECT_EQ(f, "") << mirror.server->log();
+  for (const std::string& blob : image.blobs()) {
+    EXPECT_EQ(countLines(upstream.log(), "GET /v2/library/whole/blobs/" + digestOf(blob) + " 200"),
+              1u)
+        << upstream.log();
+  }
+  EXPECT_EQ(countLines(upstream.log(), "GET /v2/library/whole/manifests/"), 1u) << upstream.log();
+  size_t bytes = 0;
+  for (const std::string& blob : image.blobs()) bytes += blob.size();
+  EXPECT_EQ(mirror.metric("regfs_mirror_upstream_bytes_total"),
+            static_cast<double>(bytes + image.manifest.size()));
+}
+
+// A blob the mirror's store already holds for another repository is not fetched again: the
+// upstream is asked (HEAD, with this repository's name and credentials) whether this
+// repository has it, and it is linked. One the upstream does not have there is refused.
+TEST(MirrorPullThrough, ABlobStoredForAnotherRepositoryIsLinkedOnceTheUpstreamConfirmsIt) {
+  RegfsServer upstream;
+  std::string blob = randomBytes(2 << 20, 21);
+  std::string digest = digestOf(blob);
+  HttpConnection c(upstream.port());
+  for (std::string repo : {"library/first", "library/second"}) {
+    auto pushed = pushBlobMonolithic(c, repo, blob);
+    ASSERT_TRUE(pushed && pushed->status == 201) << upstream.log();
+  }
+  Mirror mirror(upstream.url());
+  auto pull = [&](const std::string& repo) {
+    return http("GET", mirror.server->url() + "/v2/" + repo + "/blobs/" + digest);
+  };
+
+  ASSERT_EQ(pull("library/first").status, 200) << mirror.server->log();
+  Reply second = pull("library/second");
+  ASSERT_EQ(second.status, 200) << second.body << mirror.server->log();
+  EXPECT_EQ("sha256:" + sha256Hex(second.body), digest);
+  EXPECT_EQ(countLines(upstream.log(), "GET /v2/library/first/blobs/" + digest), 1u);
+  EXPECT_EQ(countLines(upstream.log(), "GET /v2/library/second/blobs/" + digest), 0u)
+      << upstream.log();
+  EXPECT_EQ(countLines(upstream.log(), "HEAD /v2/library/second/blobs/" + digest), 1u)
+      << upstream.log();
+  EXPECT_EQ(mirror.metric("regfs_mirror_upstream_bytes_total"), static_cast<double>(blob.size()));
+  // Linked: the next pull asks the upstream nothing.
+  EXPECT_EQ(pull("library/second").status, 200);
+  EXPECT_EQ(countLines(upstream.log(), "HEAD /v2/library/second/blobs/"), 1u) << upstream.log();
+  EXPECT_EQ(countLines(upstream.log(), "GET /v2/library/second/blobs/"), 0u);
+
+  // The upstream's library/other does not hold it: not served, not linked.
+  Reply other = pull("library/other");
+  EXPECT_EQ(other.status, 404) << other.body;
+  EXPECT_EQ(other.code(), "BLOB_UNKNOWN");
+  EXPECT_FALSE(fs::exists(mirror.server->root() /
+                          "docker/registry/v2/repositories/library/other/_layers/sha256" /
+                          digest.substr(7)));
+  EXPECT_EQ(countLines(upstream.log(), "GET /v2/library/other/blobs/"), 0u) << upstream.log();
+}
+
 // The fake upstream misbehaves on the first GET of the blob (`mode`), then serves it right.
 void expectNothingKeptThenARetryFetches(FakeUpstream::Mode mode) {
   TempDir dir;
@@ -400,6 +488,53 @@ TEST(MirrorUpstreamAuth, TlsVerifiedAgainstAPrivateCa) {
   Mirror untrusting(url);
   Reply r = http("GET", untrusting.server->url() + "/v2/library/private/manifests/v1");
   EXPECT_EQ(r.status, 503) << r.body;
+}
+
+// The mirror itself behind TLS: clients of a blob being fetched, one of them asking for a
+// range across the middle, get their bytes encrypted as they land, before the upstream has
+// sent the rest.
+TEST(MirrorUpstreamAuth, ClientsOfAFetchThroughAnHttpsMirrorGetBytesAsTheyLand) {
+  TempDir dir;
+  std::string blob = randomBytes(6 << 20, 41);
+  std::string digest = digestOf(blob);
+  // The upstream sends half the blob, then waits to be released.
+  FakeUpstream fake(blob, FakeUpstream::Mode::kPause);
+  IssuedCertificate cert = makeCaSignedServerCertificate(dir / "certs");
+  Mirror mirror(fake.url(), "",
+                {{"REGISTRY_HTTP_TLS_CERTIFICATE", cert.cert.string()},
+                 {"REGISTRY_HTTP_TLS_KEY", cert.key.string()}});
+  const std::string url = "https://" + mirror.server->host() + "/v2/library/secure/blobs/" + digest;
+  const size_t from = (1 << 20) + 7;
+  const size_t to = (5 << 20) - 3;
+  auto out = [&](size_t i) { return dir / ("got-" + std::to_string(i)); };
+
+  std::vector<CommandResult> got(3);
+  std::vector<std::thread> clients;
+  for (size_t i = 0; i < got.size(); ++i) {
+    clients.emplace_back([&, i] {
+      std::vector<std::string> args = {"-sf", "--cacert",      cert.caCert.string(),
+                                       "-o",  out(i).string(), url};
+      if (i == 0) args.insert(args.end(), {"-r", std::to_string(from) + "-" + std::to_string(to)});
+      got[i] = curl(args);
+    });
+  }
+  bool streaming = waitUntil(
+                       [&] {
+                         std::error_code ec;
+                         return fs::file_size(out(0), ec) >= (1u << 20) &&
+                                fs::file_size(out(1), ec) >= (2u << 20) &&
+                                fs::file_size(out(2), ec) >= (2u << 20);
+                       },
+                       std::chrono::seconds(20))
+                       .has_value();
+  EXPECT_TRUE(streaming) << mirror.server->log();
+  fake.release();
+  for (auto& t : clients) t.join();
+  for (const CommandResult& r : got) ASSERT_EQ(r.status, 0) << r.err << mirror.server->log();
+  EXPECT_EQ(readFile(out(0)), blob.substr(from, to - from + 1));
+  EXPECT_EQ("sha256:" + sha256Hex(readFile(out(1))), digest);
+  EXPECT_EQ("sha256:" + sha256Hex(readFile(out(2))), digest);
+  EXPECT_EQ(countLines(fake.log(), "GET /v2/library/secure/blobs/" + digest), 1u) << fake.log();
 }
 
 TEST(MirrorExpiry, TtlRemovesWhatWasFetchedOnALiveStore) {
