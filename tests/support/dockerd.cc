@@ -1,5 +1,7 @@
 #include "support/dockerd.h"
 
+#include <gtest/gtest.h>
+
 #include <elf.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -266,6 +268,18 @@ CommandResult DockerDaemon::docker(const std::vector<std::string>& args) const {
   auto env = kClearedDockerEnv;
   env["DOCKER_CONFIG"] = (*dir_ / "cli").string();
   return run(argv, env);
+}
+
+CommandResult DockerDaemon::dockerOk(const std::vector<std::string>& args,
+                                     const std::string& serverLog) const {
+  CommandResult r = docker(args);
+  std::string command = "docker";
+  for (const auto& a : args) command += " " + a;
+  EXPECT_EQ(r.status, 0) << command << "\n"
+                         << r.out << r.err << "\n--- registry log ---\n"
+                         << serverLog << "\n"
+                         << log();
+  return r;
 }
 
 std::string DockerDaemon::log() const {

@@ -39,6 +39,10 @@ class DockerDaemon {
   // Runs the docker CLI against this engine, with a private DOCKER_CONFIG (no credential
   // helpers, no contexts) and the DOCKER_* variables of the environment cleared.
   CommandResult docker(const std::vector<std::string>& args) const;
+  // The same, and a non-zero exit fails the test (EXPECT) with the command, its output,
+  // `serverLog` (the registry's, when the test has one) and this engine's log.
+  CommandResult dockerOk(const std::vector<std::string>& args,
+                         const std::string& serverLog = {}) const;
   // dockerd's log followed by containerd's.
   std::string log() const;
   // From spawning the daemons to the first successful /_ping.
