@@ -128,24 +128,29 @@ std::vector<std::string> entryNames(UniqueFd fd, const std::string& path) {
 
 // Removes `name` from the directory `dirFd`, with everything below it when it is a
 // directory; a symlink is removed itself, never followed. A missing entry is not an error.
+// A writer that creates an entry in a directory between its listing and its removal (an
+// atomic write's temp file, a link) makes the removal list it again, a few times at most:
+// the writer's entry goes as if it was written before the removal began.
 void removeAt(int dirFd, const std::string& name, const std::string& path) {
   if (::unlinkat(dirFd, name.c_str(), 0) == 0 || errno == ENOENT) return;
   int unlinkError = errno;  // EISDIR for a directory (EPERM on some systems)
   if (unlinkError != EISDIR && unlinkError != EPERM) throwErrno("remove", path, unlinkError);
-  {
-    UniqueFd dir(::openat(dirFd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!dir) {
-      if (errno == ENOENT) return;
-      throwErrno("remove", path, errno == ENOTDIR ? unlinkError : errno);
+  constexpr int kListings = 8;
+  for (int listing = 1;; ++listing) {
+    {
+      UniqueFd dir(::openat(dirFd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!dir) {
+        if (errno == ENOENT) return;
+        throwErrno("remove", path, errno == ENOTDIR ? unlinkError : errno);
+      }
+      UniqueFd names(::fcntl(dir.get(), F_DUPFD_CLOEXEC, 0));
+      if (!names) throwErrno("remove", path, errno);
+      for (const std::string& child : entryNames(std::move(names), path)) {
+        removeAt(dir.get(), child, path + "/" + child);
+      }
     }
-    UniqueFd listing(::fcntl(dir.get(), F_DUPFD_CLOEXEC, 0));
-    if (!listing) throwErrno("remove", path, errno);
-    for (const std::string& child : entryNames(std::move(listing), path)) {
-      removeAt(dir.get(), child, path + "/" + child);
-    }
-  }
-  if (::unlinkat(dirFd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
-    throwErrno("remove", path, errno);
+    if (::unlinkat(dirFd, name.c_str(), AT_REMOVEDIR) == 0 || errno == ENOENT) return;
+    if (errno != ENOTEMPTY || listing == kListings) throwErrno("remove", path, errno);
   }
 }
 
