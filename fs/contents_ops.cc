@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -40,6 +41,39 @@ std::vector<std::pair<std::string, std::string>> contentsXattrs(ViewFs& f, fuse_
     for (const auto& [name, value] : e->xattrs) out.emplace_back(shownXattrName(name), value);
   }
   return out;
+}
+
+// An inode inside a tree as the kernel found it: its place, its tree and its entry (nullptr
+// for a directory no layer lists).
+struct Located {
+  ViewFs::ContentsPlace place;
+  std::shared_ptr<const FileTree> tree;
+  const layers::Entry* entry = nullptr;
+};
+
+// Inode `ino`; nullopt, ENOENT answered, when the kernel holds no such inode.
+std::optional<Located> locate(fuse_req_t req, ViewFs& f, fuse_ino_t ino) {
+  auto place = f.contentsPlace(*f.view().snapshot(), ino);
+  if (!place) {
+    fuse_reply_err(req, ENOENT);
+    return std::nullopt;
+  }
+  auto tree = f.treeOf(*place);
+  const layers::Entry* entry = tree->entry(place->n);
+  return Located{*place, std::move(tree), entry};
+}
+
+// Inode `ino` when it is a regular file; else nullopt, answered with ENOENT, EISDIR or
+// `otherwise`.
+std::optional<Located> locateFile(fuse_req_t req, ViewFs& f, fuse_ino_t ino, int otherwise) {
+  auto found = locate(req, f, ino);
+  if (!found) return std::nullopt;
+  const layers::Entry* e = found->entry;
+  if (!e || e->type != layers::EntryType::kRegular) {
+    fuse_reply_err(req, !e || e->type == layers::EntryType::kDirectory ? EISDIR : otherwise);
+    return std::nullopt;
+  }
+  return found;
 }
 
 }  // namespace
@@ -77,13 +111,9 @@ void contentsGetattr(fuse_req_t req, ViewFs& f, const Snapshot& snap, fuse_ino_t
 }
 
 void contentsReadlink(fuse_req_t req, ViewFs& f, fuse_ino_t ino) {
-  auto place = f.contentsPlace(*f.view().snapshot(), ino);
-  if (!place) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
-  auto tree = f.treeOf(*place);
-  const layers::Entry* e = tree->entry(place->n);
+  auto found = locate(req, f, ino);
+  if (!found) return;
+  const layers::Entry* e = found->entry;
   if (!e || e->type != layers::EntryType::kSymlink) {
     fuse_reply_err(req, EINVAL);
   } else {
@@ -134,22 +164,15 @@ void contentsReaddir(fuse_req_t req, ViewFs& f, const ViewFs::ContentsPlace& dir
 
 // OPEN of a file inside an image: a reader of its layer's stream, from the layer's index.
 void contentsOpen(fuse_req_t req, ViewFs& f, fuse_ino_t ino, fuse_file_info* fi) {
-  auto place = f.contentsPlace(*f.view().snapshot(), ino);
-  if (!place) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
+  auto found = locateFile(req, f, ino, EACCES);
+  if (!found) return;
+  const ViewFs::ContentsPlace* place = &found->place;
+  std::shared_ptr<const FileTree> tree = found->tree;
   auto file = std::make_unique<ContentsFile>();
-  file->tree = f.treeOf(*place);
-  const layers::Entry* e = file->tree->entry(place->n);
-  if (!e || e->type != layers::EntryType::kRegular) {
-    fuse_reply_err(req, e && e->type == layers::EntryType::kDirectory ? EISDIR : EACCES);
-    return;
-  }
-  file->reader = std::make_unique<layers::FileReader>(file->tree->streamOf(place->n), *e);
+  file->tree = tree;
+  file->reader = std::make_unique<layers::FileReader>(tree->streamOf(place->n), *found->entry);
   auto handle = std::make_unique<OpenFile>();
   handle->contents = std::move(file);
-  std::shared_ptr<const FileTree> tree = handle->contents->tree;
   OpenFile* open = f.hold(std::move(handle));
   fi->fh = reinterpret_cast<uint64_t>(open);
   fi->keep_cache = 1;  // immutable under its inode number
@@ -169,6 +192,27 @@ void contentsRead(fuse_req_t req, ContentsFile& file, size_t size, off_t offset)
     std::lock_guard lock(file.mutex);
     n = file.reader->read(static_cast<uint64_t>(offset), buf.data(), size);
   }
+  fuse_reply_buf(req, buf.data(), n);
+}
+
+void contentsReadByInode(fuse_req_t req, ViewFs& f, fuse_ino_t ino, size_t size, off_t offset) {
+  auto found = locateFile(req, f, ino, EINVAL);
+  if (!found) return;
+  const ViewFs::ContentsPlace* place = &found->place;
+  const std::shared_ptr<const FileTree>& tree = found->tree;
+  // The start of a file: what an OPEN was to the read-ahead.
+  if (offset == 0 && place->parent != layers::Inode::kNone)
+    f.prefetcher().opened(tree, place->base, place->parent, place->position);
+  std::string data;
+  if (f.prefetcher().take(ino, data)) {
+    auto from = std::min(data.size(), static_cast<size_t>(offset));
+    fuse_reply_buf(req, data.data() + from, std::min(size, data.size() - from));
+    return;
+  }
+  // The layer's shared stream readers continue where the last file read from them ended.
+  layers::FileReader reader(tree->streamOf(place->n), *found->entry);
+  std::vector<char> buf(size);
+  size_t n = reader.read(static_cast<uint64_t>(offset), buf.data(), size);
   fuse_reply_buf(req, buf.data(), n);
 }
 

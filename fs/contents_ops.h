@@ -19,6 +19,8 @@ void contentsReaddir(fuse_req_t req, ViewFs& f, const ViewFs::ContentsPlace& dir
 void contentsOpen(fuse_req_t req, ViewFs& f, fuse_ino_t ino, fuse_file_info* fi);
 // READ of a file contentsOpen opened.
 void contentsRead(fuse_req_t req, ContentsFile& file, size_t size, off_t offset);
+// READ of a file the kernel opened itself (ViewFs::openInKernel), named by its inode.
+void contentsReadByInode(fuse_req_t req, ViewFs& f, fuse_ino_t ino, size_t size, off_t offset);
 // GETXATTR and LISTXATTR: the layer that supplied the entry, and the entry's own attributes.
 void contentsGetxattr(fuse_req_t req, ViewFs& f, fuse_ino_t ino, const char* name, size_t size);
 void contentsListxattr(fuse_req_t req, ViewFs& f, fuse_ino_t ino, size_t size);

@@ -59,6 +59,7 @@ constexpr unsigned kMaxReadRequest = 512 << 10;
 void opInit(void* userdata, fuse_conn_info* conn) {
   ViewFs& f = *static_cast<ViewFs*>(userdata);
   f.noOpendir = conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT;
+  f.initOpens(conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
   auto want = [&](unsigned cap) {
     if (conn->capable & cap) conn->want |= cap;
   };
@@ -221,6 +222,39 @@ void opReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fu
   readdirCommon(req, ino, size, offset, true);
 }
 
+// The blob file of `n` (a file node), to read from: the local blob's file, or the blob on
+// remote storage. Throws Error(kBlobUnknown) when the store no longer has it.
+std::unique_ptr<OpenFile> openBlob(ViewFs& f, const Node& n) {
+  auto file = std::make_unique<OpenFile>();
+  const Store& store = f.view().store();
+  if (store.localBlobPath(*n.digest)) {
+    file->fd = store.openLocalBlob(*n.digest);
+  } else {
+    // Remote storage: ranged reads through the driver, with a read-ahead window.
+    if (!store.statBlob(*n.digest))
+      throw Error(ErrorKind::kBlobUnknown, n.digest->str() + ": not in the store");
+    file->store = &store;
+    file->digest = *n.digest;
+  }
+  return file;
+}
+
+// Answers a failed openBlob: ENOENT for a blob gone from the store, else EIO (logged).
+void replyOpenFailure(fuse_req_t req, const Error& e) {
+  if (e.kind() == ErrorKind::kBlobUnknown) {
+    fuse_reply_err(req, ENOENT);
+  } else {
+    logFailure("open", e);
+    fuse_reply_err(req, EIO);
+  }
+}
+
+// Each open of a file is an OPEN here and a RELEASE when closed, until the kernel is to open
+// files alone (ViewFs::openInKernel, MountOptions::Opens): then an OPEN answers ENOSYS, which
+// tells the kernel to open every file itself from then on. A program reading a tree of 30,000
+// files inside an image then waits on no request of its own for files already in the page
+// cache (fs/prefetch.h), where an OPEN each took as long as reading the tree on tmpfs. Reads
+// then name the inode only (readByInode).
 void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   guarded(req, "open", [&] {
     if ((fi->flags & O_ACCMODE) != O_RDONLY) {
@@ -228,6 +262,10 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       return;
     }
     ViewFs& f = fs(req);
+    if (f.openInKernel(isContentsIno(ino))) {
+      fuse_reply_err(req, ENOSYS);
+      return;
+    }
     if (isContentsIno(ino)) {
       contentsOpen(req, f, ino, fi);
       return;
@@ -241,30 +279,17 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       fuse_reply_err(req, n->kind == NodeKind::kDirectory ? EISDIR : ELOOP);
       return;
     }
-    auto handle = std::make_unique<OpenFile>();
+    std::unique_ptr<OpenFile> handle;
+    try {
+      handle = openBlob(f, *n);
+    } catch (const Error& e) {
+      replyOpenFailure(req, e);
+      return;
+    }
     int32_t backingId = 0;
-    if (f.view().store().localBlobPath(*n->digest)) {
-      try {
-        handle->fd = f.view().store().openLocalBlob(*n->digest);
-      } catch (const Error& e) {
-        if (e.kind() == ErrorKind::kBlobUnknown) {
-          fuse_reply_err(req, ENOENT);
-        } else {
-          logFailure("open", e);
-          fuse_reply_err(req, EIO);
-        }
-        return;
-      }
+    if (handle->fd) {
       backingId = f.passthrough().acquire(ino, handle->fd.get());
       if (backingId > 0) handle->passthroughIno = ino;
-    } else {
-      // Remote storage: ranged reads through the driver, with a read-ahead window.
-      if (!f.view().store().statBlob(*n->digest)) {
-        fuse_reply_err(req, ENOENT);
-        return;
-      }
-      handle->store = &f.view().store();
-      handle->digest = *n->digest;
     }
     OpenFile* file = f.hold(std::move(handle));
     fi->fh = reinterpret_cast<uint64_t>(file);
@@ -279,15 +304,11 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   });
 }
 
-void opRead(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_info* fi) {
-  auto* file = reinterpret_cast<OpenFile*>(fi->fh);
-  if (file->contents) {
-    guarded(req, "read", [&] { contentsRead(req, *file->contents, size, offset); });
-    return;
-  }
-  if (file->store) {
+// A READ of an open blob file: spliced from the local file, or from the remote blob's window.
+void readBlob(fuse_req_t req, OpenFile& file, size_t size, off_t offset) {
+  if (file.store) {
     guarded(req, "read", [&] {
-      std::string piece = file->read(static_cast<uint64_t>(offset), size);
+      std::string piece = file.read(static_cast<uint64_t>(offset), size);
       fuse_reply_buf(req, piece.data(), piece.size());
     });
     return;
@@ -297,15 +318,49 @@ void opRead(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_inf
   buf.count = 1;
   buf.buf[0].size = size;
   buf.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-  buf.buf[0].fd = file->fd.get();
+  buf.buf[0].fd = file.fd.get();
   buf.buf[0].pos = offset;
   fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
 
-void opRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+// A READ of a file the kernel opened itself (ViewFs::openInKernel): by its inode alone.
+void readByInode(fuse_req_t req, ViewFs& f, fuse_ino_t ino, size_t size, off_t offset) {
+  if (isContentsIno(ino)) {
+    guarded(req, "read", [&] { contentsReadByInode(req, f, ino, size, offset); });
+    return;
+  }
+  std::shared_ptr<OpenFile> file;
+  try {
+    auto n = f.find(ino);
+    if (!n || n->kind != NodeKind::kFile) {
+      fuse_reply_err(req, n ? EISDIR : ENOENT);
+      return;
+    }
+    file = f.blobFile(ino, [&] { return std::shared_ptr<OpenFile>(openBlob(f, *n)); });
+  } catch (const Error& e) {
+    replyOpenFailure(req, e);
+    return;
+  }
+  readBlob(req, *file, size, offset);
+}
+
+void opRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi) {
   auto* file = reinterpret_cast<OpenFile*>(fi->fh);
-  if (file->passthroughIno) fs(req).passthrough().release(file->passthroughIno);
-  fs(req).drop(file);
+  if (!file) {
+    readByInode(req, fs(req), ino, size, offset);
+  } else if (file->contents) {
+    guarded(req, "read", [&] { contentsRead(req, *file->contents, size, offset); });
+  } else {
+    readBlob(req, *file, size, offset);
+  }
+}
+
+void opRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  // fh 0: a file whose OPEN answered ENOSYS (the kernel releases the first of them).
+  if (auto* file = reinterpret_cast<OpenFile*>(fi->fh)) {
+    if (file->passthroughIno) fs(req).passthrough().release(file->passthroughIno);
+    fs(req).drop(file);
+  }
   fuse_reply_err(req, 0);
 }
 
@@ -434,7 +489,7 @@ int serveView(View& view, const MountOptions& options) {
       }
       fuse_daemonize(options.foreground ? 1 : 0);
       view.startBackground();  // threads only now, in the process that serves
-      if (options.passthrough) {
+      if (options.opens != MountOptions::Opens::kKernel) {
         // Before the loop reads the kernel's INIT request.
         fuse_custom_io io{};
         io.read = ioRead;

@@ -32,9 +32,15 @@ struct MountOptions {
   // Files inside an image read ahead into the page cache when one before them in their
   // directory is opened (fs/prefetch.h); 0 turns the read-ahead off.
   size_t prefetchFiles = 64;
-  // Let the kernel read local blobs itself (FUSE passthrough, Linux 6.9, root only);
-  // otherwise every read the page cache misses is answered by the daemon.
-  bool passthrough = true;
+  // Who opens files (-o opens=…). kDaemon: every open and close of a file is a request (OPEN,
+  // RELEASE), at which the daemon can let the kernel read a local blob itself (FUSE
+  // passthrough, Linux 6.9, root only), with the blob's own pages. kKernel: files open in the
+  // kernel alone (FUSE's zero-message opens, Linux 4.20); every read the page cache misses is
+  // answered by the daemon, and a program reading a tree of small files inside an image waits
+  // on no request per file. kAuto: kDaemon until a program opens files inside images at a
+  // tree reader's pace, kKernel from then on (the kernel allows the switch once, one way).
+  enum class Opens { kAuto, kDaemon, kKernel };
+  Opens opens = Opens::kAuto;
 };
 
 // Mounts `view` read-only at options.mountpoint and serves it until it is unmounted or

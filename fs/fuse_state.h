@@ -81,7 +81,8 @@ class ViewFs {
  public:
   ViewFs(View& view, const MountOptions& options)
       : view_(view),
-        passthrough_(options.passthrough),
+        passthrough_(options.opens != MountOptions::Opens::kKernel),
+        opens_(options.opens),
         readAheadBytes_(options.readAheadKib * 1024),
         timeout_(std::chrono::duration<double>(options.cacheTimeout).count()),
         stableTimeout_(std::chrono::duration<double>(options.stableCacheTimeout).count()),
@@ -93,6 +94,32 @@ class ViewFs {
   Passthrough& passthrough() { return passthrough_; }
   unsigned readAheadBytes() const { return readAheadBytes_; }
   bool noOpendir = false;  // set once, in init, before any other request
+
+  // In init: whether the kernel can open files alone (MountOptions::Opens).
+  void initOpens(bool supported) {
+    openInKernelSupported_ = supported;
+    if (supported && opens_ == MountOptions::Opens::kKernel) noOpen_ = true;
+  }
+  // Asked by an OPEN (of a file inside an image when `contents`): true when the kernel is to
+  // open files alone from now on, which the OPEN says by answering ENOSYS. With opens=auto,
+  // from the kOpensPerSecond-th open of files inside images within a second on.
+  bool openInKernel(bool contents) {
+    if (noOpen_.load(std::memory_order_relaxed)) return true;
+    if (!contents || !openInKernelSupported_ || opens_ != MountOptions::Opens::kAuto) return false;
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mutex_);
+    if (now - opensSince_ > std::chrono::seconds(1)) {
+      opensSince_ = now;
+      contentsOpens_ = 0;
+    }
+    if (++contentsOpens_ < kOpensPerSecond) return false;
+    if (!noOpen_.exchange(true)) {
+      std::fprintf(stderr,
+                   "regfs-mount: a program reads a tree of files inside an image: files open in "
+                   "the kernel alone from now on (no passthrough for blobs opened from now on)\n");
+    }
+    return true;
+  }
   // How long the kernel may cache what we say of `n`: long for a stable node, briefly for
   // the others. Either way, what a rebuild finds changed is invalidated at once
   // (invalidateChanges); the view keeps rebuilding while the kernel may hold a brief
@@ -170,6 +197,31 @@ class ViewFs {
       gone = std::move(it->second);
       open_.erase(it);
     }
+  }
+
+  // Once files open in the kernel alone (openInKernel) a READ names the inode only: the blob file
+  // of `ino`, kept for the reads that follow (the most recently read kCachedBlobFiles), else made
+  // by `open`.
+  template <typename Open>
+  std::shared_ptr<OpenFile> blobFile(uint64_t ino, Open&& open) {
+    {
+      std::lock_guard lock(openMutex_);
+      if (auto it = blobFiles_.find(ino); it != blobFiles_.end()) {
+        it->second.lastRead = ++blobReads_;
+        return it->second.file;
+      }
+    }
+    std::shared_ptr<OpenFile> file = open();
+    std::shared_ptr<OpenFile> evicted;  // closed outside the lock
+    std::lock_guard lock(openMutex_);
+    if (blobFiles_.size() >= kCachedBlobFiles) {
+      auto oldest = std::min_element(blobFiles_.begin(), blobFiles_.end(), [](auto& a, auto& b) {
+        return a.second.lastRead < b.second.lastRead;
+      });
+      evicted = std::move(oldest->second.file);
+      blobFiles_.erase(oldest);
+    }
+    return blobFiles_.try_emplace(ino, CachedBlobFile{file, ++blobReads_}).first->second.file;
   }
 
   // Drops what the kernel caches of nodes that changed between two snapshots: the
@@ -324,6 +376,13 @@ class ViewFs {
 
   View& view_;
   Passthrough passthrough_;
+  MountOptions::Opens opens_;
+  bool openInKernelSupported_ = false;  // set in init
+  std::atomic<bool> noOpen_{false};     // files open in the kernel alone: fi->fh 0 in READs
+  // Opens of files inside images since opensSince_ (opens=auto); guarded by mutex_.
+  static constexpr int kOpensPerSecond = 32;
+  std::chrono::steady_clock::time_point opensSince_;
+  int contentsOpens_ = 0;
   unsigned readAheadBytes_;
   double timeout_;
   double stableTimeout_;
@@ -334,8 +393,15 @@ class ViewFs {
   gid_t gid_;
   std::mutex mutex_;
   std::unordered_map<uint64_t, InodeEntry> inodes_;
-  std::mutex openMutex_;  // guards open_
+  std::mutex openMutex_;  // guards open_, blobFiles_ and blobReads_
   std::unordered_map<OpenFile*, std::unique_ptr<OpenFile>> open_;
+  struct CachedBlobFile {
+    std::shared_ptr<OpenFile> file;
+    uint64_t lastRead = 0;
+  };
+  static constexpr size_t kCachedBlobFiles = 64;
+  std::unordered_map<uint64_t, CachedBlobFile> blobFiles_;
+  uint64_t blobReads_ = 0;
   // What a tree shown under a snapshot directory shares with every inode of it below, so the
   // kernel's inodes take 32 bytes each (a find over 20 images of 30,000 files holds 600,000).
   struct ContentsShown {

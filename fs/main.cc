@@ -87,8 +87,14 @@ void parseMountOptions(const std::vector<std::string>& groups, regfs::view::Moun
   for (const std::string& o : splitOptions(groups)) {
     if (o == "debug") {
       mount.debug = true;
-    } else if (o == "no_passthrough") {
-      mount.passthrough = false;
+    } else if (o == "opens=auto") {
+      mount.opens = regfs::view::MountOptions::Opens::kAuto;
+    } else if (o == "opens=daemon" || o == "passthrough") {
+      mount.opens = regfs::view::MountOptions::Opens::kDaemon;
+    } else if (o == "opens=kernel" || o == "no_passthrough") {
+      mount.opens = regfs::view::MountOptions::Opens::kKernel;
+    } else if (o.starts_with("opens=")) {
+      throw Error(ErrorKind::kInvalidArgument, o + ": opens= takes auto, daemon or kernel");
     } else if (o == "nocontents") {
       view.contents = false;
     } else if (auto ms = numberOption(o, "cache_timeout_ms")) {
@@ -133,9 +139,10 @@ int main(int argc, char** argv) {
   app.add_flag("-f,--foreground", options.foreground, "stay in the foreground");
   app.add_option("-o", optionGroups,
                  "mount options, comma-separated: allow_other, debug, cache_timeout_ms=N, "
-                 "max_threads=N, no_passthrough, read_ahead_kb=N, prefetch_files=N, nocontents (no "
-                 "rootfs/ or "
-                 "layer-contents/: a mount for backups), and libfuse/kernel options")
+                 "max_threads=N, opens=auto|daemon|kernel (daemon: the kernel reads local blobs "
+                 "itself; kernel: no request per open file; auto: daemon until a program reads a "
+                 "tree inside an image), read_ahead_kb=N, prefetch_files=N, nocontents (no "
+                 "rootfs/ or layer-contents/: a mount for backups), and libfuse/kernel options")
       ->take_all()
       ->allow_extra_args(false);
   regfs::addVersionFlag(app, "regfs-mount");

@@ -44,15 +44,39 @@ void FilePrefetcher::opened(const std::shared_ptr<const FileTree>& tree, uint64_
     if (!e || e->type != layers::EntryType::kRegular || e->size == 0 ||
         e->size > options_.fileBytes)
       continue;
+    auto [it, added] = fills_.try_emplace(contentsIno(base, n), nullptr);
+    if (!added) continue;  // queued already
+    it->second = std::make_shared<Fill>();
     bytes += e->size;
-    queue_.push_back(Item{tree, base, n});
+    queue_.push_back(Item{tree, base, n, it->second});
   }
-  while (queue_.size() > kQueued) queue_.pop_front();
+  while (queue_.size() > kQueued) {
+    fills_.erase(contentsIno(queue_.front().base, queue_.front().n));
+    queue_.pop_front();
+  }
   worker_.wake();
 }
 
+bool FilePrefetcher::take(uint64_t ino, std::string& data) {
+  std::unique_lock lock(mutex_);
+  auto it = fills_.find(ino);
+  if (it == fills_.end()) return false;
+  std::shared_ptr<Fill> fill = it->second;
+  if (fill->state == Fill::kQueued) {
+    fill->state = Fill::kTaken;  // the thread skips it
+    fills_.erase(it);
+    return false;
+  }
+  fill->claimed = true;
+  // The thread decompresses no more than fileBytes before it is done with this one.
+  filled_.wait(lock, [&] { return fill->state == Fill::kDone || worker_.stopping(); });
+  if (fill->state != Fill::kDone || fill->failed) return false;
+  data = fill->data;
+  handedOver_.fetch_add(1);
+  return true;
+}
+
 void FilePrefetcher::run() {
-  std::string buffer;
   while (worker_.wait()) {
     for (;;) {
       Item item;
@@ -61,29 +85,56 @@ void FilePrefetcher::run() {
         if (queue_.empty()) break;
         item = std::move(queue_.front());
         queue_.pop_front();
+        if (item.fill->state == Fill::kTaken) continue;
+        item.fill->state = Fill::kReading;
       }
-      if (worker_.stopping()) return;
-      store(item, buffer);
+      if (worker_.stopping()) break;
+      bool ok = readFile(item);
+      bool claimed;
+      {
+        std::lock_guard lock(mutex_);
+        item.fill->failed = !ok;
+        item.fill->state = Fill::kDone;
+        claimed = item.fill->claimed;
+      }
+      filled_.notify_all();
+      // A READ that waited answers with the bytes: storing them would wait for that READ's
+      // pages, which the kernel holds locked until the answer.
+      if (ok && !claimed) store(item);
+      std::lock_guard lock(mutex_);
+      if (auto it = fills_.find(contentsIno(item.base, item.n));
+          it != fills_.end() && it->second == item.fill)
+        fills_.erase(it);
     }
   }
+  // Stopping: READs still waiting give up and read for themselves.
+  { std::lock_guard lock(mutex_); }
+  filled_.notify_all();
 }
 
-void FilePrefetcher::store(const Item& item, std::string& buffer) {
-  fuse_session* se = session_.load();
+bool FilePrefetcher::readFile(const Item& item) {
   const layers::Entry* e = item.tree->entry(item.n);
-  if (!se || !e || worker_.stopping()) return;
+  if (!e) return false;
+  std::string& buffer = item.fill->data;
   buffer.resize(e->size);
   try {
     layers::FileReader reader(item.tree->streamOf(item.n), *e);
     size_t got = 0;
     while (got < buffer.size()) {
       size_t n = reader.read(got, buffer.data() + got, buffer.size() - got);
-      if (n == 0) return;  // shorter than its entry: the READ will say so
+      if (n == 0) return false;  // shorter than its entry: the READ will say so
       got += n;
     }
   } catch (const Error&) {
-    return;  // the READ of the file reports it (EIO and a log line)
+    return false;  // the READ of the file reports it (EIO and a log line)
   }
+  return true;
+}
+
+void FilePrefetcher::store(const Item& item) {
+  fuse_session* se = session_.load();
+  if (!se || worker_.stopping()) return;
+  std::string& buffer = item.fill->data;
   fuse_bufvec data{};  // FUSE_BUFVEC_INIT, a C compound literal, spelled out
   data.count = 1;
   data.buf[0].size = buffer.size();

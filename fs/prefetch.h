@@ -9,16 +9,23 @@
 //
 // Bounded: a window of `files` files and `bytes` bytes past the one opened, files of at most
 // `fileBytes` only, each directory's window moving forward only (reopening a file or reading
-// backwards queues nothing). Best effort: a file the kernel has forgotten, or that a READ
-// reached first, is just stored once more or not at all; a layer that fails to read is left
-// for the READ to report.
+// backwards queues nothing). Best effort: a file the kernel has forgotten is not stored; a
+// layer that fails to read is left for the READ to report.
+//
+// A reader that catches up with the read-ahead sends a READ for a file queued or being read
+// here. The READ takes a queued file from the queue and reads it itself (a second reader of
+// the layer beside this one), and waits for one being read here and answers with its bytes
+// (take()), so no file is decompressed twice.
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <unordered_map>
 
 #include "common/worker.h"
 #include "fs/contents.h"
@@ -50,24 +57,45 @@ class FilePrefetcher {
   void opened(const std::shared_ptr<const FileTree>& tree, uint64_t base, uint32_t dir,
               uint32_t position);
 
-  // Files stored into the page cache so far (for tests and debugging).
+  // A READ of file `ino` (contents.h) missed the page cache. True, with the file's bytes in
+  // `data`, when the read-ahead was reading it (after waiting for them); false when the
+  // caller is to read the file itself, and then the read-ahead leaves it alone.
+  bool take(uint64_t ino, std::string& data);
+
+  // Files stored into the page cache so far, and files whose READ took their bytes from
+  // the read-ahead (for tests and debugging).
   uint64_t stored() const { return stored_.load(); }
+  uint64_t handedOver() const { return handedOver_.load(); }
 
  private:
+  // A file queued: kQueued until the thread starts on it (or a READ takes it), kReading
+  // while it decompresses, then kDone (`data` holds its bytes, or `failed`).
+  struct Fill {
+    enum State { kQueued, kTaken, kReading, kDone } state = kQueued;
+    bool failed = false;
+    bool claimed = false;  // a READ waits for `data`: the READ answers, nothing is stored
+    std::string data;
+  };
   struct Item {
     std::shared_ptr<const FileTree> tree;
     uint64_t base = 0;
     uint32_t n = 0;
+    std::shared_ptr<Fill> fill;
   };
   void run();
-  void store(const Item& item, std::string& buffer);
+  void store(const Item& item);
+  // Reads the file of `item` into item.fill->data; false when its layer failed to read.
+  static bool readFile(const Item& item);
 
   PrefetchOptions options_;
   std::atomic<fuse_session*> session_{nullptr};
   std::mutex mutex_;
-  std::deque<Item> queue_;                                 // guarded by mutex_
+  std::condition_variable filled_;                             // a Fill became kDone
+  std::deque<Item> queue_;                                     // guarded by mutex_
+  std::unordered_map<uint64_t, std::shared_ptr<Fill>> fills_;  // by inode; guarded by mutex_
   std::map<std::pair<uint64_t, uint32_t>, size_t> ahead_;  // (base, dir): next position to queue
   std::atomic<uint64_t> stored_{0};
+  std::atomic<uint64_t> handedOver_{0};
   Worker worker_{"file-prefetch"};
 };
 

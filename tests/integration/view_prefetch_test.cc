@@ -20,12 +20,6 @@ namespace {
 
 using namespace regfs::testing;
 
-// How often `pattern` occurs in the daemon's debug log.
-size_t countInLog(const std::string& log, const std::regex& pattern) {
-  return static_cast<size_t>(
-      std::distance(std::sregex_iterator(log.begin(), log.end(), pattern), std::sregex_iterator()));
-}
-
 TEST(ViewPrefetchTest, FilesThatFollowInADirectoryAreReadAheadIntoThePageCache) {
   ASSERT_TRUE(std::filesystem::exists("/dev/fuse")) << "/dev/fuse is required";
   TempDir work;

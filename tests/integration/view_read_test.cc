@@ -1,9 +1,9 @@
 // Reads through the mounted view equal the blob's bytes however they are made: at odd
 // offsets and sizes, past the end, through mmap, with several opens of one file at once
 // and after many opens and closes. Both ways the view serves a local blob: the kernel
-// reading it itself (passthrough, where the kernel and privileges allow) and the daemon
-// answering each read (-o no_passthrough). Reads the daemon answers come in large
-// requests, each spliced from the blob.
+// reading the blob itself (-o opens=daemon, passthrough where the kernel and privileges
+// allow), and the daemon answering each read of a file the kernel opened alone (-o
+// opens=kernel). Reads the daemon answers come in large requests, each spliced from the blob.
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -15,12 +15,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <random>
 #include <regex>
 #include <set>
 
 #include "fs/fuse_ops.h"
 #include "support/http_client.h"
+#include "support/poll.h"
 #include "support/view_fixture.h"
 
 namespace regfs {
@@ -35,8 +37,7 @@ class ViewReadTest : public ::testing::TestWithParam<bool> {
     ASSERT_TRUE(haveProgram("fusermount3")) << "fusermount3 is required (fuse3)";
   }
   std::vector<std::string> mountOptions() const {
-    if (GetParam()) return {};
-    return {"-o", "no_passthrough"};
+    return {"-o", GetParam() ? "opens=daemon" : "opens=kernel"};
   }
   TempDir work;
 };
@@ -182,7 +183,7 @@ TEST(ViewColdReadTest, TheDaemonAnswersLargeReadsBySplicing) {
   Blob image = oci.addImage({layer});
   Store store = Store::openLocal(work / "store");
   pushLayout(store, oci, "big/image", {image}, "latest");
-  MountedView view(work / "store", work / "mnt", {"-o", "no_passthrough,debug"});
+  MountedView view(work / "store", work / "mnt", {"-o", "opens=kernel,debug"});
   bool root = ::geteuid() == 0;
   if (root) {
     struct stat st;
@@ -210,6 +211,57 @@ TEST(ViewColdReadTest, TheDaemonAnswersLargeReadsBySplicing) {
     EXPECT_GT(replies.largest, 128u << 10) << "the kernel's default read-ahead is in force";
   } else {
     std::printf("not root: the mount's read-ahead stays the kernel's; not checked\n");
+  }
+}
+
+// Who opens files (-o opens=…). kernel: after the first OPEN, which answers ENOSYS, opening
+// and closing a file sends the daemon nothing, inside images and for blobs alike, and reads
+// are answered by inode. daemon: every open is an OPEN and every close a RELEASE (the kernel
+// gets the blob's file at each, for passthrough). auto, the default: as daemon until a program
+// opens files inside images at a tree reader's pace, then as kernel.
+TEST(ViewOpenTest, FilesOpenInTheDaemonOrTheKernelAsAsked) {
+  ASSERT_TRUE(std::filesystem::exists("/dev/fuse")) << "/dev/fuse is required";
+  TempDir work;
+  OciLayout oci(work / "oci");
+  std::map<std::string, std::string> files;
+  for (int i = 0; i < 100; ++i)
+    files["etc/f" + std::to_string(i)] = randomBytes(1000 + 10 * static_cast<size_t>(i), 40 + i);
+  Blob layer = oci.addLayer(files);
+  Blob image = oci.addImage({layer});
+  Store store = Store::openLocal(work / "store");
+  pushLayout(store, oci, "app", {image}, "latest");
+  static const std::regex open(R"(opcode: OPEN \(14\))");
+  static const std::regex release(R"(opcode: RELEASE \(18\))");
+  for (std::string opens : {"kernel", "daemon", "auto"}) {
+    SCOPED_TRACE("opens=" + opens);
+    MountedView view(work / "store", work / ("mnt-" + opens), {"-o", "opens=" + opens + ",debug"});
+    auto manifestDir = view.path() / "app" / ("@" + image.digest);
+    auto blob = manifestDir / "layers" / ("00-" + layer.digest.substr(7) + ".tar.gz");
+    auto readAll = [&] {
+      EXPECT_TRUE(readFile(blob) == layer.bytes) << "the layer read differs from the blob";
+      for (const auto& [name, bytes] : files)
+        EXPECT_EQ(readFile(manifestDir / "rootfs" / name), bytes) << name;
+    };
+    readAll();
+    size_t opens1 = countInLog(view.log(), open);
+    readAll();
+    size_t opens2 = countInLog(view.log(), open);
+    if (opens == "kernel") {
+      EXPECT_EQ(opens2, 1u) << "the first open only";
+      EXPECT_LE(countInLog(view.log(), release), 1u);
+    } else if (opens == "daemon") {
+      EXPECT_EQ(opens2, 2 * (files.size() + 1));
+      EXPECT_TRUE(waitUntil([&] { return countInLog(view.log(), release) == opens2; }))
+          << countInLog(view.log(), release) << " RELEASE requests of " << opens2;
+    } else {
+      // The blob, then the files inside the image up to the pace that switches (32 a second):
+      // the tree reader, and everything after it, opens in the kernel.
+      EXPECT_GE(opens1, 2u);
+      EXPECT_LE(opens1, 1u + 32u);
+      EXPECT_EQ(opens2, opens1) << "OPEN requests after the switch";
+      EXPECT_NE(view.log().find("files open in the kernel alone from now on"), std::string::npos)
+          << view.log().substr(0, 2000);
+    }
   }
 }
 

@@ -10,8 +10,10 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -26,6 +28,12 @@ namespace regfs::testing {
 
 // True if `dir` is a FUSE mount of regfs right now (per /proc/self/mountinfo).
 inline bool isRegfsMount(const std::filesystem::path& dir) { return isMountOf(dir, "fuse.regfs"); }
+
+// How often `pattern` occurs in a daemon's debug log (-o debug).
+inline size_t countInLog(const std::string& log, const std::regex& pattern) {
+  return static_cast<size_t>(
+      std::distance(std::sregex_iterator(log.begin(), log.end(), pattern), std::sregex_iterator()));
+}
 
 // regfs-mount ROOT MOUNTPOINT -f, started in the constructor and stopped by PID.
 class MountedView {
