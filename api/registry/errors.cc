@@ -122,6 +122,11 @@ Response errorResponse(RegfsError error, const std::string& detail) {
     case RegfsError::kLayerUnreadable:
       // Not logged here: FileTrees logged it when it built the tree.
       return answer(500, "LAYER_UNREADABLE", "a layer of the image cannot be read");
+    case RegfsError::kIndexPending: {
+      Response r = answer(503, "INDEX_PENDING", "the image's layers are being indexed");
+      r.set("Retry-After", "1");
+      return r;
+    }
   }
   return answer(500, "UNKNOWN", "unknown error");
 }

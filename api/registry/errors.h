@@ -32,6 +32,7 @@ enum class RegfsError {
   kFileUnknown,      // FILE_UNKNOWN 404: no such path inside the image
   kRootfsUnknown,    // ROOTFS_UNKNOWN 404: the manifest has no root file system of its own
   kLayerUnreadable,  // LAYER_UNREADABLE 500: a layer of the image that regfs cannot read
+  kIndexPending,     // INDEX_PENDING 503 (Retry-After): the image's layers are being indexed
 };
 Response errorResponse(RegfsError error, const std::string& detail);
 

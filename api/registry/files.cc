@@ -261,7 +261,17 @@ Response handleFiles(Registry& registry, const Request& request, const Route& ro
     throw Error(ErrorKind::kUnsupported, "this server does not serve files inside images");
   Image image = imageFor(repo, request, route);
   if (image.refusal) return std::move(*image.refusal);
-  auto tree = registry.fileTrees()->tree(layers::TreeSource{image.layers, true});
+  layers::TreeSource source{image.layers, true};
+  auto tree = registry.fileTrees()->cached(source);
+  if (!tree) {
+    // A missing index is built on a thread of its own while the client asks again.
+    std::vector<std::shared_ptr<const layers::LayerIndex>> held;
+    if (registry.indexBuilds()->pending(image.layers, held)) {
+      return errorResponse(RegfsError::kIndexPending,
+                           image.manifest.str() + ": its layers are being indexed; retry");
+    }
+    tree = registry.fileTrees()->tree(source);
+  }
   if (!tree->error.empty()) return errorResponse(RegfsError::kLayerUnreadable, tree->error);
   std::string why;
   uint32_t n = resolvePath(*tree, route.path, why);

@@ -18,6 +18,7 @@
 #include "api/http/http.h"
 #include "api/http/response.h"
 #include "api/mirror/mirror.h"
+#include "api/registry/index_builds.h"
 #include "api/registry/options.h"
 #include "common/browse/facts.h"
 #include "common/browse/summaries.h"
@@ -94,10 +95,13 @@ class Registry {
       : store_(std::move(store)),
         options_(options),
         fileTrees_(std::move(fileTrees)),
+        indexBuilds_(fileTrees_ ? std::make_unique<IndexBuilds>(fileTrees_) : nullptr),
         mirror_(std::move(mirror)),
         summaries_(std::make_shared<browse::StoreSummaries>(store_, facts_, options_.uiRefresh)) {}
   Store& store() { return store_; }
   layers::FileTrees* fileTrees() { return fileTrees_.get(); }
+  // The builds of indexes that requests for files wait for; null without fileTrees().
+  IndexBuilds* indexBuilds() { return indexBuilds_.get(); }
   mirror::Mirror* mirror() { return mirror_.get(); }
   const RegistryOptions& options() const { return options_; }
   HasherCache& hashers() { return hashers_; }
@@ -119,6 +123,7 @@ class Registry {
   Store store_;
   RegistryOptions options_;
   std::shared_ptr<layers::FileTrees> fileTrees_;
+  std::unique_ptr<IndexBuilds> indexBuilds_;
   std::shared_ptr<mirror::Mirror> mirror_;
   HasherCache hashers_;
   MediaTypeCache mediaTypes_;

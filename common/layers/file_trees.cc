@@ -27,6 +27,17 @@ FileTrees::FileTrees(Store store, IndexLimits limits, size_t cachedTrees, size_t
       cachedTrees_(cachedTrees),
       cachedInodes_(cachedInodes) {}
 
+std::shared_ptr<const FileTree> FileTrees::cached(const TreeSource& source) {
+  std::lock_guard lock(mutex_);
+  for (auto it = recent_.begin(); it != recent_.end(); ++it) {
+    if ((*it)->source == source) {
+      recent_.splice(recent_.begin(), recent_, it);
+      return recent_.front();
+    }
+  }
+  return nullptr;
+}
+
 std::shared_ptr<const FileTree> FileTrees::tree(const TreeSource& root) {
   std::shared_ptr<std::mutex> building;
   {

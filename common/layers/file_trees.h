@@ -65,6 +65,9 @@ class FileTrees {
   // build; storage errors are thrown (Error(kIo), Error(kBlobUnknown)) and not cached.
   std::shared_ptr<const FileTree> tree(const TreeSource& source);
 
+  // The tree of `source` when the cache has it, else nullptr (building nothing).
+  std::shared_ptr<const FileTree> cached(const TreeSource& source);
+
   LayerIndexes& indexes() { return indexes_; }
   const Store& store() const { return indexes_.store(); }
 

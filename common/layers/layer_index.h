@@ -95,6 +95,9 @@ class LayerIndexes {
   // `cancel` (when given) is set, the next read of the blob throws IndexCancelled.
   std::shared_ptr<const LayerIndex> build(const Digest& blob,
                                           const std::atomic<bool>* cancel = nullptr);
+  // The index in memory when one is held, else load(): never builds. nullptr when there is
+  // none to trust yet.
+  std::shared_ptr<const LayerIndex> find(const Digest& blob);
   // The index in memory when one is held, else load(), else build() when there is nothing to
   // trust.
   std::shared_ptr<const LayerIndex> get(const Digest& blob,

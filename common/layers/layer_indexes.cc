@@ -79,6 +79,12 @@ std::shared_ptr<const LayerIndex> LayerIndexes::build(const Digest& blob,
   return index;
 }
 
+std::shared_ptr<const LayerIndex> LayerIndexes::find(const Digest& blob) {
+  if (auto index = shared(blob)) return index;
+  if (auto index = load(blob)) return share(index);
+  return nullptr;
+}
+
 std::shared_ptr<const LayerIndex> LayerIndexes::get(const Digest& blob,
                                                     const std::atomic<bool>* cancel) {
   if (auto index = shared(blob)) return index;

@@ -63,7 +63,7 @@ TEST(S3WebUiTest, CatalogTagPageImageAndFilesAnswerFromTheBucket) {
   EXPECT_NE(page.body.find("\"workingDir\":\"/srv\""), std::string::npos) << page.body;
   EXPECT_NE(page.body.find("ENV ON=s3"), std::string::npos) << page.body;
 
-  Reply dir = http("GET", v2 + "team/app/_regfs/files/1.0/srv/");
+  Reply dir = getFiles(v2 + "team/app/_regfs/files/1.0/srv/");
   ASSERT_EQ(dir.status, 200) << dir.body << server.log();
   EXPECT_NE(dir.body.find("\"hello.txt\""), std::string::npos) << dir.body;
   EXPECT_NE(dir.body.find("\"sub\""), std::string::npos) << dir.body;

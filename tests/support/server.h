@@ -2,6 +2,7 @@
 // Test support: a real regfs-server process on a free loopback port, over a store in a
 // temp directory (or a given one), stopped by PID when the object goes away.
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -115,6 +116,19 @@ inline Reply http(const std::string& method, const std::string& url,
   CommandResult c = curl(argv);
   EXPECT_EQ(c.status, 0) << "curl " << method << " " << url << ": " << c.err;
   return parseReply(c.out);
+}
+
+// GET of a files API URL (…/_regfs/files/…), asked again while the server answers 503
+// INDEX_PENDING (it is indexing the image's layers), for a minute at most.
+inline Reply getFiles(const std::string& url, std::vector<std::string> args = {}) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  for (;;) {
+    Reply r = http("GET", url, args);
+    if (r.status != 503 || r.code() != "INDEX_PENDING" ||
+        std::chrono::steady_clock::now() > deadline)
+      return r;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 // The value of one sample (name and labels, as written) in Prometheus text, -1 when absent.

@@ -71,11 +71,39 @@ class FilesTest : public ::testing::Test {
   void start(RegfsServerOptions options = {}) {
     server = std::make_unique<RegfsServer>(dir / "store", std::move(options));
   }
+  // A GET, asked again while the server indexes the image's layers (INDEX_PENDING).
   Reply get(const std::string& path, std::vector<std::string> args = {}) {
     args.push_back("--path-as-is");
-    return http("GET", server->url() + path, std::move(args));
+    return getFiles(server->url() + path, std::move(args));
   }
 };
+
+// A store written by another registry has no layer indexes: the first request for the files
+// inside an image answers 503 INDEX_PENDING with Retry-After at once, while a thread of the
+// server indexes the layers, and the answers that follow are the files. No request waits on
+// a build.
+TEST_F(FilesTest, AnImageNotIndexedYetAnswersIndexPendingUntilItIs) {
+  start();
+  Reply r = http("GET", server->url() + "/v2/team/app/_regfs/files/latest/etc/os-release");
+  ASSERT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(r.code(), "INDEX_PENDING");
+  EXPECT_EQ(r.header("retry-after"), "1");
+  r = get("/v2/team/app/_regfs/files/latest/etc/os-release");
+  ASSERT_EQ(r.status, 200) << r.body << server->log();
+  EXPECT_EQ(r.body, kOsRelease);
+  EXPECT_NE(server->log().find("for a request"), std::string::npos) << server->log();
+  // A layer that cannot be indexed (its blob is gone) is not waited for again and again: once
+  // its build failed, the request says why.
+  Repository other = store.repository(RepoName::parse("team/broken"));
+  BuiltImage broken =
+      pushImage(store, other, {testing::gzipBytes(TarWriter().file("a", "a").end().bytes())});
+  const std::string hex = broken.layers[0].hex();
+  std::filesystem::remove_all(dir / "store/docker/registry/v2/blobs/sha256" / hex.substr(0, 2) /
+                              hex);
+  r = get("/v2/team/broken/_regfs/files/" + broken.manifest.str() + "/a");
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_EQ(r.code(), "BLOB_UNKNOWN") << r.body;
+}
 
 TEST_F(FilesTest, AFileByTagIsItsBytesAsAnAttachment) {
   start();
@@ -145,6 +173,7 @@ TEST_F(FilesTest, LargeFilesStreamWholeAndByRange) {
 
 TEST_F(FilesTest, HeadSaysWhatGetWouldWithoutTheBody) {
   start();
+  ASSERT_EQ(get("/v2/team/app/_regfs/files/latest/").status, 200);  // the layers indexed
   Reply r = http("HEAD", server->url() + "/v2/team/app/_regfs/files/latest/big.bin");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.header("content-length"), std::to_string(bigFile().size()));

@@ -9,6 +9,24 @@ import { link } from '../router.js';
 
 // How much of a file is fetched for its preview.
 const kPreviewBytes = 64 * 1024;
+// While the server indexes the image's layers (503 INDEX_PENDING), the request is made again
+// this often, for this long at most.
+const kPendingRetryMs = 1000;
+const kPendingGiveUpMs = 10 * 60 * 1000;
+
+// `ask()` until the server stops answering INDEX_PENDING; `note` says why the page waits.
+async function whenIndexed(ask, note) {
+  const started = Date.now();
+  for (;;) {
+    try {
+      return await ask();
+    } catch (error) {
+      if (error.code !== 'INDEX_PENDING' || Date.now() - started > kPendingGiveUpMs) throw error;
+      note.hidden = false;
+      await new Promise((resolve) => setTimeout(resolve, kPendingRetryMs));
+    }
+  }
+}
 
 function filesUrl(name, reference, platform, path, query = {}) {
   const segments = path.split('/').filter(Boolean).map(encodeURIComponent).join('/');
@@ -57,12 +75,13 @@ function listing(at, image, dir, entries, more) {
 }
 
 // The directory entry of `path` (a file), from its parent's listing, page by page.
-async function entryOf(name, reference, platform, path) {
+async function entryOf(name, reference, platform, path, note) {
   const parent = parentOf(path);
   const base = path.slice(path.lastIndexOf('/') + 1);
   let last = '';
   for (;;) {
-    const page = await getJson(filesUrl(name, reference, platform, parent, last ? { last } : {}));
+    const url = filesUrl(name, reference, platform, parent, last ? { last } : {});
+    const page = await whenIndexed(() => getJson(url), note);
     const entries = page.entries ?? [];
     const found = entries.find((e) => e.name === base);
     if (found || entries.length === 0) return found ?? null;
@@ -115,13 +134,18 @@ export async function filesTab(page, { name, reference, platform, path, image })
   const at = (p) => link('image', { name, ref: reference, platform, tab: 'files', path: p });
   const url = filesUrl(name, reference, platform, path);
   page.append(crumbs(at, path));
+  const note = h('p', { class: 'muted', id: 'indexing', hidden: true },
+    "Indexing this image's layers (once per layer)…");
+  page.append(note);
   let answer;
   try {
-    answer = await getFile(url, kPreviewBytes);
+    answer = await whenIndexed(() => getFile(url, kPreviewBytes), note);
   } catch (error) {
+    note.remove();
     page.append(errorBox(error));
     return;
   }
+  note.remove();
   if (answer.json?.entries) {
     append(page, [listing(at, image, path, answer.json.entries, false)]);
     return;
@@ -132,6 +156,6 @@ export async function filesTab(page, { name, reference, platform, path, image })
       ['From', layerLabel(image, e.layer)]]));
     return;
   }
-  const entry = await entryOf(name, reference, platform, path);
+  const entry = await entryOf(name, reference, platform, path, note);
   page.append(fileDetails(image, path, entry, answer.bytes, answer.size, url));
 }
