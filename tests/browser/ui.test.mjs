@@ -27,7 +27,8 @@ function watch(page) {
   });
   page.on('pageerror', (e) => seen.errors.push(`page error: ${e.message}`));
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 40[134]/.test(m.text())) seen.errors.push(`console: ${m.text()}`);
+    // 401, 403 and 404 are answers the page shows; 503 is the files API while it indexes a layer.
+    if (m.type() === 'error' && !/status of (40[134]|503)/.test(m.text())) seen.errors.push(`console: ${m.text()}`);
   });
   return seen;
 }
