@@ -48,7 +48,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libpistache-dev libfuse3-dev fuse3 libssl-dev rapidjson-dev libyaml-cpp-dev
   libcrypt-dev libspdlog-dev libcli11-dev libcurl4-openssl-dev libpugixml-dev ca-certificates curl
-  zlib1g-dev libzstd-dev
+  zlib1g-dev libzstd-dev libisal-dev
 )
 tests=ON
 if [ "$runtime" -eq 1 ]; then
