@@ -11,25 +11,32 @@ namespace regfs::api {
 bool IndexBuilds::pending(const std::vector<Digest>& layers,
                           std::vector<std::shared_ptr<const layers::LayerIndex>>& held) {
   bool waiting = false;
+  bool queued = false;
   for (const Digest& layer : layers) {
     if (auto index = trees_->indexes().find(layer)) {
       held.push_back(std::move(index));
       continue;
     }
     std::lock_guard lock(mu_);
-    if (queued_.count(layer)) {
-      waiting = true;
-      continue;
-    }
+    waiting = true;
+    if (queued_.count(layer)) continue;
     auto now = std::chrono::steady_clock::now();
-    std::erase_if(failed_, [&](const auto& f) { return now - f.second > kFailureKept; });
-    if (failed_.count(layer) || queue_.size() >= kMaxQueued) return false;
+    std::erase_if(failed_, [&](const auto& f) { return now - f.second.at > kFailureKept; });
+    if (auto failed = failed_.find(layer); failed != failed_.end())
+      throw Error(failed->second.kind, failed->second.message);
+    if (queue_.size() >= kMaxQueued || worker_.stopping()) continue;
     queue_.push_back(layer);
     queued_.insert(layer);
-    waiting = true;
+    queued = true;
   }
-  if (waiting) {
-    if (!worker_.started()) worker_.start([this] { run(); });
+  if (queued) {
+    {
+      std::lock_guard lock(mu_);
+      if (!started_) {
+        started_ = true;
+        worker_.start([this] { run(); });
+      }
+    }
     worker_.wake();
   }
   return waiting;
@@ -64,10 +71,14 @@ void IndexBuilds::build(const Digest& layer) {
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   } catch (const layers::IndexCancelled&) {
     // Stopping: nothing was stored.
+  } catch (const Error& e) {
+    spdlog::warn("layer indexing: cannot index {} for a request: {}", layer.str(), e.what());
+    std::lock_guard lock(mu_);
+    failed_[layer] = Failure{std::chrono::steady_clock::now(), e.kind(), e.what()};
   } catch (const std::exception& e) {
     spdlog::warn("layer indexing: cannot index {} for a request: {}", layer.str(), e.what());
     std::lock_guard lock(mu_);
-    failed_[layer] = std::chrono::steady_clock::now();
+    failed_[layer] = Failure{std::chrono::steady_clock::now(), ErrorKind::kIo, e.what()};
   }
 }
 

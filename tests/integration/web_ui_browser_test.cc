@@ -165,9 +165,12 @@ TEST(WebUiBrowser, EveryViewRendersWithoutRunningWhatWasPushed) {
   requireBrowserStack();
   TempDir work;
   RegfsServerOptions options;
-  // The delete flow's repository keeps one tag a rule holds: the UI marks it.
+  // The delete flow's repository keeps one tag a rule holds: the UI marks it. No indexing
+  // after pushes: the files tab's first request finds the layers without an index and waits
+  // while the server builds them (INDEX_PENDING).
   options.extraConfig =
-      "regfs:\n  immutable:\n    - repositories: [\"scratch/**\"]\n      tags: [keep]\n";
+      "regfs:\n  immutable:\n    - repositories: [\"scratch/**\"]\n      tags: [keep]\n"
+      "  indexing:\n    enabled: false\n";
   RegfsServer server(fs::path(), options);
   ASSERT_NO_FATAL_FAILURE(pushImages(server, work.path()));
   ASSERT_NO_FATAL_FAILURE(pushDockerImages(server, work.path()));

@@ -14,14 +14,18 @@ const kPreviewBytes = 64 * 1024;
 const kPendingRetryMs = 1000;
 const kPendingGiveUpMs = 10 * 60 * 1000;
 
-// `ask()` until the server stops answering INDEX_PENDING; `note` says why the page waits.
+// `ask()` until the server stops answering INDEX_PENDING, or the page went elsewhere;
+// `note` says why the page waits.
 async function whenIndexed(ask, note) {
   const started = Date.now();
+  const here = location.hash;
   for (;;) {
     try {
       return await ask();
     } catch (error) {
-      if (error.code !== 'INDEX_PENDING' || Date.now() - started > kPendingGiveUpMs) throw error;
+      const retry = error.code === 'INDEX_PENDING' && location.hash === here &&
+        Date.now() - started < kPendingGiveUpMs;
+      if (!retry) throw error;
       note.hidden = false;
       await new Promise((resolve) => setTimeout(resolve, kPendingRetryMs));
     }
@@ -145,17 +149,24 @@ export async function filesTab(page, { name, reference, platform, path, image })
     page.append(errorBox(error));
     return;
   }
-  note.remove();
   if (answer.json?.entries) {
+    note.remove();
     append(page, [listing(at, image, path, answer.json.entries, false)]);
     return;
   }
   if (answer.json) {
+    note.remove();
     const e = answer.json.entry ?? {};
     page.append(facts([['Type', e.type], ['Target', e.target], ['Mode', e.mode],
       ['From', layerLabel(image, e.layer)]]));
     return;
   }
-  const entry = await entryOf(name, reference, platform, path, note);
+  let entry = null;
+  try {
+    entry = await entryOf(name, reference, platform, path, note);
+  } catch {
+    // the file's own answer above is what matters; its listing entry adds metadata only
+  }
+  note.remove();
   page.append(fileDetails(image, path, entry, answer.bytes, answer.size, url));
 }
