@@ -203,10 +203,9 @@ void contentsReadByInode(fuse_req_t req, ViewFs& f, fuse_ino_t ino, size_t size,
   // The start of a file: what an OPEN was to the read-ahead.
   if (offset == 0 && place->parent != layers::Inode::kNone)
     f.prefetcher().opened(tree, place->base, place->parent, place->position);
-  std::string data;
-  if (f.prefetcher().take(ino, data)) {
-    auto from = std::min(data.size(), static_cast<size_t>(offset));
-    fuse_reply_buf(req, data.data() + from, std::min(size, data.size() - from));
+  if (auto data = f.prefetcher().take(ino)) {
+    auto from = std::min(data->size(), static_cast<size_t>(offset));
+    fuse_reply_buf(req, data->data() + from, std::min(size, data->size() - from));
     return;
   }
   // The layer's shared stream readers continue where the last file read from them ended.

@@ -337,8 +337,11 @@ void readByInode(fuse_req_t req, ViewFs& f, fuse_ino_t ino, size_t size, off_t o
       return;
     }
     file = f.blobFile(ino, [&] { return std::shared_ptr<OpenFile>(openBlob(f, *n)); });
-  } catch (const Error& e) {
-    replyOpenFailure(req, e);
+  } catch (const std::exception& e) {
+    // A blob gone since the kernel opened its file is a failed read, as on a local file
+    // system whose disk lost it.
+    logFailure("read", e);
+    fuse_reply_err(req, EIO);
     return;
   }
   readBlob(req, *file, size, offset);

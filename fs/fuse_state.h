@@ -331,7 +331,7 @@ class ViewFs {
   }
 
   void forget(uint64_t ino, uint64_t n) {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     if (isContentsIno(ino)) {
       auto it = contentsInodes_.find(ino);
       if (it == contentsInodes_.end()) return;
@@ -343,7 +343,15 @@ class ViewFs {
     auto it = inodes_.find(ino);
     if (it == inodes_.end()) return;
     it->second.nlookup = it->second.nlookup > n ? it->second.nlookup - n : 0;
-    if (it->second.nlookup == 0) inodes_.erase(it);
+    if (it->second.nlookup > 0) return;
+    inodes_.erase(it);
+    lock.unlock();
+    std::shared_ptr<OpenFile> gone;  // closed outside the lock
+    std::lock_guard openLock(openMutex_);
+    if (auto cached = blobFiles_.find(ino); cached != blobFiles_.end()) {
+      gone = std::move(cached->second.file);
+      blobFiles_.erase(cached);
+    }
   }
 
   // The node as the current snapshot has it, else as last seen for immutable kinds.
@@ -399,7 +407,10 @@ class ViewFs {
     std::shared_ptr<OpenFile> file;
     uint64_t lastRead = 0;
   };
-  static constexpr size_t kCachedBlobFiles = 64;
+  // Few: a blob on remote storage keeps its read window (OpenFile::kReadAhead), and an open
+  // local blob the store deleted keeps its disk space until it goes (or its inode is
+  // forgotten).
+  static constexpr size_t kCachedBlobFiles = 16;
   std::unordered_map<uint64_t, CachedBlobFile> blobFiles_;
   uint64_t blobReads_ = 0;
   // What a tree shown under a snapshot directory shares with every inode of it below, so the

@@ -51,29 +51,32 @@ void FilePrefetcher::opened(const std::shared_ptr<const FileTree>& tree, uint64_
     queue_.push_back(Item{tree, base, n, it->second});
   }
   while (queue_.size() > kQueued) {
-    fills_.erase(contentsIno(queue_.front().base, queue_.front().n));
+    const Item& oldest = queue_.front();
+    if (auto it = fills_.find(contentsIno(oldest.base, oldest.n));
+        it != fills_.end() && it->second == oldest.fill)
+      fills_.erase(it);
     queue_.pop_front();
   }
   worker_.wake();
 }
 
-bool FilePrefetcher::take(uint64_t ino, std::string& data) {
+std::shared_ptr<const std::string> FilePrefetcher::take(uint64_t ino) {
   std::unique_lock lock(mutex_);
   auto it = fills_.find(ino);
-  if (it == fills_.end()) return false;
+  if (it == fills_.end()) return nullptr;
   std::shared_ptr<Fill> fill = it->second;
   if (fill->state == Fill::kQueued) {
     fill->state = Fill::kTaken;  // the thread skips it
     fills_.erase(it);
-    return false;
+    return nullptr;
   }
   fill->claimed = true;
   // The thread decompresses no more than fileBytes before it is done with this one.
   filled_.wait(lock, [&] { return fill->state == Fill::kDone || worker_.stopping(); });
-  if (fill->state != Fill::kDone || fill->failed) return false;
-  data = fill->data;
+  if (fill->state != Fill::kDone || fill->failed) return nullptr;
   handedOver_.fetch_add(1);
-  return true;
+  // Never written again once kDone: shared with the thread's store, which only reads it.
+  return std::shared_ptr<const std::string>(fill, &fill->data);
 }
 
 void FilePrefetcher::run() {
@@ -125,7 +128,7 @@ bool FilePrefetcher::readFile(const Item& item) {
       if (n == 0) return false;  // shorter than its entry: the READ will say so
       got += n;
     }
-  } catch (const Error&) {
+  } catch (const std::exception&) {
     return false;  // the READ of the file reports it (EIO and a log line)
   }
   return true;

@@ -57,10 +57,10 @@ class FilePrefetcher {
   void opened(const std::shared_ptr<const FileTree>& tree, uint64_t base, uint32_t dir,
               uint32_t position);
 
-  // A READ of file `ino` (contents.h) missed the page cache. True, with the file's bytes in
-  // `data`, when the read-ahead was reading it (after waiting for them); false when the
-  // caller is to read the file itself, and then the read-ahead leaves it alone.
-  bool take(uint64_t ino, std::string& data);
+  // A READ of file `ino` (contents.h) missed the page cache. The file's bytes when the
+  // read-ahead was reading it (after waiting for them); nullptr when the caller is to read the
+  // file itself, and then the read-ahead leaves it alone.
+  std::shared_ptr<const std::string> take(uint64_t ino);
 
   // Files stored into the page cache so far, and files whose READ took their bytes from
   // the read-ahead (for tests and debugging).
