@@ -331,12 +331,16 @@ void readByInode(fuse_req_t req, ViewFs& f, fuse_ino_t ino, size_t size, off_t o
   }
   std::shared_ptr<OpenFile> file;
   try {
-    auto n = f.find(ino);
-    if (!n || n->kind != NodeKind::kFile) {
-      fuse_reply_err(req, n ? EISDIR : ENOENT);
+    // The node is looked up only for a blob not open yet.
+    file = f.blobFile(ino, [&]() -> std::shared_ptr<OpenFile> {
+      auto n = f.find(ino);
+      if (!n || n->kind != NodeKind::kFile) return nullptr;
+      return openBlob(f, *n);
+    });
+    if (!file) {
+      fuse_reply_err(req, ENOENT);
       return;
     }
-    file = f.blobFile(ino, [&] { return std::shared_ptr<OpenFile>(openBlob(f, *n)); });
   } catch (const std::exception& e) {
     // A blob gone since the kernel opened its file is a failed read, as on a local file
     // system whose disk lost it.

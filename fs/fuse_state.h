@@ -201,7 +201,7 @@ class ViewFs {
 
   // Once files open in the kernel alone (openInKernel) a READ names the inode only: the blob file
   // of `ino`, kept for the reads that follow (the most recently read kCachedBlobFiles), else made
-  // by `open`.
+  // by `open` (nullptr when `open` made none).
   template <typename Open>
   std::shared_ptr<OpenFile> blobFile(uint64_t ino, Open&& open) {
     {
@@ -212,6 +212,7 @@ class ViewFs {
       }
     }
     std::shared_ptr<OpenFile> file = open();
+    if (!file) return nullptr;          // nothing to keep
     std::shared_ptr<OpenFile> evicted;  // closed outside the lock
     std::lock_guard lock(openMutex_);
     if (blobFiles_.size() >= kCachedBlobFiles) {

@@ -27,8 +27,7 @@ FileTrees::FileTrees(Store store, IndexLimits limits, size_t cachedTrees, size_t
       cachedTrees_(cachedTrees),
       cachedInodes_(cachedInodes) {}
 
-std::shared_ptr<const FileTree> FileTrees::cached(const TreeSource& source) {
-  std::lock_guard lock(mutex_);
+std::shared_ptr<const FileTree> FileTrees::recentLocked(const TreeSource& source) {
   for (auto it = recent_.begin(); it != recent_.end(); ++it) {
     if ((*it)->source == source) {
       recent_.splice(recent_.begin(), recent_, it);
@@ -38,16 +37,16 @@ std::shared_ptr<const FileTree> FileTrees::cached(const TreeSource& source) {
   return nullptr;
 }
 
+std::shared_ptr<const FileTree> FileTrees::cached(const TreeSource& source) {
+  std::lock_guard lock(mutex_);
+  return recentLocked(source);
+}
+
 std::shared_ptr<const FileTree> FileTrees::tree(const TreeSource& root) {
   std::shared_ptr<std::mutex> building;
   {
     std::lock_guard lock(mutex_);
-    for (auto it = recent_.begin(); it != recent_.end(); ++it) {
-      if ((*it)->source == root) {
-        recent_.splice(recent_.begin(), recent_, it);
-        return recent_.front();
-      }
-    }
+    if (auto tree = recentLocked(root)) return tree;
     std::erase_if(building_, [](const auto& item) { return item.second.expired(); });
     building = building_[root].lock();
     if (!building) building_[root] = building = std::make_shared<std::mutex>();
@@ -55,9 +54,7 @@ std::shared_ptr<const FileTree> FileTrees::tree(const TreeSource& root) {
   std::lock_guard buildLock(*building);
   {
     std::lock_guard lock(mutex_);  // built by the access this one waited for?
-    for (const auto& t : recent_) {
-      if (t->source == root) return t;
-    }
+    if (auto tree = recentLocked(root)) return tree;
   }
   auto tree = build(root);
   std::lock_guard lock(mutex_);

@@ -73,6 +73,8 @@ class FileTrees {
 
  private:
   std::shared_ptr<const FileTree> build(const TreeSource& source);
+  // The tree of `source` in recent_, moved to its front; nullptr if none. Under mutex_.
+  std::shared_ptr<const FileTree> recentLocked(const TreeSource& source);
   // The readers of `layer`, shared with every tree alive that has it.
   std::shared_ptr<FileTree::LayerStream> streamOf(const Digest& layer,
                                                   const std::shared_ptr<const LayerIndex>& index);
